@@ -1,0 +1,5 @@
+//! The `transmogrify` command line.
+
+fn main() {
+    println!("transmogrify {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,186 @@
+//! Column buffers the flattener writes into, turned into Arrow arrays per batch.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, StringArray};
+use arrow_buffer::{Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+
+use crate::error::{Error, Result};
+
+/// Kinds of value seen in a column, as bits; typed mode picks a type from their union.
+pub(crate) mod kind {
+    pub(crate) const BOOL: u16 = 1;
+    pub(crate) const INT: u16 = 2;
+    pub(crate) const BIGINT: u16 = 4;
+    pub(crate) const FLOAT: u16 = 8;
+    pub(crate) const STRING: u16 = 16;
+    pub(crate) const JSON: u16 = 32;
+    /// A float that `f64` cannot hold exactly (more than 15 significant digits,
+    /// or out of range).
+    pub(crate) const FLOAT_INEXACT: u16 = 64;
+    /// An integer beyond ±2^53, which `f64` cannot hold exactly.
+    pub(crate) const INT_BEYOND_F64: u16 = 128;
+    /// An integer with more than 38 digits, beyond `Decimal128`.
+    pub(crate) const BIGINT_BEYOND_DECIMAL: u16 = 256;
+}
+
+/// A growing UTF-8 column: Arrow's `StringArray` layout, built in place.
+///
+/// Rows are written in order but lazily: a row with no value is filled with a null
+/// only when a later row (or the end of the batch) is written.
+#[derive(Debug)]
+pub(crate) struct TextColumn {
+    data: Vec<u8>,
+    offsets: Vec<i32>,
+    nulls: NullBufferBuilder,
+    pub(crate) kinds: u16,
+}
+
+impl Default for TextColumn {
+    fn default() -> Self {
+        TextColumn {
+            data: Vec::new(),
+            offsets: vec![0],
+            nulls: NullBufferBuilder::new(0),
+            kinds: 0,
+        }
+    }
+}
+
+impl TextColumn {
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Bytes held, for batch size accounting.
+    pub(crate) fn byte_len(&self) -> usize {
+        self.data.len() + self.offsets.len() * 4
+    }
+
+    #[inline]
+    fn end(&self) -> i32 {
+        self.offsets.last().copied().unwrap_or(0)
+    }
+
+    /// Fills rows up to (excluding) `row` with nulls.
+    #[inline]
+    pub(crate) fn pad_to(&mut self, row: usize) {
+        let len = self.len();
+        if len < row {
+            let end = self.end();
+            self.offsets.resize(row + 1, end);
+            self.nulls.append_n_nulls(row - len);
+        }
+    }
+
+    /// Starts the value of `row` and hands out the data buffer to append its bytes to;
+    /// finish with [`TextColumn::commit`]. A second value for the same row replaces the
+    /// first (duplicate keys: the last one wins).
+    #[inline]
+    pub(crate) fn begin(&mut self, row: usize) -> &mut Vec<u8> {
+        if self.len() > row {
+            self.truncate(row);
+        }
+        self.pad_to(row);
+        &mut self.data
+    }
+
+    /// Ends the value started by [`TextColumn::begin`].
+    #[inline]
+    pub(crate) fn commit(&mut self, kinds: u16) -> Result<()> {
+        let end = i32::try_from(self.data.len()).map_err(|_| {
+            Error::Limit(
+                "a column holds more than 2 GiB of text in one batch; lower the batch size"
+                    .to_string(),
+            )
+        })?;
+        self.offsets.push(end);
+        self.nulls.append_non_null();
+        self.kinds |= kinds;
+        Ok(())
+    }
+
+    /// Drops a value started with [`TextColumn::begin`] but not committed.
+    pub(crate) fn abort(&mut self) {
+        let end = self.end() as usize;
+        self.data.truncate(end);
+    }
+
+    /// Writes a whole value for `row`.
+    #[inline]
+    pub(crate) fn set(&mut self, row: usize, bytes: &[u8], kinds: u16) -> Result<()> {
+        self.begin(row).extend_from_slice(bytes);
+        self.commit(kinds)
+    }
+
+    /// Writes a null for `row`.
+    pub(crate) fn set_null(&mut self, row: usize) {
+        if self.len() > row {
+            self.truncate(row);
+        }
+        self.pad_to(row + 1);
+    }
+
+    /// Keeps the first `rows` rows (and drops any uncommitted bytes).
+    pub(crate) fn truncate(&mut self, rows: usize) {
+        if self.len() > rows {
+            self.offsets.truncate(rows + 1);
+            self.nulls.truncate(rows);
+        }
+        let end = self.end() as usize;
+        self.data.truncate(end);
+    }
+
+    /// The value of `row`, if it was written and is not null.
+    pub(crate) fn value(&self, row: usize) -> Option<&[u8]> {
+        if row >= self.len() || !self.nulls.is_valid(row) {
+            return None;
+        }
+        let start = self.offsets[row] as usize;
+        let end = self.offsets[row + 1] as usize;
+        self.data.get(start..end)
+    }
+
+    /// Turns the first `rows` rows into an Arrow array (padding with nulls) and
+    /// empties the column for the next batch, keeping its kinds.
+    pub(crate) fn finish(&mut self, rows: usize) -> Result<ArrayRef> {
+        self.pad_to(rows);
+        let data_cap = self.data.len();
+        let data = std::mem::replace(&mut self.data, Vec::with_capacity(data_cap));
+        let mut offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(rows + 1));
+        self.offsets.push(0);
+        offsets.truncate(rows + 1);
+        let nulls = self.nulls.finish().map(|n| n.slice(0, rows));
+        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        let array = StringArray::try_new(offsets, Buffer::from_vec(data), nulls)?;
+        Ok(Arc::new(array))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow_array::Array;
+
+    use super::*;
+
+    #[test]
+    fn lazy_nulls_duplicates_and_truncation() -> Result<()> {
+        let mut c = TextColumn::default();
+        c.set(1, b"b", kind::STRING)?;
+        c.set(3, b"x", kind::STRING)?;
+        c.set(3, b"d", kind::INT)?;
+        assert_eq!(c.value(3), Some(&b"d"[..]));
+        assert_eq!(c.value(0), None);
+        c.set(4, b"gone", kind::STRING)?;
+        c.truncate(4);
+        let a = c.finish(5)?;
+        let a = a.as_any().downcast_ref::<StringArray>().cloned();
+        let a = a.ok_or_else(|| Error::Internal("not a string array".into()))?;
+        let got: Vec<Option<&str>> = a.iter().collect();
+        assert_eq!(got, [None, Some("b"), None, Some("d"), None]);
+        assert_eq!(c.len(), 0);
+        assert_eq!(c.kinds, kind::STRING | kind::INT);
+        Ok(())
+    }
+}

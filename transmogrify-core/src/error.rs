@@ -1,0 +1,360 @@
+//! The error type of the core crate.
+
+use std::fmt;
+use std::sync::Arc;
+
+use arrow_schema::ArrowError;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core engine.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The processor configuration is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    /// One input record could not be flattened.
+    #[error("{0}")]
+    Record(Box<RecordError>),
+    /// Building or converting Arrow data failed.
+    #[error("arrow error: {0}")]
+    Arrow(#[from] ArrowError),
+    /// Results that cannot be combined (different entities or options).
+    #[error("{0}")]
+    Combine(String),
+    /// No table has this name.
+    #[error("no table named {0:?} in the result")]
+    UnknownTable(String),
+    /// A limit of the engine was exceeded outside any single record.
+    #[error("{0}")]
+    Limit(String),
+    /// An internal invariant broke. This is a bug; please report it with the input.
+    #[error("internal error (this is a bug, please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The record error inside, if this is one.
+    pub fn as_record_error(&self) -> Option<&RecordError> {
+        match self {
+            Error::Record(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<RecordError> for Error {
+    fn from(e: RecordError) -> Self {
+        Error::Record(Box::new(e))
+    }
+}
+
+/// An invalid option or combination of options, found by
+/// [`ProcessorConfigBuilder::build`](crate::ProcessorConfigBuilder::build).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The separator is empty.
+    #[error("the separator must not be empty")]
+    EmptySeparator,
+    /// A metadata field name is empty.
+    #[error("the {option} must not be empty (switch the field off instead)")]
+    EmptyFieldName {
+        /// Which option.
+        option: &'static str,
+    },
+    /// Two metadata fields share a name.
+    #[error("{first} and {second} are both named {name:?}; metadata fields need distinct names")]
+    DuplicateFieldName {
+        /// The first option.
+        first: &'static str,
+        /// The second option.
+        second: &'static str,
+        /// The shared name.
+        name: String,
+    },
+    /// A numeric option is outside its range.
+    #[error("{option} must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        /// Which option.
+        option: &'static str,
+        /// Smallest allowed value.
+        min: u64,
+        /// Largest allowed value.
+        max: u64,
+        /// The value given.
+        value: u64,
+    },
+    /// `IdStrategy::Fields` was chosen without any pattern.
+    #[error("the `fields` id strategy needs at least one pattern (path pattern = field name)")]
+    NoIdFields,
+    /// An id-field pattern is malformed.
+    #[error("invalid id field pattern {pattern:?}: {reason}")]
+    BadIdPattern {
+        /// The pattern.
+        pattern: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+}
+
+/// Where a record sits in its source.
+///
+/// Lines and columns are 1-based; `column` counts characters, `byte_offset` counts
+/// bytes from the start of the source (0-based), `ordinal` counts records (0-based,
+/// every record counted whether or not it is valid).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Position {
+    /// Record number in the source, from 0.
+    pub ordinal: u64,
+    /// Line number, from 1.
+    pub line: u64,
+    /// Column in characters, from 1.
+    pub column: u64,
+    /// Byte offset from the start of the source, from 0.
+    pub byte_offset: u64,
+}
+
+impl Position {
+    /// The position of record `ordinal` starting at the very beginning of its source line.
+    pub fn line_start(ordinal: u64, line: u64, byte_offset: u64) -> Self {
+        Position {
+            ordinal,
+            line,
+            column: 1,
+            byte_offset,
+        }
+    }
+
+    /// The position `offset` bytes into `bytes`, a record that starts at `self`.
+    ///
+    /// Counts the lines and characters in between, so it is meant for the error path.
+    pub fn advanced(&self, bytes: &[u8], offset: usize) -> Position {
+        let offset = offset.min(bytes.len());
+        let before = &bytes[..offset];
+        let newlines = memchr_count(b'\n', before);
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let chars = count_chars(&before[line_start..]);
+        Position {
+            ordinal: self.ordinal,
+            line: self.line + newlines as u64,
+            column: if newlines == 0 {
+                self.column + chars
+            } else {
+                1 + chars
+            },
+            byte_offset: self.byte_offset + offset as u64,
+        }
+    }
+}
+
+fn memchr_count(needle: u8, hay: &[u8]) -> usize {
+    hay.iter().filter(|&&b| b == needle).count()
+}
+
+/// Number of characters in possibly invalid UTF-8: every byte that does not
+/// continue a multi-byte sequence starts one.
+fn count_chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
+}
+
+/// What was wrong with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RecordErrorKind {
+    /// The JSON text is malformed.
+    Syntax(SyntaxError),
+    /// The record is valid JSON but not an object.
+    NotAnObject {
+        /// What it is instead (`array`, `string`, …).
+        found: &'static str,
+    },
+    /// The record nests deeper than the hard nesting limit.
+    TooDeep {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The record is larger than the configured maximum record size.
+    TooLarge {
+        /// The record's size in bytes (or a lower bound).
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// A table would get more columns than the configured maximum.
+    TooManyColumns {
+        /// The table's name as it would be written.
+        table: String,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The record could not be decoded by its reader (CSV, Parquet, …).
+    Input(String),
+}
+
+impl fmt::Display for RecordErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecordErrorKind::Syntax(e) => write!(f, "invalid JSON: {e}"),
+            RecordErrorKind::NotAnObject { found } => {
+                write!(f, "a record must be a JSON object, found {found}")
+            }
+            RecordErrorKind::TooDeep { limit } => {
+                write!(
+                    f,
+                    "the record nests deeper than the limit of {limit} levels"
+                )
+            }
+            RecordErrorKind::TooLarge { size, limit } => write!(
+                f,
+                "the record is {size} bytes, larger than the limit of {limit} bytes"
+            ),
+            RecordErrorKind::TooManyColumns { table, limit } => write!(
+                f,
+                "table {table} would get more than the limit of {limit} columns"
+            ),
+            RecordErrorKind::Input(msg) => f.write_str(msg),
+        }
+    }
+}
+
+/// A malformed piece of JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SyntaxError {
+    /// The text ended in the middle of a value.
+    UnexpectedEnd {
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A character that cannot stand here.
+    UnexpectedChar {
+        /// What was expected.
+        expected: &'static str,
+        /// The character found (or the byte, if it is not valid UTF-8).
+        found: char,
+    },
+    /// A backslash escape that JSON does not know.
+    InvalidEscape,
+    /// A `\u` escape of a surrogate without its pair.
+    LoneSurrogate,
+    /// A control character inside a string.
+    ControlCharacter,
+    /// A number with a leading zero, like `01`.
+    LeadingZero,
+    /// A malformed number, like `1.` or `-`.
+    InvalidNumber,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// Something after the end of the value.
+    TrailingCharacters,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SyntaxError::UnexpectedEnd { expected } => {
+                write!(f, "unexpected end of input, expected {expected}")
+            }
+            SyntaxError::UnexpectedChar { expected, found } => {
+                write!(f, "expected {expected}, found {found:?}")
+            }
+            SyntaxError::InvalidEscape => f.write_str("invalid escape sequence in string"),
+            SyntaxError::LoneSurrogate => f.write_str("lone surrogate in \\u escape"),
+            SyntaxError::ControlCharacter => {
+                f.write_str("control character in string (must be escaped)")
+            }
+            SyntaxError::LeadingZero => f.write_str("number with a leading zero"),
+            SyntaxError::InvalidNumber => f.write_str("malformed number"),
+            SyntaxError::InvalidUtf8 => f.write_str("invalid UTF-8"),
+            SyntaxError::TrailingCharacters => f.write_str("trailing characters after the value"),
+        }
+    }
+}
+
+/// A record that could not be flattened, with its exact position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordError {
+    /// The source's name (a file path, `-` for stdin, or a caller-given label).
+    pub source_name: Arc<str>,
+    /// Where the problem is (the error position, not the record start).
+    pub position: Position,
+    /// What is wrong.
+    pub kind: RecordErrorKind,
+    /// A short excerpt of the input around the position.
+    pub excerpt: String,
+}
+
+impl fmt::Display for RecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = &self.position;
+        write!(
+            f,
+            "{}: line {}, column {} (byte {}, record {}): {}",
+            self.source_name, p.line, p.column, p.byte_offset, p.ordinal, self.kind
+        )?;
+        if !self.excerpt.is_empty() {
+            write!(f, " near `{}`", self.excerpt)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RecordError {}
+
+/// An excerpt of at most about 40 characters of `bytes` around `offset`, on one line.
+pub fn excerpt(bytes: &[u8], offset: usize) -> String {
+    const RADIUS: usize = 20;
+    let offset = offset.min(bytes.len());
+    let mut start = offset.saturating_sub(RADIUS);
+    let mut end = (offset + RADIUS).min(bytes.len());
+    // Keep to character boundaries where the text is UTF-8.
+    while start > 0 && start < bytes.len() && (bytes[start] & 0xC0) == 0x80 {
+        start -= 1;
+    }
+    while end < bytes.len() && (bytes[end] & 0xC0) == 0x80 {
+        end += 1;
+    }
+    let text = String::from_utf8_lossy(&bytes[start..end]);
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advanced_counts_lines_and_characters() {
+        let start = Position {
+            ordinal: 3,
+            line: 10,
+            column: 5,
+            byte_offset: 100,
+        };
+        let bytes = "{\"é\": 1,\n  \"b\": x}".as_bytes();
+        let same_line = start.advanced(bytes, 6);
+        assert_eq!((same_line.line, same_line.column), (10, 10));
+        let x = bytes.iter().position(|&b| b == b'x').unwrap_or(0);
+        let next_line = start.advanced(bytes, x);
+        assert_eq!(next_line.line, 11);
+        assert_eq!(next_line.column, 8);
+        assert_eq!(next_line.byte_offset, 100 + x as u64);
+    }
+
+    #[test]
+    fn excerpt_is_one_line_and_bounded() {
+        let text = b"0123456789012345678901234567890123456789\nabc";
+        let e = excerpt(text, 40);
+        assert!(e.len() <= 44, "{e}");
+        assert!(!e.contains('\n'));
+    }
+}

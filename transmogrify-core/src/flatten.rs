@@ -1,0 +1,1123 @@
+//! The flattener: walks one record's JSON bytes and writes straight into per-table
+//! column buffers, with no document tree in between.
+//!
+//! Paths are interned as nodes of a trie (one node per distinct key under a parent
+//! node, plus an "element" node under each array that became a child table). A node
+//! knows its table and, once it held a value, its column, so the hot path is one hash
+//! lookup per key. Ids are assigned when a record ends, parents before children, so
+//! an id field that comes after an array in the record still names the array's rows.
+//! A record that fails half way is rolled back: rows, columns, tables and nodes it
+//! created are removed, so a bad record leaves no trace in skip mode.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use hashbrown::{Equivalent, HashMap};
+
+use crate::canonical::canonical_json;
+use crate::columns::{TextColumn, kind};
+use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
+use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
+use crate::ids::{FieldPatterns, IdContext, Rng, write_uuid5};
+use crate::parse::{NumberKind, ParseError, Parser, Peek};
+use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk};
+
+const NONE: u32 = u32::MAX;
+
+#[derive(Debug)]
+struct Node {
+    parent: u32,
+    key: Arc<str>,
+    /// The table this node's values go to.
+    table: u32,
+    /// Column in `table`, or `NONE`.
+    column: u32,
+    /// Element node of the child table made from arrays at this node, or `NONE`.
+    elem: u32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct NodeKey {
+    parent: u32,
+    key: Arc<str>,
+}
+
+impl Hash for NodeKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        NodeKeyRef {
+            parent: self.parent,
+            key: &self.key,
+        }
+        .hash(state);
+    }
+}
+
+struct NodeKeyRef<'k> {
+    parent: u32,
+    key: &'k str,
+}
+
+impl Hash for NodeKeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u32(self.parent);
+        state.write(self.key.as_bytes());
+    }
+}
+
+impl Equivalent<NodeKey> for NodeKeyRef<'_> {
+    fn equivalent(&self, k: &NodeKey) -> bool {
+        self.parent == k.parent && self.key == &*k.key
+    }
+}
+
+#[derive(Debug)]
+struct Table {
+    /// Array keys from the record root.
+    path: Arc<[Arc<str>]>,
+    /// `path` joined by the separator, for ids and id-field patterns.
+    path_joined: String,
+    parent: u32,
+    columns: Vec<TextColumn>,
+    col_keys: Vec<ColKey>,
+    col_nodes: Vec<u32>,
+    value_col: u32,
+    rows: usize,
+    ids: TextColumn,
+    parent_rows: Vec<u32>,
+    indices: Vec<u64>,
+    /// Field whose value names rows (fields strategy), and its column once seen.
+    id_field: Option<String>,
+    id_field_col: u32,
+    // Rollback checkpoint, set when the table is first touched by a record.
+    epoch: u64,
+    record_start: usize,
+    cols_at_start: usize,
+}
+
+impl Table {
+    fn new(
+        path: Arc<[Arc<str>]>,
+        parent: u32,
+        sep: &str,
+        patterns: Option<&FieldPatterns>,
+    ) -> Self {
+        let path_joined = path.iter().map(|s| &**s).collect::<Vec<_>>().join(sep);
+        let id_field = patterns
+            .and_then(|p| p.field_for(&path_joined))
+            .map(str::to_string);
+        Table {
+            path,
+            path_joined,
+            parent,
+            columns: Vec::new(),
+            col_keys: Vec::new(),
+            col_nodes: Vec::new(),
+            value_col: NONE,
+            rows: 0,
+            ids: TextColumn::default(),
+            parent_rows: Vec::new(),
+            indices: Vec::new(),
+            id_field,
+            id_field_col: NONE,
+            epoch: 0,
+            record_start: 0,
+            cols_at_start: 0,
+        }
+    }
+}
+
+/// Why a record failed inside the flattener.
+enum Fail {
+    Parse(ParseError),
+    NotObject(&'static str),
+    Columns(u32),
+    Other(Error),
+}
+
+impl From<ParseError> for Fail {
+    fn from(e: ParseError) -> Self {
+        Fail::Parse(e)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Self {
+        Fail::Other(e)
+    }
+}
+
+type FResult<T> = std::result::Result<T, Fail>;
+
+/// The mutable state of one flattening session: one per thread or worker.
+pub(crate) struct Flattener {
+    cfg: Arc<ProcessorConfig>,
+    entity: Arc<str>,
+    source: Arc<str>,
+    extract_time: i64,
+    nodes: Vec<Node>,
+    node_map: HashMap<NodeKey, u32>,
+    tables: Vec<Table>,
+    patterns: Option<FieldPatterns>,
+    rng: Rng,
+    epoch: u64,
+    touched: Vec<u32>,
+    /// `(table, column, kinds before)` for every column whose kinds grew during the
+    /// current record, so a rollback can restore them.
+    kind_log: Vec<(u32, u32, u16)>,
+    key_scratch: Vec<u8>,
+    text_scratch: Vec<u8>,
+    batch_records: usize,
+    records: u64,
+    next_ordinal: u64,
+    // Output so far.
+    chunks: Vec<Vec<Arc<TableChunk>>>,
+    errors: Vec<BadRecord>,
+}
+
+impl Flattener {
+    pub(crate) fn new(cfg: Arc<ProcessorConfig>, entity: &str, extract_time: i64) -> Self {
+        let patterns = match &cfg.id_strategy {
+            IdStrategy::Fields(p) => Some(FieldPatterns::new(p, &cfg.separator)),
+            _ => None,
+        };
+        let main = Table::new(
+            Arc::from(Vec::new()),
+            NONE,
+            &cfg.separator,
+            patterns.as_ref(),
+        );
+        Flattener {
+            entity: Arc::from(entity),
+            source: Arc::from("<input>"),
+            extract_time,
+            nodes: vec![Node {
+                parent: NONE,
+                key: Arc::from(""),
+                table: 0,
+                column: NONE,
+                elem: NONE,
+            }],
+            node_map: HashMap::new(),
+            tables: vec![main],
+            patterns,
+            rng: Rng::from_os(),
+            epoch: 0,
+            touched: Vec::new(),
+            kind_log: Vec::new(),
+            key_scratch: Vec::new(),
+            text_scratch: Vec::new(),
+            batch_records: 0,
+            records: 0,
+            next_ordinal: 0,
+            chunks: vec![Vec::new()],
+            errors: Vec::new(),
+            cfg,
+        }
+    }
+
+    pub(crate) fn set_source(&mut self, source: &str) {
+        self.source = Arc::from(source);
+    }
+
+    pub(crate) fn source(&self) -> &Arc<str> {
+        &self.source
+    }
+
+    pub(crate) fn set_next_ordinal(&mut self, ordinal: u64) {
+        self.next_ordinal = ordinal;
+    }
+
+    pub(crate) fn next_ordinal(&self) -> u64 {
+        self.next_ordinal
+    }
+
+    pub(crate) fn config(&self) -> &ProcessorConfig {
+        &self.cfg
+    }
+
+    /// Flattens one record. In skip mode a bad record is recorded and `Ok` returned.
+    pub(crate) fn push(&mut self, bytes: &[u8], pos: Position) -> Result<()> {
+        self.next_ordinal = pos.ordinal + 1;
+        match self.flatten_record(bytes, pos) {
+            Ok(()) => {
+                self.records += 1;
+                self.batch_records += 1;
+                if self.batch_records >= self.cfg.batch_size || self.buffered_bytes_over() {
+                    self.flush()?;
+                }
+                Ok(())
+            }
+            Err(fail) => {
+                let error = self.record_error(fail, bytes, pos)?;
+                self.reject(error, bytes)
+            }
+        }
+    }
+
+    /// Records or raises a bad record found outside the flattener (by a reader).
+    pub(crate) fn reject(&mut self, error: RecordError, raw: &[u8]) -> Result<()> {
+        match self.cfg.on_error {
+            ErrorMode::Strict => Err(Error::from(error)),
+            ErrorMode::Skip => {
+                let limit = self.cfg.max_error_raw_bytes.min(raw.len());
+                let mut cut = limit;
+                while cut > 0 && cut < raw.len() && (raw[cut] & 0xC0) == 0x80 {
+                    cut -= 1;
+                }
+                self.errors.push(BadRecord {
+                    error,
+                    raw: String::from_utf8_lossy(&raw[..cut]).into_owned(),
+                    raw_truncated: cut < raw.len(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn record_error(&self, fail: Fail, bytes: &[u8], pos: Position) -> Result<RecordError> {
+        let (kind, at) = match fail {
+            Fail::Parse(ParseError::Syntax(e, at)) => (RecordErrorKind::Syntax(e), at),
+            Fail::Parse(ParseError::TooDeep(at)) => (
+                RecordErrorKind::TooDeep {
+                    limit: self.cfg.nesting_limit,
+                },
+                at,
+            ),
+            Fail::Columns(table) => (
+                RecordErrorKind::TooManyColumns {
+                    table: self.table_label(table),
+                    limit: self.cfg.max_columns,
+                },
+                0,
+            ),
+            Fail::NotObject(found) => (RecordErrorKind::NotAnObject { found }, 0),
+            Fail::Other(e) => return Err(e),
+        };
+        Ok(RecordError {
+            source_name: self.source.clone(),
+            position: pos.advanced(bytes, at),
+            kind,
+            excerpt: excerpt(bytes, at),
+        })
+    }
+
+    fn table_label(&self, table: u32) -> String {
+        let t = &self.tables[table as usize];
+        if t.path.is_empty() {
+            self.entity.to_string()
+        } else {
+            format!("{}{}{}", self.entity, self.cfg.separator, t.path_joined)
+        }
+    }
+
+    fn buffered_bytes_over(&self) -> bool {
+        // Checked every record; cheap enough as a sum over tables' columns only when
+        // the record count suggests it could matter.
+        if self.batch_records % 64 != 0 {
+            return false;
+        }
+        let total: usize = self
+            .tables
+            .iter()
+            .map(|t| t.columns.iter().map(TextColumn::byte_len).sum::<usize>() + t.ids.byte_len())
+            .sum();
+        total > self.cfg.batch_bytes()
+    }
+
+    fn flatten_record(&mut self, bytes: &[u8], pos: Position) -> FResult<()> {
+        if bytes.len() as u64 > self.cfg.max_record_bytes {
+            return Err(Fail::Other(Error::from(RecordError {
+                source_name: self.source.clone(),
+                position: pos,
+                kind: RecordErrorKind::TooLarge {
+                    size: bytes.len() as u64,
+                    limit: self.cfg.max_record_bytes,
+                },
+                excerpt: excerpt(bytes, 0),
+            })));
+        }
+        self.epoch += 1;
+        self.touched.clear();
+        let nodes_at_start = self.nodes.len();
+        let tables_at_start = self.tables.len();
+        let mut p = Parser::new(bytes, self.cfg.nesting_limit);
+        let result = (|| -> FResult<()> {
+            let found = match p.peek_value()? {
+                Peek::Object => None,
+                Peek::Array => Some("an array"),
+                Peek::String => Some("a string"),
+                Peek::Number => Some("a number"),
+                Peek::True | Peek::False => Some("a boolean"),
+                Peek::Null => Some("null"),
+            };
+            if let Some(found) = found {
+                return Err(Fail::NotObject(found));
+            }
+            let row = self.new_row(0, NONE as usize, 0);
+            self.object(&mut p, 0, row, 0, 1)?;
+            p.expect_end()?;
+            self.assign_ids(bytes, pos.ordinal)
+        })();
+        if result.is_err() {
+            self.rollback_to(nodes_at_start, tables_at_start);
+        }
+        self.kind_log.clear();
+        result
+    }
+
+    // ---- the walk ------------------------------------------------------------------
+
+    fn object(
+        &mut self,
+        p: &mut Parser<'_>,
+        t: u32,
+        row: usize,
+        node: u32,
+        depth: usize,
+    ) -> FResult<()> {
+        if !p.begin_object()? {
+            return Ok(());
+        }
+        loop {
+            let mut scratch = std::mem::take(&mut self.key_scratch);
+            let key = p.key(&mut scratch)?;
+            let child = self.child_node(node, key);
+            self.key_scratch = scratch;
+            self.value(p, t, row, child, depth)?;
+            if !p.next_member()? {
+                return Ok(());
+            }
+        }
+    }
+
+    /// One value held at `node` by a container at `depth`.
+    fn value(
+        &mut self,
+        p: &mut Parser<'_>,
+        t: u32,
+        row: usize,
+        node: u32,
+        depth: usize,
+    ) -> FResult<()> {
+        match p.peek_value()? {
+            Peek::Object => {
+                if depth + 1 > self.cfg.max_depth {
+                    self.json_text(p, t, row, node, depth)
+                } else {
+                    self.object(p, t, row, node, depth + 1)
+                }
+            }
+            Peek::Array => self.array(p, t, row, node, depth),
+            Peek::String => self.string(p, t, row, node),
+            Peek::Number => {
+                let (text, k) = p.number()?;
+                self.set(t, row, node, text.as_bytes(), number_kinds(text, k))
+            }
+            Peek::True => {
+                p.literal(b"true")?;
+                self.set(t, row, node, b"true", kind::BOOL)
+            }
+            Peek::False => {
+                p.literal(b"false")?;
+                self.set(t, row, node, b"false", kind::BOOL)
+            }
+            Peek::Null => {
+                p.literal(b"null")?;
+                if !self.cfg.skip_null {
+                    let col = self.column(t, node)?;
+                    self.tables[t as usize].columns[col].set_null(row);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn string(&mut self, p: &mut Parser<'_>, t: u32, row: usize, node: u32) -> FResult<()> {
+        if p.empty_string() {
+            if self.cfg.include_empty {
+                self.set(t, row, node, b"", kind::STRING)?;
+            }
+            return Ok(());
+        }
+        let col = self.column(t, node)?;
+        self.string_cell(p, t, row, col)
+    }
+
+    /// Unescapes the string at the parser straight into the column's buffer.
+    fn string_cell(&mut self, p: &mut Parser<'_>, t: u32, row: usize, col: usize) -> FResult<()> {
+        self.note_kinds(t, col, kind::STRING);
+        let column = &mut self.tables[t as usize].columns[col];
+        let out = column.begin(row);
+        match p.string_into(out) {
+            Ok(_) => Ok(column.commit(kind::STRING)?),
+            Err(e) => {
+                column.abort();
+                Err(e.into())
+            }
+        }
+    }
+
+    fn set(&mut self, t: u32, row: usize, node: u32, bytes: &[u8], kinds: u16) -> FResult<()> {
+        let col = self.column(t, node)?;
+        self.cell(t, row, col, bytes, kinds)
+    }
+
+    #[inline]
+    fn cell(&mut self, t: u32, row: usize, col: usize, bytes: &[u8], kinds: u16) -> FResult<()> {
+        self.note_kinds(t, col, kinds);
+        self.tables[t as usize].columns[col].set(row, bytes, kinds)?;
+        Ok(())
+    }
+
+    #[inline]
+    fn note_kinds(&mut self, t: u32, col: usize, kinds: u16) {
+        let before = self.tables[t as usize].columns[col].kinds;
+        if before | kinds != before {
+            self.kind_log.push((t, col as u32, before));
+        }
+    }
+
+    /// Keeps the value at the parser (a container) as compact JSON text, unless empty.
+    fn json_text(
+        &mut self,
+        p: &mut Parser<'_>,
+        t: u32,
+        row: usize,
+        node: u32,
+        depth: usize,
+    ) -> FResult<()> {
+        let mut text = std::mem::take(&mut self.text_scratch);
+        text.clear();
+        let r = p.compact_value(depth, &mut text);
+        let r = match r {
+            Ok(()) if text == b"[]" || text == b"{}" => Ok(()),
+            Ok(()) => self.set(t, row, node, &text, kind::JSON),
+            Err(e) => Err(e.into()),
+        };
+        self.text_scratch = text;
+        r
+    }
+
+    fn array(
+        &mut self,
+        p: &mut Parser<'_>,
+        t: u32,
+        row: usize,
+        node: u32,
+        depth: usize,
+    ) -> FResult<()> {
+        let mode = self.cfg.array_mode;
+        if mode == ArrayMode::Skip {
+            return Ok(p.skip_value(depth)?);
+        }
+        if mode == ArrayMode::Inline || depth + 1 > self.cfg.max_depth {
+            return self.json_text(p, t, row, node, depth);
+        }
+        match mode {
+            ArrayMode::Index => {
+                if !p.begin_array()? {
+                    return Ok(());
+                }
+                let mut i = 0u64;
+                let mut digits = itoa_buf();
+                loop {
+                    let child = self.child_node(node, itoa(&mut digits, i));
+                    self.value(p, t, row, child, depth + 1)?;
+                    i += 1;
+                    if !p.next_element()? {
+                        return Ok(());
+                    }
+                }
+            }
+            ArrayMode::Smart if !p.array_has_object(depth)? => {
+                self.json_text(p, t, row, node, depth)
+            }
+            _ => self.child_rows(p, t, row, node, depth),
+        }
+    }
+
+    /// Each element of the array at the parser becomes a row of the child table at `node`.
+    fn child_rows(
+        &mut self,
+        p: &mut Parser<'_>,
+        t: u32,
+        row: usize,
+        node: u32,
+        depth: usize,
+    ) -> FResult<()> {
+        if !p.begin_array()? {
+            return Ok(());
+        }
+        let mut i = 0u64;
+        loop {
+            match p.peek_value()? {
+                Peek::Object => {
+                    let (ct, r) = self.elem_row(t, node, row, i)?;
+                    if depth + 2 > self.cfg.max_depth {
+                        let col = self.value_column(ct)?;
+                        self.json_text_col(p, ct, r, col, depth + 1)?;
+                    } else {
+                        let elem = self.nodes[node as usize].elem;
+                        self.object(p, ct, r, elem, depth + 2)?;
+                    }
+                }
+                Peek::Array => {
+                    let mut text = std::mem::take(&mut self.text_scratch);
+                    text.clear();
+                    let res = match p.compact_value(depth + 1, &mut text) {
+                        Ok(()) if text == b"[]" => Ok(()),
+                        Ok(()) => self
+                            .elem_row(t, node, row, i)
+                            .and_then(|(ct, r)| self.value_cell(ct, r, &text, kind::JSON)),
+                        Err(e) => Err(e.into()),
+                    };
+                    self.text_scratch = text;
+                    res?;
+                }
+                Peek::String => {
+                    if p.empty_string() {
+                        if self.cfg.include_empty {
+                            let (ct, r) = self.elem_row(t, node, row, i)?;
+                            self.value_cell(ct, r, b"", kind::STRING)?;
+                        }
+                    } else {
+                        let (ct, r) = self.elem_row(t, node, row, i)?;
+                        let col = self.value_column(ct)?;
+                        self.string_cell(p, ct, r, col)?;
+                    }
+                }
+                Peek::Number => {
+                    let (text, k) = p.number()?;
+                    let (ct, r) = self.elem_row(t, node, row, i)?;
+                    self.value_cell(ct, r, text.as_bytes(), number_kinds(text, k))?;
+                }
+                Peek::True => {
+                    p.literal(b"true")?;
+                    let (ct, r) = self.elem_row(t, node, row, i)?;
+                    self.value_cell(ct, r, b"true", kind::BOOL)?;
+                }
+                Peek::False => {
+                    p.literal(b"false")?;
+                    let (ct, r) = self.elem_row(t, node, row, i)?;
+                    self.value_cell(ct, r, b"false", kind::BOOL)?;
+                }
+                Peek::Null => {
+                    p.literal(b"null")?;
+                    if !self.cfg.skip_null {
+                        let (ct, r) = self.elem_row(t, node, row, i)?;
+                        let col = self.value_column(ct)?;
+                        self.tables[ct as usize].columns[col].set_null(r);
+                    }
+                }
+            }
+            i += 1;
+            if !p.next_element()? {
+                return Ok(());
+            }
+        }
+    }
+
+    fn json_text_col(
+        &mut self,
+        p: &mut Parser<'_>,
+        t: u32,
+        row: usize,
+        col: usize,
+        depth: usize,
+    ) -> FResult<()> {
+        let mut text = std::mem::take(&mut self.text_scratch);
+        text.clear();
+        let r = match p.compact_value(depth, &mut text) {
+            Ok(()) => self.cell(t, row, col, &text, kind::JSON),
+            Err(e) => Err(e.into()),
+        };
+        self.text_scratch = text;
+        r
+    }
+
+    fn value_cell(&mut self, t: u32, row: usize, bytes: &[u8], kinds: u16) -> FResult<()> {
+        let col = self.value_column(t)?;
+        self.cell(t, row, col, bytes, kinds)
+    }
+
+    /// A new row for element `index` of the array at `node` (of table `t`, row `row`),
+    /// creating the child table on its first row.
+    fn elem_row(&mut self, t: u32, node: u32, row: usize, index: u64) -> FResult<(u32, usize)> {
+        let ct = self.child_table(t, node)?;
+        Ok((ct, self.new_row(ct, row, index)))
+    }
+
+    // ---- interning -----------------------------------------------------------------
+
+    #[inline]
+    fn child_node(&mut self, parent: u32, key: &str) -> u32 {
+        if let Some(&id) = self.node_map.get(&NodeKeyRef { parent, key }) {
+            return id;
+        }
+        let id = self.nodes.len() as u32;
+        let key: Arc<str> = Arc::from(key);
+        let table = self.nodes[parent as usize].table;
+        self.nodes.push(Node {
+            parent,
+            key: key.clone(),
+            table,
+            column: NONE,
+            elem: NONE,
+        });
+        self.node_map.insert(NodeKey { parent, key }, id);
+        id
+    }
+
+    /// The column of `node` in table `t`, created on first use.
+    #[inline]
+    fn column(&mut self, t: u32, node: u32) -> FResult<usize> {
+        let c = self.nodes[node as usize].column;
+        if c != NONE {
+            return Ok(c as usize);
+        }
+        self.new_column(t, node)
+    }
+
+    fn new_column(&mut self, t: u32, node: u32) -> FResult<usize> {
+        // The relative path: keys from the table's element node (exclusive) down.
+        let mut path: Vec<Arc<str>> = Vec::new();
+        let mut n = node;
+        while n != NONE && self.nodes[n as usize].table == t && !self.is_table_root(n, t) {
+            path.push(self.nodes[n as usize].key.clone());
+            n = self.nodes[n as usize].parent;
+        }
+        path.reverse();
+        let sep = self.cfg.separator.clone();
+        let table = &mut self.tables[t as usize];
+        if table.columns.len() >= self.cfg.max_columns {
+            return Err(Fail::Columns(t));
+        }
+        let idx = table.columns.len();
+        if table.id_field_col == NONE
+            && table
+                .id_field
+                .as_deref()
+                .is_some_and(|f| joined_eq(&path, &sep, f))
+        {
+            table.id_field_col = idx as u32;
+        }
+        table.columns.push(TextColumn::default());
+        table.col_keys.push(ColKey::Path(Arc::from(path)));
+        table.col_nodes.push(node);
+        self.nodes[node as usize].column = idx as u32;
+        Ok(idx)
+    }
+
+    fn is_table_root(&self, node: u32, t: u32) -> bool {
+        if t == 0 {
+            return node == 0;
+        }
+        let parent = self.nodes[node as usize].parent;
+        parent != NONE && self.nodes[parent as usize].elem == node
+    }
+
+    fn value_column(&mut self, t: u32) -> FResult<usize> {
+        let table = &mut self.tables[t as usize];
+        if table.value_col != NONE {
+            return Ok(table.value_col as usize);
+        }
+        if table.columns.len() >= self.cfg.max_columns {
+            return Err(Fail::Columns(t));
+        }
+        let idx = table.columns.len();
+        table.columns.push(TextColumn::default());
+        table.col_keys.push(ColKey::Value);
+        table.col_nodes.push(NONE);
+        table.value_col = idx as u32;
+        Ok(idx)
+    }
+
+    /// The child table for arrays at `node` (a node of table `t`), created on first use.
+    fn child_table(&mut self, t: u32, node: u32) -> FResult<u32> {
+        let elem = self.nodes[node as usize].elem;
+        if elem != NONE {
+            return Ok(self.nodes[elem as usize].table);
+        }
+        let ct = self.tables.len() as u32;
+        let mut path: Vec<Arc<str>> = self.tables[t as usize].path.to_vec();
+        let mut rel = Vec::new();
+        let mut n = node;
+        while n != NONE && !self.is_table_root(n, t) {
+            rel.push(self.nodes[n as usize].key.clone());
+            n = self.nodes[n as usize].parent;
+        }
+        rel.reverse();
+        path.extend(rel);
+        let elem = self.nodes.len() as u32;
+        self.nodes.push(Node {
+            parent: node,
+            key: Arc::from(""),
+            table: ct,
+            column: NONE,
+            elem: NONE,
+        });
+        self.nodes[node as usize].elem = elem;
+        self.tables.push(Table::new(
+            Arc::from(path),
+            t,
+            &self.cfg.separator,
+            self.patterns.as_ref(),
+        ));
+        self.chunks.push(Vec::new());
+        Ok(ct)
+    }
+
+    // ---- rows, ids and rollback ----------------------------------------------------
+
+    #[inline]
+    fn touch(&mut self, t: u32) {
+        let epoch = self.epoch;
+        let table = &mut self.tables[t as usize];
+        if table.epoch != epoch {
+            table.epoch = epoch;
+            table.record_start = table.rows;
+            table.cols_at_start = table.columns.len();
+            self.touched.push(t);
+        }
+    }
+
+    fn new_row(&mut self, t: u32, parent_row: usize, index: u64) -> usize {
+        self.touch(t);
+        let table = &mut self.tables[t as usize];
+        table.rows += 1;
+        table.parent_rows.push(parent_row as u32);
+        table.indices.push(index);
+        table.rows - 1
+    }
+
+    fn assign_ids(&mut self, record: &[u8], ordinal: u64) -> FResult<()> {
+        let mut buf = [0u8; 36];
+        let mut name: Vec<u8> = Vec::new();
+        for ti in 0..self.touched.len() {
+            let t = self.touched[ti] as usize;
+            let (start, end) = (self.tables[t].record_start, self.tables[t].rows);
+            for r in start..end {
+                name.clear();
+                let id: &[u8] = {
+                    let table = &self.tables[t];
+                    let parent_id = if table.parent == NONE {
+                        None
+                    } else {
+                        self.tables[table.parent as usize]
+                            .ids
+                            .value(table.parent_rows[r] as usize)
+                    };
+                    let field_value = if table.id_field_col != NONE {
+                        table.columns[table.id_field_col as usize]
+                            .value(r)
+                            .filter(|v| !v.is_empty())
+                    } else {
+                        None
+                    };
+                    match &self.cfg.id_strategy {
+                        IdStrategy::Random => self.rng.uuid4(&mut buf).as_bytes(),
+                        IdStrategy::Fields(_) if field_value.is_some() => {
+                            write_uuid5(field_value.unwrap_or_default(), &mut buf).as_bytes()
+                        }
+                        IdStrategy::ContentHash if parent_id.is_none() => {
+                            let canonical = canonical_json(record, self.cfg.nesting_limit)?;
+                            write_uuid5(&canonical, &mut buf).as_bytes()
+                        }
+                        IdStrategy::Custom(generator) => {
+                            let ctx = IdContext {
+                                entity: &self.entity,
+                                table_path: &table.path_joined,
+                                record_ordinal: ordinal,
+                                parent_id: parent_id.and_then(|p| std::str::from_utf8(p).ok()),
+                                index: parent_id.map(|_| table.indices[r]),
+                                record,
+                            };
+                            name = generator.generate(&ctx).into_bytes();
+                            &name
+                        }
+                        _ => {
+                            positional_name(
+                                &mut name,
+                                &self.entity,
+                                &table.path_joined,
+                                parent_id,
+                                ordinal,
+                                table.indices[r],
+                            );
+                            write_uuid5(&name, &mut buf).as_bytes()
+                        }
+                    }
+                };
+                self.tables[t].ids.set(r, id, kind::STRING)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn rollback_to(&mut self, nodes_at_start: usize, tables_at_start: usize) {
+        for (t, col, before) in self.kind_log.drain(..).rev() {
+            if let Some(c) = self
+                .tables
+                .get_mut(t as usize)
+                .and_then(|table| table.columns.get_mut(col as usize))
+            {
+                c.kinds = before;
+            }
+        }
+        for &t in &self.touched {
+            let t = t as usize;
+            if t >= tables_at_start {
+                continue;
+            }
+            let table = &mut self.tables[t];
+            let (start, cols) = (table.record_start, table.cols_at_start);
+            for c in table.columns.iter_mut() {
+                c.truncate(start);
+            }
+            for node in table.col_nodes.drain(cols..) {
+                if node != NONE && (node as usize) < nodes_at_start {
+                    self.nodes[node as usize].column = NONE;
+                }
+            }
+            table.columns.truncate(cols);
+            table.col_keys.truncate(cols);
+            if table.value_col != NONE && table.value_col as usize >= cols {
+                table.value_col = NONE;
+            }
+            if table.id_field_col != NONE && table.id_field_col as usize >= cols {
+                table.id_field_col = NONE;
+            }
+            table.ids.truncate(start);
+            table.parent_rows.truncate(start);
+            table.indices.truncate(start);
+            table.rows = start;
+            table.epoch = 0;
+        }
+        // Columns created on old nodes of old tables that were not touched by a row of
+        // this record cannot exist: a column is only created while writing a row.
+        self.tables.truncate(tables_at_start);
+        self.chunks.truncate(tables_at_start);
+        for node in self.nodes.drain(nodes_at_start..) {
+            self.node_map.remove(&NodeKeyRef {
+                parent: node.parent,
+                key: &node.key,
+            });
+        }
+        for node in &mut self.nodes {
+            if node.elem != NONE && node.elem as usize >= nodes_at_start {
+                node.elem = NONE;
+            }
+        }
+        self.touched.clear();
+    }
+
+    // ---- batches -------------------------------------------------------------------
+
+    /// Moves everything buffered into Arrow chunks.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        self.batch_records = 0;
+        // Parent ids of child rows need the parent's ids, so build those arrays first.
+        let mut parent_ids: Vec<Option<arrow_array::ArrayRef>> =
+            Vec::with_capacity(self.tables.len());
+        for t in 0..self.tables.len() {
+            let table = &self.tables[t];
+            if table.parent == NONE || table.rows == 0 {
+                parent_ids.push(None);
+                continue;
+            }
+            let parent = &self.tables[table.parent as usize];
+            let mut col = TextColumn::default();
+            for (r, &pr) in table.parent_rows.iter().enumerate() {
+                if let Some(id) = parent.ids.value(pr as usize) {
+                    col.set(r, id, kind::STRING)?;
+                }
+            }
+            parent_ids.push(Some(col.finish(table.rows)?));
+        }
+        for (t, parent_id) in parent_ids.into_iter().enumerate() {
+            let table = &mut self.tables[t];
+            let rows = table.rows;
+            if rows == 0 {
+                continue;
+            }
+            let mut columns = Vec::new();
+            for (i, c) in table.columns.iter_mut().enumerate() {
+                if c.len() == 0 {
+                    continue;
+                }
+                let kinds = c.kinds;
+                let array = c.finish(rows)?;
+                columns.push((table.col_keys[i].clone(), kinds, array));
+            }
+            let ids = table.ids.finish(rows)?;
+            let indices = if table.parent == NONE {
+                None
+            } else {
+                Some(std::mem::take(&mut table.indices))
+            };
+            table.indices.clear();
+            table.parent_rows.clear();
+            table.rows = 0;
+            table.record_start = 0;
+            self.chunks[t].push(Arc::new(TableChunk {
+                rows,
+                columns,
+                ids,
+                parent_ids: parent_id,
+                indices,
+                time: self.extract_time,
+            }));
+        }
+        Ok(())
+    }
+
+    /// Ends the session.
+    pub(crate) fn finish(mut self) -> Result<ProcessingResult> {
+        self.flush()?;
+        let mut tables = Vec::new();
+        for (t, chunks) in std::mem::take(&mut self.chunks).into_iter().enumerate() {
+            if chunks.is_empty() {
+                continue;
+            }
+            let table = &self.tables[t];
+            let parent_path =
+                (table.parent != NONE).then(|| self.tables[table.parent as usize].path.clone());
+            tables.push(ResultTable {
+                path: table.path.clone(),
+                parent: parent_path,
+                chunks,
+            });
+        }
+        Ok(ProcessingResult::from_parts(
+            self.entity.clone(),
+            self.cfg.clone(),
+            tables,
+            std::mem::take(&mut self.errors),
+            self.records,
+        ))
+    }
+}
+
+fn joined_eq(path: &[Arc<str>], sep: &str, want: &str) -> bool {
+    let mut rest = want;
+    for (i, c) in path.iter().enumerate() {
+        if i > 0 {
+            match rest.strip_prefix(sep) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        match rest.strip_prefix(&**c) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty() && !path.is_empty()
+}
+
+fn positional_name(
+    out: &mut Vec<u8>,
+    entity: &str,
+    path: &str,
+    parent: Option<&[u8]>,
+    ordinal: u64,
+    index: u64,
+) {
+    use std::io::Write;
+    match parent {
+        None => {
+            let _ = write!(out, "{entity}:{ordinal}");
+        }
+        Some(parent) => {
+            out.extend_from_slice(parent);
+            let _ = write!(out, ":{path}:{index}");
+        }
+    }
+}
+
+fn number_kinds(text: &str, k: NumberKind) -> u16 {
+    match k {
+        NumberKind::Int => {
+            if text.len() >= 16
+                && text
+                    .parse::<i64>()
+                    .is_ok_and(|v| v.unsigned_abs() > 1 << 53)
+            {
+                kind::INT | kind::INT_BEYOND_F64
+            } else {
+                kind::INT
+            }
+        }
+        NumberKind::BigInt => {
+            let digits = text.trim_start_matches('-').len();
+            if digits > 38 {
+                kind::BIGINT | kind::BIGINT_BEYOND_DECIMAL
+            } else {
+                kind::BIGINT
+            }
+        }
+        NumberKind::Float => {
+            if float_is_exact(text) {
+                kind::FLOAT
+            } else {
+                kind::FLOAT | kind::FLOAT_INEXACT
+            }
+        }
+    }
+}
+
+/// Whether `f64` holds the number `text` exactly enough to print it back with all its
+/// significant digits: at most 15 of them, and within range.
+fn float_is_exact(text: &str) -> bool {
+    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let significant = digits.trim_start_matches('0').trim_end_matches('0');
+    if significant.len() > 15 {
+        return false;
+    }
+    match text.parse::<f64>() {
+        Ok(v) => v.is_finite() && (v != 0.0 || significant.is_empty()),
+        Err(_) => false,
+    }
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0u8; 20]
+}
+
+fn itoa(buf: &mut [u8; 20], mut v: u64) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_exactness() {
+        assert!(float_is_exact("0.1"));
+        assert!(float_is_exact("1e5"));
+        assert!(float_is_exact("123456789012345.0"));
+        assert!(!float_is_exact("3.14159265358979323846"));
+        assert!(!float_is_exact("1e400"));
+        assert!(!float_is_exact("1e-400"));
+        assert!(float_is_exact("0.0e10"));
+    }
+
+    #[test]
+    fn itoa_writes_decimal() {
+        let mut b = itoa_buf();
+        assert_eq!(itoa(&mut b, 0), "0");
+        assert_eq!(itoa(&mut b, 1234567890), "1234567890");
+        assert_eq!(itoa(&mut b, u64::MAX), "18446744073709551615");
+    }
+}

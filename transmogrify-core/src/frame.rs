@@ -1,0 +1,245 @@
+//! Splitting an in-memory JSON text into records with their positions.
+
+use memchr::memchr_iter;
+
+use crate::error::{Position, RecordError, RecordErrorKind, excerpt};
+use crate::parse::{ParseError, Parser, Peek};
+
+/// The records of a JSON text held in memory: the elements of a top-level array, a
+/// single top-level object, or a stream of concatenated values (one per line in
+/// JSONL, or just one after another). A UTF-8 byte order mark is skipped.
+///
+/// Each item is a record's bytes with the position of its first byte. A syntax error
+/// that makes the boundaries of later records unknowable ends the iteration with
+/// that error.
+///
+/// ```
+/// use transmogrify_core::JsonRecords;
+/// let text = b"[\n  {\"a\": 1},\n  {\"a\": 2}\n]";
+/// let records: Vec<_> = JsonRecords::new(text, "inline.json").collect::<Result<_, _>>()?;
+/// assert_eq!(records[1].0, br#"{"a": 2}"#);
+/// assert_eq!((records[1].1.line, records[1].1.column, records[1].1.ordinal), (3, 3, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct JsonRecords<'a> {
+    bytes: &'a [u8],
+    parser: Parser<'a>,
+    source: std::sync::Arc<str>,
+    state: State,
+    ordinal: u64,
+    // Line bookkeeping: `line` is the line of byte `line_pos`, which starts at `line_start`.
+    line: u64,
+    line_pos: usize,
+    line_start: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    InArray { first: bool },
+    Stream,
+    Done,
+}
+
+/// Deepest nesting the splitter tolerates while skipping over a record.
+const SPLIT_NESTING_LIMIT: usize = 1 << 20;
+
+impl<'a> JsonRecords<'a> {
+    /// Records of `bytes`, whose errors name `source`.
+    pub fn new(bytes: &'a [u8], source: &str) -> Self {
+        let start = if bytes.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let mut parser = Parser::new(bytes, SPLIT_NESTING_LIMIT);
+        parser.set_pos(start);
+        JsonRecords {
+            bytes,
+            parser,
+            source: std::sync::Arc::from(source),
+            state: State::Start,
+            ordinal: 0,
+            line: 1,
+            line_pos: 0,
+            line_start: 0,
+        }
+    }
+
+    fn position_of(&mut self, at: usize) -> Position {
+        let at = at.min(self.bytes.len());
+        if at >= self.line_pos {
+            let segment = &self.bytes[self.line_pos..at];
+            for nl in memchr_iter(b'\n', segment) {
+                self.line += 1;
+                self.line_start = self.line_pos + nl + 1;
+            }
+            self.line_pos = at;
+        }
+        let base = Position {
+            ordinal: self.ordinal,
+            line: self.line,
+            column: 1,
+            byte_offset: self.line_start as u64,
+        };
+        base.advanced(&self.bytes[self.line_start..], at - self.line_start)
+    }
+
+    fn error(&mut self, e: ParseError) -> RecordError {
+        let (kind, at) = match e {
+            ParseError::Syntax(s, at) => (RecordErrorKind::Syntax(s), at),
+            ParseError::TooDeep(at) => (
+                RecordErrorKind::TooDeep {
+                    limit: SPLIT_NESTING_LIMIT,
+                },
+                at,
+            ),
+        };
+        self.state = State::Done;
+        RecordError {
+            source_name: self.source.clone(),
+            position: self.position_of(at),
+            kind,
+            excerpt: excerpt(self.bytes, at),
+        }
+    }
+
+    fn record(&mut self) -> Result<(&'a [u8], Position), ParseError> {
+        self.parser.skip_ws();
+        let start = self.parser.pos();
+        self.parser.skip_value(0)?;
+        let end = self.parser.pos();
+        let pos = self.position_of(start);
+        self.ordinal += 1;
+        Ok((&self.bytes[start..end], pos))
+    }
+
+    fn step(&mut self) -> Result<Option<(&'a [u8], Position)>, ParseError> {
+        loop {
+            match self.state {
+                State::Done => return Ok(None),
+                State::Start => {
+                    self.parser.skip_ws();
+                    if self.parser.pos() >= self.bytes.len() {
+                        self.state = State::Done;
+                        return Ok(None);
+                    }
+                    if self.parser.peek_value()? == Peek::Array {
+                        let more = self.parser.begin_array()?;
+                        self.state = if more {
+                            State::InArray { first: true }
+                        } else {
+                            self.parser.expect_end()?;
+                            State::Done
+                        };
+                    } else {
+                        self.state = State::Stream;
+                    }
+                }
+                State::InArray { first } => {
+                    if !first && !self.parser.next_element()? {
+                        self.parser.expect_end()?;
+                        self.state = State::Done;
+                        return Ok(None);
+                    }
+                    self.state = State::InArray { first: false };
+                    return self.record().map(Some);
+                }
+                State::Stream => {
+                    self.parser.skip_ws();
+                    if self.parser.pos() >= self.bytes.len() {
+                        self.state = State::Done;
+                        return Ok(None);
+                    }
+                    return self.record().map(Some);
+                }
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for JsonRecords<'a> {
+    type Item = Result<(&'a [u8], Position), RecordError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.step() {
+            Ok(Some(r)) => Some(Ok(r)),
+            Ok(None) => None,
+            Err(e) => Some(Err(self.error(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::SyntaxError;
+
+    fn split(text: &str) -> Vec<Result<(String, u64, u64, u64), String>> {
+        JsonRecords::new(text.as_bytes(), "t")
+            .map(|r| {
+                r.map(|(b, p)| {
+                    (
+                        String::from_utf8_lossy(b).into_owned(),
+                        p.line,
+                        p.column,
+                        p.byte_offset,
+                    )
+                })
+                .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn arrays_objects_and_streams() {
+        assert_eq!(
+            split("\u{feff}[{\"a\":1} , 2]"),
+            vec![
+                Ok(("{\"a\":1}".into(), 1, 3, 4)),
+                Ok(("2".into(), 1, 13, 14))
+            ]
+        );
+        assert_eq!(
+            split(" {\"a\":[1]} "),
+            vec![Ok(("{\"a\":[1]}".into(), 1, 2, 1))]
+        );
+        assert_eq!(
+            split("{\"a\":1}\n\n{\"b\":2}{\"c\":3}\n"),
+            vec![
+                Ok(("{\"a\":1}".into(), 1, 1, 0)),
+                Ok(("{\"b\":2}".into(), 3, 1, 9)),
+                Ok(("{\"c\":3}".into(), 3, 8, 16)),
+            ]
+        );
+        assert_eq!(split("[]"), vec![]);
+        assert_eq!(split("  \n"), vec![]);
+    }
+
+    #[test]
+    fn truncated_array_names_the_position() {
+        let got: Vec<_> = JsonRecords::new(b"[{\"a\":1},\n {\"b\":", "f.json").collect();
+        assert!(got[0].is_ok());
+        let err = got[1].clone().err();
+        let err = err.map(|e| {
+            (
+                e.position.line,
+                e.position.column,
+                e.position.byte_offset,
+                e.kind,
+            )
+        });
+        assert_eq!(
+            err,
+            Some((
+                2,
+                7,
+                16,
+                RecordErrorKind::Syntax(SyntaxError::UnexpectedEnd {
+                    expected: "a JSON value"
+                })
+            ))
+        );
+        assert_eq!(got.len(), 2);
+    }
+}

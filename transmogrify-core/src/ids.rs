@@ -1,0 +1,244 @@
+//! Row ids: random UUID v4, UUID v5 of field values, positions or content, or custom.
+
+use std::fmt;
+
+use uuid::Uuid;
+
+/// Namespace of every UUID v5 the engine makes (the same as the Python library's).
+pub const ID_NAMESPACE: Uuid = Uuid::from_u128(0xa9b8c7d6_e5f4_1234_abcd_0123456789ab);
+
+/// UUID v5 of `name` in [`ID_NAMESPACE`], lowercase and hyphenated.
+///
+/// ```
+/// assert_eq!(
+///     transmogrify_core::uuid5("CUST001"),
+///     "7c5c410b-1dac-5b87-ab7c-da1f9932eee5"
+/// );
+/// ```
+pub fn uuid5(name: &str) -> String {
+    let mut buf = [0u8; 36];
+    write_uuid5(name.as_bytes(), &mut buf).to_string()
+}
+
+pub(crate) fn write_uuid5<'b>(name: &[u8], buf: &'b mut [u8; 36]) -> &'b str {
+    Uuid::new_v5(&ID_NAMESPACE, name)
+        .hyphenated()
+        .encode_lower(buf)
+}
+
+/// What a custom [`IdGenerator`] knows about the row it names.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct IdContext<'a> {
+    /// The entity name of the run.
+    pub entity: &'a str,
+    /// The row's table path, keys joined by the separator (`""` for the main table).
+    pub table_path: &'a str,
+    /// Ordinal of the record the row comes from.
+    pub record_ordinal: u64,
+    /// Id of the parent row, for child rows.
+    pub parent_id: Option<&'a str>,
+    /// Position of the row's element in its array, for child rows.
+    pub index: Option<u64>,
+    /// The raw JSON text of the whole record.
+    pub record: &'a [u8],
+}
+
+/// A caller-supplied id generator, for [`IdStrategy::Custom`](crate::IdStrategy::Custom).
+///
+/// It is shared by every worker, so it must be `Send + Sync`; for ids that match across
+/// executors it must depend only on the context it is given.
+///
+/// ```
+/// use std::sync::Arc;
+/// use transmogrify_core::{IdContext, IdGenerator, IdStrategy, Processor, ProcessorConfig};
+///
+/// struct Sequential;
+/// impl IdGenerator for Sequential {
+///     fn generate(&self, ctx: &IdContext<'_>) -> String {
+///         match (ctx.parent_id, ctx.index) {
+///             (Some(parent), Some(i)) => format!("{parent}.{i}"),
+///             _ => format!("r{}", ctx.record_ordinal),
+///         }
+///     }
+/// }
+///
+/// let config = ProcessorConfig::builder()
+///     .with_id_strategy(IdStrategy::Custom(Arc::new(Sequential)))
+///     .build()?;
+/// let result = Processor::new(config).process(br#"{"a":[{"b":1}]}"#, "t")?;
+/// let rows = result.rows("t_a")?;
+/// assert_eq!(rows[0]["__extract_id"], "r0.0");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait IdGenerator: Send + Sync {
+    /// The id of one row.
+    fn generate(&self, ctx: &IdContext<'_>) -> String;
+}
+
+/// Picks the id field of a table from `path pattern → field name` pairs.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct FieldPatterns {
+    exact: Vec<(String, String)>,
+    /// `(prefix without the trailing separator and star, field)`.
+    prefixes: Vec<(String, String)>,
+    any: Option<String>,
+    separator: String,
+}
+
+impl fmt::Debug for FieldPatterns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldPatterns")
+            .field("exact", &self.exact)
+            .field("prefixes", &self.prefixes)
+            .field("any", &self.any)
+            .finish()
+    }
+}
+
+impl FieldPatterns {
+    pub(crate) fn new(patterns: &[(String, String)], separator: &str) -> Self {
+        let mut p = FieldPatterns {
+            exact: Vec::new(),
+            prefixes: Vec::new(),
+            any: None,
+            separator: separator.to_string(),
+        };
+        for (pattern, field) in patterns {
+            if pattern == "*" {
+                p.any = Some(field.clone());
+            } else if let Some(prefix) = pattern
+                .strip_suffix('*')
+                .and_then(|s| s.strip_suffix(separator))
+            {
+                p.prefixes.push((prefix.to_string(), field.clone()));
+            } else {
+                p.exact.push((pattern.clone(), field.clone()));
+            }
+        }
+        p
+    }
+
+    /// The field for the table at `path` (keys joined by the separator, `""` for main):
+    /// an exact pattern first, then the longest matching prefix, then `*`.
+    pub(crate) fn field_for(&self, path: &str) -> Option<&str> {
+        if let Some((_, f)) = self.exact.iter().rev().find(|(p, _)| p == path) {
+            return Some(f);
+        }
+        let mut best: Option<&(String, String)> = None;
+        for entry in &self.prefixes {
+            let prefix = entry.0.as_str();
+            let matches = path == prefix
+                || (path.len() > prefix.len() + self.separator.len()
+                    && path.starts_with(prefix)
+                    && path[prefix.len()..].starts_with(self.separator.as_str()));
+            if matches && best.is_none_or(|b| b.0.len() <= prefix.len()) {
+                best = Some(entry);
+            }
+        }
+        if let Some((_, f)) = best {
+            return Some(f);
+        }
+        self.any.as_deref()
+    }
+}
+
+/// A small fast generator for UUID v4 (xoshiro256++), seeded from the OS once per
+/// flattening session.
+pub(crate) struct Rng {
+    s: [u64; 4],
+}
+
+impl Rng {
+    pub(crate) fn from_os() -> Self {
+        let mut seed = [0u8; 32];
+        if getrandom::fill(&mut seed).is_err() {
+            // No OS randomness: fall back to the clock and address entropy; ids stay
+            // unique within a run, which is all v4 promises here.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let local = 0u8;
+            let addr = std::ptr::addr_of!(local) as usize as u128;
+            seed[..16].copy_from_slice(&t.to_le_bytes());
+            seed[16..].copy_from_slice(&(addr ^ t.rotate_left(64)).to_le_bytes());
+        }
+        let mut s = [0u64; 4];
+        for (i, chunk) in seed.chunks_exact(8).enumerate() {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(chunk);
+            s[i] = u64::from_le_bytes(b);
+        }
+        if s == [0; 4] {
+            s[0] = 0x9E37_79B9_7F4A_7C15;
+        }
+        Rng { s }
+    }
+
+    fn next(&mut self) -> u64 {
+        let s = &mut self.s;
+        let result = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    pub(crate) fn uuid4<'b>(&mut self, buf: &'b mut [u8; 36]) -> &'b str {
+        let mut bytes = [0u8; 16];
+        bytes[..8].copy_from_slice(&self.next().to_le_bytes());
+        bytes[8..].copy_from_slice(&self.next().to_le_bytes());
+        uuid::Builder::from_random_bytes(bytes)
+            .into_uuid()
+            .hyphenated()
+            .encode_lower(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid5_matches_the_python_vectors() {
+        assert_eq!(uuid5("123"), "ed2a5f87-17c9-59b7-a855-049cd6b9fc61");
+        assert_eq!(uuid5("CUST001"), "7c5c410b-1dac-5b87-ab7c-da1f9932eee5");
+    }
+
+    #[test]
+    fn uuid4_is_version_4_and_varies() {
+        let mut rng = Rng::from_os();
+        let (mut a, mut b) = ([0u8; 36], [0u8; 36]);
+        let x = rng.uuid4(&mut a).to_string();
+        let y = rng.uuid4(&mut b).to_string();
+        assert_ne!(x, y);
+        let parsed = Uuid::parse_str(&x).map(|u| u.get_version_num());
+        assert_eq!(parsed, Ok(4));
+        assert_eq!(x, x.to_lowercase());
+    }
+
+    #[test]
+    fn most_specific_pattern_wins() {
+        let p = FieldPatterns::new(
+            &[
+                ("*".into(), "any".into()),
+                ("".into(), "root".into()),
+                ("user_*".into(), "u".into()),
+                ("user_orders_*".into(), "uo".into()),
+                ("user_orders".into(), "exact".into()),
+            ],
+            "_",
+        );
+        assert_eq!(p.field_for(""), Some("root"));
+        assert_eq!(p.field_for("user"), Some("u"));
+        assert_eq!(p.field_for("user_orders"), Some("exact"));
+        assert_eq!(p.field_for("user_orders_items"), Some("uo"));
+        assert_eq!(p.field_for("user_x"), Some("u"));
+        assert_eq!(p.field_for("users"), Some("any"));
+        assert_eq!(p.field_for("other"), Some("any"));
+    }
+}

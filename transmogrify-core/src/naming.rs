@@ -1,0 +1,258 @@
+//! Names of tables, columns and files: joining, abbreviation and collision handling.
+//!
+//! Tables and columns are identified internally by their source paths; names are
+//! derived from the paths only when a result is read out, so the rules here see every
+//! path of a run at once and never depend on record order or chunking.
+//!
+//! **Collision rule.** When two different paths would get the same name, the path with
+//! fewer components keeps the name (ties: the path whose components sort first; the
+//! `value` column of scalar array elements sorts before any key). Every other path gets
+//! `<name><sep>2`, `<name><sep>3`, … in that same order, skipping names that any path
+//! of the table (or any metadata column) already has. Metadata column names are
+//! reserved: a data column called `__extract_id` becomes `__extract_id_2`.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use crate::config::NamingOptions;
+
+/// The built-in abbreviation dictionary used when names are shortened.
+pub const BUILTIN_ABBREVIATIONS: &[(&str, &str)] = &[
+    ("account", "acct"),
+    ("address", "addr"),
+    ("amount", "amt"),
+    ("attribute", "attr"),
+    ("attributes", "attrs"),
+    ("category", "cat"),
+    ("configuration", "cfg"),
+    ("customer", "cust"),
+    ("customers", "custs"),
+    ("description", "desc"),
+    ("document", "doc"),
+    ("identifier", "id"),
+    ("information", "info"),
+    ("message", "msg"),
+    ("number", "num"),
+    ("organization", "org"),
+    ("payment", "pmt"),
+    ("product", "prod"),
+    ("quantity", "qty"),
+    ("reference", "ref"),
+    ("transaction", "txn"),
+    ("transactions", "txns"),
+];
+
+/// Shortens path components as the naming options say.
+#[derive(Debug, Clone)]
+pub(crate) struct Abbreviator {
+    enabled: bool,
+    max_len: usize,
+    preserve_leaf: bool,
+    dictionary: HashMap<String, String>,
+}
+
+impl Abbreviator {
+    pub(crate) fn for_fields(options: &NamingOptions) -> Self {
+        Self::new(
+            options.abbreviate_field_names,
+            options.max_field_component_length,
+            options,
+        )
+    }
+
+    pub(crate) fn for_tables(options: &NamingOptions) -> Self {
+        Self::new(
+            options.abbreviate_table_names,
+            options.max_table_component_length,
+            options,
+        )
+    }
+
+    fn new(enabled: bool, max_len: usize, options: &NamingOptions) -> Self {
+        let mut dictionary: HashMap<String, String> = BUILTIN_ABBREVIATIONS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        dictionary.extend(
+            options
+                .custom_abbreviations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        Abbreviator {
+            enabled,
+            max_len,
+            preserve_leaf: options.preserve_leaf_component,
+            dictionary,
+        }
+    }
+
+    fn component<'c>(&self, component: &'c str) -> Cow<'c, str> {
+        if component.chars().count() <= self.max_len {
+            return Cow::Borrowed(component);
+        }
+        if let Some(short) = self
+            .dictionary
+            .get(component)
+            .or_else(|| self.dictionary.get(&component.to_lowercase()))
+        {
+            return Cow::Owned(short.clone());
+        }
+        Cow::Owned(component.chars().take(self.max_len).collect())
+    }
+
+    /// Joins `components` with `sep`, shortening them if enabled.
+    pub(crate) fn join<S: AsRef<str>>(&self, components: &[S], sep: &str) -> String {
+        let mut out = String::new();
+        let last = components.len().saturating_sub(1);
+        for (i, c) in components.iter().enumerate() {
+            if i > 0 {
+                out.push_str(sep);
+            }
+            let c = c.as_ref();
+            if self.enabled && !(self.preserve_leaf && i == last) {
+                out.push_str(&self.component(c));
+            } else {
+                out.push_str(c);
+            }
+        }
+        out
+    }
+}
+
+/// Gives every entry a unique name under the collision rule of this module.
+///
+/// `entries` are `(sort key, wanted name)` in output order; `reserved` names are never
+/// handed out. Returns the names in the order of `entries`.
+pub(crate) fn assign_unique<K: Ord>(
+    entries: &[(K, String)],
+    reserved: &[&str],
+    sep: &str,
+) -> Vec<String> {
+    let mut taken: HashSet<&str> = reserved.iter().copied().collect();
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, (_, name)) in entries.iter().enumerate() {
+        groups.entry(name.as_str()).or_default().push(i);
+    }
+    let reserved: HashSet<&str> = reserved.iter().copied().collect();
+    taken.extend(groups.keys().copied());
+    let mut out: Vec<Option<String>> = vec![None; entries.len()];
+    let mut extra: HashSet<String> = HashSet::new();
+    for (name, mut members) in groups {
+        members.sort_by(|&a, &b| entries[a].0.cmp(&entries[b].0));
+        let mut n = 2u64;
+        for (k, &i) in members.iter().enumerate() {
+            if k == 0 && !reserved.contains(name) {
+                out[i] = Some(name.to_string());
+                continue;
+            }
+            loop {
+                let candidate = format!("{name}{sep}{n}");
+                n += 1;
+                if !taken.contains(candidate.as_str()) && !extra.contains(&candidate) {
+                    extra.insert(candidate.clone());
+                    out[i] = Some(candidate);
+                    break;
+                }
+            }
+        }
+    }
+    out.into_iter().map(Option::unwrap_or_default).collect()
+}
+
+/// A file-name-safe stem for a table name: characters other than ASCII letters,
+/// digits, `-`, `_` and `.` become `_`, and a leading `.` becomes `_`.
+///
+/// ```
+/// assert_eq!(transmogrify_core::file_stem("orders/2024 Q1"), "orders_2024_Q1");
+/// ```
+pub fn file_stem(table_name: &str) -> String {
+    let mut s: String = table_name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.starts_with('.') || s.is_empty() {
+        s.insert(0, '_');
+    }
+    s
+}
+
+/// File stems for a list of table names, unique even when two names only differ by
+/// characters that [`file_stem`] replaces (the later one gets `_2`, `_3`, …).
+/// Stems are compared case-insensitively, so they are safe on case-insensitive file
+/// systems too.
+pub fn unique_file_stems<S: AsRef<str>>(table_names: &[S]) -> Vec<String> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = Vec::with_capacity(table_names.len());
+    for name in table_names {
+        let base = file_stem(name.as_ref());
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while !seen.insert(candidate.to_lowercase()) {
+            candidate = format!("{base}_{n}");
+            n += 1;
+        }
+        out.push(candidate);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abbreviation_uses_dictionary_then_cuts() {
+        let options = NamingOptions {
+            abbreviate_field_names: true,
+            ..NamingOptions::default()
+        };
+        let a = Abbreviator::for_fields(&options);
+        assert_eq!(
+            a.join(&["customer", "shipping", "address", "quantity"], "_"),
+            "cust_ship_addr_quantity"
+        );
+        let options = NamingOptions {
+            abbreviate_field_names: true,
+            preserve_leaf_component: false,
+            custom_abbreviations: [("shipping".to_string(), "shp".to_string())].into(),
+            ..NamingOptions::default()
+        };
+        let a = Abbreviator::for_fields(&options);
+        assert_eq!(
+            a.join(&["customer", "shipping", "quantity", "id"], "_"),
+            "cust_shp_qty_id"
+        );
+    }
+
+    #[test]
+    fn collisions_depend_on_paths_not_order() {
+        let entries = vec![
+            ((2, vec!["a", "b"]), "a_b".to_string()),
+            ((1, vec!["a_b"]), "a_b".to_string()),
+            ((1, vec!["a_b_2"]), "a_b_2".to_string()),
+            ((1, vec!["x"]), "__extract_id".to_string()),
+        ];
+        let names = assign_unique(&entries, &["__extract_id"], "_");
+        assert_eq!(names, ["a_b_3", "a_b", "a_b_2", "__extract_id_2"]);
+        let mut reversed = entries.clone();
+        reversed.reverse();
+        let mut names2 = assign_unique(&reversed, &["__extract_id"], "_");
+        names2.reverse();
+        assert_eq!(names, names2);
+    }
+
+    #[test]
+    fn file_stems_are_safe_and_unique() {
+        assert_eq!(
+            unique_file_stems(&["a/b", "a_b", "A_B", ".hidden"]),
+            ["a_b", "a_b_2", "A_B_3", "_.hidden"]
+        );
+    }
+}

@@ -1,0 +1,814 @@
+//! A pull parser over the bytes of one JSON value.
+//!
+//! The flattener drives it directly, so no document tree is ever built: strings come
+//! back borrowed from the input when they hold no escapes, numbers come back as their
+//! exact source text, and containers are walked by the caller. Skipping and copying a
+//! value are iterative, so no input depth can overflow the stack.
+
+use crate::error::SyntaxError;
+
+/// A syntax error at a byte offset of the parsed slice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ParseError {
+    /// Malformed JSON.
+    Syntax(SyntaxError, usize),
+    /// Nesting deeper than the limit.
+    TooDeep(usize),
+}
+
+pub(crate) type PResult<T> = Result<T, ParseError>;
+
+/// The kind of the next value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Peek {
+    Object,
+    Array,
+    String,
+    Number,
+    True,
+    False,
+    Null,
+}
+
+/// What a number looks like; decides its type in typed mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NumberKind {
+    /// An integer that fits in `i64`.
+    Int,
+    /// An integer that does not fit in `i64`.
+    BigInt,
+    /// A number with a fraction or exponent.
+    Float,
+}
+
+// Bytes that end the fast scan of a string: quote, backslash and control characters.
+static STRING_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = true;
+        i += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+pub(crate) struct Parser<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    nesting_limit: usize,
+}
+
+impl<'a> Parser<'a> {
+    pub(crate) fn new(bytes: &'a [u8], nesting_limit: usize) -> Self {
+        Parser {
+            bytes,
+            pos: 0,
+            nesting_limit,
+        }
+    }
+
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn set_pos(&mut self, pos: usize) {
+        self.pos = pos;
+    }
+
+    fn syntax<T>(&self, e: SyntaxError, at: usize) -> PResult<T> {
+        Err(ParseError::Syntax(e, at))
+    }
+
+    fn unexpected<T>(&self, expected: &'static str) -> PResult<T> {
+        match self.bytes.get(self.pos) {
+            None => self.syntax(SyntaxError::UnexpectedEnd { expected }, self.pos),
+            Some(_) => {
+                let found = self.char_at(self.pos);
+                self.syntax(SyntaxError::UnexpectedChar { expected, found }, self.pos)
+            }
+        }
+    }
+
+    fn char_at(&self, at: usize) -> char {
+        let end = (at + 4).min(self.bytes.len());
+        let tail = &self.bytes[at..end];
+        match std::str::from_utf8(tail) {
+            Ok(s) => s.chars().next().unwrap_or('\u{fffd}'),
+            Err(e) if e.valid_up_to() > 0 => std::str::from_utf8(&tail[..e.valid_up_to()])
+                .ok()
+                .and_then(|s| s.chars().next())
+                .unwrap_or('\u{fffd}'),
+            Err(_) => '\u{fffd}',
+        }
+    }
+
+    #[inline]
+    pub(crate) fn skip_ws(&mut self) {
+        while let Some(&b) = self.bytes.get(self.pos) {
+            if b == b' ' || b == b'\n' || b == b'\r' || b == b'\t' {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Skips whitespace and tells what the next value is, without consuming it.
+    #[inline]
+    pub(crate) fn peek_value(&mut self) -> PResult<Peek> {
+        self.skip_ws();
+        match self.bytes.get(self.pos) {
+            Some(b'{') => Ok(Peek::Object),
+            Some(b'[') => Ok(Peek::Array),
+            Some(b'"') => Ok(Peek::String),
+            Some(b'-' | b'0'..=b'9') => Ok(Peek::Number),
+            Some(b't') => Ok(Peek::True),
+            Some(b'f') => Ok(Peek::False),
+            Some(b'n') => Ok(Peek::Null),
+            _ => self.unexpected("a JSON value"),
+        }
+    }
+
+    /// Fails unless only whitespace is left.
+    pub(crate) fn expect_end(&mut self) -> PResult<()> {
+        self.skip_ws();
+        if self.pos < self.bytes.len() {
+            return self.syntax(SyntaxError::TrailingCharacters, self.pos);
+        }
+        Ok(())
+    }
+
+    /// Consumes `{` (the caller has peeked it) and tells whether the object has a first key.
+    #[inline]
+    pub(crate) fn begin_object(&mut self) -> PResult<bool> {
+        self.pos += 1;
+        self.skip_ws();
+        match self.bytes.get(self.pos) {
+            Some(b'}') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b'"') => Ok(true),
+            _ => self.unexpected("a string key or '}'"),
+        }
+    }
+
+    /// After a member value: consumes `,` (true, a key follows) or `}` (false).
+    #[inline]
+    pub(crate) fn next_member(&mut self) -> PResult<bool> {
+        self.skip_ws();
+        match self.bytes.get(self.pos) {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+                if self.bytes.get(self.pos) == Some(&b'"') {
+                    Ok(true)
+                } else {
+                    self.unexpected("a string key")
+                }
+            }
+            Some(b'}') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => self.unexpected("',' or '}'"),
+        }
+    }
+
+    /// Parses a key and the colon after it.
+    #[inline]
+    pub(crate) fn key<'s>(&mut self, scratch: &'s mut Vec<u8>) -> PResult<&'s str>
+    where
+        'a: 's,
+    {
+        let key = self.string(scratch)?;
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b':') {
+            self.pos += 1;
+            Ok(key)
+        } else {
+            self.unexpected("':'")
+        }
+    }
+
+    /// Consumes `[` and tells whether the array has a first element.
+    #[inline]
+    pub(crate) fn begin_array(&mut self) -> PResult<bool> {
+        self.pos += 1;
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b']') {
+            self.pos += 1;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After an element: consumes `,` (true) or `]` (false).
+    #[inline]
+    pub(crate) fn next_element(&mut self) -> PResult<bool> {
+        self.skip_ws();
+        match self.bytes.get(self.pos) {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(b']') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => self.unexpected("',' or ']'"),
+        }
+    }
+
+    /// Parses a string at the current position (which holds `"`), borrowing it from the
+    /// input when it has no escapes and unescaping into `scratch` otherwise.
+    #[inline]
+    pub(crate) fn string<'s>(&mut self, scratch: &'s mut Vec<u8>) -> PResult<&'s str>
+    where
+        'a: 's,
+    {
+        let start = self.pos + 1;
+        let mut i = start;
+        let bytes = self.bytes;
+        while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
+            i += 1;
+        }
+        match bytes.get(i) {
+            Some(b'"') => {
+                self.pos = i + 1;
+                to_str(&bytes[start..i], start)
+            }
+            Some(b'\\') => {
+                scratch.clear();
+                scratch.extend_from_slice(&bytes[start..i]);
+                self.pos = i;
+                self.unescape_rest(scratch)?;
+                to_str(scratch, start)
+            }
+            Some(_) => self.syntax(SyntaxError::ControlCharacter, i),
+            None => self.syntax(
+                SyntaxError::UnexpectedEnd {
+                    expected: "the end of the string",
+                },
+                bytes.len(),
+            ),
+        }
+    }
+
+    /// Appends the unescaped string at the current position to `out`; returns whether
+    /// it was empty.
+    pub(crate) fn string_into(&mut self, out: &mut Vec<u8>) -> PResult<bool> {
+        let before = out.len();
+        let start = self.pos + 1;
+        let mut i = start;
+        let bytes = self.bytes;
+        while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
+            i += 1;
+        }
+        out.extend_from_slice(&bytes[start..i]);
+        self.pos = i;
+        match bytes.get(i) {
+            Some(b'"') => self.pos += 1,
+            _ => self.unescape_rest(out)?,
+        }
+        if std::str::from_utf8(&out[before..]).is_err() {
+            out.truncate(before);
+            return self.syntax(SyntaxError::InvalidUtf8, start);
+        }
+        Ok(out.len() == before)
+    }
+
+    /// Continues a string from `self.pos` (inside it), appending to `out` up to and
+    /// including the closing quote's consumption.
+    fn unescape_rest(&mut self, out: &mut Vec<u8>) -> PResult<()> {
+        let bytes = self.bytes;
+        loop {
+            let run = self.pos;
+            let mut i = run;
+            while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
+                i += 1;
+            }
+            out.extend_from_slice(&bytes[run..i]);
+            match bytes.get(i) {
+                Some(b'"') => {
+                    self.pos = i + 1;
+                    return Ok(());
+                }
+                Some(b'\\') => {
+                    let esc = i;
+                    let c = match bytes.get(i + 1) {
+                        Some(&c) => c,
+                        None => {
+                            return self.syntax(
+                                SyntaxError::UnexpectedEnd {
+                                    expected: "an escape sequence",
+                                },
+                                bytes.len(),
+                            );
+                        }
+                    };
+                    self.pos = i + 2;
+                    match c {
+                        b'"' => out.push(b'"'),
+                        b'\\' => out.push(b'\\'),
+                        b'/' => out.push(b'/'),
+                        b'b' => out.push(0x08),
+                        b'f' => out.push(0x0c),
+                        b'n' => out.push(b'\n'),
+                        b'r' => out.push(b'\r'),
+                        b't' => out.push(b'\t'),
+                        b'u' => {
+                            let hi = self.hex4(esc)?;
+                            let ch = if (0xD800..0xDC00).contains(&hi) {
+                                if bytes.get(self.pos) != Some(&b'\\')
+                                    || bytes.get(self.pos + 1) != Some(&b'u')
+                                {
+                                    return self.syntax(SyntaxError::LoneSurrogate, esc);
+                                }
+                                self.pos += 2;
+                                let lo = self.hex4(esc)?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return self.syntax(SyntaxError::LoneSurrogate, esc);
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                return self.syntax(SyntaxError::LoneSurrogate, esc);
+                            } else {
+                                hi
+                            };
+                            let ch = char::from_u32(ch).unwrap_or('\u{fffd}');
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
+                        }
+                        _ => return self.syntax(SyntaxError::InvalidEscape, esc),
+                    }
+                }
+                Some(_) => return self.syntax(SyntaxError::ControlCharacter, i),
+                None => {
+                    return self.syntax(
+                        SyntaxError::UnexpectedEnd {
+                            expected: "the end of the string",
+                        },
+                        bytes.len(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn hex4(&mut self, esc: usize) -> PResult<u32> {
+        let Some(digits) = self.bytes.get(self.pos..self.pos + 4) else {
+            return self.syntax(SyntaxError::InvalidEscape, esc);
+        };
+        let mut v = 0u32;
+        for &d in digits {
+            let n = match d {
+                b'0'..=b'9' => d - b'0',
+                b'a'..=b'f' => d - b'a' + 10,
+                b'A'..=b'F' => d - b'A' + 10,
+                _ => return self.syntax(SyntaxError::InvalidEscape, esc),
+            };
+            v = (v << 4) | u32::from(n);
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    /// Parses a number and returns its exact text and kind.
+    #[inline]
+    pub(crate) fn number(&mut self) -> PResult<(&'a str, NumberKind)> {
+        let bytes = self.bytes;
+        let start = self.pos;
+        let mut i = start;
+        if bytes.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        let int_start = i;
+        match bytes.get(i) {
+            Some(b'0') => {
+                i += 1;
+                if matches!(bytes.get(i), Some(b'0'..=b'9')) {
+                    return self.syntax(SyntaxError::LeadingZero, start);
+                }
+            }
+            Some(b'1'..=b'9') => {
+                while matches!(bytes.get(i), Some(b'0'..=b'9')) {
+                    i += 1;
+                }
+            }
+            _ => return self.syntax(SyntaxError::InvalidNumber, start),
+        }
+        let int_digits = i - int_start;
+        let mut float = false;
+        if bytes.get(i) == Some(&b'.') {
+            i += 1;
+            let d = i;
+            while matches!(bytes.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+            if i == d {
+                return self.syntax(SyntaxError::InvalidNumber, start);
+            }
+            float = true;
+        }
+        if matches!(bytes.get(i), Some(b'e' | b'E')) {
+            i += 1;
+            if matches!(bytes.get(i), Some(b'+' | b'-')) {
+                i += 1;
+            }
+            let d = i;
+            while matches!(bytes.get(i), Some(b'0'..=b'9')) {
+                i += 1;
+            }
+            if i == d {
+                return self.syntax(SyntaxError::InvalidNumber, start);
+            }
+            float = true;
+        }
+        // A letter or dot glued to the number (`1x`, `1.2.3`) is an error here rather
+        // than a confusing one about separators.
+        if matches!(bytes.get(i), Some(b'a'..=b'z' | b'A'..=b'Z' | b'.' | b'_')) {
+            return self.syntax(SyntaxError::InvalidNumber, start);
+        }
+        self.pos = i;
+        let text = ascii(&bytes[start..i]);
+        let kind = if float {
+            NumberKind::Float
+        } else if int_digits < 19 || text.parse::<i64>().is_ok() {
+            NumberKind::Int
+        } else {
+            NumberKind::BigInt
+        };
+        Ok((text, kind))
+    }
+
+    /// If the string at the current position is `""`, consumes it and returns true.
+    #[inline]
+    pub(crate) fn empty_string(&mut self) -> bool {
+        if self.bytes.get(self.pos + 1) == Some(&b'"') {
+            self.pos += 2;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes `true`, `false` or `null` (whichever was peeked).
+    #[inline]
+    pub(crate) fn literal(&mut self, word: &'static [u8]) -> PResult<()> {
+        let end = self.pos + word.len();
+        if self.bytes.get(self.pos..end) == Some(word)
+            && !matches!(
+                self.bytes.get(end),
+                Some(b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9')
+            )
+        {
+            self.pos = end;
+            Ok(())
+        } else {
+            self.unexpected(match word {
+                b"true" => "`true`",
+                b"false" => "`false`",
+                _ => "`null`",
+            })
+        }
+    }
+
+    /// Skips one value at `depth` (the depth of the value's container), iteratively.
+    pub(crate) fn skip_value(&mut self, depth: usize) -> PResult<()> {
+        self.walk(depth, &mut NoSink)
+    }
+
+    /// Writes one value as compact JSON to `out` (strings re-escaped minimally,
+    /// numbers in their exact text), iteratively.
+    pub(crate) fn compact_value(&mut self, depth: usize, out: &mut Vec<u8>) -> PResult<()> {
+        self.walk(depth, &mut CompactSink { out })
+    }
+
+    /// Tells, without moving, whether the array at the current position (`[`) has an
+    /// object among its elements.
+    pub(crate) fn array_has_object(&mut self, depth: usize) -> PResult<bool> {
+        let save = self.pos;
+        let found = self.array_has_object_inner(depth);
+        self.pos = save;
+        found
+    }
+
+    fn array_has_object_inner(&mut self, depth: usize) -> PResult<bool> {
+        if !self.begin_array()? {
+            return Ok(false);
+        }
+        loop {
+            if self.peek_value()? == Peek::Object {
+                return Ok(true);
+            }
+            self.skip_value(depth + 1)?;
+            if !self.next_element()? {
+                return Ok(false);
+            }
+        }
+    }
+
+    fn walk(&mut self, depth: usize, sink: &mut dyn Sink) -> PResult<()> {
+        // Stack of open containers: true for objects.
+        let mut stack: Vec<bool> = Vec::new();
+        loop {
+            // Parse one value (opening containers as needed).
+            match self.peek_value()? {
+                Peek::Object => {
+                    if depth + stack.len() + 1 > self.nesting_limit {
+                        return Err(ParseError::TooDeep(self.pos));
+                    }
+                    sink.byte(b'{');
+                    if self.begin_object()? {
+                        stack.push(true);
+                        self.walk_key(sink)?;
+                        continue;
+                    }
+                    sink.byte(b'}');
+                }
+                Peek::Array => {
+                    if depth + stack.len() + 1 > self.nesting_limit {
+                        return Err(ParseError::TooDeep(self.pos));
+                    }
+                    sink.byte(b'[');
+                    if self.begin_array()? {
+                        stack.push(false);
+                        continue;
+                    }
+                    sink.byte(b']');
+                }
+                Peek::String => sink.string(self)?,
+                Peek::Number => {
+                    let (text, _) = self.number()?;
+                    sink.bytes(text.as_bytes());
+                }
+                Peek::True => {
+                    self.literal(b"true")?;
+                    sink.bytes(b"true");
+                }
+                Peek::False => {
+                    self.literal(b"false")?;
+                    sink.bytes(b"false");
+                }
+                Peek::Null => {
+                    self.literal(b"null")?;
+                    sink.bytes(b"null");
+                }
+            }
+            // Close finished containers, or move on to the next member/element.
+            loop {
+                match stack.last() {
+                    None => return Ok(()),
+                    Some(true) => {
+                        if self.next_member()? {
+                            sink.byte(b',');
+                            self.walk_key(sink)?;
+                            break;
+                        }
+                        sink.byte(b'}');
+                        stack.pop();
+                    }
+                    Some(false) => {
+                        if self.next_element()? {
+                            sink.byte(b',');
+                            break;
+                        }
+                        sink.byte(b']');
+                        stack.pop();
+                    }
+                }
+            }
+        }
+    }
+
+    fn walk_key(&mut self, sink: &mut dyn Sink) -> PResult<()> {
+        sink.string(self)?;
+        self.skip_ws();
+        if self.bytes.get(self.pos) != Some(&b':') {
+            return self.unexpected("':'");
+        }
+        self.pos += 1;
+        sink.byte(b':');
+        Ok(())
+    }
+
+    /// The raw bytes of the string token at the current position, if it needs no
+    /// unescaping, and moves past it.
+    fn plain_string_token(&mut self) -> Option<&'a [u8]> {
+        let start = self.pos + 1;
+        let mut i = start;
+        let bytes = self.bytes;
+        while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
+            i += 1;
+        }
+        if bytes.get(i) == Some(&b'"') && std::str::from_utf8(&bytes[start..i]).is_ok() {
+            self.pos = i + 1;
+            Some(&bytes[start..i])
+        } else {
+            None
+        }
+    }
+}
+
+fn to_str(bytes: &[u8], at: usize) -> PResult<&str> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        ParseError::Syntax(
+            SyntaxError::InvalidUtf8,
+            at + e.valid_up_to().min(bytes.len()),
+        )
+    })
+}
+
+/// Text of a slice the number scanner accepted: only ASCII digits, signs, dots and `e`.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("0")
+}
+
+trait Sink {
+    fn byte(&mut self, b: u8);
+    fn bytes(&mut self, b: &[u8]);
+    fn string(&mut self, p: &mut Parser<'_>) -> PResult<()>;
+}
+
+struct NoSink;
+
+impl Sink for NoSink {
+    fn byte(&mut self, _: u8) {}
+    fn bytes(&mut self, _: &[u8]) {}
+    fn string(&mut self, p: &mut Parser<'_>) -> PResult<()> {
+        if p.plain_string_token().is_some() {
+            return Ok(());
+        }
+        let mut scratch = Vec::new();
+        p.string(&mut scratch).map(|_| ())
+    }
+}
+
+struct CompactSink<'o> {
+    out: &'o mut Vec<u8>,
+}
+
+impl Sink for CompactSink<'_> {
+    fn byte(&mut self, b: u8) {
+        self.out.push(b);
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        self.out.extend_from_slice(b);
+    }
+    fn string(&mut self, p: &mut Parser<'_>) -> PResult<()> {
+        if let Some(raw) = p.plain_string_token() {
+            // No escapes and no control characters: already minimal.
+            self.out.push(b'"');
+            self.out.extend_from_slice(raw);
+            self.out.push(b'"');
+            return Ok(());
+        }
+        let mut scratch = Vec::new();
+        let s = p.string(&mut scratch)?;
+        write_json_string(self.out, s);
+        Ok(())
+    }
+}
+
+/// Writes `s` as a JSON string with minimal escaping.
+pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => {
+                out.extend_from_slice(&bytes[run..i]);
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 0xf) as usize]);
+                run = i + 1;
+                continue;
+            }
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        out.extend_from_slice(esc);
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compact(text: &str) -> PResult<String> {
+        let mut p = Parser::new(text.as_bytes(), 64);
+        let mut out = Vec::new();
+        p.compact_value(0, &mut out)?;
+        p.expect_end()?;
+        Ok(String::from_utf8(out).unwrap_or_default())
+    }
+
+    #[test]
+    fn compact_keeps_number_text_and_normalises_strings() {
+        assert_eq!(
+            compact(" [ 1.0 , 1e5, -0, 12345678901234567890, \"a\\u00e9\\n\" , {\"k\" : [ ] } ] "),
+            Ok(r#"[1.0,1e5,-0,12345678901234567890,"aé\n",{"k":[]}]"#.to_string())
+        );
+    }
+
+    #[test]
+    fn strings_unescape_and_reject_bad_escapes() {
+        let mut scratch = Vec::new();
+        let mut p = Parser::new(br#""a\"b\\c\/\ud83d\ude00""#, 8);
+        assert_eq!(p.string(&mut scratch), Ok("a\"b\\c/😀"));
+        let mut p = Parser::new(br#""\ud83d x""#, 8);
+        assert_eq!(
+            p.string(&mut scratch),
+            Err(ParseError::Syntax(SyntaxError::LoneSurrogate, 1))
+        );
+        let mut p = Parser::new(b"\"a\\qb\"", 8);
+        assert_eq!(
+            p.string(&mut scratch),
+            Err(ParseError::Syntax(SyntaxError::InvalidEscape, 2))
+        );
+        let mut p = Parser::new(b"\"a\nb\"", 8);
+        assert_eq!(
+            p.string(&mut scratch),
+            Err(ParseError::Syntax(SyntaxError::ControlCharacter, 2))
+        );
+        let mut p = Parser::new(b"\"a\xffb\"", 8);
+        assert_eq!(
+            p.string(&mut scratch),
+            Err(ParseError::Syntax(SyntaxError::InvalidUtf8, 2))
+        );
+    }
+
+    #[test]
+    fn numbers_follow_the_grammar() {
+        let kind = |t: &str| Parser::new(t.as_bytes(), 8).number().map(|(_, k)| k);
+        assert_eq!(kind("0"), Ok(NumberKind::Int));
+        assert_eq!(kind("-9223372036854775808"), Ok(NumberKind::Int));
+        assert_eq!(kind("9223372036854775808"), Ok(NumberKind::BigInt));
+        assert_eq!(kind("1.5e-3"), Ok(NumberKind::Float));
+        assert_eq!(
+            kind("01"),
+            Err(ParseError::Syntax(SyntaxError::LeadingZero, 0))
+        );
+        assert_eq!(
+            kind("1."),
+            Err(ParseError::Syntax(SyntaxError::InvalidNumber, 0))
+        );
+        assert_eq!(
+            kind("-"),
+            Err(ParseError::Syntax(SyntaxError::InvalidNumber, 0))
+        );
+        assert!(compact("NaN").is_err());
+        assert!(compact("Infinity").is_err());
+    }
+
+    #[test]
+    fn depth_limit_is_an_error_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000) + &"]".repeat(100_000);
+        let mut p = Parser::new(deep.as_bytes(), 1024);
+        assert_eq!(p.skip_value(0), Err(ParseError::TooDeep(1024)));
+        let mut p = Parser::new(deep.as_bytes(), 200_000);
+        assert_eq!(p.skip_value(0), Ok(()));
+    }
+
+    #[test]
+    fn structure_errors_point_at_the_byte() {
+        assert_eq!(
+            compact(r#"{"a" 1}"#),
+            Err(ParseError::Syntax(
+                SyntaxError::UnexpectedChar {
+                    expected: "':'",
+                    found: '1'
+                },
+                5
+            ))
+        );
+        assert_eq!(
+            compact(r#"[1,2"#),
+            Err(ParseError::Syntax(
+                SyntaxError::UnexpectedEnd {
+                    expected: "',' or ']'"
+                },
+                4
+            ))
+        );
+        assert_eq!(
+            compact("{} x"),
+            Err(ParseError::Syntax(SyntaxError::TrailingCharacters, 3))
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! [`Processor`] and its push-style [`Session`].
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::config::ProcessorConfig;
+use crate::error::{Position, RecordError, Result};
+use crate::flatten::Flattener;
+use crate::frame::JsonRecords;
+use crate::result::ProcessingResult;
+use crate::time::now_micros;
+
+/// Flattens records into tables. Cheap to clone and safe to share between threads:
+/// every call works on its own [`Session`].
+///
+/// ```
+/// use transmogrify_core::{Processor, ProcessorConfig};
+/// let processor = Processor::new(ProcessorConfig::builder().with_id_field(None).with_time_field(None).build()?);
+/// let result = processor.process(
+///     br#"{"user": {"name": "Ann", "orders": [{"sku": "A1", "qty": 2}]}}"#,
+///     "customers",
+/// )?;
+/// assert_eq!(result.table_names(), ["customers", "customers_user_orders"]);
+/// assert_eq!(result.rows("main")?[0]["user_name"], "Ann");
+/// assert_eq!(result.rows("customers_user_orders")?[0]["qty"], "2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Processor {
+    config: Arc<ProcessorConfig>,
+    extract_time: i64,
+}
+
+impl Default for Processor {
+    fn default() -> Self {
+        Processor::new(ProcessorConfig::default())
+    }
+}
+
+impl Processor {
+    /// A processor with `config`. The extraction time is the configured one, or now:
+    /// one value for everything this processor flattens.
+    pub fn new(config: ProcessorConfig) -> Self {
+        let extract_time = config.extract_time.unwrap_or_else(now_micros);
+        Processor {
+            config: Arc::new(config),
+            extract_time,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ProcessorConfig {
+        &self.config
+    }
+
+    /// The extraction time stamped on every row, in microseconds since the Unix epoch.
+    pub fn extract_time(&self) -> i64 {
+        self.extract_time
+    }
+
+    /// A new push-style session for `entity_name`.
+    pub fn session(&self, entity_name: &str) -> Session {
+        Session {
+            flattener: Flattener::new(self.config.clone(), entity_name, self.extract_time),
+        }
+    }
+
+    /// An empty result for `entity_name` with this processor's configuration.
+    pub fn empty_result(&self, entity_name: &str) -> ProcessingResult {
+        ProcessingResult::empty(entity_name, (*self.config).clone())
+    }
+
+    /// Flattens a JSON text: a top-level array of records, one object, or concatenated
+    /// objects (JSONL included).
+    pub fn process(&self, json: &[u8], entity_name: &str) -> Result<ProcessingResult> {
+        let mut session = self.session(entity_name);
+        session.push_json_text(json, "<input>")?;
+        session.finish()
+    }
+
+    /// Flattens records given as JSON values.
+    pub fn process_batch(&self, records: &[Value], entity_name: &str) -> Result<ProcessingResult> {
+        let mut session = self.session(entity_name);
+        for record in records {
+            session.push_value(record)?;
+        }
+        session.finish()
+    }
+
+    /// Flattens one JSON value: an array of records or one record.
+    pub fn process_value(&self, value: &Value, entity_name: &str) -> Result<ProcessingResult> {
+        match value {
+            Value::Array(records) => self.process_batch(records, entity_name),
+            record => self.process_batch(std::slice::from_ref(record), entity_name),
+        }
+    }
+
+    /// Flattens records given as raw JSON bytes, one record each.
+    pub fn process_records<I, R>(&self, records: I, entity_name: &str) -> Result<ProcessingResult>
+    where
+        I: IntoIterator<Item = R>,
+        R: AsRef<[u8]>,
+    {
+        let mut session = self.session(entity_name);
+        for record in records {
+            session.push(record.as_ref())?;
+        }
+        session.finish()
+    }
+}
+
+/// One flattening pass, fed a record at a time; owns all mutable state, so each
+/// thread or worker has its own.
+///
+/// ```
+/// use transmogrify_core::{Position, Processor};
+/// let processor = Processor::default();
+/// let mut session = processor.session("events");
+/// session.set_source("events.jsonl");
+/// session.push_at(br#"{"type": "click"}"#, Position::line_start(0, 1, 0))?;
+/// let err = session.push_at(br#"{"type": }"#, Position::line_start(1, 2, 18)).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "events.jsonl: line 2, column 10 (byte 27, record 1): invalid JSON: expected a JSON value, found '}' near `{\"type\": }`"
+/// );
+/// let result = session.finish()?;
+/// assert_eq!(result.num_rows("main"), Some(1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Session {
+    flattener: Flattener,
+}
+
+impl Session {
+    /// Names the source in error messages (a file path, `-` for stdin, …).
+    pub fn set_source(&mut self, name: &str) {
+        self.flattener.set_source(name);
+    }
+
+    /// Sets the ordinal of the next record pushed with [`Session::push`] (for a chunk
+    /// that starts inside a larger input).
+    pub fn set_next_ordinal(&mut self, ordinal: u64) {
+        self.flattener.set_next_ordinal(ordinal);
+    }
+
+    /// The ordinal the next record pushed with [`Session::push`] gets.
+    pub fn next_ordinal(&self) -> u64 {
+        self.flattener.next_ordinal()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ProcessorConfig {
+        self.flattener.config()
+    }
+
+    /// Flattens the JSON bytes of one record, numbered after the previous one. Error
+    /// positions are relative to the record (line 1, column 1 is its first byte).
+    pub fn push(&mut self, record: &[u8]) -> Result<()> {
+        let ordinal = self.flattener.next_ordinal();
+        self.flattener
+            .push(record, Position::line_start(ordinal, 1, 0))
+    }
+
+    /// Flattens the JSON bytes of one record that starts at `position` of its source.
+    ///
+    /// In strict mode a bad record is an error (and leaves no rows behind); in skip
+    /// mode it is recorded in the result's [`errors`](ProcessingResult::errors).
+    pub fn push_at(&mut self, record: &[u8], position: Position) -> Result<()> {
+        self.flattener.push(record, position)
+    }
+
+    /// Flattens one record given as a JSON value.
+    pub fn push_value(&mut self, record: &Value) -> Result<()> {
+        let bytes = serde_json::to_vec(record)
+            .map_err(|e| crate::Error::Internal(format!("serializing a JSON value: {e}")))?;
+        self.push(&bytes)
+    }
+
+    /// Flattens every record of an in-memory JSON text (see [`JsonRecords`]).
+    pub fn push_json_text(&mut self, json: &[u8], source: &str) -> Result<()> {
+        self.set_source(source);
+        let base = self.flattener.next_ordinal();
+        for item in JsonRecords::new(json, source) {
+            match item {
+                Ok((bytes, mut pos)) => {
+                    pos.ordinal += base;
+                    self.flattener.push(bytes, pos)?;
+                }
+                Err(mut e) => {
+                    e.position.ordinal += base;
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands in a record that a reader could not decode: an error in strict mode,
+    /// recorded in skip mode. Counts as a record for ordinals.
+    pub fn reject(&mut self, error: RecordError, raw: &[u8]) -> Result<()> {
+        let next = self
+            .flattener
+            .next_ordinal()
+            .max(error.position.ordinal + 1);
+        self.flattener.set_next_ordinal(next);
+        self.flattener.reject(error, raw)
+    }
+
+    /// Cuts the rows buffered so far into Arrow chunks now (they are also cut every
+    /// `batch_size` records).
+    pub fn flush(&mut self) -> Result<()> {
+        self.flattener.flush()
+    }
+
+    /// Ends the session and returns its tables.
+    pub fn finish(self) -> Result<ProcessingResult> {
+        self.flattener.finish()
+    }
+
+    /// The source name in force.
+    pub fn source(&self) -> &str {
+        self.flattener.source()
+    }
+}

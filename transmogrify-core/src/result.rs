@@ -1,0 +1,680 @@
+//! [`ProcessingResult`]: the tables of a run as ordered lists of Arrow chunks.
+//!
+//! Chunks are kept exactly as the flattener produced them (text cells, columns keyed
+//! by source path). Names, the union of columns and typed-mode types are worked out
+//! when the result is read, over every chunk at once, so combining results is only
+//! list concatenation and the output cannot depend on how the input was split.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch,
+    StringArray, TimestampMicrosecondArray, UInt64Array, new_null_array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use serde_json::{Map, Number, Value};
+
+use crate::config::ProcessorConfig;
+use crate::error::{Error, RecordError, Result};
+use crate::naming::{Abbreviator, assign_unique, unique_file_stems};
+use crate::time::format_timestamp;
+use crate::typed::{convert, decide};
+
+/// Name of the `value` column holding scalar array elements in child tables.
+pub const VALUE_COLUMN: &str = "value";
+
+/// Identity of a column inside its table: the key path from the table's row, or the
+/// `value` column of scalar elements.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum ColKey {
+    Path(Arc<[Arc<str>]>),
+    Value,
+}
+
+impl Ord for ColKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (ColKey::Value, ColKey::Value) => Ordering::Equal,
+            (ColKey::Value, _) => Ordering::Less,
+            (_, ColKey::Value) => Ordering::Greater,
+            (ColKey::Path(a), ColKey::Path(b)) => path_order(a, b),
+        }
+    }
+}
+
+impl PartialOrd for ColKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Fewer components first, then component by component.
+fn path_order(a: &[Arc<str>], b: &[Arc<str>]) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PathKey(Arc<[Arc<str>]>);
+
+impl Ord for PathKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        path_order(&self.0, &other.0)
+    }
+}
+
+impl PartialOrd for PathKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One batch of one table, as flattened.
+#[derive(Debug)]
+pub(crate) struct TableChunk {
+    pub(crate) rows: usize,
+    /// Columns with at least one cell written in this batch: key, kinds seen, text.
+    pub(crate) columns: Vec<(ColKey, u16, ArrayRef)>,
+    pub(crate) ids: ArrayRef,
+    pub(crate) parent_ids: Option<ArrayRef>,
+    pub(crate) indices: Option<Vec<u64>>,
+    pub(crate) time: i64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ResultTable {
+    pub(crate) path: Arc<[Arc<str>]>,
+    pub(crate) parent: Option<Arc<[Arc<str>]>>,
+    pub(crate) chunks: Vec<Arc<TableChunk>>,
+}
+
+/// A record skipped in [`ErrorMode::Skip`](crate::ErrorMode::Skip).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadRecord {
+    /// What was wrong and where.
+    pub error: RecordError,
+    /// The record's raw text (lossily decoded), cut to the configured size.
+    pub raw: String,
+    /// Whether `raw` was cut.
+    pub raw_truncated: bool,
+}
+
+/// What a column of an output table holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ColumnRole {
+    /// Data from the input.
+    Data,
+    /// The row id.
+    Id,
+    /// The parent row's id.
+    ParentId,
+    /// The element's position in its array.
+    ArrayIndex,
+    /// The extraction time.
+    Time,
+}
+
+/// The layout of one output table.
+#[derive(Debug, Clone)]
+pub struct TableSchema {
+    /// The table name (`<entity>` for the main table, `<entity>_<path>` for others).
+    pub name: String,
+    /// A file-name-safe stem for the table, unique within the result.
+    pub file_stem: String,
+    /// Array keys from the record root (empty for the main table).
+    pub path: Vec<String>,
+    /// The parent table's name, for child tables.
+    pub parent: Option<String>,
+    /// The Arrow schema of the table's batches.
+    pub schema: SchemaRef,
+    /// Role of each column of `schema`.
+    pub roles: Vec<ColumnRole>,
+    /// Number of rows.
+    pub num_rows: usize,
+    /// Internal: where each data column comes from.
+    sources: Vec<Source>,
+    index: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    Data(ColKey, DataType),
+    Id,
+    ParentId,
+    Index,
+    Time,
+}
+
+/// The tables produced by a run, each an ordered list of Arrow record batches.
+///
+/// ```
+/// use transmogrify_core::{Processor, ProcessingResult};
+/// let processor = Processor::default();
+/// let a = processor.process(br#"{"id": 1, "tags": [{"t": "x"}]}"#, "items")?;
+/// let b = processor.process(br#"{"id": 2, "extra": true}"#, "items")?;
+/// let all = ProcessingResult::combine_results([a, b])?;
+/// assert_eq!(all.table_names(), ["items", "items_tags"]);
+/// assert_eq!(all.num_rows("main"), Some(2));
+/// let main = all.main_table()?;
+/// assert_eq!(main[1].schema().field(1).name(), "extra");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProcessingResult {
+    entity: Arc<str>,
+    config: Arc<ProcessorConfig>,
+    tables: Vec<ResultTable>,
+    errors: Vec<BadRecord>,
+    records: u64,
+}
+
+impl ProcessingResult {
+    pub(crate) fn from_parts(
+        entity: Arc<str>,
+        config: Arc<ProcessorConfig>,
+        tables: Vec<ResultTable>,
+        errors: Vec<BadRecord>,
+        records: u64,
+    ) -> Self {
+        ProcessingResult {
+            entity,
+            config,
+            tables,
+            errors,
+            records,
+        }
+    }
+
+    /// An empty result for `entity`.
+    pub fn empty(entity: &str, config: ProcessorConfig) -> Self {
+        Self::from_parts(
+            Arc::from(entity),
+            Arc::new(config),
+            Vec::new(),
+            Vec::new(),
+            0,
+        )
+    }
+
+    /// The entity name.
+    pub fn entity_name(&self) -> &str {
+        &self.entity
+    }
+
+    /// The configuration the result was made with.
+    pub fn config(&self) -> &ProcessorConfig {
+        &self.config
+    }
+
+    /// Number of records flattened (bad records not counted).
+    pub fn record_count(&self) -> u64 {
+        self.records
+    }
+
+    /// Bad records skipped in skip mode, in input order.
+    pub fn errors(&self) -> &[BadRecord] {
+        &self.errors
+    }
+
+    /// Whether no table has a row.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// Appends `other`'s chunks after this result's, table by table. No row is copied.
+    pub fn merge(&mut self, other: ProcessingResult) -> Result<()> {
+        if self.tables.is_empty() && self.errors.is_empty() && self.records == 0 {
+            let mut other = other;
+            if *other.entity != *self.entity {
+                other.entity = self.entity.clone();
+            }
+            *self = other;
+            return Ok(());
+        }
+        if other.entity != self.entity {
+            return Err(Error::Combine(format!(
+                "results of entity {:?} and {:?} cannot be combined",
+                self.entity, other.entity
+            )));
+        }
+        let (a, b) = (&self.config, &other.config);
+        if a.separator != b.separator
+            || a.cast_to_string != b.cast_to_string
+            || a.id_field != b.id_field
+            || a.parent_field != b.parent_field
+            || a.time_field != b.time_field
+            || a.array_index_field != b.array_index_field
+            || a.naming != b.naming
+        {
+            return Err(Error::Combine(
+                "results made with different naming or value options cannot be combined"
+                    .to_string(),
+            ));
+        }
+        let mut index: HashMap<Arc<[Arc<str>]>, usize> = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.path.clone(), i))
+            .collect();
+        for table in other.tables {
+            match index.get(&table.path) {
+                Some(&i) => self.tables[i].chunks.extend(table.chunks),
+                None => {
+                    index.insert(table.path.clone(), self.tables.len());
+                    self.tables.push(table);
+                }
+            }
+        }
+        self.errors.extend(other.errors);
+        self.records += other.records;
+        Ok(())
+    }
+
+    /// Concatenates results in the order given (the order of the input they came from).
+    pub fn combine_results(results: impl IntoIterator<Item = ProcessingResult>) -> Result<Self> {
+        let mut iter = results.into_iter();
+        let mut first = iter
+            .next()
+            .ok_or_else(|| Error::Combine("there are no results to combine".to_string()))?;
+        for r in iter {
+            first.merge(r)?;
+        }
+        Ok(first)
+    }
+
+    /// The layout of every table, main table first, in order of first appearance.
+    pub fn schemas(&self) -> Result<Vec<TableSchema>> {
+        let cfg = &*self.config;
+        let sep = cfg.separator.as_str();
+        let table_abbr = Abbreviator::for_tables(&cfg.naming);
+        let field_abbr = Abbreviator::for_fields(&cfg.naming);
+        let table_entries: Vec<(PathKey, String)> = self
+            .tables
+            .iter()
+            .map(|t| {
+                let name = if t.path.is_empty() {
+                    self.entity.to_string()
+                } else {
+                    format!("{}{sep}{}", self.entity, table_abbr.join(&t.path, sep))
+                };
+                (PathKey(t.path.clone()), name)
+            })
+            .collect();
+        let names = assign_unique(&table_entries, &[], sep);
+        let stems = unique_file_stems(&names);
+        let by_path: HashMap<&[Arc<str>], usize> = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (&*t.path, i))
+            .collect();
+        let mut out = Vec::with_capacity(self.tables.len());
+        for (i, table) in self.tables.iter().enumerate() {
+            let is_child = table.parent.is_some();
+            // Union of columns in order of first appearance, with all their kinds.
+            let mut order: Vec<(ColKey, u16)> = Vec::new();
+            let mut seen: HashMap<&ColKey, usize> = HashMap::new();
+            let mut rows = 0;
+            for chunk in &table.chunks {
+                rows += chunk.rows;
+                for (key, kinds, _) in &chunk.columns {
+                    match seen.get(key) {
+                        Some(&k) => order[k].1 |= kinds,
+                        None => {
+                            seen.insert(key, order.len());
+                            order.push((key.clone(), *kinds));
+                        }
+                    }
+                }
+            }
+            let mut reserved: Vec<&str> = Vec::new();
+            reserved.extend(cfg.id_field.as_deref());
+            if is_child {
+                reserved.extend(cfg.parent_field.as_deref());
+                reserved.extend(cfg.array_index_field.as_deref());
+            }
+            reserved.extend(cfg.time_field.as_deref());
+            let entries: Vec<(ColKey, String)> = order
+                .iter()
+                .map(|(key, _)| {
+                    let name = match key {
+                        ColKey::Value => VALUE_COLUMN.to_string(),
+                        ColKey::Path(p) => field_abbr.join(p, sep),
+                    };
+                    (key.clone(), name)
+                })
+                .collect();
+            let col_names = assign_unique(&entries, &reserved, sep);
+            let mut fields = Vec::new();
+            let mut roles = Vec::new();
+            let mut sources = Vec::new();
+            for ((key, kinds), name) in order.into_iter().zip(col_names) {
+                let dt = if cfg.cast_to_string {
+                    DataType::Utf8
+                } else {
+                    decide(kinds)
+                };
+                fields.push(Field::new(name, dt.clone(), true));
+                roles.push(ColumnRole::Data);
+                sources.push(Source::Data(key, dt));
+            }
+            if let Some(f) = &cfg.id_field {
+                fields.push(Field::new(f, DataType::Utf8, false));
+                roles.push(ColumnRole::Id);
+                sources.push(Source::Id);
+            }
+            if is_child {
+                if let Some(f) = &cfg.parent_field {
+                    fields.push(Field::new(f, DataType::Utf8, false));
+                    roles.push(ColumnRole::ParentId);
+                    sources.push(Source::ParentId);
+                }
+                if let Some(f) = &cfg.array_index_field {
+                    let dt = if cfg.cast_to_string {
+                        DataType::Utf8
+                    } else {
+                        DataType::Int64
+                    };
+                    fields.push(Field::new(f, dt, false));
+                    roles.push(ColumnRole::ArrayIndex);
+                    sources.push(Source::Index);
+                }
+            }
+            if let Some(f) = &cfg.time_field {
+                let dt = if cfg.cast_to_string {
+                    DataType::Utf8
+                } else {
+                    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+                };
+                fields.push(Field::new(f, dt, false));
+                roles.push(ColumnRole::Time);
+                sources.push(Source::Time);
+            }
+            let parent = table
+                .parent
+                .as_ref()
+                .and_then(|p| by_path.get(&**p))
+                .map(|&p| names[p].clone());
+            out.push(TableSchema {
+                name: names[i].clone(),
+                file_stem: stems[i].clone(),
+                path: table.path.iter().map(|s| s.to_string()).collect(),
+                parent,
+                schema: Arc::new(Schema::new(fields)),
+                roles,
+                num_rows: rows,
+                sources,
+                index: i,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Table names, main table first, in order of first appearance.
+    pub fn table_names(&self) -> Vec<String> {
+        self.schemas()
+            .map(|s| s.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default()
+    }
+
+    fn find(&self, schemas: Vec<TableSchema>, name: &str) -> Option<TableSchema> {
+        let main = name == "main" || name == &*self.entity;
+        schemas
+            .into_iter()
+            .find(|t| t.name == name || (main && t.path.is_empty()))
+    }
+
+    /// The schema of one table; `"main"` names the main table.
+    pub fn table_schema(&self, name: &str) -> Result<TableSchema> {
+        self.find(self.schemas()?, name)
+            .ok_or_else(|| Error::UnknownTable(name.to_string()))
+    }
+
+    /// Number of rows of a table; `"main"` names the main table.
+    pub fn num_rows(&self, name: &str) -> Option<usize> {
+        self.table_schema(name).ok().map(|t| t.num_rows)
+    }
+
+    /// The record batches of a table, all with the table's full schema; `"main"` names
+    /// the main table.
+    pub fn table(&self, name: &str) -> Result<Vec<RecordBatch>> {
+        let schema = self.table_schema(name)?;
+        self.batches(&schema).collect()
+    }
+
+    /// The main table's record batches.
+    pub fn main_table(&self) -> Result<Vec<RecordBatch>> {
+        self.table("main")
+    }
+
+    /// Every table's name and record batches, main table first.
+    pub fn to_record_batches(&self) -> Result<Vec<(String, Vec<RecordBatch>)>> {
+        self.schemas()?
+            .into_iter()
+            .map(|s| {
+                let batches = self.batches(&s).collect::<Result<Vec<_>>>()?;
+                Ok((s.name, batches))
+            })
+            .collect()
+    }
+
+    /// The batches of the table `schema` describes (from [`ProcessingResult::schemas`]),
+    /// converted one at a time, for writers that stream.
+    pub fn batches<'s>(
+        &'s self,
+        schema: &'s TableSchema,
+    ) -> impl Iterator<Item = Result<RecordBatch>> + 's {
+        let chunks = self
+            .tables
+            .get(schema.index)
+            .map(|t| t.chunks.as_slice())
+            .unwrap_or_default();
+        chunks.iter().map(move |c| self.chunk_batch(schema, c))
+    }
+
+    fn chunk_batch(&self, schema: &TableSchema, chunk: &TableChunk) -> Result<RecordBatch> {
+        let text = self.config.cast_to_string;
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.sources.len());
+        for source in &schema.sources {
+            arrays.push(match source {
+                Source::Data(key, dt) => match chunk.columns.iter().find(|c| &c.0 == key) {
+                    Some((_, _, array)) => convert(array, dt)?,
+                    None => new_null_array(dt, chunk.rows),
+                },
+                Source::Id => chunk.ids.clone(),
+                Source::ParentId => chunk
+                    .parent_ids
+                    .clone()
+                    .ok_or_else(|| Error::Internal("child rows without parent ids".into()))?,
+                Source::Index => {
+                    let idx = chunk.indices.as_deref().unwrap_or_default();
+                    if text {
+                        Arc::new(StringArray::from_iter_values(
+                            idx.iter().map(u64::to_string),
+                        ))
+                    } else {
+                        Arc::new(Int64Array::from_iter_values(
+                            idx.iter().map(|&i| i64::try_from(i).unwrap_or(i64::MAX)),
+                        ))
+                    }
+                }
+                Source::Time => {
+                    if text {
+                        let t = format_timestamp(chunk.time);
+                        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
+                            t.as_str(),
+                            chunk.rows,
+                        )))
+                    } else {
+                        Arc::new(
+                            TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(
+                                chunk.time, chunk.rows,
+                            ))
+                            .with_timezone("UTC"),
+                        )
+                    }
+                }
+            });
+        }
+        Ok(RecordBatch::try_new(schema.schema.clone(), arrays)?)
+    }
+
+    /// The rows of a table as JSON objects (nulls included as `null`), for inspection
+    /// and tests; `"main"` names the main table.
+    pub fn rows(&self, name: &str) -> Result<Vec<Map<String, Value>>> {
+        let mut out = Vec::new();
+        for batch in self.table(name)? {
+            batch_rows(&batch, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// The bad records of skip mode as one batch: `source`, `ordinal`, `line`, `column`,
+    /// `byte_offset`, `message`, `raw`, `raw_truncated`. `None` when there are none.
+    pub fn errors_batch(&self) -> Result<Option<RecordBatch>> {
+        if self.errors.is_empty() {
+            return Ok(None);
+        }
+        let e = &self.errors;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("source", DataType::Utf8, false),
+            Field::new("ordinal", DataType::UInt64, false),
+            Field::new("line", DataType::UInt64, false),
+            Field::new("column", DataType::UInt64, false),
+            Field::new("byte_offset", DataType::UInt64, false),
+            Field::new("message", DataType::Utf8, false),
+            Field::new("raw", DataType::Utf8, false),
+            Field::new("raw_truncated", DataType::Boolean, false),
+        ]));
+        let u64s = |f: fn(&BadRecord) -> u64| -> ArrayRef {
+            Arc::new(UInt64Array::from_iter_values(e.iter().map(f)))
+        };
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                e.iter().map(|b| b.error.source_name.to_string()),
+            )),
+            u64s(|b| b.error.position.ordinal),
+            u64s(|b| b.error.position.line),
+            u64s(|b| b.error.position.column),
+            u64s(|b| b.error.position.byte_offset),
+            Arc::new(StringArray::from_iter_values(
+                e.iter().map(|b| b.error.kind.to_string()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                e.iter().map(|b| b.raw.as_str()),
+            )),
+            Arc::new(
+                e.iter()
+                    .map(|b| Some(b.raw_truncated))
+                    .collect::<BooleanArray>(),
+            ),
+        ];
+        Ok(Some(RecordBatch::try_new(schema, arrays)?))
+    }
+}
+
+/// Appends the rows of `batch` to `out` as JSON objects.
+pub fn batch_rows(batch: &RecordBatch, out: &mut Vec<Map<String, Value>>) -> Result<()> {
+    let schema = batch.schema();
+    for row in 0..batch.num_rows() {
+        let mut map = Map::new();
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            map.insert(field.name().clone(), cell(column, row)?);
+        }
+        out.push(map);
+    }
+    Ok(())
+}
+
+fn cell(array: &ArrayRef, row: usize) -> Result<Value> {
+    if array.is_null(row) {
+        return Ok(Value::Null);
+    }
+    let any = array.as_any();
+    let v = if let Some(a) = any.downcast_ref::<StringArray>() {
+        Value::String(a.value(row).to_string())
+    } else if let Some(a) = any.downcast_ref::<Int64Array>() {
+        Value::from(a.value(row))
+    } else if let Some(a) = any.downcast_ref::<UInt64Array>() {
+        Value::from(a.value(row))
+    } else if let Some(a) = any.downcast_ref::<Float64Array>() {
+        Value::from(a.value(row))
+    } else if let Some(a) = any.downcast_ref::<BooleanArray>() {
+        Value::Bool(a.value(row))
+    } else if let Some(a) = any.downcast_ref::<Decimal128Array>() {
+        let text = a.value(row).to_string();
+        text.parse::<Number>()
+            .map(Value::Number)
+            .unwrap_or(Value::String(text))
+    } else if let Some(a) = any.downcast_ref::<TimestampMicrosecondArray>() {
+        Value::String(format_timestamp(a.value(row)))
+    } else {
+        return Err(Error::Internal(format!(
+            "no JSON form for {}",
+            array.data_type()
+        )));
+    };
+    Ok(v)
+}
+
+/// Collects results from many threads at once and assembles them in input order.
+///
+/// Depositing is lock-free (a concurrent queue); only [`ResultCollector::finish`] orders
+/// the parts, by the sequence number each was deposited with.
+///
+/// ```
+/// use transmogrify_core::{Processor, ResultCollector};
+/// let processor = Processor::default();
+/// let collector = ResultCollector::new();
+/// std::thread::scope(|s| {
+///     for (seq, text) in [r#"{"n":1}"#, r#"{"n":2}"#].into_iter().enumerate() {
+///         let (processor, collector) = (&processor, &collector);
+///         s.spawn(move || {
+///             let r = processor.process(text.as_bytes(), "t").map_err(|e| e.to_string());
+///             collector.deposit(seq as u64, r.unwrap_or_else(|_| processor.empty_result("t")));
+///         });
+///     }
+/// });
+/// let all = collector.finish()?;
+/// assert_eq!(all.rows("main")?[1]["n"], "2");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct ResultCollector {
+    parts: crossbeam::queue::SegQueue<(u64, ProcessingResult)>,
+}
+
+impl ResultCollector {
+    /// An empty collector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Hands in the result of part `seq` (parts are combined in `seq` order).
+    pub fn deposit(&self, seq: u64, result: ProcessingResult) {
+        self.parts.push((seq, result));
+    }
+
+    /// Number of parts deposited so far.
+    pub fn len(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Whether nothing was deposited.
+    pub fn is_empty(&self) -> bool {
+        self.parts.is_empty()
+    }
+
+    /// Combines every deposited part in sequence order.
+    pub fn finish(self) -> Result<ProcessingResult> {
+        let mut parts: Vec<(u64, ProcessingResult)> = Vec::with_capacity(self.parts.len());
+        while let Some(p) = self.parts.pop() {
+            parts.push(p);
+        }
+        parts.sort_by_key(|p| p.0);
+        ProcessingResult::combine_results(parts.into_iter().map(|p| p.1))
+    }
+}
