@@ -961,6 +961,7 @@ impl Flattener {
             table.record_start = 0;
             self.chunks[t].push(Arc::new(TableChunk {
                 rows,
+                has_data: true,
                 columns,
                 ids,
                 parent_ids: parent_id,

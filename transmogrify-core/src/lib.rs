@@ -55,6 +55,7 @@ pub use crate::frame::JsonRecords;
 pub use crate::ids::{ID_NAMESPACE, IdContext, IdGenerator, uuid5};
 pub use crate::naming::{BUILTIN_ABBREVIATIONS, file_stem, unique_file_stems};
 pub use crate::processor::{Processor, Session};
+pub use crate::raw::{RawResult, RawTable};
 pub use crate::result::{
     BadRecord, ColumnRole, ProcessingResult, ResultCollector, TableSchema, VALUE_COLUMN, batch_rows,
 };
@@ -70,6 +71,7 @@ mod ids;
 mod naming;
 mod parse;
 mod processor;
+mod raw;
 mod result;
 mod time;
 mod typed;

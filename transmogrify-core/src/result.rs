@@ -74,6 +74,9 @@ impl PartialOrd for PathKey {
 #[derive(Debug)]
 pub(crate) struct TableChunk {
     pub(crate) rows: usize,
+    /// False for the chunks of a layout-only result, which keep column keys, kinds and
+    /// row counts but no cells.
+    pub(crate) has_data: bool,
     /// Columns with at least one cell written in this batch: key, kinds seen, text.
     pub(crate) columns: Vec<(ColKey, u16, ArrayRef)>,
     pub(crate) ids: ArrayRef,
@@ -163,11 +166,11 @@ enum Source {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ProcessingResult {
-    entity: Arc<str>,
-    config: Arc<ProcessorConfig>,
-    tables: Vec<ResultTable>,
-    errors: Vec<BadRecord>,
-    records: u64,
+    pub(crate) entity: Arc<str>,
+    pub(crate) config: Arc<ProcessorConfig>,
+    pub(crate) tables: Vec<ResultTable>,
+    pub(crate) errors: Vec<BadRecord>,
+    pub(crate) records: u64,
 }
 
 impl ProcessingResult {
@@ -467,12 +470,29 @@ impl ProcessingResult {
         &'s self,
         schema: &'s TableSchema,
     ) -> impl Iterator<Item = Result<RecordBatch>> + 's {
-        let chunks = self
-            .tables
-            .get(schema.index)
-            .map(|t| t.chunks.as_slice())
-            .unwrap_or_default();
-        chunks.iter().map(move |c| self.chunk_batch(schema, c))
+        // By index when the schema came from this result, else by path: a schema of a
+        // combined result applies to the chunks of any of its parts.
+        let table = match self.tables.get(schema.index) {
+            Some(t)
+                if t.path
+                    .iter()
+                    .map(|s| &**s)
+                    .eq(schema.path.iter().map(String::as_str)) =>
+            {
+                Some(t)
+            }
+            _ => self.tables.iter().find(|t| {
+                t.path
+                    .iter()
+                    .map(|s| &**s)
+                    .eq(schema.path.iter().map(String::as_str))
+            }),
+        };
+        let chunks = table.map(|t| t.chunks.as_slice()).unwrap_or_default();
+        chunks
+            .iter()
+            .filter(|c| c.has_data)
+            .map(move |c| self.chunk_batch(schema, c))
     }
 
     fn chunk_batch(&self, schema: &TableSchema, chunk: &TableChunk) -> Result<RecordBatch> {
@@ -533,7 +553,7 @@ impl ProcessingResult {
     }
 
     /// The bad records of skip mode as one batch: `source`, `ordinal`, `line`, `column`,
-    /// `byte_offset`, `message`, `raw`, `raw_truncated`. `None` when there are none.
+    /// `byte_offset`, `message`, `excerpt`, `raw`, `raw_truncated`. `None` when there are none.
     pub fn errors_batch(&self) -> Result<Option<RecordBatch>> {
         if self.errors.is_empty() {
             return Ok(None);
@@ -546,6 +566,7 @@ impl ProcessingResult {
             Field::new("column", DataType::UInt64, false),
             Field::new("byte_offset", DataType::UInt64, false),
             Field::new("message", DataType::Utf8, false),
+            Field::new("excerpt", DataType::Utf8, false),
             Field::new("raw", DataType::Utf8, false),
             Field::new("raw_truncated", DataType::Boolean, false),
         ]));
@@ -562,6 +583,9 @@ impl ProcessingResult {
             u64s(|b| b.error.position.byte_offset),
             Arc::new(StringArray::from_iter_values(
                 e.iter().map(|b| b.error.kind.to_string()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                e.iter().map(|b| b.error.excerpt.as_str()),
             )),
             Arc::new(StringArray::from_iter_values(
                 e.iter().map(|b| b.raw.as_str()),

@@ -1,0 +1,298 @@
+//! A result as plain Arrow record batches, for crossing process boundaries (Arrow IPC)
+//! or spilling to disk, and back.
+//!
+//! Each chunk becomes one record batch. Data columns are named by their source path
+//! as a JSON array of keys (`["user","name"]`), or `#value` for the `value` column of
+//! scalar elements, and carry the kinds of value seen in field metadata `kinds`. Row
+//! ids are `#id`, parent ids `#parent`, element positions `#index` (UInt64). Schema
+//! metadata holds `rows`, `time` and `has_data`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::config::ProcessorConfig;
+use crate::error::{Error, Position, RecordError, RecordErrorKind, Result};
+use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk};
+
+/// A [`ProcessingResult`] as plain Arrow record batches.
+#[derive(Debug, Clone)]
+pub struct RawResult {
+    /// The entity name.
+    pub entity: String,
+    /// Records flattened.
+    pub records: u64,
+    /// Tables in order of first appearance.
+    pub tables: Vec<RawTable>,
+    /// Bad records of skip mode (see [`ProcessingResult::errors_batch`] for the layout).
+    pub errors: Option<RecordBatch>,
+}
+
+/// One table of a [`RawResult`].
+#[derive(Debug, Clone)]
+pub struct RawTable {
+    /// Array keys from the record root.
+    pub path: Vec<String>,
+    /// The parent table's path, for child tables.
+    pub parent: Option<Vec<String>>,
+    /// One batch per chunk.
+    pub batches: Vec<RecordBatch>,
+}
+
+const ID: &str = "#id";
+const PARENT: &str = "#parent";
+const INDEX: &str = "#index";
+const VALUE: &str = "#value";
+
+fn arc_path(path: &[String]) -> Arc<[Arc<str>]> {
+    path.iter().map(|s| Arc::from(s.as_str())).collect()
+}
+
+fn bad(what: &str) -> Error {
+    Error::Combine(format!("not a raw transmogrify result: {what}"))
+}
+
+impl ProcessingResult {
+    /// This result as plain record batches (no copy of cell data).
+    pub fn to_raw(&self) -> Result<RawResult> {
+        let mut tables = Vec::with_capacity(self.tables.len());
+        for t in &self.tables {
+            let mut batches = Vec::with_capacity(t.chunks.len());
+            for chunk in &t.chunks {
+                batches.push(chunk_to_batch(chunk)?);
+            }
+            tables.push(RawTable {
+                path: t.path.iter().map(|s| s.to_string()).collect(),
+                parent: t
+                    .parent
+                    .as_ref()
+                    .map(|p| p.iter().map(|s| s.to_string()).collect()),
+                batches,
+            });
+        }
+        Ok(RawResult {
+            entity: self.entity.to_string(),
+            records: self.records,
+            tables,
+            errors: self.errors_batch()?,
+        })
+    }
+
+    /// Rebuilds a result from [`ProcessingResult::to_raw`]'s output; `config` must be
+    /// the configuration it was made with.
+    pub fn from_raw(raw: RawResult, config: ProcessorConfig) -> Result<ProcessingResult> {
+        let mut tables = Vec::with_capacity(raw.tables.len());
+        for t in raw.tables {
+            let mut chunks = Vec::with_capacity(t.batches.len());
+            for b in &t.batches {
+                chunks.push(Arc::new(batch_to_chunk(b)?));
+            }
+            tables.push(ResultTable {
+                path: arc_path(&t.path),
+                parent: t.parent.as_deref().map(arc_path),
+                chunks,
+            });
+        }
+        let errors = match &raw.errors {
+            Some(b) => bad_records(b)?,
+            None => Vec::new(),
+        };
+        Ok(ProcessingResult::from_parts(
+            Arc::from(raw.entity.as_str()),
+            Arc::new(config),
+            tables,
+            errors,
+            raw.records,
+        ))
+    }
+
+    /// A copy that keeps tables, columns, kinds, row counts and errors but no cells:
+    /// enough to work out the final [`schemas`](ProcessingResult::schemas) of a run
+    /// whose data was already written or spilled. Its batches are empty.
+    pub fn layout_only(&self) -> ProcessingResult {
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| ResultTable {
+                path: t.path.clone(),
+                parent: t.parent.clone(),
+                chunks: t
+                    .chunks
+                    .iter()
+                    .map(|c| {
+                        Arc::new(TableChunk {
+                            rows: c.rows,
+                            has_data: false,
+                            columns: c
+                                .columns
+                                .iter()
+                                .map(|(k, kinds, a)| (k.clone(), *kinds, a.slice(0, 0)))
+                                .collect(),
+                            ids: c.ids.slice(0, 0),
+                            parent_ids: c.parent_ids.as_ref().map(|a| a.slice(0, 0)),
+                            indices: None,
+                            time: c.time,
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        ProcessingResult::from_parts(
+            self.entity.clone(),
+            self.config.clone(),
+            tables,
+            self.errors.clone(),
+            self.records,
+        )
+    }
+}
+
+fn chunk_to_batch(c: &TableChunk) -> Result<RecordBatch> {
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (key, kinds, array) in &c.columns {
+        let name = match key {
+            ColKey::Value => VALUE.to_string(),
+            ColKey::Path(p) => {
+                let keys: Vec<&str> = p.iter().map(|s| &**s).collect();
+                serde_json::to_string(&keys).map_err(|e| Error::Internal(e.to_string()))?
+            }
+        };
+        let meta = HashMap::from([("kinds".to_string(), kinds.to_string())]);
+        fields.push(Field::new(name, DataType::Utf8, true).with_metadata(meta));
+        arrays.push(array.clone());
+    }
+    fields.push(Field::new(ID, DataType::Utf8, true));
+    arrays.push(c.ids.clone());
+    if let Some(p) = &c.parent_ids {
+        fields.push(Field::new(PARENT, DataType::Utf8, true));
+        arrays.push(p.clone());
+    }
+    if let Some(idx) = &c.indices {
+        fields.push(Field::new(INDEX, DataType::UInt64, false));
+        arrays.push(Arc::new(UInt64Array::from(idx.clone())));
+    }
+    let meta = HashMap::from([
+        ("rows".to_string(), c.rows.to_string()),
+        ("time".to_string(), c.time.to_string()),
+        ("has_data".to_string(), c.has_data.to_string()),
+    ]);
+    let schema = Arc::new(Schema::new_with_metadata(fields, meta));
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(if c.has_data {
+        c.rows
+    } else {
+        0
+    }));
+    Ok(RecordBatch::try_new_with_options(schema, arrays, &options)?)
+}
+
+fn batch_to_chunk(b: &RecordBatch) -> Result<TableChunk> {
+    let schema = b.schema();
+    let meta = schema.metadata();
+    let num = |k: &str| -> Result<i64> {
+        meta.get(k)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| bad(&format!("metadata {k:?} missing")))
+    };
+    let rows = usize::try_from(num("rows")?).map_err(|_| bad("negative row count"))?;
+    let time = num("time")?;
+    let has_data = meta.get("has_data").map(String::as_str) != Some("false");
+    let mut chunk = TableChunk {
+        rows,
+        has_data,
+        columns: Vec::new(),
+        ids: Arc::new(StringArray::from(Vec::<String>::new())),
+        parent_ids: None,
+        indices: None,
+        time,
+    };
+    for (field, array) in schema.fields().iter().zip(b.columns()) {
+        match field.name().as_str() {
+            ID => chunk.ids = array.clone(),
+            PARENT => chunk.parent_ids = Some(array.clone()),
+            INDEX => {
+                let a = array
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .ok_or_else(|| bad("#index is not UInt64"))?;
+                chunk.indices = Some(a.values().to_vec());
+            }
+            name => {
+                let key = if name == VALUE {
+                    ColKey::Value
+                } else {
+                    let keys: Vec<String> =
+                        serde_json::from_str(name).map_err(|_| bad("bad column key"))?;
+                    ColKey::Path(arc_path(&keys))
+                };
+                let kinds = field
+                    .metadata()
+                    .get("kinds")
+                    .and_then(|k| k.parse().ok())
+                    .ok_or_else(|| bad("column kinds missing"))?;
+                if array.data_type() != &DataType::Utf8 {
+                    return Err(bad("data column is not UTF-8"));
+                }
+                chunk.columns.push((key, kinds, array.clone()));
+            }
+        }
+    }
+    if chunk.parent_ids.is_some() && chunk.indices.is_none() && has_data {
+        return Err(bad("child chunk without #index"));
+    }
+    Ok(chunk)
+}
+
+fn bad_records(b: &RecordBatch) -> Result<Vec<BadRecord>> {
+    let col = |name: &str| -> Result<&ArrayRef> {
+        b.column_by_name(name)
+            .ok_or_else(|| bad(&format!("errors column {name:?} missing")))
+    };
+    let text = |name: &str| -> Result<&StringArray> {
+        col(name)?
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| bad(&format!("errors column {name:?} is not text")))
+    };
+    let int = |name: &str| -> Result<&UInt64Array> {
+        col(name)?
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .ok_or_else(|| bad(&format!("errors column {name:?} is not UInt64")))
+    };
+    let (source, message, excerpt, raw) = (
+        text("source")?,
+        text("message")?,
+        text("excerpt")?,
+        text("raw")?,
+    );
+    let (ordinal, line, column, offset) = (
+        int("ordinal")?,
+        int("line")?,
+        int("column")?,
+        int("byte_offset")?,
+    );
+    let truncated = col("raw_truncated")?
+        .as_any()
+        .downcast_ref::<BooleanArray>()
+        .ok_or_else(|| bad("raw_truncated is not Boolean"))?;
+    Ok((0..b.num_rows())
+        .map(|i| BadRecord {
+            error: RecordError {
+                source_name: Arc::from(source.value(i)),
+                position: Position {
+                    ordinal: ordinal.value(i),
+                    line: line.value(i),
+                    column: column.value(i),
+                    byte_offset: offset.value(i),
+                },
+                kind: RecordErrorKind::Input(message.value(i).to_string()),
+                excerpt: excerpt.value(i).to_string(),
+            },
+            raw: raw.value(i).to_string(),
+            raw_truncated: truncated.value(i),
+        })
+        .collect())
+}
