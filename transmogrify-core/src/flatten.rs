@@ -130,6 +130,7 @@ impl Table {
 enum Fail {
     Parse(ParseError),
     NotObject(&'static str),
+    TooLarge(u64),
     Columns(u32),
     Other(Error),
 }
@@ -291,6 +292,13 @@ impl Flattener {
                 0,
             ),
             Fail::NotObject(found) => (RecordErrorKind::NotAnObject { found }, 0),
+            Fail::TooLarge(size) => (
+                RecordErrorKind::TooLarge {
+                    size,
+                    limit: self.cfg.max_record_bytes,
+                },
+                0,
+            ),
             Fail::Other(e) => return Err(e),
         };
         Ok(RecordError {
@@ -326,15 +334,7 @@ impl Flattener {
 
     fn flatten_record(&mut self, bytes: &[u8], pos: Position) -> FResult<()> {
         if bytes.len() as u64 > self.cfg.max_record_bytes {
-            return Err(Fail::Other(Error::from(RecordError {
-                source_name: self.source.clone(),
-                position: pos,
-                kind: RecordErrorKind::TooLarge {
-                    size: bytes.len() as u64,
-                    limit: self.cfg.max_record_bytes,
-                },
-                excerpt: excerpt(bytes, 0),
-            })));
+            return Err(Fail::TooLarge(bytes.len() as u64));
         }
         self.epoch += 1;
         self.touched.clear();

@@ -539,7 +539,12 @@ impl ProcessingResult {
                 }
             });
         }
-        Ok(RecordBatch::try_new(schema.schema.clone(), arrays)?)
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(chunk.rows));
+        Ok(RecordBatch::try_new_with_options(
+            schema.schema.clone(),
+            arrays,
+            &options,
+        )?)
     }
 
     /// The rows of a table as JSON objects (nulls included as `null`), for inspection

@@ -1,0 +1,150 @@
+//! SPEC §8 (in memory): combining results equals processing the whole.
+
+use transmogrify_core::{
+    IdStrategy, ProcessingResult, Processor, ProcessorConfig, ResultCollector,
+};
+
+use crate::support::*;
+
+const RECORDS: &[&str] = &[
+    r#"{"id":1,"a":{"b":1},"items":[{"n":1,"sub":[{"x":1}]}]}"#,
+    r#"{"id":2,"tags":["x"],"items":[]}"#,
+    r#"{"id":3,"late":true,"items":[{"n":2},{"n":3,"sub":[{"y":"q"}]}]}"#,
+    r#"{"id":4,"a_b":5,"other":[{"o":1}]}"#,
+    r#"{"id":5,"items":[{"n":4.0}],"a":{"b":"text"}}"#,
+];
+
+fn processor(typed: bool) -> Result<Processor, Box<dyn std::error::Error>> {
+    Ok(Processor::new(
+        ProcessorConfig::builder()
+            .with_id_strategy(IdStrategy::Positional)
+            .with_extract_time(Some(0))
+            .with_cast_to_string(!typed)
+            .with_batch_size(2)
+            .build()?,
+    ))
+}
+
+fn part(
+    p: &Processor,
+    records: &[&str],
+    first: u64,
+) -> Result<ProcessingResult, Box<dyn std::error::Error>> {
+    let mut s = p.session("t");
+    s.set_next_ordinal(first);
+    for r in records {
+        s.push(r.as_bytes())?;
+    }
+    Ok(s.finish()?)
+}
+
+#[test]
+fn every_split_combines_to_the_whole() -> TestResult {
+    for typed in [false, true] {
+        let p = processor(typed)?;
+        let whole = render(&part(&p, RECORDS, 0)?)?;
+        for cut in 0..=RECORDS.len() {
+            for cut2 in cut..=RECORDS.len() {
+                let parts = vec![
+                    part(&p, &RECORDS[..cut], 0)?,
+                    part(&p, &RECORDS[cut..cut2], cut as u64)?,
+                    part(&p, &RECORDS[cut2..], cut2 as u64)?,
+                ];
+                let combined = ProcessingResult::combine_results(parts)?;
+                assert_eq!(
+                    render(&combined)?,
+                    whole,
+                    "typed={typed} cuts at {cut}, {cut2}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn combining_copies_no_rows_and_keeps_chunk_order() -> TestResult {
+    let p = processor(false)?;
+    let a = part(&p, &RECORDS[..2], 0)?;
+    let b = part(&p, &RECORDS[2..], 2)?;
+    let a_main = a.main_table()?;
+    let mut all = a.clone();
+    all.merge(b)?;
+    let main = all.main_table()?;
+    assert_eq!(main.len(), 3);
+    // The first chunk's id column is the very same buffer.
+    assert_eq!(
+        a_main[0]
+            .column_by_name("__extract_id")
+            .map(|c| c.to_data().buffers()[1].as_ptr()),
+        main[0]
+            .column_by_name("__extract_id")
+            .map(|c| c.to_data().buffers()[1].as_ptr())
+    );
+    assert_eq!(all.record_count(), 5);
+    Ok(())
+}
+
+#[test]
+fn the_collector_assembles_parts_from_many_threads_in_order() -> TestResult {
+    let p = processor(false)?;
+    let whole = render(&part(&p, RECORDS, 0)?)?;
+    let collector = ResultCollector::new();
+    std::thread::scope(|s| {
+        for (i, record) in RECORDS.iter().enumerate().rev() {
+            let (p, collector) = (&p, &collector);
+            s.spawn(move || {
+                if let Ok(r) = part(p, &[record], i as u64) {
+                    collector.deposit(i as u64, r);
+                }
+            });
+        }
+    });
+    assert_eq!(collector.len(), RECORDS.len());
+    assert_eq!(render(&collector.finish()?)?, whole);
+    Ok(())
+}
+
+#[test]
+fn raw_form_round_trips() -> TestResult {
+    let p = processor(true)?;
+    let r = part(&p, RECORDS, 0)?;
+    let back = ProcessingResult::from_raw(r.to_raw()?, p.config().clone())?;
+    assert_eq!(render(&back)?, render(&r)?);
+    let layout = r.layout_only();
+    let schemas = layout.schemas()?;
+    let expected = r.schemas()?;
+    assert_eq!(schemas.len(), expected.len());
+    for (a, b) in schemas.iter().zip(&expected) {
+        assert_eq!(
+            (&a.name, &a.schema, a.num_rows),
+            (&b.name, &b.schema, b.num_rows)
+        );
+        // A schema of the whole applies to the data of a part.
+        let batches: Vec<_> = r.batches(a).collect::<Result<_, _>>()?;
+        assert_eq!(
+            batches.iter().map(|b| b.num_rows()).sum::<usize>(),
+            b.num_rows
+        );
+    }
+    assert!(layout.main_table()?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn results_of_other_entities_or_options_do_not_combine() -> TestResult {
+    let p = processor(false)?;
+    let a = p.process(br#"{"a":1}"#, "t")?;
+    let b = p.process(br#"{"a":1}"#, "u")?;
+    assert!(ProcessingResult::combine_results([a.clone(), b]).is_err());
+    let typed = processor(true)?.process(br#"{"a":1}"#, "t")?;
+    let err = ProcessingResult::combine_results([a, typed])
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("results made with different naming or value options cannot be combined")
+    );
+    assert!(ProcessingResult::combine_results(Vec::new()).is_err());
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Bad records: exact positions in strict mode, rollback and error lists in skip mode.
+
+use transmogrify_core::{
+    ErrorMode, Position, Processor, ProcessorConfig, RecordErrorKind, SyntaxError,
+};
+
+use crate::support::*;
+
+fn skip_processor() -> Result<Processor, Box<dyn std::error::Error>> {
+    Ok(Processor::new(
+        bare()
+            .with_on_error(ErrorMode::Skip)
+            .with_max_error_raw_bytes(12)
+            .build()?,
+    ))
+}
+
+#[test]
+fn strict_mode_names_source_line_column_and_offset() -> TestResult {
+    let p = Processor::default();
+    let mut s = p.session("t");
+    s.set_source("data/events.jsonl");
+    s.push_at(br#"{"a":1}"#, Position::line_start(0, 1, 0))?;
+    let err = s
+        .push_at(b"{\"a\": [1, 2,, 3]}", Position::line_start(1, 2, 8))
+        .err()
+        .and_then(|e| e.as_record_error().cloned());
+    let err = err.ok_or("expected a record error")?;
+    assert_eq!(
+        err.to_string(),
+        "data/events.jsonl: line 2, column 13 (byte 20, record 1): invalid JSON: expected a JSON value, found ',' near `{\"a\": [1, 2,, 3]}`"
+    );
+    assert_eq!(
+        err.kind,
+        RecordErrorKind::Syntax(SyntaxError::UnexpectedChar {
+            expected: "a JSON value",
+            found: ','
+        })
+    );
+    Ok(())
+}
+
+#[test]
+fn a_failed_record_leaves_no_rows_columns_or_tables() -> TestResult {
+    let p = skip_processor()?;
+    let mut s = p.session("t");
+    s.push(br#"{"a":1,"k":[{"x":1}]}"#)?;
+    // Fails after writing a new column, a new child table and a new kind.
+    s.push(br#"{"a":"text","new":1,"k":[{"x":2}],"n":[{"y":1}], "bad": tru}"#)?;
+    s.push(br#"{"a":2}"#)?;
+    let r = s.finish()?;
+    assert_tables(&render(&r)?, "# t\na\n1\n2\n# t_k\nx\n1");
+    assert_eq!(r.errors().len(), 1);
+    let bad = &r.errors()[0];
+    assert_eq!(bad.error.position.ordinal, 1);
+    assert_eq!(bad.raw, r#"{"a":"text","#);
+    assert!(bad.raw_truncated);
+    // The kinds the bad record saw are forgotten too: the column stays numeric.
+    let typed = Processor::new(
+        bare()
+            .with_on_error(ErrorMode::Skip)
+            .with_cast_to_string(false)
+            .build()?,
+    );
+    let mut s = typed.session("t");
+    s.push(br#"{"a":1}"#)?;
+    s.push(br#"{"a":"x", "b": }"#)?;
+    let r = s.finish()?;
+    assert_eq!(
+        r.table_schema("t")?.schema.field(0).data_type(),
+        &arrow_schema::DataType::Int64
+    );
+    Ok(())
+}
+
+#[test]
+fn every_kind_of_bad_record_is_reported() -> TestResult {
+    let p = Processor::new(
+        bare()
+            .with_on_error(ErrorMode::Skip)
+            .with_nesting_limit(16)
+            .with_max_depth(8)
+            .with_max_record_bytes(200)
+            .with_max_columns(3)
+            .build()?,
+    );
+    let deep = format!("{{\"a\":{}{}}}", "[".repeat(20), "]".repeat(20));
+    let big = format!("{{\"a\":\"{}\"}}", "x".repeat(300));
+    let cases: Vec<(&[u8], &str)> = vec![
+        (
+            b"{\"a\":1",
+            "invalid JSON: unexpected end of input, expected ',' or '}'",
+        ),
+        (
+            b"{\"a\":1} x",
+            "invalid JSON: trailing characters after the value",
+        ),
+        (
+            br#"{"a":"\x"}"#,
+            "invalid JSON: invalid escape sequence in string",
+        ),
+        (
+            br#"{"a":"\ud800"}"#,
+            "invalid JSON: lone surrogate in \\u escape",
+        ),
+        (b"{\"a\":\"\xff\"}", "invalid JSON: invalid UTF-8"),
+        (
+            b"{\"a\":NaN}",
+            "invalid JSON: expected a JSON value, found 'N'",
+        ),
+        (
+            b"{\"a\":Infinity}",
+            "invalid JSON: expected a JSON value, found 'I'",
+        ),
+        (b"{\"a\":01}", "invalid JSON: number with a leading zero"),
+        (
+            b"{\"a\":\"x\ty\"}",
+            "invalid JSON: control character in string (must be escaped)",
+        ),
+        (b"[1]", "a record must be a JSON object, found an array"),
+        (
+            deep.as_bytes(),
+            "the record nests deeper than the limit of 16 levels",
+        ),
+        (
+            big.as_bytes(),
+            "the record is 308 bytes, larger than the limit of 200 bytes",
+        ),
+        (
+            br#"{"a":1,"b":2,"c":3,"d":4}"#,
+            "table t would get more than the limit of 3 columns",
+        ),
+    ];
+    let mut s = p.session("t");
+    for (bytes, _) in &cases {
+        s.push(bytes)?;
+    }
+    s.push(br#"{"ok":1}"#)?;
+    let r = s.finish()?;
+    let messages: Vec<String> = r
+        .errors()
+        .iter()
+        .map(|e| e.error.kind.to_string())
+        .collect();
+    let expected: Vec<&str> = cases.iter().map(|c| c.1).collect();
+    assert_eq!(messages, expected);
+    assert_eq!(r.num_rows("t"), Some(1));
+    let ordinals: Vec<u64> = r
+        .errors()
+        .iter()
+        .map(|e| e.error.position.ordinal)
+        .collect();
+    assert_eq!(ordinals, (0..cases.len() as u64).collect::<Vec<_>>());
+    let batch = r.errors_batch()?.ok_or("no errors batch")?;
+    assert_eq!(batch.num_rows(), cases.len());
+    Ok(())
+}
+
+#[test]
+fn deep_nesting_never_overflows_the_stack() -> TestResult {
+    let p = Processor::new(
+        ProcessorConfig::builder()
+            .with_nesting_limit(1 << 20)
+            .build()?,
+    );
+    let depth = 200_000;
+    let json = format!("{{\"a\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+    let r = p.process(json.as_bytes(), "t")?;
+    let rows = r.rows("t")?;
+    let text = rows[0]["a"].as_str().unwrap_or_default();
+    assert_eq!(text.len(), 2 * depth + 1);
+    let objects = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    let err = Processor::default()
+        .process(objects.as_bytes(), "t")
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.as_deref()
+            .is_some_and(|e| e.contains("nests deeper than the limit of 1024 levels")),
+        "{err:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn truncated_arrays_stop_with_their_position() -> TestResult {
+    let err = Processor::default()
+        .process(b"[{\"a\":1},\n{\"a\":2},\n{\"a\":", "t")
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("<input>: line 3, column 6 (byte 24, record 2): invalid JSON: unexpected end of input, expected a JSON value near `\":1},\n{\"a\":2},\n{\"a\":`".replace('\n', " ").as_str())
+    );
+    Ok(())
+}
