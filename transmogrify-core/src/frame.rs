@@ -27,7 +27,10 @@ pub struct JsonRecords<'a> {
     source: std::sync::Arc<str>,
     state: State,
     ordinal: u64,
-    // Line bookkeeping: `line` is the line of byte `line_pos`, which starts at `line_start`.
+    /// Position of `bytes[0]` in the source.
+    base: Position,
+    // Line bookkeeping: `line` is the line of byte `line_pos`, which starts at
+    // `line_start` (or before `bytes` while `line == base.line`).
     line: u64,
     line_pos: usize,
     line_start: usize,
@@ -37,6 +40,7 @@ pub struct JsonRecords<'a> {
 enum State {
     Start,
     InArray { first: bool },
+    Elements { first: bool },
     Stream,
     Done,
 }
@@ -60,10 +64,33 @@ impl<'a> JsonRecords<'a> {
             source: std::sync::Arc::from(source),
             state: State::Start,
             ordinal: 0,
+            base: Position::line_start(0, 1, 0),
             line: 1,
             line_pos: 0,
             line_start: 0,
         }
+    }
+
+    /// The elements of a comma-separated list that `bytes` holds: the inside of a JSON
+    /// array from its first element to (at most) its last, as a planner hands it out.
+    /// `start` is the position of `bytes[0]` (its ordinal is the first element's).
+    ///
+    /// ```
+    /// use transmogrify_core::{JsonRecords, Position};
+    /// let start = Position { ordinal: 10, line: 3, column: 5, byte_offset: 40 };
+    /// let items: Vec<_> = JsonRecords::elements(b"{\"a\":1},\n {\"a\":2}", "big.json", start)
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(items[1].1, Position { ordinal: 11, line: 4, column: 2, byte_offset: 50 });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn elements(bytes: &'a [u8], source: &str, start: Position) -> Self {
+        let mut records = JsonRecords::new(bytes, source);
+        records.parser.set_pos(0);
+        records.state = State::Elements { first: true };
+        records.ordinal = start.ordinal;
+        records.base = start;
+        records.line = start.line;
+        records
     }
 
     fn position_of(&mut self, at: usize) -> Position {
@@ -76,13 +103,14 @@ impl<'a> JsonRecords<'a> {
             }
             self.line_pos = at;
         }
-        let base = Position {
+        let first_line = self.line == self.base.line;
+        let line_base = Position {
             ordinal: self.ordinal,
             line: self.line,
-            column: 1,
-            byte_offset: self.line_start as u64,
+            column: if first_line { self.base.column } else { 1 },
+            byte_offset: self.base.byte_offset + self.line_start as u64,
         };
-        base.advanced(&self.bytes[self.line_start..], at - self.line_start)
+        line_base.advanced(&self.bytes[self.line_start..], at - self.line_start)
     }
 
     fn error(&mut self, e: ParseError) -> RecordError {
@@ -143,6 +171,21 @@ impl<'a> JsonRecords<'a> {
                         return Ok(None);
                     }
                     self.state = State::InArray { first: false };
+                    return self.record().map(Some);
+                }
+                State::Elements { first } => {
+                    self.parser.skip_ws();
+                    if self.parser.pos() >= self.bytes.len() {
+                        self.state = State::Done;
+                        return Ok(None);
+                    }
+                    if !first && !self.parser.next_element()? {
+                        // A `]` ends the list early: only whitespace may follow.
+                        self.parser.expect_end()?;
+                        self.state = State::Done;
+                        return Ok(None);
+                    }
+                    self.state = State::Elements { first: false };
                     return self.record().map(Some);
                 }
                 State::Stream => {
@@ -241,5 +284,84 @@ mod tests {
             ))
         );
         assert_eq!(got.len(), 2);
+    }
+}
+
+/// The non-blank lines of JSONL text held in memory, each with its position (a final
+/// line without a newline counts; a trailing `\r` is dropped; lines holding only
+/// whitespace are skipped and get no ordinal).
+///
+/// ```
+/// use transmogrify_core::{JsonLines, Position};
+/// let text = b"{\"a\":1}\r\n\n  \n{\"a\":2}";
+/// let lines: Vec<_> = JsonLines::new(text, Position::line_start(5, 10, 100)).collect();
+/// assert_eq!(lines[1].0, b"{\"a\":2}");
+/// assert_eq!(lines[1].1, Position::line_start(6, 13, 113));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct JsonLines<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: u64,
+    ordinal: u64,
+    byte_offset: u64,
+}
+
+impl<'a> JsonLines<'a> {
+    /// Lines of `bytes`, whose first byte starts a line at `start`.
+    pub fn new(bytes: &'a [u8], start: Position) -> Self {
+        JsonLines {
+            bytes,
+            pos: 0,
+            line: start.line,
+            ordinal: start.ordinal,
+            byte_offset: start.byte_offset,
+        }
+    }
+
+    /// `(records, lines)` in `bytes`: non-blank lines, and lines counted as the
+    /// iterator would (a final line without a newline counts).
+    pub fn count(bytes: &[u8]) -> (u64, u64) {
+        let mut records = 0;
+        let mut lines = 0;
+        let mut start = 0;
+        while start < bytes.len() {
+            let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i);
+            lines += 1;
+            if !is_blank(&bytes[start..end]) {
+                records += 1;
+            }
+            start = end + 1;
+        }
+        (records, lines)
+    }
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|b| b" \t\r".contains(b))
+}
+
+impl<'a> Iterator for JsonLines<'a> {
+    type Item = (&'a [u8], Position);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while self.pos < self.bytes.len() {
+            let start = self.pos;
+            let end =
+                memchr::memchr(b'\n', &self.bytes[start..]).map_or(self.bytes.len(), |i| start + i);
+            self.pos = end + 1;
+            let line = self.line;
+            self.line += 1;
+            let raw = &self.bytes[start..end];
+            if is_blank(raw) {
+                continue;
+            }
+            let text = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let pos = Position::line_start(self.ordinal, line, self.byte_offset + start as u64);
+            self.ordinal += 1;
+            return Some((text, pos));
+        }
+        None
     }
 }

@@ -51,7 +51,7 @@ pub use crate::config::{
 pub use crate::error::{
     ConfigError, Error, Position, RecordError, RecordErrorKind, Result, SyntaxError, excerpt,
 };
-pub use crate::frame::JsonRecords;
+pub use crate::frame::{JsonLines, JsonRecords};
 pub use crate::ids::{ID_NAMESPACE, IdContext, IdGenerator, uuid5};
 pub use crate::naming::{BUILTIN_ABBREVIATIONS, file_stem, unique_file_stems};
 pub use crate::processor::{Processor, Session};
