@@ -93,6 +93,14 @@ impl<'a> JsonRecords<'a> {
         records
     }
 
+    /// Concatenated values (objects one after another, or one per line) held in
+    /// `bytes`, whose first byte is at `start` in the source.
+    pub fn values(bytes: &'a [u8], source: &str, start: Position) -> Self {
+        let mut records = JsonRecords::elements(bytes, source, start);
+        records.state = State::Stream;
+        records
+    }
+
     fn position_of(&mut self, at: usize) -> Position {
         let at = at.min(self.bytes.len());
         if at >= self.line_pos {

@@ -1,0 +1,77 @@
+//! Flattening one chunk: the work every executor (and every worker process) does.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use transmogrify_core::{JsonLines, JsonRecords, Position, ProcessingResult, Processor};
+
+use crate::error::{Error, Result};
+use crate::plan::Layout;
+
+/// Reads bytes `start..end` of a file.
+pub(crate) fn read_range(path: &Path, start: u64, end: u64) -> Result<Vec<u8>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    file.seek(SeekFrom::Start(start))
+        .map_err(|e| Error::io(path, e))?;
+    let len = usize::try_from(end.saturating_sub(start))
+        .map_err(|_| Error::Config(format!("chunk of {} bytes is too large", end - start)))?;
+    let mut data = Vec::with_capacity(len);
+    file.take(len as u64)
+        .read_to_end(&mut data)
+        .map_err(|e| Error::io(path, e))?;
+    if data.len() != len {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "the file ended at byte {} inside a chunk that ends at {end}",
+                    start + data.len() as u64
+                ),
+            ),
+        ));
+    }
+    Ok(data)
+}
+
+/// Flattens the records of `data`, laid out as `layout`. `start` gives the first
+/// record's ordinal and, for lines, the line and byte offset of `data[0]`.
+pub(crate) fn flatten(
+    processor: &Processor,
+    entity: &str,
+    source: &str,
+    data: &[u8],
+    layout: Layout,
+    start: Position,
+) -> Result<ProcessingResult> {
+    let Position {
+        ordinal,
+        line,
+        byte_offset: start_offset,
+        ..
+    } = start;
+    let mut session = processor.session(entity);
+    session.set_source(source);
+    match layout {
+        Layout::Lines { .. } => {
+            for (record, pos) in
+                JsonLines::new(data, Position::line_start(ordinal, line, start_offset))
+            {
+                session.push_at(record, pos)?;
+            }
+        }
+        Layout::Elements { first } | Layout::Values { first } => {
+            let first = Position { ordinal, ..first };
+            let items = match layout {
+                Layout::Elements { .. } => JsonRecords::elements(data, source, first),
+                _ => JsonRecords::values(data, source, first),
+            };
+            for item in items {
+                let (record, pos) = item.map_err(transmogrify_core::Error::from)?;
+                session.push_at(record, pos)?;
+            }
+        }
+    }
+    Ok(session.finish()?)
+}

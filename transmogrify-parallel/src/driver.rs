@@ -1,0 +1,363 @@
+//! The loop every executor shares: plan chunks, run them, deliver results, count.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use transmogrify_core::{ErrorMode, Position, ProcessingResult, Processor};
+
+use crate::chunk::{flatten, read_range};
+use crate::error::{Error, Result};
+use crate::job::Job;
+use crate::ledger::Ledger;
+use crate::plan::{Body, Chunk, InputFormat, Layout, Planned, Scanner, jsonl_ranges};
+use crate::report::{FailedChunk, RunReport};
+use crate::sink::ResultSink;
+
+/// Runs chunks; one per worker, owned by its worker.
+pub(crate) trait ChunkRunner: Send {
+    /// Flattens `chunk`. Ranges must publish their counts to the ledger before waiting
+    /// for their base.
+    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult>;
+
+    /// Whether a failure of this runner is worth one retry (a dead worker process).
+    fn retryable(&self, _error: &Error) -> bool {
+        false
+    }
+}
+
+/// What a runner needs besides the chunk.
+pub(crate) struct Ctx<'a> {
+    pub(crate) job: &'a Job,
+    pub(crate) ledger: &'a Ledger,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn processor(&self) -> &Processor {
+        &self.job.processor
+    }
+}
+
+/// Runs a chunk in this process.
+pub(crate) fn run_in_process(chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
+    let input = &ctx.job.inputs[chunk.input];
+    let name = input.name();
+    match &chunk.body {
+        Body::Range => {
+            let data = read_range(input.path(), chunk.start, chunk.end)?;
+            let (records, lines) = transmogrify_core::JsonLines::count(&data);
+            ctx.ledger.publish(chunk.seq, records, lines);
+            let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
+            flatten(
+                ctx.processor(),
+                &ctx.job.entity,
+                &name,
+                &data,
+                Layout::Lines { line },
+                Position::line_start(ordinal, line, chunk.start),
+            )
+        }
+        Body::Inline { data, layout } => {
+            let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
+            let line = match layout {
+                Layout::Lines { line } => *line,
+                _ => 0,
+            };
+            flatten(
+                ctx.processor(),
+                &ctx.job.entity,
+                &name,
+                data,
+                *layout,
+                Position::line_start(ordinal, line, chunk.start),
+            )
+        }
+    }
+}
+
+/// Plans the chunks of every input in order, registering them in the ledger.
+pub(crate) struct Plan<'a> {
+    job: &'a Job,
+    ledger: &'a Ledger,
+    input: usize,
+    seq: u64,
+    ranges: std::vec::IntoIter<(u64, u64)>,
+    scanner: Option<Scanner<Box<dyn std::io::Read + Send>>>,
+    /// Whether the current input was opened.
+    started: bool,
+}
+
+impl<'a> Plan<'a> {
+    pub(crate) fn new(job: &'a Job, ledger: &'a Ledger) -> Self {
+        Plan {
+            job,
+            ledger,
+            input: 0,
+            seq: 0,
+            ranges: Vec::new().into_iter(),
+            scanner: None,
+            started: false,
+        }
+    }
+
+    fn open_input(&mut self) -> Result<()> {
+        let input = &self.job.inputs[self.input];
+        let splittable = input.format() == InputFormat::Jsonl
+            && !input.is_stdin()
+            && self.job.chunking.records.is_none();
+        if splittable {
+            self.ranges = jsonl_ranges(input.path(), self.job.chunking.bytes)?.into_iter();
+            self.scanner = None;
+        } else {
+            let reader: Box<dyn std::io::Read + Send> = if input.is_stdin() {
+                Box::new(std::io::stdin())
+            } else {
+                Box::new(std::fs::File::open(input.path()).map_err(|e| Error::io(input.path(), e))?)
+            };
+            self.scanner = Some(Scanner::new(
+                reader,
+                input.name(),
+                input.format(),
+                self.job.chunking,
+            ));
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, start: u64, end: u64, body: Body, counts: Option<(u64, u64)>) -> Planned {
+        let seq = self.seq;
+        self.seq += 1;
+        self.ledger.register(seq, self.input, counts);
+        Planned::Chunk(Chunk {
+            seq,
+            input: self.input,
+            start,
+            end,
+            body,
+        })
+    }
+}
+
+impl Iterator for Plan<'_> {
+    type Item = Planned;
+
+    fn next(&mut self) -> Option<Planned> {
+        loop {
+            if self.ledger.is_cancelled() || self.input >= self.job.inputs.len() {
+                return None;
+            }
+            if let Some((start, end)) = self.ranges.next() {
+                return Some(self.emit(start, end, Body::Range, None));
+            }
+            if let Some(scanner) = self.scanner.as_mut() {
+                match scanner.next_chunk() {
+                    Ok(Some(c)) => {
+                        return Some(self.emit(
+                            c.start,
+                            c.end,
+                            Body::Inline {
+                                data: c.data,
+                                layout: c.layout,
+                            },
+                            Some((c.records, c.lines)),
+                        ));
+                    }
+                    Ok(None) => {}
+                    Err(error) => {
+                        self.scanner = None;
+                        let input = self.input;
+                        self.input += 1;
+                        self.started = false;
+                        return Some(Planned::Failed {
+                            input,
+                            seq: self.seq,
+                            error,
+                        });
+                    }
+                }
+                self.scanner = None;
+                self.input += 1;
+                self.started = false;
+                continue;
+            }
+            // Nothing open: open the current input (or move past a finished range list).
+            if self.started {
+                self.input += 1;
+                self.started = false;
+                continue;
+            }
+            self.started = true;
+            if let Err(error) = self.open_input() {
+                let input = self.input;
+                self.input += 1;
+                self.started = false;
+                return Some(Planned::Failed {
+                    input,
+                    seq: self.seq,
+                    error,
+                });
+            }
+        }
+    }
+}
+
+/// Shared bookkeeping of a run.
+pub(crate) struct Tally {
+    records: AtomicU64,
+    bad: AtomicU64,
+    bytes: AtomicU64,
+    ok: AtomicU64,
+    retried: AtomicU64,
+    failed: Mutex<Vec<(FailedChunk, Error)>>,
+}
+
+impl Tally {
+    pub(crate) fn new() -> Self {
+        Tally {
+            records: AtomicU64::new(0),
+            bad: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            ok: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            failed: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+/// Runs one planned item on `runner`, with retries, delivering the result to `sink`.
+pub(crate) fn handle(
+    item: Planned,
+    runner: &mut dyn ChunkRunner,
+    ctx: &Ctx<'_>,
+    sink: &dyn ResultSink,
+    tally: &Tally,
+) {
+    let strict = ctx.job.processor.config().on_error() == ErrorMode::Strict;
+    match item {
+        Planned::Failed { input, seq, error } => {
+            let name = ctx
+                .job
+                .inputs
+                .get(input)
+                .map(|i| i.name())
+                .unwrap_or_default();
+            tally.failed.lock().push((
+                FailedChunk {
+                    index: seq,
+                    input: name,
+                    start: 0,
+                    end: 0,
+                    attempts: 1,
+                    error: error.to_string(),
+                },
+                error,
+            ));
+            if strict {
+                ctx.ledger.cancel();
+            }
+        }
+        Planned::Chunk(chunk) => {
+            if ctx.ledger.is_cancelled() {
+                return;
+            }
+            let mut attempts = 0;
+            let outcome = loop {
+                attempts += 1;
+                match runner.run(&chunk, ctx) {
+                    Ok(r) => break Ok(r),
+                    Err(e) if attempts <= ctx.job.retries && runner.retryable(&e) => continue,
+                    Err(e) => break Err(e),
+                }
+            };
+            match outcome {
+                Ok(result) => {
+                    if attempts > 1 {
+                        tally.retried.fetch_add(1, Ordering::Relaxed);
+                    }
+                    tally
+                        .records
+                        .fetch_add(result.record_count(), Ordering::Relaxed);
+                    tally
+                        .bad
+                        .fetch_add(result.errors().len() as u64, Ordering::Relaxed);
+                    tally
+                        .bytes
+                        .fetch_add(chunk.end - chunk.start, Ordering::Relaxed);
+                    tally.ok.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = sink.accept(chunk.seq, result) {
+                        fail(chunk, attempts, e, ctx, tally, true);
+                    }
+                }
+                Err(Error::Cancelled) => {}
+                Err(e) => fail(chunk, attempts, e, ctx, tally, strict),
+            }
+        }
+    }
+}
+
+fn fail(chunk: Chunk, attempts: u32, error: Error, ctx: &Ctx<'_>, tally: &Tally, stop: bool) {
+    // Later chunks need this chunk's counts for their ordinals: count it here if the
+    // runner died before it could.
+    if matches!(chunk.body, Body::Range) {
+        let input = &ctx.job.inputs[chunk.input];
+        match read_range(input.path(), chunk.start, chunk.end) {
+            Ok(data) => {
+                let (records, lines) = transmogrify_core::JsonLines::count(&data);
+                ctx.ledger.publish(chunk.seq, records, lines);
+            }
+            Err(_) => ctx.ledger.cancel(),
+        }
+    }
+    let input = ctx.job.inputs[chunk.input].name();
+    let error = Error::Chunk {
+        index: chunk.seq,
+        input: input.clone(),
+        start: chunk.start,
+        end: chunk.end,
+        source: Box::new(error),
+    };
+    tally.failed.lock().push((
+        FailedChunk {
+            index: chunk.seq,
+            input,
+            start: chunk.start,
+            end: chunk.end,
+            attempts,
+            error: error.to_string(),
+        },
+        error,
+    ));
+    if stop {
+        ctx.ledger.cancel();
+    }
+}
+
+/// Turns the tally into a report, or into the first error in input order when the
+/// run must fail (strict mode).
+pub(crate) fn finish(
+    tally: Tally,
+    job: &Job,
+    executor: &str,
+    workers: usize,
+    started: Instant,
+) -> Result<RunReport> {
+    let mut failed = tally.failed.into_inner();
+    failed.sort_by_key(|(f, _)| (f.index, f.start));
+    let strict = job.processor.config().on_error() == ErrorMode::Strict;
+    if strict && !failed.is_empty() {
+        let (_, error) = failed.swap_remove(0);
+        return Err(error);
+    }
+    Ok(RunReport {
+        executor: executor.to_string(),
+        workers,
+        records: tally.records.into_inner(),
+        bad_records: tally.bad.into_inner(),
+        tables: Vec::new(),
+        bytes_read: tally.bytes.into_inner(),
+        chunks_succeeded: tally.ok.into_inner(),
+        failed_chunks: failed.into_iter().map(|(f, _)| f).collect(),
+        retried_chunks: tally.retried.into_inner(),
+        wall_time: started.elapsed(),
+    })
+}

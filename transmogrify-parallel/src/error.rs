@@ -1,0 +1,75 @@
+//! The error type of the parallel crate.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while running a job.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Reading an input or a worker's pipe failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file (or `-` for stdin, or the worker program).
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The engine reported an error (a bad record in strict mode, a limit, …).
+    #[error(transparent)]
+    Core(#[from] transmogrify_core::Error),
+    /// A chunk failed; in strict mode this stops the run.
+    #[error("chunk {index} of {input} (bytes {start}..{end}) failed: {source}")]
+    Chunk {
+        /// The chunk's sequence number.
+        index: u64,
+        /// The input's name.
+        input: String,
+        /// First byte of the chunk in its input.
+        start: u64,
+        /// End of the chunk in its input.
+        end: u64,
+        /// What went wrong.
+        #[source]
+        source: Box<Error>,
+    },
+    /// A worker process misbehaved or died.
+    #[error("worker process {program}: {message}")]
+    Worker {
+        /// The worker program.
+        program: String,
+        /// What happened, with the worker's stderr when there was any.
+        message: String,
+    },
+    /// An option or combination of options cannot run.
+    #[error("{0}")]
+    Config(String),
+    /// The run was stopped because another chunk failed first.
+    #[error("cancelled after an earlier failure")]
+    Cancelled,
+    /// The result sink refused a part.
+    #[error("writing results: {0}")]
+    Sink(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// The record error at the root of this error, if any (the first bad record of a
+    /// strict run, with its position).
+    pub fn record_error(&self) -> Option<&transmogrify_core::RecordError> {
+        match self {
+            Error::Core(e) => e.as_record_error(),
+            Error::Chunk { source, .. } => source.record_error(),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias of the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

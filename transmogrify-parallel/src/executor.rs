@@ -1,0 +1,213 @@
+//! The executor trait and the in-process executors.
+
+use std::time::Instant;
+
+use transmogrify_core::{ProcessingResult, ResultCollector};
+
+use crate::driver::{ChunkRunner, Ctx, Plan, Tally, finish, handle, run_in_process};
+use crate::error::Result;
+use crate::job::Job;
+use crate::ledger::Ledger;
+use crate::plan::Chunk;
+use crate::report::RunReport;
+use crate::sink::ResultSink;
+
+/// Runs a [`Job`], delivering each chunk's result to a sink. Every executor gives the
+/// same result for the same job (with deterministic ids and a fixed extraction time,
+/// byte-identical output).
+pub trait Executor: Send + Sync {
+    /// A short name for reports (`sequential`, `threads`, `processes`).
+    fn name(&self) -> &'static str;
+
+    /// Number of workers.
+    fn workers(&self) -> usize;
+
+    /// Runs the job. In strict mode the first bad record (in input order) is the
+    /// error; in skip mode failed chunks are listed in the report.
+    fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport>;
+
+    /// Runs the job into memory and returns the combined result with the report
+    /// (whose `tables` lists the rows of every table).
+    fn run_to_result(&self, job: &Job) -> Result<(ProcessingResult, RunReport)> {
+        let collector = ResultCollector::new();
+        let mut report = self.run(job, &collector)?;
+        let result = if collector.is_empty() {
+            job.processor.empty_result(&job.entity)
+        } else {
+            collector.finish()?
+        };
+        report.tables = result
+            .schemas()?
+            .into_iter()
+            .map(|t| (t.name, t.num_rows))
+            .collect();
+        Ok((result, report))
+    }
+}
+
+pub(crate) struct InProcess;
+
+impl ChunkRunner for InProcess {
+    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
+        run_in_process(chunk, ctx)
+    }
+}
+
+/// Runs every chunk on the calling thread, one after another.
+///
+/// ```
+/// use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
+/// use transmogrify_parallel::{Executor, Input, Job, SequentialExecutor};
+///
+/// let dir = std::env::temp_dir().join(format!("tm-seq-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("events.jsonl");
+/// std::fs::write(&path, "{\"id\":1,\"tags\":[{\"t\":\"a\"}]}\n{\"id\":2}\n")?;
+/// let processor = Processor::new(ProcessorConfig::builder().with_id_strategy(IdStrategy::Positional).build()?);
+/// let job = Job::new(processor, "events", vec![Input::jsonl(&path)]);
+/// let (result, report) = SequentialExecutor.run_to_result(&job)?;
+/// assert_eq!(report.records, 2);
+/// assert_eq!(report.tables, [("events".to_string(), 2), ("events_tags".to_string(), 1)]);
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SequentialExecutor;
+
+impl Executor for SequentialExecutor {
+    fn name(&self) -> &'static str {
+        "sequential"
+    }
+
+    fn workers(&self) -> usize {
+        1
+    }
+
+    fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
+        let started = Instant::now();
+        let ledger = Ledger::default();
+        let tally = Tally::new();
+        let ctx = Ctx {
+            job,
+            ledger: &ledger,
+        };
+        let mut runner = InProcess;
+        for item in Plan::new(job, &ledger) {
+            handle(item, &mut runner, &ctx, sink, &tally);
+        }
+        finish(tally, job, self.name(), 1, started)
+    }
+}
+
+/// Runs chunks on a pool of scoped threads, each with its own flattening state; results
+/// are deposited without a global lock and combined in input order.
+///
+/// ```
+/// use transmogrify_core::Processor;
+/// use transmogrify_parallel::{Chunking, Executor, Input, Job, ThreadExecutor};
+///
+/// let dir = std::env::temp_dir().join(format!("tm-thr-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("big.json");
+/// std::fs::write(&path, "[{\"n\":1},{\"n\":2},{\"n\":3}]")?;
+/// let job = Job::new(Processor::default(), "big", vec![Input::json(&path)])
+///     .with_chunking(Chunking::records(1));
+/// let (result, report) = ThreadExecutor::new(2).run_to_result(&job)?;
+/// assert_eq!(report.chunks_succeeded, 3);
+/// assert_eq!(result.rows("main")?[2]["n"], "3");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadExecutor {
+    workers: usize,
+}
+
+impl Default for ThreadExecutor {
+    fn default() -> Self {
+        ThreadExecutor::new(default_workers())
+    }
+}
+
+/// The number of cores available, at least 1.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Stack size of worker threads: flattening recurses once per nesting level.
+pub(crate) const WORKER_STACK: usize = 16 * 1024 * 1024;
+
+impl ThreadExecutor {
+    /// An executor with `workers` threads (at least 1).
+    pub fn new(workers: usize) -> Self {
+        ThreadExecutor {
+            workers: workers.max(1),
+        }
+    }
+}
+
+impl Executor for ThreadExecutor {
+    fn name(&self) -> &'static str {
+        "threads"
+    }
+
+    fn workers(&self) -> usize {
+        self.workers
+    }
+
+    fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
+        let runners = (0..self.workers).map(|_| InProcess).collect();
+        run_pool(job, sink, runners, self.name())
+    }
+}
+
+/// Plans on one thread and runs chunks on one thread per runner.
+pub(crate) fn run_pool<R: ChunkRunner>(
+    job: &Job,
+    sink: &dyn ResultSink,
+    runners: Vec<R>,
+    name: &'static str,
+) -> Result<RunReport> {
+    let started = Instant::now();
+    let workers = runners.len();
+    let ledger = Ledger::default();
+    let tally = Tally::new();
+    let (tx, rx) = crossbeam::channel::bounded(workers * 2);
+    let scope_result = crossbeam::thread::scope(|s| {
+        let (ledger, tally) = (&ledger, &tally);
+        s.builder()
+            .name("tm-planner".into())
+            .spawn(move |_| {
+                for item in Plan::new(job, ledger) {
+                    if tx.send(item).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| crate::Error::Config(format!("cannot start the planner thread: {e}")))?;
+        for (i, mut runner) in runners.into_iter().enumerate() {
+            let rx = rx.clone();
+            s.builder()
+                .name(format!("tm-worker-{i}"))
+                .stack_size(WORKER_STACK)
+                .spawn(move |_| {
+                    let ctx = Ctx { job, ledger };
+                    for item in rx.iter() {
+                        handle(item, &mut runner, &ctx, sink, tally);
+                    }
+                })
+                .map_err(|e| crate::Error::Config(format!("cannot start a worker thread: {e}")))?;
+        }
+        drop(rx);
+        Ok::<(), crate::Error>(())
+    });
+    match scope_result {
+        Ok(r) => r?,
+        Err(_) => {
+            return Err(crate::Error::Config(
+                "a worker thread panicked (this is a bug, please report it)".to_string(),
+            ));
+        }
+    }
+    finish(tally, job, name, workers, started)
+}

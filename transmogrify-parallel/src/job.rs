@@ -1,0 +1,50 @@
+//! What to run: a processor, an entity, inputs and chunking.
+
+use transmogrify_core::Processor;
+
+use crate::plan::{Chunking, Input};
+
+/// Default number of retries of a chunk whose worker process died.
+pub const DEFAULT_RETRIES: u32 = 1;
+
+/// A flattening job: the same for every executor.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The processor (configuration and extraction time).
+    pub processor: Processor,
+    /// The entity name.
+    pub entity: String,
+    /// Inputs, flattened in order; record ordinals run on across them.
+    pub inputs: Vec<Input>,
+    /// How inputs are cut into chunks.
+    pub chunking: Chunking,
+    /// Retries of a chunk whose worker process died. Defaults to [`DEFAULT_RETRIES`].
+    pub retries: u32,
+}
+
+impl Job {
+    /// A job with default chunking.
+    pub fn new(processor: Processor, entity: impl Into<String>, inputs: Vec<Input>) -> Self {
+        Job {
+            processor,
+            entity: entity.into(),
+            inputs,
+            chunking: Chunking::default(),
+            retries: DEFAULT_RETRIES,
+        }
+    }
+
+    /// Sets the chunking.
+    #[must_use]
+    pub fn with_chunking(mut self, chunking: Chunking) -> Self {
+        self.chunking = chunking;
+        self
+    }
+
+    /// Sets the retries of chunks whose worker died.
+    #[must_use]
+    pub fn with_retries(mut self, retries: u32) -> Self {
+        self.retries = retries;
+        self
+    }
+}

@@ -1,0 +1,655 @@
+//! Inputs and chunk planning.
+//!
+//! A plain JSONL file is cut into byte ranges aligned to line starts by looking only at
+//! the bytes around each cut, so planning never reads the file; each worker reads its
+//! own range. Every other input (a JSON array, concatenated JSON values, JSONL read
+//! from a pipe) is read once by a fast scanning reader that hands out batches of whole
+//! records. Record ordinals and line numbers of a range are not known until a worker
+//! has counted its lines; the [`Ledger`](crate::ledger::Ledger) hands each chunk its
+//! base once every earlier chunk is counted.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use transmogrify_core::{JsonLines, JsonRecords, Position, RecordErrorKind, SyntaxError};
+
+use crate::error::{Error, Result};
+
+/// Default chunk size in bytes.
+pub const DEFAULT_CHUNK_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The format of an input the executors read themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum InputFormat {
+    /// One JSON object per line; blank lines skipped.
+    #[default]
+    Jsonl,
+    /// A top-level array of records, one object, or concatenated objects.
+    Json,
+}
+
+/// One input of a job: a file, or standard input (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Input {
+    path: PathBuf,
+    format: InputFormat,
+}
+
+impl Input {
+    /// An input of the given format.
+    pub fn new(path: impl Into<PathBuf>, format: InputFormat) -> Self {
+        Input {
+            path: path.into(),
+            format,
+        }
+    }
+
+    /// A JSONL input.
+    pub fn jsonl(path: impl Into<PathBuf>) -> Self {
+        Self::new(path, InputFormat::Jsonl)
+    }
+
+    /// A JSON input.
+    pub fn json(path: impl Into<PathBuf>) -> Self {
+        Self::new(path, InputFormat::Json)
+    }
+
+    /// An input whose format is told by its extension (`.json` is JSON, `.jsonl` and
+    /// `.ndjson` are JSONL) or, failing that, by its first byte (`[` is JSON).
+    pub fn detect(path: impl Into<PathBuf>) -> Result<Self> {
+        let path = path.into();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let format = match ext.as_deref() {
+            Some("json") => InputFormat::Json,
+            Some("jsonl" | "ndjson") => InputFormat::Jsonl,
+            _ if is_stdin(&path) => InputFormat::Jsonl,
+            _ => {
+                let mut head = [0u8; 512];
+                let n = File::open(&path)
+                    .and_then(|mut f| f.read(&mut head))
+                    .map_err(|e| Error::io(&path, e))?;
+                let first = head[..n]
+                    .iter()
+                    .find(|b| !b" \t\r\n".contains(b) && **b != 0xEF && **b != 0xBB && **b != 0xBF);
+                if first == Some(&b'[') {
+                    InputFormat::Json
+                } else {
+                    InputFormat::Jsonl
+                }
+            }
+        };
+        Ok(Input { path, format })
+    }
+
+    /// The path (`-` for standard input).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The format.
+    pub fn format(&self) -> InputFormat {
+        self.format
+    }
+
+    /// The name used in messages.
+    pub fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    pub(crate) fn is_stdin(&self) -> bool {
+        is_stdin(&self.path)
+    }
+}
+
+fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// How inputs are cut into chunks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunking {
+    /// Target chunk size in bytes. Defaults to [`DEFAULT_CHUNK_BYTES`].
+    pub bytes: u64,
+    /// Cut after this many records instead (the input is then read by the planner).
+    pub records: Option<u64>,
+}
+
+impl Default for Chunking {
+    fn default() -> Self {
+        Chunking {
+            bytes: DEFAULT_CHUNK_BYTES,
+            records: None,
+        }
+    }
+}
+
+impl Chunking {
+    /// Chunks of about `bytes` bytes.
+    pub fn bytes(bytes: u64) -> Self {
+        Chunking {
+            bytes: bytes.max(1),
+            records: None,
+        }
+    }
+
+    /// Chunks of `records` records.
+    pub fn records(records: u64) -> Self {
+        Chunking {
+            bytes: u64::MAX,
+            records: Some(records.max(1)),
+        }
+    }
+}
+
+/// How the records of an in-memory chunk are laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// JSONL lines; the first byte starts line `line`.
+    Lines { line: u64 },
+    /// Comma-separated array elements; the first starts at `first`.
+    Elements { first: Position },
+    /// Concatenated values; the first starts at `first`.
+    Values { first: Position },
+}
+
+/// What a chunk holds.
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    /// A byte range of a JSONL file that the worker reads and counts itself.
+    Range,
+    /// Records already read by the planner.
+    Inline { data: Arc<[u8]>, layout: Layout },
+}
+
+/// One unit of work.
+#[derive(Debug, Clone)]
+pub(crate) struct Chunk {
+    pub(crate) seq: u64,
+    pub(crate) input: usize,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) body: Body,
+}
+
+/// Something the planner hands out: a chunk (its counts, when known, are in the
+/// ledger), or the error that ended an input.
+pub(crate) enum Planned {
+    Chunk(Chunk),
+    Failed {
+        input: usize,
+        seq: u64,
+        error: Error,
+    },
+}
+
+/// Cut points of a plain JSONL file: `[0, c1, c2, …, len]`, each cut moved forward to
+/// the start of a line by reading only the bytes after it.
+pub(crate) fn jsonl_ranges(path: &Path, chunk_bytes: u64) -> Result<Vec<(u64, u64)>> {
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut cuts = vec![0u64];
+    let mut target = chunk_bytes.max(1);
+    let mut buf = vec![0u8; 64 * 1024];
+    while target < len {
+        // The cut goes right after the first newline at or after `target - 1`.
+        file.seek(SeekFrom::Start(target - 1))
+            .map_err(|e| Error::io(path, e))?;
+        let mut at = target - 1;
+        let cut = loop {
+            let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
+            if n == 0 {
+                break len;
+            }
+            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
+                break at + i as u64 + 1;
+            }
+            at += n as u64;
+        };
+        if cut >= len {
+            break;
+        }
+        if cut > *cuts.last().unwrap_or(&0) {
+            cuts.push(cut);
+        }
+        target = cut.max(target) + chunk_bytes.max(1) - 1;
+        target = target.max(cut + 1);
+    }
+    cuts.push(len);
+    cuts.dedup();
+    Ok(cuts.windows(2).map(|w| (w[0], w[1])).collect())
+}
+
+/// An inline chunk found by the [`Scanner`]: its bytes, layout, record and line
+/// counts, and byte range in the source.
+pub(crate) struct Scanned {
+    pub(crate) data: Arc<[u8]>,
+    pub(crate) layout: Layout,
+    pub(crate) records: u64,
+    pub(crate) lines: u64,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+}
+
+/// Reads a stream once and cuts it into inline chunks of whole records.
+pub(crate) struct Scanner<R> {
+    reader: R,
+    name: String,
+    format: InputFormat,
+    chunking: Chunking,
+    buf: Vec<u8>,
+    /// Source offset of `buf[0]`.
+    buf_offset: u64,
+    eof: bool,
+    state: ScanState,
+    /// Position of the next record (or of `buf[0]` for lines).
+    next: Position,
+    records_seen: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScanState {
+    Start,
+    Lines,
+    Elements { first: bool },
+    Values,
+    Done,
+}
+
+const READ_BLOCK: usize = 1 << 20;
+
+impl<R: Read> Scanner<R> {
+    pub(crate) fn new(reader: R, name: String, format: InputFormat, chunking: Chunking) -> Self {
+        Scanner {
+            reader,
+            name,
+            format,
+            chunking,
+            buf: Vec::new(),
+            buf_offset: 0,
+            eof: false,
+            state: ScanState::Start,
+            next: Position::line_start(0, 1, 0),
+            records_seen: 0,
+        }
+    }
+
+    /// Reads more input; false at the end.
+    fn fill(&mut self, want: usize) -> Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let old = self.buf.len();
+        self.buf.resize(old + want.max(READ_BLOCK), 0);
+        let mut filled = old;
+        while filled < self.buf.len() {
+            match self.reader.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io(&self.name, e)),
+            }
+        }
+        self.buf.truncate(filled);
+        Ok(filled > old)
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.buf.drain(..n);
+        self.buf_offset += n as u64;
+    }
+
+    /// The next chunk with its `(records, lines)`, or `None` at the end.
+    pub(crate) fn next_chunk(&mut self) -> Result<Option<Scanned>> {
+        loop {
+            match self.state {
+                ScanState::Done => return Ok(None),
+                ScanState::Start => {
+                    if self.buf.len() < 4 && !self.eof {
+                        self.fill(READ_BLOCK)?;
+                        continue;
+                    }
+                    if self.buf.starts_with(b"\xEF\xBB\xBF") {
+                        self.consume(3);
+                        self.next.column += 1;
+                    }
+                    if self.format == InputFormat::Jsonl {
+                        self.state = ScanState::Lines;
+                        continue;
+                    }
+                    let ws = self
+                        .buf
+                        .iter()
+                        .take_while(|b| b" \t\r\n".contains(b))
+                        .count();
+                    if ws == self.buf.len() && !self.eof {
+                        self.fill(READ_BLOCK)?;
+                        continue;
+                    }
+                    self.next = self.next.advanced(&self.buf, ws);
+                    self.consume(ws);
+                    if self.buf.first() == Some(&b'[') {
+                        self.next = self.next.advanced(&self.buf, 1);
+                        self.consume(1);
+                        self.state = ScanState::Elements { first: true };
+                    } else {
+                        self.state = ScanState::Values;
+                    }
+                }
+                ScanState::Lines => return self.lines(),
+                ScanState::Elements { .. } | ScanState::Values => return self.values(),
+            }
+        }
+    }
+
+    fn lines(&mut self) -> Result<Option<Scanned>> {
+        let target = self.chunking.bytes.min(usize::MAX as u64) as usize;
+        let max_records = self.chunking.records.unwrap_or(u64::MAX);
+        // Gather whole lines until the chunk is big enough or the input ends.
+        let mut end = 0;
+        let mut records = 0;
+        let mut lines = 0;
+        loop {
+            match memchr::memchr(b'\n', &self.buf[end..]) {
+                Some(i) => {
+                    let line = &self.buf[end..end + i];
+                    lines += 1;
+                    if !line.iter().all(|b| b" \t\r".contains(b)) {
+                        records += 1;
+                    }
+                    end += i + 1;
+                    if records >= max_records || end >= target {
+                        break;
+                    }
+                }
+                None => {
+                    if !self.fill(READ_BLOCK)? {
+                        if end < self.buf.len() {
+                            let (r, l) = JsonLines::count(&self.buf[end..]);
+                            records += r;
+                            lines += l;
+                            end = self.buf.len();
+                        }
+                        self.state = ScanState::Done;
+                        break;
+                    }
+                }
+            }
+        }
+        if end == 0 {
+            return Ok(None);
+        }
+        let data: Arc<[u8]> = Arc::from(&self.buf[..end]);
+        let first_line = self.next.line;
+        let start = self.buf_offset;
+        self.consume(end);
+        self.next.line += lines;
+        Ok(Some(Scanned {
+            data,
+            layout: Layout::Lines { line: first_line },
+            records,
+            lines,
+            start,
+            end: start + end as u64,
+        }))
+    }
+
+    fn values(&mut self) -> Result<Option<Scanned>> {
+        let target = self.chunking.bytes.min(usize::MAX as u64) as usize;
+        let max_records = self.chunking.records.unwrap_or(u64::MAX);
+        let elements = matches!(self.state, ScanState::Elements { .. });
+        let mut cursor = 0usize;
+        let mut records = 0u64;
+        let mut first_pos: Option<Position> = None;
+        let mut chunk_start = 0usize;
+        // Positions are advanced incrementally from the last record, never rescanned.
+        let mut mark = (0usize, self.next);
+        loop {
+            // Move past the separator before the next element.
+            let ws = self.buf[cursor..]
+                .iter()
+                .take_while(|b| b" \t\r\n".contains(b))
+                .count();
+            let mut at = cursor + ws;
+            if at >= self.buf.len() {
+                if self.fill(READ_BLOCK)? {
+                    continue;
+                }
+                if elements {
+                    return Err(self.syntax(at, "',' or ']'"));
+                }
+                self.state = ScanState::Done;
+                break;
+            }
+            if elements {
+                let first = matches!(self.state, ScanState::Elements { first: true });
+                match self.buf[at] {
+                    b']' => {
+                        let rest_ws = self.buf[at + 1..]
+                            .iter()
+                            .take_while(|b| b" \t\r\n".contains(b))
+                            .count();
+                        if at + 1 + rest_ws < self.buf.len() {
+                            return Err(
+                                self.error_at(at + 1 + rest_ws, SyntaxError::TrailingCharacters)
+                            );
+                        }
+                        if !self.eof && self.fill(READ_BLOCK)? {
+                            continue;
+                        }
+                        self.state = ScanState::Done;
+                        break;
+                    }
+                    b',' if !first => {
+                        at += 1;
+                        let ws2 = self.buf[at..]
+                            .iter()
+                            .take_while(|b| b" \t\r\n".contains(b))
+                            .count();
+                        at += ws2;
+                        if at >= self.buf.len() {
+                            if self.fill(READ_BLOCK)? {
+                                continue;
+                            }
+                            return Err(self.syntax(at, "a JSON value"));
+                        }
+                    }
+                    _ if first => {}
+                    _ => return Err(self.syntax(at, "',' or ']'")),
+                }
+            }
+            // One whole value starting at `at`.
+            let start_pos = mark
+                .1
+                .advanced(&self.buf[mark.0..], at - mark.0)
+                .with_ordinal(self.records_seen);
+            mark = (at, start_pos);
+            let mut items = JsonRecords::values(&self.buf[at..], &self.name, start_pos);
+            match items.next() {
+                Some(Ok((bytes, _))) => {
+                    let end = at + bytes.len();
+                    if first_pos.is_none() {
+                        first_pos = Some(start_pos);
+                        chunk_start = at;
+                    }
+                    if elements {
+                        self.state = ScanState::Elements { first: false };
+                    }
+                    records += 1;
+                    self.records_seen += 1;
+                    cursor = end;
+                    if records >= max_records || end - chunk_start >= target {
+                        break;
+                    }
+                }
+                Some(Err(e)) => {
+                    let incomplete = matches!(
+                        e.kind,
+                        RecordErrorKind::Syntax(SyntaxError::UnexpectedEnd { .. })
+                    ) && e.position.byte_offset
+                        >= self.buf_offset + self.buf.len() as u64;
+                    if incomplete && !self.eof {
+                        let grow = self.buf.len().max(READ_BLOCK);
+                        self.fill(grow)?;
+                        continue;
+                    }
+                    self.state = ScanState::Done;
+                    return Err(Error::Core(e.into()));
+                }
+                None => {
+                    self.state = ScanState::Done;
+                    break;
+                }
+            }
+        }
+        let Some(first) = first_pos else {
+            return Ok(None);
+        };
+        let data: Arc<[u8]> = Arc::from(&self.buf[chunk_start..cursor]);
+        let start = self.buf_offset + chunk_start as u64;
+        let end = self.buf_offset + cursor as u64;
+        self.next = mark.1.advanced(&self.buf[mark.0..], cursor - mark.0);
+        self.consume(cursor);
+        let layout = if elements {
+            Layout::Elements { first }
+        } else {
+            Layout::Values { first }
+        };
+        Ok(Some(Scanned {
+            data,
+            layout,
+            records,
+            lines: 0,
+            start,
+            end,
+        }))
+    }
+
+    fn error_at(&mut self, at: usize, kind: SyntaxError) -> Error {
+        let position = self
+            .next
+            .advanced(&self.buf, at)
+            .with_ordinal(self.records_seen);
+        self.state = ScanState::Done;
+        Error::Core(
+            transmogrify_core::RecordError {
+                source_name: Arc::from(self.name.as_str()),
+                position,
+                kind: RecordErrorKind::Syntax(kind),
+                excerpt: transmogrify_core::excerpt(&self.buf, at),
+            }
+            .into(),
+        )
+    }
+
+    fn syntax(&mut self, at: usize, expected: &'static str) -> Error {
+        let kind = match self.buf.get(at) {
+            None => SyntaxError::UnexpectedEnd { expected },
+            Some(&b) => SyntaxError::UnexpectedChar {
+                expected,
+                found: char::from(b),
+            },
+        };
+        self.error_at(at, kind)
+    }
+}
+
+trait WithOrdinal {
+    fn with_ordinal(self, ordinal: u64) -> Self;
+}
+
+impl WithOrdinal for Position {
+    fn with_ordinal(mut self, ordinal: u64) -> Self {
+        self.ordinal = ordinal;
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(text: &str, format: InputFormat, chunking: Chunking) -> Vec<(String, u64, u64, u64)> {
+        let mut s = Scanner::new(text.as_bytes(), "t".into(), format, chunking);
+        let mut out = Vec::new();
+        while let Ok(Some(c)) = s.next_chunk() {
+            out.push((
+                String::from_utf8_lossy(&c.data).into_owned(),
+                c.records,
+                c.lines,
+                c.start,
+            ));
+        }
+        out
+    }
+
+    #[test]
+    fn arrays_are_cut_into_element_batches() {
+        let got = scan(
+            " [ {\"a\":1}, {\"a\":[2]} ,{\"a\":3} ] ",
+            InputFormat::Json,
+            Chunking::records(2),
+        );
+        assert_eq!(
+            got,
+            [
+                ("{\"a\":1}, {\"a\":[2]}".to_string(), 2, 0, 3),
+                ("{\"a\":3}".to_string(), 1, 0, 23),
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_keep_counts() {
+        let got = scan("{}\n\n{}\n{}", InputFormat::Jsonl, Chunking::records(2));
+        assert_eq!(
+            got,
+            [
+                ("{}\n\n{}\n".to_string(), 2, 3, 0),
+                ("{}".to_string(), 1, 1, 7)
+            ]
+        );
+    }
+
+    #[test]
+    fn truncated_arrays_are_errors() {
+        let mut s = Scanner::new(
+            &b"[{\"a\":1},{\"a\":"[..],
+            "f".into(),
+            InputFormat::Json,
+            Chunking::default(),
+        );
+        let err = s.next_chunk().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "f: line 1, column 15 (byte 14, record 1): invalid JSON: unexpected end of input, expected a JSON value near `{\"a\":`"
+            )
+        );
+    }
+
+    #[test]
+    fn jsonl_ranges_align_to_lines() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("tm-plan-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join("a.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"a\":22}\n\n{\"a\":333}\n{}")
+            .map_err(|e| Error::io(&path, e))?;
+        assert_eq!(
+            jsonl_ranges(&path, 1)?,
+            [(0, 8), (8, 17), (17, 18), (18, 28), (28, 30)]
+        );
+        assert_eq!(jsonl_ranges(&path, 10)?, [(0, 17), (17, 28), (28, 30)]);
+        assert_eq!(jsonl_ranges(&path, 1000)?, [(0, 30)]);
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,75 @@
+//! What a run did.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A chunk that failed (after its retries), named by its place in the input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedChunk {
+    /// The chunk's sequence number.
+    pub index: u64,
+    /// The input's name.
+    pub input: String,
+    /// First byte of the chunk in its input.
+    pub start: u64,
+    /// End of the chunk in its input.
+    pub end: u64,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last error.
+    pub error: String,
+}
+
+/// The summary of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// The executor's name.
+    pub executor: String,
+    /// Workers used.
+    pub workers: usize,
+    /// Records flattened.
+    pub records: u64,
+    /// Bad records skipped (skip mode).
+    pub bad_records: u64,
+    /// Rows per table, when the caller filled them in from the final result.
+    pub tables: Vec<(String, usize)>,
+    /// Input bytes covered by the chunks.
+    pub bytes_read: u64,
+    /// Chunks that succeeded.
+    pub chunks_succeeded: u64,
+    /// Chunks that failed, in input order.
+    pub failed_chunks: Vec<FailedChunk>,
+    /// Chunks that succeeded only after a retry.
+    pub retried_chunks: u64,
+    /// Wall time of the run.
+    pub wall_time: Duration,
+}
+
+impl RunReport {
+    /// Throughput in MB/s (10^6 bytes per second).
+    pub fn mb_per_second(&self) -> f64 {
+        let secs = self.wall_time.as_secs_f64();
+        if secs == 0.0 {
+            0.0
+        } else {
+            self.bytes_read as f64 / 1e6 / secs
+        }
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} records ({} bad) in {:.2}s with {} ({} workers): {:.1} MB/s, {} chunks ok, {} failed",
+            self.records,
+            self.bad_records,
+            self.wall_time.as_secs_f64(),
+            self.executor,
+            self.workers,
+            self.mb_per_second(),
+            self.chunks_succeeded,
+            self.failed_chunks.len()
+        )
+    }
+}
