@@ -1,0 +1,361 @@
+//! The process executor: chunks flattened by worker processes.
+
+use std::io::{BufReader, BufWriter, Read};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::Mutex;
+use serde_json::json;
+use transmogrify_core::ProcessingResult;
+
+use crate::driver::{ChunkRunner, Ctx};
+use crate::error::{Error, Result};
+use crate::executor::{Executor, default_workers, run_pool};
+use crate::job::Job;
+use crate::plan::{Body, Chunk, Layout};
+use crate::report::RunReport;
+use crate::sink::ResultSink;
+use crate::wire::{
+    self, BASE, CHUNK, COUNTED, FAILED, INIT, RESULT, get_u64, position_json, read_frame,
+    with_header, write_frame,
+};
+
+/// Environment variable naming the worker program (overrides the search).
+pub const WORKER_ENV: &str = "TRANSMOGRIFY_WORKER";
+
+/// Most stderr kept from a worker, for error messages.
+const STDERR_KEEP: usize = 16 * 1024;
+
+/// Runs chunks on worker processes, one chunk at a time each. Chunks travel over the
+/// worker's stdin (a JSONL range as its path and byte range, other chunks with their
+/// bytes); results come back over its stdout as Arrow IPC streams. A worker that dies
+/// fails its chunk, which is retried once on a fresh worker, then reported; never a
+/// hang.
+///
+/// The worker program is, in order: the one given with
+/// [`ProcessExecutor::with_program`], the `TRANSMOGRIFY_WORKER` environment variable,
+/// `transmogrify-worker` beside the current executable, or `transmogrify __worker`
+/// beside it.
+#[derive(Debug, Clone)]
+pub struct ProcessExecutor {
+    workers: usize,
+    program: Option<(PathBuf, Vec<String>)>,
+    env: Vec<(String, String)>,
+}
+
+impl Default for ProcessExecutor {
+    fn default() -> Self {
+        ProcessExecutor::new(default_workers())
+    }
+}
+
+impl ProcessExecutor {
+    /// An executor with `workers` processes (at least 1).
+    pub fn new(workers: usize) -> Self {
+        ProcessExecutor {
+            workers: workers.max(1),
+            program: None,
+            env: Vec::new(),
+        }
+    }
+
+    /// Sets an environment variable for the workers (for example [`ABORT_ENV`](crate::ABORT_ENV)
+    /// in crash tests).
+    #[must_use]
+    pub fn with_env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs `program args…` as the worker.
+    #[must_use]
+    pub fn with_program(mut self, program: impl Into<PathBuf>, args: Vec<String>) -> Self {
+        self.program = Some((program.into(), args));
+        self
+    }
+
+    /// The worker program and its arguments, as found.
+    pub fn program(&self) -> Result<(PathBuf, Vec<String>)> {
+        if let Some(p) = &self.program {
+            return Ok(p.clone());
+        }
+        if let Some(p) = std::env::var_os(WORKER_ENV) {
+            return Ok((PathBuf::from(p), Vec::new()));
+        }
+        let exe = std::env::current_exe().map_err(|e| Error::io("<current executable>", e))?;
+        let mut dirs = Vec::new();
+        if let Some(dir) = exe.parent() {
+            dirs.push(dir.to_path_buf());
+            // Test and example binaries live one level below the binaries.
+            if let Some(up) = dir.parent() {
+                dirs.push(up.to_path_buf());
+            }
+        }
+        for dir in &dirs {
+            let worker = dir.join(format!(
+                "transmogrify-worker{}",
+                std::env::consts::EXE_SUFFIX
+            ));
+            if worker.is_file() {
+                return Ok((worker, Vec::new()));
+            }
+        }
+        for dir in &dirs {
+            let cli = dir.join(format!("transmogrify{}", std::env::consts::EXE_SUFFIX));
+            if cli.is_file() {
+                return Ok((cli, vec!["__worker".to_string()]));
+            }
+        }
+        Err(Error::Config(format!(
+            "no worker program found beside {}; set {WORKER_ENV} to the transmogrify-worker binary",
+            exe.display()
+        )))
+    }
+}
+
+impl Executor for ProcessExecutor {
+    fn name(&self) -> &'static str {
+        "processes"
+    }
+
+    fn workers(&self) -> usize {
+        self.workers
+    }
+
+    fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
+        let (program, args) = self.program()?;
+        let init = json!({
+            "config": wire::config_to_json(job.processor.config(), job.processor.extract_time())?,
+            "entity": job.entity,
+        });
+        let init = with_header(&init, &[]);
+        let runners = (0..self.workers)
+            .map(|_| ProcessRunner {
+                program: program.clone(),
+                args: args.clone(),
+                env: self.env.clone(),
+                init: init.clone(),
+                worker: None,
+            })
+            .collect();
+        run_pool(job, sink, runners, self.name())
+    }
+}
+
+struct Worker {
+    child: Child,
+    stdin: BufWriter<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    drain: Option<JoinHandle<()>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(d) = self.drain.take() {
+            let _ = d.join();
+        }
+    }
+}
+
+struct ProcessRunner {
+    program: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    init: Vec<u8>,
+    worker: Option<Worker>,
+}
+
+impl ProcessRunner {
+    fn spawn(&self) -> Result<Worker> {
+        let mut child = Command::new(&self.program)
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io(&self.program, e))?;
+        let (Some(stdin), Some(stdout), Some(mut err)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            return Err(self.died("its pipes could not be opened".into(), &[]));
+        };
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        // Drained on its own thread so a chatty worker never blocks on a full pipe.
+        let drain = std::thread::Builder::new()
+            .name("tm-worker-stderr".into())
+            .spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let mut kept = sink.lock();
+                    kept.extend_from_slice(&buf[..n]);
+                    if kept.len() > STDERR_KEEP {
+                        let cut = kept.len() - STDERR_KEEP;
+                        kept.drain(..cut);
+                    }
+                }
+            })
+            .map_err(|e| Error::io(&self.program, e))?;
+        let mut worker = Worker {
+            child,
+            stdin: BufWriter::new(stdin),
+            stdout: BufReader::new(stdout),
+            stderr,
+            drain: Some(drain),
+        };
+        write_frame(&mut worker.stdin, INIT, &[&self.init])
+            .map_err(|e| self.died(format!("sending its configuration: {e}"), &[]))?;
+        Ok(worker)
+    }
+
+    fn died(&self, what: String, stderr: &[u8]) -> Error {
+        let stderr = String::from_utf8_lossy(stderr);
+        let stderr = stderr.trim();
+        Error::Worker {
+            program: self.program.display().to_string(),
+            message: if stderr.is_empty() {
+                what
+            } else {
+                format!("{what}; its stderr: {stderr}")
+            },
+        }
+    }
+
+    /// Ends a worker that broke, with an error describing how.
+    fn bury(&mut self, what: &str) -> Error {
+        let Some(mut w) = self.worker.take() else {
+            return self.died(what.to_string(), &[]);
+        };
+        let _ = w.child.kill();
+        let status = w.child.wait().ok();
+        if let Some(d) = w.drain.take() {
+            let _ = d.join();
+        }
+        let stderr = w.stderr.lock().clone();
+        let how = match status {
+            Some(s) => format!("{what} (it exited with {s})"),
+            None => what.to_string(),
+        };
+        self.died(how, &stderr)
+    }
+
+    fn exchange(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
+        if self.worker.is_none() {
+            self.worker = Some(self.spawn()?);
+        }
+        let input = &ctx.job.inputs[chunk.input];
+        let mut header = json!({
+            "seq": chunk.seq,
+            "source": input.name(),
+            "start": chunk.start,
+            "end": chunk.end,
+        });
+        let data: &[u8] = match &chunk.body {
+            Body::Range => {
+                header["kind"] = json!("range");
+                header["path"] = json!(input.path().to_string_lossy());
+                &[]
+            }
+            Body::Inline { data, layout } => {
+                let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
+                header["ordinal"] = json!(ordinal);
+                match layout {
+                    Layout::Lines { line } => {
+                        header["kind"] = json!("lines");
+                        header["line"] = json!(line);
+                    }
+                    Layout::Elements { first } => {
+                        header["kind"] = json!("elements");
+                        header["first"] = position_json(first);
+                    }
+                    Layout::Values { first } => {
+                        header["kind"] = json!("values");
+                        header["first"] = position_json(first);
+                    }
+                }
+                data
+            }
+        };
+        let frame = with_header(&header, data);
+        let Some(w) = self.worker.as_mut() else {
+            return Err(Error::Config("worker vanished".into()));
+        };
+        if let Err(e) = write_frame(&mut w.stdin, CHUNK, &[&frame]) {
+            return Err(self.bury(&format!("it stopped reading its input ({e})")));
+        }
+        loop {
+            let Some(w) = self.worker.as_mut() else {
+                return Err(Error::Config("worker vanished".into()));
+            };
+            let frame = match read_frame(&mut w.stdout) {
+                Ok(Some(f)) => f,
+                Ok(None) => return Err(self.bury("it died while flattening the chunk")),
+                Err(e) => return Err(self.bury(&format!("its output broke off ({e})"))),
+            };
+            match frame {
+                (COUNTED, payload) => {
+                    let counted: serde_json::Value = serde_json::from_slice(&payload)
+                        .map_err(|e| Error::Config(format!("bad count from a worker: {e}")))?;
+                    ctx.ledger.publish(
+                        chunk.seq,
+                        get_u64(&counted, "records")?,
+                        get_u64(&counted, "lines")?,
+                    );
+                    let (ordinal, line) = match ctx.ledger.base(chunk.seq) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            // Cancelled: this worker is mid-chunk; end it.
+                            self.worker = None;
+                            return Err(e);
+                        }
+                    };
+                    let base = with_header(&json!({"ordinal": ordinal, "line": line}), &[]);
+                    let Some(w) = self.worker.as_mut() else {
+                        return Err(Error::Config("worker vanished".into()));
+                    };
+                    if let Err(e) = write_frame(&mut w.stdin, BASE, &[&base]) {
+                        return Err(self.bury(&format!("it stopped reading its input ({e})")));
+                    }
+                }
+                (RESULT, payload) => {
+                    let raw = wire::decode_result(&payload)?;
+                    return Ok(ProcessingResult::from_raw(
+                        raw,
+                        ctx.job.processor.config().clone(),
+                    )?);
+                }
+                (FAILED, payload) => {
+                    let v: serde_json::Value = serde_json::from_slice(&payload)
+                        .map_err(|e| Error::Config(format!("bad error from a worker: {e}")))?;
+                    return Err(wire::error_from_json(
+                        &v,
+                        &self.program.display().to_string(),
+                    ));
+                }
+                (other, _) => {
+                    return Err(self.bury(&format!("it sent an unknown frame {:?}", other as char)));
+                }
+            }
+        }
+    }
+}
+
+impl ChunkRunner for ProcessRunner {
+    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
+        self.exchange(chunk, ctx)
+    }
+
+    fn retryable(&self, error: &Error) -> bool {
+        matches!(error, Error::Worker { .. })
+    }
+}

@@ -1,0 +1,432 @@
+//! The pipe protocol between the process executor and its workers.
+//!
+//! Frames are `[kind: u8][length: u64 LE][payload]`. Control payloads are JSON; a
+//! chunk carries its records after its JSON header; a result carries one Arrow IPC
+//! stream per record batch of its raw form ([`RawResult`]).
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use serde_json::{Value, json};
+use transmogrify_core::{
+    ArrayMode, ErrorMode, IdStrategy, NamingOptions, Position, ProcessorConfig, RawResult,
+    RawTable, RecordError, RecordErrorKind,
+};
+
+use crate::error::{Error, Result};
+
+pub(crate) const INIT: u8 = b'I';
+pub(crate) const CHUNK: u8 = b'C';
+pub(crate) const COUNTED: u8 = b'N';
+pub(crate) const BASE: u8 = b'B';
+pub(crate) const RESULT: u8 = b'R';
+pub(crate) const FAILED: u8 = b'E';
+
+/// Largest frame accepted, as a guard against a corrupted stream.
+const MAX_FRAME: u64 = 1 << 40;
+
+fn bad(message: impl Into<String>) -> Error {
+    Error::Worker {
+        program: "protocol".into(),
+        message: message.into(),
+    }
+}
+
+pub(crate) fn write_frame(w: &mut impl Write, kind: u8, parts: &[&[u8]]) -> std::io::Result<()> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    w.write_all(&[kind])?;
+    w.write_all(&(len as u64).to_le_bytes())?;
+    for p in parts {
+        w.write_all(p)?;
+    }
+    w.flush()
+}
+
+/// Reads a frame; `None` on a clean end of stream.
+pub(crate) fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut kind = [0u8; 1];
+    match r.read_exact(&mut kind) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let mut len = [0u8; 8];
+    r.read_exact(&mut len)?;
+    let len = u64::from_le_bytes(len);
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
+    }
+    let mut payload = Vec::with_capacity(len as usize);
+    r.take(len).read_to_end(&mut payload)?;
+    if payload.len() as u64 != len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(Some((kind[0], payload)))
+}
+
+/// `[u32 header length][JSON header][body]`.
+pub(crate) fn with_header(header: &Value, body: &[u8]) -> Vec<u8> {
+    let h = header.to_string();
+    let mut out = Vec::with_capacity(4 + h.len() + body.len());
+    out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+    out.extend_from_slice(h.as_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+pub(crate) fn split_header(payload: &[u8]) -> Result<(Value, &[u8])> {
+    let len = payload
+        .get(..4)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        .ok_or_else(|| bad("short frame"))?;
+    let header = payload
+        .get(4..4 + len)
+        .ok_or_else(|| bad("short frame header"))?;
+    let header: Value =
+        serde_json::from_slice(header).map_err(|e| bad(format!("bad header: {e}")))?;
+    Ok((header, &payload[4 + len..]))
+}
+
+pub(crate) fn get_u64(v: &Value, key: &str) -> Result<u64> {
+    v.get(key)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| bad(format!("field {key:?} missing")))
+}
+
+pub(crate) fn get_str<'v>(v: &'v Value, key: &str) -> Result<&'v str> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad(format!("field {key:?} missing")))
+}
+
+pub(crate) fn position_json(p: &Position) -> Value {
+    json!({"ordinal": p.ordinal, "line": p.line, "column": p.column, "byte_offset": p.byte_offset})
+}
+
+pub(crate) fn position_from(v: &Value) -> Result<Position> {
+    Ok(Position {
+        ordinal: get_u64(v, "ordinal")?,
+        line: get_u64(v, "line")?,
+        column: get_u64(v, "column")?,
+        byte_offset: get_u64(v, "byte_offset")?,
+    })
+}
+
+// ---- configuration ---------------------------------------------------------------
+
+/// The configuration as JSON, with the processor's extraction time fixed in it.
+pub(crate) fn config_to_json(c: &ProcessorConfig, extract_time: i64) -> Result<Value> {
+    let ids = match c.id_strategy() {
+        IdStrategy::Random => json!("random"),
+        IdStrategy::Positional => json!("positional"),
+        IdStrategy::ContentHash => json!("content_hash"),
+        IdStrategy::Fields(p) => json!({ "fields": p }),
+        IdStrategy::Custom(_) => {
+            return Err(Error::Config(
+                "a custom id generator cannot run in worker processes; use threads".to_string(),
+            ));
+        }
+        _ => return Err(Error::Config("unknown id strategy".to_string())),
+    };
+    let mode = match c.array_mode() {
+        ArrayMode::Smart => "smart",
+        ArrayMode::Separate => "separate",
+        ArrayMode::Inline => "inline",
+        ArrayMode::Index => "index",
+        ArrayMode::Skip => "skip",
+        _ => return Err(Error::Config("unknown array mode".to_string())),
+    };
+    let n = c.naming();
+    Ok(json!({
+        "separator": c.separator(),
+        "cast_to_string": c.cast_to_string(),
+        "include_empty": c.include_empty(),
+        "skip_null": c.skip_null(),
+        "id_field": c.id_field(),
+        "parent_field": c.parent_field(),
+        "time_field": c.time_field(),
+        "array_mode": mode,
+        "array_index_field": c.array_index_field(),
+        "max_depth": c.max_depth(),
+        "nesting_limit": c.nesting_limit(),
+        "max_record_bytes": c.max_record_bytes(),
+        "max_columns": c.max_columns(),
+        "id_strategy": ids,
+        "extract_time": extract_time,
+        "naming": {
+            "abbreviate_field_names": n.abbreviate_field_names,
+            "abbreviate_table_names": n.abbreviate_table_names,
+            "max_field_component_length": n.max_field_component_length,
+            "max_table_component_length": n.max_table_component_length,
+            "preserve_leaf_component": n.preserve_leaf_component,
+            "custom_abbreviations": n.custom_abbreviations,
+        },
+        "batch_size": c.batch_size(),
+        "optimize_for_memory": c.optimize_for_memory(),
+        "skip_errors": c.on_error() == ErrorMode::Skip,
+        "max_error_raw_bytes": c.max_error_raw_bytes(),
+    }))
+}
+
+pub(crate) fn config_from_json(v: &Value) -> Result<ProcessorConfig> {
+    let b = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_bool)
+            .ok_or_else(|| bad(format!("{k} missing")))
+    };
+    let u = |k: &str| get_u64(v, k).map(|n| n as usize);
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    let ids = match v.get("id_strategy") {
+        Some(Value::String(s)) if s == "random" => IdStrategy::Random,
+        Some(Value::String(s)) if s == "positional" => IdStrategy::Positional,
+        Some(Value::String(s)) if s == "content_hash" => IdStrategy::ContentHash,
+        Some(Value::Object(o)) => {
+            let pairs: Vec<(String, String)> =
+                serde_json::from_value(o.get("fields").cloned().unwrap_or(Value::Null))
+                    .map_err(|e| bad(format!("id fields: {e}")))?;
+            IdStrategy::Fields(pairs)
+        }
+        _ => return Err(bad("id_strategy missing")),
+    };
+    let n = v.get("naming").ok_or_else(|| bad("naming missing"))?;
+    let nb = |k: &str| {
+        n.get(k)
+            .and_then(Value::as_bool)
+            .ok_or_else(|| bad(format!("{k} missing")))
+    };
+    let naming = NamingOptions {
+        abbreviate_field_names: nb("abbreviate_field_names")?,
+        abbreviate_table_names: nb("abbreviate_table_names")?,
+        max_field_component_length: get_u64(n, "max_field_component_length")? as usize,
+        max_table_component_length: get_u64(n, "max_table_component_length")? as usize,
+        preserve_leaf_component: nb("preserve_leaf_component")?,
+        custom_abbreviations: serde_json::from_value(
+            n.get("custom_abbreviations")
+                .cloned()
+                .unwrap_or(Value::Null),
+        )
+        .map_err(|e| bad(format!("abbreviations: {e}")))?,
+    };
+    let mode = ArrayMode::parse(s("array_mode").unwrap_or("")).ok_or_else(|| bad("array_mode"))?;
+    let config = ProcessorConfig::builder()
+        .with_separator(s("separator").unwrap_or_default())
+        .with_cast_to_string(b("cast_to_string")?)
+        .with_include_empty(b("include_empty")?)
+        .with_skip_null(b("skip_null")?)
+        .with_id_field(s("id_field"))
+        .with_parent_field(s("parent_field"))
+        .with_time_field(s("time_field"))
+        .with_array_mode(mode)
+        .with_array_index_field(s("array_index_field"))
+        .with_max_depth(u("max_depth")?)
+        .with_nesting_limit(u("nesting_limit")?)
+        .with_max_record_bytes(get_u64(v, "max_record_bytes")?)
+        .with_max_columns(u("max_columns")?)
+        .with_id_strategy(ids)
+        .with_extract_time(v.get("extract_time").and_then(Value::as_i64))
+        .with_naming(naming)
+        .with_batch_size(u("batch_size")?)
+        .with_optimize_for_memory(b("optimize_for_memory")?)
+        .with_on_error(if b("skip_errors")? {
+            ErrorMode::Skip
+        } else {
+            ErrorMode::Strict
+        })
+        .with_max_error_raw_bytes(u("max_error_raw_bytes")?)
+        .build()
+        .map_err(|e| bad(format!("configuration: {e}")))?;
+    Ok(config)
+}
+
+// ---- errors ----------------------------------------------------------------------
+
+pub(crate) fn error_to_json(e: &Error) -> Value {
+    match e.record_error() {
+        Some(r) => json!({
+            "message": e.to_string(),
+            "record": {
+                "source": &*r.source_name,
+                "position": position_json(&r.position),
+                "kind": r.kind.to_string(),
+                "excerpt": r.excerpt,
+            }
+        }),
+        None => json!({ "message": e.to_string() }),
+    }
+}
+
+pub(crate) fn error_from_json(v: &Value, program: &str) -> Error {
+    if let Some(r) = v.get("record") {
+        let parsed = (|| -> Result<RecordError> {
+            Ok(RecordError {
+                source_name: Arc::from(get_str(r, "source")?),
+                position: position_from(r.get("position").unwrap_or(&Value::Null))?,
+                kind: RecordErrorKind::Input(get_str(r, "kind")?.to_string()),
+                excerpt: get_str(r, "excerpt")?.to_string(),
+            })
+        })();
+        if let Ok(record) = parsed {
+            return Error::Core(record.into());
+        }
+    }
+    Error::Worker {
+        program: program.to_string(),
+        message: v
+            .get("message")
+            .and_then(Value::as_str)
+            .unwrap_or("failed without a message")
+            .to_string(),
+    }
+}
+
+// ---- results ---------------------------------------------------------------------
+
+fn ipc_bytes(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    {
+        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &batch.schema())
+            .map_err(|e| bad(format!("arrow ipc: {e}")))?;
+        w.write(batch).map_err(|e| bad(format!("arrow ipc: {e}")))?;
+        w.finish().map_err(|e| bad(format!("arrow ipc: {e}")))?;
+    }
+    Ok(out)
+}
+
+fn ipc_batch(bytes: &[u8]) -> Result<RecordBatch> {
+    let mut reader = arrow_ipc::reader::StreamReader::try_new(bytes, None)
+        .map_err(|e| bad(format!("arrow ipc: {e}")))?;
+    reader
+        .next()
+        .ok_or_else(|| bad("empty arrow ipc stream"))?
+        .map_err(|e| bad(format!("arrow ipc: {e}")))
+}
+
+/// A result frame's payload.
+pub(crate) fn encode_result(raw: &RawResult) -> Result<Vec<u8>> {
+    let mut body = Vec::new();
+    let mut push = |batch: &RecordBatch| -> Result<()> {
+        let bytes = ipc_bytes(batch)?;
+        body.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+        body.extend_from_slice(&bytes);
+        Ok(())
+    };
+    let mut tables = Vec::new();
+    for t in &raw.tables {
+        for b in &t.batches {
+            push(b)?;
+        }
+        tables.push(json!({"path": t.path, "parent": t.parent, "batches": t.batches.len()}));
+    }
+    if let Some(e) = &raw.errors {
+        push(e)?;
+    }
+    let header = json!({
+        "entity": raw.entity,
+        "records": raw.records,
+        "tables": tables,
+        "errors": raw.errors.is_some(),
+    });
+    Ok(with_header(&header, &body))
+}
+
+pub(crate) fn decode_result(payload: &[u8]) -> Result<RawResult> {
+    let (header, mut body) = split_header(payload)?;
+    let mut next = || -> Result<RecordBatch> {
+        let len = body
+            .get(..8)
+            .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as usize)
+            .ok_or_else(|| bad("short result body"))?;
+        let bytes = body
+            .get(8..8 + len)
+            .ok_or_else(|| bad("short result batch"))?;
+        body = &body[8 + len..];
+        ipc_batch(bytes)
+    };
+    let mut tables = Vec::new();
+    for t in header
+        .get("tables")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("tables missing"))?
+    {
+        let path: Vec<String> =
+            serde_json::from_value(t.get("path").cloned().unwrap_or(Value::Null))
+                .map_err(|e| bad(format!("table path: {e}")))?;
+        let parent: Option<Vec<String>> =
+            serde_json::from_value(t.get("parent").cloned().unwrap_or(Value::Null))
+                .map_err(|e| bad(format!("table parent: {e}")))?;
+        let n = get_u64(t, "batches")?;
+        let mut batches = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            batches.push(next()?);
+        }
+        tables.push(RawTable {
+            path,
+            parent,
+            batches,
+        });
+    }
+    let errors = if header.get("errors").and_then(Value::as_bool) == Some(true) {
+        Some(next()?)
+    } else {
+        None
+    };
+    Ok(RawResult {
+        entity: get_str(&header, "entity")?.to_string(),
+        records: get_u64(&header, "records")?,
+        tables,
+        errors,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use transmogrify_core::{ProcessingResult, Processor};
+
+    #[test]
+    fn configuration_round_trips() -> Result<()> {
+        let config = ProcessorConfig::builder()
+            .with_separator(".")
+            .with_cast_to_string(false)
+            .with_id_strategy(IdStrategy::Fields(vec![("".into(), "id".into())]))
+            .with_array_mode(ArrayMode::Index)
+            .with_custom_abbreviations([("customer", "c")])
+            .with_on_error(ErrorMode::Skip)
+            .with_time_field(None)
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let back = config_from_json(&config_to_json(&config, 42)?)?;
+        assert_eq!(config_to_json(&back, 42)?, config_to_json(&config, 42)?);
+        assert_eq!(back.extract_time(), Some(42));
+        Ok(())
+    }
+
+    #[test]
+    fn results_round_trip_through_ipc() -> Result<()> {
+        let config = ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .with_extract_time(Some(1))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let p = Processor::new(config.clone());
+        let mut s = p.session("t");
+        s.push(br#"{"a":1,"k":[{"b":2}]}"#)?;
+        // The bad middle record is recorded in skip mode.
+        s.push(br#"{"a": }"#)?;
+        s.push(br#"{"c":[1]}"#)?;
+        let r = s.finish()?;
+        let raw = decode_result(&encode_result(&r.to_raw()?)?)?;
+        let back = ProcessingResult::from_raw(raw, config)?;
+        assert_eq!(back.to_record_batches()?, r.to_record_batches()?);
+        assert_eq!(back.errors().len(), 1);
+        assert_eq!(
+            back.errors()[0].error.to_string(),
+            r.errors()[0].error.to_string()
+        );
+        Ok(())
+    }
+}

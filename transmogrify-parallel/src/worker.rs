@@ -1,0 +1,151 @@
+//! The worker side of the process executor: reads chunks from stdin, writes results
+//! to stdout, until its input ends.
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use serde_json::json;
+use transmogrify_core::{Position, Processor};
+
+use crate::chunk::{flatten, read_range};
+use crate::error::{Error, Result};
+use crate::plan::Layout;
+use crate::wire::{
+    self, BASE, CHUNK, COUNTED, FAILED, INIT, RESULT, get_str, get_u64, position_from, read_frame,
+    split_header, write_frame,
+};
+
+/// Environment variable that makes a worker abort on a given chunk, for tests of crash
+/// handling: `<chunk index>` aborts every time, `<chunk index>:<marker file>` aborts
+/// only while the marker file does not exist (and creates it), so a retry succeeds.
+pub const ABORT_ENV: &str = "TRANSMOGRIFY_WORKER_ABORT";
+
+/// Runs a worker on this process's stdin and stdout; the entry point of the
+/// `transmogrify-worker` binary and of `transmogrify __worker`.
+pub fn worker_main() -> ExitCode {
+    let stdin = std::io::stdin();
+    let stdout = std::io::stdout();
+    let mut input = BufReader::new(stdin.lock());
+    let mut output = BufWriter::new(stdout.lock());
+    match serve(&mut input, &mut output) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("transmogrify worker: {e}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+fn io(e: std::io::Error) -> Error {
+    Error::io("<worker pipe>", e)
+}
+
+fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
+    let Some((INIT, payload)) = read_frame(input).map_err(io)? else {
+        return Err(Error::Config("the worker expected an init frame".into()));
+    };
+    let (init, _) = split_header(&payload)?;
+    let config = wire::config_from_json(init.get("config").unwrap_or(&serde_json::Value::Null))?;
+    let entity = get_str(&init, "entity")?.to_string();
+    let processor = Processor::new(config);
+    let abort = std::env::var(ABORT_ENV).ok();
+    while let Some((kind, payload)) = read_frame(input).map_err(io)? {
+        if kind != CHUNK {
+            return Err(Error::Config(format!(
+                "unexpected frame {:?}",
+                kind as char
+            )));
+        }
+        let (header, data) = split_header(&payload)?;
+        let seq = get_u64(&header, "seq")?;
+        maybe_abort(abort.as_deref(), seq);
+        let outcome = run(&processor, &entity, &header, data, input, output);
+        match outcome {
+            Ok(payload) => write_frame(output, RESULT, &[&payload]).map_err(io)?,
+            Err(e) => {
+                let body = wire::error_to_json(&e).to_string();
+                write_frame(output, FAILED, &[body.as_bytes()]).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn maybe_abort(spec: Option<&str>, seq: u64) {
+    let Some(spec) = spec else { return };
+    let (index, marker) = match spec.split_once(':') {
+        Some((i, m)) => (i, Some(PathBuf::from(m))),
+        None => (spec, None),
+    };
+    if index.parse::<u64>() != Ok(seq) {
+        return;
+    }
+    if let Some(marker) = marker {
+        if marker.exists() {
+            return;
+        }
+        let _ = std::fs::write(&marker, b"aborted once\n");
+    }
+    std::process::abort();
+}
+
+fn run(
+    processor: &Processor,
+    entity: &str,
+    header: &serde_json::Value,
+    data: &[u8],
+    input: &mut impl Read,
+    output: &mut impl Write,
+) -> Result<Vec<u8>> {
+    let seq = get_u64(header, "seq")?;
+    let source = get_str(header, "source")?;
+    let start = get_u64(header, "start")?;
+    let kind = get_str(header, "kind")?;
+    let result = if kind == "range" {
+        let path = PathBuf::from(get_str(header, "path")?);
+        let data = read_range(&path, start, get_u64(header, "end")?)?;
+        let (records, lines) = transmogrify_core::JsonLines::count(&data);
+        let counted = json!({"seq": seq, "records": records, "lines": lines}).to_string();
+        write_frame(output, COUNTED, &[counted.as_bytes()]).map_err(io)?;
+        let Some((BASE, base)) = read_frame(input).map_err(io)? else {
+            return Err(Error::Config("the worker expected a base frame".into()));
+        };
+        let (base, _) = split_header(&base)?;
+        let (ordinal, line) = (get_u64(&base, "ordinal")?, get_u64(&base, "line")?);
+        flatten(
+            processor,
+            entity,
+            source,
+            &data,
+            Layout::Lines { line },
+            Position::line_start(ordinal, line, start),
+        )?
+    } else {
+        let ordinal = get_u64(header, "ordinal")?;
+        let layout = match kind {
+            "lines" => Layout::Lines {
+                line: get_u64(header, "line")?,
+            },
+            "elements" => Layout::Elements {
+                first: position_from(header.get("first").unwrap_or(&serde_json::Value::Null))?,
+            },
+            _ => Layout::Values {
+                first: position_from(header.get("first").unwrap_or(&serde_json::Value::Null))?,
+            },
+        };
+        let line = match layout {
+            Layout::Lines { line } => line,
+            _ => 0,
+        };
+        flatten(
+            processor,
+            entity,
+            source,
+            data,
+            layout,
+            Position::line_start(ordinal, line, start),
+        )?
+    };
+    wire::encode_result(&result.to_raw()?)
+}

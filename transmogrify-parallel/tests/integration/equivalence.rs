@@ -1,0 +1,116 @@
+//! Every executor, worker count and chunk size gives the sequential result.
+
+use transmogrify_core::ProcessingResult;
+use transmogrify_parallel::{Executor, SequentialExecutor};
+
+use crate::support::*;
+
+fn check(job: &transmogrify_parallel::Job, what: &str) -> TestResult {
+    let (expected, report) = SequentialExecutor.run_to_result(job)?;
+    let expected = tables(&expected)?;
+    assert!(report.records > 0, "{what}: nothing flattened");
+    for chunking in chunkings() {
+        let job = job.clone().with_chunking(chunking);
+        for executor in executors() {
+            let (got, report): (ProcessingResult, _) = executor.run_to_result(&job)?;
+            assert!(
+                tables(&got)? == expected,
+                "{what}: {} x{} with {chunking:?} differs from sequential",
+                executor.name(),
+                executor.workers()
+            );
+            assert!(
+                report.failed_chunks.is_empty(),
+                "{what}: {:?}",
+                report.failed_chunks
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn jsonl_nested() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..120).map(record).collect();
+    let path = inputs.jsonl("nested.jsonl", &records)?;
+    check(
+        &job(&processor(false)?, "events", &[&path])?,
+        "nested jsonl",
+    )
+}
+
+#[test]
+fn json_array_nested() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..90).map(record).collect();
+    let path = inputs.json_array("nested.json", &records)?;
+    check(
+        &job(&processor(false)?, "events", &[&path])?,
+        "nested json array",
+    )
+}
+
+#[test]
+fn wide_records_and_several_inputs() -> TestResult {
+    let inputs = Inputs::new()?;
+    let a: Vec<String> = (0..40).map(wide).collect();
+    let b: Vec<String> = (40..70).map(record).collect();
+    let pa = inputs.jsonl("a.jsonl", &a)?;
+    let pb = inputs.json_array("b.json", &b)?;
+    check(
+        &job(&processor(false)?, "mixed", &[&pa, &pb])?,
+        "two inputs",
+    )
+}
+
+#[test]
+fn skip_mode_with_bad_records() -> TestResult {
+    let inputs = Inputs::new()?;
+    let mut records: Vec<String> = (0..80).map(record).collect();
+    records[5] = r#"{"id": 5, "broken": }"#.to_string();
+    records[33] = "[1,2,3]".to_string();
+    records[34] = String::new();
+    records[60] = r#"{"id": "bad \x escape"}"#.to_string();
+    let path = inputs.jsonl("bad.jsonl", &records)?;
+    let job = job(&processor(true)?, "events", &[&path])?;
+    let (result, report) = SequentialExecutor.run_to_result(&job)?;
+    assert_eq!(report.bad_records, 3);
+    assert_eq!(result.num_rows("main"), Some(76));
+    let lines: Vec<u64> = result
+        .errors()
+        .iter()
+        .map(|e| e.error.position.line)
+        .collect();
+    assert_eq!(lines, [6, 34, 61]);
+    check(&job, "skip mode")
+}
+
+#[test]
+fn strict_mode_reports_the_first_bad_record_the_same_way_everywhere() -> TestResult {
+    let inputs = Inputs::new()?;
+    let mut records: Vec<String> = (0..60).map(record).collect();
+    records[41] = r#"{"id": 41, "oops": tru}"#.to_string();
+    records[52] = r#"{"id": 52"#.to_string();
+    let path = inputs.jsonl("strict.jsonl", &records)?;
+    let job = job(&processor(false)?, "events", &[&path])?;
+    let expected = "line 42, column 20 (byte 5000, record 41)";
+    for chunking in chunkings() {
+        let job = job.clone().with_chunking(chunking);
+        for executor in executors() {
+            let err = executor
+                .run_to_result(&job)
+                .err()
+                .ok_or("expected an error")?;
+            let record = err.record_error().ok_or("expected a record error")?;
+            assert_eq!(record.position.line, 42, "{}: {err}", executor.name());
+            assert_eq!(record.position.ordinal, 41);
+            assert!(record.to_string().contains(expected), "{record}");
+            assert!(
+                record.to_string().contains("invalid JSON: expected `true`"),
+                "{record}"
+            );
+        }
+    }
+    Ok(())
+}

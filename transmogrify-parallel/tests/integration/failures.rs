@@ -1,0 +1,88 @@
+//! Dead workers: retried once, then reported; never a hang.
+
+use transmogrify_parallel::{ABORT_ENV, Chunking, Executor, ProcessExecutor, SequentialExecutor};
+
+use crate::support::*;
+
+#[test]
+fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..50).map(record).collect();
+    let path = inputs.jsonl("crash.jsonl", &records)?;
+    let job = job(&processor(false)?, "events", &[&path])?.with_chunking(Chunking::records(10));
+    let (expected, _) = SequentialExecutor.run_to_result(&job)?;
+    let marker = inputs.dir.path().join("aborted");
+    let executor = ProcessExecutor::new(2)
+        .with_program(worker(), Vec::new())
+        .with_env(ABORT_ENV, format!("2:{}", marker.display()));
+    let (got, report) = executor.run_to_result(&job)?;
+    assert!(marker.exists(), "the worker did not abort");
+    assert_eq!(report.retried_chunks, 1);
+    assert!(report.failed_chunks.is_empty());
+    assert!(tables(&got)? == tables(&expected)?);
+    Ok(())
+}
+
+#[test]
+fn a_worker_that_always_dies_fails_its_chunk_by_name() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..50).map(record).collect();
+    let path = inputs.jsonl("crash.jsonl", &records)?;
+    // Skip mode: the run goes on and names the failed chunk.
+    let job = job(&processor(true)?, "events", &[&path])?.with_chunking(Chunking::records(10));
+    let executor = ProcessExecutor::new(2)
+        .with_program(worker(), Vec::new())
+        .with_env(ABORT_ENV, "3");
+    let (got, report) = executor.run_to_result(&job)?;
+    assert_eq!(report.failed_chunks.len(), 1);
+    let failed = &report.failed_chunks[0];
+    assert_eq!((failed.index, failed.attempts), (3, 2));
+    assert!(
+        failed.error.contains("it died while flattening the chunk"),
+        "{}",
+        failed.error
+    );
+    assert!(failed.error.contains("chunk 3 of"), "{}", failed.error);
+    assert_eq!(report.chunks_succeeded, 4);
+    // Everything else is there, with the ids a full run gives.
+    let (full, _) = SequentialExecutor.run_to_result(&job)?;
+    let full_ids: Vec<_> = full
+        .rows("main")?
+        .into_iter()
+        .map(|r| r["__extract_id"].clone())
+        .collect();
+    let got_ids: Vec<_> = got
+        .rows("main")?
+        .into_iter()
+        .map(|r| r["__extract_id"].clone())
+        .collect();
+    assert_eq!(got_ids.len(), 40);
+    assert_eq!(&got_ids[..30], &full_ids[..30]);
+    assert_eq!(&got_ids[30..], &full_ids[40..]);
+    // Strict mode: the run fails and names the chunk.
+    let strict = job.clone();
+    let mut strict = strict;
+    strict.processor = processor(false)?;
+    let err = executor
+        .run_to_result(&strict)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.starts_with("chunk 3 of"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn a_missing_worker_program_is_a_clear_error() -> TestResult {
+    let inputs = Inputs::new()?;
+    let path = inputs.jsonl("a.jsonl", &[record(1)])?;
+    let job = job(&processor(false)?, "events", &[&path])?;
+    let err = ProcessExecutor::new(1)
+        .with_program("/nonexistent/transmogrify-worker", Vec::new())
+        .run_to_result(&job)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(err.contains("/nonexistent/transmogrify-worker"), "{err}");
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Integration tests of the executors.
+
+mod equivalence;
+mod failures;
+mod support;
