@@ -20,7 +20,7 @@ use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
 use crate::ids::{FieldPatterns, IdContext, Rng, write_uuid5};
 use crate::parse::{NumberKind, ParseError, Parser, Peek};
-use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk};
+use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk, TableKey};
 
 const NONE: u32 = u32::MAX;
 
@@ -34,6 +34,12 @@ struct Node {
     column: u32,
     /// Element node of the child table made from arrays at this node, or `NONE`.
     elem: u32,
+    /// The child looked up first in this node's last object, or `NONE`.
+    first_hint: u32,
+    /// The sibling looked up right after this node in its parent's last object, or
+    /// `NONE`. Records mostly repeat their key order, so these hints usually spare the
+    /// hash lookup.
+    next_hint: u32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -72,8 +78,8 @@ impl Equivalent<NodeKey> for NodeKeyRef<'_> {
 
 #[derive(Debug)]
 struct Table {
-    /// Array keys from the record root.
-    path: Arc<[Arc<str>]>,
+    /// Keys from the record root and array levels.
+    key: TableKey,
     /// `path` joined by the separator, for ids and id-field patterns.
     path_joined: String,
     parent: u32,
@@ -95,18 +101,13 @@ struct Table {
 }
 
 impl Table {
-    fn new(
-        path: Arc<[Arc<str>]>,
-        parent: u32,
-        sep: &str,
-        patterns: Option<&FieldPatterns>,
-    ) -> Self {
-        let path_joined = path.iter().map(|s| &**s).collect::<Vec<_>>().join(sep);
+    fn new(key: TableKey, parent: u32, sep: &str, patterns: Option<&FieldPatterns>) -> Self {
+        let path_joined = key.keys.iter().map(|s| &**s).collect::<Vec<_>>().join(sep);
         let id_field = patterns
             .and_then(|p| p.field_for(&path_joined))
             .map(str::to_string);
         Table {
-            path,
+            key,
             path_joined,
             parent,
             columns: Vec::new(),
@@ -181,12 +182,7 @@ impl Flattener {
             IdStrategy::Fields(p) => Some(FieldPatterns::new(p, &cfg.separator)),
             _ => None,
         };
-        let main = Table::new(
-            Arc::from(Vec::new()),
-            NONE,
-            &cfg.separator,
-            patterns.as_ref(),
-        );
+        let main = Table::new(TableKey::main(), NONE, &cfg.separator, patterns.as_ref());
         Flattener {
             entity: Arc::from(entity),
             source: Arc::from("<input>"),
@@ -197,6 +193,8 @@ impl Flattener {
                 table: 0,
                 column: NONE,
                 elem: NONE,
+                first_hint: NONE,
+                next_hint: NONE,
             }],
             node_map: HashMap::new(),
             tables: vec![main],
@@ -311,7 +309,7 @@ impl Flattener {
 
     fn table_label(&self, table: u32) -> String {
         let t = &self.tables[table as usize];
-        if t.path.is_empty() {
+        if t.key.keys.is_empty() {
             self.entity.to_string()
         } else {
             format!("{}{}{}", self.entity, self.cfg.separator, t.path_joined)
@@ -378,15 +376,17 @@ impl Flattener {
         if !p.begin_object()? {
             return Ok(());
         }
+        let mut prev = NONE;
         loop {
             let mut scratch = std::mem::take(&mut self.key_scratch);
             let key = p.key(&mut scratch)?;
-            let child = self.child_node(node, key);
+            let child = self.predicted_child(node, prev, key);
             self.key_scratch = scratch;
             self.value(p, t, row, child, depth)?;
             if !p.next_member()? {
                 return Ok(());
             }
+            prev = child;
         }
     }
 
@@ -649,6 +649,30 @@ impl Flattener {
 
     // ---- interning -----------------------------------------------------------------
 
+    /// The child `key` of `parent`, trying first the child that followed `prev` (or
+    /// came first, when `prev` is `NONE`) last time.
+    #[inline]
+    fn predicted_child(&mut self, parent: u32, prev: u32, key: &str) -> u32 {
+        let hint = if prev == NONE {
+            self.nodes[parent as usize].first_hint
+        } else {
+            self.nodes[prev as usize].next_hint
+        };
+        if let Some(n) = self.nodes.get(hint as usize)
+            && n.parent == parent
+            && *n.key == *key
+        {
+            return hint;
+        }
+        let child = self.child_node(parent, key);
+        if prev == NONE {
+            self.nodes[parent as usize].first_hint = child;
+        } else {
+            self.nodes[prev as usize].next_hint = child;
+        }
+        child
+    }
+
     #[inline]
     fn child_node(&mut self, parent: u32, key: &str) -> u32 {
         if let Some(&id) = self.node_map.get(&NodeKeyRef { parent, key }) {
@@ -663,6 +687,8 @@ impl Flattener {
             table,
             column: NONE,
             elem: NONE,
+            first_hint: NONE,
+            next_hint: NONE,
         });
         self.node_map.insert(NodeKey { parent, key }, id);
         id
@@ -739,7 +765,7 @@ impl Flattener {
             return Ok(self.nodes[elem as usize].table);
         }
         let ct = self.tables.len() as u32;
-        let mut path: Vec<Arc<str>> = self.tables[t as usize].path.to_vec();
+        let mut path: Vec<Arc<str>> = self.tables[t as usize].key.keys.to_vec();
         let mut rel = Vec::new();
         let mut n = node;
         while n != NONE && !self.is_table_root(n, t) {
@@ -755,10 +781,17 @@ impl Flattener {
             table: ct,
             column: NONE,
             elem: NONE,
+            first_hint: NONE,
+            next_hint: NONE,
         });
         self.nodes[node as usize].elem = elem;
+        let mut levels = self.tables[t as usize].key.levels.to_vec();
+        levels.push(path.len() as u32);
         self.tables.push(Table::new(
-            Arc::from(path),
+            TableKey {
+                keys: Arc::from(path),
+                levels: Arc::from(levels),
+            },
             t,
             &self.cfg.separator,
             self.patterns.as_ref(),
@@ -904,8 +937,10 @@ impl Flattener {
             });
         }
         for node in &mut self.nodes {
-            if node.elem != NONE && node.elem as usize >= nodes_at_start {
-                node.elem = NONE;
+            for link in [&mut node.elem, &mut node.first_hint, &mut node.next_hint] {
+                if *link != NONE && *link as usize >= nodes_at_start {
+                    *link = NONE;
+                }
             }
         }
         self.touched.clear();
@@ -980,12 +1015,8 @@ impl Flattener {
             if chunks.is_empty() {
                 continue;
             }
-            let table = &self.tables[t];
-            let parent_path =
-                (table.parent != NONE).then(|| self.tables[table.parent as usize].path.clone());
             tables.push(ResultTable {
-                path: table.path.clone(),
-                parent: parent_path,
+                key: self.tables[t].key.clone(),
                 chunks,
             });
         }

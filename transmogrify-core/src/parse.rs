@@ -54,6 +54,56 @@ static STRING_STOP: [bool; 256] = {
     t
 };
 
+/// Index of the first byte at or after `i` that ends a plain run of string bytes
+/// (a quote, a backslash or a control character), and whether the run was all ASCII.
+/// Eight bytes at a time while the text is plain ASCII.
+#[inline]
+fn scan_plain(bytes: &[u8], mut i: usize) -> (usize, bool) {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let mut ascii = true;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        let w = u64::from_le_bytes(w);
+        let quote = w ^ (LO * u64::from(b'"'));
+        let backslash = w ^ (LO * u64::from(b'\\'));
+        let stop = (quote.wrapping_sub(LO) & !quote)
+            | (backslash.wrapping_sub(LO) & !backslash)
+            | (w.wrapping_sub(LO * 0x20) & !w)
+            | w;
+        if stop & HI == 0 {
+            i += 8;
+            continue;
+        }
+        break;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if STRING_STOP[b as usize] {
+            break;
+        }
+        ascii &= b < 0x80;
+        i += 1;
+    }
+    (i, ascii)
+}
+
+/// `bytes` as text: unchecked when `known_valid`, validated otherwise.
+///
+/// `known_valid` may only be true for bytes made of raw runs that [`scan_plain`] found
+/// all-ASCII and of characters written by unescaping (`char::encode_utf8`): both are
+/// valid UTF-8 by construction.
+#[inline]
+fn checked_str(bytes: &[u8], known_valid: bool, at: usize) -> PResult<&str> {
+    if known_valid {
+        // SAFETY: per the contract above, every byte is either an ASCII byte that
+        // `scan_plain` examined or part of a UTF-8 sequence produced by
+        // `char::encode_utf8`, so `bytes` is valid UTF-8.
+        return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
+    }
+    to_str(bytes, at)
+}
+
 pub(crate) struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -230,22 +280,19 @@ impl<'a> Parser<'a> {
         'a: 's,
     {
         let start = self.pos + 1;
-        let mut i = start;
         let bytes = self.bytes;
-        while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
-            i += 1;
-        }
+        let (i, ascii) = scan_plain(bytes, start);
         match bytes.get(i) {
             Some(b'"') => {
                 self.pos = i + 1;
-                to_str(&bytes[start..i], start)
+                checked_str(&bytes[start..i], ascii, start)
             }
             Some(b'\\') => {
                 scratch.clear();
                 scratch.extend_from_slice(&bytes[start..i]);
                 self.pos = i;
-                self.unescape_rest(scratch)?;
-                to_str(scratch, start)
+                let raw_ascii = self.unescape_rest(scratch)? && ascii;
+                checked_str(scratch, raw_ascii, start)
             }
             Some(_) => self.syntax(SyntaxError::ControlCharacter, i),
             None => self.syntax(
@@ -262,18 +309,19 @@ impl<'a> Parser<'a> {
     pub(crate) fn string_into(&mut self, out: &mut Vec<u8>) -> PResult<bool> {
         let before = out.len();
         let start = self.pos + 1;
-        let mut i = start;
         let bytes = self.bytes;
-        while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
-            i += 1;
-        }
+        let (i, ascii) = scan_plain(bytes, start);
         out.extend_from_slice(&bytes[start..i]);
         self.pos = i;
-        match bytes.get(i) {
-            Some(b'"') => self.pos += 1,
-            _ => self.unescape_rest(out)?,
-        }
-        if std::str::from_utf8(&out[before..]).is_err() {
+        let raw_ascii = match bytes.get(i) {
+            Some(b'"') => {
+                self.pos += 1;
+                ascii
+            }
+            _ => self.unescape_rest(out)? && ascii,
+        };
+        // Escapes only ever produce valid UTF-8; raw bytes need checking unless ASCII.
+        if !raw_ascii && std::str::from_utf8(&out[before..]).is_err() {
             out.truncate(before);
             return self.syntax(SyntaxError::InvalidUtf8, start);
         }
@@ -281,20 +329,20 @@ impl<'a> Parser<'a> {
     }
 
     /// Continues a string from `self.pos` (inside it), appending to `out` up to and
-    /// including the closing quote's consumption.
-    fn unescape_rest(&mut self, out: &mut Vec<u8>) -> PResult<()> {
+    /// including the closing quote's consumption. Returns whether every raw (unescaped)
+    /// byte copied was ASCII.
+    fn unescape_rest(&mut self, out: &mut Vec<u8>) -> PResult<bool> {
         let bytes = self.bytes;
+        let mut all_ascii = true;
         loop {
             let run = self.pos;
-            let mut i = run;
-            while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
-                i += 1;
-            }
+            let (i, ascii) = scan_plain(bytes, run);
+            all_ascii &= ascii;
             out.extend_from_slice(&bytes[run..i]);
             match bytes.get(i) {
                 Some(b'"') => {
                     self.pos = i + 1;
-                    return Ok(());
+                    return Ok(all_ascii);
                 }
                 Some(b'\\') => {
                     let esc = i;
@@ -599,12 +647,9 @@ impl<'a> Parser<'a> {
     /// unescaping, and moves past it.
     fn plain_string_token(&mut self) -> Option<&'a [u8]> {
         let start = self.pos + 1;
-        let mut i = start;
         let bytes = self.bytes;
-        while i < bytes.len() && !STRING_STOP[bytes[i] as usize] {
-            i += 1;
-        }
-        if bytes.get(i) == Some(&b'"') && std::str::from_utf8(&bytes[start..i]).is_ok() {
+        let (i, ascii) = scan_plain(bytes, start);
+        if bytes.get(i) == Some(&b'"') && (ascii || std::str::from_utf8(&bytes[start..i]).is_ok()) {
             self.pos = i + 1;
             Some(&bytes[start..i])
         } else {

@@ -15,7 +15,7 @@ use arrow_schema::{DataType, Field, Schema};
 
 use crate::config::ProcessorConfig;
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result};
-use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk};
+use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk, TableKey};
 
 /// A [`ProcessingResult`] as plain Arrow record batches.
 #[derive(Debug, Clone)]
@@ -35,8 +35,9 @@ pub struct RawResult {
 pub struct RawTable {
     /// Array keys from the record root.
     pub path: Vec<String>,
-    /// The parent table's path, for child tables.
-    pub parent: Option<Vec<String>>,
+    /// After how many keys of `path` each array step comes (see
+    /// [`TableSchema::array_levels`](crate::TableSchema::array_levels)).
+    pub array_levels: Vec<u32>,
     /// One batch per chunk.
     pub batches: Vec<RecordBatch>,
 }
@@ -64,11 +65,8 @@ impl ProcessingResult {
                 batches.push(chunk_to_batch(chunk)?);
             }
             tables.push(RawTable {
-                path: t.path.iter().map(|s| s.to_string()).collect(),
-                parent: t
-                    .parent
-                    .as_ref()
-                    .map(|p| p.iter().map(|s| s.to_string()).collect()),
+                path: t.key.keys.iter().map(|s| s.to_string()).collect(),
+                array_levels: t.key.levels.to_vec(),
                 batches,
             });
         }
@@ -89,9 +87,18 @@ impl ProcessingResult {
             for b in &t.batches {
                 chunks.push(Arc::new(batch_to_chunk(b)?));
             }
+            if t.array_levels.windows(2).any(|w| w[0] > w[1])
+                || t.array_levels
+                    .last()
+                    .is_some_and(|&l| l as usize != t.path.len())
+            {
+                return Err(bad("array levels do not fit the table path"));
+            }
             tables.push(ResultTable {
-                path: arc_path(&t.path),
-                parent: t.parent.as_deref().map(arc_path),
+                key: TableKey {
+                    keys: arc_path(&t.path),
+                    levels: Arc::from(t.array_levels),
+                },
                 chunks,
             });
         }
@@ -116,8 +123,7 @@ impl ProcessingResult {
             .tables
             .iter()
             .map(|t| ResultTable {
-                path: t.path.clone(),
-                parent: t.parent.clone(),
+                key: t.key.clone(),
                 chunks: t
                     .chunks
                     .iter()

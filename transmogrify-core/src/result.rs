@@ -55,16 +55,50 @@ fn path_order(a: &[Arc<str>], b: &[Arc<str>]) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct PathKey(Arc<[Arc<str>]>);
+/// Identity of a table: the keys from the record root to its array, and after how
+/// many of those keys each array step comes (`a[].b[]` is keys `[a, b]`, levels
+/// `[1, 2]`; `a.b[]` is keys `[a, b]`, levels `[2]`: two tables, never merged).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct TableKey {
+    pub(crate) keys: Arc<[Arc<str>]>,
+    pub(crate) levels: Arc<[u32]>,
+}
 
-impl Ord for PathKey {
-    fn cmp(&self, other: &Self) -> Ordering {
-        path_order(&self.0, &other.0)
+impl TableKey {
+    pub(crate) fn main() -> Self {
+        TableKey {
+            keys: Arc::from(Vec::new()),
+            levels: Arc::from(Vec::new()),
+        }
+    }
+
+    /// The table holding the arrays of this one.
+    pub(crate) fn parent(&self) -> Option<TableKey> {
+        let (_, up) = self.levels.split_last()?;
+        let cut = up.last().map_or(0, |&l| l as usize);
+        Some(TableKey {
+            keys: self
+                .keys
+                .get(..cut)
+                .map(Arc::from)
+                .unwrap_or_else(|| Arc::from(Vec::new())),
+            levels: Arc::from(up),
+        })
     }
 }
 
-impl PartialOrd for PathKey {
+impl Ord for TableKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        path_order(&self.keys, &other.keys).then_with(|| {
+            self.levels
+                .len()
+                .cmp(&other.levels.len())
+                .then_with(|| self.levels.cmp(&other.levels))
+        })
+    }
+}
+
+impl PartialOrd for TableKey {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
@@ -87,8 +121,7 @@ pub(crate) struct TableChunk {
 
 #[derive(Debug, Clone)]
 pub(crate) struct ResultTable {
-    pub(crate) path: Arc<[Arc<str>]>,
-    pub(crate) parent: Option<Arc<[Arc<str>]>>,
+    pub(crate) key: TableKey,
     pub(crate) chunks: Vec<Arc<TableChunk>>,
 }
 
@@ -128,6 +161,9 @@ pub struct TableSchema {
     pub file_stem: String,
     /// Array keys from the record root (empty for the main table).
     pub path: Vec<String>,
+    /// After how many keys of `path` each array step comes (`a[].b[]` is `[1, 2]`,
+    /// `a.b[]` is `[2]`); empty for the main table.
+    pub array_levels: Vec<u32>,
     /// The parent table's name, for child tables.
     pub parent: Option<String>,
     /// The Arrow schema of the table's batches.
@@ -256,17 +292,17 @@ impl ProcessingResult {
                     .to_string(),
             ));
         }
-        let mut index: HashMap<Arc<[Arc<str>]>, usize> = self
+        let mut index: HashMap<TableKey, usize> = self
             .tables
             .iter()
             .enumerate()
-            .map(|(i, t)| (t.path.clone(), i))
+            .map(|(i, t)| (t.key.clone(), i))
             .collect();
         for table in other.tables {
-            match index.get(&table.path) {
+            match index.get(&table.key) {
                 Some(&i) => self.tables[i].chunks.extend(table.chunks),
                 None => {
-                    index.insert(table.path.clone(), self.tables.len());
+                    index.insert(table.key.clone(), self.tables.len());
                     self.tables.push(table);
                 }
             }
@@ -294,29 +330,30 @@ impl ProcessingResult {
         let sep = cfg.separator.as_str();
         let table_abbr = Abbreviator::for_tables(&cfg.naming);
         let field_abbr = Abbreviator::for_fields(&cfg.naming);
-        let table_entries: Vec<(PathKey, String)> = self
+        let table_entries: Vec<(TableKey, String)> = self
             .tables
             .iter()
             .map(|t| {
-                let name = if t.path.is_empty() {
+                let name = if t.key.keys.is_empty() {
                     self.entity.to_string()
                 } else {
-                    format!("{}{sep}{}", self.entity, table_abbr.join(&t.path, sep))
+                    format!("{}{sep}{}", self.entity, table_abbr.join(&t.key.keys, sep))
                 };
-                (PathKey(t.path.clone()), name)
+                (t.key.clone(), name)
             })
             .collect();
         let names = assign_unique(&table_entries, &[], sep);
         let stems = unique_file_stems(&names);
-        let by_path: HashMap<&[Arc<str>], usize> = self
+        let by_key: HashMap<&TableKey, usize> = self
             .tables
             .iter()
             .enumerate()
-            .map(|(i, t)| (&*t.path, i))
+            .map(|(i, t)| (&t.key, i))
             .collect();
         let mut out = Vec::with_capacity(self.tables.len());
         for (i, table) in self.tables.iter().enumerate() {
-            let is_child = table.parent.is_some();
+            let parent_key = table.key.parent();
+            let is_child = parent_key.is_some();
             // Union of columns in order of first appearance, with all their kinds.
             let mut order: Vec<(ColKey, u16)> = Vec::new();
             let mut seen: HashMap<&ColKey, usize> = HashMap::new();
@@ -396,15 +433,15 @@ impl ProcessingResult {
                 roles.push(ColumnRole::Time);
                 sources.push(Source::Time);
             }
-            let parent = table
-                .parent
+            let parent = parent_key
                 .as_ref()
-                .and_then(|p| by_path.get(&**p))
+                .and_then(|p| by_key.get(p))
                 .map(|&p| names[p].clone());
             out.push(TableSchema {
                 name: names[i].clone(),
                 file_stem: stems[i].clone(),
-                path: table.path.iter().map(|s| s.to_string()).collect(),
+                path: table.key.keys.iter().map(|s| s.to_string()).collect(),
+                array_levels: table.key.levels.to_vec(),
                 parent,
                 schema: Arc::new(Schema::new(fields)),
                 roles,
@@ -427,7 +464,7 @@ impl ProcessingResult {
         let main = name == "main" || name == &*self.entity;
         schemas
             .into_iter()
-            .find(|t| t.name == name || (main && t.path.is_empty()))
+            .find(|t| t.name == name || (main && t.array_levels.is_empty()))
     }
 
     /// The schema of one table; `"main"` names the main table.
@@ -470,23 +507,19 @@ impl ProcessingResult {
         &'s self,
         schema: &'s TableSchema,
     ) -> impl Iterator<Item = Result<RecordBatch>> + 's {
-        // By index when the schema came from this result, else by path: a schema of a
-        // combined result applies to the chunks of any of its parts.
-        let table = match self.tables.get(schema.index) {
-            Some(t)
-                if t.path
-                    .iter()
-                    .map(|s| &**s)
-                    .eq(schema.path.iter().map(String::as_str)) =>
-            {
-                Some(t)
-            }
-            _ => self.tables.iter().find(|t| {
-                t.path
+        // By index when the schema came from this result, else by table identity: a
+        // schema of a combined result applies to the chunks of any of its parts.
+        let same = |t: &&ResultTable| {
+            *t.key.levels == *schema.array_levels
+                && t.key
+                    .keys
                     .iter()
                     .map(|s| &**s)
                     .eq(schema.path.iter().map(String::as_str))
-            }),
+        };
+        let table = match self.tables.get(schema.index) {
+            Some(t) if same(&t) => Some(t),
+            _ => self.tables.iter().find(same),
         };
         let chunks = table.map(|t| t.chunks.as_slice()).unwrap_or_default();
         chunks

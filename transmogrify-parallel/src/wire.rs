@@ -319,7 +319,7 @@ pub(crate) fn encode_result(raw: &RawResult) -> Result<Vec<u8>> {
         for b in &t.batches {
             push(b)?;
         }
-        tables.push(json!({"path": t.path, "parent": t.parent, "batches": t.batches.len()}));
+        tables.push(json!({"path": t.path, "levels": t.array_levels, "batches": t.batches.len()}));
     }
     if let Some(e) = &raw.errors {
         push(e)?;
@@ -355,9 +355,9 @@ pub(crate) fn decode_result(payload: &[u8]) -> Result<RawResult> {
         let path: Vec<String> =
             serde_json::from_value(t.get("path").cloned().unwrap_or(Value::Null))
                 .map_err(|e| bad(format!("table path: {e}")))?;
-        let parent: Option<Vec<String>> =
-            serde_json::from_value(t.get("parent").cloned().unwrap_or(Value::Null))
-                .map_err(|e| bad(format!("table parent: {e}")))?;
+        let array_levels: Vec<u32> =
+            serde_json::from_value(t.get("levels").cloned().unwrap_or(Value::Null))
+                .map_err(|e| bad(format!("table levels: {e}")))?;
         let n = get_u64(t, "batches")?;
         let mut batches = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -365,7 +365,7 @@ pub(crate) fn decode_result(payload: &[u8]) -> Result<RawResult> {
         }
         tables.push(RawTable {
             path,
-            parent,
+            array_levels,
             batches,
         });
     }

@@ -134,3 +134,19 @@ fn unsafe_file_names_are_replaced_but_table_names_are_not() -> TestResult {
     assert_eq!(schema.file_stem, "t_a_b_c");
     Ok(())
 }
+
+#[test]
+fn tables_reached_through_different_arrays_never_merge() -> TestResult {
+    let json = r#"[{"a":[{"b":[{"x":1}]}]},{"a":{"b":[{"y":2}]}}]"#;
+    let got = tables(json, bare())?;
+    // `a[].b[]` and `a.b[]` share their keys; the one with fewer array steps keeps
+    // the plain name.
+    assert_tables(&got, "# t\n# t_a\n# t_a_b_2\nx\n1\n# t_a_b\ny\n2");
+    // The same holds when the two only meet in a combined result.
+    let p = transmogrify_core::Processor::new(bare().with_batch_size(1).build()?);
+    let a = p.process(br#"{"a":[{"b":[{"x":1}]}]}"#, "t")?;
+    let b = p.process(br#"{"a":{"b":[{"y":2}]}}"#, "t")?;
+    let all = transmogrify_core::ProcessingResult::combine_results([a, b])?;
+    assert_tables(&render(&all)?, "# t\n# t_a\n# t_a_b_2\nx\n1\n# t_a_b\ny\n2");
+    Ok(())
+}

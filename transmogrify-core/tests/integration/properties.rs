@@ -49,17 +49,20 @@ fn records() -> impl Strategy<Value = Vec<Value>> {
 
 /// What the contract says the output cells are: every kept scalar once (text as in
 /// the input), kept arrays as compact JSON; and the number of rows per table path.
+/// A table's identity: its keys and after how many of them each array step comes.
+type TableId = (Vec<String>, Vec<u32>);
+
 #[derive(Default)]
 struct Model {
     cells: Vec<String>,
-    rows: BTreeMap<Vec<String>, usize>,
+    rows: BTreeMap<TableId, usize>,
 }
 
 impl Model {
     fn object(
         &mut self,
         map: &Map<String, Value>,
-        table: &[String],
+        table: &TableId,
         prefix: &[String],
         mode: ArrayMode,
     ) {
@@ -70,7 +73,7 @@ impl Model {
         }
     }
 
-    fn value(&mut self, v: &Value, table: &[String], key: &[String], mode: ArrayMode) {
+    fn value(&mut self, v: &Value, table: &TableId, key: &[String], mode: ArrayMode) {
         match v {
             Value::Null => {}
             Value::String(s) if s.is_empty() => {}
@@ -112,10 +115,11 @@ impl Model {
     }
 }
 
-/// The table path of an array at key path `key` inside a row of table `table`.
-fn child_path(table: &[String], key: &[String]) -> Vec<String> {
-    let mut p = table.to_vec();
-    p.extend_from_slice(key);
+/// The table of an array at key path `key` inside a row of table `table`.
+fn child_path(table: &TableId, key: &[String]) -> TableId {
+    let mut p = table.clone();
+    p.0.extend_from_slice(key);
+    p.1.push(p.0.len() as u32);
     p
 }
 
@@ -168,7 +172,7 @@ proptest! {
         let mut model = Model::default();
         for r in &records {
             if let Value::Object(m) = r {
-                model.object(m, &[], &[], mode);
+                model.object(m, &(Vec::new(), Vec::new()), &[], mode);
             }
         }
         let mut got = data_cells(&result)?;
@@ -179,10 +183,10 @@ proptest! {
 
         // Row counts per table path equal the kept elements on that path.
         let schemas = result.schemas().map_err(fail)?;
-        let mut rows: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+        let mut rows: BTreeMap<TableId, usize> = BTreeMap::new();
         for s in &schemas {
-            if !s.path.is_empty() {
-                rows.insert(s.path.clone(), s.num_rows);
+            if !s.array_levels.is_empty() {
+                rows.insert((s.path.clone(), s.array_levels.clone()), s.num_rows);
             }
         }
         prop_assert_eq!(rows, model.rows.clone());
