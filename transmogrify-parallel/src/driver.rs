@@ -85,6 +85,8 @@ pub(crate) struct Plan<'a> {
     scanner: Option<Scanner<Box<dyn std::io::Read + Send>>>,
     /// Whether the current input was opened.
     started: bool,
+    /// Records in the chunks planned so far (inline chunks only).
+    planned_records: u64,
 }
 
 impl<'a> Plan<'a> {
@@ -97,6 +99,7 @@ impl<'a> Plan<'a> {
             ranges: Vec::new().into_iter(),
             scanner: None,
             started: false,
+            planned_records: 0,
         }
     }
 
@@ -104,7 +107,8 @@ impl<'a> Plan<'a> {
         let input = &self.job.inputs[self.input];
         let splittable = input.format() == InputFormat::Jsonl
             && !input.is_stdin()
-            && self.job.chunking.records.is_none();
+            && self.job.chunking.records.is_none()
+            && self.job.limit.is_none();
         if splittable {
             self.ranges = jsonl_ranges(input.path(), self.job.chunking.bytes)?.into_iter();
             self.scanner = None;
@@ -114,12 +118,11 @@ impl<'a> Plan<'a> {
             } else {
                 Box::new(std::fs::File::open(input.path()).map_err(|e| Error::io(input.path(), e))?)
             };
-            self.scanner = Some(Scanner::new(
-                reader,
-                input.name(),
-                input.format(),
-                self.job.chunking,
-            ));
+            let mut chunking = self.job.chunking;
+            if let Some(limit) = self.job.limit {
+                chunking.records = Some(chunking.records.unwrap_or(limit).min(limit).max(1));
+            }
+            self.scanner = Some(Scanner::new(reader, input.name(), input.format(), chunking));
         }
         Ok(())
     }
@@ -152,6 +155,11 @@ impl Iterator for Plan<'_> {
             if let Some(scanner) = self.scanner.as_mut() {
                 match scanner.next_chunk() {
                     Ok(Some(c)) => {
+                        self.planned_records += c.records;
+                        if self.job.limit.is_some_and(|l| self.planned_records >= l) {
+                            // The sample is complete: no further input is read.
+                            self.input = self.job.inputs.len();
+                        }
                         return Some(self.emit(
                             c.start,
                             c.end,

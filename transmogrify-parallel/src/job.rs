@@ -1,5 +1,8 @@
 //! What to run: a processor, an entity, inputs and chunking.
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
 use transmogrify_core::Processor;
 
 use crate::plan::{Chunking, Input};
@@ -20,6 +23,12 @@ pub struct Job {
     pub chunking: Chunking,
     /// Retries of a chunk whose worker process died. Defaults to [`DEFAULT_RETRIES`].
     pub retries: u32,
+    /// Read only about this many records (whole chunks of them), for sampling.
+    /// Defaults to `None`: everything.
+    pub limit: Option<u64>,
+    /// Input bytes of the chunks finished so far, updated as chunks finish (for
+    /// progress bars). Defaults to `None`.
+    pub progress: Option<Arc<AtomicU64>>,
 }
 
 impl Job {
@@ -31,7 +40,23 @@ impl Job {
             inputs,
             chunking: Chunking::default(),
             retries: DEFAULT_RETRIES,
+            limit: None,
+            progress: None,
         }
+    }
+
+    /// Counts finished input bytes into `counter` as the run goes.
+    #[must_use]
+    pub fn with_progress(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.progress = Some(counter);
+        self
+    }
+
+    /// Reads only the first `records` records (for a schema sample).
+    #[must_use]
+    pub fn with_limit(mut self, records: Option<u64>) -> Self {
+        self.limit = records;
+        self
     }
 
     /// Sets the chunking.
