@@ -292,6 +292,9 @@ pub(crate) fn handle(
                         .bytes
                         .fetch_add(chunk.end - chunk.start, Ordering::Relaxed);
                     tally.ok.fetch_add(1, Ordering::Relaxed);
+                    if let Some(p) = &ctx.job.progress {
+                        p.fetch_add(chunk.end - chunk.start, Ordering::Relaxed);
+                    }
                     if let Err(e) = sink.accept(chunk.seq, result) {
                         fail(chunk, attempts, e, ctx, tally, true);
                     }
