@@ -1,0 +1,582 @@
+//! CSV reader: each row becomes a JSON object keyed by the header.
+//!
+//! Parsing is the `csv` crate's. The bytes it reads pass through a small quote
+//! tracker, because the parser accepts a quote left open at the end of the input as
+//! if it were closed; the tracker turns that into an error naming where the quote
+//! opened.
+
+use std::io::{BufRead, Read};
+use std::sync::Arc;
+
+use transmogrify_core::{Position, RecordError, RecordErrorKind};
+
+use crate::error::{Error, Result};
+use crate::input::{Compression, Input, read_error};
+use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions};
+
+/// Default field delimiter.
+pub const DEFAULT_CSV_DELIMITER: u8 = b',';
+/// Default quote character.
+pub const DEFAULT_CSV_QUOTE: u8 = b'"';
+
+/// Options of the CSV reader.
+///
+/// ```
+/// use transmogrify_io::CsvOptions;
+/// let options = CsvOptions::default()
+///     .with_delimiter(b';')
+///     .with_null_values(["", "NA"])
+///     .with_skip_rows(2);
+/// assert_eq!(options.delimiter(), b';');
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvOptions {
+    delimiter: u8,
+    quote: u8,
+    has_header: bool,
+    null_values: Vec<String>,
+    skip_rows: usize,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: DEFAULT_CSV_DELIMITER,
+            quote: DEFAULT_CSV_QUOTE,
+            has_header: true,
+            null_values: vec![String::new()],
+            skip_rows: 0,
+        }
+    }
+}
+
+impl CsvOptions {
+    /// The field delimiter. Defaults to [`DEFAULT_CSV_DELIMITER`] (`,`).
+    #[must_use]
+    pub fn with_delimiter(mut self, delimiter: u8) -> Self {
+        self.delimiter = delimiter;
+        self
+    }
+
+    /// The quote character (doubled inside a quoted field). Defaults to
+    /// [`DEFAULT_CSV_QUOTE`] (`"`).
+    #[must_use]
+    pub fn with_quote(mut self, quote: u8) -> Self {
+        self.quote = quote;
+        self
+    }
+
+    /// Whether the first row (after `skip_rows`) names the columns; without a header
+    /// columns are named `column_1`, `column_2`, …. Defaults to `true`.
+    #[must_use]
+    pub fn with_has_header(mut self, yes: bool) -> Self {
+        self.has_header = yes;
+        self
+    }
+
+    /// Cell texts read as null. Defaults to the empty string only.
+    #[must_use]
+    pub fn with_null_values<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        values: I,
+    ) -> Self {
+        self.null_values = values.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Lines skipped before the header (or the first row). Defaults to 0.
+    #[must_use]
+    pub fn with_skip_rows(mut self, n: usize) -> Self {
+        self.skip_rows = n;
+        self
+    }
+
+    /// The field delimiter.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |option, reason: &str| {
+            Err(Error::InvalidOption {
+                option,
+                reason: reason.to_string(),
+            })
+        };
+        if self.delimiter == self.quote {
+            return bad("csv delimiter", "must differ from the quote character");
+        }
+        if matches!(self.delimiter, b'\n' | b'\r') || matches!(self.quote, b'\n' | b'\r') {
+            return bad(
+                "csv delimiter",
+                "line breaks cannot delimit fields or quote",
+            );
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    StartField,
+    Unquoted,
+    Quoted,
+    QuoteInQuoted,
+}
+
+/// Follows quoting over every byte the parser reads.
+struct QuoteTracker {
+    state: QuoteState,
+    delimiter: u8,
+    quote: u8,
+    offset: u64,
+    line: u64,
+    col: u64,
+    /// Line, column and offset of the last opening quote.
+    opened: (u64, u64, u64),
+}
+
+impl QuoteTracker {
+    fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.state = match (self.state, b) {
+                (QuoteState::Quoted, b) if b == self.quote => QuoteState::QuoteInQuoted,
+                (QuoteState::Quoted, _) => QuoteState::Quoted,
+                (QuoteState::StartField, b) if b == self.quote => {
+                    self.opened = (self.line, self.col + 1, self.offset);
+                    QuoteState::Quoted
+                }
+                (QuoteState::QuoteInQuoted, b) if b == self.quote => QuoteState::Quoted,
+                (_, b) if b == self.delimiter || b == b'\n' || b == b'\r' => QuoteState::StartField,
+                _ => QuoteState::Unquoted,
+            };
+            self.offset += 1;
+            if b == b'\n' {
+                self.line += 1;
+                self.col = 0;
+            } else if (b & 0xC0) != 0x80 {
+                self.col += 1;
+            }
+        }
+    }
+}
+
+struct Tee {
+    inner: Box<dyn BufRead + Send>,
+    tracker: QuoteTracker,
+}
+
+impl Read for Tee {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.tracker.feed(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Reads CSV rows from an [`Input`] as JSON object records.
+pub(crate) struct CsvReader {
+    source: Arc<str>,
+    compression: Compression,
+    counter: Arc<std::sync::atomic::AtomicU64>,
+    total: Option<u64>,
+    reader: csv::Reader<Tee>,
+    /// Column names, already JSON-quoted (`"name":`).
+    keys: Vec<Vec<u8>>,
+    has_header: bool,
+    null_values: Vec<Vec<u8>>,
+    infer: bool,
+    delimiter: u8,
+    skipped_bytes: u64,
+    skipped_lines: u64,
+    ordinal: u64,
+    record: csv::ByteRecord,
+    pending: Option<(csv::ByteRecord, Position)>,
+    batcher: Batcher,
+    done: bool,
+}
+
+impl CsvReader {
+    pub(crate) fn new(input: Input, options: &ReaderOptions) -> Result<Self> {
+        let csv_options = &options.csv;
+        let Input {
+            name,
+            mut reader,
+            compression,
+            total_bytes,
+            raw_read,
+            ..
+        } = input;
+        let mut skipped_bytes = 0u64;
+        let mut line = Vec::new();
+        let mut skipped_lines = 0u64;
+        for _ in 0..csv_options.skip_rows {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| read_error(&name, compression, e, skipped_bytes))?;
+            if n == 0 {
+                break;
+            }
+            skipped_bytes += n as u64;
+            skipped_lines += 1;
+        }
+        let tee = Tee {
+            inner: reader,
+            tracker: QuoteTracker {
+                state: QuoteState::StartField,
+                delimiter: csv_options.delimiter,
+                quote: csv_options.quote,
+                offset: skipped_bytes,
+                line: skipped_lines + 1,
+                col: 0,
+                opened: (0, 0, 0),
+            },
+        };
+        let mut csv = csv::ReaderBuilder::new()
+            .delimiter(csv_options.delimiter)
+            .quote(csv_options.quote)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(crate::input::BUFFER_SIZE)
+            .from_reader(tee);
+        let mut keys = Vec::new();
+        if csv_options.has_header {
+            let mut header = csv::ByteRecord::new();
+            let got = csv
+                .read_byte_record(&mut header)
+                .map_err(|e| csv_error(&name, compression, e, skipped_bytes, skipped_lines + 1))?;
+            if got {
+                keys = header_keys(&header);
+            }
+        }
+        Ok(CsvReader {
+            source: name,
+            compression,
+            counter: raw_read,
+            total: total_bytes,
+            reader: csv,
+            keys,
+            has_header: csv_options.has_header,
+            null_values: csv_options
+                .null_values
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect(),
+            infer: options.infer_types,
+            delimiter: csv_options.delimiter,
+            skipped_bytes,
+            skipped_lines,
+            ordinal: 0,
+            record: csv::ByteRecord::new(),
+            pending: None,
+            batcher: Batcher::new(options),
+            done: false,
+        })
+    }
+
+    fn key(&mut self, i: usize) -> &[u8] {
+        while self.keys.len() <= i {
+            let n = self.keys.len() + 1;
+            self.keys.push(json_key(&format!("column_{n}")));
+        }
+        &self.keys[i]
+    }
+
+    /// Reads one row; the previous one is emitted once it is known not to be the last
+    /// (the last may hold an unterminated quote). False at the end.
+    fn step(&mut self) -> Result<bool> {
+        let got = self
+            .reader
+            .read_byte_record(&mut self.record)
+            .map_err(|e| {
+                let t = &self.reader.get_ref().tracker;
+                csv_error(&self.source, self.compression, e, t.offset, t.line)
+            })?;
+        if !got {
+            if let Some((record, position)) = self.pending.take() {
+                let tracker = &self.reader.get_ref().tracker;
+                if tracker.state == QuoteState::Quoted {
+                    let (line, column, byte_offset) = tracker.opened;
+                    let raw = self.raw_text(&record);
+                    let error = RecordError {
+                        source_name: self.source.clone(),
+                        position: Position {
+                            ordinal: position.ordinal,
+                            line,
+                            column,
+                            byte_offset,
+                        },
+                        kind: RecordErrorKind::Input(
+                            "unterminated quoted field: the quote opened here is never closed"
+                                .into(),
+                        ),
+                        excerpt: transmogrify_core::excerpt(&raw, 0),
+                    };
+                    self.batcher.batch.push_bad(error, &raw);
+                } else {
+                    self.emit(&record, position);
+                }
+            }
+            return Ok(false);
+        }
+        let (line, byte) = self
+            .record
+            .position()
+            .map_or((0, 0), |p| (p.line(), p.byte()));
+        let position = Position::line_start(
+            self.ordinal,
+            line + self.skipped_lines,
+            byte + self.skipped_bytes,
+        );
+        self.ordinal += 1;
+        let record = std::mem::take(&mut self.record);
+        if let Some((previous, position)) = self.pending.replace((record, position)) {
+            self.emit(&previous, position);
+            self.record = previous;
+        }
+        Ok(true)
+    }
+
+    fn raw_text(&self, record: &csv::ByteRecord) -> Vec<u8> {
+        let mut raw = Vec::new();
+        for (i, field) in record.iter().enumerate() {
+            if i > 0 {
+                raw.push(self.delimiter);
+            }
+            raw.extend_from_slice(field);
+        }
+        raw
+    }
+
+    fn bad(&mut self, record: &csv::ByteRecord, position: Position, message: String) {
+        let raw = self.raw_text(record);
+        let error = RecordError {
+            source_name: self.source.clone(),
+            position,
+            kind: RecordErrorKind::Input(message),
+            excerpt: transmogrify_core::excerpt(&raw, 0),
+        };
+        self.batcher.batch.push_bad(error, &raw);
+    }
+
+    /// Adds one row as a JSON object record.
+    fn emit(&mut self, record: &csv::ByteRecord, position: Position) {
+        if self.has_header && record.len() != self.keys.len() {
+            let message = format!(
+                "the row has {} fields but the header has {}",
+                record.len(),
+                self.keys.len()
+            );
+            return self.bad(record, position, message);
+        }
+        if let Some(i) = record.iter().position(|f| std::str::from_utf8(f).is_err()) {
+            return self.bad(
+                record,
+                position,
+                format!("field {} is not valid UTF-8", i + 1),
+            );
+        }
+        let mut out = std::mem::take(&mut self.batcher.batch.data);
+        let start = out.len();
+        out.push(b'{');
+        for (i, field) in record.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(self.key(i));
+            if self.null_values.iter().any(|n| n == field) {
+                out.extend_from_slice(b"null");
+            } else if self.infer && (is_json_number(field) || field == b"true" || field == b"false")
+            {
+                out.extend_from_slice(field);
+            } else {
+                push_json_string(&mut out, field);
+            }
+        }
+        out.push(b'}');
+        let batch = &mut self.batcher.batch;
+        batch.data = out;
+        batch.items.push(crate::reader::RawItem::Record {
+            range: start..batch.data.len(),
+            position,
+        });
+    }
+}
+
+fn csv_error(name: &str, compression: Compression, e: csv::Error, offset: u64, line: u64) -> Error {
+    if e.is_io_error() {
+        if let csv::ErrorKind::Io(io) = e.into_kind() {
+            return read_error(name, compression, io, offset);
+        }
+        return Error::Internal("a CSV I/O error without its cause".into());
+    }
+    Error::Csv {
+        source_name: name.to_string(),
+        line,
+        byte_offset: offset,
+        source: e,
+    }
+}
+
+/// Column keys from a header row: empty names become `column_<n>`, repeated names
+/// get `_2`, `_3`, … so no column is lost.
+fn header_keys(header: &csv::ByteRecord) -> Vec<Vec<u8>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut keys = Vec::with_capacity(header.len());
+    for (i, field) in header.iter().enumerate() {
+        let text = String::from_utf8_lossy(field);
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let base = if text.is_empty() {
+            format!("column_{}", i + 1)
+        } else {
+            text.to_string()
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !seen.insert(name.clone()) {
+            name = format!("{base}_{n}");
+            n += 1;
+        }
+        keys.push(json_key(&name));
+    }
+    keys
+}
+
+fn json_key(name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 3);
+    push_json_string(&mut out, name.as_bytes());
+    out.push(b':');
+    out
+}
+
+/// Appends `text` (valid UTF-8) as a JSON string.
+pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let mut start = 0;
+    for (i, &b) in text.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&text[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&text[start..]);
+    out.push(b'"');
+}
+
+/// Whether `s` is a number by JSON's grammar (so `007`, `+1`, `1.` and `NaN` are not).
+pub(crate) fn is_json_number(s: &[u8]) -> bool {
+    let digits = |s: &[u8], i: &mut usize| {
+        let start = *i;
+        while *i < s.len() && s[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    let mut i = 0;
+    if s.first() == Some(&b'-') {
+        i += 1;
+    }
+    match s.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => {
+            digits(s, &mut i);
+        }
+        _ => return false,
+    }
+    if s.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(s, &mut i) {
+            return false;
+        }
+    }
+    if matches!(s.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(s.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(s, &mut i) {
+            return false;
+        }
+    }
+    i == s.len()
+}
+
+impl Iterator for CsvReader {
+    type Item = Result<RawBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        loop {
+            match self.step() {
+                Ok(true) => {
+                    if self.batcher.is_full() {
+                        return self.batcher.take().map(Ok);
+                    }
+                }
+                Ok(false) => {
+                    self.done = true;
+                    return self.batcher.take().map(Ok);
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
+impl Reader for CsvReader {
+    fn source_name(&self) -> &str {
+        &self.source
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.counter.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn total_bytes(&self) -> Option<u64> {
+        self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_numbers() {
+        for good in ["0", "-1", "1.5", "1e5", "-0.0E-3", "12345678901234567890"] {
+            assert!(is_json_number(good.as_bytes()), "{good}");
+        }
+        for bad in ["", "-", "007", "+1", "1.", ".5", "1e", "NaN", "1 ", "0x10"] {
+            assert!(!is_json_number(bad.as_bytes()), "{bad}");
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut out = Vec::new();
+        push_json_string(&mut out, "a\"b\\c\nd\u{1}é".as_bytes());
+        assert_eq!(String::from_utf8_lossy(&out), r#""a\"b\\c\nd\u0001é""#);
+    }
+}

@@ -1,0 +1,189 @@
+//! The error type of the I/O crate.
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong reading inputs or writing outputs.
+///
+/// Errors about input name the source (a path, or `-` for stdin) and where in it the
+/// problem is: line, column, byte offset (in the decompressed stream) and record
+/// number for text inputs, the row for Parquet.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error of the flattening engine, including bad records in strict mode
+    /// (see [`Error::record_error`]).
+    #[error("{0}")]
+    Core(#[from] transmogrify_core::Error),
+    /// A file or directory could not be opened, created, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Reading an input failed part way through.
+    #[error("{source_name}: read failed at byte {byte_offset}: {source}")]
+    Read {
+        /// The source's name.
+        source_name: String,
+        /// Bytes of the input read before the failure.
+        byte_offset: u64,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A compressed input is corrupt or truncated.
+    #[error(
+        "{source_name}: corrupt or truncated {compression} data after byte {byte_offset} of the decompressed stream: {source}"
+    )]
+    Decompress {
+        /// The source's name.
+        source_name: String,
+        /// `gzip` or `zstd`.
+        compression: &'static str,
+        /// Bytes decompressed successfully before the failure.
+        byte_offset: u64,
+        /// The decoder's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CSV input could not be parsed.
+    #[error("{source_name}: line {line} (byte {byte_offset}): CSV error: {source}")]
+    Csv {
+        /// The source's name.
+        source_name: String,
+        /// Line of the input (1-based).
+        line: u64,
+        /// Byte offset in the (decompressed) input.
+        byte_offset: u64,
+        /// The CSV parser's error.
+        #[source]
+        source: csv::Error,
+    },
+    /// A Parquet input is corrupt or cannot be read.
+    #[error("{source_name}: {}corrupt or unreadable Parquet: {source}", row.map(|r| format!("row {r}: ")).unwrap_or_default())]
+    Parquet {
+        /// The source's name.
+        source_name: String,
+        /// The first row of the batch being read, if the footer was read.
+        row: Option<u64>,
+        /// The Parquet reader's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A Parquet column type that has no JSON form.
+    #[error("{source_name}: column {column:?} has type {data_type}, which cannot be read as JSON")]
+    UnsupportedParquetType {
+        /// The source's name.
+        source_name: String,
+        /// The column (dotted path).
+        column: String,
+        /// Its Arrow type.
+        data_type: arrow_schema::DataType,
+    },
+    /// The `path` option names something that is not in the input.
+    #[error("{source_name}: path {path:?} not found: {reason}")]
+    PathNotFound {
+        /// The source's name.
+        source_name: String,
+        /// The path option.
+        path: String,
+        /// What was found instead.
+        reason: String,
+    },
+    /// The input's format could not be recognised.
+    #[error(
+        "{source_name}: cannot tell the input format (name it explicitly: json, jsonl, csv or parquet)"
+    )]
+    UnknownInputFormat {
+        /// The source's name.
+        source_name: String,
+    },
+    /// No writer is registered under this format name.
+    #[error("no writer for format {name:?} (known: {})", known.join(", "))]
+    UnknownFormat {
+        /// The format asked for.
+        name: String,
+        /// The registered format names.
+        known: Vec<String>,
+    },
+    /// The output directory already holds files and overwriting was not allowed.
+    #[error("{}: output directory is not empty (allow overwriting to write into it)", path.display())]
+    OutputDirNotEmpty {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// An option or a combination of options is invalid.
+    #[error("invalid option {option}: {reason}")]
+    InvalidOption {
+        /// The option.
+        option: &'static str,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Writing Parquet failed.
+    #[error("{}: writing Parquet failed: {source}", path.display())]
+    ParquetWrite {
+        /// The output (a file, or `<memory>`).
+        path: PathBuf,
+        /// The Parquet writer's error.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// Building, converting or (de)serialising Arrow data failed.
+    #[error("{context}: {source}")]
+    Arrow {
+        /// What was being done.
+        context: String,
+        /// Arrow's error.
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+    /// A custom writer failed.
+    #[error("{format} writer: {source}")]
+    Writer {
+        /// The writer's format name.
+        format: String,
+        /// Its error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An internal invariant broke. This is a bug; please report it with the input.
+    #[error("internal error (this is a bug, please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The bad record inside, if this error is about one record.
+    pub fn record_error(&self) -> Option<&transmogrify_core::RecordError> {
+        match self {
+            Error::Core(e) => e.as_record_error(),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn arrow(context: impl Into<String>, source: arrow_schema::ArrowError) -> Self {
+        Error::Arrow {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+impl From<transmogrify_core::RecordError> for Error {
+    fn from(e: transmogrify_core::RecordError) -> Self {
+        Error::Core(e.into())
+    }
+}

@@ -1,0 +1,363 @@
+//! Opening inputs: files, stdin, in-memory bytes; transparent gzip and zstd; format
+//! detection.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+
+/// Size of the read buffers, before and after decompression.
+pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
+
+const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
+const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
+/// How an input is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum Compression {
+    /// Not compressed.
+    #[default]
+    None,
+    /// gzip (`.gz`), several members allowed.
+    Gzip,
+    /// Zstandard (`.zst`).
+    Zstd,
+}
+
+impl Compression {
+    /// The compression a file name's extension announces.
+    pub fn from_extension(name: &str) -> Compression {
+        let lower = name.to_ascii_lowercase();
+        if lower.ends_with(".gz") || lower.ends_with(".gzip") {
+            Compression::Gzip
+        } else if lower.ends_with(".zst") || lower.ends_with(".zstd") {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Compression::None => "plain",
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+}
+
+/// The format of an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InputFormat {
+    /// A JSON text: a top-level array, one object, or concatenated objects.
+    Json,
+    /// One JSON object per line (JSONL / NDJSON).
+    Jsonl,
+    /// Comma- (or otherwise) separated values.
+    Csv,
+    /// Apache Parquet.
+    Parquet,
+}
+
+impl InputFormat {
+    /// Parses `json`, `jsonl` (or `ndjson`), `csv` (or `tsv`) and `parquet`.
+    pub fn parse(name: &str) -> Option<InputFormat> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "json" => InputFormat::Json,
+            "jsonl" | "ndjson" | "jsonlines" => InputFormat::Jsonl,
+            "csv" | "tsv" => InputFormat::Csv,
+            "parquet" | "pq" => InputFormat::Parquet,
+            _ => return None,
+        })
+    }
+
+    /// The format a file name's extension announces (after `.gz` / `.zst`).
+    pub fn from_extension(name: &str) -> Option<InputFormat> {
+        let lower = name.to_ascii_lowercase();
+        let stem = lower
+            .strip_suffix(".gz")
+            .or_else(|| lower.strip_suffix(".gzip"))
+            .or_else(|| lower.strip_suffix(".zst"))
+            .or_else(|| lower.strip_suffix(".zstd"))
+            .unwrap_or(&lower);
+        let ext = Path::new(stem).extension()?.to_str()?;
+        InputFormat::parse(ext)
+    }
+
+    /// The format the first bytes of a (decompressed) input suggest: `PAR1` is
+    /// Parquet, `[` JSON, `{` JSONL when the first line holds a whole object and the
+    /// next line starts another, else JSON; anything else CSV.
+    pub fn sniff(head: &[u8]) -> Option<InputFormat> {
+        if head.is_empty() {
+            return None;
+        }
+        if head.starts_with(PARQUET_MAGIC) {
+            return Some(InputFormat::Parquet);
+        }
+        let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+        let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
+        match head[start] {
+            b'[' => Some(InputFormat::Json),
+            b'{' => {
+                let rest = &head[start..];
+                let Some(nl) = memchr::memchr(b'\n', rest) else {
+                    return Some(InputFormat::Json);
+                };
+                let first = rest[..nl].trim_ascii_end();
+                let next = rest[nl + 1..].trim_ascii_start();
+                if first.ends_with(b"}") && (next.is_empty() || next.starts_with(b"{")) {
+                    Some(InputFormat::Jsonl)
+                } else {
+                    Some(InputFormat::Json)
+                }
+            }
+            _ => Some(InputFormat::Csv),
+        }
+    }
+}
+
+/// Counts the bytes read from the underlying file, for progress reports.
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An opened input: its decompressed bytes plus what progress reports and error
+/// messages need.
+pub struct Input {
+    pub(crate) name: Arc<str>,
+    pub(crate) path: Option<PathBuf>,
+    pub(crate) reader: Box<dyn BufRead + Send>,
+    pub(crate) compression: Compression,
+    pub(crate) total_bytes: Option<u64>,
+    pub(crate) raw_read: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Input")
+            .field("name", &self.name)
+            .field("compression", &self.compression)
+            .field("total_bytes", &self.total_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Input {
+    /// Opens a file, or stdin for `-`. gzip and zstd are recognised by extension and
+    /// by their magic bytes and decompressed on the fly.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("a.jsonl");
+    /// # std::fs::write(&path, "{\"a\":1}\n")?;
+    /// use transmogrify_io::{Compression, Input};
+    /// let input = Input::open(&path)?;
+    /// assert_eq!(input.compression(), Compression::None);
+    /// assert_eq!(input.total_bytes(), Some(8));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Input> {
+        let path = path.as_ref();
+        if path == Path::new("-") {
+            return Input::from_reader("-", io::stdin(), None);
+        }
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let total = file.metadata().ok().map(|m| m.len());
+        let name = path.display().to_string();
+        let mut input = Input::build(&name, file, total, Compression::from_extension(&name))?;
+        input.path = Some(path.to_path_buf());
+        Ok(input)
+    }
+
+    /// An input over any byte stream (decompressed when its magic bytes say so).
+    pub fn from_reader(
+        name: &str,
+        reader: impl Read + Send + 'static,
+        total_bytes: Option<u64>,
+    ) -> Result<Input> {
+        Input::build(name, reader, total_bytes, Compression::None)
+    }
+
+    /// An input over bytes held in memory.
+    pub fn from_bytes(name: &str, bytes: impl Into<Vec<u8>>) -> Result<Input> {
+        let bytes = bytes.into();
+        let len = bytes.len() as u64;
+        Input::from_reader(name, io::Cursor::new(bytes), Some(len))
+    }
+
+    fn build(
+        name: &str,
+        reader: impl Read + Send + 'static,
+        total_bytes: Option<u64>,
+        by_extension: Compression,
+    ) -> Result<Input> {
+        let raw_read = Arc::new(AtomicU64::new(0));
+        let counting = Counting {
+            inner: reader,
+            count: raw_read.clone(),
+        };
+        let mut buffered = BufReader::with_capacity(BUFFER_SIZE, counting);
+        let head = buffered.fill_buf().map_err(|e| Error::Read {
+            source_name: name.to_string(),
+            byte_offset: 0,
+            source: e,
+        })?;
+        let compression = if head.starts_with(GZIP_MAGIC) {
+            Compression::Gzip
+        } else if head.starts_with(ZSTD_MAGIC) {
+            Compression::Zstd
+        } else {
+            by_extension
+        };
+        let reader: Box<dyn BufRead + Send> = match compression {
+            Compression::None => Box::new(buffered),
+            Compression::Gzip => Box::new(BufReader::with_capacity(
+                BUFFER_SIZE,
+                flate2::bufread::MultiGzDecoder::new(buffered),
+            )),
+            Compression::Zstd => {
+                let decoder = zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| {
+                    Error::Decompress {
+                        source_name: name.to_string(),
+                        compression: "zstd",
+                        byte_offset: 0,
+                        source: e,
+                    }
+                })?;
+                Box::new(BufReader::with_capacity(BUFFER_SIZE, decoder))
+            }
+        };
+        Ok(Input {
+            name: Arc::from(name),
+            path: None,
+            reader,
+            compression,
+            total_bytes,
+            raw_read,
+        })
+    }
+
+    /// The source's name in messages (the path, or `-`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// How the input is compressed.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// The size of the file on disk, when known.
+    pub fn total_bytes(&self) -> Option<u64> {
+        self.total_bytes
+    }
+
+    /// Bytes read from the file on disk so far (compressed bytes for compressed files).
+    pub fn bytes_read(&self) -> u64 {
+        self.raw_read.load(Ordering::Relaxed)
+    }
+
+    /// The format: by extension of the file name, else by the first decompressed bytes.
+    pub fn detect_format(&mut self) -> Result<InputFormat> {
+        if let Some(f) = InputFormat::from_extension(&self.name) {
+            return Ok(f);
+        }
+        let (name, compression) = (self.name.clone(), self.compression);
+        let head = self
+            .reader
+            .fill_buf()
+            .map_err(|e| read_error(&name, compression, e, 0))?;
+        InputFormat::sniff(head).ok_or_else(|| Error::UnknownInputFormat {
+            source_name: self.name.to_string(),
+        })
+    }
+
+    /// The error for a failed read after `offset` decompressed bytes.
+    pub(crate) fn read_error(&self, source: io::Error, offset: u64) -> Error {
+        read_error(&self.name, self.compression, source, offset)
+    }
+}
+
+/// The error for a failed read of `name` after `offset` decompressed bytes.
+pub(crate) fn read_error(
+    name: &str,
+    compression: Compression,
+    source: io::Error,
+    offset: u64,
+) -> Error {
+    match compression {
+        Compression::None => Error::Read {
+            source_name: name.to_string(),
+            byte_offset: offset,
+            source,
+        },
+        c => Error::Decompress {
+            source_name: name.to_string(),
+            compression: c.name(),
+            byte_offset: offset,
+            source,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_by_extension_and_content() {
+        assert_eq!(
+            InputFormat::from_extension("a/b.JSONL.gz"),
+            Some(InputFormat::Jsonl)
+        );
+        assert_eq!(
+            InputFormat::from_extension("x.parquet"),
+            Some(InputFormat::Parquet)
+        );
+        assert_eq!(InputFormat::from_extension("x.zst"), None);
+        assert_eq!(InputFormat::sniff(b" [{\"a\":1}]"), Some(InputFormat::Json));
+        assert_eq!(
+            InputFormat::sniff(b"{\"a\":1}\n{\"a\":2}\n"),
+            Some(InputFormat::Jsonl)
+        );
+        assert_eq!(
+            InputFormat::sniff(b"{\n \"a\": 1\n}"),
+            Some(InputFormat::Json)
+        );
+        assert_eq!(InputFormat::sniff(b"a,b\n1,2\n"), Some(InputFormat::Csv));
+        assert_eq!(InputFormat::sniff(b"PAR1...."), Some(InputFormat::Parquet));
+        assert_eq!(InputFormat::sniff(b""), None);
+    }
+
+    #[test]
+    fn magic_bytes_win_over_a_missing_extension() -> Result<()> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut enc, b"{\"a\":1}\n").map_err(|e| Error::io("mem", e))?;
+        let gz = enc.finish().map_err(|e| Error::io("mem", e))?;
+        let mut input = Input::from_bytes("noext", gz)?;
+        assert_eq!(input.compression(), Compression::Gzip);
+        assert_eq!(input.detect_format()?, InputFormat::Jsonl);
+        let mut text = String::new();
+        input
+            .reader
+            .read_to_string(&mut text)
+            .map_err(|e| Error::io("mem", e))?;
+        assert_eq!(text, "{\"a\":1}\n");
+        Ok(())
+    }
+}

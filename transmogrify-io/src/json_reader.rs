@@ -1,0 +1,500 @@
+//! Streaming JSON reader: a top-level array element by element, one object, or
+//! concatenated values, optionally below a `path` of a wrapper object.
+//!
+//! The reader only finds where each record starts and ends (brackets and strings);
+//! validating and flattening a record is the engine's job, so a malformed record is
+//! reported by the engine with its exact position. Only structure between records
+//! (a missing comma, text after the array) is reported here. Positions follow
+//! [`JsonRecords`](transmogrify_core::JsonRecords): the same input gives the same
+//! positions, without holding more than one record and a read buffer in memory.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use transmogrify_core::{Position, RecordError, RecordErrorKind, SyntaxError, excerpt};
+
+use crate::error::{Error, Result};
+use crate::input::Input;
+use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions};
+
+const READ_CHUNK: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    /// Inside the wrapper object at `level` of the path, before a key.
+    Navigate {
+        level: usize,
+        first: bool,
+    },
+    InArray {
+        first: bool,
+    },
+    Stream,
+    /// After the picked array: `open` wrapper objects still to close.
+    AfterArray {
+        open: usize,
+    },
+    Trailer,
+    Done,
+}
+
+/// Reads JSON records from an [`Input`] in bounded memory.
+pub(crate) struct JsonReader {
+    input: Input,
+    source: Arc<str>,
+    buf: Vec<u8>,
+    /// Scan position in `buf`.
+    pos: usize,
+    /// Start of the bytes that must stay in `buf` (the record being scanned).
+    keep: Option<usize>,
+    eof: bool,
+    /// Offset of `buf[0]` in the source.
+    base: u64,
+    /// `buf[..counted]` has been counted into `line` / `col`.
+    counted: usize,
+    line: u64,
+    col: u64,
+    state: State,
+    ordinal: u64,
+    path: Option<Vec<String>>,
+    batcher: Batcher,
+    pending_error: Option<Error>,
+}
+
+impl JsonReader {
+    pub(crate) fn new(input: Input, options: &ReaderOptions) -> Self {
+        JsonReader {
+            source: input.name.clone(),
+            input,
+            buf: Vec::with_capacity(READ_CHUNK * 2),
+            pos: 0,
+            keep: None,
+            eof: false,
+            base: 0,
+            counted: 0,
+            line: 1,
+            col: 0,
+            state: State::Start,
+            ordinal: 0,
+            path: options.json_path.clone(),
+            batcher: Batcher::new(options),
+            pending_error: None,
+        }
+    }
+
+    /// Counts lines and characters of `buf[counted..idx]`.
+    fn count_to(&mut self, idx: usize) {
+        let idx = idx.min(self.buf.len());
+        if idx <= self.counted {
+            return;
+        }
+        let segment = &self.buf[self.counted..idx];
+        let mut tail = segment;
+        if let Some(last) = memchr::memrchr(b'\n', segment) {
+            self.line += memchr::memchr_iter(b'\n', segment).count() as u64;
+            self.col = 0;
+            tail = &segment[last + 1..];
+        }
+        self.col += tail.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64;
+        self.counted = idx;
+    }
+
+    fn position(&mut self, idx: usize) -> Position {
+        self.count_to(idx);
+        Position {
+            ordinal: self.ordinal,
+            line: self.line,
+            column: self.col + 1,
+            byte_offset: self.base + idx as u64,
+        }
+    }
+
+    /// Reads more input; false at the end.
+    fn fill(&mut self) -> Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        let cut = self.keep.unwrap_or(self.pos).min(self.pos);
+        if cut > 0 && cut * 2 >= self.buf.len() {
+            self.count_to(cut);
+            self.buf.drain(..cut);
+            self.base += cut as u64;
+            self.pos -= cut;
+            self.counted = self.counted.saturating_sub(cut);
+            if let Some(k) = self.keep.as_mut() {
+                *k -= cut;
+            }
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + READ_CHUNK, 0);
+        let n = loop {
+            match self.input.reader.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(self.input.read_error(e, self.base + len as u64));
+                }
+            }
+        };
+        self.buf.truncate(len + n);
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+
+    fn peek(&mut self) -> Result<Option<u8>> {
+        while self.pos >= self.buf.len() {
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+        Ok(Some(self.buf[self.pos]))
+    }
+
+    fn skip_ws(&mut self) -> Result<Option<u8>> {
+        loop {
+            match self.peek()? {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => self.pos += 1,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Moves past the value at `pos` (which is not whitespace) that sits `depth`
+    /// levels down in open containers. False if the input ended first.
+    fn scan_value(&mut self, mut depth: u64) -> Result<bool> {
+        let mut in_str = false;
+        if depth == 0 {
+            match self.peek()? {
+                None => return Ok(false),
+                Some(b'{' | b'[' | b'"') => {}
+                Some(_) => return self.scan_scalar(),
+            }
+        }
+        loop {
+            if self.pos >= self.buf.len() && !self.fill()? {
+                return Ok(false);
+            }
+            if in_str {
+                match memchr::memchr2(b'"', b'\\', &self.buf[self.pos..]) {
+                    None => self.pos = self.buf.len(),
+                    Some(i) => {
+                        let b = self.buf[self.pos + i];
+                        self.pos += i + 1;
+                        if b == b'\\' {
+                            if self.pos >= self.buf.len() && !self.fill()? {
+                                return Ok(false);
+                            }
+                            self.pos += 1;
+                        } else {
+                            in_str = false;
+                            if depth == 0 {
+                                return Ok(true);
+                            }
+                        }
+                    }
+                }
+            } else {
+                let b = self.buf[self.pos];
+                self.pos += 1;
+                match b {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return Ok(true);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn scan_scalar(&mut self) -> Result<bool> {
+        loop {
+            match self.peek()? {
+                None => return Ok(true),
+                Some(
+                    b',' | b']' | b'}' | b'[' | b'{' | b'"' | b':' | b' ' | b'\t' | b'\n' | b'\r',
+                ) => {
+                    return Ok(true);
+                }
+                Some(_) => self.pos += 1,
+            }
+        }
+    }
+
+    /// Reports a structural error at `at` and ends the input.
+    fn syntax(&mut self, error: SyntaxError, at: usize) -> Result<()> {
+        let position = self.position(at);
+        let record_error = RecordError {
+            source_name: self.source.clone(),
+            position,
+            kind: RecordErrorKind::Syntax(error),
+            excerpt: excerpt(&self.buf, at),
+        };
+        self.ordinal += 1;
+        self.batcher.batch.push_bad(record_error, &[]);
+        self.state = State::Done;
+        Ok(())
+    }
+
+    fn unexpected(&mut self, found: Option<u8>, expected: &'static str) -> Result<()> {
+        let at = self.pos;
+        match found {
+            None => self.syntax(SyntaxError::UnexpectedEnd { expected }, at),
+            Some(b) => {
+                let found = self.buf[at..]
+                    .utf8_chunks()
+                    .next()
+                    .and_then(|c| c.valid().chars().next())
+                    .unwrap_or(char::from(b));
+                self.syntax(SyntaxError::UnexpectedChar { expected, found }, at)
+            }
+        }
+    }
+
+    fn path_not_found(&self, reason: String) -> Error {
+        Error::PathNotFound {
+            source_name: self.source.to_string(),
+            path: self.path.as_deref().unwrap_or_default().join("."),
+            reason,
+        }
+    }
+
+    /// Scans one record at `pos` and adds it to the batch; `next` is the state after
+    /// it (unless the input ended inside it).
+    fn record(&mut self, next: State) -> Result<()> {
+        let start = self.pos;
+        if let Some(b @ (b',' | b']' | b'}' | b':')) = self.buf.get(start).copied() {
+            return self.unexpected(Some(b), "a JSON value");
+        }
+        let position = self.position(start);
+        self.keep = Some(start);
+        let complete = self.scan_value(0)?;
+        let start = self.keep.take().unwrap_or(0);
+        self.batcher
+            .batch
+            .push_record(&self.buf[start..self.pos], position);
+        self.ordinal += 1;
+        // A record cut short by the end of the input is handed on as it is: the
+        // engine reports exactly where it ends.
+        self.state = if complete { next } else { State::Done };
+        Ok(())
+    }
+
+    /// Advances the state machine; false once the input is done.
+    fn step(&mut self) -> Result<bool> {
+        match self.state {
+            State::Done => return Ok(false),
+            State::Start => {
+                while self.buf.len() < 3 && self.fill()? {}
+                if self.buf.starts_with(b"\xEF\xBB\xBF") {
+                    self.pos = 3;
+                }
+                let first = self.skip_ws()?;
+                self.state = match (first, self.path.is_some()) {
+                    (None, _) => State::Done,
+                    (Some(b'{'), true) => {
+                        self.pos += 1;
+                        State::Navigate {
+                            level: 0,
+                            first: true,
+                        }
+                    }
+                    (Some(_), true) => {
+                        return Err(self.path_not_found("the input is not a JSON object".into()));
+                    }
+                    (Some(b'['), false) => {
+                        self.pos += 1;
+                        if self.skip_ws()? == Some(b']') {
+                            self.pos += 1;
+                            State::Trailer
+                        } else {
+                            State::InArray { first: true }
+                        }
+                    }
+                    (Some(_), false) => State::Stream,
+                };
+            }
+            State::Navigate { level, first } => self.navigate(level, first)?,
+            State::InArray { first } => {
+                let after = match &self.path {
+                    Some(p) => State::AfterArray { open: p.len() },
+                    None => State::Trailer,
+                };
+                let b = self.skip_ws()?;
+                if !first {
+                    match b {
+                        Some(b',') => self.pos += 1,
+                        Some(b']') => {
+                            self.pos += 1;
+                            self.state = after;
+                            return Ok(true);
+                        }
+                        other => {
+                            self.unexpected(other, "',' or ']'")?;
+                            return Ok(true);
+                        }
+                    }
+                    let b = self.skip_ws()?;
+                    if b.is_none() {
+                        self.unexpected(None, "a JSON value")?;
+                        return Ok(true);
+                    }
+                }
+                self.record(State::InArray { first: false })?;
+            }
+            State::Stream => {
+                if self.skip_ws()?.is_some() {
+                    self.record(State::Stream)?;
+                } else {
+                    self.state = State::Done;
+                }
+            }
+            State::AfterArray { open } => {
+                if self.scan_value(open as u64)? {
+                    self.state = State::Trailer;
+                } else {
+                    self.unexpected(None, "'}'")?;
+                }
+            }
+            State::Trailer => match self.skip_ws()? {
+                None => self.state = State::Done,
+                Some(_) => {
+                    let at = self.pos;
+                    self.syntax(SyntaxError::TrailingCharacters, at)?;
+                }
+            },
+        }
+        Ok(true)
+    }
+
+    /// Inside a wrapper object at `level`: finds the key of the path.
+    fn navigate(&mut self, level: usize, first: bool) -> Result<()> {
+        let wanted = self
+            .path
+            .as_ref()
+            .and_then(|p| p.get(level).cloned())
+            .unwrap_or_default();
+        let depth = self.path.as_ref().map_or(0, Vec::len);
+        let mut b = self.skip_ws()?;
+        if !first {
+            match b {
+                Some(b',') => {
+                    self.pos += 1;
+                    b = self.skip_ws()?;
+                }
+                Some(b'}') => {
+                    return Err(self.path_not_found(format!("no key {wanted:?} in the object")));
+                }
+                other => return self.unexpected(other, "',' or '}'"),
+            }
+        }
+        match b {
+            Some(b'"') => {}
+            Some(b'}') if first => {
+                return Err(self.path_not_found(format!("no key {wanted:?} in the object")));
+            }
+            other => return self.unexpected(other, "a string key"),
+        }
+        let key_start = self.pos;
+        self.keep = Some(key_start);
+        let complete = self.scan_value(0)?;
+        let key_start = self.keep.take().unwrap_or(0);
+        if !complete {
+            return self.unexpected(None, "'\"'");
+        }
+        let key: Option<String> = serde_json::from_slice(&self.buf[key_start..self.pos]).ok();
+        match self.skip_ws()? {
+            Some(b':') => self.pos += 1,
+            other => return self.unexpected(other, "':'"),
+        }
+        let value = self.skip_ws()?;
+        if key.as_deref() != Some(wanted.as_str()) {
+            if value.is_none() || !self.scan_value(0)? {
+                return self.unexpected(None, "a JSON value");
+            }
+            self.state = State::Navigate {
+                level,
+                first: false,
+            };
+            return Ok(());
+        }
+        let last = level + 1 == depth;
+        match value {
+            Some(b'[') if last => {
+                self.pos += 1;
+                self.state = if self.skip_ws()? == Some(b']') {
+                    self.pos += 1;
+                    State::AfterArray { open: depth }
+                } else {
+                    State::InArray { first: true }
+                };
+                Ok(())
+            }
+            Some(b'{') if last => self.record(State::AfterArray { open: depth }),
+            Some(b'{') => {
+                self.pos += 1;
+                self.state = State::Navigate {
+                    level: level + 1,
+                    first: true,
+                };
+                Ok(())
+            }
+            None => self.unexpected(None, "a JSON value"),
+            Some(_) => {
+                Err(self.path_not_found(format!("{wanted:?} holds neither an array nor an object")))
+            }
+        }
+    }
+}
+
+impl Iterator for JsonReader {
+    type Item = Result<RawBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(e) = self.pending_error.take() {
+            return Some(Err(e));
+        }
+        loop {
+            match self.step() {
+                Ok(true) => {
+                    if self.batcher.is_full() {
+                        return self.batcher.take().map(Ok);
+                    }
+                }
+                Ok(false) => return self.batcher.take().map(Ok),
+                Err(e) => {
+                    self.state = State::Done;
+                    return match self.batcher.take() {
+                        Some(batch) => {
+                            self.pending_error = Some(e);
+                            Some(Ok(batch))
+                        }
+                        None => Some(Err(e)),
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Reader for JsonReader {
+    fn source_name(&self) -> &str {
+        &self.source
+    }
+
+    fn bytes_read(&self) -> u64 {
+        self.input.bytes_read()
+    }
+
+    fn total_bytes(&self) -> Option<u64> {
+        self.input.total_bytes()
+    }
+}

@@ -1,0 +1,473 @@
+//! Output layout: `<dir>/<file_stem>.<ext>` per table, an errors table, the data
+//! dictionary, files that appear only once complete; and the
+//! [`WriteResultExt`] extension trait of [`ProcessingResult`].
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, SchemaRef};
+use serde_json::{Value, json};
+use transmogrify_core::{ColumnRole, ProcessingResult, TableSchema};
+
+use crate::error::{Error, Result};
+use crate::writer::{DATA_DICTIONARY_FILE, WriteOptions, WriteSummary, WriterFactory};
+
+/// One file written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputFile {
+    /// The table's name (`<entity>_errors` for bad records).
+    pub table: String,
+    /// Where the file is (for in-memory output, just its file name).
+    pub path: PathBuf,
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// What a run wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputSummary {
+    /// One entry per table file (errors table included), in table order.
+    pub files: Vec<OutputFile>,
+    /// The data dictionary, if written.
+    pub dictionary: Option<PathBuf>,
+}
+
+/// One table file produced in memory by [`WriteResultExt::to_bytes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputBytes {
+    /// The table's name.
+    pub table: String,
+    /// The file name it would have in a directory.
+    pub file_name: String,
+    /// The file's bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Checks that `dir` is empty or absent (unless `overwrite`), and creates it.
+pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => {
+            if !overwrite && entries.next().is_some() {
+                return Err(Error::OutputDirNotEmpty {
+                    path: dir.to_path_buf(),
+                });
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
+        }
+        Err(e) => Err(Error::io(dir, e)),
+    }
+}
+
+enum Target {
+    File(BufWriter<File>),
+    Memory(Vec<u8>),
+}
+
+struct SinkState {
+    target: Target,
+    bytes: u64,
+}
+
+/// The byte sink handed to a writer; the caller keeps a handle to finish the file.
+#[derive(Clone)]
+struct Sink(Arc<Mutex<SinkState>>);
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = match &mut state.target {
+            Target::File(f) => f.write(buf)?,
+            Target::Memory(v) => {
+                v.extend_from_slice(buf);
+                buf.len()
+            }
+        };
+        state.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        match &mut state.target {
+            Target::File(f) => f.flush(),
+            Target::Memory(_) => Ok(()),
+        }
+    }
+}
+
+/// A file being written under a hidden temporary name, removed unless committed.
+struct PendingFile {
+    tmp: PathBuf,
+    dest: PathBuf,
+    committed: bool,
+}
+
+impl PendingFile {
+    fn new(dir: &Path, file_name: &str) -> Self {
+        PendingFile {
+            tmp: dir.join(format!(".{file_name}.tmp-{}", std::process::id())),
+            dest: dir.join(file_name),
+            committed: false,
+        }
+    }
+
+    /// Flushes, syncs and renames the file to its final name.
+    fn commit(mut self, file: BufWriter<File>) -> Result<()> {
+        let file = file
+            .into_inner()
+            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
+        drop(file);
+        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
+        self.committed = true;
+        // Make the rename itself durable; not every platform can sync a directory.
+        if let Some(dir) = self.dest.parent() {
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PendingFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Receives the batches of one table.
+pub(crate) type BatchSink<'a> = dyn FnMut(&RecordBatch) -> Result<()> + 'a;
+/// Hands the batches of one table to a sink.
+pub(crate) type FillTable<'a> = dyn FnMut(&mut BatchSink<'_>) -> Result<()> + 'a;
+/// Hands the batches of the table a schema describes to a sink.
+pub(crate) type TableBatches<'a> = dyn FnMut(&TableSchema, &mut BatchSink<'_>) -> Result<()> + 'a;
+
+/// Where table files go: a directory, or memory.
+pub(crate) enum Destination<'a> {
+    Dir(&'a Path),
+    Memory(&'a mut Vec<OutputBytes>),
+}
+
+/// Writes one table file with `factory`; `fill` hands the batches to the writer.
+pub(crate) fn write_file(
+    dest: &mut Destination<'_>,
+    factory: &dyn WriterFactory,
+    options: &WriteOptions,
+    table: &str,
+    stem: &str,
+    schema: &SchemaRef,
+    fill: &mut FillTable<'_>,
+) -> Result<OutputFile> {
+    let file_name = format!("{stem}.{}", factory.extension());
+    let (target, pending) = match dest {
+        Destination::Dir(dir) => {
+            let pending = PendingFile::new(dir, &file_name);
+            let file = File::create(&pending.tmp).map_err(|e| Error::io(&pending.tmp, e))?;
+            (Target::File(BufWriter::new(file)), Some(pending))
+        }
+        Destination::Memory(_) => (Target::Memory(Vec::new()), None),
+    };
+    let sink = Sink(Arc::new(Mutex::new(SinkState { target, bytes: 0 })));
+    let mut writer = factory.create(Box::new(sink.clone()), schema, options)?;
+    fill(&mut |batch| writer.write(batch))?;
+    let WriteSummary { rows } = writer.finish()?;
+    let (target, bytes) = {
+        let mut state = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let target = std::mem::replace(&mut state.target, Target::Memory(Vec::new()));
+        (target, state.bytes)
+    };
+    let path = match (target, pending, dest) {
+        (Target::File(file), Some(pending), _) => {
+            let path = pending.dest.clone();
+            pending.commit(file)?;
+            path
+        }
+        (Target::Memory(data), _, Destination::Memory(out)) => {
+            out.push(OutputBytes {
+                table: table.to_string(),
+                file_name: file_name.clone(),
+                bytes: data,
+            });
+            PathBuf::from(file_name)
+        }
+        _ => return Err(Error::Internal("output target mismatch".into())),
+    };
+    Ok(OutputFile {
+        table: table.to_string(),
+        path,
+        rows,
+        bytes,
+    })
+}
+
+/// Writes every table of `schemas` (batches from `batches_of`), then the errors
+/// table and the data dictionary. `layout` gives the entity, configuration and
+/// bad records.
+pub(crate) fn write_tables(
+    mut dest: Destination<'_>,
+    format: &str,
+    options: &WriteOptions,
+    layout: &ProcessingResult,
+    schemas: &[TableSchema],
+    batches_of: &mut TableBatches<'_>,
+) -> Result<OutputSummary> {
+    let factory = options.registry.get(format)?;
+    let mut summary = OutputSummary::default();
+    for schema in schemas {
+        let file = write_file(
+            &mut dest,
+            factory.as_ref(),
+            options,
+            &schema.name,
+            &schema.file_stem,
+            &schema.schema,
+            &mut |sink| batches_of(schema, sink),
+        )?;
+        summary.files.push(file);
+    }
+    let mut errors_file = None;
+    if options.write_errors {
+        if let Some(errors) = layout.errors_batch()? {
+            let main_stem = schemas.first().map_or_else(
+                || transmogrify_core::file_stem(layout.entity_name()),
+                |s| s.file_stem.clone(),
+            );
+            let mut stem = format!("{main_stem}_errors");
+            while schemas.iter().any(|s| s.file_stem == stem) {
+                stem.push('_');
+            }
+            let table = format!("{}_errors", layout.entity_name());
+            let file = write_file(
+                &mut dest,
+                factory.as_ref(),
+                options,
+                &table,
+                &stem,
+                &errors.schema(),
+                &mut |sink| sink(&errors),
+            )?;
+            errors_file = Some((stem, file.rows));
+            summary.files.push(file);
+        }
+    }
+    if options.data_dictionary {
+        if let Destination::Dir(dir) = dest {
+            let doc = dictionary(layout, schemas, factory.extension(), format, errors_file);
+            let text = serde_json::to_vec_pretty(&doc)
+                .map_err(|e| Error::Internal(format!("data dictionary: {e}")))?;
+            let pending = PendingFile::new(dir, DATA_DICTIONARY_FILE);
+            let file = File::create(&pending.tmp).map_err(|e| Error::io(&pending.tmp, e))?;
+            let mut file = BufWriter::new(file);
+            file.write_all(&text)
+                .map_err(|e| Error::io(&pending.tmp, e))?;
+            let path = pending.dest.clone();
+            pending.commit(file)?;
+            summary.dictionary = Some(path);
+        }
+    }
+    Ok(summary)
+}
+
+fn type_name(dt: &DataType) -> String {
+    match dt {
+        DataType::Utf8 => "string".into(),
+        DataType::Int64 => "int64".into(),
+        DataType::UInt64 => "uint64".into(),
+        DataType::Float64 => "float64".into(),
+        DataType::Boolean => "boolean".into(),
+        DataType::Decimal128(p, s) => format!("decimal({p},{s})"),
+        DataType::Timestamp(_, _) => "timestamp(us, UTC)".into(),
+        other => other.to_string(),
+    }
+}
+
+fn role_name(role: &ColumnRole) -> &'static str {
+    match role {
+        ColumnRole::Id => "id",
+        ColumnRole::ParentId => "parent_id",
+        ColumnRole::ArrayIndex => "array_index",
+        ColumnRole::Time => "extract_time",
+        _ => "data",
+    }
+}
+
+/// The data dictionary: tables, columns, types, parent tables and link columns, rows.
+fn dictionary(
+    layout: &ProcessingResult,
+    schemas: &[TableSchema],
+    ext: &str,
+    format: &str,
+    errors: Option<(String, u64)>,
+) -> Value {
+    let cfg = layout.config();
+    let tables: Vec<Value> = schemas
+        .iter()
+        .map(|s| {
+            let columns: Vec<Value> = s
+                .schema
+                .fields()
+                .iter()
+                .zip(&s.roles)
+                .map(|(f, role)| {
+                    json!({
+                        "name": f.name(),
+                        "type": type_name(f.data_type()),
+                        "nullable": f.is_nullable(),
+                        "role": role_name(role),
+                    })
+                })
+                .collect();
+            let column_of = |wanted: ColumnRole| {
+                s.roles
+                    .iter()
+                    .position(|r| *r == wanted)
+                    .map(|i| s.schema.field(i).name().clone())
+            };
+            json!({
+                "name": s.name,
+                "file": format!("{}.{ext}", s.file_stem),
+                "path": s.path,
+                "parent": s.parent,
+                "id_column": column_of(ColumnRole::Id),
+                "parent_id_column": column_of(ColumnRole::ParentId),
+                "rows": s.num_rows,
+                "columns": columns,
+            })
+        })
+        .collect();
+    json!({
+        "entity": layout.entity_name(),
+        "format": format,
+        "records": layout.record_count(),
+        "separator": cfg.separator(),
+        "tables": tables,
+        "errors": errors.map(|(stem, rows)| json!({"file": format!("{stem}.{ext}"), "rows": rows})),
+    })
+}
+
+/// Writing a [`ProcessingResult`] held in memory.
+///
+/// ```
+/// use transmogrify_core::Processor;
+/// use transmogrify_io::WriteResultExt;
+/// let result = Processor::default().process(br#"{"id": 1, "tags": [{"t": "x"}]}"#, "items")?;
+/// let dir = tempfile::tempdir()?;
+/// let summary = result.write_all_parquet(dir.path().join("out"))?;
+/// assert_eq!(summary.files.len(), 2);
+/// assert!(dir.path().join("out/items_tags.parquet").exists());
+/// let files = result.to_csv_bytes()?;
+/// assert!(String::from_utf8(files[0].bytes.clone())?.starts_with("id,__extract_id,"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait WriteResultExt {
+    /// Writes every table as `<dir>/<file_stem>.<ext>` in the format registered as
+    /// `format`, plus `<entity>_errors` for bad records and, if asked, the data
+    /// dictionary. Refuses a non-empty `dir` unless overwriting is allowed.
+    fn write_all(
+        &self,
+        format: &str,
+        dir: impl AsRef<Path>,
+        options: &WriteOptions,
+    ) -> Result<OutputSummary>;
+
+    /// Every table file in memory, in table order.
+    fn to_bytes(&self, format: &str, options: &WriteOptions) -> Result<Vec<OutputBytes>>;
+
+    /// [`write_all`](WriteResultExt::write_all) as Parquet with default options.
+    fn write_all_parquet(&self, dir: impl AsRef<Path>) -> Result<OutputSummary> {
+        self.write_all("parquet", dir, &WriteOptions::default())
+    }
+
+    /// [`write_all`](WriteResultExt::write_all) as CSV with default options.
+    fn write_all_csv(&self, dir: impl AsRef<Path>) -> Result<OutputSummary> {
+        self.write_all("csv", dir, &WriteOptions::default())
+    }
+
+    /// [`write_all`](WriteResultExt::write_all) as JSON with default options.
+    fn write_all_json(&self, dir: impl AsRef<Path>) -> Result<OutputSummary> {
+        self.write_all("json", dir, &WriteOptions::default())
+    }
+
+    /// [`write_all`](WriteResultExt::write_all) as JSONL with default options.
+    fn write_all_jsonl(&self, dir: impl AsRef<Path>) -> Result<OutputSummary> {
+        self.write_all("jsonl", dir, &WriteOptions::default())
+    }
+
+    /// [`to_bytes`](WriteResultExt::to_bytes) as Parquet with default options.
+    fn to_parquet_bytes(&self) -> Result<Vec<OutputBytes>> {
+        self.to_bytes("parquet", &WriteOptions::default())
+    }
+
+    /// [`to_bytes`](WriteResultExt::to_bytes) as CSV with default options.
+    fn to_csv_bytes(&self) -> Result<Vec<OutputBytes>> {
+        self.to_bytes("csv", &WriteOptions::default())
+    }
+
+    /// [`to_bytes`](WriteResultExt::to_bytes) as JSON with default options.
+    fn to_json_bytes(&self) -> Result<Vec<OutputBytes>> {
+        self.to_bytes("json", &WriteOptions::default())
+    }
+
+    /// [`to_bytes`](WriteResultExt::to_bytes) as JSONL with default options.
+    fn to_jsonl_bytes(&self) -> Result<Vec<OutputBytes>> {
+        self.to_bytes("jsonl", &WriteOptions::default())
+    }
+}
+
+fn result_batches(
+    result: &ProcessingResult,
+    schema: &TableSchema,
+    sink: &mut BatchSink<'_>,
+) -> Result<()> {
+    for batch in result.batches(schema) {
+        sink(&batch?)?;
+    }
+    Ok(())
+}
+
+impl WriteResultExt for ProcessingResult {
+    fn write_all(
+        &self,
+        format: &str,
+        dir: impl AsRef<Path>,
+        options: &WriteOptions,
+    ) -> Result<OutputSummary> {
+        let dir = dir.as_ref();
+        options.registry.get(format)?;
+        prepare_dir(dir, options.overwrite)?;
+        let schemas = self.schemas()?;
+        write_tables(
+            Destination::Dir(dir),
+            format,
+            options,
+            self,
+            &schemas,
+            &mut |schema, sink| result_batches(self, schema, sink),
+        )
+    }
+
+    fn to_bytes(&self, format: &str, options: &WriteOptions) -> Result<Vec<OutputBytes>> {
+        let mut out = Vec::new();
+        let schemas = self.schemas()?;
+        write_tables(
+            Destination::Memory(&mut out),
+            format,
+            options,
+            self,
+            &schemas,
+            &mut |schema, sink| result_batches(self, schema, sink),
+        )?;
+        Ok(out)
+    }
+}

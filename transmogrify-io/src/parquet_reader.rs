@@ -1,0 +1,404 @@
+//! Parquet reader: each row becomes the JSON object it would have been.
+//!
+//! Structs become objects, lists arrays, maps objects keyed by the map key's text;
+//! integers and decimals become JSON numbers with their exact digits, floats numbers
+//! that always show a fraction or exponent (so `3.0` stays a float), dates and
+//! timestamps strings (`2024-01-02`, `2024-01-02 03:04:05.123`), binary a string
+//! (hex when it is not UTF-8). The record is then flattened exactly as that JSON
+//! text would be. Positions: the ordinal is the row number, the line the row number
+//! plus one.
+
+use std::fs::File;
+use std::io::{Seek, Write};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::*;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, TimeUnit};
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use transmogrify_core::Position;
+
+use crate::csv_reader::push_json_string;
+use crate::error::{Error, Result};
+use crate::input::{Compression, Input};
+use crate::reader::{RawBatch, Reader, ReaderOptions};
+
+/// Reads Parquet rows as JSON object records.
+pub(crate) struct ParquetReader {
+    source: Arc<str>,
+    reader: ParquetRecordBatchReader,
+    row: u64,
+    num_rows: u64,
+    total: Option<u64>,
+    done: bool,
+}
+
+impl ParquetReader {
+    pub(crate) fn new(mut input: Input, options: &ReaderOptions) -> Result<Self> {
+        let name = input.name.clone();
+        // Parquet needs random access: a plain file is read in place, anything else
+        // (stdin, compressed) is first copied to an anonymous temporary file.
+        let file = match (&input.path, input.compression) {
+            (Some(path), Compression::None) => {
+                File::open(path).map_err(|e| Error::io(path.clone(), e))?
+            }
+            _ => {
+                let mut tmp = tempfile::tempfile().map_err(|e| Error::io("<temporary file>", e))?;
+                // A failed copy is taken as a failed read: writes to a temporary file
+                // rarely fail.
+                std::io::copy(&mut input.reader, &mut tmp).map_err(|e| input.read_error(e, 0))?;
+                tmp.flush().map_err(|e| Error::io("<temporary file>", e))?;
+                tmp.rewind().map_err(|e| Error::io("<temporary file>", e))?;
+                tmp
+            }
+        };
+        let corrupt = |e: parquet::errors::ParquetError| Error::Parquet {
+            source_name: name.to_string(),
+            row: None,
+            source: Box::new(e),
+        };
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(corrupt)?;
+        let num_rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+        let reader = builder
+            .with_batch_size(options.batch_records.max(1))
+            .build()
+            .map_err(corrupt)?;
+        Ok(ParquetReader {
+            source: name,
+            reader,
+            row: 0,
+            num_rows,
+            total: input.total_bytes,
+            done: false,
+        })
+    }
+
+    fn convert(&mut self, batch: &RecordBatch) -> Result<RawBatch> {
+        let mut out = RawBatch::default();
+        let schema = batch.schema();
+        let keys: Vec<Vec<u8>> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let mut k = Vec::new();
+                push_json_string(&mut k, f.name().as_bytes());
+                k.push(b':');
+                k
+            })
+            .collect();
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            check_type(column.data_type(), field.name(), &self.source)?;
+        }
+        for row in 0..batch.num_rows() {
+            let start = out.data.len();
+            out.data.push(b'{');
+            for (i, column) in batch.columns().iter().enumerate() {
+                if i > 0 {
+                    out.data.push(b',');
+                }
+                out.data.extend_from_slice(&keys[i]);
+                write_value(column.as_ref(), row, &mut out.data);
+            }
+            out.data.push(b'}');
+            let ordinal = self.row + row as u64;
+            out.items.push(crate::reader::RawItem::Record {
+                range: start..out.data.len(),
+                position: Position::line_start(ordinal, ordinal + 1, 0),
+            });
+        }
+        self.row += batch.num_rows() as u64;
+        Ok(out)
+    }
+}
+
+/// Refuses types [`write_value`] has no JSON form for, before any row is converted.
+fn check_type(dt: &DataType, column: &str, source: &str) -> Result<()> {
+    let ok = match dt {
+        DataType::Null
+        | DataType::Boolean
+        | DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64
+        | DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _)
+        | DataType::Utf8
+        | DataType::LargeUtf8
+        | DataType::Utf8View
+        | DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_)
+        | DataType::Date32
+        | DataType::Date64
+        | DataType::Timestamp(_, _)
+        | DataType::Time32(_)
+        | DataType::Time64(_)
+        | DataType::Duration(_) => true,
+        DataType::Struct(fields) => {
+            for f in fields {
+                check_type(f.data_type(), &format!("{column}.{}", f.name()), source)?;
+            }
+            true
+        }
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            check_type(f.data_type(), column, source)?;
+            true
+        }
+        DataType::Map(f, _) => {
+            check_type(f.data_type(), column, source)?;
+            true
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::UnsupportedParquetType {
+            source_name: source.to_string(),
+            column: column.to_string(),
+            data_type: dt.clone(),
+        })
+    }
+}
+
+fn write_display(out: &mut Vec<u8>, v: impl std::fmt::Display) {
+    let _ = write!(out, "{v}");
+}
+
+fn write_float(out: &mut Vec<u8>, v: f64, text: impl FnOnce() -> String) {
+    if v.is_finite() {
+        out.extend_from_slice(text().as_bytes());
+    } else if v.is_nan() {
+        out.extend_from_slice(b"\"NaN\"");
+    } else if v > 0.0 {
+        out.extend_from_slice(b"\"Infinity\"");
+    } else {
+        out.extend_from_slice(b"\"-Infinity\"");
+    }
+}
+
+fn write_str(out: &mut Vec<u8>, s: &str) {
+    push_json_string(out, s.as_bytes());
+}
+
+fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(s) => write_str(out, s),
+        Err(_) => {
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            write_str(out, &hex);
+        }
+    }
+}
+
+fn write_opt(out: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
+    match v {
+        Some(v) => write_str(out, &v.to_string()),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Appends the JSON text of `array[row]`. The type was accepted by [`check_type`].
+fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
+    if array.is_null(row) {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    match array.data_type() {
+        DataType::Boolean => {
+            let v = array.as_boolean().value(row);
+            out.extend_from_slice(if v { b"true" } else { b"false" });
+        }
+        DataType::Int8 => write_display(out, array.as_primitive::<Int8Type>().value(row)),
+        DataType::Int16 => write_display(out, array.as_primitive::<Int16Type>().value(row)),
+        DataType::Int32 => write_display(out, array.as_primitive::<Int32Type>().value(row)),
+        DataType::Int64 => write_display(out, array.as_primitive::<Int64Type>().value(row)),
+        DataType::UInt8 => write_display(out, array.as_primitive::<UInt8Type>().value(row)),
+        DataType::UInt16 => write_display(out, array.as_primitive::<UInt16Type>().value(row)),
+        DataType::UInt32 => write_display(out, array.as_primitive::<UInt32Type>().value(row)),
+        DataType::UInt64 => write_display(out, array.as_primitive::<UInt64Type>().value(row)),
+        DataType::Float16 => {
+            let v = array.as_primitive::<Float16Type>().value(row);
+            write_float(out, v.to_f64(), || format!("{:?}", v.to_f32()));
+        }
+        DataType::Float32 => {
+            let v = array.as_primitive::<Float32Type>().value(row);
+            write_float(out, f64::from(v), || format!("{v:?}"));
+        }
+        DataType::Float64 => {
+            let v = array.as_primitive::<Float64Type>().value(row);
+            write_float(out, v, || format!("{v:?}"));
+        }
+        DataType::Decimal128(_, _) => {
+            let text = array.as_primitive::<Decimal128Type>().value_as_string(row);
+            out.extend_from_slice(text.as_bytes());
+        }
+        DataType::Decimal256(_, _) => {
+            let text = array.as_primitive::<Decimal256Type>().value_as_string(row);
+            out.extend_from_slice(text.as_bytes());
+        }
+        DataType::Utf8 => write_str(out, array.as_string::<i32>().value(row)),
+        DataType::LargeUtf8 => write_str(out, array.as_string::<i64>().value(row)),
+        DataType::Utf8View => write_str(out, array.as_string_view().value(row)),
+        DataType::Binary => write_bytes(out, array.as_binary::<i32>().value(row)),
+        DataType::LargeBinary => write_bytes(out, array.as_binary::<i64>().value(row)),
+        DataType::BinaryView => write_bytes(out, array.as_binary_view().value(row)),
+        DataType::FixedSizeBinary(_) => write_bytes(out, array.as_fixed_size_binary().value(row)),
+        DataType::Date32 => write_opt(out, array.as_primitive::<Date32Type>().value_as_date(row)),
+        DataType::Date64 => write_opt(out, array.as_primitive::<Date64Type>().value_as_date(row)),
+        DataType::Timestamp(unit, _) => {
+            let dt = match unit {
+                TimeUnit::Second => array
+                    .as_primitive::<TimestampSecondType>()
+                    .value_as_datetime(row),
+                TimeUnit::Millisecond => array
+                    .as_primitive::<TimestampMillisecondType>()
+                    .value_as_datetime(row),
+                TimeUnit::Microsecond => array
+                    .as_primitive::<TimestampMicrosecondType>()
+                    .value_as_datetime(row),
+                TimeUnit::Nanosecond => array
+                    .as_primitive::<TimestampNanosecondType>()
+                    .value_as_datetime(row),
+            };
+            write_opt(out, dt);
+        }
+        DataType::Time32(TimeUnit::Second) => {
+            write_opt(
+                out,
+                array.as_primitive::<Time32SecondType>().value_as_time(row),
+            );
+        }
+        DataType::Time32(_) => write_opt(
+            out,
+            array
+                .as_primitive::<Time32MillisecondType>()
+                .value_as_time(row),
+        ),
+        DataType::Time64(TimeUnit::Microsecond) => write_opt(
+            out,
+            array
+                .as_primitive::<Time64MicrosecondType>()
+                .value_as_time(row),
+        ),
+        DataType::Time64(_) => write_opt(
+            out,
+            array
+                .as_primitive::<Time64NanosecondType>()
+                .value_as_time(row),
+        ),
+        DataType::Duration(unit) => {
+            let v = match unit {
+                TimeUnit::Second => array.as_primitive::<DurationSecondType>().value(row),
+                TimeUnit::Millisecond => array.as_primitive::<DurationMillisecondType>().value(row),
+                TimeUnit::Microsecond => array.as_primitive::<DurationMicrosecondType>().value(row),
+                TimeUnit::Nanosecond => array.as_primitive::<DurationNanosecondType>().value(row),
+            };
+            write_display(out, v);
+        }
+        DataType::Struct(fields) => {
+            let s = array.as_struct();
+            out.push(b'{');
+            for (i, (f, col)) in fields.iter().zip(s.columns()).enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_str(out, f.name());
+                out.push(b':');
+                write_value(col.as_ref(), row, out);
+            }
+            out.push(b'}');
+        }
+        DataType::List(_) => write_list(&array.as_list::<i32>().value(row), out),
+        DataType::LargeList(_) => write_list(&array.as_list::<i64>().value(row), out),
+        DataType::FixedSizeList(_, _) => write_list(&array.as_fixed_size_list().value(row), out),
+        DataType::Map(_, _) => {
+            let map = array.as_map();
+            let entries = map.value(row);
+            let (keys, values) = (entries.column(0), entries.column(1));
+            out.push(b'{');
+            for i in 0..entries.len() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                let mut key = Vec::new();
+                write_value(keys.as_ref(), i, &mut key);
+                if key.first() == Some(&b'"') {
+                    out.extend_from_slice(&key);
+                } else {
+                    push_json_string(out, &key);
+                }
+                out.push(b':');
+                write_value(values.as_ref(), i, out);
+            }
+            out.push(b'}');
+        }
+        _ => out.extend_from_slice(b"null"),
+    }
+}
+
+fn write_list(values: &arrow_array::ArrayRef, out: &mut Vec<u8>) {
+    out.push(b'[');
+    for i in 0..values.len() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(values.as_ref(), i, out);
+    }
+    out.push(b']');
+}
+
+impl Iterator for ParquetReader {
+    type Item = Result<RawBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.reader.next() {
+            None => {
+                self.done = true;
+                None
+            }
+            Some(Ok(batch)) => {
+                let converted = self.convert(&batch);
+                self.done = converted.is_err();
+                Some(converted)
+            }
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(Error::Parquet {
+                    source_name: self.source.to_string(),
+                    row: Some(self.row),
+                    source: Box::new(e),
+                }))
+            }
+        }
+    }
+}
+
+impl Reader for ParquetReader {
+    fn source_name(&self) -> &str {
+        &self.source
+    }
+
+    fn bytes_read(&self) -> u64 {
+        match (self.total, self.num_rows) {
+            (Some(t), n) if n > 0 => (u128::from(t) * u128::from(self.row) / u128::from(n)) as u64,
+            _ => 0,
+        }
+    }
+
+    fn total_bytes(&self) -> Option<u64> {
+        self.total
+    }
+}

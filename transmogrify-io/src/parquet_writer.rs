@@ -1,0 +1,112 @@
+//! Parquet writer over the `parquet` crate's Arrow writer.
+//!
+//! Columns keep the table's Arrow types: all text in text mode, one type per column
+//! in typed mode. A row group closes at the configured row count or when its
+//! buffered data passes the configured size, which bounds the writer's memory.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, GzipLevel, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use crate::error::{Error, Result};
+use crate::writer::{ParquetCompression, TableWriter, WriteOptions, WriteSummary, WriterFactory};
+
+/// Makes [`ParquetWriter`]s.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ParquetWriterFactory;
+
+impl WriterFactory for ParquetWriterFactory {
+    fn extension(&self) -> &str {
+        "parquet"
+    }
+
+    fn create(
+        &self,
+        out: Box<dyn Write + Send>,
+        schema: &SchemaRef,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn TableWriter>> {
+        Ok(Box::new(ParquetWriter::new(out, schema, options)?))
+    }
+}
+
+fn pq_err(e: parquet::errors::ParquetError) -> Error {
+    Error::ParquetWrite {
+        path: PathBuf::from("<parquet output>"),
+        source: e,
+    }
+}
+
+/// Writes one table as a Parquet file.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow_array::{RecordBatch, StringArray};
+/// use arrow_schema::{DataType, Field, Schema};
+/// use transmogrify_io::{ParquetWriter, TableWriter, WriteOptions};
+/// let schema = Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true)]));
+/// let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(StringArray::from(vec!["x"]))])?;
+/// let mut out = Vec::new();
+/// let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &WriteOptions::default())?);
+/// writer.write(&batch)?;
+/// assert_eq!(writer.finish()?.rows, 1);
+/// assert!(out.starts_with(b"PAR1"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ParquetWriter<W: Write + Send> {
+    writer: ArrowWriter<W>,
+    rows: u64,
+    max_group_bytes: usize,
+}
+
+impl<W: Write + Send> ParquetWriter<W> {
+    /// A writer of tables with `schema` into `out`.
+    pub fn new(out: W, schema: &SchemaRef, options: &WriteOptions) -> Result<Self> {
+        let compression = match options.parquet_compression {
+            ParquetCompression::Snappy => Compression::SNAPPY,
+            ParquetCompression::Zstd(level) => {
+                Compression::ZSTD(ZstdLevel::try_new(level).map_err(pq_err)?)
+            }
+            ParquetCompression::Gzip(level) => {
+                Compression::GZIP(GzipLevel::try_new(level).map_err(pq_err)?)
+            }
+            ParquetCompression::None => Compression::UNCOMPRESSED,
+        };
+        let props = WriterProperties::builder()
+            .set_compression(compression)
+            .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
+            .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
+            .build();
+        let writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(pq_err)?;
+        Ok(ParquetWriter {
+            writer,
+            rows: 0,
+            max_group_bytes: options.row_group_bytes.max(1),
+        })
+    }
+}
+
+impl<W: Write + Send> TableWriter for ParquetWriter<W> {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.writer.write(batch).map_err(pq_err)?;
+        if self.writer.in_progress_size() >= self.max_group_bytes {
+            self.writer.flush().map_err(pq_err)?;
+        }
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>) -> Result<WriteSummary> {
+        self.writer.finish().map_err(pq_err)?;
+        self.writer
+            .inner_mut()
+            .flush()
+            .map_err(|e| Error::io("<parquet output>", e))?;
+        Ok(WriteSummary { rows: self.rows })
+    }
+}

@@ -1,0 +1,349 @@
+//! The [`Reader`] trait, its batches of raw records, reader options, and driving a
+//! reader into a [`Session`].
+
+use std::ops::Range;
+use std::path::Path;
+
+use transmogrify_core::{Position, ProcessingResult, Processor, RecordError, Session};
+
+use crate::csv_reader::{CsvOptions, CsvReader};
+use crate::error::{Error, Result};
+use crate::input::{Input, InputFormat};
+use crate::json_reader::JsonReader;
+use crate::jsonl_reader::JsonlReader;
+use crate::parquet_reader::ParquetReader;
+
+/// Default number of records per [`RawBatch`].
+pub const DEFAULT_READER_BATCH_RECORDS: usize = 1024;
+/// Default number of record bytes per [`RawBatch`] (a batch closes after the record
+/// that crosses it).
+pub const DEFAULT_READER_BATCH_BYTES: usize = 1024 * 1024;
+
+/// One item of a [`RawBatch`], in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RawItem {
+    /// The JSON text of one record at `range` of the batch's data.
+    Record {
+        /// Where its bytes are in [`RawBatch::data`].
+        range: Range<usize>,
+        /// Where it starts in its source.
+        position: Position,
+    },
+    /// A record the reader could not decode (it still takes an ordinal).
+    Bad {
+        /// What is wrong and where.
+        error: RecordError,
+        /// Its raw bytes (possibly cut) in [`RawBatch::data`].
+        range: Range<usize>,
+    },
+}
+
+/// A batch of raw records: their bytes back to back in `data`, and one item each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RawBatch {
+    /// The bytes of every item.
+    pub data: Vec<u8>,
+    /// The records and bad records, in input order.
+    pub items: Vec<RawItem>,
+}
+
+impl RawBatch {
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch has no item.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The bytes at `range` (empty if out of bounds).
+    pub fn bytes(&self, range: &Range<usize>) -> &[u8] {
+        self.data.get(range.clone()).unwrap_or_default()
+    }
+
+    /// Appends a record's bytes.
+    pub fn push_record(&mut self, bytes: &[u8], position: Position) {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        self.items.push(RawItem::Record {
+            range: start..self.data.len(),
+            position,
+        });
+    }
+
+    /// Appends a bad record.
+    pub fn push_bad(&mut self, error: RecordError, raw: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(raw);
+        self.items.push(RawItem::Bad {
+            error,
+            range: start..self.data.len(),
+        });
+    }
+
+    /// Hands every item to `session` in order (see [`push_batch`]).
+    pub fn push_to(&self, session: &mut Session) -> Result<()> {
+        push_batch(session, self)
+    }
+}
+
+/// A source of records: an iterator of [`RawBatch`]es that also reports progress.
+///
+/// An `Err` item is fatal (the input cannot be read further); bad records that the
+/// reader could step over come as [`RawItem::Bad`] instead.
+pub trait Reader: Iterator<Item = Result<RawBatch>> + Send {
+    /// The source's name in messages (a path, `-` for stdin).
+    fn source_name(&self) -> &str;
+    /// Bytes read from the underlying file so far (compressed bytes for compressed
+    /// files), for progress bars.
+    fn bytes_read(&self) -> u64;
+    /// The size of the underlying file, when known.
+    fn total_bytes(&self) -> Option<u64>;
+}
+
+/// Options of the readers. Build with [`ReaderOptions::builder`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReaderOptions {
+    pub(crate) format: Option<InputFormat>,
+    pub(crate) json_path: Option<Vec<String>>,
+    pub(crate) csv: CsvOptions,
+    pub(crate) batch_records: usize,
+    pub(crate) batch_bytes: usize,
+    pub(crate) infer_types: bool,
+}
+
+impl Default for ReaderOptions {
+    fn default() -> Self {
+        ReaderOptions {
+            format: None,
+            json_path: None,
+            csv: CsvOptions::default(),
+            batch_records: DEFAULT_READER_BATCH_RECORDS,
+            batch_bytes: DEFAULT_READER_BATCH_BYTES,
+            infer_types: true,
+        }
+    }
+}
+
+impl ReaderOptions {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ReaderOptionsBuilder {
+        ReaderOptionsBuilder {
+            options: ReaderOptions::default(),
+            path: None,
+        }
+    }
+
+    /// The format forced by the options, if any.
+    pub fn format(&self) -> Option<InputFormat> {
+        self.format
+    }
+
+    /// The CSV options.
+    pub fn csv(&self) -> &CsvOptions {
+        &self.csv
+    }
+}
+
+/// Builder of [`ReaderOptions`].
+///
+/// ```
+/// use transmogrify_io::{InputFormat, ReaderOptions};
+/// let options = ReaderOptions::builder()
+///     .with_format(Some(InputFormat::Json))
+///     .with_json_path(Some("data.items"))
+///     .build()?;
+/// assert_eq!(options.format(), Some(InputFormat::Json));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ReaderOptionsBuilder {
+    options: ReaderOptions,
+    path: Option<String>,
+}
+
+impl ReaderOptionsBuilder {
+    /// The input format. Defaults to `None`: detected from the file name's extension,
+    /// else from the first bytes.
+    pub fn with_format(mut self, format: Option<InputFormat>) -> Self {
+        self.options.format = format;
+        self
+    }
+
+    /// For JSON: a dotted path (`data.items`) to a nested array inside a wrapper
+    /// object, whose elements are the records. Defaults to `None` (the top level).
+    pub fn with_json_path(mut self, path: Option<&str>) -> Self {
+        self.path = path.map(str::to_string);
+        self
+    }
+
+    /// CSV options. Defaults to [`CsvOptions::default`].
+    pub fn with_csv(mut self, csv: CsvOptions) -> Self {
+        self.options.csv = csv;
+        self
+    }
+
+    /// Records per batch. Defaults to [`DEFAULT_READER_BATCH_RECORDS`].
+    pub fn with_batch_records(mut self, n: usize) -> Self {
+        self.options.batch_records = n;
+        self
+    }
+
+    /// Record bytes per batch. Defaults to [`DEFAULT_READER_BATCH_BYTES`].
+    pub fn with_batch_bytes(mut self, n: usize) -> Self {
+        self.options.batch_bytes = n;
+        self
+    }
+
+    /// Whether CSV cells that look like JSON numbers or booleans are handed on as
+    /// such, so typed mode infers column types. Text mode renders them with their
+    /// exact text either way. Defaults to `true`.
+    pub fn with_infer_types(mut self, yes: bool) -> Self {
+        self.options.infer_types = yes;
+        self
+    }
+
+    /// Validates the options.
+    pub fn build(self) -> Result<ReaderOptions> {
+        let mut options = self.options;
+        if options.batch_records == 0 {
+            return Err(Error::InvalidOption {
+                option: "batch_records",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(path) = self.path {
+            let keys: Vec<String> = path.split('.').map(str::to_string).collect();
+            if keys.iter().any(String::is_empty) {
+                return Err(Error::InvalidOption {
+                    option: "json_path",
+                    reason: format!("{path:?} has an empty component"),
+                });
+            }
+            options.json_path = Some(keys);
+        }
+        options.csv.validate()?;
+        Ok(options)
+    }
+}
+
+/// Opens a file (or `-` for stdin) and returns a reader for its format.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("events.jsonl");
+/// # std::fs::write(&path, "{\"a\":1}\n\n{\"a\":2}")?;
+/// use transmogrify_io::{RawItem, ReaderOptions, open_reader};
+/// let mut reader = open_reader(&path, &ReaderOptions::default())?;
+/// let batch = reader.next().transpose()?.unwrap_or_default();
+/// assert_eq!(batch.len(), 2);
+/// let RawItem::Record { position, .. } = &batch.items[1] else { panic!() };
+/// assert_eq!((position.ordinal, position.line, position.byte_offset), (1, 3, 9));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn open_reader(path: impl AsRef<Path>, options: &ReaderOptions) -> Result<Box<dyn Reader>> {
+    reader_for(Input::open(path)?, options)
+}
+
+/// A reader for an opened [`Input`].
+pub fn reader_for(mut input: Input, options: &ReaderOptions) -> Result<Box<dyn Reader>> {
+    let format = match options.format {
+        Some(f) => f,
+        None => input.detect_format()?,
+    };
+    Ok(match format {
+        InputFormat::Json => Box::new(JsonReader::new(input, options)),
+        InputFormat::Jsonl => Box::new(JsonlReader::new(input, options)),
+        InputFormat::Csv => Box::new(CsvReader::new(input, options)?),
+        InputFormat::Parquet => Box::new(ParquetReader::new(input, options)?),
+    })
+}
+
+/// Hands every item of `batch` to `session` in order: records with
+/// [`Session::push_at`], bad ones with [`Session::reject`]. In strict mode the first
+/// bad record is an error.
+pub fn push_batch(session: &mut Session, batch: &RawBatch) -> Result<()> {
+    for item in &batch.items {
+        match item {
+            RawItem::Record { range, position } => {
+                session.push_at(batch.bytes(range), *position)?;
+            }
+            RawItem::Bad { error, range } => session.reject(error.clone(), batch.bytes(range))?,
+        }
+    }
+    Ok(())
+}
+
+/// Drives every batch of `reader` into `session`.
+pub fn drive<R: Reader + ?Sized>(reader: &mut R, session: &mut Session) -> Result<()> {
+    session.set_source(reader.source_name());
+    for batch in &mut *reader {
+        push_batch(session, &batch?)?;
+    }
+    Ok(())
+}
+
+/// Flattens a whole reader in memory.
+///
+/// ```
+/// use transmogrify_io::{Input, ReaderOptions, process_reader, reader_for};
+/// use transmogrify_core::Processor;
+/// let input = Input::from_bytes("inline.json", br#"[{"a": 1}, {"a": 2, "b": [{"c": 3}]}]"#.to_vec())?;
+/// let mut reader = reader_for(input, &ReaderOptions::default())?;
+/// let result = process_reader(&Processor::default(), &mut *reader, "things")?;
+/// assert_eq!(result.table_names(), ["things", "things_b"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn process_reader<R: Reader + ?Sized>(
+    processor: &Processor,
+    reader: &mut R,
+    entity_name: &str,
+) -> Result<ProcessingResult> {
+    let mut session = processor.session(entity_name);
+    drive(reader, &mut session)?;
+    Ok(session.finish()?)
+}
+
+/// Opens `path` and flattens it in memory (for inputs that fit; see
+/// [`StreamingOutput`](crate::StreamingOutput) for bounded memory).
+pub fn process_file(
+    processor: &Processor,
+    path: impl AsRef<Path>,
+    entity_name: &str,
+    options: &ReaderOptions,
+) -> Result<ProcessingResult> {
+    let mut reader = open_reader(path, options)?;
+    process_reader(processor, &mut *reader, entity_name)
+}
+
+/// Collects records into batches of the configured size.
+pub(crate) struct Batcher {
+    pub(crate) batch: RawBatch,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl Batcher {
+    pub(crate) fn new(options: &ReaderOptions) -> Self {
+        Batcher {
+            batch: RawBatch::default(),
+            max_records: options.batch_records.max(1),
+            max_bytes: options.batch_bytes.max(1),
+        }
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.batch.items.len() >= self.max_records || self.batch.data.len() >= self.max_bytes
+    }
+
+    pub(crate) fn take(&mut self) -> Option<RawBatch> {
+        if self.batch.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.batch))
+        }
+    }
+}

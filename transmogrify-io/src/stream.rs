@@ -1,0 +1,272 @@
+//! Streaming output in bounded memory: parts are spilled, final files are written
+//! once the full layout of every table is known.
+//!
+//! A streamed run flattens its input in parts (a few MB of input each). Each part's
+//! tables go to disk as they are, in the engine's raw Arrow form
+//! ([`ProcessingResult::to_raw`]), one spill file per table, one Arrow IPC stream
+//! per chunk (each chunk has its own columns). Only a cell-less copy of each part
+//! ([`ProcessingResult::layout_only`]) stays in memory, merged into one layout.
+//!
+//! At the end that layout gives every table's final schema: the union of its columns
+//! and, in typed mode, each column's type unified over the whole input. Each table
+//! is then written in one pass over its spill file, chunk by chunk, every chunk
+//! widened to the final schema (nulls where a chunk lacks a column). So a column
+//! that first appears in the last record is in every output file, and memory holds
+//! one part while reading plus one chunk and the writer's buffers while writing.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use arrow_ipc::reader::StreamReader;
+use arrow_ipc::writer::StreamWriter;
+use transmogrify_core::{
+    ProcessingResult, Processor, ProcessorConfig, RawResult, RawTable, TableSchema,
+};
+
+use crate::error::{Error, Result};
+use crate::output::{BatchSink, Destination, OutputSummary, prepare_dir, write_tables};
+use crate::reader::{Reader, push_batch};
+use crate::writer::WriteOptions;
+
+struct Spill {
+    path: Vec<String>,
+    array_levels: Vec<u32>,
+    file_path: PathBuf,
+    file: BufWriter<File>,
+}
+
+/// Writes the tables of a run given part by part, in bounded memory, with every
+/// table's final column set and types (see the [module docs](self)).
+///
+/// ```
+/// use transmogrify_core::Processor;
+/// use transmogrify_io::{StreamingOutput, WriteOptions};
+/// let processor = Processor::default();
+/// let dir = tempfile::tempdir()?;
+/// let mut out = StreamingOutput::new(dir.path(), "csv", processor.config(), WriteOptions::default())?;
+/// out.add(processor.process(br#"{"a": 1}"#, "t")?)?;
+/// out.add(processor.process(br#"{"a": 2, "late": "x"}"#, "t")?)?;
+/// out.finish()?;
+/// let text = std::fs::read_to_string(dir.path().join("t.csv"))?;
+/// assert!(text.starts_with("a,late,__extract_id"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct StreamingOutput {
+    dir: PathBuf,
+    format: String,
+    options: WriteOptions,
+    config: ProcessorConfig,
+    spill_dir: tempfile::TempDir,
+    spills: Vec<Spill>,
+    by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
+    layout: Option<ProcessingResult>,
+    frame: Vec<u8>,
+}
+
+impl StreamingOutput {
+    /// Output into `dir` (checked and created now) in the registered `format`.
+    pub fn new(
+        dir: impl AsRef<Path>,
+        format: &str,
+        config: &ProcessorConfig,
+        options: WriteOptions,
+    ) -> Result<Self> {
+        let dir = dir.as_ref().to_path_buf();
+        options.registry.get(format)?;
+        prepare_dir(&dir, options.overwrite)?;
+        let spill_parent = options.spill_dir.clone().unwrap_or_else(|| dir.clone());
+        let spill_dir = tempfile::Builder::new()
+            .prefix(".transmogrify-spill-")
+            .tempdir_in(&spill_parent)
+            .map_err(|e| Error::io(&spill_parent, e))?;
+        Ok(StreamingOutput {
+            dir,
+            format: format.to_string(),
+            options,
+            config: config.clone(),
+            spill_dir,
+            spills: Vec::new(),
+            by_key: HashMap::new(),
+            layout: None,
+            frame: Vec::new(),
+        })
+    }
+
+    /// Spills one part (the result of the next stretch of input, in order).
+    pub fn add(&mut self, part: ProcessingResult) -> Result<()> {
+        let raw = part.to_raw()?;
+        for table in raw.tables {
+            let key = (table.path.clone(), table.array_levels.clone());
+            let i = match self.by_key.get(&key) {
+                Some(&i) => i,
+                None => {
+                    let file_path = self
+                        .spill_dir
+                        .path()
+                        .join(format!("table-{}.ipc", self.spills.len()));
+                    let file = File::create(&file_path).map_err(|e| Error::io(&file_path, e))?;
+                    self.by_key.insert(key, self.spills.len());
+                    self.spills.push(Spill {
+                        path: table.path.clone(),
+                        array_levels: table.array_levels.clone(),
+                        file_path,
+                        file: BufWriter::new(file),
+                    });
+                    self.spills.len() - 1
+                }
+            };
+            for batch in &table.batches {
+                self.frame.clear();
+                let mut w = StreamWriter::try_new(&mut self.frame, &batch.schema())
+                    .map_err(|e| Error::arrow("spilling a chunk", e))?;
+                w.write(batch)
+                    .map_err(|e| Error::arrow("spilling a chunk", e))?;
+                w.finish()
+                    .map_err(|e| Error::arrow("spilling a chunk", e))?;
+                drop(w);
+                let spill = &mut self.spills[i];
+                let len = (self.frame.len() as u64).to_le_bytes();
+                spill
+                    .file
+                    .write_all(&len)
+                    .and_then(|()| spill.file.write_all(&self.frame))
+                    .map_err(|e| Error::io(&spill.file_path, e))?;
+            }
+        }
+        let layout = part.layout_only();
+        drop(part);
+        match &mut self.layout {
+            Some(all) => all.merge(layout)?,
+            None => self.layout = Some(layout),
+        }
+        Ok(())
+    }
+
+    /// The merged layout of every part so far (no cells).
+    pub fn layout(&self) -> Option<&ProcessingResult> {
+        self.layout.as_ref()
+    }
+
+    /// Writes every table with its final schema, then the errors table and the data
+    /// dictionary; removes the spill files.
+    pub fn finish(mut self) -> Result<OutputSummary> {
+        for spill in &mut self.spills {
+            spill
+                .file
+                .flush()
+                .map_err(|e| Error::io(&spill.file_path, e))?;
+        }
+        let Some(layout) = self.layout.take() else {
+            return Ok(OutputSummary::default());
+        };
+        let schemas = layout.schemas()?;
+        let entity = layout.entity_name().to_string();
+        let (spills, by_key, config) = (&self.spills, &self.by_key, &self.config);
+        let mut batches_of = |schema: &TableSchema, sink: &mut BatchSink<'_>| -> Result<()> {
+            let key = (schema.path.clone(), schema.array_levels.clone());
+            let Some(&i) = by_key.get(&key) else {
+                return Ok(());
+            };
+            let spill = &spills[i];
+            let file = File::open(&spill.file_path).map_err(|e| Error::io(&spill.file_path, e))?;
+            let mut file = BufReader::new(file);
+            let mut frame = Vec::new();
+            while read_frame(&mut file, &mut frame).map_err(|e| Error::io(&spill.file_path, e))? {
+                let mut reader = StreamReader::try_new(std::io::Cursor::new(&frame[..]), None)
+                    .map_err(|e| Error::arrow("reading a spilled chunk", e))?;
+                for batch in reader.by_ref() {
+                    let batch = batch.map_err(|e| Error::arrow("reading a spilled chunk", e))?;
+                    let raw = RawResult {
+                        entity: entity.clone(),
+                        records: 0,
+                        tables: vec![RawTable {
+                            path: spill.path.clone(),
+                            array_levels: spill.array_levels.clone(),
+                            batches: vec![batch],
+                        }],
+                        errors: None,
+                    };
+                    let part = ProcessingResult::from_raw(raw, config.clone())?;
+                    for out in part.batches(schema) {
+                        sink(&out?)?;
+                    }
+                }
+            }
+            Ok(())
+        };
+        let summary = write_tables(
+            Destination::Dir(&self.dir),
+            &self.format,
+            &self.options,
+            &layout,
+            &schemas,
+            &mut batches_of,
+        )?;
+        drop(self.spills);
+        self.spill_dir
+            .close()
+            .map_err(|e| Error::io(&self.dir, e))?;
+        Ok(summary)
+    }
+}
+
+fn read_frame(file: &mut impl Read, frame: &mut Vec<u8>) -> std::io::Result<bool> {
+    let mut len = [0u8; 8];
+    match file.read_exact(&mut len) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) => return Err(e),
+    }
+    let len = usize::try_from(u64::from_le_bytes(len))
+        .map_err(|_| std::io::Error::other("spill frame too large"))?;
+    frame.clear();
+    frame.resize(len, 0);
+    file.read_exact(frame)?;
+    Ok(true)
+}
+
+/// Flattens everything `reader` yields and writes it into `dir` in `format`, in
+/// bounded memory: a part is cut every [`WriteOptions`] `part_bytes` of input.
+///
+/// ```
+/// use transmogrify_core::Processor;
+/// use transmogrify_io::{Input, ReaderOptions, WriteOptions, reader_for, stream_to_dir};
+/// let input = Input::from_bytes("in.jsonl", b"{\"a\":1}\n{\"a\":2,\"b\":[{\"c\":1}]}\n".to_vec())?;
+/// let mut reader = reader_for(input, &ReaderOptions::default())?;
+/// let dir = tempfile::tempdir()?;
+/// let summary = stream_to_dir(&Processor::default(), &mut *reader, "t", dir.path(), "jsonl", WriteOptions::default())?;
+/// assert_eq!(summary.files.iter().map(|f| f.rows).collect::<Vec<_>>(), [2, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn stream_to_dir<R: Reader + ?Sized>(
+    processor: &Processor,
+    reader: &mut R,
+    entity_name: &str,
+    dir: impl AsRef<Path>,
+    format: &str,
+    options: WriteOptions,
+) -> Result<OutputSummary> {
+    let part_bytes = options.part_bytes.max(1);
+    let mut out = StreamingOutput::new(dir, format, processor.config(), options)?;
+    let source = reader.source_name().to_string();
+    let mut session = processor.session(entity_name);
+    session.set_source(&source);
+    let mut bytes = 0usize;
+    for batch in &mut *reader {
+        let batch = batch?;
+        push_batch(&mut session, &batch)?;
+        bytes += batch.data.len();
+        if bytes >= part_bytes {
+            let next = session.next_ordinal();
+            let mut fresh = processor.session(entity_name);
+            fresh.set_source(&source);
+            fresh.set_next_ordinal(next);
+            out.add(std::mem::replace(&mut session, fresh).finish()?)?;
+            bytes = 0;
+        }
+    }
+    out.add(session.finish()?)?;
+    out.finish()
+}
