@@ -57,6 +57,10 @@ pub(crate) fn run_in_process(chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingR
                 Position::line_start(ordinal, line, chunk.start),
             )
         }
+        Body::Raw(batch) => {
+            let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
+            flatten_raw(ctx.processor(), &ctx.job.entity, &name, batch, ordinal)
+        }
         Body::Inline { data, layout } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
             let line = match layout {
@@ -83,6 +87,7 @@ pub(crate) struct Plan<'a> {
     seq: u64,
     ranges: std::vec::IntoIter<(u64, u64)>,
     scanner: Option<Scanner<Box<dyn std::io::Read + Send>>>,
+    reader: Option<Box<dyn transmogrify_io::Reader>>,
     /// Whether the current input was opened.
     started: bool,
     /// Records in the chunks planned so far (inline chunks only).
@@ -98,6 +103,7 @@ impl<'a> Plan<'a> {
             seq: 0,
             ranges: Vec::new().into_iter(),
             scanner: None,
+            reader: None,
             started: false,
             planned_records: 0,
         }
@@ -105,6 +111,12 @@ impl<'a> Plan<'a> {
 
     fn open_input(&mut self) -> Result<()> {
         let input = &self.job.inputs[self.input];
+        if let Some(options) = input.reader_options() {
+            // A record limit stops at the end of the reader batch that reaches it.
+            self.reader = Some(transmogrify_io::open_reader(input.path(), options)?);
+            self.scanner = None;
+            return Ok(());
+        }
         let splittable = input.format() == InputFormat::Jsonl
             && !input.is_stdin()
             && self.job.chunking.records.is_none()
@@ -151,6 +163,42 @@ impl Iterator for Plan<'_> {
             }
             if let Some((start, end)) = self.ranges.next() {
                 return Some(self.emit(start, end, Body::Range, None));
+            }
+            if let Some(reader) = self.reader.as_mut() {
+                match reader.next() {
+                    Some(Ok(batch)) if batch.is_empty() => continue,
+                    Some(Ok(batch)) => {
+                        let records = batch.len() as u64;
+                        let (start, end) = raw_span(&batch);
+                        self.planned_records += records;
+                        if self.job.limit.is_some_and(|l| self.planned_records >= l) {
+                            self.input = self.job.inputs.len();
+                        }
+                        return Some(self.emit(
+                            start,
+                            end,
+                            Body::Raw(std::sync::Arc::new(batch)),
+                            Some((records, 0)),
+                        ));
+                    }
+                    Some(Err(error)) => {
+                        self.reader = None;
+                        let input = self.input;
+                        self.input += 1;
+                        self.started = false;
+                        return Some(Planned::Failed {
+                            input,
+                            seq: self.seq,
+                            error: error.into(),
+                        });
+                    }
+                    None => {
+                        self.reader = None;
+                        self.input += 1;
+                        self.started = false;
+                        continue;
+                    }
+                }
             }
             if let Some(scanner) = self.scanner.as_mut() {
                 match scanner.next_chunk() {
@@ -261,11 +309,11 @@ pub(crate) fn handle(
                 error,
             ));
             if strict {
-                ctx.ledger.cancel();
+                ctx.ledger.cancel_after(seq);
             }
         }
         Planned::Chunk(chunk) => {
-            if ctx.ledger.is_cancelled() {
+            if ctx.ledger.is_cancelled_for(chunk.seq) {
                 return;
             }
             let mut attempts = 0;
@@ -316,7 +364,7 @@ fn fail(chunk: Chunk, attempts: u32, error: Error, ctx: &Ctx<'_>, tally: &Tally,
                 let (records, lines) = transmogrify_core::JsonLines::count(&data);
                 ctx.ledger.publish(chunk.seq, records, lines);
             }
-            Err(_) => ctx.ledger.cancel(),
+            Err(_) => ctx.ledger.cancel_after(chunk.seq),
         }
     }
     let input = ctx.job.inputs[chunk.input].name();
@@ -339,7 +387,7 @@ fn fail(chunk: Chunk, attempts: u32, error: Error, ctx: &Ctx<'_>, tally: &Tally,
         error,
     ));
     if stop {
-        ctx.ledger.cancel();
+        ctx.ledger.cancel_after(chunk.seq);
     }
 }
 
@@ -371,4 +419,58 @@ pub(crate) fn finish(
         retried_chunks: tally.retried.into_inner(),
         wall_time: started.elapsed(),
     })
+}
+
+/// The source byte range a reader batch covers, from its items' positions.
+pub(crate) fn raw_span(batch: &transmogrify_io::RawBatch) -> (u64, u64) {
+    use transmogrify_io::RawItem;
+    let offset = |item: &RawItem| match item {
+        RawItem::Record { position, .. } => position.byte_offset,
+        RawItem::Bad { error, .. } => error.position.byte_offset,
+    };
+    let start = batch.items.first().map_or(0, offset);
+    let end = batch.items.last().map_or(0, |item| {
+        let len = match item {
+            RawItem::Record { range, .. } | RawItem::Bad { range, .. } => range.len() as u64,
+        };
+        offset(item) + len
+    });
+    (start, end.max(start))
+}
+
+/// Flattens a reader batch whose first item gets ordinal `ordinal`.
+pub(crate) fn flatten_raw(
+    processor: &Processor,
+    entity: &str,
+    source: &str,
+    batch: &transmogrify_io::RawBatch,
+    ordinal: u64,
+) -> Result<ProcessingResult> {
+    use transmogrify_io::RawItem;
+    let first = match batch.items.first() {
+        Some(RawItem::Record { position, .. }) => position.ordinal,
+        Some(RawItem::Bad { error, .. }) => error.position.ordinal,
+        None => ordinal,
+    };
+    // Readers number records within their input; a run numbers them across inputs.
+    let shift = |o: u64| o.wrapping_sub(first).wrapping_add(ordinal);
+    let mut session = processor.session(entity);
+    session.set_source(source);
+    for item in &batch.items {
+        match item {
+            RawItem::Record { range, position } => {
+                let position = Position {
+                    ordinal: shift(position.ordinal),
+                    ..*position
+                };
+                session.push_at(batch.bytes(range), position)?;
+            }
+            RawItem::Bad { error, range } => {
+                let mut error = error.clone();
+                error.position.ordinal = shift(error.position.ordinal);
+                session.reject(error, batch.bytes(range))?;
+            }
+        }
+    }
+    Ok(session.finish()?)
 }

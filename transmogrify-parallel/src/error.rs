@@ -15,6 +15,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A `transmogrify-io` reader failed (unreadable, corrupt or truncated input).
+    #[error(transparent)]
+    Input(#[from] transmogrify_io::Error),
     /// The engine reported an error (a bad record in strict mode, a limit, …).
     #[error(transparent)]
     Core(#[from] transmogrify_core::Error),
@@ -66,6 +69,7 @@ impl Error {
         match self {
             Error::Core(e) => e.as_record_error(),
             Error::Chunk { source, .. } => source.record_error(),
+            Error::Input(e) => e.record_error(),
             _ => None,
         }
     }

@@ -15,7 +15,8 @@ use crate::error::{Error, Result};
 struct State {
     /// Per chunk: input index and, once known, `(records, lines)`.
     chunks: Vec<(usize, Option<(u64, u64)>)>,
-    cancelled: bool,
+    /// Chunks after this one are cancelled (the earliest failed chunk of a strict run).
+    cancelled_after: Option<u64>,
 }
 
 /// Shared counts of every chunk of a run.
@@ -46,21 +47,30 @@ impl Ledger {
         self.changed.notify_all();
     }
 
-    /// Wakes every waiter with [`Error::Cancelled`].
-    pub(crate) fn cancel(&self) {
-        self.state.lock().cancelled = true;
+    /// Cancels every chunk after `seq`; waiters for them get [`Error::Cancelled`].
+    /// Chunks up to `seq` carry on, so the earliest failure in input order is found
+    /// whatever the timing.
+    pub(crate) fn cancel_after(&self, seq: u64) {
+        let mut s = self.state.lock();
+        s.cancelled_after = Some(s.cancelled_after.map_or(seq, |c| c.min(seq)));
         self.changed.notify_all();
     }
 
+    /// Whether anything was cancelled (the planner stops).
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.state.lock().cancelled
+        self.state.lock().cancelled_after.is_some()
+    }
+
+    /// Whether chunk `seq` is cancelled.
+    pub(crate) fn is_cancelled_for(&self, seq: u64) -> bool {
+        self.state.lock().cancelled_after.is_some_and(|c| seq > c)
     }
 
     /// `(first ordinal, first line)` of chunk `seq`, waiting for earlier counts.
     pub(crate) fn base(&self, seq: u64) -> Result<(u64, u64)> {
         let mut s = self.state.lock();
         loop {
-            if s.cancelled {
+            if s.cancelled_after.is_some_and(|c| seq > c) {
                 return Err(Error::Cancelled);
             }
             let i = seq as usize;
@@ -99,8 +109,9 @@ mod tests {
             l.publish(1, 2, 2);
             assert_eq!(waiter.join().ok().and_then(|r| r.ok()), Some((10, 1)));
         });
-        l.cancel();
+        l.cancel_after(2);
         assert!(matches!(l.base(3), Err(Error::Cancelled)));
+        assert_eq!(l.base(2)?, (5, 1));
         Ok(())
     }
 }

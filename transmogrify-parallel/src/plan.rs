@@ -29,6 +29,9 @@ pub enum InputFormat {
     Jsonl,
     /// A top-level array of records, one object, or concatenated objects.
     Json,
+    /// Read through `transmogrify-io`'s readers (CSV, Parquet, compressed files, JSON
+    /// arrays inside a wrapper object) by the planner; chunks are its record batches.
+    Reader,
 }
 
 /// One input of a job: a file, or standard input (`-`).
@@ -36,6 +39,7 @@ pub enum InputFormat {
 pub struct Input {
     path: PathBuf,
     format: InputFormat,
+    reader: Option<Arc<transmogrify_io::ReaderOptions>>,
 }
 
 impl Input {
@@ -44,7 +48,22 @@ impl Input {
         Input {
             path: path.into(),
             format,
+            reader: None,
         }
+    }
+
+    /// An input read by `transmogrify-io` with `options` (any format it reads; the
+    /// format and compression are detected unless the options name them).
+    pub fn with_reader(path: impl Into<PathBuf>, options: transmogrify_io::ReaderOptions) -> Self {
+        Input {
+            path: path.into(),
+            format: InputFormat::Reader,
+            reader: Some(Arc::new(options)),
+        }
+    }
+
+    pub(crate) fn reader_options(&self) -> Option<&transmogrify_io::ReaderOptions> {
+        self.reader.as_deref()
     }
 
     /// A JSONL input.
@@ -58,7 +77,9 @@ impl Input {
     }
 
     /// An input whose format is told by its extension (`.json` is JSON, `.jsonl` and
-    /// `.ndjson` are JSONL) or, failing that, by its first byte (`[` is JSON).
+    /// `.ndjson` are JSONL; `.csv`, `.parquet`, `.gz` and `.zst` go through
+    /// `transmogrify-io`'s readers) or, failing that, by its first bytes (compression
+    /// and Parquet magic numbers, `[` for JSON, else JSONL). Standard input is JSONL.
     pub fn detect(path: impl Into<PathBuf>) -> Result<Self> {
         let path = path.into();
         let ext = path
@@ -68,23 +89,36 @@ impl Input {
         let format = match ext.as_deref() {
             Some("json") => InputFormat::Json,
             Some("jsonl" | "ndjson") => InputFormat::Jsonl,
+            Some("csv" | "tsv" | "parquet" | "pq" | "gz" | "zst" | "zstd") => InputFormat::Reader,
             _ if is_stdin(&path) => InputFormat::Jsonl,
             _ => {
                 let mut head = [0u8; 512];
                 let n = File::open(&path)
                     .and_then(|mut f| f.read(&mut head))
                     .map_err(|e| Error::io(&path, e))?;
-                let first = head[..n]
+                let head = &head[..n];
+                let magic = head.starts_with(&[0x1f, 0x8b])
+                    || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+                    || head.starts_with(b"PAR1");
+                let first = head
                     .iter()
                     .find(|b| !b" \t\r\n".contains(b) && **b != 0xEF && **b != 0xBB && **b != 0xBF);
-                if first == Some(&b'[') {
+                if magic {
+                    InputFormat::Reader
+                } else if first == Some(&b'[') {
                     InputFormat::Json
                 } else {
                     InputFormat::Jsonl
                 }
             }
         };
-        Ok(Input { path, format })
+        if format == InputFormat::Reader {
+            let options = transmogrify_io::ReaderOptions::builder()
+                .build()
+                .map_err(|e| Error::Config(e.to_string()))?;
+            return Ok(Input::with_reader(path, options));
+        }
+        Ok(Input::new(path, format))
     }
 
     /// The path (`-` for standard input).
@@ -165,6 +199,8 @@ pub(crate) enum Body {
     Range,
     /// Records already read by the planner.
     Inline { data: Arc<[u8]>, layout: Layout },
+    /// A batch from a `transmogrify-io` reader, positions and all.
+    Raw(Arc<transmogrify_io::RawBatch>),
 }
 
 /// One unit of work.

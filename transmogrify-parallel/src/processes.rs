@@ -261,6 +261,13 @@ impl ProcessRunner {
             "end": chunk.end,
         });
         let data: &[u8] = match &chunk.body {
+            Body::Raw(batch) => {
+                let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
+                header["kind"] = json!("raw");
+                header["ordinal"] = json!(ordinal);
+                header["items"] = wire::raw_items_json(batch);
+                &batch.data
+            }
             Body::Range => {
                 header["kind"] = json!("range");
                 header["path"] = json!(input.path().to_string_lossy());

@@ -244,16 +244,78 @@ pub(crate) fn config_from_json(v: &Value) -> Result<ProcessorConfig> {
 
 // ---- errors ----------------------------------------------------------------------
 
+pub(crate) fn record_error_json(r: &RecordError) -> Value {
+    json!({
+        "source": &*r.source_name,
+        "position": position_json(&r.position),
+        "kind": r.kind.to_string(),
+        "excerpt": r.excerpt,
+    })
+}
+
+/// A record error back from JSON; its kind keeps its message (as
+/// [`RecordErrorKind::Input`]), so it prints exactly as the original.
+pub(crate) fn record_error_from(r: &Value) -> Result<RecordError> {
+    Ok(RecordError {
+        source_name: Arc::from(get_str(r, "source")?),
+        position: position_from(r.get("position").unwrap_or(&Value::Null))?,
+        kind: RecordErrorKind::Input(get_str(r, "kind")?.to_string()),
+        excerpt: get_str(r, "excerpt")?.to_string(),
+    })
+}
+
+/// The items of a reader batch as JSON (their bytes travel as the frame body).
+pub(crate) fn raw_items_json(batch: &transmogrify_io::RawBatch) -> Value {
+    use transmogrify_io::RawItem;
+    let items: Vec<Value> = batch
+        .items
+        .iter()
+        .map(|item| match item {
+            RawItem::Record { range, position } => {
+                json!({"range": [range.start, range.end], "position": position_json(position)})
+            }
+            RawItem::Bad { error, range } => {
+                json!({"range": [range.start, range.end], "bad": record_error_json(error)})
+            }
+        })
+        .collect();
+    Value::Array(items)
+}
+
+/// A reader batch back from [`raw_items_json`] and its bytes.
+pub(crate) fn raw_batch_from(items: &Value, data: &[u8]) -> Result<transmogrify_io::RawBatch> {
+    use transmogrify_io::RawItem;
+    let mut batch = transmogrify_io::RawBatch {
+        data: data.to_vec(),
+        items: Vec::new(),
+    };
+    for item in items.as_array().ok_or_else(|| bad("items missing"))? {
+        let range = item
+            .get("range")
+            .and_then(Value::as_array)
+            .and_then(|r| Some((r.first()?.as_u64()? as usize, r.get(1)?.as_u64()? as usize)))
+            .filter(|(a, b)| a <= b && *b <= data.len())
+            .map(|(a, b)| a..b)
+            .ok_or_else(|| bad("item range missing"))?;
+        batch.items.push(match item.get("bad") {
+            Some(e) => RawItem::Bad {
+                error: record_error_from(e)?,
+                range,
+            },
+            None => RawItem::Record {
+                range,
+                position: position_from(item.get("position").unwrap_or(&Value::Null))?,
+            },
+        });
+    }
+    Ok(batch)
+}
+
 pub(crate) fn error_to_json(e: &Error) -> Value {
     match e.record_error() {
         Some(r) => json!({
             "message": e.to_string(),
-            "record": {
-                "source": &*r.source_name,
-                "position": position_json(&r.position),
-                "kind": r.kind.to_string(),
-                "excerpt": r.excerpt,
-            }
+            "record": record_error_json(r),
         }),
         None => json!({ "message": e.to_string() }),
     }
@@ -261,15 +323,7 @@ pub(crate) fn error_to_json(e: &Error) -> Value {
 
 pub(crate) fn error_from_json(v: &Value, program: &str) -> Error {
     if let Some(r) = v.get("record") {
-        let parsed = (|| -> Result<RecordError> {
-            Ok(RecordError {
-                source_name: Arc::from(get_str(r, "source")?),
-                position: position_from(r.get("position").unwrap_or(&Value::Null))?,
-                kind: RecordErrorKind::Input(get_str(r, "kind")?.to_string()),
-                excerpt: get_str(r, "excerpt")?.to_string(),
-            })
-        })();
-        if let Ok(record) = parsed {
+        if let Ok(record) = record_error_from(r) {
             return Error::Core(record.into());
         }
     }

@@ -121,6 +121,18 @@ fn run(
             Layout::Lines { line },
             Position::line_start(ordinal, line, start),
         )?
+    } else if kind == "raw" {
+        let batch = wire::raw_batch_from(
+            header.get("items").unwrap_or(&serde_json::Value::Null),
+            data,
+        )?;
+        crate::driver::flatten_raw(
+            processor,
+            entity,
+            source,
+            &batch,
+            get_u64(header, "ordinal")?,
+        )?
     } else {
         let ordinal = get_u64(header, "ordinal")?;
         let layout = match kind {

@@ -114,3 +114,32 @@ fn strict_mode_reports_the_first_bad_record_the_same_way_everywhere() -> TestRes
     }
     Ok(())
 }
+
+#[test]
+fn inputs_read_by_the_io_readers() -> TestResult {
+    use std::io::Write;
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..60).map(record).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all((records.join("\n") + "\n").as_bytes())?;
+    let gz_path = inputs.dir.path().join("events.jsonl.gz");
+    std::fs::write(&gz_path, gz.finish()?)?;
+    let mut csv = String::from("id,name,score\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{i},\"name, {i}\",{}.5\n", i * 3));
+    }
+    csv.push_str("40,\"unterminated,1\n");
+    let csv_path = inputs.write("people.csv", &csv)?;
+    let job = job(&processor(true)?, "mixed", &[&gz_path, &csv_path])?;
+    let (result, report) = SequentialExecutor.run_to_result(&job)?;
+    assert_eq!(result.num_rows("main"), Some(100));
+    assert!(report.records >= 100, "{report:?}");
+    // The gzip input's records come first, then the CSV rows, ordinals running on.
+    let main = result.rows("main")?;
+    assert_eq!(main[60]["name"], "name, 0");
+    assert_eq!(
+        main[60]["__extract_id"],
+        transmogrify_core::uuid5("mixed:60").as_str()
+    );
+    check(&job, "gzip and csv inputs")
+}
