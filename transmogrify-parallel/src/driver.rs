@@ -314,6 +314,7 @@ pub(crate) fn handle(
         }
         Planned::Chunk(chunk) => {
             if ctx.ledger.is_cancelled_for(chunk.seq) {
+                let _ = sink.gap(chunk.seq);
                 return;
             }
             let mut attempts = 0;
@@ -344,17 +345,29 @@ pub(crate) fn handle(
                         p.fetch_add(chunk.end - chunk.start, Ordering::Relaxed);
                     }
                     if let Err(e) = sink.accept(chunk.seq, result) {
-                        fail(chunk, attempts, e, ctx, tally, true);
+                        fail(chunk, attempts, e, ctx, sink, tally, true);
                     }
                 }
-                Err(Error::Cancelled) => {}
-                Err(e) => fail(chunk, attempts, e, ctx, tally, strict),
+                Err(Error::Cancelled) => {
+                    let _ = sink.gap(chunk.seq);
+                }
+                Err(e) => fail(chunk, attempts, e, ctx, sink, tally, strict),
             }
         }
     }
 }
 
-fn fail(chunk: Chunk, attempts: u32, error: Error, ctx: &Ctx<'_>, tally: &Tally, stop: bool) {
+fn fail(
+    chunk: Chunk,
+    attempts: u32,
+    error: Error,
+    ctx: &Ctx<'_>,
+    sink: &dyn ResultSink,
+    tally: &Tally,
+    stop: bool,
+) {
+    // The sink waits for chunks in order: tell it this one is not coming.
+    let _ = sink.gap(chunk.seq);
     // Later chunks need this chunk's counts for their ordinals: count it here if the
     // runner died before it could.
     if matches!(chunk.body, Body::Range) {

@@ -43,7 +43,7 @@ pub use crate::job::{DEFAULT_RETRIES, Job};
 pub use crate::plan::{Chunking, DEFAULT_CHUNK_BYTES, Input, InputFormat};
 pub use crate::processes::{ProcessExecutor, WORKER_ENV};
 pub use crate::report::{FailedChunk, RunReport};
-pub use crate::sink::ResultSink;
+pub use crate::sink::{ResultSink, StreamingSink};
 pub use crate::worker::{ABORT_ENV, worker_main};
 
 mod chunk;

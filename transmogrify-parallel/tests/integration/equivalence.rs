@@ -1,7 +1,7 @@
 //! Every executor, worker count and chunk size gives the sequential result.
 
 use transmogrify_core::ProcessingResult;
-use transmogrify_parallel::{Executor, SequentialExecutor};
+use transmogrify_parallel::{Chunking, Executor, SequentialExecutor};
 
 use crate::support::*;
 
@@ -142,4 +142,93 @@ fn inputs_read_by_the_io_readers() -> TestResult {
         transmogrify_core::uuid5("mixed:60").as_str()
     );
     check(&job, "gzip and csv inputs")
+}
+
+/// Every file in `dir`, name and bytes.
+fn files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        out.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            std::fs::read(entry.path())?,
+        ));
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn write(
+    executor: &dyn Executor,
+    job: &transmogrify_parallel::Job,
+    dir: &std::path::Path,
+    format: &str,
+) -> TestResult {
+    let options = transmogrify_io::WriteOptions::builder()
+        .with_data_dictionary(true)
+        .build()?;
+    let out = transmogrify_io::StreamingOutput::new(dir, format, job.processor.config(), options)?;
+    let sink = transmogrify_parallel::StreamingSink::new(out);
+    executor.run(job, &sink)?;
+    sink.finish()?;
+    Ok(())
+}
+
+#[test]
+fn written_files_are_byte_identical() -> TestResult {
+    let inputs = Inputs::new()?;
+    let mut records: Vec<String> = (0..150).map(record).collect();
+    records[17] = r#"{"broken": "#.to_string();
+    records.push(r#"{"id":"last","only_here":{"x":[{"y":1}]}}"#.to_string());
+    let path = inputs.jsonl("all.jsonl", &records)?;
+    for typed in [false, true] {
+        let mut processor = processor(true)?;
+        if typed {
+            processor = transmogrify_core::Processor::new(
+                processor
+                    .config()
+                    .to_builder()
+                    .with_cast_to_string(false)
+                    .build()?,
+            );
+        }
+        let base = job(&processor, "events", &[&path])?;
+        for format in ["csv", "json", "jsonl", "parquet"] {
+            let expected_dir = inputs.dir.path().join(format!("expected-{format}-{typed}"));
+            write(&SequentialExecutor, &base, &expected_dir, format)?;
+            let expected = files(&expected_dir)?;
+            assert!(
+                expected
+                    .iter()
+                    .any(|(n, _)| *n == format!("events_errors.{format}"))
+            );
+            for chunking in [
+                Chunking::records(1),
+                Chunking::bytes(3000),
+                Chunking::bytes(1 << 30),
+            ] {
+                let job = base.clone().with_chunking(chunking);
+                for executor in executors() {
+                    let dir = inputs.dir.path().join(format!(
+                        "{format}-{typed}-{}-{}-{chunking:?}",
+                        executor.name(),
+                        executor.workers()
+                    ));
+                    write(&*executor, &job, &dir, format)?;
+                    let got = files(&dir)?;
+                    let names: Vec<&String> = got.iter().map(|f| &f.0).collect();
+                    assert_eq!(names, expected.iter().map(|f| &f.0).collect::<Vec<_>>());
+                    for ((name, bytes), (_, want)) in got.iter().zip(&expected) {
+                        assert!(
+                            bytes == want,
+                            "{name} differs: {format} typed={typed} {} x{} {chunking:?}",
+                            executor.name(),
+                            executor.workers()
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
 }
