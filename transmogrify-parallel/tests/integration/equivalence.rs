@@ -144,8 +144,11 @@ fn inputs_read_by_the_io_readers() -> TestResult {
     check(&job, "gzip and csv inputs")
 }
 
+/// A file's name and bytes.
+type File = (String, Vec<u8>);
+
 /// Every file in `dir`, name and bytes.
-fn files(dir: &std::path::Path) -> Result<Vec<(String, Vec<u8>)>, Box<dyn std::error::Error>> {
+fn files(dir: &std::path::Path) -> Result<Vec<File>, Box<dyn std::error::Error>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
