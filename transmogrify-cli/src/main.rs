@@ -1,5 +1,77 @@
-//! The `transmogrify` command line.
+//! The `transmogrify` command line: flatten nested JSON, JSONL, CSV and Parquet into
+//! linked relational tables.
+//!
+//! Exit codes: 0 success, 1 data error (bad input in strict mode, failed chunks),
+//! 2 usage or configuration error, 3 I/O error.
 
-fn main() {
-    println!("transmogrify {}", env!("CARGO_PKG_VERSION"));
+mod args;
+mod bench;
+mod fail;
+mod flatten;
+mod options;
+mod output;
+mod progress;
+mod schema;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+use crate::fail::{EXIT_IO, EXIT_OK, EXIT_USAGE, Fail};
+
+fn main() -> ExitCode {
+    // A bug must not greet the user with a backtrace: one sentence and exit 101.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: internal error (this is a bug, please report it with the input): {msg}{at}"
+        );
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let outcome = match cli.command {
+        Command::Worker => return transmogrify_parallel::worker_main(),
+        Command::Flatten(args) => flatten::run(&args),
+        Command::Schema(args) => flatten::schema(&args),
+        Command::Bench(args) => bench::run(&args).and_then(|rows| print(&bench::table(&rows))),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(fail) => {
+            let _ = writeln!(std::io::stderr(), "{fail}");
+            ExitCode::from(fail.code)
+        }
+    }
+}
+
+/// Writes to stdout; a closed pipe (`| head`) ends quietly.
+pub fn print(text: &str) -> Result<u8, Fail> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(EXIT_OK),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(EXIT_OK),
+        Err(e) => Err(Fail {
+            code: EXIT_IO,
+            message: format!("writing to standard output: {e}"),
+            hint: None,
+        }),
+    }
 }

@@ -92,6 +92,8 @@ pub(crate) struct Plan<'a> {
     started: bool,
     /// Records in the chunks planned so far (inline chunks only).
     planned_records: u64,
+    /// The record limit is reached: nothing more is planned.
+    limit_reached: bool,
 }
 
 impl<'a> Plan<'a> {
@@ -106,6 +108,7 @@ impl<'a> Plan<'a> {
             reader: None,
             started: false,
             planned_records: 0,
+            limit_reached: false,
         }
     }
 
@@ -158,7 +161,10 @@ impl Iterator for Plan<'_> {
 
     fn next(&mut self) -> Option<Planned> {
         loop {
-            if self.ledger.is_cancelled() || self.input >= self.job.inputs.len() {
+            if self.limit_reached
+                || self.ledger.is_cancelled()
+                || self.input >= self.job.inputs.len()
+            {
                 return None;
             }
             if let Some((start, end)) = self.ranges.next() {
@@ -172,7 +178,7 @@ impl Iterator for Plan<'_> {
                         let (start, end) = raw_span(&batch);
                         self.planned_records += records;
                         if self.job.limit.is_some_and(|l| self.planned_records >= l) {
-                            self.input = self.job.inputs.len();
+                            self.limit_reached = true;
                         }
                         return Some(self.emit(
                             start,
@@ -206,7 +212,7 @@ impl Iterator for Plan<'_> {
                         self.planned_records += c.records;
                         if self.job.limit.is_some_and(|l| self.planned_records >= l) {
                             // The sample is complete: no further input is read.
-                            self.input = self.job.inputs.len();
+                            self.limit_reached = true;
                         }
                         return Some(self.emit(
                             c.start,

@@ -131,9 +131,13 @@ impl Input {
         self.format
     }
 
-    /// The name used in messages.
+    /// The name used in messages (`<stdin>` for standard input).
     pub fn name(&self) -> String {
-        self.path.display().to_string()
+        if self.is_stdin() {
+            "<stdin>".to_string()
+        } else {
+            self.path.display().to_string()
+        }
     }
 
     pub(crate) fn is_stdin(&self) -> bool {

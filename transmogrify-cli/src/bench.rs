@@ -1,0 +1,135 @@
+//! `transmogrify bench`: every chosen executor and worker count on the user's data,
+//! each run in a child process of this program so its peak memory is its own.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::args::{BenchArgs, ExecutorArg};
+use crate::fail::Fail;
+use crate::progress::human_bytes;
+
+fn name(e: ExecutorArg) -> &'static str {
+    match e {
+        ExecutorArg::Sequential => "sequential",
+        ExecutorArg::Threads => "threads",
+        ExecutorArg::Processes => "processes",
+    }
+}
+
+/// One measured configuration.
+pub struct Row {
+    pub executor: &'static str,
+    pub workers: usize,
+    pub seconds: f64,
+    pub mb_per_s: f64,
+    pub records_per_s: f64,
+    pub peak_rss: Option<u64>,
+}
+
+pub fn run(args: &BenchArgs) -> Result<Vec<Row>, Fail> {
+    let exe = std::env::current_exe()
+        .map_err(|e| Fail::io(format!("cannot find this program's path: {e}")))?;
+    let scratch = std::env::temp_dir().join(format!("transmogrify-bench-{}", std::process::id()));
+    let mut workers = args.workers.clone();
+    if workers.is_empty() {
+        workers = vec![1, transmogrify_parallel::default_workers()];
+        workers.dedup();
+    }
+    if workers.contains(&0) {
+        return Err(Fail::usage("--workers must be at least 1"));
+    }
+    let mut rows = Vec::new();
+    for &executor in &args.executors {
+        let counts: Vec<usize> = if executor == ExecutorArg::Sequential {
+            vec![1]
+        } else {
+            workers.clone()
+        };
+        for w in counts {
+            let out = scratch.join(format!("{}-{w}", name(executor)));
+            let report = scratch.join(format!("{}-{w}.json", name(executor)));
+            let mut cmd = Command::new(&exe);
+            cmd.arg("flatten")
+                .args(&args.input.inputs)
+                .arg("-o")
+                .arg(&out)
+                .args(["--force", "--quiet", "-f", &args.format])
+                .args(["--executor", name(executor), "--workers", &w.to_string()])
+                .args(["--chunk-size", &args.chunk_size])
+                .arg("--report")
+                .arg(&report);
+            if let Some(e) = &args.input.entity {
+                cmd.args(["--entity", e]);
+            }
+            if args.typed {
+                cmd.arg("--typed");
+            }
+            let output = cmd
+                .output()
+                .map_err(|e| Fail::io(format!("cannot run {}: {e}", exe.display())))?;
+            if !output.status.success() {
+                let _ = std::fs::remove_dir_all(&scratch);
+                return Err(Fail {
+                    code: output
+                        .status
+                        .code()
+                        .and_then(|c| u8::try_from(c).ok())
+                        .unwrap_or(1),
+                    message: format!(
+                        "the {} run with {w} workers failed: {}",
+                        name(executor),
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ),
+                    hint: None,
+                });
+            }
+            rows.push(read_row(&report, name(executor), w)?);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    Ok(rows)
+}
+
+fn read_row(report: &Path, executor: &'static str, workers: usize) -> Result<Row, Fail> {
+    let text = std::fs::read_to_string(report)
+        .map_err(|e| Fail::io(format!("{}: {e}", report.display())))?;
+    let v: Value =
+        serde_json::from_str(&text).map_err(|e| Fail::io(format!("{}: {e}", report.display())))?;
+    let f = |k: &str| v.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+    let seconds = f("wall_seconds");
+    Ok(Row {
+        executor,
+        workers,
+        seconds,
+        mb_per_s: f("mb_per_second"),
+        records_per_s: if seconds > 0.0 {
+            f("records") / seconds
+        } else {
+            0.0
+        },
+        peak_rss: v.get("peak_rss_bytes").and_then(Value::as_u64),
+    })
+}
+
+pub fn table(rows: &[Row]) -> String {
+    let mut out = format!(
+        "{:<11} {:>7} {:>9} {:>9} {:>12} {:>11}\n",
+        "executor", "workers", "seconds", "MB/s", "records/s", "peak RSS"
+    );
+    let base = rows.first().map(|r| r.mb_per_s).unwrap_or(0.0);
+    for r in rows {
+        let speedup = if base > 0.0 { r.mb_per_s / base } else { 0.0 };
+        out.push_str(&format!(
+            "{:<11} {:>7} {:>9.2} {:>9.1} {:>12.0} {:>11}  ({speedup:.2}x)\n",
+            r.executor,
+            r.workers,
+            r.seconds,
+            r.mb_per_s,
+            r.records_per_s,
+            r.peak_rss.map(human_bytes).unwrap_or_else(|| "n/a".into()),
+        ));
+    }
+    out
+}

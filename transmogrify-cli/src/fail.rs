@@ -1,0 +1,118 @@
+//! Errors of the command line, each with its exit code.
+
+use std::fmt;
+
+/// Exit code of a run that succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of a data error: bad input in strict mode, failed chunks.
+pub const EXIT_DATA: u8 = 1;
+/// Exit code of a usage or configuration error.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code of an I/O error.
+pub const EXIT_IO: u8 = 3;
+
+/// A failure to report: one sentence, an optional hint, an exit code.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: u8,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Fail {
+    pub fn usage(message: impl Into<String>) -> Self {
+        Fail {
+            code: EXIT_USAGE,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn io(message: impl Into<String>) -> Self {
+        Fail {
+            code: EXIT_IO,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn data(message: impl Into<String>) -> Self {
+        Fail {
+            code: EXIT_DATA,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\nhint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<transmogrify_core::ConfigError> for Fail {
+    fn from(e: transmogrify_core::ConfigError) -> Self {
+        Fail::usage(format!("invalid configuration: {e}"))
+    }
+}
+
+impl From<transmogrify_core::Error> for Fail {
+    fn from(e: transmogrify_core::Error) -> Self {
+        use transmogrify_core::Error as E;
+        match &e {
+            E::Config(_) => Fail::usage(e.to_string()),
+            E::Record(_) => Fail::data(e.to_string()).with_hint(
+                "use --on-error skip to write bad records to the errors table and carry on",
+            ),
+            _ => Fail::data(e.to_string()),
+        }
+    }
+}
+
+impl From<transmogrify_parallel::Error> for Fail {
+    fn from(e: transmogrify_parallel::Error) -> Self {
+        use transmogrify_parallel::Error as E;
+        if let Some(record) = e.record_error() {
+            // The record's own position says it all; the chunk is an implementation detail.
+            return Fail::data(record.to_string()).with_hint(
+                "use --on-error skip to write bad records to the errors table and carry on",
+            );
+        }
+        match &e {
+            E::Io { .. } => Fail::io(e.to_string()),
+            E::Chunk { source, .. } if matches!(**source, E::Io { .. }) => Fail::io(e.to_string()),
+            E::Config(_) => Fail::usage(e.to_string()),
+            E::Core(transmogrify_core::Error::Config(_)) => Fail::usage(e.to_string()),
+            _ => Fail::data(e.to_string()),
+        }
+    }
+}
+
+impl From<transmogrify_io::Error> for Fail {
+    fn from(e: transmogrify_io::Error) -> Self {
+        if e.record_error().is_some() {
+            return Fail::data(e.to_string()).with_hint(
+                "use --on-error skip to write bad records to the errors table and carry on",
+            );
+        }
+        match &e {
+            transmogrify_io::Error::Io { .. } => Fail::io(e.to_string()),
+            transmogrify_io::Error::OutputDirNotEmpty { .. } => Fail::io(e.to_string())
+                .with_hint("pass --force to write into it anyway, or choose another directory"),
+            transmogrify_io::Error::UnknownFormat { .. }
+            | transmogrify_io::Error::InvalidOption { .. }
+            | transmogrify_io::Error::UnknownInputFormat { .. } => Fail::usage(e.to_string()),
+            _ => Fail::data(e.to_string()),
+        }
+    }
+}

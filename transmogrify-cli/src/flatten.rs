@@ -1,0 +1,210 @@
+//! `transmogrify flatten` and `transmogrify schema`: inputs through an executor into
+//! files, or into a schema listing.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::json;
+use transmogrify_core::Processor;
+use transmogrify_parallel::{Chunking, Executor, Input, Job, RunReport, SequentialExecutor};
+
+use crate::args::{FlattenArgs, InputArgs, InputFormatArg, SchemaArgs};
+use crate::fail::{EXIT_DATA, EXIT_OK, Fail};
+use crate::output;
+use crate::progress::{Progress, human_bytes};
+use crate::{options, print, schema as show};
+
+/// The inputs as the executors take them.
+pub fn inputs(args: &InputArgs) -> Result<Vec<Input>, Fail> {
+    let mut out = Vec::with_capacity(args.inputs.len());
+    let stdin_count = args.inputs.iter().filter(|p| p.as_os_str() == "-").count();
+    if stdin_count > 1 {
+        return Err(Fail::usage("standard input (`-`) can be read only once"));
+    }
+    for path in &args.inputs {
+        if path.as_os_str() != "-" && !path.exists() {
+            return Err(Fail::io(format!("{}: no such file", path.display()))
+                .with_hint("check the path; use `-` to read standard input"));
+        }
+        out.push(output::input(path, args)?);
+    }
+    Ok(out)
+}
+
+fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
+    let mut total = 0;
+    for p in paths {
+        if p.as_os_str() == "-" {
+            return None;
+        }
+        total += std::fs::metadata(p).ok()?.len();
+    }
+    Some(total)
+}
+
+/// Peak resident memory of this process, from `/proc/self/status` (Linux).
+pub fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
+    let started = Instant::now();
+    let entity = options::entity(&args.input)?;
+    let config = options::config(&args.processing)?;
+    let processor = Processor::new(config);
+    let inputs = inputs(&args.input)?;
+    let chunking = options::chunking(&args.exec.chunk_size)?;
+    let executor = options::executor(args.exec.executor, args.exec.workers)?;
+    let target = output::Target::create(args, &processor, &entity)?;
+    let draw = !args.quiet && std::io::stderr().is_terminal();
+    let progress = Progress::start(
+        total_bytes(&args.input.inputs),
+        draw,
+        Box::new(std::io::stderr()),
+    );
+    let job = Job::new(processor, entity.clone(), inputs)
+        .with_chunking(chunking)
+        .with_progress(progress.counter());
+    let run = executor.run(&job, target.sink());
+    progress.finish();
+    let mut report = match run {
+        Ok(r) => r,
+        Err(e) => {
+            target.abort();
+            return Err(e.into());
+        }
+    };
+    let written = target.finish()?;
+    report.tables = written.tables.clone();
+    let wall = started.elapsed();
+    if let Some(path) = &args.report {
+        write_report(
+            path,
+            &report,
+            &written,
+            wall.as_secs_f64(),
+            &executor_name(&*executor),
+        )?;
+    }
+    if !args.quiet {
+        summary(&report, &written, wall.as_secs_f64(), &args.output);
+    }
+    Ok(if report.failed_chunks.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_DATA
+    })
+}
+
+fn executor_name(e: &dyn Executor) -> String {
+    format!("{} x{}", e.name(), e.workers())
+}
+
+fn write_report(
+    path: &PathBuf,
+    report: &RunReport,
+    written: &output::Written,
+    wall: f64,
+    executor: &str,
+) -> Result<(), Fail> {
+    let failed: Vec<_> = report
+        .failed_chunks
+        .iter()
+        .map(|f| {
+            json!({"index": f.index, "input": f.input, "start": f.start, "end": f.end,
+                   "attempts": f.attempts, "error": f.error})
+        })
+        .collect();
+    let tables: Vec<_> = written
+        .tables
+        .iter()
+        .map(|(name, rows)| json!({"name": name, "rows": rows}))
+        .collect();
+    let value = json!({
+        "executor": executor,
+        "workers": report.workers,
+        "records": report.records,
+        "bad_records": report.bad_records,
+        "bytes_read": report.bytes_read,
+        "chunks_succeeded": report.chunks_succeeded,
+        "chunks_failed": failed,
+        "retried_chunks": report.retried_chunks,
+        "tables": tables,
+        "files": written.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "output_bytes": written.bytes,
+        "wall_seconds": wall,
+        "mb_per_second": if wall > 0.0 { report.bytes_read as f64 / 1e6 / wall } else { 0.0 },
+        "peak_rss_bytes": peak_rss(),
+    });
+    let text = serde_json::to_string_pretty(&value)
+        .map_err(|e| Fail::io(format!("encoding the report: {e}")))?;
+    std::fs::write(path, text + "\n").map_err(|e| Fail::io(format!("{}: {e}", path.display())))
+}
+
+fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::path::Path) {
+    let rows: usize = written.tables.iter().map(|t| t.1).sum();
+    let mb_s = if wall > 0.0 {
+        report.bytes_read as f64 / 1e6 / wall
+    } else {
+        0.0
+    };
+    let mut text = format!(
+        "flattened {} records into {} tables ({} rows) in {:.2} s, {:.1} MB/s; wrote {} to {}",
+        report.records,
+        written.tables.len(),
+        rows,
+        wall,
+        mb_s,
+        human_bytes(written.bytes),
+        dir.display()
+    );
+    if report.bad_records > 0 {
+        text.push_str(&format!(
+            "\n{} bad records skipped; see the {} table",
+            report.bad_records,
+            written.errors_table.as_deref().unwrap_or("errors")
+        ));
+    }
+    for f in &report.failed_chunks {
+        text.push_str(&format!("\nfailed: {}", f.error));
+    }
+    eprintln!("{text}");
+}
+
+pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
+    let entity = options::entity(&args.input)?;
+    let config = options::config(&args.processing)?;
+    let id = config.id_field().map(str::to_string);
+    let parent = config.parent_field().map(str::to_string);
+    let processor = Processor::new(config);
+    let inputs = inputs(&args.input)?;
+    let job = Job::new(processor, entity.clone(), inputs)
+        .with_chunking(Chunking::default())
+        .with_limit(args.sample);
+    let (result, _) = SequentialExecutor.run_to_result(&job)?;
+    let tables = result.schemas()?;
+    let text = if args.json {
+        let v = show::to_json(&entity, &tables);
+        serde_json::to_string_pretty(&v).map_err(|e| Fail::io(e.to_string()))? + "\n"
+    } else if args.mermaid {
+        show::mermaid(&tables, id.as_deref(), parent.as_deref())
+    } else {
+        show::tree(&tables)
+    };
+    print(&text)
+}
+
+/// The input format flag as the io crate names it.
+pub fn format_name(f: InputFormatArg) -> Option<&'static str> {
+    match f {
+        InputFormatArg::Auto => None,
+        InputFormatArg::Json => Some("json"),
+        InputFormatArg::Jsonl => Some("jsonl"),
+        InputFormatArg::Csv => Some("csv"),
+        InputFormatArg::Parquet => Some("parquet"),
+    }
+}

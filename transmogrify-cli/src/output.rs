@@ -1,0 +1,161 @@
+//! Where flattened tables go (through `transmogrify-io`'s writers), and how inputs are
+//! opened.
+
+use std::path::Path;
+
+use transmogrify_parallel::{Input, InputFormat};
+
+use crate::args::{InputArgs, InputFormatArg};
+use crate::fail::Fail;
+
+fn is_compressed(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    name.ends_with(".gz") || name.ends_with(".zst") || name.ends_with(".zstd")
+}
+
+/// The executor input for `path`: JSON and JSONL files are chunked by the executors
+/// themselves; everything else (CSV, Parquet, compressed files, JSON paths) goes
+/// through the io readers.
+pub fn input(path: &Path, args: &InputArgs) -> Result<Input, Fail> {
+    let csv_options_given = args.csv_delimiter != ','
+        || args.csv_quote != '"'
+        || !args.csv_null.is_empty()
+        || args.csv_no_header
+        || args.csv_skip_rows > 0;
+    let native = args.json_path.is_none() && !is_compressed(path) && !csv_options_given;
+    match args.input_format {
+        InputFormatArg::Json if native => return Ok(Input::new(path, InputFormat::Json)),
+        InputFormatArg::Jsonl if native => return Ok(Input::new(path, InputFormat::Jsonl)),
+        InputFormatArg::Auto if native => {
+            let detected = Input::detect(path)?;
+            if detected.format() != InputFormat::Reader {
+                return Ok(detected);
+            }
+        }
+        _ => {}
+    }
+    let byte = |c: char, what: &str| -> Result<u8, Fail> {
+        u8::try_from(u32::from(c))
+            .ok()
+            .filter(u8::is_ascii)
+            .ok_or_else(|| Fail::usage(format!("{what} {c:?} must be one ASCII character")))
+    };
+    let csv = transmogrify_io::CsvOptions::default()
+        .with_delimiter(byte(args.csv_delimiter, "--csv-delimiter")?)
+        .with_quote(byte(args.csv_quote, "--csv-quote")?)
+        .with_has_header(!args.csv_no_header)
+        .with_skip_rows(args.csv_skip_rows);
+    let csv = if args.csv_null.is_empty() {
+        csv
+    } else {
+        csv.with_null_values(args.csv_null.clone())
+    };
+    let format = crate::flatten::format_name(args.input_format)
+        .and_then(transmogrify_io::InputFormat::parse);
+    let options = transmogrify_io::ReaderOptions::builder()
+        .with_format(format)
+        .with_json_path(args.json_path.as_deref())
+        .with_csv(csv)
+        .build()?;
+    Ok(Input::with_reader(path, options))
+}
+
+/// What a run wrote.
+pub struct Written {
+    /// Every table (errors table included) and its rows.
+    pub tables: Vec<(String, usize)>,
+    /// Every file written.
+    pub files: Vec<std::path::PathBuf>,
+    /// Bytes written.
+    pub bytes: u64,
+    /// The errors table's name, when there were bad records.
+    pub errors_table: Option<String>,
+}
+
+/// The output directory being written, through a streaming sink.
+pub struct Target {
+    sink: transmogrify_parallel::StreamingSink,
+    entity: String,
+}
+
+impl Target {
+    /// Checks the directory (refusing a non-empty one without `--force`) and the
+    /// format, before any input is read.
+    pub fn create(
+        args: &crate::args::FlattenArgs,
+        processor: &transmogrify_core::Processor,
+        entity: &str,
+    ) -> Result<Target, Fail> {
+        use crate::args::CompressionArg;
+        use transmogrify_io::{ParquetCompression, StreamingOutput, WriteOptions};
+        let delimiter = u8::try_from(u32::from(args.output_delimiter))
+            .ok()
+            .filter(u8::is_ascii)
+            .ok_or_else(|| Fail::usage("--output-delimiter must be one ASCII character"))?;
+        let compression = match args.compression {
+            CompressionArg::Snappy => ParquetCompression::Snappy,
+            CompressionArg::Zstd => ParquetCompression::Zstd(3),
+            CompressionArg::Gzip => ParquetCompression::Gzip(6),
+            CompressionArg::None => ParquetCompression::None,
+        };
+        let mut options = WriteOptions::builder()
+            .with_overwrite(args.force)
+            .with_data_dictionary(args.dictionary)
+            .with_parquet_compression(compression)
+            .with_csv_delimiter(delimiter);
+        if let Some(n) = args.row_group_size {
+            if n == 0 {
+                return Err(Fail::usage("--row-group-size must be at least 1"));
+            }
+            options = options.with_row_group_size(n);
+        }
+        let out = StreamingOutput::new(
+            &args.output,
+            &args.format,
+            processor.config(),
+            options.build()?,
+        )?;
+        Ok(Target {
+            sink: transmogrify_parallel::StreamingSink::new(out),
+            entity: entity.to_string(),
+        })
+    }
+
+    /// The sink the executor delivers to.
+    pub fn sink(&self) -> &dyn transmogrify_parallel::ResultSink {
+        &self.sink
+    }
+
+    /// Leaves no table file behind.
+    pub fn abort(self) {
+        self.sink.abort();
+    }
+
+    /// Writes the final files.
+    pub fn finish(self) -> Result<Written, Fail> {
+        let summary = self.sink.finish()?;
+        let errors_name = format!("{}_errors", self.entity);
+        let mut files: Vec<std::path::PathBuf> =
+            summary.files.iter().map(|f| f.path.clone()).collect();
+        files.extend(summary.dictionary.clone());
+        Ok(Written {
+            tables: summary
+                .files
+                .iter()
+                .map(|f| {
+                    (
+                        f.table.clone(),
+                        usize::try_from(f.rows).unwrap_or(usize::MAX),
+                    )
+                })
+                .collect(),
+            bytes: summary.files.iter().map(|f| f.bytes).sum(),
+            errors_table: summary
+                .files
+                .iter()
+                .find(|f| f.table == errors_name)
+                .map(|f| f.table.clone()),
+            files,
+        })
+    }
+}

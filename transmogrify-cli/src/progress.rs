@@ -1,0 +1,209 @@
+//! The progress bar on stderr: bytes read of the total, throughput and ETA, or a
+//! spinner when the total is unknown (stdin). Drawn only on a terminal.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+const TICK: Duration = Duration::from_millis(120);
+const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+/// A running progress display.
+pub struct Progress {
+    counter: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Progress {
+    /// Starts drawing to `out` every tick when `draw` is true; otherwise only counts.
+    pub fn start(total: Option<u64>, draw: bool, mut out: Box<dyn Write + Send>) -> Progress {
+        let counter = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = if draw {
+            let (counter, stop) = (counter.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("tm-progress".into())
+                .spawn(move || {
+                    let started = Instant::now();
+                    let mut tick = 0usize;
+                    // Drawn at once, then every tick until stopped.
+                    loop {
+                        let line = render(
+                            counter.load(Ordering::Relaxed),
+                            total,
+                            started.elapsed(),
+                            tick,
+                        );
+                        let _ = write!(out, "\r\x1b[2K{line}");
+                        let _ = out.flush();
+                        tick += 1;
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        std::thread::park_timeout(TICK);
+                    }
+                    // Leave a clean line for the summary.
+                    let _ = write!(out, "\r\x1b[2K");
+                    let _ = out.flush();
+                })
+                .ok()
+        } else {
+            None
+        };
+        Progress {
+            counter,
+            stop,
+            thread,
+        }
+    }
+
+    /// The counter the run adds finished bytes to.
+    pub fn counter(&self) -> Arc<AtomicU64> {
+        self.counter.clone()
+    }
+
+    /// Stops drawing and clears the line.
+    pub fn finish(mut self) {
+        self.stop_thread();
+    }
+
+    fn stop_thread(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.stop_thread();
+    }
+}
+
+/// Human-readable bytes: `12.3 MB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u + 1 < UNITS.len() {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// One line of the display.
+pub fn render(done: u64, total: Option<u64>, elapsed: Duration, tick: usize) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let rate = done as f64 / secs;
+    let speed = format!("{}/s", human_bytes(rate as u64));
+    match total {
+        Some(total) if total > 0 => {
+            let frac = (done as f64 / total as f64).clamp(0.0, 1.0);
+            const WIDTH: usize = 30;
+            let filled = (frac * WIDTH as f64).round() as usize;
+            let bar: String = (0..WIDTH)
+                .map(|i| {
+                    if i < filled {
+                        '='
+                    } else if i == filled {
+                        '>'
+                    } else {
+                        ' '
+                    }
+                })
+                .collect();
+            let eta = if rate > 0.0 && done < total {
+                let left = (total - done) as f64 / rate;
+                format!("ETA {}", clock(left))
+            } else {
+                "ETA --:--".to_string()
+            };
+            format!(
+                "[{bar}] {:>3}% {} / {}  {speed}  {eta}",
+                (frac * 100.0).floor() as u64,
+                human_bytes(done),
+                human_bytes(total)
+            )
+        }
+        _ => format!(
+            "{} {} read  {speed}  {}",
+            SPINNER[tick % SPINNER.len()],
+            human_bytes(done),
+            clock(secs)
+        ),
+    }
+}
+
+fn clock(secs: f64) -> String {
+    let s = secs.round() as u64;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, (s / 60) % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    #[test]
+    fn renders_bar_speed_and_eta() {
+        let line = render(50_000_000, Some(200_000_000), Duration::from_secs(2), 0);
+        assert_eq!(
+            line,
+            "[========>                     ]  25% 50.0 MB / 200.0 MB  25.0 MB/s  ETA 00:06"
+        );
+        let spin = render(1_500, None, Duration::from_secs(3), 1);
+        assert_eq!(spin, "/ 1.5 kB read  500 B/s  00:03");
+    }
+
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .map(|mut v| v.extend_from_slice(b))
+                .map_err(|_| std::io::ErrorKind::Other)?;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_forced_terminal_draws_and_ends_on_a_clean_line() {
+        let out = Shared::default();
+        let p = Progress::start(Some(1000), true, Box::new(out.clone()));
+        p.counter().fetch_add(400, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(300));
+        p.finish();
+        let text = String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
+            .into_owned();
+        assert!(text.contains("40% 400 B / 1.0 kB"), "{text:?}");
+        assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
+    }
+
+    #[test]
+    fn no_terminal_no_drawing() {
+        let out = Shared::default();
+        let p = Progress::start(Some(1000), false, Box::new(out.clone()));
+        p.counter().fetch_add(400, Ordering::Relaxed);
+        p.finish();
+        assert!(out.0.lock().map(|v| v.is_empty()).unwrap_or(false));
+    }
+}

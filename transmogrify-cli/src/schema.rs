@@ -1,0 +1,159 @@
+//! `transmogrify schema`: the tables an input would produce, as a tree, JSON or a
+//! Mermaid ER diagram.
+
+use std::fmt::Write as _;
+
+use arrow_schema::DataType;
+use serde_json::{Value, json};
+use transmogrify_core::{ColumnRole, TableSchema};
+
+/// Short type names for people.
+pub fn type_name(dt: &DataType) -> String {
+    use DataType as D;
+    match dt {
+        D::Utf8 | D::LargeUtf8 => "text".into(),
+        D::Int64 => "int64".into(),
+        D::Float64 => "float64".into(),
+        D::Boolean => "bool".into(),
+        D::Decimal128(p, s) => format!("decimal({p},{s})"),
+        D::Timestamp(_, _) => "timestamp".into(),
+        other => other.to_string(),
+    }
+}
+
+fn role(r: &ColumnRole) -> Option<&'static str> {
+    match r {
+        ColumnRole::Id => Some("row id"),
+        ColumnRole::ParentId => Some("parent id"),
+        ColumnRole::ArrayIndex => Some("array index"),
+        ColumnRole::Time => Some("extraction time"),
+        _ => None,
+    }
+}
+
+/// An indented tree: each child table under its parent.
+pub fn tree(tables: &[TableSchema]) -> String {
+    let mut out = String::new();
+    fn table(out: &mut String, tables: &[TableSchema], t: &TableSchema, indent: usize) {
+        let pad = "  ".repeat(indent);
+        let link = match &t.parent {
+            Some(p) => format!(", child of {p}"),
+            None => String::new(),
+        };
+        let _ = writeln!(out, "{pad}{} ({} rows{link})", t.name, t.num_rows);
+        let width = t
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().chars().count())
+            .max()
+            .unwrap_or(0);
+        for (f, r) in t.schema.fields().iter().zip(&t.roles) {
+            let note = role(r).map(|n| format!("  ({n})")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "{pad}  {:<width$}  {}{note}",
+                f.name(),
+                type_name(f.data_type())
+            );
+        }
+        for child in tables
+            .iter()
+            .filter(|c| c.parent.as_deref() == Some(t.name.as_str()))
+        {
+            table(out, tables, child, indent + 1);
+        }
+    }
+    for t in tables.iter().filter(|t| t.parent.is_none()) {
+        table(&mut out, tables, t, 0);
+    }
+    out
+}
+
+/// The same as JSON.
+pub fn to_json(entity: &str, tables: &[TableSchema]) -> Value {
+    let tables: Vec<Value> = tables
+        .iter()
+        .map(|t| {
+            let columns: Vec<Value> = t
+                .schema
+                .fields()
+                .iter()
+                .zip(&t.roles)
+                .map(|(f, r)| {
+                    json!({
+                        "name": f.name(),
+                        "type": type_name(f.data_type()),
+                        "arrow_type": f.data_type().to_string(),
+                        "role": role(r).unwrap_or("data"),
+                    })
+                })
+                .collect();
+            json!({
+                "name": t.name,
+                "file_stem": t.file_stem,
+                "path": t.path,
+                "parent": t.parent,
+                "rows": t.num_rows,
+                "columns": columns,
+            })
+        })
+        .collect();
+    json!({ "entity": entity, "tables": tables })
+}
+
+fn mermaid_name(s: &str) -> String {
+    let cleaned: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.starts_with(|c: char| c.is_ascii_digit()) || cleaned.is_empty() {
+        format!("t_{cleaned}")
+    } else {
+        cleaned
+    }
+}
+
+/// A Mermaid `erDiagram`: one entity per table, one relation per parent link.
+pub fn mermaid(
+    tables: &[TableSchema],
+    id_column: Option<&str>,
+    parent_column: Option<&str>,
+) -> String {
+    let mut out = String::from("erDiagram\n");
+    for t in tables {
+        let _ = writeln!(out, "    {} {{", mermaid_name(&t.name));
+        for (f, r) in t.schema.fields().iter().zip(&t.roles) {
+            let key = match r {
+                ColumnRole::Id => " PK",
+                ColumnRole::ParentId => " FK",
+                _ => "",
+            };
+            let ty = mermaid_name(&type_name(f.data_type()));
+            let _ = writeln!(out, "        {ty} {}{key}", mermaid_name(f.name()));
+        }
+        let _ = writeln!(out, "    }}");
+    }
+    for t in tables {
+        if let Some(p) = &t.parent {
+            let label = match (id_column, parent_column) {
+                (Some(id), Some(parent)) => format!("{parent} = {id}"),
+                _ => t.path.last().cloned().unwrap_or_default(),
+            };
+            let _ = writeln!(
+                out,
+                "    {} ||--o{{ {} : \"{}\"",
+                mermaid_name(p),
+                mermaid_name(&t.name),
+                label.replace('"', "'")
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,205 @@
+//! Usage errors, missing inputs, existing outputs, bad data: messages and exit codes.
+
+use crate::support::*;
+
+#[test]
+fn bad_arguments_exit_2_with_usage() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let r = run(dir.path(), &["flatten", "x.jsonl"], None)?;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--output <DIR>"), "{}", r.stderr);
+    let r = run(
+        dir.path(),
+        &["flatten", "x.jsonl", "-o", "o", "--array-mode", "sideways"],
+        None,
+    )?;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("invalid value 'sideways'"),
+        "{}",
+        r.stderr
+    );
+    let r = run(dir.path(), &["flatten", "-", "-o", "o"], Some(b"{}"))?;
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: reading standard input needs an entity name\nhint: pass --entity NAME\n"
+    );
+    std::fs::write(dir.path().join("x.jsonl"), "{}\n")?;
+    let r = run(
+        dir.path(),
+        &["flatten", "x.jsonl", "-o", "o", "--id-field", "nope"],
+        None,
+    )?;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("error: --id-field \"nope\" is not PATTERN=FIELD"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        dir.path(),
+        &["flatten", "x.jsonl", "-o", "o", "--separator", ""],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "error: invalid configuration: the separator must not be empty\n"
+        )
+    );
+    let r = run(
+        dir.path(),
+        &["flatten", "x.jsonl", "-o", "o", "-f", "xlsx"],
+        None,
+    )?;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("no writer for format \"xlsx\""),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        dir.path(),
+        &["flatten", "x.jsonl", "-o", "o2", "--chunk-size", "lots"],
+        None,
+    )?;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("--chunk-size \"lots\" is not a size"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
+
+#[test]
+fn help_and_version_exit_0() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let r = run(dir.path(), &["--help"], None)?;
+    assert_eq!(r.code, 0);
+    assert!(
+        r.stdout.contains("Examples:") && r.stdout.contains("Exit codes:"),
+        "{}",
+        r.stdout
+    );
+    let r = run(dir.path(), &["flatten", "--help"], None)?;
+    assert_eq!(r.code, 0);
+    assert!(r.stdout.contains("--on-error <ON_ERROR>"), "{}", r.stdout);
+    let r = run(dir.path(), &["--version"], None)?;
+    assert_eq!(
+        (r.code, r.stdout.trim()),
+        (0, concat!("transmogrify ", env!("CARGO_PKG_VERSION")))
+    );
+    Ok(())
+}
+
+#[test]
+fn a_missing_input_exits_3() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let r = run(dir.path(), &["flatten", "missing.jsonl", "-o", "out"], None)?;
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.stderr,
+        "error: missing.jsonl: no such file\nhint: check the path; use `-` to read standard input\n"
+    );
+    assert!(!dir.path().join("out").exists());
+    Ok(())
+}
+
+#[test]
+fn an_existing_output_needs_force() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.jsonl"), "{\"x\":1}\n")?;
+    std::fs::create_dir(dir.path().join("out"))?;
+    std::fs::write(dir.path().join("out/keep.txt"), "mine")?;
+    let r = run(dir.path(), &["flatten", "a.jsonl", "-o", "out", "-q"], None)?;
+    assert_eq!(r.code, 3);
+    assert!(
+        r.stderr.contains("output directory is not empty"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: pass --force"), "{}", r.stderr);
+    assert_eq!(names(&dir.path().join("out"))?, ["keep.txt"]);
+    let r = run(
+        dir.path(),
+        &["flatten", "a.jsonl", "-o", "out", "-q", "--force"],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(names(&dir.path().join("out"))?, ["a.parquet", "keep.txt"]);
+    Ok(())
+}
+
+const BAD: &str = "{\"a\":1}\n{\"a\":2,\"b\":[1,}\n\n{\"a\":3}\n[4]\n";
+
+#[test]
+fn bad_json_in_strict_mode_exits_1_with_the_position() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("bad.jsonl"), BAD)?;
+    let r = run(
+        dir.path(),
+        &["flatten", "bad.jsonl", "-o", "out", "-f", "csv"],
+        None,
+    )?;
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr,
+        "error: bad.jsonl: line 2, column 15 (byte 22, record 1): invalid JSON: expected a JSON value, found '}' near `{\"a\":2,\"b\":[1,}`\n\
+         hint: use --on-error skip to write bad records to the errors table and carry on\n"
+    );
+    // Nothing that looks finished is left behind.
+    let left: Vec<String> = names(&dir.path().join("out"))?
+        .into_iter()
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    Ok(())
+}
+
+#[test]
+fn bad_json_in_skip_mode_keeps_the_good_records() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("bad.jsonl"), BAD)?;
+    let mut args = vec![
+        "flatten",
+        "bad.jsonl",
+        "-o",
+        "out",
+        "-f",
+        "csv",
+        "--on-error",
+        "skip",
+    ];
+    args.extend_from_slice(&FIXED[..4]);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("2 bad records skipped; see the bad_errors table"),
+        "{}",
+        r.stderr
+    );
+    let main = std::fs::read_to_string(dir.path().join("out/bad.csv"))?;
+    let rows: Vec<&str> = main
+        .lines()
+        .map(|l| l.split(',').next().unwrap_or(""))
+        .collect();
+    assert_eq!(rows, ["a", "1", "3"]);
+    let errors = std::fs::read_to_string(dir.path().join("out/bad_errors.csv"))?;
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(
+        lines[0],
+        "source,ordinal,line,column,byte_offset,message,excerpt,raw,raw_truncated"
+    );
+    assert!(lines[1].starts_with("bad.jsonl,1,2,15,22,"), "{}", lines[1]);
+    assert_eq!(
+        lines[2],
+        "bad.jsonl,3,5,1,33,\"a record must be a JSON object, found an array\",[4],[4],false"
+    );
+    assert_eq!(lines.len(), 3);
+    Ok(())
+}

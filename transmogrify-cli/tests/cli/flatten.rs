@@ -1,0 +1,241 @@
+//! `transmogrify flatten`.
+
+use crate::support::*;
+
+const INPUT: &str = r#"{"id":1,"user":{"name":"Ann, \"A\""},"tags":["x","y"],"orders":[{"sku":"a","qty":2},{"sku":"b"}]}
+{"id":2,"user":{"name":"Bo"},"orders":[],"late":1.50}
+"#;
+
+#[test]
+fn jsonl_to_csv_exact_files() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("shop.jsonl"), INPUT)?;
+    let mut args = vec!["flatten", "shop.jsonl", "-o", "out", "-f", "csv"];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    let out = dir.path().join("out");
+    assert_eq!(names(&out)?, ["shop.csv", "shop_orders.csv"]);
+    let main = std::fs::read_to_string(out.join("shop.csv"))?;
+    let id0 = transmogrify_core::uuid5("shop:0");
+    let id1 = transmogrify_core::uuid5("shop:1");
+    assert_eq!(
+        main,
+        format!(
+            "id,user_name,tags,late,__extract_id,__extract_datetime\n\
+             1,\"Ann, \"\"A\"\"\",\"[\"\"x\"\",\"\"y\"\"]\",,{id0},2024-01-02 03:04:05.000000\n\
+             2,Bo,,1.50,{id1},2024-01-02 03:04:05.000000\n"
+        )
+    );
+    let orders = std::fs::read_to_string(out.join("shop_orders.csv"))?;
+    let o0 = transmogrify_core::uuid5(&format!("{id0}:orders:0"));
+    let o1 = transmogrify_core::uuid5(&format!("{id0}:orders:1"));
+    assert_eq!(
+        orders,
+        format!(
+            "sku,qty,__extract_id,__parent_extract_id,__extract_datetime\n\
+             a,2,{o0},{id0},2024-01-02 03:04:05.000000\n\
+             b,,{o1},{id0},2024-01-02 03:04:05.000000\n"
+        )
+    );
+    Ok(())
+}
+
+#[test]
+fn every_executor_writes_the_same_bytes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut text = String::new();
+    for i in 0..300 {
+        text.push_str(&format!(
+            "{{\"i\":{i},\"k\":[{{\"v\":{i}}}],\"s\":\"{}\"}}\n",
+            "x".repeat(i % 17)
+        ));
+    }
+    std::fs::write(dir.path().join("n.jsonl"), &text)?;
+    let mut first: Option<Vec<Vec<u8>>> = None;
+    for (executor, workers) in [("sequential", "1"), ("threads", "2"), ("processes", "2")] {
+        let out = format!("out-{executor}");
+        let mut args = vec![
+            "flatten",
+            "n.jsonl",
+            "-o",
+            &out,
+            "--executor",
+            executor,
+            "--workers",
+            workers,
+            "--chunk-size",
+            "1k",
+        ];
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{executor}: {}", r.stderr);
+        let files: Vec<Vec<u8>> = names(&dir.path().join(&out))?
+            .iter()
+            .map(|n| std::fs::read(dir.path().join(&out).join(n)))
+            .collect::<Result<_, _>>()?;
+        assert_eq!(files.len(), 2);
+        match &first {
+            None => first = Some(files),
+            Some(f) => assert!(f == &files, "{executor} wrote different bytes"),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn stdin_json_array_typed_parquet_with_report_and_dictionary() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = br#"[{"n": 1, "f": 1.5, "ok": true, "big": 12345678901234567890}, {"n": 2, "f": 2, "ok": false, "big": 1}]"#;
+    let mut args = vec![
+        "flatten",
+        "-",
+        "--input-format",
+        "json",
+        "--entity",
+        "nums",
+        "-o",
+        "out",
+        "--typed",
+        "--dictionary",
+        "--report",
+        "report.json",
+        "--compression",
+        "zstd",
+    ];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, Some(input))?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        names(&dir.path().join("out"))?,
+        ["_schema.json", "nums.parquet"]
+    );
+    let parquet = std::fs::read(dir.path().join("out/nums.parquet"))?;
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json"))?)?;
+    assert_eq!(report["records"], 2);
+    assert_eq!(report["tables"][0]["name"], "nums");
+    assert_eq!(report["tables"][0]["rows"], 2);
+    assert!(report["peak_rss_bytes"].as_u64().is_some_and(|b| b > 0));
+    let dictionary = std::fs::read_to_string(dir.path().join("out/_schema.json"))?;
+    for needle in [
+        "\"nums\"",
+        "\"int64\"",
+        "\"float64\"",
+        "\"boolean\"",
+        "\"decimal(38,0)\"",
+    ] {
+        assert!(dictionary.contains(needle), "{needle} not in {dictionary}");
+    }
+    Ok(())
+}
+
+#[test]
+fn csv_input_options_and_output_delimiter() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("p.csv"),
+        "junk line\nname;score\nann;1\nbo;NA\n",
+    )?;
+    let mut args = vec![
+        "flatten",
+        "p.csv",
+        "-o",
+        "out",
+        "-f",
+        "csv",
+        "--csv-delimiter",
+        ";",
+        "--csv-skip-rows",
+        "1",
+        "--csv-null",
+        "NA",
+        "--output-delimiter",
+        "|",
+        "--no-id-column",
+        "--no-time-column",
+    ];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/p.csv"))?,
+        "name|score\nann|1\nbo|\n"
+    );
+    Ok(())
+}
+
+#[test]
+fn processing_options_reach_the_engine() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("d.jsonl"),
+        "{\"customer\":{\"address\":{\"city\":\"Oslo\"}},\"tags\":[\"a\",null],\"e\":\"\",\"n\":null}\n",
+    )?;
+    let mut args = vec![
+        "flatten",
+        "d.jsonl",
+        "-o",
+        "out",
+        "-f",
+        "jsonl",
+        "--separator",
+        ".",
+        "--array-mode",
+        "separate",
+        "--keep-nulls",
+        "--keep-empty",
+        "--abbreviate-columns",
+        "--id-column",
+        "rid",
+        "--parent-column",
+        "pid",
+        "--no-time-column",
+        "--array-index-column",
+        "pos",
+    ];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let main = std::fs::read_to_string(dir.path().join("out/d.jsonl"))?;
+    let id = transmogrify_core::uuid5("d:0");
+    assert_eq!(
+        main,
+        format!("{{\"cust.addr.city\":\"Oslo\",\"e\":\"\",\"n\":null,\"rid\":\"{id}\"}}\n")
+    );
+    let tags = std::fs::read_to_string(dir.path().join("out/d.tags.jsonl"))?;
+    assert!(
+        tags.contains("\"value\":\"a\"") && tags.contains("\"value\":null"),
+        "{tags}"
+    );
+    assert!(
+        tags.contains("\"pos\":\"1\"") && tags.contains(&format!("\"pid\":\"{id}\"")),
+        "{tags}"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_example_data_flattens() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = example("events.jsonl");
+    let r = run(dir.path(), &["flatten", &input, "-o", "out"], None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        names(&dir.path().join("out"))?,
+        [
+            "events.parquet",
+            "events_cart_items.parquet",
+            "events_payment_attempts.parquet"
+        ]
+    );
+    // Not a terminal: no progress bar, only the summary.
+    assert!(
+        r.stderr.starts_with("flattened 40 records into 3 tables"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains('\r'));
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! `transmogrify schema`.
+
+use crate::support::*;
+
+const INPUT: &str = "{\"id\":1,\"orders\":[{\"sku\":\"a\",\"lines\":[{\"q\":1}]}]}\n{\"id\":2.5}\n";
+
+#[test]
+fn tree_json_and_mermaid() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("shop.jsonl"), INPUT)?;
+    let r = run(
+        dir.path(),
+        &["schema", "shop.jsonl", "--typed", "--no-time-column"],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "shop (2 rows)\n\
+         \x20 id            float64\n\
+         \x20 __extract_id  text  (row id)\n\
+         \x20 shop_orders (1 rows, child of shop)\n\
+         \x20   sku                  text\n\
+         \x20   __extract_id         text  (row id)\n\
+         \x20   __parent_extract_id  text  (parent id)\n\
+         \x20   shop_orders_lines (1 rows, child of shop_orders)\n\
+         \x20     q                    int64\n\
+         \x20     __extract_id         text  (row id)\n\
+         \x20     __parent_extract_id  text  (parent id)\n"
+    );
+    let r = run(dir.path(), &["schema", "shop.jsonl", "--json"], None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)?;
+    assert_eq!(v["entity"], "shop");
+    assert_eq!(v["tables"][2]["name"], "shop_orders_lines");
+    assert_eq!(v["tables"][2]["parent"], "shop_orders");
+    assert_eq!(v["tables"][2]["rows"], 1);
+    assert_eq!(v["tables"][0]["columns"][0]["name"], "id");
+    let r = run(
+        dir.path(),
+        &["schema", "shop.jsonl", "--mermaid", "--no-time-column"],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(
+            "erDiagram\n    shop {\n        text id\n        text __extract_id PK\n    }\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("    shop ||--o{ shop_orders : \"__parent_extract_id = __extract_id\"\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("    shop_orders ||--o{ shop_orders_lines :"),
+        "{}",
+        r.stdout
+    );
+    Ok(())
+}
+
+#[test]
+fn samples_read_only_the_first_records() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut text = String::new();
+    for i in 0..100 {
+        text.push_str(&format!("{{\"i\":{i}}}\n"));
+    }
+    text.push_str("{\"late\":true}\n");
+    std::fs::write(dir.path().join("s.jsonl"), text)?;
+    let r = run(
+        dir.path(),
+        &["schema", "s.jsonl", "--sample", "10", "--json"],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)?;
+    assert_eq!(v["tables"][0]["rows"], 10);
+    let r = run(dir.path(), &["schema", "s.jsonl", "--json"], None)?;
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)?;
+    assert_eq!(v["tables"][0]["rows"], 101);
+    assert!(r.stdout.contains("\"late\""));
+    Ok(())
+}
+
+#[test]
+fn a_closed_stdout_is_not_an_error() -> TestResult {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir()?;
+    // A schema far larger than a pipe's buffer.
+    let cols: Vec<String> = (0..5000).map(|c| format!("\"column_{c}\":{c}")).collect();
+    std::fs::write(
+        dir.path().join("w.jsonl"),
+        format!("{{{}}}\n", cols.join(",")),
+    )?;
+    let mut child = Command::new(bin())
+        .args(["schema", "w.jsonl"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    drop(child.stdout.take());
+    let out = child.wait_with_output()?;
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8(out.stderr)?, "");
+    Ok(())
+}
