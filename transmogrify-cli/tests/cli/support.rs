@@ -34,7 +34,11 @@ pub fn run(
         .stderr(Stdio::piped())
         .spawn()?;
     if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        pipe.write_all(data)?;
+        // The program may rightly stop before reading its input (a usage error).
+        match pipe.write_all(data) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => return Err(e.into()),
+            _ => {}
+        }
     }
     let out = child.wait_with_output()?;
     Ok(Run {
