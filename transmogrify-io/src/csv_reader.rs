@@ -135,6 +135,11 @@ struct QuoteTracker {
     col: u64,
     /// Line, column and offset of the last opening quote.
     opened: (u64, u64, u64),
+    /// (offset, line) of line starts outside quotes not yet claimed by a record: the
+    /// parser skips blank lines without counting them, so lines are counted here.
+    line_starts: std::collections::VecDeque<(u64, u64)>,
+    /// A line start seen, kept back until the line proves not to be blank.
+    pending_line: Option<(u64, u64)>,
 }
 
 impl QuoteTracker {
@@ -151,14 +156,38 @@ impl QuoteTracker {
                 (_, b) if b == self.delimiter || b == b'\n' || b == b'\r' => QuoteState::StartField,
                 _ => QuoteState::Unquoted,
             };
+            let quoted = self.state == QuoteState::Quoted;
+            if b != b'\n' && b != b'\r' {
+                if let Some(start) = self.pending_line.take() {
+                    self.line_starts.push_back(start);
+                }
+            }
             self.offset += 1;
             if b == b'\n' {
                 self.line += 1;
                 self.col = 0;
+                if !quoted {
+                    self.pending_line = Some((self.offset, self.line));
+                }
             } else if (b & 0xC0) != 0x80 {
                 self.col += 1;
             }
         }
+    }
+}
+
+impl QuoteTracker {
+    /// The (offset, line) of the record the parser places at `offset`: the parser's
+    /// offset includes blank lines skipped before the record.
+    fn line_at(&mut self, offset: u64) -> Option<(u64, u64)> {
+        while let Some(&(at, line)) = self.line_starts.front() {
+            if at < offset {
+                self.line_starts.pop_front();
+            } else {
+                return Some((at, line));
+            }
+        }
+        None
     }
 }
 
@@ -232,6 +261,8 @@ impl CsvReader {
                 line: skipped_lines + 1,
                 col: 0,
                 opened: (0, 0, 0),
+                line_starts: Default::default(),
+                pending_line: Some((skipped_bytes, skipped_lines + 1)),
             },
         };
         let mut csv = csv::ReaderBuilder::new()
@@ -325,11 +356,14 @@ impl CsvReader {
             .record
             .position()
             .map_or((0, 0), |p| (p.line(), p.byte()));
-        let position = Position::line_start(
-            self.ordinal,
-            line + self.skipped_lines,
-            byte + self.skipped_bytes,
-        );
+        let byte = byte + self.skipped_bytes;
+        let (byte, line) = self
+            .reader
+            .get_mut()
+            .tracker
+            .line_at(byte)
+            .unwrap_or((byte, line + self.skipped_lines));
+        let position = Position::line_start(self.ordinal, line, byte);
         self.ordinal += 1;
         let record = std::mem::take(&mut self.record);
         if let Some((previous, position)) = self.pending.replace((record, position)) {

@@ -5,7 +5,8 @@
 //! tables go to disk as they are, in the engine's raw Arrow form
 //! ([`ProcessingResult::to_raw`]), one spill file per table, one Arrow IPC stream
 //! per chunk (each chunk has its own columns). Only a cell-less copy of each part
-//! ([`ProcessingResult::layout_only`]) stays in memory, merged into one layout.
+//! (columns, kinds and row counts of every chunk, like
+//! [`ProcessingResult::layout_only`]) stays in memory, merged into one layout.
 //!
 //! At the end that layout gives every table's final schema: the union of its columns
 //! and, in typed mode, each column's type unified over the whole input. Each table
@@ -19,6 +20,7 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
+use arrow_array::RecordBatch;
 use arrow_ipc::reader::StreamReader;
 use arrow_ipc::writer::StreamWriter;
 use transmogrify_core::{
@@ -97,6 +99,13 @@ impl StreamingOutput {
     /// Spills one part (the result of the next stretch of input, in order).
     pub fn add(&mut self, part: ProcessingResult) -> Result<()> {
         let raw = part.to_raw()?;
+        let raw_layout = RawResult {
+            entity: raw.entity.clone(),
+            records: raw.records,
+            tables: Vec::new(),
+            errors: raw.errors.clone(),
+        };
+        let mut raw_layout = raw_layout;
         for table in raw.tables {
             let key = (table.path.clone(), table.array_levels.clone());
             let i = match self.by_key.get(&key) {
@@ -134,9 +143,13 @@ impl StreamingOutput {
                     .and_then(|()| spill.file.write_all(&self.frame))
                     .map_err(|e| Error::io(&spill.file_path, e))?;
             }
+            raw_layout.tables.push(RawTable {
+                batches: layout_batch(&table.batches)?.into_iter().collect(),
+                ..table
+            });
         }
-        let layout = part.layout_only();
         drop(part);
+        let layout = layout_of(&raw_layout, &self.config)?;
         match &mut self.layout {
             Some(all) => all.merge(layout)?,
             None => self.layout = Some(layout),
@@ -210,6 +223,76 @@ impl StreamingOutput {
             .map_err(|e| Error::io(&self.dir, e))?;
         Ok(summary)
     }
+}
+
+/// The cell-less layout of a part's chunks of one table, as one raw chunk: the union
+/// of their columns in order of first appearance with the kinds of value seen OR-ed
+/// together, their rows summed, fresh empty arrays.
+///
+/// The final schemas depend only on that union, the kinds and the row counts, so
+/// one chunk per part keeps the layout of a long run small. (A layout from
+/// [`ProcessingResult::layout_only`] keeps one chunk per chunk, each holding
+/// zero-length slices that pin the chunk's buffers.)
+fn layout_batch(batches: &[RecordBatch]) -> Result<Option<RecordBatch>> {
+    let Some(first) = batches.first() else {
+        return Ok(None);
+    };
+    let mut fields: Vec<arrow_schema::Field> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut rows = 0u64;
+    for batch in batches {
+        let schema = batch.schema();
+        rows += schema
+            .metadata()
+            .get("rows")
+            .and_then(|r| r.parse::<u64>().ok())
+            .unwrap_or(0);
+        for field in schema.fields() {
+            if field.name() == "#index" {
+                continue;
+            }
+            let kinds = field
+                .metadata()
+                .get("kinds")
+                .and_then(|k| k.parse::<u16>().ok());
+            match index.get(field.name()) {
+                Some(&i) => {
+                    if let Some(k) = kinds {
+                        let merged = fields[i]
+                            .metadata()
+                            .get("kinds")
+                            .and_then(|m| m.parse::<u16>().ok())
+                            .unwrap_or(0)
+                            | k;
+                        let mut meta = fields[i].metadata().clone();
+                        meta.insert("kinds".to_string(), merged.to_string());
+                        fields[i] = fields[i].clone().with_metadata(meta);
+                    }
+                }
+                None => {
+                    index.insert(field.name().clone(), fields.len());
+                    fields.push(field.as_ref().clone());
+                }
+            }
+        }
+    }
+    let mut meta = first.schema().metadata().clone();
+    meta.insert("has_data".to_string(), "false".to_string());
+    meta.insert("rows".to_string(), rows.to_string());
+    let arrays = fields
+        .iter()
+        .map(|f| arrow_array::new_empty_array(f.data_type()))
+        .collect();
+    let schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, meta));
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(0));
+    RecordBatch::try_new_with_options(schema, arrays, &options)
+        .map(Some)
+        .map_err(|e| Error::arrow("building a layout chunk", e))
+}
+
+/// The layout-only result of a part, from its raw form made cell-less.
+fn layout_of(raw: &RawResult, config: &ProcessorConfig) -> Result<ProcessingResult> {
+    Ok(ProcessingResult::from_raw(raw.clone(), config.clone())?)
 }
 
 fn read_frame(file: &mut impl Read, frame: &mut Vec<u8>) -> std::io::Result<bool> {

@@ -1,0 +1,90 @@
+//! Bad input: each error names the source and the position.
+
+use std::path::PathBuf;
+
+use transmogrify_core::{ArrayMode, ErrorMode, Processor, ProcessorConfig};
+use transmogrify_io::{ReaderOptions, process_file};
+
+use crate::support::{TestResult, config};
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn error_of(name: &str) -> String {
+    let processor = Processor::new(config(true, ArrayMode::Smart));
+    match process_file(&processor, data(name), "t", &ReaderOptions::default()) {
+        Ok(_) => panic!("{name} was accepted"),
+        Err(e) => e.to_string().replace(&*data("").to_string_lossy(), ""),
+    }
+}
+
+#[test]
+fn truncated_json_array() {
+    assert_eq!(
+        error_of("truncated.json"),
+        "truncated.json: line 2, column 8 (byte 18, record 1): invalid JSON: unexpected end of input, expected a JSON value near `{\"b\":`"
+    );
+}
+
+#[test]
+fn bad_jsonl_line() {
+    assert_eq!(
+        error_of("bad_line.jsonl"),
+        "bad_line.jsonl: line 2, column 7 (byte 15, record 1): invalid JSON: expected a JSON value, found '}' near `{\"a\": }`"
+    );
+}
+
+#[test]
+fn unterminated_csv_quote() {
+    assert_eq!(
+        error_of("unterminated.csv"),
+        "unterminated.csv: line 2, column 3 (byte 10, record 0): unterminated quoted field: the quote opened here is never closed near `1,Ann 2,Bo`"
+    );
+}
+
+#[test]
+fn corrupt_parquet() {
+    let msg = error_of("corrupt.parquet");
+    assert!(
+        msg.starts_with("corrupt.parquet: corrupt or unreadable Parquet: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn corrupt_gzip() {
+    let msg = error_of("corrupt.jsonl.gz");
+    assert!(
+        msg.starts_with("corrupt.jsonl.gz: corrupt or truncated gzip data after byte "),
+        "{msg}"
+    );
+    assert!(msg.contains("of the decompressed stream"), "{msg}");
+}
+
+#[test]
+fn skip_mode_keeps_going_and_records_the_bad_line() -> TestResult {
+    let config = ProcessorConfig::builder()
+        .with_on_error(ErrorMode::Skip)
+        .build()?;
+    let processor = Processor::new(config);
+    let result = process_file(
+        &processor,
+        data("bad_line.jsonl"),
+        "t",
+        &ReaderOptions::default(),
+    )?;
+    assert_eq!(result.num_rows("main"), Some(2));
+    assert_eq!(result.errors().len(), 1);
+    assert_eq!(result.errors()[0].error.position.line, 2);
+    assert_eq!(result.errors()[0].raw, "{\"a\": }");
+    Ok(())
+}
+
+#[test]
+fn missing_file_names_the_path() {
+    let msg = error_of("nope.json");
+    assert!(msg.starts_with("nope.json: "), "{msg}");
+}

@@ -1,0 +1,230 @@
+//! Readers: records and positions.
+
+use transmogrify_core::{JsonRecords, Position};
+use transmogrify_io::{
+    CsvOptions, Input, InputFormat, RawBatch, RawItem, ReaderOptions, reader_for,
+};
+
+use crate::support::{TestResult, gzip, zstd};
+
+/// Good records as (text, position), bad ones as messages.
+type Split = (Vec<(String, Position)>, Vec<String>);
+
+/// Every record of a reader as (text, position), and the texts of bad items.
+fn records(
+    name: &str,
+    bytes: Vec<u8>,
+    options: &ReaderOptions,
+) -> Result<Split, transmogrify_io::Error> {
+    let mut reader = reader_for(Input::from_bytes(name, bytes)?, options)?;
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for batch in &mut *reader {
+        let batch: RawBatch = batch?;
+        for item in &batch.items {
+            match item {
+                RawItem::Record { range, position } => good.push((
+                    String::from_utf8_lossy(batch.bytes(range)).into_owned(),
+                    *position,
+                )),
+                RawItem::Bad { error, .. } => bad.push(error.to_string()),
+            }
+        }
+    }
+    Ok((good, bad))
+}
+
+fn expected(text: &[u8]) -> Vec<(String, Position)> {
+    JsonRecords::new(text, "x")
+        .map(|r| match r {
+            Ok((b, p)) => (String::from_utf8_lossy(b).into_owned(), p),
+            Err(e) => panic!("{e}"),
+        })
+        .collect()
+}
+
+/// A pretty-printed array bigger than the read buffer, with multi-byte characters,
+/// escapes and brackets inside strings.
+fn big_array() -> Vec<u8> {
+    let mut s = String::from("\u{feff}[\n");
+    for i in 0..4000 {
+        if i > 0 {
+            s.push_str(",\n");
+        }
+        s.push_str(&format!(
+            "  {{\"i\": {i}, \"s\": \"é\\\"]}}{{ñ\\\\\", \"nested\": {{\"a\": [1, {{\"b\": \"€\"}}]}},\n   \"n\": -1.5e3}}"
+        ));
+    }
+    s.push_str("\n]\n");
+    s.into_bytes()
+}
+
+#[test]
+fn json_array_positions_match_the_in_memory_splitter() -> TestResult {
+    let text = big_array();
+    let (got, bad) = records("big.json", text.clone(), &ReaderOptions::default())?;
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(got.len(), 4000);
+    assert_eq!(got, expected(&text));
+    Ok(())
+}
+
+#[test]
+fn concatenated_objects_and_single_object() -> TestResult {
+    let text = b"{\"a\":1}\n\n{\"b\":\n 2}{\"c\":3}  \n".to_vec();
+    let (got, _) = records("c.json", text.clone(), &ReaderOptions::default())?;
+    assert_eq!(got, expected(&text));
+    assert_eq!(got.len(), 3);
+    let one = b"  {\"only\": [1, 2]}\n".to_vec();
+    let (got, _) = records("one.json", one.clone(), &ReaderOptions::default())?;
+    assert_eq!(got, expected(&one));
+    Ok(())
+}
+
+#[test]
+fn json_path_picks_a_nested_array() -> TestResult {
+    let text = br#"{"meta": {"x": [1, {"y": "]}"}], "data": 5},
+ "data": {"count": 2, "items": [
+   {"a": 1},
+   {"a": "\u00e9"}
+ ], "after": {"z": []}}, "tail": true}"#
+        .to_vec();
+    let options = ReaderOptions::builder()
+        .with_json_path(Some("data.items"))
+        .build()?;
+    let (got, bad) = records("w.json", text.clone(), &options)?;
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].0, r#"{"a": "\u00e9"}"#);
+    let offset = text
+        .windows(8)
+        .position(|w| w == br#"{"a": "\"#)
+        .unwrap_or(0) as u64;
+    assert_eq!(
+        got[1].1,
+        Position {
+            ordinal: 1,
+            line: 4,
+            column: 4,
+            byte_offset: offset
+        }
+    );
+    let missing = ReaderOptions::builder()
+        .with_json_path(Some("data.nope"))
+        .build()?;
+    let err = records("w.json", text, &missing)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("w.json: path \"data.nope\" not found: no key \"nope\" in the object")
+    );
+    Ok(())
+}
+
+#[test]
+fn jsonl_blank_lines_crlf_and_last_line() -> TestResult {
+    let text = b"{\"a\":1}\r\n\r\n   \n{\"a\":\"\xc3\xa9\"}\r\n{\"a\":3}".to_vec();
+    let (got, _) = records("l.jsonl", text, &ReaderOptions::default())?;
+    let got: Vec<_> = got
+        .iter()
+        .map(|(t, p)| (t.as_str(), p.ordinal, p.line, p.byte_offset))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("{\"a\":1}", 0, 1, 0),
+            ("{\"a\":\"é\"}", 1, 4, 15),
+            ("{\"a\":3}", 2, 5, 27)
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn compressed_inputs_are_transparent() -> TestResult {
+    let text = b"{\"a\":1}\n{\"a\":2}\n".to_vec();
+    let plain = records("p.jsonl", text.clone(), &ReaderOptions::default())?;
+    assert_eq!(
+        records("p.jsonl.gz", gzip(&text), &ReaderOptions::default())?,
+        plain
+    );
+    assert_eq!(
+        records("p.jsonl.zst", zstd(&text), &ReaderOptions::default())?,
+        plain
+    );
+    // No telling extension: magic bytes, then content sniffing.
+    assert_eq!(records("-", zstd(&text), &ReaderOptions::default())?, plain);
+    Ok(())
+}
+
+#[test]
+fn csv_rows_become_objects() -> TestResult {
+    let text = b"# exported\nid;name;score;ok;zip;note\n1;\"Ann; \"\"A\"\"\";1.5;true;01234;\n2;Bo;NA;false;00001;x\n\n3;\"multi\nline\";2;true;9;y\n".to_vec();
+    let options = ReaderOptions::builder()
+        .with_csv(
+            CsvOptions::default()
+                .with_delimiter(b';')
+                .with_skip_rows(1)
+                .with_null_values(["", "NA"]),
+        )
+        .build()?;
+    let (got, bad) = records("t.csv", text, &options)?;
+    assert!(bad.is_empty(), "{bad:?}");
+    let got: Vec<_> = got
+        .iter()
+        .map(|(t, p)| (t.as_str(), p.ordinal, p.line, p.byte_offset))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                r#"{"id":1,"name":"Ann; \"A\"","score":1.5,"ok":true,"zip":"01234","note":null}"#,
+                0,
+                3,
+                37
+            ),
+            (
+                r#"{"id":2,"name":"Bo","score":null,"ok":false,"zip":"00001","note":"x"}"#,
+                1,
+                4,
+                68
+            ),
+            (
+                r#"{"id":3,"name":"multi\nline","score":2,"ok":true,"zip":9,"note":"y"}"#,
+                2,
+                6,
+                91
+            ),
+        ]
+    );
+    let headless = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .with_csv(CsvOptions::default().with_has_header(false))
+        .with_infer_types(false)
+        .build()?;
+    let (got, _) = records("noheader", b"a,1\nb,2,extra\n".to_vec(), &headless)?;
+    assert_eq!(
+        got[1].0,
+        r#"{"column_1":"b","column_2":"2","column_3":"extra"}"#
+    );
+    Ok(())
+}
+
+#[test]
+fn csv_row_with_wrong_field_count_is_a_bad_record() -> TestResult {
+    let (got, bad) = records(
+        "w.csv",
+        b"a,b\n1,2\n3\n4,5\n".to_vec(),
+        &ReaderOptions::default(),
+    )?;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].1.ordinal, 2);
+    assert_eq!(
+        bad,
+        [
+            "w.csv: line 3, column 1 (byte 8, record 1): the row has 1 fields but the header has 2 near `3`"
+        ]
+    );
+    Ok(())
+}
