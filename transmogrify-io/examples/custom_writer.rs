@@ -71,7 +71,8 @@ impl TableWriter for MarkdownWriter {
     }
 }
 
-fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+/// Registers the writer, writes a small result with it and checks the files.
+pub fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     let mut registry = WriterRegistry::default();
     registry.register("markdown", Arc::new(MarkdownFactory));
     let options = WriteOptions::builder().with_registry(registry).build()?;

@@ -1,1 +1,175 @@
-//! layout
+//! Output layout: file names, refusal to overwrite, no half-written files, errors
+//! table, data dictionary, registry lookups.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use serde_json::Value;
+use transmogrify_core::{ArrayMode, ErrorMode, Processor, ProcessorConfig};
+use transmogrify_io::{
+    Error, Result, TableWriter, WriteOptions, WriteResultExt, WriteSummary, WriterFactory,
+    WriterRegistry,
+};
+
+use crate::support::{TestResult, processor};
+
+fn names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+const DATA: &[u8] =
+    br#"[{"id": 1, "user": {"orders": [{"sku": "A", "items": [{"n": 1}]}]}}, {"id": 2}]"#;
+
+#[test]
+fn files_dictionary_and_refusal() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("out");
+    let result = processor(false, ArrayMode::Smart).process(DATA, "shop")?;
+    let options = WriteOptions::builder().with_data_dictionary(true).build()?;
+    let summary = result.write_all("csv", &out, &options)?;
+    assert_eq!(
+        names(&out),
+        [
+            "_schema.json",
+            "shop.csv",
+            "shop_user_orders.csv",
+            "shop_user_orders_items.csv"
+        ]
+    );
+    assert_eq!(
+        summary.files.iter().map(|f| f.rows).collect::<Vec<_>>(),
+        [2, 1, 1]
+    );
+    let dict: Value = serde_json::from_slice(&std::fs::read(out.join("_schema.json"))?)?;
+    let items = &dict["tables"][2];
+    assert_eq!(items["name"], "shop_user_orders_items");
+    assert_eq!(items["file"], "shop_user_orders_items.csv");
+    assert_eq!(items["parent"], "shop_user_orders");
+    assert_eq!(items["parent_id_column"], "__parent_extract_id");
+    assert_eq!(items["rows"], 1);
+    assert_eq!(
+        items["columns"][0],
+        serde_json::json!({"name": "n", "type": "int64", "nullable": true, "role": "data"})
+    );
+    assert_eq!(dict["tables"][0]["parent"], Value::Null);
+
+    let err = result
+        .write_all("csv", &out, &WriteOptions::default())
+        .err();
+    let msg = err.map(|e| e.to_string()).unwrap_or_default();
+    assert!(
+        msg.ends_with("out: output directory is not empty (allow overwriting to write into it)"),
+        "{msg}"
+    );
+    let again = WriteOptions::builder().with_overwrite(true).build()?;
+    result.write_all("parquet", &out, &again)?;
+    assert!(out.join("shop.parquet").exists());
+
+    let unknown = result.write_all("xml", dir.path().join("x"), &WriteOptions::default());
+    assert_eq!(
+        unknown.err().map(|e| e.to_string()).unwrap_or_default(),
+        "no writer for format \"xml\" (known: csv, json, jsonl, ndjson, parquet)"
+    );
+    Ok(())
+}
+
+#[test]
+fn skip_mode_writes_an_errors_table() -> TestResult {
+    let config = ProcessorConfig::builder()
+        .with_on_error(ErrorMode::Skip)
+        .build()?;
+    let input =
+        transmogrify_io::Input::from_bytes("ev.jsonl", b"{\"a\":1}\n{\"a\": tru}\n[1]\n".to_vec())?;
+    let mut reader = transmogrify_io::reader_for(input, &Default::default())?;
+    let result = transmogrify_io::process_reader(&Processor::new(config), &mut *reader, "ev")?;
+    let dir = tempfile::tempdir()?;
+    result.write_all_jsonl(dir.path())?;
+    assert_eq!(names(dir.path()), ["ev.jsonl", "ev_errors.jsonl"]);
+    let text = std::fs::read_to_string(dir.path().join("ev_errors.jsonl"))?;
+    let first: Value = serde_json::from_str(text.lines().next().unwrap_or_default())?;
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["raw"], "{\"a\": tru}");
+    assert_eq!(text.lines().count(), 2);
+    Ok(())
+}
+
+/// A writer that fails on its second batch.
+struct Failing;
+struct FailingWriter(u32, Box<dyn Write + Send>);
+
+impl WriterFactory for Failing {
+    fn extension(&self) -> &str {
+        "txt"
+    }
+    fn create(
+        &self,
+        out: Box<dyn Write + Send>,
+        _schema: &SchemaRef,
+        _options: &WriteOptions,
+    ) -> Result<Box<dyn TableWriter>> {
+        Ok(Box::new(FailingWriter(0, out)))
+    }
+}
+
+impl TableWriter for FailingWriter {
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        self.0 += 1;
+        let _ = writeln!(self.1, "{} rows", batch.num_rows());
+        if self.0 > 1 {
+            return Err(Error::Writer {
+                format: "failing".into(),
+                source: "disk on fire".into(),
+            });
+        }
+        Ok(())
+    }
+    fn finish(self: Box<Self>) -> Result<WriteSummary> {
+        Ok(WriteSummary::default())
+    }
+}
+
+#[test]
+fn a_failed_write_leaves_no_file_behind() -> TestResult {
+    let config = ProcessorConfig::builder().with_batch_size(1).build()?;
+    let result = Processor::new(config).process(b"{\"a\":1}\n{\"a\":2}\n", "t")?;
+    let mut registry = WriterRegistry::default();
+    registry.register("failing", Arc::new(Failing));
+    let options = WriteOptions::builder().with_registry(registry).build()?;
+    let dir = tempfile::tempdir()?;
+    let err = result.write_all("failing", dir.path(), &options).err();
+    assert_eq!(
+        err.map(|e| e.to_string()).unwrap_or_default(),
+        "failing writer: disk on fire"
+    );
+    assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
+    Ok(())
+}
+
+#[test]
+fn bytes_equal_files() -> TestResult {
+    let result = processor(true, ArrayMode::Smart).process(DATA, "shop")?;
+    let dir = tempfile::tempdir()?;
+    for format in ["csv", "json", "jsonl", "parquet"] {
+        let out = dir.path().join(format);
+        let summary = result.write_all(format, &out, &WriteOptions::default())?;
+        let bytes = result.to_bytes(format, &WriteOptions::default())?;
+        assert_eq!(bytes.len(), summary.files.len());
+        for (b, f) in bytes.iter().zip(&summary.files) {
+            assert_eq!(std::fs::read(&f.path)?, b.bytes, "{format}");
+            assert_eq!(f.bytes, b.bytes.len() as u64);
+        }
+    }
+    let json = result.to_json_bytes()?;
+    assert!(json[2].bytes.starts_with(b"[\n{\"n\":\"1\","));
+    Ok(())
+}

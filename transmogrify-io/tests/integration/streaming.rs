@@ -1,1 +1,146 @@
-//! streaming
+//! Streamed output: bounded parts, final files with the full column set and types.
+
+use std::path::Path;
+
+use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use serde_json::{Map, Value};
+use transmogrify_core::ArrayMode;
+use transmogrify_io::{Input, ReaderOptions, WriteOptions, reader_for, stream_to_dir};
+
+use crate::support::{Rows, TestResult, processor, read_bytes, rows_of, tables};
+
+const RECORDS: usize = 100_000;
+
+/// 100,000 records; only the last has `late` (and its child row `late_kid`), and
+/// `num` turns from integers to a float there.
+fn input() -> Vec<u8> {
+    let mut s = String::with_capacity(RECORDS * 48);
+    for i in 0..RECORDS - 1 {
+        s.push_str(&format!(
+            "{{\"id\":{i},\"num\":{i},\"kids\":[{{\"k\":{i}}}]}}\n"
+        ));
+    }
+    s.push_str("{\"id\":-1,\"num\":0.5,\"kids\":[{\"k\":0,\"late_kid\":true}],\"late\":\"L\"}\n");
+    s.into_bytes()
+}
+
+fn stream(text: bool, format: &str, dir: &Path) -> TestResult {
+    let input = Input::from_bytes("late.jsonl", input())?;
+    let mut reader = reader_for(input, &ReaderOptions::default())?;
+    let options = WriteOptions::builder()
+        .with_part_bytes(256 * 1024)
+        .with_data_dictionary(true)
+        .build()?;
+    let summary = stream_to_dir(
+        &processor(text, ArrayMode::Smart),
+        &mut *reader,
+        "things",
+        dir,
+        format,
+        options,
+    )?;
+    assert_eq!(summary.files[0].rows, RECORDS as u64);
+    assert_eq!(summary.files[1].rows, RECORDS as u64);
+    Ok(())
+}
+
+fn json_rows(path: &Path, lines: bool) -> Result<Rows, Box<dyn std::error::Error>> {
+    let bytes = std::fs::read(path)?;
+    Ok(if lines {
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(serde_json::from_slice::<Map<String, Value>>)
+            .collect::<Result<_, _>>()?
+    } else {
+        serde_json::from_slice(&bytes)?
+    })
+}
+
+#[test]
+fn a_column_of_the_last_record_is_in_every_format() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for text in [true, false] {
+        let expected = tables(&read_bytes(
+            &processor(text, ArrayMode::Smart),
+            "late.jsonl",
+            input(),
+            &ReaderOptions::default(),
+        )?);
+        // Typed mode: the formats that keep types (the text ones render the same cells).
+        let formats: &[&str] = if text {
+            &["parquet", "csv", "json", "jsonl"]
+        } else {
+            &["parquet", "jsonl"]
+        };
+        for &format in formats {
+            let out = dir.path().join(format!("{format}-{text}"));
+            stream(text, format, &out)?;
+            for (table, (name, cols, rows)) in ["things", "things_kids"].iter().zip(&expected) {
+                assert_eq!(table, name);
+                let late = if *table == "things" {
+                    "late"
+                } else {
+                    "late_kid"
+                };
+                let path = out.join(format!("{table}.{format}"));
+                match format {
+                    "parquet" => {
+                        let bytes = Bytes::from(std::fs::read(&path)?);
+                        let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(bytes)?
+                            .build()?
+                            .collect::<Result<_, _>>()?;
+                        let got: Vec<_> = batches[0]
+                            .schema()
+                            .fields()
+                            .iter()
+                            .map(|f| (f.name().clone(), f.data_type().clone()))
+                            .collect();
+                        assert_eq!(&got, cols);
+                        if !text {
+                            // The streamed file equals the in-memory result, cell for cell.
+                            assert_eq!(&rows_of(&batches), rows, "{table}");
+                        } else {
+                            let n: usize = batches.iter().map(|b| b.num_rows()).sum();
+                            assert_eq!(n, RECORDS);
+                        }
+                    }
+                    "csv" => {
+                        let mut reader = csv::Reader::from_path(&path)?;
+                        let header: Vec<String> =
+                            reader.headers()?.iter().map(str::to_string).collect();
+                        let col = header.iter().position(|h| h == late);
+                        let Some(col) = col else {
+                            panic!("{late} missing: {header:?}")
+                        };
+                        let records: Vec<csv::StringRecord> =
+                            reader.records().collect::<Result<_, _>>()?;
+                        assert_eq!(records.len(), RECORDS);
+                        assert_eq!(&records[0][col], "");
+                        let want = if *table == "things" { "L" } else { "true" };
+                        assert_eq!(&records[RECORDS - 1][col], want);
+                    }
+                    _ => {
+                        let got = json_rows(&path, format == "jsonl")?;
+                        assert_eq!(got.len(), RECORDS);
+                        assert_eq!(got[0], rows[0], "{table} {format} {text}");
+                        assert_eq!(got[RECORDS - 1], rows[RECORDS - 1], "{table} {format}");
+                        let keys: Vec<&String> = got[0].keys().collect();
+                        let names: Vec<&String> = cols.iter().map(|c| &c.0).collect();
+                        assert_eq!(keys, names);
+                        assert_eq!(got[0][late], Value::Null);
+                    }
+                }
+            }
+            if !text {
+                let dict: Value =
+                    serde_json::from_slice(&std::fs::read(out.join("_schema.json"))?)?;
+                let num = &dict["tables"][0]["columns"][1];
+                assert_eq!(num["name"], "num");
+                assert_eq!(num["type"], "float64");
+            }
+        }
+    }
+    Ok(())
+}
