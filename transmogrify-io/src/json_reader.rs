@@ -60,7 +60,13 @@ pub(crate) struct JsonReader {
     path: Option<Vec<String>>,
     batcher: Batcher,
     pending_error: Option<Error>,
+    max_record: u64,
+    /// The first bytes of a record that grew past `max_record` (then no longer kept).
+    oversize: Option<Vec<u8>>,
 }
+
+/// Bytes of an oversized record kept for its error report.
+const OVERSIZE_PREFIX: usize = 4096;
 
 impl JsonReader {
     pub(crate) fn new(input: Input, options: &ReaderOptions) -> Self {
@@ -80,6 +86,8 @@ impl JsonReader {
             path: options.json_path.clone(),
             batcher: Batcher::new(options),
             pending_error: None,
+            max_record: options.max_record_bytes.max(1),
+            oversize: None,
         }
     }
 
@@ -114,6 +122,13 @@ impl JsonReader {
     fn fill(&mut self) -> Result<bool> {
         if self.eof {
             return Ok(false);
+        }
+        if let Some(k) = self.keep {
+            if (self.buf.len() - k) as u64 > self.max_record && self.oversize.is_none() {
+                let end = (k + OVERSIZE_PREFIX).min(self.buf.len());
+                self.oversize = Some(self.buf[k..end].to_vec());
+                self.keep = None;
+            }
         }
         let cut = self.keep.unwrap_or(self.pos).min(self.pos);
         if cut > 0 && cut * 2 >= self.buf.len() {
@@ -278,9 +293,23 @@ impl JsonReader {
         self.keep = Some(start);
         let complete = self.scan_value(0)?;
         let start = self.keep.take().unwrap_or(0);
-        self.batcher
-            .batch
-            .push_record(&self.buf[start..self.pos], position);
+        if let Some(prefix) = self.oversize.take() {
+            let size = self.base + self.pos as u64 - position.byte_offset;
+            let error = RecordError {
+                source_name: self.source.clone(),
+                position,
+                kind: RecordErrorKind::TooLarge {
+                    size,
+                    limit: self.max_record,
+                },
+                excerpt: excerpt(&prefix, 0),
+            };
+            self.batcher.batch.push_bad(error, &prefix);
+        } else {
+            self.batcher
+                .batch
+                .push_record(&self.buf[start..self.pos], position);
+        }
         self.ordinal += 1;
         // A record cut short by the end of the input is handed on as it is: the
         // engine reports exactly where it ends.
@@ -407,6 +436,9 @@ impl JsonReader {
         self.keep = Some(key_start);
         let complete = self.scan_value(0)?;
         let key_start = self.keep.take().unwrap_or(0);
+        if self.oversize.take().is_some() {
+            return Err(self.path_not_found("a key is larger than the record size limit".into()));
+        }
         if !complete {
             return self.unexpected(None, "'\"'");
         }
@@ -496,5 +528,77 @@ impl Reader for JsonReader {
 
     fn total_bytes(&self) -> Option<u64> {
         self.input.total_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::RawItem;
+
+    /// Records as text and bad items as messages, in order.
+    fn items(text: &[u8], options: &ReaderOptions) -> Result<Vec<String>> {
+        let input = Input::from_bytes("t.json", text.to_vec())?;
+        let mut out = Vec::new();
+        for batch in JsonReader::new(input, options) {
+            let batch = batch?;
+            for item in &batch.items {
+                out.push(match item {
+                    RawItem::Record { range, .. } => {
+                        String::from_utf8_lossy(batch.bytes(range)).into_owned()
+                    }
+                    RawItem::Bad { error, .. } => format!("bad: {error}"),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn structure_between_records_is_checked() -> Result<()> {
+        let options = ReaderOptions::default();
+        assert_eq!(
+            items(b"[{\"a\":1} {\"a\":2}]", &options)?,
+            [
+                "{\"a\":1}",
+                "bad: t.json: line 1, column 10 (byte 9, record 1): invalid JSON: expected ',' or ']', found '{' near `[{\"a\":1} {\"a\":2}]`"
+            ]
+        );
+        assert_eq!(
+            items(b"[{\"a\":1},]", &options)?,
+            [
+                "{\"a\":1}",
+                "bad: t.json: line 1, column 10 (byte 9, record 1): invalid JSON: expected a JSON value, found ']' near `[{\"a\":1},]`"
+            ]
+        );
+        assert_eq!(
+            items(b"[{\"a\":1}]\n x", &options)?,
+            [
+                "{\"a\":1}",
+                "bad: t.json: line 2, column 2 (byte 11, record 1): invalid JSON: trailing characters after the value near `[{\"a\":1}]  x`"
+            ]
+        );
+        assert_eq!(items(b"[ ]", &options)?, Vec::<String>::new());
+        assert_eq!(items(b"", &options)?, Vec::<String>::new());
+        // Inside a record the reader only balances brackets; the engine validates.
+        assert_eq!(items(b"[{\"a\": }, 3]", &options)?, ["{\"a\": }", "3"]);
+        Ok(())
+    }
+
+    #[test]
+    fn an_oversized_record_is_skipped_without_being_held() -> Result<()> {
+        let options = ReaderOptions::builder()
+            .with_max_record_bytes(100)
+            .build()?;
+        let big = format!("[{{\"a\":\"{}\"}}, {{\"b\":1}}]", "x".repeat(300_000));
+        let got = items(big.as_bytes(), &options)?;
+        assert_eq!(got.len(), 2);
+        assert!(
+            got[0].starts_with("bad: t.json: line 1, column 2 (byte 1, record 0): the record is 300008 bytes, larger than the limit of 100 bytes"),
+            "{}",
+            &got[0][..200.min(got[0].len())]
+        );
+        assert_eq!(got[1], "{\"b\":1}");
+        Ok(())
     }
 }

@@ -7,7 +7,7 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use transmogrify_core::Position;
+use transmogrify_core::{Position, RecordError, RecordErrorKind, excerpt};
 
 use crate::error::Result;
 use crate::input::Input;
@@ -23,6 +23,7 @@ pub(crate) struct JsonlReader {
     line_buf: Vec<u8>,
     batcher: Batcher,
     done: bool,
+    max_record: u64,
 }
 
 impl JsonlReader {
@@ -36,19 +37,58 @@ impl JsonlReader {
             line_buf: Vec::new(),
             batcher: Batcher::new(options),
             done: false,
+            max_record: options.max_record_bytes.max(1),
+        }
+    }
+
+    /// Reads one line into `line_buf`, keeping at most `max_record` bytes of it (plus
+    /// the line end); returns the length read and the length of its content (without
+    /// `\n` or `\r\n`).
+    fn read_line(&mut self) -> std::io::Result<(usize, usize)> {
+        let cap = usize::try_from(self.max_record)
+            .unwrap_or(usize::MAX)
+            .saturating_add(2);
+        let mut total = 0;
+        let mut last = 0u8;
+        loop {
+            let available = match self.input.reader.fill_buf() {
+                Ok(a) => a,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if available.is_empty() {
+                return Ok((total, total));
+            }
+            let (take, done) = match memchr::memchr(b'\n', available) {
+                Some(i) => (i + 1, true),
+                None => (available.len(), false),
+            };
+            let before_newline = match take {
+                1 => last,
+                _ => available[take - 2],
+            };
+            last = available[take - 1];
+            let room = cap.saturating_sub(self.line_buf.len()).min(take);
+            self.line_buf.extend_from_slice(&available[..room]);
+            self.input.reader.consume(take);
+            total += take;
+            if done {
+                let end = if before_newline == b'\r' && total >= 2 {
+                    2
+                } else {
+                    1
+                };
+                return Ok((total, total - end));
+            }
         }
     }
 
     /// Reads one line into the batch; false at the end of the input.
     fn step(&mut self) -> Result<bool> {
         self.line_buf.clear();
-        let n = loop {
-            match self.input.reader.read_until(b'\n', &mut self.line_buf) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(self.input.read_error(e, self.offset)),
-            }
-        };
+        let (n, content) = self
+            .read_line()
+            .map_err(|e| self.input.read_error(e, self.offset))?;
         if n == 0 {
             return Ok(false);
         }
@@ -62,9 +102,23 @@ impl JsonlReader {
         if text.iter().all(|b| b" \t\r".contains(b)) {
             return Ok(true);
         }
-        self.batcher
-            .batch
-            .push_record(text, Position::line_start(self.ordinal, line, start));
+        let position = Position::line_start(self.ordinal, line, start);
+        let size = content as u64;
+        if size > self.max_record {
+            let prefix = &text[..text.len().min(4096)];
+            let error = RecordError {
+                source_name: self.source.clone(),
+                position,
+                kind: RecordErrorKind::TooLarge {
+                    size,
+                    limit: self.max_record,
+                },
+                excerpt: excerpt(prefix, 0),
+            };
+            self.batcher.batch.push_bad(error, prefix);
+        } else {
+            self.batcher.batch.push_record(text, position);
+        }
         self.ordinal += 1;
         Ok(true)
     }
@@ -110,5 +164,44 @@ impl Reader for JsonlReader {
 
     fn total_bytes(&self) -> Option<u64> {
         self.input.total_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reader::RawItem;
+
+    #[test]
+    fn an_oversized_line_is_a_bad_record() -> Result<()> {
+        let text = format!("{{\"a\":\"{}\"}}\n{{\"b\":1}}", "y".repeat(70_000));
+        let input = Input::from_bytes("l.jsonl", text.into_bytes())?;
+        let options = ReaderOptions::builder()
+            .with_max_record_bytes(1000)
+            .build()?;
+        let items: Vec<RawItem> = JsonlReader::new(input, &options)
+            .map(|b| b.map(|b| b.items))
+            .collect::<Result<Vec<_>>>()?
+            .concat();
+        assert_eq!(items.len(), 2);
+        let RawItem::Bad { error, range } = &items[0] else {
+            return Err(crate::Error::Internal("expected a bad record".into()));
+        };
+        assert_eq!(
+            error.kind,
+            RecordErrorKind::TooLarge {
+                size: 70_008,
+                limit: 1000
+            }
+        );
+        assert_eq!(range.len(), 1002);
+        let RawItem::Record { position, .. } = &items[1] else {
+            return Err(crate::Error::Internal("expected a record".into()));
+        };
+        assert_eq!(
+            (position.ordinal, position.line, position.byte_offset),
+            (1, 2, 70_009)
+        );
+        Ok(())
     }
 }

@@ -112,6 +112,7 @@ pub struct ReaderOptions {
     pub(crate) batch_records: usize,
     pub(crate) batch_bytes: usize,
     pub(crate) infer_types: bool,
+    pub(crate) max_record_bytes: u64,
 }
 
 impl Default for ReaderOptions {
@@ -123,6 +124,7 @@ impl Default for ReaderOptions {
             batch_records: DEFAULT_READER_BATCH_RECORDS,
             batch_bytes: DEFAULT_READER_BATCH_BYTES,
             infer_types: true,
+            max_record_bytes: transmogrify_core::DEFAULT_MAX_RECORD_BYTES,
         }
     }
 }
@@ -203,6 +205,14 @@ impl ReaderOptionsBuilder {
     /// exact text either way. Defaults to `true`.
     pub fn with_infer_types(mut self, yes: bool) -> Self {
         self.options.infer_types = yes;
+        self
+    }
+
+    /// Largest JSON or JSONL record the reader buffers; a larger one is skipped over
+    /// without being held in memory and handed on as a bad record. Defaults to the
+    /// engine's [`DEFAULT_MAX_RECORD_BYTES`](transmogrify_core::DEFAULT_MAX_RECORD_BYTES).
+    pub fn with_max_record_bytes(mut self, bytes: u64) -> Self {
+        self.options.max_record_bytes = bytes;
         self
     }
 
