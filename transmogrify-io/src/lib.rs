@@ -69,6 +69,7 @@ mod csv_writer;
 mod error;
 mod input;
 mod json_reader;
+mod json_text;
 mod json_writer;
 mod jsonl_reader;
 mod output;

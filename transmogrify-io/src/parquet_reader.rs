@@ -19,9 +19,9 @@ use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 use transmogrify_core::Position;
 
-use crate::csv_reader::push_json_string;
 use crate::error::{Error, Result};
 use crate::input::{Compression, Input};
+use crate::json_text::push_json_string;
 use crate::reader::{RawBatch, Reader, ReaderOptions};
 
 /// Reads Parquet rows as JSON object records.
