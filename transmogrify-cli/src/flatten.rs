@@ -93,6 +93,10 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     if !args.quiet {
         summary(&report, &written, wall.as_secs_f64(), &args.output);
     }
+    // Failed chunks are errors: reported even when quiet.
+    for f in &report.failed_chunks {
+        eprintln!("error: {}", f.error);
+    }
     Ok(if report.failed_chunks.is_empty() {
         EXIT_OK
     } else {
@@ -169,8 +173,11 @@ fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::
             written.errors_table.as_deref().unwrap_or("errors")
         ));
     }
-    for f in &report.failed_chunks {
-        text.push_str(&format!("\nfailed: {}", f.error));
+    if !report.failed_chunks.is_empty() {
+        text.push_str(&format!(
+            "\n{} part(s) of the input could not be read; their records are missing",
+            report.failed_chunks.len()
+        ));
     }
     eprintln!("{text}");
 }

@@ -317,11 +317,13 @@ pub struct JsonLines<'a> {
 }
 
 impl<'a> JsonLines<'a> {
-    /// Lines of `bytes`, whose first byte starts a line at `start`.
+    /// Lines of `bytes`, whose first byte starts a line at `start`. At the very start
+    /// of a source (byte offset 0) a UTF-8 byte order mark is skipped.
     pub fn new(bytes: &'a [u8], start: Position) -> Self {
+        let bom = start.byte_offset == 0 && bytes.starts_with(b"\xEF\xBB\xBF");
         JsonLines {
             bytes,
-            pos: 0,
+            pos: if bom { 3 } else { 0 },
             line: start.line,
             ordinal: start.ordinal,
             byte_offset: start.byte_offset,

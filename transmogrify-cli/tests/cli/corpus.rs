@@ -1,0 +1,261 @@
+//! Broken and hostile inputs: in strict mode the documented error and exit code, in
+//! skip mode every good record kept and every bad one in the errors table.
+
+use crate::support::*;
+
+/// One bad JSONL line between good ones: `(name, line, expected message)`.
+fn bad_lines() -> Vec<(&'static str, Vec<u8>, &'static str)> {
+    let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    vec![
+        (
+            "truncated",
+            b"{\"a\": [1, 2".to_vec(),
+            "invalid JSON: unexpected end of input, expected ',' or ']'",
+        ),
+        (
+            "trailing garbage",
+            b"{\"a\": 1} xyz".to_vec(),
+            "invalid JSON: trailing characters after the value",
+        ),
+        (
+            "bad escape",
+            br#"{"a": "\q"}"#.to_vec(),
+            "invalid JSON: invalid escape sequence in string",
+        ),
+        (
+            "lone surrogate",
+            br#"{"a": "\udc00"}"#.to_vec(),
+            "invalid JSON: lone surrogate in \\u escape",
+        ),
+        (
+            "invalid utf-8",
+            b"{\"a\": \"\xc3\x28\"}".to_vec(),
+            "invalid JSON: invalid UTF-8",
+        ),
+        (
+            "NaN",
+            b"{\"a\": NaN}".to_vec(),
+            "invalid JSON: expected a JSON value, found 'N'",
+        ),
+        (
+            "Infinity",
+            b"{\"a\": -Infinity}".to_vec(),
+            "invalid JSON: malformed number",
+        ),
+        (
+            "leading zero",
+            b"{\"a\": 007}".to_vec(),
+            "invalid JSON: number with a leading zero",
+        ),
+        (
+            "control character",
+            b"{\"a\": \"x\x01y\"}".to_vec(),
+            "invalid JSON: control character in string (must be escaped)",
+        ),
+        (
+            "deep nesting",
+            deep.into_bytes(),
+            "the record nests deeper than the limit of 1024 levels",
+        ),
+        (
+            "not an object",
+            b"\"just a string\"".to_vec(),
+            "a record must be a JSON object, found a string",
+        ),
+    ]
+}
+
+#[test]
+fn every_class_of_invalid_json_strict_and_skip() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (i, (name, bad, message)) in bad_lines().into_iter().enumerate() {
+        let mut input = b"{\"id\":1}\n{\"id\":2}\n".to_vec();
+        input.extend_from_slice(&bad);
+        input.extend_from_slice(b"\n{\"id\":4}\n");
+        let file = format!("case{i}.jsonl");
+        std::fs::write(dir.path().join(&file), &input)?;
+        let strict = run(
+            dir.path(),
+            &["flatten", &file, "-o", &format!("s{i}"), "-f", "csv", "-q"],
+            None,
+        )?;
+        assert_eq!(strict.code, 1, "{name}: {}", strict.stderr);
+        let first = strict.stderr.lines().next().unwrap_or("");
+        // The position is the error's own: on line 3, inside the record that starts at
+        // byte 18.
+        assert!(
+            first.starts_with(&format!("error: {file}: line 3, column ")),
+            "{name}: {first}"
+        );
+        assert!(
+            first.contains(&format!(", record 2): {message}")),
+            "{name}: {first}"
+        );
+        let skip = run(
+            dir.path(),
+            &[
+                "flatten",
+                &file,
+                "-o",
+                &format!("k{i}"),
+                "-f",
+                "csv",
+                "-q",
+                "--on-error",
+                "skip",
+                "--no-id-column",
+                "--no-time-column",
+            ],
+            None,
+        )?;
+        assert_eq!(skip.code, 0, "{name}: {}", skip.stderr);
+        let stem = format!("case{i}");
+        let main = std::fs::read_to_string(dir.path().join(format!("k{i}/{stem}.csv")))?;
+        assert_eq!(main, "id\n1\n2\n4\n", "{name}");
+        let errors = std::fs::read_to_string(dir.path().join(format!("k{i}/{stem}_errors.csv")))?;
+        let row = errors.lines().nth(1).unwrap_or("");
+        assert!(row.starts_with(&format!("{file},2,3,")), "{name}: {row}");
+        assert!(row.contains(message), "{name}: {row}");
+    }
+    Ok(())
+}
+
+#[test]
+fn edge_valid_json_is_accepted() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let deep = format!("{}1{}", "{\"d\":".repeat(500), "}".repeat(500));
+    let text = format!(
+        "\u{feff}{{\"big\":123456789012345678901234567890,\"e\":-1.5E+300,\"z\":-0}}\n\
+         \t{{ \"ws\" :\t[ 1 ,\t2 ] }}\r\n\
+         {{\"deep\":{deep}}}\n\
+         {{\"uni\":\"\\u00e9\\ud83d\\ude00 ok\"}}\n"
+    );
+    std::fs::write(dir.path().join("edge.jsonl"), text)?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "edge.jsonl",
+            "-o",
+            "out",
+            "-f",
+            "jsonl",
+            "-q",
+            "--no-id-column",
+            "--no-time-column",
+            "--max-depth",
+            "3",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = std::fs::read_to_string(dir.path().join("out/edge.jsonl"))?;
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4);
+    // Every row carries every column (nulls where a record has none).
+    assert_eq!(
+        lines[0],
+        r#"{"big":"123456789012345678901234567890","e":"-1.5E+300","z":"-0","ws":null,"deep_d_d":null,"uni":null}"#
+    );
+    assert!(lines[1].contains(r#""ws":"[1,2]""#), "{}", lines[1]);
+    assert!(
+        lines[2].contains(r#""deep_d_d":"{\"d\":{\"d\":"#),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[3].contains(r#""uni":"é😀 ok""#), "{}", lines[3]);
+    Ok(())
+}
+
+#[test]
+fn a_100_mb_string_is_one_cell() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let big = "x".repeat(100 * 1024 * 1024);
+    std::fs::write(
+        dir.path().join("big.jsonl"),
+        format!("{{\"s\":\"{big}\",\"n\":1}}\n{{\"n\":2}}\n"),
+    )?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "big.jsonl",
+            "-o",
+            "out",
+            "-f",
+            "csv",
+            "-q",
+            "--no-id-column",
+            "--no-time-column",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = std::fs::read(dir.path().join("out/big.csv"))?;
+    assert_eq!(out.len(), "s,n\n".len() + big.len() + ",1\n,2\n".len());
+    Ok(())
+}
+
+#[test]
+fn truncated_json_arrays_stop_with_the_position() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("t.json"),
+        "[{\"a\":1},\n {\"a\":2},\n {\"a\":",
+    )?;
+    for mode in ["strict", "skip"] {
+        let r = run(
+            dir.path(),
+            &["flatten", "t.json", "-o", mode, "-q", "--on-error", mode],
+            None,
+        )?;
+        assert_eq!(r.code, 1, "{mode}");
+        assert!(
+            r.stderr.contains("t.json: line 3, column 7 (byte 26, record 2): invalid JSON: unexpected end of input"),
+            "{mode}: {}",
+            r.stderr
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn corrupt_csv_parquet_gzip_and_zstd_are_errors_naming_the_source() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("q.csv", b"a,b\n1,\"open\n2,3\n".to_vec(), "q.csv"),
+        (
+            "p.parquet",
+            b"PAR1 this is not parquet at all PAR1".to_vec(),
+            "p.parquet",
+        ),
+        (
+            "g.jsonl.gz",
+            vec![0x1f, 0x8b, 0x08, 0x00, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+            "g.jsonl.gz",
+        ),
+        (
+            "z.jsonl.zst",
+            vec![0x28, 0xb5, 0x2f, 0xfd, 9, 9, 9, 9, 9],
+            "z.jsonl.zst",
+        ),
+    ];
+    for (name, bytes, source) in cases {
+        std::fs::write(dir.path().join(name), bytes)?;
+        let r = run(
+            dir.path(),
+            &["flatten", name, "-o", &format!("out-{name}"), "-q"],
+            None,
+        )?;
+        assert!(
+            r.code == 1 || r.code == 3,
+            "{name}: exit {} {}",
+            r.code,
+            r.stderr
+        );
+        assert!(r.stderr.starts_with("error: "), "{name}: {}", r.stderr);
+        assert!(r.stderr.contains(source), "{name}: {}", r.stderr);
+        assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
+    }
+    Ok(())
+}
