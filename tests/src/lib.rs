@@ -1,1 +1,1 @@
-//! placeholder
+//! Cross-crate tests of Transmogrify live in `integration/`; this library is empty.

@@ -1,0 +1,3 @@
+//! Tests that span the crates: a million records with corrupt ones in them.
+
+mod million;
