@@ -7,10 +7,14 @@
 
 use std::io::Write;
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::cast::AsArray;
+use arrow_array::types::TimestampMicrosecondType;
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
+use crate::csv_writer::cell_text;
 use crate::error::{Error, Result};
+use crate::json_text::push_json_string;
 use crate::writer::{TableWriter, WriteOptions, WriteSummary, WriterFactory};
 
 /// Which JSON layout a [`JsonWriter`] writes.
@@ -66,7 +70,8 @@ pub struct JsonWriter<W: Write> {
     out: W,
     format: JsonFormat,
     rows: u64,
-    rows_buf: Vec<serde_json::Map<String, serde_json::Value>>,
+    line: Vec<u8>,
+    keys: Vec<Vec<u8>>,
 }
 
 fn io_err(e: std::io::Error) -> Error {
@@ -80,25 +85,46 @@ impl<W: Write + Send> JsonWriter<W> {
             out,
             format,
             rows: 0,
-            rows_buf: Vec::new(),
+            line: Vec::new(),
+            keys: Vec::new(),
         }
     }
 }
 
 impl<W: Write + Send> TableWriter for JsonWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.rows_buf.clear();
-        transmogrify_core::batch_rows(batch, &mut self.rows_buf)?;
-        for row in &self.rows_buf {
+        let schema = batch.schema();
+        if self.keys.len() != schema.fields().len() {
+            self.keys = schema
+                .fields()
+                .iter()
+                .map(|f| {
+                    let mut k = Vec::new();
+                    push_json_string(&mut k, f.name().as_bytes());
+                    k.push(b':');
+                    k
+                })
+                .collect();
+        }
+        for row in 0..batch.num_rows() {
+            self.line.clear();
             if self.format == JsonFormat::Array {
-                let sep: &[u8] = if self.rows == 0 { b"[\n" } else { b",\n" };
-                self.out.write_all(sep).map_err(io_err)?;
+                self.line
+                    .extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
             }
-            serde_json::to_writer(&mut self.out, row)
-                .map_err(|e| Error::io("<json output>", e.into()))?;
+            self.line.push(b'{');
+            for (i, column) in batch.columns().iter().enumerate() {
+                if i > 0 {
+                    self.line.push(b',');
+                }
+                self.line.extend_from_slice(&self.keys[i]);
+                json_cell(column.as_ref(), row, &mut self.line)?;
+            }
+            self.line.push(b'}');
             if self.format == JsonFormat::Lines {
-                self.out.write_all(b"\n").map_err(io_err)?;
+                self.line.push(b'\n');
             }
+            self.out.write_all(&self.line).map_err(io_err)?;
             self.rows += 1;
         }
         Ok(())
@@ -112,4 +138,35 @@ impl<W: Write + Send> TableWriter for JsonWriter<W> {
         self.out.flush().map_err(io_err)?;
         Ok(WriteSummary { rows: self.rows })
     }
+}
+
+/// Appends the JSON text of `array[row]`: strings and timestamps as strings, numbers
+/// and booleans as such, null as `null`.
+fn json_cell(array: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<()> {
+    if array.is_null(row) {
+        out.extend_from_slice(b"null");
+        return Ok(());
+    }
+    match array.data_type() {
+        DataType::Utf8 => push_json_string(out, array.as_string::<i32>().value(row).as_bytes()),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => {
+            let v = array.as_primitive::<TimestampMicrosecondType>().value(row);
+            push_json_string(out, transmogrify_core::format_timestamp(v).as_bytes());
+        }
+        DataType::Int64
+        | DataType::UInt64
+        | DataType::Float64
+        | DataType::Boolean
+        | DataType::Decimal128(_, _) => {
+            let mut text = String::new();
+            cell_text(array, row, &mut text)?;
+            out.extend_from_slice(text.as_bytes());
+        }
+        other => {
+            return Err(Error::Internal(format!(
+                "no JSON form for a {other} column"
+            )));
+        }
+    }
+    Ok(())
 }

@@ -2,8 +2,10 @@
 //! Parquet with default settings and reports the peak resident memory (VmHWM).
 //!
 //! ```text
-//! tm-memcheck <json|jsonl> <size-in-MB> [work-dir]
+//! tm-memcheck <json|jsonl> <size-in-MB> [work-dir] [output-format]
 //! ```
+//!
+//! The output format defaults to `parquet`.
 //!
 //! The work directory (default: a temporary one) receives `input.<ext>` and `out/`;
 //! both are removed at the end unless a directory was given.
@@ -65,7 +67,7 @@ fn generate(path: &Path, jsonl: bool, size: u64) -> Result<u64, Box<dyn Error>> 
 
 fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let usage = "usage: tm-memcheck <json|jsonl> <size-in-MB> [work-dir]";
+    let usage = "usage: tm-memcheck <json|jsonl> <size-in-MB> [work-dir] [output-format]";
     let jsonl = match args.get(1).map(String::as_str) {
         Some("json") => false,
         Some("jsonl") => true,
@@ -101,12 +103,13 @@ fn main() -> Result<(), Box<dyn Error>> {
     let started = Instant::now();
     let mut reader = open_reader(&input, &ReaderOptions::default())?;
     let options = WriteOptions::builder().with_overwrite(true).build()?;
+    let format = args.get(4).map_or("parquet", String::as_str);
     let summary = stream_to_dir(
         &processor,
         &mut *reader,
         "events",
         &out_dir,
-        "parquet",
+        format,
         options,
     )?;
     let secs = started.elapsed().as_secs_f64();
@@ -114,7 +117,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         println!("  {}: {} rows, {} bytes", f.path.display(), f.rows, f.bytes);
     }
     println!(
-        "streamed to Parquet in {secs:.1}s ({:.1} MB/s); peak RSS (VmHWM) {} kB",
+        "streamed to {format} in {secs:.1}s ({:.1} MB/s); peak RSS (VmHWM) {} kB",
         size as f64 / 1e6 / secs,
         peak_rss_kb().unwrap_or(0)
     );
