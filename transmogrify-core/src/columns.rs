@@ -137,8 +137,8 @@ impl TextColumn {
         if row >= self.len() || !self.nulls.is_valid(row) {
             return None;
         }
-        let start = self.offsets[row] as usize;
-        let end = self.offsets[row + 1] as usize;
+        let start = *self.offsets.get(row)? as usize;
+        let end = *self.offsets.get(row + 1)? as usize;
         self.data.get(start..end)
     }
 

@@ -487,7 +487,7 @@ impl ProcessorConfigBuilder {
             if name.is_empty() {
                 return Err(ConfigError::EmptyFieldName { option });
             }
-            for (second, other) in &fields[i + 1..] {
+            for (second, other) in fields.iter().skip(i + 1) {
                 if other.as_deref() == Some(name.as_str()) {
                     return Err(ConfigError::DuplicateFieldName {
                         first: option,

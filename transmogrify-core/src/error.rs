@@ -132,14 +132,14 @@ impl Position {
     ///
     /// Counts the lines and characters in between, so it is meant for the error path.
     pub fn advanced(&self, bytes: &[u8], offset: usize) -> Position {
-        let offset = offset.min(bytes.len());
-        let before = &bytes[..offset];
+        let before = bytes.get(..offset).unwrap_or(bytes);
         let newlines = memchr_count(b'\n', before);
         let line_start = before
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |i| i + 1);
-        let chars = count_chars(&before[line_start..]);
+        let chars = count_chars(before.get(line_start..).unwrap_or_default());
+        let offset = before.len();
         Position {
             ordinal: self.ordinal,
             line: self.line + newlines as u64,
@@ -314,13 +314,14 @@ pub fn excerpt(bytes: &[u8], offset: usize) -> String {
     let mut start = offset.saturating_sub(RADIUS);
     let mut end = (offset + RADIUS).min(bytes.len());
     // Keep to character boundaries where the text is UTF-8.
-    while start > 0 && start < bytes.len() && (bytes[start] & 0xC0) == 0x80 {
+    let continues = |i: usize| bytes.get(i).is_some_and(|b| (b & 0xC0) == 0x80);
+    while start > 0 && continues(start) {
         start -= 1;
     }
-    while end < bytes.len() && (bytes[end] & 0xC0) == 0x80 {
+    while continues(end) {
         end += 1;
     }
-    let text = String::from_utf8_lossy(&bytes[start..end]);
+    let text = String::from_utf8_lossy(bytes.get(start..end).unwrap_or_default());
     text.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect::<String>()

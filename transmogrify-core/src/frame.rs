@@ -1,5 +1,10 @@
 //! Splitting an in-memory JSON text into records with their positions.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "slices run between positions the parser or memchr returned within the same input"
+)]
+
 use memchr::memchr_iter;
 
 use crate::error::{Position, RecordError, RecordErrorKind, excerpt};

@@ -164,10 +164,10 @@ impl Rng {
             seed[16..].copy_from_slice(&(addr ^ t.rotate_left(64)).to_le_bytes());
         }
         let mut s = [0u64; 4];
-        for (i, chunk) in seed.chunks_exact(8).enumerate() {
+        for (word, chunk) in s.iter_mut().zip(seed.chunks_exact(8)) {
             let mut b = [0u8; 8];
             b.copy_from_slice(chunk);
-            s[i] = u64::from_le_bytes(b);
+            *word = u64::from_le_bytes(b);
         }
         if s == [0; 4] {
             s[0] = 0x9E37_79B9_7F4A_7C15;

@@ -41,6 +41,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub use crate::config::{
     ArrayMode, DEFAULT_BATCH_SIZE, DEFAULT_ID_FIELD, DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_COMPONENT_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ERROR_RAW_BYTES,

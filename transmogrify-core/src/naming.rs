@@ -11,6 +11,11 @@
 //! of the table (or any metadata column) already has. Metadata column names are
 //! reserved: a data column called `__extract_id` becomes `__extract_id_2`.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "indices come from enumerating the entries being named"
+)]
+
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 

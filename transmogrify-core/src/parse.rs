@@ -5,6 +5,11 @@
 //! exact source text, and containers are walked by the caller. Skipping and copying a
 //! value are iterative, so no input depth can overflow the stack.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "each slice ends at a position the scanner reached by checking it against the input length first, and the tables are indexed by a byte (256 entries)"
+)]
+
 use crate::error::SyntaxError;
 
 /// A syntax error at a byte offset of the parsed slice.

@@ -7,6 +7,11 @@
 //! ids are `#id`, parent ids `#parent`, element positions `#index` (UInt64). Schema
 //! metadata holds `rows`, `time` and `has_data`.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "windows(2) always yields slices of two"
+)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -7,6 +7,11 @@
 //! counted, which every worker does first thing. This is one lock per chunk, off the
 //! hot path.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "chunk numbers index the ledger only after it was grown to hold them"
+)]
+
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::{Error, Result};

@@ -37,6 +37,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![cfg_attr(
+    not(test),
+    warn(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
 pub use crate::error::{Error, Result};
 pub use crate::executor::{Executor, SequentialExecutor, ThreadExecutor, default_workers};
 pub use crate::job::{DEFAULT_RETRIES, Job};

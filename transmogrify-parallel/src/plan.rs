@@ -8,6 +8,11 @@
 //! has counted its lines; the [`Ledger`](crate::ledger::Ledger) hands each chunk its
 //! base once every earlier chunk is counted.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "buffer slices end at positions already checked against the buffer length"
+)]
+
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

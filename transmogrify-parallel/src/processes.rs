@@ -1,5 +1,10 @@
 //! The process executor: chunks flattened by worker processes.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "headers are JSON objects built right here, so setting their keys cannot fail"
+)]
+
 use std::io::{BufReader, BufWriter, Read};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};

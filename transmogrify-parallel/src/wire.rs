@@ -4,6 +4,11 @@
 //! chunk carries its records after its JSON header; a result carries one Arrow IPC
 //! stream per record batch of its raw form ([`RawResult`]).
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "fixed-size prefixes are indexed only after `get` proved them present"
+)]
+
 use std::io::{Read, Write};
 use std::sync::Arc;
 
