@@ -402,3 +402,73 @@ impl Reader for ParquetReader {
         self.total
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{Int64Builder, MapBuilder, StringBuilder};
+    use arrow_array::{
+        ArrayRef, BinaryArray, Date32Array, Decimal128Array, Float32Array, StructArray,
+    };
+    use arrow_schema::{Field, Fields};
+
+    use super::*;
+
+    fn json_of(columns: Vec<(&str, ArrayRef)>) -> Vec<String> {
+        let Ok(batch) = RecordBatch::try_from_iter(columns) else {
+            return vec!["bad batch".into()];
+        };
+        (0..batch.num_rows())
+            .map(|row| {
+                let mut out = Vec::new();
+                for (i, c) in batch.columns().iter().enumerate() {
+                    if i > 0 {
+                        out.push(b' ');
+                    }
+                    write_value(c.as_ref(), row, &mut out);
+                }
+                String::from_utf8_lossy(&out).into_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn maps_structs_and_scalars_become_json() {
+        let mut map = MapBuilder::new(None, StringBuilder::new(), Int64Builder::new());
+        map.keys().append_value("a");
+        map.values().append_value(1);
+        map.keys().append_value("b\"");
+        map.values().append_null();
+        let _ = map.append(true);
+        let _ = map.append(false);
+        let fields = Fields::from(vec![Field::new("x", DataType::Float32, true)]);
+        let floats: ArrayRef = Arc::new(Float32Array::from(vec![Some(0.1), Some(3.0)]));
+        let nulls = arrow_buffer::NullBuffer::from(vec![true, false]);
+        let s = StructArray::try_new(fields, vec![floats], Some(nulls));
+        let Ok(s) = s else {
+            panic!("struct");
+        };
+        let dec = Decimal128Array::from(vec![12345, -5]).with_precision_and_scale(10, 2);
+        let Ok(dec) = dec else {
+            panic!("decimal");
+        };
+        let got = json_of(vec![
+            ("m", Arc::new(map.finish())),
+            ("s", Arc::new(s)),
+            ("d", Arc::new(dec)),
+            ("day", Arc::new(Date32Array::from(vec![0, 19_000]))),
+            (
+                "bin",
+                Arc::new(BinaryArray::from(vec![&b"ok"[..], &[0xff, 0x00][..]])),
+            ),
+        ]);
+        assert_eq!(
+            got,
+            [
+                r#"{"a":1,"b\"":null} {"x":0.1} 123.45 "1970-01-01" "ok""#,
+                r#"null null -0.05 "2022-01-08" "ff00""#
+            ]
+        );
+    }
+}

@@ -47,21 +47,19 @@ fn unterminated_csv_quote() {
 
 #[test]
 fn corrupt_parquet() {
-    let msg = error_of("corrupt.parquet");
-    assert!(
-        msg.starts_with("corrupt.parquet: corrupt or unreadable Parquet: "),
-        "{msg}"
+    assert_eq!(
+        error_of("corrupt.parquet"),
+        "corrupt.parquet: corrupt or unreadable Parquet: EOF: Parquet file too small. Size is 36 but need 543976553"
     );
 }
 
 #[test]
 fn corrupt_gzip() {
-    let msg = error_of("corrupt.jsonl.gz");
-    assert!(
-        msg.starts_with("corrupt.jsonl.gz: corrupt or truncated gzip data after byte "),
-        "{msg}"
+    // The file is cut in half: the lines before the cut were read.
+    assert_eq!(
+        error_of("corrupt.jsonl.gz"),
+        "corrupt.jsonl.gz: corrupt or truncated gzip data after byte 10802 of the decompressed stream: incomplete deflate stream"
     );
-    assert!(msg.contains("of the decompressed stream"), "{msg}");
 }
 
 #[test]
