@@ -175,8 +175,10 @@ impl ReaderOptionsBuilder {
         self
     }
 
-    /// For JSON: a dotted path (`data.items`) to a nested array inside a wrapper
-    /// object, whose elements are the records. Defaults to `None` (the top level).
+    /// For JSON: a dotted path (`data.items`) to a nested array inside one wrapper
+    /// object, whose elements are the records (streamed like a top-level array; an
+    /// object there is one record). Keys before and after it are skipped without
+    /// being held in memory. Defaults to `None` (the top level).
     pub fn with_json_path(mut self, path: Option<&str>) -> Self {
         self.path = path.map(str::to_string);
         self

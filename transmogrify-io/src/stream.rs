@@ -1,19 +1,7 @@
 //! Streaming output in bounded memory: parts are spilled, final files are written
 //! once the full layout of every table is known.
 //!
-//! A streamed run flattens its input in parts (a few MB of input each). Each part's
-//! tables go to disk as they are, in the engine's raw Arrow form
-//! ([`ProcessingResult::to_raw`]), one spill file per table, one Arrow IPC stream
-//! per chunk (each chunk has its own columns). Only a cell-less copy of each part
-//! (columns, kinds and row counts of every chunk, like
-//! [`ProcessingResult::layout_only`]) stays in memory, merged into one layout.
-//!
-//! At the end that layout gives every table's final schema: the union of its columns
-//! and, in typed mode, each column's type unified over the whole input. Each table
-//! is then written in one pass over its spill file, chunk by chunk, every chunk
-//! widened to the final schema (nulls where a chunk lacks a column). So a column
-//! that first appears in the last record is in every output file, and memory holds
-//! one part while reading plus one chunk and the writer's buffers while writing.
+//! See [`StreamingOutput`] for the design.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -40,7 +28,24 @@ struct Spill {
 }
 
 /// Writes the tables of a run given part by part, in bounded memory, with every
-/// table's final column set and types (see the [module docs](self)).
+/// table's final column set and types.
+///
+/// A streamed run flattens its input in parts (a few MB of input each). Each part's
+/// tables go to disk as they are, in the engine's raw Arrow form
+/// ([`ProcessingResult::to_raw`]), one spill file per table, one Arrow IPC stream
+/// per chunk (each chunk has its own columns). Only a cell-less copy of each part
+/// (columns, kinds and row counts of every chunk, like
+/// [`ProcessingResult::layout_only`]) stays in memory, merged into one layout.
+///
+/// At the end that layout gives every table's final schema: the union of its columns
+/// and, in typed mode, each column's type unified over the whole input. Each table
+/// is then written in one pass over its spill file, chunk by chunk, every chunk
+/// widened to the final schema (nulls where a chunk lacks a column). So a column
+/// that first appears in the last record is in every output file, and memory holds
+/// one part while reading plus one chunk and the writer's buffers while writing.
+///
+/// With overwriting allowed, files of the same names are replaced; other files in
+/// the directory are left alone.
 ///
 /// ```
 /// use transmogrify_core::Processor;
