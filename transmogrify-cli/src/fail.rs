@@ -90,6 +90,7 @@ impl From<transmogrify_parallel::Error> for Fail {
         }
         match &e {
             E::Io { .. } => Fail::io(e.to_string()),
+            E::Input(transmogrify_io::Error::Io { .. }) => Fail::io(e.to_string()),
             E::Chunk { source, .. } if matches!(**source, E::Io { .. }) => Fail::io(e.to_string()),
             E::Config(_) => Fail::usage(e.to_string()),
             E::Core(transmogrify_core::Error::Config(_)) => Fail::usage(e.to_string()),

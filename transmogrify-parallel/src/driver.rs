@@ -276,6 +276,8 @@ pub(crate) struct Tally {
     ok: AtomicU64,
     retried: AtomicU64,
     failed: Mutex<Vec<(FailedChunk, Error)>>,
+    /// Set when the sink refused a part: the run cannot succeed.
+    fatal: Mutex<Option<String>>,
 }
 
 impl Tally {
@@ -287,6 +289,7 @@ impl Tally {
             ok: AtomicU64::new(0),
             retried: AtomicU64::new(0),
             failed: Mutex::new(Vec::new()),
+            fatal: Mutex::new(None),
         }
     }
 }
@@ -356,7 +359,20 @@ pub(crate) fn handle(
                         p.fetch_add(chunk.end - chunk.start, Ordering::Relaxed);
                     }
                     if let Err(e) = sink.accept(chunk.seq, result) {
-                        fail(chunk, attempts, e, ctx, sink, tally, true);
+                        // The output cannot take more (disk full, …): fatal in any mode.
+                        tally.fatal.lock().get_or_insert_with(|| e.to_string());
+                        ctx.ledger.cancel_after(chunk.seq);
+                        tally.failed.lock().push((
+                            FailedChunk {
+                                index: chunk.seq,
+                                input: ctx.job.inputs[chunk.input].name(),
+                                start: chunk.start,
+                                end: chunk.end,
+                                attempts,
+                                error: e.to_string(),
+                            },
+                            e,
+                        ));
                     }
                 }
                 Err(Error::Cancelled) => {
@@ -427,6 +443,15 @@ pub(crate) fn finish(
     let mut failed = tally.failed.into_inner();
     failed.sort_by_key(|(f, _)| (f.index, f.start));
     let strict = job.processor.config().on_error() == ErrorMode::Strict;
+    if tally.fatal.into_inner().is_some() {
+        // The output failed: report the sink's own error, not a record's.
+        if let Some(i) = failed
+            .iter()
+            .position(|(_, e)| matches!(e, Error::Sink(_) | Error::Input(_) | Error::Io { .. }))
+        {
+            return Err(failed.swap_remove(i).1);
+        }
+    }
     if strict && !failed.is_empty() {
         let (_, error) = failed.swap_remove(0);
         return Err(error);

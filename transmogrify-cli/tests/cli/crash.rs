@@ -49,3 +49,91 @@ fn sigkill_at_any_point_leaves_only_hidden_temporary_files() -> TestResult {
     }
     Ok(())
 }
+
+/// A small filesystem of its own, unmounted when dropped.
+struct Tmpfs {
+    path: std::path::PathBuf,
+}
+
+impl Tmpfs {
+    fn mount(path: &std::path::Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(path).ok()?;
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .stderr(Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        ok.then(|| Tmpfs {
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+#[test]
+fn a_full_disk_is_a_clean_io_error_that_leaves_nothing() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!(
+            "{{\"i\":{i},\"s\":\"{}\",\"k\":[{{\"a\":{i}}}]}}\n",
+            "x".repeat(50)
+        ));
+    }
+    std::fs::write(dir.path().join("mid.jsonl"), text)?;
+    let Some(fs) = Tmpfs::mount(&dir.path().join("small"), "200k") else {
+        // Mounting needs root; where it is not allowed there is no full disk to test.
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return Ok(());
+    };
+    for mode in ["strict", "skip"] {
+        let out = fs.path.join(mode);
+        let out = out.to_string_lossy().into_owned();
+        let r = run(
+            dir.path(),
+            &[
+                "flatten",
+                "mid.jsonl",
+                "-o",
+                &out,
+                "-f",
+                "csv",
+                "-q",
+                "--on-error",
+                mode,
+            ],
+            None,
+        )?;
+        assert_eq!(r.code, 3, "{mode}: {}", r.stderr);
+        assert!(
+            r.stderr.contains("No space left on device"),
+            "{mode}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"));
+        let left: Vec<String> = names(std::path::Path::new(&out))?;
+        assert!(left.is_empty(), "{mode}: {left:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn an_output_path_that_is_a_file_is_a_clean_io_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.jsonl"), "{\"x\":1}\n")?;
+    std::fs::write(dir.path().join("taken"), "a file")?;
+    let r = run(dir.path(), &["flatten", "a.jsonl", "-o", "taken/out"], None)?;
+    assert_eq!(r.code, 3);
+    assert_eq!(
+        r.stderr,
+        "error: taken/out: Not a directory (os error 20)\n"
+    );
+    Ok(())
+}
