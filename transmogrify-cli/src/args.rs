@@ -92,7 +92,7 @@ pub enum IdStrategyArg {
 pub enum OnErrorArg {
     /// Stop at the first bad record.
     Strict,
-    /// Skip bad records; write them to the <entity>_errors table.
+    /// Skip bad records; write them to the `<entity>_errors` table.
     Skip,
 }
 
