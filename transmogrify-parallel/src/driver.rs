@@ -147,6 +147,35 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
+    /// Moves on to the next input.
+    fn next_input(&mut self) {
+        self.reader = None;
+        self.scanner = None;
+        self.ranges = Vec::new().into_iter();
+        self.input += 1;
+        self.started = false;
+    }
+
+    /// The current input cannot be read further: report it and move on.
+    fn fail_input(&mut self, error: Error) -> Planned {
+        let input = self.input;
+        self.next_input();
+        Planned::Failed {
+            input,
+            seq: self.seq,
+            error,
+        }
+    }
+
+    /// Counts planned records; at the job's limit the sample is complete and nothing
+    /// more is read.
+    fn count(&mut self, records: u64) {
+        self.planned_records += records;
+        if self.job.limit.is_some_and(|l| self.planned_records >= l) {
+            self.limit_reached = true;
+        }
+    }
+
     fn emit(&mut self, start: u64, end: u64, body: Body, counts: Option<(u64, u64)>) -> Planned {
         let seq = self.seq;
         self.seq += 1;
@@ -181,10 +210,7 @@ impl Iterator for Plan<'_> {
                     Some(Ok(batch)) => {
                         let records = batch.len() as u64;
                         let (start, end) = raw_span(&batch);
-                        self.planned_records += records;
-                        if self.job.limit.is_some_and(|l| self.planned_records >= l) {
-                            self.limit_reached = true;
-                        }
+                        self.count(records);
                         return Some(self.emit(
                             start,
                             end,
@@ -192,21 +218,9 @@ impl Iterator for Plan<'_> {
                             Some((records, 0)),
                         ));
                     }
-                    Some(Err(error)) => {
-                        self.reader = None;
-                        let input = self.input;
-                        self.input += 1;
-                        self.started = false;
-                        return Some(Planned::Failed {
-                            input,
-                            seq: self.seq,
-                            error: error.into(),
-                        });
-                    }
+                    Some(Err(error)) => return Some(self.fail_input(error.into())),
                     None => {
-                        self.reader = None;
-                        self.input += 1;
-                        self.started = false;
+                        self.next_input();
                         continue;
                     }
                 }
@@ -214,11 +228,7 @@ impl Iterator for Plan<'_> {
             if let Some(scanner) = self.scanner.as_mut() {
                 match scanner.next_chunk() {
                     Ok(Some(c)) => {
-                        self.planned_records += c.records;
-                        if self.job.limit.is_some_and(|l| self.planned_records >= l) {
-                            // The sample is complete: no further input is read.
-                            self.limit_reached = true;
-                        }
+                        self.count(c.records);
                         return Some(self.emit(
                             c.start,
                             c.end,
@@ -229,40 +239,21 @@ impl Iterator for Plan<'_> {
                             Some((c.records, c.lines)),
                         ));
                     }
-                    Ok(None) => {}
-                    Err(error) => {
-                        self.scanner = None;
-                        let input = self.input;
-                        self.input += 1;
-                        self.started = false;
-                        return Some(Planned::Failed {
-                            input,
-                            seq: self.seq,
-                            error,
-                        });
+                    Ok(None) => {
+                        self.next_input();
+                        continue;
                     }
+                    Err(error) => return Some(self.fail_input(error)),
                 }
-                self.scanner = None;
-                self.input += 1;
-                self.started = false;
-                continue;
             }
             // Nothing open: open the current input (or move past a finished range list).
             if self.started {
-                self.input += 1;
-                self.started = false;
+                self.next_input();
                 continue;
             }
             self.started = true;
             if let Err(error) = self.open_input() {
-                let input = self.input;
-                self.input += 1;
-                self.started = false;
-                return Some(Planned::Failed {
-                    input,
-                    seq: self.seq,
-                    error,
-                });
+                return Some(self.fail_input(error));
             }
         }
     }
