@@ -3,7 +3,8 @@
 //!
 //! Note: the workspace enables serde_json's `arbitrary_precision` and `preserve_order`
 //! (the core needs them), and Cargo unifies features, so `Value` here keeps number
-//! text and ordered maps — somewhat slower than a default serde_json build.
+//! text and ordered maps. On api-events that halves the `Value` rate of a default
+//! serde_json build (measured outside the workspace); `IgnoredAny` is unaffected.
 
 use std::hint::black_box;
 use std::time::Duration;
