@@ -200,7 +200,7 @@ struct Tee {
 impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.tracker.feed(&buf[..n]);
+        self.tracker.feed(buf.get(..n).unwrap_or_default());
         Ok(n)
     }
 }
@@ -313,7 +313,7 @@ impl CsvReader {
             let n = self.keys.len() + 1;
             self.keys.push(json_key(&format!("column_{n}")));
         }
-        &self.keys[i]
+        self.keys.get(i).map_or(&[][..], Vec::as_slice)
     }
 
     /// Reads one row; the previous one is emitted once it is known not to be the last

@@ -102,15 +102,16 @@ impl InputFormat {
         }
         let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
         let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
-        match head[start] {
-            b'[' => Some(InputFormat::Json),
-            b'{' => {
-                let rest = &head[start..];
+        let rest = head.get(start..).unwrap_or_default();
+        match rest.first() {
+            Some(b'[') => Some(InputFormat::Json),
+            Some(b'{') => {
                 let Some(nl) = memchr::memchr(b'\n', rest) else {
                     return Some(InputFormat::Json);
                 };
-                let first = rest[..nl].trim_ascii_end();
-                let next = rest[nl + 1..].trim_ascii_start();
+                let (first, next) = rest.split_at(nl);
+                let first = first.trim_ascii_end();
+                let next = next.get(1..).unwrap_or_default().trim_ascii_start();
                 if first.ends_with(b"}") && (next.is_empty() || next.starts_with(b"{")) {
                     Some(InputFormat::Jsonl)
                 } else {

@@ -8,6 +8,11 @@
 //! [`JsonRecords`](transmogrify_core::JsonRecords): the same input gives the same
 //! positions, without holding more than one record and a read buffer in memory.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "the scanner indexes its buffer only below its length: `pos`, `keep` and `counted` are kept within it across refills and compaction"
+)]
+
 use std::io::Read;
 use std::sync::Arc;
 

@@ -1,5 +1,10 @@
 //! Writing JSON text: strings and the number grammar.
 
+#![expect(
+    clippy::indexing_slicing,
+    reason = "indices come from enumerating or bounds-checking the same slice; HEX is indexed by a nibble"
+)]
+
 /// Appends `text` (valid UTF-8) as a JSON string.
 pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &[u8]) {
     const HEX: &[u8; 16] = b"0123456789abcdef";

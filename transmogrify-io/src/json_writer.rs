@@ -113,11 +113,11 @@ impl<W: Write + Send> TableWriter for JsonWriter<W> {
                     .extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
             }
             self.line.push(b'{');
-            for (i, column) in batch.columns().iter().enumerate() {
+            for (i, (column, key)) in batch.columns().iter().zip(&self.keys).enumerate() {
                 if i > 0 {
                     self.line.push(b',');
                 }
-                self.line.extend_from_slice(&self.keys[i]);
+                self.line.extend_from_slice(key);
                 json_cell(column.as_ref(), row, &mut self.line)?;
             }
             self.line.push(b'}');

@@ -63,13 +63,14 @@ impl JsonlReader {
                 Some(i) => (i + 1, true),
                 None => (available.len(), false),
             };
-            let before_newline = match take {
-                1 => last,
-                _ => available[take - 2],
+            let before_newline = match take.checked_sub(2) {
+                Some(i) => available.get(i).copied().unwrap_or(0),
+                None => last,
             };
-            last = available[take - 1];
+            last = available.get(take - 1).copied().unwrap_or(0);
             let room = cap.saturating_sub(self.line_buf.len()).min(take);
-            self.line_buf.extend_from_slice(&available[..room]);
+            self.line_buf
+                .extend_from_slice(available.get(..room).unwrap_or_default());
             self.input.reader.consume(take);
             total += take;
             if done {
@@ -105,7 +106,7 @@ impl JsonlReader {
         let position = Position::line_start(self.ordinal, line, start);
         let size = content as u64;
         if size > self.max_record {
-            let prefix = &text[..text.len().min(4096)];
+            let prefix = text.get(..4096).unwrap_or(text);
             let error = RecordError {
                 source_name: self.source.clone(),
                 position,

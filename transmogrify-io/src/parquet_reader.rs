@@ -93,11 +93,11 @@ impl ParquetReader {
         for row in 0..batch.num_rows() {
             let start = out.data.len();
             out.data.push(b'{');
-            for (i, column) in batch.columns().iter().enumerate() {
+            for (i, (column, key)) in batch.columns().iter().zip(&keys).enumerate() {
                 if i > 0 {
                     out.data.push(b',');
                 }
-                out.data.extend_from_slice(&keys[i]);
+                out.data.extend_from_slice(key);
                 write_value(column.as_ref(), row, &mut out.data);
             }
             out.data.push(b'}');

@@ -140,7 +140,10 @@ impl StreamingOutput {
                 w.finish()
                     .map_err(|e| Error::arrow("spilling a chunk", e))?;
                 drop(w);
-                let spill = &mut self.spills[i];
+                let spill = self
+                    .spills
+                    .get_mut(i)
+                    .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
                 let len = (self.frame.len() as u64).to_le_bytes();
                 spill
                     .file
@@ -187,7 +190,9 @@ impl StreamingOutput {
             let Some(&i) = by_key.get(&key) else {
                 return Ok(());
             };
-            let spill = &spills[i];
+            let spill = spills
+                .get(i)
+                .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
             let file = File::open(&spill.file_path).map_err(|e| Error::io(&spill.file_path, e))?;
             let mut file = BufReader::new(file);
             let mut frame = Vec::new();
@@ -262,16 +267,16 @@ fn layout_batch(batches: &[RecordBatch]) -> Result<Option<RecordBatch>> {
                 .and_then(|k| k.parse::<u16>().ok());
             match index.get(field.name()) {
                 Some(&i) => {
-                    if let Some(k) = kinds {
-                        let merged = fields[i]
+                    if let (Some(k), Some(f)) = (kinds, fields.get_mut(i)) {
+                        let merged = f
                             .metadata()
                             .get("kinds")
                             .and_then(|m| m.parse::<u16>().ok())
                             .unwrap_or(0)
                             | k;
-                        let mut meta = fields[i].metadata().clone();
+                        let mut meta = f.metadata().clone();
                         meta.insert("kinds".to_string(), merged.to_string());
-                        fields[i] = fields[i].clone().with_metadata(meta);
+                        f.set_metadata(meta);
                     }
                 }
                 None => {
