@@ -15,7 +15,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array};
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt64Array, new_empty_array,
+};
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::config::ProcessorConfig;
@@ -136,13 +138,20 @@ impl ProcessingResult {
                         Arc::new(TableChunk {
                             rows: c.rows,
                             has_data: false,
+                            // Fresh empty arrays: a zero-length slice would keep the
+                            // whole buffer alive.
                             columns: c
                                 .columns
                                 .iter()
-                                .map(|(k, kinds, a)| (k.clone(), *kinds, a.slice(0, 0)))
+                                .map(|(k, kinds, a)| {
+                                    (k.clone(), *kinds, new_empty_array(a.data_type()))
+                                })
                                 .collect(),
-                            ids: c.ids.slice(0, 0),
-                            parent_ids: c.parent_ids.as_ref().map(|a| a.slice(0, 0)),
+                            ids: new_empty_array(c.ids.data_type()),
+                            parent_ids: c
+                                .parent_ids
+                                .as_ref()
+                                .map(|a| new_empty_array(a.data_type())),
                             indices: None,
                             time: c.time,
                         })

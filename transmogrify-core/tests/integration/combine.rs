@@ -128,6 +128,16 @@ fn raw_form_round_trips() -> TestResult {
         );
     }
     assert!(layout.main_table()?.is_empty());
+    // A layout holds no cell data, not even through shared buffers.
+    for table in layout.to_raw()?.tables {
+        for batch in table.batches {
+            assert!(
+                batch.get_array_memory_size() < 4096,
+                "{}",
+                batch.get_array_memory_size()
+            );
+        }
+    }
     Ok(())
 }
 
