@@ -61,7 +61,7 @@ pub use crate::error::{Error, Result};
 pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
 pub use crate::output::{OutputBytes, OutputFile, OutputSummary, WriteResultExt};
-pub use crate::parquet_writer::{ParquetWriter, ParquetWriterFactory};
+pub use crate::parquet_writer::{ParquetWriter, ParquetWriterFactory, SLICE_ROWS};
 pub use crate::reader::{
     DEFAULT_READER_BATCH_BYTES, DEFAULT_READER_BATCH_RECORDS, RawBatch, RawItem, Reader,
     ReaderOptions, ReaderOptionsBuilder, drive, open_reader, process_file, process_reader,

@@ -3,6 +3,11 @@
 //! Columns keep the table's Arrow types: all text in text mode, one type per column
 //! in typed mode. A row group closes at the configured row count or when its
 //! buffered data passes the configured size, which bounds the writer's memory.
+//!
+//! Batches are re-cut into slices of [`SLICE_ROWS`] rows before they reach the Arrow
+//! writer, and a row group may only close at a slice boundary: page and row-group
+//! boundaries then depend on the rows alone, never on how the input was chunked, so
+//! every executor writes the same bytes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -42,6 +47,9 @@ fn pq_err(e: parquet::errors::ParquetError) -> Error {
     }
 }
 
+/// Rows handed to the Arrow writer at a time (a multiple of its mini-batch size).
+pub const SLICE_ROWS: usize = 8192;
+
 /// Writes one table as a Parquet file.
 ///
 /// ```
@@ -60,8 +68,12 @@ fn pq_err(e: parquet::errors::ParquetError) -> Error {
 /// ```
 pub struct ParquetWriter<W: Write + Send> {
     writer: ArrowWriter<W>,
+    schema: SchemaRef,
     rows: u64,
     max_group_bytes: usize,
+    /// Rows received but not yet written, at most one slice's worth.
+    pending: Vec<RecordBatch>,
+    pending_rows: usize,
 }
 
 impl<W: Write + Send> ParquetWriter<W> {
@@ -85,23 +97,54 @@ impl<W: Write + Send> ParquetWriter<W> {
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(pq_err)?;
         Ok(ParquetWriter {
             writer,
+            schema: schema.clone(),
             rows: 0,
             max_group_bytes: options.row_group_bytes.max(1),
+            pending: Vec::new(),
+            pending_rows: 0,
         })
+    }
+
+    /// Writes the pending rows as one slice and closes the row group if it is full.
+    fn write_slice(&mut self) -> Result<()> {
+        if self.pending_rows == 0 {
+            return Ok(());
+        }
+        let slice = if self.pending.len() == 1 {
+            self.pending.remove(0)
+        } else {
+            let parts = std::mem::take(&mut self.pending);
+            arrow_select::concat::concat_batches(&self.schema, &parts)
+                .map_err(|e| Error::arrow("joining rows for Parquet", e))?
+        };
+        self.pending.clear();
+        self.pending_rows = 0;
+        self.writer.write(&slice).map_err(pq_err)?;
+        if self.writer.in_progress_size() >= self.max_group_bytes {
+            self.writer.flush().map_err(pq_err)?;
+        }
+        Ok(())
     }
 }
 
 impl<W: Write + Send> TableWriter for ParquetWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.writer.write(batch).map_err(pq_err)?;
-        if self.writer.in_progress_size() >= self.max_group_bytes {
-            self.writer.flush().map_err(pq_err)?;
-        }
         self.rows += batch.num_rows() as u64;
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let take = (SLICE_ROWS - self.pending_rows).min(batch.num_rows() - offset);
+            self.pending.push(batch.slice(offset, take));
+            self.pending_rows += take;
+            offset += take;
+            if self.pending_rows == SLICE_ROWS {
+                self.write_slice()?;
+            }
+        }
         Ok(())
     }
 
     fn finish(mut self: Box<Self>) -> Result<WriteSummary> {
+        self.write_slice()?;
         self.writer.finish().map_err(pq_err)?;
         self.writer
             .inner_mut()

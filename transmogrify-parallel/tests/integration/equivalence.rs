@@ -235,3 +235,71 @@ fn written_files_are_byte_identical() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn parquet_row_groups_do_not_depend_on_chunking() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..30_000)
+        .map(|i| {
+            format!(
+                "{{\"i\":{i},\"s\":\"{}\",\"k\":[{{\"v\":{}}}]}}",
+                "z".repeat(i % 40),
+                i % 13
+            )
+        })
+        .collect();
+    let path = inputs.jsonl("rg.jsonl", &records)?;
+    // Batches of the default size, cut differently by each chunking.
+    let processor = transmogrify_core::Processor::new(
+        processor(false)?
+            .config()
+            .to_builder()
+            .with_batch_size(transmogrify_core::DEFAULT_BATCH_SIZE)
+            .build()?,
+    );
+    let base = job(&processor, "rg", &[&path])?;
+    let options = || {
+        transmogrify_io::WriteOptions::builder()
+            .with_row_group_bytes(256 * 1024)
+            .build()
+    };
+    let mut first: Option<Vec<File>> = None;
+    for (executor, chunking) in [
+        (
+            Box::new(SequentialExecutor) as Box<dyn Executor>,
+            Chunking::bytes(1 << 30),
+        ),
+        (
+            Box::new(transmogrify_parallel::ThreadExecutor::new(2)),
+            Chunking::records(333),
+        ),
+        (
+            Box::new(transmogrify_parallel::ThreadExecutor::new(2)),
+            Chunking::bytes(100_000),
+        ),
+    ] {
+        let dir = inputs
+            .dir
+            .path()
+            .join(format!("rg-{}-{chunking:?}", executor.name()));
+        let out = transmogrify_io::StreamingOutput::new(
+            &dir,
+            "parquet",
+            base.processor.config(),
+            options()?,
+        )?;
+        let sink = transmogrify_parallel::StreamingSink::new(out);
+        executor.run(&base.clone().with_chunking(chunking), &sink)?;
+        sink.finish()?;
+        let got = files(&dir)?;
+        match &first {
+            None => first = Some(got),
+            Some(f) => assert!(
+                f == &got,
+                "{} with {chunking:?} wrote different Parquet",
+                executor.name()
+            ),
+        }
+    }
+    Ok(())
+}
