@@ -416,7 +416,7 @@ impl Flattener {
             Peek::String => self.string(p, t, row, node),
             Peek::Number => {
                 let (text, k) = p.number()?;
-                self.set(t, row, node, text.as_bytes(), number_kinds(text, k))
+                self.set(t, row, node, text.as_bytes(), self.number_kinds(text, k))
             }
             Peek::True => {
                 p.literal(b"true")?;
@@ -459,6 +459,21 @@ impl Flattener {
                 column.abort();
                 Err(e.into())
             }
+        }
+    }
+
+    /// The kinds of a number. Exactness (does `f64` hold it? does `Decimal128`?) only
+    /// matters for typed columns, so text mode skips those checks.
+    #[inline]
+    fn number_kinds(&self, text: &str, k: NumberKind) -> u16 {
+        if self.cfg.cast_to_string {
+            match k {
+                NumberKind::Int => kind::INT,
+                NumberKind::BigInt => kind::BIGINT,
+                NumberKind::Float => kind::FLOAT,
+            }
+        } else {
+            number_kinds(text, k)
         }
     }
 
@@ -594,7 +609,7 @@ impl Flattener {
                 Peek::Number => {
                     let (text, k) = p.number()?;
                     let (ct, r) = self.elem_row(t, node, row, i)?;
-                    self.value_cell(ct, r, text.as_bytes(), number_kinds(text, k))?;
+                    self.value_cell(ct, r, text.as_bytes(), self.number_kinds(text, k))?;
                 }
                 Peek::True => {
                     p.literal(b"true")?;
