@@ -195,7 +195,8 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     let (result, _) = SequentialExecutor.run_to_result(&job)?;
     let tables = result.schemas()?;
     let text = if args.json {
-        let v = show::to_json(&entity, &tables);
+        // The same document `--dictionary` writes beside the tables.
+        let v = transmogrify_io::data_dictionary(&result, "parquet")?;
         serde_json::to_string_pretty(&v).map_err(|e| Fail::io(e.to_string()))? + "\n"
     } else if args.mermaid {
         show::mermaid(&tables, id.as_deref(), parent.as_deref())

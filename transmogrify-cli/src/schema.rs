@@ -4,21 +4,11 @@
 use std::fmt::Write as _;
 
 use arrow_schema::DataType;
-use serde_json::{Value, json};
 use transmogrify_core::{ColumnRole, TableSchema};
 
-/// Short type names for people.
+/// Short type names, the same as the data dictionary's.
 pub fn type_name(dt: &DataType) -> String {
-    use DataType as D;
-    match dt {
-        D::Utf8 | D::LargeUtf8 => "text".into(),
-        D::Int64 => "int64".into(),
-        D::Float64 => "float64".into(),
-        D::Boolean => "bool".into(),
-        D::Decimal128(p, s) => format!("decimal({p},{s})"),
-        D::Timestamp(_, _) => "timestamp".into(),
-        other => other.to_string(),
-    }
+    transmogrify_io::type_name(dt)
 }
 
 fn role(r: &ColumnRole) -> Option<&'static str> {
@@ -68,38 +58,6 @@ pub fn tree(tables: &[TableSchema]) -> String {
         table(&mut out, tables, t, 0);
     }
     out
-}
-
-/// The same as JSON.
-pub fn to_json(entity: &str, tables: &[TableSchema]) -> Value {
-    let tables: Vec<Value> = tables
-        .iter()
-        .map(|t| {
-            let columns: Vec<Value> = t
-                .schema
-                .fields()
-                .iter()
-                .zip(&t.roles)
-                .map(|(f, r)| {
-                    json!({
-                        "name": f.name(),
-                        "type": type_name(f.data_type()),
-                        "arrow_type": f.data_type().to_string(),
-                        "role": role(r).unwrap_or("data"),
-                    })
-                })
-                .collect();
-            json!({
-                "name": t.name,
-                "file_stem": t.file_stem,
-                "path": t.path,
-                "parent": t.parent,
-                "rows": t.num_rows,
-                "columns": columns,
-            })
-        })
-        .collect();
-    json!({ "entity": entity, "tables": tables })
 }
 
 fn mermaid_name(s: &str) -> String {

@@ -60,7 +60,9 @@ pub use crate::csv_writer::{CsvWriter, CsvWriterFactory, cell_text};
 pub use crate::error::{Error, Result};
 pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
-pub use crate::output::{OutputBytes, OutputFile, OutputSummary, WriteResultExt};
+pub use crate::output::{
+    OutputBytes, OutputFile, OutputSummary, WriteResultExt, data_dictionary, type_name,
+};
 pub use crate::parquet_writer::{ParquetWriter, ParquetWriterFactory, SLICE_ROWS};
 pub use crate::reader::{
     DEFAULT_READER_BATCH_BYTES, DEFAULT_READER_BATCH_RECORDS, RawBatch, RawItem, Reader,

@@ -279,7 +279,14 @@ pub(crate) fn write_tables(
     Ok(summary)
 }
 
-fn type_name(dt: &DataType) -> String {
+/// The short name of a column type used in data dictionaries (`string`, `int64`,
+/// `float64`, `boolean`, `decimal(38,0)`, `timestamp(us, UTC)`).
+///
+/// ```
+/// use arrow_schema::DataType;
+/// assert_eq!(transmogrify_io::type_name(&DataType::Utf8), "string");
+/// ```
+pub fn type_name(dt: &DataType) -> String {
     match dt {
         DataType::Utf8 => "string".into(),
         DataType::Int64 => "int64".into(),
@@ -300,6 +307,24 @@ fn role_name(role: &ColumnRole) -> &'static str {
         ColumnRole::Time => "extract_time",
         _ => "data",
     }
+}
+
+/// The data dictionary of `result` (the `_schema.json` written beside its tables) for
+/// output files with extension `ext`: tables, columns, types, parent tables and link
+/// columns, row counts.
+///
+/// ```
+/// use transmogrify_core::Processor;
+/// let result = Processor::default().process(br#"{"id": 1, "tags": [{"t": "x"}]}"#, "items")?;
+/// let doc = transmogrify_io::data_dictionary(&result, "csv")?;
+/// assert_eq!(doc["tables"][1]["name"], "items_tags");
+/// assert_eq!(doc["tables"][1]["parent"], "items");
+/// assert_eq!(doc["tables"][1]["file"], "items_tags.csv");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn data_dictionary(result: &ProcessingResult, ext: &str) -> Result<Value> {
+    let schemas = result.schemas()?;
+    Ok(dictionary(result, &schemas, ext, ext, None))
 }
 
 /// The data dictionary: tables, columns, types, parent tables and link columns, rows.

@@ -18,15 +18,15 @@ fn tree_json_and_mermaid() -> TestResult {
         r.stdout,
         "shop (2 rows)\n\
          \x20 id            float64\n\
-         \x20 __extract_id  text  (row id)\n\
+         \x20 __extract_id  string  (row id)\n\
          \x20 shop_orders (1 rows, child of shop)\n\
-         \x20   sku                  text\n\
-         \x20   __extract_id         text  (row id)\n\
-         \x20   __parent_extract_id  text  (parent id)\n\
+         \x20   sku                  string\n\
+         \x20   __extract_id         string  (row id)\n\
+         \x20   __parent_extract_id  string  (parent id)\n\
          \x20   shop_orders_lines (1 rows, child of shop_orders)\n\
          \x20     q                    int64\n\
-         \x20     __extract_id         text  (row id)\n\
-         \x20     __parent_extract_id  text  (parent id)\n"
+         \x20     __extract_id         string  (row id)\n\
+         \x20     __parent_extract_id  string  (parent id)\n"
     );
     let r = run(dir.path(), &["schema", "shop.jsonl", "--json"], None)?;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -44,7 +44,7 @@ fn tree_json_and_mermaid() -> TestResult {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.starts_with(
-            "erDiagram\n    shop {\n        text id\n        text __extract_id PK\n    }\n"
+            "erDiagram\n    shop {\n        string id\n        string __extract_id PK\n    }\n"
         ),
         "{}",
         r.stdout
