@@ -125,6 +125,25 @@ fn a_full_disk_is_a_clean_io_error_that_leaves_nothing() -> TestResult {
 }
 
 #[test]
+fn a_read_only_output_is_a_clean_io_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.jsonl"), "{\"x\":1}\n")?;
+    // Read-only even for root, unlike permission bits.
+    let Some(fs) = Tmpfs::mount(&dir.path().join("ro"), "1m,ro") else {
+        eprintln!("skipped: cannot mount a tmpfs here");
+        return Ok(());
+    };
+    let out = fs.path.join("out").to_string_lossy().into_owned();
+    let r = run(dir.path(), &["flatten", "a.jsonl", "-o", &out, "-q"], None)?;
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        format!("error: {out}: Read-only file system (os error 30)\n")
+    );
+    Ok(())
+}
+
+#[test]
 fn an_output_path_that_is_a_file_is_a_clean_io_error() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("a.jsonl"), "{\"x\":1}\n")?;
