@@ -40,12 +40,14 @@ FORMATS = ("csv", "parquet")
 def run_flatterer(fmt: str, threads: int, input_path: str, out_dir: str) -> dict:
     import flatterer
 
+    # json_stream (a stream of objects, which JSONL is) rather than ndjson: with ndjson
+    # the threads option has no effect in 0.25; the output is the same.
     flatterer.flatten(
         input_path,
         out_dir,
         csv=(fmt == "csv"),
         parquet=(fmt == "parquet"),
-        ndjson=True,
+        json_stream=True,
         threads=threads,
         force=True,
     )
