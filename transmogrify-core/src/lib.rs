@@ -67,7 +67,8 @@ pub use crate::naming::{BUILTIN_ABBREVIATIONS, file_stem, unique_file_stems};
 pub use crate::processor::{Processor, Session};
 pub use crate::raw::{RawResult, RawTable};
 pub use crate::result::{
-    BadRecord, ColumnRole, ProcessingResult, ResultCollector, TableSchema, VALUE_COLUMN, batch_rows,
+    BadRecord, ColumnRole, ProcessingResult, ROLE_METADATA_KEY, ResultCollector, TableSchema,
+    VALUE_COLUMN, batch_rows,
 };
 pub use crate::time::{format_timestamp, now_micros, parse_timestamp};
 

@@ -27,6 +27,15 @@ use crate::naming::{Abbreviator, assign_unique, unique_file_stems};
 use crate::time::format_timestamp;
 use crate::typed::{convert, decide};
 
+/// Field metadata key naming the role of a metadata column in a table's Arrow schema
+/// (`id` or `parent_id`), so writers can treat unique keys specially (Parquet, for
+/// one, does not dictionary-encode them).
+pub const ROLE_METADATA_KEY: &str = "transmogrify:role";
+
+fn role_meta(role: &str) -> HashMap<String, String> {
+    HashMap::from([(ROLE_METADATA_KEY.to_string(), role.to_string())])
+}
+
 /// Name of the `value` column holding scalar array elements in child tables.
 pub const VALUE_COLUMN: &str = "value";
 
@@ -407,13 +416,15 @@ impl ProcessingResult {
                 sources.push(Source::Data(key, dt));
             }
             if let Some(f) = &cfg.id_field {
-                fields.push(Field::new(f, DataType::Utf8, false));
+                fields.push(Field::new(f, DataType::Utf8, false).with_metadata(role_meta("id")));
                 roles.push(ColumnRole::Id);
                 sources.push(Source::Id);
             }
             if is_child {
                 if let Some(f) = &cfg.parent_field {
-                    fields.push(Field::new(f, DataType::Utf8, false));
+                    fields.push(
+                        Field::new(f, DataType::Utf8, false).with_metadata(role_meta("parent_id")),
+                    );
                     roles.push(ColumnRole::ParentId);
                     sources.push(Source::ParentId);
                 }

@@ -17,6 +17,7 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::writer::{ParquetCompression, TableWriter, WriteOptions, WriteSummary, WriterFactory};
@@ -89,11 +90,20 @@ impl<W: Write + Send> ParquetWriter<W> {
             }
             ParquetCompression::None => Compression::UNCOMPRESSED,
         };
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(compression)
             .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
-            .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
-            .build();
+            .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)));
+        // Row ids and parent ids are (nearly) unique: a dictionary would only cost time
+        // before falling back to plain encoding.
+        for field in schema.fields() {
+            let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
+            if matches!(role.map(String::as_str), Some("id" | "parent_id")) {
+                props = props
+                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+            }
+        }
+        let props = props.build();
         let writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(pq_err)?;
         Ok(ParquetWriter {
             writer,
@@ -151,5 +161,37 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
             .flush()
             .map_err(|e| Error::io("<parquet output>", e))?;
         Ok(WriteSummary { rows: self.rows })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use parquet::basic::Encoding;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use transmogrify_core::Processor;
+
+    use crate::output::WriteResultExt;
+
+    #[test]
+    fn ids_are_not_dictionary_encoded_but_data_is() -> Result<(), Box<dyn std::error::Error>> {
+        let records: String = (0..500).map(|i| format!("{{\"kind\":\"k{}\"}}\n", i % 3)).collect();
+        let result = Processor::default().process(records.as_bytes(), "t")?;
+        let files = result.to_parquet_bytes()?;
+        let reader = SerializedFileReader::new(bytes::Bytes::from(files[0].bytes.clone()))?;
+        let group = reader.metadata().row_group(0);
+        let dictionary = |name: &str| -> Option<bool> {
+            let column = group
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)?;
+            Some(
+                column
+                    .encodings()
+                    .any(|e| e == Encoding::RLE_DICTIONARY || e == Encoding::PLAIN_DICTIONARY),
+            )
+        };
+        assert_eq!(dictionary("kind"), Some(true));
+        assert_eq!(dictionary("__extract_id"), Some(false));
+        Ok(())
     }
 }
