@@ -274,11 +274,34 @@ mod tests {
         assert_eq!(
             all,
             [
-                5922444639875494628,
+                7413539120716362030,
                 11226254838551282903,
                 10063193215089510996
             ]
         );
+    }
+
+    #[test]
+    fn records_never_repeat_a_key() -> TestResult {
+        let data = generate(Shape::ApiEvents, Size::Records(300), Format::Jsonl, 7);
+        for line in jsonl_lines(&data) {
+            let text = std::str::from_utf8(line)?;
+            let value: serde_json::Value = serde_json::from_str(text)?;
+            fn meta_keys(v: &serde_json::Value) -> usize {
+                match v {
+                    serde_json::Value::Object(m) => m
+                        .iter()
+                        .map(|(k, v)| usize::from(k.starts_with("meta_")) + meta_keys(v))
+                        .sum(),
+                    serde_json::Value::Array(a) => a.iter().map(meta_keys).sum(),
+                    _ => 0,
+                }
+            }
+            let parsed = meta_keys(&value);
+            // A repeated key would be written twice but parsed once.
+            assert_eq!(text.matches("\"meta_").count(), parsed, "{text}");
+        }
+        Ok(())
     }
 
     #[test]

@@ -268,12 +268,12 @@ pub fn api_event(rng: &mut Rng, index: u64) -> Json {
         push(&mut object, "shipping", shipping(rng));
     }
     if rng.chance(40) {
+        // Distinct keys: a record never repeats a key (strict readers reject that).
+        const META: [&str; 6] = ["campaign", "source", "ref", "cohort", "partner", "ab_test"];
         let mut meta = Vec::new();
-        for _ in 0..rng.range(1, 5) {
-            let key = format!(
-                "meta_{}",
-                rng.pick(&["campaign", "source", "ref", "cohort", "partner", "ab_test"])
-            );
+        let first = rng.range_usize(0, META.len());
+        for j in 0..rng.range_usize(1, 5) {
+            let key = format!("meta_{}", META[(first + j) % META.len()]);
             meta.push((key, Json::str(rng.hex(8))));
         }
         push(&mut object, "metadata", Json::Obj(meta));
