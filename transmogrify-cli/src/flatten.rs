@@ -59,7 +59,7 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let inputs = inputs(&args.input)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
-    let target = output::Target::create(args, &processor, &entity)?;
+    let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(
         total_bytes(&args.input.inputs),

@@ -80,11 +80,13 @@ pub struct Target {
 
 impl Target {
     /// Checks the directory (refusing a non-empty one without `--force`) and the
-    /// format, before any input is read.
+    /// format, before any input is read. The final files are written by up to
+    /// `writers` threads (the executor's workers: one for the sequential executor).
     pub fn create(
         args: &crate::args::FlattenArgs,
         processor: &transmogrify_core::Processor,
         entity: &str,
+        writers: usize,
     ) -> Result<Target, Fail> {
         use crate::args::CompressionArg;
         use transmogrify_io::{ParquetCompression, StreamingOutput, WriteOptions};
@@ -116,7 +118,7 @@ impl Target {
             options.build()?,
         )?;
         Ok(Target {
-            sink: transmogrify_parallel::StreamingSink::new(out),
+            sink: transmogrify_parallel::StreamingSink::new(out).with_writers(writers),
             entity: entity.to_string(),
         })
     }

@@ -61,7 +61,8 @@ pub use crate::error::{Error, Result};
 pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
 pub use crate::output::{
-    OutputBytes, OutputFile, OutputSummary, WriteResultExt, data_dictionary, type_name,
+    OutputBytes, OutputFile, OutputSummary, Sequential, TableJob, TableJobs, WriteResultExt,
+    data_dictionary, type_name,
 };
 pub use crate::parquet_writer::{ParquetWriter, ParquetWriterFactory, SLICE_ROWS};
 pub use crate::reader::{

@@ -211,6 +211,76 @@ pub(crate) fn write_file(
     })
 }
 
+/// One table file to write: a job handed to a [`TableJobs`] runner.
+pub type TableJob<'a> = Box<dyn FnOnce() -> Result<OutputFile> + Send + 'a>;
+
+/// Runs the table-writing jobs of a finished output and returns their results in
+/// the order given. [`Sequential`] runs them one after another; an executor can
+/// spread them over threads (this crate starts none).
+pub trait TableJobs: Sync {
+    /// Runs every job; result `i` belongs to job `i`.
+    fn run_all<'a>(&self, jobs: Vec<TableJob<'a>>) -> Vec<Result<OutputFile>>;
+}
+
+/// Runs table jobs one after another on the calling thread.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sequential;
+
+impl TableJobs for Sequential {
+    fn run_all<'a>(&self, jobs: Vec<TableJob<'a>>) -> Vec<Result<OutputFile>> {
+        jobs.into_iter().map(|job| job()).collect()
+    }
+}
+
+/// Hands the batches of the table a schema describes to a sink; shareable between
+/// threads.
+pub(crate) type SharedTableBatches<'a> =
+    dyn Fn(&TableSchema, &mut BatchSink<'_>) -> Result<()> + Sync + 'a;
+
+/// Writes every table of `schemas` into `dir` through `jobs` (batches from
+/// `batches_of`), then the errors table and the data dictionary.
+pub(crate) fn write_tables_with(
+    dir: &Path,
+    format: &str,
+    options: &WriteOptions,
+    layout: &ProcessingResult,
+    schemas: &[TableSchema],
+    batches_of: &SharedTableBatches<'_>,
+    jobs: &dyn TableJobs,
+) -> Result<OutputSummary> {
+    let factory = options.registry.get(format)?;
+    let factory = factory.as_ref();
+    let tables: Vec<TableJob<'_>> = schemas
+        .iter()
+        .map(|schema| {
+            Box::new(move || {
+                write_file(
+                    &mut Destination::Dir(dir),
+                    factory,
+                    options,
+                    &schema.name,
+                    &schema.file_stem,
+                    &schema.schema,
+                    &mut |sink| batches_of(schema, sink),
+                )
+            }) as TableJob<'_>
+        })
+        .collect();
+    let mut summary = OutputSummary::default();
+    for file in jobs.run_all(tables) {
+        summary.files.push(file?);
+    }
+    write_extras(
+        Destination::Dir(dir),
+        factory,
+        format,
+        options,
+        layout,
+        schemas,
+        summary,
+    )
+}
+
 /// Writes every table of `schemas` (batches from `batches_of`), then the errors
 /// table and the data dictionary. `layout` gives the entity, configuration and
 /// bad records.
@@ -236,6 +306,27 @@ pub(crate) fn write_tables(
         )?;
         summary.files.push(file);
     }
+    write_extras(
+        dest,
+        factory.as_ref(),
+        format,
+        options,
+        layout,
+        schemas,
+        summary,
+    )
+}
+
+/// The errors table and the data dictionary, after the tables in `summary`.
+fn write_extras(
+    mut dest: Destination<'_>,
+    factory: &dyn WriterFactory,
+    format: &str,
+    options: &WriteOptions,
+    layout: &ProcessingResult,
+    schemas: &[TableSchema],
+    mut summary: OutputSummary,
+) -> Result<OutputSummary> {
     let mut errors_file = None;
     if options.write_errors {
         if let Some(errors) = layout.errors_batch()? {
@@ -250,7 +341,7 @@ pub(crate) fn write_tables(
             let table = format!("{}_errors", layout.entity_name());
             let file = write_file(
                 &mut dest,
-                factory.as_ref(),
+                factory,
                 options,
                 &table,
                 &stem,

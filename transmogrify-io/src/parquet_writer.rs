@@ -174,7 +174,9 @@ mod tests {
 
     #[test]
     fn ids_are_not_dictionary_encoded_but_data_is() -> Result<(), Box<dyn std::error::Error>> {
-        let records: String = (0..500).map(|i| format!("{{\"kind\":\"k{}\"}}\n", i % 3)).collect();
+        let records: String = (0..500)
+            .map(|i| format!("{{\"kind\":\"k{}\"}}\n", i % 3))
+            .collect();
         let result = Processor::default().process(records.as_bytes(), "t")?;
         let files = result.to_parquet_bytes()?;
         let reader = SerializedFileReader::new(bytes::Bytes::from(files[0].bytes.clone()))?;

@@ -16,7 +16,9 @@ use transmogrify_core::{
 };
 
 use crate::error::{Error, Result};
-use crate::output::{BatchSink, Destination, OutputSummary, prepare_dir, write_tables};
+use crate::output::{
+    BatchSink, OutputSummary, Sequential, TableJobs, prepare_dir, write_tables_with,
+};
 use crate::reader::{Reader, push_batch};
 use crate::writer::WriteOptions;
 
@@ -172,7 +174,13 @@ impl StreamingOutput {
 
     /// Writes every table with its final schema, then the errors table and the data
     /// dictionary; removes the spill files.
-    pub fn finish(mut self) -> Result<OutputSummary> {
+    pub fn finish(self) -> Result<OutputSummary> {
+        self.finish_with(&Sequential)
+    }
+
+    /// [`StreamingOutput::finish`], with the table files written by `jobs` (which may
+    /// write several at once).
+    pub fn finish_with(mut self, jobs: &dyn TableJobs) -> Result<OutputSummary> {
         for spill in &mut self.spills {
             spill
                 .file
@@ -185,7 +193,7 @@ impl StreamingOutput {
         let schemas = layout.schemas()?;
         let entity = layout.entity_name().to_string();
         let (spills, by_key, config) = (&self.spills, &self.by_key, &self.config);
-        let mut batches_of = |schema: &TableSchema, sink: &mut BatchSink<'_>| -> Result<()> {
+        let batches_of = |schema: &TableSchema, sink: &mut BatchSink<'_>| -> Result<()> {
             let key = (schema.path.clone(), schema.array_levels.clone());
             let Some(&i) = by_key.get(&key) else {
                 return Ok(());
@@ -219,13 +227,14 @@ impl StreamingOutput {
             }
             Ok(())
         };
-        let summary = write_tables(
-            Destination::Dir(&self.dir),
+        let summary = write_tables_with(
+            &self.dir,
             &self.format,
             &self.options,
             &layout,
             &schemas,
-            &mut batches_of,
+            &batches_of,
+            jobs,
         )?;
         drop(self.spills);
         self.spill_dir

@@ -53,7 +53,7 @@ pub use crate::job::{DEFAULT_RETRIES, Job};
 pub use crate::plan::{Chunking, DEFAULT_CHUNK_BYTES, Input, InputFormat};
 pub use crate::processes::{ProcessExecutor, WORKER_ENV};
 pub use crate::report::{FailedChunk, RunReport};
-pub use crate::sink::{ResultSink, StreamingSink};
+pub use crate::sink::{ResultSink, StreamingSink, ThreadedTables};
 pub use crate::worker::{ABORT_ENV, worker_main};
 
 mod chunk;

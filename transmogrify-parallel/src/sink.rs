@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use parking_lot::Mutex;
 use transmogrify_core::{ProcessingResult, ResultCollector};
-use transmogrify_io::{OutputSummary, StreamingOutput};
+use transmogrify_io::{OutputFile, OutputSummary, StreamingOutput, TableJob, TableJobs};
 
 use crate::error::{Error, Result};
 
@@ -74,6 +74,51 @@ impl Ordered {
 /// ```
 pub struct StreamingSink {
     state: Mutex<Ordered>,
+    writers: usize,
+}
+
+/// Writes table files on up to `n` scoped threads, each taking the next table.
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadedTables(pub usize);
+
+impl TableJobs for ThreadedTables {
+    fn run_all<'a>(&self, jobs: Vec<TableJob<'a>>) -> Vec<transmogrify_io::Result<OutputFile>> {
+        let n = jobs.len();
+        let threads = self.0.clamp(1, n.max(1));
+        if threads <= 1 {
+            return jobs.into_iter().map(|job| job()).collect();
+        }
+        let jobs: Vec<Mutex<Option<TableJob<'a>>>> =
+            jobs.into_iter().map(|j| Mutex::new(Some(j))).collect();
+        let results: Vec<Mutex<Option<transmogrify_io::Result<OutputFile>>>> =
+            (0..n).map(|_| Mutex::new(None)).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let (Some(job), Some(slot)) = (jobs.get(i), results.get(i)) else {
+                            break;
+                        };
+                        if let Some(job) = job.lock().take() {
+                            *slot.lock() = Some(job());
+                        }
+                    }
+                });
+            }
+        });
+        results
+            .into_iter()
+            .map(|r| {
+                r.into_inner().unwrap_or_else(|| {
+                    Err(transmogrify_io::Error::Internal(
+                        "a table job did not run".into(),
+                    ))
+                })
+            })
+            .collect()
+    }
 }
 
 impl StreamingSink {
@@ -85,12 +130,22 @@ impl StreamingSink {
                 pending: BTreeMap::new(),
                 out: Some(out),
             }),
+            writers: crate::executor::default_workers(),
         }
+    }
+
+    /// Writes up to `n` table files at once when finishing. Defaults to the number of
+    /// cores.
+    #[must_use]
+    pub fn with_writers(mut self, n: usize) -> Self {
+        self.writers = n.max(1);
+        self
     }
 
     /// Writes the final files (parts still waiting behind a missing one go first,
     /// in order).
     pub fn finish(self) -> Result<OutputSummary> {
+        let writers = self.writers;
         let mut state = self.state.into_inner();
         let mut out = state
             .out
@@ -101,7 +156,7 @@ impl StreamingSink {
                 out.add(part)?;
             }
         }
-        Ok(out.finish()?)
+        Ok(out.finish_with(&ThreadedTables(writers))?)
     }
 
     /// Drops everything: spill files are removed and no table file is written.
