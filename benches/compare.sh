@@ -23,8 +23,7 @@
 #   IDLE_LOAD before each run, wait until the 1-minute load average is
 #             below this (at most IDLE_WAIT seconds)                   [no waiting]
 #   IDLE_WAIT                                                          [300]
-#   DUCKDB_IGNORE_ERRORS 0 reads strictly (the api-events data has objects
-#             with duplicate keys, which DuckDB then refuses)          [1]
+#   DUCKDB_IGNORE_ERRORS 1 lets DuckDB skip records it cannot read      [0]
 #   OURS_ARGS extra arguments for `transmogrify flatten` (e.g. --typed) []
 #   WORKDIR   generated data, outputs and logs                  [${TMPDIR:-/tmp}/transmogrify-compare]
 #   KEEP_DATA 1 keeps the generated input for the next run              [0]

@@ -76,7 +76,7 @@ def run_duckdb(fmt: str, threads: int, input_path: str, out_dir: str) -> dict:
     con.execute(f"SET threads={int(threads)}")
     # ignore_errors: DuckDB refuses objects with duplicate keys; with it the offending
     # value is dropped and the record kept (rows are counted below).
-    ignore = os.environ.get("DUCKDB_IGNORE_ERRORS", "1") != "0"
+    ignore = os.environ.get("DUCKDB_IGNORE_ERRORS", "0") != "0"
     options = ", ignore_errors=true" if ignore else ""
     source = f"read_ndjson_auto('{input_path}'{options})"
     con.execute(f"COPY (SELECT * FROM {source}) TO '{out}' (FORMAT {fmt})")
