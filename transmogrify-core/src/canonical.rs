@@ -1,6 +1,9 @@
 //! Canonical JSON of a record, for content-hash ids: keys sorted by their bytes,
 //! duplicate keys resolved to the last value, no whitespace, strings minimally
 //! escaped, numbers in their exact source text. Iterative, so depth is no danger.
+//!
+//! The same walk, keeping keys in source order, rewrites a record whose objects
+//! repeat a key: each key stays where it first appeared, with its last value.
 
 use crate::parse::{PResult, ParseError, Parser, Peek, write_json_string};
 
@@ -16,6 +19,16 @@ enum Frame {
 
 /// The canonical form of the JSON value in `bytes`.
 pub(crate) fn canonical_json(bytes: &[u8], nesting_limit: usize) -> PResult<Vec<u8>> {
+    rewrite(bytes, nesting_limit, true)
+}
+
+/// `bytes` as compact JSON with keys in source order, every repeated key kept at its
+/// first place with its last value.
+pub(crate) fn without_repeated_keys(bytes: &[u8], nesting_limit: usize) -> PResult<Vec<u8>> {
+    rewrite(bytes, nesting_limit, false)
+}
+
+fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>> {
     let mut p = Parser::new(bytes, nesting_limit);
     let mut scratch = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -78,8 +91,12 @@ pub(crate) fn canonical_json(bytes: &[u8], nesting_limit: usize) -> PResult<Vec<
                         None
                     } else {
                         let mut members = std::mem::take(members);
-                        // Stable sort keeps source order among equal keys: the last wins.
-                        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                        if sorted {
+                            // Stable: source order among equal keys, so the last wins below.
+                            members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                        } else {
+                            members = last_values_first_places(members);
+                        }
                         let mut out = vec![b'{'];
                         let mut first = true;
                         for (i, (k, v)) in members.iter().enumerate() {
@@ -122,6 +139,26 @@ pub(crate) fn canonical_json(bytes: &[u8], nesting_limit: usize) -> PResult<Vec<
     }
 }
 
+/// Members with each repeated key at its first place and with its last value.
+fn last_values_first_places(members: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(members.len());
+    for (key, value) in members {
+        match at.get(&key) {
+            Some(&i) => {
+                if let Some(slot) = out.get_mut(i) {
+                    slot.1 = value;
+                }
+            }
+            None => {
+                at.insert(key.clone(), out.len());
+                out.push((key, value));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,6 +172,18 @@ mod tests {
         assert_eq!(
             c.map(|v| String::from_utf8_lossy(&v).into_owned()),
             Ok(r#"{"a":1e5,"b":[1.0,{"a":"A","z":1}],"c":{}}"#.to_string())
+        );
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place_and_last_value() {
+        let c = without_repeated_keys(
+            br#"{"b":1,"a":{"x":1},"b":[2],"a":3,"c":{"k":1,"k":2}}"#,
+            64,
+        );
+        assert_eq!(
+            c.map(|v| String::from_utf8_lossy(&v).into_owned()),
+            Ok(r#"{"b":[2],"a":3,"c":{"k":2}}"#.to_string())
         );
     }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use hashbrown::{Equivalent, HashMap};
 
-use crate::canonical::canonical_json;
+use crate::canonical::{canonical_json, without_repeated_keys};
 use crate::columns::{TextColumn, kind};
 use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
@@ -45,6 +45,9 @@ struct Node {
     /// `NONE`. Records mostly repeat their key order, so these hints usually spare the
     /// hash lookup.
     next_hint: u32,
+    /// The object (numbered per session) that last held this key: meeting it twice in
+    /// one object means a repeated key.
+    stamp: u64,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -137,6 +140,9 @@ enum Fail {
     Parse(ParseError),
     NotObject(&'static str),
     TooLarge(u64),
+    /// An object repeats a key: the record is flattened again from a rewrite where
+    /// the last value wins.
+    RepeatedKey,
     Columns(u32),
     Other(Error),
 }
@@ -172,6 +178,10 @@ pub(crate) struct Flattener {
     /// current record, so a rollback can restore them.
     kind_log: Vec<(u32, u32, u16)>,
     key_scratch: Vec<u8>,
+    /// Number of the object being walked (see `Node::stamp`).
+    object_stamp: u64,
+    /// Whether the record being walked repeats a key in some object.
+    repeated_key: bool,
     text_scratch: Vec<u8>,
     batch_records: usize,
     records: u64,
@@ -200,6 +210,7 @@ impl Flattener {
                 elem: NONE,
                 first_hint: NONE,
                 next_hint: NONE,
+                stamp: 0,
             }],
             node_map: HashMap::new(),
             tables: vec![main],
@@ -209,6 +220,8 @@ impl Flattener {
             touched: Vec::new(),
             kind_log: Vec::new(),
             key_scratch: Vec::new(),
+            object_stamp: 0,
+            repeated_key: false,
             text_scratch: Vec::new(),
             batch_records: 0,
             records: 0,
@@ -302,6 +315,11 @@ impl Flattener {
                 },
                 0,
             ),
+            Fail::RepeatedKey => {
+                return Err(Error::Internal(
+                    "a record still repeats a key after its rewrite".into(),
+                ));
+            }
             Fail::Other(e) => return Err(e),
         };
         Ok(RecordError {
@@ -339,8 +357,22 @@ impl Flattener {
         if bytes.len() as u64 > self.cfg.max_record_bytes {
             return Err(Fail::TooLarge(bytes.len() as u64));
         }
+        match self.flatten_once(bytes, bytes, pos) {
+            // Rare: rather than undo values in place, flatten a rewrite of the record
+            // in which each repeated key keeps its first place and its last value.
+            Err(Fail::RepeatedKey) => {
+                let unique = without_repeated_keys(bytes, self.cfg.nesting_limit)?;
+                self.flatten_once(&unique, bytes, pos)
+            }
+            result => result,
+        }
+    }
+
+    /// One walk of `bytes`; `record` is the record as given (for ids that hash it).
+    fn flatten_once(&mut self, bytes: &[u8], record: &[u8], pos: Position) -> FResult<()> {
         self.epoch += 1;
         self.touched.clear();
+        self.repeated_key = false;
         let nodes_at_start = self.nodes.len();
         let tables_at_start = self.tables.len();
         let mut p = Parser::new(bytes, self.cfg.nesting_limit);
@@ -359,7 +391,10 @@ impl Flattener {
             let row = self.new_row(0, NONE as usize, 0);
             self.object(&mut p, 0, row, 0, 1)?;
             p.expect_end()?;
-            self.assign_ids(bytes, pos.ordinal)
+            if self.repeated_key {
+                return Err(Fail::RepeatedKey);
+            }
+            self.assign_ids(record, pos.ordinal)
         })();
         if result.is_err() {
             self.rollback_to(nodes_at_start, tables_at_start);
@@ -381,12 +416,19 @@ impl Flattener {
         if !p.begin_object()? {
             return Ok(());
         }
+        self.object_stamp += 1;
+        let stamp = self.object_stamp;
         let mut prev = NONE;
         loop {
             let mut scratch = std::mem::take(&mut self.key_scratch);
             let key = p.key(&mut scratch)?;
             let child = self.predicted_child(node, prev, key);
             self.key_scratch = scratch;
+            let seen = &mut self.nodes[child as usize].stamp;
+            if *seen == stamp {
+                self.repeated_key = true;
+            }
+            *seen = stamp;
             self.value(p, t, row, child, depth)?;
             if !p.next_member()? {
                 return Ok(());
@@ -709,6 +751,7 @@ impl Flattener {
             elem: NONE,
             first_hint: NONE,
             next_hint: NONE,
+            stamp: 0,
         });
         self.node_map.insert(NodeKey { parent, key }, id);
         id
@@ -803,6 +846,7 @@ impl Flattener {
             elem: NONE,
             first_hint: NONE,
             next_hint: NONE,
+            stamp: 0,
         });
         self.nodes[node as usize].elem = elem;
         let mut levels = self.tables[t as usize].key.levels.to_vec();

@@ -67,6 +67,23 @@ fn empty_objects_and_arrays_produce_nothing() -> TestResult {
 fn duplicate_keys_last_one_wins() -> TestResult {
     let got = tables(r#"{"a":1,"b":2,"a":3,"o":{"x":1,"x":"y"}}"#, bare())?;
     assert_tables(&got, "# t\na|b|o_x\n3|2|y");
+    // Whatever the earlier value was (object, array, scalar), only the last one is
+    // flattened, at the key's first place.
+    let got = tables(
+        r#"[{"a":{"b":1},"z":0,"a":2},{"k":[{"x":1}],"k":[{"y":2}]},{"m":5,"m":{"n":6}}]"#,
+        bare(),
+    )?;
+    assert_tables(
+        &got,
+        "# t
+         a|z|m_n
+         2|0|∅
+         ∅|∅|∅
+         ∅|∅|6
+         # t_k
+         y
+         2",
+    );
     Ok(())
 }
 
