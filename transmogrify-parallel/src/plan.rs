@@ -81,49 +81,50 @@ impl Input {
         Self::new(path, InputFormat::Json)
     }
 
-    /// An input whose format is told by its extension (`.json` is JSON, `.jsonl` and
-    /// `.ndjson` are JSONL; `.csv`, `.parquet`, `.gz` and `.zst` go through
-    /// `transmogrify-io`'s readers) or, failing that, by its first bytes (compression
-    /// and Parquet magic numbers, `[` for JSON, else JSONL). Standard input is JSONL.
+    /// An input whose format is told by its extension (`.json`, `.jsonl`, `.ndjson`,
+    /// `.csv`, `.parquet`, each maybe with `.gz` or `.zst`) or, failing that, by its
+    /// first bytes, as `transmogrify-io` tells them. Plain JSON and JSONL files are
+    /// chunked by the executors; everything else goes through `transmogrify-io`'s
+    /// readers. Standard input is JSONL.
     pub fn detect(path: impl Into<PathBuf>) -> Result<Self> {
+        use transmogrify_io::{Compression, InputFormat as Io};
         let path = path.into();
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        let format = match ext.as_deref() {
-            Some("json") => InputFormat::Json,
-            Some("jsonl" | "ndjson") => InputFormat::Jsonl,
-            Some("csv" | "tsv" | "parquet" | "pq" | "gz" | "zst" | "zstd") => InputFormat::Reader,
-            _ if is_stdin(&path) => InputFormat::Jsonl,
-            _ => {
-                let mut head = [0u8; 512];
+        if is_stdin(&path) {
+            return Ok(Input::jsonl(path));
+        }
+        let name = path.to_string_lossy().into_owned();
+        let compressed = Compression::from_extension(&name) != Compression::None;
+        let format = match Io::from_extension(&name) {
+            Some(f) => Some(f),
+            None if compressed => None,
+            None => {
+                let mut head = vec![0u8; 64 * 1024];
                 let n = File::open(&path)
                     .and_then(|mut f| f.read(&mut head))
                     .map_err(|e| Error::io(&path, e))?;
                 let head = &head[..n];
-                let magic = head.starts_with(&[0x1f, 0x8b])
-                    || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
-                    || head.starts_with(b"PAR1");
-                let first = head
-                    .iter()
-                    .find(|b| !b" \t\r\n".contains(b) && **b != 0xEF && **b != 0xBB && **b != 0xBF);
-                if magic {
-                    InputFormat::Reader
-                } else if first == Some(&b'[') {
-                    InputFormat::Json
+                let magic =
+                    head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+                if head.is_empty() {
+                    // An empty file is an empty JSONL file: no records.
+                    Some(Io::Jsonl)
+                } else if magic {
+                    None
                 } else {
-                    InputFormat::Jsonl
+                    Io::sniff(head)
                 }
             }
         };
-        if format == InputFormat::Reader {
-            let options = transmogrify_io::ReaderOptions::builder()
-                .build()
-                .map_err(|e| Error::Config(e.to_string()))?;
-            return Ok(Input::with_reader(path, options));
+        match (compressed, format) {
+            (false, Some(Io::Json)) => Ok(Input::json(path)),
+            (false, Some(Io::Jsonl)) => Ok(Input::jsonl(path)),
+            (_, format) => {
+                let options = transmogrify_io::ReaderOptions::builder()
+                    .with_format(format)
+                    .build()?;
+                Ok(Input::with_reader(path, options))
+            }
         }
-        Ok(Input::new(path, format))
     }
 
     /// The path (`-` for standard input).
@@ -679,6 +680,28 @@ mod tests {
                 "f: line 1, column 15 (byte 14, record 1): invalid JSON: unexpected end of input, expected a JSON value near `{\"a\":`"
             )
         );
+    }
+
+    #[test]
+    fn detection_by_extension_then_content() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("tm-detect-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let cases: [(&str, &[u8], InputFormat); 6] = [
+            ("a.json", b"{}", InputFormat::Json),
+            ("a.ndjson", b"{}", InputFormat::Jsonl),
+            ("a.csv", b"x,y\n1,2\n", InputFormat::Reader),
+            ("lines", b"{\"a\":1}\n{\"a\":2}\n", InputFormat::Jsonl),
+            ("pretty", b"{\n  \"a\": 1\n}\n", InputFormat::Json),
+            ("table", b"x,y\n1,2\n", InputFormat::Reader),
+        ];
+        for (name, bytes, want) in cases {
+            let path = dir.join(name);
+            std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+            assert_eq!(Input::detect(&path)?.format(), want, "{name}");
+        }
+        assert_eq!(Input::detect("-")?.format(), InputFormat::Jsonl);
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(())
     }
 
     #[test]
