@@ -13,7 +13,7 @@ use transmogrify_core::{Position, RecordError, RecordErrorKind};
 use crate::error::{Error, Result};
 use crate::input::{Compression, Input, read_error};
 use crate::json_text::{is_json_number, push_json_string};
-use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions};
+use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions, Stepper, next_batch};
 
 /// Default field delimiter.
 pub const DEFAULT_CSV_DELIMITER: u8 = b',';
@@ -486,30 +486,21 @@ fn json_key(name: &str) -> Vec<u8> {
     out
 }
 
+impl Stepper for CsvReader {
+    fn step(&mut self) -> Result<bool> {
+        CsvReader::step(self)
+    }
+
+    fn batcher_and_done(&mut self) -> (&mut Batcher, &mut bool) {
+        (&mut self.batcher, &mut self.done)
+    }
+}
+
 impl Iterator for CsvReader {
     type Item = Result<RawBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        loop {
-            match self.step() {
-                Ok(true) => {
-                    if self.batcher.is_full() {
-                        return self.batcher.take().map(Ok);
-                    }
-                }
-                Ok(false) => {
-                    self.done = true;
-                    return self.batcher.take().map(Ok);
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+        next_batch(self)
     }
 }
 

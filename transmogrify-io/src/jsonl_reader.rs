@@ -11,7 +11,7 @@ use transmogrify_core::{Position, RecordError, RecordErrorKind, excerpt};
 
 use crate::error::Result;
 use crate::input::Input;
-use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions};
+use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions, Stepper, next_batch};
 
 /// Reads JSONL records from an [`Input`].
 pub(crate) struct JsonlReader {
@@ -125,32 +125,21 @@ impl JsonlReader {
     }
 }
 
+impl Stepper for JsonlReader {
+    fn step(&mut self) -> Result<bool> {
+        JsonlReader::step(self)
+    }
+
+    fn batcher_and_done(&mut self) -> (&mut Batcher, &mut bool) {
+        (&mut self.batcher, &mut self.done)
+    }
+}
+
 impl Iterator for JsonlReader {
     type Item = Result<RawBatch>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        loop {
-            match self.step() {
-                Ok(true) => {
-                    if self.batcher.is_full() {
-                        return self.batcher.take().map(Ok);
-                    }
-                }
-                Ok(false) => {
-                    self.done = true;
-                    return self.batcher.take().map(Ok);
-                }
-                Err(e) => {
-                    // Records read before the failure are lost with it: a read error
-                    // ends the run in every error mode.
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+        next_batch(self)
     }
 }
 

@@ -332,6 +332,42 @@ pub fn process_file(
 }
 
 /// Collects records into batches of the configured size.
+/// A reader that reads one record (or bad record) at a time into its [`Batcher`].
+pub(crate) trait Stepper {
+    /// Reads the next record into the batcher; `false` at the end of the input.
+    fn step(&mut self) -> Result<bool>;
+    /// The batcher and the reader's "finished" flag.
+    fn batcher_and_done(&mut self) -> (&mut Batcher, &mut bool);
+}
+
+/// The next batch of a [`Stepper`]: records until the batch is full or the input
+/// ends. A read error ends the reader (records read before it in the same batch are
+/// lost with it: it ends the run in every error mode).
+pub(crate) fn next_batch<S: Stepper>(reader: &mut S) -> Option<Result<RawBatch>> {
+    if *reader.batcher_and_done().1 {
+        return None;
+    }
+    loop {
+        match reader.step() {
+            Ok(true) => {
+                let (batcher, _) = reader.batcher_and_done();
+                if batcher.is_full() {
+                    return batcher.take().map(Ok);
+                }
+            }
+            Ok(false) => {
+                let (batcher, done) = reader.batcher_and_done();
+                *done = true;
+                return batcher.take().map(Ok);
+            }
+            Err(e) => {
+                *reader.batcher_and_done().1 = true;
+                return Some(Err(e));
+            }
+        }
+    }
+}
+
 pub(crate) struct Batcher {
     pub(crate) batch: RawBatch,
     max_records: usize,
