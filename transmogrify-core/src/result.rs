@@ -546,11 +546,14 @@ impl ProcessingResult {
 
     fn chunk_batch(&self, schema: &TableSchema, chunk: &TableChunk) -> Result<RecordBatch> {
         let text = self.config.cast_to_string;
+        // Wide tables have hundreds of columns: look them up by key, not by scanning.
+        let by_key: HashMap<&ColKey, &ArrayRef> =
+            chunk.columns.iter().map(|(k, _, a)| (k, a)).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.sources.len());
         for source in &schema.sources {
             arrays.push(match source {
-                Source::Data(key, dt) => match chunk.columns.iter().find(|c| &c.0 == key) {
-                    Some((_, _, array)) => convert(array, dt)?,
+                Source::Data(key, dt) => match by_key.get(key) {
+                    Some(array) => convert(array, dt)?,
                     None => new_null_array(dt, chunk.rows),
                 },
                 Source::Id => chunk.ids.clone(),
