@@ -39,6 +39,10 @@ pub struct JsonRecords<'a> {
     line: u64,
     line_pos: usize,
     line_start: usize,
+    /// Where the record being split began.
+    record_start: usize,
+    /// After an error in a stream of values: where the error was.
+    failed_in_stream: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +77,8 @@ impl<'a> JsonRecords<'a> {
             line: 1,
             line_pos: 0,
             line_start: 0,
+            record_start: 0,
+            failed_in_stream: None,
         }
     }
 
@@ -136,6 +142,7 @@ impl<'a> JsonRecords<'a> {
                 at,
             ),
         };
+        self.failed_in_stream = (self.state == State::Stream).then_some(at);
         self.state = State::Done;
         RecordError {
             source_name: self.source.clone(),
@@ -148,6 +155,7 @@ impl<'a> JsonRecords<'a> {
     fn record(&mut self) -> Result<(&'a [u8], Position), ParseError> {
         self.parser.skip_ws();
         let start = self.parser.pos();
+        self.record_start = start;
         self.parser.skip_value(0)?;
         let end = self.parser.pos();
         let pos = self.position_of(start);
@@ -211,6 +219,34 @@ impl<'a> JsonRecords<'a> {
                 }
             }
         }
+    }
+}
+
+impl<'a> JsonRecords<'a> {
+    /// After an error in a stream of values (JSONL, concatenated objects), skips to
+    /// the start of the next line and returns the skipped bytes (the bad record's raw
+    /// text), so splitting can go on; the bad record keeps its ordinal. Inside an array
+    /// the extent of a broken element is unknowable: `None`, and splitting stays over.
+    ///
+    /// ```
+    /// use transmogrify_core::JsonRecords;
+    /// let mut records = JsonRecords::new(b"{\"a\":1}\n{\"a\": }\n{\"a\":3}\n", "f.jsonl");
+    /// assert!(records.next().is_some_and(|r| r.is_ok()));
+    /// assert!(records.next().is_some_and(|r| r.is_err()));
+    /// assert_eq!(records.recover(), Some(&b"{\"a\": }\n"[..]));
+    /// let (third, pos) = records.next().ok_or("a third record")??;
+    /// assert_eq!((third, pos.line, pos.ordinal), (&b"{\"a\":3}"[..], 3, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn recover(&mut self) -> Option<&'a [u8]> {
+        let at = self.failed_in_stream.take()?;
+        let resume =
+            memchr::memchr(b'\n', self.bytes.get(at..)?).map_or(self.bytes.len(), |i| at + i + 1);
+        let raw = self.bytes.get(self.record_start.min(resume)..resume)?;
+        self.parser.set_pos(resume);
+        self.ordinal += 1;
+        self.state = State::Stream;
+        Some(raw)
     }
 }
 

@@ -177,11 +177,15 @@ impl Session {
         self.push(&bytes)
     }
 
-    /// Flattens every record of an in-memory JSON text (see [`JsonRecords`]).
+    /// Flattens every record of an in-memory JSON text (see [`JsonRecords`]). In skip
+    /// mode a broken record of a stream (JSONL) is recorded and the rest of its line
+    /// skipped; inside a top-level array a syntax error still ends the text.
     pub fn push_json_text(&mut self, json: &[u8], source: &str) -> Result<()> {
         self.set_source(source);
         let base = self.flattener.next_ordinal();
-        for item in JsonRecords::new(json, source) {
+        let skip = self.config().on_error() == crate::ErrorMode::Skip;
+        let mut records = JsonRecords::new(json, source);
+        while let Some(item) = records.next() {
             match item {
                 Ok((bytes, mut pos)) => {
                     pos.ordinal += base;
@@ -189,7 +193,12 @@ impl Session {
                 }
                 Err(mut e) => {
                     e.position.ordinal += base;
-                    return Err(e.into());
+                    // In a stream of records a broken one ends at its line; in skip mode
+                    // it is recorded and splitting goes on from the next line.
+                    match records.recover().filter(|_| skip) {
+                        Some(raw) => self.reject(e, raw)?,
+                        None => return Err(e.into()),
+                    }
                 }
             }
         }

@@ -194,3 +194,29 @@ fn truncated_arrays_stop_with_their_position() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn skip_mode_goes_on_after_a_broken_line_of_in_memory_jsonl() -> TestResult {
+    let p = skip_processor()?;
+    let text = b"{\"a\":1}\n{\"a\": tru}\n{\"a\":3}\n{\"a\":[1,}\n{\"a\":5}\n";
+    let r = p.process(text, "t")?;
+    assert_tables(&render(&r)?, "# t\na\n1\n3\n5");
+    let bad: Vec<(u64, u64, &str)> = r
+        .errors()
+        .iter()
+        .map(|e| {
+            (
+                e.error.position.line,
+                e.error.position.ordinal,
+                e.raw.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(bad, [(2, 1, "{\"a\": tru}\n"), (4, 3, "{\"a\":[1,}\n")]);
+    // Inside an array the end of a broken element is unknowable: the text ends there.
+    assert!(
+        p.process(b"[{\"a\":1},{\"a\": tru},{\"a\":3}]", "t")
+            .is_err()
+    );
+    Ok(())
+}
