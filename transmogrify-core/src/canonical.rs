@@ -60,7 +60,7 @@ fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>>
             }
             Peek::String => {
                 let mut v = Vec::new();
-                write_json_string(&mut v, p.string(&mut scratch)?);
+                write_json_string(&mut v, p.string(&mut scratch)?.as_bytes());
                 v
             }
             Peek::Number => p.number()?.0.as_bytes().to_vec(),
@@ -107,7 +107,7 @@ fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>>
                                 out.push(b',');
                             }
                             first = false;
-                            write_json_string(&mut out, k);
+                            write_json_string(&mut out, k.as_bytes());
                             out.push(b':');
                             out.extend_from_slice(v);
                         }

@@ -721,15 +721,26 @@ impl Sink for CompactSink<'_> {
         }
         let mut scratch = Vec::new();
         let s = p.string(&mut scratch)?;
-        write_json_string(self.out, s);
+        write_json_string(self.out, s.as_bytes());
         Ok(())
     }
 }
 
 /// Writes `s` as a JSON string with minimal escaping.
-pub(crate) fn write_json_string(out: &mut Vec<u8>, s: &str) {
+/// Appends `text` to `out` as a JSON string with minimal escaping: `"` and `\\`, the
+/// short escapes (`\\n`, `\\r`, `\\t`, `\\b`, `\\f`) and `\\u00XX` for other control
+/// characters; every other byte is copied as it is, so UTF-8 text stays UTF-8. The
+/// form every JSON text of Transmogrify uses.
+///
+/// ```
+/// let mut out = Vec::new();
+/// transmogrify_core::write_json_string(&mut out, "a\"b\\c\nd\u{1}é".as_bytes());
+/// assert_eq!(String::from_utf8(out)?, r#""a\"b\\c\nd\u0001é""#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
     out.push(b'"');
-    let bytes = s.as_bytes();
+    let bytes = text;
     let mut run = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: &[u8] = match b {

@@ -2,37 +2,12 @@
 
 #![expect(
     clippy::indexing_slicing,
-    reason = "indices come from enumerating or bounds-checking the same slice; HEX is indexed by a nibble"
+    reason = "indices are bounds-checked against the same slice first"
 )]
 
-/// Appends `text` (valid UTF-8) as a JSON string.
-pub(crate) fn push_json_string(out: &mut Vec<u8>, text: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
-    let mut start = 0;
-    for (i, &b) in text.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&text[start..i]);
-        if escape.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[usize::from(b >> 4)]);
-            out.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            out.extend_from_slice(escape);
-        }
-        start = i + 1;
-    }
-    out.extend_from_slice(&text[start..]);
-    out.push(b'"');
-}
+/// Appends `text` (valid UTF-8) as a JSON string, escaped the way every JSON text of
+/// the project is.
+pub(crate) use transmogrify_core::write_json_string as push_json_string;
 
 /// Whether `s` is a number by JSON's grammar (so `007`, `+1`, `1.` and `NaN` are not).
 pub(crate) fn is_json_number(s: &[u8]) -> bool {
