@@ -16,7 +16,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
@@ -99,8 +99,11 @@ impl<W: Write + Send> ParquetWriter<W> {
         for field in schema.fields() {
             let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
             if matches!(role.map(String::as_str), Some("id" | "parent_id")) {
+                // Nor would min/max statistics of random keys help any reader.
+                let path = ColumnPath::from(field.name().as_str());
                 props = props
-                    .set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+                    .set_column_dictionary_enabled(path.clone(), false)
+                    .set_column_statistics_enabled(path, EnabledStatistics::None);
             }
         }
         let props = props.build();
