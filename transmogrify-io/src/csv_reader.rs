@@ -12,7 +12,7 @@ use transmogrify_core::{Position, RecordError, RecordErrorKind};
 
 use crate::error::{Error, Result};
 use crate::input::{Compression, Input, read_error};
-use crate::json_text::{is_json_number, push_json_string};
+use crate::json_text::{is_json_number, json_key, push_json_string};
 use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions, Stepper, next_batch};
 
 /// Default field delimiter.
@@ -477,13 +477,6 @@ fn header_keys(header: &csv::ByteRecord) -> Vec<Vec<u8>> {
         keys.push(json_key(&name));
     }
     keys
-}
-
-fn json_key(name: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len() + 3);
-    push_json_string(&mut out, name.as_bytes());
-    out.push(b':');
-    out
 }
 
 impl Stepper for CsvReader {

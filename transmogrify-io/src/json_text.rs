@@ -9,6 +9,14 @@
 /// the project is.
 pub(crate) use transmogrify_core::write_json_string as push_json_string;
 
+/// `"name":`, the start of an object member, for keys written again and again.
+pub(crate) fn json_key(name: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(name.len() + 3);
+    push_json_string(&mut out, name.as_bytes());
+    out.push(b':');
+    out
+}
+
 /// Whether `s` is a number by JSON's grammar (so `007`, `+1`, `1.` and `NaN` are not).
 pub(crate) fn is_json_number(s: &[u8]) -> bool {
     let digits = |s: &[u8], i: &mut usize| {

@@ -14,7 +14,7 @@ use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
 use crate::csv_writer::cell_text;
 use crate::error::{Error, Result};
-use crate::json_text::push_json_string;
+use crate::json_text::{json_key, push_json_string};
 use crate::writer::{TableWriter, WriteOptions, WriteSummary, WriterFactory};
 
 /// Which JSON layout a [`JsonWriter`] writes.
@@ -95,16 +95,7 @@ impl<W: Write + Send> TableWriter for JsonWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let schema = batch.schema();
         if self.keys.len() != schema.fields().len() {
-            self.keys = schema
-                .fields()
-                .iter()
-                .map(|f| {
-                    let mut k = Vec::new();
-                    push_json_string(&mut k, f.name().as_bytes());
-                    k.push(b':');
-                    k
-                })
-                .collect();
+            self.keys = schema.fields().iter().map(|f| json_key(f.name())).collect();
         }
         for row in 0..batch.num_rows() {
             self.line.clear();

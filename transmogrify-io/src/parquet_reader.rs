@@ -21,7 +21,7 @@ use transmogrify_core::Position;
 
 use crate::error::{Error, Result};
 use crate::input::{Compression, Input};
-use crate::json_text::push_json_string;
+use crate::json_text::{json_key, push_json_string};
 use crate::reader::{RawBatch, Reader, ReaderOptions};
 
 /// Reads Parquet rows as JSON object records.
@@ -77,16 +77,7 @@ impl ParquetReader {
     fn convert(&mut self, batch: &RecordBatch) -> Result<RawBatch> {
         let mut out = RawBatch::default();
         let schema = batch.schema();
-        let keys: Vec<Vec<u8>> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let mut k = Vec::new();
-                push_json_string(&mut k, f.name().as_bytes());
-                k.push(b':');
-                k
-            })
-            .collect();
+        let keys: Vec<Vec<u8>> = schema.fields().iter().map(|f| json_key(f.name())).collect();
         for (field, column) in schema.fields().iter().zip(batch.columns()) {
             check_type(column.data_type(), field.name(), &self.source)?;
         }
