@@ -64,7 +64,9 @@ pub use crate::output::{
     OutputBytes, OutputFile, OutputSummary, Sequential, TableJob, TableJobs, WriteResultExt,
     data_dictionary, type_name,
 };
-pub use crate::parquet_writer::{ParquetWriter, ParquetWriterFactory, SLICE_ROWS};
+pub use crate::parquet_writer::{
+    DICTIONARY_PAGE_LIMIT, ParquetWriter, ParquetWriterFactory, SLICE_ROWS,
+};
 pub use crate::reader::{
     DEFAULT_READER_BATCH_BYTES, DEFAULT_READER_BATCH_RECORDS, RawBatch, RawItem, Reader,
     ReaderOptions, ReaderOptionsBuilder, drive, open_reader, process_file, process_reader,
