@@ -119,22 +119,87 @@ impl PendingFile {
         }
     }
 
-    /// Flushes, syncs and renames the file to its final name.
-    fn commit(mut self, file: BufWriter<File>) -> Result<()> {
-        let file = file
-            .into_inner()
-            .map_err(|e| Error::io(&self.tmp, e.into_error()))?;
+    /// Syncs the (flushed) file and renames it to its final name.
+    fn commit(mut self, file: File) -> Result<()> {
         file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
         drop(file);
         fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
         self.committed = true;
-        // Make the rename itself durable; not every platform can sync a directory.
-        if let Some(dir) = self.dest.parent() {
-            if let Ok(d) = File::open(dir) {
+        Ok(())
+    }
+}
+
+/// Commits of the files of one output directory.
+///
+/// A finished file is flushed at once (so a full disk is reported by the table that
+/// hit it); syncing it to disk and renaming it to its final name happen on a
+/// background thread while the next table is written, since a sync mostly waits on
+/// the device. [`Commits::finish`] waits for them all and syncs the directory, so
+/// every file is in place, durably, when the output is reported written.
+pub(crate) struct Commits {
+    dir: PathBuf,
+    running: Mutex<Vec<std::thread::JoinHandle<Result<()>>>>,
+}
+
+impl Commits {
+    pub(crate) fn new(dir: &Path) -> Self {
+        Commits {
+            dir: dir.to_path_buf(),
+            running: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Flushes `file`, then syncs and renames it in the background.
+    fn add(&self, pending: PendingFile, file: BufWriter<File>) -> Result<()> {
+        let file = file
+            .into_inner()
+            .map_err(|e| Error::io(&pending.tmp, e.into_error()))?;
+        let handle = std::thread::Builder::new()
+            .name("tm-commit".into())
+            .spawn(move || pending.commit(file))
+            .map_err(|e| Error::io(&self.dir, e))?;
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(handle);
+        Ok(())
+    }
+
+    /// Waits for every commit; the first error, if any. Then makes the renames
+    /// durable (not every platform can sync a directory).
+    pub(crate) fn finish(self) -> Result<()> {
+        let mut first = Ok(());
+        for r in self.join_all() {
+            if first.is_ok() {
+                first = r;
+            }
+        }
+        if first.is_ok() {
+            if let Ok(d) = File::open(&self.dir) {
                 let _ = d.sync_all();
             }
         }
-        Ok(())
+        first
+    }
+
+    fn join_all(&self) -> Vec<Result<()>> {
+        let running =
+            std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
+        running
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Internal("a file commit panicked".into())))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Commits {
+    /// An output abandoned on an error still waits for its commits, so no thread
+    /// renames a file after the error has been reported.
+    fn drop(&mut self) {
+        self.join_all();
     }
 }
 
@@ -155,7 +220,7 @@ pub(crate) type TableBatches<'a> = dyn FnMut(&TableSchema, &mut BatchSink<'_>) -
 
 /// Where table files go: a directory, or memory.
 pub(crate) enum Destination<'a> {
-    Dir(&'a Path),
+    Dir(&'a Path, &'a Commits),
     Memory(&'a mut Vec<OutputBytes>),
 }
 
@@ -171,7 +236,7 @@ pub(crate) fn write_file(
 ) -> Result<OutputFile> {
     let file_name = format!("{stem}.{}", factory.extension());
     let (target, pending) = match dest {
-        Destination::Dir(dir) => {
+        Destination::Dir(dir, _) => {
             let pending = PendingFile::new(dir, &file_name);
             let file = File::create(&pending.tmp).map_err(|e| Error::io(&pending.tmp, e))?;
             (Target::File(BufWriter::new(file)), Some(pending))
@@ -188,9 +253,9 @@ pub(crate) fn write_file(
         (target, state.bytes)
     };
     let path = match (target, pending, dest) {
-        (Target::File(file), Some(pending), _) => {
+        (Target::File(file), Some(pending), Destination::Dir(_, commits)) => {
             let path = pending.dest.clone();
-            pending.commit(file)?;
+            commits.add(pending, file)?;
             path
         }
         (Target::Memory(data), _, Destination::Memory(out)) => {
@@ -239,23 +304,37 @@ pub(crate) type SharedTableBatches<'a> =
 
 /// Writes every table of `schemas` into `dir` through `jobs` (batches from
 /// `batches_of`), then the errors table and the data dictionary.
+///
+/// `sizes` estimates each table's bytes: the jobs are handed out largest first, so
+/// that runners of several threads do not end waiting on one big table started
+/// last. The summary keeps the order of `schemas`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "internal; each argument is a different part of one output"
+)]
 pub(crate) fn write_tables_with(
     dir: &Path,
     format: &str,
     options: &WriteOptions,
     layout: &ProcessingResult,
     schemas: &[TableSchema],
+    sizes: &[u64],
     batches_of: &SharedTableBatches<'_>,
     jobs: &dyn TableJobs,
 ) -> Result<OutputSummary> {
     let factory = options.registry.get(format)?;
     let factory = factory.as_ref();
-    let tables: Vec<TableJob<'_>> = schemas
+    let all_commits = Commits::new(dir);
+    let commits = &all_commits;
+    let mut order: Vec<usize> = (0..schemas.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
+    let tables: Vec<TableJob<'_>> = order
         .iter()
+        .filter_map(|&i| schemas.get(i))
         .map(|schema| {
             Box::new(move || {
                 write_file(
-                    &mut Destination::Dir(dir),
+                    &mut Destination::Dir(dir, commits),
                     factory,
                     options,
                     &schema.name,
@@ -266,19 +345,27 @@ pub(crate) fn write_tables_with(
             }) as TableJob<'_>
         })
         .collect();
-    let mut summary = OutputSummary::default();
-    for file in jobs.run_all(tables) {
-        summary.files.push(file?);
+    let mut files: Vec<Option<OutputFile>> = (0..schemas.len()).map(|_| None).collect();
+    for (&i, file) in order.iter().zip(jobs.run_all(tables)) {
+        if let Some(slot) = files.get_mut(i) {
+            *slot = Some(file?);
+        }
     }
-    write_extras(
-        Destination::Dir(dir),
+    let summary = OutputSummary {
+        files: files.into_iter().flatten().collect(),
+        ..OutputSummary::default()
+    };
+    let summary = write_extras(
+        Destination::Dir(dir, commits),
         factory,
         format,
         options,
         layout,
         schemas,
         summary,
-    )
+    )?;
+    all_commits.finish()?;
+    Ok(summary)
 }
 
 /// Writes every table of `schemas` (batches from `batches_of`), then the errors
@@ -353,7 +440,7 @@ fn write_extras(
         }
     }
     if options.data_dictionary {
-        if let Destination::Dir(dir) = dest {
+        if let Destination::Dir(dir, commits) = dest {
             let doc = dictionary(layout, schemas, factory.extension(), format, errors_file);
             let text = serde_json::to_vec_pretty(&doc)
                 .map_err(|e| Error::Internal(format!("data dictionary: {e}")))?;
@@ -363,7 +450,7 @@ fn write_extras(
             file.write_all(&text)
                 .map_err(|e| Error::io(&pending.tmp, e))?;
             let path = pending.dest.clone();
-            pending.commit(file)?;
+            commits.add(pending, file)?;
             summary.dictionary = Some(path);
         }
     }
@@ -563,14 +650,17 @@ impl WriteResultExt for ProcessingResult {
         options.registry.get(format)?;
         prepare_dir(dir, options.overwrite)?;
         let schemas = self.schemas()?;
-        write_tables(
-            Destination::Dir(dir),
+        let commits = Commits::new(dir);
+        let summary = write_tables(
+            Destination::Dir(dir, &commits),
             format,
             options,
             self,
             &schemas,
             &mut |schema, sink| result_batches(self, schema, sink),
-        )
+        )?;
+        commits.finish()?;
+        Ok(summary)
     }
 
     fn to_bytes(&self, format: &str, options: &WriteOptions) -> Result<Vec<OutputBytes>> {

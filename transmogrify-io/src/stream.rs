@@ -27,6 +27,8 @@ struct Spill {
     array_levels: Vec<u32>,
     file_path: PathBuf,
     file: BufWriter<File>,
+    /// Bytes spilled so far.
+    bytes: u64,
 }
 
 /// Writes the tables of a run given part by part, in bounded memory, with every
@@ -129,6 +131,7 @@ impl StreamingOutput {
                         array_levels: table.array_levels.clone(),
                         file_path,
                         file: BufWriter::new(file),
+                        bytes: 0,
                     });
                     self.spills.len() - 1
                 }
@@ -152,6 +155,7 @@ impl StreamingOutput {
                     .write_all(&len)
                     .and_then(|()| spill.file.write_all(&self.frame))
                     .map_err(|e| Error::io(&spill.file_path, e))?;
+                spill.bytes += 8 + self.frame.len() as u64;
             }
             raw_layout.tables.push(RawTable {
                 batches: layout_batch(&table.batches)?.into_iter().collect(),
@@ -225,14 +229,28 @@ impl StreamingOutput {
                     }
                 }
             }
+            drop(file);
+            // Written: its page-cache pages go now, on this writer's thread, rather
+            // than all at once at the end. (Whatever is left goes with the directory.)
+            let _ = std::fs::remove_file(&spill.file_path);
             Ok(())
         };
+        let sizes: Vec<u64> = schemas
+            .iter()
+            .map(|schema| {
+                by_key
+                    .get(&(schema.path.clone(), schema.array_levels.clone()))
+                    .and_then(|&i| spills.get(i))
+                    .map_or(0, |spill| spill.bytes)
+            })
+            .collect();
         let summary = write_tables_with(
             &self.dir,
             &self.format,
             &self.options,
             &layout,
             &schemas,
+            &sizes,
             &batches_of,
             jobs,
         )?;

@@ -144,3 +144,54 @@ fn a_column_of_the_last_record_is_in_every_format() -> TestResult {
     }
     Ok(())
 }
+
+/// Runs table jobs one after another, noting the order they come in.
+struct Recording(std::sync::Mutex<Vec<String>>);
+
+impl transmogrify_io::TableJobs for Recording {
+    fn run_all<'a>(
+        &self,
+        jobs: Vec<transmogrify_io::TableJob<'a>>,
+    ) -> Vec<transmogrify_io::Result<transmogrify_io::OutputFile>> {
+        jobs.into_iter()
+            .map(|job| {
+                let file = job()?;
+                if let Ok(mut order) = self.0.lock() {
+                    order.push(file.table.clone());
+                }
+                Ok(file)
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn tables_are_handed_out_largest_first_and_reported_in_table_order() -> TestResult {
+    // Per record: one main row, one `small` row, five `big` rows.
+    let text: String = (0..2_000)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"small\":[{{\"s\":{i}}}],\"big\":[{{\"b\":1}},{{\"b\":2}},{{\"b\":3}},{{\"b\":4}},{{\"b\":5}}]}}\n"
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir()?;
+    let processor = processor(true, ArrayMode::Smart);
+    let mut out = transmogrify_io::StreamingOutput::new(
+        dir.path(),
+        "csv",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    out.add(processor.process(text.as_bytes(), "t")?)?;
+    let recording = Recording(std::sync::Mutex::new(Vec::new()));
+    let summary = out.finish_with(&recording)?;
+    let order = recording.0.lock().map(|o| o.clone()).unwrap_or_default();
+    // `small` rows carry a parent id as well: more bytes than the main rows.
+    assert_eq!(order, ["t_big", "t_small", "t"]);
+    let reported: Vec<&str> = summary.files.iter().map(|f| f.table.as_str()).collect();
+    assert_eq!(reported, ["t", "t_small", "t_big"]);
+    let rows: Vec<u64> = summary.files.iter().map(|f| f.rows).collect();
+    assert_eq!(rows, [2_000, 2_000, 10_000]);
+    Ok(())
+}
