@@ -26,7 +26,9 @@ struct Spill {
     path: Vec<String>,
     array_levels: Vec<u32>,
     file_path: PathBuf,
-    file: BufWriter<File>,
+    /// Open while parts are added; closed before the tables are written, so that
+    /// removing a written table's spill file frees its pages there and then.
+    file: Option<BufWriter<File>>,
     /// Bytes spilled so far.
     bytes: u64,
 }
@@ -130,7 +132,7 @@ impl StreamingOutput {
                         path: table.path.clone(),
                         array_levels: table.array_levels.clone(),
                         file_path,
-                        file: BufWriter::new(file),
+                        file: Some(BufWriter::new(file)),
                         bytes: 0,
                     });
                     self.spills.len() - 1
@@ -150,10 +152,12 @@ impl StreamingOutput {
                     .get_mut(i)
                     .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
                 let len = (self.frame.len() as u64).to_le_bytes();
-                spill
+                let file = spill
                     .file
-                    .write_all(&len)
-                    .and_then(|()| spill.file.write_all(&self.frame))
+                    .as_mut()
+                    .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
+                file.write_all(&len)
+                    .and_then(|()| file.write_all(&self.frame))
                     .map_err(|e| Error::io(&spill.file_path, e))?;
                 spill.bytes += 8 + self.frame.len() as u64;
             }
@@ -186,10 +190,9 @@ impl StreamingOutput {
     /// write several at once).
     pub fn finish_with(mut self, jobs: &dyn TableJobs) -> Result<OutputSummary> {
         for spill in &mut self.spills {
-            spill
-                .file
-                .flush()
-                .map_err(|e| Error::io(&spill.file_path, e))?;
+            if let Some(mut file) = spill.file.take() {
+                file.flush().map_err(|e| Error::io(&spill.file_path, e))?;
+            }
         }
         let Some(layout) = self.layout.take() else {
             return Ok(OutputSummary::default());
