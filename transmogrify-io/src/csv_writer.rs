@@ -114,21 +114,44 @@ impl<W: Write + Send> CsvWriter<W> {
 
 /// A column as the writer reads it.
 enum Cells<'a> {
-    Text(&'a StringArray),
+    /// Text; `plain` when no cell of the batch needs quotes (checked once per
+    /// batch over the column's whole value buffer, which is far cheaper than per cell).
+    Text {
+        array: &'a StringArray,
+        plain: bool,
+    },
     Other(&'a dyn Array),
+}
+
+/// Whether no value of `array` holds the delimiter, a quote, `\r` or `\n`.
+fn plain_text(array: &StringArray, delimiter: u8) -> bool {
+    let offsets = array.value_offsets();
+    let (Some(&start), Some(&end)) = (offsets.first(), offsets.last()) else {
+        return true;
+    };
+    let (Ok(start), Ok(end)) = (usize::try_from(start), usize::try_from(end)) else {
+        return false;
+    };
+    array.value_data().get(start..end).is_some_and(|bytes| {
+        memchr::memchr3(b'"', b'\n', b'\r', bytes).is_none()
+            && memchr::memchr(delimiter, bytes).is_none()
+    })
 }
 
 impl<W: Write + Send> TableWriter for CsvWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        let delimiter = self.delimiter;
         let columns: Vec<Cells<'_>> = batch
             .columns()
             .iter()
             .map(|c| match c.as_string_opt::<i32>() {
-                Some(text) => Cells::Text(text),
+                Some(array) => Cells::Text {
+                    array,
+                    plain: plain_text(array, delimiter),
+                },
                 None => Cells::Other(c.as_ref()),
             })
             .collect();
-        let delimiter = self.delimiter;
         for row in 0..batch.num_rows() {
             let start = self.buf.len();
             for (i, column) in columns.iter().enumerate() {
@@ -136,9 +159,14 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                     self.buf.push(delimiter);
                 }
                 match column {
-                    Cells::Text(text) => {
-                        if text.is_valid(row) {
-                            push_field(&mut self.buf, text.value(row).as_bytes(), delimiter);
+                    Cells::Text { array, plain } => {
+                        if array.is_valid(row) {
+                            let value = array.value(row).as_bytes();
+                            if *plain {
+                                self.buf.extend_from_slice(value);
+                            } else {
+                                push_field(&mut self.buf, value, delimiter);
+                            }
                         }
                     }
                     Cells::Other(array) => {
