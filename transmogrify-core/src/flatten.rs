@@ -722,7 +722,7 @@ impl Flattener {
         };
         if let Some(n) = self.nodes.get(hint as usize)
             && n.parent == parent
-            && *n.key == *key
+            && key_eq(n.key.as_bytes(), key.as_bytes())
         {
             return hint;
         }
@@ -1094,6 +1094,36 @@ impl Flattener {
     }
 }
 
+/// Equality of two keys, inline for the short ones keys mostly are (no call into
+/// `memcmp` for every key of every record).
+#[inline(always)]
+fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n > 16 {
+        return a == b;
+    }
+    if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+        a.first_chunk::<8>(),
+        b.first_chunk::<8>(),
+        a.last_chunk::<8>(),
+        b.last_chunk::<8>(),
+    ) {
+        return a0 == b0 && a1 == b1;
+    }
+    if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+        a.first_chunk::<4>(),
+        b.first_chunk::<4>(),
+        a.last_chunk::<4>(),
+        b.last_chunk::<4>(),
+    ) {
+        return a0 == b0 && a1 == b1;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 fn joined_eq(path: &[Arc<str>], sep: &str, want: &str) -> bool {
     let mut rest = want;
     for (i, c) in path.iter().enumerate() {
@@ -1207,6 +1237,27 @@ mod tests {
         assert!(!float_is_exact("1e400"));
         assert!(!float_is_exact("1e-400"));
         assert!(float_is_exact("0.0e10"));
+    }
+
+    #[test]
+    fn key_eq_is_slice_equality() {
+        let keys: Vec<Vec<u8>> = (0..=40usize)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                let mut variants = vec![base.clone()];
+                for at in 0..n {
+                    let mut v = base.clone();
+                    v[at] ^= 0x20;
+                    variants.push(v);
+                }
+                variants
+            })
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(key_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
     }
 
     #[test]

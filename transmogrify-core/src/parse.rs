@@ -61,28 +61,30 @@ static STRING_STOP: [bool; 256] = {
 
 /// Index of the first byte at or after `i` that ends a plain run of string bytes
 /// (a quote, a backslash or a control character), and whether the run was all ASCII.
-/// Eight bytes at a time while the text is plain ASCII.
+/// Eight bytes at a time, ASCII or not (non-ASCII text is validated afterwards).
 #[inline]
 fn scan_plain(bytes: &[u8], mut i: usize) -> (usize, bool) {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let mut ascii = true;
+    let mut high = 0u64;
     while let Some(word) = bytes.get(i..i + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         let w = u64::from_le_bytes(w);
         let quote = w ^ (LO * u64::from(b'"'));
         let backslash = w ^ (LO * u64::from(b'\\'));
+        // Exact as yes/no tests: a zero byte (quote, backslash) or a byte below 0x20.
         let stop = (quote.wrapping_sub(LO) & !quote)
             | (backslash.wrapping_sub(LO) & !backslash)
-            | (w.wrapping_sub(LO * 0x20) & !w)
-            | w;
+            | (w.wrapping_sub(LO * 0x20) & !w);
         if stop & HI == 0 {
+            high |= w;
             i += 8;
             continue;
         }
         break;
     }
+    let mut ascii = high & HI == 0;
     while let Some(&b) = bytes.get(i) {
         if STRING_STOP[b as usize] {
             break;
@@ -773,6 +775,42 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_plain_agrees_with_a_byte_by_byte_scan() {
+        let alphabet = [
+            b'a', b'Z', b' ', b'"', b'\\', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xa9, 0xff,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 40) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|k| {
+                    let r = state.rotate_left(k as u32 * 5);
+                    // Mostly plain letters, so that runs are long enough for words.
+                    if r % 7 == 0 {
+                        alphabet[((r >> 8) % alphabet.len() as u64) as usize]
+                    } else {
+                        b'a' + (r % 26) as u8
+                    }
+                })
+                .collect();
+            for start in 0..=len {
+                let end = (start..len)
+                    .find(|&i| STRING_STOP[bytes[i] as usize])
+                    .unwrap_or(len);
+                let ascii = bytes[start..end].iter().all(|&b| b < 0x80);
+                assert_eq!(
+                    scan_plain(&bytes, start),
+                    (end, ascii),
+                    "{bytes:?} from {start}"
+                );
+            }
+        }
+    }
 
     fn compact(text: &str) -> PResult<String> {
         let mut p = Parser::new(text.as_bytes(), 64);
