@@ -340,6 +340,8 @@ fn layout_of(raw: &RawResult, config: &ProcessorConfig) -> Result<ProcessingResu
     Ok(ProcessingResult::from_raw(raw.clone(), config.clone())?)
 }
 
+/// Reads the next length-prefixed frame of a spill file into `frame` (without zeroing
+/// it first); false at the end of the file.
 fn read_frame(file: &mut impl Read, frame: &mut Vec<u8>) -> std::io::Result<bool> {
     let mut len = [0u8; 8];
     match file.read_exact(&mut len) {
@@ -347,11 +349,14 @@ fn read_frame(file: &mut impl Read, frame: &mut Vec<u8>) -> std::io::Result<bool
         Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
         Err(e) => return Err(e),
     }
-    let len = usize::try_from(u64::from_le_bytes(len))
-        .map_err(|_| std::io::Error::other("spill frame too large"))?;
+    let len = u64::from_le_bytes(len);
     frame.clear();
-    frame.resize(len, 0);
-    file.read_exact(frame)?;
+    frame
+        .reserve(usize::try_from(len).map_err(|_| std::io::Error::other("spill frame too large"))?);
+    file.take(len).read_to_end(frame)?;
+    if frame.len() as u64 != len {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(true)
 }
 
