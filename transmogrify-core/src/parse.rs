@@ -95,6 +95,36 @@ fn scan_plain(bytes: &[u8], mut i: usize) -> (usize, bool) {
     (i, ascii)
 }
 
+/// Equality of two keys, inline for the short ones keys mostly are (no call into
+/// `memcmp` for every key of every record).
+#[inline(always)]
+pub(crate) fn key_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n > 16 {
+        return a == b;
+    }
+    if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+        a.first_chunk::<8>(),
+        b.first_chunk::<8>(),
+        a.last_chunk::<8>(),
+        b.last_chunk::<8>(),
+    ) {
+        return a0 == b0 && a1 == b1;
+    }
+    if let (Some(a0), Some(b0), Some(a1), Some(b1)) = (
+        a.first_chunk::<4>(),
+        b.first_chunk::<4>(),
+        a.last_chunk::<4>(),
+        b.last_chunk::<4>(),
+    ) {
+        return a0 == b0 && a1 == b1;
+    }
+    a.iter().zip(b).all(|(x, y)| x == y)
+}
+
 /// `bytes` as text: unchecked when `known_valid`, validated otherwise.
 ///
 /// `known_valid` may only be true for bytes made of raw runs that [`scan_plain`] found
@@ -231,6 +261,35 @@ impl<'a> Parser<'a> {
                 Ok(false)
             }
             _ => self.unexpected("',' or '}'"),
+        }
+    }
+
+    /// If the key at the parser is written exactly as `key` (raw bytes, then the
+    /// closing quote and a colon), consumes it with the colon and returns true;
+    /// otherwise leaves the parser as it was. `key` must hold no quote, backslash or
+    /// control character, so that the string cannot end inside it and its bytes,
+    /// being `key`'s own, are valid UTF-8.
+    #[inline]
+    pub(crate) fn try_key(&mut self, key: &[u8]) -> bool {
+        let start = self.pos + 1;
+        let end = start + key.len();
+        if !(self
+            .bytes
+            .get(start..end)
+            .is_some_and(|raw| key_eq(raw, key))
+            && self.bytes.get(end) == Some(&b'"'))
+        {
+            return false;
+        }
+        let at = self.pos;
+        self.pos = end + 1;
+        self.skip_ws();
+        if self.bytes.get(self.pos) == Some(&b':') {
+            self.pos += 1;
+            true
+        } else {
+            self.pos = at;
+            false
         }
     }
 
@@ -775,6 +834,55 @@ pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_eq_is_slice_equality() {
+        let keys: Vec<Vec<u8>> = (0..=40usize)
+            .flat_map(|n| {
+                let base: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+                let mut variants = vec![base.clone()];
+                for at in 0..n {
+                    let mut v = base.clone();
+                    v[at] ^= 0x20;
+                    variants.push(v);
+                }
+                variants
+            })
+            .collect();
+        for a in &keys {
+            for b in &keys {
+                assert_eq!(key_eq(a, b), a == b, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn try_key_takes_only_the_exact_key_and_its_colon() {
+        let mut p = Parser::new(br#"{"ab" : 1, "abc":2, "a\u0062":3, "ab"}"#, 64);
+        assert!(p.begin_object().unwrap_or(false));
+        assert!(!p.try_key(b"a"));
+        assert!(!p.try_key(b"abc"));
+        assert!(p.try_key(b"ab"));
+        assert_eq!(p.bytes.get(p.pos..p.pos + 2), Some(&b" 1"[..]));
+        p.pos += 2;
+        assert!(p.next_member().unwrap_or(false));
+        assert!(!p.try_key(b"ab"));
+        assert!(p.try_key(b"abc"));
+        p.pos += 1;
+        assert!(p.next_member().unwrap_or(false));
+        // Escaped: not the raw bytes, so left to the full parse.
+        let at = p.pos;
+        assert!(!p.try_key(b"ab"));
+        assert_eq!(p.pos, at);
+        let mut scratch = Vec::new();
+        assert_eq!(p.key(&mut scratch).ok(), Some("ab"));
+        p.pos += 1;
+        assert!(p.next_member().unwrap_or(false));
+        // No colon after the key: refused, parser unmoved.
+        let at = p.pos;
+        assert!(!p.try_key(b"ab"));
+        assert_eq!(p.pos, at);
+    }
 
     #[test]
     fn scan_plain_agrees_with_a_byte_by_byte_scan() {
