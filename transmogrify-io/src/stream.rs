@@ -9,8 +9,9 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use arrow_ipc::reader::StreamReader;
-use arrow_ipc::writer::StreamWriter;
+use arrow_buffer::Buffer;
+use arrow_ipc::reader::FileDecoder;
+use arrow_ipc::writer::FileWriter;
 use transmogrify_core::{
     ProcessingResult, Processor, ProcessorConfig, RawResult, RawTable, TableSchema,
 };
@@ -140,7 +141,7 @@ impl StreamingOutput {
             };
             for batch in &table.batches {
                 self.frame.clear();
-                let mut w = StreamWriter::try_new(&mut self.frame, &batch.schema())
+                let mut w = FileWriter::try_new(&mut self.frame, &batch.schema())
                     .map_err(|e| Error::arrow("spilling a chunk", e))?;
                 w.write(batch)
                     .map_err(|e| Error::arrow("spilling a chunk", e))?;
@@ -210,17 +211,10 @@ impl StreamingOutput {
                 .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
             let file = File::open(&spill.file_path).map_err(|e| Error::io(&spill.file_path, e))?;
             let mut file = BufReader::new(file);
-            let mut frame = Vec::new();
-            while read_frame(&mut file, &mut frame).map_err(|e| Error::io(&spill.file_path, e))? {
-                let reader = StreamReader::try_new(std::io::Cursor::new(&frame[..]), None)
-                    .map_err(|e| Error::arrow("reading a spilled chunk", e))?;
-                // SAFETY: the frame is an Arrow IPC stream this run wrote moments ago,
-                // from arrays the engine built and checked, into a temporary directory
-                // of its own (created private, removed at the end). Checking it again
-                // (the UTF-8 of every string) would cost 6% of a run's instructions.
-                let mut reader = unsafe { reader.with_skip_validation(true) };
-                for batch in reader.by_ref() {
-                    let batch = batch.map_err(|e| Error::arrow("reading a spilled chunk", e))?;
+            while let Some(frame) =
+                read_frame(&mut file).map_err(|e| Error::io(&spill.file_path, e))?
+            {
+                for batch in decode_frame(&frame)? {
                     let raw = RawResult {
                         entity: entity.clone(),
                         records: 0,
@@ -340,24 +334,81 @@ fn layout_of(raw: &RawResult, config: &ProcessorConfig) -> Result<ProcessingResu
     Ok(ProcessingResult::from_raw(raw.clone(), config.clone())?)
 }
 
-/// Reads the next length-prefixed frame of a spill file into `frame` (without zeroing
-/// it first); false at the end of the file.
-fn read_frame(file: &mut impl Read, frame: &mut Vec<u8>) -> std::io::Result<bool> {
+/// The next length-prefixed frame of a spill file (`None` at its end), read without
+/// zeroing a buffer first.
+fn read_frame(file: &mut impl Read) -> std::io::Result<Option<Buffer>> {
     let mut len = [0u8; 8];
     match file.read_exact(&mut len) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(e),
     }
     let len = u64::from_le_bytes(len);
-    frame.clear();
-    frame
-        .reserve(usize::try_from(len).map_err(|_| std::io::Error::other("spill frame too large"))?);
-    file.take(len).read_to_end(frame)?;
+    let mut frame = Vec::with_capacity(
+        usize::try_from(len).map_err(|_| std::io::Error::other("spill frame too large"))?,
+    );
+    file.take(len).read_to_end(&mut frame)?;
     if frame.len() as u64 != len {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    Ok(true)
+    Ok(Some(Buffer::from_vec(frame)))
+}
+
+/// The chunks of one spill frame (an Arrow IPC file), as slices of the frame itself.
+fn decode_frame(frame: &Buffer) -> Result<Vec<RecordBatch>> {
+    let bad = |what: &str| Error::Internal(format!("a spilled chunk is damaged: {what}"));
+    let trailer_start = frame
+        .len()
+        .checked_sub(10)
+        .ok_or_else(|| bad("too short"))?;
+    let trailer: [u8; 10] = frame
+        .get(trailer_start..)
+        .and_then(|t| t.try_into().ok())
+        .ok_or_else(|| bad("no trailer"))?;
+    let footer_len = arrow_ipc::reader::read_footer_length(trailer)
+        .map_err(|e| Error::arrow("reading a spilled chunk", e))?;
+    let footer_bytes = trailer_start
+        .checked_sub(footer_len)
+        .and_then(|start| frame.get(start..trailer_start))
+        .ok_or_else(|| bad("footer out of range"))?;
+    let footer = arrow_ipc::root_as_footer(footer_bytes).map_err(|e| bad(&e.to_string()))?;
+    let schema =
+        arrow_ipc::convert::try_fb_to_schema(footer.schema().ok_or_else(|| bad("no schema"))?)
+            .map_err(|e| Error::arrow("reading a spilled chunk", e))?;
+    // SAFETY: the frame is an Arrow IPC file this run wrote moments ago, from arrays
+    // the engine built and checked, into a temporary directory of its own (created
+    // private, removed at the end). Checking it again (the UTF-8 of every string)
+    // would cost 6% of a run's instructions.
+    let mut decoder = unsafe {
+        FileDecoder::new(std::sync::Arc::new(schema), footer.version()).with_skip_validation(true)
+    };
+    let block_of = |block: &arrow_ipc::Block| -> Result<Buffer> {
+        let offset = usize::try_from(block.offset()).map_err(|_| bad("block offset"))?;
+        let len = usize::try_from(block.metaDataLength())
+            .ok()
+            .zip(usize::try_from(block.bodyLength()).ok())
+            .map(|(m, b)| m + b)
+            .ok_or_else(|| bad("block length"))?;
+        if offset.checked_add(len).is_none_or(|end| end > frame.len()) {
+            return Err(bad("block out of range"));
+        }
+        Ok(frame.slice_with_length(offset, len))
+    };
+    for block in footer.dictionaries().iter().flatten() {
+        decoder
+            .read_dictionary(block, &block_of(block)?)
+            .map_err(|e| Error::arrow("reading a spilled chunk", e))?;
+    }
+    let mut batches = Vec::new();
+    for block in footer.recordBatches().iter().flatten() {
+        if let Some(batch) = decoder
+            .read_record_batch(block, &block_of(block)?)
+            .map_err(|e| Error::arrow("reading a spilled chunk", e))?
+        {
+            batches.push(batch);
+        }
+    }
+    Ok(batches)
 }
 
 /// Flattens everything `reader` yields and writes it into `dir` in `format`, in
