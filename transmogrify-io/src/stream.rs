@@ -32,6 +32,40 @@ struct Spill {
     file: Option<BufWriter<File>>,
     /// Bytes spilled so far.
     bytes: u64,
+    /// Length of each frame (one Arrow IPC file per chunk) in the file, in order.
+    frames: Vec<u64>,
+}
+
+/// A writer that counts what goes through and keeps the first I/O error (so that a
+/// full disk is reported as such, not as an Arrow error).
+struct Counting<'w, W: Write> {
+    inner: &'w mut W,
+    bytes: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.inner.write(buf) {
+            Ok(n) => {
+                self.bytes += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                let copy = std::io::Error::new(e.kind(), e.to_string());
+                self.error.get_or_insert(e);
+                Err(copy)
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| {
+            let copy = std::io::Error::new(e.kind(), e.to_string());
+            self.error.get_or_insert(e);
+            copy
+        })
+    }
 }
 
 /// Writes the tables of a run given part by part, in bounded memory, with every
@@ -76,7 +110,6 @@ pub struct StreamingOutput {
     spills: Vec<Spill>,
     by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
     layout: Option<ProcessingResult>,
-    frame: Vec<u8>,
 }
 
 impl StreamingOutput {
@@ -104,7 +137,6 @@ impl StreamingOutput {
             spills: Vec::new(),
             by_key: HashMap::new(),
             layout: None,
-            frame: Vec::new(),
         })
     }
 
@@ -135,32 +167,37 @@ impl StreamingOutput {
                         file_path,
                         file: Some(BufWriter::new(file)),
                         bytes: 0,
+                        frames: Vec::new(),
                     });
                     self.spills.len() - 1
                 }
             };
+            let spill = self
+                .spills
+                .get_mut(i)
+                .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
+            let file = spill
+                .file
+                .as_mut()
+                .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
             for batch in &table.batches {
-                self.frame.clear();
-                let mut w = FileWriter::try_new(&mut self.frame, &batch.schema())
-                    .map_err(|e| Error::arrow("spilling a chunk", e))?;
-                w.write(batch)
-                    .map_err(|e| Error::arrow("spilling a chunk", e))?;
-                w.finish()
-                    .map_err(|e| Error::arrow("spilling a chunk", e))?;
-                drop(w);
-                let spill = self
-                    .spills
-                    .get_mut(i)
-                    .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
-                let len = (self.frame.len() as u64).to_le_bytes();
-                let file = spill
-                    .file
-                    .as_mut()
-                    .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
-                file.write_all(&len)
-                    .and_then(|()| file.write_all(&self.frame))
-                    .map_err(|e| Error::io(&spill.file_path, e))?;
-                spill.bytes += 8 + self.frame.len() as u64;
+                // Straight into the file (its buffer takes the small pieces, the
+                // column buffers go through whole); the frame's length is kept here.
+                let mut out = Counting {
+                    inner: &mut *file,
+                    bytes: 0,
+                    error: None,
+                };
+                let written = FileWriter::try_new(&mut out, &batch.schema()).and_then(|mut w| {
+                    w.write(batch)?;
+                    w.finish()
+                });
+                if let Some(e) = out.error.take() {
+                    return Err(Error::io(&spill.file_path, e));
+                }
+                written.map_err(|e| Error::arrow("spilling a chunk", e))?;
+                spill.frames.push(out.bytes);
+                spill.bytes += out.bytes;
             }
             raw_layout.tables.push(RawTable {
                 batches: layout_batch(&table.batches)?.into_iter().collect(),
@@ -211,9 +248,9 @@ impl StreamingOutput {
                 .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
             let file = File::open(&spill.file_path).map_err(|e| Error::io(&spill.file_path, e))?;
             let mut file = BufReader::new(file);
-            while let Some(frame) =
-                read_frame(&mut file).map_err(|e| Error::io(&spill.file_path, e))?
-            {
+            for &len in &spill.frames {
+                let frame =
+                    read_frame(&mut file, len).map_err(|e| Error::io(&spill.file_path, e))?;
                 for batch in decode_frame(&frame)? {
                     let raw = RawResult {
                         entity: entity.clone(),
@@ -334,16 +371,8 @@ fn layout_of(raw: &RawResult, config: &ProcessorConfig) -> Result<ProcessingResu
     Ok(ProcessingResult::from_raw(raw.clone(), config.clone())?)
 }
 
-/// The next length-prefixed frame of a spill file (`None` at its end), read without
-/// zeroing a buffer first.
-fn read_frame(file: &mut impl Read) -> std::io::Result<Option<Buffer>> {
-    let mut len = [0u8; 8];
-    match file.read_exact(&mut len) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u64::from_le_bytes(len);
+/// The next frame of a spill file, `len` bytes, read without zeroing a buffer first.
+fn read_frame(file: &mut impl Read, len: u64) -> std::io::Result<Buffer> {
     let mut frame = Vec::with_capacity(
         usize::try_from(len).map_err(|_| std::io::Error::other("spill frame too large"))?,
     );
@@ -351,7 +380,7 @@ fn read_frame(file: &mut impl Read) -> std::io::Result<Option<Buffer>> {
     if frame.len() as u64 != len {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    Ok(Some(Buffer::from_vec(frame)))
+    Ok(Buffer::from_vec(frame))
 }
 
 /// The chunks of one spill frame (an Arrow IPC file), as slices of the frame itself.
