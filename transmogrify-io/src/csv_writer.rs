@@ -11,7 +11,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{
     Decimal128Type, Float64Type, Int64Type, TimestampMicrosecondType, UInt64Type,
 };
-use arrow_array::{Array, RecordBatch, StringArray};
+use arrow_array::{
+    Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
 use crate::error::{Error, Result};
@@ -120,6 +123,10 @@ enum Cells<'a> {
         array: &'a StringArray,
         plain: bool,
     },
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Bool(&'a BooleanArray),
+    Time(&'a TimestampMicrosecondArray),
     Other(&'a dyn Array),
 }
 
@@ -144,14 +151,30 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
         let columns: Vec<Cells<'_>> = batch
             .columns()
             .iter()
-            .map(|c| match c.as_string_opt::<i32>() {
-                Some(array) => Cells::Text {
-                    array,
-                    plain: plain_text(array, delimiter),
-                },
-                None => Cells::Other(c.as_ref()),
+            .map(|c| {
+                if let Some(array) = c.as_string_opt::<i32>() {
+                    Cells::Text {
+                        array,
+                        plain: plain_text(array, delimiter),
+                    }
+                } else if let Some(array) = c.as_primitive_opt::<Int64Type>() {
+                    Cells::Int(array)
+                } else if let Some(array) = c.as_primitive_opt::<Float64Type>() {
+                    Cells::Float(array)
+                } else if let Some(array) = c.as_boolean_opt() {
+                    Cells::Bool(array)
+                } else if let Some(array) = c.as_primitive_opt::<TimestampMicrosecondType>() {
+                    Cells::Time(array)
+                } else {
+                    Cells::Other(c.as_ref())
+                }
             })
             .collect();
+        let mut int = itoa::Buffer::new();
+        let mut float = zmij::Buffer::new();
+        // The last timestamp written and its text: the extraction time, in every row,
+        // is formatted once.
+        let mut time: Option<(i64, String)> = None;
         for row in 0..batch.num_rows() {
             let start = self.buf.len();
             for (i, column) in columns.iter().enumerate() {
@@ -167,6 +190,44 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                             } else {
                                 push_field(&mut self.buf, value, delimiter);
                             }
+                        }
+                    }
+                    Cells::Int(array) => {
+                        if array.is_valid(row) {
+                            let text = int.format(array.value(row));
+                            push_field(&mut self.buf, text.as_bytes(), delimiter);
+                        }
+                    }
+                    Cells::Float(array) => {
+                        if array.is_valid(row) {
+                            let v = array.value(row);
+                            if v.is_finite() {
+                                let text = float.format_finite(v);
+                                push_field(&mut self.buf, text.as_bytes(), delimiter);
+                            } else {
+                                self.cell.clear();
+                                cell_text(*array, row, &mut self.cell)?;
+                                push_field(&mut self.buf, self.cell.as_bytes(), delimiter);
+                            }
+                        }
+                    }
+                    Cells::Bool(array) => {
+                        if array.is_valid(row) {
+                            let text: &[u8] = if array.value(row) { b"true" } else { b"false" };
+                            push_field(&mut self.buf, text, delimiter);
+                        }
+                    }
+                    Cells::Time(array) => {
+                        if array.is_valid(row) {
+                            let v = array.value(row);
+                            let text = match &time {
+                                Some((last, text)) if *last == v => text,
+                                _ => {
+                                    let text = transmogrify_core::format_timestamp(v);
+                                    &time.insert((v, text)).1
+                                }
+                            };
+                            push_field(&mut self.buf, text.as_bytes(), delimiter);
                         }
                     }
                     Cells::Other(array) => {
@@ -244,13 +305,19 @@ pub fn cell_text(array: &dyn Array, row: usize, out: &mut String) -> Result<()> 
             out.push_str(array.as_string::<i32>().value(row));
             Ok(())
         }
-        DataType::Int64 => write!(out, "{}", array.as_primitive::<Int64Type>().value(row)),
+        DataType::Int64 => {
+            out.push_str(itoa::Buffer::new().format(array.as_primitive::<Int64Type>().value(row)));
+            Ok(())
+        }
         DataType::UInt64 => write!(out, "{}", array.as_primitive::<UInt64Type>().value(row)),
         DataType::Float64 => {
             let v = array.as_primitive::<Float64Type>().value(row);
-            match serde_json::Number::from_f64(v) {
-                Some(n) => write!(out, "{n}"),
-                None => write!(out, "{v}"),
+            if v.is_finite() {
+                // The text serde_json writes for the number.
+                out.push_str(zmij::Buffer::new().format_finite(v));
+                Ok(())
+            } else {
+                write!(out, "{v}")
             }
         }
         DataType::Boolean => {
