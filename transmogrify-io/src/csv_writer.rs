@@ -441,4 +441,76 @@ mod tests {
             assert!(!needs_quotes(&vec![0xff; len], b','));
         }
     }
+
+    #[test]
+    fn typed_cells_are_written_as_their_text() -> Result<()> {
+        use arrow_array::{BooleanArray, Float64Array, Int64Array, TimestampMicrosecondArray};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("i", arrow_schema::DataType::Int64, true),
+            Field::new("f", arrow_schema::DataType::Float64, true),
+            Field::new("b", arrow_schema::DataType::Boolean, true),
+            Field::new(
+                "t",
+                arrow_schema::DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+        ]));
+        let t0 = 1_704_164_645_123_456; // 2024-01-02 03:04:05.123456
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![
+                    Some(0),
+                    Some(-42),
+                    Some(i64::MIN),
+                    None,
+                    Some(i64::MAX),
+                    Some(7),
+                ])),
+                Arc::new(Float64Array::from(vec![
+                    Some(1.0),
+                    Some(0.1),
+                    Some(1e21),
+                    Some(-0.0),
+                    Some(f64::NAN),
+                    None,
+                ])),
+                Arc::new(BooleanArray::from(vec![
+                    Some(true),
+                    Some(false),
+                    None,
+                    Some(true),
+                    Some(false),
+                    Some(true),
+                ])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![
+                        Some(t0),
+                        Some(t0),
+                        None,
+                        Some(0),
+                        Some(t0),
+                        Some(-1),
+                    ])
+                    .with_timezone("UTC"),
+                ),
+            ],
+        )
+        .map_err(|e| Error::arrow("test batch", e))?;
+        let mut out = Vec::new();
+        let mut writer = Box::new(CsvWriter::new(&mut out, &schema, b',')?);
+        writer.write(&batch)?;
+        writer.finish()?;
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "i,f,b,t\n\
+             0,1.0,true,2024-01-02 03:04:05.123456\n\
+             -42,0.1,false,2024-01-02 03:04:05.123456\n\
+             -9223372036854775808,1e+21,,\n\
+             ,-0.0,true,1970-01-01 00:00:00.000000\n\
+             9223372036854775807,NaN,false,2024-01-02 03:04:05.123456\n\
+             7,,true,1969-12-31 23:59:59.999999\n"
+        );
+        Ok(())
+    }
 }
