@@ -608,8 +608,22 @@ impl Flattener {
                     }
                 }
             }
-            ArrayMode::Smart if !p.array_has_object(depth)? => {
-                self.json_text(p, t, row, node, depth)
+            ArrayMode::Smart => {
+                // Arrays of scalars stay JSON text; any object element makes the
+                // array a child table.
+                let mut text = std::mem::take(&mut self.text_scratch);
+                text.clear();
+                let r = match p.compact_scalar_array(depth, &mut text) {
+                    Ok(true) if text == b"[]" => Ok(()),
+                    Ok(true) => self.set(t, row, node, &text, kind::JSON),
+                    Ok(false) => {
+                        self.text_scratch = text;
+                        return self.child_rows(p, t, row, node, depth);
+                    }
+                    Err(e) => Err(e.into()),
+                };
+                self.text_scratch = text;
+                r
             }
             _ => self.child_rows(p, t, row, node, depth),
         }

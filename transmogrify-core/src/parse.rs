@@ -601,27 +601,37 @@ impl<'a> Parser<'a> {
         self.walk(depth, &mut CompactSink { out })
     }
 
-    /// Tells, without moving, whether the array at the current position (`[`) has an
-    /// object among its elements.
-    pub(crate) fn array_has_object(&mut self, depth: usize) -> PResult<bool> {
-        let save = self.pos;
-        let found = self.array_has_object_inner(depth);
-        self.pos = save;
-        found
-    }
-
-    fn array_has_object_inner(&mut self, depth: usize) -> PResult<bool> {
+    /// Writes the array at the current position (`[`) to `out` as compact JSON, like
+    /// [`Parser::compact_value`], and returns true; unless one of its elements is an
+    /// object: then nothing is written, the parser is left at the array and false is
+    /// returned. One pass for the common array of scalars, rather than one to look
+    /// for objects and another to write it.
+    pub(crate) fn compact_scalar_array(
+        &mut self,
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> PResult<bool> {
+        if depth + 1 > self.nesting_limit {
+            return Err(ParseError::TooDeep(self.pos));
+        }
+        let (save, mark) = (self.pos, out.len());
+        out.push(b'[');
         if !self.begin_array()? {
-            return Ok(false);
+            out.push(b']');
+            return Ok(true);
         }
         loop {
             if self.peek_value()? == Peek::Object {
-                return Ok(true);
-            }
-            self.skip_value(depth + 1)?;
-            if !self.next_element()? {
+                self.pos = save;
+                out.truncate(mark);
                 return Ok(false);
             }
+            self.compact_value(depth + 1, out)?;
+            if !self.next_element()? {
+                out.push(b']');
+                return Ok(true);
+            }
+            out.push(b',');
         }
     }
 
@@ -882,6 +892,33 @@ mod tests {
         let at = p.pos;
         assert!(!p.try_key(b"ab"));
         assert_eq!(p.pos, at);
+    }
+
+    #[test]
+    fn compact_scalar_array_is_compact_value_or_nothing() -> PResult<()> {
+        for text in [
+            "[]",
+            "[ ]",
+            "[1, \"a\\u0062\" , true,null, [2, [3]], -1.5e3 ]",
+            "[[{\"x\": 1}]]",
+            "[1, {\"x\": 1}]",
+            "[{\"x\": 1}, 2]",
+        ] {
+            let mut whole = Vec::new();
+            Parser::new(text.as_bytes(), 64).compact_value(0, &mut whole)?;
+            let mut p = Parser::new(text.as_bytes(), 64);
+            let mut out = b"kept".to_vec();
+            if p.compact_scalar_array(0, &mut out)? {
+                assert_eq!(out.get(4..), Some(&whole[..]), "{text}");
+                p.expect_end()?;
+            } else {
+                assert!(text.contains("[1, {") || text.starts_with("[{"), "{text}");
+                assert_eq!((out.as_slice(), p.pos), (&b"kept"[..], 0), "{text}");
+            }
+        }
+        let mut p = Parser::new(b"[1, 2", 64);
+        assert!(p.compact_scalar_array(0, &mut Vec::new()).is_err());
+        Ok(())
     }
 
     #[test]
