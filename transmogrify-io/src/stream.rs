@@ -124,8 +124,13 @@ impl StreamingOutput {
         options.registry.get(format)?;
         prepare_dir(&dir, options.overwrite)?;
         let spill_parent = options.spill_dir.clone().unwrap_or_else(|| dir.clone());
-        let spill_dir = tempfile::Builder::new()
-            .prefix(".transmogrify-spill-")
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".transmogrify-spill-");
+        // Only this user may read or write the spill files (they are read back
+        // without being validated again).
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let spill_dir = builder
             .tempdir_in(&spill_parent)
             .map_err(|e| Error::io(&spill_parent, e))?;
         Ok(StreamingOutput {

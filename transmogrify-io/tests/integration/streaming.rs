@@ -195,3 +195,40 @@ fn tables_are_handed_out_largest_first_and_reported_in_table_order() -> TestResu
     assert_eq!(rows, [2_000, 2_000, 10_000]);
     Ok(())
 }
+
+#[cfg(unix)]
+#[test]
+fn spill_files_are_private_to_the_user() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let processor = processor(true, ArrayMode::Smart);
+    let mut out = transmogrify_io::StreamingOutput::new(
+        dir.path(),
+        "csv",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    out.add(processor.process(br#"{"a": 1}"#, "t")?)?;
+    let spill: Vec<_> = std::fs::read_dir(dir.path())?
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".transmogrify-spill-")
+        })
+        .collect();
+    assert_eq!(spill.len(), 1);
+    let mode = spill[0].metadata()?.permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    out.finish()?;
+    // Gone once the tables are written.
+    assert!(
+        std::fs::read_dir(dir.path())?
+            .filter_map(|e| e.ok())
+            .all(|e| !e
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".transmogrify-spill-"))
+    );
+    Ok(())
+}
