@@ -69,11 +69,7 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(chunking)
         .with_progress(progress.counter());
-    let t0 = std::time::Instant::now();
     let run = executor.run(&job, target.sink());
-    if std::env::var_os("XX_T").is_some() {
-        eprintln!("run {:?}", t0.elapsed());
-    }
     progress.finish();
     let mut report = match run {
         Ok(r) => r,
@@ -83,9 +79,6 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
         }
     };
     let written = target.finish()?;
-    if std::env::var_os("XX_T").is_some() {
-        eprintln!("finish {:?}", t0.elapsed());
-    }
     report.tables = written.tables.clone();
     let wall = started.elapsed();
     if let Some(path) = &args.report {

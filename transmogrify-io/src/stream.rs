@@ -30,8 +30,6 @@ struct Spill {
     /// Open while parts are added; closed before the tables are written, so that
     /// removing a written table's spill file frees its pages there and then.
     file: Option<BufWriter<File>>,
-    /// Bytes spilled so far.
-    bytes: u64,
     /// Length of each frame (one Arrow IPC file per chunk) in the file, in order.
     frames: Vec<u64>,
 }
@@ -44,27 +42,24 @@ struct Counting<'w, W: Write> {
     error: Option<std::io::Error>,
 }
 
+impl<W: Write> Counting<'_, W> {
+    /// Keeps the first error and hands back a copy for the caller.
+    fn keep(&mut self, e: std::io::Error) -> std::io::Error {
+        let copy = std::io::Error::new(e.kind(), e.to_string());
+        self.error.get_or_insert(e);
+        copy
+    }
+}
+
 impl<W: Write> Write for Counting<'_, W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.inner.write(buf) {
-            Ok(n) => {
-                self.bytes += n as u64;
-                Ok(n)
-            }
-            Err(e) => {
-                let copy = std::io::Error::new(e.kind(), e.to_string());
-                self.error.get_or_insert(e);
-                Err(copy)
-            }
-        }
+        let n = self.inner.write(buf).map_err(|e| self.keep(e))?;
+        self.bytes += n as u64;
+        Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush().map_err(|e| {
-            let copy = std::io::Error::new(e.kind(), e.to_string());
-            self.error.get_or_insert(e);
-            copy
-        })
+        self.inner.flush().map_err(|e| self.keep(e))
     }
 }
 
@@ -171,7 +166,6 @@ impl StreamingOutput {
                         array_levels: table.array_levels.clone(),
                         file_path,
                         file: Some(BufWriter::new(file)),
-                        bytes: 0,
                         frames: Vec::new(),
                     });
                     self.spills.len() - 1
@@ -202,7 +196,6 @@ impl StreamingOutput {
                 }
                 written.map_err(|e| Error::arrow("spilling a chunk", e))?;
                 spill.frames.push(out.bytes);
-                spill.bytes += out.bytes;
             }
             raw_layout.tables.push(RawTable {
                 batches: layout_batch(&table.batches)?.into_iter().collect(),
@@ -285,7 +278,7 @@ impl StreamingOutput {
                 by_key
                     .get(&(schema.path.clone(), schema.array_levels.clone()))
                     .and_then(|&i| spills.get(i))
-                    .map_or(0, |spill| spill.bytes)
+                    .map_or(0, |spill| spill.frames.iter().sum())
             })
             .collect();
         let summary = write_tables_with(
