@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -29,37 +29,61 @@ struct Spill {
     file_path: PathBuf,
     /// Open while parts are added; closed before the tables are written, so that
     /// removing a written table's spill file frees its pages there and then.
-    file: Option<BufWriter<File>>,
+    file: Option<File>,
     /// Length of each frame (one Arrow IPC file per chunk) in the file, in order.
     frames: Vec<u64>,
 }
 
-/// A writer that counts what goes through and keeps the first I/O error (so that a
-/// full disk is reported as such, not as an Arrow error).
-struct Counting<'w, W: Write> {
-    inner: &'w mut W,
+/// Bytes gathered before a spill write: the Arrow IPC writer hands over a frame in
+/// many small pieces (headers, padding, short buffers), which would otherwise be one
+/// system call each.
+const SPILL_BUFFER: usize = 256 * 1024;
+
+/// Writes one spill frame: gathers small pieces in `buf` (shared by every table, so
+/// that many tables do not each hold a buffer), passes large ones straight through,
+/// counts the bytes and keeps the first I/O error (so that a full disk is reported as
+/// such, not as an Arrow error).
+struct FrameWriter<'w> {
+    file: &'w mut File,
+    buf: &'w mut Vec<u8>,
     bytes: u64,
     error: Option<std::io::Error>,
 }
 
-impl<W: Write> Counting<'_, W> {
+impl FrameWriter<'_> {
     /// Keeps the first error and hands back a copy for the caller.
     fn keep(&mut self, e: std::io::Error) -> std::io::Error {
         let copy = std::io::Error::new(e.kind(), e.to_string());
         self.error.get_or_insert(e);
         copy
     }
+
+    fn drain(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(self.buf);
+        self.buf.clear();
+        result.map_err(|e| self.keep(e))
+    }
 }
 
-impl<W: Write> Write for Counting<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf).map_err(|e| self.keep(e))?;
-        self.bytes += n as u64;
-        Ok(n)
+impl Write for FrameWriter<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + data.len() > SPILL_BUFFER {
+            self.drain()?;
+        }
+        if data.len() >= SPILL_BUFFER {
+            self.file.write_all(data).map_err(|e| self.keep(e))?;
+        } else {
+            self.buf.extend_from_slice(data);
+        }
+        self.bytes += data.len() as u64;
+        Ok(data.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush().map_err(|e| self.keep(e))
+        self.drain()
     }
 }
 
@@ -103,6 +127,8 @@ pub struct StreamingOutput {
     config: ProcessorConfig,
     spill_dir: tempfile::TempDir,
     spills: Vec<Spill>,
+    /// [`FrameWriter`]'s buffer, reused for every frame.
+    spill_buffer: Vec<u8>,
     by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
     layout: Option<ProcessingResult>,
 }
@@ -135,6 +161,7 @@ impl StreamingOutput {
             config: config.clone(),
             spill_dir,
             spills: Vec::new(),
+            spill_buffer: Vec::with_capacity(SPILL_BUFFER),
             by_key: HashMap::new(),
             layout: None,
         })
@@ -165,7 +192,7 @@ impl StreamingOutput {
                         path: table.path.clone(),
                         array_levels: table.array_levels.clone(),
                         file_path,
-                        file: Some(BufWriter::new(file)),
+                        file: Some(file),
                         frames: Vec::new(),
                     });
                     self.spills.len() - 1
@@ -180,10 +207,12 @@ impl StreamingOutput {
                 .as_mut()
                 .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
             for batch in &table.batches {
-                // Straight into the file (its buffer takes the small pieces, the
-                // column buffers go through whole); the frame's length is kept here.
-                let mut out = Counting {
-                    inner: &mut *file,
+                // The IPC writer's finish drains it; a frame that failed part way
+                // may have left bytes in it.
+                self.spill_buffer.clear();
+                let mut out = FrameWriter {
+                    file: &mut *file,
+                    buf: &mut self.spill_buffer,
                     bytes: 0,
                     error: None,
                 };
@@ -226,9 +255,7 @@ impl StreamingOutput {
     /// write several at once).
     pub fn finish_with(mut self, jobs: &dyn TableJobs) -> Result<OutputSummary> {
         for spill in &mut self.spills {
-            if let Some(mut file) = spill.file.take() {
-                file.flush().map_err(|e| Error::io(&spill.file_path, e))?;
-            }
+            spill.file = None;
         }
         let Some(layout) = self.layout.take() else {
             return Ok(OutputSummary::default());
