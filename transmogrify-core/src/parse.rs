@@ -77,13 +77,19 @@ fn scan_plain(bytes: &[u8], mut i: usize) -> (usize, bool) {
         let stop = (quote.wrapping_sub(LO) & !quote)
             | (backslash.wrapping_sub(LO) & !backslash)
             | (w.wrapping_sub(LO * 0x20) & !w);
-        if stop & HI == 0 {
+        let stop = stop & HI;
+        if stop == 0 {
             high |= w;
             i += 8;
             continue;
         }
-        break;
+        // The tests above can flag bytes after the first stop (a borrow runs on),
+        // never before it: the lowest flag is the stop.
+        let plain = (stop.trailing_zeros() / 8) as usize;
+        let before = u64::MAX.checked_shr(64 - 8 * plain as u32).unwrap_or(0);
+        return (i + plain, (high | (w & before)) & HI == 0);
     }
+    // Fewer than eight bytes left.
     let mut ascii = high & HI == 0;
     while let Some(&b) = bytes.get(i) {
         if STRING_STOP[b as usize] {
