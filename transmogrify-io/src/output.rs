@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use transmogrify_core::{ColumnRole, ProcessingResult, TableSchema};
 
 use crate::error::{Error, Result};
-use crate::writer::{DATA_DICTIONARY_FILE, WriteOptions, WriteSummary, WriterFactory};
+use crate::writer::{DATA_DICTIONARY_FILE, Spare, WriteOptions, WriteSummary, WriterFactory};
 
 /// One file written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,6 +321,14 @@ pub type TableJob<'a> = Box<dyn FnOnce() -> Result<OutputFile> + Send + 'a>;
 pub trait TableJobs: Sync {
     /// Runs every job; result `i` belongs to job `i`.
     fn run_all<'a>(&self, jobs: Vec<TableJob<'a>>) -> Vec<Result<OutputFile>>;
+
+    /// How many jobs run at once. With more than one, a writer still at work once
+    /// fewer tables are left than threads may encode its columns on the threads left
+    /// idle (the Parquet writer does), so that the last large table does not write
+    /// alone on one thread.
+    fn threads(&self) -> usize {
+        1
+    }
 }
 
 /// Runs table jobs one after another on the calling thread.
@@ -360,6 +368,20 @@ pub(crate) fn write_tables_with(
 ) -> Result<OutputSummary> {
     let factory = options.registry.get(format)?;
     let factory = factory.as_ref();
+    let threads = jobs.threads();
+    let spare = (threads > 1).then(|| Arc::new(Spare::new(threads)));
+    let with_spare;
+    let options = match &spare {
+        Some(spare) => {
+            with_spare = WriteOptions {
+                spare: Some(spare.clone()),
+                ..options.clone()
+            };
+            &with_spare
+        }
+        None => options,
+    };
+    let spare = spare.as_deref();
     let all_commits = Commits::new(dir);
     let commits = &all_commits;
     let mut order: Vec<usize> = (0..schemas.len()).collect();
@@ -369,7 +391,10 @@ pub(crate) fn write_tables_with(
         .filter_map(|&i| schemas.get(i))
         .map(|schema| {
             Box::new(move || {
-                write_file(
+                if let Some(spare) = spare {
+                    spare.occupy();
+                }
+                let file = write_file(
                     &mut Destination::Dir(dir, commits),
                     factory,
                     options,
@@ -377,7 +402,11 @@ pub(crate) fn write_tables_with(
                     &schema.file_stem,
                     &schema.schema,
                     &mut |sink| batches_of(schema, sink),
-                )
+                );
+                if let Some(spare) = spare {
+                    spare.vacate();
+                }
+                file
             }) as TableJob<'_>
         })
         .collect();

@@ -1,26 +1,37 @@
-//! Parquet writer over the `parquet` crate's Arrow writer.
+//! Parquet writer over the `parquet` crate's Arrow column writers.
 //!
 //! Columns keep the table's Arrow types: all text in text mode, one type per column
 //! in typed mode. A row group closes at the configured row count or when its
 //! buffered data passes the configured size, which bounds the writer's memory.
 //!
-//! Batches are re-cut into slices of [`SLICE_ROWS`] rows before they reach the Arrow
-//! writer, and a row group may only close at a slice boundary: page and row-group
-//! boundaries then depend on the rows alone, never on how the input was chunked, so
-//! every executor writes the same bytes.
+//! Batches are re-cut into slices of [`SLICE_ROWS`] rows before they reach the
+//! column writers, and a row group may only close at a slice boundary: page and
+//! row-group boundaries then depend on the rows alone, never on how the input was
+//! chunked, so every executor writes the same bytes.
+//!
+//! When an output is written on several threads and fewer tables are left than
+//! threads, a writer encodes each slice's columns on the idle ones too (each column
+//! still sees the same slices in the same order, so the bytes are the same).
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use arrow_array::RecordBatch;
-use arrow_schema::SchemaRef;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{FieldRef, SchemaRef};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{
+    ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
+};
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
-use crate::writer::{ParquetCompression, TableWriter, WriteOptions, WriteSummary, WriterFactory};
+use crate::writer::{
+    ParquetCompression, Spare, TableWriter, WriteOptions, WriteSummary, WriterFactory,
+};
 
 /// Makes [`ParquetWriter`]s.
 #[derive(Debug, Clone, Copy, Default)]
@@ -77,61 +88,101 @@ pub const SLICE_ROWS: usize = 8192;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ParquetWriter<W: Write + Send> {
-    writer: ArrowWriter<W>,
+    file: SerializedFileWriter<W>,
+    columns: ArrowRowGroupWriterFactory,
+    /// The row group being written, if any.
+    group: Option<RowGroup>,
     schema: SchemaRef,
     rows: u64,
+    max_group_rows: usize,
     max_group_bytes: usize,
     /// Rows received but not yet written, at most one slice's worth.
     pending: Vec<RecordBatch>,
     pending_rows: usize,
+    /// Processors this writer may borrow from the other table jobs.
+    spare: Option<Arc<Spare>>,
+}
+
+/// The column writers of the row group being written.
+struct RowGroup {
+    writers: Vec<ArrowColumnWriter>,
+    rows: usize,
+}
+
+impl RowGroup {
+    fn estimated_bytes(&self) -> usize {
+        self.writers
+            .iter()
+            .map(ArrowColumnWriter::get_estimated_total_bytes)
+            .sum()
+    }
+}
+
+/// Slices with less data than this are encoded on one thread (a helper thread costs
+/// more than it saves).
+const PARALLEL_SLICE_BYTES: usize = 256 * 1024;
+
+/// The Parquet writer properties of a table with `schema`.
+fn properties(schema: &SchemaRef, options: &WriteOptions) -> Result<WriterProperties> {
+    let compression = match options.parquet_compression {
+        ParquetCompression::Snappy => Compression::SNAPPY,
+        ParquetCompression::Zstd(level) => {
+            Compression::ZSTD(ZstdLevel::try_new(level).map_err(pq_err)?)
+        }
+        ParquetCompression::Gzip(level) => {
+            Compression::GZIP(GzipLevel::try_new(level).map_err(pq_err)?)
+        }
+        ParquetCompression::None => Compression::UNCOMPRESSED,
+    };
+    let mut props = WriterProperties::builder()
+        .set_compression(compression)
+        .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
+        .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
+        .set_dictionary_page_size_limit(DICTIONARY_PAGE_LIMIT);
+    // Row ids and parent ids are (nearly) unique: a dictionary would only cost time
+    // before falling back to plain encoding.
+    for field in schema.fields() {
+        let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
+        if matches!(role.map(String::as_str), Some("id" | "parent_id")) {
+            // Nor would min/max statistics of random keys help any reader.
+            let path = ColumnPath::from(field.name().as_str());
+            props = props
+                .set_column_dictionary_enabled(path.clone(), false)
+                .set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
+            // Row ids are random or hashed hex: snappy, which has no entropy coding,
+            // shrinks them by a few percent (hyphens, length prefixes) at the cost of
+            // a tenth of the whole write. Parent ids repeat from row to row and do
+            // compress; zstd and gzip shrink hex too and keep every column.
+            if compression == Compression::SNAPPY && role.map(String::as_str) == Some("id") {
+                props = props.set_column_compression(path, Compression::UNCOMPRESSED);
+            }
+        }
+    }
+    Ok(props.build())
 }
 
 impl<W: Write + Send> ParquetWriter<W> {
     /// A writer of tables with `schema` into `out`.
     pub fn new(out: W, schema: &SchemaRef, options: &WriteOptions) -> Result<Self> {
-        let compression = match options.parquet_compression {
-            ParquetCompression::Snappy => Compression::SNAPPY,
-            ParquetCompression::Zstd(level) => {
-                Compression::ZSTD(ZstdLevel::try_new(level).map_err(pq_err)?)
-            }
-            ParquetCompression::Gzip(level) => {
-                Compression::GZIP(GzipLevel::try_new(level).map_err(pq_err)?)
-            }
-            ParquetCompression::None => Compression::UNCOMPRESSED,
-        };
-        let mut props = WriterProperties::builder()
-            .set_compression(compression)
-            .set_max_row_group_row_count(Some(options.row_group_size.max(1)))
-            .set_max_row_group_bytes(Some(options.row_group_bytes.max(1)))
-            .set_dictionary_page_size_limit(DICTIONARY_PAGE_LIMIT);
-        // Row ids and parent ids are (nearly) unique: a dictionary would only cost time
-        // before falling back to plain encoding.
-        for field in schema.fields() {
-            let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
-            if matches!(role.map(String::as_str), Some("id" | "parent_id")) {
-                // Nor would min/max statistics of random keys help any reader.
-                let path = ColumnPath::from(field.name().as_str());
-                props = props
-                    .set_column_dictionary_enabled(path.clone(), false)
-                    .set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
-                // Row ids are random or hashed hex: snappy, which has no entropy coding,
-                // shrinks them by a few percent (hyphens, length prefixes) at the cost of
-                // a tenth of the whole write. Parent ids repeat from row to row and do
-                // compress; zstd and gzip shrink hex too and keep every column.
-                if compression == Compression::SNAPPY && role.map(String::as_str) == Some("id") {
-                    props = props.set_column_compression(path, Compression::UNCOMPRESSED);
-                }
-            }
-        }
-        let props = props.build();
-        let writer = ArrowWriter::try_new(out, schema.clone(), Some(props)).map_err(pq_err)?;
+        let props = properties(schema, options)?;
+        // The Arrow writer sets up the file (schema, Arrow metadata); the row groups
+        // are written here, column by column, so that columns can be encoded on
+        // several threads. Each column sees the same slices in the same order either
+        // way: the bytes do not depend on the threads.
+        let (file, columns) = ArrowWriter::try_new(out, schema.clone(), Some(props))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(pq_err)?;
         Ok(ParquetWriter {
-            writer,
+            file,
+            columns,
+            group: None,
             schema: schema.clone(),
             rows: 0,
+            max_group_rows: options.row_group_size.max(1),
             max_group_bytes: options.row_group_bytes.max(1),
             pending: Vec::new(),
             pending_rows: 0,
+            spare: options.spare.clone(),
         })
     }
 
@@ -149,12 +200,239 @@ impl<W: Write + Send> ParquetWriter<W> {
         };
         self.pending.clear();
         self.pending_rows = 0;
-        self.writer.write(&slice).map_err(pq_err)?;
-        if self.writer.in_progress_size() >= self.max_group_bytes {
-            self.writer.flush().map_err(pq_err)?;
+        self.write_rows(slice)
+    }
+
+    /// Writes `rows` into row groups that close at the row limit, or before their
+    /// estimated size passes the byte limit (split by the average row size so far),
+    /// as the `parquet` crate's Arrow writer does.
+    fn write_rows(&mut self, mut rows: RecordBatch) -> Result<()> {
+        loop {
+            let group = match &mut self.group {
+                Some(group) => group,
+                empty => empty.insert(RowGroup {
+                    writers: self
+                        .columns
+                        .create_column_writers(self.file.flushed_row_groups().len())
+                        .map_err(pq_err)?,
+                    rows: 0,
+                }),
+            };
+            let buffered = group.rows;
+            let mut split_at = (buffered + rows.num_rows() > self.max_group_rows)
+                .then(|| self.max_group_rows - buffered);
+            let candidate = split_at.unwrap_or_else(|| rows.num_rows());
+            let current = group.estimated_bytes();
+            if let Some(average) = current.checked_div(buffered) {
+                if current >= self.max_group_bytes {
+                    self.flush()?;
+                    continue;
+                }
+                if let Some(fit) = (self.max_group_bytes - current).checked_div(average)
+                    && candidate > fit
+                {
+                    if fit == 0 {
+                        self.flush()?;
+                        continue;
+                    }
+                    split_at = Some(fit);
+                }
+            }
+            let rest = split_at.map(|n| {
+                let rest = rows.slice(n, rows.num_rows() - n);
+                rows = rows.slice(0, n);
+                rest
+            });
+            let spare = self.spare.as_deref();
+            let group = self
+                .group
+                .as_mut()
+                .ok_or_else(|| Error::Internal("no row group in progress".into()))?;
+            write_columns(
+                &mut group.writers,
+                self.schema.fields(),
+                rows.columns(),
+                spare,
+            )?;
+            group.rows += rows.num_rows();
+            if group.rows >= self.max_group_rows || group.estimated_bytes() >= self.max_group_bytes
+            {
+                self.flush()?;
+            }
+            match rest {
+                Some(rest) => rows = rest,
+                None => return Ok(()),
+            }
         }
+    }
+
+    /// Closes the row group in progress, if any, and appends it to the file.
+    fn flush(&mut self) -> Result<()> {
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
+        let chunks = close_columns(group.writers, self.spare.as_deref())?;
+        let mut row_group = self.file.next_row_group().map_err(pq_err)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut row_group).map_err(pq_err)?;
+        }
+        row_group.close().map_err(pq_err)?;
         Ok(())
     }
+}
+
+/// Text bytes (or eight bytes a value) of a column: how much work encoding it is.
+fn weight(column: &ArrayRef) -> usize {
+    let values = match column.as_any().downcast_ref::<arrow_array::StringArray>() {
+        Some(text) => {
+            let offsets = text.value_offsets();
+            let first = offsets.first().copied().unwrap_or(0);
+            let last = offsets.last().copied().unwrap_or(0);
+            usize::try_from(last - first).unwrap_or(0)
+        }
+        None => column.len() * 8,
+    };
+    values + column.len() * 4 + 1
+}
+
+/// Splits `0..weights.len()` into at most `parts` contiguous ranges of about equal
+/// weight; returns the ends of all but the last.
+fn split_points(weights: &[usize], parts: usize) -> Vec<usize> {
+    let total: usize = weights.iter().sum();
+    let mut ends = Vec::with_capacity(parts.saturating_sub(1));
+    let mut sum = 0;
+    for (i, w) in weights.iter().enumerate() {
+        sum += w;
+        let next = ends.len() + 1;
+        if next < parts && sum * parts >= total * next && i + 1 < weights.len() {
+            ends.push(i + 1);
+        }
+    }
+    ends
+}
+
+/// Borrows as many spare processors as are free, at most `most`.
+fn borrow(spare: Option<&Spare>, most: usize) -> usize {
+    let Some(spare) = spare else { return 0 };
+    let mut taken = 0;
+    while taken < most && spare.try_take() {
+        taken += 1;
+    }
+    taken
+}
+
+/// Runs `work` over contiguous parts of `writers` (cut at `ends`), the first part on
+/// this thread and each other on a helper thread of its own.
+fn in_parts<T: Send>(
+    writers: &mut [T],
+    ends: &[usize],
+    work: &(dyn Fn(usize, &mut [T]) -> Result<()> + Sync),
+) -> Result<()> {
+    std::thread::scope(|scope| {
+        let mut rest = writers;
+        let mut start = 0;
+        let mut helpers = Vec::with_capacity(ends.len());
+        let mut first = None;
+        for &end in ends.iter().chain(std::iter::once(&usize::MAX)) {
+            let len = end.min(start + rest.len()) - start;
+            let (part, tail) = rest.split_at_mut(len);
+            rest = tail;
+            match first {
+                None => first = Some((start, part)),
+                Some(_) => helpers.push(scope.spawn(move || work(start, part))),
+            }
+            start += len;
+        }
+        let mine = match first {
+            Some((start, part)) => work(start, part),
+            None => Ok(()),
+        };
+        helpers
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::Internal("a column encoder panicked".into())))
+            })
+            .fold(mine, Result::and)
+    })
+}
+
+/// Writes one slice's `columns` to their column writers, on spare processors too
+/// when there are any and the slice is large enough to be worth it.
+fn write_columns(
+    writers: &mut [ArrowColumnWriter],
+    fields: &[FieldRef],
+    columns: &[ArrayRef],
+    spare: Option<&Spare>,
+) -> Result<()> {
+    // Field `start + i` feeds the writers from `start + i` on, one per leaf.
+    let write = |start: usize, part: &mut [ArrowColumnWriter]| -> Result<()> {
+        let mut writers = part.iter_mut();
+        for (field, column) in fields.iter().zip(columns).skip(start) {
+            for leaf in compute_leaves(field, column).map_err(pq_err)? {
+                let Some(writer) = writers.next() else {
+                    return Ok(());
+                };
+                writer.write(&leaf).map_err(pq_err)?;
+            }
+        }
+        Ok(())
+    };
+    // Parts only for flat tables (one leaf, so one writer, a field), the tables of
+    // this crate; nested ones (written by users) go on one thread.
+    let weights: Vec<usize> = columns.iter().map(weight).collect();
+    let helpers =
+        if writers.len() == fields.len() && weights.iter().sum::<usize>() >= PARALLEL_SLICE_BYTES {
+            borrow(spare, writers.len().saturating_sub(1))
+        } else {
+            0
+        };
+    if helpers == 0 {
+        return write(0, writers);
+    }
+    let result = in_parts(writers, &split_points(&weights, helpers + 1), &write);
+    if let Some(spare) = spare {
+        (0..helpers).for_each(|_| spare.vacate());
+    }
+    result
+}
+
+/// Closes every column writer of a row group (its last pages, dictionary and
+/// compression), on spare processors too when there are any.
+fn close_columns(
+    writers: Vec<ArrowColumnWriter>,
+    spare: Option<&Spare>,
+) -> Result<Vec<ArrowColumnChunk>> {
+    let helpers = borrow(spare, writers.len().saturating_sub(1));
+    if helpers == 0 {
+        return writers
+            .into_iter()
+            .map(|w| w.close().map_err(pq_err))
+            .collect();
+    }
+    let weights: Vec<usize> = writers
+        .iter()
+        .map(ArrowColumnWriter::get_estimated_total_bytes)
+        .collect();
+    let ends = split_points(&weights, helpers + 1);
+    let mut slots: Vec<(Option<ArrowColumnWriter>, Option<ArrowColumnChunk>)> =
+        writers.into_iter().map(|w| (Some(w), None)).collect();
+    let result = in_parts(&mut slots, &ends, &|_, part| {
+        for (writer, chunk) in part.iter_mut() {
+            if let Some(w) = writer.take() {
+                *chunk = Some(w.close().map_err(pq_err)?);
+            }
+        }
+        Ok(())
+    });
+    if let Some(spare) = spare {
+        (0..helpers).for_each(|_| spare.vacate());
+    }
+    result?;
+    slots
+        .into_iter()
+        .map(|(_, chunk)| chunk.ok_or_else(|| Error::Internal("a column was not closed".into())))
+        .collect()
 }
 
 impl<W: Write + Send> TableWriter for ParquetWriter<W> {
@@ -175,8 +453,9 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
 
     fn finish(mut self: Box<Self>) -> Result<WriteSummary> {
         self.write_slice()?;
-        self.writer.finish().map_err(pq_err)?;
-        self.writer
+        self.flush()?;
+        self.file.finish().map_err(pq_err)?;
+        self.file
             .inner_mut()
             .flush()
             .map_err(|e| Error::io("<parquet output>", e))?;
@@ -190,9 +469,19 @@ mod tests {
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use transmogrify_core::Processor;
 
-    use super::DICTIONARY_PAGE_LIMIT;
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::ArrowWriter;
+
+    use super::{
+        DICTIONARY_PAGE_LIMIT, ParquetWriter, SLICE_ROWS, in_parts, properties, split_points,
+    };
     use crate::output::WriteResultExt;
-    use crate::writer::{ParquetCompression, WriteOptions};
+    use crate::writer::{
+        DEFAULT_ROW_GROUP_BYTES, ParquetCompression, Spare, TableWriter, WriteOptions,
+    };
 
     #[test]
     fn ids_are_not_dictionary_encoded_but_data_is() -> Result<(), Box<dyn std::error::Error>> {
@@ -329,6 +618,113 @@ mod tests {
                 .all(|(_, codec)| matches!(codec, Compression::ZSTD(_))),
             "{zstd:?}"
         );
+        Ok(())
+    }
+
+    /// A table of `columns` text columns and `rows` rows: short codes (dictionary
+    /// pages), longer unique text and some nulls, from a fixed seed.
+    fn text_table(columns: usize, rows: usize) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+        let fields: Vec<Field> = (0..columns)
+            .map(|c| Field::new(format!("c{c}"), DataType::Utf8, true))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let arrays: Vec<ArrayRef> = (0..columns)
+            .map(|c| {
+                let values: StringArray = (0..rows)
+                    .map(|_| {
+                        let r = next();
+                        match (c % 3, r % 10) {
+                            (_, 0) => None,
+                            (0, _) => Some(format!("k{}", r % 7)),
+                            (1, _) => Some(format!("{r:016x}-{c}")),
+                            _ => Some(format!("v{}", r % 5000)),
+                        }
+                    })
+                    .collect();
+                Arc::new(values) as ArrayRef
+            })
+            .collect();
+        Ok(RecordBatch::try_new(schema, arrays)?)
+    }
+
+    #[test]
+    fn columns_encoded_on_spare_threads_give_the_parquet_crates_own_bytes()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let batch = text_table(24, 30_000)?;
+        let schema = batch.schema();
+        // Row groups closed by the row limit, then by the byte limit.
+        for (rows, bytes) in [(10_000, DEFAULT_ROW_GROUP_BYTES), (65_536, 1 << 20)] {
+            let options = WriteOptions::builder()
+                .with_row_group_size(rows)
+                .with_row_group_bytes(bytes)
+                .build()?;
+            // The parquet crate's writer, fed the same slices.
+            let mut expected = Vec::new();
+            let mut reference = ArrowWriter::try_new(
+                &mut expected,
+                schema.clone(),
+                Some(properties(&schema, &options)?),
+            )?;
+            for offset in (0..batch.num_rows()).step_by(SLICE_ROWS) {
+                reference.write(&batch.slice(offset, SLICE_ROWS.min(batch.num_rows() - offset)))?;
+            }
+            reference.close()?;
+            let groups = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?
+                .metadata()
+                .num_row_groups();
+            assert!(groups >= 3, "{groups} row groups");
+            for spare in [None, Some(Arc::new(Spare::new(4)))] {
+                let options = WriteOptions {
+                    spare: spare.clone(),
+                    ..options.clone()
+                };
+                let mut out = Vec::new();
+                let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &options)?);
+                writer.write(&batch.slice(0, 1_000))?;
+                writer.write(&batch.slice(1_000, batch.num_rows() - 1_000))?;
+                assert_eq!(writer.finish()?.rows, batch.num_rows() as u64);
+                assert!(out == expected, "bytes differ (spare: {})", spare.is_some());
+                // Every borrowed processor was given back.
+                if let Some(spare) = spare {
+                    assert_eq!((0..5).filter(|_| spare.try_take()).count(), 4);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn columns_are_split_into_parts_of_about_equal_weight() -> Result<(), crate::Error> {
+        assert_eq!(split_points(&[1, 1, 1, 1], 2), vec![2]);
+        assert_eq!(
+            split_points(&[10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 2),
+            vec![1]
+        );
+        assert_eq!(split_points(&[1, 1, 1, 1, 1, 1], 3), vec![2, 4]);
+        assert_eq!(split_points(&[5], 4), Vec::<usize>::new());
+        assert_eq!(split_points(&[1, 1], 4), vec![1]);
+        // Each part runs once, on its own thread, with its own start.
+        let mut cells: Vec<(usize, Option<std::thread::ThreadId>)> =
+            (0..7).map(|i| (i, None)).collect();
+        in_parts(&mut cells, &[2, 5], &|start, part| {
+            for (i, (index, thread)) in part.iter_mut().enumerate() {
+                assert_eq!(*index, start + i);
+                *thread = Some(std::thread::current().id());
+            }
+            Ok(())
+        })?;
+        let threads: Vec<_> = cells.iter().map(|(_, t)| *t).collect();
+        assert_eq!(threads[0], Some(std::thread::current().id()));
+        assert_eq!(threads[0], threads[1]);
+        assert!(threads[2].is_some() && threads[2] == threads[4] && threads[2] != threads[0]);
+        assert!(threads[5].is_some() && threads[5] == threads[6] && threads[5] != threads[2]);
         Ok(())
     }
 }

@@ -119,6 +119,10 @@ impl TableJobs for ThreadedTables {
             })
             .collect()
     }
+
+    fn threads(&self) -> usize {
+        self.0.max(1)
+    }
 }
 
 impl StreamingSink {

@@ -83,6 +83,48 @@ fn every_executor_writes_the_same_bytes() -> TestResult {
     Ok(())
 }
 
+/// One wide table and two threads: the second thread, with no table of its own to
+/// write, encodes columns of the first; the file is the same.
+#[test]
+fn a_lone_parquet_table_written_on_two_threads_has_the_same_bytes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut text = String::new();
+    for i in 0..9_000u64 {
+        let fields: Vec<String> = (0..24)
+            .map(|c| match c % 3 {
+                0 => format!("\"f{c}\":\"k{}\"", (i * 7 + c) % 5),
+                1 => format!("\"f{c}\":{}", i * 1_000 + c),
+                _ => format!("\"f{c}\":\"text {i} of column {c}\""),
+            })
+            .collect();
+        text.push_str(&format!("{{{}}}\n", fields.join(",")));
+    }
+    std::fs::write(dir.path().join("w.jsonl"), &text)?;
+    let mut files = Vec::new();
+    for (executor, workers) in [("sequential", "1"), ("threads", "2")] {
+        let out = format!("out-{executor}");
+        let mut args = vec![
+            "flatten",
+            "w.jsonl",
+            "-o",
+            &out,
+            "-f",
+            "parquet",
+            "--executor",
+            executor,
+            "--workers",
+            workers,
+        ];
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{executor}: {}", r.stderr);
+        assert_eq!(names(&dir.path().join(&out))?, ["w.parquet"]);
+        files.push(std::fs::read(dir.path().join(&out).join("w.parquet"))?);
+    }
+    assert!(files[0] == files[1], "the two runs wrote different bytes");
+    Ok(())
+}
+
 #[test]
 fn stdin_json_array_typed_parquet_with_report_and_dictionary() -> TestResult {
     let dir = tempfile::tempdir()?;
