@@ -91,5 +91,6 @@ mod output;
 mod parquet_reader;
 mod parquet_writer;
 mod reader;
+mod spare;
 mod stream;
 mod writer;

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use transmogrify_core::{ColumnRole, ProcessingResult, TableSchema};
 
 use crate::error::{Error, Result};
-use crate::writer::{DATA_DICTIONARY_FILE, Spare, WriteOptions, WriteSummary, WriterFactory};
+use crate::spare::Spare;
+use crate::writer::{DATA_DICTIONARY_FILE, WriteOptions, WriteSummary, WriterFactory};
 
 /// One file written.
 #[derive(Debug, Clone, PartialEq, Eq)]

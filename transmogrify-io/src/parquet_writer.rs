@@ -17,7 +17,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_array::{ArrayRef, RecordBatch};
 use arrow_schema::{FieldRef, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
@@ -29,9 +29,8 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
-use crate::writer::{
-    ParquetCompression, Spare, TableWriter, WriteOptions, WriteSummary, WriterFactory,
-};
+use crate::spare::{PARALLEL_MIN_BYTES, Spare, borrow, in_parts, split_points, weight};
+use crate::writer::{ParquetCompression, TableWriter, WriteOptions, WriteSummary, WriterFactory};
 
 /// Makes [`ParquetWriter`]s.
 #[derive(Debug, Clone, Copy, Default)]
@@ -117,10 +116,6 @@ impl RowGroup {
             .sum()
     }
 }
-
-/// Slices with less data than this are encoded on one thread (a helper thread costs
-/// more than it saves).
-const PARALLEL_SLICE_BYTES: usize = 256 * 1024;
 
 /// The Parquet writer properties of a table with `schema`.
 fn properties(schema: &SchemaRef, options: &WriteOptions) -> Result<WriterProperties> {
@@ -281,82 +276,6 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 }
 
-/// Text bytes (or eight bytes a value) of a column: how much work encoding it is.
-fn weight(column: &ArrayRef) -> usize {
-    let values = match column.as_any().downcast_ref::<arrow_array::StringArray>() {
-        Some(text) => {
-            let offsets = text.value_offsets();
-            let first = offsets.first().copied().unwrap_or(0);
-            let last = offsets.last().copied().unwrap_or(0);
-            usize::try_from(last - first).unwrap_or(0)
-        }
-        None => column.len() * 8,
-    };
-    values + column.len() * 4 + 1
-}
-
-/// Splits `0..weights.len()` into at most `parts` contiguous ranges of about equal
-/// weight; returns the ends of all but the last.
-fn split_points(weights: &[usize], parts: usize) -> Vec<usize> {
-    let total: usize = weights.iter().sum();
-    let mut ends = Vec::with_capacity(parts.saturating_sub(1));
-    let mut sum = 0;
-    for (i, w) in weights.iter().enumerate() {
-        sum += w;
-        let next = ends.len() + 1;
-        if next < parts && sum * parts >= total * next && i + 1 < weights.len() {
-            ends.push(i + 1);
-        }
-    }
-    ends
-}
-
-/// Borrows as many spare processors as are free, at most `most`.
-fn borrow(spare: Option<&Spare>, most: usize) -> usize {
-    let Some(spare) = spare else { return 0 };
-    let mut taken = 0;
-    while taken < most && spare.try_take() {
-        taken += 1;
-    }
-    taken
-}
-
-/// Runs `work` over contiguous parts of `writers` (cut at `ends`), the first part on
-/// this thread and each other on a helper thread of its own.
-fn in_parts<T: Send>(
-    writers: &mut [T],
-    ends: &[usize],
-    work: &(dyn Fn(usize, &mut [T]) -> Result<()> + Sync),
-) -> Result<()> {
-    std::thread::scope(|scope| {
-        let mut rest = writers;
-        let mut start = 0;
-        let mut helpers = Vec::with_capacity(ends.len());
-        let mut first = None;
-        for &end in ends.iter().chain(std::iter::once(&usize::MAX)) {
-            let len = end.min(start + rest.len()) - start;
-            let (part, tail) = rest.split_at_mut(len);
-            rest = tail;
-            match first {
-                None => first = Some((start, part)),
-                Some(_) => helpers.push(scope.spawn(move || work(start, part))),
-            }
-            start += len;
-        }
-        let mine = match first {
-            Some((start, part)) => work(start, part),
-            None => Ok(()),
-        };
-        helpers
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(Error::Internal("a column encoder panicked".into())))
-            })
-            .fold(mine, Result::and)
-    })
-}
-
 /// Writes one slice's `columns` to their column writers, on spare processors too
 /// when there are any and the slice is large enough to be worth it.
 fn write_columns(
@@ -382,7 +301,7 @@ fn write_columns(
     // this crate; nested ones (written by users) go on one thread.
     let weights: Vec<usize> = columns.iter().map(weight).collect();
     let helpers =
-        if writers.len() == fields.len() && weights.iter().sum::<usize>() >= PARALLEL_SLICE_BYTES {
+        if writers.len() == fields.len() && weights.iter().sum::<usize>() >= PARALLEL_MIN_BYTES {
             borrow(spare, writers.len().saturating_sub(1))
         } else {
             0
@@ -475,13 +394,10 @@ mod tests {
     use arrow_schema::{DataType, Field, Schema};
     use parquet::arrow::ArrowWriter;
 
-    use super::{
-        DICTIONARY_PAGE_LIMIT, ParquetWriter, SLICE_ROWS, in_parts, properties, split_points,
-    };
+    use super::{DICTIONARY_PAGE_LIMIT, ParquetWriter, SLICE_ROWS, properties};
     use crate::output::WriteResultExt;
-    use crate::writer::{
-        DEFAULT_ROW_GROUP_BYTES, ParquetCompression, Spare, TableWriter, WriteOptions,
-    };
+    use crate::spare::Spare;
+    use crate::writer::{DEFAULT_ROW_GROUP_BYTES, ParquetCompression, TableWriter, WriteOptions};
 
     #[test]
     fn ids_are_not_dictionary_encoded_but_data_is() -> Result<(), Box<dyn std::error::Error>> {
@@ -697,34 +613,6 @@ mod tests {
                 }
             }
         }
-        Ok(())
-    }
-
-    #[test]
-    fn columns_are_split_into_parts_of_about_equal_weight() -> Result<(), crate::Error> {
-        assert_eq!(split_points(&[1, 1, 1, 1], 2), vec![2]);
-        assert_eq!(
-            split_points(&[10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1], 2),
-            vec![1]
-        );
-        assert_eq!(split_points(&[1, 1, 1, 1, 1, 1], 3), vec![2, 4]);
-        assert_eq!(split_points(&[5], 4), Vec::<usize>::new());
-        assert_eq!(split_points(&[1, 1], 4), vec![1]);
-        // Each part runs once, on its own thread, with its own start.
-        let mut cells: Vec<(usize, Option<std::thread::ThreadId>)> =
-            (0..7).map(|i| (i, None)).collect();
-        in_parts(&mut cells, &[2, 5], &|start, part| {
-            for (i, (index, thread)) in part.iter_mut().enumerate() {
-                assert_eq!(*index, start + i);
-                *thread = Some(std::thread::current().id());
-            }
-            Ok(())
-        })?;
-        let threads: Vec<_> = cells.iter().map(|(_, t)| *t).collect();
-        assert_eq!(threads[0], Some(std::thread::current().id()));
-        assert_eq!(threads[0], threads[1]);
-        assert!(threads[2].is_some() && threads[2] == threads[4] && threads[2] != threads[0]);
-        assert!(threads[5].is_some() && threads[5] == threads[6] && threads[5] != threads[2]);
         Ok(())
     }
 }

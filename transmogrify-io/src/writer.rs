@@ -172,43 +172,7 @@ pub struct WriteOptions {
     pub(crate) registry: Arc<WriterRegistry>,
     /// Processors the table jobs of this output leave unused, which a writer may
     /// borrow to encode columns in parallel (set while a threaded output is written).
-    pub(crate) spare: Option<Arc<Spare>>,
-}
-
-/// Processors not in use by the table jobs of an output (nor by helpers already
-/// borrowed): once fewer tables are left than threads, the writers still at work
-/// may use the rest.
-#[derive(Debug)]
-pub(crate) struct Spare(std::sync::atomic::AtomicIsize);
-
-impl Spare {
-    /// `threads` processors, all free.
-    pub(crate) fn new(threads: usize) -> Self {
-        Spare(std::sync::atomic::AtomicIsize::new(
-            isize::try_from(threads).unwrap_or(isize::MAX),
-        ))
-    }
-
-    /// One more processor in use (a table job starts; it never waits).
-    pub(crate) fn occupy(&self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
-    }
-
-    /// A processor freed (a table job or a helper ends).
-    pub(crate) fn vacate(&self) {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-    }
-
-    /// Takes a free processor, if any.
-    pub(crate) fn try_take(&self) -> bool {
-        self.0
-            .fetch_update(
-                std::sync::atomic::Ordering::AcqRel,
-                std::sync::atomic::Ordering::Acquire,
-                |free| (free > 0).then(|| free - 1),
-            )
-            .is_ok()
-    }
+    pub(crate) spare: Option<Arc<crate::spare::Spare>>,
 }
 
 impl Default for WriteOptions {
