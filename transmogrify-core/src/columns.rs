@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, StringArray};
-use arrow_buffer::{Buffer, NullBufferBuilder, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{
+    BooleanBuffer, BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
+};
 
 use crate::error::{Error, Result};
 
@@ -28,11 +30,16 @@ pub(crate) mod kind {
 ///
 /// Rows are written in order but lazily: a row with no value is filled with a null
 /// only when a later row (or the end of the batch) is written.
+///
+/// Nulls are not tracked value by value: a row of no bytes is null unless it is
+/// listed in `empty`, the rows holding an empty string (rare: only kept on request).
+/// The validity bitmap is made once per batch, from the offsets.
 #[derive(Debug)]
 pub(crate) struct TextColumn {
     data: Vec<u8>,
     offsets: Vec<i32>,
-    nulls: NullBufferBuilder,
+    /// Rows (ascending) whose value is an empty string, not a null.
+    empty: Vec<u32>,
     pub(crate) kinds: u16,
 }
 
@@ -41,7 +48,7 @@ impl Default for TextColumn {
         TextColumn {
             data: Vec::new(),
             offsets: vec![0],
-            nulls: NullBufferBuilder::new(0),
+            empty: Vec::new(),
             kinds: 0,
         }
     }
@@ -66,11 +73,9 @@ impl TextColumn {
     /// Fills rows up to (excluding) `row` with nulls.
     #[inline]
     pub(crate) fn pad_to(&mut self, row: usize) {
-        let len = self.len();
-        if len < row {
+        if self.len() < row {
             let end = self.end();
             self.offsets.resize(row + 1, end);
-            self.nulls.append_n_nulls(row - len);
         }
     }
 
@@ -95,8 +100,14 @@ impl TextColumn {
                     .to_string(),
             )
         })?;
+        if end == self.end() {
+            self.empty.push(
+                u32::try_from(self.len()).map_err(|_| {
+                    Error::Limit("more than 4 billion rows in one batch".to_string())
+                })?,
+            );
+        }
         self.offsets.push(end);
-        self.nulls.append_non_null();
         self.kinds |= kinds;
         Ok(())
     }
@@ -126,7 +137,9 @@ impl TextColumn {
     pub(crate) fn truncate(&mut self, rows: usize) {
         if self.len() > rows {
             self.offsets.truncate(rows + 1);
-            self.nulls.truncate(rows);
+            while self.empty.last().is_some_and(|&r| r as usize >= rows) {
+                self.empty.pop();
+            }
         }
         let end = self.end() as usize;
         self.data.truncate(end);
@@ -134,11 +147,11 @@ impl TextColumn {
 
     /// The value of `row`, if it was written and is not null.
     pub(crate) fn value(&self, row: usize) -> Option<&[u8]> {
-        if row >= self.len() || !self.nulls.is_valid(row) {
-            return None;
-        }
         let start = *self.offsets.get(row)? as usize;
         let end = *self.offsets.get(row + 1)? as usize;
+        if start == end && self.empty.binary_search(&u32::try_from(row).ok()?).is_err() {
+            return None;
+        }
         self.data.get(start..end)
     }
 
@@ -151,7 +164,8 @@ impl TextColumn {
         let mut offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(rows + 1));
         self.offsets.push(0);
         offsets.truncate(rows + 1);
-        let nulls = self.nulls.finish().map(|n| n.slice(0, rows));
+        let nulls = validity(&offsets, &self.empty);
+        self.empty.clear();
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         let data = Buffer::from_vec(data);
         debug_assert!(std::str::from_utf8(data.as_slice()).is_ok());
@@ -164,6 +178,27 @@ impl TextColumn {
         let array = unsafe { StringArray::new_unchecked(offsets, data, nulls) };
         Ok(Arc::new(array))
     }
+}
+
+/// The validity of the rows `offsets` delimit: a row of no bytes is null unless it
+/// is one of `empty` (ascending). `None` when no row is null.
+fn validity(offsets: &[i32], empty: &[u32]) -> Option<NullBuffer> {
+    let rows = offsets.len().saturating_sub(1);
+    let valid = BooleanBuffer::collect_bool(rows, |i| offsets[i] != offsets[i + 1]);
+    let empty = &empty[..empty.partition_point(|&row| (row as usize) < rows)];
+    if valid.count_set_bits() + empty.len() >= rows {
+        // Every row of no bytes is an empty string.
+        return None;
+    }
+    if empty.is_empty() {
+        return Some(NullBuffer::new(valid));
+    }
+    let mut bits = BooleanBufferBuilder::new(rows);
+    bits.append_buffer(&valid);
+    for &row in empty {
+        bits.set_bit(row as usize, true);
+    }
+    Some(NullBuffer::new(bits.finish()))
 }
 
 #[cfg(test)]
@@ -189,6 +224,34 @@ mod tests {
         assert_eq!(got, [None, Some("b"), None, Some("d"), None]);
         assert_eq!(c.len(), 0);
         assert_eq!(c.kinds, kind::STRING | kind::INT);
+        Ok(())
+    }
+
+    #[test]
+    fn empty_strings_stay_apart_from_nulls() -> Result<()> {
+        let mut c = TextColumn::default();
+        c.set(0, b"", kind::STRING)?;
+        c.set_null(1);
+        c.set(2, b"x", kind::STRING)?;
+        c.set(3, b"", kind::STRING)?;
+        c.truncate(3);
+        c.set(4, b"", kind::STRING)?;
+        assert_eq!(c.value(0), Some(&b""[..]));
+        assert_eq!(c.value(1), None);
+        assert_eq!(c.value(3), None);
+        assert_eq!(c.value(4), Some(&b""[..]));
+        let a = c.finish(6)?;
+        let a = a.as_any().downcast_ref::<StringArray>().cloned();
+        let a = a.ok_or_else(|| Error::Internal("not a string array".into()))?;
+        let got: Vec<Option<&str>> = a.iter().collect();
+        assert_eq!(got, [Some(""), None, Some("x"), None, Some(""), None]);
+        // The next batch starts with no empty strings remembered, and a batch
+        // without nulls has no validity bitmap.
+        c.set(0, b"y", kind::STRING)?;
+        c.set(1, b"", kind::STRING)?;
+        let b = c.finish(2)?;
+        assert_eq!(b.null_count(), 0);
+        assert!(b.logical_nulls().is_none());
         Ok(())
     }
 }
