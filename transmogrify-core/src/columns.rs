@@ -184,8 +184,10 @@ impl TextColumn {
 /// is one of `empty` (ascending). `None` when no row is null.
 fn validity(offsets: &[i32], empty: &[u32]) -> Option<NullBuffer> {
     let rows = offsets.len().saturating_sub(1);
-    let valid = BooleanBuffer::collect_bool(rows, |i| offsets[i] != offsets[i + 1]);
-    let empty = &empty[..empty.partition_point(|&row| (row as usize) < rows)];
+    let valid = BooleanBuffer::collect_bool(rows, |i| offsets.get(i) != offsets.get(i + 1));
+    let empty = empty
+        .get(..empty.partition_point(|&row| (row as usize) < rows))
+        .unwrap_or_default();
     if valid.count_set_bits() + empty.len() >= rows {
         // Every row of no bytes is an empty string.
         return None;
