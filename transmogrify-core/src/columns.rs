@@ -184,7 +184,23 @@ impl TextColumn {
 /// is one of `empty` (ascending). `None` when no row is null.
 fn validity(offsets: &[i32], empty: &[u32]) -> Option<NullBuffer> {
     let rows = offsets.len().saturating_sub(1);
-    let valid = BooleanBuffer::collect_bool(rows, |i| offsets.get(i) != offsets.get(i + 1));
+    let starts = offsets.get(..rows).unwrap_or_default();
+    let ends = offsets.get(1..).unwrap_or_default();
+    let words: Vec<u64> = starts
+        .chunks(64)
+        .zip(ends.chunks(64))
+        .map(|(s, e)| {
+            s.iter()
+                .zip(e)
+                .enumerate()
+                .fold(0u64, |word, (bit, (s, e))| {
+                    word | (u64::from(s != e) << bit)
+                })
+                // Arrow bitmaps are little-endian.
+                .to_le()
+        })
+        .collect();
+    let valid = BooleanBuffer::new(Buffer::from_vec(words), 0, rows);
     let empty = empty
         .get(..empty.partition_point(|&row| (row as usize) < rows))
         .unwrap_or_default();
