@@ -55,6 +55,29 @@ impl Default for TextColumn {
 }
 
 impl TextColumn {
+    /// An empty column with room for `rows` rows of `bytes` bytes in all.
+    pub(crate) fn with_capacity(rows: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(rows + 1);
+        offsets.push(0);
+        TextColumn {
+            data: Vec::with_capacity(bytes),
+            offsets,
+            empty: Vec::new(),
+            kinds: 0,
+        }
+    }
+
+    /// Room for rows and bytes.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> (usize, usize) {
+        (self.offsets.capacity() - 1, self.data.capacity())
+    }
+
+    /// Rows and bytes held, for [`SizeHints`].
+    pub(crate) fn size(&self) -> (usize, usize) {
+        (self.len(), self.data.len())
+    }
+
     #[inline]
     pub(crate) fn len(&self) -> usize {
         self.offsets.len() - 1
@@ -178,6 +201,41 @@ impl TextColumn {
         let array = unsafe { StringArray::new_unchecked(offsets, data, nulls) };
         Ok(Arc::new(array))
     }
+}
+
+/// Rows and bytes of the first batch of each column in the sessions of a processor
+/// so far, keyed by table and column path. A column met again in the next chunk
+/// starts with that much room: its first batch then grows without copying itself
+/// again at every doubling (later batches keep the room of the one before).
+#[derive(Debug, Default)]
+pub(crate) struct SizeHints(std::sync::Mutex<std::collections::HashMap<String, (usize, usize)>>);
+
+impl SizeHints {
+    /// A new column for `key`, with the room its first batch took last time.
+    pub(crate) fn column(&self, key: &str) -> TextColumn {
+        let hint = self.0.lock().ok().and_then(|sizes| sizes.get(key).copied());
+        match hint {
+            Some((rows, bytes)) => TextColumn::with_capacity(rows, bytes),
+            None => TextColumn::default(),
+        }
+    }
+
+    /// Remembers the sizes of first batches.
+    pub(crate) fn record(&self, sizes: impl IntoIterator<Item = (String, (usize, usize))>) {
+        if let Ok(mut all) = self.0.lock() {
+            all.extend(sizes);
+        }
+    }
+}
+
+/// The key of a column in [`SizeHints`].
+pub(crate) fn size_key<'a>(table: &str, column: impl IntoIterator<Item = &'a str>) -> String {
+    let mut key = String::from(table);
+    for part in column {
+        key.push('\u{1f}');
+        key.push_str(part);
+    }
+    key
 }
 
 /// The validity of the rows `offsets` delimit: a row of no bytes is null unless it

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use hashbrown::{Equivalent, HashMap};
 
 use crate::canonical::{canonical_json, without_repeated_keys};
-use crate::columns::{TextColumn, kind};
+use crate::columns::{SizeHints, TextColumn, kind, size_key};
 use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
 use crate::ids::{FieldPatterns, IdContext, Rng, write_uuid5};
@@ -192,15 +192,30 @@ pub(crate) struct Flattener {
     // Output so far.
     chunks: Vec<Vec<Arc<TableChunk>>>,
     errors: Vec<BadRecord>,
+    /// Room for new columns, from earlier sessions of the processor.
+    sizes: Arc<SizeHints>,
+    /// Whether this session's first batch has been recorded in `sizes`.
+    sized: bool,
 }
 
+/// Column-path part naming a table's id column in [`SizeHints`].
+const ID_SIZE_KEY: &str = "[id]";
+/// Column-path part naming a table's column of scalar elements in [`SizeHints`].
+const VALUE_SIZE_KEY: &str = "[value]";
+
 impl Flattener {
-    pub(crate) fn new(cfg: Arc<ProcessorConfig>, entity: &str, extract_time: i64) -> Self {
+    pub(crate) fn new(
+        cfg: Arc<ProcessorConfig>,
+        entity: &str,
+        extract_time: i64,
+        sizes: Arc<SizeHints>,
+    ) -> Self {
         let patterns = match &cfg.id_strategy {
             IdStrategy::Fields(p) => Some(FieldPatterns::new(p, &cfg.separator)),
             _ => None,
         };
-        let main = Table::new(TableKey::main(), NONE, &cfg.separator, patterns.as_ref());
+        let mut main = Table::new(TableKey::main(), NONE, &cfg.separator, patterns.as_ref());
+        main.ids = sizes.column(&size_key("", [ID_SIZE_KEY]));
         Flattener {
             entity: Arc::from(entity),
             source: Arc::from("<input>"),
@@ -232,6 +247,8 @@ impl Flattener {
             next_ordinal: 0,
             chunks: vec![Vec::new()],
             errors: Vec::new(),
+            sizes,
+            sized: false,
             cfg,
         }
     }
@@ -822,7 +839,8 @@ impl Flattener {
         {
             table.id_field_col = idx as u32;
         }
-        table.columns.push(TextColumn::default());
+        let key = size_key(&table.path_joined, path.iter().map(|p| &**p));
+        table.columns.push(self.sizes.column(&key));
         table.col_keys.push(ColKey::Path(Arc::from(path)));
         table.col_nodes.push(node);
         self.nodes[node as usize].column = idx as u32;
@@ -846,7 +864,8 @@ impl Flattener {
             return Err(Fail::Columns(t));
         }
         let idx = table.columns.len();
-        table.columns.push(TextColumn::default());
+        let key = size_key(&table.path_joined, [VALUE_SIZE_KEY]);
+        table.columns.push(self.sizes.column(&key));
         table.col_keys.push(ColKey::Value);
         table.col_nodes.push(NONE);
         table.value_col = idx as u32;
@@ -884,7 +903,7 @@ impl Flattener {
         self.nodes[node as usize].elem = elem;
         let mut levels = self.tables[t as usize].key.levels.to_vec();
         levels.push(path.len() as u32);
-        self.tables.push(Table::new(
+        let mut table = Table::new(
             TableKey {
                 keys: Arc::from(path),
                 levels: Arc::from(levels),
@@ -892,7 +911,11 @@ impl Flattener {
             t,
             &self.cfg.separator,
             self.patterns.as_ref(),
-        ));
+        );
+        table.ids = self
+            .sizes
+            .column(&size_key(&table.path_joined, [ID_SIZE_KEY]));
+        self.tables.push(table);
         self.chunks.push(Vec::new());
         Ok(ct)
     }
@@ -1048,6 +1071,25 @@ impl Flattener {
     /// Moves everything buffered into Arrow chunks.
     pub(crate) fn flush(&mut self) -> Result<()> {
         self.batch_records = 0;
+        if !self.sized {
+            self.sized = true;
+            self.sizes.record(self.tables.iter().flat_map(|table| {
+                let id = (
+                    size_key(&table.path_joined, [ID_SIZE_KEY]),
+                    table.ids.size(),
+                );
+                let columns = table.columns.iter().zip(&table.col_keys).map(|(c, key)| {
+                    let key = match key {
+                        ColKey::Path(path) => {
+                            size_key(&table.path_joined, path.iter().map(|p| &**p))
+                        }
+                        ColKey::Value => size_key(&table.path_joined, [VALUE_SIZE_KEY]),
+                    };
+                    (key, c.size())
+                });
+                std::iter::once(id).chain(columns)
+            }));
+        }
         // Parent ids of child rows need the parent's ids, so build those arrays first.
         let mut parent_ids: Vec<Option<arrow_array::ArrayRef>> =
             Vec::with_capacity(self.tables.len());
@@ -1058,7 +1100,8 @@ impl Flattener {
                 continue;
             }
             let parent = &self.tables[table.parent as usize];
-            let mut col = TextColumn::default();
+            // Room for one UUID a row.
+            let mut col = TextColumn::with_capacity(table.rows, table.rows * 36);
             for (r, &pr) in table.parent_rows.iter().enumerate() {
                 if let Some(id) = parent.ids.value(pr as usize) {
                     col.set(r, id, kind::STRING)?;
@@ -1248,5 +1291,34 @@ mod tests {
         assert_eq!(itoa(&mut b, 0), "0");
         assert_eq!(itoa(&mut b, 1234567890), "1234567890");
         assert_eq!(itoa(&mut b, u64::MAX), "18446744073709551615");
+    }
+
+    #[test]
+    fn a_later_session_starts_its_columns_with_the_room_of_the_first_batch() -> Result<()> {
+        let cfg = Arc::new(ProcessorConfig::default());
+        let sizes = Arc::new(SizeHints::default());
+        let record = |i: usize| format!(r#"{{"name":"n{i:04}","items":[{{"sku":"s{i}"}}]}}"#);
+        let mut first = Flattener::new(cfg.clone(), "t", 0, sizes.clone());
+        for i in 0..500 {
+            first.push(record(i).as_bytes(), Position::default())?;
+        }
+        first.finish()?;
+        let mut second = Flattener::new(cfg, "t", 0, sizes);
+        second.push(record(0).as_bytes(), Position::default())?;
+        let main = &second.tables[0];
+        let name = main.columns[0].capacity();
+        assert!(name.0 >= 500 && name.1 >= 500 * 5, "{name:?}");
+        assert!(
+            main.ids.capacity().1 >= 500 * 36,
+            "{:?}",
+            main.ids.capacity()
+        );
+        let items = &second.tables[1];
+        assert!(
+            items.columns[0].capacity().1 >= 500 * 2,
+            "{:?}",
+            items.columns[0].capacity()
+        );
+        Ok(())
     }
 }

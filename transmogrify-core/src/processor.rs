@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use crate::columns::SizeHints;
 use crate::config::ProcessorConfig;
 use crate::error::{Position, RecordError, Result};
 use crate::flatten::Flattener;
@@ -30,6 +31,8 @@ use crate::time::now_micros;
 pub struct Processor {
     config: Arc<ProcessorConfig>,
     extract_time: i64,
+    /// Column sizes seen by its sessions (room for the columns of later ones).
+    sizes: Arc<SizeHints>,
 }
 
 impl Default for Processor {
@@ -46,6 +49,7 @@ impl Processor {
         Processor {
             config: Arc::new(config),
             extract_time,
+            sizes: Arc::default(),
         }
     }
 
@@ -62,7 +66,12 @@ impl Processor {
     /// A new push-style session for `entity_name`.
     pub fn session(&self, entity_name: &str) -> Session {
         Session {
-            flattener: Flattener::new(self.config.clone(), entity_name, self.extract_time),
+            flattener: Flattener::new(
+                self.config.clone(),
+                entity_name,
+                self.extract_time,
+                self.sizes.clone(),
+            ),
         }
     }
 
