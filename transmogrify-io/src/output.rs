@@ -152,10 +152,14 @@ impl PendingFile {
         }
     }
 
-    /// Syncs the (flushed) file and renames it to its final name.
-    fn commit(mut self, file: File) -> Result<()> {
+    /// Syncs the (flushed) file to disk.
+    fn sync(self, file: File) -> Result<Self> {
         file.sync_all().map_err(|e| Error::io(&self.tmp, e))?;
-        drop(file);
+        Ok(self)
+    }
+
+    /// Renames the (synced) file to its final name.
+    fn rename(mut self) -> Result<()> {
         fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
         self.committed = true;
         Ok(())
@@ -165,13 +169,14 @@ impl PendingFile {
 /// Commits of the files of one output directory.
 ///
 /// A finished file is flushed at once (so a full disk is reported by the table that
-/// hit it); syncing it to disk and renaming it to its final name happen on a
-/// background thread while the next table is written, since a sync mostly waits on
-/// the device. [`Commits::finish`] waits for them all and syncs the directory, so
-/// every file is in place, durably, when the output is reported written.
+/// hit it); syncing it to disk happens on a background thread while the next table
+/// is written, since a sync mostly waits on the device. [`Commits::finish`] waits
+/// for every sync, then gives every file its final name, one right after the other,
+/// and syncs the directory: a run stopped before then leaves only hidden temporary
+/// files, never some tables of the output without the others.
 pub(crate) struct Commits {
     dir: PathBuf,
-    running: Mutex<Vec<std::thread::JoinHandle<Result<()>>>>,
+    running: Mutex<Vec<std::thread::JoinHandle<Result<PendingFile>>>>,
 }
 
 impl Commits {
@@ -189,7 +194,7 @@ impl Commits {
             .map_err(|e| Error::io(&pending.tmp, e.into_error()))?;
         let handle = std::thread::Builder::new()
             .name("tm-commit".into())
-            .spawn(move || pending.commit(file))
+            .spawn(move || pending.sync(file))
             .map_err(|e| Error::io(&self.dir, e))?;
         self.running
             .lock()
@@ -198,24 +203,21 @@ impl Commits {
         Ok(())
     }
 
-    /// Waits for every commit; the first error, if any. Then makes the renames
-    /// durable (not every platform can sync a directory).
+    /// Waits for every sync (the first error, if any, and then no file is renamed),
+    /// renames every file, and makes the renames durable (not every platform can
+    /// sync a directory).
     pub(crate) fn finish(self) -> Result<()> {
-        let mut first = Ok(());
-        for r in self.join_all() {
-            if first.is_ok() {
-                first = r;
-            }
+        let synced: Result<Vec<PendingFile>> = self.join_all().into_iter().collect();
+        for pending in synced? {
+            pending.rename()?;
         }
-        if first.is_ok() {
-            if let Ok(d) = File::open(&self.dir) {
-                let _ = d.sync_all();
-            }
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
         }
-        first
+        Ok(())
     }
 
-    fn join_all(&self) -> Vec<Result<()>> {
+    fn join_all(&self) -> Vec<Result<PendingFile>> {
         let running =
             std::mem::take(&mut *self.running.lock().unwrap_or_else(PoisonError::into_inner));
         running
@@ -229,8 +231,8 @@ impl Commits {
 }
 
 impl Drop for Commits {
-    /// An output abandoned on an error still waits for its commits, so no thread
-    /// renames a file after the error has been reported.
+    /// An output abandoned on an error still waits for its syncs, and then removes
+    /// the temporary files.
     fn drop(&mut self) {
         self.join_all();
     }
@@ -741,5 +743,48 @@ impl WriteResultExt for ProcessingResult {
             &mut |schema, sink| result_batches(self, schema, sink),
         )?;
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::{BufWriter, Commits, File, PendingFile};
+
+    #[test]
+    fn files_get_their_names_together_once_all_are_synced() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let dir = tempfile::tempdir()?;
+        let commits = Commits::new(dir.path());
+        for name in ["a.csv", "b.csv"] {
+            let pending = PendingFile::new(dir.path(), name);
+            let mut file = BufWriter::new(File::create(&pending.tmp)?);
+            file.write_all(name.as_bytes())?;
+            commits.add(pending, file)?;
+            // Synced or not, nothing has its final name before the end.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(!dir.path().join("a.csv").exists());
+        }
+        commits.finish()?;
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        names.sort();
+        assert_eq!(names, ["a.csv", "b.csv"]);
+        assert_eq!(std::fs::read(dir.path().join("b.csv"))?, b"b.csv");
+        Ok(())
+    }
+
+    #[test]
+    fn an_abandoned_output_leaves_no_files() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let commits = Commits::new(dir.path());
+        let pending = PendingFile::new(dir.path(), "a.csv");
+        let file = BufWriter::new(File::create(&pending.tmp)?);
+        commits.add(pending, file)?;
+        drop(commits);
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+        Ok(())
     }
 }
