@@ -320,7 +320,9 @@ pub type TableJob<'a> = Box<dyn FnOnce() -> Result<OutputFile> + Send + 'a>;
 
 /// Runs the table-writing jobs of a finished output and returns their results in
 /// the order given. [`Sequential`] runs them one after another; an executor can
-/// spread them over threads (this crate starts none).
+/// spread them over threads (this crate has no pool of its own: beyond the
+/// background syncs of finished files, it only starts the column-encoding helpers
+/// that [`TableJobs::threads`] allows).
 pub trait TableJobs: Sync {
     /// Runs every job; result `i` belongs to job `i`.
     fn run_all<'a>(&self, jobs: Vec<TableJob<'a>>) -> Vec<Result<OutputFile>>;
