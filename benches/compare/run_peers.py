@@ -202,6 +202,18 @@ def supported_threads(tool: str, threads: list[int]) -> list[int]:
     return threads
 
 
+def failed(result: Result, run: dict, notes: str, out_dir: str) -> Result:
+    """Marks `result` failed with the figures of `run` and removes its output."""
+    result.ok = False
+    result.seconds = run["seconds"]
+    result.peak_rss_mb = run["peak_rss_mb"]
+    result.cpu_seconds = run["cpu_seconds"]
+    result.load = run["load"]
+    result.notes = notes
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return result
+
+
 def run_case(tool: str, fmt: str, threads: int, args, input_bytes: int) -> Result:
     result = Result(tool=tool, format=fmt, threads=threads)
     best = None
@@ -218,14 +230,7 @@ def run_case(tool: str, fmt: str, threads: int, args, input_bytes: int) -> Resul
                "status": status, "command": cmd}
         result.runs.append(run)
         if status != 0:
-            result.ok = False
-            result.seconds = seconds
-            result.peak_rss_mb = peak_mb
-            result.cpu_seconds = cpu
-            result.load = load
-            result.notes = f"FAILED (exit {status}): {last_error_line(stderr)}"
-            shutil.rmtree(out_dir, ignore_errors=True)
-            return result
+            return failed(result, run, f"FAILED (exit {status}): {last_error_line(stderr)}", out_dir)
         extra = {}
         for line in reversed(stdout.strip().splitlines()):
             try:
@@ -237,14 +242,7 @@ def run_case(tool: str, fmt: str, threads: int, args, input_bytes: int) -> Resul
         files = output_files(out_dir, fmt, extra.get("data_dir"))
         sizes = [os.path.getsize(f) for f in files]
         if not files or sum(sizes) == 0:
-            result.ok = False
-            result.seconds = seconds
-            result.peak_rss_mb = peak_mb
-            result.cpu_seconds = cpu
-            result.load = load
-            result.notes = f"FAILED: exit 0 but no .{fmt} output in {out_dir}"
-            shutil.rmtree(out_dir, ignore_errors=True)
-            return result
+            return failed(result, run, f"FAILED: exit 0 but no .{fmt} output in {out_dir}", out_dir)
         run["tables"] = len(files)
         run["output_bytes"] = sum(sizes)
         if best is None or seconds < best["seconds"]:

@@ -198,10 +198,18 @@ pub(crate) struct Flattener {
     sized: bool,
 }
 
-/// Column-path part naming a table's id column in [`SizeHints`].
-const ID_SIZE_KEY: &str = "[id]";
-/// Column-path part naming a table's column of scalar elements in [`SizeHints`].
-const VALUE_SIZE_KEY: &str = "[value]";
+/// The key of a table's data column in [`SizeHints`].
+fn column_size_key(table_path: &str, column: &ColKey) -> String {
+    match column {
+        ColKey::Path(path) => size_key(table_path, path.iter().map(|p| &**p)),
+        ColKey::Value => size_key(table_path, ["[value]"]),
+    }
+}
+
+/// The key of a table's id column in [`SizeHints`].
+fn id_size_key(table_path: &str) -> String {
+    size_key(table_path, ["[id]"])
+}
 
 impl Flattener {
     pub(crate) fn new(
@@ -215,7 +223,7 @@ impl Flattener {
             _ => None,
         };
         let mut main = Table::new(TableKey::main(), NONE, &cfg.separator, patterns.as_ref());
-        main.ids = sizes.column(&size_key("", [ID_SIZE_KEY]));
+        main.ids = sizes.column(&id_size_key(""));
         Flattener {
             entity: Arc::from(entity),
             source: Arc::from("<input>"),
@@ -839,9 +847,12 @@ impl Flattener {
         {
             table.id_field_col = idx as u32;
         }
-        let key = size_key(&table.path_joined, path.iter().map(|p| &**p));
-        table.columns.push(self.sizes.column(&key));
-        table.col_keys.push(ColKey::Path(Arc::from(path)));
+        let key = ColKey::Path(Arc::from(path));
+        table.columns.push(
+            self.sizes
+                .column(&column_size_key(&table.path_joined, &key)),
+        );
+        table.col_keys.push(key);
         table.col_nodes.push(node);
         self.nodes[node as usize].column = idx as u32;
         Ok(idx)
@@ -864,8 +875,10 @@ impl Flattener {
             return Err(Fail::Columns(t));
         }
         let idx = table.columns.len();
-        let key = size_key(&table.path_joined, [VALUE_SIZE_KEY]);
-        table.columns.push(self.sizes.column(&key));
+        table.columns.push(
+            self.sizes
+                .column(&column_size_key(&table.path_joined, &ColKey::Value)),
+        );
         table.col_keys.push(ColKey::Value);
         table.col_nodes.push(NONE);
         table.value_col = idx as u32;
@@ -912,9 +925,7 @@ impl Flattener {
             &self.cfg.separator,
             self.patterns.as_ref(),
         );
-        table.ids = self
-            .sizes
-            .column(&size_key(&table.path_joined, [ID_SIZE_KEY]));
+        table.ids = self.sizes.column(&id_size_key(&table.path_joined));
         self.tables.push(table);
         self.chunks.push(Vec::new());
         Ok(ct)
@@ -1074,19 +1085,12 @@ impl Flattener {
         if !self.sized {
             self.sized = true;
             self.sizes.record(self.tables.iter().flat_map(|table| {
-                let id = (
-                    size_key(&table.path_joined, [ID_SIZE_KEY]),
-                    table.ids.size(),
-                );
-                let columns = table.columns.iter().zip(&table.col_keys).map(|(c, key)| {
-                    let key = match key {
-                        ColKey::Path(path) => {
-                            size_key(&table.path_joined, path.iter().map(|p| &**p))
-                        }
-                        ColKey::Value => size_key(&table.path_joined, [VALUE_SIZE_KEY]),
-                    };
-                    (key, c.size())
-                });
+                let id = (id_size_key(&table.path_joined), table.ids.size());
+                let columns = table
+                    .columns
+                    .iter()
+                    .zip(&table.col_keys)
+                    .map(|(c, key)| (column_size_key(&table.path_joined, key), c.size()));
                 std::iter::once(id).chain(columns)
             }));
         }

@@ -300,16 +300,13 @@ impl JsonReader {
         let start = self.keep.take().unwrap_or(0);
         if let Some(prefix) = self.oversize.take() {
             let size = self.base + self.pos as u64 - position.byte_offset;
-            let error = RecordError {
-                source_name: self.source.clone(),
+            self.batcher.batch.push_too_large(
+                &self.source,
                 position,
-                kind: RecordErrorKind::TooLarge {
-                    size,
-                    limit: self.max_record,
-                },
-                excerpt: excerpt(&prefix, 0),
-            };
-            self.batcher.batch.push_bad(error, &prefix);
+                size,
+                self.max_record,
+                &prefix,
+            );
         } else {
             self.batcher
                 .batch

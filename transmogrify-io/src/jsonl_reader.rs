@@ -7,7 +7,7 @@
 use std::io::BufRead;
 use std::sync::Arc;
 
-use transmogrify_core::{Position, RecordError, RecordErrorKind, excerpt};
+use transmogrify_core::Position;
 
 use crate::error::Result;
 use crate::input::Input;
@@ -107,16 +107,13 @@ impl JsonlReader {
         let size = content as u64;
         if size > self.max_record {
             let prefix = text.get(..4096).unwrap_or(text);
-            let error = RecordError {
-                source_name: self.source.clone(),
+            self.batcher.batch.push_too_large(
+                &self.source,
                 position,
-                kind: RecordErrorKind::TooLarge {
-                    size,
-                    limit: self.max_record,
-                },
-                excerpt: excerpt(prefix, 0),
-            };
-            self.batcher.batch.push_bad(error, prefix);
+                size,
+                self.max_record,
+                prefix,
+            );
         } else {
             self.batcher.batch.push_record(text, position);
         }
@@ -160,6 +157,8 @@ impl Reader for JsonlReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use transmogrify_core::RecordErrorKind;
+
     use crate::reader::RawItem;
 
     #[test]

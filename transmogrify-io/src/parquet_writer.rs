@@ -299,13 +299,15 @@ fn write_columns(
     };
     // Parts only for flat tables (one leaf, so one writer, a field), the tables of
     // this crate; nested ones (written by users) go on one thread.
-    let weights: Vec<usize> = columns.iter().map(weight).collect();
-    let helpers =
-        if writers.len() == fields.len() && weights.iter().sum::<usize>() >= PARALLEL_MIN_BYTES {
-            borrow(spare, writers.len().saturating_sub(1))
-        } else {
-            0
-        };
+    let weights: Vec<usize> = match spare {
+        Some(_) if writers.len() == fields.len() => columns.iter().map(weight).collect(),
+        _ => return write(0, writers),
+    };
+    let helpers = if weights.iter().sum::<usize>() >= PARALLEL_MIN_BYTES {
+        borrow(spare, writers.len().saturating_sub(1))
+    } else {
+        0
+    };
     if helpers == 0 {
         return write(0, writers);
     }

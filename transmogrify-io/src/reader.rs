@@ -83,6 +83,25 @@ impl RawBatch {
         });
     }
 
+    /// Appends a record over the size limit as a bad record, keeping only `prefix`
+    /// of its text.
+    pub(crate) fn push_too_large(
+        &mut self,
+        source: &std::sync::Arc<str>,
+        position: Position,
+        size: u64,
+        limit: u64,
+        prefix: &[u8],
+    ) {
+        let error = RecordError {
+            source_name: source.clone(),
+            position,
+            kind: transmogrify_core::RecordErrorKind::TooLarge { size, limit },
+            excerpt: transmogrify_core::excerpt(prefix, 0),
+        };
+        self.push_bad(error, prefix);
+    }
+
     /// Hands every item to `session` in order (see [`push_batch`]).
     pub fn push_to(&self, session: &mut Session) -> Result<()> {
         push_batch(session, self)

@@ -4,11 +4,10 @@
 use arrow_array::RecordBatch;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::{Map, Value};
 use transmogrify_core::{ArrayMode, ProcessingResult};
 use transmogrify_io::{OutputBytes, WriteOptions, WriteResultExt};
 
-use crate::support::{Rows, TestResult, cell, processor, rows_of, tables};
+use crate::support::{TestResult, cell, parse_json_rows, processor, rows_of, tables};
 
 const SAMPLE: &str = r#"[
   {"id": 1, "name": "Ann, \"the\" first\nline", "score": 1.5, "ok": true,
@@ -81,15 +80,7 @@ fn check_csv(result: &ProcessingResult, files: &[OutputBytes]) -> TestResult {
 fn check_json(result: &ProcessingResult, files: &[OutputBytes], lines: bool) -> TestResult {
     for (name, cols, rows) in tables(result) {
         let bytes = &file(files, &name).bytes;
-        let got: Rows = if lines {
-            bytes
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .map(serde_json::from_slice::<Map<String, Value>>)
-                .collect::<Result<_, _>>()?
-        } else {
-            serde_json::from_slice(bytes)?
-        };
+        let got = parse_json_rows(bytes, lines)?;
         assert_eq!(got, rows, "{name}");
         if let Some(first) = got.first() {
             let keys: Vec<&String> = first.keys().collect();

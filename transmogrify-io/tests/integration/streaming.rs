@@ -4,11 +4,11 @@ use std::path::Path;
 
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use transmogrify_core::ArrayMode;
 use transmogrify_io::{Input, ReaderOptions, WriteOptions, reader_for, stream_to_dir};
 
-use crate::support::{Rows, TestResult, processor, read_bytes, rows_of, tables};
+use crate::support::{Rows, TestResult, parse_json_rows, processor, read_bytes, rows_of, tables};
 
 const RECORDS: usize = 100_000;
 
@@ -46,16 +46,7 @@ fn stream(text: bool, format: &str, dir: &Path) -> TestResult {
 }
 
 fn json_rows(path: &Path, lines: bool) -> Result<Rows, Box<dyn std::error::Error>> {
-    let bytes = std::fs::read(path)?;
-    Ok(if lines {
-        bytes
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(serde_json::from_slice::<Map<String, Value>>)
-            .collect::<Result<_, _>>()?
-    } else {
-        serde_json::from_slice(&bytes)?
-    })
+    Ok(parse_json_rows(&std::fs::read(path)?, lines)?)
 }
 
 #[test]

@@ -97,3 +97,16 @@ pub fn cell(v: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// The rows of a JSON output (an array of objects) or, with `lines`, a JSONL one.
+pub fn parse_json_rows(bytes: &[u8], lines: bool) -> Result<Rows, serde_json::Error> {
+    if lines {
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(serde_json::from_slice::<Map<String, Value>>)
+            .collect()
+    } else {
+        serde_json::from_slice(bytes)
+    }
+}
