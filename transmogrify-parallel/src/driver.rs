@@ -88,6 +88,8 @@ pub(crate) fn run_in_process(chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingR
 pub(crate) struct Plan<'a> {
     job: &'a Job,
     ledger: &'a Ledger,
+    /// Workers sharing the chunks (the last ranges of a file shrink when several).
+    workers: usize,
     input: usize,
     seq: u64,
     ranges: std::vec::IntoIter<(u64, u64)>,
@@ -102,10 +104,11 @@ pub(crate) struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    pub(crate) fn new(job: &'a Job, ledger: &'a Ledger) -> Self {
+    pub(crate) fn new(job: &'a Job, ledger: &'a Ledger, workers: usize) -> Self {
         Plan {
             job,
             ledger,
+            workers,
             input: 0,
             seq: 0,
             ranges: Vec::new().into_iter(),
@@ -130,7 +133,8 @@ impl<'a> Plan<'a> {
             && self.job.chunking.records.is_none()
             && self.job.limit.is_none();
         if splittable {
-            self.ranges = jsonl_ranges(input.path(), self.job.chunking.bytes)?.into_iter();
+            self.ranges =
+                jsonl_ranges(input.path(), self.job.chunking.bytes, self.workers)?.into_iter();
             self.scanner = None;
         } else {
             let reader: Box<dyn std::io::Read + Send> = if input.is_stdin() {

@@ -92,7 +92,7 @@ impl Executor for SequentialExecutor {
             ledger: &ledger,
         };
         let mut runner = InProcess;
-        for item in Plan::new(job, &ledger) {
+        for item in Plan::new(job, &ledger, 1) {
             handle(item, &mut runner, &ctx, sink, &tally);
         }
         finish(tally, job, self.name(), 1, started)
@@ -178,7 +178,7 @@ pub(crate) fn run_pool<R: ChunkRunner>(
         s.builder()
             .name("tm-planner".into())
             .spawn(move |_| {
-                for item in Plan::new(job, ledger) {
+                for item in Plan::new(job, ledger, workers) {
                     if tx.send(item).is_err() {
                         break;
                     }

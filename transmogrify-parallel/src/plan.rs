@@ -234,13 +234,30 @@ pub(crate) enum Planned {
     },
 }
 
-/// Cut points of a plain JSONL file: `[0, c1, c2, …, len]`, each cut moved forward to
+/// Byte ranges of a plain JSONL file for `workers` workers, each cut moved forward to
 /// the start of a line by reading only the bytes after it.
-pub(crate) fn jsonl_ranges(path: &Path, chunk_bytes: u64) -> Result<Vec<(u64, u64)>> {
+///
+/// Ranges are `chunk_bytes` long until the rest of the file is short. With several
+/// workers each of the last ones is then a share of the rest (a `2 × workers`-th of
+/// it, at least an eighth of `chunk_bytes`), so that the workers run out of input
+/// together instead of one flattening the last full chunk while the others wait.
+pub(crate) fn jsonl_ranges(
+    path: &Path,
+    chunk_bytes: u64,
+    workers: usize,
+) -> Result<Vec<(u64, u64)>> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let chunk_bytes = chunk_bytes.max(1);
+    let step = |from: u64| -> u64 {
+        if workers <= 1 {
+            return chunk_bytes;
+        }
+        let share = len.saturating_sub(from) / (2 * workers as u64);
+        share.clamp((chunk_bytes / 8).max(1), chunk_bytes)
+    };
     let mut cuts = vec![0u64];
-    let mut target = chunk_bytes.max(1);
+    let mut target = step(0);
     let mut buf = vec![0u8; 64 * 1024];
     while target < len {
         // The cut goes right after the first newline at or after `target - 1`.
@@ -263,7 +280,7 @@ pub(crate) fn jsonl_ranges(path: &Path, chunk_bytes: u64) -> Result<Vec<(u64, u6
         if cut > *cuts.last().unwrap_or(&0) {
             cuts.push(cut);
         }
-        target = cut.max(target) + chunk_bytes.max(1) - 1;
+        target = cut.max(target) + step(cut) - 1;
         target = target.max(cut + 1);
     }
     cuts.push(len);
@@ -712,11 +729,41 @@ mod tests {
         std::fs::write(&path, "{\"a\":1}\n{\"a\":22}\n\n{\"a\":333}\n{}")
             .map_err(|e| Error::io(&path, e))?;
         assert_eq!(
-            jsonl_ranges(&path, 1)?,
+            jsonl_ranges(&path, 1, 1)?,
             [(0, 8), (8, 17), (17, 18), (18, 28), (28, 30)]
         );
-        assert_eq!(jsonl_ranges(&path, 10)?, [(0, 17), (17, 28), (28, 30)]);
-        assert_eq!(jsonl_ranges(&path, 1000)?, [(0, 30)]);
+        assert_eq!(jsonl_ranges(&path, 10, 1)?, [(0, 17), (17, 28), (28, 30)]);
+        assert_eq!(jsonl_ranges(&path, 1000, 1)?, [(0, 30)]);
+        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        Ok(())
+    }
+
+    #[test]
+    fn the_last_ranges_shrink_when_several_workers_share_them() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("tm-plan-taper-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join("a.jsonl");
+        // 1,000 lines of 10 bytes; chunks of 1,000 bytes.
+        let line = "{\"a\":123}\n";
+        std::fs::write(&path, line.repeat(1000)).map_err(|e| Error::io(&path, e))?;
+        let lens = |workers| -> Result<Vec<u64>> {
+            let ranges = jsonl_ranges(&path, 1000, workers)?;
+            assert_eq!(ranges.first().map(|r| r.0), Some(0));
+            assert_eq!(ranges.last().map(|r| r.1), Some(10_000));
+            assert!(ranges.windows(2).all(|w| w[0].1 == w[1].0));
+            assert!(ranges.iter().all(|r| r.0 % 10 == 0 && r.1 % 10 == 0));
+            Ok(ranges.iter().map(|r| r.1 - r.0).collect())
+        };
+        assert_eq!(lens(1)?, [1000; 10]);
+        // Two workers: full chunks while 4,000 bytes or more are left, then a quarter
+        // of the rest, down to an eighth of a chunk (each rounded up to a line).
+        assert_eq!(
+            lens(2)?,
+            [
+                1000, 1000, 1000, 1000, 1000, 1000, 1000, 750, 570, 420, 320, 240, 180, 130, 130,
+                130, 130
+            ]
+        );
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(())
     }
