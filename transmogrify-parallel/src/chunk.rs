@@ -9,16 +9,19 @@ use transmogrify_core::{JsonLines, JsonRecords, Position, ProcessingResult, Proc
 use crate::error::{Error, Result};
 use crate::plan::Layout;
 
-/// Reads bytes `start..end` of a file.
-pub(crate) fn read_range(path: &Path, start: u64, end: u64) -> Result<Vec<u8>> {
+/// Reads bytes `start..end` of a file into `data` (replacing its contents). A worker
+/// passes the same buffer for every chunk: its pages are reused rather than faulted
+/// in afresh for each chunk.
+pub(crate) fn read_range(path: &Path, start: u64, end: u64, data: &mut Vec<u8>) -> Result<()> {
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
     file.seek(SeekFrom::Start(start))
         .map_err(|e| Error::io(path, e))?;
     let len = usize::try_from(end.saturating_sub(start))
         .map_err(|_| Error::Config(format!("chunk of {} bytes is too large", end - start)))?;
-    let mut data = Vec::with_capacity(len);
+    data.clear();
+    data.reserve(len);
     file.take(len as u64)
-        .read_to_end(&mut data)
+        .read_to_end(data)
         .map_err(|e| Error::io(path, e))?;
     if data.len() != len {
         return Err(Error::io(
@@ -32,7 +35,7 @@ pub(crate) fn read_range(path: &Path, start: u64, end: u64) -> Result<Vec<u8>> {
             ),
         ));
     }
-    Ok(data)
+    Ok(())
 }
 
 /// Flattens the records of `data`, laid out as `layout`. `start` gives the first

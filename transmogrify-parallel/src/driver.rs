@@ -43,21 +43,26 @@ impl Ctx<'_> {
     }
 }
 
-/// Runs a chunk in this process.
-pub(crate) fn run_in_process(chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
+/// Runs a chunk in this process; a range of a file is read into `buf`.
+pub(crate) fn run_in_process(
+    chunk: &Chunk,
+    ctx: &Ctx<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<ProcessingResult> {
     let input = &ctx.job.inputs[chunk.input];
     let name = input.name();
     match &chunk.body {
         Body::Range => {
-            let data = read_range(input.path(), chunk.start, chunk.end)?;
-            let (records, lines) = transmogrify_core::JsonLines::count(&data);
+            read_range(input.path(), chunk.start, chunk.end, buf)?;
+            let data = buf.as_slice();
+            let (records, lines) = transmogrify_core::JsonLines::count(data);
             ctx.ledger.publish(chunk.seq, records, lines);
             let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
             flatten(
                 ctx.processor(),
                 &ctx.job.entity,
                 &name,
-                &data,
+                data,
                 Layout::Lines { line },
                 Position::line_start(ordinal, line, chunk.start),
             )
@@ -394,8 +399,9 @@ fn fail(
     // runner died before it could.
     if matches!(chunk.body, Body::Range) {
         let input = &ctx.job.inputs[chunk.input];
-        match read_range(input.path(), chunk.start, chunk.end) {
-            Ok(data) => {
+        let mut data = Vec::new();
+        match read_range(input.path(), chunk.start, chunk.end, &mut data) {
+            Ok(()) => {
                 let (records, lines) = transmogrify_core::JsonLines::count(&data);
                 ctx.ledger.publish(chunk.seq, records, lines);
             }

@@ -45,11 +45,15 @@ pub trait Executor: Send + Sync {
     }
 }
 
-pub(crate) struct InProcess;
+#[derive(Default)]
+pub(crate) struct InProcess {
+    /// The bytes of the chunk being flattened, reused from chunk to chunk.
+    buf: Vec<u8>,
+}
 
 impl ChunkRunner for InProcess {
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
-        run_in_process(chunk, ctx)
+        run_in_process(chunk, ctx, &mut self.buf)
     }
 }
 
@@ -91,7 +95,7 @@ impl Executor for SequentialExecutor {
             job,
             ledger: &ledger,
         };
-        let mut runner = InProcess;
+        let mut runner = InProcess::default();
         for item in Plan::new(job, &ledger, 1) {
             handle(item, &mut runner, &ctx, sink, &tally);
         }
@@ -156,7 +160,7 @@ impl Executor for ThreadExecutor {
     }
 
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
-        let runners = (0..self.workers).map(|_| InProcess).collect();
+        let runners = (0..self.workers).map(|_| InProcess::default()).collect();
         run_pool(job, sink, runners, self.name())
     }
 }

@@ -50,6 +50,8 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
     let entity = get_str(&init, "entity")?.to_string();
     let processor = Processor::new(config);
     let abort = std::env::var(ABORT_ENV).ok();
+    // The bytes of the chunk being flattened, reused from chunk to chunk.
+    let mut buf = Vec::new();
     while let Some((kind, payload)) = read_frame(input).map_err(io)? {
         if kind != CHUNK {
             return Err(Error::Config(format!(
@@ -60,7 +62,7 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         let (header, data) = split_header(&payload)?;
         let seq = get_u64(&header, "seq")?;
         maybe_abort(abort.as_deref(), seq);
-        let outcome = run(&processor, &entity, &header, data, input, output);
+        let outcome = run(&processor, &entity, &header, data, input, output, &mut buf);
         match outcome {
             Ok(payload) => write_frame(output, RESULT, &[&payload]).map_err(io)?,
             Err(e) => {
@@ -97,6 +99,7 @@ fn run(
     data: &[u8],
     input: &mut impl Read,
     output: &mut impl Write,
+    buf: &mut Vec<u8>,
 ) -> Result<Vec<u8>> {
     let seq = get_u64(header, "seq")?;
     let source = get_str(header, "source")?;
@@ -104,8 +107,9 @@ fn run(
     let kind = get_str(header, "kind")?;
     let result = if kind == "range" {
         let path = PathBuf::from(get_str(header, "path")?);
-        let data = read_range(&path, start, get_u64(header, "end")?)?;
-        let (records, lines) = transmogrify_core::JsonLines::count(&data);
+        read_range(&path, start, get_u64(header, "end")?, buf)?;
+        let data = buf.as_slice();
+        let (records, lines) = transmogrify_core::JsonLines::count(data);
         let counted = json!({"seq": seq, "records": records, "lines": lines}).to_string();
         write_frame(output, COUNTED, &[counted.as_bytes()]).map_err(io)?;
         let Some((BASE, base)) = read_frame(input).map_err(io)? else {
@@ -117,7 +121,7 @@ fn run(
             processor,
             entity,
             source,
-            &data,
+            data,
             Layout::Lines { line },
             Position::line_start(ordinal, line, start),
         )?
