@@ -1257,11 +1257,12 @@ fn float_is_exact(text: &str) -> bool {
     }
 }
 
-fn itoa_buf() -> [u8; 20] {
+pub(crate) fn itoa_buf() -> [u8; 20] {
     [0u8; 20]
 }
 
-fn itoa(buf: &mut [u8; 20], mut v: u64) -> &str {
+/// The decimal text of `v`, written into the end of `buf`.
+pub(crate) fn itoa(buf: &mut [u8; 20], mut v: u64) -> &str {
     let mut i = buf.len();
     loop {
         i -= 1;

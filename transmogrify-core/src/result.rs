@@ -564,9 +564,7 @@ impl ProcessingResult {
                 Source::Index => {
                     let idx = chunk.indices.as_deref().unwrap_or_default();
                     if text {
-                        Arc::new(StringArray::from_iter_values(
-                            idx.iter().map(u64::to_string),
-                        ))
+                        Arc::new(decimal_text(idx)?)
                     } else {
                         Arc::new(Int64Array::from_iter_values(
                             idx.iter().map(|&i| i64::try_from(i).unwrap_or(i64::MAX)),
@@ -575,11 +573,7 @@ impl ProcessingResult {
                 }
                 Source::Time => {
                     if text {
-                        let t = format_timestamp(chunk.time);
-                        Arc::new(StringArray::from_iter_values(std::iter::repeat_n(
-                            t.as_str(),
-                            chunk.rows,
-                        )))
+                        Arc::new(repeated_text(&format_timestamp(chunk.time), chunk.rows)?)
                     } else {
                         Arc::new(
                             TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(
@@ -757,5 +751,60 @@ impl ResultCollector {
         }
         parts.sort_by_key(|p| p.0);
         ProcessingResult::combine_results(parts.into_iter().map(|p| p.1))
+    }
+}
+
+/// `text` in each of `rows` rows, written straight into one buffer (no string per
+/// row, no regrowth).
+fn repeated_text(text: &str, rows: usize) -> Result<StringArray> {
+    let too_long = || Error::Internal("a repeated cell is too long for a chunk".into());
+    let len = i32::try_from(text.len()).map_err(|_| too_long())?;
+    let count = i32::try_from(rows).map_err(|_| too_long())?;
+    len.checked_mul(count).ok_or_else(too_long)?;
+    let offsets: Vec<i32> = (0..=count).map(|i| i * len).collect();
+    Ok(StringArray::try_new(
+        arrow_buffer::OffsetBuffer::new(offsets.into()),
+        text.repeat(rows).into_bytes().into(),
+        None,
+    )?)
+}
+
+/// The decimal text of each of `values`, written straight into one buffer.
+fn decimal_text(values: &[u64]) -> Result<StringArray> {
+    let mut offsets: Vec<i32> = Vec::with_capacity(values.len() + 1);
+    let mut bytes: Vec<u8> = Vec::with_capacity(values.len() * 2);
+    let mut digits = crate::flatten::itoa_buf();
+    offsets.push(0);
+    for &v in values {
+        bytes.extend_from_slice(crate::flatten::itoa(&mut digits, v).as_bytes());
+        offsets.push(
+            i32::try_from(bytes.len())
+                .map_err(|_| Error::Internal("an index column is too long for a chunk".into()))?,
+        );
+    }
+    Ok(StringArray::try_new(
+        arrow_buffer::OffsetBuffer::new(offsets.into()),
+        bytes.into(),
+        None,
+    )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(array: &StringArray) -> Vec<&str> {
+        array.iter().map(|v| v.unwrap_or("<null>")).collect()
+    }
+
+    #[test]
+    fn repeated_and_decimal_text_columns() -> Result<()> {
+        let t = repeated_text("2024-01-02 03:04:05.000006", 3)?;
+        assert_eq!(texts(&t), ["2024-01-02 03:04:05.000006"; 3]);
+        assert_eq!(repeated_text("x", 0)?.len(), 0);
+        let d = decimal_text(&[0, 7, 10, 18_446_744_073_709_551_615])?;
+        assert_eq!(texts(&d), ["0", "7", "10", "18446744073709551615"]);
+        assert_eq!(decimal_text(&[])?.len(), 0);
+        Ok(())
     }
 }
