@@ -253,7 +253,7 @@ pub(crate) fn jsonl_ranges(
         if workers <= 1 {
             return chunk_bytes;
         }
-        let share = len.saturating_sub(from) / (2 * workers as u64);
+        let share = len.saturating_sub(from) / (workers as u64).saturating_mul(2);
         share.clamp((chunk_bytes / 8).max(1), chunk_bytes)
     };
     let mut cuts = vec![0u64];
@@ -280,7 +280,7 @@ pub(crate) fn jsonl_ranges(
         if cut > *cuts.last().unwrap_or(&0) {
             cuts.push(cut);
         }
-        target = cut.max(target) + step(cut) - 1;
+        target = cut.max(target).saturating_add(step(cut) - 1);
         target = target.max(cut + 1);
     }
     cuts.push(len);
