@@ -721,31 +721,30 @@ mod tests {
         Ok(())
     }
 
+    /// A JSONL file holding `text`, in a directory removed when dropped.
+    fn jsonl_file(text: &str) -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+        let dir = tempfile::tempdir().map_err(|e| Error::io("<temp dir>", e))?;
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        Ok((dir, path))
+    }
+
     #[test]
     fn jsonl_ranges_align_to_lines() -> Result<()> {
-        let dir = std::env::temp_dir().join(format!("tm-plan-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let path = dir.join("a.jsonl");
-        std::fs::write(&path, "{\"a\":1}\n{\"a\":22}\n\n{\"a\":333}\n{}")
-            .map_err(|e| Error::io(&path, e))?;
+        let (_dir, path) = jsonl_file("{\"a\":1}\n{\"a\":22}\n\n{\"a\":333}\n{}")?;
         assert_eq!(
             jsonl_ranges(&path, 1, 1)?,
             [(0, 8), (8, 17), (17, 18), (18, 28), (28, 30)]
         );
         assert_eq!(jsonl_ranges(&path, 10, 1)?, [(0, 17), (17, 28), (28, 30)]);
         assert_eq!(jsonl_ranges(&path, 1000, 1)?, [(0, 30)]);
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(())
     }
 
     #[test]
     fn the_last_ranges_shrink_when_several_workers_share_them() -> Result<()> {
-        let dir = std::env::temp_dir().join(format!("tm-plan-taper-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let path = dir.join("a.jsonl");
         // 1,000 lines of 10 bytes; chunks of 1,000 bytes.
-        let line = "{\"a\":123}\n";
-        std::fs::write(&path, line.repeat(1000)).map_err(|e| Error::io(&path, e))?;
+        let (_dir, path) = jsonl_file(&"{\"a\":123}\n".repeat(1000))?;
         let lens = |workers| -> Result<Vec<u64>> {
             let ranges = jsonl_ranges(&path, 1000, workers)?;
             assert_eq!(ranges.first().map(|r| r.0), Some(0));
@@ -764,7 +763,6 @@ mod tests {
                 130, 130
             ]
         );
-        std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         Ok(())
     }
 }
