@@ -174,7 +174,9 @@ impl Default for Chunking {
 }
 
 impl Chunking {
-    /// Chunks of about `bytes` bytes.
+    /// Chunks of about `bytes` bytes. With several workers, the last chunks of a JSONL
+    /// file are smaller (down to an eighth of `bytes`), so that the workers finish
+    /// together.
     pub fn bytes(bytes: u64) -> Self {
         Chunking {
             bytes: bytes.max(1),
