@@ -148,6 +148,13 @@ impl TextColumn {
         self.commit(kinds)
     }
 
+    /// [`TextColumn::set`] of a text of known length (an id), copied without a call.
+    #[inline]
+    pub(crate) fn set_fixed<const N: usize>(&mut self, row: usize, bytes: &[u8; N]) -> Result<()> {
+        self.begin(row).extend_from_slice(bytes);
+        self.commit(kind::STRING)
+    }
+
     /// Writes a null for `row`.
     pub(crate) fn set_null(&mut self, row: usize) {
         if self.len() > row {

@@ -956,6 +956,18 @@ impl Flattener {
 
     fn assign_ids(&mut self, record: &[u8], ordinal: u64) -> FResult<()> {
         let mut buf = [0u8; 36];
+        if matches!(self.cfg.id_strategy, IdStrategy::Random) {
+            // The default, and the only strategy that needs nothing of the row: no
+            // parent id, field or name to look up.
+            for &t in &self.touched {
+                let table = &mut self.tables[t as usize];
+                for r in table.record_start..table.rows {
+                    self.rng.uuid4(&mut buf);
+                    table.ids.set_fixed(r, &buf)?;
+                }
+            }
+            return Ok(());
+        }
         let mut name: Vec<u8> = Vec::new();
         for ti in 0..self.touched.len() {
             let t = self.touched[ti] as usize;
