@@ -150,19 +150,22 @@ enum Fail {
     Other(Error),
 }
 
-impl From<ParseError> for Fail {
+impl From<ParseError> for Box<Fail> {
     fn from(e: ParseError) -> Self {
-        Fail::Parse(e)
+        Box::new(Fail::Parse(e))
     }
 }
 
-impl From<Error> for Fail {
+impl From<Error> for Box<Fail> {
     fn from(e: Error) -> Self {
-        Fail::Other(e)
+        Box::new(Fail::Other(e))
     }
 }
 
-type FResult<T> = std::result::Result<T, Fail>;
+/// The walk's result. The failure is boxed: the result of every step of the walk
+/// then fits in registers (a `Fail` is 56 bytes, which would be returned through
+/// memory on every call).
+type FResult<T> = std::result::Result<T, Box<Fail>>;
 
 /// The mutable state of one flattening session: one per thread or worker.
 pub(crate) struct Flattener {
@@ -294,7 +297,7 @@ impl Flattener {
                 Ok(())
             }
             Err(fail) => {
-                let error = self.record_error(fail, bytes, pos)?;
+                let error = self.record_error(*fail, bytes, pos)?;
                 self.reject(error, bytes)
             }
         }
@@ -384,12 +387,12 @@ impl Flattener {
 
     fn flatten_record(&mut self, bytes: &[u8], pos: Position) -> FResult<()> {
         if bytes.len() as u64 > self.cfg.max_record_bytes {
-            return Err(Fail::TooLarge(bytes.len() as u64));
+            return Err(Fail::TooLarge(bytes.len() as u64).into());
         }
         match self.flatten_once(bytes, bytes, pos) {
             // Rare: rather than undo values in place, flatten a rewrite of the record
             // in which each repeated key keeps its first place and its last value.
-            Err(Fail::RepeatedKey) => {
+            Err(fail) if matches!(*fail, Fail::RepeatedKey) => {
                 let unique = without_repeated_keys(bytes, self.cfg.nesting_limit)?;
                 self.flatten_once(&unique, bytes, pos)
             }
@@ -415,13 +418,13 @@ impl Flattener {
                 Peek::Null => Some("null"),
             };
             if let Some(found) = found {
-                return Err(Fail::NotObject(found));
+                return Err(Fail::NotObject(found).into());
             }
             let row = self.new_row(0, NONE as usize, 0);
             self.object(&mut p, 0, row, 0, 1)?;
             p.expect_end()?;
             if self.repeated_key {
-                return Err(Fail::RepeatedKey);
+                return Err(Fail::RepeatedKey.into());
             }
             self.assign_ids(record, pos.ordinal)
         })();
@@ -836,7 +839,7 @@ impl Flattener {
         let sep = self.cfg.separator.clone();
         let table = &mut self.tables[t as usize];
         if table.columns.len() >= self.cfg.max_columns {
-            return Err(Fail::Columns(t));
+            return Err(Fail::Columns(t).into());
         }
         let idx = table.columns.len();
         if table.id_field_col == NONE
@@ -872,7 +875,7 @@ impl Flattener {
             return Ok(table.value_col as usize);
         }
         if table.columns.len() >= self.cfg.max_columns {
-            return Err(Fail::Columns(t));
+            return Err(Fail::Columns(t).into());
         }
         let idx = table.columns.len();
         table.columns.push(
