@@ -9,6 +9,30 @@ use arrow_buffer::{
 
 use crate::error::{Error, Result};
 
+/// A column took more than one Arrow batch holds. A one-byte error, so that the
+/// result of appending a value (done for nearly every value) fits in a register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnFull {
+    /// More than 2 GiB of text.
+    Text,
+    /// More than 4 billion rows.
+    Rows,
+}
+
+impl From<ColumnFull> for Error {
+    fn from(full: ColumnFull) -> Self {
+        Error::Limit(
+            match full {
+                ColumnFull::Text => {
+                    "a column holds more than 2 GiB of text in one batch; lower the batch size"
+                }
+                ColumnFull::Rows => "more than 4 billion rows in one batch",
+            }
+            .to_string(),
+        )
+    }
+}
+
 /// Kinds of value seen in a column, as bits; typed mode picks a type from their union.
 pub(crate) mod kind {
     pub(crate) const BOOL: u16 = 1;
@@ -116,19 +140,11 @@ impl TextColumn {
 
     /// Ends the value started by [`TextColumn::begin`].
     #[inline]
-    pub(crate) fn commit(&mut self, kinds: u16) -> Result<()> {
-        let end = i32::try_from(self.data.len()).map_err(|_| {
-            Error::Limit(
-                "a column holds more than 2 GiB of text in one batch; lower the batch size"
-                    .to_string(),
-            )
-        })?;
+    pub(crate) fn commit(&mut self, kinds: u16) -> std::result::Result<(), ColumnFull> {
+        let end = i32::try_from(self.data.len()).map_err(|_| ColumnFull::Text)?;
         if end == self.end() {
-            self.empty.push(
-                u32::try_from(self.len()).map_err(|_| {
-                    Error::Limit("more than 4 billion rows in one batch".to_string())
-                })?,
-            );
+            self.empty
+                .push(u32::try_from(self.len()).map_err(|_| ColumnFull::Rows)?);
         }
         self.offsets.push(end);
         self.kinds |= kinds;
@@ -143,14 +159,23 @@ impl TextColumn {
 
     /// Writes a whole value for `row`.
     #[inline]
-    pub(crate) fn set(&mut self, row: usize, bytes: &[u8], kinds: u16) -> Result<()> {
+    pub(crate) fn set(
+        &mut self,
+        row: usize,
+        bytes: &[u8],
+        kinds: u16,
+    ) -> std::result::Result<(), ColumnFull> {
         self.begin(row).extend_from_slice(bytes);
         self.commit(kinds)
     }
 
     /// [`TextColumn::set`] of a text of known length (an id), copied without a call.
     #[inline]
-    pub(crate) fn set_fixed<const N: usize>(&mut self, row: usize, bytes: &[u8; N]) -> Result<()> {
+    pub(crate) fn set_fixed<const N: usize>(
+        &mut self,
+        row: usize,
+        bytes: &[u8; N],
+    ) -> std::result::Result<(), ColumnFull> {
         self.begin(row).extend_from_slice(bytes);
         self.commit(kind::STRING)
     }

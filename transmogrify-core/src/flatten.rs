@@ -20,7 +20,7 @@ use std::sync::Arc;
 use hashbrown::{Equivalent, HashMap};
 
 use crate::canonical::{canonical_json, without_repeated_keys};
-use crate::columns::{SizeHints, TextColumn, kind, size_key};
+use crate::columns::{ColumnFull, SizeHints, TextColumn, kind, size_key};
 use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
 use crate::ids::{FieldPatterns, IdContext, Rng, write_uuid5};
@@ -159,6 +159,12 @@ impl From<ParseError> for Box<Fail> {
 impl From<Error> for Box<Fail> {
     fn from(e: Error) -> Self {
         Box::new(Fail::Other(e))
+    }
+}
+
+impl From<ColumnFull> for Box<Fail> {
+    fn from(e: ColumnFull) -> Self {
+        Box::new(Fail::Other(e.into()))
     }
 }
 
