@@ -825,6 +825,7 @@ impl Flattener {
 
     /// The column of `node` in table `t`, created on first use.
     #[inline]
+    #[inline]
     fn column(&mut self, t: u32, node: u32) -> FResult<usize> {
         let c = self.nodes[node as usize].column;
         if c != NONE {
@@ -833,6 +834,8 @@ impl Flattener {
         self.new_column(t, node)
     }
 
+    #[cold]
+    #[inline(never)]
     fn new_column(&mut self, t: u32, node: u32) -> FResult<usize> {
         // The relative path: keys from the table's element node (exclusive) down.
         let mut path: Vec<Arc<str>> = Vec::new();
