@@ -158,7 +158,7 @@ impl TextColumn {
     }
 
     /// Writes a whole value for `row`.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn set(
         &mut self,
         row: usize,

@@ -570,6 +570,7 @@ impl Flattener {
         }
     }
 
+    #[inline]
     fn set(&mut self, t: u32, row: usize, node: u32, bytes: &[u8], kinds: u16) -> FResult<()> {
         let col = self.column(t, node)?;
         self.cell(t, row, col, bytes, kinds)
