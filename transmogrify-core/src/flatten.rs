@@ -826,7 +826,6 @@ impl Flattener {
 
     /// The column of `node` in table `t`, created on first use.
     #[inline]
-    #[inline]
     fn column(&mut self, t: u32, node: u32) -> FResult<usize> {
         let c = self.nodes[node as usize].column;
         if c != NONE {
