@@ -770,6 +770,7 @@ impl Flattener {
 
     /// A new row for element `index` of the array at `node` (of table `t`, row `row`),
     /// creating the child table on its first row.
+    #[inline]
     fn elem_row(&mut self, t: u32, node: u32, row: usize, index: u64) -> FResult<(u32, usize)> {
         let ct = self.child_table(t, node)?;
         Ok((ct, self.new_row(ct, row, index)))
@@ -898,11 +899,18 @@ impl Flattener {
     }
 
     /// The child table for arrays at `node` (a node of table `t`), created on first use.
+    #[inline]
     fn child_table(&mut self, t: u32, node: u32) -> FResult<u32> {
         let elem = self.nodes[node as usize].elem;
         if elem != NONE {
             return Ok(self.nodes[elem as usize].table);
         }
+        self.new_child_table(t, node)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn new_child_table(&mut self, t: u32, node: u32) -> FResult<u32> {
         let ct = self.tables.len() as u32;
         let mut path: Vec<Arc<str>> = self.tables[t as usize].key.keys.to_vec();
         let mut rel = Vec::new();
@@ -957,6 +965,7 @@ impl Flattener {
         }
     }
 
+    #[inline]
     fn new_row(&mut self, t: u32, parent_row: usize, index: u64) -> usize {
         self.touch(t);
         let table = &mut self.tables[t as usize];
