@@ -627,12 +627,33 @@ impl<'a> Parser<'a> {
             return Ok(true);
         }
         loop {
-            if self.peek_value()? == Peek::Object {
-                self.pos = save;
-                out.truncate(mark);
-                return Ok(false);
+            // Scalars are written here as `walk` would write them; only a nested
+            // array goes through it.
+            match self.peek_value()? {
+                Peek::Object => {
+                    self.pos = save;
+                    out.truncate(mark);
+                    return Ok(false);
+                }
+                Peek::String => CompactSink { out: &mut *out }.string(self)?,
+                Peek::Number => {
+                    let (text, _) = self.number()?;
+                    out.extend_from_slice(text.as_bytes());
+                }
+                Peek::True => {
+                    self.literal(b"true")?;
+                    out.extend_from_slice(b"true");
+                }
+                Peek::False => {
+                    self.literal(b"false")?;
+                    out.extend_from_slice(b"false");
+                }
+                Peek::Null => {
+                    self.literal(b"null")?;
+                    out.extend_from_slice(b"null");
+                }
+                Peek::Array => self.compact_value(depth + 1, out)?,
             }
-            self.compact_value(depth + 1, out)?;
             if !self.next_element()? {
                 out.push(b']');
                 return Ok(true);
@@ -906,6 +927,7 @@ mod tests {
             "[]",
             "[ ]",
             "[1, \"a\\u0062\" , true,null, [2, [3]], -1.5e3 ]",
+            "[false, \"q\\\"t\\t\", \"é\", 0, [], [\"x\"]]",
             "[[{\"x\": 1}]]",
             "[1, {\"x\": 1}]",
             "[{\"x\": 1}, 2]",
