@@ -635,30 +635,39 @@ impl<'a> Parser<'a> {
                     out.truncate(mark);
                     return Ok(false);
                 }
-                Peek::String => CompactSink { out: &mut *out }.string(self)?,
-                Peek::Number => {
-                    let (text, _) = self.number()?;
-                    out.extend_from_slice(text.as_bytes());
-                }
-                Peek::True => {
-                    self.literal(b"true")?;
-                    out.extend_from_slice(b"true");
-                }
-                Peek::False => {
-                    self.literal(b"false")?;
-                    out.extend_from_slice(b"false");
-                }
-                Peek::Null => {
-                    self.literal(b"null")?;
-                    out.extend_from_slice(b"null");
-                }
                 Peek::Array => self.compact_value(depth + 1, out)?,
+                scalar => self.scalar(scalar, &mut CompactSink { out: &mut *out })?,
             }
             if !self.next_element()? {
                 out.push(b']');
                 return Ok(true);
             }
             out.push(b',');
+        }
+    }
+
+    /// Consumes the scalar (string, number or literal) `peek` announced and hands its
+    /// compact text to `sink`. Containers are the caller's.
+    #[inline]
+    fn scalar<S: Sink + ?Sized>(&mut self, peek: Peek, sink: &mut S) -> PResult<()> {
+        match peek {
+            Peek::String => sink.string(self),
+            Peek::Number => {
+                let (text, _) = self.number()?;
+                sink.bytes(text.as_bytes());
+                Ok(())
+            }
+            Peek::True | Peek::False | Peek::Null => {
+                let word: &'static [u8] = match peek {
+                    Peek::True => b"true",
+                    Peek::False => b"false",
+                    _ => b"null",
+                };
+                self.literal(word)?;
+                sink.bytes(word);
+                Ok(())
+            }
+            Peek::Object | Peek::Array => self.unexpected("a scalar"),
         }
     }
 
@@ -691,23 +700,7 @@ impl<'a> Parser<'a> {
                     }
                     sink.byte(b']');
                 }
-                Peek::String => sink.string(self)?,
-                Peek::Number => {
-                    let (text, _) = self.number()?;
-                    sink.bytes(text.as_bytes());
-                }
-                Peek::True => {
-                    self.literal(b"true")?;
-                    sink.bytes(b"true");
-                }
-                Peek::False => {
-                    self.literal(b"false")?;
-                    sink.bytes(b"false");
-                }
-                Peek::Null => {
-                    self.literal(b"null")?;
-                    sink.bytes(b"null");
-                }
+                scalar => self.scalar(scalar, sink)?,
             }
             // Close finished containers, or move on to the next member/element.
             loop {
