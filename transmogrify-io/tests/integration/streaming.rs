@@ -156,6 +156,14 @@ impl transmogrify_io::TableJobs for Recording {
     }
 }
 
+/// A streamed CSV output into `dir` with the default options.
+fn csv_output(
+    dir: &std::path::Path,
+    processor: &transmogrify_core::Processor,
+) -> transmogrify_io::Result<transmogrify_io::StreamingOutput> {
+    transmogrify_io::StreamingOutput::new(dir, "csv", processor.config(), WriteOptions::default())
+}
+
 #[test]
 fn tables_are_handed_out_largest_first_and_reported_in_table_order() -> TestResult {
     // Per record: one main row, one `small` row, five `big` rows.
@@ -168,12 +176,7 @@ fn tables_are_handed_out_largest_first_and_reported_in_table_order() -> TestResu
         .collect();
     let dir = tempfile::tempdir()?;
     let processor = processor(true, ArrayMode::Smart);
-    let mut out = transmogrify_io::StreamingOutput::new(
-        dir.path(),
-        "csv",
-        processor.config(),
-        WriteOptions::default(),
-    )?;
+    let mut out = csv_output(dir.path(), &processor)?;
     out.add(processor.process(text.as_bytes(), "t")?)?;
     let recording = Recording(std::sync::Mutex::new(Vec::new()));
     let summary = out.finish_with(&recording)?;
@@ -193,12 +196,7 @@ fn spill_files_are_private_to_the_user() -> TestResult {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir()?;
     let processor = processor(true, ArrayMode::Smart);
-    let mut out = transmogrify_io::StreamingOutput::new(
-        dir.path(),
-        "csv",
-        processor.config(),
-        WriteOptions::default(),
-    )?;
+    let mut out = csv_output(dir.path(), &processor)?;
     out.add(processor.process(br#"{"a": 1}"#, "t")?)?;
     let spill: Vec<_> = std::fs::read_dir(dir.path())?
         .filter_map(|e| e.ok())
