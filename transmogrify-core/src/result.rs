@@ -191,13 +191,40 @@ pub struct TableSchema {
     index: usize,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 enum Source {
     Data(ColKey, DataType),
     Id,
     ParentId,
     Index,
     Time,
+}
+
+impl TableSchema {
+    /// For each column of this schema, where the same column (same source, same type)
+    /// is in `other`, if it is there at all. Names are not compared: a later layout
+    /// of a table may rename a column (see the naming rules) without it becoming
+    /// another column.
+    ///
+    /// ```
+    /// use transmogrify_core::{Processor, ProcessingResult};
+    /// let p = Processor::default();
+    /// let early = p.process(br#"{"a": "1"}"#, "t")?;
+    /// let all = ProcessingResult::combine_results([
+    ///     p.process(br#"{"a": "1"}"#, "t")?,
+    ///     p.process(br#"{"b": "2", "a": "3"}"#, "t")?,
+    /// ])?;
+    /// let (early, all) = (&early.schemas()?[0], &all.schemas()?[0]);
+    /// // a, then the id and the extraction time; b is new.
+    /// assert_eq!(early.positions_in(all), [Some(0), Some(2), Some(3)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn positions_in(&self, other: &TableSchema) -> Vec<Option<usize>> {
+        self.sources
+            .iter()
+            .map(|s| other.sources.iter().position(|o| o == s))
+            .collect()
+    }
 }
 
 /// The tables produced by a run, each an ordered list of Arrow record batches.

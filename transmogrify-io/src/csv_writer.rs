@@ -90,15 +90,41 @@ impl<W: Write + Send> CsvWriter<W> {
             rows: 0,
             cell: String::new(),
         };
-        let start = writer.buf.len();
+        writer.header(schema)?;
+        Ok(writer)
+    }
+
+    /// Writes the header record of `schema`.
+    pub(crate) fn header(&mut self, schema: &SchemaRef) -> Result<()> {
+        let start = self.buf.len();
         for (i, field) in schema.fields().iter().enumerate() {
             if i > 0 {
-                writer.buf.push(delimiter);
+                self.buf.push(self.delimiter);
             }
-            push_field(&mut writer.buf, field.name().as_bytes(), delimiter);
+            push_field(&mut self.buf, field.name().as_bytes(), self.delimiter);
         }
-        writer.end_record(start)?;
-        Ok(writer)
+        self.end_record(start)
+    }
+
+    /// A writer of rows only (no header) into `out`, gathering blocks in `buf`
+    /// (emptied first; handed back by [`CsvWriter::end_rows`] for the next writer).
+    pub(crate) fn rows_into(out: W, delimiter: u8, mut buf: Vec<u8>) -> Self {
+        buf.clear();
+        CsvWriter {
+            out,
+            buf,
+            delimiter,
+            rows: 0,
+            cell: String::new(),
+        }
+    }
+
+    /// Hands the rest of the rows to the output; returns how many rows were written
+    /// and the block buffer.
+    pub(crate) fn end_rows(mut self) -> Result<(u64, Vec<u8>)> {
+        self.out.write_all(&self.buf).map_err(io_err)?;
+        self.buf.clear();
+        Ok((self.rows, self.buf))
     }
 
     /// Ends the record begun at `start` in the buffer; hands a full block on.
@@ -254,7 +280,7 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
 /// (most cells, ids and timestamps included) is copied as a whole 16- or 48-byte
 /// block of the column's buffer, cut back to its length after, which saves a call to
 /// `memcpy` for each cell.
-#[inline]
+#[inline(always)]
 fn push_plain(buf: &mut Vec<u8>, array: &StringArray, row: usize) {
     let offsets = array.value_offsets();
     let (Some(&start), Some(&end)) = (offsets.get(row), offsets.get(row + 1)) else {

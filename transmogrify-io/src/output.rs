@@ -80,13 +80,13 @@ struct SinkState {
 }
 
 /// Bytes written to a file between two starts of its writeback.
-const WRITEBACK_EVERY: u64 = 8 << 20;
+pub(crate) const WRITEBACK_EVERY: u64 = 8 << 20;
 
 /// Asks the kernel to start writing the file's dirty pages to disk now, without
 /// waiting: by the time the file is synced most of it is on disk, rather than all of
 /// it being written then. Only a hint; the sync reports any error.
 #[cfg(target_os = "linux")]
-fn start_writeback(file: &File) {
+pub(crate) fn start_writeback(file: &File) {
     use std::os::fd::AsRawFd;
     // SAFETY: sync_file_range only reads its integer arguments; the descriptor is
     // open for as long as `file` is borrowed.
@@ -96,7 +96,7 @@ fn start_writeback(file: &File) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn start_writeback(_file: &File) {}
+pub(crate) fn start_writeback(_file: &File) {}
 
 /// The byte sink handed to a writer; the caller keeps a handle to finish the file.
 #[derive(Clone)]
@@ -137,7 +137,7 @@ impl Write for Sink {
 }
 
 /// A file being written under a hidden temporary name, removed unless committed.
-struct PendingFile {
+pub(crate) struct PendingFile {
     tmp: PathBuf,
     dest: PathBuf,
     committed: bool,
@@ -150,6 +150,32 @@ impl PendingFile {
             dest: dir.join(file_name),
             committed: false,
         }
+    }
+
+    /// A file written at `tmp` whose final name is not known yet (it is `tmp` until
+    /// [`PendingFile::named`]).
+    pub(crate) fn temporary(tmp: PathBuf) -> Self {
+        PendingFile {
+            dest: tmp.clone(),
+            tmp,
+            committed: false,
+        }
+    }
+
+    /// The file, to be renamed to `file_name` in `dir`.
+    pub(crate) fn named(mut self, dir: &Path, file_name: &str) -> Self {
+        self.dest = dir.join(file_name);
+        self
+    }
+
+    /// Where the file is being written.
+    pub(crate) fn tmp(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Where the file will be once committed.
+    pub(crate) fn dest(&self) -> &Path {
+        &self.dest
     }
 
     /// Syncs the (flushed) file to disk.
@@ -192,6 +218,11 @@ impl Commits {
         let file = file
             .into_inner()
             .map_err(|e| Error::io(&pending.tmp, e.into_error()))?;
+        self.add_file(pending, file)
+    }
+
+    /// Syncs `file` (written in full) and renames it in the background.
+    pub(crate) fn add_file(&self, pending: PendingFile, file: File) -> Result<()> {
         let handle = std::thread::Builder::new()
             .name("tm-commit".into())
             .spawn(move || pending.sync(file))
@@ -373,6 +404,50 @@ pub(crate) fn write_tables_with(
 ) -> Result<OutputSummary> {
     let factory = options.registry.get(format)?;
     let factory = factory.as_ref();
+    let table_file = |schema: &TableSchema, options: &WriteOptions, commits: &Commits| {
+        write_file(
+            &mut Destination::Dir(dir, commits),
+            factory,
+            options,
+            &schema.name,
+            &schema.file_stem,
+            &schema.schema,
+            &mut |sink| batches_of(schema, sink),
+        )
+    };
+    write_table_files(
+        dir,
+        format,
+        options,
+        layout,
+        schemas,
+        sizes,
+        &table_file,
+        jobs,
+    )
+}
+
+/// Makes the file of one table, committed through the given [`Commits`].
+pub(crate) type TableFile<'a> =
+    dyn Fn(&TableSchema, &WriteOptions, &Commits) -> Result<OutputFile> + Sync + 'a;
+
+/// [`write_tables_with`], each table's file made by `table_file`.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "internal; each argument is a different part of one output"
+)]
+pub(crate) fn write_table_files(
+    dir: &Path,
+    format: &str,
+    options: &WriteOptions,
+    layout: &ProcessingResult,
+    schemas: &[TableSchema],
+    sizes: &[u64],
+    table_file: &TableFile<'_>,
+    jobs: &dyn TableJobs,
+) -> Result<OutputSummary> {
+    let factory = options.registry.get(format)?;
+    let factory = factory.as_ref();
     let threads = jobs.threads();
     let spare = (threads > 1).then(|| Arc::new(Spare::new(threads)));
     let with_spare;
@@ -399,15 +474,7 @@ pub(crate) fn write_tables_with(
                 if let Some(spare) = spare {
                     spare.occupy();
                 }
-                let file = write_file(
-                    &mut Destination::Dir(dir, commits),
-                    factory,
-                    options,
-                    &schema.name,
-                    &schema.file_stem,
-                    &schema.schema,
-                    &mut |sink| batches_of(schema, sink),
-                );
+                let file = table_file(schema, options, commits);
                 if let Some(spare) = spare {
                     spare.vacate();
                 }

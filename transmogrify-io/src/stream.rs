@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -16,12 +16,15 @@ use transmogrify_core::{
     ProcessingResult, Processor, ProcessorConfig, RawResult, RawTable, TableSchema,
 };
 
+use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
-    BatchSink, OutputSummary, Sequential, TableJobs, prepare_dir, write_tables_with,
+    BatchSink, Commits, Destination, OutputFile, OutputSummary, PendingFile, Sequential, TableJobs,
+    WRITEBACK_EVERY, prepare_dir, start_writeback, write_file, write_table_files,
+    write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
-use crate::writer::WriteOptions;
+use crate::writer::{TableWriter, WriteOptions, is_builtin_csv};
 
 struct Spill {
     path: Vec<String>,
@@ -104,6 +107,15 @@ impl Write for FrameWriter<'_> {
 /// that first appears in the last record is in every output file, and memory holds
 /// one part while reading plus one chunk and the writer's buffers while writing.
 ///
+/// CSV in text mode (the built-in writer) skips the spill: each part's rows are
+/// written as CSV straight into a hidden file per table, in the table's layout as
+/// known so far, under the header of the table's first layout. At the end a table
+/// whose layout never changed after its first rows is complete as it is and only
+/// renamed. Otherwise its file is written again under the final header: runs of
+/// rows written in the final layout are copied as they are, earlier runs are read
+/// back and widened (an empty field for each column they lack). The bytes are the
+/// same either way.
+///
 /// With overwriting allowed, files of the same names are replaced; other files in
 /// the directory are left alone.
 ///
@@ -131,6 +143,8 @@ pub struct StreamingOutput {
     spill_buffer: Vec<u8>,
     by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
     layout: Option<ProcessingResult>,
+    /// CSV tables written as parts arrive, instead of spilled (text-mode CSV only).
+    direct: Option<DirectCsv>,
 }
 
 impl StreamingOutput {
@@ -154,6 +168,16 @@ impl StreamingOutput {
         let spill_dir = builder
             .tempdir_in(&spill_parent)
             .map_err(|e| Error::io(&spill_parent, e))?;
+        let delimiter = options.csv_delimiter;
+        let direct = (is_builtin_csv(&options.registry.get(format)?)
+            && config.cast_to_string()
+            && !matches!(delimiter, b'"' | b'\r' | b'\n'))
+        .then(|| DirectCsv {
+            delimiter,
+            tables: Vec::new(),
+            by_key: HashMap::new(),
+            buf: Vec::new(),
+        });
         Ok(StreamingOutput {
             dir,
             format: format.to_string(),
@@ -164,6 +188,7 @@ impl StreamingOutput {
             spill_buffer: Vec::with_capacity(SPILL_BUFFER),
             by_key: HashMap::new(),
             layout: None,
+            direct,
         })
     }
 
@@ -178,6 +203,13 @@ impl StreamingOutput {
         };
         let mut raw_layout = raw_layout;
         for table in raw.tables {
+            if self.direct.is_some() {
+                raw_layout.tables.push(RawTable {
+                    batches: layout_batch(&table.batches)?.into_iter().collect(),
+                    ..table
+                });
+                continue;
+            }
             let key = (table.path.clone(), table.array_levels.clone());
             let i = match self.by_key.get(&key) {
                 Some(&i) => i,
@@ -231,11 +263,13 @@ impl StreamingOutput {
                 ..table
             });
         }
-        drop(part);
         let layout = layout_of(&raw_layout, &self.config)?;
         match &mut self.layout {
             Some(all) => all.merge(layout)?,
             None => self.layout = Some(layout),
+        }
+        if let (Some(direct), Some(layout)) = (&mut self.direct, &self.layout) {
+            direct.write_part(&part, layout, &self.dir)?;
         }
         Ok(())
     }
@@ -261,6 +295,20 @@ impl StreamingOutput {
             return Ok(OutputSummary::default());
         };
         let schemas = layout.schemas()?;
+        if let Some(direct) = self.direct.take() {
+            let summary = direct.finish(
+                &self.dir,
+                &self.format,
+                &self.options,
+                &layout,
+                &schemas,
+                jobs,
+            )?;
+            self.spill_dir
+                .close()
+                .map_err(|e| Error::io(&self.dir, e))?;
+            return Ok(summary);
+        }
         let entity = layout.entity_name().to_string();
         let (spills, by_key, config) = (&self.spills, &self.by_key, &self.config);
         let batches_of = |schema: &TableSchema, sink: &mut BatchSink<'_>| -> Result<()> {
@@ -324,6 +372,352 @@ impl StreamingOutput {
             .map_err(|e| Error::io(&self.dir, e))?;
         Ok(summary)
     }
+}
+
+/// The CSV tables of a streamed output, written part by part (see
+/// [`StreamingOutput`]).
+struct DirectCsv {
+    delimiter: u8,
+    tables: Vec<DirectTable>,
+    by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
+    /// The CSV writer's block buffer, handed from one part's writer to the next.
+    buf: Vec<u8>,
+}
+
+/// One table's CSV file while the run goes on.
+struct DirectTable {
+    /// Hidden in the output directory until committed; removed if never committed.
+    pending: PendingFile,
+    file: File,
+    /// Column names of the header at the top of the file.
+    header: Vec<String>,
+    /// Runs of rows written with one layout each, in file order.
+    segments: Vec<Segment>,
+    /// Bytes in the file.
+    bytes: u64,
+    rows: u64,
+    /// Bytes written since writeback was last started.
+    unsynced: u64,
+}
+
+/// Rows `start..end` (bytes) of a table's file, written with `schema`.
+struct Segment {
+    schema: TableSchema,
+    start: u64,
+    end: u64,
+}
+
+/// Counts the bytes written to a file.
+struct Counted<'f> {
+    file: &'f mut File,
+    bytes: u64,
+}
+
+impl Write for Counted<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(data)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Whether rows written with `a` are byte for byte rows of `b`: the same columns
+/// (by source and type) in the same order.
+fn same_rows(a: &TableSchema, b: &TableSchema) -> bool {
+    let positions = a.positions_in(b);
+    positions.len() == b.schema.fields().len()
+        && positions.iter().enumerate().all(|(i, p)| *p == Some(i))
+}
+
+/// `e`, an I/O error of a writer that did not know its file, placed at `path`.
+fn at(e: Error, path: &Path) -> Error {
+    match e {
+        Error::Io { source, .. } => Error::io(path, source),
+        other => other,
+    }
+}
+
+/// The column names of a table's header.
+fn names(schema: &TableSchema) -> Vec<String> {
+    schema
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+impl DirectCsv {
+    /// Appends the rows of `part` to the tables' files, in the layout of `layout`
+    /// (every part so far, this one included).
+    fn write_part(
+        &mut self,
+        part: &ProcessingResult,
+        layout: &ProcessingResult,
+        dir: &Path,
+    ) -> Result<()> {
+        let schemas = layout.schemas()?;
+        for schema in &schemas {
+            let mut batches = part.batches(schema).peekable();
+            if batches.peek().is_none() {
+                continue;
+            }
+            let key = (schema.path.clone(), schema.array_levels.clone());
+            let (i, fresh) = match self.by_key.get(&key) {
+                Some(&i) => (i, false),
+                None => {
+                    let tmp = dir.join(format!(
+                        ".transmogrify-table-{}.csv.tmp-{}",
+                        self.tables.len(),
+                        std::process::id()
+                    ));
+                    // Read back if the table's layout changes later.
+                    let file = File::options()
+                        .read(true)
+                        .write(true)
+                        .create(true)
+                        .truncate(true)
+                        .open(&tmp)
+                        .map_err(|e| Error::io(&tmp, e))?;
+                    self.by_key.insert(key, self.tables.len());
+                    self.tables.push(DirectTable {
+                        pending: PendingFile::temporary(tmp),
+                        file,
+                        header: names(schema),
+                        segments: Vec::new(),
+                        bytes: 0,
+                        rows: 0,
+                        unsynced: 0,
+                    });
+                    (self.tables.len() - 1, true)
+                }
+            };
+            let table = self
+                .tables
+                .get_mut(i)
+                .ok_or_else(|| Error::Internal("table index out of range".into()))?;
+            let mut out = Counted {
+                file: &mut table.file,
+                bytes: 0,
+            };
+            let tmp = table.pending.tmp();
+            let mut buf = std::mem::take(&mut self.buf);
+            if fresh {
+                let mut writer = CsvWriter::rows_into(&mut out, self.delimiter, buf);
+                writer.header(&schema.schema).map_err(|e| at(e, tmp))?;
+                buf = writer.end_rows().map_err(|e| at(e, tmp))?.1;
+            }
+            let start = table.bytes + out.bytes;
+            let mut writer = CsvWriter::rows_into(&mut out, self.delimiter, buf);
+            for batch in batches {
+                writer.write(&batch?).map_err(|e| at(e, tmp))?;
+            }
+            let (rows, buf) = writer.end_rows().map_err(|e| at(e, tmp))?;
+            self.buf = buf;
+            let written = out.bytes;
+            table.bytes += written;
+            table.rows += rows;
+            match table.segments.last_mut() {
+                Some(last)
+                    if same_rows(&last.schema, schema) && names(&last.schema) == names(schema) =>
+                {
+                    last.end = table.bytes;
+                }
+                _ => table.segments.push(Segment {
+                    schema: schema.clone(),
+                    start,
+                    end: table.bytes,
+                }),
+            }
+            table.unsynced += written;
+            if table.unsynced >= WRITEBACK_EVERY {
+                table.unsynced = 0;
+                start_writeback(&table.file);
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits every table's file under its final name (written again where the
+    /// layout changed), then the errors table and the data dictionary.
+    fn finish(
+        self,
+        dir: &Path,
+        format: &str,
+        options: &WriteOptions,
+        layout: &ProcessingResult,
+        schemas: &[TableSchema],
+        jobs: &dyn TableJobs,
+    ) -> Result<OutputSummary> {
+        let DirectCsv {
+            delimiter,
+            tables,
+            by_key,
+            ..
+        } = self;
+        let sizes: Vec<u64> = schemas
+            .iter()
+            .map(|s| {
+                by_key
+                    .get(&(s.path.clone(), s.array_levels.clone()))
+                    .and_then(|&i| tables.get(i))
+                    .map_or(0, |t| t.bytes)
+            })
+            .collect();
+        let tables: Vec<std::sync::Mutex<Option<DirectTable>>> = tables
+            .into_iter()
+            .map(|t| std::sync::Mutex::new(Some(t)))
+            .collect();
+        let factory = options.registry.get(format)?;
+        let table_file = |schema: &TableSchema, options: &WriteOptions, commits: &Commits| {
+            let file_name = format!("{}.{}", schema.file_stem, factory.extension());
+            let table = by_key
+                .get(&(schema.path.clone(), schema.array_levels.clone()))
+                .and_then(|&i| tables.get(i))
+                .and_then(|t| {
+                    t.lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take()
+                });
+            let Some(table) = table else {
+                // A table without rows: its header only.
+                return write_file(
+                    &mut Destination::Dir(dir, commits),
+                    factory.as_ref(),
+                    options,
+                    &schema.name,
+                    &schema.file_stem,
+                    &schema.schema,
+                    &mut |_| Ok(()),
+                );
+            };
+            finish_table(table, schema, &file_name, dir, delimiter, commits)
+        };
+        write_table_files(
+            dir,
+            format,
+            options,
+            layout,
+            schemas,
+            &sizes,
+            &table_file,
+            jobs,
+        )
+    }
+}
+
+/// Commits one table's file: as it is when every row was written in the final
+/// layout under the final header, else written again (see [`StreamingOutput`]).
+fn finish_table(
+    table: DirectTable,
+    schema: &TableSchema,
+    file_name: &str,
+    dir: &Path,
+    delimiter: u8,
+    commits: &Commits,
+) -> Result<OutputFile> {
+    let DirectTable {
+        pending,
+        file: mut written,
+        header,
+        segments,
+        rows,
+        bytes,
+        ..
+    } = table;
+    let done = header == names(schema) && segments.iter().all(|s| same_rows(&s.schema, schema));
+    if done {
+        let pending = pending.named(dir, file_name);
+        let path = pending.dest().to_path_buf();
+        written.flush().map_err(|e| Error::io(pending.tmp(), e))?;
+        commits.add_file(pending, written)?;
+        return Ok(OutputFile {
+            table: schema.name.clone(),
+            path,
+            rows,
+            bytes,
+        });
+    }
+    let fresh =
+        PendingFile::temporary(dir.join(format!(".{file_name}.tmp-{}", std::process::id())))
+            .named(dir, file_name);
+    let mut file = File::create(fresh.tmp()).map_err(|e| Error::io(fresh.tmp(), e))?;
+    let source = pending.tmp().to_path_buf();
+    let read_err = |e: std::io::Error| Error::io(&source, e);
+    let write_err = |e: std::io::Error| Error::io(fresh.tmp(), e);
+    let mut out = Counted {
+        file: &mut file,
+        bytes: 0,
+    };
+    let mut writer = CsvWriter::rows_into(&mut out, delimiter, Vec::new());
+    writer
+        .header(&schema.schema)
+        .map_err(|e| at(e, fresh.tmp()))?;
+    writer.end_rows().map_err(|e| at(e, fresh.tmp()))?;
+    for segment in &segments {
+        written
+            .seek(SeekFrom::Start(segment.start))
+            .map_err(read_err)?;
+        let mut run = (&written).take(segment.end - segment.start);
+        if same_rows(&segment.schema, schema) {
+            let copied = std::io::copy(&mut run, &mut *out.file).map_err(write_err)?;
+            out.bytes += copied;
+            continue;
+        }
+        // The final column of each column of the run, and so the run's column (if
+        // any) behind each final column.
+        let mut from: Vec<Option<usize>> = vec![None; schema.schema.fields().len()];
+        for (k, position) in segment.schema.positions_in(schema).into_iter().enumerate() {
+            if let Some(slot) = position.and_then(|p| from.get_mut(p)) {
+                *slot = Some(k);
+            }
+        }
+        let csv_err = |e: csv::Error| match e.into_kind() {
+            csv::ErrorKind::Io(e) => Error::io(&source, e),
+            other => Error::Internal(format!("reading back rows of {}: {other:?}", schema.name)),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(delimiter)
+            .buffer_capacity(256 * 1024)
+            .from_reader(run);
+        let mut widened = csv::WriterBuilder::new()
+            .has_headers(false)
+            .delimiter(delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .buffer_capacity(256 * 1024)
+            .from_writer(&mut out);
+        let mut record = csv::ByteRecord::new();
+        while reader.read_byte_record(&mut record).map_err(csv_err)? {
+            widened
+                .write_record(
+                    from.iter()
+                        .map(|k| k.and_then(|k| record.get(k)).unwrap_or_default()),
+                )
+                .map_err(|e| match e.into_kind() {
+                    csv::ErrorKind::Io(e) => write_err(e),
+                    other => {
+                        Error::Internal(format!("widening rows of {}: {other:?}", schema.name))
+                    }
+                })?;
+        }
+        widened.flush().map_err(write_err)?;
+    }
+    let bytes = out.bytes;
+    drop(written);
+    drop(pending);
+    let path = fresh.dest().to_path_buf();
+    commits.add_file(fresh, file)?;
+    Ok(OutputFile {
+        table: schema.name.clone(),
+        path,
+        rows,
+        bytes,
+    })
 }
 
 /// The cell-less layout of a part's chunks of one table, as one raw chunk: the union

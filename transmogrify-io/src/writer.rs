@@ -85,10 +85,21 @@ impl fmt::Debug for WriterRegistry {
     }
 }
 
+/// The built-in CSV writer as registered by default: a streamed output that is handed
+/// this very factory may write each part's rows straight into the table files (see
+/// [`crate::StreamingOutput`]), since it knows their bytes.
+static BUILTIN_CSV: std::sync::LazyLock<Arc<dyn WriterFactory>> =
+    std::sync::LazyLock::new(|| Arc::new(CsvWriterFactory));
+
+/// Whether `factory` is the built-in CSV writer (under any format name).
+pub(crate) fn is_builtin_csv(factory: &Arc<dyn WriterFactory>) -> bool {
+    Arc::ptr_eq(factory, &BUILTIN_CSV)
+}
+
 impl Default for WriterRegistry {
     fn default() -> Self {
         let mut registry = WriterRegistry::empty();
-        registry.register("csv", Arc::new(CsvWriterFactory));
+        registry.register("csv", BUILTIN_CSV.clone());
         registry.register("json", Arc::new(JsonWriterFactory(JsonFormat::Array)));
         let lines: Arc<dyn WriterFactory> = Arc::new(JsonWriterFactory(JsonFormat::Lines));
         registry.register("jsonl", lines.clone());

@@ -6,7 +6,9 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use transmogrify_core::ArrayMode;
-use transmogrify_io::{Input, ReaderOptions, WriteOptions, reader_for, stream_to_dir};
+use transmogrify_io::{
+    Input, ReaderOptions, WriteOptions, WriteResultExt, reader_for, stream_to_dir,
+};
 
 use crate::support::{Rows, TestResult, parse_json_rows, processor, read_bytes, rows_of, tables};
 
@@ -219,5 +221,132 @@ fn spill_files_are_private_to_the_user() -> TestResult {
                 .to_string_lossy()
                 .starts_with(".transmogrify-spill-"))
     );
+    Ok(())
+}
+
+/// Parts whose layouts change as they come: a main-table column that appears late
+/// and holds delimiters, quotes and line breaks; a nested path whose name a later
+/// flat key takes (renaming the earlier column); a child table that gains a column;
+/// a table that appears only in the last part.
+fn changing_parts() -> Vec<String> {
+    let cells = [
+        "plain",
+        "a,b",
+        "a;b",
+        "say \"hi\"",
+        "two\nlines",
+        "tab\there",
+        "é ü",
+        "",
+    ];
+    (0..6)
+        .map(|part| {
+            (0..50)
+                .map(|i| {
+                    let n = part * 50 + i;
+                    let cell = serde_json::to_string(cells[n % cells.len()]).unwrap_or_default();
+                    let mut record = format!("{{\"id\":{n},\"text\":{cell},\"a\":{{\"b\":{n}}}");
+                    if part >= 2 {
+                        record.push_str(&format!(",\"late\":{cell}"));
+                    }
+                    if part >= 3 {
+                        record.push_str(&format!(",\"a_b\":\"flat {n}\""));
+                    }
+                    let kid = if part >= 4 {
+                        format!("{{\"k\":{n},\"more\":{cell}}}")
+                    } else {
+                        format!("{{\"k\":{n}}}")
+                    };
+                    record.push_str(&format!(",\"kids\":[{kid},{kid}]"));
+                    if part == 5 && i == 49 {
+                        record.push_str(",\"last\":[{\"x\":1}]");
+                    }
+                    record.push_str("}\n");
+                    record
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn csv_rows_written_as_they_come_are_the_files_written_at_once() -> TestResult {
+    let processor = processor(true, ArrayMode::Smart);
+    for delimiter in [b',', b';', b'\t'] {
+        let parts: Vec<_> = changing_parts()
+            .iter()
+            .map(|text| processor.process(text.as_bytes(), "t"))
+            .collect::<Result<_, _>>()?;
+        let options = WriteOptions::builder()
+            .with_csv_delimiter(delimiter)
+            .build()?;
+        let expected = transmogrify_core::ProcessingResult::combine_results(parts.clone())?
+            .to_bytes("csv", &options)?;
+        let dir = tempfile::tempdir()?;
+        let mut out = transmogrify_io::StreamingOutput::new(
+            dir.path(),
+            "csv",
+            processor.config(),
+            options.clone(),
+        )?;
+        for part in parts {
+            out.add(part)?;
+        }
+        let summary = out.finish()?;
+        let names: Vec<&str> = expected.iter().map(|f| f.file_name.as_str()).collect();
+        assert_eq!(names, ["t.csv", "t_kids.csv", "t_last.csv"]);
+        for file in &expected {
+            let got = std::fs::read(dir.path().join(&file.file_name))?;
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&file.bytes),
+                "{} with {:?}",
+                file.file_name,
+                delimiter as char
+            );
+        }
+        let header = String::from_utf8_lossy(&expected[0].bytes)
+            .lines()
+            .next()
+            .map(str::to_string);
+        let sep = (delimiter as char).to_string();
+        // The flat key `a_b` takes the name the nested `a.b` had in the first parts.
+        let want = [
+            "id",
+            "text",
+            "a_b_2",
+            "late",
+            "a_b",
+            "__extract_id",
+            "__extract_datetime",
+        ];
+        assert_eq!(header, Some(want.join(&sep)));
+        let rows: Vec<u64> = summary.files.iter().map(|f| f.rows).collect();
+        assert_eq!(rows, [300, 600, 1]);
+        let bytes: Vec<u64> = summary.files.iter().map(|f| f.bytes).collect();
+        let want: Vec<u64> = expected.iter().map(|f| f.bytes.len() as u64).collect();
+        assert_eq!(bytes, want);
+        // Nothing but the tables is left in the directory.
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        left.sort();
+        assert_eq!(left, ["t.csv", "t_kids.csv", "t_last.csv"]);
+    }
+    Ok(())
+}
+
+#[test]
+fn an_abandoned_csv_output_leaves_nothing_behind() -> TestResult {
+    let processor = processor(true, ArrayMode::Smart);
+    let dir = tempfile::tempdir()?;
+    let mut out = csv_output(dir.path(), &processor)?;
+    for text in changing_parts().iter().take(3) {
+        out.add(processor.process(text.as_bytes(), "t")?)?;
+    }
+    assert!(std::fs::read_dir(dir.path())?.count() > 0);
+    drop(out);
+    let left: Vec<_> = std::fs::read_dir(dir.path())?.collect();
+    assert!(left.is_empty(), "{left:?}");
     Ok(())
 }
