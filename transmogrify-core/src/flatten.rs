@@ -413,7 +413,7 @@ impl Flattener {
         self.repeated_key = false;
         let nodes_at_start = self.nodes.len();
         let tables_at_start = self.tables.len();
-        let mut p = Parser::new(bytes, self.cfg.nesting_limit);
+        let mut p = Parser::checked(bytes, self.cfg.nesting_limit);
         let result = (|| -> FResult<()> {
             let found = match p.peek_value()? {
                 Peek::Object => None,

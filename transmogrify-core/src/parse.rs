@@ -134,13 +134,15 @@ pub(crate) fn key_eq(a: &[u8], b: &[u8]) -> bool {
 /// `bytes` as text: unchecked when `known_valid`, validated otherwise.
 ///
 /// `known_valid` may only be true for bytes made of raw runs that [`scan_plain`] found
-/// all-ASCII and of characters written by unescaping (`char::encode_utf8`): both are
-/// valid UTF-8 by construction.
+/// all-ASCII, or raw runs of an input checked valid as a whole and cut only at ASCII
+/// bytes (quotes, backslashes), and of characters written by unescaping
+/// (`char::encode_utf8`): all are valid UTF-8 by construction.
 #[inline]
 fn checked_str(bytes: &[u8], known_valid: bool, at: usize) -> PResult<&str> {
     if known_valid {
         // SAFETY: per the contract above, every byte is either an ASCII byte that
-        // `scan_plain` examined or part of a UTF-8 sequence produced by
+        // `scan_plain` examined, part of a run of valid UTF-8 cut at character
+        // boundaries (ASCII bytes), or part of a UTF-8 sequence produced by
         // `char::encode_utf8`, so `bytes` is valid UTF-8.
         return Ok(unsafe { std::str::from_utf8_unchecked(bytes) });
     }
@@ -151,6 +153,9 @@ pub(crate) struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     nesting_limit: usize,
+    /// All of `bytes` is known to be valid UTF-8: then so is every run of it between
+    /// two ASCII bytes, and strings need no checking of their own.
+    valid_utf8: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -159,6 +164,17 @@ impl<'a> Parser<'a> {
             bytes,
             pos: 0,
             nesting_limit,
+            valid_utf8: false,
+        }
+    }
+
+    /// A parser of `bytes` that checks them for valid UTF-8 at once, in one fast
+    /// pass, instead of string by string. Invalid input is still parsed string by
+    /// string, so an error names the string that holds the bad byte.
+    pub(crate) fn checked(bytes: &'a [u8], nesting_limit: usize) -> Self {
+        Parser {
+            valid_utf8: simdutf8::basic::from_utf8(bytes).is_ok(),
+            ..Parser::new(bytes, nesting_limit)
         }
     }
 
@@ -357,14 +373,14 @@ impl<'a> Parser<'a> {
         match bytes.get(i) {
             Some(b'"') => {
                 self.pos = i + 1;
-                checked_str(&bytes[start..i], ascii, start)
+                checked_str(&bytes[start..i], ascii || self.valid_utf8, start)
             }
             Some(b'\\') => {
                 scratch.clear();
                 scratch.extend_from_slice(&bytes[start..i]);
                 self.pos = i;
                 let raw_ascii = self.unescape_rest(scratch)? && ascii;
-                checked_str(scratch, raw_ascii, start)
+                checked_str(scratch, raw_ascii || self.valid_utf8, start)
             }
             Some(_) => self.syntax(SyntaxError::ControlCharacter, i),
             None => self.syntax(
@@ -393,7 +409,7 @@ impl<'a> Parser<'a> {
             _ => self.unescape_rest(out)? && ascii,
         };
         // Escapes only ever produce valid UTF-8; raw bytes need checking unless ASCII.
-        if !raw_ascii && std::str::from_utf8(&out[before..]).is_err() {
+        if !raw_ascii && !self.valid_utf8 && std::str::from_utf8(&out[before..]).is_err() {
             out.truncate(before);
             return self.syntax(SyntaxError::InvalidUtf8, start);
         }
@@ -745,7 +761,9 @@ impl<'a> Parser<'a> {
         let start = self.pos + 1;
         let bytes = self.bytes;
         let (i, ascii) = scan_plain(bytes, start);
-        if bytes.get(i) == Some(&b'"') && (ascii || std::str::from_utf8(&bytes[start..i]).is_ok()) {
+        if bytes.get(i) == Some(&b'"')
+            && (ascii || self.valid_utf8 || std::str::from_utf8(&bytes[start..i]).is_ok())
+        {
             self.pos = i + 1;
             Some(&bytes[start..i])
         } else {
