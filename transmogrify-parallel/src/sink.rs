@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use transmogrify_core::{ProcessingResult, ResultCollector};
 use transmogrify_io::{OutputFile, OutputSummary, StreamingOutput, TableJob, TableJobs};
 
@@ -30,29 +30,24 @@ impl ResultSink for ResultCollector {
     }
 }
 
+/// Parts waiting for their turn, and whether a thread is handing parts over.
 struct Ordered {
     next: u64,
     pending: BTreeMap<u64, Option<ProcessingResult>>,
-    out: Option<StreamingOutput>,
-}
-
-impl Ordered {
-    /// Hands every part that is next in line to the output.
-    fn drain(&mut self) -> Result<()> {
-        while let Some(part) = self.pending.remove(&self.next) {
-            self.next += 1;
-            if let (Some(part), Some(out)) = (part, self.out.as_mut()) {
-                out.add(part)?;
-            }
-        }
-        Ok(())
-    }
+    /// A worker is handing the parts next in line to the output (outside this lock):
+    /// the others leave theirs here and go back to work.
+    draining: bool,
 }
 
 /// Writes chunk results to files through a [`StreamingOutput`] as they arrive: parts
-/// are spilled in input order (a part that arrives early waits only for the ones
-/// before it), so memory stays bounded by the workers' chunks in flight, not by the
-/// input.
+/// are handed to the output in input order (a part that arrives early waits only for
+/// the ones before it), so memory stays bounded by the workers' chunks in flight, not
+/// by the input.
+///
+/// One worker at a time hands parts to the output, and it does so outside the lock
+/// that guards the waiting parts: a worker whose part is not next, or comes while
+/// another worker is writing, leaves it and goes back to flattening, unless many
+/// parts already wait (then it waits for the writing worker to catch up).
 ///
 /// ```
 /// use transmogrify_core::Processor;
@@ -74,6 +69,9 @@ impl Ordered {
 /// ```
 pub struct StreamingSink {
     state: Mutex<Ordered>,
+    /// Signalled whenever the writing worker takes a part or stops.
+    taken: Condvar,
+    out: Mutex<Option<StreamingOutput>>,
     writers: usize,
 }
 
@@ -132,8 +130,10 @@ impl StreamingSink {
             state: Mutex::new(Ordered {
                 next: 0,
                 pending: BTreeMap::new(),
-                out: Some(out),
+                draining: false,
             }),
+            taken: Condvar::new(),
+            out: Mutex::new(Some(out)),
             writers: crate::executor::default_workers(),
         }
     }
@@ -151,9 +151,9 @@ impl StreamingSink {
     pub fn finish(self) -> Result<OutputSummary> {
         let writers = self.writers;
         let mut state = self.state.into_inner();
-        let mut out = state
+        let mut out = self
             .out
-            .take()
+            .into_inner()
             .ok_or_else(|| Error::Config("the output was already finished".into()))?;
         for (_, part) in std::mem::take(&mut state.pending) {
             if let Some(part) = part {
@@ -165,20 +165,135 @@ impl StreamingSink {
 
     /// Drops everything: spill files are removed and no table file is written.
     pub fn abort(self) {
-        drop(self.state.into_inner().out.take());
+        drop(self.out.into_inner());
+    }
+
+    /// Parts allowed to wait while a worker writes, before the next to come waits too.
+    fn max_waiting(&self) -> usize {
+        (2 * self.writers).max(4)
+    }
+
+    /// Leaves part `seq` (`None`: it will not come) and, unless another worker is at
+    /// it, hands every part that is next in line to the output.
+    fn offer(&self, seq: u64, part: Option<ProcessingResult>) -> Result<()> {
+        let mut state = self.state.lock();
+        state.pending.insert(seq, part);
+        if state.draining {
+            while state.draining && state.pending.len() > self.max_waiting() {
+                self.taken.wait(&mut state);
+            }
+            return Ok(());
+        }
+        state.draining = true;
+        loop {
+            let next = state.next;
+            let Some(part) = state.pending.remove(&next) else {
+                state.draining = false;
+                self.taken.notify_all();
+                return Ok(());
+            };
+            state.next += 1;
+            self.taken.notify_all();
+            drop(state);
+            let added = match (part, self.out.lock().as_mut()) {
+                (Some(part), Some(out)) => out.add(part),
+                _ => Ok(()),
+            };
+            state = self.state.lock();
+            if let Err(e) = added {
+                state.draining = false;
+                self.taken.notify_all();
+                return Err(e.into());
+            }
+        }
     }
 }
 
 impl ResultSink for StreamingSink {
     fn accept(&self, seq: u64, part: ProcessingResult) -> Result<()> {
-        let mut state = self.state.lock();
-        state.pending.insert(seq, Some(part));
-        state.drain()
+        self.offer(seq, Some(part))
     }
 
     fn gap(&self, seq: u64) -> Result<()> {
-        let mut state = self.state.lock();
-        state.pending.insert(seq, None);
-        state.drain()
+        self.offer(seq, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
+    use transmogrify_io::WriteOptions;
+
+    #[test]
+    fn parts_from_many_threads_in_any_order_are_written_in_order() -> Result<()> {
+        let config = ProcessorConfig::builder()
+            .with_id_strategy(IdStrategy::Positional)
+            .with_extract_time(Some(0))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let processor = Processor::new(config);
+        // Part i holds record i; parts 13 and 29 never come.
+        let part = |i: u64| {
+            let mut session = processor.session("t");
+            session.set_next_ordinal(i);
+            session.push(format!("{{\"n\":{i}}}").as_bytes())?;
+            Ok::<_, Error>(session.finish()?)
+        };
+        let dir = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
+        let out = StreamingOutput::new(
+            dir.path(),
+            "csv",
+            processor.config(),
+            WriteOptions::default(),
+        )?;
+        let sink = StreamingSink::new(out).with_writers(1);
+        let next = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| -> Result<()> {
+            let workers: Vec<_> = (0..4u64)
+                .map(|worker| {
+                    let (sink, next, part) = (&sink, &next, &part);
+                    s.spawn(move || -> Result<()> {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if i >= 40 {
+                                return Ok(());
+                            }
+                            // Later parts of a worker tend to come before earlier ones of
+                            // another.
+                            std::thread::sleep(std::time::Duration::from_micros(
+                                (worker * 37 + i * 11) % 300,
+                            ));
+                            if i == 13 || i == 29 {
+                                sink.gap(i)?;
+                            } else {
+                                sink.accept(i, part(i)?)?;
+                            }
+                        }
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker
+                    .join()
+                    .map_err(|_| Error::Config("a worker panicked".into()))??;
+            }
+            Ok(())
+        })?;
+        let summary = sink.finish()?;
+        assert_eq!(summary.files[0].rows, 38);
+        let text = std::fs::read_to_string(dir.path().join("t.csv"))
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let got: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .collect();
+        let want: Vec<String> = (0..40)
+            .filter(|i| *i != 13 && *i != 29)
+            .map(|i| i.to_string())
+            .collect();
+        assert_eq!(got, want);
+        Ok(())
     }
 }
