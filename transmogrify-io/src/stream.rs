@@ -145,6 +145,8 @@ pub struct StreamingOutput {
     layout: Option<ProcessingResult>,
     /// CSV tables written as parts arrive, instead of spilled (text-mode CSV only).
     direct: Option<DirectCsv>,
+    /// Parts added so far.
+    parts: u64,
 }
 
 impl StreamingOutput {
@@ -177,6 +179,8 @@ impl StreamingOutput {
             tables: Vec::new(),
             by_key: HashMap::new(),
             buf: Vec::new(),
+            columns: HashMap::new(),
+            schemas: Vec::new(),
         });
         Ok(StreamingOutput {
             dir,
@@ -189,6 +193,7 @@ impl StreamingOutput {
             by_key: HashMap::new(),
             layout: None,
             direct,
+            parts: 0,
         })
     }
 
@@ -268,8 +273,15 @@ impl StreamingOutput {
             Some(all) => all.merge(layout)?,
             None => self.layout = Some(layout),
         }
+        self.parts += 1;
+        if self.parts % COMPACT_EVERY == 0 {
+            if let Some(all) = &self.layout {
+                self.layout = Some(compact(all, &self.config)?);
+            }
+        }
         if let (Some(direct), Some(layout)) = (&mut self.direct, &self.layout) {
-            direct.write_part(&part, layout, &self.dir)?;
+            let changed = direct.note_columns(&raw_layout);
+            direct.write_part(&part, layout, changed, &self.dir)?;
         }
         Ok(())
     }
@@ -382,6 +394,10 @@ struct DirectCsv {
     by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
     /// The CSV writer's block buffer, handed from one part's writer to the next.
     buf: Vec<u8>,
+    /// The columns of every table so far, by their raw names.
+    columns: HashMap<(Vec<String>, Vec<u32>), std::collections::HashSet<String>>,
+    /// The tables' layouts as of the last part that brought a new table or column.
+    schemas: Vec<TableSchema>,
 }
 
 /// One table's CSV file while the run goes on.
@@ -452,16 +468,51 @@ fn names(schema: &TableSchema) -> Vec<String> {
 }
 
 impl DirectCsv {
+    /// Notes the tables and columns of a part's layout; whether any is new.
+    fn note_columns(&mut self, raw_layout: &RawResult) -> bool {
+        let mut changed = false;
+        for table in &raw_layout.tables {
+            let key = (table.path.clone(), table.array_levels.clone());
+            let known = self.columns.entry(key).or_default();
+            for batch in &table.batches {
+                for field in batch.schema().fields() {
+                    if !known.contains(field.name()) {
+                        known.insert(field.name().clone());
+                        changed = true;
+                    }
+                }
+            }
+        }
+        changed
+    }
+
     /// Appends the rows of `part` to the tables' files, in the layout of `layout`
-    /// (every part so far, this one included).
+    /// (every part so far, this one included; `changed` if this part brought a new
+    /// table or column to it, which only then is worked out again).
     fn write_part(
         &mut self,
         part: &ProcessingResult,
         layout: &ProcessingResult,
+        changed: bool,
         dir: &Path,
     ) -> Result<()> {
-        let schemas = layout.schemas()?;
-        for schema in &schemas {
+        if changed || self.schemas.is_empty() {
+            self.schemas = layout.schemas()?;
+        }
+        let schemas = std::mem::take(&mut self.schemas);
+        let written = self.write_tables(part, &schemas, dir);
+        self.schemas = schemas;
+        written
+    }
+
+    /// [`DirectCsv::write_part`] with the layouts at hand.
+    fn write_tables(
+        &mut self,
+        part: &ProcessingResult,
+        schemas: &[TableSchema],
+        dir: &Path,
+    ) -> Result<()> {
+        for schema in schemas {
             let mut batches = part.batches(schema).peekable();
             if batches.peek().is_none() {
                 continue;
@@ -522,11 +573,7 @@ impl DirectCsv {
             table.bytes += written;
             table.rows += rows;
             match table.segments.last_mut() {
-                Some(last)
-                    if same_rows(&last.schema, schema) && names(&last.schema) == names(schema) =>
-                {
-                    last.end = table.bytes;
-                }
+                Some(last) if same_rows(&last.schema, schema) => last.end = table.bytes,
                 _ => table.segments.push(Segment {
                     schema: schema.clone(),
                     start,
@@ -783,6 +830,27 @@ fn layout_batch(batches: &[RecordBatch]) -> Result<Option<RecordBatch>> {
     RecordBatch::try_new_with_options(schema, arrays, &options)
         .map(Some)
         .map_err(|e| Error::arrow("building a layout chunk", e))
+}
+
+/// Parts between two compactions of the merged layout.
+const COMPACT_EVERY: u64 = 32;
+
+/// `layout` with one cell-less chunk per table (see [`layout_batch`]): the merged
+/// layout would otherwise keep a chunk per table for every part, and grow with the
+/// input.
+fn compact(layout: &ProcessingResult, config: &ProcessorConfig) -> Result<ProcessingResult> {
+    let raw = layout.to_raw()?;
+    let tables = raw
+        .tables
+        .into_iter()
+        .map(|table| {
+            Ok(RawTable {
+                batches: layout_batch(&table.batches)?.into_iter().collect(),
+                ..table
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    layout_of(&RawResult { tables, ..raw }, config)
 }
 
 /// The layout-only result of a part, from its raw form made cell-less.

@@ -350,3 +350,54 @@ fn an_abandoned_csv_output_leaves_nothing_behind() -> TestResult {
     assert!(left.is_empty(), "{left:?}");
     Ok(())
 }
+
+#[test]
+fn the_layout_of_a_long_run_stays_small_and_keeps_every_column_and_kind() -> TestResult {
+    for text in [true, false] {
+        let processor = processor(text, ArrayMode::Smart);
+        let dir = tempfile::tempdir()?;
+        let mut out = csv_output(dir.path(), &processor)?;
+        for i in 0..100 {
+            let record = match i {
+                50 => r#"{"n": 0.5, "x": "late", "kids": [{"k": 1}]}"#.to_string(),
+                _ => format!("{{\"n\": {i}}}"),
+            };
+            out.add(processor.process(record.as_bytes(), "t")?)?;
+        }
+        let layout = out.layout().ok_or("no layout")?;
+        // One chunk per table for every 32 parts at most, not one per part.
+        let chunks: Vec<usize> = layout
+            .to_raw()?
+            .tables
+            .iter()
+            .map(|t| t.batches.len())
+            .collect();
+        assert!(chunks.iter().all(|&n| n <= 32), "{chunks:?}");
+        assert_eq!(layout.num_rows("main"), Some(100));
+        assert_eq!(layout.num_rows("t_kids"), Some(1));
+        let main = layout.table_schema("main")?;
+        let columns: Vec<(String, arrow_schema::DataType)> = main
+            .schema
+            .fields()
+            .iter()
+            .take(2)
+            .map(|f| (f.name().clone(), f.data_type().clone()))
+            .collect();
+        let number = if text {
+            arrow_schema::DataType::Utf8
+        } else {
+            arrow_schema::DataType::Float64
+        };
+        assert_eq!(
+            columns,
+            [
+                ("n".to_string(), number),
+                ("x".to_string(), arrow_schema::DataType::Utf8)
+            ]
+        );
+        let summary = out.finish()?;
+        let rows: Vec<u64> = summary.files.iter().map(|f| f.rows).collect();
+        assert_eq!(rows, [100, 1]);
+    }
+    Ok(())
+}
