@@ -223,6 +223,9 @@ def run_case(tool: str, fmt: str, threads: int, args, input_bytes: int) -> Resul
         log = os.path.join(args.workdir, "logs", f"{tool}-{fmt}-{threads}-{attempt}")
         os.makedirs(os.path.dirname(log), exist_ok=True)
         cmd = command_for(tool, fmt, threads, args, out_dir)
+        # Earlier runs' files go to disk first: no run pays for the writeback of the
+        # output of the one before (which not every tool syncs itself).
+        os.sync()
         wait_idle(args.idle_load, args.idle_wait)
         load = os.getloadavg()[0]
         status, seconds, peak_mb, cpu, stdout, stderr = timed(cmd, log, args.timeout)
@@ -386,7 +389,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     peers = ", ".join(f"{k} {v}" for k, v in versions.items())
     print(f"Versions: {ours_version or 'transmogrify'}; {peers}; Python {machine['python']}",
           file=out)
-    print(f"Best of {args.repeat} run(s) each; input in the page cache.", file=out)
+    print(f"Best of {args.repeat} run(s) each; input in the page cache; earlier output "
+          "flushed to disk before each run.", file=out)
     print(file=out)
     print_table(results, out)
     print(file=out)
