@@ -19,8 +19,8 @@ use transmogrify_core::{
 use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
-    BatchSink, Commits, Destination, OutputFile, OutputSummary, PendingFile, Sequential, TableJobs,
-    WRITEBACK_EVERY, prepare_dir, start_writeback, write_file, write_table_files,
+    BatchSink, Commits, Destination, OutputFile, OutputSummary, PendingFile, Reserve, Sequential,
+    TableJobs, WRITEBACK_EVERY, prepare_dir, start_writeback, write_file, write_table_files,
     write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
@@ -414,6 +414,7 @@ struct DirectTable {
     rows: u64,
     /// Bytes written since writeback was last started.
     unsynced: u64,
+    reserve: Reserve,
 }
 
 /// Rows `start..end` (bytes) of a table's file, written with `schema`.
@@ -543,6 +544,7 @@ impl DirectCsv {
                         bytes: 0,
                         rows: 0,
                         unsynced: 0,
+                        reserve: Reserve::default(),
                     });
                     (self.tables.len() - 1, true)
                 }
@@ -585,6 +587,7 @@ impl DirectCsv {
                 table.unsynced = 0;
                 start_writeback(&table.file);
             }
+            table.reserve.ahead(&table.file, table.bytes);
         }
         Ok(())
     }
@@ -674,13 +677,16 @@ fn finish_table(
         segments,
         rows,
         bytes,
+        reserve,
         ..
     } = table;
     let done = header == names(schema) && segments.iter().all(|s| same_rows(&s.schema, schema));
     if done {
         let pending = pending.named(dir, file_name);
         let path = pending.dest().to_path_buf();
-        written.flush().map_err(|e| Error::io(pending.tmp(), e))?;
+        reserve
+            .release(&written, bytes)
+            .map_err(|e| Error::io(pending.tmp(), e))?;
         commits.add_file(pending, written)?;
         return Ok(OutputFile {
             table: schema.name.clone(),
