@@ -35,6 +35,7 @@ struct Spill {
     file: Option<File>,
     /// Length of each frame (one Arrow IPC file per chunk) in the file, in order.
     frames: Vec<u64>,
+    reserve: Reserve,
 }
 
 /// Bytes gathered before a spill write: the Arrow IPC writer hands over a frame in
@@ -231,6 +232,7 @@ impl StreamingOutput {
                         file_path,
                         file: Some(file),
                         frames: Vec::new(),
+                        reserve: Reserve::default(),
                     });
                     self.spills.len() - 1
                 }
@@ -262,6 +264,7 @@ impl StreamingOutput {
                 }
                 written.map_err(|e| Error::arrow("spilling a chunk", e))?;
                 spill.frames.push(out.bytes);
+                spill.reserve.ahead(file, spill.frames.iter().sum());
             }
             raw_layout.tables.push(RawTable {
                 batches: layout_batch(&table.batches)?.into_iter().collect(),
