@@ -1277,17 +1277,50 @@ fn number_kinds(text: &str, k: NumberKind) -> u16 {
 
 /// Whether `f64` holds the number `text` exactly enough to print it back with all its
 /// significant digits: at most 15 of them, and within range.
+///
+/// Counted in place, without parsing: a number whose first significant digit is
+/// within 10^±300 is finite and not zero as an `f64`; only beyond that is it parsed.
 fn float_is_exact(text: &str) -> bool {
-    let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let significant = digits.trim_start_matches('0').trim_end_matches('0');
-    if significant.len() > 15 {
+    let bytes = text.as_bytes();
+    let (mantissa, exponent) = match bytes.iter().position(|&b| b == b'e' || b == b'E') {
+        Some(at) => (&bytes[..at], bytes.get(at + 1..)),
+        None => (bytes, None),
+    };
+    // Positions (among the digits) of the first and last nonzero digit, and how many
+    // digits come before the decimal point.
+    let (mut first, mut last, mut digits, mut whole) = (None, 0usize, 0usize, None);
+    for &b in mantissa {
+        match b {
+            b'0'..=b'9' => {
+                if b != b'0' {
+                    first.get_or_insert(digits);
+                    last = digits;
+                }
+                digits += 1;
+            }
+            b'.' => whole = Some(digits),
+            _ => {}
+        }
+    }
+    let Some(first) = first else {
+        // Zero, whatever its exponent.
+        return true;
+    };
+    if last - first + 1 > 15 {
         return false;
     }
-    match text.parse::<f64>() {
-        Ok(v) => v.is_finite() && (v != 0.0 || significant.is_empty()),
-        Err(_) => false,
+    let exponent = match exponent {
+        None => Some(0),
+        Some(e) => std::str::from_utf8(e)
+            .ok()
+            .and_then(|e| e.parse::<i64>().ok()),
+    };
+    let whole = whole.unwrap_or(digits) as i64;
+    let magnitude = exponent.map(|e| e.saturating_add(whole - 1 - first as i64));
+    if magnitude.is_some_and(|m| (-300..=300).contains(&m)) {
+        return true;
     }
+    text.parse::<f64>().is_ok_and(|v| v.is_finite() && v != 0.0)
 }
 
 pub(crate) fn itoa_buf() -> [u8; 20] {
@@ -1321,6 +1354,83 @@ mod tests {
         assert!(!float_is_exact("1e400"));
         assert!(!float_is_exact("1e-400"));
         assert!(float_is_exact("0.0e10"));
+    }
+
+    /// The check as first written: digits gathered into a string, then a parse.
+    fn float_is_exact_by_parsing(text: &str) -> bool {
+        let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
+        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+        let significant = digits.trim_start_matches('0').trim_end_matches('0');
+        if significant.len() > 15 {
+            return false;
+        }
+        match text.parse::<f64>() {
+            Ok(v) => v.is_finite() && (v != 0.0 || significant.is_empty()),
+            Err(_) => false,
+        }
+    }
+
+    #[test]
+    fn float_exactness_agrees_with_parsing() {
+        let mut cases: Vec<String> = [
+            "0",
+            "-0.0",
+            "0e999",
+            "1e308",
+            "1.7976931348623157e308",
+            "2e308",
+            "1e-320",
+            "4.9e-324",
+            "2e-324",
+            "1E+5",
+            "1e-5",
+            "-12.5e-3",
+            "100",
+            "0.0010",
+            "123456789012345",
+            "1234567890123456",
+            "0.000000000000000000001",
+            "1e99999999999999999999",
+            "1e-99999999999999999999",
+            "9.99999999999999e300",
+            "1e301",
+            "1e-301",
+            "0.1e-300",
+            "10e299",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..20_000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let zeros = "0".repeat((state % 5) as usize);
+            let digits = (state >> 8) % 10_u64.pow((state % 19) as u32 % 19 + 1);
+            let point = (state >> 40) % 22;
+            let mut text = format!("{zeros}{digits}");
+            if (point as usize) < text.len() {
+                text.insert(point as usize, '.');
+                if text.starts_with('.') {
+                    text.insert(0, '0');
+                }
+            }
+            if state & (1 << 50) != 0 {
+                text = format!("{text}e{}", (state >> 52) as i64 % 700 - 350);
+            }
+            if state & (1 << 51) != 0 {
+                text.insert(0, '-');
+            }
+            cases.push(text);
+        }
+        for text in &cases {
+            assert_eq!(
+                float_is_exact(text),
+                float_is_exact_by_parsing(text),
+                "{text}"
+            );
+        }
     }
 
     #[test]
