@@ -198,6 +198,18 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
             .collect();
         let mut int = itoa::Buffer::new();
         let mut float = zmij::Buffer::new();
+        // The texts of numbers, booleans and timestamps never need quotes, unless the
+        // delimiter is one of their characters.
+        let number_plain = !matches!(delimiter, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
+        let bool_plain = !b"truefals".contains(&delimiter);
+        let time_plain = !matches!(delimiter, b'0'..=b'9' | b'-' | b' ' | b':' | b'.');
+        let push_known = |buf: &mut Vec<u8>, text: &[u8], plain: bool| {
+            if plain {
+                buf.extend_from_slice(text);
+            } else {
+                push_field(buf, text, delimiter);
+            }
+        };
         // The last timestamp written and its text: the extraction time, in every row,
         // is formatted once.
         let mut time: Option<(i64, String)> = None;
@@ -220,7 +232,7 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                     Cells::Int(array) => {
                         if array.is_valid(row) {
                             let text = int.format(array.value(row));
-                            push_field(&mut self.buf, text.as_bytes(), delimiter);
+                            push_known(&mut self.buf, text.as_bytes(), number_plain);
                         }
                     }
                     Cells::Float(array) => {
@@ -228,7 +240,7 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                             let v = array.value(row);
                             if v.is_finite() {
                                 let text = float.format_finite(v);
-                                push_field(&mut self.buf, text.as_bytes(), delimiter);
+                                push_known(&mut self.buf, text.as_bytes(), number_plain);
                             } else {
                                 self.cell.clear();
                                 cell_text(*array, row, &mut self.cell)?;
@@ -239,7 +251,7 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                     Cells::Bool(array) => {
                         if array.is_valid(row) {
                             let text: &[u8] = if array.value(row) { b"true" } else { b"false" };
-                            push_field(&mut self.buf, text, delimiter);
+                            push_known(&mut self.buf, text, bool_plain);
                         }
                     }
                     Cells::Time(array) => {
@@ -252,7 +264,7 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                                     &time.insert((v, text)).1
                                 }
                             };
-                            push_field(&mut self.buf, text.as_bytes(), delimiter);
+                            push_known(&mut self.buf, text.as_bytes(), time_plain);
                         }
                     }
                     Cells::Other(array) => {
@@ -618,6 +630,30 @@ mod tests {
              9223372036854775807,NaN,false,2024-01-02 03:04:05.123456\n\
              7,,true,1969-12-31 23:59:59.999999\n"
         );
+        // A delimiter that is one of their characters quotes them as the csv crate does.
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let mut lines = text.lines();
+        let names: Vec<String> = lines
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::to_string)
+            .collect();
+        let rows: Vec<Vec<Option<String>>> = lines
+            .map(|l| l.split(',').map(|c| Some(c.to_string())).collect())
+            .collect();
+        for delimiter in [b'-', b'.', b'e', b'+', b'1', b':', b' ', b't', b's', b';'] {
+            let mut out = Vec::new();
+            let mut writer = Box::new(CsvWriter::new(&mut out, &schema, delimiter)?);
+            writer.write(&batch)?;
+            writer.finish()?;
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&reference(&names, &rows, delimiter)),
+                "{:?}",
+                delimiter as char
+            );
+        }
         Ok(())
     }
 }
