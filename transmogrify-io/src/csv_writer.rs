@@ -446,6 +446,26 @@ mod tests {
         writer.into_inner().unwrap_or_default()
     }
 
+    /// Writes `batch` with `delimiter` and compares with [`reference`] for `rows`.
+    fn assert_writes_like_the_csv_crate(
+        batch: &RecordBatch,
+        names: &[String],
+        rows: &[Vec<Option<String>>],
+        delimiter: u8,
+        context: &dyn std::fmt::Debug,
+    ) -> Result<()> {
+        let mut out = Vec::new();
+        let mut writer = Box::new(CsvWriter::new(&mut out, &batch.schema(), delimiter)?);
+        writer.write(batch)?;
+        writer.finish()?;
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&reference(names, rows, delimiter)),
+            "{context:?}"
+        );
+        Ok(())
+    }
+
     #[test]
     fn writes_what_the_csv_crate_writes() -> Result<()> {
         let alphabet = [
@@ -489,15 +509,7 @@ mod tests {
                 .collect();
             let batch = RecordBatch::try_new(schema.clone(), arrays)
                 .map_err(|e| Error::arrow("test batch", e))?;
-            let mut out = Vec::new();
-            let mut writer = Box::new(CsvWriter::new(&mut out, &schema, delimiter)?);
-            writer.write(&batch)?;
-            writer.finish()?;
-            assert_eq!(
-                String::from_utf8_lossy(&out),
-                String::from_utf8_lossy(&reference(&names, &rows, delimiter)),
-                "round {round}"
-            );
+            assert_writes_like_the_csv_crate(&batch, &names, &rows, delimiter, &round)?;
         }
         Ok(())
     }
@@ -643,16 +655,7 @@ mod tests {
             .map(|l| l.split(',').map(|c| Some(c.to_string())).collect())
             .collect();
         for delimiter in [b'-', b'.', b'e', b'+', b'1', b':', b' ', b't', b's', b';'] {
-            let mut out = Vec::new();
-            let mut writer = Box::new(CsvWriter::new(&mut out, &schema, delimiter)?);
-            writer.write(&batch)?;
-            writer.finish()?;
-            assert_eq!(
-                String::from_utf8_lossy(&out),
-                String::from_utf8_lossy(&reference(&names, &rows, delimiter)),
-                "{:?}",
-                delimiter as char
-            );
+            assert_writes_like_the_csv_crate(&batch, &names, &rows, delimiter, &delimiter)?;
         }
         Ok(())
     }

@@ -475,15 +475,9 @@ pub(crate) fn write_tables_with(
     let factory = options.registry.get(format)?;
     let factory = factory.as_ref();
     let table_file = |schema: &TableSchema, options: &WriteOptions, commits: &Commits| {
-        write_file(
-            &mut Destination::Dir(dir, commits),
-            factory,
-            options,
-            &schema.name,
-            &schema.file_stem,
-            &schema.schema,
-            &mut |sink| batches_of(schema, sink),
-        )
+        write_table(dir, commits, factory, options, schema, &mut |sink| {
+            batches_of(schema, sink)
+        })
     };
     write_table_files(
         dir,
@@ -494,6 +488,27 @@ pub(crate) fn write_tables_with(
         sizes,
         &table_file,
         jobs,
+    )
+}
+
+/// Writes the file of the table `schema` describes into `dir` with `factory`; `fill`
+/// hands the batches to the writer.
+pub(crate) fn write_table(
+    dir: &Path,
+    commits: &Commits,
+    factory: &dyn WriterFactory,
+    options: &WriteOptions,
+    schema: &TableSchema,
+    fill: &mut FillTable<'_>,
+) -> Result<OutputFile> {
+    write_file(
+        &mut Destination::Dir(dir, commits),
+        factory,
+        options,
+        &schema.name,
+        &schema.file_stem,
+        &schema.schema,
+        fill,
     )
 }
 

@@ -19,8 +19,8 @@ use transmogrify_core::{
 use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
-    BatchSink, Commits, Destination, OutputFile, OutputSummary, PendingFile, Reserve, Sequential,
-    TableJobs, WRITEBACK_EVERY, prepare_dir, start_writeback, write_file, write_table_files,
+    BatchSink, Commits, OutputFile, OutputSummary, PendingFile, Reserve, Sequential, TableJobs,
+    WRITEBACK_EVERY, prepare_dir, start_writeback, write_table, write_table_files,
     write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
@@ -638,15 +638,9 @@ impl DirectCsv {
                 });
             let Some(table) = table else {
                 // A table without rows: its header only.
-                return write_file(
-                    &mut Destination::Dir(dir, commits),
-                    factory.as_ref(),
-                    options,
-                    &schema.name,
-                    &schema.file_stem,
-                    &schema.schema,
-                    &mut |_| Ok(()),
-                );
+                return write_table(dir, commits, factory.as_ref(), options, schema, &mut |_| {
+                    Ok(())
+                });
             };
             finish_table(table, schema, &file_name, dir, delimiter, commits)
         };
