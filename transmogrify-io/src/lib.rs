@@ -22,8 +22,11 @@
 //! final layout is known**, without holding the data. [`StreamingOutput`] spills
 //! each part of a run to Arrow IPC files in the engine's raw form and keeps only a
 //! cell-less layout in memory; at the end every table is written in one pass with
-//! its unified columns and types. A column that first appears in the last record is
-//! in every file, with nulls above it, and memory stays bounded by the part size.
+//! its unified columns and types. (Text-mode CSV is the exception: its rows are
+//! written as CSV while the run goes, and a table whose layout changed is written
+//! again at the end from those rows, to the same bytes.) A column that first
+//! appears in the last record is in every file, with nulls above it, and memory
+//! stays bounded by the part size.
 //! Every file is written under a hidden temporary name, synced and renamed when
 //! complete, so a failed or killed run never leaves a file that looks finished.
 //!

@@ -22,7 +22,7 @@ pub const DEFAULT_ROW_GROUP_SIZE: usize = 65_536;
 /// Default most buffered bytes per Parquet row group (a group closes early past it).
 pub const DEFAULT_ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 /// Default input bytes flattened per part of a streamed run before the part is
-/// spilled to disk.
+/// spilled to disk (or, for text-mode CSV, written out).
 pub const DEFAULT_PART_BYTES: usize = 16 * 1024 * 1024;
 /// File name of the data dictionary.
 pub const DATA_DICTIONARY_FILE: &str = "_schema.json";
@@ -312,7 +312,8 @@ impl WriteOptionsBuilder {
     }
 
     /// Where a streamed run spills its parts. Defaults to `None`: a hidden
-    /// directory inside the output directory, removed at the end.
+    /// directory inside the output directory, removed at the end. (Text-mode CSV
+    /// spills nothing: its rows go straight to hidden files in the output directory.)
     pub fn with_spill_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.options.spill_dir = dir;
         self

@@ -163,7 +163,8 @@ impl StreamingSink {
         Ok(out.finish_with(&ThreadedTables(writers))?)
     }
 
-    /// Drops everything: spill files are removed and no table file is written.
+    /// Drops everything: spill files and unfinished table files are removed, and no
+    /// table file gets its name.
     pub fn abort(self) {
         drop(self.out.into_inner());
     }
