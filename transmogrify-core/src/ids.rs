@@ -21,9 +21,75 @@ pub fn uuid5(name: &str) -> String {
 }
 
 pub(crate) fn write_uuid5<'b>(name: &[u8], buf: &'b mut [u8; 36]) -> &'b str {
-    Uuid::new_v5(&ID_NAMESPACE, name)
-        .hyphenated()
-        .encode_lower(buf)
+    hyphenated(Uuid::new_v5(&ID_NAMESPACE, name).as_bytes(), buf)
+}
+
+/// `bytes` as a lowercase hyphenated UUID, written into `buf`.
+#[inline]
+pub(crate) fn hyphenated<'b>(bytes: &[u8; 16], buf: &'b mut [u8; 36]) -> &'b str {
+    #[rustfmt::skip]
+    let [
+        h0, h1, h2, h3, h4, h5, h6, h7, h8, h9, h10, h11, h12, h13, h14, h15,
+        h16, h17, h18, h19, h20, h21, h22, h23, h24, h25, h26, h27, h28, h29, h30, h31,
+    ] = hex32(bytes);
+    const D: u8 = b'-';
+    #[rustfmt::skip]
+    let text = [
+        h0, h1, h2, h3, h4, h5, h6, h7, D,
+        h8, h9, h10, h11, D,
+        h12, h13, h14, h15, D,
+        h16, h17, h18, h19, D,
+        h20, h21, h22, h23, h24, h25, h26, h27, h28, h29, h30, h31,
+    ];
+    *buf = text;
+    // SAFETY: every byte of `buf` is a hex digit from `hex32` or a hyphen: ASCII.
+    unsafe { std::str::from_utf8_unchecked(buf) }
+}
+
+/// The 32 lowercase hex digits of `bytes`: sixteen at a time with SSE2 on x86-64.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn hex32(bytes: &[u8; 16]) -> [u8; 32] {
+    use std::arch::x86_64::{
+        __m128i, _mm_add_epi8, _mm_and_si128, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_set1_epi8,
+        _mm_srli_epi16, _mm_storeu_si128, _mm_unpackhi_epi8, _mm_unpacklo_epi8,
+    };
+    let mut out = [0u8; 32];
+    // SAFETY: SSE2 is enabled on every x86-64 target; the loads and stores are
+    // unaligned ones of 16 bytes within `bytes` and `out`.
+    unsafe {
+        let v = _mm_loadu_si128(bytes.as_ptr().cast::<__m128i>());
+        let low_nibble = _mm_set1_epi8(0x0f);
+        let high = _mm_and_si128(_mm_srli_epi16(v, 4), low_nibble);
+        let low = _mm_and_si128(v, low_nibble);
+        // A nibble n is '0' + n, plus 39 more ('a' - '0' - 10) past 9.
+        let digit = |n: __m128i| {
+            let past_nine = _mm_and_si128(_mm_cmpgt_epi8(n, _mm_set1_epi8(9)), _mm_set1_epi8(39));
+            _mm_add_epi8(_mm_add_epi8(n, _mm_set1_epi8(b'0' as i8)), past_nine)
+        };
+        let (first, second) = out.split_at_mut(16);
+        _mm_storeu_si128(
+            first.as_mut_ptr().cast::<__m128i>(),
+            digit(_mm_unpacklo_epi8(high, low)),
+        );
+        _mm_storeu_si128(
+            second.as_mut_ptr().cast::<__m128i>(),
+            digit(_mm_unpackhi_epi8(high, low)),
+        );
+    }
+    out
+}
+
+/// The 32 lowercase hex digits of `bytes`.
+#[cfg(not(target_arch = "x86_64"))]
+fn hex32(bytes: &[u8; 16]) -> [u8; 32] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 32];
+    for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = HEX[usize::from(b >> 4)];
+        pair[1] = HEX[usize::from(b & 0x0f)];
+    }
+    out
 }
 
 /// What a custom [`IdGenerator`] knows about the row it names.
@@ -192,16 +258,33 @@ impl Rng {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&self.next().to_le_bytes());
         bytes[8..].copy_from_slice(&self.next().to_le_bytes());
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .hyphenated()
-            .encode_lower(buf)
+        hyphenated(
+            uuid::Builder::from_random_bytes(bytes).as_uuid().as_bytes(),
+            buf,
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hyphenated_text_is_the_uuid_crates() {
+        let mut rng = Rng::from_os();
+        let mut cases = vec![[0u8; 16], [0xff; 16], *b"0123456789abcdef"];
+        for _ in 0..10_000 {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&rng.next().to_le_bytes());
+            bytes[8..].copy_from_slice(&rng.next().to_le_bytes());
+            cases.push(bytes);
+        }
+        for bytes in cases {
+            let mut buf = [0u8; 36];
+            let want = Uuid::from_bytes(bytes).hyphenated().to_string();
+            assert_eq!(hyphenated(&bytes, &mut buf), want);
+        }
+    }
 
     #[test]
     fn uuid5_matches_the_python_vectors() {
