@@ -525,17 +525,21 @@ impl DirectCsv {
             let (i, fresh) = match self.by_key.get(&key) {
                 Some(&i) => (i, false),
                 None => {
+                    // Unique to this process and file: several outputs may share a
+                    // directory (entities streamed side by side).
+                    static FILES: std::sync::atomic::AtomicU64 =
+                        std::sync::atomic::AtomicU64::new(0);
                     let tmp = dir.join(format!(
-                        ".transmogrify-table-{}.csv.tmp-{}",
-                        self.tables.len(),
-                        std::process::id()
+                        ".transmogrify-table-{}-{}.csv.tmp",
+                        std::process::id(),
+                        FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
                     ));
-                    // Read back if the table's layout changes later.
+                    // Read back if the table's layout changes later; never an existing
+                    // file taken over.
                     let file = File::options()
                         .read(true)
                         .write(true)
-                        .create(true)
-                        .truncate(true)
+                        .create_new(true)
                         .open(&tmp)
                         .map_err(|e| Error::io(&tmp, e))?;
                     self.by_key.insert(key, self.tables.len());

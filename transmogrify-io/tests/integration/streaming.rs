@@ -401,3 +401,40 @@ fn the_layout_of_a_long_run_stays_small_and_keeps_every_column_and_kind() -> Tes
     }
     Ok(())
 }
+
+#[test]
+fn two_csv_outputs_can_share_a_directory() -> TestResult {
+    let processor = processor(true, ArrayMode::Smart);
+    let dir = tempfile::tempdir()?;
+    let mut users = csv_output(dir.path(), &processor)?;
+    let options = WriteOptions::builder().with_overwrite(true).build()?;
+    let mut orders =
+        transmogrify_io::StreamingOutput::new(dir.path(), "csv", processor.config(), options)?;
+    for i in 0..3 {
+        users.add(processor.process(format!("{{\"user\": {i}}}").as_bytes(), "users")?)?;
+        orders.add(processor.process(
+            format!("{{\"order\": {i}, \"lines\": [{{\"n\": 1}}]}}").as_bytes(),
+            "orders",
+        )?)?;
+    }
+    users.finish()?;
+    orders.finish()?;
+    let users = std::fs::read_to_string(dir.path().join("users.csv"))?;
+    let orders = std::fs::read_to_string(dir.path().join("orders.csv"))?;
+    let first = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(first(&users), ["0", "1", "2"]);
+    assert_eq!(first(&orders), ["0", "1", "2"]);
+    assert!(users.starts_with("user,") && orders.starts_with("order,"));
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())?
+        .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    assert_eq!(names, ["orders.csv", "orders_lines.csv", "users.csv"]);
+    Ok(())
+}
