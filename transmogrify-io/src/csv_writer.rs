@@ -196,6 +196,9 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                 }
             })
             .collect();
+        if let Some(texts) = text_columns(&columns) {
+            return self.write_text_rows(&texts, batch.num_rows());
+        }
         let mut int = itoa::Buffer::new();
         let mut float = zmij::Buffer::new();
         // The texts of numbers, booleans and timestamps never need quotes, unless the
@@ -285,6 +288,140 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
         self.buf.clear();
         self.out.flush().map_err(io_err)?;
         Ok(WriteSummary { rows: self.rows })
+    }
+}
+
+/// A text column of a batch written by [`CsvWriter::write_text_rows`].
+enum TextCells<'a> {
+    /// No cell needs quotes and null cells span no bytes: copied as they are.
+    Plain(&'a [i32], &'a [u8]),
+    /// Some cell needs quotes: written field by field.
+    Quoted(&'a StringArray),
+}
+
+/// The columns of a batch when all are text, and there are at least two (a record of
+/// one empty cell is written as `""`).
+fn text_columns<'a>(columns: &[Cells<'a>]) -> Option<Vec<TextCells<'a>>> {
+    if columns.len() < 2 {
+        return None;
+    }
+    columns
+        .iter()
+        .map(|column| match column {
+            Cells::Text { array, plain } => Some(if *plain && nulls_are_empty(array) {
+                TextCells::Plain(array.value_offsets(), array.value_data())
+            } else {
+                TextCells::Quoted(array)
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Whether every null cell of `array` spans no bytes (so it reads as empty text).
+fn nulls_are_empty(array: &StringArray) -> bool {
+    let Some(nulls) = array.nulls() else {
+        return true;
+    };
+    let offsets = array.value_offsets();
+    nulls
+        .iter()
+        .zip(offsets.windows(2))
+        .all(|(valid, range)| valid || range.first() == range.last())
+}
+
+impl<W: Write + Send> CsvWriter<W> {
+    /// Writes rows whose cells are all text (see [`text_columns`]). The room a row
+    /// needs is reserved once (its plain cells, delimiters and line end), then plain
+    /// cells are copied as whole 16- or 48-byte blocks cut back to their length,
+    /// without a capacity check for every cell and delimiter.
+    fn write_text_rows(&mut self, columns: &[TextCells<'_>], rows: usize) -> Result<()> {
+        for column in columns {
+            let len = match column {
+                TextCells::Plain(offsets, _) => offsets.len(),
+                TextCells::Quoted(array) => array.len() + 1,
+            };
+            if len < rows + 1 {
+                return Err(Error::Internal(
+                    "a text column is shorter than its batch".into(),
+                ));
+            }
+        }
+        let delimiter = self.delimiter;
+        for row in 0..rows {
+            // Room for the plain cells, the delimiters and the line end.
+            let mut len = columns.len();
+            for column in columns {
+                if let TextCells::Plain(offsets, _) = column {
+                    // SAFETY: `offsets` has at least `rows + 1` entries (checked above).
+                    let (start, end) =
+                        unsafe { (*offsets.get_unchecked(row), *offsets.get_unchecked(row + 1)) };
+                    len += (end - start) as usize;
+                }
+            }
+            // And for one 48-byte block copied past the end.
+            self.buf.reserve(len + 48);
+            let mut base = self.buf.len();
+            let mut out = self.buf.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+            let mut at = 0usize;
+            for (i, column) in columns.iter().enumerate() {
+                if i > 0 {
+                    // SAFETY: what is written from `out` stays within `len` bytes.
+                    unsafe { out.add(at).write(delimiter) };
+                    at += 1;
+                }
+                match column {
+                    TextCells::Plain(offsets, data) => {
+                        // SAFETY: as above for the offsets; a valid Arrow array's
+                        // offsets ascend within its value buffer.
+                        let (start, end) = unsafe {
+                            (
+                                *offsets.get_unchecked(row) as usize,
+                                *offsets.get_unchecked(row + 1) as usize,
+                            )
+                        };
+                        let n = end - start;
+                        // SAFETY: `data[start..end]` is in bounds (above); a block is
+                        // read only where `data` holds all of it, and written at most
+                        // 48 bytes past `at`, within the room reserved past `len`.
+                        unsafe {
+                            let from = data.as_ptr().add(start);
+                            if n <= 16 && start + 16 <= data.len() {
+                                std::ptr::copy_nonoverlapping(from, out.add(at), 16);
+                            } else if n <= 48 && start + 48 <= data.len() {
+                                std::ptr::copy_nonoverlapping(from, out.add(at), 48);
+                            } else {
+                                std::ptr::copy_nonoverlapping(from, out.add(at), n);
+                            }
+                        }
+                        at += n;
+                    }
+                    TextCells::Quoted(array) => {
+                        // SAFETY: the `at` bytes after `base` were all written above.
+                        unsafe { self.buf.set_len(base + at) };
+                        if array.is_valid(row) {
+                            push_field(&mut self.buf, array.value(row).as_bytes(), delimiter);
+                        }
+                        // What is left of the row fits in `len` again.
+                        self.buf.reserve(len + 48);
+                        base = self.buf.len();
+                        out = self.buf.spare_capacity_mut().as_mut_ptr().cast::<u8>();
+                        at = 0;
+                    }
+                }
+            }
+            // SAFETY: the line end is within `len`, and every byte up to it is written.
+            unsafe {
+                out.add(at).write(b'\n');
+                self.buf.set_len(base + at + 1);
+            }
+            if self.buf.len() >= BLOCK {
+                self.out.write_all(&self.buf).map_err(io_err)?;
+                self.buf.clear();
+            }
+        }
+        self.rows += rows as u64;
+        Ok(())
     }
 }
 
@@ -555,6 +692,29 @@ mod tests {
                 "slice {offset}+{len}"
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_null_cell_over_bytes_is_still_empty() -> Result<()> {
+        // Arrow lets a null slot span bytes (here "zzz"); the cell is empty all the same.
+        let offsets = arrow_buffer::OffsetBuffer::new(vec![0, 1, 4, 5].into());
+        let values = arrow_buffer::Buffer::from(b"azzzb".to_vec());
+        let nulls = arrow_buffer::NullBuffer::from(vec![true, false, true]);
+        let odd = StringArray::try_new(offsets, values, Some(nulls))
+            .map_err(|e| Error::arrow("test array", e))?;
+        let plain = StringArray::from(vec!["x", "y", "z"]);
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("odd", arrow_schema::DataType::Utf8, true),
+            Field::new("plain", arrow_schema::DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(odd), Arc::new(plain)])
+            .map_err(|e| Error::arrow("test batch", e))?;
+        let mut out = Vec::new();
+        let mut writer = Box::new(CsvWriter::new(&mut out, &schema, b',')?);
+        writer.write(&batch)?;
+        writer.finish()?;
+        assert_eq!(String::from_utf8_lossy(&out), "odd,plain\na,x\n,y\nb,z\n");
         Ok(())
     }
 
