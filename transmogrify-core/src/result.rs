@@ -191,7 +191,7 @@ pub struct TableSchema {
     index: usize,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Source {
     Data(ColKey, DataType),
     Id,
@@ -220,10 +220,31 @@ impl TableSchema {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn positions_in(&self, other: &TableSchema) -> Vec<Option<usize>> {
-        self.sources
+        let at: HashMap<&Source, usize> = other
+            .sources
             .iter()
-            .map(|s| other.sources.iter().position(|o| o == s))
-            .collect()
+            .enumerate()
+            .map(|(i, s)| (s, i))
+            .collect();
+        self.sources.iter().map(|s| at.get(s).copied()).collect()
+    }
+
+    /// Whether this schema has the same columns as `other` in the same order (by
+    /// source and type; names may differ): rows of one are rows of the other.
+    ///
+    /// ```
+    /// use transmogrify_core::{Processor, ProcessingResult};
+    /// let p = Processor::default();
+    /// let one = p.process(br#"{"a": "1"}"#, "t")?;
+    /// let two = p.process(br#"{"a": "2"}"#, "t")?;
+    /// let wider = p.process(br#"{"a": "3", "b": "4"}"#, "t")?;
+    /// let (one, two, wider) = (&one.schemas()?[0], &two.schemas()?[0], &wider.schemas()?[0]);
+    /// assert!(one.same_columns(two));
+    /// assert!(!one.same_columns(wider));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn same_columns(&self, other: &TableSchema) -> bool {
+        self.sources == other.sources
     }
 }
 

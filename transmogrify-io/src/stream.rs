@@ -448,9 +448,7 @@ impl Write for Counted<'_> {
 /// Whether rows written with `a` are byte for byte rows of `b`: the same columns
 /// (by source and type) in the same order.
 fn same_rows(a: &TableSchema, b: &TableSchema) -> bool {
-    let positions = a.positions_in(b);
-    positions.len() == b.schema.fields().len()
-        && positions.iter().enumerate().all(|(i, p)| *p == Some(i))
+    a.same_columns(b)
 }
 
 /// `e`, an I/O error of a writer that did not know its file, placed at `path`.
