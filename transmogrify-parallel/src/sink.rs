@@ -169,9 +169,10 @@ impl StreamingSink {
         drop(self.out.into_inner());
     }
 
-    /// Parts allowed to wait while a worker writes, before the next to come waits too.
+    /// Parts allowed to wait while a worker writes, before the next to come waits too:
+    /// one per worker, as many as when every worker waited for its turn.
     fn max_waiting(&self) -> usize {
-        (2 * self.writers).max(4)
+        self.writers.max(2)
     }
 
     /// Leaves part `seq` (`None`: it will not come) and, unless another worker is at
