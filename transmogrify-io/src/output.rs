@@ -99,6 +99,53 @@ pub(crate) fn start_writeback(file: &File) {
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn start_writeback(_file: &File) {}
 
+/// Starts the writeback of files on a thread of its own: the kernel does the work of
+/// submitting dirty pages on the calling thread, which can then go on with the next
+/// part at once. The thread starts with the first file and ends when this is dropped,
+/// once every writeback handed to it has started.
+#[derive(Debug, Default)]
+pub(crate) struct Writeback {
+    queue: Option<std::sync::mpsc::Sender<File>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writeback {
+    /// Starts writing `file`'s dirty pages back (on this thread if no other can).
+    pub(crate) fn start(&mut self, file: &File) {
+        if self.queue.is_none() {
+            let (queue, files) = std::sync::mpsc::channel::<File>();
+            let spawned = std::thread::Builder::new()
+                .name("tm-writeback".into())
+                .spawn(move || {
+                    for file in files {
+                        start_writeback(&file);
+                    }
+                });
+            if let Ok(thread) = spawned {
+                self.queue = Some(queue);
+                self.thread = Some(thread);
+            }
+        }
+        // A second descriptor of the same open file, for the other thread.
+        let sent = match (&self.queue, file.try_clone()) {
+            (Some(queue), Ok(copy)) => queue.send(copy).is_ok(),
+            _ => false,
+        };
+        if !sent {
+            start_writeback(file);
+        }
+    }
+}
+
+impl Drop for Writeback {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 /// Disk blocks reserved ahead of a file being written, [`WRITEBACK_EVERY`] bytes at a
 /// time: the file system then allocates them in one go rather than block by block as
 /// pages are written and written back (150 MB written in 256 KB blocks with writeback
@@ -904,7 +951,32 @@ impl WriteResultExt for ProcessingResult {
 mod tests {
     use std::io::Write;
 
-    use super::{BufWriter, Commits, File, PendingFile, Reserve, WRITEBACK_EVERY};
+    use super::{BufWriter, Commits, File, PendingFile, Reserve, WRITEBACK_EVERY, Writeback};
+
+    #[test]
+    fn writeback_runs_on_its_own_thread_and_ends_with_its_owner()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("w");
+        let mut file = File::create(&path)?;
+        let mut writeback = Writeback::default();
+        for round in 0..50u8 {
+            file.write_all(&[round; 4096])?;
+            writeback.start(&file);
+        }
+        assert!(writeback.thread.is_some());
+        // Dropping waits for the thread, which has taken every file by then.
+        drop(writeback);
+        drop(file);
+        let data = std::fs::read(&path)?;
+        assert_eq!(data.len(), 50 * 4096);
+        assert!(
+            data.chunks(4096)
+                .enumerate()
+                .all(|(i, c)| c.iter().all(|&b| usize::from(b) == i))
+        );
+        Ok(())
+    }
 
     #[test]
     fn blocks_reserved_ahead_are_given_back_and_the_data_is_intact()

@@ -20,8 +20,7 @@ use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
     BatchSink, Commits, OutputFile, OutputSummary, PendingFile, Reserve, Sequential, TableJobs,
-    WRITEBACK_EVERY, prepare_dir, start_writeback, write_table, write_table_files,
-    write_tables_with,
+    WRITEBACK_EVERY, Writeback, prepare_dir, write_table, write_table_files, write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
 use crate::writer::{TableWriter, WriteOptions, is_builtin_csv};
@@ -182,6 +181,7 @@ impl StreamingOutput {
             buf: Vec::new(),
             columns: HashMap::new(),
             schemas: Vec::new(),
+            writeback: Writeback::default(),
         });
         Ok(StreamingOutput {
             dir,
@@ -401,6 +401,7 @@ struct DirectCsv {
     columns: HashMap<(Vec<String>, Vec<u32>), std::collections::HashSet<String>>,
     /// The tables' layouts as of the last part that brought a new table or column.
     schemas: Vec<TableSchema>,
+    writeback: Writeback,
 }
 
 /// One table's CSV file while the run goes on.
@@ -590,7 +591,7 @@ impl DirectCsv {
             table.unsynced += written;
             if table.unsynced >= WRITEBACK_EVERY {
                 table.unsynced = 0;
-                start_writeback(&table.file);
+                self.writeback.start(&table.file);
             }
             table.reserve.ahead(&table.file, table.bytes);
         }
