@@ -14,9 +14,8 @@
 
 use std::sync::Arc;
 
-use arrow_array::{
-    Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, StringArray,
-};
+use arrow_array::types::{Decimal128Type, Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, ArrowPrimitiveType, BooleanArray, PrimitiveArray, StringArray};
 use arrow_schema::DataType;
 
 use crate::columns::kind;
@@ -59,28 +58,39 @@ pub(crate) fn convert(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
                 .map(|v| v.map(|v| v == "true"))
                 .collect::<BooleanArray>(),
         ),
-        DataType::Int64 => Arc::new(
-            text.iter()
-                .map(|v| v.map(|v| v.parse::<i64>().map_err(|_| bad(v))).transpose())
-                .collect::<Result<Int64Array>>()?,
-        ),
-        DataType::Float64 => Arc::new(
-            text.iter()
-                .map(|v| v.map(|v| v.parse::<f64>().map_err(|_| bad(v))).transpose())
-                .collect::<Result<Float64Array>>()?,
-        ),
-        DataType::Decimal128(p, s) => Arc::new(
-            text.iter()
-                .map(|v| v.map(|v| v.parse::<i128>().map_err(|_| bad(v))).transpose())
-                .collect::<Result<Decimal128Array>>()?
-                .with_precision_and_scale(*p, *s)?,
-        ),
+        DataType::Int64 => Arc::new(parse_all::<Int64Type>(text, &bad)?),
+        DataType::Float64 => Arc::new(parse_all::<Float64Type>(text, &bad)?),
+        DataType::Decimal128(p, s) => {
+            Arc::new(parse_all::<Decimal128Type>(text, &bad)?.with_precision_and_scale(*p, *s)?)
+        }
         other => {
             return Err(Error::Internal(format!(
                 "no conversion from text to {other}"
             )));
         }
     })
+}
+
+/// Parses every valid cell of `text` as `T`, keeping its nulls as they are (null
+/// slots get the default value): one pass over the cells into one vector.
+fn parse_all<T>(text: &StringArray, bad: &dyn Fn(&str) -> Error) -> Result<PrimitiveArray<T>>
+where
+    T: ArrowPrimitiveType,
+    T::Native: std::str::FromStr,
+{
+    let mut values = Vec::with_capacity(text.len());
+    for row in 0..text.len() {
+        values.push(if text.is_valid(row) {
+            let cell = text.value(row);
+            cell.parse::<T::Native>().map_err(|_| bad(cell))?
+        } else {
+            T::Native::default()
+        });
+    }
+    Ok(PrimitiveArray::<T>::new(
+        values.into(),
+        text.nulls().cloned(),
+    ))
 }
 
 #[cfg(test)]
@@ -104,5 +114,51 @@ mod tests {
         assert_eq!(decide(STRING | INT), DataType::Utf8);
         assert_eq!(decide(JSON), DataType::Utf8);
         assert_eq!(decide(0), DataType::Utf8);
+    }
+
+    #[test]
+    fn conversion_keeps_values_and_nulls() -> Result<()> {
+        let text: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("1"),
+            None,
+            Some("-42"),
+            Some("9223372036854775807"),
+        ]));
+        let ints = convert(&text, &DataType::Int64)?;
+        let ints = ints
+            .as_any()
+            .downcast_ref::<PrimitiveArray<Int64Type>>()
+            .ok_or("not Int64")
+            .map_err(|e| Error::Internal(e.into()))?;
+        assert_eq!(
+            ints.iter().collect::<Vec<_>>(),
+            [Some(1), None, Some(-42), Some(i64::MAX)]
+        );
+        let floats: ArrayRef = Arc::new(StringArray::from(vec![None, Some("1.50"), Some("1e5")]));
+        let floats = convert(&floats, &DataType::Float64)?;
+        let floats = floats
+            .as_any()
+            .downcast_ref::<PrimitiveArray<Float64Type>>()
+            .ok_or("not Float64")
+            .map_err(|e| Error::Internal(e.into()))?;
+        assert_eq!(
+            floats.iter().collect::<Vec<_>>(),
+            [None, Some(1.5), Some(1e5)]
+        );
+        let big: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("123456789012345678901234567890"),
+            None,
+        ]));
+        let big = convert(&big, &DataType::Decimal128(38, 0))?;
+        assert_eq!(big.data_type(), &DataType::Decimal128(38, 0));
+        assert_eq!(big.null_count(), 1);
+        let bad: ArrayRef = Arc::new(StringArray::from(vec!["x"]));
+        let err = convert(&bad, &DataType::Int64).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("\"x\" does not fit")),
+            "{err:?}"
+        );
+        Ok(())
     }
 }
