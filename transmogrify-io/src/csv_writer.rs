@@ -70,7 +70,6 @@ pub struct CsvWriter<W: Write> {
     buf: Vec<u8>,
     delimiter: u8,
     rows: u64,
-    cell: String,
 }
 
 /// Bytes gathered before they are handed to the output.
@@ -88,7 +87,6 @@ impl<W: Write + Send> CsvWriter<W> {
             buf: Vec::with_capacity(BLOCK + BLOCK / 4),
             delimiter,
             rows: 0,
-            cell: String::new(),
         };
         writer.header(schema)?;
         Ok(writer)
@@ -115,7 +113,6 @@ impl<W: Write + Send> CsvWriter<W> {
             buf,
             delimiter,
             rows: 0,
-            cell: String::new(),
         }
     }
 
@@ -196,86 +193,17 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
                 }
             })
             .collect();
-        if let Some(texts) = text_columns(&columns) {
-            return self.write_text_rows(&texts, batch.num_rows());
+        let mut cells = CellWriter::new(delimiter);
+        if let Some(fast) = fast_columns(&columns) {
+            return self.write_rows(&fast, &mut cells, batch.num_rows());
         }
-        let mut int = itoa::Buffer::new();
-        let mut float = zmij::Buffer::new();
-        // The texts of numbers, booleans and timestamps never need quotes, unless the
-        // delimiter is one of their characters.
-        let number_plain = !matches!(delimiter, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E');
-        let bool_plain = !b"truefals".contains(&delimiter);
-        let time_plain = !matches!(delimiter, b'0'..=b'9' | b'-' | b' ' | b':' | b'.');
-        let push_known = |buf: &mut Vec<u8>, text: &[u8], plain: bool| {
-            if plain {
-                buf.extend_from_slice(text);
-            } else {
-                push_field(buf, text, delimiter);
-            }
-        };
-        // The last timestamp written and its text: the extraction time, in every row,
-        // is formatted once.
-        let mut time: Option<(i64, String)> = None;
         for row in 0..batch.num_rows() {
             let start = self.buf.len();
             for (i, column) in columns.iter().enumerate() {
                 if i > 0 {
                     self.buf.push(delimiter);
                 }
-                match column {
-                    Cells::Text { array, plain } => {
-                        if array.is_valid(row) {
-                            if *plain {
-                                push_plain(&mut self.buf, array, row);
-                            } else {
-                                push_field(&mut self.buf, array.value(row).as_bytes(), delimiter);
-                            }
-                        }
-                    }
-                    Cells::Int(array) => {
-                        if array.is_valid(row) {
-                            let text = int.format(array.value(row));
-                            push_known(&mut self.buf, text.as_bytes(), number_plain);
-                        }
-                    }
-                    Cells::Float(array) => {
-                        if array.is_valid(row) {
-                            let v = array.value(row);
-                            if v.is_finite() {
-                                let text = float.format_finite(v);
-                                push_known(&mut self.buf, text.as_bytes(), number_plain);
-                            } else {
-                                self.cell.clear();
-                                cell_text(*array, row, &mut self.cell)?;
-                                push_field(&mut self.buf, self.cell.as_bytes(), delimiter);
-                            }
-                        }
-                    }
-                    Cells::Bool(array) => {
-                        if array.is_valid(row) {
-                            let text: &[u8] = if array.value(row) { b"true" } else { b"false" };
-                            push_known(&mut self.buf, text, bool_plain);
-                        }
-                    }
-                    Cells::Time(array) => {
-                        if array.is_valid(row) {
-                            let v = array.value(row);
-                            let text = match &time {
-                                Some((last, text)) if *last == v => text,
-                                _ => {
-                                    let text = transmogrify_core::format_timestamp(v);
-                                    &time.insert((v, text)).1
-                                }
-                            };
-                            push_known(&mut self.buf, text.as_bytes(), time_plain);
-                        }
-                    }
-                    Cells::Other(array) => {
-                        self.cell.clear();
-                        cell_text(*array, row, &mut self.cell)?;
-                        push_field(&mut self.buf, self.cell.as_bytes(), delimiter);
-                    }
-                }
+                cells.push(&mut self.buf, column, row)?;
             }
             self.end_record(start)?;
         }
@@ -291,31 +219,133 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
     }
 }
 
-/// A text column of a batch written by [`CsvWriter::write_text_rows`].
-enum TextCells<'a> {
-    /// No cell needs quotes and null cells span no bytes: copied as they are.
-    Plain(&'a [i32], &'a [u8]),
-    /// Some cell needs quotes: written field by field.
-    Quoted(&'a StringArray),
+/// Writes one cell of any kind of column: every cell of the general path, and the
+/// cells of [`CsvWriter::write_rows`] that are not plain text.
+struct CellWriter {
+    delimiter: u8,
+    int: itoa::Buffer,
+    float: zmij::Buffer,
+    /// Whether the texts of numbers, booleans and timestamps never need quotes (the
+    /// delimiter is none of their characters).
+    number_plain: bool,
+    bool_plain: bool,
+    time_plain: bool,
+    /// The last timestamp written and its text: the extraction time, in every row,
+    /// is formatted once.
+    time: Option<(i64, String)>,
+    /// Text of a cell of another type.
+    cell: String,
 }
 
-/// The columns of a batch when all are text, and there are at least two (a record of
-/// one empty cell is written as `""`).
-fn text_columns<'a>(columns: &[Cells<'a>]) -> Option<Vec<TextCells<'a>>> {
+impl CellWriter {
+    fn new(delimiter: u8) -> Self {
+        CellWriter {
+            delimiter,
+            int: itoa::Buffer::new(),
+            float: zmij::Buffer::new(),
+            number_plain: !matches!(delimiter, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'),
+            bool_plain: !b"truefals".contains(&delimiter),
+            time_plain: !matches!(delimiter, b'0'..=b'9' | b'-' | b' ' | b':' | b'.'),
+            time: None,
+            cell: String::new(),
+        }
+    }
+
+    /// Appends the cell of `row` of `column` (nothing for a null).
+    #[inline]
+    fn push(&mut self, buf: &mut Vec<u8>, column: &Cells<'_>, row: usize) -> Result<()> {
+        let delimiter = self.delimiter;
+        let known = |buf: &mut Vec<u8>, text: &[u8], plain: bool| {
+            if plain {
+                buf.extend_from_slice(text);
+            } else {
+                push_field(buf, text, delimiter);
+            }
+        };
+        match column {
+            Cells::Text { array, plain } => {
+                if array.is_valid(row) {
+                    if *plain {
+                        push_plain(buf, array, row);
+                    } else {
+                        push_field(buf, array.value(row).as_bytes(), delimiter);
+                    }
+                }
+            }
+            Cells::Int(array) => {
+                if array.is_valid(row) {
+                    let text = self.int.format(array.value(row));
+                    known(buf, text.as_bytes(), self.number_plain);
+                }
+            }
+            Cells::Float(array) => {
+                if array.is_valid(row) {
+                    let v = array.value(row);
+                    if v.is_finite() {
+                        let text = self.float.format_finite(v);
+                        known(buf, text.as_bytes(), self.number_plain);
+                    } else {
+                        self.cell.clear();
+                        cell_text(*array, row, &mut self.cell)?;
+                        push_field(buf, self.cell.as_bytes(), delimiter);
+                    }
+                }
+            }
+            Cells::Bool(array) => {
+                if array.is_valid(row) {
+                    let text: &[u8] = if array.value(row) { b"true" } else { b"false" };
+                    known(buf, text, self.bool_plain);
+                }
+            }
+            Cells::Time(array) => {
+                if array.is_valid(row) {
+                    let v = array.value(row);
+                    let text = match &self.time {
+                        Some((last, text)) if *last == v => text,
+                        _ => {
+                            let text = transmogrify_core::format_timestamp(v);
+                            &self.time.insert((v, text)).1
+                        }
+                    };
+                    known(buf, text.as_bytes(), self.time_plain);
+                }
+            }
+            Cells::Other(array) => {
+                self.cell.clear();
+                cell_text(*array, row, &mut self.cell)?;
+                push_field(buf, self.cell.as_bytes(), delimiter);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A column of a batch written by [`CsvWriter::write_rows`].
+enum FastCells<'c, 'a> {
+    /// Text that needs no quotes, with null cells spanning no bytes: copied as it is.
+    Plain(&'a [i32], &'a [u8]),
+    /// Anything else: written cell by cell through a [`CellWriter`].
+    Cell(&'c Cells<'a>),
+}
+
+/// The columns of a batch for [`CsvWriter::write_rows`]: when there are at least two
+/// (a record of one empty cell is written as `""`) and some are plain text.
+fn fast_columns<'c, 'a>(columns: &'c [Cells<'a>]) -> Option<Vec<FastCells<'c, 'a>>> {
     if columns.len() < 2 {
         return None;
     }
-    columns
+    let fast: Vec<FastCells<'c, 'a>> = columns
         .iter()
         .map(|column| match column {
-            Cells::Text { array, plain } => Some(if *plain && nulls_are_empty(array) {
-                TextCells::Plain(array.value_offsets(), array.value_data())
-            } else {
-                TextCells::Quoted(array)
-            }),
-            _ => None,
+            Cells::Text { array, plain: true } if nulls_are_empty(array) => {
+                FastCells::Plain(array.value_offsets(), array.value_data())
+            }
+            other => FastCells::Cell(other),
         })
-        .collect()
+        .collect();
+    fast.iter()
+        .any(|c| matches!(c, FastCells::Plain(..)))
+        .then_some(fast)
 }
 
 /// Whether every null cell of `array` spans no bytes (so it reads as empty text).
@@ -331,15 +361,21 @@ fn nulls_are_empty(array: &StringArray) -> bool {
 }
 
 impl<W: Write + Send> CsvWriter<W> {
-    /// Writes rows whose cells are all text (see [`text_columns`]). The room a row
-    /// needs is reserved once (its plain cells, delimiters and line end), then plain
-    /// cells are copied as whole 16- or 48-byte blocks cut back to their length,
-    /// without a capacity check for every cell and delimiter.
-    fn write_text_rows(&mut self, columns: &[TextCells<'_>], rows: usize) -> Result<()> {
+    /// Writes rows with some plain text columns (see [`fast_columns`]). The room a
+    /// row needs for its plain cells, delimiters and line end is reserved once, then
+    /// plain cells are copied as whole 16- or 48-byte blocks cut back to their
+    /// length, without a capacity check for every cell and delimiter; other cells go
+    /// through `cells` in between.
+    fn write_rows(
+        &mut self,
+        columns: &[FastCells<'_, '_>],
+        cells: &mut CellWriter,
+        rows: usize,
+    ) -> Result<()> {
         for column in columns {
             let len = match column {
-                TextCells::Plain(offsets, _) => offsets.len(),
-                TextCells::Quoted(array) => array.len() + 1,
+                FastCells::Plain(offsets, _) => offsets.len(),
+                FastCells::Cell(_) => usize::MAX,
             };
             if len < rows + 1 {
                 return Err(Error::Internal(
@@ -352,7 +388,7 @@ impl<W: Write + Send> CsvWriter<W> {
             // Room for the plain cells, the delimiters and the line end.
             let mut len = columns.len();
             for column in columns {
-                if let TextCells::Plain(offsets, _) = column {
+                if let FastCells::Plain(offsets, _) = column {
                     // SAFETY: `offsets` has at least `rows + 1` entries (checked above).
                     let (start, end) =
                         unsafe { (*offsets.get_unchecked(row), *offsets.get_unchecked(row + 1)) };
@@ -371,7 +407,7 @@ impl<W: Write + Send> CsvWriter<W> {
                     at += 1;
                 }
                 match column {
-                    TextCells::Plain(offsets, data) => {
+                    FastCells::Plain(offsets, data) => {
                         // SAFETY: as above for the offsets; a valid Arrow array's
                         // offsets ascend within its value buffer.
                         let (start, end) = unsafe {
@@ -396,12 +432,10 @@ impl<W: Write + Send> CsvWriter<W> {
                         }
                         at += n;
                     }
-                    TextCells::Quoted(array) => {
+                    FastCells::Cell(column) => {
                         // SAFETY: the `at` bytes after `base` were all written above.
                         unsafe { self.buf.set_len(base + at) };
-                        if array.is_valid(row) {
-                            push_field(&mut self.buf, array.value(row).as_bytes(), delimiter);
-                        }
+                        cells.push(&mut self.buf, column, row)?;
                         // What is left of the row fits in `len` again.
                         self.buf.reserve(len + 48);
                         base = self.buf.len();
