@@ -1282,6 +1282,11 @@ fn number_kinds(text: &str, k: NumberKind) -> u16 {
 /// within 10^±300 is finite and not zero as an `f64`; only beyond that is it parsed.
 fn float_is_exact(text: &str) -> bool {
     let bytes = text.as_bytes();
+    // Most floats are short: at most 15 characters hold at most 15 digits, and
+    // without an exponent they are far within range.
+    if bytes.len() <= 15 && !bytes.iter().any(|&b| b | 0x20 == b'e') {
+        return true;
+    }
     let (mantissa, exponent) = match bytes.iter().position(|&b| b == b'e' || b == b'E') {
         Some(at) => (&bytes[..at], bytes.get(at + 1..)),
         None => (bytes, None),
