@@ -83,11 +83,13 @@ fn hex32(bytes: &[u8; 16]) -> [u8; 32] {
 /// The 32 lowercase hex digits of `bytes`.
 #[cfg(not(target_arch = "x86_64"))]
 fn hex32(bytes: &[u8; 16]) -> [u8; 32] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
     let mut out = [0u8; 32];
     for (pair, &b) in out.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = HEX[usize::from(b >> 4)];
-        pair[1] = HEX[usize::from(b & 0x0f)];
+        if let [high, low] = pair {
+            *high = digit(b >> 4);
+            *low = digit(b & 0x0f);
+        }
     }
     out
 }
