@@ -254,7 +254,7 @@ pub(crate) struct PendingFile {
 }
 
 impl PendingFile {
-    fn new(dir: &Path, file_name: &str) -> Self {
+    pub(crate) fn new(dir: &Path, file_name: &str) -> Self {
         PendingFile {
             tmp: dir.join(format!(".{file_name}.tmp-{}", std::process::id())),
             dest: dir.join(file_name),

@@ -34,6 +34,8 @@ struct Spill {
     file: Option<File>,
     /// Length of each frame (one Arrow IPC file per chunk) in the file, in order.
     frames: Vec<u64>,
+    /// Bytes in the file: the frames' lengths summed.
+    bytes: u64,
     reserve: Reserve,
 }
 
@@ -232,6 +234,7 @@ impl StreamingOutput {
                         file_path,
                         file: Some(file),
                         frames: Vec::new(),
+                        bytes: 0,
                         reserve: Reserve::default(),
                     });
                     self.spills.len() - 1
@@ -264,7 +267,8 @@ impl StreamingOutput {
                 }
                 written.map_err(|e| Error::arrow("spilling a chunk", e))?;
                 spill.frames.push(out.bytes);
-                spill.reserve.ahead(file, spill.frames.iter().sum());
+                spill.bytes += out.bytes;
+                spill.reserve.ahead(file, spill.bytes);
             }
             raw_layout.tables.push(RawTable {
                 batches: layout_batch(&table.batches)?.into_iter().collect(),
@@ -368,7 +372,7 @@ impl StreamingOutput {
                 by_key
                     .get(&(schema.path.clone(), schema.array_levels.clone()))
                     .and_then(|&i| spills.get(i))
-                    .map_or(0, |spill| spill.frames.iter().sum())
+                    .map_or(0, |spill| spill.bytes)
             })
             .collect();
         let summary = write_tables_with(
@@ -444,12 +448,6 @@ impl Write for Counted<'_> {
     fn flush(&mut self) -> std::io::Result<()> {
         self.file.flush()
     }
-}
-
-/// Whether rows written with `a` are byte for byte rows of `b`: the same columns
-/// (by source and type) in the same order.
-fn same_rows(a: &TableSchema, b: &TableSchema) -> bool {
-    a.same_columns(b)
 }
 
 /// `e`, an I/O error of a writer that did not know its file, placed at `path`.
@@ -581,7 +579,7 @@ impl DirectCsv {
             table.bytes += written;
             table.rows += rows;
             match table.segments.last_mut() {
-                Some(last) if same_rows(&last.schema, schema) => last.end = table.bytes,
+                Some(last) if last.schema.same_columns(schema) => last.end = table.bytes,
                 _ => table.segments.push(Segment {
                     schema: schema.clone(),
                     start,
@@ -680,7 +678,7 @@ fn finish_table(
         reserve,
         ..
     } = table;
-    let done = header == names(schema) && segments.iter().all(|s| same_rows(&s.schema, schema));
+    let done = header == names(schema) && segments.iter().all(|s| s.schema.same_columns(schema));
     if done {
         let pending = pending.named(dir, file_name);
         let path = pending.dest().to_path_buf();
@@ -695,9 +693,7 @@ fn finish_table(
             bytes,
         });
     }
-    let fresh =
-        PendingFile::temporary(dir.join(format!(".{file_name}.tmp-{}", std::process::id())))
-            .named(dir, file_name);
+    let fresh = PendingFile::new(dir, file_name);
     let mut file = File::create(fresh.tmp()).map_err(|e| Error::io(fresh.tmp(), e))?;
     let source = pending.tmp().to_path_buf();
     let read_err = |e: std::io::Error| Error::io(&source, e);
@@ -716,7 +712,7 @@ fn finish_table(
             .seek(SeekFrom::Start(segment.start))
             .map_err(read_err)?;
         let mut run = (&written).take(segment.end - segment.start);
-        if same_rows(&segment.schema, schema) {
+        if segment.schema.same_columns(schema) {
             let copied = std::io::copy(&mut run, &mut *out.file).map_err(write_err)?;
             out.bytes += copied;
             continue;
