@@ -72,6 +72,7 @@ pub use crate::result::{
     VALUE_COLUMN, batch_rows,
 };
 pub use crate::time::{format_timestamp, now_micros, parse_timestamp};
+pub use crate::typed::{Convert, convert_text};
 
 mod canonical;
 mod columns;

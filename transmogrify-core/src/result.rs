@@ -25,7 +25,7 @@ use crate::config::ProcessorConfig;
 use crate::error::{Error, RecordError, Result};
 use crate::naming::{Abbreviator, assign_unique, unique_file_stems};
 use crate::time::format_timestamp;
-use crate::typed::{convert, decide};
+use crate::typed::{Convert, convert_text, decide};
 
 /// Field metadata key naming the role of a metadata column in a table's Arrow schema
 /// (`id` or `parent_id`), so writers can treat unique keys specially (Parquet, for
@@ -571,6 +571,34 @@ impl ProcessingResult {
         &'s self,
         schema: &'s TableSchema,
     ) -> impl Iterator<Item = Result<RecordBatch>> + 's {
+        self.batches_converted(schema, &convert_text)
+    }
+
+    /// [`ProcessingResult::batches`], with the text cells of every typed data column
+    /// (type other than `Utf8`) converted by `convert`, given the column's type,
+    /// instead of [`convert_text`]. A batch's schema takes the types of the arrays
+    /// `convert` returns: a text format can render typed columns straight from their
+    /// text, without building the typed values first.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{Array, ArrayRef, StringArray};
+    /// use transmogrify_core::{Processor, ProcessorConfig};
+    /// let config = ProcessorConfig::builder().with_cast_to_string(false).build()?;
+    /// let result = Processor::new(config).process(br#"[{"n": 1}, {"n": 2.5}]"#, "main")?;
+    /// let schema = &result.schemas()?[0];
+    /// let keep_text = |a: &ArrayRef, _: &arrow_schema::DataType| Ok(a.clone());
+    /// let batch = result.batches_converted(schema, &keep_text).next().unwrap()?;
+    /// let n = batch.column_by_name("n").unwrap();
+    /// let n = n.as_any().downcast_ref::<StringArray>().unwrap();
+    /// assert_eq!((n.value(0), n.value(1)), ("1", "2.5"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn batches_converted<'s>(
+        &'s self,
+        schema: &'s TableSchema,
+        convert: &'s Convert<'s>,
+    ) -> impl Iterator<Item = Result<RecordBatch>> + 's {
         // By index when the schema came from this result, else by table identity: a
         // schema of a combined result applies to the chunks of any of its parts.
         let same = |t: &&ResultTable| {
@@ -589,10 +617,15 @@ impl ProcessingResult {
         chunks
             .iter()
             .filter(|c| c.has_data)
-            .map(move |c| self.chunk_batch(schema, c))
+            .map(move |c| self.chunk_batch(schema, c, convert))
     }
 
-    fn chunk_batch(&self, schema: &TableSchema, chunk: &TableChunk) -> Result<RecordBatch> {
+    fn chunk_batch(
+        &self,
+        schema: &TableSchema,
+        chunk: &TableChunk,
+        convert: &Convert<'_>,
+    ) -> Result<RecordBatch> {
         let text = self.config.cast_to_string;
         // Wide tables have hundreds of columns: look them up by key, not by scanning.
         let by_key: HashMap<&ColKey, &ArrayRef> =
@@ -601,6 +634,7 @@ impl ProcessingResult {
         for source in &schema.sources {
             arrays.push(match source {
                 Source::Data(key, dt) => match by_key.get(key) {
+                    Some(array) if *dt == DataType::Utf8 => Arc::clone(array),
                     Some(array) => convert(array, dt)?,
                     None => new_null_array(dt, chunk.rows),
                 },
@@ -634,8 +668,26 @@ impl ProcessingResult {
             });
         }
         let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(chunk.rows));
+        let fields = schema.schema.fields();
+        let retyped = fields
+            .iter()
+            .zip(&arrays)
+            .any(|(f, a)| f.data_type() != a.data_type());
+        let batch_schema = if retyped {
+            let fields: Vec<Field> = fields
+                .iter()
+                .zip(&arrays)
+                .map(|(f, a)| f.as_ref().clone().with_data_type(a.data_type().clone()))
+                .collect();
+            Arc::new(Schema::new_with_metadata(
+                fields,
+                schema.schema.metadata().clone(),
+            ))
+        } else {
+            schema.schema.clone()
+        };
         Ok(RecordBatch::try_new_with_options(
-            schema.schema.clone(),
+            batch_schema,
             arrays,
             &options,
         )?)

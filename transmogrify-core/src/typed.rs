@@ -42,8 +42,24 @@ pub(crate) fn decide(kinds: u16) -> DataType {
     }
 }
 
-/// Converts a text column into `to`, which [`decide`] chose for its kinds.
-pub(crate) fn convert(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
+/// Turns the text cells of a typed column into an array for the column's type (see
+/// [`ProcessingResult::batches_converted`](crate::ProcessingResult::batches_converted)).
+pub type Convert<'a> = dyn Fn(&ArrayRef, &DataType) -> Result<ArrayRef> + Sync + 'a;
+
+/// Converts a text column into `to`, the type typed mode chose for its values'
+/// kinds (`Boolean`, `Int64`, `Float64` or `Decimal128`; `Utf8` keeps the column).
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow_array::{Array, ArrayRef, Float64Array, StringArray};
+/// use arrow_schema::DataType;
+/// let text: ArrayRef = Arc::new(StringArray::from(vec![Some("1"), None, Some("2.5")]));
+/// let floats = transmogrify_core::convert_text(&text, &DataType::Float64)?;
+/// let floats = floats.as_any().downcast_ref::<Float64Array>().unwrap();
+/// assert_eq!((floats.value(0), floats.is_null(1), floats.value(2)), (1.0, true, 2.5));
+/// # Ok::<(), transmogrify_core::Error>(())
+/// ```
+pub fn convert_text(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     if to == &DataType::Utf8 {
         return Ok(array.clone());
     }
@@ -124,7 +140,7 @@ mod tests {
             Some("-42"),
             Some("9223372036854775807"),
         ]));
-        let ints = convert(&text, &DataType::Int64)?;
+        let ints = convert_text(&text, &DataType::Int64)?;
         let ints = ints
             .as_any()
             .downcast_ref::<PrimitiveArray<Int64Type>>()
@@ -135,7 +151,7 @@ mod tests {
             [Some(1), None, Some(-42), Some(i64::MAX)]
         );
         let floats: ArrayRef = Arc::new(StringArray::from(vec![None, Some("1.50"), Some("1e5")]));
-        let floats = convert(&floats, &DataType::Float64)?;
+        let floats = convert_text(&floats, &DataType::Float64)?;
         let floats = floats
             .as_any()
             .downcast_ref::<PrimitiveArray<Float64Type>>()
@@ -149,11 +165,13 @@ mod tests {
             Some("123456789012345678901234567890"),
             None,
         ]));
-        let big = convert(&big, &DataType::Decimal128(38, 0))?;
+        let big = convert_text(&big, &DataType::Decimal128(38, 0))?;
         assert_eq!(big.data_type(), &DataType::Decimal128(38, 0));
         assert_eq!(big.null_count(), 1);
         let bad: ArrayRef = Arc::new(StringArray::from(vec!["x"]));
-        let err = convert(&bad, &DataType::Int64).err().map(|e| e.to_string());
+        let err = convert_text(&bad, &DataType::Int64)
+            .err()
+            .map(|e| e.to_string());
         assert!(
             err.as_deref()
                 .is_some_and(|e| e.contains("\"x\" does not fit")),

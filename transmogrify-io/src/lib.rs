@@ -96,4 +96,5 @@ mod parquet_writer;
 mod reader;
 mod spare;
 mod stream;
+mod typed_text;
 mod writer;

@@ -10,10 +10,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, SchemaRef};
 use serde_json::{Value, json};
-use transmogrify_core::{ColumnRole, ProcessingResult, TableSchema};
+use transmogrify_core::{ColumnRole, Convert, ProcessingResult, TableSchema};
 
 use crate::error::{Error, Result};
 use crate::spare::Spare;
+use crate::typed_text::converter;
 use crate::writer::{DATA_DICTIONARY_FILE, WriteOptions, WriteSummary, WriterFactory};
 
 /// One file written.
@@ -900,9 +901,10 @@ pub trait WriteResultExt {
 fn result_batches(
     result: &ProcessingResult,
     schema: &TableSchema,
+    convert: &Convert<'_>,
     sink: &mut BatchSink<'_>,
 ) -> Result<()> {
-    for batch in result.batches(schema) {
+    for batch in result.batches_converted(schema, convert) {
         sink(&batch?)?;
     }
     Ok(())
@@ -916,7 +918,7 @@ impl WriteResultExt for ProcessingResult {
         options: &WriteOptions,
     ) -> Result<OutputSummary> {
         let dir = dir.as_ref();
-        options.registry.get(format)?;
+        let convert = converter(&options.registry.get(format)?);
         prepare_dir(dir, options.overwrite)?;
         let schemas = self.schemas()?;
         let commits = Commits::new(dir);
@@ -926,7 +928,7 @@ impl WriteResultExt for ProcessingResult {
             options,
             self,
             &schemas,
-            &mut |schema, sink| result_batches(self, schema, sink),
+            &mut |schema, sink| result_batches(self, schema, convert, sink),
         )?;
         commits.finish()?;
         Ok(summary)
@@ -935,13 +937,14 @@ impl WriteResultExt for ProcessingResult {
     fn to_bytes(&self, format: &str, options: &WriteOptions) -> Result<Vec<OutputBytes>> {
         let mut out = Vec::new();
         let schemas = self.schemas()?;
+        let convert = converter(&options.registry.get(format)?);
         write_tables(
             Destination::Memory(&mut out),
             format,
             options,
             self,
             &schemas,
-            &mut |schema, sink| result_batches(self, schema, sink),
+            &mut |schema, sink| result_batches(self, schema, convert, sink),
         )?;
         Ok(out)
     }

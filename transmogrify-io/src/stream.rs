@@ -23,6 +23,7 @@ use crate::output::{
     WRITEBACK_EVERY, Writeback, prepare_dir, write_table, write_table_files, write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
+use crate::typed_text::converter;
 use crate::writer::{TableWriter, WriteOptions, is_builtin_csv};
 
 struct Spill {
@@ -330,6 +331,7 @@ impl StreamingOutput {
         }
         let entity = layout.entity_name().to_string();
         let (spills, by_key, config) = (&self.spills, &self.by_key, &self.config);
+        let convert = converter(&self.options.registry.get(&self.format)?);
         let batches_of = |schema: &TableSchema, sink: &mut BatchSink<'_>| -> Result<()> {
             let key = (schema.path.clone(), schema.array_levels.clone());
             let Some(&i) = by_key.get(&key) else {
@@ -355,7 +357,7 @@ impl StreamingOutput {
                         errors: None,
                     };
                     let part = ProcessingResult::from_raw(raw, config.clone())?;
-                    for out in part.batches(schema) {
+                    for out in part.batches_converted(schema, convert) {
                         sink(&out?)?;
                     }
                 }

@@ -444,3 +444,172 @@ fn two_csv_outputs_can_share_a_directory() -> TestResult {
     );
     Ok(())
 }
+
+/// The built-in CSV writer, registered by a user under another name: it receives
+/// the typed values, as every writer but the built-in CSV one does, and checks that
+/// the float column `f` comes as floats.
+struct UserCsv;
+
+impl transmogrify_io::WriterFactory for UserCsv {
+    fn extension(&self) -> &str {
+        "csv"
+    }
+
+    fn create(
+        &self,
+        out: Box<dyn std::io::Write + Send>,
+        schema: &arrow_schema::SchemaRef,
+        options: &WriteOptions,
+    ) -> transmogrify_io::Result<Box<dyn transmogrify_io::TableWriter>> {
+        let inner = transmogrify_io::CsvWriterFactory.create(out, schema, options)?;
+        Ok(Box::new(TypedValues(inner)))
+    }
+}
+
+struct TypedValues(Box<dyn transmogrify_io::TableWriter>);
+
+impl transmogrify_io::TableWriter for TypedValues {
+    fn write(&mut self, batch: &arrow_array::RecordBatch) -> transmogrify_io::Result<()> {
+        if let Some(f) = batch.column_by_name("f") {
+            assert_eq!(f.data_type(), &arrow_schema::DataType::Float64);
+        }
+        self.0.write(batch)
+    }
+
+    fn finish(self: Box<Self>) -> transmogrify_io::Result<transmogrify_io::WriteSummary> {
+        self.0.finish()
+    }
+}
+
+#[test]
+fn typed_csv_written_from_the_text_is_the_typed_values_written() -> TestResult {
+    // Floats with trailing zeros, exponents, signed zeros and integers among them;
+    // integers with a sign; integers beyond i64; booleans; a mixed column.
+    let floats = [
+        "5",
+        "2.50",
+        "-0.0",
+        "0",
+        "-0",
+        "1e5",
+        "1E-7",
+        "0.000012",
+        "0.0000012",
+        "123456789012345",
+        "1234567890123.5",
+        "100000000000000",
+        "12.340",
+        "-3",
+        "7.0",
+    ];
+    let parts: Vec<String> = (0..3)
+        .map(|part| {
+            (0..floats.len())
+                .map(|i| {
+                    let n = part * floats.len() + i;
+                    let f = floats[n % floats.len()];
+                    let mixed = if n % 4 == 0 {
+                        "\"x\"".to_string()
+                    } else {
+                        n.to_string()
+                    };
+                    format!(
+                        "{{\"f\":{f},\"i\":{},\"big\":{}0000000000000000000,\"ok\":{},\
+                         \"m\":{mixed},\"kids\":[{{\"g\":{f}}}]}}\n",
+                        n as i64 - 20,
+                        n + 1,
+                        n % 3 == 0
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    let processor = processor(false, ArrayMode::Smart);
+    let mut registry = transmogrify_io::WriterRegistry::default();
+    registry.register("user-csv", std::sync::Arc::new(UserCsv));
+    let options = WriteOptions::builder().with_registry(registry).build()?;
+    let results: Vec<_> = parts
+        .iter()
+        .map(|text| processor.process(text.as_bytes(), "t"))
+        .collect::<Result<_, _>>()?;
+    let all = transmogrify_core::ProcessingResult::combine_results(results.clone())?;
+    let mut outputs = Vec::new();
+    for format in ["csv", "user-csv"] {
+        let bytes: Vec<(String, Vec<u8>)> = all
+            .to_bytes(format, &options)?
+            .into_iter()
+            .map(|f| (f.file_name, f.bytes))
+            .collect();
+        outputs.push(bytes);
+        let dir = tempfile::tempdir()?;
+        let mut out = transmogrify_io::StreamingOutput::new(
+            dir.path(),
+            format,
+            processor.config(),
+            options.clone(),
+        )?;
+        for part in results.clone() {
+            out.add(part)?;
+        }
+        let summary = out.finish()?;
+        let mut streamed = Vec::new();
+        for file in &summary.files {
+            let name = file
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string());
+            streamed.push((name.unwrap_or_default(), std::fs::read(&file.path)?));
+        }
+        outputs.push(streamed);
+    }
+    let text = |files: &[(String, Vec<u8>)]| -> Vec<(String, String)> {
+        files
+            .iter()
+            .map(|(n, b)| (n.clone(), String::from_utf8_lossy(b).to_string()))
+            .collect()
+    };
+    let want = text(&outputs[3]);
+    for got in &outputs[..3] {
+        assert_eq!(text(got), want);
+    }
+    let main = &want[0].1;
+    let mut lines = main.lines();
+    assert_eq!(
+        lines.next(),
+        Some("f,i,big,ok,m,__extract_id,__extract_datetime")
+    );
+    let first: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split(',')
+        .take(5)
+        .collect();
+    assert_eq!(first, ["5.0", "-20", "10000000000000000000", "true", "x"]);
+    let f: Vec<&str> = main
+        .lines()
+        .skip(1)
+        .take(floats.len())
+        .map(|l| l.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        f,
+        [
+            "5.0",
+            "2.5",
+            "-0.0",
+            "0.0",
+            "-0.0",
+            "100000.0",
+            "1e-7",
+            "0.000012",
+            "1.2e-6",
+            "123456789012345.0",
+            "1234567890123.5",
+            "100000000000000.0",
+            "12.34",
+            "-3.0",
+            "7.0"
+        ]
+    );
+    Ok(())
+}
