@@ -153,6 +153,15 @@ def wait_idle(max_load: float | None, max_wait: float) -> None:
         time.sleep(2)
 
 
+def warm(path: str) -> None:
+    """Reads the input through once, so every run starts with it in the page cache
+    (a machine may drop cached pages of a file between runs, and the run that found
+    them gone would pay for the disk)."""
+    with open(path, "rb") as f:
+        while f.read(1 << 20):
+            pass
+
+
 def timed(cmd: list[str], log_path: str, timeout: float):
     """Runs cmd; returns (status, seconds, peak RSS in MB, CPU seconds, stdout, stderr)."""
     with open(log_path + ".out", "w+b") as out, open(log_path + ".err", "w+b") as err:
@@ -227,6 +236,7 @@ def run_case(tool: str, fmt: str, threads: int, args, input_bytes: int) -> Resul
         # output of the one before (which not every tool syncs itself).
         os.sync()
         wait_idle(args.idle_load, args.idle_wait)
+        warm(args.input)
         load = os.getloadavg()[0]
         status, seconds, peak_mb, cpu, stdout, stderr = timed(cmd, log, args.timeout)
         run = {"seconds": seconds, "peak_rss_mb": peak_mb, "cpu_seconds": cpu, "load": load,
