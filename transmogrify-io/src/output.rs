@@ -177,9 +177,10 @@ impl Reserve {
     }
 
     /// Cuts the file back to `len`, its data, if anything was reserved past it.
-    pub(crate) fn release(&self, file: &File, len: u64) -> std::io::Result<()> {
+    pub(crate) fn release(&mut self, file: &File, len: u64) -> std::io::Result<()> {
         if self.end > len {
             file.set_len(len)?;
+            self.end = len;
         }
         Ok(())
     }
@@ -429,7 +430,7 @@ pub(crate) fn write_file(
     let mut writer = factory.create(Box::new(sink.clone()), schema, options)?;
     fill(&mut |batch| writer.write(batch))?;
     let WriteSummary { rows } = writer.finish()?;
-    let (target, bytes, reserve) = {
+    let (target, bytes, mut reserve) = {
         let mut state = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
         let target = std::mem::replace(&mut state.target, Target::Memory(Vec::new()));
         (target, state.bytes, std::mem::take(&mut state.reserve))

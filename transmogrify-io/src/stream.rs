@@ -611,10 +611,18 @@ impl DirectCsv {
     ) -> Result<OutputSummary> {
         let DirectCsv {
             delimiter,
-            tables,
+            mut tables,
             by_key,
             ..
         } = self;
+        // Every file is cut back to its data before any is synced: a file system
+        // such as ext4 makes a cut wait for the journal commit a sync has started.
+        for table in &mut tables {
+            table
+                .reserve
+                .release(&table.file, table.bytes)
+                .map_err(|e| Error::io(table.pending.tmp(), e))?;
+        }
         let sizes: Vec<u64> = schemas
             .iter()
             .map(|s| {
@@ -677,16 +685,12 @@ fn finish_table(
         segments,
         rows,
         bytes,
-        reserve,
         ..
     } = table;
     let done = header == names(schema) && segments.iter().all(|s| s.schema.same_columns(schema));
     if done {
         let pending = pending.named(dir, file_name);
         let path = pending.dest().to_path_buf();
-        reserve
-            .release(&written, bytes)
-            .map_err(|e| Error::io(pending.tmp(), e))?;
         commits.add_file(pending, written)?;
         return Ok(OutputFile {
             table: schema.name.clone(),
