@@ -248,6 +248,11 @@ impl<'a> Parser<'a> {
 
     #[inline]
     pub(crate) fn skip_ws(&mut self) {
+        // Every JSON whitespace byte is at most b' ': one comparison settles the next
+        // byte of compact JSON, where no whitespace comes.
+        if self.bytes.get(self.pos).is_none_or(|&b| b > b' ') {
+            return;
+        }
         while let Some(&b) = self.bytes.get(self.pos) {
             if b == b' ' || b == b'\n' || b == b'\r' || b == b'\t' {
                 self.pos += 1;
