@@ -68,7 +68,7 @@ pub use crate::output::{
     data_dictionary, type_name,
 };
 pub use crate::parquet_writer::{
-    DICTIONARY_PAGE_LIMIT, ParquetWriter, ParquetWriterFactory, SLICE_ROWS,
+    DICTIONARY_PAGE_LIMIT, DICTIONARY_SAMPLE_ROWS, ParquetWriter, ParquetWriterFactory, SLICE_ROWS,
 };
 pub use crate::reader::{
     DEFAULT_READER_BATCH_BYTES, DEFAULT_READER_BATCH_RECORDS, RawBatch, RawItem, Reader,
