@@ -602,6 +602,39 @@ mod tests {
     }
 
     #[test]
+    fn a_table_without_rows_is_a_parquet_file_with_its_columns()
+    -> Result<(), Box<dyn std::error::Error>> {
+        use arrow_schema::{DataType, Field, Schema};
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        for batches in [0, 1] {
+            let mut out = Vec::new();
+            let mut writer = Box::new(ParquetWriter::new(
+                &mut out,
+                &schema,
+                &WriteOptions::default(),
+            )?);
+            for _ in 0..batches {
+                writer.write(&RecordBatch::new_empty(schema.clone()))?;
+            }
+            assert_eq!(writer.finish()?.rows, 0);
+            let reader = SerializedFileReader::new(bytes::Bytes::from(out))?;
+            let metadata = reader.metadata().file_metadata();
+            assert_eq!(metadata.num_rows(), 0);
+            let names: Vec<&str> = metadata
+                .schema_descr()
+                .columns()
+                .iter()
+                .map(|c| c.name())
+                .collect();
+            assert_eq!(names, ["a", "n"]);
+        }
+        Ok(())
+    }
+
+    #[test]
     fn with_snappy_row_ids_are_stored_uncompressed() -> Result<(), Box<dyn std::error::Error>> {
         let records: String = (0..300)
             .map(|i| {
