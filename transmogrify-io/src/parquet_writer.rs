@@ -604,7 +604,6 @@ mod tests {
     #[test]
     fn a_table_without_rows_is_a_parquet_file_with_its_columns()
     -> Result<(), Box<dyn std::error::Error>> {
-        use arrow_schema::{DataType, Field, Schema};
         let schema = Arc::new(Schema::new(vec![
             Field::new("a", DataType::Utf8, true),
             Field::new("n", DataType::Int64, true),
