@@ -144,7 +144,7 @@ pub struct StreamingOutput {
     spills: Vec<Spill>,
     /// [`FrameWriter`]'s buffer, reused for every frame.
     spill_buffer: Vec<u8>,
-    by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
+    by_key: HashMap<TableKey, usize>,
     layout: Option<ProcessingResult>,
     /// CSV tables written as parts arrive, instead of spilled (text-mode CSV only).
     direct: Option<DirectCsv>,
@@ -333,7 +333,7 @@ impl StreamingOutput {
         let (spills, by_key, config) = (&self.spills, &self.by_key, &self.config);
         let convert = converter(&self.options.registry.get(&self.format)?);
         let batches_of = |schema: &TableSchema, sink: &mut BatchSink<'_>| -> Result<()> {
-            let key = (schema.path.clone(), schema.array_levels.clone());
+            let key = table_key(schema);
             let Some(&i) = by_key.get(&key) else {
                 return Ok(());
             };
@@ -372,7 +372,7 @@ impl StreamingOutput {
             .iter()
             .map(|schema| {
                 by_key
-                    .get(&(schema.path.clone(), schema.array_levels.clone()))
+                    .get(&table_key(schema))
                     .and_then(|&i| spills.get(i))
                     .map_or(0, |spill| spill.bytes)
             })
@@ -400,11 +400,11 @@ impl StreamingOutput {
 struct DirectCsv {
     delimiter: u8,
     tables: Vec<DirectTable>,
-    by_key: HashMap<(Vec<String>, Vec<u32>), usize>,
+    by_key: HashMap<TableKey, usize>,
     /// The CSV writer's block buffer, handed from one part's writer to the next.
     buf: Vec<u8>,
     /// The columns of every table so far, by their raw names.
-    columns: HashMap<(Vec<String>, Vec<u32>), std::collections::HashSet<String>>,
+    columns: HashMap<TableKey, std::collections::HashSet<String>>,
     /// The tables' layouts as of the last part that brought a new table or column.
     schemas: Vec<TableSchema>,
     writeback: Writeback,
@@ -458,6 +458,14 @@ fn at(e: Error, path: &Path) -> Error {
         Error::Io { source, .. } => Error::io(path, source),
         other => other,
     }
+}
+
+/// A table by its array path: its keys and where the arrays come in them.
+type TableKey = (Vec<String>, Vec<u32>);
+
+/// The [`TableKey`] of the table `schema` describes.
+fn table_key(schema: &TableSchema) -> TableKey {
+    (schema.path.clone(), schema.array_levels.clone())
 }
 
 /// The column names of a table's header.
@@ -520,7 +528,7 @@ impl DirectCsv {
             if batches.peek().is_none() {
                 continue;
             }
-            let key = (schema.path.clone(), schema.array_levels.clone());
+            let key = table_key(schema);
             let (i, fresh) = match self.by_key.get(&key) {
                 Some(&i) => (i, false),
                 None => {
@@ -627,7 +635,7 @@ impl DirectCsv {
             .iter()
             .map(|s| {
                 by_key
-                    .get(&(s.path.clone(), s.array_levels.clone()))
+                    .get(&table_key(s))
                     .and_then(|&i| tables.get(i))
                     .map_or(0, |t| t.bytes)
             })
@@ -640,7 +648,7 @@ impl DirectCsv {
         let table_file = |schema: &TableSchema, options: &WriteOptions, commits: &Commits| {
             let file_name = format!("{}.{}", schema.file_stem, factory.extension());
             let table = by_key
-                .get(&(schema.path.clone(), schema.array_levels.clone()))
+                .get(&table_key(schema))
                 .and_then(|&i| tables.get(i))
                 .and_then(|t| {
                     t.lock()

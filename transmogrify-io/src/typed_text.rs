@@ -34,7 +34,7 @@ pub(crate) fn typed_cells(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     let Some(text) = array.as_string_opt::<i32>() else {
         return convert_text(array, to);
     };
-    let cell: fn(&str, &mut Vec<u8>) -> Result<()> = match to {
+    let cell: fn(&str, &mut Vec<u8>) -> Option<()> = match to {
         DataType::Int64 => {
             if all_valid(text, is_canonical_int) {
                 return Ok(array.clone());
@@ -55,8 +55,9 @@ pub(crate) fn typed_cells(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     let mut offsets = Vec::with_capacity(text.len() + 1);
     offsets.push(0i32);
     for row in 0..text.len() {
-        if text.is_valid(row) {
-            cell(text.value(row), &mut values)?;
+        if text.is_valid(row) && cell(text.value(row), &mut values).is_none() {
+            // A cell that is not of the type: the conversion reports it.
+            return convert_text(array, to);
         }
         let end = i32::try_from(values.len())
             .map_err(|_| Error::Internal("a text column passed 2 GiB".into()))?;
@@ -72,10 +73,6 @@ fn all_valid(text: &StringArray, keep: impl Fn(&str) -> bool) -> bool {
     (0..text.len()).all(|row| text.is_null(row) || keep(text.value(row)))
 }
 
-fn bad(cell: &str, to: &str) -> Error {
-    Error::Internal(format!("value {cell:?} does not fit its column type {to}"))
-}
-
 /// Whether `cell` is an integer as `itoa` writes it: an optional `-`, no leading
 /// zero, not `-0`, and short enough to be within `i64` without checking.
 fn is_canonical_int(cell: &str) -> bool {
@@ -87,33 +84,35 @@ fn is_canonical_int(cell: &str) -> bool {
     }
 }
 
-fn int_cell(cell: &str, out: &mut Vec<u8>) -> Result<()> {
+/// Appends the text of an integer cell; `None` if it is not one.
+fn int_cell(cell: &str, out: &mut Vec<u8>) -> Option<()> {
     if is_canonical_int(cell) {
         out.extend_from_slice(cell.as_bytes());
     } else {
-        let v: i64 = cell.parse().map_err(|_| bad(cell, "Int64"))?;
+        let v: i64 = cell.parse().ok()?;
         out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
-    Ok(())
+    Some(())
 }
 
-fn bool_cell(cell: &str, out: &mut Vec<u8>) -> Result<()> {
+fn bool_cell(cell: &str, out: &mut Vec<u8>) -> Option<()> {
     // As the conversion to Boolean reads it: `true` or not.
     out.extend_from_slice(if cell == "true" { b"true" } else { b"false" });
-    Ok(())
+    Some(())
 }
 
-fn float_cell(cell: &str, out: &mut Vec<u8>) -> Result<()> {
+/// Appends the text of a float cell; `None` if it is not a number.
+fn float_cell(cell: &str, out: &mut Vec<u8>) -> Option<()> {
     if short_float(cell, out) {
-        return Ok(());
+        return Some(());
     }
-    let v: f64 = cell.parse().map_err(|_| bad(cell, "Float64"))?;
+    let v: f64 = cell.parse().ok()?;
     if v.is_finite() {
         out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
         out.extend_from_slice(v.to_string().as_bytes());
     }
-    Ok(())
+    Some(())
 }
 
 /// Appends the shortest round-trip text of the JSON number `cell` (what `zmij`
