@@ -23,7 +23,7 @@ use crate::canonical::{canonical_json, without_repeated_keys};
 use crate::columns::{ColumnFull, SizeHints, TextColumn, kind, size_key};
 use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
-use crate::ids::{FieldPatterns, IdContext, Rng, write_uuid5};
+use crate::ids::{FieldPatterns, IdContext, NamePrefix, Rng, write_uuid5};
 use crate::parse::{NumberKind, ParseError, Parser, Peek};
 use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk, TableKey};
 
@@ -990,6 +990,7 @@ impl Flattener {
             return Ok(());
         }
         let mut name: Vec<u8> = Vec::new();
+        let mut siblings: Option<(usize, u32, NamePrefix)> = None;
         for ti in 0..self.touched.len() {
             let t = self.touched[ti] as usize;
             let (start, end) = (self.tables[t].record_start, self.tables[t].rows);
@@ -1032,17 +1033,33 @@ impl Flattener {
                             name = generator.generate(&ctx).into_bytes();
                             &name
                         }
-                        _ => {
-                            positional_name(
-                                &mut name,
-                                &self.entity,
-                                &table.path_joined,
-                                parent_id,
-                                ordinal,
-                                table.indices[r],
-                            );
-                            write_uuid5(&name, &mut buf).as_bytes()
-                        }
+                        _ => match parent_id {
+                            None => {
+                                let mut digits = itoa_buf();
+                                name.extend_from_slice(self.entity.as_bytes());
+                                name.push(b':');
+                                name.extend_from_slice(itoa(&mut digits, ordinal).as_bytes());
+                                write_uuid5(&name, &mut buf).as_bytes()
+                            }
+                            Some(parent) => {
+                                // `<parent id>:<array path>:<index>`: the elements of one
+                                // array share all but the index, hashed once for them all.
+                                let parent_row = table.parent_rows[r];
+                                if siblings
+                                    .as_ref()
+                                    .is_some_and(|(pt, pr, _)| (*pt, *pr) != (t, parent_row))
+                                {
+                                    siblings = None;
+                                }
+                                let (_, _, prefix) = siblings.get_or_insert_with(|| {
+                                    let path = table.path_joined.as_bytes();
+                                    (t, parent_row, NamePrefix::new(&[parent, b":", path, b":"]))
+                                });
+                                let mut digits = itoa_buf();
+                                let index = itoa(&mut digits, table.indices[r]);
+                                prefix.uuid5(index.as_bytes(), &mut buf).as_bytes()
+                            }
+                        },
                     }
                 };
                 self.tables[t].ids.set(r, id, kind::STRING)?;
@@ -1222,26 +1239,6 @@ fn joined_eq(path: &[Arc<str>], sep: &str, want: &str) -> bool {
         }
     }
     rest.is_empty() && !path.is_empty()
-}
-
-fn positional_name(
-    out: &mut Vec<u8>,
-    entity: &str,
-    path: &str,
-    parent: Option<&[u8]>,
-    ordinal: u64,
-    index: u64,
-) {
-    use std::io::Write;
-    match parent {
-        None => {
-            let _ = write!(out, "{entity}:{ordinal}");
-        }
-        Some(parent) => {
-            out.extend_from_slice(parent);
-            let _ = write!(out, ":{path}:{index}");
-        }
-    }
 }
 
 fn number_kinds(text: &str, k: NumberKind) -> u16 {
