@@ -901,48 +901,57 @@ impl Sink for CompactSink<'_> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn write_json_string(out: &mut Vec<u8>, text: &[u8]) {
+    out.reserve(text.len() + 2);
     out.push(b'"');
-    let bytes = text;
-    let mut run = 0;
-    let mut i = 0;
-    while let Some(&b) = bytes.get(i) {
-        // Sixteen bytes at a time while none needs escaping (a check the compiler
-        // makes with vector instructions).
-        if let Some(block) = bytes.get(i..i + 16)
-            && !block.iter().fold(false, |any, &c| {
-                any | (c < 0x20) | (c == b'"') | (c == b'\\')
-            })
-        {
-            i += 16;
-            continue;
-        }
-        let at = i;
-        i += 1;
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[run..at]);
+    let mut rest = text;
+    loop {
+        let (plain, tail) = rest.split_at(clean_prefix(rest));
+        out.extend_from_slice(plain);
+        let Some((&b, after)) = tail.split_first() else {
+            break;
+        };
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 0xf) as usize]);
-                run = at + 1;
-                continue;
+                out.push(HEX[usize::from(b >> 4)]);
+                out.push(HEX[usize::from(b & 0xf)]);
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[run..at]);
-        out.extend_from_slice(esc);
-        run = at + 1;
+        }
+        rest = after;
     }
-    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
+}
+
+/// Whether a JSON string must escape `c`.
+#[inline]
+fn needs_escape(c: u8) -> bool {
+    c < 0x20 || c == b'"' || c == b'\\'
+}
+
+/// How many leading bytes of `bytes` need no escaping: sixteen at a time (a check the
+/// compiler makes with vector instructions), then byte by byte.
+#[inline]
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(block) = bytes.get(i..i + 16) {
+        if block.iter().fold(false, |any, &c| any | needs_escape(c)) {
+            break;
+        }
+        i += 16;
+    }
+    let tail = bytes.get(i..).unwrap_or_default();
+    i + tail
+        .iter()
+        .position(|&c| needs_escape(c))
+        .unwrap_or(tail.len())
 }
 
 #[cfg(test)]
