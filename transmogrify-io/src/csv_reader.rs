@@ -133,7 +133,10 @@ struct QuoteTracker {
     quote: u8,
     offset: u64,
     line: u64,
+    /// Characters of the current line so far.
     col: u64,
+    /// The last byte fed (none before the first).
+    last: Option<u8>,
     /// Line, column and offset of the last opening quote.
     opened: (u64, u64, u64),
     /// (offset, line) of line starts outside quotes not yet claimed by a record: the
@@ -144,37 +147,98 @@ struct QuoteTracker {
 }
 
 impl QuoteTracker {
+    /// Follows `bytes`, from one line break or quote to the next: the bytes between
+    /// change nothing but the column, counted only where a quote opens and at the end.
     fn feed(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.state = match (self.state, b) {
-                (QuoteState::Quoted, b) if b == self.quote => QuoteState::QuoteInQuoted,
-                (QuoteState::Quoted, _) => QuoteState::Quoted,
-                (QuoteState::StartField, b) if b == self.quote => {
-                    self.opened = (self.line, self.col + 1, self.offset);
-                    QuoteState::Quoted
-                }
-                (QuoteState::QuoteInQuoted, b) if b == self.quote => QuoteState::Quoted,
-                (_, b) if b == self.delimiter || b == b'\n' || b == b'\r' => QuoteState::StartField,
-                _ => QuoteState::Unquoted,
-            };
-            let quoted = self.state == QuoteState::Quoted;
-            if b != b'\n' && b != b'\r' {
-                if let Some(start) = self.pending_line.take() {
-                    self.line_starts.push_back(start);
-                }
-            }
-            self.offset += 1;
-            if b == b'\n' {
-                self.line += 1;
-                self.col = 0;
-                if !quoted {
-                    self.pending_line = Some((self.offset, self.line));
-                }
-            } else if (b & 0xC0) != 0x80 {
-                self.col += 1;
+        let base = self.offset;
+        // Where the current line starts in `bytes`, and its characters before that.
+        let (mut line_from, mut line_chars) = (0, self.col);
+        let mut i = 0;
+        if self.state == QuoteState::QuoteInQuoted {
+            // A quote ended the previous bytes inside quotes: doubled, or the closing one.
+            if bytes.first() == Some(&self.quote) {
+                self.state = QuoteState::Quoted;
+                i = 1;
+            } else if !bytes.is_empty() {
+                self.state = QuoteState::Unquoted;
             }
         }
+        // Bytes since the last event, not yet looked at for a blank line.
+        let mut unseen = i;
+        while let Some(k) = memchr::memchr2(self.quote, b'\n', bytes.get(i..).unwrap_or_default()) {
+            let at = i + k;
+            let between = bytes.get(unseen..at).unwrap_or_default();
+            if between.iter().any(|&c| c != b'\r') {
+                self.line_not_blank();
+            }
+            let quoted = self.state == QuoteState::Quoted;
+            if bytes.get(at) == Some(&b'\n') {
+                self.line += 1;
+                (line_from, line_chars) = (at + 1, 0);
+                if !quoted {
+                    self.pending_line = Some((base + at as u64 + 1, self.line));
+                }
+                i = at + 1;
+            } else {
+                self.line_not_blank();
+                if quoted {
+                    match bytes.get(at + 1) {
+                        Some(&c) if c == self.quote => i = at + 2,
+                        Some(_) => {
+                            self.state = QuoteState::Unquoted;
+                            i = at + 1;
+                        }
+                        None => {
+                            self.state = QuoteState::QuoteInQuoted;
+                            i = at + 1;
+                        }
+                    }
+                } else {
+                    let before = match at.checked_sub(1) {
+                        Some(j) => bytes.get(j).copied(),
+                        None => self.last,
+                    };
+                    if before.is_none_or(|c| c == self.delimiter || c == b'\n' || c == b'\r') {
+                        let column =
+                            line_chars + chars(bytes.get(line_from..at).unwrap_or_default());
+                        self.opened = (self.line, column + 1, base + at as u64);
+                        self.state = QuoteState::Quoted;
+                    }
+                    i = at + 1;
+                }
+            }
+            unseen = i;
+        }
+        if bytes
+            .get(unseen..)
+            .unwrap_or_default()
+            .iter()
+            .any(|&c| c != b'\r')
+        {
+            self.line_not_blank();
+        }
+        self.col = line_chars + chars(bytes.get(line_from..).unwrap_or_default());
+        self.offset = base + bytes.len() as u64;
+        self.last = bytes.last().copied().or(self.last);
+        if matches!(self.state, QuoteState::StartField | QuoteState::Unquoted) {
+            self.state = match self.last {
+                Some(c) if c != self.delimiter && c != b'\n' && c != b'\r' => QuoteState::Unquoted,
+                _ => QuoteState::StartField,
+            };
+        }
     }
+
+    /// The line start kept back is a record's: its line holds more than line breaks.
+    fn line_not_blank(&mut self) {
+        if let Some(start) = self.pending_line.take() {
+            self.line_starts.push_back(start);
+        }
+    }
+}
+
+/// Characters in `bytes`: every byte that does not continue a multi-byte sequence.
+fn chars(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|&&c| (c & 0xC0) != 0x80).count() as u64
 }
 
 impl QuoteTracker {
@@ -261,6 +325,7 @@ impl CsvReader {
                 offset: skipped_bytes,
                 line: skipped_lines + 1,
                 col: 0,
+                last: None,
                 opened: (0, 0, 0),
                 line_starts: Default::default(),
                 pending_line: Some((skipped_bytes, skipped_lines + 1)),
@@ -406,7 +471,15 @@ impl CsvReader {
             );
             return self.bad(record, position, message);
         }
-        if let Some(i) = record.iter().position(|f| std::str::from_utf8(f).is_err()) {
+        // The fields lie end to end in the record: when the whole is UTF-8 and no field
+        // starts inside a character, every field is; only otherwise look at each.
+        let whole_fields = std::str::from_utf8(record.as_slice()).is_ok()
+            && record
+                .iter()
+                .all(|f| f.first().is_none_or(|&c| (c & 0xC0) != 0x80));
+        if !whole_fields
+            && let Some(i) = record.iter().position(|f| std::str::from_utf8(f).is_err())
+        {
             return self.bad(
                 record,
                 position,
@@ -508,5 +581,98 @@ impl Reader for CsvReader {
 
     fn total_bytes(&self) -> Option<u64> {
         self.total
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker() -> QuoteTracker {
+        QuoteTracker {
+            state: QuoteState::StartField,
+            delimiter: b';',
+            quote: b'\'',
+            offset: 0,
+            line: 1,
+            col: 0,
+            last: None,
+            opened: (0, 0, 0),
+            line_starts: Default::default(),
+            pending_line: Some((0, 1)),
+        }
+    }
+
+    /// The tracker's rules, one byte at a time.
+    fn bytewise(t: &mut QuoteTracker, bytes: &[u8]) {
+        for &b in bytes {
+            t.state = match (t.state, b) {
+                (QuoteState::Quoted, b) if b == t.quote => QuoteState::QuoteInQuoted,
+                (QuoteState::Quoted, _) => QuoteState::Quoted,
+                (QuoteState::StartField, b) if b == t.quote => {
+                    t.opened = (t.line, t.col + 1, t.offset);
+                    QuoteState::Quoted
+                }
+                (QuoteState::QuoteInQuoted, b) if b == t.quote => QuoteState::Quoted,
+                (_, b) if b == t.delimiter || b == b'\n' || b == b'\r' => QuoteState::StartField,
+                _ => QuoteState::Unquoted,
+            };
+            if b != b'\n' && b != b'\r' {
+                t.line_not_blank();
+            }
+            t.offset += 1;
+            if b == b'\n' {
+                t.line += 1;
+                t.col = 0;
+                if t.state != QuoteState::Quoted {
+                    t.pending_line = Some((t.offset, t.line));
+                }
+            } else if (b & 0xC0) != 0x80 {
+                t.col += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn tracker_follows_its_rules_byte_by_byte_in_any_pieces() {
+        let alphabet: [&[u8]; 7] = [b"a", b"'", b";", b"\n", b"\r", "é".as_bytes(), b"xyz"];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5_000 {
+            let len = (next() % 60) as usize;
+            let text: Vec<u8> = (0..len)
+                .flat_map(|_| alphabet[(next() % 7) as usize].iter().copied())
+                .collect();
+            let (mut fast, mut slow) = (tracker(), tracker());
+            let mut rest = &text[..];
+            while !rest.is_empty() {
+                let (piece, tail) = rest.split_at(1 + (next() % 24) as usize % rest.len());
+                fast.feed(piece);
+                bytewise(&mut slow, piece);
+                let seen = |t: &QuoteTracker| {
+                    (
+                        t.state,
+                        t.offset,
+                        t.line,
+                        t.col,
+                        t.opened,
+                        t.line_starts.clone(),
+                        t.pending_line,
+                    )
+                };
+                assert_eq!(
+                    seen(&fast),
+                    seen(&slow),
+                    "{:?}",
+                    String::from_utf8_lossy(&text)
+                );
+                rest = tail;
+            }
+        }
     }
 }
