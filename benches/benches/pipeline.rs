@@ -35,6 +35,8 @@ struct Files {
     _dir: tempfile::TempDir,
     jsonl: PathBuf,
     json: PathBuf,
+    /// The same array on one line, as most tools write JSON.
+    json_one_line: PathBuf,
     gzip: PathBuf,
     csv: PathBuf,
     parquet: PathBuf,
@@ -64,6 +66,19 @@ impl Files {
                 SEED,
             ),
         );
+        let mut one_line = b"[".to_vec();
+        for (i, line) in jsonl
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .enumerate()
+        {
+            if i > 0 {
+                one_line.push(b',');
+            }
+            one_line.extend_from_slice(line);
+        }
+        one_line.push(b']');
+        write(&p("events-one-line.json"), &one_line);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         let gz = gz.write_all(&jsonl).and_then(|()| gz.finish());
         match gz {
@@ -88,6 +103,7 @@ impl Files {
         Files {
             jsonl: p("events.jsonl"),
             json: p("events.json"),
+            json_one_line: p("events-one-line.json"),
             gzip: p("events.jsonl.gz"),
             csv: p("wide.csv"),
             parquet: p("wide.parquet"),
@@ -170,6 +186,7 @@ fn readers(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(4));
     for (name, path) in [
         ("json", &files.json),
+        ("json_one_line", &files.json_one_line),
         ("jsonl", &files.jsonl),
         ("jsonl.gz", &files.gzip),
         ("csv", &files.csv),

@@ -159,7 +159,7 @@ fn memchr_count(needle: u8, hay: &[u8]) -> usize {
 
 /// Number of characters in possibly invalid UTF-8: every byte that does not
 /// continue a multi-byte sequence starts one.
-fn count_chars(bytes: &[u8]) -> u64 {
+pub(crate) fn count_chars(bytes: &[u8]) -> u64 {
     bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count() as u64
 }
 

@@ -7,7 +7,7 @@
 
 use memchr::memchr_iter;
 
-use crate::error::{Position, RecordError, RecordErrorKind, excerpt};
+use crate::error::{Position, RecordError, RecordErrorKind, count_chars, excerpt};
 use crate::parse::{ParseError, Parser, Peek};
 
 /// The records of a JSON text held in memory: the elements of a top-level array, a
@@ -39,6 +39,10 @@ pub struct JsonRecords<'a> {
     line: u64,
     line_pos: usize,
     line_start: usize,
+    /// Characters of the line from `line_start` to `chars_pos`: counted on from there,
+    /// so a long line (a one-line array) is counted once, not once per record.
+    chars_pos: usize,
+    chars: u64,
     /// Where the record being split began.
     record_start: usize,
     /// After an error in a stream of values: where the error was.
@@ -77,6 +81,8 @@ impl<'a> JsonRecords<'a> {
             line: 1,
             line_pos: 0,
             line_start: 0,
+            chars_pos: 0,
+            chars: 0,
             record_start: 0,
             failed_in_stream: None,
         }
@@ -122,14 +128,20 @@ impl<'a> JsonRecords<'a> {
             }
             self.line_pos = at;
         }
+        if self.chars_pos < self.line_start || at < self.chars_pos {
+            (self.chars_pos, self.chars) = (self.line_start, 0);
+        }
+        if let Some(segment) = self.bytes.get(self.chars_pos..at) {
+            self.chars += count_chars(segment);
+            self.chars_pos = at;
+        }
         let first_line = self.line == self.base.line;
-        let line_base = Position {
+        Position {
             ordinal: self.ordinal,
             line: self.line,
-            column: if first_line { self.base.column } else { 1 },
-            byte_offset: self.base.byte_offset + self.line_start as u64,
-        };
-        line_base.advanced(&self.bytes[self.line_start..], at - self.line_start)
+            column: if first_line { self.base.column } else { 1 } + self.chars,
+            byte_offset: self.base.byte_offset + at as u64,
+        }
     }
 
     fn error(&mut self, e: ParseError) -> RecordError {
@@ -281,6 +293,37 @@ mod tests {
                 .map_err(|e| e.to_string())
             })
             .collect()
+    }
+
+    #[test]
+    fn positions_on_long_lines_are_counted_from_the_line_start() -> Result<(), RecordError> {
+        // A one-line array (as most tools write them), then some elements on lines of
+        // their own, with multi-byte characters before and inside the records.
+        let mut text = String::from("[");
+        for i in 0..300 {
+            if i > 0 {
+                text.push(',');
+            }
+            if i % 97 == 0 {
+                text.push_str("\n  ");
+            }
+            text.push_str(&format!(r#"{{"k":"{}","i":{i}}}"#, "é日".repeat(i % 5)));
+        }
+        text.push(']');
+        let start = Position::line_start(0, 1, 0);
+        let mut n = 0;
+        for item in JsonRecords::new(text.as_bytes(), "t") {
+            let (record, pos) = item?;
+            let at = record.as_ptr() as usize - text.as_ptr() as usize;
+            let want = Position {
+                ordinal: n,
+                ..start.advanced(text.as_bytes(), at)
+            };
+            assert_eq!(pos, want, "record {n}");
+            n += 1;
+        }
+        assert_eq!(n, 300);
+        Ok(())
     }
 
     #[test]
