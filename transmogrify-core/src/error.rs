@@ -134,7 +134,10 @@ impl Position {
     pub fn advanced(&self, bytes: &[u8], offset: usize) -> Position {
         let before = bytes.get(..offset).unwrap_or(bytes);
         let (newlines, line_start) = match memchr::memrchr(b'\n', before) {
-            Some(last) => (count_byte(b'\n', before.get(..last).unwrap_or_default()) + 1, last + 1),
+            Some(last) => (
+                count_byte(b'\n', before.get(..last).unwrap_or_default()) + 1,
+                last + 1,
+            ),
             None => (0, 0),
         };
         let chars = count_chars(before.get(line_start..).unwrap_or_default());
@@ -377,7 +380,9 @@ mod tests {
             let bytes: Vec<u8> = (0..n)
                 .flat_map(|k| {
                     let r = state.rotate_left(k as u32 % 64) >> 3;
-                    pieces[if r % 11 == 0 { (r % 5) as usize } else { 0 }].iter().copied()
+                    pieces[if r % 11 == 0 { (r % 5) as usize } else { 0 }]
+                        .iter()
+                        .copied()
                 })
                 .collect();
             let offset = (state >> 20) as usize % (bytes.len() + 1);
@@ -390,7 +395,11 @@ mod tests {
                 }
             }
             let got = start.advanced(&bytes, offset);
-            assert_eq!((got.line, got.column), (line, column), "{bytes:?} at {offset}");
+            assert_eq!(
+                (got.line, got.column),
+                (line, column),
+                "{bytes:?} at {offset}"
+            );
             assert_eq!(got.byte_offset, start.byte_offset + offset as u64);
         }
     }

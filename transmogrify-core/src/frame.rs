@@ -47,6 +47,8 @@ pub struct JsonRecords<'a> {
     record_start: usize,
     /// After an error in a stream of values: where the error was.
     failed_in_stream: Option<usize>,
+    /// The bytes are known to be valid JSON: records are found by their brackets alone.
+    valid: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +87,30 @@ impl<'a> JsonRecords<'a> {
             chars: 0,
             record_start: 0,
             failed_in_stream: None,
+            valid: false,
         }
+    }
+
+    /// Tells the splitter that the bytes are valid JSON, as a planner that checked
+    /// them already knows (the parallel planner checks every element it hands out):
+    /// records are then found by their strings and brackets alone, without checking
+    /// them a second time. The records' own parse still checks them.
+    ///
+    /// ```
+    /// use transmogrify_core::{JsonRecords, Position};
+    /// let start = Position::line_start(0, 1, 0);
+    /// let text = br#"{"a":"]}"},{"b":[1,{"c":"\""}]}, 7"#;
+    /// let items: Vec<_> = JsonRecords::elements(text, "checked.json", start)
+    ///     .known_valid()
+    ///     .map(|r| r.map(|(bytes, _)| bytes))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(items, [&br#"{"a":"]}"}"#[..], br#"{"b":[1,{"c":"\""}]}"#, b"7"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn known_valid(mut self) -> Self {
+        self.valid = true;
+        self
     }
 
     /// The elements of a comma-separated list that `bytes` holds: the inside of a JSON
@@ -168,7 +193,11 @@ impl<'a> JsonRecords<'a> {
         self.parser.skip_ws();
         let start = self.parser.pos();
         self.record_start = start;
-        self.parser.skip_value(0)?;
+        if self.valid {
+            self.parser.skip_valid_value();
+        } else {
+            self.parser.skip_value(0)?;
+        }
         let end = self.parser.pos();
         let pos = self.position_of(start);
         self.ordinal += 1;

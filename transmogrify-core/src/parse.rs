@@ -670,6 +670,52 @@ impl<'a> Parser<'a> {
         self.walk(depth, &mut NoSink)
     }
 
+    /// Moves past the value at the current position, which the caller knows to be
+    /// valid JSON, by its strings and brackets alone: no checking, several times faster
+    /// than [`Parser::skip_value`].
+    pub(crate) fn skip_valid_value(&mut self) {
+        let bytes = self.bytes;
+        let mut i = self.pos;
+        match bytes.get(i) {
+            Some(b'{' | b'[') => {}
+            Some(b'"') => {
+                self.pos = end_of_valid_string(bytes, i + 1);
+                return;
+            }
+            _ => {
+                // A number or a literal: as far as the characters they are made of go.
+                while bytes
+                    .get(i)
+                    .is_some_and(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                {
+                    i += 1;
+                }
+                self.pos = i;
+                return;
+            }
+        }
+        let mut depth = 0usize;
+        while let Some(&b) = bytes.get(i) {
+            match b {
+                b'"' => {
+                    i = end_of_valid_string(bytes, i + 1);
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        i += 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        self.pos = i;
+    }
+
     /// Writes one value as compact JSON to `out` (strings re-escaped minimally,
     /// numbers in their exact text), iteratively.
     pub(crate) fn compact_value(&mut self, depth: usize, out: &mut Vec<u8>) -> PResult<()> {
@@ -832,6 +878,18 @@ fn to_str(bytes: &[u8], at: usize) -> PResult<&str> {
             at + e.valid_up_to().min(bytes.len()),
         )
     })
+}
+
+/// Where a valid string whose contents start at `from` ends: just past its closing quote.
+fn end_of_valid_string(bytes: &[u8], mut from: usize) -> usize {
+    loop {
+        match memchr::memchr2(b'"', b'\\', bytes.get(from..).unwrap_or_default()) {
+            Some(k) if bytes.get(from + k) == Some(&b'"') => return from + k + 1,
+            // A backslash escapes the byte after it.
+            Some(k) => from += k + 2,
+            None => return bytes.len(),
+        }
+    }
 }
 
 /// Text of a slice the number scanner accepted: only ASCII digits, signs, dots and `e`.
@@ -1097,6 +1155,42 @@ mod tests {
             write_json_string(&mut out, text.as_bytes());
             let want = serde_json::Value::from(text.as_str()).to_string();
             assert_eq!(String::from_utf8_lossy(&out), want, "{text:?}");
+        }
+    }
+
+    fn value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        use serde_json::Value;
+        let leaf = prop_oneof![
+            any::<i32>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            any::<bool>().prop_map(Value::from),
+            Just(Value::Null),
+            "[a\"\\\\{}\\[\\]é,: ]{0,6}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                prop::collection::vec(("[a\"\\\\}\\]]{0,3}", inner), 0..5)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        /// On valid JSON the unchecked skip ends where the checking one does, whatever
+        /// follows the value.
+        #[test]
+        fn skipping_valid_values_ends_where_checking_does(
+            v in value(),
+            after in proptest::sample::select(vec!["", ",", " ", "]", "}", "\n", "{}", "[1]", "\"x\""]),
+        ) {
+            let text = format!("{v}{after}");
+            let mut checked = Parser::new(text.as_bytes(), 64);
+            checked.skip_value(0).map_err(|e| proptest::test_runner::TestCaseError::fail(format!("{e:?}")))?;
+            let mut unchecked = Parser::new(text.as_bytes(), 64);
+            unchecked.skip_valid_value();
+            proptest::prop_assert_eq!(unchecked.pos(), checked.pos(), "{}", text);
         }
     }
 

@@ -67,8 +67,9 @@ pub(crate) fn flatten(
         Layout::Elements { first } | Layout::Values { first } => {
             let first = Position { ordinal, ..first };
             let items = match layout {
-                Layout::Elements { .. } => JsonRecords::elements(data, source, first),
-                _ => JsonRecords::values(data, source, first),
+                // The planner checked every element it put in the chunk.
+                Layout::Elements { .. } => JsonRecords::elements(data, source, first).known_valid(),
+                _ => JsonRecords::values(data, source, first).known_valid(),
             };
             for item in items {
                 let (record, pos) = item.map_err(transmogrify_core::Error::from)?;
