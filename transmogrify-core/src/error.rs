@@ -370,11 +370,9 @@ mod tests {
             byte_offset: 40,
         };
         let pieces: [&[u8]; 5] = [b"a", b"\n", "é".as_bytes(), "日".as_bytes(), b"\xff"];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..2_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next_u64();
             // Long runs without line breaks too, past the 255-byte blocks.
             let n = (state % 700) as usize;
             let bytes: Vec<u8> = (0..n)

@@ -1403,11 +1403,9 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next_u64();
             let zeros = "0".repeat((state % 5) as usize);
             let digits = (state >> 8) % 10_u64.pow((state % 19) as u32 % 19 + 1);
             let point = (state >> 40) % 22;

@@ -86,5 +86,7 @@ mod parse;
 mod processor;
 mod raw;
 mod result;
+#[cfg(test)]
+mod test_rng;
 mod time;
 mod typed;

@@ -1098,11 +1098,9 @@ mod tests {
         let alphabet = [
             b'a', b'Z', b' ', b'"', b'\\', 0x00, 0x1f, 0x7f, 0x80, 0xc3, 0xa9, 0xff,
         ];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15_u64);
         for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next_u64();
             let len = (state % 80) as usize;
             let bytes: Vec<u8> = (0..len)
                 .map(|k| {
@@ -1134,11 +1132,9 @@ mod tests {
         let alphabet = [
             'a', 'Z', ' ', '"', '\\', '\0', '\n', '\t', '\u{1f}', '\u{7f}', 'é', '😀',
         ];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d_u64);
         for _ in 0..20_000 {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            let state = rng.next_u64();
             let len = (state % 70) as usize;
             let text: String = (0..len)
                 .map(|k| {

@@ -649,13 +649,8 @@ mod tests {
     #[test]
     fn tracker_follows_its_rules_byte_by_byte_in_any_pieces() {
         let alphabet: [&[u8]; 7] = [b"a", b"'", b";", b"\n", b"\r", "é".as_bytes(), b"xyz"];
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = move || rng.next_u64();
         for _ in 0..5_000 {
             let len = (next() % 60) as usize;
             let text: Vec<u8> = (0..len)

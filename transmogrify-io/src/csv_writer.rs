@@ -642,13 +642,8 @@ mod tests {
         let alphabet = [
             "a", "b", ",", ";", "\t", "\"", "\n", "\r", " ", "é", "漢", "0",
         ];
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = |n: usize| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state % n as u64) as usize
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| (rng.next_u64() % n as u64) as usize;
         for round in 0..300 {
             let delimiter = [b',', b';', b'\t'][round % 3];
             let columns = 1 + next(3);

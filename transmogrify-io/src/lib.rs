@@ -96,5 +96,7 @@ mod parquet_writer;
 mod reader;
 mod spare;
 mod stream;
+#[cfg(test)]
+mod test_rng;
 mod typed_text;
 mod writer;

@@ -689,13 +689,8 @@ mod tests {
             .map(|c| Field::new(format!("c{c}"), DataType::Utf8, true))
             .collect();
         let schema = Arc::new(Schema::new(fields));
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = move || rng.next_u64();
         let arrays: Vec<ArrayRef> = (0..columns)
             .map(|c| {
                 let values: StringArray = (0..rows)
