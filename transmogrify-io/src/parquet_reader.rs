@@ -392,6 +392,10 @@ impl Reader for ParquetReader {
     fn total_bytes(&self) -> Option<u64> {
         self.total
     }
+
+    fn positions_are_bytes(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

@@ -120,6 +120,12 @@ pub trait Reader: Iterator<Item = Result<RawBatch>> + Send {
     fn bytes_read(&self) -> u64;
     /// The size of the underlying file, when known.
     fn total_bytes(&self) -> Option<u64>;
+    /// Whether the records' positions give their byte offsets in the (uncompressed)
+    /// input, as they do for JSON, JSONL and CSV. Parquet rows have none: a planner then
+    /// measures what a batch covered by [`Reader::bytes_read`].
+    fn positions_are_bytes(&self) -> bool {
+        true
+    }
 }
 
 /// Options of the readers. Build with [`ReaderOptions::builder`].

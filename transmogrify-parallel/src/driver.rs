@@ -214,11 +214,16 @@ impl Iterator for Plan<'_> {
                 return Some(self.emit(start, end, Body::Range, None));
             }
             if let Some(reader) = self.reader.as_mut() {
+                let before = reader.bytes_read();
                 match reader.next() {
                     Some(Ok(batch)) if batch.is_empty() => continue,
                     Some(Ok(batch)) => {
                         let records = batch.len() as u64;
-                        let (start, end) = raw_span(&batch);
+                        let (start, end) = if reader.positions_are_bytes() {
+                            raw_span(&batch)
+                        } else {
+                            (before, reader.bytes_read().max(before))
+                        };
                         self.count(records);
                         return Some(self.emit(
                             start,

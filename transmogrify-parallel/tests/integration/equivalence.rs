@@ -303,3 +303,25 @@ fn parquet_row_groups_do_not_depend_on_chunking() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn parquet_input_reports_the_bytes_it_read() -> TestResult {
+    use transmogrify_io::WriteResultExt;
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..300).map(record).collect();
+    let flat = processor(false)?.process((records.join("\n") + "\n").as_bytes(), "rows")?;
+    let parquet = flat.to_parquet_bytes()?;
+    let main = parquet.first().ok_or("no Parquet table")?;
+    let path = inputs.dir.path().join("rows.parquet");
+    std::fs::write(&path, &main.bytes)?;
+    let job = job(&processor(true)?, "rows", &[&path])?;
+    // Parquet rows carry no byte offsets: the reports count the file's bytes as read.
+    let size = main.bytes.len() as u64;
+    let (_, report) = SequentialExecutor.run_to_result(&job)?;
+    assert_eq!(report.bytes_read, size);
+    for executor in executors() {
+        let (_, report): (ProcessingResult, _) = executor.run_to_result(&job)?;
+        assert_eq!(report.bytes_read, size, "{}", executor.name());
+    }
+    check(&job, "parquet input")
+}
