@@ -6,8 +6,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use serde_json::json;
-use transmogrify_core::Processor;
-use transmogrify_parallel::{Chunking, Executor, Input, Job, RunReport, SequentialExecutor};
+use transmogrify_core::{ProcessingResult, Processor};
+use transmogrify_parallel::{
+    Chunking, Executor, Input, Job, ResultSink, RunReport, SequentialExecutor,
+};
 
 use crate::args::{FlattenArgs, InputArgs, InputFormatArg, SchemaArgs};
 use crate::fail::{EXIT_DATA, EXIT_OK, Fail};
@@ -192,7 +194,9 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(Chunking::default())
         .with_limit(args.sample);
-    let (result, _) = SequentialExecutor.run_to_result(&job)?;
+    let layouts = Layouts::default();
+    SequentialExecutor.run(&job, &layouts)?;
+    let result = layouts.finish(&job)?;
     let tables = result.schemas()?;
     let text = if args.json {
         // The same document `--dictionary` writes beside the tables.
@@ -204,6 +208,33 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
         show::tree(&tables)
     };
     print(&text)
+}
+
+/// Keeps of each part only its layout (tables, columns, kinds of value, row counts and
+/// errors, no cells): all a schema needs, in memory that does not grow with the data.
+#[derive(Default)]
+struct Layouts(std::sync::Mutex<std::collections::BTreeMap<u64, ProcessingResult>>);
+
+impl ResultSink for Layouts {
+    fn accept(&self, seq: u64, part: ProcessingResult) -> transmogrify_parallel::Result<()> {
+        let layout = part.layout_only();
+        drop(part);
+        if let Ok(mut parts) = self.0.lock() {
+            parts.insert(seq, layout);
+        }
+        Ok(())
+    }
+}
+
+impl Layouts {
+    /// The parts' layouts combined in input order.
+    fn finish(self, job: &Job) -> Result<ProcessingResult, Fail> {
+        let parts = self.0.into_inner().unwrap_or_default();
+        if parts.is_empty() {
+            return Ok(job.processor.empty_result(&job.entity));
+        }
+        Ok(ProcessingResult::combine_results(parts.into_values())?)
+    }
 }
 
 /// The input format flag as the io crate names it.

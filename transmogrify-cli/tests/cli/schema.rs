@@ -110,3 +110,48 @@ fn a_closed_stdout_is_not_an_error() -> TestResult {
     assert_eq!(String::from_utf8(out.stderr)?, "");
     Ok(())
 }
+
+#[test]
+fn the_schema_of_many_parts_is_the_dictionary_flatten_writes() -> TestResult {
+    // 2,500 records (three batches): a column that turns from integers to floats in
+    // the second batch and takes text in the last, a table that only the last batch
+    // has, and an array whose elements gain a column late.
+    let dir = tempfile::tempdir()?;
+    let mut text = String::new();
+    for i in 0..2500 {
+        let n = match i {
+            0..=999 => format!("{i}"),
+            1000..=2498 => format!("{i}.5"),
+            _ => "\"many\"".to_string(),
+        };
+        let late = if i >= 2400 {
+            ",\"late\":[{\"x\":1}]"
+        } else {
+            ""
+        };
+        let extra = if i >= 1800 { ",\"w\":true" } else { "" };
+        text.push_str(&format!(
+            "{{\"id\":{i},\"n\":{n},\"items\":[{{\"k\":{i}{extra}}}]{late}}}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("p.jsonl"), text)?;
+    for typed in [false, true] {
+        let mut args = vec!["schema", "p.jsonl", "--json"];
+        let mut flatten = vec!["flatten", "p.jsonl", "-o", "out", "--dictionary", "--force"];
+        if typed {
+            args.push("--typed");
+            flatten.push("--typed");
+        }
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let schema: serde_json::Value = serde_json::from_str(&r.stdout)?;
+        let r = run(dir.path(), &flatten, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let written = std::fs::read_to_string(dir.path().join("out").join("_schema.json"))?;
+        let written: serde_json::Value = serde_json::from_str(&written)?;
+        assert_eq!(schema["tables"], written["tables"], "typed: {typed}");
+        assert_eq!(schema["tables"][0]["rows"], 2500);
+        assert_eq!(schema["tables"].as_array().map(Vec::len), Some(3));
+    }
+    Ok(())
+}
