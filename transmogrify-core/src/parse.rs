@@ -648,6 +648,16 @@ impl<'a> Parser<'a> {
     #[inline]
     pub(crate) fn literal(&mut self, word: &'static [u8]) -> PResult<()> {
         let end = self.pos + word.len();
+        let rest = self.bytes.get(self.pos..).unwrap_or_default();
+        if rest.len() < word.len() && word.starts_with(rest) {
+            // The input ends inside the word (`tru`): it is cut short, not misspelt.
+            let expected = match word {
+                b"true" => "`true`",
+                b"false" => "`false`",
+                _ => "`null`",
+            };
+            return self.syntax(SyntaxError::UnexpectedEnd { expected }, self.bytes.len());
+        }
         if self.bytes.get(self.pos..end) == Some(word)
             && !matches!(
                 self.bytes.get(end),

@@ -315,6 +315,8 @@ pub(crate) struct Scanner<R> {
     /// Position of the next record (or of `buf[0]` for lines).
     next: Position,
     records_seen: u64,
+    /// Bytes asked of the reader at a time.
+    block: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -327,6 +329,9 @@ enum ScanState {
 }
 
 const READ_BLOCK: usize = 1 << 20;
+/// The longest a token can run past an error it causes when cut short: a surrogate pair
+/// escape (`\ud83d\ude00`) is 12 bytes.
+const TOKEN_REACH: u64 = 16;
 
 impl<R: Read> Scanner<R> {
     pub(crate) fn new(reader: R, name: String, format: InputFormat, chunking: Chunking) -> Self {
@@ -341,7 +346,15 @@ impl<R: Read> Scanner<R> {
             state: ScanState::Start,
             next: Position::line_start(0, 1, 0),
             records_seen: 0,
+            block: READ_BLOCK,
         }
+    }
+
+    /// Reads `block` bytes at a time (tests cut tokens at every place with tiny blocks).
+    #[cfg(test)]
+    fn with_block(mut self, block: usize) -> Self {
+        self.block = block;
+        self
     }
 
     /// Reads more input; false at the end.
@@ -350,7 +363,7 @@ impl<R: Read> Scanner<R> {
             return Ok(false);
         }
         let old = self.buf.len();
-        self.buf.resize(old + want.max(READ_BLOCK), 0);
+        self.buf.resize(old + want.max(self.block), 0);
         let mut filled = old;
         while filled < self.buf.len() {
             match self.reader.read(&mut self.buf[filled..]) {
@@ -379,7 +392,7 @@ impl<R: Read> Scanner<R> {
                 ScanState::Done => return Ok(None),
                 ScanState::Start => {
                     if self.buf.len() < 4 && !self.eof {
-                        self.fill(READ_BLOCK)?;
+                        self.fill(self.block)?;
                         continue;
                     }
                     if self.buf.starts_with(b"\xEF\xBB\xBF") {
@@ -396,7 +409,7 @@ impl<R: Read> Scanner<R> {
                         .take_while(|b| b" \t\r\n".contains(b))
                         .count();
                     if ws == self.buf.len() && !self.eof {
-                        self.fill(READ_BLOCK)?;
+                        self.fill(self.block)?;
                         continue;
                     }
                     self.next = self.next.advanced(&self.buf, ws);
@@ -436,7 +449,7 @@ impl<R: Read> Scanner<R> {
                     }
                 }
                 None => {
-                    if !self.fill(READ_BLOCK)? {
+                    if !self.fill(self.block)? {
                         if end < self.buf.len() {
                             let (r, l) = JsonLines::count(&self.buf[end..]);
                             records += r;
@@ -485,7 +498,7 @@ impl<R: Read> Scanner<R> {
                 .count();
             let mut at = cursor + ws;
             if at >= self.buf.len() {
-                if self.fill(READ_BLOCK)? {
+                if self.fill(self.block)? {
                     continue;
                 }
                 if elements {
@@ -507,7 +520,7 @@ impl<R: Read> Scanner<R> {
                                 self.error_at(at + 1 + rest_ws, SyntaxError::TrailingCharacters)
                             );
                         }
-                        if !self.eof && self.fill(READ_BLOCK)? {
+                        if !self.eof && self.fill(self.block)? {
                             continue;
                         }
                         self.state = ScanState::Done;
@@ -521,7 +534,7 @@ impl<R: Read> Scanner<R> {
                             .count();
                         at += ws2;
                         if at >= self.buf.len() {
-                            if self.fill(READ_BLOCK)? {
+                            if self.fill(self.block)? {
                                 continue;
                             }
                             return Err(self.syntax(at, "a JSON value"));
@@ -539,6 +552,11 @@ impl<R: Read> Scanner<R> {
             mark = (at, start_pos);
             let mut items = JsonRecords::values(&self.buf[at..], &self.name, start_pos);
             match items.next() {
+                Some(Ok((bytes, _))) if at + bytes.len() == self.buf.len() && !self.eof => {
+                    // A value that ends where the read ended may go on (`12|34`).
+                    self.fill(self.block)?;
+                    continue;
+                }
                 Some(Ok((bytes, _))) => {
                     let end = at + bytes.len();
                     if first_pos.is_none() {
@@ -556,13 +574,13 @@ impl<R: Read> Scanner<R> {
                     }
                 }
                 Some(Err(e)) => {
-                    let incomplete = matches!(
-                        e.kind,
-                        RecordErrorKind::Syntax(SyntaxError::UnexpectedEnd { .. })
-                    ) && e.position.byte_offset
+                    // A read may end inside a token (`tru|e`, `\ud83d|\ude00`): an error
+                    // that close to the end of what was read is judged again with more.
+                    let near_end = e.position.byte_offset + TOKEN_REACH
                         >= self.buf_offset + self.buf.len() as u64;
+                    let incomplete = matches!(e.kind, RecordErrorKind::Syntax(_)) && near_end;
                     if incomplete && !self.eof {
-                        let grow = self.buf.len().max(READ_BLOCK);
+                        let grow = self.buf.len().max(self.block);
                         self.fill(grow)?;
                         continue;
                     }
@@ -654,6 +672,59 @@ mod tests {
             ));
         }
         out
+    }
+
+    /// Every chunk (text, records, layout, span) and the error that ends the scan, if
+    /// any, reading `block` bytes at a time.
+    fn scan_in_blocks(text: &[u8], format: InputFormat, block: usize) -> (String, Option<String>) {
+        let mut s = Scanner::new(text, "t".into(), format, Chunking::bytes(40)).with_block(block);
+        let mut out = String::new();
+        loop {
+            match s.next_chunk() {
+                Ok(Some(c)) => out.push_str(&format!(
+                    "{:?} {} {:?} {}..{}\n",
+                    String::from_utf8_lossy(&c.data),
+                    c.records,
+                    c.layout,
+                    c.start,
+                    c.end
+                )),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    #[test]
+    fn reads_cut_anywhere_give_the_same_chunks_and_errors() {
+        // Tokens of every kind, so that some read ends inside each: literals, numbers
+        // with fractions and exponents, escapes, surrogate pairs, multi-byte characters.
+        let items = r#"{"t":true,"f":false,"n":null}, {"x":-12.5e+3,"y":0.25}, {"s":"a\"b\\c\u00e9\ud83d\ude00","u":"é日😀"}, 123456, -0.5e-7, true, "plain", null, [1,[2,{"z":[]}]], {"deep":{"k":[true,false,null,1e5]}}"#;
+        let inputs: Vec<(Vec<u8>, InputFormat)> = vec![
+            (format!("[{items}]").into_bytes(), InputFormat::Json),
+            (
+                format!(" [\n {items} \n] \n").into_bytes(),
+                InputFormat::Json,
+            ),
+            (items.replace(", ", "\n").into_bytes(), InputFormat::Json),
+            // Truncated, and with a bad literal.
+            (format!("[{items}").into_bytes(), InputFormat::Json),
+            (
+                format!("[{items}, {{\"b\":tru}}]").into_bytes(),
+                InputFormat::Json,
+            ),
+        ];
+        for (text, format) in inputs {
+            let whole = scan_in_blocks(&text, format, 1 << 20);
+            for block in 1..48 {
+                assert_eq!(
+                    scan_in_blocks(&text, format, block),
+                    whole,
+                    "reading {block} bytes at a time: {}",
+                    String::from_utf8_lossy(&text)
+                );
+            }
+        }
     }
 
     #[test]
