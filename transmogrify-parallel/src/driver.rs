@@ -133,6 +133,15 @@ impl<'a> Plan<'a> {
             self.scanner = None;
             return Ok(());
         }
+        if !input.is_stdin() && crate::plan::compressed_file(input.path())? {
+            // gzip or zstd under a plain name: through the decompressing readers.
+            let options = transmogrify_io::ReaderOptions::builder()
+                .with_format(io_format(input.format()))
+                .build()?;
+            self.reader = Some(transmogrify_io::open_reader(input.path(), &options)?);
+            self.scanner = None;
+            return Ok(());
+        }
         let splittable = input.format() == InputFormat::Jsonl
             && !input.is_stdin()
             && self.job.chunking.records.is_none()
@@ -143,7 +152,20 @@ impl<'a> Plan<'a> {
             self.scanner = None;
         } else {
             let reader: Box<dyn std::io::Read + Send> = if input.is_stdin() {
-                Box::new(std::io::stdin())
+                let mut stdin = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
+                let head = std::io::BufRead::fill_buf(&mut stdin)
+                    .map_err(|e| Error::io(input.path(), e))?;
+                if crate::plan::compressed_head(head) {
+                    // Compressed standard input goes through the decompressing readers.
+                    let options = transmogrify_io::ReaderOptions::builder()
+                        .with_format(io_format(input.format()))
+                        .build()?;
+                    let stdin = transmogrify_io::Input::from_reader(&input.name(), stdin, None)?;
+                    self.reader = Some(transmogrify_io::reader_for(stdin, &options)?);
+                    self.scanner = None;
+                    return Ok(());
+                }
+                Box::new(stdin)
             } else {
                 Box::new(std::fs::File::open(input.path()).map_err(|e| Error::io(input.path(), e))?)
             };
@@ -477,6 +499,15 @@ pub(crate) fn finish(
 }
 
 /// The source byte range a reader batch covers, from its items' positions.
+/// The reader format of an input chunked here (`None`: the reader tells).
+fn io_format(format: InputFormat) -> Option<transmogrify_io::InputFormat> {
+    match format {
+        InputFormat::Json => Some(transmogrify_io::InputFormat::Json),
+        InputFormat::Jsonl => Some(transmogrify_io::InputFormat::Jsonl),
+        InputFormat::Reader => None,
+    }
+}
+
 pub(crate) fn raw_span(batch: &transmogrify_io::RawBatch) -> (u64, u64) {
     use transmogrify_io::RawItem;
     let offset = |item: &RawItem| match item {

@@ -93,7 +93,8 @@ impl Input {
             return Ok(Input::jsonl(path));
         }
         let name = path.to_string_lossy().into_owned();
-        let compressed = Compression::from_extension(&name) != Compression::None;
+        let compressed =
+            Compression::from_extension(&name) != Compression::None || compressed_file(&path)?;
         let format = match Io::from_extension(&name) {
             Some(f) => Some(f),
             None if compressed => None,
@@ -103,8 +104,7 @@ impl Input {
                     .and_then(|mut f| f.read(&mut head))
                     .map_err(|e| Error::io(&path, e))?;
                 let head = &head[..n];
-                let magic =
-                    head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]);
+                let magic = compressed_head(head);
                 if head.is_empty() {
                     // An empty file is an empty JSONL file: no records.
                     Some(Io::Jsonl)
@@ -153,6 +153,28 @@ impl Input {
 
 fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
+}
+
+/// Whether bytes start as gzip or zstd data do.
+pub(crate) fn compressed_head(head: &[u8]) -> bool {
+    head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+}
+
+/// Whether a file holds gzip or zstd data, whatever its name says (`dump.json` that is
+/// gzipped goes through the decompressing readers).
+pub(crate) fn compressed_file(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 4];
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+    Ok(compressed_head(&head[..n]))
 }
 
 /// How inputs are cut into chunks.
@@ -776,7 +798,16 @@ mod tests {
     fn detection_by_extension_then_content() -> Result<()> {
         let dir = std::env::temp_dir().join(format!("tm-detect-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let cases: [(&str, &[u8], InputFormat); 6] = [
+        let gzipped = {
+            use std::io::Write;
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(b"[{\"a\":1}]")
+                .map_err(|e| Error::io(&dir, e))?;
+            gz.finish().map_err(|e| Error::io(&dir, e))?
+        };
+        let cases: [(&str, &[u8], InputFormat); 7] = [
+            // Named as plain JSON but gzipped: the decompressing readers take it.
+            ("packed.json", &gzipped, InputFormat::Reader),
             ("a.json", b"{}", InputFormat::Json),
             ("a.ndjson", b"{}", InputFormat::Jsonl),
             ("a.csv", b"x,y\n1,2\n", InputFormat::Reader),

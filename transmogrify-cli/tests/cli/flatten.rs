@@ -281,3 +281,49 @@ fn the_example_data_flattens() -> TestResult {
     assert!(!r.stderr.contains('\r'));
     Ok(())
 }
+
+#[test]
+fn compressed_input_is_known_by_its_bytes_on_stdin_and_under_any_name() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let text = br#"[{"id": 1, "tags": [{"t": "a"}]}, {"id": 2, "ok": false}]"#;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(text)?;
+    let gzipped = gz.finish()?;
+    std::fs::write(dir.path().join("plain.json"), text)?;
+    // A gzipped file whose name says plain JSON.
+    std::fs::write(dir.path().join("packed.json"), &gzipped)?;
+    let flatten = |input: &str, out: &str, stdin: Option<&[u8]>| {
+        let mut args = vec![
+            "flatten",
+            input,
+            "--input-format",
+            "json",
+            "--entity",
+            "e",
+            "-o",
+            out,
+            "-f",
+            "csv",
+        ];
+        args.extend_from_slice(FIXED);
+        run(dir.path(), &args, stdin)
+    };
+    let r = flatten("plain.json", "plain", None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let want = std::fs::read_to_string(dir.path().join("plain/e_tags.csv"))?;
+    assert_eq!(want.lines().count(), 2, "{want}");
+    for (input, out, stdin) in [
+        ("packed.json", "packed", None),
+        ("-", "stdin", Some(&gzipped[..])),
+    ] {
+        let r = flatten(input, out, stdin)?;
+        assert_eq!(r.code, 0, "{input}: {}", r.stderr);
+        for table in ["e.csv", "e_tags.csv"] {
+            let got = std::fs::read_to_string(dir.path().join(out).join(table))?;
+            let want = std::fs::read_to_string(dir.path().join("plain").join(table))?;
+            assert_eq!(got, want, "{input}: {table}");
+        }
+    }
+    Ok(())
+}
