@@ -62,6 +62,7 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
     let target = output::Target::create(args, &processor, &entity, executor.workers())?;
+    remove_unfinished_on_interrupt(args.output.clone());
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(
         total_bytes(&args.input.inputs),
@@ -208,6 +209,51 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
         show::tree(&tables)
     };
     print(&text)
+}
+
+/// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: i32 = 130;
+
+/// On Ctrl-C or SIGTERM, removes the files this run left unfinished in `dir` (none of
+/// them has its final name yet) and exits with [`EXIT_INTERRUPTED`].
+fn remove_unfinished_on_interrupt(dir: PathBuf) {
+    let pid = std::process::id();
+    let _ = ctrlc::set_handler(move || {
+        let removed = remove_unfinished(&dir, pid);
+        eprintln!(
+            "\ninterrupted: removed {removed} unfinished file(s) from {}",
+            dir.display()
+        );
+        std::process::exit(EXIT_INTERRUPTED);
+    });
+}
+
+/// Removes from `dir` what process `pid` writes before giving files their final names:
+/// `.transmogrify-table-<pid>-*` (tables written as the run goes), `.transmogrify-spill-
+/// <pid>-*` (spilled parts) and `.<name>.tmp-<pid>` (files being written). Returns how
+/// many entries went.
+fn remove_unfinished(dir: &std::path::Path, pid: u32) -> usize {
+    let table = format!(".transmogrify-table-{pid}-");
+    let spill = format!(".transmogrify-spill-{pid}-");
+    let pending = format!(".tmp-{pid}");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let path = entry.path();
+        let gone = if name.starts_with(&spill) {
+            std::fs::remove_dir_all(&path).is_ok()
+        } else if name.starts_with(&table) || (name.starts_with('.') && name.ends_with(&pending)) {
+            std::fs::remove_file(&path).is_ok()
+        } else {
+            false
+        };
+        removed += usize::from(gone);
+    }
+    removed
 }
 
 /// Keeps of each part only its layout (tables, columns, kinds of value, row counts and

@@ -165,7 +165,10 @@ impl StreamingOutput {
         prepare_dir(&dir, options.overwrite)?;
         let spill_parent = options.spill_dir.clone().unwrap_or_else(|| dir.clone());
         let mut builder = tempfile::Builder::new();
-        builder.prefix(".transmogrify-spill-");
+        // The process id in the name tells whose spill it is (an interrupted run removes
+        // its own, and only its own).
+        let prefix = format!(".transmogrify-spill-{}-", std::process::id());
+        builder.prefix(&prefix);
         // Only this user may read or write the spill files (they are read back
         // without being validated again).
         #[cfg(unix)]

@@ -51,6 +51,60 @@ fn sigkill_at_any_point_leaves_only_hidden_temporary_files() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut text = String::with_capacity(40 << 20);
+    for i in 0..250_000 {
+        text.push_str(&format!(
+            "{{\"i\":{i},\"items\":[{{\"n\":{i}}}],\"pad\":\"{}\"}}\n",
+            "p".repeat(i % 80)
+        ));
+    }
+    std::fs::write(dir.path().join("big.jsonl"), text)?;
+    // A file of another run in the same directory is left alone.
+    std::fs::create_dir_all(dir.path().join("out"))?;
+    std::fs::write(dir.path().join("out/.transmogrify-table-1-0.csv.tmp"), "x")?;
+    for format in ["csv", "parquet"] {
+        let mut child = Command::new(bin())
+            .args(["flatten", "big.jsonl", "-o", "out", "-f", format, "--force"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Wait until the run has unfinished files, then interrupt it.
+        let out = dir.path().join("out");
+        let ours = format!("-{}-", child.id());
+        let mut seen = false;
+        for _ in 0..400 {
+            seen = names(&out)?.iter().any(|n| n.contains(&ours));
+            if seen || child.try_wait()?.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(seen, "{format}: no unfinished file to see");
+        let pid = i32::try_from(child.id())?;
+        // SAFETY: kill(2) on our own child's process id, which it still has (not reaped).
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let done = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        if done.status.code() == Some(0) {
+            // The run ended before the signal came: its files are all there.
+            assert!(names(&out)?.iter().any(|n| n == &format!("big.{format}")));
+            continue;
+        }
+        assert_eq!(done.status.code(), Some(130), "{format}: {stderr}");
+        assert!(stderr.contains("interrupted: removed"), "{stderr}");
+        assert_eq!(
+            names(&out)?,
+            [".transmogrify-table-1-0.csv.tmp"],
+            "{format}: {stderr}"
+        );
+    }
+    Ok(())
+}
+
 /// A small filesystem of its own, unmounted when dropped.
 struct Tmpfs {
     path: std::path::PathBuf,
