@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use crate::support::*;
 
-#[test]
-fn sigkill_at_any_point_leaves_only_hidden_temporary_files() -> TestResult {
+/// A directory with `big.jsonl`: 250,000 records (about 30 MB), long enough to stop a
+/// run part way.
+fn big_input() -> Result<tempfile::TempDir, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let mut text = String::with_capacity(40 << 20);
     for i in 0..250_000 {
@@ -17,6 +18,12 @@ fn sigkill_at_any_point_leaves_only_hidden_temporary_files() -> TestResult {
         ));
     }
     std::fs::write(dir.path().join("big.jsonl"), text)?;
+    Ok(dir)
+}
+
+#[test]
+fn sigkill_at_any_point_leaves_only_hidden_temporary_files() -> TestResult {
+    let dir = big_input()?;
     for (k, delay) in [10u64, 60, 200, 500, 900].into_iter().enumerate() {
         let out = format!("out{k}");
         let mut child = Command::new(bin())
@@ -53,15 +60,7 @@ fn sigkill_at_any_point_leaves_only_hidden_temporary_files() -> TestResult {
 
 #[test]
 fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
-    let dir = tempfile::tempdir()?;
-    let mut text = String::with_capacity(40 << 20);
-    for i in 0..250_000 {
-        text.push_str(&format!(
-            "{{\"i\":{i},\"items\":[{{\"n\":{i}}}],\"pad\":\"{}\"}}\n",
-            "p".repeat(i % 80)
-        ));
-    }
-    std::fs::write(dir.path().join("big.jsonl"), text)?;
+    let dir = big_input()?;
     // A file of another run in the same directory is left alone.
     std::fs::create_dir_all(dir.path().join("out"))?;
     std::fs::write(dir.path().join("out/.transmogrify-table-1-0.csv.tmp"), "x")?;
