@@ -217,43 +217,14 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// On Ctrl-C or SIGTERM, removes the files this run left unfinished in `dir` (none of
 /// them has its final name yet) and exits with [`EXIT_INTERRUPTED`].
 fn remove_unfinished_on_interrupt(dir: PathBuf) {
-    let pid = std::process::id();
     let _ = ctrlc::set_handler(move || {
-        let removed = remove_unfinished(&dir, pid);
+        let removed = transmogrify_io::remove_unfinished(&dir);
         eprintln!(
             "\ninterrupted: removed {removed} unfinished file(s) from {}",
             dir.display()
         );
         std::process::exit(EXIT_INTERRUPTED);
     });
-}
-
-/// Removes from `dir` what process `pid` writes before giving files their final names:
-/// `.transmogrify-table-<pid>-*` (tables written as the run goes), `.transmogrify-spill-
-/// <pid>-*` (spilled parts) and `.<name>.tmp-<pid>` (files being written). Returns how
-/// many entries went.
-fn remove_unfinished(dir: &std::path::Path, pid: u32) -> usize {
-    let table = format!(".transmogrify-table-{pid}-");
-    let spill = format!(".transmogrify-spill-{pid}-");
-    let pending = format!(".tmp-{pid}");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut removed = 0;
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let path = entry.path();
-        let gone = if name.starts_with(&spill) {
-            std::fs::remove_dir_all(&path).is_ok()
-        } else if name.starts_with(&table) || (name.starts_with('.') && name.ends_with(&pending)) {
-            std::fs::remove_file(&path).is_ok()
-        } else {
-            false
-        };
-        removed += usize::from(gone);
-    }
-    removed
 }
 
 /// Keeps of each part only its layout (tables, columns, kinds of value, row counts and

@@ -111,6 +111,8 @@ where
 
 #[cfg(test)]
 mod tests {
+    use arrow_array::cast::AsArray;
+
     use super::*;
 
     #[test]
@@ -142,10 +144,8 @@ mod tests {
         ]));
         let ints = convert_text(&text, &DataType::Int64)?;
         let ints = ints
-            .as_any()
-            .downcast_ref::<PrimitiveArray<Int64Type>>()
-            .ok_or("not Int64")
-            .map_err(|e| Error::Internal(e.into()))?;
+            .as_primitive_opt::<Int64Type>()
+            .ok_or_else(|| Error::Internal("not Int64".into()))?;
         assert_eq!(
             ints.iter().collect::<Vec<_>>(),
             [Some(1), None, Some(-42), Some(i64::MAX)]
@@ -153,10 +153,8 @@ mod tests {
         let floats: ArrayRef = Arc::new(StringArray::from(vec![None, Some("1.50"), Some("1e5")]));
         let floats = convert_text(&floats, &DataType::Float64)?;
         let floats = floats
-            .as_any()
-            .downcast_ref::<PrimitiveArray<Float64Type>>()
-            .ok_or("not Float64")
-            .map_err(|e| Error::Internal(e.into()))?;
+            .as_primitive_opt::<Float64Type>()
+            .ok_or_else(|| Error::Internal("not Float64".into()))?;
         assert_eq!(
             floats.iter().collect::<Vec<_>>(),
             [None, Some(1.5), Some(1e5)]

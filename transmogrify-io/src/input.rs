@@ -42,6 +42,24 @@ impl Compression {
         }
     }
 
+    /// The compression the first bytes of a stream show (gzip's or zstd's magic bytes),
+    /// whatever its name says.
+    ///
+    /// ```
+    /// use transmogrify_io::Compression;
+    /// assert_eq!(Compression::from_magic(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
+    /// assert_eq!(Compression::from_magic(b"[{}]"), Compression::None);
+    /// ```
+    pub fn from_magic(head: &[u8]) -> Compression {
+        if head.starts_with(GZIP_MAGIC) {
+            Compression::Gzip
+        } else if head.starts_with(ZSTD_MAGIC) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Compression::None => "plain",
@@ -218,12 +236,9 @@ impl Input {
             byte_offset: 0,
             source: e,
         })?;
-        let compression = if head.starts_with(GZIP_MAGIC) {
-            Compression::Gzip
-        } else if head.starts_with(ZSTD_MAGIC) {
-            Compression::Zstd
-        } else {
-            by_extension
+        let compression = match Compression::from_magic(head) {
+            Compression::None => by_extension,
+            found => found,
         };
         let reader: Box<dyn BufRead + Send> = match compression {
             Compression::None => Box::new(buffered),

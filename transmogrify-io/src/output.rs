@@ -254,6 +254,60 @@ impl Write for Sink {
     }
 }
 
+/// Hidden name of a spill directory of this process (a random suffix follows).
+pub(crate) fn spill_prefix() -> String {
+    format!(".transmogrify-spill-{}-", std::process::id())
+}
+
+/// Hidden name of the `n`th table file this process writes as the run goes.
+pub(crate) fn table_temp_name(n: u64) -> String {
+    format!(".transmogrify-table-{}-{n}.csv.tmp", std::process::id())
+}
+
+/// Hidden name under which this process writes `file_name` until it is complete.
+fn pending_name(file_name: &str) -> String {
+    format!(".{file_name}.tmp-{}", std::process::id())
+}
+
+/// Removes from `dir` what this process has written there under hidden names and not
+/// yet given its final name: spill directories, tables written as the run goes, files
+/// being written. Meant for an interrupted run; entries of other processes are left
+/// alone. Returns how many entries went.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("kept.csv"), "a\n")?;
+/// assert_eq!(transmogrify_io::remove_unfinished(dir.path()), 0);
+/// assert!(dir.path().join("kept.csv").exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn remove_unfinished(dir: &Path) -> usize {
+    let spill = spill_prefix();
+    let table = format!(".transmogrify-table-{}-", std::process::id());
+    // `.<name>.tmp-<pid>`: what follows an empty name.
+    let pending = pending_name("");
+    let pending_end = pending.get(1..).unwrap_or_default();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let path = entry.path();
+        let gone = if name.starts_with(&spill) {
+            fs::remove_dir_all(&path).is_ok()
+        } else if name.starts_with(&table) || (name.starts_with('.') && name.ends_with(pending_end))
+        {
+            fs::remove_file(&path).is_ok()
+        } else {
+            false
+        };
+        removed += usize::from(gone);
+    }
+    removed
+}
+
 /// A file being written under a hidden temporary name, removed unless committed.
 pub(crate) struct PendingFile {
     tmp: PathBuf,
@@ -264,7 +318,7 @@ pub(crate) struct PendingFile {
 impl PendingFile {
     pub(crate) fn new(dir: &Path, file_name: &str) -> Self {
         PendingFile {
-            tmp: dir.join(format!(".{file_name}.tmp-{}", std::process::id())),
+            tmp: dir.join(pending_name(file_name)),
             dest: dir.join(file_name),
             committed: false,
         }

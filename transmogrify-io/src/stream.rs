@@ -166,8 +166,8 @@ impl StreamingOutput {
         let spill_parent = options.spill_dir.clone().unwrap_or_else(|| dir.clone());
         let mut builder = tempfile::Builder::new();
         // The process id in the name tells whose spill it is (an interrupted run removes
-        // its own, and only its own).
-        let prefix = format!(".transmogrify-spill-{}-", std::process::id());
+        // its own, and only its own: `remove_unfinished`).
+        let prefix = crate::output::spill_prefix();
         builder.prefix(&prefix);
         // Only this user may read or write the spill files (they are read back
         // without being validated again).
@@ -539,10 +539,8 @@ impl DirectCsv {
                     // directory (entities streamed side by side).
                     static FILES: std::sync::atomic::AtomicU64 =
                         std::sync::atomic::AtomicU64::new(0);
-                    let tmp = dir.join(format!(
-                        ".transmogrify-table-{}-{}.csv.tmp",
-                        std::process::id(),
-                        FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    let tmp = dir.join(crate::output::table_temp_name(
+                        FILES.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
                     ));
                     // Read back if the table's layout changes later; never an existing
                     // file taken over.

@@ -252,13 +252,10 @@ mod tests {
     fn generated_floats_read_as_the_writer_writes_them() -> TestResult {
         // Digit strings of every length and zero pattern up to 20 digits on each side
         // of the point: the fast path must agree with parsing and formatting on all.
-        struct Rng(u64);
+        struct Rng(crate::test_rng::XorShift);
         impl Rng {
             fn below(&mut self, n: u64) -> u64 {
-                self.0 ^= self.0 << 13;
-                self.0 ^= self.0 >> 7;
-                self.0 ^= self.0 << 17;
-                self.0 % n
+                self.0.next_u64() % n
             }
             fn digits(&mut self, len: u64, out: &mut String) {
                 for _ in 0..len {
@@ -271,7 +268,7 @@ mod tests {
                 }
             }
         }
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15));
         let mut cells = Vec::new();
         for _ in 0..200_000 {
             let mut cell = String::new();

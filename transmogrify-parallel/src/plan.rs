@@ -157,7 +157,7 @@ fn is_stdin(path: &Path) -> bool {
 
 /// Whether bytes start as gzip or zstd data do.
 pub(crate) fn compressed_head(head: &[u8]) -> bool {
-    head.starts_with(&[0x1f, 0x8b]) || head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd])
+    transmogrify_io::Compression::from_magic(head) != transmogrify_io::Compression::None
 }
 
 /// Whether a file holds gzip or zstd data, whatever its name says (`dump.json` that is
