@@ -339,6 +339,9 @@ pub(crate) struct Scanner<R> {
     records_seen: u64,
     /// Bytes asked of the reader at a time.
     block: usize,
+    /// The error that ended the input, held back while the records before it go out
+    /// as a chunk of their own.
+    deferred: Option<Error>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -369,6 +372,7 @@ impl<R: Read> Scanner<R> {
             next: Position::line_start(0, 1, 0),
             records_seen: 0,
             block: READ_BLOCK,
+            deferred: None,
         }
     }
 
@@ -411,7 +415,7 @@ impl<R: Read> Scanner<R> {
     pub(crate) fn next_chunk(&mut self) -> Result<Option<Scanned>> {
         loop {
             match self.state {
-                ScanState::Done => return Ok(None),
+                ScanState::Done => return self.deferred.take().map_or(Ok(None), Err),
                 ScanState::Start => {
                     if self.buf.len() < 4 && !self.eof {
                         self.fill(self.block)?;
@@ -512,6 +516,28 @@ impl<R: Read> Scanner<R> {
         let mut chunk_start = 0usize;
         // Positions are advanced incrementally from the last record, never rescanned.
         let mut mark = (0usize, self.next);
+        // An error after some records ends the input once those records went out as
+        // a chunk: what a chunk holds must not depend on where chunks are cut.
+        macro_rules! fail {
+            ($error:expr) => {{
+                let error = $error;
+                if first_pos.is_none() {
+                    self.state = ScanState::Done;
+                    return Err(error);
+                }
+                self.state = ScanState::Done;
+                self.deferred = Some(error);
+                break;
+            }};
+        }
+        macro_rules! fill {
+            ($want:expr) => {
+                match self.fill($want) {
+                    Ok(more) => more,
+                    Err(error) => fail!(error),
+                }
+            };
+        }
         loop {
             // Move past the separator before the next element.
             let ws = self.buf[cursor..]
@@ -520,11 +546,11 @@ impl<R: Read> Scanner<R> {
                 .count();
             let mut at = cursor + ws;
             if at >= self.buf.len() {
-                if self.fill(self.block)? {
+                if fill!(self.block) {
                     continue;
                 }
                 if elements {
-                    return Err(self.syntax(at, "',' or ']'"));
+                    fail!(self.syntax(at, "',' or ']'"));
                 }
                 self.state = ScanState::Done;
                 break;
@@ -538,11 +564,9 @@ impl<R: Read> Scanner<R> {
                             .take_while(|b| b" \t\r\n".contains(b))
                             .count();
                         if at + 1 + rest_ws < self.buf.len() {
-                            return Err(
-                                self.error_at(at + 1 + rest_ws, SyntaxError::TrailingCharacters)
-                            );
+                            fail!(self.error_at(at + 1 + rest_ws, SyntaxError::TrailingCharacters));
                         }
-                        if !self.eof && self.fill(self.block)? {
+                        if !self.eof && fill!(self.block) {
                             continue;
                         }
                         self.state = ScanState::Done;
@@ -556,14 +580,14 @@ impl<R: Read> Scanner<R> {
                             .count();
                         at += ws2;
                         if at >= self.buf.len() {
-                            if self.fill(self.block)? {
+                            if fill!(self.block) {
                                 continue;
                             }
-                            return Err(self.syntax(at, "a JSON value"));
+                            fail!(self.syntax(at, "a JSON value"));
                         }
                     }
                     _ if first => {}
-                    _ => return Err(self.syntax(at, "',' or ']'")),
+                    _ => fail!(self.syntax(at, "',' or ']'")),
                 }
             }
             // One whole value starting at `at`.
@@ -576,7 +600,7 @@ impl<R: Read> Scanner<R> {
             match items.next() {
                 Some(Ok((bytes, _))) if at + bytes.len() == self.buf.len() && !self.eof => {
                     // A value that ends where the read ended may go on (`12|34`).
-                    self.fill(self.block)?;
+                    fill!(self.block);
                     continue;
                 }
                 Some(Ok((bytes, _))) => {
@@ -603,11 +627,10 @@ impl<R: Read> Scanner<R> {
                     let incomplete = matches!(e.kind, RecordErrorKind::Syntax(_)) && near_end;
                     if incomplete && !self.eof {
                         let grow = self.buf.len().max(self.block);
-                        self.fill(grow)?;
+                        fill!(grow);
                         continue;
                     }
-                    self.state = ScanState::Done;
-                    return Err(Error::Core(e.into()));
+                    fail!(Error::Core(e.into()));
                 }
                 None => {
                     self.state = ScanState::Done;
@@ -621,7 +644,10 @@ impl<R: Read> Scanner<R> {
         let data: Arc<[u8]> = Arc::from(&self.buf[chunk_start..cursor]);
         let start = self.buf_offset + chunk_start as u64;
         let end = self.buf_offset + cursor as u64;
-        self.next = mark.1.advanced(&self.buf[mark.0..], cursor - mark.0);
+        if self.deferred.is_none() {
+            // (After an error nothing more is read, and the mark may be past the cursor.)
+            self.next = mark.1.advanced(&self.buf[mark.0..], cursor - mark.0);
+        }
         self.consume(cursor);
         let layout = if elements {
             Layout::Elements { first }
@@ -778,20 +804,27 @@ mod tests {
     }
 
     #[test]
-    fn truncated_arrays_are_errors() {
-        let mut s = Scanner::new(
-            &b"[{\"a\":1},{\"a\":"[..],
-            "f".into(),
-            InputFormat::Json,
-            Chunking::default(),
-        );
-        let err = s.next_chunk().err().map(|e| e.to_string());
-        assert_eq!(
-            err.as_deref(),
-            Some(
-                "f: line 1, column 15 (byte 14, record 1): invalid JSON: unexpected end of input, expected a JSON value near `{\"a\":`"
-            )
-        );
+    fn truncated_arrays_are_errors_after_the_records_before_them() {
+        for chunking in [Chunking::default(), Chunking::records(1)] {
+            let mut s = Scanner::new(
+                &b"[{\"a\":1},{\"a\":"[..],
+                "f".into(),
+                InputFormat::Json,
+                chunking,
+            );
+            // Whatever the chunk size, the element before the error is a chunk...
+            let first = s.next_chunk().ok().flatten().map(|c| (c.data, c.records));
+            assert_eq!(first, Some((Arc::from(&b"{\"a\":1}"[..]), 1)));
+            // ... and the error ends the input.
+            let err = s.next_chunk().err().map(|e| e.to_string());
+            assert_eq!(
+                err.as_deref(),
+                Some(
+                    "f: line 1, column 15 (byte 14, record 1): invalid JSON: unexpected end of input, expected a JSON value near `{\"a\":`"
+                )
+            );
+            assert!(matches!(s.next_chunk(), Ok(None)));
+        }
     }
 
     #[test]
