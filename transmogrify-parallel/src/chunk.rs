@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use transmogrify_core::{JsonLines, JsonRecords, Position, ProcessingResult, Processor};
+use transmogrify_core::{JsonLines, JsonRecords, Position, ProcessingResult, Processor, Session};
 
 use crate::error::{Error, Result};
 use crate::plan::Layout;
@@ -48,13 +48,26 @@ pub(crate) fn flatten(
     layout: Layout,
     start: Position,
 ) -> Result<ProcessingResult> {
+    let mut session = processor.session(entity);
+    flatten_into(&mut session, source, data, layout, start)?;
+    Ok(session.finish()?)
+}
+
+/// Flattens the records of `data` (see [`flatten`]) into `session`, after the records
+/// it already holds.
+pub(crate) fn flatten_into(
+    session: &mut Session,
+    source: &str,
+    data: &[u8],
+    layout: Layout,
+    start: Position,
+) -> Result<()> {
     let Position {
         ordinal,
         line,
         byte_offset: start_offset,
         ..
     } = start;
-    let mut session = processor.session(entity);
     session.set_source(source);
     match layout {
         Layout::Lines { .. } => {
@@ -77,5 +90,5 @@ pub(crate) fn flatten(
             }
         }
     }
-    Ok(session.finish()?)
+    Ok(())
 }

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use transmogrify_core::{ErrorMode, Position, ProcessingResult, Processor};
+use transmogrify_core::{ErrorMode, Position, ProcessingResult, Processor, Session};
 
-use crate::chunk::{flatten, read_range};
+use crate::chunk::{flatten_into, read_range};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::ledger::Ledger;
@@ -24,6 +24,12 @@ pub(crate) trait ChunkRunner: Send {
     /// Flattens `chunk`. Ranges must publish their counts to the ledger before waiting
     /// for their base.
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult>;
+
+    /// Flattens consecutive chunks into one result, if this runner can (`None`: the
+    /// chunks are run one by one).
+    fn run_group(&mut self, _chunks: &[Chunk], _ctx: &Ctx<'_>) -> Option<Result<ProcessingResult>> {
+        None
+    }
 
     /// Whether a failure of this runner is worth one retry (a dead worker process).
     fn retryable(&self, _error: &Error) -> bool {
@@ -49,6 +55,26 @@ pub(crate) fn run_in_process(
     ctx: &Ctx<'_>,
     buf: &mut Vec<u8>,
 ) -> Result<ProcessingResult> {
+    let mut session = ctx.processor().session(&ctx.job.entity);
+    run_into(&mut session, chunk, ctx, buf)?;
+    Ok(session.finish()?)
+}
+
+/// Runs consecutive chunks in this process into one result, as if they were one chunk.
+pub(crate) fn run_group_in_process(
+    chunks: &[Chunk],
+    ctx: &Ctx<'_>,
+    buf: &mut Vec<u8>,
+) -> Result<ProcessingResult> {
+    let mut session = ctx.processor().session(&ctx.job.entity);
+    for chunk in chunks {
+        run_into(&mut session, chunk, ctx, buf)?;
+    }
+    Ok(session.finish()?)
+}
+
+/// Flattens a chunk into `session`, after the records it holds.
+fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u8>) -> Result<()> {
     let input = &ctx.job.inputs[chunk.input];
     let name = input.name();
     match &chunk.body {
@@ -58,9 +84,8 @@ pub(crate) fn run_in_process(
             let (records, lines) = transmogrify_core::JsonLines::count(data);
             ctx.ledger.publish(chunk.seq, records, lines);
             let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
-            flatten(
-                ctx.processor(),
-                &ctx.job.entity,
+            flatten_into(
+                session,
                 &name,
                 data,
                 Layout::Lines { line },
@@ -69,7 +94,7 @@ pub(crate) fn run_in_process(
         }
         Body::Raw(batch) => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
-            flatten_raw(ctx.processor(), &ctx.job.entity, &name, batch, ordinal)
+            flatten_raw_into(session, &name, batch, ordinal)
         }
         Body::Inline { data, layout } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
@@ -77,9 +102,8 @@ pub(crate) fn run_in_process(
                 Layout::Lines { line } => *line,
                 _ => 0,
             };
-            flatten(
-                ctx.processor(),
-                &ctx.job.entity,
+            flatten_into(
+                session,
                 &name,
                 data,
                 *layout,
@@ -102,6 +126,12 @@ pub(crate) struct Plan<'a> {
     reader: Option<Box<dyn transmogrify_io::Reader>>,
     /// Whether the current input was opened.
     started: bool,
+    /// The current input is a file of at most an eighth of a chunk: its chunks may
+    /// share a part with those of the small inputs around it, up to a quarter of a
+    /// chunk in all.
+    small: bool,
+    /// A chunk planned ahead while gathering a group, with whether it is small.
+    held: Option<(Planned, bool)>,
     /// Records in the chunks planned so far (inline chunks only).
     planned_records: u64,
     /// The record limit is reached: nothing more is planned.
@@ -120,6 +150,8 @@ impl<'a> Plan<'a> {
             scanner: None,
             reader: None,
             started: false,
+            small: false,
+            held: None,
             planned_records: 0,
             limit_reached: false,
         }
@@ -127,6 +159,18 @@ impl<'a> Plan<'a> {
 
     fn open_input(&mut self) -> Result<()> {
         let input = &self.job.inputs[self.input];
+        // Chunks cut by record count stay as asked; a sample reads one part.
+        let file_len = if input.is_stdin() {
+            None
+        } else {
+            std::fs::metadata(input.path())
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+        };
+        self.small = self.job.chunking.records.is_none()
+            && self.job.limit.is_none()
+            && file_len.is_some_and(|len| len <= self.job.chunking.bytes / 8);
         if let Some(options) = input.reader_options() {
             // A record limit stops at the end of the reader batch that reaches it.
             self.reader = Some(transmogrify_io::open_reader(input.path(), options)?);
@@ -173,7 +217,12 @@ impl<'a> Plan<'a> {
             if let Some(limit) = self.job.limit {
                 chunking.records = Some(chunking.records.unwrap_or(limit).min(limit).max(1));
             }
-            self.scanner = Some(Scanner::new(reader, input.name(), input.format(), chunking));
+            let mut scanner = Scanner::new(reader, input.name(), input.format(), chunking);
+            if let Some(len) = file_len {
+                // One read takes the whole of a small file, the next finds its end.
+                scanner = scanner.with_block(usize::try_from(len).map_or(usize::MAX, |l| l + 1));
+            }
+            self.scanner = Some(scanner);
         }
         Ok(())
     }
@@ -185,6 +234,7 @@ impl<'a> Plan<'a> {
         self.ranges = Vec::new().into_iter();
         self.input += 1;
         self.started = false;
+        self.small = false;
     }
 
     /// The current input cannot be read further: report it and move on.
@@ -224,7 +274,51 @@ impl<'a> Plan<'a> {
 impl Iterator for Plan<'_> {
     type Item = Planned;
 
+    /// The next chunk; chunks of small inputs come in groups of up to a quarter of a
+    /// chunk's bytes.
     fn next(&mut self) -> Option<Planned> {
+        let (item, small) = match self.held.take() {
+            Some(held) => held,
+            None => self.plan_one()?,
+        };
+        let first = match item {
+            Planned::Chunk(chunk) if small => chunk,
+            other => return Some(other),
+        };
+        let budget = self.job.chunking.bytes / 4;
+        let mut bytes = first.end.saturating_sub(first.start);
+        let mut group = vec![first];
+        while bytes < budget {
+            match self.plan_one() {
+                Some((Planned::Chunk(chunk), true))
+                    if bytes + chunk.end.saturating_sub(chunk.start) <= budget =>
+                {
+                    bytes += chunk.end.saturating_sub(chunk.start);
+                    group.push(chunk);
+                }
+                Some(other) => {
+                    self.held = Some(other);
+                    break;
+                }
+                None => break,
+            }
+        }
+        if group.len() == 1 {
+            group.pop().map(Planned::Chunk)
+        } else {
+            Some(Planned::Group(group))
+        }
+    }
+}
+
+impl Plan<'_> {
+    /// The next chunk or failed input, with whether its input is small.
+    fn plan_one(&mut self) -> Option<(Planned, bool)> {
+        let item = self.plan_next()?;
+        Some((item, self.small))
+    }
+
+    fn plan_next(&mut self) -> Option<Planned> {
         loop {
             if self.limit_reached
                 || self.ledger.is_cancelled()
@@ -353,6 +447,22 @@ pub(crate) fn handle(
                 ctx.ledger.cancel_after(seq);
             }
         }
+        Planned::Group(chunks) => {
+            let Some(first) = chunks.first() else {
+                return;
+            };
+            if !ctx.ledger.is_cancelled_for(first.seq) {
+                if let Some(Ok(result)) = runner.run_group(&chunks, ctx) {
+                    deliver(&chunks, 1, result, ctx, sink, tally);
+                    return;
+                }
+            }
+            // Not as one part (or it failed): chunk by chunk, each with its own
+            // retries, gaps and errors, as if never grouped.
+            for chunk in chunks {
+                handle(Planned::Chunk(chunk), runner, ctx, sink, tally);
+            }
+        }
         Planned::Chunk(chunk) => {
             if ctx.ledger.is_cancelled_for(chunk.seq) {
                 let _ = sink.gap(chunk.seq);
@@ -372,35 +482,14 @@ pub(crate) fn handle(
                     if attempts > 1 {
                         tally.retried.fetch_add(1, Ordering::Relaxed);
                     }
-                    tally
-                        .records
-                        .fetch_add(result.record_count(), Ordering::Relaxed);
-                    tally
-                        .bad
-                        .fetch_add(result.errors().len() as u64, Ordering::Relaxed);
-                    tally
-                        .bytes
-                        .fetch_add(chunk.end - chunk.start, Ordering::Relaxed);
-                    tally.ok.fetch_add(1, Ordering::Relaxed);
-                    if let Some(p) = &ctx.job.progress {
-                        p.fetch_add(chunk.end - chunk.start, Ordering::Relaxed);
-                    }
-                    if let Err(e) = sink.accept(chunk.seq, result) {
-                        // The output cannot take more (disk full, …): fatal in any mode.
-                        tally.fatal.lock().get_or_insert_with(|| e.to_string());
-                        ctx.ledger.cancel_after(chunk.seq);
-                        tally.failed.lock().push((
-                            FailedChunk {
-                                index: chunk.seq,
-                                input: ctx.job.inputs[chunk.input].name(),
-                                start: chunk.start,
-                                end: chunk.end,
-                                attempts,
-                                error: e.to_string(),
-                            },
-                            e,
-                        ));
-                    }
+                    deliver(
+                        std::slice::from_ref(&chunk),
+                        attempts,
+                        result,
+                        ctx,
+                        sink,
+                        tally,
+                    );
                 }
                 Err(Error::Cancelled) => {
                     let _ = sink.gap(chunk.seq);
@@ -408,6 +497,56 @@ pub(crate) fn handle(
                 Err(e) => fail(chunk, attempts, e, ctx, sink, tally, strict),
             }
         }
+    }
+}
+
+/// Counts the result of `chunks` (one chunk, or a group flattened as one) and hands it
+/// to the sink as the first chunk's part; the others leave a gap.
+fn deliver(
+    chunks: &[Chunk],
+    attempts: u32,
+    result: ProcessingResult,
+    ctx: &Ctx<'_>,
+    sink: &dyn ResultSink,
+    tally: &Tally,
+) {
+    let Some(first) = chunks.first() else {
+        return;
+    };
+    let bytes: u64 = chunks.iter().map(|c| c.end - c.start).sum();
+    tally
+        .records
+        .fetch_add(result.record_count(), Ordering::Relaxed);
+    tally
+        .bad
+        .fetch_add(result.errors().len() as u64, Ordering::Relaxed);
+    tally.bytes.fetch_add(bytes, Ordering::Relaxed);
+    tally.ok.fetch_add(chunks.len() as u64, Ordering::Relaxed);
+    if let Some(p) = &ctx.job.progress {
+        p.fetch_add(bytes, Ordering::Relaxed);
+    }
+    let mut delivered = sink.accept(first.seq, result);
+    for chunk in chunks.iter().skip(1) {
+        if delivered.is_err() {
+            break;
+        }
+        delivered = sink.gap(chunk.seq);
+    }
+    if let Err(e) = delivered {
+        // The output cannot take more (disk full, …): fatal in any mode.
+        tally.fatal.lock().get_or_insert_with(|| e.to_string());
+        ctx.ledger.cancel_after(first.seq);
+        tally.failed.lock().push((
+            FailedChunk {
+                index: first.seq,
+                input: ctx.job.inputs[first.input].name(),
+                start: first.start,
+                end: first.end,
+                attempts,
+                error: e.to_string(),
+            },
+            e,
+        ));
     }
 }
 
@@ -532,6 +671,19 @@ pub(crate) fn flatten_raw(
     batch: &transmogrify_io::RawBatch,
     ordinal: u64,
 ) -> Result<ProcessingResult> {
+    let mut session = processor.session(entity);
+    flatten_raw_into(&mut session, source, batch, ordinal)?;
+    Ok(session.finish()?)
+}
+
+/// Flattens a reader batch (see [`flatten_raw`]) into `session`, after the records it
+/// holds.
+fn flatten_raw_into(
+    session: &mut Session,
+    source: &str,
+    batch: &transmogrify_io::RawBatch,
+    ordinal: u64,
+) -> Result<()> {
     use transmogrify_io::RawItem;
     let first = match batch.items.first() {
         Some(RawItem::Record { position, .. }) => position.ordinal,
@@ -540,7 +692,6 @@ pub(crate) fn flatten_raw(
     };
     // Readers number records within their input; a run numbers them across inputs.
     let shift = |o: u64| o.wrapping_sub(first).wrapping_add(ordinal);
-    let mut session = processor.session(entity);
     session.set_source(source);
     for item in &batch.items {
         match item {
@@ -558,5 +709,5 @@ pub(crate) fn flatten_raw(
             }
         }
     }
-    Ok(session.finish()?)
+    Ok(())
 }

@@ -4,7 +4,9 @@ use std::time::Instant;
 
 use transmogrify_core::{ProcessingResult, ResultCollector};
 
-use crate::driver::{ChunkRunner, Ctx, Plan, Tally, finish, handle, run_in_process};
+use crate::driver::{
+    ChunkRunner, Ctx, Plan, Tally, finish, handle, run_group_in_process, run_in_process,
+};
 use crate::error::Result;
 use crate::job::Job;
 use crate::ledger::Ledger;
@@ -54,6 +56,10 @@ pub(crate) struct InProcess {
 impl ChunkRunner for InProcess {
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
         run_in_process(chunk, ctx, &mut self.buf)
+    }
+
+    fn run_group(&mut self, chunks: &[Chunk], ctx: &Ctx<'_>) -> Option<Result<ProcessingResult>> {
+        Some(run_group_in_process(chunks, ctx, &mut self.buf))
     }
 }
 

@@ -251,6 +251,9 @@ pub(crate) struct Chunk {
 /// ledger), or the error that ended an input.
 pub(crate) enum Planned {
     Chunk(Chunk),
+    /// Consecutive chunks of small inputs, flattened into one part where the runner
+    /// can (one part per input would cost more than flattening them).
+    Group(Vec<Chunk>),
     Failed {
         input: usize,
         seq: u64,
@@ -376,10 +379,11 @@ impl<R: Read> Scanner<R> {
         }
     }
 
-    /// Reads `block` bytes at a time (tests cut tokens at every place with tiny blocks).
-    #[cfg(test)]
-    fn with_block(mut self, block: usize) -> Self {
-        self.block = block;
+    /// Reads `block` bytes at a time (at least one): a file known to be small is read
+    /// in one block of its size rather than into a buffer of a full block (tests cut
+    /// tokens at every place with tiny blocks).
+    pub(crate) fn with_block(mut self, block: usize) -> Self {
+        self.block = block.clamp(1, READ_BLOCK);
         self
     }
 

@@ -325,3 +325,118 @@ fn parquet_input_reports_the_bytes_it_read() -> TestResult {
     }
     check(&job, "parquet input")
 }
+
+/// A sink that counts the parts it is given.
+struct CountingSink {
+    inner: transmogrify_core::ResultCollector,
+    parts: std::sync::atomic::AtomicU64,
+}
+
+impl transmogrify_parallel::ResultSink for CountingSink {
+    fn accept(&self, seq: u64, part: ProcessingResult) -> transmogrify_parallel::Result<()> {
+        self.parts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.deposit(seq, part);
+        Ok(())
+    }
+}
+
+/// Thirty small inputs of every kind the planner reads: JSONL, JSON arrays, single
+/// objects, gzip, CSV, and one with a bad record.
+fn small_inputs(inputs: &Inputs) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
+    use std::io::Write;
+    let mut paths = Vec::new();
+    for i in 0..30 {
+        let records: Vec<String> = (i * 4..i * 4 + 4).map(record).collect();
+        let path = match i % 6 {
+            0 => inputs.jsonl(&format!("s{i:02}.jsonl"), &records)?,
+            1 => inputs.json_array(&format!("s{i:02}.json"), &records)?,
+            2 => inputs.write(&format!("s{i:02}.json"), &record(i * 4))?,
+            3 => {
+                let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                gz.write_all((records.join("\n") + "\n").as_bytes())?;
+                let path = inputs.dir.path().join(format!("s{i:02}.jsonl.gz"));
+                std::fs::write(&path, gz.finish()?)?;
+                path
+            }
+            4 => inputs.write(
+                &format!("s{i:02}.csv"),
+                &format!("id,name\n{i},\"n {i}\"\n"),
+            )?,
+            _ if i == 17 => inputs.write("s17.jsonl", "{\"id\": 1}\n{\"id\": tru}\n")?,
+            _ => inputs.jsonl(&format!("s{i:02}.jsonl"), &records[..1])?,
+        };
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+#[test]
+fn small_inputs_share_parts_and_give_the_same_tables() -> TestResult {
+    let inputs = Inputs::new()?;
+    let paths = small_inputs(&inputs)?;
+    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let (good, bad): (Vec<&std::path::Path>, _) =
+        paths.iter().partition(|p| !p.ends_with("s17.jsonl"));
+    let bad = *bad.first().ok_or("no bad input")?;
+
+    // Every executor and chunking gives the sequential result, bad file and all.
+    let skip = job(&processor(true)?, "small", &paths)?;
+    check(&skip, "small inputs")?;
+    let (result, _) = SequentialExecutor.run_to_result(&skip)?;
+    // The bad file's first record comes through; its second is the one bad record.
+    assert_eq!(result.errors().len(), 1);
+    assert!(
+        result.errors()[0]
+            .error
+            .to_string()
+            .starts_with(&format!("{}: line 2, column 8", bad.display())),
+        "{}",
+        result.errors()[0].error
+    );
+
+    // With the default chunk size the small inputs share parts; with chunks of one
+    // byte each input (or less) is a part of its own. The tables are the same.
+    let good = job(&processor(false)?, "small", &good)?;
+    for executor in executors() {
+        let mut parts = Vec::new();
+        let mut results = Vec::new();
+        for chunking in [Chunking::default(), Chunking::bytes(1)] {
+            let sink = CountingSink {
+                inner: transmogrify_core::ResultCollector::new(),
+                parts: std::sync::atomic::AtomicU64::new(0),
+            };
+            let report = executor.run(&good.clone().with_chunking(chunking), &sink)?;
+            assert!(report.failed_chunks.is_empty(), "{report:?}");
+            parts.push(sink.parts.into_inner());
+            results.push(tables(&sink.inner.finish()?)?);
+        }
+        assert!(results[0] == results[1], "{}", executor.name());
+        assert!(parts[1] >= 29, "{}: {parts:?}", executor.name());
+        if executor.name() != "processes" {
+            assert!(parts[0] <= 5, "{}: {parts:?}", executor.name());
+        }
+    }
+
+    // A bad file among small ones stops a strict run with its own error.
+    let strict = job(&processor(false)?, "small", &paths)?;
+    let alone = job(&processor(false)?, "small", &[bad])?;
+    let want = SequentialExecutor
+        .run_to_result(&alone)
+        .err()
+        .ok_or("expected an error")?;
+    let want = want.record_error().ok_or("expected a record error")?;
+    for executor in executors() {
+        let err = executor
+            .run_to_result(&strict)
+            .err()
+            .ok_or("expected an error")?;
+        let got = err.record_error().ok_or("expected a record error")?;
+        assert_eq!(got.source_name, want.source_name, "{}", executor.name());
+        assert_eq!(got.position.line, want.position.line);
+        assert_eq!(got.position.column, want.position.column);
+        assert_eq!(got.position.byte_offset, want.position.byte_offset);
+        assert_eq!(got.kind.to_string(), want.kind.to_string());
+    }
+    Ok(())
+}
