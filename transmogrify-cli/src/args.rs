@@ -123,7 +123,9 @@ pub enum CompressionArg {
 /// Where the data comes from.
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
-    /// Input files (`-` for standard input); `.gz` and `.zst` are decompressed.
+    /// Input files (`-` for standard input); `.gz` and `.zst` are decompressed. A
+    /// directory stands for the `.json`, `.jsonl`, `.ndjson`, `.csv` and `.parquet` files
+    /// under it (compressed too), in order of path; hidden ones are left out.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Name of the data set: the main table's name and the prefix of the others

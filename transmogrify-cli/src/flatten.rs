@@ -2,7 +2,7 @@
 //! files, or into a schema listing.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use serde_json::json;
@@ -17,21 +17,83 @@ use crate::output;
 use crate::progress::{Progress, human_bytes};
 use crate::{options, print, schema as show};
 
-/// The inputs as the executors take them.
-pub fn inputs(args: &InputArgs) -> Result<Vec<Input>, Fail> {
-    let mut out = Vec::with_capacity(args.inputs.len());
-    let stdin_count = args.inputs.iter().filter(|p| p.as_os_str() == "-").count();
+/// The input `files` (from [`input_files`]) as the executors take them.
+pub fn inputs(args: &InputArgs, files: &[PathBuf]) -> Result<Vec<Input>, Fail> {
+    files.iter().map(|path| output::input(path, args)).collect()
+}
+
+/// Extensions of the data files a directory input stands for (each also compressed).
+const DATA_EXTENSIONS: [&str; 5] = ["json", "jsonl", "ndjson", "csv", "parquet"];
+
+/// The input files: files as given, and for a directory every file under it, at any
+/// depth, whose name ends in a data extension (`.json`, `.jsonl`, `.ndjson`, `.csv`,
+/// `.parquet`, each optionally `.gz` or `.zst`), in order of path. Hidden files and
+/// directories (`.name`) and the `skip` directory are left out.
+pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf>, Fail> {
+    let stdin_count = paths.iter().filter(|p| p.as_os_str() == "-").count();
     if stdin_count > 1 {
         return Err(Fail::usage("standard input (`-`) can be read only once"));
     }
-    for path in &args.inputs {
-        if path.as_os_str() != "-" && !path.exists() {
+    let skip = skip.and_then(|s| s.canonicalize().ok());
+    let mut out = Vec::with_capacity(paths.len());
+    for path in paths {
+        if path.as_os_str() == "-" {
+            out.push(path.clone());
+        } else if path.is_dir() {
+            let before = out.len();
+            walk(path, skip.as_deref(), &mut out)?;
+            if out.len() == before {
+                return Err(Fail::usage(format!(
+                    "{}: the directory holds no .json, .jsonl, .ndjson, .csv or .parquet files",
+                    path.display()
+                )));
+            }
+        } else if path.exists() {
+            out.push(path.clone());
+        } else {
             return Err(Fail::io(format!("{}: no such file", path.display()))
                 .with_hint("check the path; use `-` to read standard input"));
         }
-        out.push(output::input(path, args)?);
     }
     Ok(out)
+}
+
+/// Adds the data files under `dir` to `out`, in order of path.
+fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
+    let unreadable = |e: std::io::Error| Fail::io(format!("{}: {e}", dir.display()));
+    if skip.is_some_and(|s| dir.canonicalize().is_ok_and(|d| d == s)) {
+        return Ok(());
+    }
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(unreadable)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(unreadable)?;
+    entries.sort();
+    for path in entries {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            walk(&path, skip, out)?;
+            continue;
+        }
+        let name = name.to_ascii_lowercase();
+        let plain = [".gz", ".zst", ".zstd"]
+            .iter()
+            .find_map(|c| name.strip_suffix(c))
+            .unwrap_or(&name);
+        let data = plain
+            .rsplit_once('.')
+            .is_some_and(|(_, ext)| DATA_EXTENSIONS.contains(&ext));
+        if data && path.is_file() {
+            out.push(path);
+        }
+    }
+    Ok(())
 }
 
 fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
@@ -58,17 +120,14 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let entity = options::entity(&args.input)?;
     let config = options::config(&args.processing)?;
     let processor = Processor::new(config);
-    let inputs = inputs(&args.input)?;
+    let files = input_files(&args.input.inputs, Some(&args.output))?;
+    let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
     let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     remove_unfinished_on_interrupt(args.output.clone());
     let draw = !args.quiet && std::io::stderr().is_terminal();
-    let progress = Progress::start(
-        total_bytes(&args.input.inputs),
-        draw,
-        Box::new(std::io::stderr()),
-    );
+    let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(chunking)
         .with_progress(progress.counter());
@@ -191,7 +250,8 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     let id = config.id_field().map(str::to_string);
     let parent = config.parent_field().map(str::to_string);
     let processor = Processor::new(config);
-    let inputs = inputs(&args.input)?;
+    let files = input_files(&args.input.inputs, None)?;
+    let inputs = inputs(&args.input, &files)?;
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(Chunking::default())
         .with_limit(args.sample);

@@ -30,6 +30,11 @@ pub fn entity(input: &InputArgs) -> Result<String, Fail> {
         return Err(Fail::usage("reading standard input needs an entity name")
             .with_hint("pass --entity NAME"));
     }
+    // A directory is named by its own name, `.` included.
+    let first = match first.canonicalize() {
+        Ok(full) if first.is_dir() => full,
+        _ => first.to_path_buf(),
+    };
     let mut name = first
         .file_name()
         .and_then(|n| n.to_str())

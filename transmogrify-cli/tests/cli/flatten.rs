@@ -327,3 +327,78 @@ fn compressed_input_is_known_by_its_bytes_on_stdin_and_under_any_name() -> TestR
     }
     Ok(())
 }
+
+#[test]
+fn a_directory_stands_for_the_data_files_under_it() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let dumps = dir.path().join("dumps");
+    std::fs::create_dir_all(dumps.join("sub"))?;
+    std::fs::write(dumps.join("b.json"), r#"{"id":2}"#)?;
+    std::fs::write(dumps.join("a.jsonl"), "{\"id\":1}\n")?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(br#"[{"id":3,"t":[{"x":1}]}]"#)?;
+    std::fs::write(dumps.join("sub").join("c.json.gz"), gz.finish()?)?;
+    // Not data, hidden, or the output: left out.
+    std::fs::write(dumps.join(".hidden.json"), r#"{"id":99}"#)?;
+    std::fs::write(dumps.join("README.txt"), "not data")?;
+
+    let mut args = vec!["flatten", "dumps", "-o", "dumps/out", "-f", "csv"];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = dumps.join("out");
+    // Named after the directory; files in order of path, subdirectories included.
+    assert_eq!(names(&out)?, ["dumps.csv", "dumps_t.csv"]);
+    let main = std::fs::read_to_string(out.join("dumps.csv"))?;
+    let ids: Vec<&str> = main
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next())
+        .collect();
+    assert_eq!(ids, ["1", "2", "3"]);
+
+    // Again, into the same directory: its own output is not read back.
+    args.push("--force");
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(out.join("dumps.csv"))?, main);
+
+    // The same as naming the files.
+    let mut named = vec![
+        "flatten",
+        "dumps/a.jsonl",
+        "dumps/b.json",
+        "dumps/sub/c.json.gz",
+        "-e",
+        "dumps",
+        "-o",
+        "named",
+        "-f",
+        "csv",
+    ];
+    named.extend_from_slice(FIXED);
+    let r = run(dir.path(), &named, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for name in ["dumps.csv", "dumps_t.csv"] {
+        assert_eq!(
+            std::fs::read(out.join(name))?,
+            std::fs::read(dir.path().join("named").join(name))?,
+            "{name}"
+        );
+    }
+
+    // A directory without data files is a usage error.
+    std::fs::create_dir(dir.path().join("empty"))?;
+    let r = run(
+        dir.path(),
+        &["flatten", "empty", "-o", "o", "-f", "csv"],
+        None,
+    )?;
+    assert_eq!(r.code, 2);
+    assert_eq!(
+        r.stderr,
+        "error: empty: the directory holds no .json, .jsonl, .ndjson, .csv or .parquet files\n"
+    );
+    Ok(())
+}
