@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use transmogrify_core::{JsonLines, JsonRecords, Position, ProcessingResult, Processor, Session};
+use transmogrify_core::{JsonLines, JsonRecords, Position, Session};
 
 use crate::error::{Error, Result};
 use crate::plan::Layout;
@@ -38,23 +38,9 @@ pub(crate) fn read_range(path: &Path, start: u64, end: u64, data: &mut Vec<u8>) 
     Ok(())
 }
 
-/// Flattens the records of `data`, laid out as `layout`. `start` gives the first
-/// record's ordinal and, for lines, the line and byte offset of `data[0]`.
-pub(crate) fn flatten(
-    processor: &Processor,
-    entity: &str,
-    source: &str,
-    data: &[u8],
-    layout: Layout,
-    start: Position,
-) -> Result<ProcessingResult> {
-    let mut session = processor.session(entity);
-    flatten_into(&mut session, source, data, layout, start)?;
-    Ok(session.finish()?)
-}
-
-/// Flattens the records of `data` (see [`flatten`]) into `session`, after the records
-/// it already holds.
+/// Flattens the records of `data`, laid out as `layout`, into `session` after the
+/// records it already holds. `start` gives the first record's ordinal and, for lines,
+/// the line and byte offset of `data[0]`.
 pub(crate) fn flatten_into(
     session: &mut Session,
     source: &str,

@@ -451,16 +451,26 @@ pub(crate) fn handle(
             let Some(first) = chunks.first() else {
                 return;
             };
+            let mut died = false;
             if !ctx.ledger.is_cancelled_for(first.seq) {
-                if let Some(Ok(result)) = runner.run_group(&chunks, ctx) {
-                    deliver(&chunks, 1, result, ctx, sink, tally);
-                    return;
+                match runner.run_group(&chunks, ctx) {
+                    Some(Ok(result)) => {
+                        deliver(&chunks, 1, result, ctx, sink, tally);
+                        return;
+                    }
+                    Some(Err(e)) => died = runner.retryable(&e),
+                    None => {}
                 }
             }
             // Not as one part (or it failed): chunk by chunk, each with its own
             // retries, gaps and errors, as if never grouped.
+            let failed = tally.failed.lock().len();
             for chunk in chunks {
                 handle(Planned::Chunk(chunk), runner, ctx, sink, tally);
+            }
+            if died && tally.failed.lock().len() == failed {
+                // The chunk the worker died on succeeded when run again.
+                tally.retried.fetch_add(1, Ordering::Relaxed);
             }
         }
         Planned::Chunk(chunk) => {
@@ -663,22 +673,9 @@ pub(crate) fn raw_span(batch: &transmogrify_io::RawBatch) -> (u64, u64) {
     (start, end.max(start))
 }
 
-/// Flattens a reader batch whose first item gets ordinal `ordinal`.
-pub(crate) fn flatten_raw(
-    processor: &Processor,
-    entity: &str,
-    source: &str,
-    batch: &transmogrify_io::RawBatch,
-    ordinal: u64,
-) -> Result<ProcessingResult> {
-    let mut session = processor.session(entity);
-    flatten_raw_into(&mut session, source, batch, ordinal)?;
-    Ok(session.finish()?)
-}
-
-/// Flattens a reader batch (see [`flatten_raw`]) into `session`, after the records it
-/// holds.
-fn flatten_raw_into(
+/// Flattens a reader batch whose first item gets ordinal `ordinal` into `session`,
+/// after the records it holds.
+pub(crate) fn flatten_raw_into(
     session: &mut Session,
     source: &str,
     batch: &transmogrify_io::RawBatch,

@@ -23,7 +23,7 @@ use crate::plan::{Body, Chunk, Layout};
 use crate::report::RunReport;
 use crate::sink::ResultSink;
 use crate::wire::{
-    self, BASE, CHUNK, COUNTED, FAILED, INIT, RESULT, get_u64, position_json, read_frame,
+    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, RESULT, get_u64, position_json, read_frame,
     with_header, write_frame,
 };
 
@@ -254,7 +254,14 @@ impl ProcessRunner {
         self.died(how, &stderr)
     }
 
-    fn exchange(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
+    /// Sends `chunk` to the worker and waits for its result; with `more`, the worker
+    /// keeps the chunk's records for the next chunk of a group and answers `None`.
+    fn exchange(
+        &mut self,
+        chunk: &Chunk,
+        ctx: &Ctx<'_>,
+        more: bool,
+    ) -> Result<Option<ProcessingResult>> {
         if self.worker.is_none() {
             self.worker = Some(self.spawn()?);
         }
@@ -265,6 +272,9 @@ impl ProcessRunner {
             "start": chunk.start,
             "end": chunk.end,
         });
+        if more {
+            header["more"] = json!(true);
+        }
         let data: &[u8] = match &chunk.body {
             Body::Raw(batch) => {
                 let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
@@ -339,13 +349,14 @@ impl ProcessRunner {
                         return Err(self.bury(&format!("it stopped reading its input ({e})")));
                     }
                 }
-                (RESULT, payload) => {
+                (RESULT, payload) if !more => {
                     let raw = wire::decode_result(&payload)?;
-                    return Ok(ProcessingResult::from_raw(
+                    return Ok(Some(ProcessingResult::from_raw(
                         raw,
                         ctx.job.processor.config().clone(),
-                    )?);
+                    )?));
                 }
+                (HELD, _) if more => return Ok(None),
                 (FAILED, payload) => {
                     let v: serde_json::Value = serde_json::from_slice(&payload)
                         .map_err(|e| Error::Config(format!("bad error from a worker: {e}")))?;
@@ -364,7 +375,21 @@ impl ProcessRunner {
 
 impl ChunkRunner for ProcessRunner {
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
-        self.exchange(chunk, ctx)
+        self.exchange(chunk, ctx, false)?
+            .ok_or_else(|| self.bury("it sent no result"))
+    }
+
+    fn run_group(&mut self, chunks: &[Chunk], ctx: &Ctx<'_>) -> Option<Result<ProcessingResult>> {
+        let (last, rest) = chunks.split_last()?;
+        for chunk in rest {
+            if let Err(e) = self.exchange(chunk, ctx, true) {
+                return Some(Err(e));
+            }
+        }
+        Some(
+            self.exchange(last, ctx, false)
+                .and_then(|r| r.ok_or_else(|| self.bury("it sent no result"))),
+        )
     }
 
     fn retryable(&self, error: &Error) -> bool {

@@ -27,6 +27,9 @@ pub(crate) const COUNTED: u8 = b'N';
 pub(crate) const BASE: u8 = b'B';
 pub(crate) const RESULT: u8 = b'R';
 pub(crate) const FAILED: u8 = b'E';
+/// A chunk of a group was flattened into the worker's open session; the group's
+/// result comes with its last chunk.
+pub(crate) const HELD: u8 = b'H';
 
 /// Largest frame accepted, as a guard against a corrupted stream.
 const MAX_FRAME: u64 = 1 << 40;

@@ -6,14 +6,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::json;
-use transmogrify_core::{Position, Processor};
+use transmogrify_core::{Position, Processor, Session};
 
-use crate::chunk::{flatten, read_range};
+use crate::chunk::{flatten_into, read_range};
 use crate::error::{Error, Result};
 use crate::plan::Layout;
 use crate::wire::{
-    self, BASE, CHUNK, COUNTED, FAILED, INIT, RESULT, get_str, get_u64, position_from, read_frame,
-    split_header, write_frame,
+    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, RESULT, get_str, get_u64, position_from,
+    read_frame, split_header, write_frame,
 };
 
 /// Environment variable that makes a worker abort on a given chunk, for tests of crash
@@ -52,6 +52,8 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
     let abort = std::env::var(ABORT_ENV).ok();
     // The bytes of the chunk being flattened, reused from chunk to chunk.
     let mut buf = Vec::new();
+    // The session of a group of chunks still open (between its chunks).
+    let mut session: Option<Session> = None;
     while let Some((kind, payload)) = read_frame(input).map_err(io)? {
         if kind != CHUNK {
             return Err(Error::Config(format!(
@@ -62,9 +64,21 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         let (header, data) = split_header(&payload)?;
         let seq = get_u64(&header, "seq")?;
         maybe_abort(abort.as_deref(), seq);
-        let outcome = run(&processor, &entity, &header, data, input, output, &mut buf);
+        // A chunk marked `more` leaves its records in the session for the next chunk
+        // of its group; the group's last chunk sends the result of them all.
+        let more = header.get("more").and_then(serde_json::Value::as_bool) == Some(true);
+        let mut open = session.take().unwrap_or_else(|| processor.session(&entity));
+        let outcome = run(&mut open, &header, data, input, output, &mut buf).and_then(|()| {
+            if more {
+                session = Some(open);
+                Ok(None)
+            } else {
+                Ok(Some(wire::encode_result(&open.finish()?.to_raw()?)?))
+            }
+        });
         match outcome {
-            Ok(payload) => write_frame(output, RESULT, &[&payload]).map_err(io)?,
+            Ok(Some(payload)) => write_frame(output, RESULT, &[&payload]).map_err(io)?,
+            Ok(None) => write_frame(output, HELD, &[]).map_err(io)?,
             Err(e) => {
                 let body = wire::error_to_json(&e).to_string();
                 write_frame(output, FAILED, &[body.as_bytes()]).map_err(io)?;
@@ -92,20 +106,20 @@ fn maybe_abort(spec: Option<&str>, seq: u64) {
     std::process::abort();
 }
 
+/// Flattens the chunk a frame describes into `session`.
 fn run(
-    processor: &Processor,
-    entity: &str,
+    session: &mut Session,
     header: &serde_json::Value,
     data: &[u8],
     input: &mut impl Read,
     output: &mut impl Write,
     buf: &mut Vec<u8>,
-) -> Result<Vec<u8>> {
+) -> Result<()> {
     let seq = get_u64(header, "seq")?;
     let source = get_str(header, "source")?;
     let start = get_u64(header, "start")?;
     let kind = get_str(header, "kind")?;
-    let result = if kind == "range" {
+    if kind == "range" {
         let path = PathBuf::from(get_str(header, "path")?);
         read_range(&path, start, get_u64(header, "end")?, buf)?;
         let data = buf.as_slice();
@@ -117,26 +131,19 @@ fn run(
         };
         let (base, _) = split_header(&base)?;
         let (ordinal, line) = (get_u64(&base, "ordinal")?, get_u64(&base, "line")?);
-        flatten(
-            processor,
-            entity,
+        flatten_into(
+            session,
             source,
             data,
             Layout::Lines { line },
             Position::line_start(ordinal, line, start),
-        )?
+        )
     } else if kind == "raw" {
         let batch = wire::raw_batch_from(
             header.get("items").unwrap_or(&serde_json::Value::Null),
             data,
         )?;
-        crate::driver::flatten_raw(
-            processor,
-            entity,
-            source,
-            &batch,
-            get_u64(header, "ordinal")?,
-        )?
+        crate::driver::flatten_raw_into(session, source, &batch, get_u64(header, "ordinal")?)
     } else {
         let ordinal = get_u64(header, "ordinal")?;
         let layout = match kind {
@@ -154,14 +161,12 @@ fn run(
             Layout::Lines { line } => line,
             _ => 0,
         };
-        flatten(
-            processor,
-            entity,
+        flatten_into(
+            session,
             source,
             data,
             layout,
             Position::line_start(ordinal, line, start),
-        )?
-    };
-    wire::encode_result(&result.to_raw()?)
+        )
+    }
 }

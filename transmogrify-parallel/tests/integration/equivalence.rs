@@ -343,7 +343,7 @@ impl transmogrify_parallel::ResultSink for CountingSink {
 
 /// Thirty small inputs of every kind the planner reads: JSONL, JSON arrays, single
 /// objects, gzip, CSV, and one with a bad record.
-fn small_inputs(inputs: &Inputs) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
+pub(crate) fn small_inputs(inputs: &Inputs) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
     use std::io::Write;
     let mut paths = Vec::new();
     for i in 0..30 {
@@ -413,9 +413,7 @@ fn small_inputs_share_parts_and_give_the_same_tables() -> TestResult {
         }
         assert!(results[0] == results[1], "{}", executor.name());
         assert!(parts[1] >= 29, "{}: {parts:?}", executor.name());
-        if executor.name() != "processes" {
-            assert!(parts[0] <= 5, "{}: {parts:?}", executor.name());
-        }
+        assert!(parts[0] <= 5, "{}: {parts:?}", executor.name());
     }
 
     // A bad file among small ones stops a strict run with its own error.

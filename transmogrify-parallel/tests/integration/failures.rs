@@ -24,6 +24,28 @@ fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
 }
 
 #[test]
+fn a_worker_killed_inside_a_group_of_small_inputs_is_retried_chunk_by_chunk() -> TestResult {
+    let inputs = Inputs::new()?;
+    let paths = crate::equivalence::small_inputs(&inputs)?;
+    let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let job = job(&processor(true)?, "small", &paths)?;
+    let (expected, _) = SequentialExecutor.run_to_result(&job)?;
+    let marker = inputs.dir.path().join("aborted");
+    // Chunk 4 is in the middle of the first group of small inputs.
+    let executor = ProcessExecutor::new(2)
+        .with_program(worker(), Vec::new())
+        .with_env(ABORT_ENV, format!("4:{}", marker.display()));
+    let (got, report) = executor.run_to_result(&job)?;
+    assert!(marker.exists(), "the worker did not abort");
+    // The group is run again chunk by chunk; the chunk it died on counts as retried.
+    assert_eq!(report.retried_chunks, 1);
+    assert!(report.failed_chunks.is_empty(), "{:?}", report.failed_chunks);
+    assert_eq!(report.chunks_succeeded, 30);
+    assert!(tables(&got)? == tables(&expected)?);
+    Ok(())
+}
+
+#[test]
 fn a_worker_that_always_dies_fails_its_chunk_by_name() -> TestResult {
     let inputs = Inputs::new()?;
     let records: Vec<String> = (0..50).map(record).collect();
