@@ -343,7 +343,9 @@ impl transmogrify_parallel::ResultSink for CountingSink {
 
 /// Thirty small inputs of every kind the planner reads: JSONL, JSON arrays, single
 /// objects, gzip, CSV, and one with a bad record.
-pub(crate) fn small_inputs(inputs: &Inputs) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
+pub(crate) fn small_inputs(
+    inputs: &Inputs,
+) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
     use std::io::Write;
     let mut paths = Vec::new();
     for i in 0..30 {

@@ -39,7 +39,11 @@ fn a_worker_killed_inside_a_group_of_small_inputs_is_retried_chunk_by_chunk() ->
     assert!(marker.exists(), "the worker did not abort");
     // The group is run again chunk by chunk; the chunk it died on counts as retried.
     assert_eq!(report.retried_chunks, 1);
-    assert!(report.failed_chunks.is_empty(), "{:?}", report.failed_chunks);
+    assert!(
+        report.failed_chunks.is_empty(),
+        "{:?}",
+        report.failed_chunks
+    );
     assert_eq!(report.chunks_succeeded, 30);
     assert!(tables(&got)? == tables(&expected)?);
     Ok(())
