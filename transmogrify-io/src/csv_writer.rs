@@ -195,7 +195,15 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
             .collect();
         let mut cells = CellWriter::new(delimiter);
         if let Some(fast) = fast_columns(&columns) {
-            return self.write_rows(&fast, &mut cells, batch.num_rows());
+            // Batches without columns null throughout go without counting gaps.
+            let gaps = fast.trailing > 0
+                || (fast.columns.iter().enumerate())
+                    .any(|(i, (gap, _))| *gap != usize::from(i > 0));
+            return if gaps {
+                self.write_rows::<true>(&fast, &mut cells, batch.num_rows())
+            } else {
+                self.write_rows::<false>(&fast, &mut cells, batch.num_rows())
+            };
         }
         for row in 0..batch.num_rows() {
             let start = self.buf.len();
@@ -328,24 +336,60 @@ enum FastCells<'c, 'a> {
     Cell(&'c Cells<'a>),
 }
 
+/// The columns of a batch as [`CsvWriter::write_rows`] writes them: each with the
+/// number of delimiters before it, which also stand for the columns before it that
+/// are null in every row of the batch (sparse data conformed to a wide layout has
+/// thousands), and the delimiters after the last one.
+struct FastRow<'c, 'a> {
+    columns: Vec<(usize, FastCells<'c, 'a>)>,
+    trailing: usize,
+}
+
 /// The columns of a batch for [`CsvWriter::write_rows`]: when there are at least two
-/// (a record of one empty cell is written as `""`) and some are plain text.
-fn fast_columns<'c, 'a>(columns: &'c [Cells<'a>]) -> Option<Vec<FastCells<'c, 'a>>> {
+/// (a record of one empty cell is written as `""`) and some are plain text or null
+/// in every row.
+fn fast_columns<'c, 'a>(columns: &'c [Cells<'a>]) -> Option<FastRow<'c, 'a>> {
     if columns.len() < 2 {
         return None;
     }
-    let fast: Vec<FastCells<'c, 'a>> = columns
-        .iter()
-        .map(|column| match column {
+    let mut fast = Vec::with_capacity(columns.len());
+    // Delimiters before the next column written.
+    let mut gap = 0;
+    let mut any = false;
+    for column in columns {
+        let cells = match column {
+            _ if all_null(column) => {
+                gap += 1;
+                any = true;
+                continue;
+            }
             Cells::Text { array, plain: true } if nulls_are_empty(array) => {
+                any = true;
                 FastCells::Plain(array.value_offsets(), array.value_data())
             }
             other => FastCells::Cell(other),
-        })
-        .collect();
-    fast.iter()
-        .any(|c| matches!(c, FastCells::Plain(..)))
-        .then_some(fast)
+        };
+        fast.push((gap, cells));
+        gap = 1;
+    }
+    // The first column has no delimiter before it.
+    any.then_some(FastRow {
+        columns: fast,
+        trailing: gap - 1,
+    })
+}
+
+/// Whether every cell of the column is null.
+fn all_null(column: &Cells<'_>) -> bool {
+    let array: &dyn Array = match column {
+        Cells::Text { array, .. } => *array,
+        Cells::Int(array) => *array,
+        Cells::Float(array) => *array,
+        Cells::Bool(array) => *array,
+        Cells::Time(array) => *array,
+        Cells::Other(array) => *array,
+    };
+    array.null_count() == array.len()
 }
 
 /// Whether every null cell of `array` spans no bytes (so it reads as empty text).
@@ -366,13 +410,14 @@ impl<W: Write + Send> CsvWriter<W> {
     /// plain cells are copied as whole 16- or 48-byte blocks cut back to their
     /// length, without a capacity check for every cell and delimiter; other cells go
     /// through `cells` in between.
-    fn write_rows(
+    fn write_rows<const GAPS: bool>(
         &mut self,
-        columns: &[FastCells<'_, '_>],
+        fast: &FastRow<'_, '_>,
         cells: &mut CellWriter,
         rows: usize,
     ) -> Result<()> {
-        for column in columns {
+        let columns = &fast.columns;
+        for (_, column) in columns {
             let len = match column {
                 FastCells::Plain(offsets, _) => offsets.len(),
                 FastCells::Cell(_) => usize::MAX,
@@ -384,10 +429,12 @@ impl<W: Write + Send> CsvWriter<W> {
             }
         }
         let delimiter = self.delimiter;
+        // The delimiters and the line end.
+        let width = columns.iter().map(|(gap, _)| gap).sum::<usize>() + fast.trailing + 1;
         for row in 0..rows {
             // Room for the plain cells, the delimiters and the line end.
-            let mut len = columns.len();
-            for column in columns {
+            let mut len = width;
+            for (_, column) in columns {
                 if let FastCells::Plain(offsets, _) = column {
                     // SAFETY: `offsets` has at least `rows + 1` entries (checked above).
                     let (start, end) =
@@ -400,9 +447,13 @@ impl<W: Write + Send> CsvWriter<W> {
             let mut base = self.buf.len();
             let mut out = self.buf.spare_capacity_mut().as_mut_ptr().cast::<u8>();
             let mut at = 0usize;
-            for (i, column) in columns.iter().enumerate() {
-                if i > 0 {
+            for (i, (gap, column)) in columns.iter().enumerate() {
+                if GAPS {
                     // SAFETY: what is written from `out` stays within `len` bytes.
+                    unsafe { write_delimiters(out.add(at), delimiter, *gap) };
+                    at += gap;
+                } else if i > 0 {
+                    // SAFETY: as above.
                     unsafe { out.add(at).write(delimiter) };
                     at += 1;
                 }
@@ -444,8 +495,13 @@ impl<W: Write + Send> CsvWriter<W> {
                     }
                 }
             }
-            // SAFETY: the line end is within `len`, and every byte up to it is written.
+            // SAFETY: the delimiters and line end are within `len`, and every byte up to
+            // them is written.
             unsafe {
+                if GAPS {
+                    write_delimiters(out.add(at), delimiter, fast.trailing);
+                    at += fast.trailing;
+                }
                 out.add(at).write(b'\n');
                 self.buf.set_len(base + at + 1);
             }
@@ -456,6 +512,22 @@ impl<W: Write + Send> CsvWriter<W> {
         }
         self.rows += rows as u64;
         Ok(())
+    }
+}
+
+/// Writes `n` delimiters at `out`: one (nearly always) without a call to `memset`.
+///
+/// # Safety
+/// `out` must be valid for writes of `n` bytes.
+#[inline(always)]
+unsafe fn write_delimiters(out: *mut u8, delimiter: u8, n: usize) {
+    // SAFETY: as the caller promises.
+    unsafe {
+        match n {
+            0 => {}
+            1 => out.write(delimiter),
+            _ => out.write_bytes(delimiter, n),
+        }
     }
 }
 
@@ -676,6 +748,52 @@ mod tests {
             let batch = RecordBatch::try_new(schema.clone(), arrays)
                 .map_err(|e| Error::arrow("test batch", e))?;
             assert_writes_like_the_csv_crate(&batch, &names, &rows, delimiter, &round)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn columns_null_in_every_row_are_written_as_their_delimiters() -> Result<()> {
+        // Sparse rows: most columns of a batch are null in every row, in runs at the
+        // start, in the middle and at the end, among text and number columns.
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut next = |n: usize| (rng.next_u64() % n as u64) as usize;
+        for round in 0..200 {
+            let delimiter = [b',', b';', b'\t'][round % 3];
+            let columns = 2 + next(40);
+            let rows = next(6);
+            // A column is empty throughout, or has a value in about a third of rows.
+            let kinds: Vec<usize> = (0..columns).map(|_| next(4)).collect();
+            let names: Vec<String> = (0..columns).map(|c| format!("c{c}")).collect();
+            let mut cells: Vec<Vec<Option<String>>> = vec![Vec::new(); rows];
+            let mut arrays: Vec<ArrayRef> = Vec::new();
+            let mut fields = Vec::new();
+            for (c, kind) in kinds.iter().enumerate() {
+                let column: Vec<Option<i64>> = (0..rows)
+                    .map(|r| (*kind > 1 && next(3) == 0).then_some((r * 31 + c) as i64 - 50))
+                    .collect();
+                for (r, v) in column.iter().enumerate() {
+                    cells[r].push(v.map(|v| {
+                        if *kind == 3 {
+                            format!("t,{v}")
+                        } else {
+                            v.to_string()
+                        }
+                    }));
+                }
+                if *kind == 3 || *kind == 0 {
+                    let text: Vec<Option<String>> =
+                        (0..rows).map(|r| cells[r][c].clone()).collect();
+                    arrays.push(Arc::new(StringArray::from(text)) as ArrayRef);
+                    fields.push(Field::new(&names[c], arrow_schema::DataType::Utf8, true));
+                } else {
+                    arrays.push(Arc::new(Int64Array::from(column)) as ArrayRef);
+                    fields.push(Field::new(&names[c], arrow_schema::DataType::Int64, true));
+                }
+            }
+            let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+                .map_err(|e| Error::arrow("test batch", e))?;
+            assert_writes_like_the_csv_crate(&batch, &names, &cells, delimiter, &round)?;
         }
         Ok(())
     }
