@@ -64,20 +64,32 @@ fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<(), F
     if skip.is_some_and(|s| dir.canonicalize().is_ok_and(|d| d == s)) {
         return Ok(());
     }
+    // The kind of each entry comes with the directory listing; only links are
+    // followed to what they point to.
     let mut entries = std::fs::read_dir(dir)
         .map_err(unreadable)?
-        .map(|e| e.map(|e| e.path()))
-        .collect::<Result<Vec<_>, _>>()
+        .map(|e| {
+            let e = e?;
+            let kind = e.file_type()?;
+            let (dir, file) = if kind.is_symlink() {
+                let path = e.path();
+                (path.is_dir(), path.is_file())
+            } else {
+                (kind.is_dir(), kind.is_file())
+            };
+            Ok((e.path(), dir, file))
+        })
+        .collect::<std::io::Result<Vec<_>>>()
         .map_err(unreadable)?;
     entries.sort();
-    for path in entries {
+    for (path, is_dir, is_file) in entries {
         let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
         if name.starts_with('.') {
             continue;
         }
-        if path.is_dir() {
+        if is_dir {
             walk(&path, skip, out)?;
             continue;
         }
@@ -89,7 +101,7 @@ fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<(), F
         let data = plain
             .rsplit_once('.')
             .is_some_and(|(_, ext)| DATA_EXTENSIONS.contains(&ext));
-        if data && path.is_file() {
+        if data && is_file {
             out.push(path);
         }
     }
@@ -124,8 +136,10 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
-    let target = output::Target::create(args, &processor, &entity, executor.workers())?;
+    // Before the target makes its first unfinished file (a spill directory), so that
+    // an interrupt at any point after leaves none behind.
     remove_unfinished_on_interrupt(args.output.clone());
+    let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
     let job = Job::new(processor, entity.clone(), inputs)
