@@ -1,5 +1,5 @@
-//! The rest of the pipeline: executors (groups `executors`), writers (`writers`) and
-//! readers (`readers`), on generated API-event data. Throughput counts input bytes.
+//! The rest of the pipeline: executors (groups `executors`), many small inputs
+//! (`small_inputs`), writers (`writers`) and readers (`readers`), on generated API-event data. Throughput counts input bytes.
 //!
 //! The bench binary is also its own worker program for the process executor: started
 //! with `TRANSMOGRIFY_BENCH_WORKER` set, it serves chunks instead of benchmarking.
@@ -156,6 +156,60 @@ fn executors(c: &mut Criterion) {
     group.finish();
 }
 
+/// The same records as one JSONL file and as one small JSON file each (about 1,000
+/// API events), on one and two threads, into memory: what many small inputs cost.
+fn small_inputs(c: &mut Criterion) {
+    let files = Files::new(8 << 20);
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => panic!("scratch directory: {e}"),
+    };
+    let text = match std::fs::read(&files.jsonl) {
+        Ok(t) => t,
+        Err(e) => panic!("{}: {e}", files.jsonl.display()),
+    };
+    let mut small = Vec::new();
+    for (i, line) in text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let path = dir.path().join(format!("event-{i:05}.json"));
+        write(&path, line);
+        small.push(Input::json(&path));
+    }
+    let jobs = [
+        (
+            "one_file",
+            Job::new(processor(), "events", vec![Input::jsonl(&files.jsonl)]),
+        ),
+        ("file_per_record", Job::new(processor(), "events", small)),
+    ];
+    let mut group = c.benchmark_group("small_inputs");
+    group.throughput(Throughput::Bytes(size(&files.jsonl)));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    for (name, job) in &jobs {
+        let runs: [(&str, Box<dyn Executor>); 2] = [
+            ("sequential", Box::new(SequentialExecutor)),
+            ("threads-2", Box::new(ThreadExecutor::new(2))),
+        ];
+        for (executor_name, executor) in &runs {
+            group.bench_function(format!("{name}/{executor_name}"), |b| {
+                b.iter(|| {
+                    let sink = ResultCollector::new();
+                    match executor.run(job, &sink) {
+                        Ok(report) => black_box(report.records),
+                        Err(e) => panic!("{name}: {e}"),
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
 /// Each writer, from a flattened result held in memory.
 fn writers(c: &mut Criterion) {
     let data = generate(Shape::ApiEvents, Size::Bytes(4 << 20), Format::Jsonl, SEED);
@@ -213,7 +267,7 @@ fn readers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, executors, writers, readers);
+criterion_group!(benches, executors, small_inputs, writers, readers);
 
 fn main() {
     if std::env::var_os(WORKER_ENV).is_some() {
