@@ -1,5 +1,6 @@
 //! The rest of the pipeline: executors (groups `executors`), many small inputs
-//! (`small_inputs`), writers (`writers`) and readers (`readers`), on generated API-event data. Throughput counts input bytes.
+//! (`small_inputs`), writers (`writers`) and readers (`readers`), on generated
+//! API-event data. Throughput counts input bytes.
 //!
 //! The bench binary is also its own worker program for the process executor: started
 //! with `TRANSMOGRIFY_BENCH_WORKER` set, it serves chunks instead of benchmarking.
