@@ -41,7 +41,9 @@ pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf
             out.push(path.clone());
         } else if path.is_dir() {
             let before = out.len();
-            walk(path, skip.as_deref(), &mut out)?;
+            // (A directory named twice is read twice, as a file named twice is.)
+            let mut seen = std::collections::HashSet::new();
+            walk(path, skip.as_deref(), &mut seen, &mut out)?;
             if out.len() == before {
                 return Err(Fail::usage(format!(
                     "{}: the directory holds no .json, .jsonl, .ndjson, .csv or .parquet files",
@@ -58,10 +60,18 @@ pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf
     Ok(out)
 }
 
-/// Adds the data files under `dir` to `out`, in order of path.
-fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<(), Fail> {
+/// Adds the data files under `dir` to `out`, in order of path. `seen` holds the
+/// directories walked so far (as canonical paths): a directory reached again through
+/// a link is not walked again, so links (a loop of them included) read nothing twice.
+fn walk(
+    dir: &Path,
+    skip: Option<&Path>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), Fail> {
     let unreadable = |e: std::io::Error| Fail::io(format!("{}: {e}", dir.display()));
-    if skip.is_some_and(|s| dir.canonicalize().is_ok_and(|d| d == s)) {
+    let canonical = dir.canonicalize().map_err(unreadable)?;
+    if skip == Some(canonical.as_path()) || !seen.insert(canonical) {
         return Ok(());
     }
     // The kind of each entry comes with the directory listing; only links are
@@ -90,7 +100,7 @@ fn walk(dir: &Path, skip: Option<&Path>, out: &mut Vec<PathBuf>) -> Result<(), F
             continue;
         }
         if is_dir {
-            walk(&path, skip, out)?;
+            walk(&path, skip, seen, out)?;
             continue;
         }
         let name = name.to_ascii_lowercase();

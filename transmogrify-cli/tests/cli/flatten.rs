@@ -342,6 +342,9 @@ fn a_directory_stands_for_the_data_files_under_it() -> TestResult {
     // Not data, hidden, or the output: left out.
     std::fs::write(dumps.join(".hidden.json"), r#"{"id":99}"#)?;
     std::fs::write(dumps.join("README.txt"), "not data")?;
+    // Links back up and to a directory already read: nothing is read twice.
+    std::os::unix::fs::symlink("..", dumps.join("sub").join("up"))?;
+    std::os::unix::fs::symlink("sub", dumps.join("zz-again"))?;
 
     let mut args = vec!["flatten", "dumps", "-o", "dumps/out", "-f", "csv"];
     args.extend_from_slice(FIXED);
