@@ -93,7 +93,8 @@ fn walk(
         .map_err(unreadable)?;
     entries.sort();
     for (path, is_dir, is_file) in entries {
-        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        // (A name that is not UTF-8 is judged by its readable part.)
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
             continue;
         };
         if name.starts_with('.') {

@@ -405,3 +405,24 @@ fn a_directory_stands_for_the_data_files_under_it() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_directory_reads_files_whose_names_are_not_utf8() -> TestResult {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data)?;
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.jsonl");
+    std::fs::write(data.join(name), "{\"id\":9}\n")?;
+    let mut args = vec!["flatten", "data", "-o", "out", "-f", "csv"];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let main = std::fs::read_to_string(dir.path().join("out").join("data.csv"))?;
+    assert!(main.starts_with("id,"), "{main}");
+    assert!(
+        main.lines().nth(1).is_some_and(|l| l.starts_with("9,")),
+        "{main}"
+    );
+    Ok(())
+}
