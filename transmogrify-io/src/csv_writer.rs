@@ -196,10 +196,7 @@ impl<W: Write + Send> TableWriter for CsvWriter<W> {
         let mut cells = CellWriter::new(delimiter);
         if let Some(fast) = fast_columns(&columns) {
             // Batches without columns null throughout go without counting gaps.
-            let gaps = fast.trailing > 0
-                || (fast.columns.iter().enumerate())
-                    .any(|(i, (gap, _))| *gap != usize::from(i > 0));
-            return if gaps {
+            return if fast.gaps {
                 self.write_rows::<true>(&fast, &mut cells, batch.num_rows())
             } else {
                 self.write_rows::<false>(&fast, &mut cells, batch.num_rows())
@@ -343,6 +340,8 @@ enum FastCells<'c, 'a> {
 struct FastRow<'c, 'a> {
     columns: Vec<(usize, FastCells<'c, 'a>)>,
     trailing: usize,
+    /// Whether some column is null throughout (so some gap is not one delimiter).
+    gaps: bool,
 }
 
 /// The columns of a batch for [`CsvWriter::write_rows`]: when there are at least two
@@ -356,11 +355,12 @@ fn fast_columns<'c, 'a>(columns: &'c [Cells<'a>]) -> Option<FastRow<'c, 'a>> {
     // Delimiters before the next column written.
     let mut gap = 0;
     let mut any = false;
+    let mut gaps = false;
     for column in columns {
         let cells = match column {
             _ if all_null(column) => {
                 gap += 1;
-                any = true;
+                gaps = true;
                 continue;
             }
             Cells::Text { array, plain: true } if nulls_are_empty(array) => {
@@ -373,9 +373,10 @@ fn fast_columns<'c, 'a>(columns: &'c [Cells<'a>]) -> Option<FastRow<'c, 'a>> {
         gap = 1;
     }
     // The first column has no delimiter before it.
-    any.then_some(FastRow {
+    (any || gaps).then_some(FastRow {
         columns: fast,
         trailing: gap - 1,
+        gaps,
     })
 }
 

@@ -525,11 +525,10 @@ impl<R: Read> Scanner<R> {
         macro_rules! fail {
             ($error:expr) => {{
                 let error = $error;
+                self.state = ScanState::Done;
                 if first_pos.is_none() {
-                    self.state = ScanState::Done;
                     return Err(error);
                 }
-                self.state = ScanState::Done;
                 self.deferred = Some(error);
                 break;
             }};
