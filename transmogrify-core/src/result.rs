@@ -631,12 +631,22 @@ impl ProcessingResult {
         let by_key: HashMap<&ColKey, &ArrayRef> =
             chunk.columns.iter().map(|(k, _, a)| (k, a)).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.sources.len());
+        // The columns this chunk has no cells of share one array of nulls per type: a
+        // sparse table has thousands of them in every chunk.
+        let mut nulls: Vec<ArrayRef> = Vec::new();
         for source in &schema.sources {
             arrays.push(match source {
                 Source::Data(key, dt) => match by_key.get(key) {
                     Some(array) if *dt == DataType::Utf8 => Arc::clone(array),
                     Some(array) => convert(array, dt)?,
-                    None => new_null_array(dt, chunk.rows),
+                    None => match nulls.iter().find(|a| a.data_type() == dt) {
+                        Some(shared) => Arc::clone(shared),
+                        None => {
+                            let fresh = new_null_array(dt, chunk.rows);
+                            nulls.push(Arc::clone(&fresh));
+                            fresh
+                        }
+                    },
                 },
                 Source::Id => chunk.ids.clone(),
                 Source::ParentId => chunk
