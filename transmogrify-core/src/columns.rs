@@ -107,6 +107,11 @@ impl TextColumn {
         self.offsets.len() - 1
     }
 
+    /// Bytes of the values so far.
+    pub(crate) fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
     /// Bytes held, for batch size accounting.
     pub(crate) fn byte_len(&self) -> usize {
         self.data.len() + self.offsets.len() * 4
@@ -216,11 +221,18 @@ impl TextColumn {
         self.pad_to(rows);
         let data_cap = self.data.len();
         let data = std::mem::replace(&mut self.data, Vec::with_capacity(data_cap));
-        let mut offsets = std::mem::replace(&mut self.offsets, Vec::with_capacity(rows + 1));
-        self.offsets.push(0);
+        let mut offsets = std::mem::take(&mut self.offsets);
         offsets.truncate(rows + 1);
         let nulls = validity(&offsets, &self.empty);
         self.empty.clear();
+        // The next batch starts with room for as many rows, unless this one had
+        // values in fewer than one row in eight: a sparse column (one of thousands
+        // of keys each record picks a few of) would otherwise hold a batch's worth
+        // of offsets for every key ever seen.
+        let values = rows - nulls.as_ref().map_or(0, NullBuffer::null_count);
+        let room = if values * 8 >= rows { rows + 1 } else { 1 };
+        self.offsets = Vec::with_capacity(room);
+        self.offsets.push(0);
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         let data = Buffer::from_vec(data);
         debug_assert!(std::str::from_utf8(data.as_slice()).is_ok());

@@ -174,6 +174,14 @@ impl From<ColumnFull> for Box<Fail> {
 type FResult<T> = std::result::Result<T, Box<Fail>>;
 
 /// The mutable state of one flattening session: one per thread or worker.
+/// Offset bytes per byte of values past which a batch counts as sparse (see
+/// [`Flattener::buffered_bytes_over`]).
+const SPARSE_OFFSETS_PER_BYTE: usize = 8;
+
+/// Offset bytes a batch may take whatever its values (see
+/// [`Flattener::buffered_bytes_over`]).
+const SPARSE_MIN_OFFSET_BYTES: usize = 2 << 20;
+
 pub(crate) struct Flattener {
     cfg: Arc<ProcessorConfig>,
     entity: Arc<str>,
@@ -377,18 +385,35 @@ impl Flattener {
         }
     }
 
+    /// Whether the batch should be cut before its record count is reached: when its
+    /// columns hold more than the configured bytes, or when they are sparse.
+    ///
+    /// Every column a batch touches gets an offset (4 bytes) for every row of its
+    /// table once the batch is cut, a value or not. Records that each carry a few of
+    /// thousands of keys (a map of user-defined properties) touch a new set of
+    /// columns with every record, so a batch of `n` of them costs `n * n` offsets
+    /// (in every writer too, row by row) for `n` records' worth of values. A batch of
+    /// such records is cut once those offsets pass [`SPARSE_OFFSETS_PER_BYTE`] times
+    /// the bytes of its values and [`SPARSE_MIN_OFFSET_BYTES`]; ordinary records,
+    /// whose columns are mostly filled, never come near that.
     fn buffered_bytes_over(&self) -> bool {
         // Checked every record; cheap enough as a sum over tables' columns only when
         // the record count suggests it could matter.
         if self.batch_records % 64 != 0 {
             return false;
         }
-        let total: usize = self
-            .tables
-            .iter()
-            .map(|t| t.columns.iter().map(TextColumn::byte_len).sum::<usize>() + t.ids.byte_len())
-            .sum();
-        total > self.cfg.batch_bytes()
+        let (mut data, mut offsets) = (0usize, 0usize);
+        for t in &self.tables {
+            data += t.ids.byte_len();
+            for c in &t.columns {
+                if c.len() > 0 {
+                    data += c.data_len();
+                    offsets += (t.rows + 1) * 4;
+                }
+            }
+        }
+        data + offsets > self.cfg.batch_bytes()
+            || (offsets > SPARSE_MIN_OFFSET_BYTES && offsets > SPARSE_OFFSETS_PER_BYTE * data)
     }
 
     fn flatten_record(&mut self, bytes: &[u8], pos: Position) -> FResult<()> {
@@ -1439,6 +1464,43 @@ mod tests {
         assert_eq!(itoa(&mut b, 0), "0");
         assert_eq!(itoa(&mut b, 1234567890), "1234567890");
         assert_eq!(itoa(&mut b, u64::MAX), "18446744073709551615");
+    }
+
+    #[test]
+    fn sparse_records_are_cut_into_short_batches_and_dense_ones_are_not() -> Result<()> {
+        let cfg = Arc::new(ProcessorConfig::default());
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        // Each record: 25 keys drawn from 50,000 (a map of user-defined properties).
+        let mut sparse = Flattener::new(cfg.clone(), "t", 0, Arc::new(SizeHints::default()));
+        for i in 0..1000 {
+            let keys: Vec<String> = (0..25)
+                .map(|_| format!(r#""k{}":{i}"#, rng.next_u64() % 50_000))
+                .collect();
+            let record = format!("{{{}}}", keys.join(","));
+            sparse.push(record.as_bytes(), Position::default())?;
+        }
+        sparse.flush()?;
+        let rows: Vec<usize> = sparse.chunks[0].iter().map(|c| c.rows).collect();
+        assert_eq!(rows.iter().sum::<usize>(), 1000);
+        assert!(rows.len() > 3 && rows.iter().all(|&r| r <= 256), "{rows:?}");
+        // A key met once keeps no batch's worth of room for the next batch.
+        let rooms: Vec<usize> = sparse.tables[0]
+            .columns
+            .iter()
+            .map(|c| c.capacity().0)
+            .collect();
+        assert!(rooms.iter().filter(|&&r| r > 64).count() < rooms.len() / 100);
+        // The same number of keys, always the same 25: one batch of the batch size.
+        let mut dense = Flattener::new(cfg, "t", 0, Arc::new(SizeHints::default()));
+        for i in 0..1000 {
+            let keys: Vec<String> = (0..25).map(|k| format!(r#""k{k}":{i}"#)).collect();
+            let record = format!("{{{}}}", keys.join(","));
+            dense.push(record.as_bytes(), Position::default())?;
+        }
+        dense.flush()?;
+        let rows: Vec<usize> = dense.chunks[0].iter().map(|c| c.rows).collect();
+        assert_eq!(rows, [1000]);
+        Ok(())
     }
 
     #[test]
