@@ -124,6 +124,33 @@ impl<W: Write + Send> CsvWriter<W> {
         Ok((self.rows, self.buf))
     }
 
+    /// Writes a record of `columns` columns whose non-empty cells are `cells`:
+    /// (column, text) in ascending order of column; the other columns are empty.
+    /// A wide record with a few cells costs its delimiters as one fill.
+    pub(crate) fn write_cells<'t>(
+        &mut self,
+        columns: usize,
+        cells: impl IntoIterator<Item = (usize, &'t [u8])>,
+    ) -> Result<()> {
+        let start = self.buf.len();
+        let delimiter = self.delimiter;
+        // Delimiters written so far, so the column the next cell starts in.
+        let mut at = 0;
+        for (column, text) in cells {
+            if text.is_empty() {
+                continue;
+            }
+            let gap = column.saturating_sub(at);
+            self.buf.resize(self.buf.len() + gap, delimiter);
+            at += gap;
+            push_field(&mut self.buf, text, delimiter);
+        }
+        let rest = columns.saturating_sub(1).saturating_sub(at);
+        self.buf.resize(self.buf.len() + rest, delimiter);
+        self.rows += 1;
+        self.end_record(start)
+    }
+
     /// Ends the record begun at `start` in the buffer; hands a full block on.
     fn end_record(&mut self, start: usize) -> Result<()> {
         if self.buf.len() == start {
@@ -795,6 +822,64 @@ mod tests {
             let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
                 .map_err(|e| Error::arrow("test batch", e))?;
             assert_writes_like_the_csv_crate(&batch, &names, &cells, delimiter, &round)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn rows_given_as_their_cells_are_written_like_the_csv_crate() -> Result<()> {
+        // Records of 1-60 columns with a few cells each (at the first and last column
+        // too), some needing quotes, some empty (written as nothing, like a null).
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let mut next = |n: usize| (rng.next_u64() % n as u64) as usize;
+        let texts = [
+            "x",
+            "a,b",
+            "say \"hi\"",
+            "two\nlines",
+            "",
+            "é",
+            "a;b",
+            "t\tb",
+        ];
+        for round in 0..300 {
+            let delimiter = [b',', b';', b'\t'][round % 3];
+            let columns = 1 + next(60);
+            let names: Vec<String> = (0..columns).map(|c| format!("c{c}")).collect();
+            let mut rows: Vec<Vec<Option<String>>> = Vec::new();
+            let mut out = Vec::new();
+            let mut writer = CsvWriter::rows_into(&mut out, delimiter, Vec::new());
+            writer.header(&Arc::new(Schema::new(
+                names
+                    .iter()
+                    .map(|n| Field::new(n, arrow_schema::DataType::Utf8, true))
+                    .collect::<Vec<_>>(),
+            )))?;
+            for _ in 0..next(5) {
+                let mut row: Vec<Option<String>> = vec![None; columns];
+                for _ in 0..next(4) {
+                    let column = match next(3) {
+                        0 => 0,
+                        1 => columns - 1,
+                        _ => next(columns),
+                    };
+                    row[column] = Some(texts[next(texts.len())].to_string());
+                }
+                let cells: Vec<(usize, &[u8])> = row
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(c, v)| v.as_deref().map(|v| (c, v.as_bytes())))
+                    .collect();
+                writer.write_cells(columns, cells)?;
+                rows.push(row);
+            }
+            let (written, _) = writer.end_rows()?;
+            assert_eq!(written, rows.len() as u64);
+            assert_eq!(
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&reference(&names, &rows, delimiter)),
+                "round {round}"
+            );
         }
         Ok(())
     }

@@ -721,7 +721,7 @@ fn finish_table(
     writer
         .header(&schema.schema)
         .map_err(|e| at(e, fresh.tmp()))?;
-    writer.end_rows().map_err(|e| at(e, fresh.tmp()))?;
+    let mut buf = writer.end_rows().map_err(|e| at(e, fresh.tmp()))?.1;
     for segment in &segments {
         written
             .seek(SeekFrom::Start(segment.start))
@@ -732,14 +732,16 @@ fn finish_table(
             out.bytes += copied;
             continue;
         }
-        // The final column of each column of the run, and so the run's column (if
-        // any) behind each final column.
-        let mut from: Vec<Option<usize>> = vec![None; schema.schema.fields().len()];
-        for (k, position) in segment.schema.positions_in(schema).into_iter().enumerate() {
-            if let Some(slot) = position.and_then(|p| from.get_mut(p)) {
-                *slot = Some(k);
-            }
-        }
+        // The run's columns by their final column, in final order.
+        let mut order: Vec<(usize, usize)> = segment
+            .schema
+            .positions_in(schema)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(k, position)| position.map(|p| (p, k)))
+            .collect();
+        order.sort_unstable();
+        let columns = schema.schema.fields().len();
         let csv_err = |e: csv::Error| match e.into_kind() {
             csv::ErrorKind::Io(e) => Error::io(&source, e),
             other => Error::Internal(format!("reading back rows of {}: {other:?}", schema.name)),
@@ -749,27 +751,17 @@ fn finish_table(
             .delimiter(delimiter)
             .buffer_capacity(256 * 1024)
             .from_reader(run);
-        let mut widened = csv::WriterBuilder::new()
-            .has_headers(false)
-            .delimiter(delimiter)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .buffer_capacity(256 * 1024)
-            .from_writer(&mut out);
+        let mut widened = CsvWriter::rows_into(&mut out, delimiter, std::mem::take(&mut buf));
         let mut record = csv::ByteRecord::new();
         while reader.read_byte_record(&mut record).map_err(csv_err)? {
+            let cells = order
+                .iter()
+                .filter_map(|&(p, k)| record.get(k).map(|text| (p, text)));
             widened
-                .write_record(
-                    from.iter()
-                        .map(|k| k.and_then(|k| record.get(k)).unwrap_or_default()),
-                )
-                .map_err(|e| match e.into_kind() {
-                    csv::ErrorKind::Io(e) => write_err(e),
-                    other => {
-                        Error::Internal(format!("widening rows of {}: {other:?}", schema.name))
-                    }
-                })?;
+                .write_cells(columns, cells)
+                .map_err(|e| at(e, fresh.tmp()))?;
         }
-        widened.flush().map_err(write_err)?;
+        buf = widened.end_rows().map_err(|e| at(e, fresh.tmp()))?.1;
     }
     let bytes = out.bytes;
     drop(written);
