@@ -178,7 +178,7 @@ fn properties(
     compression: Compression,
     max_group_rows: usize,
     max_group_bytes: usize,
-    first: Option<&RecordBatch>,
+    first: Option<&Rows>,
 ) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(compression)
@@ -203,8 +203,8 @@ fn properties(
                 props = props.set_column_compression(path, Compression::UNCOMPRESSED);
             }
         } else if first
-            .and_then(|rows| rows.columns().get(i))
-            .is_some_and(mostly_distinct)
+            .and_then(|rows| rows.head(i, DICTIONARY_SAMPLE_ROWS))
+            .is_some_and(|head| mostly_distinct(&head))
         {
             // Plain from the first page: the values would go through the
             // dictionary's hash table only to be written plain after all.
@@ -233,7 +233,7 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 
     /// Starts the file, whose column settings depend on its `first` slice of rows.
-    fn open(&mut self, first: Option<&RecordBatch>) -> Result<()> {
+    fn open(&mut self, first: Option<&Rows>) -> Result<()> {
         let Some(out) = self.out.take() else {
             return Ok(());
         };
@@ -267,14 +267,11 @@ impl<W: Write + Send> ParquetWriter<W> {
         if self.pending_rows == 0 {
             return Ok(());
         }
-        let slice = if self.pending.len() == 1 {
-            self.pending.remove(0)
-        } else {
-            let parts = std::mem::take(&mut self.pending);
-            arrow_select::concat::concat_batches(&self.schema, &parts)
-                .map_err(|e| Error::arrow("joining rows for Parquet", e))?
-        };
-        self.pending.clear();
+        let slice = Rows::new(
+            std::mem::take(&mut self.pending),
+            self.pending_rows,
+            &self.schema,
+        );
         self.pending_rows = 0;
         self.open(Some(&slice))?;
         self.write_rows(slice)
@@ -283,7 +280,7 @@ impl<W: Write + Send> ParquetWriter<W> {
     /// Writes `rows` into row groups that close at the row limit, or before their
     /// estimated size passes the byte limit (split by the average row size so far),
     /// as the `parquet` crate's Arrow writer does.
-    fn write_rows(&mut self, mut rows: RecordBatch) -> Result<()> {
+    fn write_rows(&mut self, mut rows: Rows) -> Result<()> {
         loop {
             if self.group.is_none() {
                 let (file, columns) = self.file()?;
@@ -316,22 +313,13 @@ impl<W: Write + Send> ParquetWriter<W> {
                     split_at = Some(fit);
                 }
             }
-            let rest = split_at.map(|n| {
-                let rest = rows.slice(n, rows.num_rows() - n);
-                rows = rows.slice(0, n);
-                rest
-            });
+            let rest = split_at.map(|n| rows.split_off(n));
             let spare = self.spare.as_deref();
             let group = self
                 .group
                 .as_mut()
                 .ok_or_else(|| Error::Internal("no row group in progress".into()))?;
-            write_columns(
-                &mut group.writers,
-                self.schema.fields(),
-                rows.columns(),
-                spare,
-            )?;
+            write_columns(&mut group.writers, self.schema.fields(), &rows, spare)?;
             group.rows += rows.num_rows();
             if group.rows >= self.max_group_rows || group.estimated_bytes() >= self.max_group_bytes
             {
@@ -359,19 +347,21 @@ impl<W: Write + Send> ParquetWriter<W> {
     }
 }
 
-/// Writes one slice's `columns` to their column writers, on spare processors too
-/// when there are any and the slice is large enough to be worth it.
+/// Writes one slice's columns (`rows`) to their column writers, each column joined
+/// from its parts only as it is written; on spare processors too when there are
+/// any and the slice is large enough to be worth it.
 fn write_columns(
     writers: &mut [ArrowColumnWriter],
     fields: &[FieldRef],
-    columns: &[ArrayRef],
+    rows: &Rows,
     spare: Option<&Spare>,
 ) -> Result<()> {
     // Field `start + i` feeds the writers from `start + i` on, one per leaf.
     let write = |start: usize, part: &mut [ArrowColumnWriter]| -> Result<()> {
         let mut writers = part.iter_mut();
-        for (field, column) in fields.iter().zip(columns).skip(start) {
-            for leaf in compute_leaves(field, column).map_err(pq_err)? {
+        for (i, field) in fields.iter().enumerate().skip(start) {
+            let column = rows.column(i)?;
+            for leaf in compute_leaves(field, &column).map_err(pq_err)? {
                 let Some(writer) = writers.next() else {
                     return Ok(());
                 };
@@ -383,7 +373,9 @@ fn write_columns(
     // Parts only for flat tables (one leaf, so one writer, a field), the tables of
     // this crate; nested ones (written by users) go on one thread.
     let weights: Vec<usize> = match spare {
-        Some(_) if writers.len() == fields.len() => columns.iter().map(weight).collect(),
+        Some(_) if writers.len() == fields.len() => {
+            (0..fields.len()).map(|i| rows.weight(i)).collect()
+        }
         _ => return write(0, writers),
     };
     let helpers = if weights.iter().sum::<usize>() >= PARALLEL_MIN_BYTES {
@@ -399,6 +391,127 @@ fn write_columns(
         (0..helpers).for_each(|_| spare.vacate());
     }
     result
+}
+
+/// The rows of a slice as the batches they came in (all of one schema), `start..`
+/// `start + len` of them. A column is joined from its batches only when it is
+/// written, one at a time: a slice of a table of thousands of columns never exists
+/// as a whole. A column null throughout is a slice of one array of nulls of its
+/// type, shared by all such columns.
+struct Rows {
+    parts: Vec<RecordBatch>,
+    start: usize,
+    len: usize,
+    /// An array of nulls of every column type, as long as all the parts.
+    nulls: Vec<ArrayRef>,
+}
+
+impl Rows {
+    /// The `rows` rows of `parts`, batches of `schema`.
+    fn new(parts: Vec<RecordBatch>, rows: usize, schema: &SchemaRef) -> Self {
+        let mut nulls: Vec<ArrayRef> = Vec::new();
+        for field in schema.fields() {
+            if !nulls.iter().any(|a| a.data_type() == field.data_type()) {
+                nulls.push(arrow_array::new_null_array(field.data_type(), rows));
+            }
+        }
+        Rows {
+            parts,
+            start: 0,
+            len: rows,
+            nulls,
+        }
+    }
+
+    fn num_rows(&self) -> usize {
+        self.len
+    }
+
+    /// Keeps the first `n` rows; the others.
+    fn split_off(&mut self, n: usize) -> Rows {
+        let n = n.min(self.len);
+        let rest = Rows {
+            parts: self.parts.clone(),
+            start: self.start + n,
+            len: self.len - n,
+            nulls: self.nulls.clone(),
+        };
+        self.len = n;
+        rest
+    }
+
+    /// The pieces of column `i` that make up rows `start..start + len`.
+    fn pieces(&self, i: usize, start: usize, len: usize) -> Result<Vec<ArrayRef>> {
+        let mut pieces = Vec::new();
+        let mut at = 0;
+        for part in &self.parts {
+            let rows = part.num_rows();
+            let (from, to) = (start.max(at), (start + len).min(at + rows));
+            if from < to {
+                let column = part
+                    .columns()
+                    .get(i)
+                    .ok_or_else(|| Error::Internal("a batch without a column".into()))?;
+                pieces.push(if to - from == rows {
+                    column.clone()
+                } else {
+                    column.slice(from - at, to - from)
+                });
+            }
+            at += rows;
+            if at >= start + len {
+                break;
+            }
+        }
+        Ok(pieces)
+    }
+
+    /// Rows `start..start + len` of column `i` as one array.
+    fn joined(&self, i: usize, start: usize, len: usize) -> Result<ArrayRef> {
+        let mut pieces = self.pieces(i, start, len)?;
+        if pieces.is_empty() {
+            // No rows: the column's first part, cut to nothing.
+            return self
+                .parts
+                .first()
+                .and_then(|part| part.columns().get(i))
+                .map(|column| column.slice(0, 0))
+                .ok_or_else(|| Error::Internal("a slice without parts".into()));
+        }
+        if pieces.len() == 1 {
+            return pieces
+                .pop()
+                .ok_or_else(|| Error::Internal("no rows in a slice".into()));
+        }
+        if pieces.iter().all(|a| a.null_count() == a.len()) {
+            let data_type = pieces.first().map(|a| a.data_type().clone());
+            if let Some(nulls) = self
+                .nulls
+                .iter()
+                .find(|a| Some(a.data_type()) == data_type.as_ref())
+            {
+                return Ok(nulls.slice(start, len));
+            }
+        }
+        let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+        arrow_select::concat::concat(&refs).map_err(|e| Error::arrow("joining rows for Parquet", e))
+    }
+
+    /// Column `i` of these rows.
+    fn column(&self, i: usize) -> Result<ArrayRef> {
+        self.joined(i, self.start, self.len)
+    }
+
+    /// The first `n` (at most) of these rows of column `i`.
+    fn head(&self, i: usize, n: usize) -> Option<ArrayRef> {
+        self.joined(i, self.start, n.min(self.len)).ok()
+    }
+
+    /// Column `i`'s share of the work of writing these rows (see [`weight`]).
+    fn weight(&self, i: usize) -> usize {
+        self.pieces(i, self.start, self.len)
+            .map_or(0, |pieces| pieces.iter().map(weight).sum())
+    }
 }
 
 /// Closes every column writer of a row group (its last pages, dictionary and
@@ -445,7 +558,11 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
         let mut offset = 0;
         while offset < batch.num_rows() {
             let take = (SLICE_ROWS - self.pending_rows).min(batch.num_rows() - offset);
-            self.pending.push(batch.slice(offset, take));
+            self.pending.push(if take == batch.num_rows() {
+                batch.clone()
+            } else {
+                batch.slice(offset, take)
+            });
             self.pending_rows += take;
             offset += take;
             if self.pending_rows == SLICE_ROWS {
@@ -481,7 +598,7 @@ mod tests {
     use arrow_schema::{DataType, Field, Schema};
     use parquet::arrow::ArrowWriter;
 
-    use super::{DICTIONARY_PAGE_LIMIT, ParquetWriter, SLICE_ROWS, compression, properties};
+    use super::{DICTIONARY_PAGE_LIMIT, ParquetWriter, Rows, SLICE_ROWS, compression, properties};
     use crate::output::WriteResultExt;
     use crate::spare::Spare;
     use crate::writer::{DEFAULT_ROW_GROUP_BYTES, ParquetCompression, TableWriter, WriteOptions};
@@ -684,6 +801,73 @@ mod tests {
 
     /// A table of `columns` text columns and `rows` rows: short codes (dictionary
     /// pages), longer unique text and some nulls, from a fixed seed.
+    #[test]
+    fn sparse_rows_in_small_batches_give_the_parquet_crates_own_bytes()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // 400 columns over 20,000 rows, each row with a value in about 3 of them (a
+        // column is null throughout most slices), handed over 96 rows at a time.
+        let (columns, rows) = (400, 20_000);
+        let mut rng = crate::test_rng::XorShift::new(0x9e37_79b9_7f4a_7c15);
+        let mut cells: Vec<Vec<Option<String>>> = vec![vec![None; rows]; columns];
+        for (r, row) in (0..rows).map(|r| (r, r % 7)) {
+            for k in 0..=(row % 4) {
+                let c = (rng.next_u64() % columns as u64) as usize;
+                cells[c][r] = Some(format!("v{}-{k}", rng.next_u64() % 1000));
+            }
+        }
+        let fields: Vec<Field> = (0..columns)
+            .map(|c| Field::new(format!("c{c}"), DataType::Utf8, true))
+            .collect();
+        let schema = Arc::new(Schema::new(fields));
+        let arrays: Vec<ArrayRef> = cells
+            .into_iter()
+            .map(|column| Arc::new(StringArray::from(column)) as ArrayRef)
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        // Row groups closed inside slices by the row limit, and by the byte limit.
+        for (group_rows, group_bytes) in [(5_000, DEFAULT_ROW_GROUP_BYTES), (1 << 20, 64 << 10)] {
+            let options = WriteOptions::builder()
+                .with_row_group_size(group_rows)
+                .with_row_group_bytes(group_bytes)
+                .build()?;
+            let mut expected = Vec::new();
+            let mut reference = ArrowWriter::try_new(
+                &mut expected,
+                schema.clone(),
+                Some(properties(
+                    &schema,
+                    compression(&options)?,
+                    group_rows,
+                    group_bytes,
+                    Some(&Rows::new(
+                        vec![batch.slice(0, SLICE_ROWS)],
+                        SLICE_ROWS,
+                        &schema,
+                    )),
+                )),
+            )?;
+            for offset in (0..rows).step_by(SLICE_ROWS) {
+                reference.write(&batch.slice(offset, SLICE_ROWS.min(rows - offset)))?;
+            }
+            reference.close()?;
+            let groups = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?
+                .metadata()
+                .num_row_groups();
+            assert!(groups >= 3, "{groups} row groups");
+            let mut out = Vec::new();
+            let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &options)?);
+            for offset in (0..rows).step_by(96) {
+                writer.write(&batch.slice(offset, 96.min(rows - offset)))?;
+            }
+            assert_eq!(writer.finish()?.rows, rows as u64);
+            assert!(
+                out == expected,
+                "bytes differ ({group_rows} rows, {group_bytes} bytes)"
+            );
+        }
+        Ok(())
+    }
+
     fn text_table(columns: usize, rows: usize) -> Result<RecordBatch, Box<dyn std::error::Error>> {
         let fields: Vec<Field> = (0..columns)
             .map(|c| Field::new(format!("c{c}"), DataType::Utf8, true))
@@ -731,7 +915,11 @@ mod tests {
                     compression(&options)?,
                     rows,
                     bytes,
-                    Some(&batch.slice(0, SLICE_ROWS)),
+                    Some(&Rows::new(
+                        vec![batch.slice(0, SLICE_ROWS)],
+                        SLICE_ROWS,
+                        &schema,
+                    )),
                 )),
             )?;
             for offset in (0..batch.num_rows()).step_by(SLICE_ROWS) {
