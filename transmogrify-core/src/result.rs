@@ -628,7 +628,8 @@ impl ProcessingResult {
     ) -> Result<RecordBatch> {
         let text = self.config.cast_to_string;
         // Wide tables have hundreds of columns: look them up by key, not by scanning.
-        let by_key: HashMap<&ColKey, &ArrayRef> =
+        // (hashbrown's fast hasher: a sparse table looks up thousands of keys a chunk)
+        let by_key: hashbrown::HashMap<&ColKey, &ArrayRef> =
             chunk.columns.iter().map(|(k, _, a)| (k, a)).collect();
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.sources.len());
         // The columns this chunk has no cells of share one array of nulls per type: a
