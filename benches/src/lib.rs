@@ -2,7 +2,7 @@
 //! deterministic from a seed.
 //!
 //! A [`Shape`] says what a record looks like ([`Shape::ApiEvents`], [`Shape::Orders`],
-//! [`Shape::Wide`]), a [`Size`] how much to make, a [`Format`] how records are framed
+//! [`Shape::Wide`], [`Shape::Sparse`]), a [`Size`] how much to make, a [`Format`] how records are framed
 //! (JSONL or one JSON array). Record `i` depends only on the seed and `i`, so a
 //! larger data set starts with the records of a smaller one and JSONL and JSON
 //! outputs hold the same records.
@@ -25,7 +25,7 @@
 
 pub use crate::json::Json;
 pub use crate::rng::Rng;
-pub use crate::shapes::WIDE_COLUMNS;
+pub use crate::shapes::{SPARSE_KEYS, SPARSE_PROPERTIES, WIDE_COLUMNS};
 
 mod json;
 mod rng;
@@ -46,18 +46,22 @@ pub enum Shape {
     Orders,
     /// Flat records of [`WIDE_COLUMNS`] columns of mixed kinds.
     Wide,
+    /// Flat records of about 450 bytes with [`SPARSE_PROPERTIES`] of [`SPARSE_KEYS`]
+    /// keys each: a table of tens of thousands of columns, each mostly empty.
+    Sparse,
 }
 
 impl Shape {
     /// Every shape.
-    pub const ALL: [Shape; 3] = [Shape::ApiEvents, Shape::Orders, Shape::Wide];
+    pub const ALL: [Shape; 4] = [Shape::ApiEvents, Shape::Orders, Shape::Wide, Shape::Sparse];
 
-    /// The shape's name: `api-events`, `orders` or `wide`.
+    /// The shape's name: `api-events`, `orders`, `wide` or `sparse`.
     pub fn name(self) -> &'static str {
         match self {
             Shape::ApiEvents => "api-events",
             Shape::Orders => "orders",
             Shape::Wide => "wide",
+            Shape::Sparse => "sparse",
         }
     }
 
@@ -68,6 +72,7 @@ impl Shape {
             Shape::ApiEvents => shapes::api_event(&mut rng, index),
             Shape::Orders => shapes::order(&mut rng, index),
             Shape::Wide => shapes::wide(&mut rng, index),
+            Shape::Sparse => shapes::sparse(&mut rng, index),
         }
     }
 
@@ -90,7 +95,9 @@ impl FromStr for Shape {
         Shape::ALL
             .into_iter()
             .find(|shape| shape.name() == s)
-            .ok_or_else(|| format!("unknown shape `{s}` (expected api-events, orders or wide)"))
+            .ok_or_else(|| {
+                format!("unknown shape `{s}` (expected api-events, orders, wide or sparse)")
+            })
     }
 }
 
@@ -276,7 +283,8 @@ mod tests {
             [
                 7413539120716362030,
                 11226254838551282903,
-                10063193215089510996
+                10063193215089510996,
+                10156588036977385587
             ]
         );
     }
@@ -376,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn orders_and_wide_have_their_sizes() -> TestResult {
+    fn orders_wide_and_sparse_records_have_their_sizes() -> TestResult {
         let data = generate(Shape::Orders, Size::Records(200), Format::Jsonl, 2);
         let mean = data.len() / 200;
         assert!((350..=700).contains(&mean), "mean order size {mean}");
@@ -389,6 +397,25 @@ mod tests {
             columns.extend(object.keys().cloned());
         }
         assert!(columns.len() > 200, "{} columns", columns.len());
+        let data = generate(Shape::Sparse, Size::Records(400), Format::Jsonl, 2);
+        let mean = data.len() / 400;
+        assert!(
+            (350..=600).contains(&mean),
+            "mean sparse record size {mean}"
+        );
+        let mut keys = std::collections::BTreeSet::new();
+        for line in jsonl_lines(&data) {
+            let record: Value = serde_json::from_slice(line)?;
+            let object = record.as_object().ok_or("not an object")?;
+            assert_eq!(object.len(), SPARSE_PROPERTIES + 2);
+            keys.extend(object.keys().cloned());
+        }
+        // 10,000 draws from 50,000 keys: about 9,000 distinct.
+        assert!(
+            (8_000..=10_002).contains(&keys.len()),
+            "{} keys",
+            keys.len()
+        );
         Ok(())
     }
 

@@ -567,3 +567,32 @@ pub fn wide(rng: &mut Rng, index: u64) -> Json {
     }
     Json::Obj(fields)
 }
+
+/// Distinct property keys of [`sparse`] records.
+pub const SPARSE_KEYS: u64 = 50_000;
+
+/// Properties of each [`sparse`] record.
+pub const SPARSE_PROPERTIES: usize = 25;
+
+/// A sparse record of about 450 bytes: an id, an event name and
+/// [`SPARSE_PROPERTIES`] properties whose keys are drawn from [`SPARSE_KEYS`] (a map
+/// of user-defined properties), so that the table has tens of thousands of columns,
+/// each with a value in a few rows.
+pub fn sparse(rng: &mut Rng, index: u64) -> Json {
+    let mut fields = Vec::with_capacity(SPARSE_PROPERTIES + 2);
+    fields.push(("id".to_owned(), Json::int(index)));
+    fields.push(("event".to_owned(), Json::str(rng.pick(WORDS))));
+    let mut keys = std::collections::BTreeSet::new();
+    while keys.len() < SPARSE_PROPERTIES {
+        keys.insert(rng.range(0, SPARSE_KEYS));
+    }
+    for key in keys {
+        let value = match key % 3 {
+            0 => Json::int(rng.range(0, 1_000_000)),
+            1 => Json::str(rng.pick(WORDS)),
+            _ => Json::Bool(rng.chance(50)),
+        };
+        fields.push((format!("p{key}"), value));
+    }
+    Json::Obj(fields)
+}

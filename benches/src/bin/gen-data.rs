@@ -1,6 +1,6 @@
 //! `gen-data SHAPE SIZE FORMAT SEED OUTPUT`: writes benchmark data.
 //!
-//! SHAPE is `api-events`, `orders` or `wide`; SIZE a byte count (`64MB`, `1GiB`) or a
+//! SHAPE is `api-events`, `orders`, `wide` or `sparse`; SIZE a byte count (`64MB`, `1GiB`) or a
 //! record count (`1000r`); FORMAT `jsonl` or `json`; SEED an integer; OUTPUT a path or
 //! `-` for stdout. Example: `gen-data api-events 100MB jsonl 42 events.jsonl`.
 
@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use transmogrify_benches::{Format, Shape, Size, write_data};
 
 const USAGE: &str = "usage: gen-data SHAPE SIZE FORMAT SEED OUTPUT
-  SHAPE   api-events | orders | wide
+  SHAPE   api-events | orders | wide | sparse
   SIZE    bytes (1000, 64KB, 4MiB, 1GB) or records (500r)
   FORMAT  jsonl | json
   SEED    unsigned integer; the same seed gives the same bytes
