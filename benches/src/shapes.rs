@@ -568,10 +568,10 @@ pub fn wide(rng: &mut Rng, index: u64) -> Json {
     Json::Obj(fields)
 }
 
-/// Distinct property keys of [`sparse`] records.
+/// Distinct property keys of [`Shape::Sparse`](crate::Shape::Sparse) records.
 pub const SPARSE_KEYS: u64 = 50_000;
 
-/// Properties of each [`sparse`] record.
+/// Properties of each [`Shape::Sparse`](crate::Shape::Sparse) record.
 pub const SPARSE_PROPERTIES: usize = 25;
 
 /// A sparse record of about 450 bytes: an id, an event name and
