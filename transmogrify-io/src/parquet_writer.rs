@@ -801,6 +801,42 @@ mod tests {
 
     /// A table of `columns` text columns and `rows` rows: short codes (dictionary
     /// pages), longer unique text and some nulls, from a fixed seed.
+    /// What the parquet crate's own Arrow writer makes of `batch` fed in slices of
+    /// [`SLICE_ROWS`] rows, with the settings this writer would choose; checked to
+    /// have at least three row groups.
+    fn reference_bytes(
+        batch: &RecordBatch,
+        options: &WriteOptions,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let schema = batch.schema();
+        let rows = batch.num_rows();
+        let mut expected = Vec::new();
+        let mut reference = ArrowWriter::try_new(
+            &mut expected,
+            schema.clone(),
+            Some(properties(
+                &schema,
+                compression(options)?,
+                options.row_group_size,
+                options.row_group_bytes,
+                Some(&Rows::new(
+                    vec![batch.slice(0, SLICE_ROWS.min(rows))],
+                    SLICE_ROWS.min(rows),
+                    &schema,
+                )),
+            )),
+        )?;
+        for offset in (0..rows).step_by(SLICE_ROWS) {
+            reference.write(&batch.slice(offset, SLICE_ROWS.min(rows - offset)))?;
+        }
+        reference.close()?;
+        let groups = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?
+            .metadata()
+            .num_row_groups();
+        assert!(groups >= 3, "{groups} row groups");
+        Ok(expected)
+    }
+
     #[test]
     fn sparse_rows_in_small_batches_give_the_parquet_crates_own_bytes()
     -> Result<(), Box<dyn std::error::Error>> {
@@ -830,30 +866,7 @@ mod tests {
                 .with_row_group_size(group_rows)
                 .with_row_group_bytes(group_bytes)
                 .build()?;
-            let mut expected = Vec::new();
-            let mut reference = ArrowWriter::try_new(
-                &mut expected,
-                schema.clone(),
-                Some(properties(
-                    &schema,
-                    compression(&options)?,
-                    group_rows,
-                    group_bytes,
-                    Some(&Rows::new(
-                        vec![batch.slice(0, SLICE_ROWS)],
-                        SLICE_ROWS,
-                        &schema,
-                    )),
-                )),
-            )?;
-            for offset in (0..rows).step_by(SLICE_ROWS) {
-                reference.write(&batch.slice(offset, SLICE_ROWS.min(rows - offset)))?;
-            }
-            reference.close()?;
-            let groups = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?
-                .metadata()
-                .num_row_groups();
-            assert!(groups >= 3, "{groups} row groups");
+            let expected = reference_bytes(&batch, &options)?;
             let mut out = Vec::new();
             let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &options)?);
             for offset in (0..rows).step_by(96) {
@@ -905,31 +918,7 @@ mod tests {
                 .with_row_group_size(rows)
                 .with_row_group_bytes(bytes)
                 .build()?;
-            // The parquet crate's writer, fed the same slices.
-            let mut expected = Vec::new();
-            let mut reference = ArrowWriter::try_new(
-                &mut expected,
-                schema.clone(),
-                Some(properties(
-                    &schema,
-                    compression(&options)?,
-                    rows,
-                    bytes,
-                    Some(&Rows::new(
-                        vec![batch.slice(0, SLICE_ROWS)],
-                        SLICE_ROWS,
-                        &schema,
-                    )),
-                )),
-            )?;
-            for offset in (0..batch.num_rows()).step_by(SLICE_ROWS) {
-                reference.write(&batch.slice(offset, SLICE_ROWS.min(batch.num_rows() - offset)))?;
-            }
-            reference.close()?;
-            let groups = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?
-                .metadata()
-                .num_row_groups();
-            assert!(groups >= 3, "{groups} row groups");
+            let expected = reference_bytes(&batch, &options)?;
             for spare in [None, Some(Arc::new(Spare::new(4)))] {
                 let options = WriteOptions {
                     spare: spare.clone(),
