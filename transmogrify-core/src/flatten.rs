@@ -173,7 +173,6 @@ impl From<ColumnFull> for Box<Fail> {
 /// memory on every call).
 type FResult<T> = std::result::Result<T, Box<Fail>>;
 
-/// The mutable state of one flattening session: one per thread or worker.
 /// Offset bytes per byte of values past which a batch counts as sparse (see
 /// [`Flattener::buffered_bytes_over`]).
 const SPARSE_OFFSETS_PER_BYTE: usize = 8;
@@ -182,6 +181,7 @@ const SPARSE_OFFSETS_PER_BYTE: usize = 8;
 /// [`Flattener::buffered_bytes_over`]).
 const SPARSE_MIN_OFFSET_BYTES: usize = 2 << 20;
 
+/// The mutable state of one flattening session: one per thread or worker.
 pub(crate) struct Flattener {
     cfg: Arc<ProcessorConfig>,
     entity: Arc<str>,
