@@ -799,8 +799,6 @@ mod tests {
         Ok(())
     }
 
-    /// A table of `columns` text columns and `rows` rows: short codes (dictionary
-    /// pages), longer unique text and some nulls, from a fixed seed.
     /// What the parquet crate's own Arrow writer makes of `batch` fed in slices of
     /// [`SLICE_ROWS`] rows, with the settings this writer would choose; checked to
     /// have at least three row groups.
@@ -881,6 +879,8 @@ mod tests {
         Ok(())
     }
 
+    /// A table of `columns` text columns and `rows` rows: short codes (dictionary
+    /// pages), longer unique text and some nulls, from a fixed seed.
     fn text_table(columns: usize, rows: usize) -> Result<RecordBatch, Box<dyn std::error::Error>> {
         let fields: Vec<Field> = (0..columns)
             .map(|c| Field::new(format!("c{c}"), DataType::Utf8, true))
