@@ -319,7 +319,7 @@ struct Layouts(std::sync::Mutex<std::collections::BTreeMap<u64, ProcessingResult
 
 impl ResultSink for Layouts {
     fn accept(&self, seq: u64, part: ProcessingResult) -> transmogrify_parallel::Result<()> {
-        let layout = part.layout_only();
+        let layout = part.compact_layout();
         drop(part);
         if let Ok(mut parts) = self.0.lock() {
             parts.insert(seq, layout);

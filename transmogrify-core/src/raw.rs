@@ -66,15 +66,12 @@ impl ProcessingResult {
     /// This result as plain record batches (no copy of cell data).
     pub fn to_raw(&self) -> Result<RawResult> {
         let mut tables = Vec::with_capacity(self.tables.len());
-        for t in &self.tables {
-            let mut batches = Vec::with_capacity(t.chunks.len());
-            for chunk in &t.chunks {
-                batches.push(chunk_to_batch(chunk)?);
-            }
+        for t in self.raw_tables() {
+            let (path, array_levels) = (t.path.clone(), t.array_levels.clone());
             tables.push(RawTable {
-                path: t.key.keys.iter().map(|s| s.to_string()).collect(),
-                array_levels: t.key.levels.to_vec(),
-                batches,
+                path,
+                array_levels,
+                batches: t.collect::<Result<_>>()?,
             });
         }
         Ok(RawResult {
@@ -122,6 +119,125 @@ impl ProcessingResult {
         ))
     }
 
+    /// The tables of [`to_raw`](Self::to_raw), each chunk made a record batch only
+    /// when its turn comes: spilling a result this way holds one chunk's batch at a
+    /// time rather than the schemas of them all.
+    ///
+    /// ```
+    /// use transmogrify_core::Processor;
+    ///
+    /// let mut session = Processor::default().session("t");
+    /// session.push(br#"{"a":1,"b":[{"c":2},{"c":3}]}"#)?;
+    /// let result = session.finish()?;
+    /// let tables: Vec<(Vec<String>, usize)> = result
+    ///     .raw_tables()
+    ///     .map(|t| (t.path.clone(), t.map(|b| b.map(|b| b.num_rows()).unwrap_or(0)).sum()))
+    ///     .collect();
+    /// assert_eq!(tables, [(vec![], 1), (vec!["b".to_string()], 2)]);
+    /// # Ok::<(), transmogrify_core::Error>(())
+    /// ```
+    pub fn raw_tables(&self) -> impl Iterator<Item = RawChunks<'_>> {
+        self.tables.iter().map(|t| RawChunks {
+            path: t.key.keys.iter().map(|s| s.to_string()).collect(),
+            array_levels: t.key.levels.to_vec(),
+            chunks: t.chunks.iter(),
+        })
+    }
+
+    /// The layout of this result ([`layout_only`](Self::layout_only)) as one chunk per
+    /// table: the union of the table's columns in order of first appearance, the kinds
+    /// of value seen OR-ed together, the rows summed, one empty array shared by every
+    /// column. The final [`schemas`](Self::schemas) depend only on these, so a layout
+    /// kept this way is as small as the tables' columns, however many chunks it covers.
+    ///
+    /// ```
+    /// use transmogrify_core::{ProcessingResult, Processor};
+    ///
+    /// let processor = Processor::default();
+    /// let part = |text: &str| {
+    ///     let mut session = processor.session("t");
+    ///     session.push(text.as_bytes())?;
+    ///     session.finish()
+    /// };
+    /// let mut layout = part(r#"{"a":1}"#)?.compact_layout();
+    /// assert!(!layout.merge_layout(&part(r#"{"a":"x"}"#)?)?);
+    /// assert!(layout.merge_layout(&part(r#"{"b":true}"#)?)?);
+    /// let all = ProcessingResult::combine_results([
+    ///     part(r#"{"a":1}"#)?,
+    ///     part(r#"{"a":"x"}"#)?,
+    ///     part(r#"{"b":true}"#)?,
+    /// ])?;
+    /// assert_eq!(layout.schemas()?[0].schema, all.schemas()?[0].schema);
+    /// assert_eq!(layout.num_rows("t"), Some(3));
+    /// # Ok::<(), transmogrify_core::Error>(())
+    /// ```
+    pub fn compact_layout(&self) -> ProcessingResult {
+        let tables = self
+            .tables
+            .iter()
+            .map(|t| {
+                let mut layout = LayoutChunk::default();
+                for chunk in &t.chunks {
+                    layout.add(chunk);
+                }
+                ResultTable {
+                    key: t.key.clone(),
+                    chunks: layout.into_chunks(),
+                }
+            })
+            .collect();
+        ProcessingResult::from_parts(
+            self.entity.clone(),
+            self.config.clone(),
+            tables,
+            self.errors.clone(),
+            self.records,
+        )
+    }
+
+    /// Adds the layout of `other` to this [`compact_layout`](Self::compact_layout),
+    /// keeping it compact; returns whether `other` brought a table or a column this
+    /// layout lacked.
+    ///
+    /// # Errors
+    /// [`Error::Combine`] when `other` was made for another entity or with other
+    /// naming or value options.
+    pub fn merge_layout(&mut self, other: &ProcessingResult) -> Result<bool> {
+        self.check_combinable(other)?;
+        let mut index: HashMap<TableKey, usize> = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.key.clone(), i))
+            .collect();
+        let mut changed = false;
+        for table in &other.tables {
+            let i = *index.entry(table.key.clone()).or_insert_with(|| {
+                changed = true;
+                self.tables.push(ResultTable {
+                    key: table.key.clone(),
+                    chunks: Vec::new(),
+                });
+                self.tables.len() - 1
+            });
+            let mine = self
+                .tables
+                .get_mut(i)
+                .ok_or_else(|| Error::Internal("layout table index out of range".into()))?;
+            let mut layout = LayoutChunk::default();
+            for chunk in mine.chunks.drain(..) {
+                layout.add(&chunk);
+            }
+            for chunk in &table.chunks {
+                changed |= layout.add(chunk);
+            }
+            mine.chunks = layout.into_chunks();
+        }
+        self.errors.extend(other.errors.iter().cloned());
+        self.records += other.records;
+        Ok(changed)
+    }
+
     /// A copy that keeps tables, columns, kinds, row counts and errors but no cells:
     /// enough to work out the final [`schemas`](ProcessingResult::schemas) of a run
     /// whose data was already written or spilled. Its batches are empty.
@@ -166,6 +282,91 @@ impl ProcessingResult {
             self.errors.clone(),
             self.records,
         )
+    }
+}
+
+/// One table of a result whose chunks become record batches one at a time (see
+/// [`ProcessingResult::raw_tables`]).
+#[derive(Debug)]
+pub struct RawChunks<'a> {
+    /// Array keys from the record root.
+    pub path: Vec<String>,
+    /// After how many keys of `path` each array step comes.
+    pub array_levels: Vec<u32>,
+    chunks: std::slice::Iter<'a, Arc<TableChunk>>,
+}
+
+impl Iterator for RawChunks<'_> {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.chunks.next().map(|c| chunk_to_batch(c))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.chunks.size_hint()
+    }
+}
+
+/// A table's cell-less layout being gathered from its chunks (see
+/// [`ProcessingResult::compact_layout`]).
+#[derive(Default)]
+struct LayoutChunk {
+    chunk: Option<TableChunk>,
+    index: HashMap<ColKey, usize>,
+    /// One empty array per data type, shared by the columns.
+    empties: Vec<ArrayRef>,
+}
+
+impl LayoutChunk {
+    /// Adds `c`'s rows, columns and kinds; returns whether it brought a column (or
+    /// parent ids) the layout lacked.
+    fn add(&mut self, c: &TableChunk) -> bool {
+        let LayoutChunk {
+            chunk,
+            index,
+            empties,
+        } = self;
+        let mut empty = |dt: &DataType| match empties.iter().find(|a| a.data_type() == dt) {
+            Some(a) => a.clone(),
+            None => {
+                let a = new_empty_array(dt);
+                empties.push(a.clone());
+                a
+            }
+        };
+        let layout = chunk.get_or_insert_with(|| TableChunk {
+            rows: 0,
+            has_data: false,
+            columns: Vec::new(),
+            ids: new_empty_array(c.ids.data_type()),
+            parent_ids: None,
+            indices: None,
+            time: c.time,
+        });
+        layout.rows += c.rows;
+        let mut changed = false;
+        if let (None, Some(p)) = (&layout.parent_ids, &c.parent_ids) {
+            layout.parent_ids = Some(new_empty_array(p.data_type()));
+            changed = true;
+        }
+        for (key, kinds, array) in &c.columns {
+            match index.get(key).and_then(|&i| layout.columns.get_mut(i)) {
+                Some(column) => column.1 |= kinds,
+                None => {
+                    index.insert(key.clone(), layout.columns.len());
+                    layout
+                        .columns
+                        .push((key.clone(), *kinds, empty(array.data_type())));
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    fn into_chunks(self) -> Vec<Arc<TableChunk>> {
+        self.chunk.map(Arc::new).into_iter().collect()
     }
 }
 

@@ -119,7 +119,7 @@ impl PartialOrd for TableKey {
 }
 
 /// One batch of one table, as flattened.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct TableChunk {
     pub(crate) rows: usize,
     /// False for the chunks of a layout-only result, which keep column keys, kinds and
@@ -334,6 +334,30 @@ impl ProcessingResult {
             *self = other;
             return Ok(());
         }
+        self.check_combinable(&other)?;
+        let mut index: HashMap<TableKey, usize> = self
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.key.clone(), i))
+            .collect();
+        for table in other.tables {
+            match index.get(&table.key) {
+                Some(&i) => self.tables[i].chunks.extend(table.chunks),
+                None => {
+                    index.insert(table.key.clone(), self.tables.len());
+                    self.tables.push(table);
+                }
+            }
+        }
+        self.errors.extend(other.errors);
+        self.records += other.records;
+        Ok(())
+    }
+
+    /// Whether `other` may be merged into this result: same entity, same naming and
+    /// value options.
+    pub(crate) fn check_combinable(&self, other: &ProcessingResult) -> Result<()> {
         if other.entity != self.entity {
             return Err(Error::Combine(format!(
                 "results of entity {:?} and {:?} cannot be combined",
@@ -354,23 +378,6 @@ impl ProcessingResult {
                     .to_string(),
             ));
         }
-        let mut index: HashMap<TableKey, usize> = self
-            .tables
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.key.clone(), i))
-            .collect();
-        for table in other.tables {
-            match index.get(&table.key) {
-                Some(&i) => self.tables[i].chunks.extend(table.chunks),
-                None => {
-                    index.insert(table.key.clone(), self.tables.len());
-                    self.tables.push(table);
-                }
-            }
-        }
-        self.errors.extend(other.errors);
-        self.records += other.records;
         Ok(())
     }
 

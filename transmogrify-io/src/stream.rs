@@ -13,7 +13,7 @@ use arrow_buffer::Buffer;
 use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::writer::FileWriter;
 use transmogrify_core::{
-    ProcessingResult, Processor, ProcessorConfig, RawResult, RawTable, TableSchema,
+    ProcessingResult, Processor, ProcessorConfig, RawChunks, RawResult, RawTable, TableSchema,
 };
 
 use crate::csv_writer::CsvWriter;
@@ -98,10 +98,10 @@ impl Write for FrameWriter<'_> {
 ///
 /// A streamed run flattens its input in parts (a few MB of input each). Each part's
 /// tables go to disk as they are, in the engine's raw Arrow form
-/// ([`ProcessingResult::to_raw`]), one spill file per table, one Arrow IPC stream
-/// per chunk (each chunk has its own columns). Only a cell-less copy of each part
-/// (columns, kinds and row counts of every chunk, like
-/// [`ProcessingResult::layout_only`]) stays in memory, merged into one layout.
+/// ([`ProcessingResult::raw_tables`]), one spill file per table, one Arrow IPC stream
+/// per chunk (each chunk has its own columns). In memory stays only one cell-less
+/// layout of every part so far (each table's columns, kinds of value and row count:
+/// [`ProcessingResult::merge_layout`]), as large as the tables' columns.
 ///
 /// At the end that layout gives every table's final schema: the union of its columns
 /// and, in typed mode, each column's type unified over the whole input. Each table
@@ -148,8 +148,6 @@ pub struct StreamingOutput {
     layout: Option<ProcessingResult>,
     /// CSV tables written as parts arrive, instead of spilled (text-mode CSV only).
     direct: Option<DirectCsv>,
-    /// Parts added so far.
-    parts: u64,
 }
 
 impl StreamingOutput {
@@ -185,7 +183,6 @@ impl StreamingOutput {
             tables: Vec::new(),
             by_key: HashMap::new(),
             buf: Vec::new(),
-            columns: HashMap::new(),
             schemas: Vec::new(),
             writeback: Writeback::default(),
         });
@@ -200,99 +197,84 @@ impl StreamingOutput {
             by_key: HashMap::new(),
             layout: None,
             direct,
-            parts: 0,
         })
     }
 
     /// Spills one part (the result of the next stretch of input, in order).
     pub fn add(&mut self, part: ProcessingResult) -> Result<()> {
-        let raw = part.to_raw()?;
-        let raw_layout = RawResult {
-            entity: raw.entity.clone(),
-            records: raw.records,
-            tables: Vec::new(),
-            errors: raw.errors.clone(),
+        if self.direct.is_none() {
+            for table in part.raw_tables() {
+                self.spill_table(table)?;
+            }
+        }
+        let changed = match &mut self.layout {
+            Some(all) => all.merge_layout(&part)?,
+            None => {
+                self.layout = Some(part.compact_layout());
+                true
+            }
         };
-        let mut raw_layout = raw_layout;
-        for table in raw.tables {
-            if self.direct.is_some() {
-                raw_layout.tables.push(RawTable {
-                    batches: layout_batch(&table.batches)?.into_iter().collect(),
-                    ..table
-                });
-                continue;
-            }
-            let key = (table.path.clone(), table.array_levels.clone());
-            let i = match self.by_key.get(&key) {
-                Some(&i) => i,
-                None => {
-                    let file_path = self
-                        .spill_dir
-                        .path()
-                        .join(format!("table-{}.ipc", self.spills.len()));
-                    let file = File::create(&file_path).map_err(|e| Error::io(&file_path, e))?;
-                    self.by_key.insert(key, self.spills.len());
-                    self.spills.push(Spill {
-                        path: table.path.clone(),
-                        array_levels: table.array_levels.clone(),
-                        file_path,
-                        file: Some(file),
-                        frames: Vec::new(),
-                        bytes: 0,
-                        reserve: Reserve::default(),
-                    });
-                    self.spills.len() - 1
-                }
-            };
-            let spill = self
-                .spills
-                .get_mut(i)
-                .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
-            let file = spill
-                .file
-                .as_mut()
-                .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
-            for batch in &table.batches {
-                // The IPC writer's finish drains it; a frame that failed part way
-                // may have left bytes in it.
-                self.spill_buffer.clear();
-                let mut out = FrameWriter {
-                    file: &mut *file,
-                    buf: &mut self.spill_buffer,
-                    bytes: 0,
-                    error: None,
-                };
-                let written = FileWriter::try_new(&mut out, &batch.schema()).and_then(|mut w| {
-                    w.write(batch)?;
-                    w.finish()
-                });
-                if let Some(e) = out.error.take() {
-                    return Err(Error::io(&spill.file_path, e));
-                }
-                written.map_err(|e| Error::arrow("spilling a chunk", e))?;
-                spill.frames.push(out.bytes);
-                spill.bytes += out.bytes;
-                spill.reserve.ahead(file, spill.bytes);
-            }
-            raw_layout.tables.push(RawTable {
-                batches: layout_batch(&table.batches)?.into_iter().collect(),
-                ..table
-            });
-        }
-        let layout = layout_of(&raw_layout, &self.config)?;
-        match &mut self.layout {
-            Some(all) => all.merge(layout)?,
-            None => self.layout = Some(layout),
-        }
-        self.parts += 1;
-        if self.parts % COMPACT_EVERY == 0 {
-            if let Some(all) = &self.layout {
-                self.layout = Some(compact(all, &self.config)?);
-            }
-        }
         if let (Some(direct), Some(layout)) = (&mut self.direct, &self.layout) {
-            let changed = direct.note_columns(&raw_layout);
             direct.write_part(&part, layout, changed, &self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a part's chunks of one table to the table's spill file, one Arrow IPC
+    /// frame per chunk.
+    fn spill_table(&mut self, table: RawChunks<'_>) -> Result<()> {
+        let key = (table.path.clone(), table.array_levels.clone());
+        let i = match self.by_key.get(&key) {
+            Some(&i) => i,
+            None => {
+                let file_path = self
+                    .spill_dir
+                    .path()
+                    .join(format!("table-{}.ipc", self.spills.len()));
+                let file = File::create(&file_path).map_err(|e| Error::io(&file_path, e))?;
+                self.by_key.insert(key, self.spills.len());
+                self.spills.push(Spill {
+                    path: table.path.clone(),
+                    array_levels: table.array_levels.clone(),
+                    file_path,
+                    file: Some(file),
+                    frames: Vec::new(),
+                    bytes: 0,
+                    reserve: Reserve::default(),
+                });
+                self.spills.len() - 1
+            }
+        };
+        let spill = self
+            .spills
+            .get_mut(i)
+            .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
+        let file = spill
+            .file
+            .as_mut()
+            .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
+        for batch in table {
+            let batch = batch?;
+            // The IPC writer's finish drains it; a frame that failed part way
+            // may have left bytes in it.
+            self.spill_buffer.clear();
+            let mut out = FrameWriter {
+                file: &mut *file,
+                buf: &mut self.spill_buffer,
+                bytes: 0,
+                error: None,
+            };
+            let written = FileWriter::try_new(&mut out, &batch.schema()).and_then(|mut w| {
+                w.write(&batch)?;
+                w.finish()
+            });
+            if let Some(e) = out.error.take() {
+                return Err(Error::io(&spill.file_path, e));
+            }
+            written.map_err(|e| Error::arrow("spilling a chunk", e))?;
+            spill.frames.push(out.bytes);
+            spill.bytes += out.bytes;
+            spill.reserve.ahead(file, spill.bytes);
         }
         Ok(())
     }
@@ -406,8 +388,6 @@ struct DirectCsv {
     by_key: HashMap<TableKey, usize>,
     /// The CSV writer's block buffer, handed from one part's writer to the next.
     buf: Vec<u8>,
-    /// The columns of every table so far, by their raw names.
-    columns: HashMap<TableKey, std::collections::HashSet<String>>,
     /// The tables' layouts as of the last part that brought a new table or column.
     schemas: Vec<TableSchema>,
     writeback: Writeback,
@@ -482,24 +462,6 @@ fn names(schema: &TableSchema) -> Vec<String> {
 }
 
 impl DirectCsv {
-    /// Notes the tables and columns of a part's layout; whether any is new.
-    fn note_columns(&mut self, raw_layout: &RawResult) -> bool {
-        let mut changed = false;
-        for table in &raw_layout.tables {
-            let key = (table.path.clone(), table.array_levels.clone());
-            let known = self.columns.entry(key).or_default();
-            for batch in &table.batches {
-                for field in batch.schema().fields() {
-                    if !known.contains(field.name()) {
-                        known.insert(field.name().clone());
-                        changed = true;
-                    }
-                }
-            }
-        }
-        changed
-    }
-
     /// Appends the rows of `part` to the tables' files, in the layout of `layout`
     /// (every part so far, this one included; `changed` if this part brought a new
     /// table or column to it, which only then is worked out again).
@@ -774,97 +736,6 @@ fn finish_table(
         rows,
         bytes,
     })
-}
-
-/// The cell-less layout of a part's chunks of one table, as one raw chunk: the union
-/// of their columns in order of first appearance with the kinds of value seen OR-ed
-/// together, their rows summed, fresh empty arrays.
-///
-/// The final schemas depend only on that union, the kinds and the row counts, so
-/// one chunk per part keeps the layout of a long run small. (A layout from
-/// [`ProcessingResult::layout_only`] keeps one chunk per chunk, each holding
-/// zero-length slices that pin the chunk's buffers.)
-fn layout_batch(batches: &[RecordBatch]) -> Result<Option<RecordBatch>> {
-    let Some(first) = batches.first() else {
-        return Ok(None);
-    };
-    let mut fields: Vec<arrow_schema::Field> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut rows = 0u64;
-    for batch in batches {
-        let schema = batch.schema();
-        rows += schema
-            .metadata()
-            .get("rows")
-            .and_then(|r| r.parse::<u64>().ok())
-            .unwrap_or(0);
-        for field in schema.fields() {
-            if field.name() == "#index" {
-                continue;
-            }
-            let kinds = field
-                .metadata()
-                .get("kinds")
-                .and_then(|k| k.parse::<u16>().ok());
-            match index.get(field.name()) {
-                Some(&i) => {
-                    if let (Some(k), Some(f)) = (kinds, fields.get_mut(i)) {
-                        let merged = f
-                            .metadata()
-                            .get("kinds")
-                            .and_then(|m| m.parse::<u16>().ok())
-                            .unwrap_or(0)
-                            | k;
-                        let mut meta = f.metadata().clone();
-                        meta.insert("kinds".to_string(), merged.to_string());
-                        f.set_metadata(meta);
-                    }
-                }
-                None => {
-                    index.insert(field.name().clone(), fields.len());
-                    fields.push(field.as_ref().clone());
-                }
-            }
-        }
-    }
-    let mut meta = first.schema().metadata().clone();
-    meta.insert("has_data".to_string(), "false".to_string());
-    meta.insert("rows".to_string(), rows.to_string());
-    let arrays = fields
-        .iter()
-        .map(|f| arrow_array::new_empty_array(f.data_type()))
-        .collect();
-    let schema = std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, meta));
-    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(0));
-    RecordBatch::try_new_with_options(schema, arrays, &options)
-        .map(Some)
-        .map_err(|e| Error::arrow("building a layout chunk", e))
-}
-
-/// Parts between two compactions of the merged layout.
-const COMPACT_EVERY: u64 = 32;
-
-/// `layout` with one cell-less chunk per table (see [`layout_batch`]): the merged
-/// layout would otherwise keep a chunk per table for every part, and grow with the
-/// input.
-fn compact(layout: &ProcessingResult, config: &ProcessorConfig) -> Result<ProcessingResult> {
-    let raw = layout.to_raw()?;
-    let tables = raw
-        .tables
-        .into_iter()
-        .map(|table| {
-            Ok(RawTable {
-                batches: layout_batch(&table.batches)?.into_iter().collect(),
-                ..table
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    layout_of(&RawResult { tables, ..raw }, config)
-}
-
-/// The layout-only result of a part, from its raw form made cell-less.
-fn layout_of(raw: &RawResult, config: &ProcessorConfig) -> Result<ProcessingResult> {
-    Ok(ProcessingResult::from_raw(raw.clone(), config.clone())?)
 }
 
 /// The next frame of a spill file, `len` bytes, read without zeroing a buffer first.

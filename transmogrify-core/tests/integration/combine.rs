@@ -158,3 +158,60 @@ fn results_of_other_entities_or_options_do_not_combine() -> TestResult {
     assert!(ProcessingResult::combine_results(Vec::new()).is_err());
     Ok(())
 }
+
+#[test]
+fn layouts_merged_part_by_part_give_the_schemas_of_the_whole() -> TestResult {
+    for typed in [false, true] {
+        let p = processor(typed)?;
+        let whole = part(&p, RECORDS, 0)?;
+        let expected = whole.schemas()?;
+        for cut in 0..=RECORDS.len() {
+            // Part by part: records before `cut` one per part, the rest as one part.
+            let mut parts = Vec::new();
+            for i in 0..cut {
+                parts.push(part(&p, &RECORDS[i..=i], i as u64)?);
+            }
+            parts.push(part(&p, &RECORDS[cut..], cut as u64)?);
+            let mut layout: Option<ProcessingResult> = None;
+            let mut columns_so_far = 0;
+            for part in &parts {
+                let changed = match &mut layout {
+                    Some(l) => l.merge_layout(part)?,
+                    None => {
+                        layout = Some(part.compact_layout());
+                        true
+                    }
+                };
+                let l = layout.as_ref().ok_or("no layout")?;
+                let columns: usize = l.schemas()?.iter().map(|s| s.schema.fields().len()).sum();
+                assert_eq!(
+                    changed,
+                    columns > columns_so_far,
+                    "typed={typed} cut={cut}: a part is new exactly when it adds a column"
+                );
+                columns_so_far = columns;
+                // One cell-less batch per table, however many parts.
+                for s in l.schemas()? {
+                    let batches: Vec<_> = l.batches(&s).collect::<Result<_, _>>()?;
+                    assert!(batches.len() <= 1, "{}: {} batches", s.name, batches.len());
+                    assert!(batches.iter().all(|b| b.num_rows() == 0));
+                }
+            }
+            let layout = layout.ok_or("no layout")?;
+            let schemas = layout.schemas()?;
+            assert_eq!(schemas.len(), expected.len());
+            for (a, b) in schemas.iter().zip(&expected) {
+                assert_eq!(
+                    (&a.name, &a.schema, a.num_rows),
+                    (&b.name, &b.schema, b.num_rows),
+                    "typed={typed} cut={cut}"
+                );
+            }
+            assert_eq!(layout.record_count(), RECORDS.len() as u64);
+        }
+    }
+    let other = Processor::new(ProcessorConfig::builder().with_separator("__").build()?);
+    let mut layout = part(&processor(false)?, RECORDS, 0)?.compact_layout();
+    assert!(layout.merge_layout(&part(&other, RECORDS, 0)?).is_err());
+    Ok(())
+}
