@@ -246,6 +246,39 @@ impl TableSchema {
     pub fn same_columns(&self, other: &TableSchema) -> bool {
         self.sources == other.sources
     }
+
+    /// Data columns (those of [`ColumnRole::Data`]); they come first.
+    pub fn data_columns(&self) -> usize {
+        self.roles
+            .iter()
+            .take_while(|r| **r == ColumnRole::Data)
+            .count()
+    }
+
+    /// Whether rows laid out as `earlier` become rows of this schema by adding empty
+    /// cells after their data columns: this schema's data columns begin with all of
+    /// `earlier`'s, in order, and the columns after them (ids, index, time) are the
+    /// same. So it is for a table's schemas as a run's layout grows part by part
+    /// ([`ProcessingResult::merge_layout`] only ever adds columns at the end).
+    ///
+    /// ```
+    /// use transmogrify_core::{Processor, ProcessingResult};
+    /// let p = Processor::default();
+    /// let early = p.process(br#"{"a": "1"}"#, "t")?;
+    /// let mut layout = early.compact_layout();
+    /// layout.merge_layout(&p.process(br#"{"b": "2", "a": "3"}"#, "t")?)?;
+    /// let (early, all) = (&early.schemas()?[0], &layout.schemas()?[0]);
+    /// assert_eq!((early.data_columns(), all.data_columns()), (1, 2));
+    /// assert!(all.extends(early));
+    /// assert!(!early.extends(all));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn extends(&self, earlier: &TableSchema) -> bool {
+        let (mine, theirs) = (self.data_columns(), earlier.data_columns());
+        mine >= theirs
+            && self.sources.get(..theirs) == earlier.sources.get(..theirs)
+            && self.sources.get(mine..) == earlier.sources.get(theirs..)
+    }
 }
 
 /// The tables produced by a run, each an ordered list of Arrow record batches.

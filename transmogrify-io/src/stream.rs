@@ -402,6 +402,9 @@ struct DirectTable {
     header: Vec<String>,
     /// Runs of rows written with one layout each, in file order.
     segments: Vec<Segment>,
+    /// The layout of the last run: each later one extends it
+    /// ([`TableSchema::extends`]), so the runs need keep only their column counts.
+    layout: Option<TableSchema>,
     /// Bytes in the file.
     bytes: u64,
     rows: u64,
@@ -410,11 +413,21 @@ struct DirectTable {
     reserve: Reserve,
 }
 
-/// Rows `start..end` (bytes) of a table's file, written with `schema`.
+/// Rows `start..end` (bytes) of a table's file, written in a layout of `columns`
+/// columns of which the first `data` are data columns: the table's final layout
+/// extends it (see [`TableSchema::extends`]).
 struct Segment {
-    schema: TableSchema,
+    data: usize,
+    columns: usize,
     start: u64,
     end: u64,
+}
+
+impl Segment {
+    /// Whether the rows are laid out as `schema`'s (which extends theirs).
+    fn fits(&self, schema: &TableSchema) -> bool {
+        self.data == schema.data_columns() && self.columns == schema.schema.fields().len()
+    }
 }
 
 /// Counts the bytes written to a file.
@@ -518,6 +531,7 @@ impl DirectCsv {
                         file,
                         header: names(schema),
                         segments: Vec::new(),
+                        layout: None,
                         bytes: 0,
                         rows: 0,
                         unsynced: 0,
@@ -535,6 +549,16 @@ impl DirectCsv {
                 bytes: 0,
             };
             let tmp = table.pending.tmp();
+            let same = match &table.layout {
+                Some(last) if last.same_columns(schema) => true,
+                Some(last) if !schema.extends(last) => {
+                    return Err(Error::Internal(format!(
+                        "the columns of table {} changed order between parts",
+                        schema.name
+                    )));
+                }
+                _ => false,
+            };
             let mut buf = std::mem::take(&mut self.buf);
             if fresh {
                 let mut writer = CsvWriter::rows_into(&mut out, self.delimiter, buf);
@@ -552,12 +576,16 @@ impl DirectCsv {
             table.bytes += written;
             table.rows += rows;
             match table.segments.last_mut() {
-                Some(last) if last.schema.same_columns(schema) => last.end = table.bytes,
-                _ => table.segments.push(Segment {
-                    schema: schema.clone(),
-                    start,
-                    end: table.bytes,
-                }),
+                Some(last) if same => last.end = table.bytes,
+                _ => {
+                    table.segments.push(Segment {
+                        data: schema.data_columns(),
+                        columns: schema.schema.fields().len(),
+                        start,
+                        end: table.bytes,
+                    });
+                    table.layout = Some(schema.clone());
+                }
             }
             table.unsynced += written;
             if table.unsynced >= WRITEBACK_EVERY {
@@ -654,11 +682,18 @@ fn finish_table(
         file: mut written,
         header,
         segments,
+        layout,
         rows,
         bytes,
         ..
     } = table;
-    let done = header == names(schema) && segments.iter().all(|s| s.schema.same_columns(schema));
+    if layout.is_some_and(|last| !schema.extends(&last)) {
+        return Err(Error::Internal(format!(
+            "the final columns of table {} do not extend those written",
+            schema.name
+        )));
+    }
+    let done = header == names(schema) && segments.iter().all(|s| s.fits(schema));
     if done {
         let pending = pending.named(dir, file_name);
         let path = pending.dest().to_path_buf();
@@ -689,21 +724,18 @@ fn finish_table(
             .seek(SeekFrom::Start(segment.start))
             .map_err(read_err)?;
         let mut run = (&written).take(segment.end - segment.start);
-        if segment.schema.same_columns(schema) {
+        if segment.fits(schema) {
             let copied = std::io::copy(&mut run, &mut *out.file).map_err(write_err)?;
             out.bytes += copied;
             continue;
         }
-        // The run's columns by their final column, in final order.
-        let mut order: Vec<(usize, usize)> = segment
-            .schema
-            .positions_in(schema)
-            .into_iter()
-            .enumerate()
-            .filter_map(|(k, position)| position.map(|p| (p, k)))
-            .collect();
-        order.sort_unstable();
+        // The run's columns by their final column, in final order: its data columns
+        // are the first final ones, the columns after them come after the new ones.
         let columns = schema.schema.fields().len();
+        let added = columns.saturating_sub(segment.columns);
+        let order: Vec<(usize, usize)> = (0..segment.columns)
+            .map(|k| (if k < segment.data { k } else { k + added }, k))
+            .collect();
         let csv_err = |e: csv::Error| match e.into_kind() {
             csv::ErrorKind::Io(e) => Error::io(&source, e),
             other => Error::Internal(format!("reading back rows of {}: {other:?}", schema.name)),
