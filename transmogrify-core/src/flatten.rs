@@ -208,6 +208,8 @@ pub(crate) struct Flattener {
     next_ordinal: u64,
     // Output so far.
     chunks: Vec<Vec<Arc<TableChunk>>>,
+    /// Bytes of the arrays in `chunks`.
+    chunk_bytes: usize,
     errors: Vec<BadRecord>,
     /// Room for new columns, from earlier sessions of the processor.
     sizes: Arc<SizeHints>,
@@ -271,6 +273,7 @@ impl Flattener {
             records: 0,
             next_ordinal: 0,
             chunks: vec![Vec::new()],
+            chunk_bytes: 0,
             errors: Vec::new(),
             sizes,
             sized: false,
@@ -1213,6 +1216,13 @@ impl Flattener {
             table.parent_rows.clear();
             table.rows = 0;
             table.record_start = 0;
+            self.chunk_bytes += columns
+                .iter()
+                .map(|(_, _, a)| a.get_array_memory_size())
+                .chain(parent_id.iter().map(|a| a.get_array_memory_size()))
+                .sum::<usize>()
+                + ids.get_array_memory_size()
+                + indices.as_ref().map_or(0, |i| i.capacity() * 8);
             self.chunks[t].push(Arc::new(TableChunk {
                 rows,
                 has_data: true,
@@ -1224,6 +1234,24 @@ impl Flattener {
             }));
         }
         Ok(())
+    }
+
+    /// Bytes the rows flattened so far take: their Arrow arrays, and the values and
+    /// offsets of the rows not yet cut into them.
+    pub(crate) fn memory_bytes(&self) -> usize {
+        let buffered: usize = self
+            .tables
+            .iter()
+            .map(|t| {
+                t.ids.byte_len()
+                    + t.columns
+                        .iter()
+                        .filter(|c| c.len() > 0)
+                        .map(|c| c.byte_len())
+                        .sum::<usize>()
+            })
+            .sum();
+        self.chunk_bytes + buffered
     }
 
     /// Ends the session.

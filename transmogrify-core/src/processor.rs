@@ -231,6 +231,26 @@ impl Session {
         self.flattener.flush()
     }
 
+    /// About how many bytes of memory the records flattened so far take (their Arrow
+    /// arrays and the rows not yet cut into them): what [`Session::finish`]'s result
+    /// will hold. A caller flattening a long input in parts can end a part when this
+    /// passes a budget.
+    ///
+    /// ```
+    /// use transmogrify_core::Processor;
+    ///
+    /// let mut session = Processor::default().session("t");
+    /// let empty = session.memory_bytes();
+    /// for i in 0..1000 {
+    ///     session.push(format!(r#"{{"n":{i},"text":"{}"}}"#, "x".repeat(100)).as_bytes())?;
+    /// }
+    /// assert!(session.memory_bytes() >= empty + 1000 * 100);
+    /// # Ok::<(), transmogrify_core::Error>(())
+    /// ```
+    pub fn memory_bytes(&self) -> usize {
+        self.flattener.memory_bytes()
+    }
+
     /// Ends the session and returns its tables.
     pub fn finish(self) -> Result<ProcessingResult> {
         self.flattener.finish()
