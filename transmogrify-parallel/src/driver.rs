@@ -25,10 +25,25 @@ pub(crate) trait ChunkRunner: Send {
     /// for their base.
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult>;
 
-    /// Flattens consecutive chunks into one result, if this runner can (`None`: the
-    /// chunks are run one by one).
-    fn run_group(&mut self, _chunks: &[Chunk], _ctx: &Ctx<'_>) -> Option<Result<ProcessingResult>> {
+    /// Flattens consecutive chunks as one part, if this runner can (`None`: the
+    /// chunks are run one by one), handing each result to `done` with the chunks it
+    /// covers. A runner may end the part early, after a chunk that took its rows past
+    /// the job's [`part_memory`](Job::part_memory), and go on in a new one; every
+    /// chunk is covered once, in order. On an error, the chunks not yet handed over
+    /// are run one by one.
+    fn run_group(
+        &mut self,
+        _chunks: &[Chunk],
+        _ctx: &Ctx<'_>,
+        _done: &mut dyn FnMut(&[Chunk], ProcessingResult),
+    ) -> Option<Result<()>> {
         None
+    }
+
+    /// Whether the planner may hand this runner a JSONL chunk as a group of pieces
+    /// (which it flattens as one part unless the part grows too large).
+    fn splits_ranges(&self) -> bool {
+        false
     }
 
     /// Whether a failure of this runner is worth one retry (a dead worker process).
@@ -60,17 +75,70 @@ pub(crate) fn run_in_process(
     Ok(session.finish()?)
 }
 
-/// Runs consecutive chunks in this process into one result, as if they were one chunk.
+/// Runs consecutive chunks in this process as one part, as if they were one chunk,
+/// unless the part's rows pass the job's part memory: then the part ends after the
+/// chunk that took them past it and the next chunk starts a new one.
+///
+/// Pieces of one JSONL range (consecutive ranges of one file) are read and counted
+/// all before the first is flattened, as one range would be: the worker of the next
+/// chunk waits only for these counts, not for the flattening.
 pub(crate) fn run_group_in_process(
     chunks: &[Chunk],
     ctx: &Ctx<'_>,
     buf: &mut Vec<u8>,
-) -> Result<ProcessingResult> {
+    done: &mut dyn FnMut(&[Chunk], ProcessingResult),
+) -> Result<()> {
+    let pieces = match (chunks.first(), chunks.last()) {
+        (Some(first), Some(last))
+            if chunks
+                .iter()
+                .all(|c| matches!(c.body, Body::Range) && c.input == first.input)
+                && chunks.windows(2).all(|w| w[0].end == w[1].start) =>
+        {
+            let input = &ctx.job.inputs[first.input];
+            read_range(input.path(), first.start, last.end, buf)?;
+            for chunk in chunks {
+                let data = piece(buf, first.start, chunk)?;
+                let (records, lines) = transmogrify_core::JsonLines::count(data);
+                ctx.ledger.publish(chunk.seq, records, lines);
+            }
+            Some(first.start)
+        }
+        _ => None,
+    };
     let mut session = ctx.processor().session(&ctx.job.entity);
-    for chunk in chunks {
-        run_into(&mut session, chunk, ctx, buf)?;
+    let mut from = 0;
+    for (i, chunk) in chunks.iter().enumerate() {
+        match pieces {
+            Some(start) => {
+                let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
+                flatten_into(
+                    &mut session,
+                    &ctx.job.inputs[chunk.input].name(),
+                    piece(buf, start, chunk)?,
+                    Layout::Lines { line },
+                    Position::line_start(ordinal, line, chunk.start),
+                )?;
+            }
+            None => run_into(&mut session, chunk, ctx, buf)?,
+        }
+        let last = i + 1 == chunks.len();
+        if last || session.memory_bytes() as u64 > ctx.job.part_memory {
+            let part = std::mem::replace(&mut session, ctx.processor().session(&ctx.job.entity));
+            done(&chunks[from..=i], part.finish()?);
+            from = i + 1;
+        }
     }
-    Ok(session.finish()?)
+    Ok(())
+}
+
+/// The bytes of `chunk` in `buf`, which holds the file from byte `start`.
+fn piece<'b>(buf: &'b [u8], start: u64, chunk: &Chunk) -> Result<&'b [u8]> {
+    let at = |offset: u64| usize::try_from(offset - start).ok();
+    at(chunk.start)
+        .zip(at(chunk.end))
+        .and_then(|(a, b)| buf.get(a..b))
+        .ok_or_else(|| Error::Config(format!("chunk {} is outside its group", chunk.seq)))
 }
 
 /// Flattens a chunk into `session`, after the records it holds.
@@ -113,12 +181,17 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
     }
 }
 
+/// The smallest piece a JSONL range is planned in.
+const MIN_PIECE_BYTES: u64 = 256 * 1024;
+
 /// Plans the chunks of every input in order, registering them in the ledger.
 pub(crate) struct Plan<'a> {
     job: &'a Job,
     ledger: &'a Ledger,
     /// Workers sharing the chunks (the last ranges of a file shrink when several).
     workers: usize,
+    /// Pieces a JSONL range is planned in, as one group (`None`: whole ranges).
+    unit: Option<u64>,
     input: usize,
     seq: u64,
     ranges: std::vec::IntoIter<(u64, u64)>,
@@ -139,11 +212,14 @@ pub(crate) struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    pub(crate) fn new(job: &'a Job, ledger: &'a Ledger, workers: usize) -> Self {
+    /// Plans for `workers` workers; `pieces`: JSONL ranges as groups of pieces (see
+    /// [`ChunkRunner::splits_ranges`]).
+    pub(crate) fn new(job: &'a Job, ledger: &'a Ledger, workers: usize, pieces: bool) -> Self {
         Plan {
             job,
             ledger,
             workers,
+            unit: pieces.then(|| (job.chunking.bytes / 32).max(MIN_PIECE_BYTES)),
             input: 0,
             seq: 0,
             ranges: Vec::new().into_iter(),
@@ -327,7 +403,21 @@ impl Plan<'_> {
                 return None;
             }
             if let Some((start, end)) = self.ranges.next() {
-                return Some(self.emit(start, end, Body::Range, None));
+                let Some(unit) = self.unit.filter(|&u| end - start > u) else {
+                    return Some(self.emit(start, end, Body::Range, None));
+                };
+                let path = self.job.inputs[self.input].path();
+                let pieces = match crate::plan::split_range(path, start, end, unit) {
+                    Ok(pieces) => pieces,
+                    Err(error) => return Some(self.fail_input(error)),
+                };
+                let mut group: Vec<Chunk> = Vec::with_capacity(pieces.len());
+                for (start, end) in pieces {
+                    if let Planned::Chunk(chunk) = self.emit(start, end, Body::Range, None) {
+                        group.push(chunk);
+                    }
+                }
+                return Some(Planned::Group(group));
             }
             if let Some(reader) = self.reader.as_mut() {
                 let before = reader.bytes_read();
@@ -452,20 +542,23 @@ pub(crate) fn handle(
                 return;
             };
             let mut died = false;
+            let mut delivered = 0;
             if !ctx.ledger.is_cancelled_for(first.seq) {
-                match runner.run_group(&chunks, ctx) {
-                    Some(Ok(result)) => {
-                        deliver(&chunks, 1, result, ctx, sink, tally);
-                        return;
-                    }
+                let mut done = |covered: &[Chunk], result: ProcessingResult| {
+                    delivered += covered.len();
+                    deliver(covered, 1, result, ctx, sink, tally);
+                };
+                match runner.run_group(&chunks, ctx, &mut done) {
+                    Some(Ok(())) if delivered == chunks.len() => return,
+                    Some(Ok(())) => {}
                     Some(Err(e)) => died = runner.retryable(&e),
                     None => {}
                 }
             }
-            // Not as one part (or it failed): chunk by chunk, each with its own
-            // retries, gaps and errors, as if never grouped.
+            // Not as one part (or it failed): the chunks not yet delivered chunk by
+            // chunk, each with its own retries, gaps and errors, as if never grouped.
             let failed = tally.failed.lock().len();
-            for chunk in chunks {
+            for chunk in chunks.into_iter().skip(delivered) {
                 handle(Planned::Chunk(chunk), runner, ctx, sink, tally);
             }
             if died && tally.failed.lock().len() == failed {

@@ -58,8 +58,17 @@ impl ChunkRunner for InProcess {
         run_in_process(chunk, ctx, &mut self.buf)
     }
 
-    fn run_group(&mut self, chunks: &[Chunk], ctx: &Ctx<'_>) -> Option<Result<ProcessingResult>> {
-        Some(run_group_in_process(chunks, ctx, &mut self.buf))
+    fn run_group(
+        &mut self,
+        chunks: &[Chunk],
+        ctx: &Ctx<'_>,
+        done: &mut dyn FnMut(&[Chunk], ProcessingResult),
+    ) -> Option<Result<()>> {
+        Some(run_group_in_process(chunks, ctx, &mut self.buf, done))
+    }
+
+    fn splits_ranges(&self) -> bool {
+        true
     }
 }
 
@@ -102,7 +111,7 @@ impl Executor for SequentialExecutor {
             ledger: &ledger,
         };
         let mut runner = InProcess::default();
-        for item in Plan::new(job, &ledger, 1) {
+        for item in Plan::new(job, &ledger, 1, runner.splits_ranges()) {
             handle(item, &mut runner, &ctx, sink, &tally);
         }
         finish(tally, job, self.name(), 1, started)
@@ -180,6 +189,7 @@ pub(crate) fn run_pool<R: ChunkRunner>(
 ) -> Result<RunReport> {
     let started = Instant::now();
     let workers = runners.len();
+    let pieces = runners.iter().all(ChunkRunner::splits_ranges);
     let ledger = Ledger::default();
     let tally = Tally::new();
     let (tx, rx) = crossbeam::channel::bounded(workers * 2);
@@ -188,7 +198,7 @@ pub(crate) fn run_pool<R: ChunkRunner>(
         s.builder()
             .name("tm-planner".into())
             .spawn(move |_| {
-                for item in Plan::new(job, ledger, workers) {
+                for item in Plan::new(job, ledger, workers, pieces) {
                     if tx.send(item).is_err() {
                         break;
                     }

@@ -10,6 +10,9 @@ use crate::plan::{Chunking, Input};
 /// Default number of retries of a chunk whose worker process died.
 pub const DEFAULT_RETRIES: u32 = 1;
 
+/// Default [`Job::part_memory`]: 32 MiB.
+pub const DEFAULT_PART_MEMORY: u64 = 16 * 1024 * 1024;
+
 /// A flattening job: the same for every executor.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -29,6 +32,15 @@ pub struct Job {
     /// Input bytes of the chunks finished so far, updated as chunks finish (for
     /// progress bars). Defaults to `None`.
     pub progress: Option<Arc<AtomicU64>>,
+    /// Memory a part's flattened rows may take before the part ends early. The
+    /// in-process executors plan a JSONL chunk as pieces of a thirty-second of it (at
+    /// least 256 KiB), read and counted at once and flattened as one part; once the
+    /// rows flattened so far pass this, they are handed over as a part of their own
+    /// and the next piece starts a fresh one. Records that flatten to far more than
+    /// their own size (wide, sparse ones) then cost a bounded amount of memory per
+    /// worker. Output is the same however parts are cut. Defaults to
+    /// [`DEFAULT_PART_MEMORY`].
+    pub part_memory: u64,
 }
 
 impl Job {
@@ -42,6 +54,7 @@ impl Job {
             retries: DEFAULT_RETRIES,
             limit: None,
             progress: None,
+            part_memory: DEFAULT_PART_MEMORY,
         }
     }
 
@@ -63,6 +76,14 @@ impl Job {
     #[must_use]
     pub fn with_chunking(mut self, chunking: Chunking) -> Self {
         self.chunking = chunking;
+        self
+    }
+
+    /// Sets the memory a part may take before it ends early (see
+    /// [`Job::part_memory`]).
+    #[must_use]
+    pub fn with_part_memory(mut self, bytes: u64) -> Self {
+        self.part_memory = bytes;
         self
     }
 

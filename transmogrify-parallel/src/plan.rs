@@ -287,20 +287,7 @@ pub(crate) fn jsonl_ranges(
     let mut target = step(0);
     let mut buf = vec![0u8; 64 * 1024];
     while target < len {
-        // The cut goes right after the first newline at or after `target - 1`.
-        file.seek(SeekFrom::Start(target - 1))
-            .map_err(|e| Error::io(path, e))?;
-        let mut at = target - 1;
-        let cut = loop {
-            let n = file.read(&mut buf).map_err(|e| Error::io(path, e))?;
-            if n == 0 {
-                break len;
-            }
-            if let Some(i) = memchr::memchr(b'\n', &buf[..n]) {
-                break at + i as u64 + 1;
-            }
-            at += n as u64;
-        };
+        let cut = cut_after(&mut file, path, target, len, &mut buf)?;
         if cut >= len {
             break;
         }
@@ -313,6 +300,47 @@ pub(crate) fn jsonl_ranges(
     cuts.push(len);
     cuts.dedup();
     Ok(cuts.windows(2).map(|w| (w[0], w[1])).collect())
+}
+
+/// Where a range cut near `target` (at least 1) goes: right after the first newline at
+/// or after byte `target - 1`, or at `len`.
+fn cut_after(file: &mut File, path: &Path, target: u64, len: u64, buf: &mut [u8]) -> Result<u64> {
+    file.seek(SeekFrom::Start(target - 1))
+        .map_err(|e| Error::io(path, e))?;
+    let mut at = target - 1;
+    loop {
+        let n = file.read(buf).map_err(|e| Error::io(path, e))?;
+        let Some(read) = buf.get(..n).filter(|r| !r.is_empty()) else {
+            return Ok(len);
+        };
+        if let Some(i) = memchr::memchr(b'\n', read) {
+            return Ok((at + i as u64 + 1).min(len));
+        }
+        at += n as u64;
+    }
+}
+
+/// The range `start..end` of a JSONL file cut at line starts into pieces of about
+/// `unit` bytes (the last may be shorter; a line longer than `unit` is one piece).
+pub(crate) fn split_range(path: &Path, start: u64, end: u64, unit: u64) -> Result<Vec<(u64, u64)>> {
+    let unit = unit.max(1);
+    if end.saturating_sub(start) <= unit {
+        return Ok(vec![(start, end)]);
+    }
+    let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pieces = Vec::new();
+    let mut from = start;
+    while end.saturating_sub(from) > unit {
+        let cut = cut_after(&mut file, path, from + unit, end, &mut buf)?;
+        if cut >= end {
+            break;
+        }
+        pieces.push((from, cut));
+        from = cut;
+    }
+    pieces.push((from, end));
+    Ok(pieces)
 }
 
 /// An inline chunk found by the [`Scanner`]: its bytes, layout, record and line
@@ -867,6 +895,31 @@ mod tests {
         let path = dir.path().join("a.jsonl");
         std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         Ok((dir, path))
+    }
+
+    #[test]
+    fn a_range_splits_into_pieces_at_line_starts() -> Result<()> {
+        let text = "{\"a\":1}\n{\"a\":22}\n\n{\"a\":333}\n{}";
+        let (_dir, path) = jsonl_file(text)?;
+        assert_eq!(
+            split_range(&path, 0, 30, 1)?,
+            [(0, 8), (8, 17), (17, 18), (18, 28), (28, 30)]
+        );
+        assert_eq!(split_range(&path, 8, 28, 10)?, [(8, 18), (18, 28)]);
+        assert_eq!(split_range(&path, 8, 28, 20)?, [(8, 28)]);
+        // A line longer than the unit is one piece; no piece passes the range's end.
+        assert_eq!(split_range(&path, 18, 30, 3)?, [(18, 28), (28, 30)]);
+        // Pieces of every unit tile the range and each but the first starts a line.
+        for unit in 1..32 {
+            let pieces = split_range(&path, 8, 30, unit)?;
+            assert_eq!(pieces.first().map(|p| p.0), Some(8));
+            assert_eq!(pieces.last().map(|p| p.1), Some(30));
+            for w in pieces.windows(2) {
+                assert_eq!(w[0].1, w[1].0);
+                assert_eq!(text.as_bytes()[w[1].0 as usize - 1], b'\n');
+            }
+        }
+        Ok(())
     }
 
     #[test]

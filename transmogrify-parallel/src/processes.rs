@@ -379,7 +379,12 @@ impl ChunkRunner for ProcessRunner {
             .ok_or_else(|| self.bury("it sent no result"))
     }
 
-    fn run_group(&mut self, chunks: &[Chunk], ctx: &Ctx<'_>) -> Option<Result<ProcessingResult>> {
+    fn run_group(
+        &mut self,
+        chunks: &[Chunk],
+        ctx: &Ctx<'_>,
+        done: &mut dyn FnMut(&[Chunk], ProcessingResult),
+    ) -> Option<Result<()>> {
         let (last, rest) = chunks.split_last()?;
         for chunk in rest {
             if let Err(e) = self.exchange(chunk, ctx, true) {
@@ -388,7 +393,8 @@ impl ChunkRunner for ProcessRunner {
         }
         Some(
             self.exchange(last, ctx, false)
-                .and_then(|r| r.ok_or_else(|| self.bury("it sent no result"))),
+                .and_then(|r| r.ok_or_else(|| self.bury("it sent no result")))
+                .map(|result| done(chunks, result)),
         )
     }
 

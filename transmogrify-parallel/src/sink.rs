@@ -37,7 +37,13 @@ struct Ordered {
     /// A worker is handing the parts next in line to the output (outside this lock):
     /// the others leave theirs here and go back to work.
     draining: bool,
+    /// The output refused a part: the run is over, and nobody waits for their turn.
+    failed: bool,
 }
+
+/// How long a worker waits for its turn without any part being written before it
+/// stops waiting (the part before its own may never come: a worker that died).
+const MAX_STALL: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Writes chunk results to files through a [`StreamingOutput`] as they arrive: parts
 /// are handed to the output in input order (a part that arrives early waits only for
@@ -131,6 +137,7 @@ impl StreamingSink {
                 next: 0,
                 pending: BTreeMap::new(),
                 draining: false,
+                failed: false,
             }),
             taken: Condvar::new(),
             out: Mutex::new(Some(out)),
@@ -169,8 +176,9 @@ impl StreamingSink {
         drop(self.out.into_inner());
     }
 
-    /// Parts allowed to wait while a worker writes, before the next to come waits too:
-    /// one per worker, as many as when every worker waited for its turn.
+    /// Parts allowed to wait, for their turn or while a worker writes, before the
+    /// next to come waits too: one per worker, as many as when every worker waited
+    /// for its turn.
     fn max_waiting(&self) -> usize {
         self.writers.max(2)
     }
@@ -180,11 +188,21 @@ impl StreamingSink {
     fn offer(&self, seq: u64, part: Option<ProcessingResult>) -> Result<()> {
         let mut state = self.state.lock();
         state.pending.insert(seq, part);
-        if state.draining {
-            while state.draining && state.pending.len() > self.max_waiting() {
-                self.taken.wait(&mut state);
+        // Unless the part next in line is here and nobody is writing, back to work;
+        // but not while too many parts wait (each holds a part's memory): a worker
+        // ahead of the others then waits for the writing to catch up. (The worker
+        // holding the next part never waits, so the writing goes on.)
+        let mut progress = (state.next, std::time::Instant::now());
+        while state.draining || !state.pending.contains_key(&state.next) {
+            if state.failed || state.pending.len() <= self.max_waiting() {
+                return Ok(());
             }
-            return Ok(());
+            if state.next != progress.0 {
+                progress = (state.next, std::time::Instant::now());
+            } else if progress.1.elapsed() >= MAX_STALL {
+                return Ok(());
+            }
+            self.taken.wait_for(&mut state, MAX_STALL);
         }
         state.draining = true;
         loop {
@@ -204,6 +222,7 @@ impl StreamingSink {
             state = self.state.lock();
             if let Err(e) = added {
                 state.draining = false;
+                state.failed = true;
                 self.taken.notify_all();
                 return Err(e.into());
             }
@@ -295,6 +314,61 @@ mod tests {
             .filter(|i| *i != 13 && *i != 29)
             .map(|i| i.to_string())
             .collect();
+        assert_eq!(got, want);
+        Ok(())
+    }
+
+    #[test]
+    fn a_worker_far_ahead_waits_for_the_parts_before_its_own() -> Result<()> {
+        let config = ProcessorConfig::builder()
+            .with_id_strategy(IdStrategy::Positional)
+            .with_extract_time(Some(0))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let processor = Processor::new(config);
+        let part = |i: u64| {
+            let mut session = processor.session("t");
+            session.set_next_ordinal(i);
+            session.push(format!("{{\"n\":{i}}}").as_bytes())?;
+            Ok::<_, Error>(session.finish()?)
+        };
+        let dir = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
+        let out = StreamingOutput::new(
+            dir.path(),
+            "csv",
+            processor.config(),
+            WriteOptions::default(),
+        )?;
+        let sink = StreamingSink::new(out).with_writers(2);
+        let accepted = std::sync::atomic::AtomicU64::new(0);
+        std::thread::scope(|s| -> Result<()> {
+            let ahead = s.spawn(|| -> Result<()> {
+                for i in 1..=20 {
+                    sink.accept(i, part(i)?)?;
+                    accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Ok(())
+            });
+            // Part 0 is late: the worker ahead leaves two parts (one per writer) and
+            // then waits, rather than piling up all twenty.
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            assert!(accepted.load(std::sync::atomic::Ordering::SeqCst) <= 2);
+            sink.accept(0, part(0)?)?;
+            ahead
+                .join()
+                .map_err(|_| Error::Config("a worker panicked".into()))?
+        })?;
+        assert_eq!(accepted.into_inner(), 20);
+        let summary = sink.finish()?;
+        assert_eq!(summary.files[0].rows, 21);
+        let text = std::fs::read_to_string(dir.path().join("t.csv"))
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let got: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').next())
+            .collect();
+        let want: Vec<String> = (0..21).map(|i| i.to_string()).collect();
         assert_eq!(got, want);
         Ok(())
     }
