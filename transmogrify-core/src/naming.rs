@@ -134,6 +134,14 @@ pub(crate) fn assign_unique<K: Ord>(
     reserved: &[&str],
     sep: &str,
 ) -> Vec<String> {
+    // Mostly every name is free and unique already: kept as they are.
+    let mut unique: hashbrown::HashSet<&str> = hashbrown::HashSet::with_capacity(entries.len());
+    if entries
+        .iter()
+        .all(|(_, name)| !reserved.contains(&name.as_str()) && unique.insert(name.as_str()))
+    {
+        return entries.iter().map(|(_, name)| name.clone()).collect();
+    }
     let mut taken: HashSet<&str> = reserved.iter().copied().collect();
     let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, (_, name)) in entries.iter().enumerate() {

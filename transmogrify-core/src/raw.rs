@@ -313,7 +313,8 @@ impl Iterator for RawChunks<'_> {
 #[derive(Default)]
 struct LayoutChunk {
     chunk: Option<TableChunk>,
-    index: HashMap<ColKey, usize>,
+    /// (hashbrown's fast hasher: a sparse table has tens of thousands of columns)
+    index: hashbrown::HashMap<ColKey, usize>,
     /// One empty array per data type, shared by the columns.
     empties: Vec<ArrayRef>,
 }

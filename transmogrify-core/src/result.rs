@@ -458,7 +458,7 @@ impl ProcessingResult {
             let is_child = parent_key.is_some();
             // Union of columns in order of first appearance, with all their kinds.
             let mut order: Vec<(ColKey, u16)> = Vec::new();
-            let mut seen: HashMap<&ColKey, usize> = HashMap::new();
+            let mut seen: hashbrown::HashMap<&ColKey, usize> = hashbrown::HashMap::new();
             let mut rows = 0;
             for chunk in &table.chunks {
                 rows += chunk.rows;
