@@ -10,7 +10,7 @@ use crate::plan::{Chunking, Input};
 /// Default number of retries of a chunk whose worker process died.
 pub const DEFAULT_RETRIES: u32 = 1;
 
-/// Default [`Job::part_memory`]: 32 MiB.
+/// Default [`Job::part_memory`]: 16 MiB.
 pub const DEFAULT_PART_MEMORY: u64 = 16 * 1024 * 1024;
 
 /// A flattening job: the same for every executor.
