@@ -203,8 +203,11 @@ pub(crate) struct Plan<'a> {
     /// share a part with those of the small inputs around it, up to a quarter of a
     /// chunk in all.
     small: bool,
-    /// A chunk planned ahead while gathering a group, with whether it is small.
-    held: Option<(Planned, bool)>,
+    /// The current input is read by the scanner in pieces (see `unit`), grouped
+    /// into parts of up to a chunk.
+    scanned_pieces: bool,
+    /// A chunk planned ahead while gathering a group, with how it groups.
+    held: Option<(Planned, Grouping)>,
     /// Records in the chunks planned so far (inline chunks only).
     planned_records: u64,
     /// The record limit is reached: nothing more is planned.
@@ -227,6 +230,7 @@ impl<'a> Plan<'a> {
             reader: None,
             started: false,
             small: false,
+            scanned_pieces: false,
             held: None,
             planned_records: 0,
             limit_reached: false,
@@ -293,6 +297,13 @@ impl<'a> Plan<'a> {
             if let Some(limit) = self.job.limit {
                 chunking.records = Some(chunking.records.unwrap_or(limit).min(limit).max(1));
             }
+            if let Some(unit) = self
+                .unit
+                .filter(|_| chunking.records.is_none() && !self.small)
+            {
+                chunking.bytes = chunking.bytes.min(unit);
+                self.scanned_pieces = true;
+            }
             let mut scanner = Scanner::new(reader, input.name(), input.format(), chunking);
             if let Some(len) = file_len {
                 // One read takes the whole of a small file, the next finds its end.
@@ -311,6 +322,7 @@ impl<'a> Plan<'a> {
         self.input += 1;
         self.started = false;
         self.small = false;
+        self.scanned_pieces = false;
     }
 
     /// The current input cannot be read further: report it and move on.
@@ -351,23 +363,26 @@ impl Iterator for Plan<'_> {
     type Item = Planned;
 
     /// The next chunk; chunks of small inputs come in groups of up to a quarter of a
-    /// chunk's bytes.
+    /// chunk's bytes, the pieces of a scanned input in groups of up to a chunk.
     fn next(&mut self) -> Option<Planned> {
-        let (item, small) = match self.held.take() {
+        let (item, grouping) = match self.held.take() {
             Some(held) => held,
             None => self.plan_one()?,
         };
         let first = match item {
-            Planned::Chunk(chunk) if small => chunk,
+            Planned::Chunk(chunk) if grouping != Grouping::Alone => chunk,
             other => return Some(other),
         };
-        let budget = self.job.chunking.bytes / 4;
+        let budget = match grouping {
+            Grouping::Small => self.job.chunking.bytes / 4,
+            _ => self.job.chunking.bytes,
+        };
         let mut bytes = first.end.saturating_sub(first.start);
         let mut group = vec![first];
         while bytes < budget {
             match self.plan_one() {
-                Some((Planned::Chunk(chunk), true))
-                    if bytes + chunk.end.saturating_sub(chunk.start) <= budget =>
+                Some((Planned::Chunk(chunk), g))
+                    if g == grouping && bytes + chunk.end.saturating_sub(chunk.start) <= budget =>
                 {
                     bytes += chunk.end.saturating_sub(chunk.start);
                     group.push(chunk);
@@ -387,11 +402,29 @@ impl Iterator for Plan<'_> {
     }
 }
 
+/// How a planned chunk may share a part with the chunks planned after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Grouping {
+    /// A part of its own.
+    Alone,
+    /// With the chunks of the small inputs around it.
+    Small,
+    /// With the next pieces of the same input (its index).
+    Piece(usize),
+}
+
 impl Plan<'_> {
-    /// The next chunk or failed input, with whether its input is small.
-    fn plan_one(&mut self) -> Option<(Planned, bool)> {
+    /// The next chunk or failed input, with how it groups.
+    fn plan_one(&mut self) -> Option<(Planned, Grouping)> {
         let item = self.plan_next()?;
-        Some((item, self.small))
+        let grouping = match &item {
+            Planned::Chunk(c) if self.scanned_pieces && matches!(c.body, Body::Inline { .. }) => {
+                Grouping::Piece(c.input)
+            }
+            _ if self.small => Grouping::Small,
+            _ => Grouping::Alone,
+        };
+        Some((item, grouping))
     }
 
     fn plan_next(&mut self) -> Option<Planned> {

@@ -33,10 +33,11 @@ pub struct Job {
     /// progress bars). Defaults to `None`.
     pub progress: Option<Arc<AtomicU64>>,
     /// Memory a part's flattened rows may take before the part ends early. The
-    /// in-process executors plan a JSONL chunk as pieces of a thirty-second of it (at
-    /// least 256 KiB), read and counted at once and flattened as one part; once the
-    /// rows flattened so far pass this, they are handed over as a part of their own
-    /// and the next piece starts a fresh one. Records that flatten to far more than
+    /// in-process executors plan a chunk as pieces of a thirty-second of it (at least
+    /// 256 KiB: ranges of a JSONL file, or what the planner reads of a JSON array or
+    /// standard input), flattened as one part; once the rows flattened so far pass
+    /// this, they are handed over as a part of their own and the next piece starts a
+    /// fresh one. Records that flatten to far more than
     /// their own size (wide, sparse ones) then cost a bounded amount of memory per
     /// worker. Output is the same however parts are cut. Defaults to
     /// [`DEFAULT_PART_MEMORY`].

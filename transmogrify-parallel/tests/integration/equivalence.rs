@@ -443,45 +443,56 @@ fn small_inputs_share_parts_and_give_the_same_tables() -> TestResult {
 
 #[test]
 fn parts_end_early_when_their_rows_pass_the_part_memory() -> TestResult {
-    // About 1.5 MB of JSONL: the default 8 MiB chunk is planned as pieces of 256 KiB.
+    // About 1.5 MB of records: the default 8 MiB chunk is planned (or, for a JSON
+    // array, read) as pieces of 256 KiB.
     let inputs = Inputs::new()?;
     let records: Vec<String> = (0..12_000).map(record).collect();
-    let path = inputs.jsonl("big.jsonl", &records)?;
-    let pieces = std::fs::metadata(&path)?.len() / (256 * 1024);
-    assert!(pieces >= 5, "{pieces}");
-    let job = job(&processor(false)?, "events", &[&path])?;
-    let (expected, _) = SequentialExecutor.run_to_result(&job)?;
-    let expected = tables(&expected)?;
-    for executor in executors() {
-        let mut parts = Vec::new();
-        for part_memory in [transmogrify_parallel::DEFAULT_PART_MEMORY, 1] {
-            let sink = CountingSink {
-                inner: transmogrify_core::ResultCollector::new(),
-                parts: std::sync::atomic::AtomicU64::new(0),
-            };
-            let report = executor.run(&job.clone().with_part_memory(part_memory), &sink)?;
-            assert!(report.failed_chunks.is_empty(), "{report:?}");
-            assert_eq!(report.records, 12_000);
-            // (Whole chunks are compared with sequential runs elsewhere.)
-            if part_memory == 1 {
-                assert!(
-                    tables(&sink.inner.finish()?)? == expected,
-                    "{} x{} with parts cut early differs from sequential",
-                    executor.name(),
-                    executor.workers()
-                );
+    for path in [
+        inputs.jsonl("big.jsonl", &records)?,
+        inputs.json_array("big.json", &records)?,
+    ] {
+        let pieces = std::fs::metadata(&path)?.len() / (256 * 1024);
+        assert!(pieces >= 5, "{pieces}");
+        let job = job(&processor(false)?, "events", &[&path])?;
+        let (expected, _) = SequentialExecutor.run_to_result(&job)?;
+        let expected = tables(&expected)?;
+        for executor in executors() {
+            let mut parts = Vec::new();
+            for part_memory in [transmogrify_parallel::DEFAULT_PART_MEMORY, 1] {
+                let sink = CountingSink {
+                    inner: transmogrify_core::ResultCollector::new(),
+                    parts: std::sync::atomic::AtomicU64::new(0),
+                };
+                let report = executor.run(&job.clone().with_part_memory(part_memory), &sink)?;
+                assert!(report.failed_chunks.is_empty(), "{report:?}");
+                assert_eq!(report.records, 12_000);
+                // (Whole chunks are compared with sequential runs elsewhere.)
+                if part_memory == 1 {
+                    assert!(
+                        tables(&sink.inner.finish()?)? == expected,
+                        "{}: {} x{} with parts cut early differs from sequential",
+                        path.display(),
+                        executor.name(),
+                        executor.workers()
+                    );
+                }
+                parts.push(sink.parts.into_inner());
             }
-            parts.push(sink.parts.into_inner());
-        }
-        let what = format!("{} x{}: {parts:?}", executor.name(), executor.workers());
-        if executor.name() == "processes" {
-            // Worker processes flatten whole chunks.
-            assert_eq!(parts[0], parts[1], "{what}");
-        } else {
-            // One part per chunk (two or so with several workers, which share the
-            // file), and a part per piece when every piece passes the limit.
-            assert!(parts[0] <= 3, "{what}");
-            assert!(parts[1] > pieces, "{what}");
+            let what = format!(
+                "{}: {} x{}: {parts:?}",
+                path.display(),
+                executor.name(),
+                executor.workers()
+            );
+            if executor.name() == "processes" {
+                // Worker processes flatten whole chunks.
+                assert_eq!(parts[0], parts[1], "{what}");
+            } else {
+                // One part per chunk (two or so with several workers, which share a
+                // JSONL file), and a part per piece when every piece passes the limit.
+                assert!(parts[0] <= 3, "{what}");
+                assert!(parts[1] > pieces, "{what}");
+            }
         }
     }
     Ok(())
