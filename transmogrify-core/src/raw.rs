@@ -186,13 +186,7 @@ impl ProcessingResult {
                 }
             })
             .collect();
-        ProcessingResult::from_parts(
-            self.entity.clone(),
-            self.config.clone(),
-            tables,
-            self.errors.clone(),
-            self.records,
-        )
+        self.with_tables(tables)
     }
 
     /// Adds the layout of `other` to this [`compact_layout`](Self::compact_layout),
@@ -204,12 +198,7 @@ impl ProcessingResult {
     /// naming or value options.
     pub fn merge_layout(&mut self, other: &ProcessingResult) -> Result<bool> {
         self.check_combinable(other)?;
-        let mut index: HashMap<TableKey, usize> = self
-            .tables
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.key.clone(), i))
-            .collect();
+        let mut index = self.table_index();
         let mut changed = false;
         for table in &other.tables {
             let i = *index.entry(table.key.clone()).or_insert_with(|| {
@@ -275,13 +264,7 @@ impl ProcessingResult {
                     .collect(),
             })
             .collect();
-        ProcessingResult::from_parts(
-            self.entity.clone(),
-            self.config.clone(),
-            tables,
-            self.errors.clone(),
-            self.records,
-        )
+        self.with_tables(tables)
     }
 }
 

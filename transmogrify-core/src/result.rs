@@ -368,12 +368,7 @@ impl ProcessingResult {
             return Ok(());
         }
         self.check_combinable(&other)?;
-        let mut index: HashMap<TableKey, usize> = self
-            .tables
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (t.key.clone(), i))
-            .collect();
+        let mut index = self.table_index();
         for table in other.tables {
             match index.get(&table.key) {
                 Some(&i) => self.tables[i].chunks.extend(table.chunks),
@@ -386,6 +381,27 @@ impl ProcessingResult {
         self.errors.extend(other.errors);
         self.records += other.records;
         Ok(())
+    }
+
+    /// Where each table is in `tables`, by key.
+    pub(crate) fn table_index(&self) -> HashMap<TableKey, usize> {
+        self.tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.key.clone(), i))
+            .collect()
+    }
+
+    /// A result with `tables` and this one's entity, configuration, errors and record
+    /// count.
+    pub(crate) fn with_tables(&self, tables: Vec<ResultTable>) -> ProcessingResult {
+        ProcessingResult::from_parts(
+            self.entity.clone(),
+            self.config.clone(),
+            tables,
+            self.errors.clone(),
+            self.records,
+        )
     }
 
     /// Whether `other` may be merged into this result: same entity, same naming and

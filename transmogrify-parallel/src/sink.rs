@@ -248,29 +248,62 @@ mod tests {
     use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
     use transmogrify_io::WriteOptions;
 
-    #[test]
-    fn parts_from_many_threads_in_any_order_are_written_in_order() -> Result<()> {
-        let config = ProcessorConfig::builder()
-            .with_id_strategy(IdStrategy::Positional)
-            .with_extract_time(Some(0))
-            .build()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let processor = Processor::new(config);
-        // Part i holds record i; parts 13 and 29 never come.
-        let part = |i: u64| {
-            let mut session = processor.session("t");
+    /// A processor with positional ids, whose part `i` holds the one record `{"n":i}`,
+    /// and a fresh directory for CSV sinks.
+    struct Fixture {
+        processor: Processor,
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Result<Self> {
+            let config = ProcessorConfig::builder()
+                .with_id_strategy(IdStrategy::Positional)
+                .with_extract_time(Some(0))
+                .build()
+                .map_err(|e| Error::Config(e.to_string()))?;
+            Ok(Fixture {
+                processor: Processor::new(config),
+                dir: tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?,
+            })
+        }
+
+        fn part(&self, i: u64) -> Result<ProcessingResult> {
+            let mut session = self.processor.session("t");
             session.set_next_ordinal(i);
             session.push(format!("{{\"n\":{i}}}").as_bytes())?;
-            Ok::<_, Error>(session.finish()?)
-        };
-        let dir = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
-        let out = StreamingOutput::new(
-            dir.path(),
-            "csv",
-            processor.config(),
-            WriteOptions::default(),
-        )?;
-        let sink = StreamingSink::new(out).with_writers(1);
+            Ok(session.finish()?)
+        }
+
+        fn sink(&self, writers: usize) -> Result<StreamingSink> {
+            let out = StreamingOutput::new(
+                self.dir.path(),
+                "csv",
+                self.processor.config(),
+                WriteOptions::default(),
+            )?;
+            Ok(StreamingSink::new(out).with_writers(writers))
+        }
+
+        /// The first cell of every row of the table written.
+        fn written(&self) -> Result<Vec<String>> {
+            let text = std::fs::read_to_string(self.dir.path().join("t.csv"))
+                .map_err(|e| Error::Config(e.to_string()))?;
+            Ok(text
+                .lines()
+                .skip(1)
+                .filter_map(|l| l.split(',').next())
+                .map(str::to_string)
+                .collect())
+        }
+    }
+
+    #[test]
+    fn parts_from_many_threads_in_any_order_are_written_in_order() -> Result<()> {
+        let fixture = Fixture::new()?;
+        // Part i holds record i; parts 13 and 29 never come.
+        let part = |i: u64| fixture.part(i);
+        let sink = fixture.sink(1)?;
         let next = std::sync::atomic::AtomicU64::new(0);
         std::thread::scope(|s| -> Result<()> {
             let workers: Vec<_> = (0..4u64)
@@ -305,43 +338,19 @@ mod tests {
         })?;
         let summary = sink.finish()?;
         assert_eq!(summary.files[0].rows, 38);
-        let text = std::fs::read_to_string(dir.path().join("t.csv"))
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let got: Vec<&str> = text
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split(',').next())
-            .collect();
         let want: Vec<String> = (0..40)
             .filter(|i| *i != 13 && *i != 29)
             .map(|i| i.to_string())
             .collect();
-        assert_eq!(got, want);
+        assert_eq!(fixture.written()?, want);
         Ok(())
     }
 
     #[test]
     fn a_worker_far_ahead_waits_for_the_parts_before_its_own() -> Result<()> {
-        let config = ProcessorConfig::builder()
-            .with_id_strategy(IdStrategy::Positional)
-            .with_extract_time(Some(0))
-            .build()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let processor = Processor::new(config);
-        let part = |i: u64| {
-            let mut session = processor.session("t");
-            session.set_next_ordinal(i);
-            session.push(format!("{{\"n\":{i}}}").as_bytes())?;
-            Ok::<_, Error>(session.finish()?)
-        };
-        let dir = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
-        let out = StreamingOutput::new(
-            dir.path(),
-            "csv",
-            processor.config(),
-            WriteOptions::default(),
-        )?;
-        let sink = StreamingSink::new(out).with_writers(2);
+        let fixture = Fixture::new()?;
+        let part = |i: u64| fixture.part(i);
+        let sink = fixture.sink(2)?;
         let accepted = std::sync::atomic::AtomicU64::new(0);
         std::thread::scope(|s| -> Result<()> {
             // Odd chunks are gaps (chunks another part covers), even ones parts.
@@ -374,15 +383,8 @@ mod tests {
         assert_eq!(accepted.into_inner(), 20);
         let summary = sink.finish()?;
         assert_eq!(summary.files[0].rows, 11);
-        let text = std::fs::read_to_string(dir.path().join("t.csv"))
-            .map_err(|e| Error::Config(e.to_string()))?;
-        let got: Vec<&str> = text
-            .lines()
-            .skip(1)
-            .filter_map(|l| l.split(',').next())
-            .collect();
         let want: Vec<String> = (0..21).step_by(2).map(|i| i.to_string()).collect();
-        assert_eq!(got, want);
+        assert_eq!(fixture.written()?, want);
         Ok(())
     }
 }
