@@ -328,7 +328,7 @@ pub(crate) fn split_range(path: &Path, start: u64, end: u64, unit: u64) -> Resul
         return Ok(vec![(start, end)]);
     }
     let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 16 * 1024];
     let mut pieces = Vec::new();
     let mut from = start;
     while end.saturating_sub(from) > unit {
