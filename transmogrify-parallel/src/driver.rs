@@ -40,8 +40,9 @@ pub(crate) trait ChunkRunner: Send {
         None
     }
 
-    /// Whether the planner may hand this runner a JSONL chunk as a group of pieces
-    /// (which it flattens as one part unless the part grows too large).
+    /// Whether the planner may hand this runner a chunk as a group of pieces (ranges
+    /// of a JSONL file, or what the planner reads of other inputs), which it flattens
+    /// as one part unless the part grows too large.
     fn splits_ranges(&self) -> bool {
         false
     }
@@ -98,9 +99,7 @@ pub(crate) fn run_group_in_process(
             let input = &ctx.job.inputs[first.input];
             read_range(input.path(), first.start, last.end, buf)?;
             for chunk in chunks {
-                let data = piece(buf, first.start, chunk)?;
-                let (records, lines) = transmogrify_core::JsonLines::count(data);
-                ctx.ledger.publish(chunk.seq, records, lines);
+                publish_counts(chunk, ctx, piece(buf, first.start, chunk)?);
             }
             Some(first.start)
         }
@@ -110,16 +109,7 @@ pub(crate) fn run_group_in_process(
     let mut from = 0;
     for (i, chunk) in chunks.iter().enumerate() {
         match pieces {
-            Some(start) => {
-                let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
-                flatten_into(
-                    &mut session,
-                    &ctx.job.inputs[chunk.input].name(),
-                    piece(buf, start, chunk)?,
-                    Layout::Lines { line },
-                    Position::line_start(ordinal, line, chunk.start),
-                )?;
-            }
+            Some(start) => flatten_lines(&mut session, chunk, ctx, piece(buf, start, chunk)?)?,
             None => run_into(&mut session, chunk, ctx, buf)?,
         }
         let last = i + 1 == chunks.len();
@@ -141,28 +131,38 @@ fn piece<'b>(buf: &'b [u8], start: u64, chunk: &Chunk) -> Result<&'b [u8]> {
         .ok_or_else(|| Error::Config(format!("chunk {} is outside its group", chunk.seq)))
 }
 
+/// Publishes the record and line counts of a JSONL range, `data`, for the chunks
+/// after it.
+fn publish_counts(chunk: &Chunk, ctx: &Ctx<'_>, data: &[u8]) {
+    let (records, lines) = transmogrify_core::JsonLines::count(data);
+    ctx.ledger.publish(chunk.seq, records, lines);
+}
+
+/// Flattens the lines of a JSONL range, `data`, into `session` once the counts of
+/// the chunks before it give its first ordinal and line.
+fn flatten_lines(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, data: &[u8]) -> Result<()> {
+    let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
+    flatten_into(
+        session,
+        &ctx.job.inputs[chunk.input].name(),
+        data,
+        Layout::Lines { line },
+        Position::line_start(ordinal, line, chunk.start),
+    )
+}
+
 /// Flattens a chunk into `session`, after the records it holds.
 fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u8>) -> Result<()> {
     let input = &ctx.job.inputs[chunk.input];
-    let name = input.name();
     match &chunk.body {
         Body::Range => {
             read_range(input.path(), chunk.start, chunk.end, buf)?;
-            let data = buf.as_slice();
-            let (records, lines) = transmogrify_core::JsonLines::count(data);
-            ctx.ledger.publish(chunk.seq, records, lines);
-            let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
-            flatten_into(
-                session,
-                &name,
-                data,
-                Layout::Lines { line },
-                Position::line_start(ordinal, line, chunk.start),
-            )
+            publish_counts(chunk, ctx, buf);
+            flatten_lines(session, chunk, ctx, buf)
         }
         Body::Raw(batch) => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
-            flatten_raw_into(session, &name, batch, ordinal)
+            flatten_raw_into(session, &input.name(), batch, ordinal)
         }
         Body::Inline { data, layout } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
@@ -172,7 +172,7 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
             };
             flatten_into(
                 session,
-                &name,
+                &input.name(),
                 data,
                 *layout,
                 Position::line_start(ordinal, line, chunk.start),
@@ -181,7 +181,7 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
     }
 }
 
-/// The smallest piece a JSONL range is planned in.
+/// The smallest piece a chunk is planned in.
 const MIN_PIECE_BYTES: u64 = 256 * 1024;
 
 /// Plans the chunks of every input in order, registering them in the ledger.
@@ -190,7 +190,7 @@ pub(crate) struct Plan<'a> {
     ledger: &'a Ledger,
     /// Workers sharing the chunks (the last ranges of a file shrink when several).
     workers: usize,
-    /// Pieces a JSONL range is planned in, as one group (`None`: whole ranges).
+    /// Size of the pieces a chunk is planned in, as one group (`None`: whole chunks).
     unit: Option<u64>,
     input: usize,
     seq: u64,
@@ -215,7 +215,7 @@ pub(crate) struct Plan<'a> {
 }
 
 impl<'a> Plan<'a> {
-    /// Plans for `workers` workers; `pieces`: JSONL ranges as groups of pieces (see
+    /// Plans for `workers` workers; `pieces`: chunks as groups of pieces (see
     /// [`ChunkRunner::splits_ranges`]).
     pub(crate) fn new(job: &'a Job, ledger: &'a Ledger, workers: usize, pieces: bool) -> Self {
         Plan {
