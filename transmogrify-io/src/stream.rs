@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use arrow_buffer::Buffer;
 use arrow_ipc::reader::FileDecoder;
-use arrow_ipc::writer::FileWriter;
+use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use transmogrify_core::{
     ProcessingResult, Processor, ProcessorConfig, RawChunks, RawResult, RawTable, TableSchema,
 };
@@ -264,10 +264,12 @@ impl StreamingOutput {
                 bytes: 0,
                 error: None,
             };
-            let written = FileWriter::try_new(&mut out, &batch.schema()).and_then(|mut w| {
-                w.write(&batch)?;
-                w.finish()
-            });
+            let written = IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5)
+                .and_then(|o| FileWriter::try_new_with_options(&mut out, &batch.schema(), o))
+                .and_then(|mut w| {
+                    w.write(&batch)?;
+                    w.finish()
+                });
             if let Some(e) = out.error.take() {
                 return Err(Error::io(&spill.file_path, e));
             }
