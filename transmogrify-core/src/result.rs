@@ -12,7 +12,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Decimal128Array, Float64Array, Int64Array, RecordBatch,
@@ -189,6 +189,19 @@ pub struct TableSchema {
     /// Internal: where each data column comes from.
     sources: Vec<Source>,
     index: usize,
+    /// Internal: the position in `sources` of each data column, built on first use
+    /// (shared by clones: `sources` never changes).
+    positions: Positions,
+}
+
+/// Where each data column of a [`TableSchema`] is, by its key (see `chunk_batch`).
+#[derive(Clone, Default)]
+struct Positions(Arc<OnceLock<hashbrown::HashMap<ColKey, usize>>>);
+
+impl std::fmt::Debug for Positions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Positions")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -568,6 +581,7 @@ impl ProcessingResult {
                 num_rows: rows,
                 sources,
                 index: i,
+                positions: Positions::default(),
             });
         }
         Ok(out)
@@ -683,17 +697,29 @@ impl ProcessingResult {
         convert: &Convert<'_>,
     ) -> Result<RecordBatch> {
         let text = self.config.cast_to_string;
-        // Wide tables have hundreds of columns: look them up by key, not by scanning.
-        // (hashbrown's fast hasher: a sparse table looks up thousands of keys a chunk)
-        let by_key: hashbrown::HashMap<&ColKey, &ArrayRef> =
-            chunk.columns.iter().map(|(k, _, a)| (k, a)).collect();
+        // Each of the chunk's columns finds its place in the schema by its key: a
+        // sparse table has tens of thousands of columns, of which a chunk has cells
+        // in a few hundred; the others share one array of nulls per type.
+        let positions = schema.positions.0.get_or_init(|| {
+            let mut at = hashbrown::HashMap::with_capacity(schema.sources.len());
+            for (i, source) in schema.sources.iter().enumerate() {
+                if let Source::Data(key, _) = source {
+                    at.insert(key.clone(), i);
+                }
+            }
+            at
+        });
+        let mut found: Vec<Option<&ArrayRef>> = vec![None; schema.sources.len()];
+        for (key, _, array) in &chunk.columns {
+            if let Some(slot) = positions.get(key).and_then(|&i| found.get_mut(i)) {
+                *slot = Some(array);
+            }
+        }
         let mut arrays: Vec<ArrayRef> = Vec::with_capacity(schema.sources.len());
-        // The columns this chunk has no cells of share one array of nulls per type: a
-        // sparse table has thousands of them in every chunk.
         let mut nulls: Vec<ArrayRef> = Vec::new();
-        for source in &schema.sources {
+        for (source, array) in schema.sources.iter().zip(found) {
             arrays.push(match source {
-                Source::Data(key, dt) => match by_key.get(key) {
+                Source::Data(_, dt) => match array {
                     Some(array) if *dt == DataType::Utf8 => Arc::clone(array),
                     Some(array) => convert(array, dt)?,
                     None => match nulls.iter().find(|a| a.data_type() == dt) {
