@@ -83,6 +83,7 @@ pub use crate::writer::{
 };
 
 mod csv_reader;
+mod csv_widen;
 mod csv_writer;
 mod error;
 mod input;

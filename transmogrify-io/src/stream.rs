@@ -16,6 +16,7 @@ use transmogrify_core::{
     ProcessingResult, Processor, ProcessorConfig, RawChunks, RawResult, RawTable, TableSchema,
 };
 
+use crate::csv_widen::{Failure, Widening};
 use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
@@ -720,7 +721,7 @@ fn finish_table(
     writer
         .header(&schema.schema)
         .map_err(|e| at(e, fresh.tmp()))?;
-    let mut buf = writer.end_rows().map_err(|e| at(e, fresh.tmp()))?.1;
+    writer.end_rows().map_err(|e| at(e, fresh.tmp()))?;
     for segment in &segments {
         written
             .seek(SeekFrom::Start(segment.start))
@@ -731,33 +732,24 @@ fn finish_table(
             out.bytes += copied;
             continue;
         }
-        // The run's columns by their final column, in final order: its data columns
-        // are the first final ones, the columns after them come after the new ones.
-        let columns = schema.schema.fields().len();
-        let added = columns.saturating_sub(segment.columns);
-        let order: Vec<(usize, usize)> = (0..segment.columns)
-            .map(|k| (if k < segment.data { k } else { k + added }, k))
-            .collect();
-        let csv_err = |e: csv::Error| match e.into_kind() {
-            csv::ErrorKind::Io(e) => Error::io(&source, e),
-            other => Error::Internal(format!("reading back rows of {}: {other:?}", schema.name)),
+        // The run's data columns are the first final ones; the columns after them
+        // come after the new ones.
+        let widening = Widening {
+            delimiter,
+            columns: segment.columns,
+            at: segment.data,
+            added: schema.schema.fields().len().saturating_sub(segment.columns),
         };
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .delimiter(delimiter)
-            .buffer_capacity(256 * 1024)
-            .from_reader(run);
-        let mut widened = CsvWriter::rows_into(&mut out, delimiter, std::mem::take(&mut buf));
-        let mut record = csv::ByteRecord::new();
-        while reader.read_byte_record(&mut record).map_err(csv_err)? {
-            let cells = order
-                .iter()
-                .filter_map(|&(p, k)| record.get(k).map(|text| (p, text)));
-            widened
-                .write_cells(columns, cells)
-                .map_err(|e| at(e, fresh.tmp()))?;
-        }
-        buf = widened.end_rows().map_err(|e| at(e, fresh.tmp()))?.1;
+        let copied = widening.copy(run, &mut *out.file).map_err(|e| match e {
+            Failure::Read(e) => Error::io(&source, e),
+            Failure::Write(e) => Error::io(fresh.tmp(), e),
+            Failure::Row(what) => Error::Internal(format!(
+                "reading back rows of {} from {}: {what}",
+                schema.name,
+                source.display()
+            )),
+        })?;
+        out.bytes += copied;
     }
     let bytes = out.bytes;
     drop(written);

@@ -1,0 +1,348 @@
+//! Widening rows already written as CSV.
+//!
+//! A streamed CSV table writes its rows part by part in the layout known so far; a
+//! run of rows written before the table gained columns is copied into the final
+//! file with the new (empty) columns inserted. The rows were written by
+//! [`CsvWriter`](crate::CsvWriter), so the copy works on their bytes: each field
+//! stays as it was written (its quoting depends on its text alone) and only
+//! delimiters are added, which gives byte for byte what the writer would have
+//! written in the final layout. A row without quotes (nearly all) finds its line
+//! end and its insertion point with `memchr`, never looking at its other fields:
+//! the rows of a sparse table of tens of thousands of columns are mostly delimiters.
+
+use std::io::{self, Read, Write};
+
+/// Bytes read and written at a time.
+const BLOCK: usize = 1 << 20;
+
+/// Why a run could not be widened.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Reading the run failed.
+    Read(io::Error),
+    /// Writing the widened rows failed.
+    Write(io::Error),
+    /// A row does not have the run's columns, or the last one has no line end.
+    Row(String),
+}
+
+/// How the rows of a run are widened: `columns` columns as written, `added` empty
+/// ones inserted before column `at` (after the last one when `at == columns`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Widening {
+    pub(crate) delimiter: u8,
+    pub(crate) columns: usize,
+    pub(crate) at: usize,
+    pub(crate) added: usize,
+}
+
+impl Widening {
+    /// Copies the rows of `input` to `out`, widened; the bytes written.
+    pub(crate) fn copy(&self, input: impl Read, out: &mut impl Write) -> Result<u64, Failure> {
+        self.copy_in_blocks(input, out, BLOCK)
+    }
+
+    fn copy_in_blocks(
+        &self,
+        mut input: impl Read,
+        out: &mut impl Write,
+        block: usize,
+    ) -> Result<u64, Failure> {
+        let mut buf: Vec<u8> = Vec::with_capacity(block);
+        let mut wide: Vec<u8> = Vec::with_capacity(block + block / 2);
+        let mut written = 0u64;
+        // The row being looked at starts at `start`; its end is searched from `scan`
+        // on, inside a quoted field or not, having seen a quote or not.
+        let (mut start, mut scan) = (0usize, 0usize);
+        let (mut in_quotes, mut quoted) = (false, false);
+        let mut eof = false;
+        loop {
+            let found = buf
+                .get(scan..)
+                .and_then(|rest| line_end(rest, &mut in_quotes, &mut quoted));
+            match found {
+                Some(n) => {
+                    let end = scan + n;
+                    let row = buf.get(start..end).unwrap_or_default();
+                    self.widen(row, quoted, &mut wide)?;
+                    wide.push(b'\n');
+                    if wide.len() >= block {
+                        out.write_all(&wide).map_err(Failure::Write)?;
+                        written += wide.len() as u64;
+                        wide.clear();
+                    }
+                    start = end + 1;
+                    scan = start;
+                    quoted = false;
+                }
+                None if eof => {
+                    if start < buf.len() {
+                        return Err(Failure::Row("the last row has no line end".into()));
+                    }
+                    break;
+                }
+                None => {
+                    scan = buf.len();
+                    buf.drain(..start);
+                    scan -= start;
+                    start = 0;
+                    let before = buf.len();
+                    buf.resize(before + block, 0);
+                    let n = read_some(&mut input, buf.get_mut(before..).unwrap_or_default())
+                        .map_err(Failure::Read)?;
+                    buf.truncate(before + n);
+                    eof = n == 0;
+                }
+            }
+        }
+        out.write_all(&wide).map_err(Failure::Write)?;
+        written += wide.len() as u64;
+        Ok(written)
+    }
+
+    /// Appends `row` (without its line end; `quoted` if it holds a quote) to `out`,
+    /// widened.
+    fn widen(&self, row: &[u8], quoted: bool, out: &mut Vec<u8>) -> Result<(), Failure> {
+        let d = self.delimiter;
+        let fill = |out: &mut Vec<u8>, n: usize| out.resize(out.len() + n, d);
+        // The writer writes a record with no text at all as `""`: no columns, or one
+        // empty one.
+        if self.columns == 0 || (self.columns == 1 && row == b"\"\"") {
+            let total = self.columns + self.added;
+            if total <= 1 {
+                out.extend_from_slice(b"\"\"");
+            } else {
+                fill(out, total - 1);
+            }
+            return Ok(());
+        }
+        // The delimiter that ends column `at - 1`, or the row's start or end.
+        let split = if quoted {
+            split_quoted(row, d, self.at, self.columns).ok_or_else(|| self.wrong_row())?
+        } else {
+            if count(row, d) + 1 != self.columns {
+                return Err(self.wrong_row());
+            }
+            if self.at == 0 {
+                0
+            } else {
+                // From the end: the columns after the insertion point are few.
+                let mut end = row.len();
+                for _ in self.at..self.columns {
+                    end = memchr::memrchr(d, row.get(..end).unwrap_or_default())
+                        .ok_or_else(|| self.wrong_row())?;
+                }
+                end
+            }
+        };
+        let (head, tail) = row.split_at(split);
+        out.extend_from_slice(head);
+        fill(out, self.added);
+        out.extend_from_slice(tail);
+        Ok(())
+    }
+
+    fn wrong_row(&self) -> Failure {
+        Failure::Row(format!(
+            "a row written with {} columns has another number of them",
+            self.columns
+        ))
+    }
+}
+
+/// Reads into `buf` until it is full or the input ends; the bytes read.
+fn read_some(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(buf.get_mut(n..).unwrap_or_default()) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Where in `bytes` the row ends (its `\n` outside quotes), continuing in or out of
+/// a quoted field as `in_quotes` says and leaving it as it is at the end of `bytes`
+/// if the row does not end there; `quoted` is set once a quote is seen.
+fn line_end(bytes: &[u8], in_quotes: &mut bool, quoted: &mut bool) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let rest = bytes.get(at..)?;
+        if *in_quotes {
+            // A doubled quote inside a field closes and opens it again.
+            at += memchr::memchr(b'"', rest)? + 1;
+            *in_quotes = false;
+            continue;
+        }
+        let nl = memchr::memchr(b'\n', rest);
+        let quote = memchr::memchr(b'"', rest.get(..nl.unwrap_or(rest.len()))?);
+        match (quote, nl) {
+            (Some(q), _) => {
+                *quoted = true;
+                *in_quotes = true;
+                at += q + 1;
+            }
+            (None, Some(n)) => return Some(at + n),
+            (None, None) => return None,
+        }
+    }
+}
+
+/// The delimiters in `row` (one without quotes): a loop the compiler vectorises.
+fn count(row: &[u8], delimiter: u8) -> usize {
+    row.iter().filter(|&&b| b == delimiter).count()
+}
+
+/// In `row` (one with quotes) of `columns` columns, where the delimiter that ends
+/// column `at - 1` is (the row's start if `at == 0`, its end if `at == columns`);
+/// `None` if the row has another number of columns.
+fn split_quoted(row: &[u8], delimiter: u8, at: usize, columns: usize) -> Option<usize> {
+    let mut in_quotes = false;
+    let mut seen = 0;
+    let mut split = if at == 0 { 0 } else { row.len() };
+    for (i, &b) in row.iter().enumerate() {
+        if b == b'"' {
+            in_quotes = !in_quotes;
+        } else if b == delimiter && !in_quotes {
+            seen += 1;
+            if seen == at {
+                split = i;
+            }
+        }
+    }
+    (seen + 1 == columns).then_some(split)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::csv_writer::CsvWriter;
+    use crate::test_rng::XorShift;
+
+    /// Rows of `columns` cells, as the CSV writer writes them in a layout of
+    /// `columns + added` columns with the empty ones inserted before `at`.
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    fn written(
+        rows: &[Vec<Vec<u8>>],
+        delimiter: u8,
+        at: usize,
+        added: usize,
+    ) -> crate::error::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut writer = CsvWriter::rows_into(&mut out, delimiter, Vec::new());
+        for row in rows {
+            let columns = row.len() + added;
+            let cells = row
+                .iter()
+                .enumerate()
+                .map(|(k, text)| (if k < at { k } else { k + added }, text.as_slice()));
+            writer.write_cells(columns, cells)?;
+        }
+        writer.end_rows()?;
+        Ok(out)
+    }
+
+    fn cell(rng: &mut XorShift, delimiter: u8) -> Vec<u8> {
+        const PIECES: [&[u8]; 9] = [b"", b"", b"x", b"abc", b"\"", b"\n", b"\r", b"\"\"", b" "];
+        let n = rng.next_u64() % 4;
+        let mut text = Vec::new();
+        for _ in 0..n {
+            let i = (rng.next_u64() % (PIECES.len() as u64 + 1)) as usize;
+            match PIECES.get(i) {
+                Some(piece) => text.extend_from_slice(piece),
+                None => text.push(delimiter),
+            }
+        }
+        text
+    }
+
+    #[test]
+    fn widened_rows_are_the_rows_written_in_the_wider_layout() -> TestResult {
+        let mut rng = XorShift::new(7);
+        for delimiter in [b',', b';', b'\t'] {
+            for columns in 0..5 {
+                for at in 0..=columns {
+                    for added in 1..4 {
+                        let rows: Vec<Vec<Vec<u8>>> = (0..40)
+                            .map(|_| (0..columns).map(|_| cell(&mut rng, delimiter)).collect())
+                            .collect();
+                        let narrow = written(&rows, delimiter, columns, 0)?;
+                        let expected = written(&rows, delimiter, at, added)?;
+                        let widening = Widening {
+                            delimiter,
+                            columns,
+                            at,
+                            added,
+                        };
+                        for block in [1, 2, 3, 7, 64, BLOCK] {
+                            let mut out = Vec::new();
+                            let n = widening
+                                .copy_in_blocks(narrow.as_slice(), &mut out, block)
+                                .map_err(|e| format!("{e:?}"))?;
+                            assert_eq!(
+                                String::from_utf8_lossy(&out),
+                                String::from_utf8_lossy(&expected),
+                                "delimiter {delimiter} columns {columns} at {at} added {added} \
+                                 block {block}"
+                            );
+                            assert_eq!(n, out.len() as u64);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_sparse_wide_row_gets_its_columns_before_the_last_ones() -> TestResult {
+        // 6 data columns then an id; 3 data columns added.
+        let widening = Widening {
+            delimiter: b',',
+            columns: 7,
+            at: 6,
+            added: 3,
+        };
+        let mut out = Vec::new();
+        widening
+            .copy(&b",x,,,\"a,\"\"b\"\"\",,id-1\n,,,,,,id-2\n"[..], &mut out)
+            .map_err(|e| format!("{e:?}"))?;
+        assert_eq!(
+            String::from_utf8(out)?,
+            ",x,,,\"a,\"\"b\"\"\",,,,,id-1\n,,,,,,,,,id-2\n"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn rows_of_another_width_or_cut_short_are_errors() {
+        let widening = Widening {
+            delimiter: b',',
+            columns: 3,
+            at: 2,
+            added: 1,
+        };
+        for bad in [
+            &b"a,b\n"[..],
+            b"a\n",
+            b"a,b,c",
+            b"\"a,b,c\n",
+            b"\"a\",\"b,c\"\n",
+        ] {
+            let result = widening.copy(bad, &mut Vec::new());
+            assert!(
+                matches!(result, Err(Failure::Row(_))),
+                "{bad:?}: {result:?}"
+            );
+        }
+        for at in [0, 3] {
+            let other = Widening { at, ..widening };
+            let result = other.copy(&b"a,b\n"[..], &mut Vec::new());
+            assert!(matches!(result, Err(Failure::Row(_))), "{at}: {result:?}");
+        }
+    }
+}
