@@ -21,7 +21,8 @@ use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
     BatchSink, Commits, OutputFile, OutputSummary, PendingFile, Reserve, Sequential, TableJobs,
-    WRITEBACK_EVERY, Writeback, prepare_dir, write_table, write_table_files, write_tables_with,
+    WRITEBACK_EVERY, Writeback, prepare_dir, release_free_memory, write_table, write_table_files,
+    write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
 use crate::typed_text::converter;
@@ -303,6 +304,7 @@ impl StreamingOutput {
             return Ok(OutputSummary::default());
         };
         let schemas = layout.schemas()?;
+        release_free_memory();
         if let Some(direct) = self.direct.take() {
             let summary = direct.finish(
                 &self.dir,
