@@ -10,8 +10,11 @@ use crate::plan::{Chunking, Input};
 /// Default number of retries of a chunk whose worker process died.
 pub const DEFAULT_RETRIES: u32 = 1;
 
-/// Default [`Job::part_memory`]: 16 MiB.
-pub const DEFAULT_PART_MEMORY: u64 = 16 * 1024 * 1024;
+/// Default [`Job::part_memory`]: 4 MiB, about 3 MiB of API-event records. A part
+/// that small is still in the processor's caches when it is written: one thread
+/// writes CSV about 5% faster than with parts of a whole 8 MiB chunk (11 MB of rows),
+/// at a third less peak memory, and two threads as fast.
+pub const DEFAULT_PART_MEMORY: u64 = 4 * 1024 * 1024;
 
 /// A flattening job: the same for every executor.
 #[derive(Debug, Clone)]
