@@ -1,6 +1,8 @@
 //! The rest of the pipeline: executors (groups `executors`), many small inputs
-//! (`small_inputs`), writers (`writers`) and readers (`readers`), on generated
-//! API-event data. Throughput counts input bytes.
+//! (`small_inputs`), writers (`writers`), readers (`readers`), on generated
+//! API-event data, and streamed output to files (`streaming`), on API events and on
+//! sparse records whose tables gain columns part after part. Throughput counts input
+//! bytes.
 //!
 //! The bench binary is also its own worker program for the process executor: started
 //! with `TRANSMOGRIFY_BENCH_WORKER` set, it serves chunks instead of benchmarking.
@@ -13,7 +15,9 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group};
 use transmogrify_benches::{Format, Shape, Size, generate};
 use transmogrify_core::{ProcessingResult, Processor, ProcessorConfig, ResultCollector};
-use transmogrify_io::{ReaderOptions, WriteOptions, WriteResultExt, open_reader};
+use transmogrify_io::{
+    ReaderOptions, WriteOptions, WriteResultExt, open_reader, reader_for, stream_to_dir,
+};
 use transmogrify_parallel::{
     Chunking, Executor, Input, Job, ProcessExecutor, SequentialExecutor, ThreadExecutor,
 };
@@ -268,7 +272,60 @@ fn readers(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, executors, small_inputs, writers, readers);
+/// Streamed output (`stream_to_dir`, one thread, parts of 256 KiB of input) into a
+/// directory, CSV and Parquet: API events, and sparse records (25 properties out of
+/// 50,000 keys), whose CSV tables gain columns with nearly every part and are widened
+/// at the end, and whose Parquet tables have thousands of columns.
+fn streaming(c: &mut Criterion) {
+    let inputs = [
+        (
+            "api-events",
+            generate(Shape::ApiEvents, Size::Bytes(4 << 20), Format::Jsonl, SEED),
+        ),
+        (
+            "sparse",
+            generate(Shape::Sparse, Size::Bytes(256 << 10), Format::Jsonl, SEED),
+        ),
+    ];
+    let mut group = c.benchmark_group("streaming");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(5));
+    for (shape, data) in &inputs {
+        group.throughput(Throughput::Bytes(data.len() as u64));
+        for format in ["csv", "parquet"] {
+            group.bench_function(format!("{shape}/{format}"), |b| {
+                b.iter(|| {
+                    let dir = match tempfile::tempdir() {
+                        Ok(d) => d,
+                        Err(e) => panic!("scratch directory: {e}"),
+                    };
+                    let written = transmogrify_io::Input::from_bytes("in.jsonl", data.clone())
+                        .and_then(|input| reader_for(input, &ReaderOptions::default()))
+                        .and_then(|mut reader| {
+                            let options =
+                                WriteOptions::builder().with_part_bytes(256 << 10).build()?;
+                            let dir = dir.path();
+                            stream_to_dir(&processor(), &mut *reader, "t", dir, format, options)
+                        });
+                    match written {
+                        Ok(summary) => black_box(summary.files.len()),
+                        Err(e) => panic!("{shape} to {format}: {e}"),
+                    }
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    executors,
+    small_inputs,
+    writers,
+    readers,
+    streaming
+);
 
 fn main() {
     if std::env::var_os(WORKER_ENV).is_some() {
