@@ -51,6 +51,45 @@ struct Node {
     /// The key holds no quote, backslash or control character, so where it is written
     /// plainly in the input its raw bytes are the key itself (see [`Parser::try_key`]).
     plain_key: bool,
+    /// The key's bytes when it has at most [`SHORT_KEY`] of them (zeros after): a
+    /// predicted key is compared here, in the node just read, rather than in the
+    /// key's own allocation, which is rarely in the cache any more.
+    short: [u8; SHORT_KEY],
+}
+
+/// Longest key kept in the node itself (most keys of real records are shorter).
+const SHORT_KEY: usize = 16;
+
+impl Node {
+    /// A node of `key` under `parent`, its values going to `table`; `plain_key` as
+    /// the field says (a key of the input: checked here), or not (the root and the
+    /// element nodes of arrays, which are never looked up by key).
+    fn new(parent: u32, key: Arc<str>, table: u32, plain_key: bool) -> Node {
+        let mut short = [0u8; SHORT_KEY];
+        if let Some(head) = short.get_mut(..key.len()) {
+            head.copy_from_slice(key.as_bytes());
+        }
+        Node {
+            parent,
+            plain_key: plain_key && key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'),
+            key,
+            table,
+            column: NONE,
+            elem: NONE,
+            first_hint: NONE,
+            next_hint: NONE,
+            stamp: 0,
+            short,
+        }
+    }
+
+    /// The key's bytes, from the node itself when it is short.
+    #[inline]
+    fn key_bytes(&self) -> &[u8] {
+        self.short
+            .get(..self.key.len())
+            .unwrap_or_else(|| self.key.as_bytes())
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -247,17 +286,7 @@ impl Flattener {
             entity: Arc::from(entity),
             source: Arc::from("<input>"),
             extract_time,
-            nodes: vec![Node {
-                parent: NONE,
-                key: Arc::from(""),
-                table: 0,
-                column: NONE,
-                elem: NONE,
-                first_hint: NONE,
-                next_hint: NONE,
-                stamp: 0,
-                plain_key: false,
-            }],
+            nodes: vec![Node::new(NONE, Arc::from(""), 0, false)],
             node_map: HashMap::new(),
             tables: vec![main],
             patterns,
@@ -494,7 +523,7 @@ impl Flattener {
                 self.nodes[prev as usize].next_hint
             };
             let child = match self.nodes.get(hint as usize) {
-                Some(n) if n.parent == node && n.plain_key && p.try_key(n.key.as_bytes()) => hint,
+                Some(n) if n.parent == node && n.plain_key && p.try_key(n.key_bytes()) => hint,
                 _ => {
                     let mut scratch = std::mem::take(&mut self.key_scratch);
                     let key = p.key(&mut scratch)?;
@@ -817,7 +846,7 @@ impl Flattener {
         };
         if let Some(n) = self.nodes.get(hint as usize)
             && n.parent == parent
-            && crate::parse::key_eq(n.key.as_bytes(), key.as_bytes())
+            && crate::parse::key_eq(n.key_bytes(), key.as_bytes())
         {
             return hint;
         }
@@ -838,17 +867,7 @@ impl Flattener {
         let id = self.nodes.len() as u32;
         let key: Arc<str> = Arc::from(key);
         let table = self.nodes[parent as usize].table;
-        self.nodes.push(Node {
-            parent,
-            plain_key: key.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\'),
-            key: key.clone(),
-            table,
-            column: NONE,
-            elem: NONE,
-            first_hint: NONE,
-            next_hint: NONE,
-            stamp: 0,
-        });
+        self.nodes.push(Node::new(parent, key.clone(), table, true));
         self.node_map.insert(NodeKey { parent, key }, id);
         id
     }
@@ -950,17 +969,7 @@ impl Flattener {
         rel.reverse();
         path.extend(rel);
         let elem = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            parent: node,
-            key: Arc::from(""),
-            table: ct,
-            column: NONE,
-            elem: NONE,
-            first_hint: NONE,
-            next_hint: NONE,
-            stamp: 0,
-            plain_key: false,
-        });
+        self.nodes.push(Node::new(node, Arc::from(""), ct, false));
         self.nodes[node as usize].elem = elem;
         let mut levels = self.tables[t as usize].key.levels.to_vec();
         levels.push(path.len() as u32);
@@ -1492,6 +1501,76 @@ mod tests {
         assert_eq!(itoa(&mut b, 0), "0");
         assert_eq!(itoa(&mut b, 1234567890), "1234567890");
         assert_eq!(itoa(&mut b, u64::MAX), "18446744073709551615");
+    }
+
+    #[test]
+    fn keys_of_every_length_are_told_apart_when_predicted() -> Result<()> {
+        use arrow_array::Array;
+        use arrow_array::cast::AsArray;
+        // Keys of 1 to 40 bytes, and pairs alike in all but their last byte on either
+        // side of the length kept in the node, in the same order in every record, so
+        // that each is predicted from the record before; odd records swap each pair's
+        // key for its twin, where the prediction must be refused.
+        let mut keys: Vec<String> = (1..=40)
+            .map(|n| format!("k{}", "x".repeat(n - 1)))
+            .collect();
+        let twins = [
+            "a".repeat(SHORT_KEY - 1),
+            "a".repeat(SHORT_KEY),
+            "a".repeat(SHORT_KEY + 1),
+        ];
+        for stem in &twins {
+            keys.push(format!("{stem}b"));
+        }
+        let text: String = (0..6)
+            .map(|r| {
+                let members: Vec<String> = keys
+                    .iter()
+                    .map(|k| {
+                        let key = match k.strip_suffix('b') {
+                            Some(stem) if r % 2 == 1 && k.starts_with('a') => format!("{stem}c"),
+                            _ => k.clone(),
+                        };
+                        format!("\"{key}\":\"{r}:{key}\"")
+                    })
+                    .collect();
+                format!("{{{}}}\n", members.join(","))
+            })
+            .collect();
+        let result = crate::Processor::default().process(text.as_bytes(), "t")?;
+        let batches = result.table("t")?;
+        let batch = batches
+            .first()
+            .ok_or_else(|| Error::Internal("no batch".into()))?;
+        assert_eq!(batches.len(), 1);
+        let mut checked = 0;
+        for r in 0..6 {
+            for key in &keys {
+                let key = match key.strip_suffix('b') {
+                    Some(stem) if r % 2 == 1 && key.starts_with('a') => format!("{stem}c"),
+                    _ => key.clone(),
+                };
+                for twin in [
+                    &key,
+                    &format!(
+                        "{}{}",
+                        &key[..key.len() - 1],
+                        if key.ends_with('b') { 'c' } else { 'b' }
+                    ),
+                ] {
+                    let Some(column) = batch.column_by_name(twin) else {
+                        continue;
+                    };
+                    let cells = column.as_string::<i32>();
+                    let want = (twin == &key).then(|| format!("{r}:{key}"));
+                    let got = (!cells.is_null(r)).then(|| cells.value(r).to_string());
+                    assert_eq!(got, want, "row {r}, column {twin}");
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, 6 * (40 + 2 * twins.len()));
+        Ok(())
     }
 
     #[test]
