@@ -86,11 +86,10 @@ impl Widening {
                     buf.drain(..start);
                     scan -= start;
                     start = 0;
-                    let before = buf.len();
-                    buf.resize(before + block, 0);
-                    let n = read_some(&mut input, buf.get_mut(before..).unwrap_or_default())
+                    let n = (&mut input)
+                        .take(block as u64)
+                        .read_to_end(&mut buf)
                         .map_err(Failure::Read)?;
-                    buf.truncate(before + n);
                     eof = n == 0;
                 }
             }
@@ -148,20 +147,6 @@ impl Widening {
             self.columns
         ))
     }
-}
-
-/// Reads into `buf` until it is full or the input ends; the bytes read.
-fn read_some(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match input.read(buf.get_mut(n..).unwrap_or_default()) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Where in `bytes` the row ends (its `\n` outside quotes), continuing in or out of
