@@ -66,7 +66,7 @@ pub use crate::ids::{ID_NAMESPACE, IdContext, IdGenerator, uuid5};
 pub use crate::naming::{BUILTIN_ABBREVIATIONS, file_stem, unique_file_stems};
 pub use crate::parse::write_json_string;
 pub use crate::processor::{Processor, Session};
-pub use crate::raw::{RawChunks, RawResult, RawTable};
+pub use crate::raw::{LayoutChange, RawChunks, RawResult, RawTable};
 pub use crate::result::{
     BadRecord, ColumnRole, ProcessingResult, ROLE_METADATA_KEY, ResultCollector, TableSchema,
     VALUE_COLUMN, batch_rows,

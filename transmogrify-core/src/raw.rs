@@ -197,12 +197,28 @@ impl ProcessingResult {
     /// [`Error::Combine`] when `other` was made for another entity or with other
     /// naming or value options.
     pub fn merge_layout(&mut self, other: &ProcessingResult) -> Result<bool> {
+        Ok(self.merge_layout_changes(other)?.columns)
+    }
+
+    /// [`merge_layout`](Self::merge_layout), telling also whether `other` brought a
+    /// kind of value a column had not had (in typed mode, a column's type may change
+    /// with it).
+    ///
+    /// ```
+    /// use transmogrify_core::{LayoutChange, Processor};
+    /// let processor = Processor::default();
+    /// let mut layout = processor.process(br#"{"a": 1}"#, "t")?.compact_layout();
+    /// let change = layout.merge_layout_changes(&processor.process(br#"{"a": 2.5}"#, "t")?)?;
+    /// assert_eq!(change, LayoutChange { columns: false, kinds: true });
+    /// # Ok::<(), transmogrify_core::Error>(())
+    /// ```
+    pub fn merge_layout_changes(&mut self, other: &ProcessingResult) -> Result<LayoutChange> {
         self.check_combinable(other)?;
         let mut index = self.table_index();
-        let mut changed = false;
+        let mut changed = LayoutChange::default();
         for table in &other.tables {
             let i = *index.entry(table.key.clone()).or_insert_with(|| {
-                changed = true;
+                changed.columns = true;
                 self.tables.push(ResultTable {
                     key: table.key.clone(),
                     chunks: Vec::new(),
@@ -218,7 +234,9 @@ impl ProcessingResult {
                 layout.add(&chunk);
             }
             for chunk in &table.chunks {
-                changed |= layout.add(chunk);
+                let added = layout.add(chunk);
+                changed.columns |= added.columns;
+                changed.kinds |= added.kinds;
             }
             mine.chunks = layout.into_chunks();
         }
@@ -291,6 +309,16 @@ impl Iterator for RawChunks<'_> {
     }
 }
 
+/// What a part brought to a run's layout
+/// ([`ProcessingResult::merge_layout_changes`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LayoutChange {
+    /// A table or a column the layout lacked.
+    pub columns: bool,
+    /// A kind of value a column had not had.
+    pub kinds: bool,
+}
+
 /// A table's cell-less layout being gathered from its chunks (see
 /// [`ProcessingResult::compact_layout`]).
 #[derive(Default)]
@@ -304,8 +332,8 @@ struct LayoutChunk {
 
 impl LayoutChunk {
     /// Adds `c`'s rows, columns and kinds; returns whether it brought a column (or
-    /// parent ids) the layout lacked.
-    fn add(&mut self, c: &TableChunk) -> bool {
+    /// parent ids) or a column's kind the layout lacked.
+    fn add(&mut self, c: &TableChunk) -> LayoutChange {
         let LayoutChunk {
             chunk,
             index,
@@ -329,20 +357,23 @@ impl LayoutChunk {
             time: c.time,
         });
         layout.rows += c.rows;
-        let mut changed = false;
+        let mut changed = LayoutChange::default();
         if let (None, Some(p)) = (&layout.parent_ids, &c.parent_ids) {
             layout.parent_ids = Some(new_empty_array(p.data_type()));
-            changed = true;
+            changed.columns = true;
         }
         for (key, kinds, array) in &c.columns {
             match index.get(key).and_then(|&i| layout.columns.get_mut(i)) {
-                Some(column) => column.1 |= kinds,
+                Some(column) => {
+                    changed.kinds |= column.1 | kinds != column.1;
+                    column.1 |= kinds;
+                }
                 None => {
                     index.insert(key.clone(), layout.columns.len());
                     layout
                         .columns
                         .push((key.clone(), *kinds, empty(array.data_type())));
-                    changed = true;
+                    changed.columns = true;
                 }
             }
         }

@@ -292,6 +292,29 @@ impl TableSchema {
             && self.sources.get(..theirs) == earlier.sources.get(..theirs)
             && self.sources.get(mine..) == earlier.sources.get(theirs..)
     }
+
+    /// [`TableSchema::extends`], whatever types the data columns have: in typed mode
+    /// a later layout of a table may give a column another type (its values brought
+    /// another kind), the column staying where it was.
+    pub fn extends_untyped(&self, earlier: &TableSchema) -> bool {
+        let (mine, theirs) = (self.data_columns(), earlier.data_columns());
+        let same = |a: &[Source], b: &[Source]| {
+            a.len() == b.len()
+                && a.iter().zip(b).all(|pair| match pair {
+                    (Source::Data(x, _), Source::Data(y, _)) => x == y,
+                    (x, y) => x == y,
+                })
+        };
+        mine >= theirs
+            && same(
+                self.sources.get(..theirs).unwrap_or_default(),
+                earlier.sources.get(..theirs).unwrap_or_default(),
+            )
+            && same(
+                self.sources.get(mine..).unwrap_or_default(),
+                earlier.sources.get(theirs..).unwrap_or_default(),
+            )
+    }
 }
 
 /// The tables produced by a run, each an ordered list of Arrow record batches.
@@ -669,8 +692,16 @@ impl ProcessingResult {
         schema: &'s TableSchema,
         convert: &'s Convert<'s>,
     ) -> impl Iterator<Item = Result<RecordBatch>> + 's {
-        // By index when the schema came from this result, else by table identity: a
-        // schema of a combined result applies to the chunks of any of its parts.
+        self.table_chunks(schema)
+            .iter()
+            .filter(|c| c.has_data)
+            .map(move |c| self.chunk_batch(schema, c, convert))
+    }
+
+    /// The chunks of the table `schema` describes: by index when the schema came
+    /// from this result, else by table identity (a schema of a combined result
+    /// applies to the chunks of any of its parts).
+    fn table_chunks(&self, schema: &TableSchema) -> &[Arc<TableChunk>] {
         let same = |t: &&ResultTable| {
             *t.key.levels == *schema.array_levels
                 && t.key
@@ -683,11 +714,35 @@ impl ProcessingResult {
             Some(t) if same(&t) => Some(t),
             _ => self.tables.iter().find(same),
         };
-        let chunks = table.map(|t| t.chunks.as_slice()).unwrap_or_default();
-        chunks
+        table.map(|t| t.chunks.as_slice()).unwrap_or_default()
+    }
+
+    /// The columns of [`ProcessingResult::batches_converted`]'s batches, with each
+    /// batch's row count, without the batches: a writer that needs only the arrays
+    /// (a text format) is spared a batch schema of the arrays' types, which for a
+    /// typed table of many columns costs more than the columns themselves.
+    ///
+    /// ```
+    /// use arrow_array::{Array, ArrayRef};
+    /// use transmogrify_core::{Processor, ProcessorConfig};
+    /// let config = ProcessorConfig::builder().with_cast_to_string(false).build()?;
+    /// let result = Processor::new(config).process(br#"[{"n": 1}, {"n": 2.5}]"#, "main")?;
+    /// let schema = &result.schemas()?[0];
+    /// let keep_text = |a: &ArrayRef, _: &arrow_schema::DataType| Ok(a.clone());
+    /// let (columns, rows) = result.columns_converted(schema, &keep_text).next().unwrap()?;
+    /// assert_eq!((columns.len(), rows), (schema.schema.fields().len(), 2));
+    /// assert_eq!(columns[0].len(), 2);
+    /// # Ok::<(), transmogrify_core::Error>(())
+    /// ```
+    pub fn columns_converted<'s>(
+        &'s self,
+        schema: &'s TableSchema,
+        convert: &'s Convert<'s>,
+    ) -> impl Iterator<Item = Result<(Vec<ArrayRef>, usize)>> + 's {
+        self.table_chunks(schema)
             .iter()
             .filter(|c| c.has_data)
-            .map(move |c| self.chunk_batch(schema, c, convert))
+            .map(move |c| Ok((self.chunk_columns(schema, c, convert)?, c.rows)))
     }
 
     fn chunk_batch(
@@ -696,6 +751,40 @@ impl ProcessingResult {
         chunk: &TableChunk,
         convert: &Convert<'_>,
     ) -> Result<RecordBatch> {
+        let arrays = self.chunk_columns(schema, chunk, convert)?;
+        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(chunk.rows));
+        let fields = schema.schema.fields();
+        let retyped = fields
+            .iter()
+            .zip(&arrays)
+            .any(|(f, a)| f.data_type() != a.data_type());
+        let batch_schema = if retyped {
+            let fields: Vec<Field> = fields
+                .iter()
+                .zip(&arrays)
+                .map(|(f, a)| f.as_ref().clone().with_data_type(a.data_type().clone()))
+                .collect();
+            Arc::new(Schema::new_with_metadata(
+                fields,
+                schema.schema.metadata().clone(),
+            ))
+        } else {
+            schema.schema.clone()
+        };
+        Ok(RecordBatch::try_new_with_options(
+            batch_schema,
+            arrays,
+            &options,
+        )?)
+    }
+
+    /// The arrays of one chunk laid out as `schema` (see [`ProcessingResult::chunk_batch`]).
+    fn chunk_columns(
+        &self,
+        schema: &TableSchema,
+        chunk: &TableChunk,
+        convert: &Convert<'_>,
+    ) -> Result<Vec<ArrayRef>> {
         let text = self.config.cast_to_string;
         // Each of the chunk's columns finds its place in the schema by its key: a
         // sparse table has tens of thousands of columns, of which a chunk has cells
@@ -760,30 +849,7 @@ impl ProcessingResult {
                 }
             });
         }
-        let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(chunk.rows));
-        let fields = schema.schema.fields();
-        let retyped = fields
-            .iter()
-            .zip(&arrays)
-            .any(|(f, a)| f.data_type() != a.data_type());
-        let batch_schema = if retyped {
-            let fields: Vec<Field> = fields
-                .iter()
-                .zip(&arrays)
-                .map(|(f, a)| f.as_ref().clone().with_data_type(a.data_type().clone()))
-                .collect();
-            Arc::new(Schema::new_with_metadata(
-                fields,
-                schema.schema.metadata().clone(),
-            ))
-        } else {
-            schema.schema.clone()
-        };
-        Ok(RecordBatch::try_new_with_options(
-            batch_schema,
-            arrays,
-            &options,
-        )?)
+        Ok(arrays)
     }
 
     /// The rows of a table as JSON objects (nulls included as `null`), for inspection
