@@ -118,6 +118,58 @@ impl<W: Write + Send> CsvWriter<W> {
 
     /// Hands the rest of the rows to the output; returns how many rows were written
     /// and the block buffer.
+    /// Writes the rows of `columns` (`rows` of them), laid out as the header says:
+    /// [`TableWriter::write`] without a batch.
+    pub(crate) fn write_columns(
+        &mut self,
+        columns: &[arrow_array::ArrayRef],
+        rows: usize,
+    ) -> Result<()> {
+        let delimiter = self.delimiter;
+        let cells_of: Vec<Cells<'_>> = columns
+            .iter()
+            .map(|c| {
+                if let Some(array) = c.as_string_opt::<i32>() {
+                    Cells::Text {
+                        array,
+                        plain: plain_text(array, delimiter),
+                    }
+                } else if let Some(array) = c.as_primitive_opt::<Int64Type>() {
+                    Cells::Int(array)
+                } else if let Some(array) = c.as_primitive_opt::<Float64Type>() {
+                    Cells::Float(array)
+                } else if let Some(array) = c.as_boolean_opt() {
+                    Cells::Bool(array)
+                } else if let Some(array) = c.as_primitive_opt::<TimestampMicrosecondType>() {
+                    Cells::Time(array)
+                } else {
+                    Cells::Other(c.as_ref())
+                }
+            })
+            .collect();
+        let mut cells = CellWriter::new(delimiter);
+        if let Some(fast) = fast_columns(&cells_of) {
+            // Batches without columns null throughout go without counting gaps.
+            return if fast.gaps {
+                self.write_rows::<true>(&fast, &mut cells, rows)
+            } else {
+                self.write_rows::<false>(&fast, &mut cells, rows)
+            };
+        }
+        for row in 0..rows {
+            let start = self.buf.len();
+            for (i, column) in cells_of.iter().enumerate() {
+                if i > 0 {
+                    self.buf.push(delimiter);
+                }
+                cells.push(&mut self.buf, column, row)?;
+            }
+            self.end_record(start)?;
+        }
+        self.rows += rows as u64;
+        Ok(())
+    }
+
     pub(crate) fn end_rows(mut self) -> Result<(u64, Vec<u8>)> {
         self.out.write_all(&self.buf).map_err(io_err)?;
         self.buf.clear();
@@ -199,50 +251,7 @@ fn plain_text(array: &StringArray, delimiter: u8) -> bool {
 
 impl<W: Write + Send> TableWriter for CsvWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        let delimiter = self.delimiter;
-        let columns: Vec<Cells<'_>> = batch
-            .columns()
-            .iter()
-            .map(|c| {
-                if let Some(array) = c.as_string_opt::<i32>() {
-                    Cells::Text {
-                        array,
-                        plain: plain_text(array, delimiter),
-                    }
-                } else if let Some(array) = c.as_primitive_opt::<Int64Type>() {
-                    Cells::Int(array)
-                } else if let Some(array) = c.as_primitive_opt::<Float64Type>() {
-                    Cells::Float(array)
-                } else if let Some(array) = c.as_boolean_opt() {
-                    Cells::Bool(array)
-                } else if let Some(array) = c.as_primitive_opt::<TimestampMicrosecondType>() {
-                    Cells::Time(array)
-                } else {
-                    Cells::Other(c.as_ref())
-                }
-            })
-            .collect();
-        let mut cells = CellWriter::new(delimiter);
-        if let Some(fast) = fast_columns(&columns) {
-            // Batches without columns null throughout go without counting gaps.
-            return if fast.gaps {
-                self.write_rows::<true>(&fast, &mut cells, batch.num_rows())
-            } else {
-                self.write_rows::<false>(&fast, &mut cells, batch.num_rows())
-            };
-        }
-        for row in 0..batch.num_rows() {
-            let start = self.buf.len();
-            for (i, column) in columns.iter().enumerate() {
-                if i > 0 {
-                    self.buf.push(delimiter);
-                }
-                cells.push(&mut self.buf, column, row)?;
-            }
-            self.end_record(start)?;
-        }
-        self.rows += batch.num_rows() as u64;
-        Ok(())
+        self.write_columns(batch.columns(), batch.num_rows())
     }
 
     fn finish(mut self: Box<Self>) -> Result<WriteSummary> {
@@ -601,7 +610,7 @@ fn push_block<const N: usize>(buf: &mut Vec<u8>, data: &[u8], start: usize, len:
 
 /// Appends one field, quoted if it needs to be.
 #[inline]
-fn push_field(buf: &mut Vec<u8>, field: &[u8], delimiter: u8) {
+pub(crate) fn push_field(buf: &mut Vec<u8>, field: &[u8], delimiter: u8) {
     if !needs_quotes(field, delimiter) {
         buf.extend_from_slice(field);
         return;

@@ -3,20 +3,23 @@
 //!
 //! See [`StreamingOutput`] for the design.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use arrow_array::RecordBatch;
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_buffer::Buffer;
 use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
+use arrow_schema::{DataType, Field, Schema};
 use transmogrify_core::{
     ProcessingResult, Processor, ProcessorConfig, RawChunks, RawResult, RawTable, TableSchema,
 };
 
-use crate::csv_widen::{Failure, Widening};
+use crate::csv_widen::{Failure, Retyping, Widening};
 use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
@@ -25,8 +28,8 @@ use crate::output::{
     write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
-use crate::typed_text::converter;
-use crate::writer::{TableWriter, WriteOptions, is_builtin_csv};
+use crate::typed_text::{cell_as, converter, typed_cells};
+use crate::writer::{WriteOptions, is_builtin_csv};
 
 struct Spill {
     path: Vec<String>,
@@ -112,14 +115,17 @@ impl Write for FrameWriter<'_> {
 /// that first appears in the last record is in every output file, and memory holds
 /// one part while reading plus one chunk and the writer's buffers while writing.
 ///
-/// CSV in text mode (the built-in writer) skips the spill: each part's rows are
-/// written as CSV straight into a hidden file per table, in the table's layout as
-/// known so far, under the header of the table's first layout. At the end a table
-/// whose layout never changed after its first rows is complete as it is and only
-/// renamed. Otherwise its file is written again under the final header: runs of
-/// rows written in the final layout are copied as they are, earlier runs are read
-/// back and widened (an empty field for each column they lack). The bytes are the
-/// same either way.
+/// CSV (the built-in writer) skips the spill: each part's rows are written as CSV
+/// straight into a hidden file per table, in the table's layout as known so far
+/// (in typed mode, each column's cells as its type so far makes them), under the
+/// header of the table's first layout. At the end a table whose layout never
+/// changed after its first rows is complete as it is and only renamed. Otherwise
+/// its file is written again under the final header: runs of rows written in the
+/// final layout are copied as they are, earlier runs are read back and widened (an
+/// empty field for each column they lack) and, where a column's type changed since,
+/// its cells are made again from their JSON text (the text as written, or kept
+/// aside when written otherwise: `2.50` written as `2.5` for a float column that
+/// later meets a string). The bytes are the same either way.
 ///
 /// With overwriting allowed, files of the same names are replaced; other files in
 /// the directory are left alone.
@@ -148,7 +154,7 @@ pub struct StreamingOutput {
     spill_buffer: Vec<u8>,
     by_key: HashMap<TableKey, usize>,
     layout: Option<ProcessingResult>,
-    /// CSV tables written as parts arrive, instead of spilled (text-mode CSV only).
+    /// CSV tables written as parts arrive, instead of spilled (the built-in writer).
     direct: Option<DirectCsv>,
 }
 
@@ -178,10 +184,11 @@ impl StreamingOutput {
             .map_err(|e| Error::io(&spill_parent, e))?;
         let delimiter = options.csv_delimiter;
         let direct = (is_builtin_csv(&options.registry.get(format)?)
-            && config.cast_to_string()
             && !matches!(delimiter, b'"' | b'\r' | b'\n'))
         .then(|| DirectCsv {
             delimiter,
+            typed: !config.cast_to_string(),
+            kept_dir: spill_dir.path().to_path_buf(),
             tables: Vec::new(),
             by_key: HashMap::new(),
             buf: Vec::new(),
@@ -210,7 +217,11 @@ impl StreamingOutput {
             }
         }
         let changed = match &mut self.layout {
-            Some(all) => all.merge_layout(&part)?,
+            Some(all) => {
+                let change = all.merge_layout_changes(&part)?;
+                // In typed mode a new kind may change a column's type.
+                change.columns || (change.kinds && !self.config.cast_to_string())
+            }
             None => {
                 self.layout = Some(part.compact_layout());
                 true
@@ -389,6 +400,10 @@ impl StreamingOutput {
 /// [`StreamingOutput`]).
 struct DirectCsv {
     delimiter: u8,
+    /// Typed mode: each cell is written as its column's type so far makes it.
+    typed: bool,
+    /// Where the text of typed cells written as another is kept ([`Kept`]).
+    kept_dir: PathBuf,
     tables: Vec<DirectTable>,
     by_key: HashMap<TableKey, usize>,
     /// The CSV writer's block buffer, handed from one part's writer to the next.
@@ -416,6 +431,31 @@ struct DirectTable {
     /// Bytes written since writeback was last started.
     unsynced: u64,
     reserve: Reserve,
+    /// Typed mode: the text of the cells not written as their JSON text.
+    kept: Option<Kept>,
+}
+
+/// In typed mode, a column's cells are written as its type so far makes them (`5`
+/// in a float column as `5.0`, `2.50` as `2.5`). Should a later value change the
+/// column's type, the rows written are made again from their cells' JSON text: the
+/// text as written where it is that text, else the text kept here. Each frame holds
+/// a written batch's columns whose cells were written otherwise (an Arrow IPC file
+/// of text columns), in the table's spill directory.
+struct Kept {
+    path: PathBuf,
+    file: File,
+    frames: Vec<KeptFrame>,
+    bytes: u64,
+}
+
+/// The kept text of some data columns for rows `first..first + rows` of a table.
+struct KeptFrame {
+    first: u64,
+    rows: u64,
+    /// The data columns, in the frame's order.
+    columns: Vec<usize>,
+    offset: u64,
+    len: u64,
 }
 
 /// Rows `start..end` (bytes) of a table's file, written in a layout of `columns`
@@ -426,6 +466,12 @@ struct Segment {
     columns: usize,
     start: u64,
     end: u64,
+    /// The table's rows before the run.
+    first_row: u64,
+    /// Typed mode: the data columns written as a type other than `Utf8`, with values
+    /// in the run (by index), their types as written and whether written as their
+    /// JSON text.
+    typed: BTreeMap<usize, (DataType, bool)>,
 }
 
 impl Segment {
@@ -433,6 +479,131 @@ impl Segment {
     fn fits(&self, schema: &TableSchema) -> bool {
         self.data == schema.data_columns() && self.columns == schema.schema.fields().len()
     }
+
+    /// The data columns whose cells must be made again for `schema`'s types: written
+    /// as another type, unless as their JSON text for a `Utf8` column.
+    fn retyped(&self, schema: &TableSchema) -> Vec<usize> {
+        let fields = schema.schema.fields();
+        self.typed
+            .iter()
+            .filter(|&(&i, (written, faithful))| {
+                fields.get(i).is_some_and(|f| {
+                    f.data_type() != written && !(*faithful && *f.data_type() == DataType::Utf8)
+                })
+            })
+            .map(|(&i, _)| i)
+            .collect()
+    }
+}
+
+/// The cells of a chunk's `columns` (every data cell as its JSON text) as written in
+/// typed mode: each typed data column's (not `Utf8`) as its type so far makes them.
+/// Notes in `runs` the typed data columns with values, with their types and whether
+/// every cell is written as its JSON text; returns (also) those that are not.
+fn typed_cells_of(
+    schema: &TableSchema,
+    columns: &[ArrayRef],
+    runs: &mut BTreeMap<usize, (DataType, bool)>,
+) -> Result<(Vec<ArrayRef>, Vec<usize>)> {
+    let mut cells = columns.to_vec();
+    let mut otherwise = Vec::new();
+    let fields = schema.schema.fields().iter().take(schema.data_columns());
+    for ((i, field), slot) in fields.enumerate().zip(&mut cells) {
+        let data_type = field.data_type();
+        // A column the chunk lacks is an array of nulls of its type.
+        if *data_type == DataType::Utf8
+            || slot.data_type() != &DataType::Utf8
+            || slot.null_count() == slot.len()
+        {
+            continue;
+        }
+        let written = typed_cells(slot, data_type)?;
+        let faithful = same_text(slot, &written);
+        if !faithful {
+            otherwise.push(i);
+        }
+        *slot = written;
+        runs.entry(i)
+            .and_modify(|w| w.1 &= faithful)
+            .or_insert_with(|| (data_type.clone(), faithful));
+    }
+    Ok((cells, otherwise))
+}
+
+/// Whether `cells` holds the text `text` holds (`false` when unsure: the cells are
+/// then kept, which costs a little space and no correctness).
+fn same_text(text: &ArrayRef, cells: &ArrayRef) -> bool {
+    if Arc::ptr_eq(text, cells) {
+        return true;
+    }
+    match (text.as_string_opt::<i32>(), cells.as_string_opt::<i32>()) {
+        (Some(a), Some(b)) => {
+            a.value_offsets() == b.value_offsets()
+                && a.value_data() == b.value_data()
+                && a.nulls() == b.nulls()
+        }
+        _ => false,
+    }
+}
+
+/// Keeps the JSON text of `columns` of `original` (the table's rows from `first`
+/// on) in the table's [`Kept`] file, made in `dir` for table `table`.
+fn keep(
+    kept: &mut Option<Kept>,
+    dir: &Path,
+    table: usize,
+    first: u64,
+    original: &[ArrayRef],
+    columns: &[usize],
+) -> Result<()> {
+    let kept = match kept {
+        Some(kept) => kept,
+        None => {
+            let path = dir.join(format!("kept-{table}.ipc"));
+            let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+            kept.insert(Kept {
+                path,
+                file,
+                frames: Vec::new(),
+                bytes: 0,
+            })
+        }
+    };
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|c| Field::new(format!("c{c}"), DataType::Utf8, true))
+        .collect();
+    let arrays: Vec<ArrayRef> = columns
+        .iter()
+        .map(|&c| {
+            original
+                .get(c)
+                .cloned()
+                .ok_or_else(|| Error::Internal("kept column out of range".into()))
+        })
+        .collect::<Result<_>>()?;
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
+        .map_err(|e| Error::arrow("keeping typed cells", e))?;
+    let mut frame = Vec::new();
+    IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5)
+        .and_then(|o| FileWriter::try_new_with_options(&mut frame, &batch.schema(), o))
+        .and_then(|mut w| {
+            w.write(&batch)?;
+            w.finish()
+        })
+        .map_err(|e| Error::arrow("keeping typed cells", e))?;
+    kept.file
+        .write_all(&frame)
+        .map_err(|e| Error::io(&kept.path, e))?;
+    kept.frames.push(KeptFrame {
+        first,
+        rows: batch.num_rows() as u64,
+        columns: columns.to_vec(),
+        offset: kept.bytes,
+        len: frame.len() as u64,
+    });
+    kept.bytes += frame.len() as u64;
+    Ok(())
 }
 
 /// Counts the bytes written to a file.
@@ -506,9 +677,11 @@ impl DirectCsv {
         schemas: &[TableSchema],
         dir: &Path,
     ) -> Result<()> {
+        let keep_text = |a: &ArrayRef, _: &DataType| Ok(Arc::clone(a));
         for schema in schemas {
-            let mut batches = part.batches(schema).peekable();
-            if batches.peek().is_none() {
+            // Typed mode: every data cell as its JSON text, rendered below.
+            let mut chunks = part.columns_converted(schema, &keep_text).peekable();
+            if chunks.peek().is_none() {
                 continue;
             }
             let key = table_key(schema);
@@ -541,6 +714,7 @@ impl DirectCsv {
                         rows: 0,
                         unsynced: 0,
                         reserve: Reserve::default(),
+                        kept: None,
                     });
                     (self.tables.len() - 1, true)
                 }
@@ -556,7 +730,7 @@ impl DirectCsv {
             let tmp = table.pending.tmp();
             let same = match &table.layout {
                 Some(last) if last.same_columns(schema) => true,
-                Some(last) if !schema.extends(last) => {
+                Some(last) if !schema.extends_untyped(last) => {
                     return Err(Error::Internal(format!(
                         "the columns of table {} changed order between parts",
                         schema.name
@@ -571,9 +745,30 @@ impl DirectCsv {
                 buf = writer.end_rows().map_err(|e| at(e, tmp))?.1;
             }
             let start = table.bytes + out.bytes;
+            let first_row = table.rows;
+            let mut typed = BTreeMap::new();
+            let mut row = first_row;
             let mut writer = CsvWriter::rows_into(&mut out, self.delimiter, buf);
-            for batch in batches {
-                writer.write(&batch?).map_err(|e| at(e, tmp))?;
+            for chunk in chunks {
+                let (columns, rows) = chunk?;
+                if self.typed {
+                    let (cells, otherwise) = typed_cells_of(schema, &columns, &mut typed)?;
+                    if !otherwise.is_empty() {
+                        keep(
+                            &mut table.kept,
+                            &self.kept_dir,
+                            i,
+                            row,
+                            &columns,
+                            &otherwise,
+                        )?;
+                    }
+                    writer.write_columns(&cells, rows)
+                } else {
+                    writer.write_columns(&columns, rows)
+                }
+                .map_err(|e| at(e, tmp))?;
+                row += rows as u64;
             }
             let (rows, buf) = writer.end_rows().map_err(|e| at(e, tmp))?;
             self.buf = buf;
@@ -581,13 +776,23 @@ impl DirectCsv {
             table.bytes += written;
             table.rows += rows;
             match table.segments.last_mut() {
-                Some(last) if same => last.end = table.bytes,
+                Some(last) if same => {
+                    last.end = table.bytes;
+                    for (i, (data_type, faithful)) in typed {
+                        last.typed
+                            .entry(i)
+                            .and_modify(|w| w.1 &= faithful)
+                            .or_insert((data_type, faithful));
+                    }
+                }
                 _ => {
                     table.segments.push(Segment {
                         data: schema.data_columns(),
                         columns: schema.schema.fields().len(),
                         start,
                         end: table.bytes,
+                        first_row,
+                        typed,
                     });
                     table.layout = Some(schema.clone());
                 }
@@ -690,15 +895,19 @@ fn finish_table(
         layout,
         rows,
         bytes,
+        kept,
         ..
     } = table;
-    if layout.is_some_and(|last| !schema.extends(&last)) {
+    if layout.is_some_and(|last| !schema.extends_untyped(&last)) {
         return Err(Error::Internal(format!(
             "the final columns of table {} do not extend those written",
             schema.name
         )));
     }
-    let done = header == names(schema) && segments.iter().all(|s| s.fits(schema));
+    let retyped: Vec<Vec<usize>> = segments.iter().map(|s| s.retyped(schema)).collect();
+    let done = header == names(schema)
+        && segments.iter().all(|s| s.fits(schema))
+        && retyped.iter().all(Vec::is_empty);
     if done {
         let pending = pending.named(dir, file_name);
         let path = pending.dest().to_path_buf();
@@ -724,12 +933,19 @@ fn finish_table(
         .header(&schema.schema)
         .map_err(|e| at(e, fresh.tmp()))?;
     writer.end_rows().map_err(|e| at(e, fresh.tmp()))?;
-    for segment in &segments {
+    let mut kept_cells = KeptCells {
+        kept: kept.as_ref(),
+        file: None,
+        next: 0,
+        current: None,
+    };
+    let fields = schema.schema.fields();
+    for (segment, retyped) in segments.iter().zip(&retyped) {
         written
             .seek(SeekFrom::Start(segment.start))
             .map_err(read_err)?;
         let mut run = (&written).take(segment.end - segment.start);
-        if segment.fits(schema) {
+        if segment.fits(schema) && retyped.is_empty() {
             let copied = std::io::copy(&mut run, &mut *out.file).map_err(write_err)?;
             out.bytes += copied;
             continue;
@@ -740,9 +956,36 @@ fn finish_table(
             delimiter,
             columns: segment.columns,
             at: segment.data,
-            added: schema.schema.fields().len().saturating_sub(segment.columns),
+            added: fields.len().saturating_sub(segment.columns),
         };
-        let copied = widening.copy(run, &mut *out.file).map_err(|e| match e {
+        let copied = if retyped.is_empty() {
+            widening.copy(run, &mut *out.file)
+        } else {
+            let types: Vec<&DataType> = retyped
+                .iter()
+                .filter_map(|&i| fields.get(i).map(|f| f.data_type()))
+                .collect();
+            let mut render = |row: u64, p: usize, text: Option<&[u8]>, out: &mut Vec<u8>| {
+                let (Some(&column), Some(to)) = (retyped.get(p), types.get(p)) else {
+                    return Err(Failure::Row("a retyped column out of range".into()));
+                };
+                let kept = kept_cells
+                    .text(segment.first_row + row, column)
+                    .map_err(Failure::Other)?;
+                let Some(text) = kept.unwrap_or(text) else {
+                    return Ok(());
+                };
+                let text = std::str::from_utf8(text)
+                    .map_err(|_| Failure::Row("a cell is not UTF-8".into()))?;
+                cell_as(text, to, out).map_err(Failure::Other)
+            };
+            Retyping {
+                widening,
+                columns: retyped,
+            }
+            .copy(run, &mut *out.file, &mut render)
+        };
+        out.bytes += copied.map_err(|e| match e {
             Failure::Read(e) => Error::io(&source, e),
             Failure::Write(e) => Error::io(fresh.tmp(), e),
             Failure::Row(what) => Error::Internal(format!(
@@ -750,8 +993,13 @@ fn finish_table(
                 schema.name,
                 source.display()
             )),
+            Failure::Other(e) => e,
         })?;
-        out.bytes += copied;
+    }
+    drop(kept_cells);
+    if let Some(kept) = kept {
+        drop(kept.file);
+        let _ = std::fs::remove_file(&kept.path);
     }
     let bytes = out.bytes;
     drop(written);
@@ -764,6 +1012,72 @@ fn finish_table(
         rows,
         bytes,
     })
+}
+
+/// The kept text of a table's cells ([`Kept`]), read a frame at a time as the rows
+/// written are read back in order.
+struct KeptCells<'k> {
+    kept: Option<&'k Kept>,
+    file: Option<BufReader<File>>,
+    /// The first frame not wholly before the row last asked for.
+    next: usize,
+    /// The frame `next`, once read.
+    current: Option<(usize, RecordBatch)>,
+}
+
+impl KeptCells<'_> {
+    /// The kept text of row `row` of data column `column` (`Some(None)` for a null),
+    /// `None` if not kept. Rows are asked for in ascending order.
+    fn text(&mut self, row: u64, column: usize) -> Result<Option<Option<&[u8]>>> {
+        let Some(kept) = self.kept else {
+            return Ok(None);
+        };
+        while kept
+            .frames
+            .get(self.next)
+            .is_some_and(|f| f.first + f.rows <= row)
+        {
+            self.next += 1;
+        }
+        let Some(frame) = kept.frames.get(self.next) else {
+            return Ok(None);
+        };
+        let Some(at) = frame.columns.iter().position(|&c| c == column) else {
+            return Ok(None);
+        };
+        if frame.first > row {
+            return Ok(None);
+        }
+        if self.current.as_ref().is_none_or(|(i, _)| *i != self.next) {
+            let file = match &mut self.file {
+                Some(file) => file,
+                None => {
+                    let file = File::open(&kept.path).map_err(|e| Error::io(&kept.path, e))?;
+                    self.file.insert(BufReader::new(file))
+                }
+            };
+            file.seek(SeekFrom::Start(frame.offset))
+                .map_err(|e| Error::io(&kept.path, e))?;
+            let bytes = read_frame(file, frame.len).map_err(|e| Error::io(&kept.path, e))?;
+            let batch = decode_frame(&bytes)?
+                .into_iter()
+                .next()
+                .ok_or_else(|| Error::Internal("a kept frame without rows".into()))?;
+            self.current = Some((self.next, batch));
+        }
+        let text = self
+            .current
+            .as_ref()
+            .and_then(|(_, batch)| batch.columns().get(at))
+            .and_then(|a| a.as_string_opt::<i32>())
+            .ok_or_else(|| Error::Internal("a kept column is not text".into()))?;
+        let i = usize::try_from(row - frame.first)
+            .map_err(|_| Error::Internal("kept row out of range".into()))?;
+        if i >= text.len() {
+            return Err(Error::Internal("kept row out of range".into()));
+        }
+        Ok(Some(text.is_valid(i).then(|| text.value(i).as_bytes())))
+    }
 }
 
 /// The next frame of a spill file, `len` bytes, read without zeroing a buffer first.

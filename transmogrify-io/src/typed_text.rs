@@ -68,6 +68,30 @@ pub(crate) fn typed_cells(array: &ArrayRef, to: &DataType) -> Result<ArrayRef> {
     Ok(Arc::new(array))
 }
 
+/// Appends the text of the cell `cell` (a typed column's JSON text) once converted
+/// to `to`: the text [`typed_cells`] gives it, one cell at a time.
+pub(crate) fn cell_as(cell: &str, to: &DataType, out: &mut Vec<u8>) -> crate::error::Result<()> {
+    let done = match to {
+        DataType::Utf8 => {
+            out.extend_from_slice(cell.as_bytes());
+            Some(())
+        }
+        DataType::Int64 => int_cell(cell, out),
+        DataType::Boolean => bool_cell(cell, out),
+        DataType::Float64 => float_cell(cell, out),
+        _ => {
+            let array: ArrayRef = Arc::new(StringArray::from(vec![cell]));
+            let mut text = String::new();
+            crate::cell_text(convert_text(&array, to)?.as_ref(), 0, &mut text)?;
+            out.extend_from_slice(text.as_bytes());
+            Some(())
+        }
+    };
+    done.ok_or_else(|| {
+        Error::Internal(format!("value {cell:?} does not fit its column type {to}")).into()
+    })
+}
+
 /// Whether `keep` holds for every non-null cell of `text`.
 fn all_valid(text: &StringArray, keep: impl Fn(&str) -> bool) -> bool {
     (0..text.len()).all(|row| text.is_null(row) || keep(text.value(row)))

@@ -613,3 +613,152 @@ fn typed_csv_written_from_the_text_is_the_typed_values_written() -> TestResult {
     );
     Ok(())
 }
+
+/// Typed parts in which columns change type after rows were written: integers that
+/// later meet floats, floats with trailing zeros (and a `-0`) that later meet text,
+/// booleans that meet text, integers that meet one beyond `i64`, and a child column
+/// turning from integers to floats; text cells with delimiters, quotes and line
+/// breaks beside them; a column first seen, then changing, late.
+fn retyping_parts() -> Vec<String> {
+    let texts = ["plain", "a,b", "a;b", "x.y", "say \"hi\"", "two\nlines", ""];
+    (0..6)
+        .map(|part| {
+            (0..20)
+                .map(|i| {
+                    let n = part * 20 + i;
+                    let text = serde_json::to_string(texts[n % texts.len()]).unwrap_or_default();
+                    let int_float = if part >= 2 && i == 7 {
+                        "2.5".to_string()
+                    } else {
+                        n.to_string()
+                    };
+                    let float_text = match (part, i % 4) {
+                        (4, 3) => "\"later text\"".to_string(),
+                        (_, 0) => "-0".to_string(),
+                        (_, 1) => format!("{n}.50"),
+                        (_, 2) => "1e5".to_string(),
+                        _ => format!("{n}"),
+                    };
+                    let bool_text = if part == 3 && i == 0 {
+                        "\"maybe\"".to_string()
+                    } else {
+                        (n % 3 == 0).to_string()
+                    };
+                    let big = if part == 5 && i == 19 {
+                        "123456789012345678901234567890".to_string()
+                    } else {
+                        format!("-{n}")
+                    };
+                    let kid = if part >= 1 && i == 3 {
+                        "0.125".to_string()
+                    } else {
+                        format!("{}", n % 4)
+                    };
+                    let mut record = format!(
+                        "{{\"t\":{text},\"i\":{int_float},\"f\":{float_text},\"b\":{bool_text},\
+                         \"big\":{big},\"kids\":[{{\"g\":{kid},\"t\":{text}}}]"
+                    );
+                    if part >= 3 {
+                        let late = if part == 5 && i == 10 {
+                            "\"x\"".to_string()
+                        } else {
+                            format!("{n}.0")
+                        };
+                        record.push_str(&format!(",\"late\":{late}"));
+                    }
+                    record.push_str("}\n");
+                    record
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn typed_csv_rows_written_before_a_type_changed_are_written_again() -> TestResult {
+    let processor = processor(false, ArrayMode::Smart);
+    for delimiter in [b',', b';', b'\t', b'.'] {
+        let parts: Vec<_> = retyping_parts()
+            .iter()
+            .map(|text| processor.process(text.as_bytes(), "t"))
+            .collect::<Result<_, _>>()?;
+        let options = WriteOptions::builder()
+            .with_csv_delimiter(delimiter)
+            .build()?;
+        let expected = transmogrify_core::ProcessingResult::combine_results(parts.clone())?
+            .to_bytes("csv", &options)?;
+        let dir = tempfile::tempdir()?;
+        let mut out = transmogrify_io::StreamingOutput::new(
+            dir.path(),
+            "csv",
+            processor.config(),
+            options.clone(),
+        )?;
+        for part in parts {
+            out.add(part)?;
+        }
+        out.finish()?;
+        let names: Vec<&str> = expected.iter().map(|f| f.file_name.as_str()).collect();
+        assert_eq!(names, ["t.csv", "t_kids.csv"]);
+        for file in &expected {
+            let got = std::fs::read(dir.path().join(&file.file_name))?;
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&file.bytes),
+                "{} with {:?}",
+                file.file_name,
+                delimiter as char
+            );
+        }
+        assert_eq!(file_names(dir.path())?, ["t.csv", "t_kids.csv"]);
+    }
+    // What the changes come to, with commas: the first row's cells as the final
+    // types make them from the JSON text.
+    let parts: Vec<_> = retyping_parts()
+        .iter()
+        .map(|text| processor.process(text.as_bytes(), "t"))
+        .collect::<Result<_, _>>()?;
+    let dir = tempfile::tempdir()?;
+    let mut out = transmogrify_io::StreamingOutput::new(
+        dir.path(),
+        "csv",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    for part in parts {
+        out.add(part)?;
+    }
+    out.finish()?;
+    let mut main = csv::Reader::from_path(dir.path().join("t.csv"))?;
+    let header: Vec<String> = main.headers()?.iter().take(6).map(String::from).collect();
+    assert_eq!(header, ["t", "i", "f", "b", "big", "late"]);
+    let mut rows = Vec::new();
+    for record in main.records().take(3) {
+        let record = record?;
+        rows.push(
+            record
+                .iter()
+                .skip(1)
+                .take(5)
+                .map(String::from)
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(
+        rows,
+        [
+            ["0.0", "-0", "true", "0", ""],
+            ["1.0", "1.50", "false", "-1", ""],
+            ["2.0", "1e5", "false", "-2", ""],
+        ]
+    );
+    let kids = std::fs::read_to_string(dir.path().join("t_kids.csv"))?;
+    let g: Vec<&str> = kids
+        .lines()
+        .skip(1)
+        .take(4)
+        .map(|l| l.split(',').next().unwrap_or_default())
+        .collect();
+    assert_eq!(g, ["0.0", "1.0", "2.0", "3.0"]);
+    Ok(())
+}
