@@ -101,7 +101,7 @@ pub struct ParquetWriter<W: Write + Send> {
     max_group_rows: usize,
     max_group_bytes: usize,
     /// Rows received but not yet written, at most one slice's worth.
-    pending: Vec<RecordBatch>,
+    pending: Vec<Part>,
     pending_rows: usize,
     /// Processors this writer may borrow from the other table jobs.
     spare: Option<Arc<Spare>>,
@@ -185,6 +185,16 @@ fn properties(
         .set_max_row_group_row_count(Some(max_group_rows))
         .set_max_row_group_bytes(Some(max_group_bytes))
         .set_dictionary_page_size_limit(DICTIONARY_PAGE_LIMIT);
+    // In a wide table (records drawing from thousands of keys), a column with values
+    // in fewer than one row in a hundred of the first slice is written without
+    // compression: its pages are run-length encoded nulls and a few values, which
+    // snappy does not shrink, and each snappy column keeps a compressor of 2 KB
+    // while the row group is written (100 MB for 50,000 columns).
+    let sparse = |i: usize| {
+        compression == Compression::SNAPPY
+            && schema.fields().len() >= WIDE_TABLE_COLUMNS
+            && first.is_some_and(|rows| rows.cells(i) * 100 < rows.num_rows())
+    };
     for (i, field) in schema.fields().iter().enumerate() {
         let path = ColumnPath::from(field.name().as_str());
         let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
@@ -202,6 +212,8 @@ fn properties(
             if compression == Compression::SNAPPY && role.map(String::as_str) == Some("id") {
                 props = props.set_column_compression(path, Compression::UNCOMPRESSED);
             }
+        } else if sparse(i) {
+            props = props.set_column_compression(path, Compression::UNCOMPRESSED);
         } else if first
             .and_then(|rows| rows.head(i, DICTIONARY_SAMPLE_ROWS))
             .is_some_and(|head| mostly_distinct(&head))
@@ -393,22 +405,115 @@ fn write_columns(
     result
 }
 
+/// Tables of at least this many columns keep the batches waiting for their slice
+/// compact (see [`Piece`]).
+pub const WIDE_TABLE_COLUMNS: usize = 1024;
+
+/// A batch waiting for its slice.
+struct Part {
+    rows: usize,
+    /// The columns by index, or (a wide table's) only those not null throughout,
+    /// their indices in `present`, ascending.
+    columns: Vec<Piece>,
+    present: Option<Vec<u32>>,
+}
+
+/// A column of a [`Part`]. A batch of a table of tens of thousands of columns
+/// (records drawing from that many keys) holds, for each column it touches, an
+/// offset and a null bit for every row, most of them for nulls, all in one buffer
+/// (a spilled chunk is read back as one): the 8,192 rows of a slice would hold
+/// dozens of such buffers at once. So in a wide table each column is copied out as
+/// it comes, as the cells it has and their rows when at least half are null, and
+/// the buffer goes.
+enum Piece {
+    /// The column as it came (or copied whole).
+    Whole(ArrayRef),
+    /// Null throughout.
+    Nulls,
+    /// The non-null cells (`values`) and their rows (`at`, ascending).
+    Sparse { at: Vec<u32>, values: ArrayRef },
+}
+
+impl Part {
+    /// `batch`, kept compact if it has [`WIDE_TABLE_COLUMNS`] columns or more.
+    fn new(batch: &RecordBatch) -> Result<Self> {
+        let rows = batch.num_rows();
+        if batch.num_columns() < WIDE_TABLE_COLUMNS {
+            return Ok(Part {
+                rows,
+                columns: batch.columns().iter().cloned().map(Piece::Whole).collect(),
+                present: None,
+            });
+        }
+        let (mut columns, mut present) = (Vec::new(), Vec::new());
+        for (i, column) in batch.columns().iter().enumerate() {
+            let nulls = column.null_count();
+            if nulls == column.len() {
+                continue;
+            }
+            let taken = |at: Vec<u32>| {
+                arrow_select::take::take(column.as_ref(), &arrow_array::UInt32Array::from(at), None)
+                    .map_err(|e| Error::arrow("keeping rows for Parquet", e))
+            };
+            let all = u32::try_from(column.len())
+                .map_err(|_| Error::Internal("a batch of over 4 billion rows".into()))?;
+            columns.push(match column.nulls() {
+                Some(valid) if 2 * nulls >= column.len() => {
+                    let at: Vec<u32> = valid
+                        .valid_indices()
+                        .filter_map(|r| u32::try_from(r).ok())
+                        .collect();
+                    Piece::Sparse {
+                        values: taken(at.clone())?,
+                        at,
+                    }
+                }
+                _ => Piece::Whole(taken((0..all).collect())?),
+            });
+            present.push(u32::try_from(i).map_err(|_| Error::Internal("too many columns".into()))?);
+        }
+        Ok(Part {
+            rows,
+            columns,
+            present: Some(present),
+        })
+    }
+
+    /// Column `i`.
+    fn piece(&self, i: usize) -> Result<&Piece> {
+        let at = match &self.present {
+            None => Some(i),
+            Some(present) => u32::try_from(i)
+                .ok()
+                .and_then(|i| present.binary_search(&i).ok()),
+        };
+        match at {
+            Some(at) => self
+                .columns
+                .get(at)
+                .ok_or_else(|| Error::Internal("a batch without a column".into())),
+            None => Ok(&Piece::Nulls),
+        }
+    }
+}
+
 /// The rows of a slice as the batches they came in (all of one schema), `start..`
 /// `start + len` of them. A column is joined from its batches only when it is
 /// written, one at a time: a slice of a table of thousands of columns never exists
 /// as a whole. A column null throughout is a slice of one array of nulls of its
 /// type, shared by all such columns.
 struct Rows {
-    parts: Vec<RecordBatch>,
+    parts: Arc<[Part]>,
     start: usize,
     len: usize,
+    schema: SchemaRef,
     /// An array of nulls of every column type, as long as all the parts.
     nulls: Vec<ArrayRef>,
 }
 
 impl Rows {
     /// The `rows` rows of `parts`, batches of `schema`.
-    fn new(parts: Vec<RecordBatch>, rows: usize, schema: &SchemaRef) -> Self {
+    fn new(parts: Vec<Part>, rows: usize, schema: &SchemaRef) -> Self {
         let mut nulls: Vec<ArrayRef> = Vec::new();
         for field in schema.fields() {
             if !nulls.iter().any(|a| a.data_type() == field.data_type()) {
@@ -416,9 +521,10 @@ impl Rows {
             }
         }
         Rows {
-            parts,
+            parts: parts.into(),
             start: 0,
             len: rows,
+            schema: schema.clone(),
             nulls,
         }
     }
@@ -434,28 +540,44 @@ impl Rows {
             parts: self.parts.clone(),
             start: self.start + n,
             len: self.len - n,
+            schema: self.schema.clone(),
             nulls: self.nulls.clone(),
         };
         self.len = n;
         rest
     }
 
+    /// `len` nulls of column `i`'s type.
+    fn nulls(&self, i: usize, len: usize) -> Result<ArrayRef> {
+        let data_type = self
+            .schema
+            .fields()
+            .get(i)
+            .map(|f| f.data_type())
+            .ok_or_else(|| Error::Internal("a column out of range".into()))?;
+        self.nulls
+            .iter()
+            .find(|a| a.data_type() == data_type)
+            .map(|a| a.slice(0, len))
+            .ok_or_else(|| Error::Internal("no nulls of a column's type".into()))
+    }
+
     /// The pieces of column `i` that make up rows `start..start + len`.
     fn pieces(&self, i: usize, start: usize, len: usize) -> Result<Vec<ArrayRef>> {
         let mut pieces = Vec::new();
         let mut at = 0;
-        for part in &self.parts {
-            let rows = part.num_rows();
+        for part in self.parts.iter() {
+            let rows = part.rows;
             let (from, to) = (start.max(at), (start + len).min(at + rows));
             if from < to {
-                let column = part
-                    .columns()
-                    .get(i)
-                    .ok_or_else(|| Error::Internal("a batch without a column".into()))?;
-                pieces.push(if to - from == rows {
-                    column.clone()
-                } else {
-                    column.slice(from - at, to - from)
+                pieces.push(match part.piece(i)? {
+                    Piece::Whole(column) if to - from == rows => column.clone(),
+                    Piece::Whole(column) => column.slice(from - at, to - from),
+                    Piece::Nulls => self.nulls(i, to - from)?,
+                    Piece::Sparse {
+                        at: rows_at,
+                        values,
+                    } => spread(rows_at, values, from - at, to - from)?,
                 });
             }
             at += rows;
@@ -468,15 +590,13 @@ impl Rows {
 
     /// Rows `start..start + len` of column `i` as one array.
     fn joined(&self, i: usize, start: usize, len: usize) -> Result<ArrayRef> {
+        if let Some(joined) = self.joined_compact(i, start, len)? {
+            return Ok(joined);
+        }
         let mut pieces = self.pieces(i, start, len)?;
         if pieces.is_empty() {
             // No rows: the column's first part, cut to nothing.
-            return self
-                .parts
-                .first()
-                .and_then(|part| part.columns().get(i))
-                .map(|column| column.slice(0, 0))
-                .ok_or_else(|| Error::Internal("a slice without parts".into()));
+            return self.nulls(i, 0);
         }
         if pieces.len() == 1 {
             return pieces
@@ -497,6 +617,68 @@ impl Rows {
         arrow_select::concat::concat(&refs).map_err(|e| Error::arrow("joining rows for Parquet", e))
     }
 
+    /// [`Rows::joined`] for a column whose pieces in those rows are all null or
+    /// sparse (a wide table's): its cells taken at once into an array with its
+    /// nulls. `None` for other columns.
+    fn joined_compact(&self, i: usize, start: usize, len: usize) -> Result<Option<ArrayRef>> {
+        let mut values: Vec<&dyn Array> = Vec::new();
+        // For each row of the range with a cell, where the cell is among `values`.
+        let mut cells: Vec<(usize, u32)> = Vec::new();
+        let mut base = 0usize;
+        let mut at = 0;
+        for part in self.parts.iter() {
+            let (from, to) = (start.max(at), (start + len).min(at + part.rows));
+            if from < to {
+                match part.piece(i)? {
+                    Piece::Nulls => {}
+                    Piece::Whole(_) => return Ok(None),
+                    Piece::Sparse {
+                        at: rows,
+                        values: v,
+                    } => {
+                        let first = rows.partition_point(|&r| (r as usize) < from - at);
+                        for (k, &r) in rows.iter().enumerate().skip(first) {
+                            let r = r as usize;
+                            if r >= to - at {
+                                break;
+                            }
+                            let k = u32::try_from(base + k)
+                                .map_err(|_| Error::Internal("too many cells".into()))?;
+                            cells.push((at + r - start, k));
+                        }
+                        base += v.len();
+                        values.push(v.as_ref());
+                    }
+                }
+            }
+            at += part.rows;
+            if at >= start + len {
+                break;
+            }
+        }
+        if cells.is_empty() {
+            return self.nulls(i, len).map(Some);
+        }
+        let all = arrow_select::concat::concat(&values)
+            .map_err(|e| Error::arrow("joining rows for Parquet", e))?;
+        let mut keys = vec![0u32; len];
+        let mut valid = arrow_buffer::BooleanBufferBuilder::new(len);
+        valid.append_n(len, false);
+        for (row, k) in cells {
+            if let Some(key) = keys.get_mut(row) {
+                *key = k;
+                valid.set_bit(row, true);
+            }
+        }
+        let indices = arrow_array::UInt32Array::new(
+            keys.into(),
+            Some(arrow_buffer::NullBuffer::new(valid.finish())),
+        );
+        arrow_select::take::take(all.as_ref(), &indices, None)
+            .map(Some)
+            .map_err(|e| Error::arrow("joining rows for Parquet", e))
+    }
+
     /// Column `i` of these rows.
     fn column(&self, i: usize) -> Result<ArrayRef> {
         self.joined(i, self.start, self.len)
@@ -507,11 +689,79 @@ impl Rows {
         self.joined(i, self.start, n.min(self.len)).ok()
     }
 
+    /// The cells of column `i` in these rows that are not null.
+    fn cells(&self, i: usize) -> usize {
+        let (start, len) = (self.start, self.len);
+        let mut total = 0;
+        let mut at = 0;
+        for part in self.parts.iter() {
+            let (from, to) = (start.max(at), (start + len).min(at + part.rows));
+            if from < to {
+                total += match part.piece(i) {
+                    Ok(Piece::Whole(column)) => {
+                        let cut = column.slice(from - at, to - from);
+                        cut.len() - cut.null_count()
+                    }
+                    Ok(Piece::Sparse { at: rows, .. }) => {
+                        let inside = |r: &u32| (from - at..to - at).contains(&(*r as usize));
+                        rows.iter().filter(|r| inside(r)).count()
+                    }
+                    Ok(Piece::Nulls) | Err(_) => 0,
+                };
+            }
+            at += part.rows;
+            if at >= start + len {
+                break;
+            }
+        }
+        total
+    }
+
     /// Column `i`'s share of the work of writing these rows (see [`weight`]).
     fn weight(&self, i: usize) -> usize {
-        self.pieces(i, self.start, self.len)
-            .map_or(0, |pieces| pieces.iter().map(weight).sum())
+        let (start, len) = (self.start, self.len);
+        let mut total = 0;
+        let mut at = 0;
+        for part in self.parts.iter() {
+            let (from, to) = (start.max(at), (start + len).min(at + part.rows));
+            if from < to {
+                total += match part.piece(i) {
+                    Ok(Piece::Whole(column)) => weight(&column.slice(from - at, to - from)),
+                    // A compact column's cells, whichever of its rows are in the slice.
+                    Ok(Piece::Sparse { values, .. }) => weight(values),
+                    Ok(Piece::Nulls) | Err(_) => 0,
+                };
+            }
+            at += part.rows;
+            if at >= start + len {
+                break;
+            }
+        }
+        total
     }
+}
+
+/// Rows `from..from + len` of a sparse column (its non-null `values` at rows `at`)
+/// as a column with its nulls.
+fn spread(at: &[u32], values: &ArrayRef, from: usize, len: usize) -> Result<ArrayRef> {
+    let first = at.partition_point(|&r| (r as usize) < from);
+    let mut cells = at
+        .get(first..)
+        .unwrap_or_default()
+        .iter()
+        .zip(first..)
+        .peekable();
+    let indices: arrow_array::UInt32Array = (from..from + len)
+        .map(|row| match cells.peek() {
+            Some(&(&r, k)) if r as usize == row => {
+                cells.next();
+                u32::try_from(k).ok()
+            }
+            _ => None,
+        })
+        .collect();
+    arrow_select::take::take(values.as_ref(), &indices, None)
+        .map_err(|e| Error::arrow("joining rows for Parquet", e))
 }
 
 /// Closes every column writer of a row group (its last pages, dictionary and
@@ -558,11 +808,12 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
         let mut offset = 0;
         while offset < batch.num_rows() {
             let take = (SLICE_ROWS - self.pending_rows).min(batch.num_rows() - offset);
-            self.pending.push(if take == batch.num_rows() {
+            let rows = if take == batch.num_rows() {
                 batch.clone()
             } else {
                 batch.slice(offset, take)
-            });
+            };
+            self.pending.push(Part::new(&rows)?);
             self.pending_rows += take;
             offset += take;
             if self.pending_rows == SLICE_ROWS {
@@ -598,7 +849,10 @@ mod tests {
     use arrow_schema::{DataType, Field, Schema};
     use parquet::arrow::ArrowWriter;
 
-    use super::{DICTIONARY_PAGE_LIMIT, ParquetWriter, Rows, SLICE_ROWS, compression, properties};
+    use super::{
+        DICTIONARY_PAGE_LIMIT, ParquetWriter, Part, Rows, SLICE_ROWS, WIDE_TABLE_COLUMNS,
+        compression, properties,
+    };
     use crate::output::WriteResultExt;
     use crate::spare::Spare;
     use crate::writer::{DEFAULT_ROW_GROUP_BYTES, ParquetCompression, TableWriter, WriteOptions};
@@ -818,7 +1072,7 @@ mod tests {
                 options.row_group_size,
                 options.row_group_bytes,
                 Some(&Rows::new(
-                    vec![batch.slice(0, SLICE_ROWS.min(rows))],
+                    vec![Part::new(&batch.slice(0, SLICE_ROWS.min(rows)))?],
                     SLICE_ROWS.min(rows),
                     &schema,
                 )),
@@ -876,6 +1130,93 @@ mod tests {
                 "bytes differ ({group_rows} rows, {group_bytes} bytes)"
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_wide_table_kept_compact_gives_the_parquet_crates_own_bytes()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // As many columns as make a table wide, plus some: text columns with values
+        // in about one row in 300, in one in 20 (neither sparse enough to go
+        // uncompressed nor dense), dense ones, one null throughout, one dense in
+        // its first rows and sparse after, and integer columns, sparse and dense.
+        let (columns, rows) = (WIDE_TABLE_COLUMNS + 40, 12_000);
+        let mut rng = crate::test_rng::XorShift::new(0x51_7cc1_b727_220a);
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for c in 0..columns {
+            let every = match c % 10 {
+                0 => 20,
+                1 => 1,
+                _ => 300,
+            };
+            let cell = |r: usize, rng: &mut crate::test_rng::XorShift| {
+                let n = rng.next_u64();
+                let dense_start = c == 5 && r < 1_000;
+                (c != 7 && (dense_start || n % every == 0)).then_some(n % 5_000)
+            };
+            if c % 97 == 3 {
+                fields.push(Field::new(format!("n{c}"), DataType::Int64, true));
+                let values: arrow_array::Int64Array = (0..rows)
+                    .map(|r| cell(r, &mut rng).map(|n| n as i64 - 2_500))
+                    .collect();
+                arrays.push(Arc::new(values));
+            } else {
+                fields.push(Field::new(format!("c{c}"), DataType::Utf8, true));
+                let values: StringArray = (0..rows)
+                    .map(|r| cell(r, &mut rng).map(|n| format!("v{n}")))
+                    .collect();
+                arrays.push(Arc::new(values));
+            }
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        let options = WriteOptions::builder().with_row_group_size(5_000).build()?;
+        let expected = reference_bytes(&batch, &options)?;
+        for spare in [None, Some(Arc::new(Spare::new(3)))] {
+            let options = WriteOptions {
+                spare: spare.clone(),
+                ..options.clone()
+            };
+            // Handed over in uneven batches, which slices cut and join.
+            let mut out = Vec::new();
+            let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &options)?);
+            let mut offset = 0;
+            for len in [1, 95, 4_000, 333, 7_571].iter().cycle() {
+                let len = (*len).min(rows - offset);
+                writer.write(&batch.slice(offset, len))?;
+                offset += len;
+                if offset == rows {
+                    break;
+                }
+            }
+            assert_eq!(writer.finish()?.rows, rows as u64);
+            assert!(out == expected, "bytes differ (spare: {})", spare.is_some());
+        }
+        // The values come back, and the sparsest columns are not compressed.
+        let reader = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?;
+        let codec = |name: &str| {
+            reader
+                .metadata()
+                .row_group(0)
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .map(|c| c.compression())
+        };
+        assert_eq!(codec("c2"), Some(Compression::UNCOMPRESSED));
+        assert_eq!(codec("c7"), Some(Compression::UNCOMPRESSED));
+        assert_eq!(codec("c0"), Some(Compression::SNAPPY));
+        assert_eq!(codec("c1"), Some(Compression::SNAPPY));
+        assert_eq!(codec("c5"), Some(Compression::SNAPPY));
+        let read: Vec<RecordBatch> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                bytes::Bytes::from(expected),
+            )?
+            .build()?
+            .collect::<Result<_, _>>()?;
+        let read = arrow_select::concat::concat_batches(&schema, &read)?;
+        assert!(read == batch, "the values read back differ");
         Ok(())
     }
 
