@@ -69,6 +69,7 @@ pub use crate::output::{
 };
 pub use crate::parquet_writer::{
     DICTIONARY_PAGE_LIMIT, DICTIONARY_SAMPLE_ROWS, ParquetWriter, ParquetWriterFactory, SLICE_ROWS,
+    WIDE_TABLE_COLUMNS,
 };
 pub use crate::reader::{
     DEFAULT_READER_BATCH_BYTES, DEFAULT_READER_BATCH_RECORDS, RawBatch, RawItem, Reader,

@@ -405,8 +405,10 @@ fn write_columns(
     result
 }
 
-/// Tables of at least this many columns keep the batches waiting for their slice
-/// compact (see [`Piece`]).
+/// Tables of at least this many columns (records drawing from thousands of keys)
+/// are wide to the Parquet writer: it keeps the rows waiting for their slice as
+/// copies of their columns (a sparse column as its cells and their rows), and with
+/// snappy writes their sparsest columns uncompressed.
 pub const WIDE_TABLE_COLUMNS: usize = 1024;
 
 /// A batch waiting for its slice.
