@@ -564,30 +564,40 @@ impl Rows {
             .ok_or_else(|| Error::Internal("no nulls of a column's type".into()))
     }
 
+    /// The parts that hold rows `start..start + len`, each with its first row and
+    /// the range of its own rows among them.
+    fn overlapping(
+        &self,
+        start: usize,
+        len: usize,
+    ) -> impl Iterator<Item = (&Part, usize, std::ops::Range<usize>)> + '_ {
+        let end = start + len;
+        self.parts
+            .iter()
+            .scan(0usize, |at, part| {
+                let first = *at;
+                *at += part.rows;
+                Some((part, first))
+            })
+            .take_while(move |&(_, first)| first < end)
+            .filter_map(move |(part, first)| {
+                let (from, to) = (start.max(first), end.min(first + part.rows));
+                (from < to).then(|| (part, first, from - first..to - first))
+            })
+    }
+
     /// The pieces of column `i` that make up rows `start..start + len`.
     fn pieces(&self, i: usize, start: usize, len: usize) -> Result<Vec<ArrayRef>> {
-        let mut pieces = Vec::new();
-        let mut at = 0;
-        for part in self.parts.iter() {
-            let rows = part.rows;
-            let (from, to) = (start.max(at), (start + len).min(at + rows));
-            if from < to {
-                pieces.push(match part.piece(i)? {
-                    Piece::Whole(column) if to - from == rows => column.clone(),
-                    Piece::Whole(column) => column.slice(from - at, to - from),
-                    Piece::Nulls => self.nulls(i, to - from)?,
-                    Piece::Sparse {
-                        at: rows_at,
-                        values,
-                    } => spread(rows_at, values, from - at, to - from)?,
-                });
-            }
-            at += rows;
-            if at >= start + len {
-                break;
-            }
-        }
-        Ok(pieces)
+        self.overlapping(start, len)
+            .map(|(part, _, rows)| {
+                Ok(match part.piece(i)? {
+                    Piece::Whole(column) if rows.len() == part.rows => column.clone(),
+                    Piece::Whole(column) => column.slice(rows.start, rows.len()),
+                    Piece::Nulls => self.nulls(i, rows.len())?,
+                    Piece::Sparse { at, values } => spread(at, values, rows.start, rows.len())?,
+                })
+            })
+            .collect()
     }
 
     /// Rows `start..start + len` of column `i` as one array.
@@ -627,35 +637,24 @@ impl Rows {
         // For each row of the range with a cell, where the cell is among `values`.
         let mut cells: Vec<(usize, u32)> = Vec::new();
         let mut base = 0usize;
-        let mut at = 0;
-        for part in self.parts.iter() {
-            let (from, to) = (start.max(at), (start + len).min(at + part.rows));
-            if from < to {
-                match part.piece(i)? {
-                    Piece::Nulls => {}
-                    Piece::Whole(_) => return Ok(None),
-                    Piece::Sparse {
-                        at: rows,
-                        values: v,
-                    } => {
-                        let first = rows.partition_point(|&r| (r as usize) < from - at);
-                        for (k, &r) in rows.iter().enumerate().skip(first) {
-                            let r = r as usize;
-                            if r >= to - at {
-                                break;
-                            }
-                            let k = u32::try_from(base + k)
-                                .map_err(|_| Error::Internal("too many cells".into()))?;
-                            cells.push((at + r - start, k));
+        for (part, first, range) in self.overlapping(start, len) {
+            match part.piece(i)? {
+                Piece::Nulls => {}
+                Piece::Whole(_) => return Ok(None),
+                Piece::Sparse { at, values: v } => {
+                    let from = at.partition_point(|&r| (r as usize) < range.start);
+                    for (k, &r) in at.iter().enumerate().skip(from) {
+                        let r = r as usize;
+                        if r >= range.end {
+                            break;
                         }
-                        base += v.len();
-                        values.push(v.as_ref());
+                        let k = u32::try_from(base + k)
+                            .map_err(|_| Error::Internal("too many cells".into()))?;
+                        cells.push((first + r - start, k));
                     }
+                    base += v.len();
+                    values.push(v.as_ref());
                 }
-            }
-            at += part.rows;
-            if at >= start + len {
-                break;
             }
         }
         if cells.is_empty() {
@@ -693,53 +692,30 @@ impl Rows {
 
     /// The cells of column `i` in these rows that are not null.
     fn cells(&self, i: usize) -> usize {
-        let (start, len) = (self.start, self.len);
-        let mut total = 0;
-        let mut at = 0;
-        for part in self.parts.iter() {
-            let (from, to) = (start.max(at), (start + len).min(at + part.rows));
-            if from < to {
-                total += match part.piece(i) {
-                    Ok(Piece::Whole(column)) => {
-                        let cut = column.slice(from - at, to - from);
-                        cut.len() - cut.null_count()
-                    }
-                    Ok(Piece::Sparse { at: rows, .. }) => {
-                        let inside = |r: &u32| (from - at..to - at).contains(&(*r as usize));
-                        rows.iter().filter(|r| inside(r)).count()
-                    }
-                    Ok(Piece::Nulls) | Err(_) => 0,
-                };
-            }
-            at += part.rows;
-            if at >= start + len {
-                break;
-            }
-        }
-        total
+        self.overlapping(self.start, self.len)
+            .map(|(part, _, rows)| match part.piece(i) {
+                Ok(Piece::Whole(column)) => {
+                    let cut = column.slice(rows.start, rows.len());
+                    cut.len() - cut.null_count()
+                }
+                Ok(Piece::Sparse { at, .. }) => {
+                    at.iter().filter(|&&r| rows.contains(&(r as usize))).count()
+                }
+                Ok(Piece::Nulls) | Err(_) => 0,
+            })
+            .sum()
     }
 
     /// Column `i`'s share of the work of writing these rows (see [`weight`]).
     fn weight(&self, i: usize) -> usize {
-        let (start, len) = (self.start, self.len);
-        let mut total = 0;
-        let mut at = 0;
-        for part in self.parts.iter() {
-            let (from, to) = (start.max(at), (start + len).min(at + part.rows));
-            if from < to {
-                total += match part.piece(i) {
-                    Ok(Piece::Whole(column)) => weight(&column.slice(from - at, to - from)),
-                    // A compact column's cells, whichever of its rows are in the slice.
-                    Ok(Piece::Sparse { values, .. }) => weight(values),
-                    Ok(Piece::Nulls) | Err(_) => 0,
-                };
-            }
-            at += part.rows;
-            if at >= start + len {
-                break;
-            }
-        }
-        total
+        self.overlapping(self.start, self.len)
+            .map(|(part, _, rows)| match part.piece(i) {
+                Ok(Piece::Whole(column)) => weight(&column.slice(rows.start, rows.len())),
+                // A compact column's cells, whichever of its rows are in the slice.
+                Ok(Piece::Sparse { values, .. }) => weight(values),
+                Ok(Piece::Nulls) | Err(_) => 0,
+            })
+            .sum()
     }
 }
 

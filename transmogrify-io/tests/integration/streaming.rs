@@ -278,30 +278,44 @@ fn changing_parts() -> Vec<String> {
         .collect()
 }
 
+/// The files of `texts`, flattened by `processor` one part each, written as CSV at
+/// once; and the summary of the same parts streamed into `dir`.
+fn csv_at_once_and_streamed(
+    processor: &transmogrify_core::Processor,
+    texts: &[String],
+    options: &WriteOptions,
+    dir: &Path,
+) -> Result<
+    (
+        Vec<transmogrify_io::OutputBytes>,
+        transmogrify_io::OutputSummary,
+    ),
+    Box<dyn std::error::Error>,
+> {
+    let parts: Vec<_> = texts
+        .iter()
+        .map(|text| processor.process(text.as_bytes(), "t"))
+        .collect::<Result<_, _>>()?;
+    let expected = transmogrify_core::ProcessingResult::combine_results(parts.clone())?
+        .to_bytes("csv", options)?;
+    let mut out =
+        transmogrify_io::StreamingOutput::new(dir, "csv", processor.config(), options.clone())?;
+    for part in parts {
+        out.add(part)?;
+    }
+    Ok((expected, out.finish()?))
+}
+
 #[test]
 fn csv_rows_written_as_they_come_are_the_files_written_at_once() -> TestResult {
     let processor = processor(true, ArrayMode::Smart);
     for delimiter in [b',', b';', b'\t'] {
-        let parts: Vec<_> = changing_parts()
-            .iter()
-            .map(|text| processor.process(text.as_bytes(), "t"))
-            .collect::<Result<_, _>>()?;
         let options = WriteOptions::builder()
             .with_csv_delimiter(delimiter)
             .build()?;
-        let expected = transmogrify_core::ProcessingResult::combine_results(parts.clone())?
-            .to_bytes("csv", &options)?;
         let dir = tempfile::tempdir()?;
-        let mut out = transmogrify_io::StreamingOutput::new(
-            dir.path(),
-            "csv",
-            processor.config(),
-            options.clone(),
-        )?;
-        for part in parts {
-            out.add(part)?;
-        }
-        let summary = out.finish()?;
+        let (expected, summary) =
+            csv_at_once_and_streamed(&processor, &changing_parts(), &options, dir.path())?;
         let names: Vec<&str> = expected.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(names, ["t.csv", "t_kids.csv", "t_last.csv"]);
         for file in &expected {
@@ -678,26 +692,12 @@ fn retyping_parts() -> Vec<String> {
 fn typed_csv_rows_written_before_a_type_changed_are_written_again() -> TestResult {
     let processor = processor(false, ArrayMode::Smart);
     for delimiter in [b',', b';', b'\t', b'.'] {
-        let parts: Vec<_> = retyping_parts()
-            .iter()
-            .map(|text| processor.process(text.as_bytes(), "t"))
-            .collect::<Result<_, _>>()?;
         let options = WriteOptions::builder()
             .with_csv_delimiter(delimiter)
             .build()?;
-        let expected = transmogrify_core::ProcessingResult::combine_results(parts.clone())?
-            .to_bytes("csv", &options)?;
         let dir = tempfile::tempdir()?;
-        let mut out = transmogrify_io::StreamingOutput::new(
-            dir.path(),
-            "csv",
-            processor.config(),
-            options.clone(),
-        )?;
-        for part in parts {
-            out.add(part)?;
-        }
-        out.finish()?;
+        let (expected, _) =
+            csv_at_once_and_streamed(&processor, &retyping_parts(), &options, dir.path())?;
         let names: Vec<&str> = expected.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(names, ["t.csv", "t_kids.csv"]);
         for file in &expected {
@@ -714,21 +714,13 @@ fn typed_csv_rows_written_before_a_type_changed_are_written_again() -> TestResul
     }
     // What the changes come to, with commas: the first row's cells as the final
     // types make them from the JSON text.
-    let parts: Vec<_> = retyping_parts()
-        .iter()
-        .map(|text| processor.process(text.as_bytes(), "t"))
-        .collect::<Result<_, _>>()?;
     let dir = tempfile::tempdir()?;
-    let mut out = transmogrify_io::StreamingOutput::new(
+    csv_at_once_and_streamed(
+        &processor,
+        &retyping_parts(),
+        &WriteOptions::default(),
         dir.path(),
-        "csv",
-        processor.config(),
-        WriteOptions::default(),
     )?;
-    for part in parts {
-        out.add(part)?;
-    }
-    out.finish()?;
     let mut main = csv::Reader::from_path(dir.path().join("t.csv"))?;
     let header: Vec<String> = main.headers()?.iter().take(6).map(String::from).collect();
     assert_eq!(header, ["t", "i", "f", "b", "big", "late"]);
