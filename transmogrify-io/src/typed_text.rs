@@ -79,6 +79,11 @@ pub(crate) fn cell_as(cell: &str, to: &DataType, out: &mut Vec<u8>) -> crate::er
         DataType::Int64 => int_cell(cell, out),
         DataType::Boolean => bool_cell(cell, out),
         DataType::Float64 => float_cell(cell, out),
+        // An integer of up to 38 digits as written, as a decimal of scale 0 writes it.
+        DataType::Decimal128(38, 0) if is_integer_text(cell) => {
+            out.extend_from_slice(if cell == "-0" { b"0" } else { cell.as_bytes() });
+            Some(())
+        }
         _ => {
             let array: ArrayRef = Arc::new(StringArray::from(vec![cell]));
             let mut text = String::new();
@@ -90,6 +95,17 @@ pub(crate) fn cell_as(cell: &str, to: &DataType, out: &mut Vec<u8>) -> crate::er
     done.ok_or_else(|| {
         Error::Internal(format!("value {cell:?} does not fit its column type {to}")).into()
     })
+}
+
+/// Whether `cell` is an integer as JSON writes one (an optional `-`, no leading
+/// zero) of at most 38 digits.
+fn is_integer_text(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell).as_bytes();
+    match digits {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.len() < 38 && rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 /// Whether `keep` holds for every non-null cell of `text`.
@@ -370,5 +386,53 @@ mod tests {
         let want = convert_text(&array, &DataType::Float64).err();
         assert!(err.is_some());
         assert_eq!(err.map(|e| e.to_string()), want.map(|e| e.to_string()));
+    }
+
+    #[test]
+    fn one_cell_at_a_time_is_the_long_way() -> TestResult {
+        let cases: [(&[&str], DataType); 4] = [
+            (
+                &[
+                    "0",
+                    "-0",
+                    "5",
+                    "-12",
+                    "9223372036854775807",
+                    "-9223372036854775808",
+                ],
+                DataType::Int64,
+            ),
+            (
+                &["5", "-0", "2.50", "1e5", "1E-7", "0.000012", "12.340"],
+                DataType::Float64,
+            ),
+            (&["true", "false"], DataType::Boolean),
+            (
+                &[
+                    "0",
+                    "-0",
+                    "7",
+                    "-123456789012345678901234567890",
+                    "99999999999999999999999999999999999999",
+                ],
+                DataType::Decimal128(38, 0),
+            ),
+        ];
+        for (cells, to) in cases {
+            for cell in cells {
+                let mut out = Vec::new();
+                cell_as(cell, &to, &mut out)?;
+                assert_eq!(
+                    String::from_utf8(out)?,
+                    converted(cell, &to)?,
+                    "{cell} as {to}"
+                );
+            }
+        }
+        let mut out = Vec::new();
+        cell_as("2.50", &DataType::Utf8, &mut out)?;
+        assert_eq!(out, b"2.50");
+        assert!(cell_as("x", &DataType::Int64, &mut Vec::new()).is_err());
+        Ok(())
     }
 }
