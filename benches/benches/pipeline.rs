@@ -26,8 +26,14 @@ const SEED: u64 = 42;
 const WORKER_ENV: &str = "TRANSMOGRIFY_BENCH_WORKER";
 
 fn processor() -> Processor {
+    typed_or_text(false)
+}
+
+/// The benchmarks' processor, in typed mode if `typed`.
+fn typed_or_text(typed: bool) -> Processor {
     match ProcessorConfig::builder()
         .with_extract_time(Some(0))
+        .with_cast_to_string(!typed)
         .build()
     {
         Ok(c) => Processor::new(c),
@@ -292,8 +298,14 @@ fn streaming(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     for (shape, data) in &inputs {
         group.throughput(Throughput::Bytes(data.len() as u64));
-        for format in ["csv", "parquet"] {
-            group.bench_function(format!("{shape}/{format}"), |b| {
+        let runs = [
+            ("csv", false, "csv"),
+            ("parquet", false, "parquet"),
+            ("csv", true, "csv-typed"),
+        ];
+        for (format, typed, name) in runs {
+            let processor = typed_or_text(typed);
+            group.bench_function(format!("{shape}/{name}"), |b| {
                 b.iter(|| {
                     let dir = match tempfile::tempdir() {
                         Ok(d) => d,
@@ -305,7 +317,7 @@ fn streaming(c: &mut Criterion) {
                             let options =
                                 WriteOptions::builder().with_part_bytes(256 << 10).build()?;
                             let dir = dir.path();
-                            stream_to_dir(&processor(), &mut *reader, "t", dir, format, options)
+                            stream_to_dir(&processor, &mut *reader, "t", dir, format, options)
                         });
                     match written {
                         Ok(summary) => black_box(summary.files.len()),
