@@ -630,9 +630,10 @@ fn typed_csv_written_from_the_text_is_the_typed_values_written() -> TestResult {
 
 /// Typed parts in which columns change type after rows were written: integers that
 /// later meet floats, floats with trailing zeros (and a `-0`) that later meet text,
-/// booleans that meet text, integers that meet one beyond `i64`, and a child column
-/// turning from integers to floats; text cells with delimiters, quotes and line
-/// breaks beside them; a column first seen, then changing, late.
+/// booleans that meet text, integers that meet one beyond `i64`, a child column
+/// turning from integers to floats and one from integers beyond `i64` (and `-0`) to
+/// text; text cells with delimiters, quotes and line breaks beside them; a column
+/// first seen, then changing, late.
 fn retyping_parts() -> Vec<String> {
     let texts = ["plain", "a,b", "a;b", "x.y", "say \"hi\"", "two\nlines", ""];
     (0..6)
@@ -668,9 +669,14 @@ fn retyping_parts() -> Vec<String> {
                     } else {
                         format!("{}", n % 4)
                     };
+                    let decimal = match (part, i % 5) {
+                        (4, 2) => "\"not a number\"".to_string(),
+                        (_, 4) => "-0".to_string(),
+                        _ => format!("{}{n:021}", n + 1),
+                    };
                     let mut record = format!(
                         "{{\"t\":{text},\"i\":{int_float},\"f\":{float_text},\"b\":{bool_text},\
-                         \"big\":{big},\"kids\":[{{\"g\":{kid},\"t\":{text}}}]"
+                         \"big\":{big},\"kids\":[{{\"g\":{kid},\"t\":{text},\"d\":{decimal}}}]"
                     );
                     if part >= 3 {
                         let late = if part == 5 && i == 10 {
@@ -752,5 +758,27 @@ fn typed_csv_rows_written_before_a_type_changed_are_written_again() -> TestResul
         .map(|l| l.split(',').next().unwrap_or_default())
         .collect();
     assert_eq!(g, ["0.0", "1.0", "2.0", "3.0"]);
+    // The decimals that met text keep their JSON text, `-0` included.
+    let mut kids = csv::Reader::from_path(dir.path().join("t_kids.csv"))?;
+    let d = kids
+        .headers()?
+        .iter()
+        .position(|h| h == "d")
+        .ok_or("no column d")?;
+    let cells: Vec<String> = kids
+        .records()
+        .take(5)
+        .map(|r| r.map(|r| r.get(d).unwrap_or_default().to_string()))
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        cells,
+        [
+            "1000000000000000000000",
+            "2000000000000000000001",
+            "3000000000000000000002",
+            "4000000000000000000003",
+            "-0"
+        ]
+    );
     Ok(())
 }
