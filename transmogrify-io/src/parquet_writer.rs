@@ -433,7 +433,10 @@ enum Piece {
     /// Null throughout.
     Nulls,
     /// The non-null cells (`values`) and their rows (`at`, ascending).
-    Sparse { at: Vec<u32>, values: ArrayRef },
+    Sparse {
+        at: arrow_buffer::ScalarBuffer<u32>,
+        values: ArrayRef,
+    },
 }
 
 impl Part {
@@ -453,24 +456,28 @@ impl Part {
             if nulls == column.len() {
                 continue;
             }
-            let taken = |at: Vec<u32>| {
-                arrow_select::take::take(column.as_ref(), &arrow_array::UInt32Array::from(at), None)
-                    .map_err(|e| Error::arrow("keeping rows for Parquet", e))
+            let taken = |at: &arrow_buffer::ScalarBuffer<u32>| {
+                arrow_select::take::take(
+                    column.as_ref(),
+                    &arrow_array::UInt32Array::new(at.clone(), None),
+                    None,
+                )
+                .map_err(|e| Error::arrow("keeping rows for Parquet", e))
             };
             let all = u32::try_from(column.len())
                 .map_err(|_| Error::Internal("a batch of over 4 billion rows".into()))?;
             columns.push(match column.nulls() {
                 Some(valid) if 2 * nulls >= column.len() => {
-                    let at: Vec<u32> = valid
+                    let at: arrow_buffer::ScalarBuffer<u32> = valid
                         .valid_indices()
                         .filter_map(|r| u32::try_from(r).ok())
                         .collect();
                     Piece::Sparse {
-                        values: taken(at.clone())?,
+                        values: taken(&at)?,
                         at,
                     }
                 }
-                _ => Piece::Whole(taken((0..all).collect())?),
+                _ => Piece::Whole(taken(&(0..all).collect())?),
             });
             present.push(u32::try_from(i).map_err(|_| Error::Internal("too many columns".into()))?);
         }
@@ -662,22 +669,7 @@ impl Rows {
         }
         let all = arrow_select::concat::concat(&values)
             .map_err(|e| Error::arrow("joining rows for Parquet", e))?;
-        let mut keys = vec![0u32; len];
-        let mut valid = arrow_buffer::BooleanBufferBuilder::new(len);
-        valid.append_n(len, false);
-        for (row, k) in cells {
-            if let Some(key) = keys.get_mut(row) {
-                *key = k;
-                valid.set_bit(row, true);
-            }
-        }
-        let indices = arrow_array::UInt32Array::new(
-            keys.into(),
-            Some(arrow_buffer::NullBuffer::new(valid.finish())),
-        );
-        arrow_select::take::take(all.as_ref(), &indices, None)
-            .map(Some)
-            .map_err(|e| Error::arrow("joining rows for Parquet", e))
+        placed(&all, cells, len).map(Some)
     }
 
     /// Column `i` of these rows.
@@ -723,21 +715,35 @@ impl Rows {
 /// as a column with its nulls.
 fn spread(at: &[u32], values: &ArrayRef, from: usize, len: usize) -> Result<ArrayRef> {
     let first = at.partition_point(|&r| (r as usize) < from);
-    let mut cells = at
-        .get(first..)
-        .unwrap_or_default()
+    let cells = at
         .iter()
-        .zip(first..)
-        .peekable();
-    let indices: arrow_array::UInt32Array = (from..from + len)
-        .map(|row| match cells.peek() {
-            Some(&(&r, k)) if r as usize == row => {
-                cells.next();
-                u32::try_from(k).ok()
-            }
-            _ => None,
-        })
-        .collect();
+        .zip(0u32..)
+        .skip(first)
+        .map(|(&r, k)| (r as usize - from, k))
+        .take_while(|&(row, _)| row < len);
+    placed(values, cells, len)
+}
+
+/// A column of `len` rows with cell `values[k]` at each `(row, k)` of `cells`,
+/// nulls elsewhere.
+fn placed(
+    values: &ArrayRef,
+    cells: impl IntoIterator<Item = (usize, u32)>,
+    len: usize,
+) -> Result<ArrayRef> {
+    let mut keys = vec![0u32; len];
+    let mut valid = arrow_buffer::BooleanBufferBuilder::new(len);
+    valid.append_n(len, false);
+    for (row, k) in cells {
+        if let Some(key) = keys.get_mut(row) {
+            *key = k;
+            valid.set_bit(row, true);
+        }
+    }
+    let indices = arrow_array::UInt32Array::new(
+        keys.into(),
+        Some(arrow_buffer::NullBuffer::new(valid.finish())),
+    );
     arrow_select::take::take(values.as_ref(), &indices, None)
         .map_err(|e| Error::arrow("joining rows for Parquet", e))
 }

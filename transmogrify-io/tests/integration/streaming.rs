@@ -306,6 +306,25 @@ fn csv_at_once_and_streamed(
     Ok((expected, out.finish()?))
 }
 
+/// Each of `expected` is in `dir`, byte for byte (written with `delimiter`).
+fn assert_files_are(
+    dir: &Path,
+    expected: &[transmogrify_io::OutputBytes],
+    delimiter: u8,
+) -> TestResult {
+    for file in expected {
+        let got = std::fs::read(dir.join(&file.file_name))?;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&file.bytes),
+            "{} with {:?}",
+            file.file_name,
+            delimiter as char
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn csv_rows_written_as_they_come_are_the_files_written_at_once() -> TestResult {
     let processor = processor(true, ArrayMode::Smart);
@@ -318,16 +337,7 @@ fn csv_rows_written_as_they_come_are_the_files_written_at_once() -> TestResult {
             csv_at_once_and_streamed(&processor, &changing_parts(), &options, dir.path())?;
         let names: Vec<&str> = expected.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(names, ["t.csv", "t_kids.csv", "t_last.csv"]);
-        for file in &expected {
-            let got = std::fs::read(dir.path().join(&file.file_name))?;
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&file.bytes),
-                "{} with {:?}",
-                file.file_name,
-                delimiter as char
-            );
-        }
+        assert_files_are(dir.path(), &expected, delimiter)?;
         let header = String::from_utf8_lossy(&expected[0].bytes)
             .lines()
             .next()
@@ -706,16 +716,7 @@ fn typed_csv_rows_written_before_a_type_changed_are_written_again() -> TestResul
             csv_at_once_and_streamed(&processor, &retyping_parts(), &options, dir.path())?;
         let names: Vec<&str> = expected.iter().map(|f| f.file_name.as_str()).collect();
         assert_eq!(names, ["t.csv", "t_kids.csv"]);
-        for file in &expected {
-            let got = std::fs::read(dir.path().join(&file.file_name))?;
-            assert_eq!(
-                String::from_utf8_lossy(&got),
-                String::from_utf8_lossy(&file.bytes),
-                "{} with {:?}",
-                file.file_name,
-                delimiter as char
-            );
-        }
+        assert_files_are(dir.path(), &expected, delimiter)?;
         assert_eq!(file_names(dir.path())?, ["t.csv", "t_kids.csv"]);
     }
     // What the changes come to, with commas: the first row's cells as the final
