@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::{FieldRef, SchemaRef};
+use arrow_schema::{FieldRef, Schema, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{
     ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory, compute_leaves,
@@ -105,6 +105,267 @@ pub struct ParquetWriter<W: Write + Send> {
     pending_rows: usize,
     /// Processors this writer may borrow from the other table jobs.
     spare: Option<Arc<Spare>>,
+    /// A wide table's row group in progress, as the slices it will be written in
+    /// (see [`WIDE_TABLE_COLUMNS`]); `None` for other tables.
+    held: Option<Held>,
+}
+
+/// A wide table's row group in progress: its slices as their cells.
+struct Held {
+    /// The column writers' factories of each block of columns, once the file is
+    /// started (see [`ParquetWriter::write_held`]).
+    blocks: Vec<ArrowRowGroupWriterFactory>,
+    /// Batches waiting for their slice.
+    pending: Vec<Cells>,
+    slices: Vec<Cells>,
+    rows: usize,
+    /// Bytes the slices' cells take.
+    bytes: usize,
+    /// Each column's type, as an index into `types`.
+    type_of: Vec<usize>,
+    /// The table's column types, each once.
+    types: Vec<arrow_schema::DataType>,
+    /// [`SLICE_ROWS`] nulls of each of `types`.
+    nulls: Vec<ArrayRef>,
+}
+
+impl Held {
+    /// An empty row group of a table with `schema`.
+    fn new(schema: &SchemaRef) -> Self {
+        let mut types: Vec<arrow_schema::DataType> = Vec::new();
+        let type_of = schema
+            .fields()
+            .iter()
+            .map(|f| match types.iter().position(|t| t == f.data_type()) {
+                Some(t) => t,
+                None => {
+                    types.push(f.data_type().clone());
+                    types.len() - 1
+                }
+            })
+            .collect();
+        let nulls = types
+            .iter()
+            .map(|t| arrow_array::new_null_array(t, SLICE_ROWS))
+            .collect();
+        Held {
+            blocks: Vec::new(),
+            pending: Vec::new(),
+            slices: Vec::new(),
+            rows: 0,
+            bytes: 0,
+            type_of,
+            types,
+            nulls,
+        }
+    }
+
+    /// Column `i` of `cells` (of this table).
+    fn column(&self, cells: &Cells, i: usize) -> Result<ArrayRef> {
+        let t = self.type_of.get(i).copied().unwrap_or_default();
+        let (from, to) = cells.range(i)?;
+        if from == to {
+            let nulls = self
+                .nulls
+                .get(t)
+                .ok_or_else(|| Error::Internal("no nulls of a column's type".into()))?;
+            return Ok(if cells.len <= nulls.len() {
+                nulls.slice(0, cells.len)
+            } else {
+                arrow_array::new_null_array(nulls.data_type(), cells.len)
+            });
+        }
+        let values = match (cells.values.get(t), cells.first.get(i)) {
+            (Some(values), Some(&first)) => values.slice(first as usize, to - from),
+            _ => return Err(Error::Internal("no cells of a column's type".into())),
+        };
+        if to - from == cells.len {
+            return Ok(values);
+        }
+        let rows = cells.rows.get(from..to).unwrap_or_default();
+        placed(
+            &values,
+            rows.iter().map(|&r| r as usize).zip(0u32..),
+            cells.len,
+        )
+    }
+}
+
+/// The first slice of a table, which decides its columns' settings.
+trait Sample {
+    /// Rows of the slice.
+    fn num_rows(&self) -> usize;
+    /// Cells of column `i` that are not null.
+    fn cells(&self, i: usize) -> usize;
+    /// The first `n` (at most) rows of column `i`.
+    fn head(&self, i: usize, n: usize) -> Option<ArrayRef>;
+}
+
+/// A slice of a wide table, as its cells.
+struct HeldSample<'a>(&'a Held, &'a Cells);
+
+impl Sample for HeldSample<'_> {
+    fn num_rows(&self) -> usize {
+        self.1.len
+    }
+
+    fn cells(&self, i: usize) -> usize {
+        self.1.range(i).map_or(0, |(from, to)| to - from)
+    }
+
+    fn head(&self, i: usize, n: usize) -> Option<ArrayRef> {
+        let column = self.0.column(self.1, i).ok()?;
+        Some(column.slice(0, n.min(column.len())))
+    }
+}
+
+/// The cells (values not null) of a slice of a wide table, column by column: a
+/// few buffers for the whole slice however many columns it has, where arrays
+/// of their own would cost a few hundred bytes for every column of every batch.
+struct Cells {
+    len: usize,
+    /// Where each column's cells start in `rows`, and where the last one's end.
+    starts: Vec<u32>,
+    /// The row of each cell.
+    rows: Vec<u32>,
+    /// The cells of each column type (see [`Held::types`]), column by column.
+    values: Vec<ArrayRef>,
+    /// Where each column's cells start among those of its type.
+    first: Vec<u32>,
+}
+
+impl Cells {
+    /// The cells of `batch`, a batch of `held`'s table.
+    fn of_batch(batch: &RecordBatch, held: &Held) -> Result<Self> {
+        let columns: Vec<&dyn Array> = batch.columns().iter().map(|c| c.as_ref()).collect();
+        Cells::picked(batch.num_rows(), held, |i, cell| {
+            let column = columns
+                .get(i)
+                .ok_or_else(|| Error::Internal("a batch without a column".into()))?;
+            if column.null_count() == column.len() {
+                return Ok(());
+            }
+            for r in (0..column.len()).filter(|&r| column.is_valid(r)) {
+                cell(r, *column, r)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Rows `start..start + len` of `parts`, batches of `held`'s table one after
+    /// the other, as the cells of one slice.
+    fn gather(parts: &[Cells], start: usize, len: usize, held: &Held) -> Result<Self> {
+        let end = start + len;
+        Cells::picked(len, held, |i, cell| {
+            let t = held.type_of.get(i).copied().unwrap_or_default();
+            let mut first_row = 0;
+            for part in parts {
+                let (from_row, to_row) = (start.max(first_row), end.min(first_row + part.len));
+                if from_row < to_row {
+                    let (from, to) = part.range(i)?;
+                    let rows = part.rows.get(from..to).unwrap_or_default();
+                    let first = part.first.get(i).copied().unwrap_or_default() as usize;
+                    let values = part
+                        .values
+                        .get(t)
+                        .ok_or_else(|| Error::Internal("no cells of a column's type".into()))?;
+                    let skip = rows.partition_point(|&r| first_row + (r as usize) < from_row);
+                    for (k, &r) in rows.iter().enumerate().skip(skip) {
+                        let row = first_row + r as usize;
+                        if row >= to_row {
+                            break;
+                        }
+                        cell(row - start, values.as_ref(), first + k)?;
+                    }
+                }
+                first_row += part.len;
+                if first_row >= end {
+                    break;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The cells of `len` rows of `held`'s table that `cells_of` gives for each
+    /// column, in order of rows: the row, the array the value is in and where.
+    fn picked<'a>(
+        len: usize,
+        held: &Held,
+        mut cells_of: impl FnMut(
+            usize,
+            &mut dyn FnMut(usize, &'a dyn Array, usize) -> Result<()>,
+        ) -> Result<()>,
+    ) -> Result<Self> {
+        let too_many = || Error::Internal("a slice of over 4 billion cells".into());
+        let columns = held.type_of.len();
+        let mut starts = Vec::with_capacity(columns + 1);
+        let mut first = Vec::with_capacity(columns);
+        let mut rows: Vec<u32> = Vec::new();
+        // For each type, the arrays the cells come from and which cell of which.
+        let mut sources: Vec<Vec<&'a dyn Array>> = vec![Vec::new(); held.types.len()];
+        let mut picks: Vec<Vec<(usize, usize)>> = vec![Vec::new(); held.types.len()];
+        // Each source array's index among `sources`, by address.
+        let mut known: Vec<hashbrown::HashMap<usize, usize>> =
+            vec![hashbrown::HashMap::new(); held.types.len()];
+        for (i, &t) in held.type_of.iter().enumerate() {
+            let (Some(sources), Some(picks), Some(known)) =
+                (sources.get_mut(t), picks.get_mut(t), known.get_mut(t))
+            else {
+                return Err(Error::Internal("a column of no type".into()));
+            };
+            starts.push(u32::try_from(rows.len()).map_err(|_| too_many())?);
+            first.push(u32::try_from(picks.len()).map_err(|_| too_many())?);
+            cells_of(i, &mut |row, array, k| {
+                let key = std::ptr::from_ref(array).cast::<()>() as usize;
+                let source = *known.entry(key).or_insert_with(|| {
+                    sources.push(array);
+                    sources.len() - 1
+                });
+                rows.push(u32::try_from(row).map_err(|_| too_many())?);
+                picks.push((source, k));
+                Ok(())
+            })?;
+        }
+        starts.push(u32::try_from(rows.len()).map_err(|_| too_many())?);
+        let values = sources
+            .iter()
+            .zip(&picks)
+            .zip(&held.types)
+            .map(|((sources, picks), data_type)| {
+                if picks.is_empty() {
+                    return Ok(arrow_array::new_empty_array(data_type));
+                }
+                arrow_select::interleave::interleave(sources, picks)
+                    .map_err(|e| Error::arrow("keeping rows for Parquet", e))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Cells {
+            len,
+            starts,
+            rows,
+            values,
+            first,
+        })
+    }
+
+    /// Where column `i`'s cells are in `rows`.
+    fn range(&self, i: usize) -> Result<(usize, usize)> {
+        match (self.starts.get(i), self.starts.get(i + 1)) {
+            (Some(&from), Some(&to)) => Ok((from as usize, to as usize)),
+            _ => Err(Error::Internal("a column out of range".into())),
+        }
+    }
+
+    /// Bytes these cells take.
+    fn bytes(&self) -> usize {
+        (self.starts.capacity() + self.rows.capacity() + self.first.capacity()) * 4
+            + self
+                .values
+                .iter()
+                .map(|v| v.get_array_memory_size())
+                .sum::<usize>()
+    }
 }
 
 /// The column writers of the row group being written.
@@ -178,7 +439,7 @@ fn properties(
     compression: Compression,
     max_group_rows: usize,
     max_group_bytes: usize,
-    first: Option<&Rows>,
+    first: Option<&dyn Sample>,
 ) -> WriterProperties {
     let mut props = WriterProperties::builder()
         .set_compression(compression)
@@ -241,11 +502,12 @@ impl<W: Write + Send> ParquetWriter<W> {
             pending: Vec::new(),
             pending_rows: 0,
             spare: options.spare.clone(),
+            held: written_by_blocks(schema).then(|| Held::new(schema)),
         })
     }
 
     /// Starts the file, whose column settings depend on its `first` slice of rows.
-    fn open(&mut self, first: Option<&Rows>) -> Result<()> {
+    fn open(&mut self, first: Option<&dyn Sample>) -> Result<()> {
         let Some(out) = self.out.take() else {
             return Ok(());
         };
@@ -279,14 +541,98 @@ impl<W: Write + Send> ParquetWriter<W> {
         if self.pending_rows == 0 {
             return Ok(());
         }
-        let slice = Rows::new(
-            std::mem::take(&mut self.pending),
-            self.pending_rows,
-            &self.schema,
-        );
-        self.pending_rows = 0;
+        let rows = std::mem::take(&mut self.pending_rows);
+        if let Some(mut held) = self.held.take() {
+            let result = self.hold(&mut held, rows);
+            self.held = Some(held);
+            return result;
+        }
+        let slice = Rows::new(std::mem::take(&mut self.pending), rows);
         self.open(Some(&slice))?;
         self.write_rows(slice)
+    }
+
+    /// Keeps a wide table's pending `rows` as a slice of its row group (or row
+    /// groups), writing each row group that fills: at the row limit, or once its
+    /// cells pass the byte limit.
+    fn hold(&mut self, held: &mut Held, rows: usize) -> Result<()> {
+        let slice = Cells::gather(&std::mem::take(&mut held.pending), 0, rows, held)?;
+        self.open(Some(&HeldSample(held, &slice)))?;
+        let mut start = 0;
+        let mut whole = Some(slice);
+        while start < rows {
+            let room = self.max_group_rows.saturating_sub(held.rows).max(1);
+            let len = room.min(rows - start);
+            let cells = match whole.take() {
+                Some(slice) if len == rows => slice,
+                Some(slice) => {
+                    let cells = Cells::gather(std::slice::from_ref(&slice), start, len, held)?;
+                    whole = Some(slice);
+                    cells
+                }
+                None => return Err(Error::Internal("a slice held twice".into())),
+            };
+            held.rows += len;
+            held.bytes += cells.bytes();
+            held.slices.push(cells);
+            if held.rows >= self.max_group_rows || held.bytes >= self.max_group_bytes {
+                self.write_held(held)?;
+            }
+            start += len;
+        }
+        Ok(())
+    }
+
+    /// Writes a wide table's held row group, if any rows are held, a block of
+    /// [`BLOCK_COLUMNS`] columns at a time: each column is written from all the
+    /// slices, closed and appended to the file before the next block's writers
+    /// exist. A row group's column writers hold several kilobytes each even when
+    /// empty; for tens of thousands of columns at once that was hundreds of
+    /// megabytes.
+    fn write_held(&mut self, held: &mut Held) -> Result<()> {
+        if held.rows == 0 {
+            return Ok(());
+        }
+        let slices = std::mem::take(&mut held.slices);
+        (held.rows, held.bytes) = (0, 0);
+        let (schema, spare) = (self.schema.clone(), self.spare.clone());
+        let (file, _) = self.file()?;
+        if held.blocks.is_empty() {
+            held.blocks = block_factories(file, &schema)?;
+        }
+        let index = file.flushed_row_groups().len();
+        let mut row_group = file.next_row_group().map_err(pq_err)?;
+        let fields = schema.fields();
+        let blocks = fields.chunks(BLOCK_COLUMNS).zip(&held.blocks);
+        for (first, (block, factory)) in (0..).step_by(BLOCK_COLUMNS).zip(blocks) {
+            let writers = factory.create_column_writers(index).map_err(pq_err)?;
+            let weights: Vec<usize> = (first..first + block.len())
+                .map(|i| {
+                    slices
+                        .iter()
+                        .map(|cells| cells.range(i).map_or(0, |(from, to)| to - from))
+                        .sum::<usize>()
+                        + 1
+                })
+                .collect();
+            let chunks = each_column(writers, &weights, spare.as_deref(), &|i, mut writer| {
+                let field = block
+                    .get(i)
+                    .ok_or_else(|| Error::Internal("a column out of range".into()))?;
+                for cells in &slices {
+                    let column = held.column(cells, first + i)?;
+                    for leaf in compute_leaves(field, &column).map_err(pq_err)? {
+                        writer.write(&leaf).map_err(pq_err)?;
+                    }
+                }
+                writer.close().map_err(pq_err)
+            })?;
+            for chunk in chunks {
+                chunk.append_to_row_group(&mut row_group).map_err(pq_err)?;
+            }
+        }
+        row_group.close().map_err(pq_err)?;
+        Ok(())
     }
 
     /// Writes `rows` into row groups that close at the row limit, or before their
@@ -406,135 +752,50 @@ fn write_columns(
 }
 
 /// Tables of at least this many columns (records drawing from thousands of keys)
-/// are wide to the Parquet writer: it keeps the rows waiting for their slice as
-/// copies of their columns (a sparse column as its cells and their rows), and with
-/// snappy writes their sparsest columns uncompressed.
+/// are wide to the Parquet writer: it keeps a row group's rows as their cells
+/// (values not null) and writes it a block of columns at a time when it is full
+/// (see [`ParquetWriter`]), and with snappy writes the sparsest columns
+/// uncompressed.
 pub const WIDE_TABLE_COLUMNS: usize = 1024;
 
 /// A batch waiting for its slice.
 struct Part {
     rows: usize,
-    /// The columns by index, or (a wide table's) only those not null throughout,
-    /// their indices in `present`, ascending.
-    columns: Vec<Piece>,
-    present: Option<Vec<u32>>,
-}
-
-/// A column of a [`Part`]. A batch of a table of tens of thousands of columns
-/// (records drawing from that many keys) holds, for each column it touches, an
-/// offset and a null bit for every row, most of them for nulls, all in one buffer
-/// (a spilled chunk is read back as one): the 8,192 rows of a slice would hold
-/// dozens of such buffers at once. So in a wide table each column is copied out as
-/// it comes, as the cells it has and their rows when at least half are null, and
-/// the buffer goes.
-enum Piece {
-    /// The column as it came (or copied whole).
-    Whole(ArrayRef),
-    /// Null throughout.
-    Nulls,
-    /// The non-null cells (`values`) and their rows (`at`, ascending).
-    Sparse {
-        at: arrow_buffer::ScalarBuffer<u32>,
-        values: ArrayRef,
-    },
+    columns: Vec<ArrayRef>,
 }
 
 impl Part {
-    /// `batch`, kept compact if it has [`WIDE_TABLE_COLUMNS`] columns or more.
-    fn new(batch: &RecordBatch) -> Result<Self> {
-        let rows = batch.num_rows();
-        if batch.num_columns() < WIDE_TABLE_COLUMNS {
-            return Ok(Part {
-                rows,
-                columns: batch.columns().iter().cloned().map(Piece::Whole).collect(),
-                present: None,
-            });
+    fn new(batch: &RecordBatch) -> Self {
+        Part {
+            rows: batch.num_rows(),
+            columns: batch.columns().to_vec(),
         }
-        let (mut columns, mut present) = (Vec::new(), Vec::new());
-        for (i, column) in batch.columns().iter().enumerate() {
-            let nulls = column.null_count();
-            if nulls == column.len() {
-                continue;
-            }
-            let taken = |at: &arrow_buffer::ScalarBuffer<u32>| {
-                arrow_select::take::take(
-                    column.as_ref(),
-                    &arrow_array::UInt32Array::new(at.clone(), None),
-                    None,
-                )
-                .map_err(|e| Error::arrow("keeping rows for Parquet", e))
-            };
-            let all = u32::try_from(column.len())
-                .map_err(|_| Error::Internal("a batch of over 4 billion rows".into()))?;
-            columns.push(match column.nulls() {
-                Some(valid) if 2 * nulls >= column.len() => {
-                    let at: arrow_buffer::ScalarBuffer<u32> = valid
-                        .valid_indices()
-                        .filter_map(|r| u32::try_from(r).ok())
-                        .collect();
-                    Piece::Sparse {
-                        values: taken(&at)?,
-                        at,
-                    }
-                }
-                _ => Piece::Whole(taken(&(0..all).collect())?),
-            });
-            present.push(u32::try_from(i).map_err(|_| Error::Internal("too many columns".into()))?);
-        }
-        Ok(Part {
-            rows,
-            columns,
-            present: Some(present),
-        })
     }
 
     /// Column `i`.
-    fn piece(&self, i: usize) -> Result<&Piece> {
-        let at = match &self.present {
-            None => Some(i),
-            Some(present) => u32::try_from(i)
-                .ok()
-                .and_then(|i| present.binary_search(&i).ok()),
-        };
-        match at {
-            Some(at) => self
-                .columns
-                .get(at)
-                .ok_or_else(|| Error::Internal("a batch without a column".into())),
-            None => Ok(&Piece::Nulls),
-        }
+    fn column(&self, i: usize) -> Result<&ArrayRef> {
+        self.columns
+            .get(i)
+            .ok_or_else(|| Error::Internal("a batch without a column".into()))
     }
 }
 
 /// The rows of a slice as the batches they came in (all of one schema), `start..`
 /// `start + len` of them. A column is joined from its batches only when it is
-/// written, one at a time: a slice of a table of thousands of columns never exists
-/// as a whole. A column null throughout is a slice of one array of nulls of its
-/// type, shared by all such columns.
+/// written, one at a time.
 struct Rows {
     parts: Arc<[Part]>,
     start: usize,
     len: usize,
-    schema: SchemaRef,
-    /// An array of nulls of every column type, as long as all the parts.
-    nulls: Vec<ArrayRef>,
 }
 
 impl Rows {
-    /// The `rows` rows of `parts`, batches of `schema`.
-    fn new(parts: Vec<Part>, rows: usize, schema: &SchemaRef) -> Self {
-        let mut nulls: Vec<ArrayRef> = Vec::new();
-        for field in schema.fields() {
-            if !nulls.iter().any(|a| a.data_type() == field.data_type()) {
-                nulls.push(arrow_array::new_null_array(field.data_type(), rows));
-            }
-        }
+    /// The `rows` rows of `parts`.
+    fn new(parts: Vec<Part>, rows: usize) -> Self {
         Rows {
             parts: parts.into(),
             start: 0,
             len: rows,
-            schema: schema.clone(),
-            nulls,
         }
     }
 
@@ -549,127 +810,55 @@ impl Rows {
             parts: self.parts.clone(),
             start: self.start + n,
             len: self.len - n,
-            schema: self.schema.clone(),
-            nulls: self.nulls.clone(),
         };
         self.len = n;
         rest
     }
 
-    /// `len` nulls of column `i`'s type.
-    fn nulls(&self, i: usize, len: usize) -> Result<ArrayRef> {
-        let data_type = self
-            .schema
-            .fields()
-            .get(i)
-            .map(|f| f.data_type())
-            .ok_or_else(|| Error::Internal("a column out of range".into()))?;
-        self.nulls
-            .iter()
-            .find(|a| a.data_type() == data_type)
-            .map(|a| a.slice(0, len))
-            .ok_or_else(|| Error::Internal("no nulls of a column's type".into()))
-    }
-
-    /// The parts that hold rows `start..start + len`, each with its first row and
-    /// the range of its own rows among them.
-    fn overlapping(
-        &self,
-        start: usize,
-        len: usize,
-    ) -> impl Iterator<Item = (&Part, usize, std::ops::Range<usize>)> + '_ {
-        let end = start + len;
-        self.parts
-            .iter()
-            .scan(0usize, |at, part| {
-                let first = *at;
-                *at += part.rows;
-                Some((part, first))
-            })
-            .take_while(move |&(_, first)| first < end)
-            .filter_map(move |(part, first)| {
-                let (from, to) = (start.max(first), end.min(first + part.rows));
-                (from < to).then(|| (part, first, from - first..to - first))
-            })
-    }
-
     /// The pieces of column `i` that make up rows `start..start + len`.
     fn pieces(&self, i: usize, start: usize, len: usize) -> Result<Vec<ArrayRef>> {
-        self.overlapping(start, len)
-            .map(|(part, _, rows)| {
-                Ok(match part.piece(i)? {
-                    Piece::Whole(column) if rows.len() == part.rows => column.clone(),
-                    Piece::Whole(column) => column.slice(rows.start, rows.len()),
-                    Piece::Nulls => self.nulls(i, rows.len())?,
-                    Piece::Sparse { at, values } => spread(at, values, rows.start, rows.len())?,
-                })
-            })
-            .collect()
+        let end = start + len;
+        let mut first = 0;
+        let mut pieces = Vec::new();
+        for part in self.parts.iter() {
+            let (from, to) = (start.max(first), end.min(first + part.rows));
+            if from < to {
+                let column = part.column(i)?;
+                pieces.push(if to - from == part.rows {
+                    column.clone()
+                } else {
+                    column.slice(from - first, to - from)
+                });
+            }
+            first += part.rows;
+            if first >= end {
+                break;
+            }
+        }
+        Ok(pieces)
     }
 
     /// Rows `start..start + len` of column `i` as one array.
     fn joined(&self, i: usize, start: usize, len: usize) -> Result<ArrayRef> {
-        if let Some(joined) = self.joined_compact(i, start, len)? {
-            return Ok(joined);
-        }
         let mut pieces = self.pieces(i, start, len)?;
-        if pieces.is_empty() {
+        match pieces.len() {
             // No rows: the column's first part, cut to nothing.
-            return self.nulls(i, 0);
-        }
-        if pieces.len() == 1 {
-            return pieces
+            0 => Ok(self
+                .parts
+                .first()
+                .map(|part| part.column(i))
+                .transpose()?
+                .map(|column| column.slice(0, 0))
+                .ok_or_else(|| Error::Internal("a slice without batches".into()))?),
+            1 => pieces
                 .pop()
-                .ok_or_else(|| Error::Internal("no rows in a slice".into()));
-        }
-        if pieces.iter().all(|a| a.null_count() == a.len()) {
-            let data_type = pieces.first().map(|a| a.data_type().clone());
-            if let Some(nulls) = self
-                .nulls
-                .iter()
-                .find(|a| Some(a.data_type()) == data_type.as_ref())
-            {
-                return Ok(nulls.slice(start, len));
+                .ok_or_else(|| Error::Internal("no rows in a slice".into())),
+            _ => {
+                let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+                arrow_select::concat::concat(&refs)
+                    .map_err(|e| Error::arrow("joining rows for Parquet", e))
             }
         }
-        let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
-        arrow_select::concat::concat(&refs).map_err(|e| Error::arrow("joining rows for Parquet", e))
-    }
-
-    /// [`Rows::joined`] for a column whose pieces in those rows are all null or
-    /// sparse (a wide table's): its cells taken at once into an array with its
-    /// nulls. `None` for other columns.
-    fn joined_compact(&self, i: usize, start: usize, len: usize) -> Result<Option<ArrayRef>> {
-        let mut values: Vec<&dyn Array> = Vec::new();
-        // For each row of the range with a cell, where the cell is among `values`.
-        let mut cells: Vec<(usize, u32)> = Vec::new();
-        let mut base = 0usize;
-        for (part, first, range) in self.overlapping(start, len) {
-            match part.piece(i)? {
-                Piece::Nulls => {}
-                Piece::Whole(_) => return Ok(None),
-                Piece::Sparse { at, values: v } => {
-                    let from = at.partition_point(|&r| (r as usize) < range.start);
-                    for (k, &r) in at.iter().enumerate().skip(from) {
-                        let r = r as usize;
-                        if r >= range.end {
-                            break;
-                        }
-                        let k = u32::try_from(base + k)
-                            .map_err(|_| Error::Internal("too many cells".into()))?;
-                        cells.push((first + r - start, k));
-                    }
-                    base += v.len();
-                    values.push(v.as_ref());
-                }
-            }
-        }
-        if cells.is_empty() {
-            return self.nulls(i, len).map(Some);
-        }
-        let all = arrow_select::concat::concat(&values)
-            .map_err(|e| Error::arrow("joining rows for Parquet", e))?;
-        placed(&all, cells, len).map(Some)
     }
 
     /// Column `i` of these rows.
@@ -677,51 +866,28 @@ impl Rows {
         self.joined(i, self.start, self.len)
     }
 
-    /// The first `n` (at most) of these rows of column `i`.
-    fn head(&self, i: usize, n: usize) -> Option<ArrayRef> {
-        self.joined(i, self.start, n.min(self.len)).ok()
-    }
-
-    /// The cells of column `i` in these rows that are not null.
-    fn cells(&self, i: usize) -> usize {
-        self.overlapping(self.start, self.len)
-            .map(|(part, _, rows)| match part.piece(i) {
-                Ok(Piece::Whole(column)) => {
-                    let cut = column.slice(rows.start, rows.len());
-                    cut.len() - cut.null_count()
-                }
-                Ok(Piece::Sparse { at, .. }) => {
-                    at.iter().filter(|&&r| rows.contains(&(r as usize))).count()
-                }
-                Ok(Piece::Nulls) | Err(_) => 0,
-            })
-            .sum()
-    }
-
     /// Column `i`'s share of the work of writing these rows (see [`weight`]).
     fn weight(&self, i: usize) -> usize {
-        self.overlapping(self.start, self.len)
-            .map(|(part, _, rows)| match part.piece(i) {
-                Ok(Piece::Whole(column)) => weight(&column.slice(rows.start, rows.len())),
-                // A compact column's cells, whichever of its rows are in the slice.
-                Ok(Piece::Sparse { values, .. }) => weight(values),
-                Ok(Piece::Nulls) | Err(_) => 0,
-            })
-            .sum()
+        self.pieces(i, self.start, self.len)
+            .map(|pieces| pieces.iter().map(weight).sum())
+            .unwrap_or(0)
     }
 }
 
-/// Rows `from..from + len` of a sparse column (its non-null `values` at rows `at`)
-/// as a column with its nulls.
-fn spread(at: &[u32], values: &ArrayRef, from: usize, len: usize) -> Result<ArrayRef> {
-    let first = at.partition_point(|&r| (r as usize) < from);
-    let cells = at
-        .iter()
-        .zip(0u32..)
-        .skip(first)
-        .map(|(&r, k)| (r as usize - from, k))
-        .take_while(|&(row, _)| row < len);
-    placed(values, cells, len)
+impl Sample for Rows {
+    fn num_rows(&self) -> usize {
+        self.len
+    }
+
+    fn cells(&self, i: usize) -> usize {
+        self.pieces(i, self.start, self.len)
+            .map(|pieces| pieces.iter().map(|a| a.len() - a.null_count()).sum())
+            .unwrap_or(0)
+    }
+
+    fn head(&self, i: usize, n: usize) -> Option<ArrayRef> {
+        self.joined(i, self.start, n.min(self.len)).ok()
+    }
 }
 
 /// A column of `len` rows with cell `values[k]` at each `(row, k)` of `cells`,
@@ -754,24 +920,38 @@ fn close_columns(
     writers: Vec<ArrowColumnWriter>,
     spare: Option<&Spare>,
 ) -> Result<Vec<ArrowColumnChunk>> {
-    let helpers = borrow(spare, writers.len().saturating_sub(1));
-    if helpers == 0 {
-        return writers
-            .into_iter()
-            .map(|w| w.close().map_err(pq_err))
-            .collect();
-    }
     let weights: Vec<usize> = writers
         .iter()
         .map(ArrowColumnWriter::get_estimated_total_bytes)
         .collect();
-    let ends = split_points(&weights, helpers + 1);
+    each_column(writers, &weights, spare, &|_, writer| {
+        writer.close().map_err(pq_err)
+    })
+}
+
+/// The chunks `finish` makes of `writers` (given each writer's index), on spare
+/// processors too when there are any, in parts of about equal `weights`.
+fn each_column(
+    writers: Vec<ArrowColumnWriter>,
+    weights: &[usize],
+    spare: Option<&Spare>,
+    finish: &(dyn Fn(usize, ArrowColumnWriter) -> Result<ArrowColumnChunk> + Sync),
+) -> Result<Vec<ArrowColumnChunk>> {
+    let helpers = borrow(spare, writers.len().saturating_sub(1));
+    if helpers == 0 {
+        return writers
+            .into_iter()
+            .enumerate()
+            .map(|(i, writer)| finish(i, writer))
+            .collect();
+    }
+    let ends = split_points(weights, helpers + 1);
     let mut slots: Vec<(Option<ArrowColumnWriter>, Option<ArrowColumnChunk>)> =
         writers.into_iter().map(|w| (Some(w), None)).collect();
-    let result = in_parts(&mut slots, &ends, &|_, part| {
-        for (writer, chunk) in part.iter_mut() {
+    let result = in_parts(&mut slots, &ends, &|start, part| {
+        for (i, (writer, chunk)) in part.iter_mut().enumerate() {
             if let Some(w) = writer.take() {
-                *chunk = Some(w.close().map_err(pq_err)?);
+                *chunk = Some(finish(start + i, w)?);
             }
         }
         Ok(())
@@ -786,6 +966,49 @@ fn close_columns(
         .collect()
 }
 
+/// Columns a wide table's row group is written in at a time (see
+/// [`ParquetWriter::write_held`]).
+const BLOCK_COLUMNS: usize = 512;
+
+/// Whether a table with `schema` is written a block of columns at a time: a wide
+/// one (see [`WIDE_TABLE_COLUMNS`]) whose columns are one Parquet column each.
+fn written_by_blocks(schema: &SchemaRef) -> bool {
+    schema.fields().len() >= WIDE_TABLE_COLUMNS
+        && schema.fields().iter().all(|f| !f.data_type().is_nested())
+}
+
+/// A column writer factory for each block of [`BLOCK_COLUMNS`] columns of `file`,
+/// of a table with `schema` whose columns are one Parquet column each: they make
+/// the same writers as the file's own factory for those columns (of the same
+/// column types, shared with the file), without those of the other columns.
+fn block_factories<W: Write + Send>(
+    file: &SerializedFileWriter<W>,
+    schema: &SchemaRef,
+) -> Result<Vec<ArrowRowGroupWriterFactory>> {
+    let root = file.schema_descr().root_schema();
+    schema
+        .fields()
+        .chunks(BLOCK_COLUMNS)
+        .zip(root.get_fields().chunks(BLOCK_COLUMNS))
+        .map(|(fields, types)| {
+            let block = parquet::schema::types::Type::group_type_builder(root.name())
+                .with_fields(types.to_vec())
+                .build()
+                .map_err(pq_err)?;
+            let writer = SerializedFileWriter::new(
+                std::io::sink(),
+                Arc::new(block),
+                file.properties().clone(),
+            )
+            .map_err(pq_err)?;
+            Ok(ArrowRowGroupWriterFactory::new(
+                &writer,
+                Arc::new(Schema::new(fields.to_vec())),
+            ))
+        })
+        .collect()
+}
+
 impl<W: Write + Send> TableWriter for ParquetWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.rows += batch.num_rows() as u64;
@@ -797,7 +1020,13 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
             } else {
                 batch.slice(offset, take)
             };
-            self.pending.push(Part::new(&rows)?);
+            match &mut self.held {
+                Some(held) => {
+                    let cells = Cells::of_batch(&rows, held)?;
+                    held.pending.push(cells);
+                }
+                None => self.pending.push(Part::new(&rows)),
+            }
             self.pending_rows += take;
             offset += take;
             if self.pending_rows == SLICE_ROWS {
@@ -809,6 +1038,9 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
 
     fn finish(mut self: Box<Self>) -> Result<WriteSummary> {
         self.write_slice()?;
+        if let Some(mut held) = self.held.take() {
+            self.write_held(&mut held)?;
+        }
         self.flush()?;
         // A table without rows is a file all the same.
         self.open(None)?;
@@ -1056,9 +1288,8 @@ mod tests {
                 options.row_group_size,
                 options.row_group_bytes,
                 Some(&Rows::new(
-                    vec![Part::new(&batch.slice(0, SLICE_ROWS.min(rows)))?],
+                    vec![Part::new(&batch.slice(0, SLICE_ROWS.min(rows)))],
                     SLICE_ROWS.min(rows),
-                    &schema,
                 )),
             )),
         )?;
@@ -1117,14 +1348,13 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_wide_table_kept_compact_gives_the_parquet_crates_own_bytes()
-    -> Result<(), Box<dyn std::error::Error>> {
-        // As many columns as make a table wide, plus some: text columns with values
-        // in about one row in 300, in one in 20 (neither sparse enough to go
-        // uncompressed nor dense), dense ones, one null throughout, one dense in
-        // its first rows and sparse after, and integer columns, sparse and dense.
-        let (columns, rows) = (WIDE_TABLE_COLUMNS + 40, 12_000);
+    /// A table of as many columns as make a table wide, plus some, and `rows` rows:
+    /// text columns with values in about one row in 300, in one in 20 (neither
+    /// sparse enough to go uncompressed nor dense), dense ones, one null
+    /// throughout, one dense in its first rows and sparse after, and integer
+    /// columns, sparse and dense.
+    fn wide_table(rows: usize) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+        let columns = WIDE_TABLE_COLUMNS + 40;
         let mut rng = crate::test_rng::XorShift::new(0x51_7cc1_b727_220a);
         let mut fields = Vec::new();
         let mut arrays: Vec<ArrayRef> = Vec::new();
@@ -1153,8 +1383,50 @@ mod tests {
                 arrays.push(Arc::new(values));
             }
         }
-        let schema = Arc::new(Schema::new(fields));
-        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?)
+    }
+
+    /// `batch` written with `options`, handed over in uneven batches (which slices
+    /// cut and join).
+    fn written_unevenly(
+        batch: &RecordBatch,
+        options: &WriteOptions,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let rows = batch.num_rows();
+        let mut out = Vec::new();
+        let mut writer = Box::new(ParquetWriter::new(&mut out, &batch.schema(), options)?);
+        let mut offset = 0;
+        for len in [1, 95, 4_000, 333, 7_571].iter().cycle() {
+            let len = (*len).min(rows - offset);
+            writer.write(&batch.slice(offset, len))?;
+            offset += len;
+            if offset == rows {
+                break;
+            }
+        }
+        assert_eq!(writer.finish()?.rows, rows as u64);
+        Ok(out)
+    }
+
+    /// The rows of `file` read back as one batch of `schema`.
+    fn read_back(
+        file: &[u8],
+        schema: &arrow_schema::SchemaRef,
+    ) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+        let read: Vec<RecordBatch> =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                bytes::Bytes::from(file.to_vec()),
+            )?
+            .build()?
+            .collect::<Result<_, _>>()?;
+        Ok(arrow_select::concat::concat_batches(schema, &read)?)
+    }
+
+    #[test]
+    fn a_wide_table_kept_compact_gives_the_parquet_crates_own_bytes()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let batch = wide_table(12_000)?;
+        let schema = batch.schema();
         let options = WriteOptions::builder().with_row_group_size(5_000).build()?;
         let expected = reference_bytes(&batch, &options)?;
         for spare in [None, Some(Arc::new(Spare::new(3)))] {
@@ -1162,19 +1434,7 @@ mod tests {
                 spare: spare.clone(),
                 ..options.clone()
             };
-            // Handed over in uneven batches, which slices cut and join.
-            let mut out = Vec::new();
-            let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &options)?);
-            let mut offset = 0;
-            for len in [1, 95, 4_000, 333, 7_571].iter().cycle() {
-                let len = (*len).min(rows - offset);
-                writer.write(&batch.slice(offset, len))?;
-                offset += len;
-                if offset == rows {
-                    break;
-                }
-            }
-            assert_eq!(writer.finish()?.rows, rows as u64);
+            let out = written_unevenly(&batch, &options)?;
             assert!(out == expected, "bytes differ (spare: {})", spare.is_some());
         }
         // The values come back, and the sparsest columns are not compressed.
@@ -1193,14 +1453,47 @@ mod tests {
         assert_eq!(codec("c0"), Some(Compression::SNAPPY));
         assert_eq!(codec("c1"), Some(Compression::SNAPPY));
         assert_eq!(codec("c5"), Some(Compression::SNAPPY));
-        let read: Vec<RecordBatch> =
-            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
-                bytes::Bytes::from(expected),
-            )?
-            .build()?
-            .collect::<Result<_, _>>()?;
-        let read = arrow_select::concat::concat_batches(&schema, &read)?;
-        assert!(read == batch, "the values read back differ");
+        assert!(
+            read_back(&expected, &schema)? == batch,
+            "the values read back differ"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_wide_row_group_closes_once_its_cells_pass_the_byte_limit()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // A slice of 8,192 rows holds about 4 MB of cells (a tenth of the columns
+        // are dense): with a limit of 1 MiB each slice closes its row group, with
+        // the default one row group holds them all.
+        let batch = wide_table(20_000)?;
+        let schema = batch.schema();
+        for (limit, groups) in [
+            (1 << 20, vec![8_192, 8_192, 3_616]),
+            (DEFAULT_ROW_GROUP_BYTES, vec![20_000]),
+        ] {
+            let mut files = Vec::new();
+            for spare in [None, Some(Arc::new(Spare::new(3)))] {
+                let options = WriteOptions::builder()
+                    .with_row_group_bytes(limit)
+                    .build()?;
+                let options = WriteOptions { spare, ..options };
+                files.push(written_unevenly(&batch, &options)?);
+            }
+            assert!(files[0] == files[1], "bytes differ with spare threads");
+            let reader = SerializedFileReader::new(bytes::Bytes::from(files[0].clone()))?;
+            let rows: Vec<i64> = reader
+                .metadata()
+                .row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            assert_eq!(rows, groups, "row groups with a limit of {limit} bytes");
+            assert!(
+                read_back(&files[0], &schema)? == batch,
+                "the values read back differ"
+            );
+        }
         Ok(())
     }
 
