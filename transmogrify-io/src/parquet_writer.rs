@@ -12,6 +12,15 @@
 //! When an output is written on several threads and fewer tables are left than
 //! threads, a writer encodes each slice's columns on the idle ones too (each column
 //! still sees the same slices in the same order, so the bytes are the same).
+//!
+//! A table of [`WIDE_TABLE_COLUMNS`] columns or more (records drawing from
+//! thousands of keys) keeps its row group's slices as their cells (the values not
+//! null, column by column) until the row group is full, at the row limit or once
+//! the cells pass the byte limit, and then writes it a block of columns at a time:
+//! the column writers of one block exist at once, not those of every column. Each
+//! column still sees the same slices in the same order, so the pages are those it
+//! would have had written slice by slice; only the size a row group closes at is
+//! measured on the cells held instead of the pages encoded.
 
 use std::io::Write;
 use std::path::PathBuf;

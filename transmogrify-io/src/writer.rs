@@ -276,8 +276,9 @@ impl WriteOptionsBuilder {
         self
     }
 
-    /// Most buffered bytes per Parquet row group. Defaults to
-    /// [`DEFAULT_ROW_GROUP_BYTES`].
+    /// Most buffered bytes per Parquet row group: its pages as encoded so far, or
+    /// for a table of [`WIDE_TABLE_COLUMNS`](crate::WIDE_TABLE_COLUMNS) columns or
+    /// more its cells as held. Defaults to [`DEFAULT_ROW_GROUP_BYTES`].
     pub fn with_row_group_bytes(mut self, bytes: usize) -> Self {
         self.options.row_group_bytes = bytes;
         self
