@@ -246,16 +246,25 @@ struct Cells {
 impl Cells {
     /// The cells of `batch`, a batch of `held`'s table.
     fn of_batch(batch: &RecordBatch, held: &Held) -> Result<Self> {
-        let columns: Vec<&dyn Array> = batch.columns().iter().map(|c| c.as_ref()).collect();
-        Cells::picked(batch.num_rows(), held, |i, cell| {
-            let column = columns
-                .get(i)
-                .ok_or_else(|| Error::Internal("a batch without a column".into()))?;
-            if column.null_count() == column.len() {
-                return Ok(());
-            }
-            for r in (0..column.len()).filter(|&r| column.is_valid(r)) {
-                cell(r, *column, r)?;
+        // Each column's index among the batch's columns of its type.
+        let mut sources: Vec<Vec<&dyn Array>> = vec![Vec::new(); held.types.len()];
+        let mut source_of = Vec::with_capacity(batch.num_columns());
+        for (column, &t) in batch.columns().iter().zip(&held.type_of) {
+            let of_type = sources
+                .get_mut(t)
+                .ok_or_else(|| Error::Internal("a column of no type".into()))?;
+            source_of.push(of_type.len());
+            of_type.push(column.as_ref());
+        }
+        let columns = batch.columns();
+        Cells::picked(batch.num_rows(), held, sources, |i, cell| {
+            let (Some(column), Some(&source)) = (columns.get(i), source_of.get(i)) else {
+                return Err(Error::Internal("a batch without a column".into()));
+            };
+            match column.logical_nulls() {
+                Some(nulls) if nulls.null_count() == column.len() => {}
+                Some(nulls) => nulls.valid_indices().try_for_each(|r| cell(r, source, r))?,
+                None => (0..column.len()).try_for_each(|r| cell(r, source, r))?,
             }
             Ok(())
         })
@@ -265,26 +274,30 @@ impl Cells {
     /// the other, as the cells of one slice.
     fn gather(parts: &[Cells], start: usize, len: usize, held: &Held) -> Result<Self> {
         let end = start + len;
-        Cells::picked(len, held, |i, cell| {
-            let t = held.type_of.get(i).copied().unwrap_or_default();
+        let sources = (0..held.types.len())
+            .map(|t| {
+                parts
+                    .iter()
+                    .map(|part| part.values.get(t).map(|v| v.as_ref()))
+                    .collect::<Option<Vec<&dyn Array>>>()
+                    .ok_or_else(|| Error::Internal("no cells of a column's type".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Cells::picked(len, held, sources, |i, cell| {
             let mut first_row = 0;
-            for part in parts {
+            for (source, part) in parts.iter().enumerate() {
                 let (from_row, to_row) = (start.max(first_row), end.min(first_row + part.len));
                 if from_row < to_row {
                     let (from, to) = part.range(i)?;
                     let rows = part.rows.get(from..to).unwrap_or_default();
                     let first = part.first.get(i).copied().unwrap_or_default() as usize;
-                    let values = part
-                        .values
-                        .get(t)
-                        .ok_or_else(|| Error::Internal("no cells of a column's type".into()))?;
                     let skip = rows.partition_point(|&r| first_row + (r as usize) < from_row);
                     for (k, &r) in rows.iter().enumerate().skip(skip) {
                         let row = first_row + r as usize;
                         if row >= to_row {
                             break;
                         }
-                        cell(row - start, values.as_ref(), first + k)?;
+                        cell(row - start, source, first + k)?;
                     }
                 }
                 first_row += part.len;
@@ -297,40 +310,28 @@ impl Cells {
     }
 
     /// The cells of `len` rows of `held`'s table that `cells_of` gives for each
-    /// column, in order of rows: the row, the array the value is in and where.
-    fn picked<'a>(
+    /// column, in order of rows: the row, which of the column type's `sources`
+    /// the value is in, and where.
+    fn picked(
         len: usize,
         held: &Held,
-        mut cells_of: impl FnMut(
-            usize,
-            &mut dyn FnMut(usize, &'a dyn Array, usize) -> Result<()>,
-        ) -> Result<()>,
+        sources: Vec<Vec<&dyn Array>>,
+        mut cells_of: impl FnMut(usize, &mut dyn FnMut(usize, usize, usize) -> Result<()>) -> Result<()>,
     ) -> Result<Self> {
         let too_many = || Error::Internal("a slice of over 4 billion cells".into());
         let columns = held.type_of.len();
         let mut starts = Vec::with_capacity(columns + 1);
         let mut first = Vec::with_capacity(columns);
         let mut rows: Vec<u32> = Vec::new();
-        // For each type, the arrays the cells come from and which cell of which.
-        let mut sources: Vec<Vec<&'a dyn Array>> = vec![Vec::new(); held.types.len()];
+        // For each type, which cell of which source array.
         let mut picks: Vec<Vec<(usize, usize)>> = vec![Vec::new(); held.types.len()];
-        // Each source array's index among `sources`, by address.
-        let mut known: Vec<hashbrown::HashMap<usize, usize>> =
-            vec![hashbrown::HashMap::new(); held.types.len()];
         for (i, &t) in held.type_of.iter().enumerate() {
-            let (Some(sources), Some(picks), Some(known)) =
-                (sources.get_mut(t), picks.get_mut(t), known.get_mut(t))
-            else {
-                return Err(Error::Internal("a column of no type".into()));
-            };
+            let picks = picks
+                .get_mut(t)
+                .ok_or_else(|| Error::Internal("a column of no type".into()))?;
             starts.push(u32::try_from(rows.len()).map_err(|_| too_many())?);
             first.push(u32::try_from(picks.len()).map_err(|_| too_many())?);
-            cells_of(i, &mut |row, array, k| {
-                let key = std::ptr::from_ref(array).cast::<()>() as usize;
-                let source = *known.entry(key).or_insert_with(|| {
-                    sources.push(array);
-                    sources.len() - 1
-                });
+            cells_of(i, &mut |row, source, k| {
                 rows.push(u32::try_from(row).map_err(|_| too_many())?);
                 picks.push((source, k));
                 Ok(())
