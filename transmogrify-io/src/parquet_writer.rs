@@ -1507,6 +1507,69 @@ mod tests {
         Ok(())
     }
 
+    /// Output that takes `left` bytes and fails after that, as a full disk would.
+    struct FillsUp {
+        left: usize,
+    }
+
+    impl std::io::Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::Error::other("no space left on the test device"));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_failing_while_a_wide_row_group_is_written_is_an_error()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // Three row groups: the output fails in the first, in the last, and in the
+        // footer.
+        let batch = wide_table(12_000)?;
+        let grouped = WriteOptions::builder().with_row_group_size(5_000).build()?;
+        let whole = written_unevenly(&batch, &grouped)?;
+        let reader = SerializedFileReader::new(bytes::Bytes::from(whole.clone()))?;
+        let last = reader
+            .metadata()
+            .row_group(2)
+            .columns()
+            .first()
+            .map_or(0, |c| c.byte_range().0 as usize);
+        assert!(last > 10_000, "the last row group starts at {last}");
+        for left in [10_000, last + 1_000, whole.len() - 10] {
+            for spare in [None, Some(Arc::new(Spare::new(3)))] {
+                let options = WriteOptions {
+                    spare,
+                    ..grouped.clone()
+                };
+                let mut writer = Box::new(ParquetWriter::new(
+                    FillsUp { left },
+                    &batch.schema(),
+                    &options,
+                )?);
+                let written = writer
+                    .write(&batch.slice(0, 9_000))
+                    .and_then(|()| writer.write(&batch.slice(9_000, 3_000)))
+                    .and_then(|()| writer.finish());
+                let Err(e) = written else {
+                    panic!("{left} bytes of room: the write succeeded");
+                };
+                assert!(
+                    format!("{e}").contains("no space left on the test device"),
+                    "{left} bytes of room: {e}"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// A table of `columns` text columns and `rows` rows: short codes (dictionary
     /// pages), longer unique text and some nulls, from a fixed seed.
     fn text_table(columns: usize, rows: usize) -> Result<RecordBatch, Box<dyn std::error::Error>> {
