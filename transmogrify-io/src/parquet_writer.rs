@@ -568,27 +568,27 @@ impl<W: Write + Send> ParquetWriter<W> {
     fn hold(&mut self, held: &mut Held, rows: usize) -> Result<()> {
         let slice = Cells::gather(&std::mem::take(&mut held.pending), 0, rows, held)?;
         self.open(Some(&HeldSample(held, &slice)))?;
+        if rows <= self.max_group_rows.saturating_sub(held.rows) {
+            return self.keep(held, slice);
+        }
         let mut start = 0;
-        let mut whole = Some(slice);
         while start < rows {
             let room = self.max_group_rows.saturating_sub(held.rows).max(1);
             let len = room.min(rows - start);
-            let cells = match whole.take() {
-                Some(slice) if len == rows => slice,
-                Some(slice) => {
-                    let cells = Cells::gather(std::slice::from_ref(&slice), start, len, held)?;
-                    whole = Some(slice);
-                    cells
-                }
-                None => return Err(Error::Internal("a slice held twice".into())),
-            };
-            held.rows += len;
-            held.bytes += cells.bytes();
-            held.slices.push(cells);
-            if held.rows >= self.max_group_rows || held.bytes >= self.max_group_bytes {
-                self.write_held(held)?;
-            }
+            let cells = Cells::gather(std::slice::from_ref(&slice), start, len, held)?;
+            self.keep(held, cells)?;
             start += len;
+        }
+        Ok(())
+    }
+
+    /// Adds `cells` to the held row group and writes it if it is full.
+    fn keep(&mut self, held: &mut Held, cells: Cells) -> Result<()> {
+        held.rows += cells.len;
+        held.bytes += cells.bytes();
+        held.slices.push(cells);
+        if held.rows >= self.max_group_rows || held.bytes >= self.max_group_bytes {
+            self.write_held(held)?;
         }
         Ok(())
     }
