@@ -456,6 +456,16 @@ fn properties(
         .set_max_row_group_row_count(Some(max_group_rows))
         .set_max_row_group_bytes(Some(max_group_bytes))
         .set_dictionary_page_size_limit(DICTIONARY_PAGE_LIMIT);
+    // A wide table's statistics are its column chunks' own, without page indexes:
+    // the parquet crate keeps each row group's page indexes until the file closes
+    // (memory that grows with the input), and the footer is written row group by
+    // row group (see [`ParquetWriter::write_held`]). Sparse columns have a page or
+    // two per chunk, so a page index would tell a reader little more.
+    if written_by_blocks(schema) {
+        props = props
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true);
+    }
     // In a wide table (records drawing from thousands of keys), a column with values
     // in fewer than one row in a hundred of the first slice is written without
     // compression: its pages are run-length encoded nulls and a few values, which
@@ -1105,6 +1115,13 @@ mod tests {
         };
         assert_eq!(dictionary("kind"), Some(true));
         assert_eq!(dictionary("__extract_id"), Some(false));
+        // A narrow table has page indexes.
+        assert!(
+            group
+                .columns()
+                .iter()
+                .all(|c| c.offset_index_offset().is_some())
+        );
         Ok(())
     }
 
@@ -1463,6 +1480,15 @@ mod tests {
         assert_eq!(codec("c0"), Some(Compression::SNAPPY));
         assert_eq!(codec("c1"), Some(Compression::SNAPPY));
         assert_eq!(codec("c5"), Some(Compression::SNAPPY));
+        // Statistics per column chunk, no page indexes.
+        for group in reader.metadata().row_groups() {
+            for column in group.columns() {
+                assert_eq!(column.offset_index_offset(), None);
+                assert_eq!(column.column_index_offset(), None);
+            }
+            let c0 = group.column(0).statistics().ok_or("no statistics")?;
+            assert!(c0.min_bytes_opt().is_some() && c0.max_bytes_opt().is_some());
+        }
         assert!(
             read_back(&expected, &schema)? == batch,
             "the values read back differ"
