@@ -93,6 +93,7 @@ mod json_text;
 mod json_writer;
 mod jsonl_reader;
 mod output;
+mod parquet_footer;
 mod parquet_reader;
 mod parquet_writer;
 mod reader;

@@ -20,7 +20,13 @@
 //! the column writers of one block exist at once, not those of every column. Each
 //! column still sees the same slices in the same order, so the pages are those it
 //! would have had written slice by slice; only the size a row group closes at is
-//! measured on the cells held instead of the pages encoded.
+//! measured on the cells held instead of the pages encoded. Such a table's column
+//! chunks carry statistics but no page indexes, and its footer is kept row group by
+//! row group as encoded bytes, beyond 8 MiB in an unnamed temporary file (in the
+//! spill directory if one is set): the `parquet` crate's file writer would keep
+//! every row group's metadata in memory until the file closes, tens of megabytes
+//! per row group of tens of thousands of columns. The bytes are those the crate
+//! writes.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -35,10 +41,11 @@ use parquet::arrow::arrow_writer::{
 };
 use parquet::basic::{Compression, GzipLevel, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::file::writer::SerializedFileWriter;
+use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter, TrackedWrite};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::parquet_footer::{FOOTER_MEMORY_BYTES, Footer};
 use crate::spare::{PARALLEL_MIN_BYTES, Spare, borrow, in_parts, split_points, weight};
 use crate::writer::{ParquetCompression, TableWriter, WriteOptions, WriteSummary, WriterFactory};
 
@@ -98,8 +105,11 @@ pub const SLICE_ROWS: usize = 8192;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct ParquetWriter<W: Write + Send> {
-    /// The file and its column writers' factory, from the first slice on.
+    /// The file and its column writers' factory, from the first slice on (for
+    /// tables other than wide ones).
     file: Option<(SerializedFileWriter<W>, ArrowRowGroupWriterFactory)>,
+    /// A wide table's file, from the first slice on.
+    wide: Option<WideFile<W>>,
     /// Where the file goes, until it is started.
     out: Option<W>,
     compression: Compression,
@@ -117,6 +127,21 @@ pub struct ParquetWriter<W: Write + Send> {
     /// A wide table's row group in progress, as the slices it will be written in
     /// (see [`WIDE_TABLE_COLUMNS`]); `None` for other tables.
     held: Option<Held>,
+    /// Where a wide table's footer goes once it passes `footer_memory` bytes.
+    spill_dir: Option<PathBuf>,
+    footer_memory: usize,
+}
+
+/// A wide table's file: its row groups are written here and its footer kept row
+/// group by row group (see [`Footer`]), since the `parquet` crate's file writer
+/// keeps every row group's metadata until it closes.
+struct WideFile<W: Write + Send> {
+    out: TrackedWrite<W>,
+    /// The file's layout (schema, properties, Arrow metadata), as a file writer of
+    /// no rows.
+    layout: SerializedFileWriter<std::io::Sink>,
+    schema: parquet::schema::types::SchemaDescPtr,
+    footer: Footer,
 }
 
 /// A wide table's row group in progress: its slices as their cells.
@@ -512,6 +537,7 @@ impl<W: Write + Send> ParquetWriter<W> {
     pub fn new(out: W, schema: &SchemaRef, options: &WriteOptions) -> Result<Self> {
         Ok(ParquetWriter {
             file: None,
+            wide: None,
             out: Some(out),
             compression: compression(options)?,
             group: None,
@@ -523,6 +549,8 @@ impl<W: Write + Send> ParquetWriter<W> {
             pending_rows: 0,
             spare: options.spare.clone(),
             held: written_by_blocks(schema).then(|| Held::new(schema)),
+            spill_dir: options.spill_dir.clone(),
+            footer_memory: FOOTER_MEMORY_BYTES,
         })
     }
 
@@ -542,6 +570,31 @@ impl<W: Write + Send> ParquetWriter<W> {
         // are written here, column by column, so that columns can be encoded on
         // several threads. Each column sees the same slices in the same order either
         // way: the bytes do not depend on the threads.
+        if written_by_blocks(&self.schema) {
+            let (layout, _) =
+                ArrowWriter::try_new(std::io::sink(), self.schema.clone(), Some(props))
+                    .and_then(ArrowWriter::into_serialized_writer)
+                    .map_err(pq_err)?;
+            let schema = Arc::new(parquet::schema::types::SchemaDescriptor::new(
+                layout.schema_descr().root_schema_ptr(),
+            ));
+            let footer = Footer::new(
+                schema.clone(),
+                layout.properties(),
+                self.footer_memory,
+                self.spill_dir.clone(),
+            );
+            let mut out = TrackedWrite::new(out);
+            out.write_all(b"PAR1")
+                .map_err(|e| Error::io("<parquet output>", e))?;
+            self.wide = Some(WideFile {
+                out,
+                layout,
+                schema,
+                footer,
+            });
+            return Ok(());
+        }
         let file = ArrowWriter::try_new(out, self.schema.clone(), Some(props))
             .and_then(ArrowWriter::into_serialized_writer)
             .map_err(pq_err)?;
@@ -616,12 +669,21 @@ impl<W: Write + Send> ParquetWriter<W> {
         let slices = std::mem::take(&mut held.slices);
         (held.rows, held.bytes) = (0, 0);
         let (schema, spare) = (self.schema.clone(), self.spare.clone());
-        let (file, _) = self.file()?;
+        let file = self
+            .wide
+            .as_mut()
+            .ok_or_else(|| Error::Internal("the Parquet file was not started".into()))?;
         if held.blocks.is_empty() {
-            held.blocks = block_factories(file, &schema)?;
+            held.blocks = block_factories(&file.layout, &schema)?;
         }
-        let index = file.flushed_row_groups().len();
-        let mut row_group = file.next_row_group().map_err(pq_err)?;
+        let index = file.footer.row_groups();
+        let mut row_group = SerializedRowGroupWriter::new(
+            file.schema.clone(),
+            file.layout.properties().clone(),
+            &mut file.out,
+            i32::try_from(index).map_err(|_| Error::Internal("too many row groups".into()))?,
+            None,
+        );
         let fields = schema.fields();
         let blocks = fields.chunks(BLOCK_COLUMNS).zip(&held.blocks);
         for (first, (block, factory)) in (0..).step_by(BLOCK_COLUMNS).zip(blocks) {
@@ -651,8 +713,10 @@ impl<W: Write + Send> ParquetWriter<W> {
                 chunk.append_to_row_group(&mut row_group).map_err(pq_err)?;
             }
         }
-        row_group.close().map_err(pq_err)?;
-        Ok(())
+        // The cells go before the row group's metadata is built and encoded.
+        drop(slices);
+        let metadata = row_group.close().map_err(pq_err)?;
+        file.footer.add(Arc::unwrap_or_clone(metadata))
     }
 
     /// Writes `rows` into row groups that close at the row limit, or before their
@@ -1064,6 +1128,13 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
         self.flush()?;
         // A table without rows is a file all the same.
         self.open(None)?;
+        if let Some(mut file) = self.wide.take() {
+            file.footer.write_to(&mut file.out)?;
+            file.out
+                .flush()
+                .map_err(|e| Error::io("<parquet output>", e))?;
+            return Ok(WriteSummary { rows: self.rows });
+        }
         let (file, _) = self.file()?;
         file.finish().map_err(pq_err)?;
         file.inner_mut()
@@ -1090,6 +1161,7 @@ mod tests {
         compression, properties,
     };
     use crate::output::WriteResultExt;
+    use crate::parquet_footer::FOOTER_MEMORY_BYTES;
     use crate::spare::Spare;
     use crate::writer::{DEFAULT_ROW_GROUP_BYTES, ParquetCompression, TableWriter, WriteOptions};
 
@@ -1419,9 +1491,20 @@ mod tests {
         batch: &RecordBatch,
         options: &WriteOptions,
     ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+        written_unevenly_with_footer_memory(batch, options, FOOTER_MEMORY_BYTES)
+    }
+
+    /// [`written_unevenly`], a wide table's footer kept in at most `footer_memory`
+    /// bytes.
+    fn written_unevenly_with_footer_memory(
+        batch: &RecordBatch,
+        options: &WriteOptions,
+        footer_memory: usize,
+    ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         let rows = batch.num_rows();
         let mut out = Vec::new();
         let mut writer = Box::new(ParquetWriter::new(&mut out, &batch.schema(), options)?);
+        writer.footer_memory = footer_memory;
         let mut offset = 0;
         for len in [1, 95, 4_000, 333, 7_571].iter().cycle() {
             let len = (*len).min(rows - offset);
@@ -1492,6 +1575,58 @@ mod tests {
         assert!(
             read_back(&expected, &schema)? == batch,
             "the values read back differ"
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_wide_tables_footer_kept_on_disk_gives_the_parquet_crates_own_bytes()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // 18 row groups: more than a one-byte list header counts.
+        let batch = wide_table(12_000)?;
+        let options = WriteOptions::builder().with_row_group_size(700).build()?;
+        let expected = reference_bytes(&batch, &options)?;
+        let reader = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?;
+        assert_eq!(reader.metadata().num_row_groups(), 18);
+        // Kept in memory, moved to a file after every row group, after a few.
+        for footer_memory in [FOOTER_MEMORY_BYTES, 0, 200_000] {
+            let out = written_unevenly_with_footer_memory(&batch, &options, footer_memory)?;
+            assert!(
+                out == expected,
+                "bytes differ ({footer_memory} bytes in memory)"
+            );
+        }
+        // No rows: the crate's file of no row groups.
+        let empty = batch.slice(0, 0);
+        let mut expected = Vec::new();
+        ArrowWriter::try_new(
+            &mut expected,
+            batch.schema(),
+            Some(properties(
+                &batch.schema(),
+                Compression::SNAPPY,
+                700,
+                1 << 20,
+                None,
+            )),
+        )?
+        .close()?;
+        let mut out = Vec::new();
+        let mut writer = Box::new(ParquetWriter::new(&mut out, &empty.schema(), &options)?);
+        writer.write(&empty)?;
+        assert_eq!(writer.finish()?.rows, 0);
+        assert!(out == expected, "the files of no rows differ");
+        // A spill directory that cannot take the footer is an error naming it.
+        let options = WriteOptions::builder()
+            .with_row_group_size(700)
+            .with_spill_dir(Some("/nonexistent/transmogrify-spill".into()))
+            .build()?;
+        let err = written_unevenly_with_footer_memory(&batch, &options, 0)
+            .err()
+            .ok_or("writing succeeded")?;
+        assert!(
+            err.to_string().contains("parquet footer spill file"),
+            "{err}"
         );
         Ok(())
     }

@@ -378,10 +378,15 @@ impl StreamingOutput {
                     .map_or(0, |spill| spill.bytes)
             })
             .collect();
+        // Writers spill (a wide Parquet table's footer) where the parts were.
+        let options = WriteOptions {
+            spill_dir: Some(self.spill_dir.path().to_path_buf()),
+            ..self.options.clone()
+        };
         let summary = write_tables_with(
             &self.dir,
             &self.format,
-            &self.options,
+            &options,
             &layout,
             &schemas,
             &sizes,

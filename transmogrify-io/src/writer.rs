@@ -315,6 +315,9 @@ impl WriteOptionsBuilder {
     /// Where a streamed run spills its parts. Defaults to `None`: a hidden
     /// directory inside the output directory, removed at the end. (Text-mode CSV
     /// spills nothing: its rows go straight to hidden files in the output directory.)
+    /// A Parquet writer keeps the footer of a wide table (see
+    /// [`WIDE_TABLE_COLUMNS`](crate::WIDE_TABLE_COLUMNS)) beyond 8 MiB in an unnamed
+    /// file here, or in the system's temporary directory if `None`.
     pub fn with_spill_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.options.spill_dir = dir;
         self
