@@ -391,3 +391,65 @@ fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     }
     out.push(n as u8);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Field, fields};
+
+    #[test]
+    fn fields_are_found_by_their_compact_protocol_headers() {
+        let mut bytes = vec![
+            0x15, 0x04, // field 1, i32 2
+            0x06, 0x28, 0x02, // field 20 (given in full), i64 1
+            0x19, 0xF5, 20, // field 21, a list of 20 i32s
+        ];
+        bytes.extend([0x02; 20]);
+        bytes.extend([0x1C, 0x18, 0x01, b'x', 0x00, 0x00]); // field 22, a struct
+        let found = fields(&bytes).expect("well-formed");
+        let expected = [
+            Field {
+                id: 1,
+                kind: 5,
+                header: 0..1,
+                value: 1..2,
+            },
+            Field {
+                id: 20,
+                kind: 6,
+                header: 2..4,
+                value: 4..5,
+            },
+            Field {
+                id: 21,
+                kind: 9,
+                header: 5..6,
+                value: 6..28,
+            },
+            Field {
+                id: 22,
+                kind: 12,
+                header: 28..29,
+                value: 29..33,
+            },
+        ];
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn truncated_or_unknown_encodings_are_errors() {
+        for bytes in [
+            &[0x15][..],
+            &[0x18, 0x05, b'a'],
+            &[0x19, 0x35, 0x02],
+            &[0x1E, 0x00],
+            &[],
+        ] {
+            let err = fields(bytes).expect_err("malformed");
+            assert!(
+                err.to_string()
+                    .contains("unexpected Parquet metadata encoding"),
+                "{err}"
+            );
+        }
+    }
+}
