@@ -397,7 +397,7 @@ mod tests {
     use super::{Field, fields};
 
     #[test]
-    fn fields_are_found_by_their_compact_protocol_headers() {
+    fn fields_are_found_by_their_compact_protocol_headers() -> crate::error::Result<()> {
         let mut bytes = vec![
             0x15, 0x04, // field 1, i32 2
             0x06, 0x28, 0x02, // field 20 (given in full), i64 1
@@ -405,7 +405,7 @@ mod tests {
         ];
         bytes.extend([0x02; 20]);
         bytes.extend([0x1C, 0x18, 0x01, b'x', 0x00, 0x00]); // field 22, a struct
-        let found = fields(&bytes).expect("well-formed");
+        let found = fields(&bytes)?;
         let expected = [
             Field {
                 id: 1,
@@ -433,6 +433,7 @@ mod tests {
             },
         ];
         assert_eq!(found, expected);
+        Ok(())
     }
 
     #[test]
@@ -444,7 +445,9 @@ mod tests {
             &[0x1E, 0x00],
             &[],
         ] {
-            let err = fields(bytes).expect_err("malformed");
+            let Err(err) = fields(bytes) else {
+                panic!("{bytes:?} read as well-formed");
+            };
             assert!(
                 err.to_string()
                     .contains("unexpected Parquet metadata encoding"),
