@@ -716,7 +716,13 @@ impl<W: Write + Send> ParquetWriter<W> {
         // The cells go before the row group's metadata is built and encoded.
         drop(slices);
         let metadata = row_group.close().map_err(pq_err)?;
-        file.footer.add(Arc::unwrap_or_clone(metadata))
+        file.footer.add(Arc::unwrap_or_clone(metadata))?;
+        // The row group's cells, writers and metadata (hundreds of thousands of
+        // allocations for such a table) are free now; what glibc's allocator keeps
+        // of them, spread over its arenas, is handed back before the next row group
+        // is gathered.
+        crate::output::release_free_memory();
+        Ok(())
     }
 
     /// Writes `rows` into row groups that close at the row limit, or before their
