@@ -43,10 +43,9 @@ const TYPE_STRUCT: u8 = 12;
 /// The footer of a Parquet file written one row group at a time.
 pub(crate) struct Footer {
     schema: SchemaDescPtr,
-    version: i32,
-    created_by: String,
-    key_value: Option<Vec<KeyValue>>,
-    write_path_in_schema: bool,
+    /// The file's writer properties: its writer, format version and key-value
+    /// metadata.
+    props: WriterPropertiesPtr,
     /// Row groups added so far.
     row_groups: usize,
     rows: i64,
@@ -72,10 +71,7 @@ impl Footer {
     ) -> Self {
         Footer {
             schema,
-            version: props.writer_version().as_num(),
-            created_by: props.created_by().to_string(),
-            key_value: props.key_value_metadata().cloned(),
-            write_path_in_schema: props.write_path_in_schema(),
+            props: props.clone(),
             row_groups: 0,
             rows: 0,
             memory: Vec::new(),
@@ -113,7 +109,7 @@ impl Footer {
 
     /// Writes the file's metadata, its length and the closing magic to `out`.
     pub(crate) fn write_to(mut self, out: &mut impl Write) -> Result<()> {
-        let key_value = self.key_value.take();
+        let key_value = self.props.key_value_metadata().cloned();
         let empty = self.encoded(Vec::new(), key_value)?;
         // The metadata before the row groups' structures, and after them.
         let (mut head, mut tail) = (Vec::new(), Vec::new());
@@ -186,9 +182,9 @@ impl Footer {
     ) -> Result<Vec<u8>> {
         let rows = row_groups.iter().map(RowGroupMetaData::num_rows).sum();
         let file = FileMetaData::new(
-            self.version,
+            self.props.writer_version().as_num(),
             rows,
-            Some(self.created_by.clone()),
+            Some(self.props.created_by().to_string()),
             key_value,
             self.schema.clone(),
             None,
@@ -196,7 +192,7 @@ impl Footer {
         let metadata = ParquetMetaData::new(file, row_groups);
         let mut bytes = Vec::new();
         ParquetMetaDataWriter::new(&mut bytes, &metadata)
-            .with_write_path_in_schema(self.write_path_in_schema)
+            .with_write_path_in_schema(self.props.write_path_in_schema())
             .with_preserve_page_index_locations(false)
             .finish()
             .map_err(|e| Error::Internal(format!("encoding Parquet metadata: {e}")))?;
@@ -304,7 +300,7 @@ impl Reader<'_> {
         let mut value = 0u64;
         for shift in (0..70).step_by(7) {
             let byte = self.byte()?;
-            value |= u64::from(byte & 0x7F) << shift.min(63);
+            value |= u64::from(byte & 0x7F) << shift;
             if byte & 0x80 == 0 {
                 return Ok(value);
             }
