@@ -173,11 +173,19 @@ pub(crate) fn assign_unique<K: Ord>(
     out.into_iter().map(Option::unwrap_or_default).collect()
 }
 
+/// Longest file stem [`file_stem`] gives, in bytes: with an extension (and a `_2`
+/// that [`unique_file_stems`] may add) it stays within the 255 bytes most file
+/// systems allow in a name.
+pub const MAX_FILE_STEM: usize = 240;
+
 /// A file-name-safe stem for a table name: characters other than ASCII letters,
-/// digits, `-`, `_` and `.` become `_`, and a leading `.` becomes `_`.
+/// digits, `-`, `_` and `.` become `_`, a leading `.` becomes `_`, and a stem longer
+/// than [`MAX_FILE_STEM`] bytes is cut to it.
 ///
 /// ```
-/// assert_eq!(transmogrify_core::file_stem("orders/2024 Q1"), "orders_2024_Q1");
+/// use transmogrify_core::{MAX_FILE_STEM, file_stem};
+/// assert_eq!(file_stem("orders/2024 Q1"), "orders_2024_Q1");
+/// assert_eq!(file_stem(&"k".repeat(300)), "k".repeat(MAX_FILE_STEM));
 /// ```
 pub fn file_stem(table_name: &str) -> String {
     let mut s: String = table_name
@@ -189,9 +197,11 @@ pub fn file_stem(table_name: &str) -> String {
                 '_'
             }
         })
+        .take(MAX_FILE_STEM)
         .collect();
     if s.starts_with('.') || s.is_empty() {
         s.insert(0, '_');
+        s.truncate(MAX_FILE_STEM);
     }
     s
 }
@@ -266,6 +276,16 @@ mod tests {
         assert_eq!(
             unique_file_stems(&["a/b", "a_b", "A_B", ".hidden"]),
             ["a_b", "a_b_2", "A_B_3", "_.hidden"]
+        );
+        // Long names are cut, and told apart again if the cut made them equal.
+        let long = "k".repeat(MAX_FILE_STEM);
+        assert_eq!(
+            unique_file_stems(&[format!("{long}x"), format!("{long}y"), format!(".{long}")]),
+            [
+                long.clone(),
+                format!("{long}_2"),
+                format!("_.{}", &long[2..])
+            ]
         );
     }
 }

@@ -279,9 +279,27 @@ pub(crate) fn table_temp_name(n: u64) -> String {
     format!(".transmogrify-table-{}-{n}.csv.tmp", std::process::id())
 }
 
+/// Longest file name most file systems take, in bytes.
+const NAME_MAX: usize = 255;
+
 /// Hidden name under which this process writes `file_name` until it is complete.
+///
+/// A name that fits the file system's limit gets a hidden name that fits too: the
+/// name is cut and a hash of it added, so that a table named up to the limit is
+/// written, and one beyond it fails where it is given its final name.
 fn pending_name(file_name: &str) -> String {
-    format!(".{file_name}.tmp-{}", std::process::id())
+    let end = format!(".tmp-{}", std::process::id());
+    if file_name.len() + 1 + end.len() <= NAME_MAX {
+        return format!(".{file_name}{end}");
+    }
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(file_name, &mut hasher);
+    let hash = format!("~{:016x}", std::hash::Hasher::finish(&hasher));
+    let mut cut = NAME_MAX.saturating_sub(1 + hash.len() + end.len());
+    while !file_name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(".{}{hash}{end}", &file_name[..cut])
 }
 
 /// Removes from `dir` what this process has written there under hidden names and not
@@ -1030,7 +1048,10 @@ impl WriteResultExt for ProcessingResult {
 mod tests {
     use std::io::Write;
 
-    use super::{BufWriter, Commits, File, PendingFile, RESERVE_STEP, Reserve, Writeback};
+    use super::{
+        BufWriter, Commits, File, NAME_MAX, PendingFile, RESERVE_STEP, Reserve, Writeback,
+        pending_name, remove_unfinished,
+    };
 
     #[test]
     fn writeback_runs_on_its_own_thread_and_ends_with_its_owner()
@@ -1117,6 +1138,36 @@ mod tests {
         commits.add(pending, file)?;
         drop(commits);
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn a_name_up_to_the_limit_has_a_hidden_name_within_it() -> Result<(), Box<dyn std::error::Error>>
+    {
+        let end = format!(".tmp-{}", std::process::id());
+        assert_eq!(pending_name("a.csv"), format!(".a.csv{end}"));
+        // Near the limit: cut (never inside a character), told apart by a hash.
+        let long = |last: &str| format!("{}{last}.parquet", "é".repeat(123));
+        let (x, y) = (pending_name(&long("x")), pending_name(&long("y")));
+        assert_ne!(x, y);
+        for name in [&x, &y] {
+            assert!(
+                name.len() <= NAME_MAX && name.len() > NAME_MAX - 2,
+                "{name}"
+            );
+            assert!(name.starts_with(".éé") && name.ends_with(&end), "{name}");
+        }
+        assert_eq!(x, pending_name(&long("x")));
+        // The file systems here take it, and an interrupted run's cleanup finds it.
+        let dir = tempfile::tempdir()?;
+        let dest = long("x");
+        assert_eq!(dest.len(), NAME_MAX);
+        let pending = PendingFile::new(dir.path(), &dest);
+        File::create(&pending.tmp)?;
+        std::fs::write(dir.path().join(&dest), "kept")?;
+        assert_eq!(remove_unfinished(dir.path()), 1);
+        let left: Vec<_> = std::fs::read_dir(dir.path())?.collect::<Result<_, _>>()?;
+        assert_eq!(left.len(), 1);
         Ok(())
     }
 }

@@ -203,3 +203,39 @@ fn bad_json_in_skip_mode_keeps_the_good_records() -> TestResult {
     assert_eq!(lines.len(), 3);
     Ok(())
 }
+
+#[test]
+fn tables_with_names_too_long_for_a_file_name_get_cut_file_names() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Two keys of 300 characters alike in their first 250: `a_<key>` is 302.
+    let (x, y) = (
+        "k".repeat(250) + &"x".repeat(50),
+        "k".repeat(250) + &"y".repeat(50),
+    );
+    std::fs::write(
+        dir.path().join("a.jsonl"),
+        format!("{{\"{x}\":[{{\"v\":1}}],\"{y}\":[{{\"v\":2}}]}}\n"),
+    )?;
+    let stem = format!("a_{}", "k".repeat(238));
+    for format in ["csv", "parquet"] {
+        let r = run(
+            dir.path(),
+            &["flatten", "a.jsonl", "-o", format, "-f", format, "-q"],
+            None,
+        )?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(
+            names(&dir.path().join(format))?,
+            [
+                format!("a.{format}"),
+                format!("{stem}.{format}"),
+                format!("{stem}_2.{format}")
+            ]
+        );
+    }
+    let csv = |name: &str| std::fs::read_to_string(dir.path().join("csv").join(name));
+    assert!(csv(&format!("{stem}.csv"))?.starts_with("v,__extract_id"));
+    assert!(csv(&format!("{stem}.csv"))?.contains("\n1,"));
+    assert!(csv(&format!("{stem}_2.csv"))?.contains("\n2,"));
+    Ok(())
+}
