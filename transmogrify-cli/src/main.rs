@@ -24,6 +24,10 @@ use crate::fail::{EXIT_IO, EXIT_OK, EXIT_USAGE, Fail};
 fn main() -> ExitCode {
     // A bug must not greet the user with a backtrace: one sentence and exit 101.
     std::panic::set_hook(Box::new(|info| {
+        // A decoder's panic on malformed input is reported as an input error.
+        if transmogrify_io::panic_is_guarded() {
+            return;
+        }
         let msg = info
             .payload()
             .downcast_ref::<&str>()

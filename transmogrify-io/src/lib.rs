@@ -61,6 +61,7 @@
 pub use crate::csv_reader::{CsvOptions, DEFAULT_CSV_DELIMITER, DEFAULT_CSV_QUOTE};
 pub use crate::csv_writer::{CsvWriter, CsvWriterFactory, cell_text};
 pub use crate::error::{Error, Result};
+pub use crate::guard::panic_is_guarded;
 pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
 pub use crate::output::{
@@ -87,6 +88,7 @@ mod csv_reader;
 mod csv_widen;
 mod csv_writer;
 mod error;
+mod guard;
 mod input;
 mod json_reader;
 mod json_text;

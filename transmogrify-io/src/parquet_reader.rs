@@ -20,6 +20,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 use transmogrify_core::Position;
 
 use crate::error::{Error, Result};
+use crate::guard::guarded;
 use crate::input::{Compression, Input};
 use crate::json_text::{json_key, push_json_string};
 use crate::reader::{RawBatch, Reader, ReaderOptions};
@@ -53,17 +54,23 @@ impl ParquetReader {
                 tmp
             }
         };
-        let corrupt = |e: parquet::errors::ParquetError| Error::Parquet {
+        let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
             source_name: name.to_string(),
             row: None,
-            source: Box::new(e),
+            source: e,
         };
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(corrupt)?;
-        let num_rows = u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-        let reader = builder
-            .with_batch_size(options.batch_records.max(1))
-            .build()
-            .map_err(corrupt)?;
+        // The parquet crate may panic on a malformed footer rather than fail.
+        let (reader, num_rows) = guarded(|| {
+            let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+            let num_rows =
+                u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
+            let reader = builder
+                .with_batch_size(options.batch_records.max(1))
+                .build()?;
+            Ok((reader, num_rows))
+        })
+        .map_err(|panic| corrupt(panic.into()))?
+        .map_err(|e: parquet::errors::ParquetError| corrupt(Box::new(e)))?;
         Ok(ParquetReader {
             source: name,
             reader,
@@ -355,25 +362,25 @@ impl Iterator for ParquetReader {
         if self.done {
             return None;
         }
-        match self.reader.next() {
-            None => {
-                self.done = true;
-                None
-            }
-            Some(Ok(batch)) => {
-                let converted = self.convert(&batch);
-                self.done = converted.is_err();
-                Some(converted)
-            }
-            Some(Err(e)) => {
-                self.done = true;
-                Some(Err(Error::Parquet {
-                    source_name: self.source.to_string(),
-                    row: Some(self.row),
-                    source: Box::new(e),
-                }))
-            }
-        }
+        // Malformed pages may make the parquet crate panic rather than fail, or give
+        // arrays whose buffers do not add up, on which reading a value panics.
+        let read = guarded(|| match self.reader.next()? {
+            Ok(batch) => Some(self.convert(&batch)),
+            Err(e) => Some(Err(Error::Parquet {
+                source_name: self.source.to_string(),
+                row: Some(self.row),
+                source: Box::new(e),
+            })),
+        });
+        let read = read.unwrap_or_else(|panic| {
+            Some(Err(Error::Parquet {
+                source_name: self.source.to_string(),
+                row: Some(self.row),
+                source: panic.into(),
+            }))
+        });
+        self.done = !matches!(read, Some(Ok(_)));
+        read
     }
 }
 

@@ -239,3 +239,36 @@ fn tables_with_names_too_long_for_a_file_name_get_cut_file_names() -> TestResult
     assert!(csv(&format!("{stem}_2.csv"))?.contains("\n2,"));
     Ok(())
 }
+
+#[test]
+fn a_parquet_file_that_makes_the_decoder_panic_is_a_data_error_in_one_line() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let bad = format!(
+        "{}/../transmogrify-io/tests/data/bad_chunk_offset.parquet",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::copy(bad, dir.path().join("bad.parquet"))?;
+    for executor in ["sequential", "threads", "processes"] {
+        let r = run(
+            dir.path(),
+            &[
+                "flatten",
+                "bad.parquet",
+                "-o",
+                "out",
+                "--executor",
+                executor,
+                "-j",
+                "2",
+            ],
+            None,
+        )?;
+        assert_eq!(r.code, 1, "{executor}: {}", r.stderr);
+        assert_eq!(
+            r.stderr,
+            "error: bad.parquet: row 0: corrupt or unreadable Parquet: column start and length should not be negative\n",
+            "{executor}"
+        );
+    }
+    Ok(())
+}

@@ -54,6 +54,21 @@ fn corrupt_parquet() {
 }
 
 #[test]
+fn parquet_that_makes_the_decoder_panic_is_an_error_about_the_file() {
+    // The parquet crate panics on these (found by mutating valid files) rather than
+    // failing: a column chunk at a negative offset, and a page whose arrays do not
+    // add up.
+    assert_eq!(
+        error_of("bad_chunk_offset.parquet"),
+        "bad_chunk_offset.parquet: row 0: corrupt or unreadable Parquet: column start and length should not be negative"
+    );
+    assert_eq!(
+        error_of("bad_page.parquet"),
+        "bad_page.parquet: row 0: corrupt or unreadable Parquet: offset + len out of bounds"
+    );
+}
+
+#[test]
 fn corrupt_gzip() {
     // The file is cut in half: the lines before the cut were read.
     assert_eq!(
