@@ -48,6 +48,35 @@ impl Fail {
         self.hint = Some(hint.into());
         self
     }
+
+    /// Adds the hint for the operating system error behind `e`, if it has one and
+    /// there is no other hint.
+    fn hinted_by(self, e: &(dyn std::error::Error + 'static)) -> Self {
+        use std::io::ErrorKind;
+        let hint = io_cause(e).and_then(|io| match io.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Some(
+                "the output directory's disk is full; while it runs, a run also keeps \
+                 its parts there, in hidden `.transmogrify-*` entries",
+            ),
+            _ => None,
+        });
+        match hint {
+            Some(h) if self.hint.is_none() => self.with_hint(h),
+            _ => self,
+        }
+    }
+}
+
+/// The first operating system error in `e`'s chain of causes.
+fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return Some(io);
+        }
+        next = err.source();
+    }
+    None
 }
 
 impl fmt::Display for Fail {
@@ -88,14 +117,16 @@ impl From<transmogrify_parallel::Error> for Fail {
                 "use --on-error skip to write bad records to the errors table and carry on",
             );
         }
-        match &e {
+        let fail = match &e {
             E::Io { .. } => Fail::io(e.to_string()),
             E::Input(transmogrify_io::Error::Io { .. }) => Fail::io(e.to_string()),
             E::Chunk { source, .. } if matches!(**source, E::Io { .. }) => Fail::io(e.to_string()),
             E::Config(_) => Fail::usage(e.to_string()),
             E::Core(transmogrify_core::Error::Config(_)) => Fail::usage(e.to_string()),
+            E::Sink(source) if io_cause(source.as_ref()).is_some() => Fail::io(e.to_string()),
             _ => Fail::data(e.to_string()),
-        }
+        };
+        fail.hinted_by(&e)
     }
 }
 
@@ -106,7 +137,7 @@ impl From<transmogrify_io::Error> for Fail {
                 "use --on-error skip to write bad records to the errors table and carry on",
             );
         }
-        match &e {
+        let fail = match &e {
             transmogrify_io::Error::Io { .. } => Fail::io(e.to_string()),
             transmogrify_io::Error::OutputDirNotEmpty { .. } => Fail::io(e.to_string())
                 .with_hint("pass --force to write into it anyway, or choose another directory"),
@@ -114,6 +145,39 @@ impl From<transmogrify_io::Error> for Fail {
             | transmogrify_io::Error::InvalidOption { .. }
             | transmogrify_io::Error::UnknownInputFormat { .. } => Fail::usage(e.to_string()),
             _ => Fail::data(e.to_string()),
+        };
+        fail.hinted_by(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::ErrorKind;
+
+    use super::{EXIT_IO, Fail};
+
+    const FULL: &str = "the output directory's disk is full; while it runs, a run also keeps \
+                        its parts there, in hidden `.transmogrify-*` entries";
+
+    fn io(kind: ErrorKind) -> transmogrify_io::Error {
+        transmogrify_io::Error::Io {
+            path: "out/.transmogrify-table-1-0.csv.tmp".into(),
+            source: kind.into(),
         }
+    }
+
+    #[test]
+    fn a_full_disk_gets_a_hint_wherever_the_error_is_wrapped() {
+        let fail = Fail::from(io(ErrorKind::StorageFull));
+        assert_eq!((fail.code, fail.hint.as_deref()), (EXIT_IO, Some(FULL)));
+        let wrapped = transmogrify_parallel::Error::Sink(Box::new(io(ErrorKind::QuotaExceeded)));
+        let fail = Fail::from(wrapped);
+        assert_eq!((fail.code, fail.hint.as_deref()), (EXIT_IO, Some(FULL)));
+        assert!(
+            fail.message.starts_with("writing results: out/"),
+            "{}",
+            fail.message
+        );
+        assert_eq!(Fail::from(io(ErrorKind::NotFound)).hint, None);
     }
 }

@@ -52,7 +52,7 @@ pub enum Error {
     Cancelled,
     /// The result sink refused a part.
     #[error("writing results: {0}")]
-    Sink(Box<dyn std::error::Error + Send + Sync>),
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl Error {
