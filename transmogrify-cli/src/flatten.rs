@@ -125,7 +125,8 @@ fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
         if p.as_os_str() == "-" {
             return None;
         }
-        total += std::fs::metadata(p).ok()?.len();
+        // (A named pipe has no length to go by.)
+        total += std::fs::metadata(p).ok().filter(|m| m.is_file())?.len();
     }
     Some(total)
 }

@@ -41,7 +41,10 @@ impl ParquetReader {
         // Parquet needs random access: a plain file is read in place, anything else
         // (stdin, compressed) is first copied to an anonymous temporary file.
         let file = match (&input.path, input.compression) {
-            (Some(path), Compression::None) => {
+            // (A named pipe, say, is not a file to read in place: it was opened.)
+            (Some(path), Compression::None)
+                if std::fs::metadata(path).is_ok_and(|m| m.is_file()) =>
+            {
                 File::open(path).map_err(|e| Error::io(path.clone(), e))?
             }
             _ => {

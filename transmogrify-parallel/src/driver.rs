@@ -257,7 +257,8 @@ impl<'a> Plan<'a> {
             self.scanner = None;
             return Ok(());
         }
-        if !input.is_stdin() && crate::plan::compressed_file(input.path())? {
+        let stream = input.is_stream();
+        if !stream && crate::plan::compressed_file(input.path())? {
             // gzip or zstd under a plain name: through the decompressing readers.
             let options = transmogrify_io::ReaderOptions::builder()
                 .with_format(io_format(input.format()))
@@ -267,7 +268,7 @@ impl<'a> Plan<'a> {
             return Ok(());
         }
         let splittable = input.format() == InputFormat::Jsonl
-            && !input.is_stdin()
+            && !stream
             && self.job.chunking.records.is_none()
             && self.job.limit.is_none();
         if splittable {
@@ -275,21 +276,29 @@ impl<'a> Plan<'a> {
                 jsonl_ranges(input.path(), self.job.chunking.bytes, self.workers)?.into_iter();
             self.scanner = None;
         } else {
-            let reader: Box<dyn std::io::Read + Send> = if input.is_stdin() {
-                let mut stdin = std::io::BufReader::with_capacity(1 << 16, std::io::stdin());
-                let head = std::io::BufRead::fill_buf(&mut stdin)
+            let reader: Box<dyn std::io::Read + Send> = if stream {
+                let source: Box<dyn std::io::Read + Send> = if input.is_stdin() {
+                    Box::new(std::io::stdin())
+                } else {
+                    Box::new(
+                        std::fs::File::open(input.path())
+                            .map_err(|e| Error::io(input.path(), e))?,
+                    )
+                };
+                let mut stream = std::io::BufReader::with_capacity(1 << 16, source);
+                let head = std::io::BufRead::fill_buf(&mut stream)
                     .map_err(|e| Error::io(input.path(), e))?;
                 if crate::plan::compressed_head(head) {
-                    // Compressed standard input goes through the decompressing readers.
+                    // A compressed stream goes through the decompressing readers.
                     let options = transmogrify_io::ReaderOptions::builder()
                         .with_format(io_format(input.format()))
                         .build()?;
-                    let stdin = transmogrify_io::Input::from_reader(&input.name(), stdin, None)?;
-                    self.reader = Some(transmogrify_io::reader_for(stdin, &options)?);
+                    let stream = transmogrify_io::Input::from_reader(&input.name(), stream, None)?;
+                    self.reader = Some(transmogrify_io::reader_for(stream, &options)?);
                     self.scanner = None;
                     return Ok(());
                 }
-                Box::new(stdin)
+                Box::new(stream)
             } else {
                 Box::new(std::fs::File::open(input.path()).map_err(|e| Error::io(input.path(), e))?)
             };

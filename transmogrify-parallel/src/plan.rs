@@ -85,7 +85,8 @@ impl Input {
     /// `.csv`, `.parquet`, each maybe with `.gz` or `.zst`) or, failing that, by its
     /// first bytes, as `transmogrify-io` tells them. Plain JSON and JSONL files are
     /// chunked by the executors; everything else goes through `transmogrify-io`'s
-    /// readers. Standard input is JSONL.
+    /// readers. Standard input is JSONL; so is a named pipe or another input that can
+    /// be read only once, unless its name says otherwise.
     pub fn detect(path: impl Into<PathBuf>) -> Result<Self> {
         use transmogrify_io::{Compression, InputFormat as Io};
         let path = path.into();
@@ -93,6 +94,21 @@ impl Input {
             return Ok(Input::jsonl(path));
         }
         let name = path.to_string_lossy().into_owned();
+        if is_stream(&path) {
+            // Read once, front to back: told by its name alone (JSONL if that says
+            // nothing, like standard input), as looking at it would use it up.
+            let format = Io::from_extension(&name);
+            return match (Compression::from_extension(&name), format) {
+                (Compression::None, Some(Io::Json)) => Ok(Input::json(path)),
+                (Compression::None, Some(Io::Jsonl) | None) => Ok(Input::jsonl(path)),
+                (_, format) => {
+                    let options = transmogrify_io::ReaderOptions::builder()
+                        .with_format(format)
+                        .build()?;
+                    Ok(Input::with_reader(path, options))
+                }
+            };
+        }
         let compressed =
             Compression::from_extension(&name) != Compression::None || compressed_file(&path)?;
         let format = match Io::from_extension(&name) {
@@ -149,10 +165,22 @@ impl Input {
     pub(crate) fn is_stdin(&self) -> bool {
         is_stdin(&self.path)
     }
+
+    /// Whether the input can only be read once, front to back ([`is_stream`]).
+    pub(crate) fn is_stream(&self) -> bool {
+        is_stream(&self.path)
+    }
 }
 
 fn is_stdin(path: &Path) -> bool {
     path.as_os_str() == "-"
+}
+
+/// Whether `path` can only be read once, front to back: standard input, or anything
+/// but a regular file (a named pipe, a shell's `<(command)`, a device). Such an input
+/// is opened once and read as standard input is, never cut into byte ranges.
+pub(crate) fn is_stream(path: &Path) -> bool {
+    is_stdin(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file())
 }
 
 /// Whether bytes start as gzip or zstd data do.

@@ -426,3 +426,75 @@ fn a_directory_reads_files_whose_names_are_not_utf8() -> TestResult {
     );
     Ok(())
 }
+
+/// A named pipe (as a shell's `<(command)` is too) is opened once and read front to
+/// back, like standard input: it was opened again after its format was looked at,
+/// which waited for a writer that had gone.
+#[cfg(unix)]
+#[test]
+fn a_named_pipe_is_read_once_with_every_executor() -> TestResult {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir()?;
+    let cases = [
+        ("pipe.jsonl", "events.jsonl"),
+        ("pipe", "events.jsonl"),
+        ("pipe.json", "customers.json"),
+    ];
+    for (pipe, example_file) in cases {
+        let mut args = vec!["flatten", "-e", "t", "-f", "csv"];
+        args.extend_from_slice(FIXED);
+        let source = example(example_file);
+        let expected = dir.path().join(format!("file-{pipe}"));
+        let expected_dir = expected.to_string_lossy().into_owned();
+        let r = run(
+            dir.path(),
+            &[&args[..], &[source.as_str(), "-o", &expected_dir]].concat(),
+            None,
+        )?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        for executor in ["sequential", "threads", "processes"] {
+            let fifo = dir.path().join(pipe);
+            let _ = std::fs::remove_file(&fifo);
+            assert!(Command::new("mkfifo").arg(&fifo).status()?.success());
+            let mut writer = Command::new("sh")
+                .arg("-c")
+                .arg(format!("cat '{source}' > '{}'", fifo.display()))
+                .spawn()?;
+            let out = format!("{pipe}-{executor}");
+            let mut child = Command::new(bin())
+                .args(&args)
+                .args([pipe, "-o", &out, "--executor", executor, "-j", "2"])
+                .args(["--chunk-size", "1KiB"])
+                .current_dir(dir.path())
+                .spawn()?;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let status = loop {
+                if let Some(status) = child.try_wait()? {
+                    break Some(status);
+                }
+                if Instant::now() > deadline {
+                    child.kill()?;
+                    break None;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            };
+            let _ = writer.kill();
+            writer.wait()?;
+            assert!(
+                status.is_some_and(|s| s.success()),
+                "{pipe}, {executor}: {status:?}"
+            );
+            let got = dir.path().join(&out);
+            assert_eq!(names(&got)?, names(&expected)?, "{pipe}, {executor}");
+            for name in names(&got)? {
+                assert_eq!(
+                    std::fs::read(got.join(&name))?,
+                    std::fs::read(expected.join(&name))?,
+                    "{pipe}, {executor}: {name}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
