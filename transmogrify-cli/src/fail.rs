@@ -58,6 +58,11 @@ impl Fail {
                 "the output directory's disk is full; while it runs, a run also keeps \
                  its parts there, in hidden `.transmogrify-*` entries",
             ),
+            #[cfg(unix)]
+            _ if io.raw_os_error() == Some(libc::EMFILE) => Some(
+                "a run keeps a file open for each table as it goes; \
+                 allow more open files (`ulimit -n`)",
+            ),
             _ => None,
         });
         match hint {

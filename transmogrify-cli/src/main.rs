@@ -43,6 +43,8 @@ fn main() -> ExitCode {
             "error: internal error (this is a bug, please report it with the input): {msg}{at}"
         );
     }));
+    #[cfg(unix)]
+    raise_open_file_limit();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -77,5 +79,32 @@ pub fn print(text: &str) -> Result<u8, Fail> {
             message: format!("writing to standard output: {e}"),
             hint: None,
         }),
+    }
+}
+
+/// Lets the process open as many files as its hard limit allows: a run keeps a file
+/// open for each table as it goes (its spilled parts, or its CSV written as it
+/// goes), and the usual soft limit of 1,024 would stop a run with more tables.
+#[cfg(unix)]
+fn raise_open_file_limit() {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read or write the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 || limit.rlim_cur >= limit.rlim_max
+        {
+            return;
+        }
+        let mut raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) != 0 {
+            // macOS takes at most OPEN_MAX (10,240) under an unlimited hard limit.
+            raised.rlim_cur = limit.rlim_max.min(10_240);
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &raised);
+        }
     }
 }

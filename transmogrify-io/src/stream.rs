@@ -148,7 +148,6 @@ pub struct StreamingOutput {
     format: String,
     options: WriteOptions,
     config: ProcessorConfig,
-    spill_dir: tempfile::TempDir,
     spills: Vec<Spill>,
     /// [`FrameWriter`]'s buffer, reused for every frame.
     spill_buffer: Vec<u8>,
@@ -156,6 +155,9 @@ pub struct StreamingOutput {
     layout: Option<ProcessingResult>,
     /// CSV tables written as parts arrive, instead of spilled (the built-in writer).
     direct: Option<DirectCsv>,
+    /// Last, so that it is removed after the files in it are closed (with no file
+    /// descriptor to spare, as when too many were open, it could not be).
+    spill_dir: tempfile::TempDir,
 }
 
 impl StreamingOutput {

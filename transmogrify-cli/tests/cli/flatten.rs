@@ -498,3 +498,53 @@ fn a_named_pipe_is_read_once_with_every_executor() -> TestResult {
     }
     Ok(())
 }
+
+/// A run keeps a file open for each table as it goes: the program raises its soft
+/// limit on open files to the hard one, and past that says what to do.
+#[cfg(unix)]
+#[test]
+fn more_tables_than_the_soft_open_file_limit() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let records: String = (0..200)
+        .map(|i| format!("{{\"id\":{i},\"k{i}\":[{{\"x\":{i}}}]}}\n"))
+        .collect();
+    std::fs::write(dir.path().join("t.jsonl"), records)?;
+    let under = |limit: &str, out: &str, format: &str| {
+        std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("ulimit {limit} 64 && exec \"$0\" \"$@\""))
+            .arg(bin())
+            .args(["flatten", "t.jsonl", "-o", out, "-f", format, "-q"])
+            .current_dir(dir.path())
+            .output()
+    };
+    for format in ["csv", "parquet"] {
+        let soft = under("-Sn", &format!("soft-{format}"), format)?;
+        assert_eq!(
+            soft.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&soft.stderr)
+        );
+        assert_eq!(
+            names(&dir.path().join(format!("soft-{format}")))?.len(),
+            201
+        );
+        let hard = under("-n", &format!("hard-{format}"), format)?;
+        let stderr = String::from_utf8(hard.stderr)?;
+        assert_eq!(hard.status.code(), Some(3), "{stderr}");
+        assert!(
+            stderr.ends_with(
+                "\nhint: a run keeps a file open for each table as it goes; \
+                 allow more open files (`ulimit -n`)\n"
+            ),
+            "{stderr}"
+        );
+        // Nothing left behind, hidden or not.
+        assert_eq!(
+            names(&dir.path().join(format!("hard-{format}")))?,
+            Vec::<String>::new()
+        );
+    }
+    Ok(())
+}
