@@ -1,12 +1,12 @@
 //! `transmogrify bench`: every chosen executor and worker count on the user's data,
 //! each run in a child process of this program so its peak memory is its own.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::args::{BenchArgs, ExecutorArg};
+use crate::args::{BenchArgs, ExecutorArg, InputArgs};
 use crate::fail::Fail;
 use crate::progress::human_bytes;
 
@@ -40,6 +40,14 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, Fail> {
     if workers.contains(&0) {
         return Err(Fail::usage("--workers must be at least 1"));
     }
+    let entity = crate::options::entity(&args.input)?;
+    let inputs = match replayable(&args.input.inputs, &scratch.join("inputs")) {
+        Ok(inputs) => inputs,
+        Err(fail) => {
+            let _ = std::fs::remove_dir_all(&scratch);
+            return Err(fail);
+        }
+    };
     let mut rows = Vec::new();
     for &executor in &args.executors {
         let counts: Vec<usize> = if executor == ExecutorArg::Sequential {
@@ -52,7 +60,9 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, Fail> {
             let report = scratch.join(format!("{}-{w}.json", name(executor)));
             let mut cmd = Command::new(&exe);
             cmd.arg("flatten")
-                .args(&args.input.inputs)
+                .args(&inputs)
+                .args(input_options(&args.input))
+                .args(["--entity", &entity])
                 .arg("-o")
                 .arg(&out)
                 .args(["--force", "--quiet", "-f", &args.format])
@@ -60,9 +70,6 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, Fail> {
                 .args(["--chunk-size", &args.chunk_size])
                 .arg("--report")
                 .arg(&report);
-            if let Some(e) = &args.input.entity {
-                cmd.args(["--entity", e]);
-            }
             if args.typed {
                 cmd.arg("--typed");
             }
@@ -90,6 +97,58 @@ pub fn run(args: &BenchArgs) -> Result<Vec<Row>, Fail> {
     }
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(rows)
+}
+
+/// The inputs as every run reads them: one that can be read only once (standard
+/// input, a named pipe) is first copied into `dir`, under its own name (standard input
+/// as `stdin.jsonl`, JSONL as `flatten` takes it) so that its format is told as before.
+fn replayable(inputs: &[PathBuf], dir: &Path) -> Result<Vec<PathBuf>, Fail> {
+    let mut out = Vec::with_capacity(inputs.len());
+    for (i, path) in inputs.iter().enumerate() {
+        let stdin = path.as_os_str() == "-";
+        let stream = stdin || std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+        if !stream {
+            out.push(path.clone());
+            continue;
+        }
+        let name = match path.file_name() {
+            Some(name) if !stdin => name.to_os_string(),
+            _ => "stdin.jsonl".into(),
+        };
+        let copy = dir.join(i.to_string()).join(name);
+        let failed = |e: std::io::Error| Fail::io(format!("copying {}: {e}", path.display()));
+        std::fs::create_dir_all(copy.parent().unwrap_or(dir)).map_err(failed)?;
+        let mut to = std::fs::File::create(&copy).map_err(failed)?;
+        if stdin {
+            std::io::copy(&mut std::io::stdin().lock(), &mut to).map_err(failed)?;
+        } else {
+            std::io::copy(&mut std::fs::File::open(path).map_err(failed)?, &mut to)
+                .map_err(failed)?;
+        }
+        out.push(copy);
+    }
+    Ok(out)
+}
+
+/// The input options of `flatten` as given to `bench`.
+fn input_options(input: &InputArgs) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(format) = crate::flatten::format_name(input.input_format) {
+        out.extend(["--input-format".into(), format.into()]);
+    }
+    if let Some(path) = &input.json_path {
+        out.extend(["--json-path".into(), path.clone()]);
+    }
+    out.extend(["--csv-delimiter".into(), input.csv_delimiter.to_string()]);
+    out.extend(["--csv-quote".into(), input.csv_quote.to_string()]);
+    for null in &input.csv_null {
+        out.extend(["--csv-null".into(), null.clone()]);
+    }
+    if input.csv_no_header {
+        out.push("--csv-no-header".into());
+    }
+    out.extend(["--csv-skip-rows".into(), input.csv_skip_rows.to_string()]);
+    out
 }
 
 fn read_row(report: &Path, executor: &'static str, workers: usize) -> Result<Row, Fail> {

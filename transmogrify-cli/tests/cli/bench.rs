@@ -54,3 +54,52 @@ fn prints_a_row_per_configuration() -> TestResult {
     );
     Ok(())
 }
+
+/// Records per second of each row of a bench table.
+fn records_per_second(stdout: &str) -> Vec<f64> {
+    stdout
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.split_whitespace()
+                .nth(4)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        })
+        .collect()
+}
+
+#[test]
+fn every_run_reads_standard_input_and_the_input_options() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let events = std::fs::read(example("events.jsonl"))?;
+    let args = ["--workers", "1,2", "-f", "csv"];
+    // Standard input is read once, and every run reads all of it.
+    let r = run(
+        dir.path(),
+        &[&["bench", "-", "-e", "events"], &args[..]].concat(),
+        Some(&events),
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rates = records_per_second(&r.stdout);
+    assert_eq!(rates.len(), 5, "{}", r.stdout);
+    assert!(rates.iter().all(|&rate| rate > 0.0), "{}", r.stdout);
+    // The CSV options reach the runs: without them the header would be the comment.
+    std::fs::write(dir.path().join("t.csv"), "# exported 2024\na,b\n1,2\n")?;
+    let r = run(dir.path(), &[&["bench", "t.csv"], &args[..]].concat(), None)?;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains("the row has 2 fields but the header has 1"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        dir.path(),
+        &[&["bench", "t.csv", "--csv-skip-rows", "1"], &args[..]].concat(),
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(records_per_second(&r.stdout).iter().all(|&rate| rate > 0.0));
+    Ok(())
+}
