@@ -122,7 +122,23 @@ impl From<transmogrify_parallel::Error> for Fail {
                 "use --on-error skip to write bad records to the errors table and carry on",
             );
         }
+        // An input's options refused by its reader (a JSON path for JSONL input).
+        fn input_error(e: &E) -> Option<&transmogrify_io::Error> {
+            match e {
+                E::Input(input) => Some(input),
+                E::Chunk { source, .. } => input_error(source),
+                _ => None,
+            }
+        }
+        let usage = matches!(
+            input_error(&e),
+            Some(
+                transmogrify_io::Error::InvalidOption { .. }
+                    | transmogrify_io::Error::UnknownInputFormat { .. }
+            )
+        );
         let fail = match &e {
+            _ if usage => Fail::usage(e.to_string()),
             E::Io { .. } => Fail::io(e.to_string()),
             E::Input(transmogrify_io::Error::Io { .. }) => Fail::io(e.to_string()),
             E::Chunk { source, .. } if matches!(**source, E::Io { .. }) => Fail::io(e.to_string()),

@@ -291,6 +291,22 @@ pub fn reader_for(mut input: Input, options: &ReaderOptions) -> Result<Box<dyn R
         Some(f) => f,
         None => input.detect_format()?,
     };
+    if options.json_path.is_some() && format != InputFormat::Json {
+        // Not silently left out: the records would not be the ones asked for.
+        return Err(Error::InvalidOption {
+            option: "json_path",
+            reason: format!(
+                "it picks an array inside JSON input, and {} is {} input",
+                input.name(),
+                match format {
+                    InputFormat::Json => "JSON",
+                    InputFormat::Jsonl => "JSONL",
+                    InputFormat::Csv => "CSV",
+                    InputFormat::Parquet => "Parquet",
+                }
+            ),
+        });
+    }
     Ok(match format {
         InputFormat::Json => Box::new(JsonReader::new(input, options)),
         InputFormat::Jsonl => Box::new(JsonlReader::new(input, options)),

@@ -272,3 +272,36 @@ fn a_parquet_file_that_makes_the_decoder_panic_is_a_data_error_in_one_line() -> 
     }
     Ok(())
 }
+
+#[test]
+fn a_json_path_for_jsonl_input_is_a_usage_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("a.jsonl"),
+        "{\"data\":{\"items\":[{\"x\":1}]}}\n",
+    )?;
+    for executor in ["sequential", "threads", "processes"] {
+        let r = run(
+            dir.path(),
+            &[
+                "flatten",
+                "a.jsonl",
+                "-o",
+                "out",
+                "--json-path",
+                "data.items",
+                "--executor",
+                executor,
+            ],
+            None,
+        )?;
+        assert_eq!(r.code, 2, "{executor}: {}", r.stderr);
+        assert_eq!(
+            r.stderr,
+            "error: invalid option json_path: it picks an array inside JSON input, and a.jsonl is JSONL input\n",
+            "{executor}"
+        );
+        assert_eq!(names(&dir.path().join("out"))?, Vec::<String>::new());
+    }
+    Ok(())
+}

@@ -69,6 +69,27 @@ fn parquet_that_makes_the_decoder_panic_is_an_error_about_the_file() {
 }
 
 #[test]
+fn a_json_path_is_refused_for_input_that_is_not_json() -> TestResult {
+    let processor = Processor::new(config(true, ArrayMode::Smart));
+    let options = ReaderOptions::builder()
+        .with_json_path(Some("data.items"))
+        .build()?;
+    for (name, what) in [("bad_line.jsonl", "JSONL"), ("unterminated.csv", "CSV")] {
+        let error = match process_file(&processor, data(name), "t", &options) {
+            Ok(_) => return Err(format!("{name} was read with a JSON path").into()),
+            Err(e) => e.to_string().replace(&*data("").to_string_lossy(), ""),
+        };
+        assert_eq!(
+            error,
+            format!(
+                "invalid option json_path: it picks an array inside JSON input, and {name} is {what} input"
+            )
+        );
+    }
+    Ok(())
+}
+
+#[test]
 fn corrupt_gzip() {
     // The file is cut in half: the lines before the cut were read.
     assert_eq!(
