@@ -304,7 +304,7 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// them has its final name yet) and exits with [`EXIT_INTERRUPTED`].
 fn remove_unfinished_on_interrupt(dir: PathBuf) {
     let _ = ctrlc::set_handler(move || {
-        let removed = transmogrify_io::remove_unfinished(&dir);
+        let removed = transmogrify_io::stop_and_remove_unfinished(&dir);
         eprintln!(
             "\ninterrupted: removed {removed} unfinished file(s) from {}",
             dir.display()

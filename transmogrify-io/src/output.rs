@@ -302,6 +302,31 @@ fn pending_name(file_name: &str) -> String {
     format!(".{}{hash}{end}", &file_name[..cut])
 }
 
+/// Files are made under hidden names, and given their final names, under a read lock
+/// of this gate; [`stop_and_remove_unfinished`] takes it for writing and closes it, so
+/// that nothing new appears once an interrupted run's files are removed.
+static GATE: std::sync::RwLock<bool> = std::sync::RwLock::new(false);
+
+/// Runs `make` (which makes a file or gives one its final name) unless the process is
+/// stopping ([`stop_and_remove_unfinished`]).
+pub(crate) fn gated<T>(make: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
+    let stopped = GATE.read().unwrap_or_else(PoisonError::into_inner);
+    if *stopped {
+        return Err(std::io::Error::other("the run is being stopped"));
+    }
+    make()
+}
+
+/// [`remove_unfinished`] for a process about to exit (on Ctrl-C, say): once it
+/// returns, no file is made or renamed in any output directory of this process,
+/// so none appears after the removal while its other threads wind down. Returns how
+/// many entries went.
+pub fn stop_and_remove_unfinished(dir: &Path) -> usize {
+    let mut stopped = GATE.write().unwrap_or_else(PoisonError::into_inner);
+    *stopped = true;
+    remove_unfinished(dir)
+}
+
 /// Removes from `dir` what this process has written there under hidden names and not
 /// yet given its final name: spill directories, tables written as the run goes, files
 /// being written. Meant for an interrupted run; entries of other processes are left
@@ -391,7 +416,7 @@ impl PendingFile {
 
     /// Renames the (synced) file to its final name.
     fn rename(mut self) -> Result<()> {
-        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
+        gated(|| fs::rename(&self.tmp, &self.dest)).map_err(|e| Error::io(&self.dest, e))?;
         self.committed = true;
         Ok(())
     }
@@ -509,7 +534,8 @@ pub(crate) fn write_file(
     let (target, pending) = match dest {
         Destination::Dir(dir, _) => {
             let pending = PendingFile::new(dir, &file_name);
-            let file = File::create(&pending.tmp).map_err(|e| Error::io(&pending.tmp, e))?;
+            let file =
+                gated(|| File::create(&pending.tmp)).map_err(|e| Error::io(&pending.tmp, e))?;
             (Target::File(BufWriter::new(file)), Some(pending))
         }
         Destination::Memory(_) => (Target::Memory(Vec::new()), None),
@@ -809,7 +835,8 @@ fn write_extras(
             let text = serde_json::to_vec_pretty(&doc)
                 .map_err(|e| Error::Internal(format!("data dictionary: {e}")))?;
             let pending = PendingFile::new(dir, DATA_DICTIONARY_FILE);
-            let file = File::create(&pending.tmp).map_err(|e| Error::io(&pending.tmp, e))?;
+            let file =
+                gated(|| File::create(&pending.tmp)).map_err(|e| Error::io(&pending.tmp, e))?;
             let mut file = BufWriter::new(file);
             file.write_all(&text)
                 .map_err(|e| Error::io(&pending.tmp, e))?;

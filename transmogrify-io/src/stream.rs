@@ -24,8 +24,8 @@ use crate::csv_writer::CsvWriter;
 use crate::error::{Error, Result};
 use crate::output::{
     BatchSink, Commits, OutputFile, OutputSummary, PendingFile, Reserve, Sequential, TableJobs,
-    WRITEBACK_EVERY, Writeback, prepare_dir, release_free_memory, write_table, write_table_files,
-    write_tables_with,
+    WRITEBACK_EVERY, Writeback, gated, prepare_dir, release_free_memory, write_table,
+    write_table_files, write_tables_with,
 };
 use crate::reader::{Reader, push_batch};
 use crate::typed_text::{cell_as, converter, typed_cells};
@@ -181,9 +181,8 @@ impl StreamingOutput {
         // without being validated again).
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
-        let spill_dir = builder
-            .tempdir_in(&spill_parent)
-            .map_err(|e| Error::io(&spill_parent, e))?;
+        let spill_dir =
+            gated(|| builder.tempdir_in(&spill_parent)).map_err(|e| Error::io(&spill_parent, e))?;
         let delimiter = options.csv_delimiter;
         let direct = (is_builtin_csv(&options.registry.get(format)?)
             && !matches!(delimiter, b'"' | b'\r' | b'\n'))
@@ -246,7 +245,8 @@ impl StreamingOutput {
                     .spill_dir
                     .path()
                     .join(format!("table-{}.ipc", self.spills.len()));
-                let file = File::create(&file_path).map_err(|e| Error::io(&file_path, e))?;
+                let file =
+                    gated(|| File::create(&file_path)).map_err(|e| Error::io(&file_path, e))?;
                 self.by_key.insert(key, self.spills.len());
                 self.spills.push(Spill {
                     path: table.path.clone(),
@@ -567,7 +567,7 @@ fn keep(
         Some(kept) => kept,
         None => {
             let path = dir.join(format!("kept-{table}.ipc"));
-            let file = File::create(&path).map_err(|e| Error::io(&path, e))?;
+            let file = gated(|| File::create(&path)).map_err(|e| Error::io(&path, e))?;
             kept.insert(Kept {
                 path,
                 file,
@@ -704,12 +704,14 @@ impl DirectCsv {
                     ));
                     // Read back if the table's layout changes later; never an existing
                     // file taken over.
-                    let file = File::options()
-                        .read(true)
-                        .write(true)
-                        .create_new(true)
-                        .open(&tmp)
-                        .map_err(|e| Error::io(&tmp, e))?;
+                    let file = gated(|| {
+                        File::options()
+                            .read(true)
+                            .write(true)
+                            .create_new(true)
+                            .open(&tmp)
+                    })
+                    .map_err(|e| Error::io(&tmp, e))?;
                     self.by_key.insert(key, self.tables.len());
                     self.tables.push(DirectTable {
                         pending: PendingFile::temporary(tmp),
@@ -927,7 +929,7 @@ fn finish_table(
         });
     }
     let fresh = PendingFile::new(dir, file_name);
-    let mut file = File::create(fresh.tmp()).map_err(|e| Error::io(fresh.tmp(), e))?;
+    let mut file = gated(|| File::create(fresh.tmp())).map_err(|e| Error::io(fresh.tmp(), e))?;
     let source = pending.tmp().to_path_buf();
     let read_err = |e: std::io::Error| Error::io(&source, e);
     let write_err = |e: std::io::Error| Error::io(fresh.tmp(), e);
