@@ -74,14 +74,8 @@ impl Fail {
 
 /// The first operating system error in `e`'s chain of causes.
 fn io_cause<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        next = err.source();
-    }
-    None
+    std::iter::successors(Some(e), |err| err.source())
+        .find_map(|err| err.downcast_ref::<std::io::Error>())
 }
 
 impl fmt::Display for Fail {

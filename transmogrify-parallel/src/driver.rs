@@ -285,20 +285,21 @@ impl<'a> Plan<'a> {
                             .map_err(|e| Error::io(input.path(), e))?,
                     )
                 };
-                let mut stream = std::io::BufReader::with_capacity(1 << 16, source);
-                let head = std::io::BufRead::fill_buf(&mut stream)
+                let mut buffered = std::io::BufReader::with_capacity(1 << 16, source);
+                let head = std::io::BufRead::fill_buf(&mut buffered)
                     .map_err(|e| Error::io(input.path(), e))?;
                 if crate::plan::compressed_head(head) {
                     // A compressed stream goes through the decompressing readers.
                     let options = transmogrify_io::ReaderOptions::builder()
                         .with_format(io_format(input.format()))
                         .build()?;
-                    let stream = transmogrify_io::Input::from_reader(&input.name(), stream, None)?;
-                    self.reader = Some(transmogrify_io::reader_for(stream, &options)?);
+                    let compressed =
+                        transmogrify_io::Input::from_reader(&input.name(), buffered, None)?;
+                    self.reader = Some(transmogrify_io::reader_for(compressed, &options)?);
                     self.scanner = None;
                     return Ok(());
                 }
-                Box::new(stream)
+                Box::new(buffered)
             } else {
                 Box::new(std::fs::File::open(input.path()).map_err(|e| Error::io(input.path(), e))?)
             };
