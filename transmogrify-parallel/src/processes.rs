@@ -308,11 +308,13 @@ impl ProcessRunner {
                 data
             }
         };
-        let frame = with_header(&header, data);
+        // The chunk's bytes go out as they are, after the header: copying them into
+        // one frame would allocate (and free) a chunk's size for every chunk.
+        let head = with_header(&header, &[]);
         let Some(w) = self.worker.as_mut() else {
             return Err(Error::Config("worker vanished".into()));
         };
-        if let Err(e) = write_frame(&mut w.stdin, CHUNK, &[&frame]) {
+        if let Err(e) = write_frame(&mut w.stdin, CHUNK, &[&head, data]) {
             return Err(self.bury(&format!("it stopped reading its input ({e})")));
         }
         loop {
