@@ -45,6 +45,9 @@ fn main() -> ExitCode {
     }));
     #[cfg(unix)]
     raise_open_file_limit();
+    // Memory freed by one thread and wanted by another goes back to the system
+    // instead of building up in the allocator's heaps.
+    transmogrify_io::bound_allocator_caches();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -65,8 +65,9 @@ pub use crate::guard::panic_is_guarded;
 pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
 pub use crate::output::{
-    OutputBytes, OutputFile, OutputSummary, Sequential, TableJob, TableJobs, WriteResultExt,
-    data_dictionary, remove_unfinished, stop_and_remove_unfinished, type_name,
+    ALLOCATOR_MAP_THRESHOLD, ALLOCATOR_TRIM_THRESHOLD, OutputBytes, OutputFile, OutputSummary,
+    Sequential, TableJob, TableJobs, WriteResultExt, bound_allocator_caches, data_dictionary,
+    remove_unfinished, stop_and_remove_unfinished, type_name,
 };
 pub use crate::parquet_writer::{
     DICTIONARY_PAGE_LIMIT, DICTIONARY_SAMPLE_ROWS, ParquetWriter, ParquetWriterFactory, SLICE_ROWS,

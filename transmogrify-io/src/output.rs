@@ -118,6 +118,76 @@ pub(crate) fn release_free_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub(crate) fn release_free_memory() {}
 
+/// Allocations of this size or more are mapped from the system on their own (and
+/// handed back when freed) by [`bound_allocator_caches`].
+pub const ALLOCATOR_MAP_THRESHOLD: usize = 8 * 1024 * 1024;
+
+/// Free memory at the top of an allocator heap beyond which it is handed back, set
+/// by [`bound_allocator_caches`].
+pub const ALLOCATOR_TRIM_THRESHOLD: usize = 16 * 1024 * 1024;
+
+/// Environment variables with which the user tunes glibc's allocator (left as they
+/// are by [`bound_allocator_caches`]).
+const ALLOCATOR_TUNING_VARIABLES: [&str; 4] = [
+    "GLIBC_TUNABLES",
+    "MALLOC_MMAP_THRESHOLD_",
+    "MALLOC_TRIM_THRESHOLD_",
+    "MALLOC_TOP_PAD_",
+];
+
+/// Whether [`bound_allocator_caches`] changes the allocator's settings, given the
+/// process's environment (`var`): not when the user tunes the allocator already.
+fn allocator_left_to_default(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    ALLOCATOR_TUNING_VARIABLES
+        .iter()
+        .all(|name| var(name).is_none())
+}
+
+/// Keeps the memory glibc's allocator holds for reuse bounded, for a process that
+/// runs a long job: call it first thing in `main`. Returns whether the settings were
+/// changed (not when the environment tunes the allocator already, nor where the
+/// allocator is not glibc's).
+///
+/// By default glibc raises the size from which it maps an allocation on its own to
+/// that of the largest block freed so far (up to 32 MiB) and keeps free memory up to
+/// twice that at the top of each thread's heap. A run hands chunks of input (8 MiB
+/// by default) and their results from thread to thread: those blocks then come from
+/// the heaps, where they leave free gaps that are never handed back. Over a 3 GB JSON
+/// array read by the process executor's main process, its memory grew to 308 MB;
+/// with this, 122 MB for 1 GB where it had reached 256 MB (the time is the same).
+/// The settings are [`ALLOCATOR_MAP_THRESHOLD`] and [`ALLOCATOR_TRIM_THRESHOLD`].
+///
+/// ```
+/// let changed = transmogrify_io::bound_allocator_caches();
+/// # let _ = changed;
+/// ```
+pub fn bound_allocator_caches() -> bool {
+    if !allocator_left_to_default(|name| std::env::var_os(name)) {
+        return false;
+    }
+    set_allocator_thresholds()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn set_allocator_thresholds() -> bool {
+    // SAFETY: mallopt takes two integers and only changes the allocator's settings.
+    unsafe {
+        libc::mallopt(
+            libc::M_MMAP_THRESHOLD,
+            ALLOCATOR_MAP_THRESHOLD as libc::c_int,
+        ) == 1
+            && libc::mallopt(
+                libc::M_TRIM_THRESHOLD,
+                ALLOCATOR_TRIM_THRESHOLD as libc::c_int,
+            ) == 1
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn set_allocator_thresholds() -> bool {
+    false
+}
+
 /// Starts the writeback of files on a thread of its own: the kernel does the work of
 /// submitting dirty pages on the calling thread, which can then go on with the next
 /// part at once. The thread starts with the first file and ends when this is dropped,
@@ -1077,8 +1147,29 @@ mod tests {
 
     use super::{
         BufWriter, Commits, File, NAME_MAX, PendingFile, RESERVE_STEP, Reserve, Writeback,
-        pending_name, remove_unfinished,
+        allocator_left_to_default, bound_allocator_caches, pending_name, remove_unfinished,
     };
+
+    #[test]
+    fn the_allocator_is_left_alone_when_the_user_tunes_it() {
+        assert!(allocator_left_to_default(|_| None));
+        for name in [
+            "GLIBC_TUNABLES",
+            "MALLOC_MMAP_THRESHOLD_",
+            "MALLOC_TRIM_THRESHOLD_",
+        ] {
+            let set = |var: &str| (var == name).then(|| "1".into());
+            assert!(!allocator_left_to_default(set), "{name}");
+        }
+        // Other variables do not count.
+        assert!(allocator_left_to_default(|var: &str| {
+            (var == "MALLOC_ARENA_MAX").then(|| "2".into())
+        }));
+        // glibc takes the settings; elsewhere nothing changes.
+        let untuned = allocator_left_to_default(|name| std::env::var_os(name));
+        let glibc = cfg!(all(target_os = "linux", target_env = "gnu"));
+        assert_eq!(bound_allocator_caches(), untuned && glibc);
+    }
 
     #[test]
     fn writeback_runs_on_its_own_thread_and_ends_with_its_owner()

@@ -22,8 +22,10 @@ use crate::wire::{
 pub const ABORT_ENV: &str = "TRANSMOGRIFY_WORKER_ABORT";
 
 /// Runs a worker on this process's stdin and stdout; the entry point of the
-/// `transmogrify-worker` binary and of `transmogrify __worker`.
+/// `transmogrify-worker` binary and of `transmogrify __worker`. The process's
+/// allocator keeps its caches bounded ([`transmogrify_io::bound_allocator_caches`]).
 pub fn worker_main() -> ExitCode {
+    transmogrify_io::bound_allocator_caches();
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut input = BufReader::new(stdin.lock());
