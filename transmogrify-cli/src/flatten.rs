@@ -8,7 +8,7 @@ use std::time::Instant;
 use serde_json::json;
 use transmogrify_core::{ProcessingResult, Processor};
 use transmogrify_parallel::{
-    Chunking, Executor, Input, Job, ResultSink, RunReport, SequentialExecutor,
+    Chunking, Executor, Input, InputFormat, Job, ResultSink, RunReport, SequentialExecutor,
 };
 
 use crate::args::{FlattenArgs, InputArgs, InputFormatArg, SchemaArgs};
@@ -154,6 +154,7 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
+    let json_input = inputs.iter().any(|i| i.format() == InputFormat::Json);
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(chunking)
         .with_progress(progress.counter());
@@ -180,6 +181,12 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     }
     if !args.quiet {
         summary(&report, &written, wall.as_secs_f64(), &args.output);
+        let unpicked_json = json_input && args.input.json_path.is_none();
+        if let Some(note) =
+            large_records_note(&report, &written, &entity, chunking.bytes).filter(|_| unpicked_json)
+        {
+            eprintln!("{note}");
+        }
     }
     // Failed chunks are errors: reported even when quiet.
     for f in &report.failed_chunks {
@@ -268,6 +275,39 @@ fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::
         ));
     }
     eprintln!("{text}");
+}
+
+/// A note for JSON records larger on average than a chunk (`chunk_bytes`): each
+/// record is flattened whole, so memory grows with it, as when a file wraps its
+/// records in one object (`{"data": [...]}`) read as a single record.
+fn large_records_note(
+    report: &RunReport,
+    written: &output::Written,
+    entity: &str,
+    chunk_bytes: u64,
+) -> Option<String> {
+    let average = report.bytes_read.checked_div(report.records)?;
+    if average <= chunk_bytes {
+        return None;
+    }
+    let largest = written
+        .tables
+        .iter()
+        .filter(|(name, _)| name != entity && Some(name) != written.errors_table.as_ref())
+        .max_by_key(|(_, rows)| *rows)
+        .map(|(name, rows)| format!("; the largest table here is {name} ({rows} rows)"))
+        .unwrap_or_default();
+    let (noun, size) = if report.records == 1 {
+        ("the input is one record of", human_bytes(average))
+    } else {
+        ("the records average", human_bytes(average))
+    };
+    Some(format!(
+        "note: {noun} {size}, more than a chunk ({}): each record is flattened whole, in \
+         memory that grows with it. If the records are an array inside the input \
+         (`{{\"data\": [...]}}`), --json-path data reads them one at a time{largest}.",
+        human_bytes(chunk_bytes)
+    ))
 }
 
 pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {

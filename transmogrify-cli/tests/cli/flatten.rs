@@ -548,3 +548,81 @@ fn more_tables_than_the_soft_open_file_limit() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn records_larger_than_a_chunk_get_a_note_pointing_at_json_path() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let items: Vec<String> = (0..1000)
+        .map(|i| format!(r#"{{"sku": "S{i:05}", "qty": {}}}"#, i % 7))
+        .collect();
+    let wrapped = format!(
+        r#"{{"meta": {{"page": 1}}, "data": [{}]}}"#,
+        items.join(", ")
+    );
+    std::fs::write(dir.path().join("dump.json"), &wrapped)?;
+    let size = wrapped.len();
+    assert_eq!(size, 29_031);
+    let r = run(
+        dir.path(),
+        &["flatten", "dump.json", "-o", "a", "--chunk-size", "16k"],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert!(lines[0].starts_with("flattened 1 records into 2 tables (1001 rows)"));
+    assert_eq!(
+        lines[1..],
+        [
+            "note: the input is one record of 29.0 kB, more than a chunk (16.0 kB): each \
+             record is flattened whole, in memory that grows with it. If the records are an \
+             array inside the input (`{\"data\": [...]}`), --json-path data reads them one at \
+             a time; the largest table here is dump_data (1000 rows)."
+        ]
+    );
+    // Picked: a thousand records, no note; nor for records smaller than a chunk, nor
+    // when quiet.
+    let elements = format!("[{}]", items.join(", "));
+    std::fs::write(dir.path().join("list.json"), elements)?;
+    for (args, records) in [
+        (
+            &[
+                "flatten",
+                "dump.json",
+                "-o",
+                "b",
+                "--json-path",
+                "data",
+                "--chunk-size",
+                "16k",
+            ][..],
+            Some("flattened 1000 records into 1 tables"),
+        ),
+        (
+            &["flatten", "list.json", "-o", "c", "--chunk-size", "1k"],
+            Some("flattened 1000 records"),
+        ),
+        (
+            &[
+                "flatten",
+                "dump.json",
+                "-o",
+                "d",
+                "--chunk-size",
+                "16k",
+                "--quiet",
+            ],
+            None,
+        ),
+    ] {
+        let r = run(dir.path(), args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        match records {
+            Some(start) => {
+                assert!(r.stderr.starts_with(start), "{args:?}: {}", r.stderr);
+                assert_eq!(r.stderr.lines().count(), 1, "{args:?}: {}", r.stderr);
+            }
+            None => assert_eq!(r.stderr, "", "{args:?}"),
+        }
+    }
+    Ok(())
+}
