@@ -23,8 +23,8 @@ use crate::plan::{Body, Chunk, Layout};
 use crate::report::RunReport;
 use crate::sink::ResultSink;
 use crate::wire::{
-    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, RESULT, get_u64, position_json, read_frame,
-    with_header, write_frame,
+    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, RESULT, get_u64, position_json,
+    read_frame_into, with_header, write_frame,
 };
 
 /// Environment variable naming the worker program (overrides the search).
@@ -143,6 +143,7 @@ impl Executor for ProcessExecutor {
                 env: self.env.clone(),
                 init: init.clone(),
                 worker: None,
+                frame: Vec::new(),
             })
             .collect();
         run_pool(job, sink, runners, self.name())
@@ -173,6 +174,8 @@ struct ProcessRunner {
     env: Vec<(String, String)>,
     init: Vec<u8>,
     worker: Option<Worker>,
+    /// The worker's frames are read into this, reused from frame to frame.
+    frame: Vec<u8>,
 }
 
 impl ProcessRunner {
@@ -317,18 +320,33 @@ impl ProcessRunner {
         if let Err(e) = write_frame(&mut w.stdin, CHUNK, &[&head, data]) {
             return Err(self.bury(&format!("it stopped reading its input ({e})")));
         }
+        let mut frame = std::mem::take(&mut self.frame);
+        let answer = self.answer(chunk, ctx, more, &mut frame);
+        self.frame = frame;
+        answer
+    }
+
+    /// Reads the worker's frames (into `frame`) until its answer to `chunk`.
+    fn answer(
+        &mut self,
+        chunk: &Chunk,
+        ctx: &Ctx<'_>,
+        more: bool,
+        frame: &mut Vec<u8>,
+    ) -> Result<Option<ProcessingResult>> {
         loop {
             let Some(w) = self.worker.as_mut() else {
                 return Err(Error::Config("worker vanished".into()));
             };
-            let frame = match read_frame(&mut w.stdout) {
-                Ok(Some(f)) => f,
+            let kind = match read_frame_into(&mut w.stdout, frame) {
+                Ok(Some(kind)) => kind,
                 Ok(None) => return Err(self.bury("it died while flattening the chunk")),
                 Err(e) => return Err(self.bury(&format!("its output broke off ({e})"))),
             };
-            match frame {
-                (COUNTED, payload) => {
-                    let counted: serde_json::Value = serde_json::from_slice(&payload)
+            let payload = frame.as_slice();
+            match kind {
+                COUNTED => {
+                    let counted: serde_json::Value = serde_json::from_slice(payload)
                         .map_err(|e| Error::Config(format!("bad count from a worker: {e}")))?;
                     ctx.ledger.publish(
                         chunk.seq,
@@ -351,23 +369,23 @@ impl ProcessRunner {
                         return Err(self.bury(&format!("it stopped reading its input ({e})")));
                     }
                 }
-                (RESULT, payload) if !more => {
-                    let raw = wire::decode_result(&payload)?;
+                RESULT if !more => {
+                    let raw = wire::decode_result(payload)?;
                     return Ok(Some(ProcessingResult::from_raw(
                         raw,
                         ctx.job.processor.config().clone(),
                     )?));
                 }
-                (HELD, _) if more => return Ok(None),
-                (FAILED, payload) => {
-                    let v: serde_json::Value = serde_json::from_slice(&payload)
+                HELD if more => return Ok(None),
+                FAILED => {
+                    let v: serde_json::Value = serde_json::from_slice(payload)
                         .map_err(|e| Error::Config(format!("bad error from a worker: {e}")))?;
                     return Err(wire::error_from_json(
                         &v,
                         &self.program.display().to_string(),
                     ));
                 }
-                (other, _) => {
+                other => {
                     return Err(self.bury(&format!("it sent an unknown frame {:?}", other as char)));
                 }
             }

@@ -53,6 +53,22 @@ pub(crate) fn write_frame(w: &mut impl Write, kind: u8, parts: &[&[u8]]) -> std:
 
 /// Reads a frame; `None` on a clean end of stream.
 pub(crate) fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+    let mut payload = Vec::new();
+    Ok(read_frame_into(r, &mut payload)?.map(|kind| (kind, payload)))
+}
+
+/// A frame buffer holding more than this, and more than twice the frame it is to
+/// take next, is let go rather than kept for the frames after.
+const KEPT_FRAME_BUFFER: usize = 64 * 1024 * 1024;
+
+/// Reads a frame's payload into `payload` (a buffer reused from frame to frame, so
+/// that chunks and results are not allocated afresh every time) and returns its
+/// kind; `None` on a clean end of stream.
+pub(crate) fn read_frame_into(
+    r: &mut impl Read,
+    payload: &mut Vec<u8>,
+) -> std::io::Result<Option<u8>> {
+    payload.clear();
     let mut kind = [0u8; 1];
     match r.read_exact(&mut kind) {
         Ok(()) => {}
@@ -68,12 +84,15 @@ pub(crate) fn read_frame(r: &mut impl Read) -> std::io::Result<Option<(u8, Vec<u
             format!("frame of {len} bytes"),
         ));
     }
-    let mut payload = Vec::with_capacity(len as usize);
-    r.take(len).read_to_end(&mut payload)?;
+    if payload.capacity() > KEPT_FRAME_BUFFER && payload.capacity() / 2 > len as usize {
+        *payload = Vec::new();
+    }
+    payload.reserve(len as usize);
+    r.take(len).read_to_end(payload)?;
     if payload.len() as u64 != len {
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    Ok(Some((kind[0], payload)))
+    Ok(Some(kind[0]))
 }
 
 /// `[u32 header length][JSON header][body]`.
@@ -347,15 +366,19 @@ pub(crate) fn error_from_json(v: &Value, program: &str) -> Error {
 
 // ---- results ---------------------------------------------------------------------
 
-fn ipc_bytes(batch: &RecordBatch) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
+/// Appends `batch` to `out` as an Arrow IPC stream after its length (8 bytes).
+fn push_ipc(out: &mut Vec<u8>, batch: &RecordBatch) -> Result<()> {
+    let at = out.len();
+    out.extend_from_slice(&[0; 8]);
     {
-        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut out, &batch.schema())
+        let mut w = arrow_ipc::writer::StreamWriter::try_new(&mut *out, &batch.schema())
             .map_err(|e| bad(format!("arrow ipc: {e}")))?;
         w.write(batch).map_err(|e| bad(format!("arrow ipc: {e}")))?;
         w.finish().map_err(|e| bad(format!("arrow ipc: {e}")))?;
     }
-    Ok(out)
+    let len = (out.len() - at - 8) as u64;
+    out[at..at + 8].copy_from_slice(&len.to_le_bytes());
+    Ok(())
 }
 
 fn ipc_batch(bytes: &[u8]) -> Result<RecordBatch> {
@@ -368,31 +391,38 @@ fn ipc_batch(bytes: &[u8]) -> Result<RecordBatch> {
 }
 
 /// A result frame's payload.
+#[cfg(test)]
 pub(crate) fn encode_result(raw: &RawResult) -> Result<Vec<u8>> {
-    let mut body = Vec::new();
-    let mut push = |batch: &RecordBatch| -> Result<()> {
-        let bytes = ipc_bytes(batch)?;
-        body.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-        body.extend_from_slice(&bytes);
-        Ok(())
-    };
-    let mut tables = Vec::new();
-    for t in &raw.tables {
-        for b in &t.batches {
-            push(b)?;
-        }
-        tables.push(json!({"path": t.path, "levels": t.array_levels, "batches": t.batches.len()}));
-    }
-    if let Some(e) = &raw.errors {
-        push(e)?;
-    }
+    let mut out = Vec::new();
+    encode_result_into(raw, &mut out)?;
+    Ok(out)
+}
+
+/// A result frame's payload, written into `out` (cleared first; a buffer reused from
+/// result to result): its header, then each batch's IPC stream after its length.
+pub(crate) fn encode_result_into(raw: &RawResult, out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
+    let tables: Vec<Value> = raw
+        .tables
+        .iter()
+        .map(|t| json!({"path": t.path, "levels": t.array_levels, "batches": t.batches.len()}))
+        .collect();
     let header = json!({
         "entity": raw.entity,
         "records": raw.records,
         "tables": tables,
         "errors": raw.errors.is_some(),
     });
-    Ok(with_header(&header, &body))
+    let header = header.to_string();
+    out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for batch in raw.tables.iter().flat_map(|t| &t.batches) {
+        push_ipc(out, batch)?;
+    }
+    if let Some(e) = &raw.errors {
+        push_ipc(out, e)?;
+    }
+    Ok(())
 }
 
 pub(crate) fn decode_result(payload: &[u8]) -> Result<RawResult> {
@@ -464,6 +494,64 @@ mod tests {
         let back = config_from_json(&config_to_json(&config, 42)?)?;
         assert_eq!(config_to_json(&back, 42)?, config_to_json(&config, 42)?);
         assert_eq!(back.extract_time(), Some(42));
+        Ok(())
+    }
+
+    #[test]
+    fn frames_and_results_reuse_one_buffer() -> Result<()> {
+        let io = |e: std::io::Error| Error::io("<test pipe>", e);
+        let mut pipe = Vec::new();
+        for (kind, body) in [(b'A', &b"abc"[..]), (b'B', b""), (b'C', b"0123456789")] {
+            write_frame(&mut pipe, kind, &[body]).map_err(io)?;
+        }
+        // Cut short inside the last frame's payload.
+        write_frame(&mut pipe, b'D', &[b"xyz"]).map_err(io)?;
+        pipe.pop();
+        let mut r = pipe.as_slice();
+        let mut buf = Vec::new();
+        let mut read = Vec::new();
+        for _ in 0..3 {
+            let kind = read_frame_into(&mut r, &mut buf).map_err(io)?;
+            read.push((
+                kind.map(char::from),
+                String::from_utf8_lossy(&buf).into_owned(),
+            ));
+        }
+        assert_eq!(
+            read,
+            [
+                (Some('A'), "abc".into()),
+                (Some('B'), "".into()),
+                (Some('C'), "0123456789".into())
+            ]
+        );
+        let cut = read_frame_into(&mut r, &mut buf).map_err(|e| e.kind());
+        assert_eq!(cut, Err(std::io::ErrorKind::UnexpectedEof));
+        assert_eq!(read_frame_into(&mut r, &mut buf).map_err(io)?, None);
+
+        // Two results encoded one after the other into one buffer decode as each
+        // encoded alone.
+        let config = ProcessorConfig::builder()
+            .with_extract_time(Some(1))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let p = Processor::new(config.clone());
+        let mut out = Vec::new();
+        for records in [
+            &[r#"{"a":1,"k":[{"b":2},{"b":3}]}"#][..],
+            &[r#"{"z":"x"}"#, r#"{"z":"y"}"#],
+        ] {
+            let mut s = p.session("t");
+            for record in records {
+                s.push(record.as_bytes())?;
+            }
+            let raw = s.finish()?.to_raw()?;
+            encode_result_into(&raw, &mut out)?;
+            assert_eq!(out, encode_result(&raw)?);
+            let back = ProcessingResult::from_raw(decode_result(&out)?, config.clone())?;
+            let again = ProcessingResult::from_raw(raw, config.clone())?;
+            assert_eq!(back.to_record_batches()?, again.to_record_batches()?);
+        }
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::plan::Layout;
 use crate::wire::{
     self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, RESULT, get_str, get_u64, position_from,
-    read_frame, split_header, write_frame,
+    read_frame, read_frame_into, split_header, write_frame,
 };
 
 /// Environment variable that makes a worker abort on a given chunk, for tests of crash
@@ -56,7 +56,9 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
     let mut buf = Vec::new();
     // The session of a group of chunks still open (between its chunks).
     let mut session: Option<Session> = None;
-    while let Some((kind, payload)) = read_frame(input).map_err(io)? {
+    // The frame read and the result written, reused likewise.
+    let (mut payload, mut result) = (Vec::new(), Vec::new());
+    while let Some(kind) = read_frame_into(input, &mut payload).map_err(io)? {
         if kind != CHUNK {
             return Err(Error::Config(format!(
                 "unexpected frame {:?}",
@@ -75,11 +77,12 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
                 session = Some(open);
                 Ok(None)
             } else {
-                Ok(Some(wire::encode_result(&open.finish()?.to_raw()?)?))
+                wire::encode_result_into(&open.finish()?.to_raw()?, &mut result)?;
+                Ok(Some(()))
             }
         });
         match outcome {
-            Ok(Some(payload)) => write_frame(output, RESULT, &[&payload]).map_err(io)?,
+            Ok(Some(())) => write_frame(output, RESULT, &[&result]).map_err(io)?,
             Ok(None) => write_frame(output, HELD, &[]).map_err(io)?,
             Err(e) => {
                 let body = wire::error_to_json(&e).to_string();
