@@ -464,7 +464,13 @@ impl<'a> Parser<'a> {
         // Escapes only ever produce valid UTF-8; raw bytes need checking unless ASCII.
         if !raw_ascii && !self.valid_utf8 && std::str::from_utf8(&out[before..]).is_err() {
             out.truncate(before);
-            return self.syntax(SyntaxError::InvalidUtf8, start);
+            // At the first bad byte: escapes are ASCII, so the string's raw bytes are
+            // valid exactly as far as its unescaped text is.
+            let end = self.pos.saturating_sub(1).max(start);
+            let at = std::str::from_utf8(&bytes[start..end])
+                .err()
+                .map_or(start, |e| start + e.valid_up_to());
+            return self.syntax(SyntaxError::InvalidUtf8, at);
         }
         Ok(out.len() == before)
     }
@@ -1241,6 +1247,24 @@ mod tests {
             p.string(&mut scratch),
             Err(ParseError::Syntax(SyntaxError::InvalidUtf8, 2))
         );
+    }
+
+    #[test]
+    fn invalid_utf8_is_reported_at_its_first_bad_byte() {
+        // After an escape too: escapes are ASCII, so offsets in the raw text hold.
+        for (text, at) in [
+            (&b"\"ab\xffc\""[..], 3),
+            (b"\"ab\\n\xffc\"", 5),
+            (b"\"\\u00e9x\xe9\"", 8),
+        ] {
+            let mut out = Vec::new();
+            let got = Parser::new(text, 8).string_into(&mut out);
+            assert_eq!(
+                got,
+                Err(ParseError::Syntax(SyntaxError::InvalidUtf8, at)),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

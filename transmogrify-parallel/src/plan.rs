@@ -382,6 +382,82 @@ pub(crate) struct Scanned {
     pub(crate) end: u64,
 }
 
+/// How far a JSON value at the start of some bytes reaches ([`value_extent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Extent {
+    /// It ends after this many bytes.
+    Found(usize),
+    /// It goes on past the bytes read so far.
+    More,
+    /// Its strings and brackets do not tell: it needs a parse.
+    Check,
+}
+
+/// Whether `b` can be part of a number or a literal (`true`, `-1.5e3`).
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+}
+
+/// The end of the string whose contents start at `from` (after its quote).
+fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let k = memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
+        if bytes[from + k] == b'"' {
+            return Some(from + k + 1);
+        }
+        // A backslash escapes the byte after it.
+        from += k + 2;
+    }
+}
+
+/// How far the JSON value at the start of `bytes` reaches, judged by its strings and
+/// brackets alone, as a valid value's would be: what lies between them is not
+/// checked. `eof`: no more bytes follow. `brackets` is scratch space.
+fn value_extent(bytes: &[u8], eof: bool, brackets: &mut Vec<u8>) -> Extent {
+    let short = if eof { Extent::Check } else { Extent::More };
+    match bytes.first() {
+        None => short,
+        Some(b'"') => string_end(bytes, 1).map_or(short, Extent::Found),
+        Some(b'{' | b'[') => {
+            brackets.clear();
+            let mut i = 0;
+            while let Some(&b) = bytes.get(i) {
+                match b {
+                    b'"' => match string_end(bytes, i + 1) {
+                        Some(end) => {
+                            i = end;
+                            continue;
+                        }
+                        None => return short,
+                    },
+                    b'{' => brackets.push(b'}'),
+                    b'[' => brackets.push(b']'),
+                    b'}' | b']' => {
+                        if brackets.pop() != Some(b) {
+                            return Extent::Check;
+                        }
+                        if brackets.is_empty() {
+                            return Extent::Found(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            short
+        }
+        Some(&b) if token_byte(b) => {
+            let len = bytes.iter().position(|&b| !token_byte(b));
+            match len {
+                Some(len) => Extent::Found(len),
+                None if eof => Extent::Found(bytes.len()),
+                None => Extent::More,
+            }
+        }
+        Some(_) => Extent::Check,
+    }
+}
+
 /// Reads a stream once and cuts it into inline chunks of whole records.
 pub(crate) struct Scanner<R> {
     reader: R,
@@ -401,6 +477,8 @@ pub(crate) struct Scanner<R> {
     /// The error that ended the input, held back while the records before it go out
     /// as a chunk of their own.
     deferred: Option<Error>,
+    /// The open brackets of the array element being measured ([`value_extent`]).
+    brackets: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -432,6 +510,7 @@ impl<R: Read> Scanner<R> {
             records_seen: 0,
             block: READ_BLOCK,
             deferred: None,
+            brackets: Vec::new(),
         }
     }
 
@@ -655,15 +734,37 @@ impl<R: Read> Scanner<R> {
                 .advanced(&self.buf[mark.0..], at - mark.0)
                 .with_ordinal(self.records_seen);
             mark = (at, start_pos);
+            // An array element is measured by its strings and brackets alone: its own
+            // parse (in the worker) checks it, so that a bad element is a bad record
+            // like a bad line, and the array is not parsed twice. Where the brackets do
+            // not tell (they do not match, or the input ends first), the element is
+            // parsed here, to name the error that ends the input.
+            let measured = if elements {
+                match value_extent(&self.buf[at..], self.eof, &mut self.brackets) {
+                    Extent::Found(len) => Some(len),
+                    Extent::More => {
+                        let grow = self.buf.len().max(self.block);
+                        fill!(grow);
+                        continue;
+                    }
+                    Extent::Check => None,
+                }
+            } else {
+                None
+            };
             let mut items = JsonRecords::values(&self.buf[at..], &self.name, start_pos);
-            match items.next() {
-                Some(Ok((bytes, _))) if at + bytes.len() == self.buf.len() && !self.eof => {
+            let item = match measured {
+                Some(len) => Some(Ok(len)),
+                None => items.next().map(|item| item.map(|(bytes, _)| bytes.len())),
+            };
+            match item {
+                Some(Ok(len)) if at + len == self.buf.len() && !self.eof => {
                     // A value that ends where the read ended may go on (`12|34`).
                     fill!(self.block);
                     continue;
                 }
-                Some(Ok((bytes, _))) => {
-                    let end = at + bytes.len();
+                Some(Ok(len)) => {
+                    let end = at + len;
                     if first_pos.is_none() {
                         first_pos = Some(start_pos);
                         chunk_start = at;
@@ -847,6 +948,69 @@ mod tests {
                 ("{\"a\":1}, {\"a\":[2]}".to_string(), 2, 0, 3),
                 ("{\"a\":3}".to_string(), 1, 0, 23),
             ]
+        );
+    }
+
+    #[test]
+    fn elements_are_measured_by_their_strings_and_brackets() {
+        let mut scratch = Vec::new();
+        let mut extent = |text: &str, eof| value_extent(text.as_bytes(), eof, &mut scratch);
+        use Extent::{Check, Found, More};
+        for (text, eof, want) in [
+            (r#"{"a":"]}\"[{"}, {"b":1}"#, false, Found(14)),
+            (r#"[1,[2,{"c":[]}]],3"#, false, Found(16)),
+            (r#""x\\",1"#, false, Found(5)),
+            ("-12.5e+3, 4", false, Found(8)),
+            ("tru}", false, Found(3)),
+            // Not checked here: the element's own parse finds what is wrong inside.
+            (r#"{"a": tru, "b": 1e999999, "c": "\q"}"#, false, Found(36)),
+            // Cut short by the read, or by the end of the input.
+            (r#"{"a":[1,2"#, false, More),
+            (r#"{"a":[1,2"#, true, Check),
+            (r#"{"a":"x\"#, false, More),
+            ("12", false, More),
+            ("12", true, Found(2)),
+            ("", false, More),
+            // Brackets that do not match, or no value at all: parsed to name the error.
+            (r#"{"a":[1,2}, {"b":1}]"#, false, Check),
+            (",1", false, Check),
+            ("]", true, Check),
+        ] {
+            assert_eq!(extent(text, eof), want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_bad_element_whose_brackets_match_is_a_record_of_the_chunk() {
+        let got = scan(
+            r#"[{"a":1}, {"b": tru, "c": "\q"}, {"d":3}]"#,
+            InputFormat::Json,
+            Chunking::default(),
+        );
+        assert_eq!(
+            got,
+            [(
+                r#"{"a":1}, {"b": tru, "c": "\q"}, {"d":3}"#.to_string(),
+                3,
+                0,
+                1
+            )]
+        );
+        // Brackets that do not match end the input after the elements before them.
+        let mut s = Scanner::new(
+            &br#"[{"a":1}, {"b": [1}, {"d":3}]"#[..],
+            "f".into(),
+            InputFormat::Json,
+            Chunking::default(),
+        );
+        let first = s.next_chunk().ok().flatten().map(|c| (c.data, c.records));
+        assert_eq!(first, Some((Arc::from(&br#"{"a":1}"#[..]), 1)));
+        let err = s.next_chunk().err().map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some(
+                "f: line 1, column 19 (byte 18, record 1): invalid JSON: expected ',' or ']', found '}' near `{\"b\": [1}, {\"d\":3}]`"
+            )
         );
     }
 

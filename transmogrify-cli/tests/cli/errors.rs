@@ -305,3 +305,75 @@ fn a_json_path_for_jsonl_input_is_a_usage_error() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_bad_element_of_a_json_array_is_a_bad_record_with_every_executor() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Bad inside, brackets intact: the array goes on after it.
+    let text = "[{\"a\":1},\n {\"a\": tru, \"s\": \"x\u{e9}\"},\n {\"a\":\"\\q\"}, [4], {\"a\":5}]";
+    std::fs::write(dir.path().join("arr.json"), text)?;
+    let mut outputs = Vec::new();
+    for (executor, chunk) in [
+        ("sequential", "8MiB"),
+        ("threads", "8MiB"),
+        ("threads", "10"),
+        ("processes", "10"),
+    ] {
+        let out = format!("out-{executor}-{chunk}");
+        let mut args = vec![
+            "flatten",
+            "arr.json",
+            "-o",
+            &out,
+            "-f",
+            "csv",
+            "--on-error",
+            "skip",
+            "--executor",
+            executor,
+            "--chunk-size",
+            chunk,
+        ];
+        args.extend_from_slice(&FIXED[..4]);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{executor} {chunk}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains("3 bad records skipped; see the arr_errors table"),
+            "{}",
+            r.stderr
+        );
+        let main = std::fs::read_to_string(dir.path().join(&out).join("arr.csv"))?;
+        let errors = std::fs::read_to_string(dir.path().join(&out).join("arr_errors.csv"))?;
+        outputs.push((main, errors));
+    }
+    let (main, errors) = &outputs[0];
+    let firsts: Vec<&str> = main
+        .lines()
+        .map(|l| l.split(',').next().unwrap_or(""))
+        .collect();
+    assert_eq!(firsts, ["a", "1", "5"]);
+    assert_eq!(
+        errors.lines().collect::<Vec<_>>(),
+        [
+            "source,ordinal,line,column,byte_offset,message,excerpt,raw,raw_truncated",
+            "arr.json,1,2,8,17,\"invalid JSON: expected `true`, found 't'\",\"{\"\"a\"\": tru, \"\"s\"\": \"\"x\u{e9}\"\"}\",\"{\"\"a\"\": tru, \"\"s\"\": \"\"x\u{e9}\"\"}\",false",
+            "arr.json,2,3,8,42,invalid JSON: invalid escape sequence in string,\"{\"\"a\"\":\"\"\\q\"\"}\",\"{\"\"a\"\":\"\"\\q\"\"}\",false",
+            "arr.json,3,3,14,48,\"a record must be a JSON object, found an array\",[4],[4],false",
+        ]
+    );
+    // Every executor and chunk size writes the same bytes.
+    for other in &outputs[1..] {
+        assert_eq!(other, &outputs[0]);
+    }
+    // Strict: the first bad element stops the run, named where it is.
+    let r = run(dir.path(), &["flatten", "arr.json", "-o", "strict"], None)?;
+    assert_eq!(r.code, 1);
+    assert_eq!(
+        r.stderr.lines().next(),
+        Some(
+            "error: arr.json: line 2, column 8 (byte 17, record 1): invalid JSON: expected `true`, found 't' near `{\"a\": tru, \"s\": \"x\u{e9}\"}`"
+        )
+    );
+    Ok(())
+}

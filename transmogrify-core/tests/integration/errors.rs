@@ -41,12 +41,12 @@ fn strict_mode_names_source_line_column_and_offset() -> TestResult {
 }
 
 #[test]
-fn invalid_utf8_is_placed_at_its_string_after_valid_non_ascii_text() -> TestResult {
+fn invalid_utf8_is_placed_at_its_bad_byte_after_valid_non_ascii_text() -> TestResult {
     let p = Processor::new(bare().build()?);
     let mut s = p.session("t");
     s.set_source("in.jsonl");
     // Valid non-ASCII key and values first; the bad byte is in the third string value
-    // (byte 28 of the record: a string that starts at byte 24).
+    // (whose text starts at byte 16 of the record), at byte 19.
     let record = b"{\"\xc3\xa9\":\"\xc3\xbc\",\"b\":\"ok \xff\"}";
     let err = s
         .push_at(record, Position::line_start(0, 1, 100))
@@ -55,7 +55,7 @@ fn invalid_utf8_is_placed_at_its_string_after_valid_non_ascii_text() -> TestResu
         .ok_or("expected a record error")?;
     assert_eq!(err.kind, RecordErrorKind::Syntax(SyntaxError::InvalidUtf8));
     let at = err.position;
-    assert_eq!((at.line, at.byte_offset), (1, 100 + 16));
+    assert_eq!((at.line, at.column, at.byte_offset), (1, 18, 100 + 19));
     // The same record without the bad byte is fine, keys and values intact.
     s.push(b"{\"\xc3\xa9\":\"\xc3\xbc\",\"b\":\"ok\"}")?;
     let r = s.finish()?;
