@@ -49,6 +49,10 @@ pub struct JsonRecords<'a> {
     failed_in_stream: Option<usize>,
     /// The bytes are known to be valid JSON: records are found by their brackets alone.
     valid: bool,
+    /// Where each record ends, as measured already ([`JsonRecords::with_ends`]).
+    ends: &'a [usize],
+    /// Records found so far through `ends`.
+    ended: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,6 +92,8 @@ impl<'a> JsonRecords<'a> {
             record_start: 0,
             failed_in_stream: None,
             valid: false,
+            ends: &[],
+            ended: 0,
         }
     }
 
@@ -110,6 +116,28 @@ impl<'a> JsonRecords<'a> {
     #[must_use]
     pub fn known_valid(mut self) -> Self {
         self.valid = true;
+        self
+    }
+
+    /// Tells the splitter where each record ends (offsets in the bytes, one per
+    /// record in order), as a planner that measured the records already knows: the
+    /// records are then cut there without being looked through again. Records past
+    /// the last end are found as usual. The records' own parse still checks them.
+    ///
+    /// ```
+    /// use transmogrify_core::{JsonRecords, Position};
+    /// let start = Position::line_start(0, 1, 0);
+    /// let text = br#"{"a":1},{"b":[2]}"#;
+    /// let items: Vec<_> = JsonRecords::elements(text, "measured.json", start)
+    ///     .with_ends(&[7, 17])
+    ///     .map(|r| r.map(|(bytes, pos)| (bytes, pos.column)))
+    ///     .collect::<Result<_, _>>()?;
+    /// assert_eq!(items, [(&br#"{"a":1}"#[..], 1), (br#"{"b":[2]}"#, 9)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_ends(mut self, ends: &'a [usize]) -> Self {
+        self.ends = ends;
         self
     }
 
@@ -193,10 +221,13 @@ impl<'a> JsonRecords<'a> {
         self.parser.skip_ws();
         let start = self.parser.pos();
         self.record_start = start;
-        if self.valid {
-            self.parser.skip_valid_value();
-        } else {
-            self.parser.skip_value(0)?;
+        match self.ends.get(self.ended) {
+            Some(&end) if end > start && end <= self.bytes.len() => {
+                self.ended += 1;
+                self.parser.set_pos(end);
+            }
+            _ if self.valid => self.parser.skip_valid_value(),
+            _ => self.parser.skip_value(0)?,
         }
         let end = self.parser.pos();
         let pos = self.position_of(start);
@@ -353,6 +384,41 @@ mod tests {
         }
         assert_eq!(n, 300);
         Ok(())
+    }
+
+    #[test]
+    fn measured_ends_cut_the_records_as_found_and_bad_ones_are_ignored() {
+        let text = "{\"a\":\"x,y\"},\n [1, {\"b\":2}] , \"s\", 7";
+        let start = Position::line_start(5, 3, 100);
+        let cut = |ends: &[usize]| -> Vec<(String, Position)> {
+            JsonRecords::elements(text.as_bytes(), "t", start)
+                .known_valid()
+                .with_ends(ends)
+                .map(|r| r.map(|(b, p)| (String::from_utf8_lossy(b).into_owned(), p)))
+                .collect::<Result<_, _>>()
+                .unwrap_or_default()
+        };
+        let found = cut(&[]);
+        assert_eq!(
+            found.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
+            ["{\"a\":\"x,y\"}", "[1, {\"b\":2}]", "\"s\"", "7"]
+        );
+        assert_eq!(
+            found[1].1,
+            Position {
+                ordinal: 6,
+                line: 4,
+                column: 2,
+                byte_offset: 114
+            }
+        );
+        // The same ends, measured: the same records at the same positions.
+        assert_eq!(cut(&[11, 26, 32, 35]), found);
+        // Only some measured; or ends that cannot be (not past the record's start,
+        // past the bytes): the rest are found as usual.
+        assert_eq!(cut(&[11]), found);
+        assert_eq!(cut(&[11, 0]), found);
+        assert_eq!(cut(&[11, 26, 32, 99]), found);
     }
 
     #[test]

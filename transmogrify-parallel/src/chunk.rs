@@ -40,13 +40,15 @@ pub(crate) fn read_range(path: &Path, start: u64, end: u64, data: &mut Vec<u8>) 
 
 /// Flattens the records of `data`, laid out as `layout`, into `session` after the
 /// records it already holds. `start` gives the first record's ordinal and, for lines,
-/// the line and byte offset of `data[0]`.
+/// the line and byte offset of `data[0]`. `ends`: where the planner measured each
+/// array element to end, if it tells (else the elements are measured here).
 pub(crate) fn flatten_into(
     session: &mut Session,
     source: &str,
     data: &[u8],
     layout: Layout,
     start: Position,
+    ends: &[usize],
 ) -> Result<()> {
     let Position {
         ordinal,
@@ -66,8 +68,11 @@ pub(crate) fn flatten_into(
         Layout::Elements { first } | Layout::Values { first } => {
             let first = Position { ordinal, ..first };
             let items = match layout {
-                // The planner checked every element it put in the chunk.
-                Layout::Elements { .. } => JsonRecords::elements(data, source, first).known_valid(),
+                // The planner measured every element it put in the chunk by its
+                // strings and brackets; each record's own parse checks it.
+                Layout::Elements { .. } => JsonRecords::elements(data, source, first)
+                    .known_valid()
+                    .with_ends(ends),
                 _ => JsonRecords::values(data, source, first).known_valid(),
             };
             for item in items {

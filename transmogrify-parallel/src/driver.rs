@@ -148,6 +148,7 @@ fn flatten_lines(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, data: &[u8
         data,
         Layout::Lines { line },
         Position::line_start(ordinal, line, chunk.start),
+        &[],
     )
 }
 
@@ -164,7 +165,7 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
             flatten_raw_into(session, &input.name(), batch, ordinal)
         }
-        Body::Inline { data, layout } => {
+        Body::Inline { data, layout, ends } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
             let line = match layout {
                 Layout::Lines { line } => *line,
@@ -176,6 +177,7 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
                 data,
                 *layout,
                 Position::line_start(ordinal, line, chunk.start),
+                ends,
             )
         }
     }
@@ -498,6 +500,7 @@ impl Plan<'_> {
                             Body::Inline {
                                 data: c.data,
                                 layout: c.layout,
+                                ends: c.ends,
                             },
                             Some((c.records, c.lines)),
                         ));

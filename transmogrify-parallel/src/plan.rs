@@ -260,7 +260,13 @@ pub(crate) enum Body {
     /// A byte range of a JSONL file that the worker reads and counts itself.
     Range,
     /// Records already read by the planner.
-    Inline { data: Arc<[u8]>, layout: Layout },
+    Inline {
+        data: Arc<[u8]>,
+        layout: Layout,
+        /// Where each array element ends in `data`, as the planner measured it
+        /// (empty for other layouts).
+        ends: Arc<[usize]>,
+    },
     /// A batch from a `transmogrify-io` reader, positions and all.
     Raw(Arc<transmogrify_io::RawBatch>),
 }
@@ -376,6 +382,8 @@ pub(crate) fn split_range(path: &Path, start: u64, end: u64, unit: u64) -> Resul
 pub(crate) struct Scanned {
     pub(crate) data: Arc<[u8]>,
     pub(crate) layout: Layout,
+    /// Where each array element ends in `data` (empty for other layouts).
+    pub(crate) ends: Arc<[usize]>,
     pub(crate) records: u64,
     pub(crate) lines: u64,
     pub(crate) start: u64,
@@ -393,6 +401,9 @@ enum Extent {
     Check,
 }
 
+/// Bytes of a string looked through one by one before a vector search takes over.
+const SHORT_STRING: usize = 16;
+
 /// Whether `b` can be part of a number or a literal (`true`, `-1.5e3`).
 fn token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
@@ -400,12 +411,21 @@ fn token_byte(b: u8) -> bool {
 
 /// The end of the string whose contents start at `from` (after its quote).
 fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
+    // Most strings (keys, codes, numbers as text) are short: their first bytes are
+    // looked through one by one, without the setup of a vector search.
+    for _ in 0..SHORT_STRING {
+        match bytes.get(from)? {
+            b'"' => return Some(from + 1),
+            // A backslash escapes the byte after it.
+            b'\\' => from += 2,
+            _ => from += 1,
+        }
+    }
     loop {
         let k = memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
         if bytes[from + k] == b'"' {
             return Some(from + k + 1);
         }
-        // A backslash escapes the byte after it.
         from += k + 2;
     }
 }
@@ -638,6 +658,7 @@ impl<R: Read> Scanner<R> {
         Ok(Some(Scanned {
             data,
             layout: Layout::Lines { line: first_line },
+            ends: Arc::from([]),
             records,
             lines,
             start,
@@ -653,6 +674,8 @@ impl<R: Read> Scanner<R> {
         let mut records = 0u64;
         let mut first_pos: Option<Position> = None;
         let mut chunk_start = 0usize;
+        // Where each element ends in `buf` (arrays only).
+        let mut ends: Vec<usize> = Vec::new();
         // Positions are advanced incrementally from the last record, never rescanned.
         let mut mark = (0usize, self.next);
         // An error after some records ends the input once those records went out as
@@ -771,6 +794,7 @@ impl<R: Read> Scanner<R> {
                     }
                     if elements {
                         self.state = ScanState::Elements { first: false };
+                        ends.push(end);
                     }
                     records += 1;
                     self.records_seen += 1;
@@ -814,9 +838,11 @@ impl<R: Read> Scanner<R> {
         } else {
             Layout::Values { first }
         };
+        let ends = ends.iter().map(|end| end - chunk_start).collect();
         Ok(Some(Scanned {
             data,
             layout,
+            ends,
             records,
             lines: 0,
             start,

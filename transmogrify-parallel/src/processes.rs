@@ -278,6 +278,8 @@ impl ProcessRunner {
         if more {
             header["more"] = json!(true);
         }
+        // The ends of a chunk's array elements, as 8-byte integers after its bytes.
+        let mut ends_bytes: Vec<u8> = Vec::new();
         let data: &[u8] = match &chunk.body {
             Body::Raw(batch) => {
                 let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
@@ -291,9 +293,16 @@ impl ProcessRunner {
                 header["path"] = json!(input.path().to_string_lossy());
                 &[]
             }
-            Body::Inline { data, layout } => {
+            Body::Inline { data, layout, ends } => {
                 let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
                 header["ordinal"] = json!(ordinal);
+                if !ends.is_empty() {
+                    header["ends"] = json!(ends.len());
+                    ends_bytes = ends
+                        .iter()
+                        .flat_map(|e| (*e as u64).to_le_bytes())
+                        .collect();
+                }
                 match layout {
                     Layout::Lines { line } => {
                         header["kind"] = json!("lines");
@@ -317,7 +326,7 @@ impl ProcessRunner {
         let Some(w) = self.worker.as_mut() else {
             return Err(Error::Config("worker vanished".into()));
         };
-        if let Err(e) = write_frame(&mut w.stdin, CHUNK, &[&head, data]) {
+        if let Err(e) = write_frame(&mut w.stdin, CHUNK, &[&head, data, &ends_bytes]) {
             return Err(self.bury(&format!("it stopped reading its input ({e})")));
         }
         let mut frame = std::mem::take(&mut self.frame);

@@ -142,6 +142,7 @@ fn run(
             data,
             Layout::Lines { line },
             Position::line_start(ordinal, line, start),
+            &[],
         )
     } else if kind == "raw" {
         let batch = wire::raw_batch_from(
@@ -166,12 +167,29 @@ fn run(
             Layout::Lines { line } => line,
             _ => 0,
         };
+        // The ends of the array elements the planner measured follow the bytes.
+        let count = header.get("ends").and_then(serde_json::Value::as_u64);
+        let count = usize::try_from(count.unwrap_or(0)).unwrap_or(usize::MAX);
+        let cut = count
+            .checked_mul(8)
+            .and_then(|n| data.len().checked_sub(n))
+            .ok_or_else(|| Error::Config("a chunk frame too short for its element ends".into()))?;
+        let (data, ends_bytes) = data.split_at(cut);
+        let ends: Vec<usize> = ends_bytes
+            .chunks_exact(8)
+            .map(|b| {
+                let mut e = [0u8; 8];
+                e.copy_from_slice(b);
+                usize::try_from(u64::from_le_bytes(e)).unwrap_or(usize::MAX)
+            })
+            .collect();
         flatten_into(
             session,
             source,
             data,
             layout,
             Position::line_start(ordinal, line, start),
+            &ends,
         )
     }
 }
