@@ -41,7 +41,7 @@ pub(crate) fn read_range(path: &Path, start: u64, end: u64, data: &mut Vec<u8>) 
 /// Flattens the records of `data`, laid out as `layout`, into `session` after the
 /// records it already holds. `start` gives the first record's ordinal and, for lines,
 /// the line and byte offset of `data[0]`. `ends`: where the planner measured each
-/// array element to end, if it tells (else the elements are measured here).
+/// array element or value to end, if it tells (else they are measured here).
 pub(crate) fn flatten_into(
     session: &mut Session,
     source: &str,
@@ -67,14 +67,13 @@ pub(crate) fn flatten_into(
         }
         Layout::Elements { first } | Layout::Values { first } => {
             let first = Position { ordinal, ..first };
+            // The planner measured every value it put in the chunk by its strings and
+            // brackets; each record's own parse checks it.
             let items = match layout {
-                // The planner measured every element it put in the chunk by its
-                // strings and brackets; each record's own parse checks it.
-                Layout::Elements { .. } => JsonRecords::elements(data, source, first)
-                    .known_valid()
-                    .with_ends(ends),
-                _ => JsonRecords::values(data, source, first).known_valid(),
+                Layout::Elements { .. } => JsonRecords::elements(data, source, first),
+                _ => JsonRecords::values(data, source, first),
             };
+            let items = items.known_valid().with_ends(ends);
             for item in items {
                 let (record, pos) = item.map_err(transmogrify_core::Error::from)?;
                 session.push_at(record, pos)?;

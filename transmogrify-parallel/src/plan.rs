@@ -263,8 +263,8 @@ pub(crate) enum Body {
     Inline {
         data: Arc<[u8]>,
         layout: Layout,
-        /// Where each array element ends in `data`, as the planner measured it
-        /// (empty for other layouts).
+        /// Where each array element or value ends in `data`, as the planner
+        /// measured it (empty for lines).
         ends: Arc<[usize]>,
     },
     /// A batch from a `transmogrify-io` reader, positions and all.
@@ -382,7 +382,7 @@ pub(crate) fn split_range(path: &Path, start: u64, end: u64, unit: u64) -> Resul
 pub(crate) struct Scanned {
     pub(crate) data: Arc<[u8]>,
     pub(crate) layout: Layout,
-    /// Where each array element ends in `data` (empty for other layouts).
+    /// Where each array element or value ends in `data` (empty for lines).
     pub(crate) ends: Arc<[usize]>,
     pub(crate) records: u64,
     pub(crate) lines: u64,
@@ -497,7 +497,7 @@ pub(crate) struct Scanner<R> {
     /// The error that ended the input, held back while the records before it go out
     /// as a chunk of their own.
     deferred: Option<Error>,
-    /// The open brackets of the array element being measured ([`value_extent`]).
+    /// The open brackets of the value being measured ([`value_extent`]).
     brackets: Vec<u8>,
 }
 
@@ -674,7 +674,7 @@ impl<R: Read> Scanner<R> {
         let mut records = 0u64;
         let mut first_pos: Option<Position> = None;
         let mut chunk_start = 0usize;
-        // Where each element ends in `buf` (arrays only).
+        // Where each value ends in `buf`.
         let mut ends: Vec<usize> = Vec::new();
         // Positions are advanced incrementally from the last record, never rescanned.
         let mut mark = (0usize, self.next);
@@ -757,23 +757,20 @@ impl<R: Read> Scanner<R> {
                 .advanced(&self.buf[mark.0..], at - mark.0)
                 .with_ordinal(self.records_seen);
             mark = (at, start_pos);
-            // An array element is measured by its strings and brackets alone: its own
-            // parse (in the worker) checks it, so that a bad element is a bad record
-            // like a bad line, and the array is not parsed twice. Where the brackets do
-            // not tell (they do not match, or the input ends first), the element is
-            // parsed here, to name the error that ends the input.
-            let measured = if elements {
-                match value_extent(&self.buf[at..], self.eof, &mut self.brackets) {
-                    Extent::Found(len) => Some(len),
-                    Extent::More => {
-                        let grow = self.buf.len().max(self.block);
-                        fill!(grow);
-                        continue;
-                    }
-                    Extent::Check => None,
+            // A value (an array element, or one of a stream of values) is measured by
+            // its strings and brackets alone: its own parse (in the worker) checks it,
+            // so that a bad value is a bad record like a bad line, and the input is
+            // not parsed twice. Where the brackets do not tell (they do not match, or
+            // the input ends first), the value is parsed here, to name the error that
+            // ends the input.
+            let measured = match value_extent(&self.buf[at..], self.eof, &mut self.brackets) {
+                Extent::Found(len) => Some(len),
+                Extent::More => {
+                    let grow = self.buf.len().max(self.block);
+                    fill!(grow);
+                    continue;
                 }
-            } else {
-                None
+                Extent::Check => None,
             };
             let mut items = JsonRecords::values(&self.buf[at..], &self.name, start_pos);
             let item = match measured {
@@ -794,8 +791,8 @@ impl<R: Read> Scanner<R> {
                     }
                     if elements {
                         self.state = ScanState::Elements { first: false };
-                        ends.push(end);
                     }
+                    ends.push(end);
                     records += 1;
                     self.records_seen += 1;
                     cursor = end;
@@ -1022,6 +1019,20 @@ mod tests {
                 1
             )]
         );
+        // So is a bad value of a stream of values, and the chunk knows where each
+        // value ends.
+        let mut s = Scanner::new(
+            &b"{\"a\":1}\n{\"b\": tru}{\"c\":\"}\"}\n 7"[..],
+            "f".into(),
+            InputFormat::Json,
+            Chunking::default(),
+        );
+        let chunk = s
+            .next_chunk()
+            .ok()
+            .flatten()
+            .map(|c| (c.records, c.ends.to_vec()));
+        assert_eq!(chunk, Some((4, vec![7, 18, 27, 30])));
         // Brackets that do not match end the input after the elements before them.
         let mut s = Scanner::new(
             &br#"[{"a":1}, {"b": [1}, {"d":3}]"#[..],

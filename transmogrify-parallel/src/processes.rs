@@ -278,7 +278,7 @@ impl ProcessRunner {
         if more {
             header["more"] = json!(true);
         }
-        // The ends of a chunk's array elements, as 8-byte integers after its bytes.
+        // The ends of a chunk's values, as 8-byte integers after its bytes.
         let mut ends_bytes: Vec<u8> = Vec::new();
         let data: &[u8] = match &chunk.body {
             Body::Raw(batch) => {

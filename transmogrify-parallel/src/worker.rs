@@ -167,7 +167,7 @@ fn run(
             Layout::Lines { line } => line,
             _ => 0,
         };
-        // The ends of the array elements the planner measured follow the bytes.
+        // The ends of the values the planner measured follow the bytes.
         let count = header.get("ends").and_then(serde_json::Value::as_u64);
         let count = usize::try_from(count.unwrap_or(0)).unwrap_or(usize::MAX);
         let cut = count
