@@ -23,7 +23,7 @@ use crate::plan::{Body, Chunk, Layout};
 use crate::report::RunReport;
 use crate::sink::ResultSink;
 use crate::wire::{
-    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, RESULT, get_u64, position_json,
+    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, READY, RESULT, get_u64, position_json,
     read_frame_into, with_header, write_frame,
 };
 
@@ -42,7 +42,9 @@ const STDERR_KEEP: usize = 16 * 1024;
 /// The worker program is, in order: the one given with
 /// [`ProcessExecutor::with_program`], the `TRANSMOGRIFY_WORKER` environment variable,
 /// `transmogrify-worker` beside the current executable, or `transmogrify __worker`
-/// beside it.
+/// beside it. It must be of the same version as this crate: a worker first answers
+/// with the version of its frames, and one that answers otherwise (an older build
+/// left on the path) fails its chunk with an error saying so, naming the program.
 #[derive(Debug, Clone)]
 pub struct ProcessExecutor {
     workers: usize,
@@ -132,6 +134,7 @@ impl Executor for ProcessExecutor {
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
         let (program, args) = self.program()?;
         let init = json!({
+            "protocol": wire::PROTOCOL,
             "config": wire::config_to_json(job.processor.config(), job.processor.extract_time())?,
             "entity": job.entity,
         });
@@ -156,6 +159,8 @@ struct Worker {
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<Vec<u8>>>,
     drain: Option<JoinHandle<()>>,
+    /// Whether it answered with this version's protocol ([`READY`]).
+    ready: bool,
 }
 
 impl Drop for Worker {
@@ -220,6 +225,7 @@ impl ProcessRunner {
             stdout: BufReader::new(stdout),
             stderr,
             drain: Some(drain),
+            ready: false,
         };
         write_frame(&mut worker.stdin, INIT, &[&self.init])
             .map_err(|e| self.died(format!("sending its configuration: {e}"), &[]))?;
@@ -353,6 +359,27 @@ impl ProcessRunner {
                 Err(e) => return Err(self.bury(&format!("its output broke off ({e})"))),
             };
             let payload = frame.as_slice();
+            if !w.ready {
+                // Its first answer tells its version; an older worker answers the
+                // chunk instead.
+                if kind == READY && payload == wire::PROTOCOL.to_string().as_bytes() {
+                    w.ready = true;
+                    continue;
+                }
+                let answer = match kind {
+                    READY => format!("protocol {}", String::from_utf8_lossy(payload)),
+                    other => format!("a frame {:?}", other as char),
+                };
+                let _ = self.bury("it is from another version");
+                return Err(Error::Config(format!(
+                    "worker program {}: it answered with {answer} where this version's \
+                     worker answers with protocol {}: it is from another version of \
+                     transmogrify; rebuild or reinstall it, or set {WORKER_ENV} to this \
+                     version's transmogrify-worker",
+                    self.program.display(),
+                    wire::PROTOCOL
+                )));
+            }
             match kind {
                 COUNTED => {
                     let counted: serde_json::Value = serde_json::from_slice(payload)

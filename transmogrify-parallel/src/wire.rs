@@ -30,6 +30,14 @@ pub(crate) const FAILED: u8 = b'E';
 /// A chunk of a group was flattened into the worker's open session; the group's
 /// result comes with its last chunk.
 pub(crate) const HELD: u8 = b'H';
+/// A worker's first answer, after the init frame: the [`PROTOCOL`] it speaks.
+pub(crate) const READY: u8 = b'Y';
+
+/// The version of these frames, which a worker of another version of this crate may
+/// not read the same way (a chunk's element ends follow its bytes since version 2).
+/// The caller sends it in the init frame and the worker answers with its own; either
+/// side refuses the other's when they differ.
+pub(crate) const PROTOCOL: u64 = 2;
 
 /// Largest frame accepted, as a guard against a corrupted stream.
 const MAX_FRAME: u64 = 1 << 40;

@@ -12,7 +12,7 @@ use crate::chunk::{flatten_into, read_range};
 use crate::error::{Error, Result};
 use crate::plan::Layout;
 use crate::wire::{
-    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, RESULT, get_str, get_u64, position_from,
+    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, READY, RESULT, get_str, get_u64, position_from,
     read_frame, read_frame_into, split_header, write_frame,
 };
 
@@ -48,6 +48,16 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         return Err(Error::Config("the worker expected an init frame".into()));
     };
     let (init, _) = split_header(&payload)?;
+    let theirs = init.get("protocol").and_then(serde_json::Value::as_u64);
+    if theirs != Some(wire::PROTOCOL) {
+        let theirs = theirs.map_or("none".to_string(), |v| v.to_string());
+        return Err(Error::Config(format!(
+            "this worker reads frames of protocol {} and was sent protocol {theirs}: it is \
+             from another version of transmogrify than the program that started it",
+            wire::PROTOCOL
+        )));
+    }
+    write_frame(output, READY, &[wire::PROTOCOL.to_string().as_bytes()]).map_err(io)?;
     let config = wire::config_from_json(init.get("config").unwrap_or(&serde_json::Value::Null))?;
     let entity = get_str(&init, "entity")?.to_string();
     let processor = Processor::new(config);
@@ -191,5 +201,73 @@ fn run(
             Position::line_start(ordinal, line, start),
             &ends,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::with_header;
+    use transmogrify_core::ProcessorConfig;
+
+    /// What a worker answers to an init frame with `init` as its header, and to one
+    /// chunk of `{"a":1}` lines after it.
+    fn answers(init: serde_json::Value) -> (Result<()>, Vec<(u8, Vec<u8>)>) {
+        let config = ProcessorConfig::builder()
+            .build()
+            .map_err(|e| Error::Config(e.to_string()));
+        let Ok(config) = config else {
+            return (Err(Error::Config("config".into())), Vec::new());
+        };
+        let mut init = init;
+        if let Ok(config) = wire::config_to_json(&config, 0) {
+            init["config"] = config;
+        }
+        init["entity"] = json!("t");
+        let mut input = Vec::new();
+        let chunk = json!({"seq": 0, "source": "t.jsonl", "start": 0, "end": 8,
+                           "kind": "lines", "line": 1, "ordinal": 0});
+        for (kind, frame) in [
+            (INIT, with_header(&init, &[])),
+            (CHUNK, with_header(&chunk, b"{\"a\":1}\n")),
+        ] {
+            if write_frame(&mut input, kind, &[&frame]).is_err() {
+                return (Err(Error::Config("frame".into())), Vec::new());
+            }
+        }
+        let mut output = Vec::new();
+        let served = serve(&mut input.as_slice(), &mut output);
+        let mut frames = Vec::new();
+        let mut out = output.as_slice();
+        while let Ok(Some(frame)) = read_frame(&mut out) {
+            frames.push(frame);
+        }
+        (served, frames)
+    }
+
+    #[test]
+    fn a_worker_answers_with_its_protocol_and_refuses_another() {
+        let (served, frames) = answers(json!({"protocol": wire::PROTOCOL}));
+        assert!(served.is_ok(), "{served:?}");
+        let kinds: Vec<char> = frames.iter().map(|(k, _)| *k as char).collect();
+        assert_eq!(kinds, ['Y', 'R']);
+        assert_eq!(frames[0].1, wire::PROTOCOL.to_string().into_bytes());
+
+        for init in [json!({}), json!({"protocol": 1})] {
+            let (served, frames) = answers(init.clone());
+            let theirs = init
+                .get("protocol")
+                .map_or("none".into(), |v| v.to_string());
+            assert_eq!(
+                served.err().map(|e| e.to_string()),
+                Some(format!(
+                    "this worker reads frames of protocol {} and was sent protocol \
+                     {theirs}: it is from another version of transmogrify than \
+                     the program that started it",
+                    wire::PROTOCOL
+                ))
+            );
+            assert!(frames.is_empty());
+        }
     }
 }

@@ -112,3 +112,38 @@ fn a_missing_worker_program_is_a_clear_error() -> TestResult {
     assert!(err.contains("/nonexistent/transmogrify-worker"), "{err}");
     Ok(())
 }
+
+#[test]
+#[cfg(unix)]
+fn a_worker_of_another_version_is_refused_by_name() -> TestResult {
+    let inputs = Inputs::new()?;
+    let path = inputs.jsonl("a.jsonl", &[record(1), record(2)])?;
+    let job = job(&processor(false)?, "events", &[&path])?;
+    // A worker of an earlier version answers the chunk at once, with no word of its
+    // version: here, the count of a chunk's records.
+    let count = br#"{"seq":0,"records":2,"lines":2}"#;
+    let mut frame = b"N".to_vec();
+    frame.extend_from_slice(&(count.len() as u64).to_le_bytes());
+    frame.extend_from_slice(count);
+    let answer = inputs.dir.path().join("answer");
+    std::fs::write(&answer, &frame)?;
+    let script = format!("cat '{}'; cat > /dev/null", answer.display());
+    let err = ProcessExecutor::new(1)
+        .with_program("/bin/sh", vec!["-c".into(), script])
+        .run_to_result(&job)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let size = std::fs::metadata(&path)?.len();
+    assert_eq!(
+        err,
+        format!(
+            "chunk 0 of {} (bytes 0..{size}) failed: worker program /bin/sh: it answered \
+             with a frame 'N' where this version's worker answers with protocol 2: it is \
+             from another version of transmogrify; rebuild or reinstall it, or set \
+             TRANSMOGRIFY_WORKER to this version's transmogrify-worker",
+            path.display()
+        )
+    );
+    Ok(())
+}
