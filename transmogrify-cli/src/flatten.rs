@@ -181,9 +181,9 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     }
     if !args.quiet {
         summary(&report, &written, wall.as_secs_f64(), &args.output);
-        let unpicked_json = json_input && args.input.json_path.is_none();
-        if let Some(note) =
-            large_records_note(&report, &written, &entity, chunking.bytes).filter(|_| unpicked_json)
+        if json_input
+            && args.input.json_path.is_none()
+            && let Some(note) = large_records_note(&report, &written, &entity, chunking.bytes)
         {
             eprintln!("{note}");
         }

@@ -401,9 +401,6 @@ enum Extent {
     Check,
 }
 
-/// Bytes of a string looked through one by one before a vector search takes over.
-const SHORT_STRING: usize = 16;
-
 /// Whether `b` can be part of a number or a literal (`true`, `-1.5e3`).
 fn token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
@@ -411,21 +408,12 @@ fn token_byte(b: u8) -> bool {
 
 /// The end of the string whose contents start at `from` (after its quote).
 fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
-    // Most strings (keys, codes, numbers as text) are short: their first bytes are
-    // looked through one by one, without the setup of a vector search.
-    for _ in 0..SHORT_STRING {
-        match bytes.get(from)? {
-            b'"' => return Some(from + 1),
-            // A backslash escapes the byte after it.
-            b'\\' => from += 2,
-            _ => from += 1,
-        }
-    }
     loop {
         let k = memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
-        if bytes[from + k] == b'"' {
+        if bytes.get(from + k) == Some(&b'"') {
             return Some(from + k + 1);
         }
+        // A backslash escapes the byte after it.
         from += k + 2;
     }
 }

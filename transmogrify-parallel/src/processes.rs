@@ -304,10 +304,7 @@ impl ProcessRunner {
                 header["ordinal"] = json!(ordinal);
                 if !ends.is_empty() {
                     header["ends"] = json!(ends.len());
-                    ends_bytes = ends
-                        .iter()
-                        .flat_map(|e| (*e as u64).to_le_bytes())
-                        .collect();
+                    ends_bytes = wire::ends_bytes(ends);
                 }
                 match layout {
                     Layout::Lines { line } => {

@@ -318,6 +318,34 @@ pub(crate) fn raw_items_json(batch: &transmogrify_io::RawBatch) -> Value {
 }
 
 /// A reader batch back from [`raw_items_json`] and its bytes.
+/// The ends of a chunk's values, as the 8-byte integers that follow its bytes in a
+/// chunk frame (their count goes in the header, as `ends`).
+pub(crate) fn ends_bytes(ends: &[usize]) -> Vec<u8> {
+    ends.iter()
+        .flat_map(|&end| (end as u64).to_le_bytes())
+        .collect()
+}
+
+/// A chunk frame's body split into the chunk's bytes and the `count` value ends
+/// that follow them ([`ends_bytes`]).
+pub(crate) fn split_ends(body: &[u8], count: u64) -> Result<(&[u8], Vec<usize>)> {
+    let cut = usize::try_from(count)
+        .ok()
+        .and_then(|count| count.checked_mul(8))
+        .and_then(|n| body.len().checked_sub(n))
+        .ok_or_else(|| bad("a chunk frame too short for its value ends"))?;
+    let (data, ends) = body.split_at(cut);
+    let ends = ends
+        .chunks_exact(8)
+        .map(|b| {
+            let mut end = [0u8; 8];
+            end.copy_from_slice(b);
+            usize::try_from(u64::from_le_bytes(end)).unwrap_or(usize::MAX)
+        })
+        .collect();
+    Ok((data, ends))
+}
+
 pub(crate) fn raw_batch_from(items: &Value, data: &[u8]) -> Result<transmogrify_io::RawBatch> {
     use transmogrify_io::RawItem;
     let mut batch = transmogrify_io::RawBatch {
@@ -560,6 +588,20 @@ mod tests {
             let again = ProcessingResult::from_raw(raw, config.clone())?;
             assert_eq!(back.to_record_batches()?, again.to_record_batches()?);
         }
+        Ok(())
+    }
+
+    #[test]
+    fn value_ends_follow_the_chunk_bytes() -> Result<()> {
+        let mut body = b"{}[1]".to_vec();
+        body.extend(ends_bytes(&[2, 5]));
+        assert_eq!(split_ends(&body, 2)?, (&b"{}[1]"[..], vec![2, 5]));
+        assert_eq!(split_ends(b"{}", 0)?, (&b"{}"[..], Vec::new()));
+        let short = split_ends(b"{}", 1).err().map(|e| e.to_string());
+        assert_eq!(
+            short.as_deref(),
+            Some("worker process protocol: a chunk frame too short for its value ends")
+        );
         Ok(())
     }
 

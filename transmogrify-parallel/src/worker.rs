@@ -179,20 +179,7 @@ fn run(
         };
         // The ends of the values the planner measured follow the bytes.
         let count = header.get("ends").and_then(serde_json::Value::as_u64);
-        let count = usize::try_from(count.unwrap_or(0)).unwrap_or(usize::MAX);
-        let cut = count
-            .checked_mul(8)
-            .and_then(|n| data.len().checked_sub(n))
-            .ok_or_else(|| Error::Config("a chunk frame too short for its element ends".into()))?;
-        let (data, ends_bytes) = data.split_at(cut);
-        let ends: Vec<usize> = ends_bytes
-            .chunks_exact(8)
-            .map(|b| {
-                let mut e = [0u8; 8];
-                e.copy_from_slice(b);
-                usize::try_from(u64::from_le_bytes(e)).unwrap_or(usize::MAX)
-            })
-            .collect();
+        let (data, ends) = wire::split_ends(data, count.unwrap_or(0))?;
         flatten_into(
             session,
             source,
@@ -210,19 +197,16 @@ mod tests {
     use crate::wire::with_header;
     use transmogrify_core::ProcessorConfig;
 
+    /// Frames as read back: kind and payload.
+    type Frames = Vec<(u8, Vec<u8>)>;
+
     /// What a worker answers to an init frame with `init` as its header, and to one
     /// chunk of `{"a":1}` lines after it.
-    fn answers(init: serde_json::Value) -> (Result<()>, Vec<(u8, Vec<u8>)>) {
+    fn answers(mut init: serde_json::Value) -> Result<(Result<()>, Frames)> {
         let config = ProcessorConfig::builder()
             .build()
-            .map_err(|e| Error::Config(e.to_string()));
-        let Ok(config) = config else {
-            return (Err(Error::Config("config".into())), Vec::new());
-        };
-        let mut init = init;
-        if let Ok(config) = wire::config_to_json(&config, 0) {
-            init["config"] = config;
-        }
+            .map_err(|e| Error::Config(e.to_string()))?;
+        init["config"] = wire::config_to_json(&config, 0)?;
         init["entity"] = json!("t");
         let mut input = Vec::new();
         let chunk = json!({"seq": 0, "source": "t.jsonl", "start": 0, "end": 8,
@@ -231,30 +215,28 @@ mod tests {
             (INIT, with_header(&init, &[])),
             (CHUNK, with_header(&chunk, b"{\"a\":1}\n")),
         ] {
-            if write_frame(&mut input, kind, &[&frame]).is_err() {
-                return (Err(Error::Config("frame".into())), Vec::new());
-            }
+            write_frame(&mut input, kind, &[&frame]).map_err(io)?;
         }
         let mut output = Vec::new();
         let served = serve(&mut input.as_slice(), &mut output);
         let mut frames = Vec::new();
         let mut out = output.as_slice();
-        while let Ok(Some(frame)) = read_frame(&mut out) {
+        while let Some(frame) = read_frame(&mut out).map_err(io)? {
             frames.push(frame);
         }
-        (served, frames)
+        Ok((served, frames))
     }
 
     #[test]
-    fn a_worker_answers_with_its_protocol_and_refuses_another() {
-        let (served, frames) = answers(json!({"protocol": wire::PROTOCOL}));
+    fn a_worker_answers_with_its_protocol_and_refuses_another() -> Result<()> {
+        let (served, frames) = answers(json!({"protocol": wire::PROTOCOL}))?;
         assert!(served.is_ok(), "{served:?}");
         let kinds: Vec<char> = frames.iter().map(|(k, _)| *k as char).collect();
         assert_eq!(kinds, ['Y', 'R']);
         assert_eq!(frames[0].1, wire::PROTOCOL.to_string().into_bytes());
 
         for init in [json!({}), json!({"protocol": 1})] {
-            let (served, frames) = answers(init.clone());
+            let (served, frames) = answers(init.clone())?;
             let theirs = init
                 .get("protocol")
                 .map_or("none".into(), |v| v.to_string());
@@ -269,5 +251,6 @@ mod tests {
             );
             assert!(frames.is_empty());
         }
+        Ok(())
     }
 }
