@@ -1203,6 +1203,59 @@ mod tests {
         Ok(())
     }
 
+    /// Every column chunk, of text and typed tables, narrow and wide, under each codec,
+    /// is encoded plain or with a dictionary: encodings every common reader takes
+    /// (fastparquet, one of pandas' engines, reads no delta encoding).
+    #[test]
+    fn files_use_only_the_encodings_every_reader_takes() -> Result<(), Box<dyn std::error::Error>> {
+        let records: String = (0..3_000u64)
+            .map(|i| {
+                format!(
+                    "{{\"id\":{i},\"big\":1234567890123456789{},\"f\":{i}.5,\"b\":{},\"k{}\":\"v\",\"items\":[{{\"n\":{i}}},{{\"n\":\"x\"}}]}}\n",
+                    i % 10,
+                    i % 2 == 0,
+                    i % 1_500
+                )
+            })
+            .collect();
+        let allowed = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY];
+        let mut chunks = 0;
+        for typed in [false, true] {
+            let config = transmogrify_core::ProcessorConfig::builder()
+                .with_cast_to_string(!typed)
+                .build()?;
+            let result = Processor::new(config).process(records.as_bytes(), "t")?;
+            for codec in [
+                ParquetCompression::Snappy,
+                ParquetCompression::Zstd(3),
+                ParquetCompression::None,
+            ] {
+                let options = WriteOptions::builder()
+                    .with_parquet_compression(codec)
+                    .build()?;
+                for file in result.to_bytes("parquet", &options)? {
+                    let reader = SerializedFileReader::new(bytes::Bytes::from(file.bytes))?;
+                    let metadata = reader.metadata();
+                    for group in metadata.row_groups() {
+                        for column in group.columns() {
+                            let encodings: Vec<Encoding> = column.encodings().collect();
+                            assert!(
+                                encodings.iter().all(|e| allowed.contains(e)),
+                                "{} {}: {encodings:?}",
+                                file.table,
+                                column.column_path()
+                            );
+                            chunks += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // The main table is wide (1,500 keys and more): written a block at a time.
+        assert!(chunks > 2 * 3 * 1_500, "{chunks} column chunks");
+        Ok(())
+    }
+
     #[test]
     fn dictionaries_only_for_columns_whose_values_repeat() -> Result<(), Box<dyn std::error::Error>>
     {
