@@ -231,8 +231,8 @@ pub struct ExecArgs {
     /// Workers [default: the number of cores].
     #[arg(long, short = 'j', value_name = "N")]
     pub workers: Option<usize>,
-    /// Chunk size: bytes (`8MiB`, `512k`, `100000`) or records (`5000r`).
-    #[arg(long, default_value = "8MiB", value_name = "SIZE")]
+    /// Chunk size: bytes (`4MiB`, `512k`, `100000`) or records (`5000r`).
+    #[arg(long, default_value = "4MiB", value_name = "SIZE")]
     pub chunk_size: String,
 }
 
@@ -316,6 +316,6 @@ pub struct BenchArgs {
     #[arg(long)]
     pub typed: bool,
     /// Chunk size, as for flatten.
-    #[arg(long, default_value = "8MiB", value_name = "SIZE")]
+    #[arg(long, default_value = "4MiB", value_name = "SIZE")]
     pub chunk_size: String,
 }

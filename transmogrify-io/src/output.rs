@@ -150,7 +150,7 @@ fn allocator_left_to_default(var: impl Fn(&str) -> Option<std::ffi::OsString>) -
 ///
 /// By default glibc raises the size from which it maps an allocation on its own to
 /// that of the largest block freed so far (up to 32 MiB) and keeps free memory up to
-/// twice that at the top of each thread's heap. A run hands chunks of input (8 MiB
+/// twice that at the top of each thread's heap. A run hands chunks of input (4 MiB
 /// by default) and their results from thread to thread: those blocks then come from
 /// the heaps, where they leave free gaps that are never handed back. Over a 3 GB JSON
 /// array read by the process executor's main process, its memory grew to 308 MB;

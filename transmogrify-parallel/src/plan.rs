@@ -22,8 +22,16 @@ use transmogrify_core::{JsonLines, JsonRecords, Position, RecordErrorKind, Synta
 
 use crate::error::{Error, Result};
 
-/// Default chunk size in bytes.
-pub const DEFAULT_CHUNK_BYTES: u64 = 8 * 1024 * 1024;
+/// Default chunk size in bytes: 4 MiB.
+///
+/// A chunk's rows are still in the processor's caches when they are written: on the
+/// 150 MB API-event file of the comparison, 4 MiB chunks beat 8 MiB ones by 2–5% on
+/// every format and executor (medians of nine alternating runs: CSV on two threads
+/// 0.252 s against 0.265 s, Parquet 0.438 against 0.452 s, two worker processes 0.340
+/// against 0.354 s and 0.530 against 0.541 s), orders, wide records and JSON arrays
+/// alike, at the same or less peak memory; 2 and 3 MiB measured no faster, 1 MiB
+/// slower.
+pub const DEFAULT_CHUNK_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The format of an input the executors read themselves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]

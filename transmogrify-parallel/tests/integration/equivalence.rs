@@ -443,7 +443,7 @@ fn small_inputs_share_parts_and_give_the_same_tables() -> TestResult {
 
 #[test]
 fn parts_end_early_when_their_rows_pass_the_part_memory() -> TestResult {
-    // About 1.5 MB of records: the default 8 MiB chunk is planned (or, for a JSON
+    // About 1.5 MB of records: the default 4 MiB chunk is planned (or, for a JSON
     // array, read) as pieces of 256 KiB.
     let inputs = Inputs::new()?;
     let records: Vec<String> = (0..12_000).map(record).collect();
