@@ -202,8 +202,8 @@ pub(crate) struct Plan<'a> {
     /// Whether the current input was opened.
     started: bool,
     /// The current input is a file of at most an eighth of a chunk: its chunks may
-    /// share a part with those of the small inputs around it, up to a quarter of a
-    /// chunk in all.
+    /// share a part with those of the small inputs around it, up to half a chunk in
+    /// all.
     small: bool,
     /// The current input is read by the scanner in pieces (see `unit`), grouped
     /// into parts of up to a chunk.
@@ -374,8 +374,8 @@ impl<'a> Plan<'a> {
 impl Iterator for Plan<'_> {
     type Item = Planned;
 
-    /// The next chunk; chunks of small inputs come in groups of up to a quarter of a
-    /// chunk's bytes, the pieces of a scanned input in groups of up to a chunk.
+    /// The next chunk; chunks of small inputs come in groups of up to half a chunk's
+    /// bytes, the pieces of a scanned input in groups of up to a chunk.
     fn next(&mut self) -> Option<Planned> {
         let (item, grouping) = match self.held.take() {
             Some(held) => held,
@@ -386,7 +386,7 @@ impl Iterator for Plan<'_> {
             other => return Some(other),
         };
         let budget = match grouping {
-            Grouping::Small => self.job.chunking.bytes / 4,
+            Grouping::Small => self.job.chunking.bytes / 2,
             _ => self.job.chunking.bytes,
         };
         let mut bytes = first.end.saturating_sub(first.start);
