@@ -837,7 +837,7 @@ impl ProcessingResult {
                 }
                 Source::Time => {
                     if text {
-                        Arc::new(repeated_text(&format_timestamp(chunk.time), chunk.rows)?)
+                        time_text(chunk.time, chunk.rows)?
                     } else {
                         Arc::new(
                             TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(
@@ -1013,6 +1013,27 @@ impl ResultCollector {
     }
 }
 
+/// The extraction time `time` as text on each of `rows` rows: a slice of the
+/// longest such column made so far on this thread for the same time (a run has
+/// one), so that a table's chunks share one buffer instead of each filling its own.
+fn time_text(time: i64, rows: usize) -> Result<ArrayRef> {
+    thread_local! {
+        static MADE: std::cell::RefCell<Option<(i64, ArrayRef)>> = const { std::cell::RefCell::new(None) };
+    }
+    MADE.with(|made| {
+        let mut made = made.borrow_mut();
+        if let Some((t, column)) = made.as_ref()
+            && *t == time
+            && column.len() >= rows
+        {
+            return Ok(column.slice(0, rows));
+        }
+        let column: ArrayRef = Arc::new(repeated_text(&format_timestamp(time), rows.max(4096))?);
+        *made = Some((time, column.clone()));
+        Ok(column.slice(0, rows))
+    })
+}
+
 /// `text` in each of `rows` rows, written straight into one buffer (no string per
 /// row, no regrowth).
 fn repeated_text(text: &str, rows: usize) -> Result<StringArray> {
@@ -1064,6 +1085,35 @@ mod tests {
         let d = decimal_text(&[0, 7, 10, 18_446_744_073_709_551_615])?;
         assert_eq!(texts(&d), ["0", "7", "10", "18446744073709551615"]);
         assert_eq!(decimal_text(&[])?.len(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn time_columns_of_any_length_and_time() -> Result<()> {
+        use arrow_array::cast::AsArray;
+        let texts_of = |time: i64, rows: usize| -> Result<Vec<String>> {
+            let column = time_text(time, rows)?;
+            let column = column
+                .as_string_opt::<i32>()
+                .ok_or_else(|| Error::Internal("not text".into()))?;
+            Ok(column
+                .iter()
+                .map(|v| v.unwrap_or("<null>").to_string())
+                .collect())
+        };
+        let one = "2024-01-02 03:04:05.000006";
+        let other = "2024-01-02 03:04:05.000007";
+        // Shorter and longer than the column made first, another time, and back.
+        for (time, rows, text) in [
+            (1_704_164_645_000_006, 3, one),
+            (1_704_164_645_000_006, 5000, one),
+            (1_704_164_645_000_006, 10_000, one),
+            (1_704_164_645_000_006, 0, one),
+            (1_704_164_645_000_007, 2, other),
+            (1_704_164_645_000_006, 7, one),
+        ] {
+            assert_eq!(texts_of(time, rows)?, vec![text.to_string(); rows]);
+        }
         Ok(())
     }
 }
