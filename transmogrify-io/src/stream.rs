@@ -808,8 +808,8 @@ impl DirectCsv {
             }
             table.unsynced += written;
             if table.unsynced >= WRITEBACK_EVERY {
+                self.writeback.start(&table.file, table.unsynced);
                 table.unsynced = 0;
-                self.writeback.start(&table.file);
             }
             table.reserve.ahead(&table.file, table.bytes);
         }
