@@ -697,6 +697,9 @@ pub(crate) fn write_file(
     let WriteSummary { rows } = writer.finish()?;
     let (target, bytes, mut reserve) = {
         let mut state = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
+        // A writer kept alive after `finish` must not keep the writeback thread
+        // waiting for more files.
+        state.writeback = None;
         let target = std::mem::replace(&mut state.target, Target::Memory(Vec::new()));
         (target, state.bytes, std::mem::take(&mut state.reserve))
     };

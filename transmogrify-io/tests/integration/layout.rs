@@ -155,6 +155,72 @@ fn a_failed_write_leaves_no_file_behind() -> TestResult {
     Ok(())
 }
 
+/// A writer that writes 3 MiB per batch and hands its output sink to `kept` when it
+/// finishes, where it stays alive after the run.
+struct Keeping(Arc<std::sync::Mutex<Vec<Box<dyn Write + Send>>>>);
+struct KeepingWriter(
+    Option<Box<dyn Write + Send>>,
+    Arc<std::sync::Mutex<Vec<Box<dyn Write + Send>>>>,
+);
+
+impl WriterFactory for Keeping {
+    fn extension(&self) -> &str {
+        "bin"
+    }
+    fn create(
+        &self,
+        out: Box<dyn Write + Send>,
+        _schema: &SchemaRef,
+        _options: &WriteOptions,
+    ) -> Result<Box<dyn TableWriter>> {
+        Ok(Box::new(KeepingWriter(Some(out), self.0.clone())))
+    }
+}
+
+impl TableWriter for KeepingWriter {
+    fn write(&mut self, _batch: &RecordBatch) -> Result<()> {
+        let out = self
+            .0
+            .as_mut()
+            .ok_or_else(|| Error::Internal("finished".into()))?;
+        out.write_all(&vec![b'x'; 3 << 20])
+            .map_err(|e| Error::Internal(e.to_string()))
+    }
+    fn finish(mut self: Box<Self>) -> Result<WriteSummary> {
+        if let Some(mut out) = self.0.take() {
+            out.flush().map_err(|e| Error::Internal(e.to_string()))?;
+            self.1.lock().unwrap_or_else(|e| e.into_inner()).push(out);
+        }
+        Ok(WriteSummary::default())
+    }
+}
+
+#[test]
+fn a_writer_that_keeps_its_sink_does_not_hold_up_the_run() -> TestResult {
+    let result = Processor::new(ProcessorConfig::default()).process(b"{\"a\":1}\n", "t")?;
+    let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut registry = WriterRegistry::default();
+    registry.register("keeping", Arc::new(Keeping(kept.clone())));
+    let options = WriteOptions::builder().with_registry(registry).build()?;
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().to_path_buf();
+    // The files are written, synced and renamed, and the run returns, although every
+    // sink (with the writeback thread's queue it was given) is still alive.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let written = result
+            .write_all("keeping", &out, &options)
+            .map(|s| s.files.len());
+        let _ = done.send(written.map_err(|e| e.to_string()));
+    });
+    let files = finished.recv_timeout(std::time::Duration::from_secs(60))??;
+    assert_eq!(files, 1);
+    assert_eq!(names(dir.path()), ["t.bin"]);
+    assert_eq!(std::fs::metadata(dir.path().join("t.bin"))?.len(), 3 << 20);
+    assert_eq!(kept.lock().map(|k| k.len()).unwrap_or(0), 1);
+    Ok(())
+}
+
 #[test]
 fn bytes_equal_files() -> TestResult {
     let result = processor(true, ArrayMode::Smart).process(DATA, "shop")?;
