@@ -227,20 +227,22 @@ pub(crate) struct Writeback {
 }
 
 /// Hands files to a [`Writeback`]'s thread: a second descriptor of the file, and the
-/// bytes written to it since its writeback last started.
-pub(crate) type WritebackQueue = std::sync::mpsc::Sender<(File, u64)>;
+/// bytes written to it since its writeback last started; `None` stops the thread.
+pub(crate) type WritebackQueue = std::sync::mpsc::Sender<Option<(File, u64)>>;
 
 impl Writeback {
     /// The queue of the writeback thread, started with the first call (none if no
     /// thread can be started).
     pub(crate) fn queue(&mut self) -> Option<WritebackQueue> {
         if self.queue.is_none() {
-            let (queue, files) = std::sync::mpsc::channel::<(File, u64)>();
+            let (queue, files) = std::sync::mpsc::channel::<Option<(File, u64)>>();
             let spawned = std::thread::Builder::new()
                 .name("tm-writeback".into())
                 .spawn(move || {
                     let (mut unflushed, mut flushes) = (0u64, 0usize);
-                    for (file, bytes) in files {
+                    // Until the owner stops it: a sink still holding the queue then
+                    // starts its writebacks itself.
+                    for (file, bytes) in files.iter().map_while(|item| item) {
                         start_writeback(&file);
                         unflushed += bytes;
                         if unflushed >= FLUSH_EVERY {
@@ -272,7 +274,7 @@ impl Writeback {
 fn queue_writeback(queue: Option<&WritebackQueue>, file: &File, bytes: u64) {
     // A second descriptor of the same open file, for the other thread.
     let sent = match (queue, file.try_clone()) {
-        (Some(queue), Ok(copy)) => queue.send((copy, bytes)).is_ok(),
+        (Some(queue), Ok(copy)) => queue.send(Some((copy, bytes))).is_ok(),
         _ => false,
     };
     if !sent {
@@ -281,10 +283,12 @@ fn queue_writeback(queue: Option<&WritebackQueue>, file: &File, bytes: u64) {
 }
 
 impl Writeback {
-    /// Waits for the thread to start every writeback handed to it; returns how many
-    /// times it had the disk flush its cache.
+    /// Stops the thread once it has started every writeback handed to it so far, and
+    /// waits for it; returns how many times it had the disk flush its cache.
     fn close(&mut self) -> usize {
-        drop(self.queue.take());
+        if let Some(queue) = self.queue.take() {
+            let _ = queue.send(None);
+        }
         self.thread
             .take()
             .map_or(0, |thread| thread.join().unwrap_or(0))
@@ -697,9 +701,6 @@ pub(crate) fn write_file(
     let WriteSummary { rows } = writer.finish()?;
     let (target, bytes, mut reserve) = {
         let mut state = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
-        // A writer kept alive after `finish` must not keep the writeback thread
-        // waiting for more files.
-        state.writeback = None;
         let target = std::mem::replace(&mut state.target, Target::Memory(Vec::new()));
         (target, state.bytes, std::mem::take(&mut state.reserve))
     };
