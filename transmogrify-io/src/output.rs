@@ -197,10 +197,10 @@ pub(crate) const FLUSH_EVERY: u64 = 16 << 20;
 /// Asks the disk to make what was written to `file` so far durable, by a sync of the
 /// file through a descriptor of its own: a disk with a write cache (a virtual disk
 /// whose host buffers writes) holds written data until it is told to flush, and a
-/// flush then takes as long as writing all of it. Once in a while during a run, the
-/// final sync of each file has only the last of it left to wait for: 150 MB of API
-/// events to CSV here, the final syncs took 65-69 ms without and 5-6 ms with a flush
-/// every 16 MB. A new open file description has its own record of write errors, so a
+/// flush then takes as long as writing all of it. Flushed once in a while during a
+/// run, the final sync of each file has only the last of it left to wait for: seven
+/// files of 150 MB in all on such a disk, the final syncs took 65-69 ms without and
+/// 5-6 ms with a flush every 16 MB. A new open file description has its own record of write errors, so a
 /// failure here is still reported by the file's own final sync. Only a hint.
 #[cfg(target_os = "linux")]
 fn flush_disk_cache(file: &File) {
@@ -217,8 +217,8 @@ fn flush_disk_cache(_file: &File) {}
 /// submitting dirty pages on the calling thread, which can then go on with the next
 /// part at once. Every [`FLUSH_EVERY`] bytes the thread also has the disk flush its
 /// write cache, waiting for it there rather than on the run's final syncs. The
-/// thread starts with the first file and ends when this is dropped, once every
-/// writeback handed to it has started.
+/// thread starts when its queue is first asked for and ends when this is dropped,
+/// once every writeback handed to it has started.
 #[derive(Debug, Default)]
 pub(crate) struct Writeback {
     queue: Option<WritebackQueue>,
@@ -267,6 +267,17 @@ impl Writeback {
         let queue = self.queue();
         queue_writeback(queue.as_ref(), file, bytes);
     }
+
+    /// Stops the thread once it has started every writeback handed to it so far, and
+    /// waits for it; returns how many times it had the disk flush its cache.
+    fn close(&mut self) -> usize {
+        if let Some(queue) = self.queue.take() {
+            let _ = queue.send(None);
+        }
+        self.thread
+            .take()
+            .map_or(0, |thread| thread.join().unwrap_or(0))
+    }
 }
 
 /// Hands `file` to the writeback thread behind `queue`, or starts its writeback on
@@ -279,19 +290,6 @@ fn queue_writeback(queue: Option<&WritebackQueue>, file: &File, bytes: u64) {
     };
     if !sent {
         start_writeback(file);
-    }
-}
-
-impl Writeback {
-    /// Stops the thread once it has started every writeback handed to it so far, and
-    /// waits for it; returns how many times it had the disk flush its cache.
-    fn close(&mut self) -> usize {
-        if let Some(queue) = self.queue.take() {
-            let _ = queue.send(None);
-        }
-        self.thread
-            .take()
-            .map_or(0, |thread| thread.join().unwrap_or(0))
     }
 }
 
