@@ -168,8 +168,25 @@ impl Drop for Worker {
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(d) = self.drain.take() {
-            let _ = d.join();
+            end_drain(d);
         }
+    }
+}
+
+/// How long a dead worker's stderr may stay open before its reader is left behind.
+const DRAIN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Waits for the thread reading a dead worker's stderr to reach the end of it. The
+/// pipe stays open as long as a process the worker started lives on (a wrapper
+/// script's child waiting on its input): after [`DRAIN_GRACE`] the thread is left to
+/// end on its own, with what it read so far already kept.
+fn end_drain(drain: JoinHandle<()>) {
+    let started = std::time::Instant::now();
+    while !drain.is_finished() && started.elapsed() < DRAIN_GRACE {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    if drain.is_finished() {
+        let _ = drain.join();
     }
 }
 
@@ -253,7 +270,7 @@ impl ProcessRunner {
         let _ = w.child.kill();
         let status = w.child.wait().ok();
         if let Some(d) = w.drain.take() {
-            let _ = d.join();
+            end_drain(d);
         }
         let stderr = w.stderr.lock().clone();
         let how = match status {

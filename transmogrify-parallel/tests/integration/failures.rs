@@ -127,23 +127,39 @@ fn a_worker_of_another_version_is_refused_by_name() -> TestResult {
     frame.extend_from_slice(count);
     let answer = inputs.dir.path().join("answer");
     std::fs::write(&answer, &frame)?;
-    let script = format!("cat '{}'; cat > /dev/null", answer.display());
-    let err = ProcessExecutor::new(1)
-        .with_program("/bin/sh", vec!["-c".into(), script])
-        .run_to_result(&job)
-        .err()
-        .map(|e| e.to_string())
-        .unwrap_or_default();
     let size = std::fs::metadata(&path)?.len();
-    assert_eq!(
-        err,
+    // The second script leaves a process behind that holds the worker's stderr open
+    // until its input ends: ending the worker must not wait for it.
+    for script in [
+        format!("cat '{}'; cat > /dev/null", answer.display()),
         format!(
-            "chunk 0 of {} (bytes 0..{size}) failed: worker program /bin/sh: it answered \
-             with a frame 'N' where this version's worker answers with protocol 2: it is \
-             from another version of transmogrify; rebuild or reinstall it, or set \
-             TRANSMOGRIFY_WORKER to this version's transmogrify-worker",
-            path.display()
-        )
-    );
+            "exec 3<&0; cat <&3 > /dev/null & cat '{}'; wait",
+            answer.display()
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let err = ProcessExecutor::new(1)
+            .with_program("/bin/sh", vec!["-c".into(), script.clone()])
+            .run_to_result(&job)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            err,
+            format!(
+                "chunk 0 of {} (bytes 0..{size}) failed: worker program /bin/sh: it \
+                 answered with a frame 'N' where this version's worker answers with \
+                 protocol 2: it is from another version of transmogrify; rebuild or \
+                 reinstall it, or set TRANSMOGRIFY_WORKER to this version's \
+                 transmogrify-worker",
+                path.display()
+            ),
+            "{script}"
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "{script}"
+        );
+    }
     Ok(())
 }
