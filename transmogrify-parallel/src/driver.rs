@@ -51,12 +51,46 @@ pub(crate) trait ChunkRunner: Send {
     fn retryable(&self, _error: &Error) -> bool {
         false
     }
+
+    /// Runs `chunk` up to a result still to be decoded, which another thread then
+    /// decodes and delivers while this runner goes on with its next chunk (`None`:
+    /// this runner cannot; see [`Ctx::handoff`]).
+    fn run_deferred(&mut self, _chunk: &Chunk, _ctx: &Ctx<'_>) -> Option<Result<Deferred>> {
+        None
+    }
+
+    /// Whether [`ChunkRunner::run_deferred`] is worth a thread of its own to decode
+    /// and deliver this runner's results.
+    fn defers(&self) -> bool {
+        false
+    }
+}
+
+/// A chunk's result still to be decoded (a worker process's frame).
+pub(crate) struct Deferred(Box<dyn FnOnce() -> Result<ProcessingResult> + Send>);
+
+impl Deferred {
+    pub(crate) fn new(decode: impl FnOnce() -> Result<ProcessingResult> + Send + 'static) -> Self {
+        Deferred(Box::new(decode))
+    }
+}
+
+/// A chunk's result handed from its runner to the thread that delivers its results.
+pub(crate) struct Handoff {
+    chunk: Chunk,
+    attempts: u32,
+    result: Deferred,
 }
 
 /// What a runner needs besides the chunk.
 pub(crate) struct Ctx<'a> {
     pub(crate) job: &'a Job,
     pub(crate) ledger: &'a Ledger,
+    /// Where the runner hands results it does not decode itself
+    /// ([`ChunkRunner::run_deferred`]): a thread of its own decodes and delivers them
+    /// in the order they come, so that a worker process flattens its next chunk
+    /// meanwhile, rather than wait while its last result is decoded and written.
+    pub(crate) handoff: Option<crossbeam::channel::Sender<Handoff>>,
 }
 
 impl Ctx<'_> {
@@ -617,6 +651,44 @@ pub(crate) fn handle(
                 let _ = sink.gap(chunk.seq);
                 return;
             }
+            if let Some(handoff) = &ctx.handoff {
+                let mut attempts = 0;
+                let outcome = loop {
+                    attempts += 1;
+                    match runner.run_deferred(&chunk, ctx) {
+                        Some(Ok(r)) => break Ok(r),
+                        Some(Err(e)) if attempts <= ctx.job.retries && runner.retryable(&e) => {
+                            continue;
+                        }
+                        Some(Err(e)) => break Err(e),
+                        None => {
+                            break Err(Error::Config(
+                                "this runner cannot defer its results".into(),
+                            ));
+                        }
+                    }
+                };
+                match outcome {
+                    Ok(result) => {
+                        if attempts > 1 {
+                            tally.retried.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let handed = Handoff {
+                            chunk,
+                            attempts,
+                            result,
+                        };
+                        if let Err(back) = handoff.send(handed) {
+                            deliver_handoff(back.into_inner(), ctx, sink, tally);
+                        }
+                    }
+                    Err(Error::Cancelled) => {
+                        let _ = sink.gap(chunk.seq);
+                    }
+                    Err(e) => fail(chunk, attempts, e, ctx, sink, tally, strict),
+                }
+                return;
+            }
             let mut attempts = 0;
             let outcome = loop {
                 attempts += 1;
@@ -645,6 +717,35 @@ pub(crate) fn handle(
                 }
                 Err(e) => fail(chunk, attempts, e, ctx, sink, tally, strict),
             }
+        }
+    }
+}
+
+/// Decodes a result handed off by its runner and delivers it (a result that cannot be
+/// decoded fails its chunk).
+pub(crate) fn deliver_handoff(
+    handed: Handoff,
+    ctx: &Ctx<'_>,
+    sink: &dyn ResultSink,
+    tally: &Tally,
+) {
+    let Handoff {
+        chunk,
+        attempts,
+        result,
+    } = handed;
+    match (result.0)() {
+        Ok(result) => deliver(
+            std::slice::from_ref(&chunk),
+            attempts,
+            result,
+            ctx,
+            sink,
+            tally,
+        ),
+        Err(e) => {
+            let strict = ctx.job.processor.config().on_error() == ErrorMode::Strict;
+            fail(chunk, attempts, e, ctx, sink, tally, strict);
         }
     }
 }

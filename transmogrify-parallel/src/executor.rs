@@ -5,7 +5,8 @@ use std::time::Instant;
 use transmogrify_core::{ProcessingResult, ResultCollector};
 
 use crate::driver::{
-    ChunkRunner, Ctx, Plan, Tally, finish, handle, run_group_in_process, run_in_process,
+    ChunkRunner, Ctx, Handoff, Plan, Tally, deliver_handoff, finish, handle, run_group_in_process,
+    run_in_process,
 };
 use crate::error::Result;
 use crate::job::Job;
@@ -109,6 +110,7 @@ impl Executor for SequentialExecutor {
         let ctx = Ctx {
             job,
             ledger: &ledger,
+            handoff: None,
         };
         let mut runner = InProcess::default();
         for item in Plan::new(job, &ledger, 1, runner.splits_ranges()) {
@@ -207,11 +209,39 @@ pub(crate) fn run_pool<R: ChunkRunner>(
             .map_err(|e| crate::Error::Config(format!("cannot start the planner thread: {e}")))?;
         for (i, mut runner) in runners.into_iter().enumerate() {
             let rx = rx.clone();
+            // A runner whose results another thread decodes and delivers: that
+            // thread takes one result at a time, in the order they come, while the
+            // runner goes on with its next chunk.
+            let handoff = if runner.defers() {
+                let (give, take) = crossbeam::channel::bounded::<Handoff>(1);
+                s.builder()
+                    .name(format!("tm-output-{i}"))
+                    .spawn(move |_| {
+                        let ctx = Ctx {
+                            job,
+                            ledger,
+                            handoff: None,
+                        };
+                        for handed in take.iter() {
+                            deliver_handoff(handed, &ctx, sink, tally);
+                        }
+                    })
+                    .map_err(|e| {
+                        crate::Error::Config(format!("cannot start an output thread: {e}"))
+                    })?;
+                Some(give)
+            } else {
+                None
+            };
             s.builder()
                 .name(format!("tm-worker-{i}"))
                 .stack_size(WORKER_STACK)
                 .spawn(move |_| {
-                    let ctx = Ctx { job, ledger };
+                    let ctx = Ctx {
+                        job,
+                        ledger,
+                        handoff,
+                    };
                     for item in rx.iter() {
                         handle(item, &mut runner, &ctx, sink, tally);
                     }

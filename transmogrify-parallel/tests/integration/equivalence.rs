@@ -211,9 +211,9 @@ fn written_files_are_byte_identical() -> TestResult {
                 Chunking::bytes(1 << 30),
             ] {
                 let job = base.clone().with_chunking(chunking);
-                for executor in executors() {
+                for (i, executor) in executors().into_iter().enumerate() {
                     let dir = inputs.dir.path().join(format!(
-                        "{format}-{typed}-{}-{}-{chunking:?}",
+                        "{format}-{typed}-{i}-{}-{}-{chunking:?}",
                         executor.name(),
                         executor.workers()
                     ));

@@ -11,15 +11,20 @@ fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
     let path = inputs.jsonl("crash.jsonl", &records)?;
     let job = job(&processor(false)?, "events", &[&path])?.with_chunking(Chunking::records(10));
     let (expected, _) = SequentialExecutor.run_to_result(&job)?;
-    let marker = inputs.dir.path().join("aborted");
-    let executor = ProcessExecutor::new(2)
-        .with_program(worker(), Vec::new())
-        .with_env(ABORT_ENV, format!("2:{}", marker.display()));
-    let (got, report) = executor.run_to_result(&job)?;
-    assert!(marker.exists(), "the worker did not abort");
-    assert_eq!(report.retried_chunks, 1);
-    assert!(report.failed_chunks.is_empty());
-    assert!(tables(&got)? == tables(&expected)?);
+    // Results decoded by the thread that talks to the worker, and on threads of
+    // their own.
+    for output_threads in [false, true] {
+        let marker = inputs.dir.path().join(format!("aborted-{output_threads}"));
+        let executor = ProcessExecutor::new(2)
+            .with_program(worker(), Vec::new())
+            .with_env(ABORT_ENV, format!("2:{}", marker.display()))
+            .with_output_threads(output_threads);
+        let (got, report) = executor.run_to_result(&job)?;
+        assert!(marker.exists(), "the worker did not abort");
+        assert_eq!(report.retried_chunks, 1);
+        assert!(report.failed_chunks.is_empty());
+        assert!(tables(&got)? == tables(&expected)?);
+    }
     Ok(())
 }
 
@@ -56,10 +61,23 @@ fn a_worker_that_always_dies_fails_its_chunk_by_name() -> TestResult {
     let path = inputs.jsonl("crash.jsonl", &records)?;
     // Skip mode: the run goes on and names the failed chunk.
     let job = job(&processor(true)?, "events", &[&path])?.with_chunking(Chunking::records(10));
-    let executor = ProcessExecutor::new(2)
-        .with_program(worker(), Vec::new())
-        .with_env(ABORT_ENV, "3");
-    let (got, report) = executor.run_to_result(&job)?;
+    for output_threads in [false, true] {
+        let executor = ProcessExecutor::new(2)
+            .with_program(worker(), Vec::new())
+            .with_env(ABORT_ENV, "3")
+            .with_output_threads(output_threads);
+        fails_chunk_3_by_name(&job, &executor)?;
+    }
+    Ok(())
+}
+
+/// `executor`, whose worker always dies on chunk 3 of `job`, fails that chunk by name
+/// and delivers the others (skip mode), or fails the run naming it (strict mode).
+fn fails_chunk_3_by_name(
+    job: &transmogrify_parallel::Job,
+    executor: &ProcessExecutor,
+) -> TestResult {
+    let (got, report) = executor.run_to_result(job)?;
     assert_eq!(report.failed_chunks.len(), 1);
     let failed = &report.failed_chunks[0];
     assert_eq!((failed.index, failed.attempts), (3, 2));
@@ -71,7 +89,7 @@ fn a_worker_that_always_dies_fails_its_chunk_by_name() -> TestResult {
     assert!(failed.error.contains("chunk 3 of"), "{}", failed.error);
     assert_eq!(report.chunks_succeeded, 4);
     // Everything else is there, with the ids a full run gives.
-    let (full, _) = SequentialExecutor.run_to_result(&job)?;
+    let (full, _) = SequentialExecutor.run_to_result(job)?;
     let full_ids: Vec<_> = full
         .rows("main")?
         .into_iter()

@@ -107,6 +107,18 @@ pub fn executors() -> Vec<Box<dyn Executor>> {
             ProcessExecutor::new(w).with_program(worker(), Vec::new()),
         ));
     }
+    // Results decoded on output threads, and by the threads that talk to the
+    // workers, whatever the machine's cores make the default.
+    out.push(Box::new(
+        ProcessExecutor::new(2)
+            .with_program(worker(), Vec::new())
+            .with_output_threads(true),
+    ));
+    out.push(Box::new(
+        ProcessExecutor::new(1)
+            .with_program(worker(), Vec::new())
+            .with_output_threads(false),
+    ));
     out
 }
 
