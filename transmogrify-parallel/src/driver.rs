@@ -651,48 +651,17 @@ pub(crate) fn handle(
                 let _ = sink.gap(chunk.seq);
                 return;
             }
-            if let Some(handoff) = &ctx.handoff {
-                let mut attempts = 0;
-                let outcome = loop {
-                    attempts += 1;
-                    match runner.run_deferred(&chunk, ctx) {
-                        Some(Ok(r)) => break Ok(r),
-                        Some(Err(e)) if attempts <= ctx.job.retries && runner.retryable(&e) => {
-                            continue;
-                        }
-                        Some(Err(e)) => break Err(e),
-                        None => {
-                            break Err(Error::Config(
-                                "this runner cannot defer its results".into(),
-                            ));
-                        }
-                    }
-                };
-                match outcome {
-                    Ok(result) => {
-                        if attempts > 1 {
-                            tally.retried.fetch_add(1, Ordering::Relaxed);
-                        }
-                        let handed = Handoff {
-                            chunk,
-                            attempts,
-                            result,
-                        };
-                        if let Err(back) = handoff.send(handed) {
-                            deliver_handoff(back.into_inner(), ctx, sink, tally);
-                        }
-                    }
-                    Err(Error::Cancelled) => {
-                        let _ = sink.gap(chunk.seq);
-                    }
-                    Err(e) => fail(chunk, attempts, e, ctx, sink, tally, strict),
-                }
-                return;
-            }
             let mut attempts = 0;
             let outcome = loop {
                 attempts += 1;
-                match runner.run(&chunk, ctx) {
+                let run = if ctx.handoff.is_some() {
+                    runner
+                        .run_deferred(&chunk, ctx)
+                        .map(|r| r.map(Outcome::Deferred))
+                } else {
+                    None
+                };
+                match run.unwrap_or_else(|| runner.run(&chunk, ctx).map(Outcome::Ready)) {
                     Ok(r) => break Ok(r),
                     Err(e) if attempts <= ctx.job.retries && runner.retryable(&e) => continue,
                     Err(e) => break Err(e),
@@ -703,14 +672,36 @@ pub(crate) fn handle(
                     if attempts > 1 {
                         tally.retried.fetch_add(1, Ordering::Relaxed);
                     }
-                    deliver(
-                        std::slice::from_ref(&chunk),
-                        attempts,
-                        result,
-                        ctx,
-                        sink,
-                        tally,
-                    );
+                    match (result, &ctx.handoff) {
+                        (Outcome::Deferred(result), Some(handoff)) => {
+                            let handed = Handoff {
+                                chunk,
+                                attempts,
+                                result,
+                            };
+                            if let Err(back) = handoff.send(handed) {
+                                deliver_handoff(back.into_inner(), ctx, sink, tally);
+                            }
+                        }
+                        (Outcome::Deferred(result), None) => deliver_handoff(
+                            Handoff {
+                                chunk,
+                                attempts,
+                                result,
+                            },
+                            ctx,
+                            sink,
+                            tally,
+                        ),
+                        (Outcome::Ready(result), _) => deliver(
+                            std::slice::from_ref(&chunk),
+                            attempts,
+                            result,
+                            ctx,
+                            sink,
+                            tally,
+                        ),
+                    }
                 }
                 Err(Error::Cancelled) => {
                     let _ = sink.gap(chunk.seq);
@@ -719,6 +710,13 @@ pub(crate) fn handle(
             }
         }
     }
+}
+
+/// A chunk's result as its runner gives it.
+enum Outcome {
+    Ready(ProcessingResult),
+    /// To be decoded and delivered by the thread behind [`Ctx::handoff`].
+    Deferred(Deferred),
 }
 
 /// Decodes a result handed off by its runner and delivers it (a result that cannot be
