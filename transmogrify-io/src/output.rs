@@ -200,8 +200,9 @@ pub(crate) const FLUSH_EVERY: u64 = 16 << 20;
 /// flush then takes as long as writing all of it. Flushed once in a while during a
 /// run, the final sync of each file has only the last of it left to wait for: seven
 /// files of 150 MB in all on such a disk, the final syncs took 65-69 ms without and
-/// 5-6 ms with a flush every 16 MB. A new open file description has its own record of write errors, so a
-/// failure here is still reported by the file's own final sync. Only a hint.
+/// 5-6 ms with a flush every 16 MB. A new open file description has its own record
+/// of write errors, so a failure here is still reported by the file's own final
+/// sync. Only a hint.
 #[cfg(target_os = "linux")]
 fn flush_disk_cache(file: &File) {
     use std::os::fd::AsRawFd;

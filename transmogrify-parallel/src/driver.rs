@@ -75,11 +75,12 @@ impl Deferred {
     }
 }
 
-/// A chunk's result handed from its runner to the thread that delivers its results.
+/// A chunk's result on its way to the sink, from its runner or through the thread
+/// that delivers the runner's results.
 pub(crate) struct Handoff {
     chunk: Chunk,
     attempts: u32,
-    result: Deferred,
+    result: Outcome,
 }
 
 /// What a runner needs besides the chunk.
@@ -672,35 +673,22 @@ pub(crate) fn handle(
                     if attempts > 1 {
                         tally.retried.fetch_add(1, Ordering::Relaxed);
                     }
-                    match (result, &ctx.handoff) {
-                        (Outcome::Deferred(result), Some(handoff)) => {
-                            let handed = Handoff {
-                                chunk,
-                                attempts,
-                                result,
-                            };
-                            if let Err(back) = handoff.send(handed) {
-                                deliver_handoff(back.into_inner(), ctx, sink, tally);
-                            }
+                    let handed = Handoff {
+                        chunk,
+                        attempts,
+                        result,
+                    };
+                    // A result still to be decoded goes to the output thread; one
+                    // decoded already (or that the thread cannot take) is delivered
+                    // here.
+                    let here = match (&handed.result, &ctx.handoff) {
+                        (Outcome::Deferred(_), Some(handoff)) => {
+                            handoff.send(handed).err().map(|back| back.into_inner())
                         }
-                        (Outcome::Deferred(result), None) => deliver_handoff(
-                            Handoff {
-                                chunk,
-                                attempts,
-                                result,
-                            },
-                            ctx,
-                            sink,
-                            tally,
-                        ),
-                        (Outcome::Ready(result), _) => deliver(
-                            std::slice::from_ref(&chunk),
-                            attempts,
-                            result,
-                            ctx,
-                            sink,
-                            tally,
-                        ),
+                        _ => Some(handed),
+                    };
+                    if let Some(handed) = here {
+                        deliver_handoff(handed, ctx, sink, tally);
                     }
                 }
                 Err(Error::Cancelled) => {
@@ -713,14 +701,14 @@ pub(crate) fn handle(
 }
 
 /// A chunk's result as its runner gives it.
-enum Outcome {
+pub(crate) enum Outcome {
     Ready(ProcessingResult),
     /// To be decoded and delivered by the thread behind [`Ctx::handoff`].
     Deferred(Deferred),
 }
 
-/// Decodes a result handed off by its runner and delivers it (a result that cannot be
-/// decoded fails its chunk).
+/// Delivers a chunk's result, decoding it first if its runner left that to be done
+/// (a result that cannot be decoded fails its chunk).
 pub(crate) fn deliver_handoff(
     handed: Handoff,
     ctx: &Ctx<'_>,
@@ -732,7 +720,11 @@ pub(crate) fn deliver_handoff(
         attempts,
         result,
     } = handed;
-    match (result.0)() {
+    let result = match result {
+        Outcome::Ready(result) => Ok(result),
+        Outcome::Deferred(decode) => (decode.0)(),
+    };
+    match result {
         Ok(result) => deliver(
             std::slice::from_ref(&chunk),
             attempts,
