@@ -334,6 +334,7 @@ impl StreamingOutput {
         }
         let entity = layout.entity_name().to_string();
         let (spills, by_key, config) = (&self.spills, &self.by_key, &self.config);
+        let remover = Remover::start();
         let convert = converter(&self.options.registry.get(&self.format)?);
         let batches_of = |schema: &TableSchema, sink: &mut BatchSink<'_>| -> Result<()> {
             let key = table_key(schema);
@@ -366,9 +367,9 @@ impl StreamingOutput {
                 }
             }
             drop(file);
-            // Written: its page-cache pages go now, on this writer's thread, rather
-            // than all at once at the end. (Whatever is left goes with the directory.)
-            let _ = std::fs::remove_file(&spill.file_path);
+            // Read: its page-cache pages go now rather than all at once at the end,
+            // while the writers go on. (Whatever is left goes with the directory.)
+            remover.remove(&spill.file_path);
             Ok(())
         };
         let sizes: Vec<u64> = schemas
@@ -395,11 +396,58 @@ impl StreamingOutput {
             &batches_of,
             jobs,
         )?;
+        remover.finish();
         drop(self.spills);
         self.spill_dir
             .close()
             .map_err(|e| Error::io(&self.dir, e))?;
         Ok(summary)
+    }
+}
+
+/// Removes spill files on a thread of its own, so that freeing a read spill's
+/// page-cache pages (a few milliseconds for tens of megabytes) does not hold up the
+/// table writers; on the calling thread if no thread can be started.
+struct Remover {
+    queue: Option<std::sync::mpsc::Sender<PathBuf>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Remover {
+    fn start() -> Remover {
+        let (queue, paths) = std::sync::mpsc::channel::<PathBuf>();
+        let thread = std::thread::Builder::new()
+            .name("tm-remove".into())
+            .spawn(move || {
+                for path in paths {
+                    let _ = std::fs::remove_file(path);
+                }
+            })
+            .ok();
+        Remover {
+            queue: thread.is_some().then_some(queue),
+            thread,
+        }
+    }
+
+    /// Removes `path`, now or soon; errors are ignored (the spill directory goes at
+    /// the end with whatever is left in it).
+    fn remove(&self, path: &Path) {
+        let queued = self
+            .queue
+            .as_ref()
+            .is_some_and(|q| q.send(path.to_path_buf()).is_ok());
+        if !queued {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Waits until every file handed over is removed.
+    fn finish(mut self) {
+        self.queue = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

@@ -224,6 +224,32 @@ fn spill_files_are_private_to_the_user() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn spilled_parts_are_removed_once_written() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let processor = processor(true, ArrayMode::Smart);
+    let mut out = transmogrify_io::StreamingOutput::new(
+        dir.path(),
+        "parquet",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    for part in 0..3 {
+        let text = format!(r#"{{"a": {part}, "b": [{{"c": {part}}}, {{"c": 0}}]}}"#);
+        out.add(processor.process(text.as_bytes(), "t")?)?;
+    }
+    let summary = out.finish()?;
+    let rows: Vec<(&str, u64)> = summary
+        .files
+        .iter()
+        .map(|f| (f.table.as_str(), f.rows))
+        .collect();
+    assert_eq!(rows, [("t", 3), ("t_b", 6)]);
+    // The spill files and their directory are gone by the time `finish` returns.
+    assert_eq!(file_names(dir.path())?, ["t.parquet", "t_b.parquet"]);
+    Ok(())
+}
+
 /// The names of the files in `dir`, sorted.
 fn file_names(dir: &Path) -> std::io::Result<Vec<String>> {
     let mut names: Vec<String> = std::fs::read_dir(dir)?
