@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
 use serde_json::json;
-use transmogrify_core::ProcessingResult;
+use transmogrify_core::{ProcessingResult, ProcessorConfig};
 
 use crate::driver::{ChunkRunner, Ctx, Deferred};
 use crate::error::{Error, Result};
@@ -219,6 +219,14 @@ fn end_drain(drain: JoinHandle<()>) {
     }
 }
 
+/// A worker's result frame, decoded into the result it stands for.
+fn decode(frame: &[u8], config: ProcessorConfig) -> Result<ProcessingResult> {
+    Ok(ProcessingResult::from_raw(
+        wire::decode_result(frame)?,
+        config,
+    )?)
+}
+
 struct ProcessRunner {
     program: PathBuf,
     args: Vec<String>,
@@ -324,11 +332,7 @@ impl ProcessRunner {
         if !self.send_and_wait(chunk, ctx, more)? {
             return Ok(None);
         }
-        let raw = wire::decode_result(&self.frame)?;
-        Ok(Some(ProcessingResult::from_raw(
-            raw,
-            ctx.job.processor.config().clone(),
-        )?))
+        decode(&self.frame, ctx.job.processor.config().clone()).map(Some)
     }
 
     /// Sends `chunk` to the worker and waits for its answer: `true` when it is a
@@ -505,8 +509,7 @@ impl ChunkRunner for ProcessRunner {
             let config = ctx.job.processor.config().clone();
             let spare = self.spare.clone();
             Ok(Deferred::new(move || {
-                let decoded = wire::decode_result(&frame)
-                    .and_then(|raw| Ok(ProcessingResult::from_raw(raw, config)?));
+                let decoded = decode(&frame, config);
                 frame.clear();
                 spare.lock().push(frame);
                 decoded
