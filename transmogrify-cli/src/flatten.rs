@@ -244,6 +244,15 @@ fn write_report(
     std::fs::write(path, text + "\n").map_err(|e| Fail::io(format!("{}: {e}", path.display())))
 }
 
+/// `n` and `noun`, plural but for one: `1 record`, `2 records`.
+fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::path::Path) {
     let rows: usize = written.tables.iter().map(|t| t.1).sum();
     let mb_s = if wall > 0.0 {
@@ -252,10 +261,10 @@ fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::
         0.0
     };
     let mut text = format!(
-        "flattened {} records into {} tables ({} rows) in {:.2} s, {:.1} MB/s; wrote {} to {}",
-        report.records,
-        written.tables.len(),
-        rows,
+        "flattened {} into {} ({}) in {:.2} s, {:.1} MB/s; wrote {} to {}",
+        counted(report.records, "record"),
+        counted(written.tables.len() as u64, "table"),
+        counted(rows as u64, "row"),
         wall,
         mb_s,
         human_bytes(written.bytes),
@@ -263,8 +272,8 @@ fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::
     );
     if report.bad_records > 0 {
         text.push_str(&format!(
-            "\n{} bad records skipped; see the {} table",
-            report.bad_records,
+            "\n{} skipped; see the {} table",
+            counted(report.bad_records, "bad record"),
             written.errors_table.as_deref().unwrap_or("errors")
         ));
     }
@@ -388,5 +397,17 @@ pub fn format_name(f: InputFormatArg) -> Option<&'static str> {
         InputFormatArg::Jsonl => Some("jsonl"),
         InputFormatArg::Csv => Some("csv"),
         InputFormatArg::Parquet => Some("parquet"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counted;
+
+    #[test]
+    fn counts_are_plural_but_for_one() {
+        assert_eq!(counted(0, "table"), "0 tables");
+        assert_eq!(counted(1, "bad record"), "1 bad record");
+        assert_eq!(counted(2, "row"), "2 rows");
     }
 }

@@ -569,7 +569,7 @@ fn records_larger_than_a_chunk_get_a_note_pointing_at_json_path() -> TestResult 
     )?;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let lines: Vec<&str> = r.stderr.lines().collect();
-    assert!(lines[0].starts_with("flattened 1 records into 2 tables (1001 rows)"));
+    assert!(lines[0].starts_with("flattened 1 record into 2 tables (1001 rows)"));
     assert_eq!(
         lines[1..],
         [
@@ -595,7 +595,7 @@ fn records_larger_than_a_chunk_get_a_note_pointing_at_json_path() -> TestResult 
                 "--chunk-size",
                 "16k",
             ][..],
-            Some("flattened 1000 records into 1 tables"),
+            Some("flattened 1000 records into 1 table"),
         ),
         (
             &["flatten", "list.json", "-o", "c", "--chunk-size", "1k"],
