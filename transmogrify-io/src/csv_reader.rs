@@ -473,9 +473,13 @@ impl CsvReader {
     /// Adds one row as a JSON object record.
     fn emit(&mut self, record: &csv::ByteRecord, position: Position) {
         if self.has_header && record.len() != self.keys.len() {
+            let fields = |n: usize| match n {
+                1 => "1 field".to_string(),
+                n => format!("{n} fields"),
+            };
             let message = format!(
-                "the row has {} fields but the header has {}",
-                record.len(),
+                "the row has {} but the header has {}",
+                fields(record.len()),
                 self.keys.len()
             );
             return self.bad(record, position, message);

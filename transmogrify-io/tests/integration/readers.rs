@@ -223,7 +223,7 @@ fn csv_row_with_wrong_field_count_is_a_bad_record() -> TestResult {
     assert_eq!(
         bad,
         [
-            "w.csv: line 3, column 1 (byte 8, record 1): the row has 1 fields but the header has 2 near `3`"
+            "w.csv: line 3, column 1 (byte 8, record 1): the row has 1 field but the header has 2 near `3`"
         ]
     );
     Ok(())
