@@ -14,7 +14,7 @@ use transmogrify_parallel::{
 use crate::args::{FlattenArgs, InputArgs, InputFormatArg, SchemaArgs};
 use crate::fail::{EXIT_DATA, EXIT_OK, Fail};
 use crate::output;
-use crate::progress::{Progress, human_bytes};
+use crate::progress::{Progress, counted, human_bytes};
 use crate::{options, print, schema as show};
 
 /// The input `files` (from [`input_files`]) as the executors take them.
@@ -244,15 +244,6 @@ fn write_report(
     std::fs::write(path, text + "\n").map_err(|e| Fail::io(format!("{}: {e}", path.display())))
 }
 
-/// `n` and `noun`, plural but for one: `1 record`, `2 records`.
-fn counted(n: u64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
-}
-
 fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::path::Path) {
     let rows: usize = written.tables.iter().map(|t| t.1).sum();
     let mb_s = if wall > 0.0 {
@@ -397,17 +388,5 @@ pub fn format_name(f: InputFormatArg) -> Option<&'static str> {
         InputFormatArg::Jsonl => Some("jsonl"),
         InputFormatArg::Csv => Some("csv"),
         InputFormatArg::Parquet => Some("parquet"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::counted;
-
-    #[test]
-    fn counts_are_plural_but_for_one() {
-        assert_eq!(counted(0, "table"), "0 tables");
-        assert_eq!(counted(1, "bad record"), "1 bad record");
-        assert_eq!(counted(2, "row"), "2 rows");
     }
 }

@@ -85,6 +85,15 @@ impl Drop for Progress {
     }
 }
 
+/// `n` and `noun`, plural but for one: `1 record`, `2 records`.
+pub fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// Human-readable bytes: `12.3 MB`.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
@@ -157,6 +166,13 @@ fn clock(secs: f64) -> String {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+
+    #[test]
+    fn counts_are_plural_but_for_one() {
+        assert_eq!(counted(0, "table"), "0 tables");
+        assert_eq!(counted(1, "bad record"), "1 bad record");
+        assert_eq!(counted(2, "row"), "2 rows");
+    }
 
     #[test]
     fn renders_bar_speed_and_eta() {

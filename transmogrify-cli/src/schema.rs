@@ -30,7 +30,8 @@ pub fn tree(tables: &[TableSchema]) -> String {
             Some(p) => format!(", child of {p}"),
             None => String::new(),
         };
-        let _ = writeln!(out, "{pad}{} ({} rows{link})", t.name, t.num_rows);
+        let rows = crate::progress::counted(t.num_rows as u64, "row");
+        let _ = writeln!(out, "{pad}{} ({rows}{link})", t.name);
         let width = t
             .schema
             .fields()

@@ -19,11 +19,11 @@ fn tree_json_and_mermaid() -> TestResult {
         "shop (2 rows)\n\
          \x20 id            float64\n\
          \x20 __extract_id  string  (row id)\n\
-         \x20 shop_orders (1 rows, child of shop)\n\
+         \x20 shop_orders (1 row, child of shop)\n\
          \x20   sku                  string\n\
          \x20   __extract_id         string  (row id)\n\
          \x20   __parent_extract_id  string  (parent id)\n\
-         \x20   shop_orders_lines (1 rows, child of shop_orders)\n\
+         \x20   shop_orders_lines (1 row, child of shop_orders)\n\
          \x20     q                    int64\n\
          \x20     __extract_id         string  (row id)\n\
          \x20     __parent_extract_id  string  (parent id)\n"
