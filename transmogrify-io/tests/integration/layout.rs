@@ -103,13 +103,16 @@ fn skip_mode_writes_an_errors_table() -> TestResult {
     Ok(())
 }
 
-/// A writer that fails on its second batch.
-struct Failing;
-struct FailingWriter(u32, Box<dyn Write + Send>);
+/// A writer factory for tests: files with extension `.0`, writers made by `1` from
+/// the output sink.
+struct Factory<F>(&'static str, F);
 
-impl WriterFactory for Failing {
+impl<F> WriterFactory for Factory<F>
+where
+    F: Fn(Box<dyn Write + Send>) -> Box<dyn TableWriter> + Send + Sync,
+{
     fn extension(&self) -> &str {
-        "txt"
+        self.0
     }
     fn create(
         &self,
@@ -117,9 +120,12 @@ impl WriterFactory for Failing {
         _schema: &SchemaRef,
         _options: &WriteOptions,
     ) -> Result<Box<dyn TableWriter>> {
-        Ok(Box::new(FailingWriter(0, out)))
+        Ok((self.1)(out))
     }
 }
+
+/// A writer that fails on its second batch.
+struct FailingWriter(u32, Box<dyn Write + Send>);
 
 impl TableWriter for FailingWriter {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -143,7 +149,12 @@ fn a_failed_write_leaves_no_file_behind() -> TestResult {
     let config = ProcessorConfig::builder().with_batch_size(1).build()?;
     let result = Processor::new(config).process(b"{\"a\":1}\n{\"a\":2}\n", "t")?;
     let mut registry = WriterRegistry::default();
-    registry.register("failing", Arc::new(Failing));
+    registry.register(
+        "failing",
+        Arc::new(Factory("txt", |out| {
+            Box::new(FailingWriter(0, out)) as Box<dyn TableWriter>
+        })),
+    );
     let options = WriteOptions::builder().with_registry(registry).build()?;
     let dir = tempfile::tempdir()?;
     let err = result.write_all("failing", dir.path(), &options).err();
@@ -157,25 +168,10 @@ fn a_failed_write_leaves_no_file_behind() -> TestResult {
 
 /// A writer that writes 3 MiB per batch and hands its output sink to `kept` when it
 /// finishes, where it stays alive after the run.
-struct Keeping(Arc<std::sync::Mutex<Vec<Box<dyn Write + Send>>>>);
 struct KeepingWriter(
     Option<Box<dyn Write + Send>>,
     Arc<std::sync::Mutex<Vec<Box<dyn Write + Send>>>>,
 );
-
-impl WriterFactory for Keeping {
-    fn extension(&self) -> &str {
-        "bin"
-    }
-    fn create(
-        &self,
-        out: Box<dyn Write + Send>,
-        _schema: &SchemaRef,
-        _options: &WriteOptions,
-    ) -> Result<Box<dyn TableWriter>> {
-        Ok(Box::new(KeepingWriter(Some(out), self.0.clone())))
-    }
-}
 
 impl TableWriter for KeepingWriter {
     fn write(&mut self, _batch: &RecordBatch) -> Result<()> {
@@ -200,7 +196,13 @@ fn a_writer_that_keeps_its_sink_does_not_hold_up_the_run() -> TestResult {
     let result = Processor::new(ProcessorConfig::default()).process(b"{\"a\":1}\n", "t")?;
     let kept = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut registry = WriterRegistry::default();
-    registry.register("keeping", Arc::new(Keeping(kept.clone())));
+    let sinks = kept.clone();
+    registry.register(
+        "keeping",
+        Arc::new(Factory("bin", move |out| {
+            Box::new(KeepingWriter(Some(out), sinks.clone())) as Box<dyn TableWriter>
+        })),
+    );
     let options = WriteOptions::builder().with_registry(registry).build()?;
     let dir = tempfile::tempdir()?;
     let out = dir.path().to_path_buf();
