@@ -496,14 +496,26 @@ fn properties(
     // compression: its pages are run-length encoded nulls and a few values, which
     // snappy does not shrink, and each snappy column keeps a compressor of 2 KB
     // while the row group is written (100 MB for 50,000 columns).
-    let sparse = |i: usize| {
-        compression == Compression::SNAPPY
-            && schema.fields().len() >= WIDE_TABLE_COLUMNS
-            && first.is_some_and(|rows| rows.cells(i) * 100 < rows.num_rows())
+    let sparse: Vec<bool> = (0..schema.fields().len())
+        .map(|i| {
+            compression == Compression::SNAPPY
+                && schema.fields().len() >= WIDE_TABLE_COLUMNS
+                && first.is_some_and(|rows| rows.cells(i) * 100 < rows.num_rows())
+        })
+        .collect();
+    // A column's own settings take a few hundred bytes of the properties, which the
+    // file keeps until it closes: where most columns are sparse, no compression is
+    // the default and the others are given theirs (12 MB less for 50,000 columns).
+    let default = if 2 * sparse.iter().filter(|s| **s).count() > sparse.len() {
+        Compression::UNCOMPRESSED
+    } else {
+        compression
     };
+    props = props.set_compression(default);
     for (i, field) in schema.fields().iter().enumerate() {
         let path = ColumnPath::from(field.name().as_str());
         let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
+        let mut codec = compression;
         if matches!(role.map(String::as_str), Some("id" | "parent_id")) {
             // Row ids and parent ids are (nearly) unique: a dictionary would only
             // cost time before falling back to plain encoding, and min/max
@@ -516,17 +528,20 @@ fn properties(
             // a tenth of the whole write. Parent ids repeat from row to row and do
             // compress; zstd and gzip shrink hex too and keep every column.
             if compression == Compression::SNAPPY && role.map(String::as_str) == Some("id") {
-                props = props.set_column_compression(path, Compression::UNCOMPRESSED);
+                codec = Compression::UNCOMPRESSED;
             }
-        } else if sparse(i) {
-            props = props.set_column_compression(path, Compression::UNCOMPRESSED);
+        } else if sparse.get(i).copied().unwrap_or(false) {
+            codec = Compression::UNCOMPRESSED;
         } else if first
             .and_then(|rows| rows.head(i, DICTIONARY_SAMPLE_ROWS))
             .is_some_and(|head| mostly_distinct(&head))
         {
             // Plain from the first page: the values would go through the
             // dictionary's hash table only to be written plain after all.
-            props = props.set_column_dictionary_enabled(path, false);
+            props = props.set_column_dictionary_enabled(path.clone(), false);
+        }
+        if codec != default {
+            props = props.set_column_compression(path, codec);
         }
     }
     props.build()
