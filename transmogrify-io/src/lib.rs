@@ -101,6 +101,7 @@ mod parquet_reader;
 mod parquet_writer;
 mod reader;
 mod spare;
+mod spill_frame;
 mod stream;
 #[cfg(test)]
 mod test_rng;

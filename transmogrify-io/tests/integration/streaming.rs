@@ -809,3 +809,73 @@ fn typed_csv_rows_written_before_a_type_changed_are_written_again() -> TestResul
     );
     Ok(())
 }
+
+/// `records` records of 12 properties each out of `keys` keys, some nested, some in
+/// arrays of objects, in parts of `per_part` records.
+fn sparse_parts(records: usize, keys: usize, per_part: usize) -> Vec<String> {
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..records)
+        .map(|i| {
+            let props: Vec<String> = (0..12)
+                .map(|_| {
+                    let k = next() as usize % keys;
+                    match k % 3 {
+                        0 => format!("\"p{k}\":\"v{}\"", next() % 1000),
+                        1 => format!("\"n{k}\":{{\"x\":{}}}", next() % 97),
+                        _ => format!("\"e{k}\":[{{\"y\":\"w{}\"}}]", next() % 10),
+                    }
+                })
+                .collect();
+            format!("{{\"i\":{i},{}}}\n", props.join(","))
+        })
+        .collect::<Vec<_>>()
+        .chunks(per_part)
+        .map(|part| part.concat())
+        .collect()
+}
+
+#[test]
+fn sparse_parts_spilled_as_their_cells_are_the_files_written_at_once() -> TestResult {
+    // 3,000 records over 6,000 keys in parts of 300: each part's main chunk has a
+    // couple of thousand columns with a value in a row or two, which spill as cells.
+    let parts = sparse_parts(3_000, 6_000, 300);
+    for text in [true, false] {
+        let processor = processor(text, ArrayMode::Smart);
+        let results: Vec<_> = parts
+            .iter()
+            .map(|part| processor.process(part.as_bytes(), "t"))
+            .collect::<Result<_, _>>()?;
+        for format in ["jsonl", "parquet"] {
+            let options = WriteOptions::default();
+            let expected = transmogrify_core::ProcessingResult::combine_results(results.clone())?
+                .to_bytes(format, &options)?;
+            let dir = tempfile::tempdir()?;
+            let mut out = transmogrify_io::StreamingOutput::new(
+                dir.path(),
+                format,
+                processor.config(),
+                options,
+            )?;
+            for result in &results {
+                out.add(result.clone())?;
+            }
+            let summary = out.finish()?;
+            assert!(summary.files[0].rows == 3_000, "{format}");
+            for file in &expected {
+                let got = std::fs::read(dir.path().join(&file.file_name))?;
+                assert!(
+                    got == file.bytes,
+                    "{} ({format}, text {text})",
+                    file.file_name
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,412 @@
+//! Spilled chunks of sparse records in a compact form.
+//!
+//! A chunk of records drawing from thousands of keys has thousands of columns, each
+//! with a value in a few of its rows. As Arrow columns, every one of them holds an
+//! offset and a validity bit for each row of the chunk, and the chunk's schema a
+//! field for each: 9 MB of records with 25 properties out of 50,000 keys spilled as
+//! 518 MB, of which 366 MB were offsets and 90 MB schemas (an Arrow IPC file has its
+//! schema at both ends). Such a chunk is spilled as its cells instead (see
+//! [`compact`]) and made again as it was when read back ([`expand`]): the tables
+//! written from it are the same.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::{BooleanBuilder, StringBuilder};
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt32Type;
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, ListArray, RecordBatch, RecordBatchOptions, StringArray,
+    UInt32Array,
+};
+use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, Field, Schema};
+
+use crate::error::{Error, Result};
+
+/// Schema metadata key marking a compact chunk; its value is the chunk's row count.
+const CELLS: &str = "#cells";
+/// The only field metadata key of a chunk's columns (the kinds of value of a data
+/// column, see [`transmogrify_core::RawTable`]).
+const KINDS: &str = "kinds";
+
+const NAMES: &str = "#names";
+const KIND_TEXTS: &str = "#kinds";
+const NULLABLE: &str = "#nullable";
+const ENDS: &str = "#ends";
+const ROWS: &str = "#rows";
+const VALUES: &str = "#values";
+
+/// Bytes a compact chunk must spare at the least: ordinary records (API events,
+/// orders) never come near, so their chunks are spilled as they are.
+const MIN_SAVED: usize = 256 * 1024;
+
+/// Bytes a field takes in an Arrow IPC schema besides its name, about (the schema is
+/// written twice per frame).
+const FIELD_BYTES: usize = 2 * 64;
+
+/// `batch` (a chunk in the engine's raw form) as its cells, where its text columns
+/// with values in at most a quarter of its rows would take at least [`MIN_SAVED`]
+/// bytes and twice as many as their cells; `None` where it is better spilled as it
+/// is.
+///
+/// The compact chunk is one row of lists: the chunk's column names, their kinds
+/// (null for columns without), whether each is nullable and the running count of
+/// cells up to each; for the sparse columns, each cell's row and text, column after
+/// column; every other column as a list of its own named by its position.
+pub(crate) fn compact(batch: &RecordBatch) -> Option<RecordBatch> {
+    let rows = batch.num_rows();
+    let schema = batch.schema();
+    if schema.metadata().contains_key(CELLS) {
+        return None;
+    }
+    let mut sparse = vec![false; batch.num_columns()];
+    let (mut saved, mut cost) = (0usize, 0usize);
+    for ((field, column), sparse) in schema.fields().iter().zip(batch.columns()).zip(&mut sparse) {
+        if field.metadata().keys().any(|k| k != KINDS) {
+            return None;
+        }
+        let cells = column.len() - column.null_count();
+        if field.data_type() == &DataType::Utf8
+            && field.metadata().contains_key(KINDS)
+            && column.len() == rows
+            && cells * 4 <= rows
+        {
+            *sparse = true;
+            saved += 4 * (rows + 1) + rows.div_ceil(8) + FIELD_BYTES + 2 * field.name().len();
+            cost += 8 * cells + 12 + field.name().len();
+        }
+    }
+    if saved < MIN_SAVED || saved < 2 * cost {
+        return None;
+    }
+    let columns = batch.num_columns();
+    let mut names = StringBuilder::with_capacity(columns, 32 * columns);
+    let mut kinds = StringBuilder::with_capacity(columns, 4 * columns);
+    let mut nullable = BooleanBuilder::with_capacity(columns);
+    let mut ends = Vec::with_capacity(columns);
+    let mut cell_rows: Vec<u32> = Vec::new();
+    let mut values = StringBuilder::new();
+    let mut fields = Vec::new();
+    let mut arrays: Vec<ArrayRef> = Vec::new();
+    for (i, ((field, column), &sparse)) in schema
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .zip(&sparse)
+        .enumerate()
+    {
+        names.append_value(field.name());
+        kinds.append_option(field.metadata().get(KINDS));
+        nullable.append_value(field.is_nullable());
+        if sparse {
+            let text = column.as_string_opt::<i32>()?;
+            for row in 0..rows {
+                if text.is_valid(row) {
+                    cell_rows.push(u32::try_from(row).ok()?);
+                    values.append_value(text.value(row));
+                }
+            }
+        } else {
+            let list = list_of(column);
+            fields.push(Field::new(i.to_string(), list.data_type().clone(), false));
+            arrays.push(Arc::new(list));
+        }
+        ends.push(u32::try_from(cell_rows.len()).ok()?);
+    }
+    let lists: [(&str, ArrayRef); 6] = [
+        (NAMES, Arc::new(names.finish())),
+        (KIND_TEXTS, Arc::new(kinds.finish())),
+        (NULLABLE, Arc::new(nullable.finish())),
+        (ENDS, Arc::new(UInt32Array::from(ends))),
+        (ROWS, Arc::new(UInt32Array::from(cell_rows))),
+        (VALUES, Arc::new(values.finish())),
+    ];
+    for (name, array) in lists {
+        let list = list_of(&array);
+        fields.push(Field::new(name, list.data_type().clone(), false));
+        arrays.push(Arc::new(list));
+    }
+    let mut metadata = schema.metadata().clone();
+    metadata.insert(CELLS.to_string(), rows.to_string());
+    RecordBatch::try_new(
+        Arc::new(Schema::new_with_metadata(fields, metadata)),
+        arrays,
+    )
+    .ok()
+}
+
+/// `array` as the one element of a list.
+fn list_of(array: &ArrayRef) -> ListArray {
+    ListArray::new(
+        Arc::new(Field::new_list_field(array.data_type().clone(), true)),
+        OffsetBuffer::from_lengths([array.len()]),
+        array.clone(),
+        None,
+    )
+}
+
+/// The chunk `batch` holds: made again from its cells where it is compact (see
+/// [`compact`]), else `batch` itself.
+pub(crate) fn expand(batch: RecordBatch) -> Result<RecordBatch> {
+    let schema = batch.schema();
+    let Some(rows) = schema.metadata().get(CELLS) else {
+        return Ok(batch);
+    };
+    let bad = |what: &str| Error::Internal(format!("a spilled chunk is damaged: {what}"));
+    let rows: usize = rows.parse().map_err(|_| bad("row count"))?;
+    let list = |name: &str| -> Result<ArrayRef> {
+        let column = batch
+            .column_by_name(name)
+            .and_then(|c| c.as_list_opt::<i32>())
+            .ok_or_else(|| bad(name))?;
+        if column.len() != 1 {
+            return Err(bad(name));
+        }
+        Ok(column.value(0))
+    };
+    let (names, kinds, nullable, ends, cell_rows, values) = (
+        list(NAMES)?,
+        list(KIND_TEXTS)?,
+        list(NULLABLE)?,
+        list(ENDS)?,
+        list(ROWS)?,
+        list(VALUES)?,
+    );
+    let (Some(names), Some(kinds), Some(nullable), Some(ends), Some(cell_rows), Some(values)) = (
+        names.as_string_opt::<i32>(),
+        kinds.as_string_opt::<i32>(),
+        nullable.as_any().downcast_ref::<BooleanArray>(),
+        ends.as_primitive_opt::<UInt32Type>(),
+        cell_rows.as_primitive_opt::<UInt32Type>(),
+        values.as_string_opt::<i32>(),
+    ) else {
+        return Err(bad("cell lists"));
+    };
+    let columns = names.len();
+    if kinds.len() != columns || nullable.len() != columns || ends.len() != columns {
+        return Err(bad("column lists"));
+    }
+    if cell_rows.len() != values.len() || values.null_count() != 0 {
+        return Err(bad("cells"));
+    }
+    let mut fields = Vec::with_capacity(columns);
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns);
+    let mut start = 0usize;
+    for i in 0..columns {
+        let end = ends.value(i) as usize;
+        if end < start || end > values.len() {
+            return Err(bad("cell ranges"));
+        }
+        let array: ArrayRef = match batch.column_by_name(&i.to_string()) {
+            Some(dense) => {
+                if end != start {
+                    return Err(bad("cells of a whole column"));
+                }
+                let dense = dense.as_list_opt::<i32>().ok_or_else(|| bad("a column"))?;
+                if dense.len() != 1 {
+                    return Err(bad("a column"));
+                }
+                dense.value(0)
+            }
+            None => Arc::new(text_column(
+                rows,
+                cell_rows
+                    .values()
+                    .get(start..end)
+                    .ok_or_else(|| bad("cells"))?,
+                values,
+                start,
+            )?),
+        };
+        let mut field = Field::new(names.value(i), array.data_type().clone(), nullable.value(i));
+        if kinds.is_valid(i) {
+            field = field.with_metadata(HashMap::from([(
+                KINDS.to_string(),
+                kinds.value(i).to_string(),
+            )]));
+        }
+        fields.push(field);
+        arrays.push(array);
+        start = end;
+    }
+    let mut metadata = schema.metadata().clone();
+    metadata.remove(CELLS);
+    let options = RecordBatchOptions::new().with_row_count(Some(rows));
+    RecordBatch::try_new_with_options(
+        Arc::new(Schema::new_with_metadata(fields, metadata)),
+        arrays,
+        &options,
+    )
+    .map_err(|e| Error::arrow("reading a spilled chunk", e))
+}
+
+/// A text column of `rows` rows with the cells `values[first..]` at `cell_rows`
+/// (ascending), null elsewhere.
+fn text_column(
+    rows: usize,
+    cell_rows: &[u32],
+    values: &StringArray,
+    first: usize,
+) -> Result<StringArray> {
+    let bad = || Error::Internal("a spilled chunk is damaged: cell rows".into());
+    let value_offsets = values.value_offsets();
+    let (Some(&from), Some(&to)) = (
+        value_offsets.get(first),
+        value_offsets.get(first + cell_rows.len()),
+    ) else {
+        return Err(bad());
+    };
+    let bytes = values
+        .value_data()
+        .get(from as usize..to as usize)
+        .ok_or_else(bad)?;
+    let mut offsets = Vec::with_capacity(rows + 1);
+    let mut valid = BooleanBufferBuilder::new(rows);
+    offsets.push(0i32);
+    let mut next = cell_rows
+        .iter()
+        .zip(value_offsets.windows(2).skip(first))
+        .peekable();
+    let mut at = 0i32;
+    for row in 0..rows {
+        let here = next.next_if(|(r, _)| **r as usize == row);
+        if let Some((_, pair)) = here {
+            let [a, b] = pair else {
+                return Err(bad());
+            };
+            at += b - a;
+        }
+        valid.append(here.is_some());
+        offsets.push(at);
+    }
+    if next.next().is_some() {
+        return Err(bad());
+    }
+    let nulls = NullBuffer::new(valid.finish());
+    // SAFETY: the offsets run from 0 to the length of `bytes`, rising by the length
+    // of each cell in turn, and `bytes` are those cells' text, whole strings of a
+    // valid string array one after the other: every value is valid UTF-8.
+    Ok(unsafe {
+        StringArray::new_unchecked(
+            OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
+            Buffer::from(bytes),
+            Some(nulls),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::UInt64Array;
+
+    /// A raw chunk of `rows` rows and `columns` data columns, column `c` with a
+    /// value in every `c % 7 + 2`nd row (the first two nowhere, the third in every
+    /// row), then row ids, parent ids and positions.
+    fn chunk(rows: usize, columns: usize) -> Result<RecordBatch, arrow_schema::ArrowError> {
+        let mut fields = Vec::new();
+        let mut arrays: Vec<ArrayRef> = Vec::new();
+        for c in 0..columns {
+            let every = if c == 2 {
+                1
+            } else {
+                c % 7 + 2 + 40 * usize::from(c > 3)
+            };
+            let text: StringArray = (0..rows)
+                .map(|r| (c > 1 && r % every == c % every).then(|| format!("v{c}.{r}")))
+                .collect();
+            let meta = HashMap::from([(KINDS.to_string(), (c % 5 + 1).to_string())]);
+            fields
+                .push(Field::new(format!("[\"k{c}\"]"), DataType::Utf8, true).with_metadata(meta));
+            arrays.push(Arc::new(text));
+        }
+        fields.push(Field::new("#id", DataType::Utf8, true));
+        arrays.push(Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|r| format!("id{r}")),
+        )));
+        fields.push(Field::new("#parent", DataType::Utf8, true));
+        arrays.push(Arc::new(StringArray::from_iter_values(
+            (0..rows).map(|r| format!("p{}", r / 3)),
+        )));
+        fields.push(Field::new("#index", DataType::UInt64, false));
+        arrays.push(Arc::new(UInt64Array::from_iter_values(
+            (0..rows as u64).map(|r| r % 3),
+        )));
+        let meta = HashMap::from([
+            ("rows".to_string(), rows.to_string()),
+            ("time".to_string(), "1700000000000000".to_string()),
+            ("has_data".to_string(), "true".to_string()),
+        ]);
+        RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, meta)), arrays)
+    }
+
+    /// `batch` written as an Arrow IPC file and read back.
+    fn through_ipc(batch: &RecordBatch) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+        let mut bytes = Vec::new();
+        let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
+        writer.write(batch)?;
+        writer.finish()?;
+        drop(writer);
+        let mut reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)?;
+        Ok(reader.next().ok_or("no batch")??)
+    }
+
+    #[test]
+    fn a_sparse_chunk_is_spilled_as_its_cells_and_read_back_as_it_was()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let original = chunk(300, 3_000)?;
+        let compact = compact(&original).ok_or("not compact")?;
+        // Cells, not offsets: one row of lists, the three whole columns (the one
+        // with a value in every row, ids, parent ids and positions) kept as they are.
+        assert_eq!(compact.num_rows(), 1);
+        assert_eq!(compact.num_columns(), 6 + 4);
+        let ipc_size = |batch: &RecordBatch| -> Result<usize, Box<dyn std::error::Error>> {
+            let mut bytes = Vec::new();
+            let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
+            writer.write(batch)?;
+            writer.finish()?;
+            drop(writer);
+            Ok(bytes.len())
+        };
+        let (dense, cells) = (ipc_size(&original)?, ipc_size(&compact)?);
+        assert!(cells * 10 < dense, "{cells} bytes against {dense}");
+        let back = expand(through_ipc(&compact)?)?;
+        assert_eq!(back.schema(), original.schema());
+        assert!(back == original, "the chunk read back differs");
+        Ok(())
+    }
+
+    #[test]
+    fn ordinary_chunks_are_spilled_as_they_are() -> Result<(), Box<dyn std::error::Error>> {
+        // A few hundred rows of a hundred columns: little to spare.
+        assert!(compact(&chunk(600, 100)?).is_none());
+        // Thousands of columns without rows are spared their schema, and come back.
+        let empty = chunk(0, 3_000)?;
+        let compact = compact(&empty).ok_or("not compact")?;
+        assert!(expand(through_ipc(&compact)?)? == empty);
+        // A chunk passed through as it is.
+        let plain = chunk(10, 5)?;
+        assert!(expand(plain.clone())? == plain);
+        Ok(())
+    }
+
+    #[test]
+    fn a_damaged_compact_chunk_is_an_error_not_a_wrong_table()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let original = chunk(300, 3_000)?;
+        let compact = compact(&original).ok_or("not compact")?;
+        // Claim more rows than the cells were taken from: the cells no longer fall
+        // where they should, and a cell row past the end is caught.
+        let schema = compact.schema();
+        let mut metadata = schema.metadata().clone();
+        metadata.insert(CELLS.to_string(), "10".to_string());
+        let relabelled = RecordBatch::try_new(
+            Arc::new(Schema::new_with_metadata(schema.fields().clone(), metadata)),
+            compact.columns().to_vec(),
+        )?;
+        let err = expand(relabelled).err().ok_or("no error")?;
+        assert!(err.to_string().contains("damaged"), "{err}");
+        Ok(())
+    }
+}
