@@ -6,8 +6,8 @@
 //! field for each: 9 MB of records with 25 properties out of 50,000 keys spilled as
 //! 518 MB, of which 366 MB were offsets and 90 MB schemas (an Arrow IPC file has its
 //! schema at both ends). Such a chunk is spilled as its cells instead (see
-//! [`compact`]) and made again as it was when read back ([`expand`]): the tables
-//! written from it are the same.
+//! [`compact_chunk`]) and made again as it was when read back ([`expand_chunk`]):
+//! the tables written from it are the same.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,23 +38,23 @@ const ROWS: &str = "#rows";
 const VALUES: &str = "#values";
 
 /// Bytes a compact chunk must spare at the least: ordinary records (API events,
-/// orders) never come near, so their chunks are spilled as they are.
+/// orders) never come near, so their chunks are kept as they are.
 const MIN_SAVED: usize = 256 * 1024;
 
 /// Bytes a field takes in an Arrow IPC schema besides its name, about (the schema is
 /// written twice per frame).
 const FIELD_BYTES: usize = 2 * 64;
 
-/// `batch` (a chunk in the engine's raw form) as its cells, where its text columns
-/// with values in at most a quarter of its rows would take at least [`MIN_SAVED`]
-/// bytes and twice as many as their cells; `None` where it is better spilled as it
-/// is.
+/// `batch` (a chunk in the engine's raw form, see [`transmogrify_core::RawTable`]) as
+/// its cells, where its text columns with values in at most a quarter of its rows
+/// would take at least 256 KiB and twice as many bytes as their cells; `None` where
+/// it is better kept as it is. [`expand_chunk`] makes it again.
 ///
 /// The compact chunk is one row of lists: the chunk's column names, their kinds
 /// (null for columns without), whether each is nullable and the running count of
 /// cells up to each; for the sparse columns, each cell's row and text, column after
 /// column; every other column as a list of its own named by its position.
-pub(crate) fn compact(batch: &RecordBatch) -> Option<RecordBatch> {
+pub(crate) fn compact_chunk(batch: &RecordBatch) -> Option<RecordBatch> {
     let rows = batch.num_rows();
     let schema = batch.schema();
     if schema.metadata().contains_key(CELLS) {
@@ -101,8 +101,13 @@ pub(crate) fn compact(batch: &RecordBatch) -> Option<RecordBatch> {
         nullable.append_value(field.is_nullable());
         if sparse {
             let text = column.as_string_opt::<i32>()?;
-            for row in 0..rows {
-                if text.is_valid(row) {
+            if let Some(nulls) = text.nulls() {
+                for row in nulls.valid_indices() {
+                    cell_rows.push(u32::try_from(row).ok()?);
+                    values.append_value(text.value(row));
+                }
+            } else {
+                for row in 0..rows {
                     cell_rows.push(u32::try_from(row).ok()?);
                     values.append_value(text.value(row));
                 }
@@ -147,13 +152,14 @@ fn list_of(array: &ArrayRef) -> ListArray {
 }
 
 /// The chunk `batch` holds: made again from its cells where it is compact (see
-/// [`compact`]), else `batch` itself.
-pub(crate) fn expand(batch: RecordBatch) -> Result<RecordBatch> {
+/// [`compact_chunk`]), else `batch` itself. A compact chunk whose lists do not fit
+/// together is an error.
+pub(crate) fn expand_chunk(batch: RecordBatch) -> Result<RecordBatch> {
     let schema = batch.schema();
     let Some(rows) = schema.metadata().get(CELLS) else {
         return Ok(batch);
     };
-    let bad = |what: &str| Error::Internal(format!("a spilled chunk is damaged: {what}"));
+    let bad = |what: &str| Error::Internal(format!("a compact chunk is damaged: {what}"));
     let rows: usize = rows.parse().map_err(|_| bad("row count"))?;
     let list = |name: &str| -> Result<ArrayRef> {
         let column = batch
@@ -238,7 +244,7 @@ pub(crate) fn expand(batch: RecordBatch) -> Result<RecordBatch> {
         arrays,
         &options,
     )
-    .map_err(|e| Error::arrow("reading a spilled chunk", e))
+    .map_err(|e| Error::arrow("reading a compact chunk", e))
 }
 
 /// A text column of `rows` rows with the cells `values[first..]` at `cell_rows`
@@ -249,7 +255,7 @@ fn text_column(
     values: &StringArray,
     first: usize,
 ) -> Result<StringArray> {
-    let bad = || Error::Internal("a spilled chunk is damaged: cell rows".into());
+    let bad = || Error::Internal("a compact chunk is damaged: cell rows".into());
     let value_offsets = values.value_offsets();
     let (Some(&from), Some(&to)) = (
         value_offsets.get(first),
@@ -264,25 +270,25 @@ fn text_column(
     let mut offsets = Vec::with_capacity(rows + 1);
     let mut valid = BooleanBufferBuilder::new(rows);
     offsets.push(0i32);
-    let mut next = cell_rows
-        .iter()
-        .zip(value_offsets.windows(2).skip(first))
-        .peekable();
+    // Runs of nulls between the cells, each cell one row past its run.
     let mut at = 0i32;
-    for row in 0..rows {
-        let here = next.next_if(|(r, _)| **r as usize == row);
-        if let Some((_, pair)) = here {
-            let [a, b] = pair else {
-                return Err(bad());
-            };
-            at += b - a;
+    for (&row, pair) in cell_rows.iter().zip(value_offsets.windows(2).skip(first)) {
+        let (row, [a, b]) = (row as usize, pair) else {
+            return Err(bad());
+        };
+        let gap = row.checked_sub(valid.len()).ok_or_else(bad)?;
+        if row >= rows {
+            return Err(bad());
         }
-        valid.append(here.is_some());
+        offsets.resize(offsets.len() + gap, at);
+        valid.append_n(gap, false);
+        at += b - a;
         offsets.push(at);
+        valid.append(true);
     }
-    if next.next().is_some() {
-        return Err(bad());
-    }
+    let gap = rows - valid.len();
+    offsets.resize(offsets.len() + gap, at);
+    valid.append_n(gap, false);
     let nulls = NullBuffer::new(valid.finish());
     // SAFETY: the offsets run from 0 to the length of `bytes`, rising by the length
     // of each cell in turn, and `bytes` are those cells' text, whole strings of a
@@ -356,7 +362,7 @@ mod tests {
     fn a_sparse_chunk_is_spilled_as_its_cells_and_read_back_as_it_was()
     -> Result<(), Box<dyn std::error::Error>> {
         let original = chunk(300, 3_000)?;
-        let compact = compact(&original).ok_or("not compact")?;
+        let compact = compact_chunk(&original).ok_or("not compact")?;
         // Cells, not offsets: one row of lists, the three whole columns (the one
         // with a value in every row, ids, parent ids and positions) kept as they are.
         assert_eq!(compact.num_rows(), 1);
@@ -371,7 +377,7 @@ mod tests {
         };
         let (dense, cells) = (ipc_size(&original)?, ipc_size(&compact)?);
         assert!(cells * 10 < dense, "{cells} bytes against {dense}");
-        let back = expand(through_ipc(&compact)?)?;
+        let back = expand_chunk(through_ipc(&compact)?)?;
         assert_eq!(back.schema(), original.schema());
         assert!(back == original, "the chunk read back differs");
         Ok(())
@@ -380,14 +386,14 @@ mod tests {
     #[test]
     fn ordinary_chunks_are_spilled_as_they_are() -> Result<(), Box<dyn std::error::Error>> {
         // A few hundred rows of a hundred columns: little to spare.
-        assert!(compact(&chunk(600, 100)?).is_none());
+        assert!(compact_chunk(&chunk(600, 100)?).is_none());
         // Thousands of columns without rows are spared their schema, and come back.
         let empty = chunk(0, 3_000)?;
-        let compact = compact(&empty).ok_or("not compact")?;
-        assert!(expand(through_ipc(&compact)?)? == empty);
+        let compact = compact_chunk(&empty).ok_or("not compact")?;
+        assert!(expand_chunk(through_ipc(&compact)?)? == empty);
         // A chunk passed through as it is.
         let plain = chunk(10, 5)?;
-        assert!(expand(plain.clone())? == plain);
+        assert!(expand_chunk(plain.clone())? == plain);
         Ok(())
     }
 
@@ -395,7 +401,7 @@ mod tests {
     fn a_damaged_compact_chunk_is_an_error_not_a_wrong_table()
     -> Result<(), Box<dyn std::error::Error>> {
         let original = chunk(300, 3_000)?;
-        let compact = compact(&original).ok_or("not compact")?;
+        let compact = compact_chunk(&original).ok_or("not compact")?;
         // Claim more rows than the cells were taken from: the cells no longer fall
         // where they should, and a cell row past the end is caught.
         let schema = compact.schema();
@@ -405,7 +411,7 @@ mod tests {
             Arc::new(Schema::new_with_metadata(schema.fields().clone(), metadata)),
             compact.columns().to_vec(),
         )?;
-        let err = expand(relabelled).err().ok_or("no error")?;
+        let err = expand_chunk(relabelled).err().ok_or("no error")?;
         assert!(err.to_string().contains("damaged"), "{err}");
         Ok(())
     }

@@ -270,7 +270,7 @@ impl StreamingOutput {
             .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
         for batch in table {
             let batch = batch?;
-            let batch = crate::spill_frame::compact(&batch).unwrap_or(batch);
+            let batch = crate::spill_frame::compact_chunk(&batch).unwrap_or(batch);
             // The IPC writer's finish drains it; a frame that failed part way
             // may have left bytes in it.
             self.spill_buffer.clear();
@@ -351,7 +351,7 @@ impl StreamingOutput {
                 let frame =
                     read_frame(&mut file, len).map_err(|e| Error::io(&spill.file_path, e))?;
                 for batch in decode_frame(&frame)? {
-                    let batch = crate::spill_frame::expand(batch)?;
+                    let batch = crate::spill_frame::expand_chunk(batch)?;
                     let raw = RawResult {
                         entity: entity.clone(),
                         records: 0,
