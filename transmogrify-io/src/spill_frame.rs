@@ -19,7 +19,7 @@ use arrow_array::{
     Array, ArrayRef, BooleanArray, ListArray, RecordBatch, RecordBatchOptions, StringArray,
     UInt32Array,
 };
-use arrow_buffer::{BooleanBufferBuilder, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{BooleanBufferBuilder, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, Field, Schema};
 
 use crate::error::{Error, Result};
@@ -196,34 +196,69 @@ pub(crate) fn expand_chunk(batch: RecordBatch) -> Result<RecordBatch> {
     if cell_rows.len() != values.len() || values.null_count() != 0 {
         return Err(bad("cells"));
     }
-    let mut fields = Vec::with_capacity(columns);
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns);
+    // The whole columns, by position.
+    let mut dense: HashMap<usize, ArrayRef> = HashMap::new();
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if let Ok(i) = field.name().parse::<usize>() {
+            let list = column.as_list_opt::<i32>().ok_or_else(|| bad("a column"))?;
+            if list.len() != 1 {
+                return Err(bad("a column"));
+            }
+            dense.insert(i, list.value(0));
+        }
+    }
+    // The text columns' offsets and validity, one after the other in two buffers
+    // shared by all (their values are the cells' own text): a column is a slice of
+    // each, as a column read from an Arrow IPC file is of the file.
+    let sparse = columns - dense.len();
+    let mut offsets: Vec<i32> = Vec::with_capacity(sparse * (rows + 1));
+    let mut valid = BooleanBufferBuilder::new(sparse * rows);
+    let mut spans = Vec::with_capacity(columns);
     let mut start = 0usize;
     for i in 0..columns {
         let end = ends.value(i) as usize;
         if end < start || end > values.len() {
             return Err(bad("cell ranges"));
         }
-        let array: ArrayRef = match batch.column_by_name(&i.to_string()) {
-            Some(dense) => {
-                if end != start {
-                    return Err(bad("cells of a whole column"));
-                }
-                let dense = dense.as_list_opt::<i32>().ok_or_else(|| bad("a column"))?;
-                if dense.len() != 1 {
-                    return Err(bad("a column"));
-                }
-                dense.value(0)
+        if dense.contains_key(&i) {
+            if end != start {
+                return Err(bad("cells of a whole column"));
             }
-            None => Arc::new(text_column(
+            spans.push(None);
+        } else {
+            spans.push(Some((offsets.len(), valid.len())));
+            let rows_of = cell_rows
+                .values()
+                .get(start..end)
+                .ok_or_else(|| bad("cells"))?;
+            text_column(
                 rows,
-                cell_rows
-                    .values()
-                    .get(start..end)
-                    .ok_or_else(|| bad("cells"))?,
-                values,
+                rows_of,
+                values.value_offsets(),
                 start,
-            )?),
+                &mut offsets,
+                &mut valid,
+            )?;
+        }
+        start = end;
+    }
+    let offsets = ScalarBuffer::from(offsets);
+    let valid = valid.finish();
+    let mut fields = Vec::with_capacity(columns);
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns);
+    for (i, span) in spans.into_iter().enumerate() {
+        let array: ArrayRef = match span {
+            None => dense.remove(&i).ok_or_else(|| bad("a column"))?,
+            // SAFETY: `text_column` laid the offsets out: rising from a cell's start
+            // in `values` by the length of each cell in turn, so that each value is
+            // one whole cell, a string of a valid string array.
+            Some((at, bit)) => Arc::new(unsafe {
+                StringArray::new_unchecked(
+                    OffsetBuffer::new_unchecked(offsets.slice(at, rows + 1)),
+                    values.values().clone(),
+                    Some(NullBuffer::new(valid.slice(bit, rows))),
+                )
+            }),
         };
         let mut field = Field::new(names.value(i), array.data_type().clone(), nullable.value(i));
         if kinds.is_valid(i) {
@@ -234,7 +269,6 @@ pub(crate) fn expand_chunk(batch: RecordBatch) -> Result<RecordBatch> {
         }
         fields.push(field);
         arrays.push(array);
-        start = end;
     }
     let mut metadata = schema.metadata().clone();
     metadata.remove(CELLS);
@@ -247,59 +281,44 @@ pub(crate) fn expand_chunk(batch: RecordBatch) -> Result<RecordBatch> {
     .map_err(|e| Error::arrow("reading a compact chunk", e))
 }
 
-/// A text column of `rows` rows with the cells `values[first..]` at `cell_rows`
-/// (ascending), null elsewhere.
+/// Lays out a text column of `rows` rows whose cells are values `first..` of the
+/// cells' text (`value_offsets`, one per cell and one more) at `cell_rows`
+/// (ascending), null elsewhere: appends its `rows + 1` offsets into the cells' text
+/// and `rows` validity bits.
 fn text_column(
     rows: usize,
     cell_rows: &[u32],
-    values: &StringArray,
+    value_offsets: &[i32],
     first: usize,
-) -> Result<StringArray> {
+    offsets: &mut Vec<i32>,
+    valid: &mut BooleanBufferBuilder,
+) -> Result<()> {
     let bad = || Error::Internal("a compact chunk is damaged: cell rows".into());
-    let value_offsets = values.value_offsets();
-    let (Some(&from), Some(&to)) = (
-        value_offsets.get(first),
-        value_offsets.get(first + cell_rows.len()),
-    ) else {
+    let mut at = *value_offsets.get(first).ok_or_else(bad)?;
+    if value_offsets.len() < first + cell_rows.len() + 1 {
         return Err(bad());
-    };
-    let bytes = values
-        .value_data()
-        .get(from as usize..to as usize)
-        .ok_or_else(bad)?;
-    let mut offsets = Vec::with_capacity(rows + 1);
-    let mut valid = BooleanBufferBuilder::new(rows);
-    offsets.push(0i32);
+    }
+    let base = valid.len();
+    offsets.push(at);
     // Runs of nulls between the cells, each cell one row past its run.
-    let mut at = 0i32;
     for (&row, pair) in cell_rows.iter().zip(value_offsets.windows(2).skip(first)) {
-        let (row, [a, b]) = (row as usize, pair) else {
+        let (row, [_, end]) = (row as usize, pair) else {
             return Err(bad());
         };
-        let gap = row.checked_sub(valid.len()).ok_or_else(bad)?;
+        let gap = row.checked_sub(valid.len() - base).ok_or_else(bad)?;
         if row >= rows {
             return Err(bad());
         }
         offsets.resize(offsets.len() + gap, at);
         valid.append_n(gap, false);
-        at += b - a;
+        at = *end;
         offsets.push(at);
         valid.append(true);
     }
-    let gap = rows - valid.len();
+    let gap = rows - (valid.len() - base);
     offsets.resize(offsets.len() + gap, at);
     valid.append_n(gap, false);
-    let nulls = NullBuffer::new(valid.finish());
-    // SAFETY: the offsets run from 0 to the length of `bytes`, rising by the length
-    // of each cell in turn, and `bytes` are those cells' text, whole strings of a
-    // valid string array one after the other: every value is valid UTF-8.
-    Ok(unsafe {
-        StringArray::new_unchecked(
-            OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)),
-            Buffer::from(bytes),
-            Some(nulls),
-        )
-    })
+    Ok(())
 }
 
 #[cfg(test)]
