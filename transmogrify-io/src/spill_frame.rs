@@ -62,31 +62,39 @@ pub(crate) fn compact_chunk(batch: &RecordBatch) -> Option<RecordBatch> {
     }
     let mut sparse = vec![false; batch.num_columns()];
     let (mut saved, mut cost) = (0usize, 0usize);
+    // The lists' text, which must fit 32-bit offsets.
+    let (mut cells, mut text_bytes, mut name_bytes) = (0usize, 0usize, 0usize);
     for ((field, column), sparse) in schema.fields().iter().zip(batch.columns()).zip(&mut sparse) {
         if field.metadata().keys().any(|k| k != KINDS) {
             return None;
         }
-        let cells = column.len() - column.null_count();
+        name_bytes += field.name().len();
+        let present = column.len() - column.null_count();
         if field.data_type() == &DataType::Utf8
             && field.metadata().contains_key(KINDS)
             && column.len() == rows
-            && cells * 4 <= rows
+            && present * 4 <= rows
         {
             *sparse = true;
             saved += 4 * (rows + 1) + rows.div_ceil(8) + FIELD_BYTES + 2 * field.name().len();
-            cost += 8 * cells + 12 + field.name().len();
+            cost += 8 * present + 12 + field.name().len();
+            cells += present;
+            let offsets = column.as_string_opt::<i32>()?.value_offsets();
+            let span = offsets.last().zip(offsets.first()).map(|(l, f)| l - f);
+            text_bytes += usize::try_from(span.unwrap_or(0)).ok()?;
         }
     }
-    if saved < MIN_SAVED || saved < 2 * cost {
+    let fits = |bytes: usize| i32::try_from(bytes).is_ok();
+    if saved < MIN_SAVED || saved < 2 * cost || !fits(text_bytes) || !fits(name_bytes) {
         return None;
     }
     let columns = batch.num_columns();
-    let mut names = StringBuilder::with_capacity(columns, 32 * columns);
+    let mut names = StringBuilder::with_capacity(columns, name_bytes);
     let mut kinds = StringBuilder::with_capacity(columns, 4 * columns);
     let mut nullable = BooleanBuilder::with_capacity(columns);
     let mut ends = Vec::with_capacity(columns);
-    let mut cell_rows: Vec<u32> = Vec::new();
-    let mut values = StringBuilder::new();
+    let mut cell_rows: Vec<u32> = Vec::with_capacity(cells);
+    let mut values = StringBuilder::with_capacity(cells, text_bytes);
     let mut fields = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     for (i, ((field, column), &sparse)) in schema
