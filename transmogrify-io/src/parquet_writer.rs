@@ -513,7 +513,7 @@ fn properties(
         compression
     };
     props = props.set_compression(default);
-    for (i, field) in schema.fields().iter().enumerate() {
+    for (i, (field, &sparse)) in schema.fields().iter().zip(&sparse).enumerate() {
         let path = ColumnPath::from(field.name().as_str());
         let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
         let mut codec = compression;
@@ -531,7 +531,7 @@ fn properties(
             if compression == Compression::SNAPPY && role.map(String::as_str) == Some("id") {
                 codec = Compression::UNCOMPRESSED;
             }
-        } else if sparse.get(i).copied().unwrap_or(false) {
+        } else if sparse {
             codec = Compression::UNCOMPRESSED;
         } else if first
             .and_then(|rows| rows.head(i, DICTIONARY_SAMPLE_ROWS))

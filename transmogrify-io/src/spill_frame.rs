@@ -108,17 +108,11 @@ pub(crate) fn compact_chunk(batch: &RecordBatch) -> Option<RecordBatch> {
         kinds.append_option(field.metadata().get(KINDS));
         nullable.append_value(field.is_nullable());
         if sparse {
+            // A sparse column has nulls (or no rows at all).
             let text = column.as_string_opt::<i32>()?;
-            if let Some(nulls) = text.nulls() {
-                for row in nulls.valid_indices() {
-                    cell_rows.push(u32::try_from(row).ok()?);
-                    values.append_value(text.value(row));
-                }
-            } else {
-                for row in 0..rows {
-                    cell_rows.push(u32::try_from(row).ok()?);
-                    values.append_value(text.value(row));
-                }
+            for row in text.nulls().into_iter().flat_map(|n| n.valid_indices()) {
+                cell_rows.push(u32::try_from(row).ok()?);
+                values.append_value(text.value(row));
             }
         } else {
             let list = list_of(column);
@@ -218,7 +212,7 @@ pub(crate) fn expand_chunk(batch: RecordBatch) -> Result<RecordBatch> {
     // The text columns' offsets and validity, one after the other in two buffers
     // shared by all (their values are the cells' own text): a column is a slice of
     // each, as a column read from an Arrow IPC file is of the file.
-    let sparse = columns - dense.len();
+    let sparse = columns.saturating_sub(dense.len());
     let mut offsets: Vec<i32> = Vec::with_capacity(sparse * (rows + 1));
     let mut valid = BooleanBufferBuilder::new(sparse * rows);
     let mut spans = Vec::with_capacity(columns);
@@ -374,13 +368,19 @@ mod tests {
         RecordBatch::try_new(Arc::new(Schema::new_with_metadata(fields, meta)), arrays)
     }
 
-    /// `batch` written as an Arrow IPC file and read back.
-    fn through_ipc(batch: &RecordBatch) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+    /// `batch` as an Arrow IPC file.
+    fn ipc(batch: &RecordBatch) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         let mut bytes = Vec::new();
         let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
         writer.write(batch)?;
         writer.finish()?;
         drop(writer);
+        Ok(bytes)
+    }
+
+    /// `batch` written as an Arrow IPC file and read back.
+    fn through_ipc(batch: &RecordBatch) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+        let bytes = ipc(batch)?;
         let mut reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)?;
         Ok(reader.next().ok_or("no batch")??)
     }
@@ -394,15 +394,7 @@ mod tests {
         // with a value in every row, ids, parent ids and positions) kept as they are.
         assert_eq!(compact.num_rows(), 1);
         assert_eq!(compact.num_columns(), 6 + 4);
-        let ipc_size = |batch: &RecordBatch| -> Result<usize, Box<dyn std::error::Error>> {
-            let mut bytes = Vec::new();
-            let mut writer = arrow_ipc::writer::FileWriter::try_new(&mut bytes, &batch.schema())?;
-            writer.write(batch)?;
-            writer.finish()?;
-            drop(writer);
-            Ok(bytes.len())
-        };
-        let (dense, cells) = (ipc_size(&original)?, ipc_size(&compact)?);
+        let (dense, cells) = (ipc(&original)?.len(), ipc(&compact)?.len());
         assert!(cells * 10 < dense, "{cells} bytes against {dense}");
         let back = expand_chunk(through_ipc(&compact)?)?;
         assert_eq!(back.schema(), original.schema());
