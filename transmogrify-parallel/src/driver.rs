@@ -26,7 +26,8 @@ pub(crate) trait ChunkRunner: Send {
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult>;
 
     /// Flattens consecutive chunks as one part, if this runner can (`None`: the
-    /// chunks are run one by one), handing each result to `done` with the chunks it
+    /// chunks are run one by one), handing each result (or a result still to be
+    /// decoded, when [`Ctx::handoff`] can take it) to `done` with the chunks it
     /// covers. A runner may end the part early, after a chunk that took its rows past
     /// the job's [`part_memory`](Job::part_memory), and go on in a new one; every
     /// chunk is covered once, in order. On an error, the chunks not yet handed over
@@ -35,7 +36,7 @@ pub(crate) trait ChunkRunner: Send {
         &mut self,
         _chunks: &[Chunk],
         _ctx: &Ctx<'_>,
-        _done: &mut dyn FnMut(&[Chunk], ProcessingResult),
+        _done: &mut dyn FnMut(&[Chunk], Outcome),
     ) -> Option<Result<()>> {
         None
     }
@@ -75,10 +76,10 @@ impl Deferred {
     }
 }
 
-/// A chunk's result on its way to the sink, from its runner or through the thread
-/// that delivers the runner's results.
+/// A chunk's result (or the result of a part of several chunks) on its way to the
+/// sink, from its runner or through the thread that delivers the runner's results.
 pub(crate) struct Handoff {
-    chunk: Chunk,
+    chunks: Vec<Chunk>,
     attempts: u32,
     result: Outcome,
 }
@@ -122,7 +123,7 @@ pub(crate) fn run_group_in_process(
     chunks: &[Chunk],
     ctx: &Ctx<'_>,
     buf: &mut Vec<u8>,
-    done: &mut dyn FnMut(&[Chunk], ProcessingResult),
+    done: &mut dyn FnMut(&[Chunk], Outcome),
 ) -> Result<()> {
     let pieces = match (chunks.first(), chunks.last()) {
         (Some(first), Some(last))
@@ -150,7 +151,7 @@ pub(crate) fn run_group_in_process(
         let last = i + 1 == chunks.len();
         if last || session.memory_bytes() as u64 > ctx.job.part_memory {
             let part = std::mem::replace(&mut session, ctx.processor().session(&ctx.job.entity));
-            done(&chunks[from..=i], part.finish()?);
+            done(&chunks[from..=i], Outcome::Ready(part.finish()?));
             from = i + 1;
         }
     }
@@ -625,9 +626,9 @@ pub(crate) fn handle(
             let mut died = false;
             let mut delivered = 0;
             if !ctx.ledger.is_cancelled_for(first.seq) {
-                let mut done = |covered: &[Chunk], result: ProcessingResult| {
+                let mut done = |covered: &[Chunk], result: Outcome| {
                     delivered += covered.len();
-                    deliver(covered, 1, result, ctx, sink, tally);
+                    hand_over(covered.to_vec(), 1, result, ctx, sink, tally);
                 };
                 match runner.run_group(&chunks, ctx, &mut done) {
                     Some(Ok(())) if delivered == chunks.len() => return,
@@ -673,23 +674,7 @@ pub(crate) fn handle(
                     if attempts > 1 {
                         tally.retried.fetch_add(1, Ordering::Relaxed);
                     }
-                    let handed = Handoff {
-                        chunk,
-                        attempts,
-                        result,
-                    };
-                    // A result still to be decoded goes to the output thread; one
-                    // decoded already (or that the thread cannot take) is delivered
-                    // here.
-                    let here = match (&handed.result, &ctx.handoff) {
-                        (Outcome::Deferred(_), Some(handoff)) => {
-                            handoff.send(handed).err().map(|back| back.into_inner())
-                        }
-                        _ => Some(handed),
-                    };
-                    if let Some(handed) = here {
-                        deliver_handoff(handed, ctx, sink, tally);
-                    }
+                    hand_over(vec![chunk], attempts, result, ctx, sink, tally);
                 }
                 Err(Error::Cancelled) => {
                     let _ = sink.gap(chunk.seq);
@@ -707,8 +692,35 @@ pub(crate) enum Outcome {
     Deferred(Deferred),
 }
 
-/// Delivers a chunk's result, decoding it first if its runner left that to be done
-/// (a result that cannot be decoded fails its chunk).
+/// Hands the result of `chunks` (one chunk, or a part of several) on: one still to
+/// be decoded to the output thread, one decoded already (or that the thread cannot
+/// take) to the sink here.
+fn hand_over(
+    chunks: Vec<Chunk>,
+    attempts: u32,
+    result: Outcome,
+    ctx: &Ctx<'_>,
+    sink: &dyn ResultSink,
+    tally: &Tally,
+) {
+    let handed = Handoff {
+        chunks,
+        attempts,
+        result,
+    };
+    let here = match (&handed.result, &ctx.handoff) {
+        (Outcome::Deferred(_), Some(handoff)) => {
+            handoff.send(handed).err().map(|back| back.into_inner())
+        }
+        _ => Some(handed),
+    };
+    if let Some(handed) = here {
+        deliver_handoff(handed, ctx, sink, tally);
+    }
+}
+
+/// Delivers the result of a chunk or part, decoding it first if its runner left that
+/// to be done (a result that cannot be decoded fails its chunks).
 pub(crate) fn deliver_handoff(
     handed: Handoff,
     ctx: &Ctx<'_>,
@@ -716,7 +728,7 @@ pub(crate) fn deliver_handoff(
     tally: &Tally,
 ) {
     let Handoff {
-        chunk,
+        chunks,
         attempts,
         result,
     } = handed;
@@ -725,17 +737,20 @@ pub(crate) fn deliver_handoff(
         Outcome::Deferred(decode) => (decode.0)(),
     };
     match result {
-        Ok(result) => deliver(
-            std::slice::from_ref(&chunk),
-            attempts,
-            result,
-            ctx,
-            sink,
-            tally,
-        ),
+        Ok(result) => deliver(&chunks, attempts, result, ctx, sink, tally),
         Err(e) => {
             let strict = ctx.job.processor.config().on_error() == ErrorMode::Strict;
-            fail(chunk, attempts, e, ctx, sink, tally, strict);
+            let first = chunks.first().map_or(0, |c| c.seq);
+            let mut error = Some(e);
+            for chunk in chunks {
+                // The first chunk fails with the error; the others of its part name it.
+                let e = error.take().unwrap_or_else(|| {
+                    Error::Config(format!(
+                        "the part it was flattened in with chunk {first} could not be read back"
+                    ))
+                });
+                fail(chunk, attempts, e, ctx, sink, tally, strict);
+            }
         }
     }
 }

@@ -5,8 +5,8 @@ use std::time::Instant;
 use transmogrify_core::{ProcessingResult, ResultCollector};
 
 use crate::driver::{
-    ChunkRunner, Ctx, Handoff, Plan, Tally, deliver_handoff, finish, handle, run_group_in_process,
-    run_in_process,
+    ChunkRunner, Ctx, Handoff, Outcome, Plan, Tally, deliver_handoff, finish, handle,
+    run_group_in_process, run_in_process,
 };
 use crate::error::Result;
 use crate::job::Job;
@@ -63,7 +63,7 @@ impl ChunkRunner for InProcess {
         &mut self,
         chunks: &[Chunk],
         ctx: &Ctx<'_>,
-        done: &mut dyn FnMut(&[Chunk], ProcessingResult),
+        done: &mut dyn FnMut(&[Chunk], Outcome),
     ) -> Option<Result<()>> {
         Some(run_group_in_process(chunks, ctx, &mut self.buf, done))
     }

@@ -3,6 +3,12 @@
 //! Frames are `[kind: u8][length: u64 LE][payload]`. Control payloads are JSON; a
 //! chunk carries its records after its JSON header; a result carries one Arrow IPC
 //! stream per record batch of its raw form ([`RawResult`]).
+//!
+//! A JSONL range planned as a group of pieces goes to a worker as one chunk with
+//! its pieces' ends. The worker counts every piece ([`COUNTED`] with a count per
+//! piece), takes the base of the first ([`BASE`]) and flattens the pieces in order,
+//! ending a part after the piece that takes the part's rows past the job's part
+//! memory: each part comes back as a [`PART`] frame naming the last piece it covers.
 
 #![expect(
     clippy::indexing_slicing,
@@ -27,17 +33,22 @@ pub(crate) const COUNTED: u8 = b'N';
 pub(crate) const BASE: u8 = b'B';
 pub(crate) const RESULT: u8 = b'R';
 pub(crate) const FAILED: u8 = b'E';
-/// A chunk of a group was flattened into the worker's open session; the group's
-/// result comes with its last chunk.
+/// A chunk of a group was flattened into the worker's open session; the part's
+/// result comes with the group's last chunk, or as the answer ([`RESULT`]) to the
+/// chunk that took the part's rows past the job's part memory.
 pub(crate) const HELD: u8 = b'H';
+/// The result of the pieces of a group up to the one its header names (`through`,
+/// an index among the group's pieces), after the JSON header.
+pub(crate) const PART: u8 = b'P';
 /// A worker's first answer, after the init frame: the [`PROTOCOL`] it speaks.
 pub(crate) const READY: u8 = b'Y';
 
 /// The version of these frames, which a worker of another version of this crate may
-/// not read the same way (a chunk's element ends follow its bytes since version 2).
+/// not read the same way (a chunk's element ends follow its bytes since version 2;
+/// a JSONL range comes in pieces, answered by [`PART`] frames, since version 3).
 /// The caller sends it in the init frame and the worker answers with its own; either
 /// side refuses the other's when they differ.
-pub(crate) const PROTOCOL: u64 = 2;
+pub(crate) const PROTOCOL: u64 = 3;
 
 /// Largest frame accepted, as a guard against a corrupted stream.
 const MAX_FRAME: u64 = 1 << 40;
@@ -136,6 +147,25 @@ pub(crate) fn get_str<'v>(v: &'v Value, key: &str) -> Result<&'v str> {
     v.get(key)
         .and_then(Value::as_str)
         .ok_or_else(|| bad(format!("field {key:?} missing")))
+}
+
+/// The pieces of a JSONL range as a chunk header gives them: each piece's seq and
+/// end, the ends increasing.
+pub(crate) fn pieces_from(v: &Value) -> Result<Vec<(u64, u64)>> {
+    let pieces = v
+        .as_array()
+        .ok_or_else(|| bad("field \"pieces\" missing"))?
+        .iter()
+        .map(|p| match p.as_array().map(Vec::as_slice) {
+            Some([seq, end]) => seq.as_u64().zip(end.as_u64()),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| bad("a piece is not a seq and an end"))?;
+    if pieces.windows(2).any(|w| w[0].1 > w[1].1) {
+        return Err(bad("pieces out of order"));
+    }
+    Ok(pieces)
 }
 
 pub(crate) fn position_json(p: &Position) -> Value {

@@ -10,10 +10,11 @@ use transmogrify_core::{Position, Processor, Session};
 
 use crate::chunk::{flatten_into, read_range};
 use crate::error::{Error, Result};
+use crate::job::DEFAULT_PART_MEMORY;
 use crate::plan::Layout;
 use crate::wire::{
-    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, READY, RESULT, get_str, get_u64, position_from,
-    read_frame, read_frame_into, split_header, write_frame,
+    self, BASE, CHUNK, COUNTED, FAILED, HELD, INIT, PART, READY, RESULT, get_str, get_u64,
+    position_from, read_frame, read_frame_into, split_header, write_frame,
 };
 
 /// Environment variable that makes a worker abort on a given chunk, for tests of crash
@@ -61,6 +62,12 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
     let config = wire::config_from_json(init.get("config").unwrap_or(&serde_json::Value::Null))?;
     let entity = get_str(&init, "entity")?.to_string();
     let processor = Processor::new(config);
+    // Where a part of a group ends: after the chunk or piece that takes its rows past
+    // this.
+    let part_memory = init
+        .get("part_memory")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(DEFAULT_PART_MEMORY);
     let abort = std::env::var(ABORT_ENV).ok();
     // The bytes of the chunk being flattened, reused from chunk to chunk.
     let mut buf = Vec::new();
@@ -76,14 +83,30 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
             )));
         }
         let (header, data) = split_header(&payload)?;
+        if header.get("pieces").is_some() {
+            // A JSONL range in pieces: its parts are sent as they end.
+            session = None;
+            let pieces = Pieces {
+                processor: &processor,
+                entity: &entity,
+                part_memory,
+                abort: abort.as_deref(),
+            };
+            if let Err(e) = pieces.run(&header, input, output, &mut buf, &mut result) {
+                let body = wire::error_to_json(&e).to_string();
+                write_frame(output, FAILED, &[body.as_bytes()]).map_err(io)?;
+            }
+            continue;
+        }
         let seq = get_u64(&header, "seq")?;
         maybe_abort(abort.as_deref(), seq);
         // A chunk marked `more` leaves its records in the session for the next chunk
-        // of its group; the group's last chunk sends the result of them all.
+        // of its group, unless they take the part past the part memory; the part's
+        // last chunk sends the result of them all.
         let more = header.get("more").and_then(serde_json::Value::as_bool) == Some(true);
         let mut open = session.take().unwrap_or_else(|| processor.session(&entity));
         let outcome = run(&mut open, &header, data, input, output, &mut buf).and_then(|()| {
-            if more {
+            if more && open.memory_bytes() as u64 <= part_memory {
                 session = Some(open);
                 Ok(None)
             } else {
@@ -119,6 +142,81 @@ fn maybe_abort(spec: Option<&str>, seq: u64) {
         let _ = std::fs::write(&marker, b"aborted once\n");
     }
     std::process::abort();
+}
+
+/// What a worker needs to flatten a JSONL range planned as pieces.
+struct Pieces<'a> {
+    processor: &'a Processor,
+    entity: &'a str,
+    part_memory: u64,
+    abort: Option<&'a str>,
+}
+
+impl Pieces<'_> {
+    /// Flattens the range a frame describes, its `pieces` being each piece's seq and
+    /// end: counts every piece, sends the counts, takes the first piece's base, and
+    /// sends a [`PART`] frame for every part as it ends (after the piece that takes
+    /// its rows past the part memory, and after the last piece).
+    fn run(
+        &self,
+        header: &serde_json::Value,
+        input: &mut impl Read,
+        output: &mut impl Write,
+        buf: &mut Vec<u8>,
+        result: &mut Vec<u8>,
+    ) -> Result<()> {
+        let source = get_str(header, "source")?;
+        let start = get_u64(header, "start")?;
+        let path = PathBuf::from(get_str(header, "path")?);
+        let pieces = wire::pieces_from(header.get("pieces").unwrap_or(&serde_json::Value::Null))?;
+        for &(seq, _) in &pieces {
+            maybe_abort(self.abort, seq);
+        }
+        let (Some(&(first, _)), Some(&(_, end))) = (pieces.first(), pieces.last()) else {
+            return Err(Error::Config("a range of no pieces".into()));
+        };
+        read_range(&path, start, end, buf)?;
+        // Each piece's offset in the file, bytes and counts.
+        let at = |offset: u64| usize::try_from(offset.checked_sub(start)?).ok();
+        let mut slices = Vec::with_capacity(pieces.len());
+        let mut from = start;
+        for &(seq, end) in &pieces {
+            let piece = at(from)
+                .zip(at(end))
+                .and_then(|(a, b)| buf.get(a..b))
+                .ok_or_else(|| Error::Config(format!("piece {seq} is outside its range")))?;
+            slices.push((from, piece, transmogrify_core::JsonLines::count(piece)));
+            from = end;
+        }
+        let counts: Vec<[u64; 2]> = slices.iter().map(|&(_, _, (r, l))| [r, l]).collect();
+        let counted = json!({"seq": first, "pieces": counts}).to_string();
+        write_frame(output, COUNTED, &[counted.as_bytes()]).map_err(io)?;
+        let Some((BASE, base)) = read_frame(input).map_err(io)? else {
+            return Err(Error::Config("the worker expected a base frame".into()));
+        };
+        let (base, _) = split_header(&base)?;
+        let (mut ordinal, mut line) = (get_u64(&base, "ordinal")?, get_u64(&base, "line")?);
+        let mut session = self.processor.session(self.entity);
+        for (i, &(offset, piece, (records, lines))) in slices.iter().enumerate() {
+            flatten_into(
+                &mut session,
+                source,
+                piece,
+                Layout::Lines { line },
+                Position::line_start(ordinal, line, offset),
+                &[],
+            )?;
+            ordinal += records;
+            line += lines;
+            if i + 1 == slices.len() || session.memory_bytes() as u64 > self.part_memory {
+                let part = std::mem::replace(&mut session, self.processor.session(self.entity));
+                wire::encode_result_into(&part.finish()?.to_raw()?, result)?;
+                let head = wire::with_header(&json!({ "through": i }), &[]);
+                write_frame(output, PART, &[&head, result]).map_err(io)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Flattens the chunk a frame describes into `session`.

@@ -484,15 +484,11 @@ fn parts_end_early_when_their_rows_pass_the_part_memory() -> TestResult {
                 executor.name(),
                 executor.workers()
             );
-            if executor.name() == "processes" {
-                // Worker processes flatten whole chunks.
-                assert_eq!(parts[0], parts[1], "{what}");
-            } else {
-                // One part per chunk (two or so with several workers, which share a
-                // JSONL file), and a part per piece when every piece passes the limit.
-                assert!(parts[0] <= 3, "{what}");
-                assert!(parts[1] > pieces, "{what}");
-            }
+            // One part per chunk (two or so with several workers, which share a JSONL
+            // file), and a part per piece when every piece passes the limit: on
+            // threads and in worker processes alike.
+            assert!(parts[0] <= 3, "{what}");
+            assert!(parts[1] > pieces, "{what}");
         }
     }
     Ok(())

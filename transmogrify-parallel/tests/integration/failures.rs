@@ -167,7 +167,7 @@ fn a_worker_of_another_version_is_refused_by_name() -> TestResult {
             format!(
                 "chunk 0 of {} (bytes 0..{size}) failed: worker program /bin/sh: it \
                  answered with a frame 'N' where this version's worker answers with \
-                 protocol 2: it is from another version of transmogrify; rebuild or \
+                 protocol 3: it is from another version of transmogrify; rebuild or \
                  reinstall it, or set TRANSMOGRIFY_WORKER to this version's \
                  transmogrify-worker",
                 path.display()
@@ -178,6 +178,84 @@ fn a_worker_of_another_version_is_refused_by_name() -> TestResult {
             started.elapsed() < std::time::Duration::from_secs(30),
             "{script}"
         );
+    }
+    Ok(())
+}
+
+/// About 1.5 MB of records, one JSONL range planned as pieces of 256 KiB.
+fn pieces_file(
+    inputs: &Inputs,
+    records: &[String],
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
+    let path = inputs.jsonl("pieces.jsonl", records)?;
+    assert!(std::fs::metadata(&path)?.len() > 5 * 256 * 1024);
+    Ok(path)
+}
+
+#[test]
+fn a_worker_killed_inside_a_range_of_pieces_is_retried_piece_by_piece() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..12_000).map(record).collect();
+    let path = pieces_file(&inputs, &records)?;
+    let job = job(&processor(false)?, "events", &[&path])?;
+    let (expected, _) = SequentialExecutor.run_to_result(&job)?;
+    // Piece 3 is inside the range a worker is sent first; parts of one piece each,
+    // so that the pieces before it are delivered before it dies.
+    for part_memory in [transmogrify_parallel::DEFAULT_PART_MEMORY, 1] {
+        let marker = inputs.dir.path().join(format!("aborted-{part_memory}"));
+        let executor = ProcessExecutor::new(1)
+            .with_program(worker(), Vec::new())
+            .with_env(ABORT_ENV, format!("3:{}", marker.display()));
+        let job = job.clone().with_part_memory(part_memory);
+        let (got, report) = executor.run_to_result(&job)?;
+        assert!(marker.exists(), "the worker did not abort");
+        assert_eq!(report.retried_chunks, 1);
+        assert!(
+            report.failed_chunks.is_empty(),
+            "{:?}",
+            report.failed_chunks
+        );
+        assert_eq!(report.records, 12_000);
+        assert!(tables(&got)? == tables(&expected)?);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_bad_record_inside_a_range_of_pieces_is_reported_at_its_place() -> TestResult {
+    let inputs = Inputs::new()?;
+    let mut records: Vec<String> = (0..12_000).map(record).collect();
+    records[9_000] = r#"{"id": 9000, "oops": tru}"#.to_string();
+    let path = pieces_file(&inputs, &records)?;
+    let line_start: usize = records[..9_000].iter().map(|r| r.len() + 1).sum();
+    let expected = format!(
+        "{}: line 9001, column 22 (byte {}, record 9000): invalid JSON: expected `true`",
+        path.display(),
+        line_start + 21
+    );
+    let strict = job(&processor(false)?, "events", &[&path])?;
+    let skip = job(&processor(true)?, "events", &[&path])?;
+    let (kept, _) = SequentialExecutor.run_to_result(&skip)?;
+    assert_eq!(kept.record_count(), 11_999);
+    for part_memory in [transmogrify_parallel::DEFAULT_PART_MEMORY, 1] {
+        for workers in [1, 2] {
+            let executor = ProcessExecutor::new(workers).with_program(worker(), Vec::new());
+            let err = executor
+                .run_to_result(&strict.clone().with_part_memory(part_memory))
+                .err()
+                .ok_or("expected an error")?;
+            let record = err.record_error().ok_or("expected a record error")?;
+            assert!(record.to_string().starts_with(&expected), "{record}");
+            let (got, report) =
+                executor.run_to_result(&skip.clone().with_part_memory(part_memory))?;
+            assert_eq!(report.bad_records, 1);
+            assert!(
+                report.failed_chunks.is_empty(),
+                "{:?}",
+                report.failed_chunks
+            );
+            assert!(tables(&got)? == tables(&kept)?);
+        }
     }
     Ok(())
 }
