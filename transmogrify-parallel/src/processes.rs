@@ -554,6 +554,26 @@ impl ProcessRunner {
         parts
     }
 
+    /// The result in `frame` (after a JSON header, with `header`), to be decoded on
+    /// another thread; `frame` is left with a buffer handed back by an earlier
+    /// result, for the next frame.
+    fn deferred(&self, frame: &mut Vec<u8>, ctx: &Ctx<'_>, header: bool) -> Deferred {
+        let spare = self.spare.lock().pop().unwrap_or_default();
+        let mut taken = std::mem::replace(frame, spare);
+        let config = ctx.job.processor.config().clone();
+        let spare = self.spare.clone();
+        Deferred::new(move || {
+            let decoded = if header {
+                wire::split_header(&taken).and_then(|(_, body)| decode(body, config))
+            } else {
+                decode(&taken, config)
+            };
+            taken.clear();
+            spare.lock().push(taken);
+            decoded
+        })
+    }
+
     /// Reads the worker's answers to a range of `chunks` (see
     /// [`ProcessRunner::run_pieces`]) into `frame` until the part of the last piece.
     fn parts(
@@ -596,23 +616,12 @@ impl ProcessRunner {
                             "it sent a part of pieces it was not sent ({head})"
                         )));
                     };
-                    let config = ctx.job.processor.config().clone();
+                    // Decoded on the output thread where there is one, while this
+                    // thread reads the worker's next part.
                     let result = if ctx.handoff.is_some() {
-                        // Decoded on the output thread, while this one reads the
-                        // worker's next part; the frame is read into a buffer handed
-                        // back by an earlier one.
-                        let spare = self.spare.lock().pop().unwrap_or_default();
-                        let mut taken = std::mem::replace(frame, spare);
-                        let spare = self.spare.clone();
-                        Outcome::Deferred(Deferred::new(move || {
-                            let decoded = wire::split_header(&taken)
-                                .and_then(|(_, body)| decode(body, config));
-                            taken.clear();
-                            spare.lock().push(taken);
-                            decoded
-                        }))
+                        Outcome::Deferred(self.deferred(frame, ctx, true))
                     } else {
-                        Outcome::Ready(decode(body, config)?)
+                        Outcome::Ready(decode(body, ctx.job.processor.config().clone())?)
                     };
                     done(&chunks[from..=through], result);
                     from = through + 1;
@@ -665,17 +674,10 @@ impl ChunkRunner for ProcessRunner {
             if !result {
                 return Err(self.bury("it sent no result"));
             }
-            // The next result is read into a buffer handed back by an earlier one.
-            let spare = self.spare.lock().pop().unwrap_or_default();
-            let mut frame = std::mem::replace(&mut self.frame, spare);
-            let config = ctx.job.processor.config().clone();
-            let spare = self.spare.clone();
-            Ok(Deferred::new(move || {
-                let decoded = decode(&frame, config);
-                frame.clear();
-                spare.lock().push(frame);
-                decoded
-            }))
+            let mut frame = std::mem::take(&mut self.frame);
+            let deferred = self.deferred(&mut frame, ctx, false);
+            self.frame = frame;
+            Ok(deferred)
         }))
     }
 

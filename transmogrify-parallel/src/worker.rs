@@ -169,14 +169,11 @@ impl Pieces<'_> {
         let start = get_u64(header, "start")?;
         let path = PathBuf::from(get_str(header, "path")?);
         let pieces = wire::pieces_from(header.get("pieces").unwrap_or(&serde_json::Value::Null))?;
-        for &(seq, _) in &pieces {
-            maybe_abort(self.abort, seq);
-        }
         let (Some(&(first, _)), Some(&(_, end))) = (pieces.first(), pieces.last()) else {
             return Err(Error::Config("a range of no pieces".into()));
         };
         read_range(&path, start, end, buf)?;
-        // Each piece's offset in the file, bytes and counts.
+        // Each piece's seq, offset in the file, bytes and counts.
         let at = |offset: u64| usize::try_from(offset.checked_sub(start)?).ok();
         let mut slices = Vec::with_capacity(pieces.len());
         let mut from = start;
@@ -185,10 +182,10 @@ impl Pieces<'_> {
                 .zip(at(end))
                 .and_then(|(a, b)| buf.get(a..b))
                 .ok_or_else(|| Error::Config(format!("piece {seq} is outside its range")))?;
-            slices.push((from, piece, transmogrify_core::JsonLines::count(piece)));
+            slices.push((seq, from, piece, transmogrify_core::JsonLines::count(piece)));
             from = end;
         }
-        let counts: Vec<[u64; 2]> = slices.iter().map(|&(_, _, (r, l))| [r, l]).collect();
+        let counts: Vec<[u64; 2]> = slices.iter().map(|&(_, _, _, (r, l))| [r, l]).collect();
         let counted = json!({"seq": first, "pieces": counts}).to_string();
         write_frame(output, COUNTED, &[counted.as_bytes()]).map_err(io)?;
         let Some((BASE, base)) = read_frame(input).map_err(io)? else {
@@ -197,7 +194,8 @@ impl Pieces<'_> {
         let (base, _) = split_header(&base)?;
         let (mut ordinal, mut line) = (get_u64(&base, "ordinal")?, get_u64(&base, "line")?);
         let mut session = self.processor.session(self.entity);
-        for (i, &(offset, piece, (records, lines))) in slices.iter().enumerate() {
+        for (i, &(seq, offset, piece, (records, lines))) in slices.iter().enumerate() {
+            maybe_abort(self.abort, seq);
             flatten_into(
                 &mut session,
                 source,

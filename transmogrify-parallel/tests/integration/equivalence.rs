@@ -326,21 +326,6 @@ fn parquet_input_reports_the_bytes_it_read() -> TestResult {
     check(&job, "parquet input")
 }
 
-/// A sink that counts the parts it is given.
-struct CountingSink {
-    inner: transmogrify_core::ResultCollector,
-    parts: std::sync::atomic::AtomicU64,
-}
-
-impl transmogrify_parallel::ResultSink for CountingSink {
-    fn accept(&self, seq: u64, part: ProcessingResult) -> transmogrify_parallel::Result<()> {
-        self.parts
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.inner.deposit(seq, part);
-        Ok(())
-    }
-}
-
 /// Thirty small inputs of every kind the planner reads: JSONL, JSON arrays, single
 /// objects, gzip, CSV, and one with a bad record.
 pub(crate) fn small_inputs(
@@ -404,10 +389,7 @@ fn small_inputs_share_parts_and_give_the_same_tables() -> TestResult {
         let mut parts = Vec::new();
         let mut results = Vec::new();
         for chunking in [Chunking::default(), Chunking::bytes(1)] {
-            let sink = CountingSink {
-                inner: transmogrify_core::ResultCollector::new(),
-                parts: std::sync::atomic::AtomicU64::new(0),
-            };
+            let sink = CountingSink::default();
             let report = executor.run(&good.clone().with_chunking(chunking), &sink)?;
             assert!(report.failed_chunks.is_empty(), "{report:?}");
             parts.push(sink.parts.into_inner());
@@ -459,10 +441,7 @@ fn parts_end_early_when_their_rows_pass_the_part_memory() -> TestResult {
         for executor in executors() {
             let mut parts = Vec::new();
             for part_memory in [transmogrify_parallel::DEFAULT_PART_MEMORY, 1] {
-                let sink = CountingSink {
-                    inner: transmogrify_core::ResultCollector::new(),
-                    parts: std::sync::atomic::AtomicU64::new(0),
-                };
+                let sink = CountingSink::default();
                 let report = executor.run(&job.clone().with_part_memory(part_memory), &sink)?;
                 assert!(report.failed_chunks.is_empty(), "{report:?}");
                 assert_eq!(report.records, 12_000);

@@ -34,22 +34,33 @@ fn a_worker_killed_inside_a_group_of_small_inputs_is_retried_chunk_by_chunk() ->
     let paths = crate::equivalence::small_inputs(&inputs)?;
     let paths: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
     let job = job(&processor(true)?, "small", &paths)?;
-    let (expected, _) = SequentialExecutor.run_to_result(&job)?;
     let marker = inputs.dir.path().join("aborted");
     // Chunk 4 is in the middle of the first group of small inputs.
     let executor = ProcessExecutor::new(2)
         .with_program(worker(), Vec::new())
         .with_env(ABORT_ENV, format!("4:{}", marker.display()));
-    let (got, report) = executor.run_to_result(&job)?;
-    assert!(marker.exists(), "the worker did not abort");
     // The group is run again chunk by chunk; the chunk it died on counts as retried.
+    retried_once(&executor, &job, &marker, 30)
+}
+
+/// Runs `job` on `executor`, whose worker dies once (leaving `marker`): the chunk it
+/// died on is retried, and all `chunks` succeed with the tables of a sequential run.
+fn retried_once(
+    executor: &ProcessExecutor,
+    job: &transmogrify_parallel::Job,
+    marker: &std::path::Path,
+    chunks: u64,
+) -> TestResult {
+    let (expected, _) = SequentialExecutor.run_to_result(job)?;
+    let (got, report) = executor.run_to_result(job)?;
+    assert!(marker.exists(), "the worker did not abort");
     assert_eq!(report.retried_chunks, 1);
     assert!(
         report.failed_chunks.is_empty(),
         "{:?}",
         report.failed_chunks
     );
-    assert_eq!(report.chunks_succeeded, 30);
+    assert_eq!(report.chunks_succeeded, chunks);
     assert!(tables(&got)? == tables(&expected)?);
     Ok(())
 }
@@ -198,25 +209,22 @@ fn a_worker_killed_inside_a_range_of_pieces_is_retried_piece_by_piece() -> TestR
     let records: Vec<String> = (0..12_000).map(record).collect();
     let path = pieces_file(&inputs, &records)?;
     let job = job(&processor(false)?, "events", &[&path])?;
-    let (expected, _) = SequentialExecutor.run_to_result(&job)?;
-    // Piece 3 is inside the range a worker is sent first; parts of one piece each,
-    // so that the pieces before it are delivered before it dies.
+    let pieces = std::fs::metadata(&path)?.len().div_ceil(256 * 1024);
+    // Piece 3 is inside the range the worker is sent first. With parts of a piece
+    // each, the worker has sent the first three when it dies and they are kept;
+    // with parts of 4 MiB, it has sent none. Either way the pieces not delivered
+    // are run again one by one, each a part of its own: as many parts as pieces.
     for part_memory in [transmogrify_parallel::DEFAULT_PART_MEMORY, 1] {
         let marker = inputs.dir.path().join(format!("aborted-{part_memory}"));
         let executor = ProcessExecutor::new(1)
             .with_program(worker(), Vec::new())
             .with_env(ABORT_ENV, format!("3:{}", marker.display()));
+        let sink = CountingSink::default();
         let job = job.clone().with_part_memory(part_memory);
-        let (got, report) = executor.run_to_result(&job)?;
-        assert!(marker.exists(), "the worker did not abort");
-        assert_eq!(report.retried_chunks, 1);
-        assert!(
-            report.failed_chunks.is_empty(),
-            "{:?}",
-            report.failed_chunks
-        );
-        assert_eq!(report.records, 12_000);
-        assert!(tables(&got)? == tables(&expected)?);
+        executor.run(&job, &sink)?;
+        assert_eq!(sink.parts.into_inner(), pieces);
+        std::fs::remove_file(&marker)?;
+        retried_once(&executor, &job, &marker, pieces)?;
     }
     Ok(())
 }

@@ -169,3 +169,19 @@ pub fn tables(
     out.push(("<errors>".into(), errors));
     Ok(out)
 }
+
+/// A sink that collects the parts it is given and counts them.
+#[derive(Default)]
+pub struct CountingSink {
+    pub inner: transmogrify_core::ResultCollector,
+    pub parts: std::sync::atomic::AtomicU64,
+}
+
+impl transmogrify_parallel::ResultSink for CountingSink {
+    fn accept(&self, seq: u64, part: ProcessingResult) -> transmogrify_parallel::Result<()> {
+        self.parts
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.deposit(seq, part);
+        Ok(())
+    }
+}
