@@ -37,7 +37,8 @@ pub enum Command {
     Flatten(FlattenArgs),
     /// Show the tables, columns, types, links and row counts the inputs would produce.
     Schema(SchemaArgs),
-    /// Measure executors and worker counts on your own data (MB/s, records/s, peak memory).
+    /// Measure executors and worker counts on your own data (MB/s, records/s, peak
+    /// memory of the run and of its largest worker process).
     Bench(BenchArgs),
     /// Run as a worker process of the process executor (internal).
     #[command(name = "__worker", hide = true)]
@@ -269,7 +270,9 @@ pub struct FlattenArgs {
     /// Also write `_schema.json`: tables, columns, types, links, row counts.
     #[arg(long)]
     pub dictionary: bool,
-    /// Write a machine-readable run report (JSON) to this file.
+    /// Write a machine-readable run report (JSON) to this file: records, bytes, tables,
+    /// files, failed chunks, seconds, MB/s, and the peak memory of this process and of
+    /// its largest worker process.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// No progress bar and no summary.

@@ -26,6 +26,8 @@ pub struct Row {
     pub mb_per_s: f64,
     pub records_per_s: f64,
     pub peak_rss: Option<u64>,
+    /// Peak resident memory of the largest worker process (processes only).
+    pub worker_peak_rss: Option<u64>,
 }
 
 pub fn run(args: &BenchArgs) -> Result<Vec<Row>, Fail> {
@@ -169,25 +171,29 @@ fn read_row(report: &Path, executor: &'static str, workers: usize) -> Result<Row
             0.0
         },
         peak_rss: v.get("peak_rss_bytes").and_then(Value::as_u64),
+        worker_peak_rss: v.get("worker_peak_rss_bytes").and_then(Value::as_u64),
     })
 }
 
 pub fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<11} {:>7} {:>9} {:>9} {:>12} {:>11}\n",
-        "executor", "workers", "seconds", "MB/s", "records/s", "peak RSS"
+        "{:<11} {:>7} {:>9} {:>9} {:>12} {:>11} {:>11}\n",
+        "executor", "workers", "seconds", "MB/s", "records/s", "peak RSS", "per worker"
     );
     let base = rows.first().map(|r| r.mb_per_s).unwrap_or(0.0);
     for r in rows {
         let speedup = if base > 0.0 { r.mb_per_s / base } else { 0.0 };
         out.push_str(&format!(
-            "{:<11} {:>7} {:>9.2} {:>9.1} {:>12.0} {:>11}  ({speedup:.2}x)\n",
+            "{:<11} {:>7} {:>9.2} {:>9.1} {:>12.0} {:>11} {:>11}  ({speedup:.2}x)\n",
             r.executor,
             r.workers,
             r.seconds,
             r.mb_per_s,
             r.records_per_s,
             r.peak_rss.map(human_bytes).unwrap_or_else(|| "n/a".into()),
+            r.worker_peak_rss
+                .map(human_bytes)
+                .unwrap_or_else(|| "-".into()),
         ));
     }
     out

@@ -139,6 +139,34 @@ pub fn peak_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// Peak resident memory of the largest child process this process waited for (the
+/// worker processes of a run on them), from `getrusage`; `None` when there was none.
+pub fn worker_peak_rss() -> Option<u64> {
+    #[cfg(unix)]
+    {
+        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+        // SAFETY: getrusage only writes the struct it is given, which it fills on
+        // success.
+        let usage = unsafe {
+            if libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) != 0 {
+                return None;
+            }
+            usage.assume_init()
+        };
+        let max = u64::try_from(usage.ru_maxrss).ok().filter(|&m| m > 0)?;
+        // Kilobytes, but bytes on macOS.
+        Some(if cfg!(target_os = "macos") {
+            max
+        } else {
+            max * 1024
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
 pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let started = Instant::now();
     let entity = options::entity(&args.input)?;
@@ -238,6 +266,7 @@ fn write_report(
         "wall_seconds": wall,
         "mb_per_second": if wall > 0.0 { report.bytes_read as f64 / 1e6 / wall } else { 0.0 },
         "peak_rss_bytes": peak_rss(),
+        "worker_peak_rss_bytes": worker_peak_rss(),
     });
     let text = serde_json::to_string_pretty(&value)
         .map_err(|e| Fail::io(format!("encoding the report: {e}")))?;

@@ -24,7 +24,7 @@ fn prints_a_row_per_configuration() -> TestResult {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(
         lines[0],
-        "executor    workers   seconds      MB/s    records/s    peak RSS"
+        "executor    workers   seconds      MB/s    records/s    peak RSS  per worker"
     );
     let configs: Vec<(String, String)> = lines[1..]
         .iter()
@@ -52,6 +52,19 @@ fn prints_a_row_per_configuration() -> TestResult {
         "{}",
         lines[1]
     );
+    // The peak of the largest worker process, where there are worker processes.
+    for line in &lines[1..] {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let per_worker = fields.get(7..9).unwrap_or_default();
+        if line.starts_with("processes") {
+            assert!(
+                per_worker[0].parse::<f64>().is_ok_and(|v| v > 0.0) && per_worker[1].ends_with('B'),
+                "{line}"
+            );
+        } else {
+            assert_eq!(per_worker.first(), Some(&"-"), "{line}");
+        }
+    }
     Ok(())
 }
 

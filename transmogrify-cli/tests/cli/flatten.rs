@@ -55,6 +55,7 @@ fn every_executor_writes_the_same_bytes() -> TestResult {
     let mut first: Option<Vec<Vec<u8>>> = None;
     for (executor, workers) in [("sequential", "1"), ("threads", "2"), ("processes", "2")] {
         let out = format!("out-{executor}");
+        let report = format!("{executor}.json");
         let mut args = vec![
             "flatten",
             "n.jsonl",
@@ -66,10 +67,21 @@ fn every_executor_writes_the_same_bytes() -> TestResult {
             workers,
             "--chunk-size",
             "1k",
+            "--report",
+            &report,
         ];
         args.extend_from_slice(FIXED);
         let r = run(dir.path(), &args, None)?;
         assert_eq!(r.code, 0, "{executor}: {}", r.stderr);
+        // The run report gives the largest worker process's peak memory, on processes.
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join(&report))?)?;
+        let worker_peak = report["worker_peak_rss_bytes"].as_u64();
+        if executor == "processes" {
+            assert!(worker_peak.is_some_and(|b| b > 1 << 20), "{report}");
+        } else {
+            assert!(report["worker_peak_rss_bytes"].is_null(), "{report}");
+        }
         let files: Vec<Vec<u8>> = names(&dir.path().join(&out))?
             .iter()
             .map(|n| std::fs::read(dir.path().join(&out).join(n)))
