@@ -126,12 +126,7 @@ pub(crate) fn run_group_in_process(
     done: &mut dyn FnMut(&[Chunk], Outcome),
 ) -> Result<()> {
     let pieces = match (chunks.first(), chunks.last()) {
-        (Some(first), Some(last))
-            if chunks
-                .iter()
-                .all(|c| matches!(c.body, Body::Range) && c.input == first.input)
-                && chunks.windows(2).all(|w| w[0].end == w[1].start) =>
-        {
+        (Some(first), Some(last)) if pieces_of_a_range(chunks) => {
             let input = &ctx.job.inputs[first.input];
             read_range(input.path(), first.start, last.end, buf)?;
             for chunk in chunks {
@@ -156,6 +151,15 @@ pub(crate) fn run_group_in_process(
         }
     }
     Ok(())
+}
+
+/// Whether `chunks` are pieces of one JSONL range: consecutive ranges of one file.
+pub(crate) fn pieces_of_a_range(chunks: &[Chunk]) -> bool {
+    chunks.first().is_some_and(|first| {
+        chunks
+            .iter()
+            .all(|c| matches!(c.body, Body::Range) && c.input == first.input)
+    }) && chunks.windows(2).all(|w| w[0].end == w[1].start)
 }
 
 /// The bytes of `chunk` in `buf`, which holds the file from byte `start`.

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 use serde_json::json;
 use transmogrify_core::{ProcessingResult, ProcessorConfig};
 
-use crate::driver::{ChunkRunner, Ctx, Deferred, Outcome};
+use crate::driver::{ChunkRunner, Ctx, Deferred, Outcome, pieces_of_a_range};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, default_workers, run_pool};
 use crate::job::Job;
@@ -588,10 +588,8 @@ impl ProcessRunner {
             match self.next_frame(frame)? {
                 COUNTED => {
                     let counted = parse_control(frame, "count")?;
-                    let counts: Option<Vec<(u64, u64)>> = counted
-                        .get("pieces")
-                        .and_then(serde_json::Value::as_array)
-                        .and_then(|c| c.iter().map(count_of).collect());
+                    // Each piece's records and lines.
+                    let counts = counted.get("pieces").and_then(wire::pairs);
                     let Some(counts) = counts.filter(|c| c.len() == chunks.len()) else {
                         return Err(self.bury(&format!(
                             "it did not count the {} pieces of its range",
@@ -642,23 +640,6 @@ fn parse_control(frame: &[u8], what: &str) -> Result<serde_json::Value> {
         .map_err(|e| Error::Config(format!("bad {what} from a worker: {e}")))
 }
 
-/// A piece's count as a worker sends it: records and lines.
-fn count_of(v: &serde_json::Value) -> Option<(u64, u64)> {
-    match v.as_array().map(Vec::as_slice) {
-        Some([records, lines]) => records.as_u64().zip(lines.as_u64()),
-        _ => None,
-    }
-}
-
-/// Whether `chunks` are pieces of one JSONL range: consecutive ranges of one file.
-fn pieces_of_a_range(chunks: &[Chunk]) -> bool {
-    chunks.len() > 1
-        && chunks
-            .iter()
-            .all(|c| matches!(c.body, Body::Range) && c.input == chunks[0].input)
-        && chunks.windows(2).all(|w| w[0].end == w[1].start)
-}
-
 impl ChunkRunner for ProcessRunner {
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
         self.exchange(chunk, ctx, false)?
@@ -687,7 +668,7 @@ impl ChunkRunner for ProcessRunner {
         ctx: &Ctx<'_>,
         done: &mut dyn FnMut(&[Chunk], Outcome),
     ) -> Option<Result<()>> {
-        if pieces_of_a_range(chunks) {
+        if chunks.len() > 1 && pieces_of_a_range(chunks) {
             return Some(self.run_pieces(chunks, ctx, done));
         }
         // Chunk by chunk into the worker's open session, which ends a part after the

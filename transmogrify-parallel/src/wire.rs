@@ -149,19 +149,22 @@ pub(crate) fn get_str<'v>(v: &'v Value, key: &str) -> Result<&'v str> {
         .ok_or_else(|| bad(format!("field {key:?} missing")))
 }
 
+/// An array of two-number arrays (pieces' seqs and ends, or their counts), as pairs;
+/// `None` if `v` is anything else.
+pub(crate) fn pairs(v: &Value) -> Option<Vec<(u64, u64)>> {
+    v.as_array()?
+        .iter()
+        .map(|p| match p.as_array().map(Vec::as_slice) {
+            Some([a, b]) => a.as_u64().zip(b.as_u64()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The pieces of a JSONL range as a chunk header gives them: each piece's seq and
 /// end, the ends increasing.
 pub(crate) fn pieces_from(v: &Value) -> Result<Vec<(u64, u64)>> {
-    let pieces = v
-        .as_array()
-        .ok_or_else(|| bad("field \"pieces\" missing"))?
-        .iter()
-        .map(|p| match p.as_array().map(Vec::as_slice) {
-            Some([seq, end]) => seq.as_u64().zip(end.as_u64()),
-            _ => None,
-        })
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| bad("a piece is not a seq and an end"))?;
+    let pieces = pairs(v).ok_or_else(|| bad("the pieces are not each a seq and an end"))?;
     if pieces.windows(2).any(|w| w[0].1 > w[1].1) {
         return Err(bad("pieces out of order"));
     }
