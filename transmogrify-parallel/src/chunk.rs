@@ -9,6 +9,13 @@ use transmogrify_core::{JsonLines, JsonRecords, Position, Session};
 use crate::error::{Error, Result};
 use crate::plan::Layout;
 
+/// Bytes `from..to` of a file in `data`, which holds the file from byte `start`
+/// (as [`read_range`] leaves it); `None` if they are not all there.
+pub(crate) fn bytes_between(data: &[u8], start: u64, from: u64, to: u64) -> Option<&[u8]> {
+    let at = |offset: u64| usize::try_from(offset.checked_sub(start)?).ok();
+    data.get(at(from)?..at(to)?)
+}
+
 /// Reads bytes `start..end` of a file into `data` (replacing its contents). A worker
 /// passes the same buffer for every chunk: its pages are reused rather than faulted
 /// in afresh for each chunk.

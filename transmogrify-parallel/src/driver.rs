@@ -11,7 +11,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use transmogrify_core::{ErrorMode, Position, ProcessingResult, Processor, Session};
 
-use crate::chunk::{flatten_into, read_range};
+use crate::chunk::{bytes_between, flatten_into, read_range};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::ledger::Ledger;
@@ -164,10 +164,7 @@ pub(crate) fn pieces_of_a_range(chunks: &[Chunk]) -> bool {
 
 /// The bytes of `chunk` in `buf`, which holds the file from byte `start`.
 fn piece<'b>(buf: &'b [u8], start: u64, chunk: &Chunk) -> Result<&'b [u8]> {
-    let at = |offset: u64| usize::try_from(offset - start).ok();
-    at(chunk.start)
-        .zip(at(chunk.end))
-        .and_then(|(a, b)| buf.get(a..b))
+    bytes_between(buf, start, chunk.start, chunk.end)
         .ok_or_else(|| Error::Config(format!("chunk {} is outside its group", chunk.seq)))
 }
 

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde_json::json;
 use transmogrify_core::{Position, Processor, Session};
 
-use crate::chunk::{flatten_into, read_range};
+use crate::chunk::{bytes_between, flatten_into, read_range};
 use crate::error::{Error, Result};
 use crate::job::DEFAULT_PART_MEMORY;
 use crate::plan::Layout;
@@ -174,13 +174,10 @@ impl Pieces<'_> {
         };
         read_range(&path, start, end, buf)?;
         // Each piece's seq, offset in the file, bytes and counts.
-        let at = |offset: u64| usize::try_from(offset.checked_sub(start)?).ok();
         let mut slices = Vec::with_capacity(pieces.len());
         let mut from = start;
         for &(seq, end) in &pieces {
-            let piece = at(from)
-                .zip(at(end))
-                .and_then(|(a, b)| buf.get(a..b))
+            let piece = bytes_between(buf, start, from, end)
                 .ok_or_else(|| Error::Config(format!("piece {seq} is outside its range")))?;
             slices.push((seq, from, piece, transmogrify_core::JsonLines::count(piece)));
             from = end;
