@@ -289,6 +289,9 @@ pub(crate) struct CsvReader {
     keys: Vec<Vec<u8>>,
     has_header: bool,
     null_values: Vec<Vec<u8>>,
+    /// Whether null cells are left out of the records (see
+    /// [`ReaderOptions::skip_null`](crate::ReaderOptions::skip_null)).
+    skip_null: bool,
     infer: bool,
     delimiter: u8,
     skipped_bytes: u64,
@@ -370,6 +373,7 @@ impl CsvReader {
                 .iter()
                 .map(|s| s.as_bytes().to_vec())
                 .collect(),
+            skip_null: options.skip_null,
             infer: options.infer_types,
             delimiter: csv_options.delimiter,
             skipped_bytes,
@@ -502,16 +506,21 @@ impl CsvReader {
         let mut out = std::mem::take(&mut self.batcher.batch.data);
         let start = out.len();
         out.push(b'{');
+        let mut first = true;
         for (i, field) in record.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(self.key(i));
-            if self
+            let null = self
                 .null_values
                 .iter()
-                .any(|n| n.len() == field.len() && (n.is_empty() || n == field))
-            {
+                .any(|n| n.len() == field.len() && (n.is_empty() || n == field));
+            if null && self.skip_null {
+                continue;
+            }
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            out.extend_from_slice(self.key(i));
+            if null {
                 out.extend_from_slice(b"null");
             } else if self.infer && (is_json_number(field) || field == b"true" || field == b"false")
             {

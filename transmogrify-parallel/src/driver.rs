@@ -290,9 +290,13 @@ impl<'a> Plan<'a> {
         self.small = self.job.chunking.records.is_none()
             && self.job.limit.is_none()
             && file_len.is_some_and(|len| len <= self.job.chunking.bytes / 8);
+        // Null cells of CSV and Parquet rows are left out where the processor would
+        // drop them anyway (a wide, sparse file then costs what its values cost).
+        let skip_null = self.job.processor.config().skip_null();
         if let Some(options) = input.reader_options() {
             // A record limit stops at the end of the reader batch that reaches it.
-            self.reader = Some(transmogrify_io::open_reader(input.path(), options)?);
+            let options = options.clone().with_skip_null(skip_null);
+            self.reader = Some(transmogrify_io::open_reader(input.path(), &options)?);
             self.scanner = None;
             return Ok(());
         }
@@ -301,6 +305,7 @@ impl<'a> Plan<'a> {
             // gzip or zstd under a plain name: through the decompressing readers.
             let options = transmogrify_io::ReaderOptions::builder()
                 .with_format(io_format(input.format()))
+                .with_skip_null(skip_null)
                 .build()?;
             self.reader = Some(transmogrify_io::open_reader(input.path(), &options)?);
             self.scanner = None;
@@ -331,6 +336,7 @@ impl<'a> Plan<'a> {
                     // A compressed stream goes through the decompressing readers.
                     let options = transmogrify_io::ReaderOptions::builder()
                         .with_format(io_format(input.format()))
+                        .with_skip_null(skip_null)
                         .build()?;
                     let compressed =
                         transmogrify_io::Input::from_reader(&input.name(), buffered, None)?;

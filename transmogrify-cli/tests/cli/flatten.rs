@@ -221,6 +221,40 @@ fn csv_input_options_and_output_delimiter() -> TestResult {
 }
 
 #[test]
+fn csv_null_cells_make_columns_only_with_keep_nulls() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("n.csv"),
+        "a,gone,b
+1,,
+,,2
+",
+    )?;
+    for (keep, want) in [(false, "a,b\n1,\n,2\n"), (true, "a,gone,b\n1,,\n,,2\n")] {
+        let mut args = vec![
+            "flatten",
+            "n.csv",
+            "-o",
+            "out",
+            "-f",
+            "csv",
+            "--force",
+            "--no-id-column",
+            "--no-time-column",
+        ];
+        if keep {
+            args.push("--keep-nulls");
+        }
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let got = std::fs::read_to_string(dir.path().join("out/n.csv"))?;
+        assert_eq!(got, want, "--keep-nulls {keep}");
+    }
+    Ok(())
+}
+
+#[test]
 fn processing_options_reach_the_engine() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(

@@ -176,3 +176,75 @@ fn flat_csv_matches_json() -> TestResult {
     }
     Ok(())
 }
+
+/// The same rows as JSONL, CSV and Parquet bytes.
+type Inputs = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Rows of a wide, sparse table (most cells null), as JSONL without the nulls, as CSV
+/// and as Parquet: `c3` has no value at all, `c2` first has one after `c4` does.
+fn sparse_inputs() -> Result<Inputs, Box<dyn std::error::Error>> {
+    const ROWS: usize = 30;
+    let value = |row: usize, col: usize| -> Option<String> {
+        let late = col == 2 && row < 5;
+        (col != 3 && !late && (row * 7 + col * 3) % 5 == 0).then(|| format!("v{row}.{col}"))
+    };
+    let mut lines = String::new();
+    let mut csv = String::from("c0,c1,c2,c3,c4\n");
+    let mut columns: Vec<StringBuilder> = (0..5).map(|_| StringBuilder::new()).collect();
+    for row in 0..ROWS {
+        let cells: Vec<Option<String>> = (0..5).map(|col| value(row, col)).collect();
+        let present: Vec<String> = cells
+            .iter()
+            .enumerate()
+            .filter_map(|(col, v)| v.as_ref().map(|v| format!(r#""c{col}":"{v}""#)))
+            .collect();
+        lines.push_str(&format!("{{{}}}\n", present.join(",")));
+        let fields: Vec<&str> = cells.iter().map(|v| v.as_deref().unwrap_or("")).collect();
+        csv.push_str(&fields.join(","));
+        csv.push('\n');
+        for (builder, v) in columns.iter_mut().zip(&cells) {
+            builder.append_option(v.as_deref());
+        }
+    }
+    let schema = Arc::new(Schema::new(
+        (0..5)
+            .map(|col| Field::new(format!("c{col}"), DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = columns
+        .iter_mut()
+        .map(|b| Arc::new(b.finish()) as ArrayRef)
+        .collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+    let mut parquet = Vec::new();
+    let mut writer = Box::new(ParquetWriter::new(
+        &mut parquet,
+        &schema,
+        &WriteOptions::default(),
+    )?);
+    writer.write(&batch)?;
+    writer.finish()?;
+    Ok((lines.into_bytes(), csv.into_bytes(), parquet))
+}
+
+#[test]
+fn null_cells_left_out_by_the_readers_give_the_same_tables() -> TestResult {
+    let (lines, csv, parquet) = sparse_inputs()?;
+    let keep = ReaderOptions::builder().with_batch_records(7).build()?;
+    let skip = keep.clone().with_skip_null(true);
+    for text in [true, false] {
+        let p = processor(text, ArrayMode::Smart);
+        let want = tables(&read_bytes(&p, "s.jsonl", lines.clone(), &keep)?);
+        // Columns in order of their first value; `c3` never has one.
+        let names: Vec<&str> = want[0].1.iter().map(|c| c.0.as_str()).collect();
+        assert_eq!(names[..4], ["c0", "c1", "c4", "c2"], "text {text}");
+        assert!(!names.contains(&"c3"));
+        for (name, bytes) in [("s.csv", csv.clone()), ("s.parquet", parquet.clone())] {
+            for options in [&keep, &skip] {
+                let got = tables(&read_bytes(&p, name, bytes.clone(), options)?);
+                assert_eq!(got, want, "{name}, text {text}, {options:?}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -228,3 +228,66 @@ fn csv_row_with_wrong_field_count_is_a_bad_record() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn csv_and_parquet_rows_can_leave_their_nulls_out() -> TestResult {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, NullArray, RecordBatch, StringArray, StructArray};
+    use arrow_schema::{DataType, Field};
+
+    let csv = b"a,b,c\n1,,x\n,,\nNA,2,\n".to_vec();
+    let csv_options = CsvOptions::default().with_null_values(["", "NA"]);
+    let keep = ReaderOptions::builder().with_csv(csv_options).build()?;
+    let skip = keep.clone().with_skip_null(true);
+    assert!(skip.skip_null() && !keep.skip_null());
+    let texts = |split: Split| -> Vec<String> { split.0.into_iter().map(|r| r.0).collect() };
+    assert_eq!(
+        texts(records("t.csv", csv.clone(), &keep)?),
+        [
+            r#"{"a":1,"b":null,"c":"x"}"#,
+            r#"{"a":null,"b":null,"c":null}"#,
+            r#"{"a":null,"b":2,"c":null}"#
+        ]
+    );
+    assert_eq!(
+        texts(records("t.csv", csv, &skip)?),
+        [r#"{"a":1,"c":"x"}"#, "{}", r#"{"b":2}"#]
+    );
+    // A dense column, a sparse one, one of nulls only, a Null-typed one and a struct
+    // whose own null hides its fields.
+    let dense: ArrayRef = Arc::new(Int64Array::from(vec![1, 2, 3]));
+    let sparse: ArrayRef = Arc::new(StringArray::from(vec![None, Some("s"), None]));
+    let empty: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>; 3]));
+    let nothing: ArrayRef = Arc::new(NullArray::new(3));
+    let inner: ArrayRef = Arc::new(StringArray::from(vec![Some("i"), None, Some("k")]));
+    let structs: ArrayRef = Arc::new(StructArray::try_new(
+        vec![Field::new("x", DataType::Utf8, true)].into(),
+        vec![inner],
+        Some(vec![true, true, false].into()),
+    )?);
+    let batch = RecordBatch::try_from_iter_with_nullable([
+        ("sparse", sparse, true),
+        ("dense", dense, false),
+        ("empty", empty, true),
+        ("nothing", nothing, true),
+        ("st", structs, true),
+    ])?;
+    let mut parquet = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut parquet, batch.schema(), None)?;
+    writer.write(&batch)?;
+    writer.close()?;
+    assert_eq!(
+        texts(records("t.parquet", parquet.clone(), &skip)?),
+        [
+            r#"{"dense":1,"st":{"x":"i"}}"#,
+            r#"{"sparse":"s","dense":2,"st":{"x":null}}"#,
+            r#"{"dense":3}"#
+        ]
+    );
+    assert_eq!(
+        texts(records("t.parquet", parquet, &keep)?)[2],
+        r#"{"sparse":null,"dense":3,"empty":null,"nothing":null,"st":null}"#
+    );
+    Ok(())
+}
