@@ -149,7 +149,7 @@ impl ParquetReader {
         self.present.iter_mut().for_each(Vec::clear);
         for (c, column) in columns.iter().enumerate() {
             let c = c as u32;
-            match present(column.as_ref()) {
+            match rows_with_values(column.as_ref()) {
                 None => {}
                 Some(None) => self.present.iter_mut().for_each(|cells| cells.push(c)),
                 Some(Some(nulls)) => {
@@ -164,14 +164,16 @@ impl ParquetReader {
         for (row, cells) in self.present.iter().take(rows).enumerate() {
             let start = out.data.len();
             out.data.push(b'{');
-            for (i, &c) in cells.iter().enumerate() {
+            let mut first = true;
+            for &c in cells {
                 let (Some(key), Some(column)) = (keys.get(c as usize), columns.get(c as usize))
                 else {
                     continue;
                 };
-                if i > 0 {
+                if !first {
                     out.data.push(b',');
                 }
+                first = false;
                 out.data.extend_from_slice(key);
                 write_value(column.as_ref(), row, &mut out.data);
             }
@@ -195,7 +197,7 @@ fn batch_rows(batch_records: usize, leaves: usize) -> usize {
 
 /// The rows of `column` with a value: `None` for none, `Some(None)` for every row,
 /// else those its validity names.
-fn present(column: &dyn Array) -> Option<Option<&arrow_buffer::NullBuffer>> {
+fn rows_with_values(column: &dyn Array) -> Option<Option<&arrow_buffer::NullBuffer>> {
     match (column.data_type(), column.nulls()) {
         (DataType::Null, _) => None,
         (_, Some(nulls)) if nulls.null_count() == nulls.len() => None,

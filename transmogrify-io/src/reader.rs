@@ -387,14 +387,18 @@ pub fn process_reader<R: Reader + ?Sized>(
 }
 
 /// Opens `path` and flattens it in memory (for inputs that fit; see
-/// [`StreamingOutput`](crate::StreamingOutput) for bounded memory).
+/// [`StreamingOutput`](crate::StreamingOutput) for bounded memory). The reader
+/// leaves null cells out where `processor` skips nulls
+/// ([`ReaderOptionsBuilder::with_skip_null`]).
 pub fn process_file(
     processor: &Processor,
     path: impl AsRef<Path>,
     entity_name: &str,
     options: &ReaderOptions,
 ) -> Result<ProcessingResult> {
-    let mut reader = open_reader(path, options)?;
+    // Null cells the processor would drop are left out by the reader.
+    let skip_null = options.skip_null || processor.config().skip_null();
+    let mut reader = open_reader(path, &options.clone().with_skip_null(skip_null))?;
     process_reader(processor, &mut *reader, entity_name)
 }
 

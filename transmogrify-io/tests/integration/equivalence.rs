@@ -248,3 +248,30 @@ fn null_cells_left_out_by_the_readers_give_the_same_tables() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn process_file_keeps_null_cells_only_for_a_processor_that_keeps_nulls() -> TestResult {
+    use transmogrify_core::{Processor, ProcessorConfig};
+
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("n.csv");
+    std::fs::write(&path, "a,gone,b\n1,,\n,,2\n")?;
+    let options = ReaderOptions::default();
+    for skip_null in [true, false] {
+        let config = ProcessorConfig::builder()
+            .with_skip_null(skip_null)
+            .with_id_field(None)
+            .with_time_field(None)
+            .build()?;
+        let result = transmogrify_io::process_file(&Processor::new(config), &path, "n", &options)?;
+        let got = tables(&result);
+        let names: Vec<&str> = got[0].1.iter().map(|c| c.0.as_str()).collect();
+        let want: &[&str] = if skip_null {
+            &["a", "b"]
+        } else {
+            &["a", "gone", "b"]
+        };
+        assert_eq!(names, want, "skip_null {skip_null}");
+    }
+    Ok(())
+}
