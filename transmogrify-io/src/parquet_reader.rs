@@ -116,21 +116,13 @@ impl ParquetReader {
             return Ok(out);
         }
         for row in 0..batch.num_rows() {
-            let start = out.data.len();
-            out.data.push(b'{');
-            for (i, (column, key)) in batch.columns().iter().zip(&keys).enumerate() {
-                if i > 0 {
-                    out.data.push(b',');
-                }
-                out.data.extend_from_slice(key);
-                write_value(column.as_ref(), row, &mut out.data);
-            }
-            out.data.push(b'}');
-            let ordinal = self.row + row as u64;
-            out.items.push(crate::reader::RawItem::Record {
-                range: start..out.data.len(),
-                position: Position::line_start(ordinal, ordinal + 1, 0),
-            });
+            let cells = keys.iter().zip(batch.columns());
+            push_row(
+                &mut out,
+                self.row,
+                row,
+                cells.map(|(k, c)| (k.as_slice(), c.as_ref())),
+            );
         }
         self.row += batch.num_rows() as u64;
         Ok(out)
@@ -162,29 +154,38 @@ impl ParquetReader {
             }
         }
         for (row, cells) in self.present.iter().take(rows).enumerate() {
-            let start = out.data.len();
-            out.data.push(b'{');
-            let mut first = true;
-            for &c in cells {
-                let (Some(key), Some(column)) = (keys.get(c as usize), columns.get(c as usize))
-                else {
-                    continue;
-                };
-                if !first {
-                    out.data.push(b',');
-                }
-                first = false;
-                out.data.extend_from_slice(key);
-                write_value(column.as_ref(), row, &mut out.data);
-            }
-            out.data.push(b'}');
-            let ordinal = self.row + row as u64;
-            out.items.push(crate::reader::RawItem::Record {
-                range: start..out.data.len(),
-                position: Position::line_start(ordinal, ordinal + 1, 0),
+            let cells = cells.iter().filter_map(|&c| {
+                let (key, column) = (keys.get(c as usize)?, columns.get(c as usize)?);
+                Some((key.as_slice(), column.as_ref()))
             });
+            push_row(out, self.row, row, cells);
         }
     }
+}
+
+/// Appends row `row` of a batch whose first row is `first_ordinal` as the JSON
+/// object of `cells` (each a key, already quoted, and the column of its value).
+fn push_row<'a>(
+    out: &mut RawBatch,
+    first_ordinal: u64,
+    row: usize,
+    cells: impl Iterator<Item = (&'a [u8], &'a dyn Array)>,
+) {
+    let start = out.data.len();
+    out.data.push(b'{');
+    for (i, (key, column)) in cells.enumerate() {
+        if i > 0 {
+            out.data.push(b',');
+        }
+        out.data.extend_from_slice(key);
+        write_value(column, row, &mut out.data);
+    }
+    out.data.push(b'}');
+    let ordinal = first_ordinal + row as u64;
+    out.items.push(crate::reader::RawItem::Record {
+        range: start..out.data.len(),
+        position: Position::line_start(ordinal, ordinal + 1, 0),
+    });
 }
 
 /// Rows per batch read from a file of `leaves` leaf columns: `batch_records`, or
