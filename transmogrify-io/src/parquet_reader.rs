@@ -38,6 +38,9 @@ pub(crate) struct ParquetReader {
     /// Per row of the batch being converted, its columns with a value (when
     /// `skip_null`).
     present: Vec<Vec<u32>>,
+    /// The columns' keys, already JSON-quoted (`"name":`), once the first batch
+    /// has been read.
+    keys: Option<Vec<Vec<u8>>>,
     done: bool,
 }
 
@@ -99,32 +102,36 @@ impl ParquetReader {
             total: input.total_bytes,
             skip_null: options.skip_null,
             present: Vec::new(),
+            keys: None,
             done: false,
         })
     }
 
     fn convert(&mut self, batch: &RecordBatch) -> Result<RawBatch> {
         let mut out = RawBatch::default();
-        let schema = batch.schema();
-        let keys: Vec<Vec<u8>> = schema.fields().iter().map(|f| json_key(f.name())).collect();
-        for (field, column) in schema.fields().iter().zip(batch.columns()) {
-            check_type(column.data_type(), field.name(), &self.source)?;
-        }
+        // Every batch of the file has its schema: the types are checked and the
+        // keys quoted at the first.
+        let keys = match self.keys.take() {
+            Some(keys) => keys,
+            None => {
+                let schema = batch.schema();
+                for (field, column) in schema.fields().iter().zip(batch.columns()) {
+                    check_type(column.data_type(), field.name(), &self.source)?;
+                }
+                schema.fields().iter().map(|f| json_key(f.name())).collect()
+            }
+        };
         if self.skip_null {
             self.convert_present(batch, &keys, &mut out);
-            self.row += batch.num_rows() as u64;
-            return Ok(out);
-        }
-        for row in 0..batch.num_rows() {
-            let cells = keys.iter().zip(batch.columns());
-            push_row(
-                &mut out,
-                self.row,
-                row,
-                cells.map(|(k, c)| (k.as_slice(), c.as_ref())),
-            );
+        } else {
+            for row in 0..batch.num_rows() {
+                let cells = keys.iter().zip(batch.columns());
+                let cells = cells.map(|(k, c)| (k.as_slice(), c.as_ref()));
+                push_row(&mut out, self.row, row, cells);
+            }
         }
         self.row += batch.num_rows() as u64;
+        self.keys = Some(keys);
         Ok(out)
     }
 
