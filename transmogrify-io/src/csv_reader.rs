@@ -294,6 +294,7 @@ pub(crate) struct CsvReader {
     skip_null: bool,
     infer: bool,
     delimiter: u8,
+    quote: u8,
     skipped_bytes: u64,
     skipped_lines: u64,
     ordinal: u64,
@@ -376,6 +377,7 @@ impl CsvReader {
             skip_null: options.skip_null,
             infer: options.infer_types,
             delimiter: csv_options.delimiter,
+            quote: csv_options.quote,
             skipped_bytes,
             skipped_lines,
             ordinal: 0,
@@ -409,7 +411,7 @@ impl CsvReader {
                 let tracker = &self.reader.get_ref().tracker;
                 if tracker.state == QuoteState::Quoted {
                     let (line, column, byte_offset) = tracker.opened;
-                    let raw = self.raw_text(&record);
+                    let raw = self.raw_text(&record, true);
                     let error = RecordError {
                         source_name: self.source.clone(),
                         position: Position {
@@ -452,19 +454,43 @@ impl CsvReader {
         Ok(true)
     }
 
-    fn raw_text(&self, record: &csv::ByteRecord) -> Vec<u8> {
-        let mut raw = Vec::new();
+    /// A bad row as CSV text, for its error and the errors table: each field as the
+    /// parser read it, quoted (quotes doubled) where it holds the delimiter, a quote
+    /// or a line break, so that the row reads back as the same fields. With
+    /// `open_last`, the last field is the one whose quote never closed: it is written
+    /// after its opening quote, with no closing one, as it stood in the input.
+    fn raw_text(&self, record: &csv::ByteRecord, open_last: bool) -> Vec<u8> {
+        let mut raw = Vec::with_capacity(record.as_slice().len() + 2 * record.len());
+        let last = record.len().saturating_sub(1);
         for (i, field) in record.iter().enumerate() {
             if i > 0 {
                 raw.push(self.delimiter);
             }
-            raw.extend_from_slice(field);
+            let open = open_last && i == last;
+            let quoted = open
+                || field
+                    .iter()
+                    .any(|&c| c == self.delimiter || c == self.quote || c == b'\n' || c == b'\r');
+            if !quoted {
+                raw.extend_from_slice(field);
+                continue;
+            }
+            raw.push(self.quote);
+            for &c in field {
+                raw.push(c);
+                if c == self.quote {
+                    raw.push(c);
+                }
+            }
+            if !open {
+                raw.push(self.quote);
+            }
         }
         raw
     }
 
     fn bad(&mut self, record: &csv::ByteRecord, position: Position, message: String) {
-        let raw = self.raw_text(record);
+        let raw = self.raw_text(record, false);
         let error = RecordError {
             source_name: self.source.clone(),
             position,

@@ -229,6 +229,84 @@ fn csv_row_with_wrong_field_count_is_a_bad_record() -> TestResult {
     Ok(())
 }
 
+/// The bad records of `bytes`: each error's text and the raw text kept for it.
+fn bad_rows(
+    name: &str,
+    bytes: &[u8],
+    options: &ReaderOptions,
+) -> Result<Vec<(String, Vec<u8>)>, transmogrify_io::Error> {
+    let mut reader = reader_for(Input::from_bytes(name, bytes.to_vec())?, options)?;
+    let mut bad = Vec::new();
+    for batch in &mut *reader {
+        let batch: RawBatch = batch?;
+        for item in &batch.items {
+            if let RawItem::Bad { error, range } = item {
+                bad.push((error.to_string(), batch.bytes(range).to_vec()));
+            }
+        }
+    }
+    Ok(bad)
+}
+
+#[test]
+fn a_bad_csv_row_keeps_its_fields_apart_in_its_raw_text() -> TestResult {
+    // Quoted fields holding the delimiter, doubled quotes and a line break: the raw
+    // text must read back as the same fields, not run them together.
+    let csv = b"a,b\n1,2\n\"x,y\",3,\"he said \"\"hi\"\"\",\"two\nlines\"\n4,5\n";
+    let bad = bad_rows("q.csv", csv, &ReaderOptions::default())?;
+    let raw = b"\"x,y\",3,\"he said \"\"hi\"\"\",\"two\nlines\"";
+    assert_eq!(
+        bad,
+        [(
+            "q.csv: line 3, column 1 (byte 8, record 1): the row has 4 fields but the header has 2 near `\"x,y\",3,\"he said \"\"h`"
+                .to_string(),
+            raw.to_vec()
+        )]
+    );
+    let fields: Vec<Vec<u8>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(&raw[..])
+        .byte_records()
+        .next()
+        .ok_or("no row")??
+        .iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    assert_eq!(
+        fields,
+        [&b"x,y"[..], b"3", b"he said \"hi\"", b"two\nlines"]
+    );
+
+    // Another delimiter and quote: only what they would confuse is quoted.
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .with_csv(CsvOptions::default().with_delimiter(b';').with_quote(b'\''))
+        .build()?;
+    let bad = bad_rows("s.csv", b"a;b\n'x;y';'it''s';\"q\",\n", &options)?;
+    assert_eq!(
+        bad.iter()
+            .map(|(_, raw)| raw.as_slice())
+            .collect::<Vec<_>>(),
+        [&b"'x;y';'it''s';\"q\","[..]]
+    );
+
+    // A quote left open: the row as it stood, from its opening quote to the end.
+    let bad = bad_rows(
+        "u.csv",
+        b"id,name\n1,\"Ann\n2,Bo\n",
+        &ReaderOptions::default(),
+    )?;
+    assert_eq!(
+        bad,
+        [(
+            "u.csv: line 2, column 3 (byte 10, record 0): unterminated quoted field: the quote opened here is never closed near `1,\"Ann 2,Bo`"
+                .to_string(),
+            b"1,\"Ann\n2,Bo\n".to_vec()
+        )]
+    );
+    Ok(())
+}
+
 #[test]
 fn csv_and_parquet_rows_can_leave_their_nulls_out() -> TestResult {
     use std::sync::Arc;
