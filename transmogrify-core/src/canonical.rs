@@ -44,6 +44,84 @@ pub(crate) fn without_repeated_keys(bytes: &[u8], nesting_limit: usize) -> PResu
     rewrite(bytes, nesting_limit, false)
 }
 
+/// Whether an object in the JSON value `bytes` repeats a key (compared unescaped).
+pub(crate) fn has_repeated_keys(bytes: &[u8], nesting_limit: usize) -> PResult<bool> {
+    let mut p = Parser::checked(bytes, nesting_limit);
+    let mut scratch = Vec::new();
+    // The keys of the open objects, back to back, and where each lies.
+    let mut keys: Vec<u8> = Vec::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    // Per open container: where its keys' spans begin (`None`: an array).
+    let mut stack: Vec<Option<usize>> = Vec::new();
+    loop {
+        match p.peek_value()? {
+            Peek::Object => {
+                if stack.len() + 1 > nesting_limit {
+                    return Err(ParseError::TooDeep(p.pos()));
+                }
+                if p.begin_object()? {
+                    stack.push(Some(spans.len()));
+                    spans.push(read_key(&mut p, &mut scratch, &mut keys)?);
+                    continue;
+                }
+            }
+            Peek::Array => {
+                if stack.len() + 1 > nesting_limit {
+                    return Err(ParseError::TooDeep(p.pos()));
+                }
+                if p.begin_array()? {
+                    stack.push(None);
+                    continue;
+                }
+            }
+            Peek::String => {
+                p.string(&mut scratch)?;
+            }
+            Peek::Number => {
+                p.number()?;
+            }
+            Peek::True => p.literal(b"true")?,
+            Peek::False => p.literal(b"false")?,
+            Peek::Null => p.literal(b"null")?,
+        }
+        loop {
+            match stack.last() {
+                None => {
+                    p.expect_end()?;
+                    return Ok(false);
+                }
+                Some(&Some(first)) => {
+                    if p.next_member()? {
+                        spans.push(read_key(&mut p, &mut scratch, &mut keys)?);
+                        break;
+                    }
+                    let key = |&(a, b): &(usize, usize)| keys.get(a..b).unwrap_or_default();
+                    let mut object: Vec<&[u8]> = spans
+                        .get(first..)
+                        .unwrap_or_default()
+                        .iter()
+                        .map(key)
+                        .collect();
+                    object.sort_unstable();
+                    if object.windows(2).any(|w| w.first() == w.get(1)) {
+                        return Ok(true);
+                    }
+                    let keys_start = spans.get(first).map_or(keys.len(), |s| s.0);
+                    keys.truncate(keys_start);
+                    spans.truncate(first);
+                    stack.pop();
+                }
+                Some(None) => {
+                    if p.next_element()? {
+                        break;
+                    }
+                    stack.pop();
+                }
+            }
+        }
+    }
+}
+
 /// One pass over the value, writing into one output buffer: no allocation per value.
 fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>> {
     let mut p = Parser::checked(bytes, nesting_limit);

@@ -662,7 +662,9 @@ impl Flattener {
         let r = p.compact_value(depth, &mut text);
         let r = match r {
             Ok(()) if text == b"[]" || text == b"{}" => Ok(()),
-            Ok(()) => self.set(t, row, node, &text, kind::JSON),
+            Ok(()) => self
+                .note_repeated_keys(&text)
+                .and_then(|()| self.set(t, row, node, &text, kind::JSON)),
             Err(e) => Err(e.into()),
         };
         self.text_scratch = text;
@@ -707,7 +709,9 @@ impl Flattener {
                 text.clear();
                 let r = match p.compact_scalar_array(depth, &mut text) {
                     Ok(true) if text == b"[]" => Ok(()),
-                    Ok(true) => self.set(t, row, node, &text, kind::JSON),
+                    Ok(true) => self
+                        .note_repeated_keys(&text)
+                        .and_then(|()| self.set(t, row, node, &text, kind::JSON)),
                     Ok(false) => {
                         self.text_scratch = text;
                         return self.child_rows(p, t, row, node, depth);
@@ -751,9 +755,10 @@ impl Flattener {
                     text.clear();
                     let res = match p.compact_value(depth + 1, &mut text) {
                         Ok(()) if text == b"[]" => Ok(()),
-                        Ok(()) => self
-                            .elem_row(t, node, row, i)
-                            .and_then(|(ct, r)| self.value_cell(ct, r, &text, kind::JSON)),
+                        Ok(()) => self.note_repeated_keys(&text).and_then(|()| {
+                            self.elem_row(t, node, row, i)
+                                .and_then(|(ct, r)| self.value_cell(ct, r, &text, kind::JSON))
+                        }),
                         Err(e) => Err(e.into()),
                     };
                     self.text_scratch = text;
@@ -802,6 +807,19 @@ impl Flattener {
         }
     }
 
+    /// Notes a repeated key in an object of `text`, a value kept as JSON text, so
+    /// that the record is flattened again without it (the last value of the key
+    /// wins there as everywhere). Only text holding an object is looked at.
+    fn note_repeated_keys(&mut self, text: &[u8]) -> FResult<()> {
+        if !self.repeated_key
+            && memchr::memchr(b'{', text).is_some()
+            && crate::canonical::has_repeated_keys(text, self.cfg.nesting_limit)?
+        {
+            self.repeated_key = true;
+        }
+        Ok(())
+    }
+
     fn json_text_col(
         &mut self,
         p: &mut Parser<'_>,
@@ -813,7 +831,9 @@ impl Flattener {
         let mut text = std::mem::take(&mut self.text_scratch);
         text.clear();
         let r = match p.compact_value(depth, &mut text) {
-            Ok(()) => self.cell(t, row, col, &text, kind::JSON),
+            Ok(()) => self
+                .note_repeated_keys(&text)
+                .and_then(|()| self.cell(t, row, col, &text, kind::JSON)),
             Err(e) => Err(e.into()),
         };
         self.text_scratch = text;
@@ -1148,11 +1168,16 @@ impl Flattener {
         // this record cannot exist: a column is only created while writing a row.
         self.tables.truncate(tables_at_start);
         self.chunks.truncate(tables_at_start);
-        for node in self.nodes.drain(nodes_at_start..) {
-            self.node_map.remove(&NodeKeyRef {
+        for (id, node) in (nodes_at_start..).zip(self.nodes.drain(nodes_at_start..)) {
+            // Element nodes are not in the map: the entry of their parent and key (an
+            // empty one) may be an older node's, which stays.
+            let key = NodeKeyRef {
                 parent: node.parent,
                 key: &node.key,
-            });
+            };
+            if self.node_map.get(&key).is_some_and(|&n| n as usize == id) {
+                self.node_map.remove(&key);
+            }
         }
         for node in &mut self.nodes {
             for link in [&mut node.elem, &mut node.first_hint, &mut node.next_hint] {

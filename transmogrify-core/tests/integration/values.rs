@@ -88,6 +88,84 @@ fn duplicate_keys_last_one_wins() -> TestResult {
 }
 
 #[test]
+fn a_record_flattened_again_for_its_repeated_keys_loses_no_earlier_value() -> TestResult {
+    // Record 2 is flattened again without its repeated key, after its array of
+    // objects at `a` made a child table: the empty key under `a` (column `a_`) must
+    // still be the one of record 1 when record 3 meets it after a new key.
+    let got = tables(
+        r#"[{"a":{"":1}},{"a":[{"b":1,"b":2}]},{"a":{"x":1,"":2}}]"#,
+        bare(),
+    )?;
+    assert_tables(
+        &got,
+        "# t
+         a_|a_x
+         1|∅
+         ∅|∅
+         2|1
+         # t_a
+         b
+         2",
+    );
+    let got = tables(
+        r#"[{"a":{"x":1,"":2}},{"a":[{}],"k":1,"k":1},{"a":{"":3}}]"#,
+        bare(),
+    )?;
+    assert_tables(
+        &got,
+        "# t
+         a_x|a_|k
+         1|2|∅
+         ∅|∅|1
+         ∅|3|∅
+         # t_a",
+    );
+    Ok(())
+}
+
+#[test]
+fn repeated_keys_in_values_kept_as_json_text_keep_the_last_value() -> TestResult {
+    // An array of arrays (JSON text in smart mode) and an object past the depth
+    // limit: the last of a repeated key wins there too, with or without a repeated
+    // key elsewhere in the record.
+    let got = tables(
+        r#"[{"s":[[{"x":1,"x":2}]]},{"s":[[{"x":1,"x":2}]],"k":1,"k":2},{"s":[[{"x":{"y":1,"y":[3]}}]]}]"#,
+        bare(),
+    )?;
+    assert_tables(
+        &got,
+        r#"# t
+         s|k
+         [[{"x":2}]]|∅
+         [[{"x":2}]]|2
+         [[{"x":{"y":[3]}}]]|∅"#,
+    );
+    let got = tables(
+        r#"{"o":{"p":{"x":1,"x":2,"z":{"q":1,"q":0}}}}"#,
+        bare().with_max_depth(2),
+    )?;
+    assert_tables(
+        &got,
+        r#"# t
+        o_p
+        {"x":2,"z":{"q":0}}"#,
+    );
+    // An array element that is an array: a JSON text value of the child table.
+    let got = tables(
+        r#"{"s":[[{"x":1,"x":2}]]}"#,
+        bare().with_array_mode(transmogrify_core::ArrayMode::Separate),
+    )?;
+    assert_tables(
+        &got,
+        r#"# t
+        # t_s
+        value
+        [{"x":2}]"#,
+    );
+    Ok(())
+}
+
+#[test]
 fn typed_mode_infers_one_type_per_column() -> TestResult {
     let r = flatten(
         r#"[{"i":1,"f":1,"b":true,"s":"x","m":1,"big":1,"huge":1,"n":null},
