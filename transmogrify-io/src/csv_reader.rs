@@ -98,6 +98,21 @@ impl CsvOptions {
         self.delimiter
     }
 
+    /// The quote character.
+    pub fn quote(&self) -> u8 {
+        self.quote
+    }
+
+    /// Whether the first row names the columns.
+    pub fn has_header(&self) -> bool {
+        self.has_header
+    }
+
+    /// Lines skipped before the header (or the first row).
+    pub fn skip_rows(&self) -> usize {
+        self.skip_rows
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let bad = |option, reason: &str| {
             Err(Error::InvalidOption {
@@ -286,7 +301,8 @@ pub(crate) struct CsvReader {
     total: Option<u64>,
     reader: csv::Reader<Tee>,
     /// Column names, already JSON-quoted (`"name":`).
-    keys: Vec<Vec<u8>>,
+    /// Shared by the readers of one file's ranges.
+    keys: Arc<Vec<Vec<u8>>>,
     has_header: bool,
     null_values: Vec<Vec<u8>>,
     /// Whether null cells are left out of the records (see
@@ -306,29 +322,85 @@ pub(crate) struct CsvReader {
 
 impl CsvReader {
     pub(crate) fn new(input: Input, options: &ReaderOptions) -> Result<Self> {
+        let mut input = input;
         let csv_options = &options.csv;
-        let Input {
-            name,
-            mut reader,
-            compression,
-            total_bytes,
-            raw_read,
-            ..
-        } = input;
         let mut skipped_bytes = 0u64;
         let mut line = Vec::new();
         let mut skipped_lines = 0u64;
         for _ in 0..csv_options.skip_rows {
             line.clear();
-            let n = reader
+            let n = input
+                .reader
                 .read_until(b'\n', &mut line)
-                .map_err(|e| read_error(&name, compression, e, skipped_bytes))?;
+                .map_err(|e| read_error(&input.name, input.compression, e, skipped_bytes))?;
             if n == 0 {
                 break;
             }
             skipped_bytes += n as u64;
             skipped_lines += 1;
         }
+        let mut reader =
+            CsvReader::build(input, options, Arc::default(), skipped_bytes, skipped_lines);
+        if csv_options.has_header {
+            let mut header = csv::ByteRecord::new();
+            let got = reader.reader.read_byte_record(&mut header).map_err(|e| {
+                csv_error(
+                    &reader.source,
+                    reader.compression,
+                    e,
+                    skipped_bytes,
+                    skipped_lines + 1,
+                )
+            })?;
+            if got {
+                reader.keys = Arc::new(header_keys(&header));
+            }
+        }
+        Ok(reader)
+    }
+
+    /// A reader of rows that continue a file after its header: `input` holds the
+    /// file's bytes from `offset` (the start of line `line`) on, and `keys` are the
+    /// header's (empty without one).
+    pub(crate) fn continuing(
+        input: Input,
+        options: &ReaderOptions,
+        keys: Arc<Vec<Vec<u8>>>,
+        offset: u64,
+        line: u64,
+    ) -> Result<Self> {
+        Ok(CsvReader::build(
+            input,
+            options,
+            keys,
+            offset,
+            line.saturating_sub(1),
+        ))
+    }
+
+    /// The header's keys, already JSON-quoted (`"name":`).
+    pub(crate) fn keys(&self) -> Arc<Vec<Vec<u8>>> {
+        self.keys.clone()
+    }
+
+    /// A reader of `input` whose first byte is byte `skipped_bytes` of the source and
+    /// starts line `skipped_lines + 1`.
+    fn build(
+        input: Input,
+        options: &ReaderOptions,
+        keys: Arc<Vec<Vec<u8>>>,
+        skipped_bytes: u64,
+        skipped_lines: u64,
+    ) -> Self {
+        let csv_options = &options.csv;
+        let Input {
+            name,
+            reader,
+            compression,
+            total_bytes,
+            raw_read,
+            ..
+        } = input;
         let tee = Tee {
             inner: reader,
             tracker: QuoteTracker {
@@ -344,24 +416,14 @@ impl CsvReader {
                 pending_line: Some((skipped_bytes, skipped_lines + 1)),
             },
         };
-        let mut csv = csv::ReaderBuilder::new()
+        let csv = csv::ReaderBuilder::new()
             .delimiter(csv_options.delimiter)
             .quote(csv_options.quote)
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(crate::input::BUFFER_SIZE)
             .from_reader(tee);
-        let mut keys = Vec::new();
-        if csv_options.has_header {
-            let mut header = csv::ByteRecord::new();
-            let got = csv
-                .read_byte_record(&mut header)
-                .map_err(|e| csv_error(&name, compression, e, skipped_bytes, skipped_lines + 1))?;
-            if got {
-                keys = header_keys(&header);
-            }
-        }
-        Ok(CsvReader {
+        CsvReader {
             source: name,
             compression,
             counter: raw_read,
@@ -385,13 +447,16 @@ impl CsvReader {
             pending: None,
             batcher: Batcher::new(options),
             done: false,
-        })
+        }
     }
 
     fn key(&mut self, i: usize) -> &[u8] {
-        while self.keys.len() <= i {
-            let n = self.keys.len() + 1;
-            self.keys.push(json_key(&format!("column_{n}")));
+        if self.keys.len() <= i {
+            let keys = Arc::make_mut(&mut self.keys);
+            while keys.len() <= i {
+                let n = keys.len() + 1;
+                keys.push(json_key(&format!("column_{n}")));
+            }
         }
         self.keys.get(i).map_or(&[][..], Vec::as_slice)
     }

@@ -59,6 +59,7 @@
 )]
 
 pub use crate::csv_reader::{CsvOptions, DEFAULT_CSV_DELIMITER, DEFAULT_CSV_QUOTE};
+pub use crate::csv_split::{CsvRange, CsvRanges, CsvSplitter};
 pub use crate::csv_writer::{CsvWriter, CsvWriterFactory, cell_text};
 pub use crate::error::{Error, Result};
 pub use crate::guard::panic_is_guarded;
@@ -86,6 +87,7 @@ pub use crate::writer::{
 };
 
 mod csv_reader;
+mod csv_split;
 mod csv_widen;
 mod csv_writer;
 mod error;

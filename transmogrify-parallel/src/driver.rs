@@ -48,6 +48,12 @@ pub(crate) trait ChunkRunner: Send {
         false
     }
 
+    /// Whether the planner may hand this runner ranges of a plain CSV file to read
+    /// itself (with several workers, so that they parse the file together).
+    fn reads_csv_ranges(&self) -> bool {
+        false
+    }
+
     /// Whether a failure of this runner is worth one retry (a dead worker process).
     fn retryable(&self, _error: &Error) -> bool {
         false
@@ -202,6 +208,25 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
             flatten_raw_into(session, &input.name(), batch, ordinal)
         }
+        Body::CsvRange { ranges, range } => {
+            let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
+            let name = input.name();
+            let mut read = 0u64;
+            for batch in ranges.reader(range)? {
+                let batch = batch?;
+                flatten_raw_into(session, &name, &batch, ordinal + read)?;
+                read += batch.len() as u64;
+            }
+            // The planner counted the rows to number the ranges after this one.
+            if read != range.records {
+                return Err(Error::Config(format!(
+                    "{name}: bytes {}..{} hold {read} CSV rows where {} were counted; \
+                     was the file changed while it was read?",
+                    range.start, range.end, range.records
+                )));
+            }
+            Ok(())
+        }
         Body::Inline { data, layout, ends } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
             let line = match layout {
@@ -236,6 +261,10 @@ pub(crate) struct Plan<'a> {
     ranges: std::vec::IntoIter<(u64, u64)>,
     scanner: Option<Scanner<Box<dyn std::io::Read + Send>>>,
     reader: Option<Box<dyn transmogrify_io::Reader>>,
+    /// The current input is a plain CSV file cut into ranges of whole rows.
+    csv: Option<transmogrify_io::CsvSplitter>,
+    /// Whether plain CSV files are cut into ranges for the runners to read.
+    csv_ranges: bool,
     /// Whether the current input was opened.
     started: bool,
     /// The current input is a file of at most an eighth of a chunk: its chunks may
@@ -255,9 +284,18 @@ pub(crate) struct Plan<'a> {
 
 impl<'a> Plan<'a> {
     /// Plans for `workers` workers; `pieces`: chunks as groups of pieces (see
-    /// [`ChunkRunner::splits_ranges`]).
-    pub(crate) fn new(job: &'a Job, ledger: &'a Ledger, workers: usize, pieces: bool) -> Self {
+    /// [`ChunkRunner::splits_ranges`]); `csv`: plain CSV files as ranges (see
+    /// [`ChunkRunner::reads_csv_ranges`]), with two workers or more.
+    pub(crate) fn new(
+        job: &'a Job,
+        ledger: &'a Ledger,
+        workers: usize,
+        pieces: bool,
+        csv: bool,
+    ) -> Self {
         Plan {
+            csv: None,
+            csv_ranges: csv && workers > 1,
             job,
             ledger,
             workers,
@@ -296,6 +334,24 @@ impl<'a> Plan<'a> {
         if let Some(options) = input.reader_options() {
             // A record limit stops at the end of the reader batch that reaches it.
             let options = options.clone().with_skip_null(skip_null);
+            // Several workers parse a large plain CSV file together, each a range of
+            // its rows; one worker is faster fed by the planner as it reads.
+            let csv = options.format().or_else(|| {
+                transmogrify_io::InputFormat::from_extension(&input.path().to_string_lossy())
+            }) == Some(transmogrify_io::InputFormat::Csv);
+            if csv
+                && self.csv_ranges
+                && !self.small
+                && self.job.chunking.records.is_none()
+                && self.job.limit.is_none()
+                && !input.is_stream()
+                && let Some(splitter) = transmogrify_io::CsvSplitter::open(input.path(), &options)?
+            {
+                self.csv = Some(splitter);
+                self.reader = None;
+                self.scanner = None;
+                return Ok(());
+            }
             self.reader = Some(transmogrify_io::open_reader(input.path(), &options)?);
             self.scanner = None;
             return Ok(());
@@ -372,6 +428,7 @@ impl<'a> Plan<'a> {
     /// Moves on to the next input.
     fn next_input(&mut self) {
         self.reader = None;
+        self.csv = None;
         self.scanner = None;
         self.ranges = Vec::new().into_iter();
         self.input += 1;
@@ -506,6 +563,29 @@ impl Plan<'_> {
                     }
                 }
                 return Some(Planned::Group(group));
+            }
+            if let Some(splitter) = self.csv.as_mut() {
+                // Whole chunks: a CSV row's bytes can be far more than its values
+                // (a wide, sparse file is mostly delimiters), and each part has a
+                // cost in its columns.
+                let next = splitter
+                    .next_range(self.job.chunking.bytes)
+                    .and_then(|range| Ok(range.zip(Some(splitter.ranges()?))));
+                match next {
+                    Ok(Some((range, ranges))) => {
+                        return Some(self.emit(
+                            range.start,
+                            range.end,
+                            Body::CsvRange { ranges, range },
+                            Some((range.records, 0)),
+                        ));
+                    }
+                    Ok(None) => {
+                        self.next_input();
+                        continue;
+                    }
+                    Err(error) => return Some(self.fail_input(error.into())),
+                }
             }
             if let Some(reader) = self.reader.as_mut() {
                 let before = reader.bytes_read();

@@ -71,6 +71,10 @@ impl ChunkRunner for InProcess {
     fn splits_ranges(&self) -> bool {
         true
     }
+
+    fn reads_csv_ranges(&self) -> bool {
+        true
+    }
 }
 
 /// Runs every chunk on the calling thread, one after another.
@@ -113,7 +117,7 @@ impl Executor for SequentialExecutor {
             handoff: None,
         };
         let mut runner = InProcess::default();
-        for item in Plan::new(job, &ledger, 1, runner.splits_ranges()) {
+        for item in Plan::new(job, &ledger, 1, runner.splits_ranges(), false) {
             handle(item, &mut runner, &ctx, sink, &tally);
         }
         finish(tally, job, self.name(), 1, started)
@@ -192,6 +196,7 @@ pub(crate) fn run_pool<R: ChunkRunner>(
     let started = Instant::now();
     let workers = runners.len();
     let pieces = runners.iter().all(ChunkRunner::splits_ranges);
+    let csv = runners.iter().all(ChunkRunner::reads_csv_ranges);
     let ledger = Ledger::default();
     let tally = Tally::new();
     let (tx, rx) = crossbeam::channel::bounded(workers * 2);
@@ -200,7 +205,7 @@ pub(crate) fn run_pool<R: ChunkRunner>(
         s.builder()
             .name("tm-planner".into())
             .spawn(move |_| {
-                for item in Plan::new(job, ledger, workers, pieces) {
+                for item in Plan::new(job, ledger, workers, pieces, csv) {
                     if tx.send(item).is_err() {
                         break;
                     }

@@ -277,6 +277,11 @@ pub(crate) enum Body {
     },
     /// A batch from a `transmogrify-io` reader, positions and all.
     Raw(Arc<transmogrify_io::RawBatch>),
+    /// Whole rows of a plain CSV file, which the worker reads itself.
+    CsvRange {
+        ranges: Arc<transmogrify_io::CsvRanges>,
+        range: transmogrify_io::CsvRange,
+    },
 }
 
 /// One unit of work.

@@ -372,6 +372,12 @@ impl ProcessRunner {
                 header["items"] = wire::raw_items_json(batch);
                 &batch.data
             }
+            Body::CsvRange { .. } => {
+                // Worker processes are handed what the planner reads of a CSV file.
+                return Err(Error::Config(
+                    "a CSV range was planned for a worker process".into(),
+                ));
+            }
             Body::Range => {
                 header["kind"] = json!("range");
                 header["path"] = json!(input.path().to_string_lossy());

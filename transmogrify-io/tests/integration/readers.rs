@@ -2,7 +2,7 @@
 
 use transmogrify_core::{JsonRecords, Position};
 use transmogrify_io::{
-    CsvOptions, Input, InputFormat, RawBatch, RawItem, ReaderOptions, reader_for,
+    CsvOptions, CsvSplitter, Input, InputFormat, RawBatch, RawItem, ReaderOptions, reader_for,
 };
 
 use crate::support::{TestResult, gzip, zstd};
@@ -367,5 +367,133 @@ fn csv_and_parquet_rows_can_leave_their_nulls_out() -> TestResult {
         texts(records("t.parquet", parquet, &keep)?)[2],
         r#"{"sparse":null,"dense":3,"empty":null,"nothing":null,"st":null}"#
     );
+    Ok(())
+}
+
+/// Every item of a reader as (text, position, bad), ordinals counted from `first`.
+fn items_of(
+    reader: &mut dyn transmogrify_io::Reader,
+    first: u64,
+) -> Result<Vec<(String, Position, bool)>, transmogrify_io::Error> {
+    let mut out = Vec::new();
+    for batch in reader {
+        let batch = batch?;
+        for item in &batch.items {
+            let (range, position, bad) = match item {
+                RawItem::Record { range, position } => (range, *position, false),
+                RawItem::Bad { error, range } => (range, error.position, true),
+            };
+            let position = Position {
+                ordinal: first + out.len() as u64,
+                ..position
+            };
+            let text = String::from_utf8_lossy(batch.bytes(range)).into_owned();
+            out.push((text, position, bad));
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn csv_ranges_read_on_their_own_give_the_rows_of_one_pass() -> TestResult {
+    // Line breaks, delimiters and doubled quotes inside quotes, CRLF and lone CR
+    // endings, blank lines, rows of the wrong width, a quote left open at the end.
+    let mut csv = b"skipped \"line\nid,note\r\n".to_vec();
+    for i in 0..60 {
+        let row = match i % 6 {
+            0 => format!("{i},\"two\nlines\"\n"),
+            1 => format!("{i},\"a,\"\"b\"\"\"\r\n"),
+            2 => format!("\r\n\n{i},x\n"),
+            3 => format!("{i},y,extra\n"),
+            4 => format!("{i},\"\n\"\r{i}b,z\n"),
+            _ => format!("{i},\"\"\n"),
+        };
+        csv.extend_from_slice(row.as_bytes());
+    }
+    csv.extend_from_slice(b"60,\"never\nclosed\n");
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("rows.csv");
+    std::fs::write(&path, &csv)?;
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .with_csv(CsvOptions::default().with_skip_rows(1))
+        .build()?;
+    let whole = items_of(&mut *transmogrify_io::open_reader(&path, &options)?, 0)?;
+    assert_eq!(whole.len(), 71);
+    assert_eq!(whole.iter().filter(|(_, _, bad)| *bad).count(), 11);
+    for target in [1, 7, 30, 64, 100, 1000] {
+        let mut splitter = CsvSplitter::open(&path, &options)?.ok_or("a plain file")?;
+        let mut ranges = Vec::new();
+        while let Some(range) = splitter.next_range(target)? {
+            ranges.push(range);
+        }
+        let reader = splitter.ranges()?;
+        let mut got = Vec::new();
+        let mut end = 0;
+        for range in &ranges {
+            assert_eq!(range.start, end, "ranges follow one another");
+            end = range.end;
+            // A range starts a line, after a line break outside quotes.
+            assert!(range.start == 0 || csv.get(range.start as usize - 1) == Some(&b'\n'));
+            let items = items_of(&mut *reader.reader(range)?, got.len() as u64)?;
+            assert_eq!(items.len() as u64, range.records, "{range:?}");
+            got.extend(items);
+        }
+        assert_eq!(end, csv.len() as u64);
+        assert_eq!(got, whole, "ranges of at least {target} bytes");
+        if target == 1 {
+            assert!(ranges.len() > 60, "{}", ranges.len());
+        }
+    }
+    // Past the reader's buffer (256 KiB), where a buffer may end anywhere in a row:
+    // right after a delimiter, inside quotes, between a quote and its double. First
+    // a field's opening quote as the first byte of the second buffer, its delimiter
+    // the last of the first: the line break inside must not end the row.
+    let mut big = b"id,a,b\n".to_vec();
+    let mut n = 0u64;
+    while big.len() < (256 << 10) - 40 {
+        big.extend_from_slice(b"1,x,y\n");
+        n += 1;
+    }
+    let pad = (256 << 10) - big.len() - "2,,".len();
+    big.extend_from_slice(format!("2,{},\"in\nside\"\n", "x".repeat(pad)).as_bytes());
+    assert_eq!(big.get(256 << 10), Some(&b'"'));
+    n += 1;
+    while big.len() < 700_000 {
+        n += 1;
+        let row = match n % 5 {
+            0 => format!("{n},\"x\ny\",\"q\"\"\"\n"),
+            1 => format!("{n},,\"\"\n"),
+            2 => format!("{n},\"{}\",z\n", ",".repeat((n % 17) as usize)),
+            3 => format!("{n},a\"b,\"\n\"\r\n"),
+            _ => format!("{n},\"\"\"\",\"\n\n\"\n"),
+        };
+        big.extend_from_slice(row.as_bytes());
+    }
+    let big_path = dir.path().join("big.csv");
+    std::fs::write(&big_path, &big)?;
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .build()?;
+    let whole = items_of(&mut *transmogrify_io::open_reader(&big_path, &options)?, 0)?;
+    assert_eq!(whole.len() as u64, n);
+    for target in [1_000, 65_537, 300_000] {
+        let mut splitter = CsvSplitter::open(&big_path, &options)?.ok_or("a plain file")?;
+        let mut got = Vec::new();
+        while let Some(range) = splitter.next_range(target)? {
+            let items = items_of(&mut *splitter.ranges()?.reader(&range)?, got.len() as u64)?;
+            assert_eq!(items.len() as u64, range.records, "{range:?}");
+            got.extend(items);
+        }
+        assert!(got == whole, "ranges of at least {target} bytes");
+    }
+
+    // Not plain files: read in one pass.
+    let gz = dir.path().join("rows.csv.gz");
+    std::fs::write(&gz, gzip(&csv))?;
+    assert!(CsvSplitter::open(&gz, &options)?.is_none());
+    let hidden = dir.path().join("rows.data");
+    std::fs::write(&hidden, zstd(&csv))?;
+    assert!(CsvSplitter::open(&hidden, &options)?.is_none());
     Ok(())
 }

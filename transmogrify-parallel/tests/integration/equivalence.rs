@@ -144,6 +144,89 @@ fn inputs_read_by_the_io_readers() -> TestResult {
     check(&job, "gzip and csv inputs")
 }
 
+/// A CSV file whose rows hold line breaks, doubled quotes and delimiters inside
+/// quotes, with blank lines, CRLF endings and bad rows: several workers read it in
+/// ranges of whole rows (cut only outside quotes) and must number and flatten every
+/// row as one reader does.
+fn tricky_csv() -> Vec<u8> {
+    let mut csv = b"\xef\xbb\xbfid,note,score\r\n".to_vec();
+    for i in 0..150 {
+        let row = match i % 7 {
+            0 => format!("{i},\"two\nlines, {i}\",{i}.5\n"),
+            1 => format!("{i},\"he said \"\"hi\"\"\",\r\n"),
+            2 => format!("\n{i},plain,{i}\n"),
+            3 => format!("{i},\"a\n\n\nb\",-{i}\r\n"),
+            4 if i % 2 == 0 => format!("{i},too,many,fields\n"),
+            5 => format!("{i},\"x\",\"\"\n"),
+            _ => format!("{i},\"\",{i}\n"),
+        };
+        csv.extend_from_slice(row.as_bytes());
+    }
+    csv.extend_from_slice(b"150,caf\xe9,1\n151,last,\"open\nquote\n");
+    csv
+}
+
+#[test]
+fn csv_rows_read_in_ranges_by_several_workers() -> TestResult {
+    let inputs = Inputs::new()?;
+    let path = inputs.dir.path().join("tricky.csv");
+    std::fs::write(&path, tricky_csv())?;
+    let job = job(&processor(true)?, "rows", &[&path])?;
+    let (result, report) = SequentialExecutor.run_to_result(&job)?;
+    // 152 rows: 11 with too many fields, one not UTF-8, one whose quote never closes.
+    assert_eq!(report.bad_records, 13);
+    assert_eq!(result.num_rows("main"), Some(139));
+    let main = result.rows("main")?;
+    assert_eq!(main[0]["note"], "two\nlines, 0");
+    assert_eq!(main[1]["note"], "he said \"hi\"");
+    assert_eq!(main[3]["note"], "a\n\n\nb");
+    let lines: Vec<u64> = result
+        .errors()
+        .iter()
+        .map(|e| e.error.position.line)
+        .collect();
+    assert_eq!(lines.first(), Some(&11));
+    assert_eq!(lines.last(), Some(&(lines[lines.len() - 2] + 1)));
+    check(&job, "tricky csv")?;
+
+    // Strict: the first bad row stops every executor with the same error.
+    let strict = crate::support::job(&processor(false)?, "rows", &[&path])?;
+    // The error of the row, without the chunk that met it (chunks differ by run).
+    let row_error = |e: transmogrify_parallel::Error| match e {
+        transmogrify_parallel::Error::Chunk { source, .. } => source.to_string(),
+        other => other.to_string(),
+    };
+    let expected = row_error(
+        SequentialExecutor
+            .run_to_result(&strict)
+            .err()
+            .ok_or("the sequential run should fail")?,
+    );
+    assert!(
+        expected.contains("line 11, column 1 (byte 85, record 4): the row has 4 fields"),
+        "{expected}"
+    );
+    for chunking in chunkings() {
+        let strict = strict.clone().with_chunking(chunking);
+        for executor in executors() {
+            let got = row_error(
+                executor
+                    .run_to_result(&strict)
+                    .err()
+                    .ok_or("a strict run should fail")?,
+            );
+            assert_eq!(
+                got,
+                expected,
+                "{} x{} {chunking:?}",
+                executor.name(),
+                executor.workers()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A file's name and bytes.
 type File = (String, Vec<u8>);
 
