@@ -106,10 +106,7 @@ impl CsvSplitter {
         if Compression::from_extension(&name) != Compression::None {
             return Ok(None);
         }
-        let mut file = match File::open(path) {
-            Ok(file) => file,
-            Err(e) => return Err(Error::io(path, e)),
-        };
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let meta = file.metadata().map_err(|e| Error::io(path, e))?;
         if !meta.is_file() {
             return Ok(None);
@@ -165,10 +162,7 @@ impl CsvSplitter {
         let want = self.start.saturating_add(target.max(1));
         let (delimiter, quote) = (self.options.csv.delimiter(), self.options.csv.quote());
         loop {
-            let buf = match self.file.fill_buf() {
-                Ok(buf) => buf,
-                Err(e) => return Err(Error::io(&self.path, e)),
-            };
+            let buf = self.file.fill_buf().map_err(|e| Error::io(&self.path, e))?;
             if buf.is_empty() {
                 break;
             }
