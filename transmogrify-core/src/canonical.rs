@@ -56,9 +56,7 @@ pub(crate) fn has_repeated_keys(bytes: &[u8], nesting_limit: usize) -> PResult<b
     loop {
         match p.peek_value()? {
             Peek::Object => {
-                if stack.len() + 1 > nesting_limit {
-                    return Err(ParseError::TooDeep(p.pos()));
-                }
+                deeper(stack.len(), nesting_limit, &p)?;
                 if p.begin_object()? {
                     stack.push(Some(spans.len()));
                     spans.push(read_key(&mut p, &mut scratch, &mut keys)?);
@@ -66,9 +64,7 @@ pub(crate) fn has_repeated_keys(bytes: &[u8], nesting_limit: usize) -> PResult<b
                 }
             }
             Peek::Array => {
-                if stack.len() + 1 > nesting_limit {
-                    return Err(ParseError::TooDeep(p.pos()));
-                }
+                deeper(stack.len(), nesting_limit, &p)?;
                 if p.begin_array()? {
                     stack.push(None);
                     continue;
@@ -134,9 +130,7 @@ fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>>
     loop {
         match p.peek_value()? {
             Peek::Object => {
-                if stack.len() + 1 > nesting_limit {
-                    return Err(ParseError::TooDeep(p.pos()));
-                }
+                deeper(stack.len(), nesting_limit, &p)?;
                 if p.begin_object()? {
                     let keys_start = keys.len();
                     let key = read_key(&mut p, &mut scratch, &mut keys)?;
@@ -152,9 +146,7 @@ fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>>
                 out.extend_from_slice(b"{}");
             }
             Peek::Array => {
-                if stack.len() + 1 > nesting_limit {
-                    return Err(ParseError::TooDeep(p.pos()));
-                }
+                deeper(stack.len(), nesting_limit, &p)?;
                 if p.begin_array()? {
                     out.push(b'[');
                     stack.push(Frame::Array);
@@ -226,6 +218,14 @@ fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>>
             }
         }
     }
+}
+
+/// A container opening inside `open` others: an error past the nesting limit.
+fn deeper(open: usize, nesting_limit: usize, p: &Parser<'_>) -> PResult<()> {
+    if open + 1 > nesting_limit {
+        return Err(ParseError::TooDeep(p.pos()));
+    }
+    Ok(())
 }
 
 /// Reads a key and its colon into `keys`; returns where it lies there.
