@@ -165,6 +165,31 @@ fn executors(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // CSV input: read by the planner for one worker, in ranges by the workers for two.
+    let csv = match Input::detect(&files.csv) {
+        Ok(input) => input,
+        Err(e) => panic!("{}: {e}", files.csv.display()),
+    };
+    let job = Job::new(processor(), "wide", vec![csv]).with_chunking(Chunking::bytes(2 << 20));
+    let mut group = c.benchmark_group("executors_csv_input");
+    group.throughput(Throughput::Bytes(size(&files.csv)));
+    group.sample_size(10);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(8));
+    for workers in [1, 2] {
+        group.bench_function(format!("threads/{workers}"), |b| {
+            let executor = ThreadExecutor::new(workers);
+            b.iter(|| {
+                let sink = ResultCollector::new();
+                match executor.run(&job, &sink) {
+                    Ok(report) => black_box(report.records),
+                    Err(e) => panic!("csv on {workers} threads: {e}"),
+                }
+            })
+        });
+    }
+    group.finish();
 }
 
 /// The same records as one JSONL file and as one small JSON file each (about 1,000
