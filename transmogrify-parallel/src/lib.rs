@@ -12,7 +12,12 @@
 //! positional ids and error line numbers need). Each worker counts its own range's
 //! lines first and publishes the count; a chunk's base is the sum over the chunks
 //! before it, which are counted in parallel. Ids are therefore exactly those of a
-//! sequential run, whatever the executor, worker count or chunk size.
+//! sequential run, whatever the executor, worker count or chunk size. A plain CSV file
+//! read by two threads or more is cut too, into ranges of whole rows: its rows can
+//! hold line breaks inside quotes, so the planner follows the quoting (a cheap pass)
+//! to cut it and counts each range's rows as it goes, and each worker parses its own
+//! ranges. Other inputs (JSON arrays, compressed files, standard input, Parquet) are
+//! read by the planner and handed out in batches.
 //!
 //! ```
 //! use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
