@@ -362,14 +362,17 @@ impl ProcessRunner {
         if more {
             header["more"] = json!(true);
         }
-        // The ends of a chunk's values, as 8-byte integers after its bytes.
+        // The ends of a chunk's values, or a reader batch's items, after its bytes.
         let mut ends_bytes: Vec<u8> = Vec::new();
         let data: &[u8] = match &chunk.body {
             Body::Raw(batch) => {
                 let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
                 header["kind"] = json!("raw");
                 header["ordinal"] = json!(ordinal);
-                header["items"] = wire::raw_items_json(batch);
+                header["items"] = json!(batch.items.len());
+                let (items, bad) = wire::raw_items(batch);
+                header["bad"] = bad;
+                ends_bytes = items;
                 &batch.data
             }
             Body::CsvRange { .. } => {

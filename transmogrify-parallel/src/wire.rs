@@ -332,22 +332,40 @@ pub(crate) fn record_error_from(r: &Value) -> Result<RecordError> {
     })
 }
 
-/// The items of a reader batch as JSON (their bytes travel as the frame body).
-pub(crate) fn raw_items_json(batch: &transmogrify_io::RawBatch) -> Value {
+/// Bytes of one item of a reader batch on the wire: kind (0 a record, 1 a bad one),
+/// range start and end, then the record's ordinal, line, column and byte offset (a
+/// bad item's position is its error's), each a little-endian `u64`.
+const RAW_ITEM_BYTES: usize = 7 * 8;
+
+/// The items of a reader batch as they follow its bytes in a chunk frame (their
+/// count goes in the header as `items`), and the errors of its bad items, in order
+/// (the header's `bad`). Fixed-size binary items: a batch holds up to a thousand
+/// records or so, and a JSON object for each cost more than flattening them.
+pub(crate) fn raw_items(batch: &transmogrify_io::RawBatch) -> (Vec<u8>, Value) {
     use transmogrify_io::RawItem;
-    let items: Vec<Value> = batch
-        .items
-        .iter()
-        .map(|item| match item {
-            RawItem::Record { range, position } => {
-                json!({"range": [range.start, range.end], "position": position_json(position)})
-            }
+    let mut out = Vec::with_capacity(batch.items.len() * RAW_ITEM_BYTES);
+    let mut bad = Vec::new();
+    for item in &batch.items {
+        let (kind, range, p) = match item {
+            RawItem::Record { range, position } => (0u64, range, *position),
             RawItem::Bad { error, range } => {
-                json!({"range": [range.start, range.end], "bad": record_error_json(error)})
+                bad.push(record_error_json(error));
+                (1, range, error.position)
             }
-        })
-        .collect();
-    Value::Array(items)
+        };
+        for v in [
+            kind,
+            range.start as u64,
+            range.end as u64,
+            p.ordinal,
+            p.line,
+            p.column,
+            p.byte_offset,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+    (out, Value::Array(bad))
 }
 
 /// The ends of a chunk's values, as the 8-byte integers that follow its bytes in a
@@ -378,29 +396,56 @@ pub(crate) fn split_ends(body: &[u8], count: u64) -> Result<(&[u8], Vec<usize>)>
     Ok((data, ends))
 }
 
-/// A reader batch back from [`raw_items_json`] and its bytes.
-pub(crate) fn raw_batch_from(items: &Value, data: &[u8]) -> Result<transmogrify_io::RawBatch> {
+/// A reader batch back from a chunk frame's body (its bytes, then `count` items of
+/// [`raw_items`]) and the errors of its bad items.
+pub(crate) fn raw_batch_from(
+    body: &[u8],
+    count: u64,
+    bad_items: &Value,
+) -> Result<transmogrify_io::RawBatch> {
     use transmogrify_io::RawItem;
+    let cut = usize::try_from(count)
+        .ok()
+        .and_then(|count| count.checked_mul(RAW_ITEM_BYTES))
+        .and_then(|n| body.len().checked_sub(n))
+        .ok_or_else(|| bad("a chunk frame too short for its items"))?;
+    let (data, items) = body.split_at(cut);
+    let mut errors = bad_items.as_array().map(|a| a.iter()).into_iter().flatten();
     let mut batch = transmogrify_io::RawBatch {
         data: data.to_vec(),
-        items: Vec::new(),
+        items: Vec::with_capacity(items.len() / RAW_ITEM_BYTES),
     };
-    for item in items.as_array().ok_or_else(|| bad("items missing"))? {
-        let range = item
-            .get("range")
-            .and_then(Value::as_array)
-            .and_then(|r| Some((r.first()?.as_u64()? as usize, r.get(1)?.as_u64()? as usize)))
-            .filter(|(a, b)| a <= b && *b <= data.len())
+    for item in items.chunks_exact(RAW_ITEM_BYTES) {
+        let mut v = [0u64; 7];
+        for (slot, bytes) in v.iter_mut().zip(item.chunks_exact(8)) {
+            let mut b = [0u8; 8];
+            b.copy_from_slice(bytes);
+            *slot = u64::from_le_bytes(b);
+        }
+        let [kind, start, end, ordinal, line, column, byte_offset] = v;
+        let range = usize::try_from(start)
+            .ok()
+            .zip(usize::try_from(end).ok())
+            .filter(|&(a, b)| a <= b && b <= data.len())
             .map(|(a, b)| a..b)
-            .ok_or_else(|| bad("item range missing"))?;
-        batch.items.push(match item.get("bad") {
-            Some(e) => RawItem::Bad {
-                error: record_error_from(e)?,
+            .ok_or_else(|| bad("an item's range is outside its batch"))?;
+        batch.items.push(match kind {
+            0 => RawItem::Record {
                 range,
+                position: Position {
+                    ordinal,
+                    line,
+                    column,
+                    byte_offset,
+                },
             },
-            None => RawItem::Record {
+            _ => RawItem::Bad {
+                error: record_error_from(
+                    errors
+                        .next()
+                        .ok_or_else(|| bad("a bad item without its error"))?,
+                )?,
                 range,
-                position: position_from(item.get("position").unwrap_or(&Value::Null))?,
             },
         });
     }
@@ -681,6 +726,61 @@ mod tests {
         assert_eq!(
             short.as_deref(),
             Some("worker process protocol: a chunk frame too short for its value ends")
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn reader_batches_travel_as_their_bytes_and_fixed_size_items() -> Result<()> {
+        use transmogrify_core::{RecordError, RecordErrorKind};
+        use transmogrify_io::{RawBatch, RawItem};
+        let at = |ordinal, line, column, byte_offset| Position {
+            ordinal,
+            line,
+            column,
+            byte_offset,
+        };
+        let batch = RawBatch {
+            data: br#"{"a":"1"}x,y,z{"a":"2"}"#.to_vec(),
+            items: vec![
+                RawItem::Record {
+                    range: 0..9,
+                    position: at(7, 2, 1, 10),
+                },
+                RawItem::Bad {
+                    error: RecordError {
+                        source_name: Arc::from("in.csv"),
+                        position: at(8, 3, 1, 14),
+                        kind: RecordErrorKind::Input(
+                            "the row has 3 fields but the header has 1".into(),
+                        ),
+                        excerpt: "x,y,z".into(),
+                    },
+                    range: 9..14,
+                },
+                RawItem::Record {
+                    range: 14..23,
+                    position: at(9, 4, 1, u64::MAX),
+                },
+            ],
+        };
+        let (items, bad) = raw_items(&batch);
+        assert_eq!(items.len(), 3 * RAW_ITEM_BYTES);
+        let mut body = batch.data.clone();
+        body.extend_from_slice(&items);
+        let back = raw_batch_from(&body, 3, &bad)?;
+        assert_eq!(back.data, batch.data);
+        assert_eq!(format!("{:?}", back.items), format!("{:?}", batch.items));
+        // A body cut short, or an item reaching past the bytes, is refused.
+        let short = raw_batch_from(&body[..body.len() - 1], 3, &bad).err();
+        assert_eq!(
+            short.map(|e| e.to_string()).as_deref(),
+            Some("worker process protocol: an item's range is outside its batch")
+        );
+        let none = raw_batch_from(&body, 3, &Value::Array(Vec::new())).err();
+        assert_eq!(
+            none.map(|e| e.to_string()).as_deref(),
+            Some("worker process protocol: a bad item without its error")
         );
         Ok(())
     }

@@ -249,8 +249,9 @@ fn run(
         )
     } else if kind == "raw" {
         let batch = wire::raw_batch_from(
-            header.get("items").unwrap_or(&serde_json::Value::Null),
             data,
+            get_u64(header, "items")?,
+            header.get("bad").unwrap_or(&serde_json::Value::Null),
         )?;
         crate::driver::flatten_raw_into(session, source, &batch, get_u64(header, "ordinal")?)
     } else {
