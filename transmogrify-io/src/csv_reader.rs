@@ -113,6 +113,11 @@ impl CsvOptions {
         self.skip_rows
     }
 
+    /// Cell texts read as null.
+    pub fn null_values(&self) -> &[String] {
+        &self.null_values
+    }
+
     pub(crate) fn validate(&self) -> Result<()> {
         let bad = |option, reason: &str| {
             Err(Error::InvalidOption {

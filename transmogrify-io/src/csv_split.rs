@@ -335,6 +335,27 @@ pub struct CsvRanges {
 }
 
 impl CsvRanges {
+    /// The reader of the ranges of `path` whose first range (the one that starts the
+    /// file, with the header) is `first`: what a [`CsvSplitter`] hands out, made
+    /// again where only the ranges are known (in a worker process, say).
+    pub fn open(
+        path: impl AsRef<Path>,
+        options: &ReaderOptions,
+        first: CsvRange,
+    ) -> Result<CsvRanges> {
+        CsvRanges::new(path.as_ref(), options, first)
+    }
+
+    /// The options the ranges are read with.
+    pub fn options(&self) -> &ReaderOptions {
+        &self.options
+    }
+
+    /// The first range (from the start of the file, with the header).
+    pub fn first(&self) -> CsvRange {
+        self.first
+    }
+
     fn new(path: &Path, options: &ReaderOptions, first: CsvRange) -> Result<CsvRanges> {
         let name: Arc<str> = Arc::from(path.display().to_string());
         let keys = if options.csv.has_header() {

@@ -181,6 +181,27 @@ impl ReaderOptions {
         self.skip_null
     }
 
+    /// Records per batch at most (see [`ReaderOptionsBuilder::with_batch_records`]).
+    pub fn batch_records(&self) -> usize {
+        self.batch_records
+    }
+
+    /// Record bytes per batch (see [`ReaderOptionsBuilder::with_batch_bytes`]).
+    pub fn batch_bytes(&self) -> usize {
+        self.batch_bytes
+    }
+
+    /// Whether CSV cells that read as numbers or booleans are given as such (see
+    /// [`ReaderOptionsBuilder::with_infer_types`]).
+    pub fn infer_types(&self) -> bool {
+        self.infer_types
+    }
+
+    /// The largest record read (see [`ReaderOptionsBuilder::with_max_record_bytes`]).
+    pub fn max_record_bytes(&self) -> u64 {
+        self.max_record_bytes
+    }
+
     /// These options with [`ReaderOptionsBuilder::with_skip_null`] set to `yes`.
     pub fn with_skip_null(mut self, yes: bool) -> Self {
         self.skip_null = yes;

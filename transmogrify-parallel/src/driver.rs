@@ -210,22 +210,7 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
         }
         Body::CsvRange { ranges, range } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
-            let name = input.name();
-            let mut read = 0u64;
-            for batch in ranges.reader(range)? {
-                let batch = batch?;
-                flatten_raw_into(session, &name, &batch, ordinal + read)?;
-                read += batch.len() as u64;
-            }
-            // The planner counted the rows to number the ranges after this one.
-            if read != range.records {
-                return Err(Error::Config(format!(
-                    "{name}: bytes {}..{} hold {read} CSV rows where {} were counted; \
-                     was the file changed while it was read?",
-                    range.start, range.end, range.records
-                )));
-            }
-            Ok(())
+            flatten_csv_range_into(session, &input.name(), ranges, range, ordinal)
         }
         Body::Inline { data, layout, ends } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
@@ -1003,6 +988,32 @@ pub(crate) fn raw_span(batch: &transmogrify_io::RawBatch) -> (u64, u64) {
         offset(item) + len
     });
     (start, end.max(start))
+}
+
+/// Flattens the rows of a CSV range, the first of which gets ordinal `ordinal`,
+/// into `session`.
+pub(crate) fn flatten_csv_range_into(
+    session: &mut Session,
+    source: &str,
+    ranges: &transmogrify_io::CsvRanges,
+    range: &transmogrify_io::CsvRange,
+    ordinal: u64,
+) -> Result<()> {
+    let mut read = 0u64;
+    for batch in ranges.reader(range)? {
+        let batch = batch?;
+        flatten_raw_into(session, source, &batch, ordinal + read)?;
+        read += batch.len() as u64;
+    }
+    // The planner counted the rows to number the ranges after this one.
+    if read != range.records {
+        return Err(Error::Config(format!(
+            "{source}: bytes {}..{} hold {read} CSV rows where {} were counted; \
+             was the file changed while it was read?",
+            range.start, range.end, range.records
+        )));
+    }
+    Ok(())
 }
 
 /// Flattens a reader batch whose first item gets ordinal `ordinal` into `session`,

@@ -15,8 +15,8 @@
 //! sequential run, whatever the executor, worker count or chunk size. A plain CSV file
 //! read by two threads or more is cut too, into ranges of whole rows: its rows can
 //! hold line breaks inside quotes, so the planner follows the quoting (a cheap pass)
-//! to cut it and counts each range's rows as it goes, and each worker parses its own
-//! ranges. Other inputs (JSON arrays, compressed files, standard input, Parquet) are
+//! to cut it and counts each range's rows as it goes, and each worker (thread or
+//! process) parses its own ranges. Other inputs (JSON arrays, compressed files, standard input, Parquet) are
 //! read by the planner and handed out in batches.
 //!
 //! ```

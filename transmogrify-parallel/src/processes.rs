@@ -375,11 +375,13 @@ impl ProcessRunner {
                 ends_bytes = items;
                 &batch.data
             }
-            Body::CsvRange { .. } => {
-                // Worker processes are handed what the planner reads of a CSV file.
-                return Err(Error::Config(
-                    "a CSV range was planned for a worker process".into(),
-                ));
+            Body::CsvRange { ranges, range } => {
+                let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
+                header["kind"] = json!("csv");
+                header["ordinal"] = json!(ordinal);
+                header["path"] = json!(input.path().to_string_lossy());
+                header["csv"] = wire::csv_range_json(ranges, range);
+                &[]
             }
             Body::Range => {
                 header["kind"] = json!("range");
@@ -699,6 +701,10 @@ impl ChunkRunner for ProcessRunner {
     }
 
     fn splits_ranges(&self) -> bool {
+        true
+    }
+
+    fn reads_csv_ranges(&self) -> bool {
         true
     }
 

@@ -396,6 +396,102 @@ pub(crate) fn split_ends(body: &[u8], count: u64) -> Result<(&[u8], Vec<usize>)>
     Ok((data, ends))
 }
 
+/// A range of a CSV file as a chunk frame's header fields: the range, the file's
+/// first range (the worker reads the header from it) and the reader options.
+pub(crate) fn csv_range_json(
+    ranges: &transmogrify_io::CsvRanges,
+    range: &transmogrify_io::CsvRange,
+) -> Value {
+    let o = ranges.options();
+    let csv = o.csv();
+    let range_json = |r: &transmogrify_io::CsvRange| json!([r.start, r.end, r.line, r.records]);
+    json!({
+        "range": range_json(range),
+        "first": range_json(&ranges.first()),
+        "delimiter": csv.delimiter(),
+        "quote": csv.quote(),
+        "header": csv.has_header(),
+        "nulls": csv.null_values(),
+        "skip_rows": csv.skip_rows(),
+        "batch_records": o.batch_records(),
+        "batch_bytes": o.batch_bytes(),
+        "infer_types": o.infer_types(),
+        "max_record_bytes": o.max_record_bytes(),
+        "skip_null": o.skip_null(),
+    })
+}
+
+/// The reader of `path`'s ranges and the range a [`csv_range_json`] header names.
+pub(crate) fn csv_range_from(
+    v: &Value,
+    path: &std::path::Path,
+) -> Result<(transmogrify_io::CsvRanges, transmogrify_io::CsvRange)> {
+    let range_from = |key: &str| -> Result<transmogrify_io::CsvRange> {
+        let a = v
+            .get(key)
+            .and_then(Value::as_array)
+            .filter(|a| a.len() == 4)
+            .ok_or_else(|| bad("a CSV range missing"))?;
+        let n = |i: usize| {
+            a.get(i)
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("a CSV range's bounds missing"))
+        };
+        Ok(transmogrify_io::CsvRange {
+            start: n(0)?,
+            end: n(1)?,
+            line: n(2)?,
+            records: n(3)?,
+        })
+    };
+    let byte = |key: &str| {
+        v.get(key)
+            .and_then(Value::as_u64)
+            .and_then(|b| u8::try_from(b).ok())
+            .ok_or_else(|| bad("a CSV option missing"))
+    };
+    let flag = |key: &str| {
+        v.get(key)
+            .and_then(Value::as_bool)
+            .ok_or_else(|| bad("a CSV option missing"))
+    };
+    let size = |key: &str| {
+        v.get(key)
+            .and_then(Value::as_u64)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| bad("a reader option missing"))
+    };
+    let nulls: Vec<String> = v
+        .get("nulls")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("the CSV null values missing"))?
+        .iter()
+        .map(|n| n.as_str().map(str::to_string))
+        .collect::<Option<_>>()
+        .ok_or_else(|| bad("a CSV null value is not text"))?;
+    let csv = transmogrify_io::CsvOptions::default()
+        .with_delimiter(byte("delimiter")?)
+        .with_quote(byte("quote")?)
+        .with_has_header(flag("header")?)
+        .with_null_values(nulls)
+        .with_skip_rows(size("skip_rows")?);
+    let options = transmogrify_io::ReaderOptions::builder()
+        .with_format(Some(transmogrify_io::InputFormat::Csv))
+        .with_csv(csv)
+        .with_batch_records(size("batch_records")?)
+        .with_batch_bytes(size("batch_bytes")?)
+        .with_infer_types(flag("infer_types")?)
+        .with_max_record_bytes(
+            v.get("max_record_bytes")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("a reader option missing"))?,
+        )
+        .with_skip_null(flag("skip_null")?)
+        .build()?;
+    let ranges = transmogrify_io::CsvRanges::open(path, &options, range_from("first")?)?;
+    Ok((ranges, range_from("range")?))
+}
+
 /// A reader batch back from a chunk frame's body (its bytes, then `count` items of
 /// [`raw_items`]) and the errors of its bad items.
 pub(crate) fn raw_batch_from(
@@ -782,6 +878,58 @@ mod tests {
             none.map(|e| e.to_string()).as_deref(),
             Some("worker process protocol: a bad item without its error")
         );
+        Ok(())
+    }
+
+    #[test]
+    fn csv_ranges_travel_with_their_reader_options() -> Result<()> {
+        use transmogrify_io::{CsvOptions, CsvSplitter, InputFormat, ReaderOptions};
+        let dir = tempfile::tempdir().map_err(|e| Error::io("tempdir", e))?;
+        let path = dir.path().join("rows.txt");
+        std::fs::write(&path, "skip me\na;'b;c'\nNA;x\n'y\nz';-\n")
+            .map_err(|e| Error::io(&path, e))?;
+        let options = ReaderOptions::builder()
+            .with_format(Some(InputFormat::Csv))
+            .with_csv(
+                CsvOptions::default()
+                    .with_delimiter(b';')
+                    .with_quote(b'\'')
+                    .with_has_header(false)
+                    .with_null_values(["NA", "-"])
+                    .with_skip_rows(1),
+            )
+            .with_batch_records(7)
+            .with_batch_bytes(1000)
+            .with_infer_types(false)
+            .with_max_record_bytes(5000)
+            .with_skip_null(true)
+            .build()?;
+        let mut splitter = CsvSplitter::open(&path, &options)?.ok_or_else(|| bad("not plain"))?;
+        let first = splitter.next_range(1)?.ok_or_else(|| bad("no range"))?;
+        let second = splitter
+            .next_range(1)?
+            .ok_or_else(|| bad("no second range"))?;
+        let ranges = splitter.ranges()?;
+        let header = csv_range_json(&ranges, &second);
+        let (back, range) = csv_range_from(&header, &path)?;
+        assert_eq!(range, second);
+        assert_eq!(back.first(), first);
+        assert_eq!(format!("{:?}", back.options()), format!("{:?}", options));
+        let rows = |r: &transmogrify_io::CsvRanges| -> Result<Vec<String>> {
+            let mut out = Vec::new();
+            for batch in r.reader(&second)? {
+                let batch = batch?;
+                for item in &batch.items {
+                    if let transmogrify_io::RawItem::Record { range, position } = item {
+                        let text = String::from_utf8_lossy(batch.bytes(range));
+                        out.push(format!("{} {text}", position.line));
+                    }
+                }
+            }
+            Ok(out)
+        };
+        assert_eq!(rows(&back)?, rows(&ranges)?);
+        assert_eq!(rows(&back)?, [r#"3 {"column_2":"x"}"#]);
         Ok(())
     }
 

@@ -247,6 +247,17 @@ fn run(
             Position::line_start(ordinal, line, start),
             &[],
         )
+    } else if kind == "csv" {
+        let path = PathBuf::from(get_str(header, "path")?);
+        let (ranges, range) =
+            wire::csv_range_from(header.get("csv").unwrap_or(&serde_json::Value::Null), &path)?;
+        crate::driver::flatten_csv_range_into(
+            session,
+            source,
+            &ranges,
+            &range,
+            get_u64(header, "ordinal")?,
+        )
     } else if kind == "raw" {
         let batch = wire::raw_batch_from(
             data,
