@@ -258,6 +258,11 @@ fn check_type(dt: &DataType, column: &str, source: &str) -> Result<()> {
             check_type(f.data_type(), column, source)?;
             true
         }
+        // Dictionary-encoded columns (pandas' categoricals, say): their values'.
+        DataType::Dictionary(key, value) if key.is_dictionary_key_type() => {
+            check_type(value, column, source)?;
+            true
+        }
         _ => false,
     };
     if ok {
@@ -308,6 +313,22 @@ fn write_opt(out: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
     }
 }
 
+/// The key of a dictionary array's row `row` (`keys` are of an integer type).
+fn dictionary_key(keys: &dyn Array, row: usize) -> Option<usize> {
+    let key = match keys.data_type() {
+        DataType::Int8 => i64::from(keys.as_primitive::<Int8Type>().value(row)),
+        DataType::Int16 => i64::from(keys.as_primitive::<Int16Type>().value(row)),
+        DataType::Int32 => i64::from(keys.as_primitive::<Int32Type>().value(row)),
+        DataType::Int64 => keys.as_primitive::<Int64Type>().value(row),
+        DataType::UInt8 => i64::from(keys.as_primitive::<UInt8Type>().value(row)),
+        DataType::UInt16 => i64::from(keys.as_primitive::<UInt16Type>().value(row)),
+        DataType::UInt32 => i64::from(keys.as_primitive::<UInt32Type>().value(row)),
+        DataType::UInt64 => i64::try_from(keys.as_primitive::<UInt64Type>().value(row)).ok()?,
+        _ => return None,
+    };
+    usize::try_from(key).ok()
+}
+
 /// Appends the JSON text of `array[row]`. The type was accepted by [`check_type`].
 fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
     if array.is_null(row) {
@@ -315,6 +336,15 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
         return;
     }
     match array.data_type() {
+        DataType::Dictionary(_, _) => {
+            let dictionary = array.as_any_dictionary();
+            match dictionary_key(dictionary.keys(), row) {
+                Some(key) if key < dictionary.values().len() => {
+                    write_value(dictionary.values().as_ref(), key, out);
+                }
+                _ => out.extend_from_slice(b"null"),
+            }
+        }
         DataType::Boolean => {
             let v = array.as_boolean().value(row);
             out.extend_from_slice(if v { b"true" } else { b"false" });
@@ -574,6 +604,49 @@ mod tests {
                 r#"{"a":1,"b\"":null} {"x":0.1} 123.45 "1970-01-01" "ok""#,
                 r#"null null -0.05 "2022-01-08" "ff00""#
             ]
+        );
+    }
+
+    #[test]
+    fn dictionary_columns_are_their_values() {
+        use arrow_array::types::{Int8Type, UInt16Type};
+        use arrow_array::{DictionaryArray, Int8Array, Int64Array, StringArray, UInt16Array};
+        let values: ArrayRef = Arc::new(StringArray::from(vec![Some("red"), None, Some("b\"")]));
+        let keys = Int8Array::from(vec![Some(0), Some(2), None, Some(1), Some(0)]);
+        let Ok(colours) = DictionaryArray::<Int8Type>::try_new(keys, values) else {
+            panic!("dictionary");
+        };
+        let numbers: ArrayRef = Arc::new(Int64Array::from(vec![10, -20]));
+        let keys = UInt16Array::from(vec![1, 1, 0, 0, 1]);
+        let Ok(numbers) = DictionaryArray::<UInt16Type>::try_new(keys, numbers) else {
+            panic!("dictionary");
+        };
+        let got = json_of(vec![("c", Arc::new(colours)), ("n", Arc::new(numbers))]);
+        assert_eq!(
+            got,
+            [
+                r#""red" -20"#,
+                r#""b\"" -20"#,
+                "null 10",
+                "null 10",
+                r#""red" -20"#
+            ]
+        );
+        assert!(
+            check_type(
+                &DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+                "c",
+                "f"
+            )
+            .is_ok()
+        );
+        assert!(
+            check_type(
+                &DataType::Dictionary(Box::new(DataType::Utf8), Box::new(DataType::Utf8)),
+                "c",
+                "f"
+            )
+            .is_err()
         );
     }
 

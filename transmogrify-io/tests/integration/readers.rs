@@ -370,6 +370,43 @@ fn csv_and_parquet_rows_can_leave_their_nulls_out() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn parquet_dictionary_columns_read_as_their_values() -> TestResult {
+    use std::sync::Arc;
+
+    use arrow_array::types::Int32Type;
+    use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, StringArray};
+
+    // What pandas writes for a categorical column: the Arrow schema in the file's
+    // metadata asks for a dictionary array back.
+    let values: ArrayRef = Arc::new(StringArray::from(vec!["low", "high"]));
+    let keys = Int32Array::from(vec![Some(1), None, Some(0), Some(1)]);
+    let level: ArrayRef = Arc::new(DictionaryArray::<Int32Type>::try_new(keys, values)?);
+    let batch = RecordBatch::try_from_iter([("level", level)])?;
+    let mut parquet = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut parquet, batch.schema(), None)?;
+    writer.write(&batch)?;
+    writer.close()?;
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Parquet))
+        .build()?;
+    let (got, bad) = records("cat.parquet", parquet.clone(), &options)?;
+    assert!(bad.is_empty(), "{bad:?}");
+    let texts: Vec<&str> = got.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            r#"{"level":"high"}"#,
+            r#"{"level":null}"#,
+            r#"{"level":"low"}"#,
+            r#"{"level":"high"}"#
+        ]
+    );
+    let (got, _) = records("cat.parquet", parquet, &options.with_skip_null(true))?;
+    assert_eq!(got.get(1).map(|(t, _)| t.as_str()), Some("{}"));
+    Ok(())
+}
+
 /// Every item of a reader as (text, position, bad), ordinals counted from `first`.
 fn items_of(
     reader: &mut dyn transmogrify_io::Reader,
