@@ -229,6 +229,8 @@ fn check_type(dt: &DataType, column: &str, source: &str) -> Result<()> {
         | DataType::Float16
         | DataType::Float32
         | DataType::Float64
+        | DataType::Decimal32(_, _)
+        | DataType::Decimal64(_, _)
         | DataType::Decimal128(_, _)
         | DataType::Decimal256(_, _)
         | DataType::Utf8
@@ -250,7 +252,11 @@ fn check_type(dt: &DataType, column: &str, source: &str) -> Result<()> {
             }
             true
         }
-        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f)
+        | DataType::FixedSizeList(f, _) => {
             check_type(f.data_type(), column, source)?;
             true
         }
@@ -369,6 +375,14 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
             let v = array.as_primitive::<Float64Type>().value(row);
             write_float(out, v, || format!("{v:?}"));
         }
+        DataType::Decimal32(_, _) => {
+            let text = array.as_primitive::<Decimal32Type>().value_as_string(row);
+            out.extend_from_slice(text.as_bytes());
+        }
+        DataType::Decimal64(_, _) => {
+            let text = array.as_primitive::<Decimal64Type>().value_as_string(row);
+            out.extend_from_slice(text.as_bytes());
+        }
         DataType::Decimal128(_, _) => {
             let text = array.as_primitive::<Decimal128Type>().value_as_string(row);
             out.extend_from_slice(text.as_bytes());
@@ -451,6 +465,8 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
         }
         DataType::List(_) => write_list(&array.as_list::<i32>().value(row), out),
         DataType::LargeList(_) => write_list(&array.as_list::<i64>().value(row), out),
+        DataType::ListView(_) => write_list(&array.as_list_view::<i32>().value(row), out),
+        DataType::LargeListView(_) => write_list(&array.as_list_view::<i64>().value(row), out),
         DataType::FixedSizeList(_, _) => write_list(&array.as_fixed_size_list().value(row), out),
         DataType::Map(_, _) => {
             let map = array.as_map();
@@ -605,6 +621,37 @@ mod tests {
                 r#"null null -0.05 "2022-01-08" "ff00""#
             ]
         );
+    }
+
+    #[test]
+    fn small_decimals_and_list_views_are_read() {
+        use arrow_array::{Decimal32Array, Decimal64Array, Int8Array, ListViewArray};
+        use arrow_buffer::ScalarBuffer;
+        let d32 = Decimal32Array::from(vec![Some(125), None]).with_precision_and_scale(5, 2);
+        let d64 =
+            Decimal64Array::from(vec![Some(-123_456), Some(7)]).with_precision_and_scale(12, 3);
+        let (Ok(d32), Ok(d64)) = (d32, d64) else {
+            panic!("decimals");
+        };
+        // Views may overlap and come in any order.
+        let values: ArrayRef = Arc::new(Int8Array::from(vec![1, 2, 3]));
+        let item = Arc::new(Field::new("item", DataType::Int8, true));
+        let views = ListViewArray::try_new(
+            item,
+            ScalarBuffer::from(vec![1, 0]),
+            ScalarBuffer::from(vec![2, 3]),
+            values,
+            None,
+        );
+        let Ok(views) = views else {
+            panic!("list view");
+        };
+        let got = json_of(vec![
+            ("a", Arc::new(d32)),
+            ("b", Arc::new(d64)),
+            ("c", Arc::new(views)),
+        ]);
+        assert_eq!(got, ["1.25 -123.456 [2,3]", "null 0.007 [1,2,3]"]);
     }
 
     #[test]
