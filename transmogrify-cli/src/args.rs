@@ -140,11 +140,11 @@ pub struct InputArgs {
     /// (for example `data.items`).
     #[arg(long, value_name = "PATH")]
     pub json_path: Option<String>,
-    /// CSV input: field delimiter.
-    #[arg(long, default_value = ",", value_name = "CHAR")]
+    /// CSV input: field delimiter (`\t` or `tab` for a tab).
+    #[arg(long, default_value = ",", value_name = "CHAR", value_parser = one_char)]
     pub csv_delimiter: char,
     /// CSV input: quote character.
-    #[arg(long, default_value = "\"", value_name = "CHAR")]
+    #[arg(long, default_value = "\"", value_name = "CHAR", value_parser = one_char)]
     pub csv_quote: char,
     /// CSV input: a cell text that means null (repeatable) [default: empty cell].
     #[arg(long, value_name = "TEXT")]
@@ -261,8 +261,8 @@ pub struct FlattenArgs {
     /// Parquet rows per row group.
     #[arg(long, value_name = "N")]
     pub row_group_size: Option<usize>,
-    /// CSV output: field delimiter.
-    #[arg(long, default_value = ",", value_name = "CHAR")]
+    /// CSV output: field delimiter (`\t` or `tab` for a tab).
+    #[arg(long, default_value = ",", value_name = "CHAR", value_parser = one_char)]
     pub output_delimiter: char,
     /// Write into a non-empty output directory, replacing files of the same names.
     #[arg(long)]
@@ -321,4 +321,20 @@ pub struct BenchArgs {
     /// Chunk size, as for flatten.
     #[arg(long, default_value = "4MiB", value_name = "SIZE")]
     pub chunk_size: String,
+}
+
+/// One character, or a tab written as `\t` or `tab` (a tab is awkward to type in a
+/// shell).
+fn one_char(text: &str) -> Result<char, String> {
+    match text {
+        "\\t" | "tab" | "TAB" => return Ok('\t'),
+        _ => {}
+    }
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => Ok(c),
+        _ => Err(format!(
+            "{text:?} is not one character (write a tab as \\t or tab)"
+        )),
+    }
 }

@@ -221,6 +221,49 @@ fn csv_input_options_and_output_delimiter() -> TestResult {
 }
 
 #[test]
+fn tabs_can_be_written_as_backslash_t_or_tab() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("t.csv"), "name\tnote\nann\t\"a,b\"\n")?;
+    for (input, output) in [("\\t", "tab"), ("tab", "\\t"), ("\t", "TAB")] {
+        let mut args = vec![
+            "flatten",
+            "t.csv",
+            "-o",
+            "out",
+            "-f",
+            "csv",
+            "--force",
+            "--csv-delimiter",
+            input,
+            "--output-delimiter",
+            output,
+            "--no-id-column",
+            "--no-time-column",
+        ];
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("out/t.csv"))?,
+            "name\tnote\nann\ta,b\n"
+        );
+    }
+    let r = run(
+        dir.path(),
+        &["flatten", "t.csv", "-o", "out", "--csv-delimiter", "ab"],
+        None,
+    )?;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("\"ab\" is not one character (write a tab as \\t or tab)"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
+
+#[test]
 fn csv_null_cells_make_columns_only_with_keep_nulls() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(
