@@ -179,6 +179,7 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
     remove_unfinished_on_interrupt(args.output.clone());
+    let made_output = !args.output.exists();
     let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
@@ -192,6 +193,11 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
         Ok(r) => r,
         Err(e) => {
             target.abort();
+            if made_output {
+                // The run made the directory and wrote nothing: it goes too (a
+                // directory that holds anything stays).
+                let _ = std::fs::remove_dir(&args.output);
+            }
             return Err(e.into());
         }
     };

@@ -249,7 +249,8 @@ impl JsonReader {
         }
     }
 
-    /// Reports a structural error at `at` and ends the input.
+    /// A structural error at `at`: it ends the input, after the records before it
+    /// (in skip mode too: the records after it cannot be told apart).
     fn syntax(&mut self, error: SyntaxError, at: usize) -> Result<()> {
         let position = self.position(at);
         let record_error = RecordError {
@@ -258,10 +259,8 @@ impl JsonReader {
             kind: RecordErrorKind::Syntax(error),
             excerpt: excerpt(&self.buf, at),
         };
-        self.ordinal += 1;
-        self.batcher.batch.push_bad(record_error, &[]);
         self.state = State::Done;
-        Ok(())
+        Err(Error::Core(record_error.into()))
     }
 
     fn unexpected(&mut self, found: Option<u8>, expected: &'static str) -> Result<()> {
@@ -326,7 +325,9 @@ impl JsonReader {
             State::Start => {
                 while self.buf.len() < 3 && self.fill()? {}
                 if self.buf.starts_with(b"\xEF\xBB\xBF") {
+                    // Three bytes, and no column (editors do not show it).
                     self.pos = 3;
+                    self.counted = 3;
                 }
                 let first = self.skip_ws()?;
                 self.state = match (first, self.path.is_some()) {
@@ -543,7 +544,13 @@ mod tests {
         let input = Input::from_bytes("t.json", text.to_vec())?;
         let mut out = Vec::new();
         for batch in JsonReader::new(input, options) {
-            let batch = batch?;
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    out.push(format!("error: {e}"));
+                    break;
+                }
+            };
             for item in &batch.items {
                 out.push(match item {
                     RawItem::Record { range, .. } => {
@@ -563,21 +570,21 @@ mod tests {
             items(b"[{\"a\":1} {\"a\":2}]", &options)?,
             [
                 "{\"a\":1}",
-                "bad: t.json: line 1, column 10 (byte 9, record 1): invalid JSON: expected ',' or ']', found '{' near `[{\"a\":1} {\"a\":2}]`"
+                "error: t.json: line 1, column 10 (byte 9, record 1): invalid JSON: expected ',' or ']', found '{' near `[{\"a\":1} {\"a\":2}]`"
             ]
         );
         assert_eq!(
             items(b"[{\"a\":1},]", &options)?,
             [
                 "{\"a\":1}",
-                "bad: t.json: line 1, column 10 (byte 9, record 1): invalid JSON: expected a JSON value, found ']' near `[{\"a\":1},]`"
+                "error: t.json: line 1, column 10 (byte 9, record 1): invalid JSON: expected a JSON value, found ']' near `[{\"a\":1},]`"
             ]
         );
         assert_eq!(
             items(b"[{\"a\":1}]\n x", &options)?,
             [
                 "{\"a\":1}",
-                "bad: t.json: line 2, column 2 (byte 11, record 1): invalid JSON: trailing characters after the value near `[{\"a\":1}]  x`"
+                "error: t.json: line 2, column 2 (byte 11, record 1): invalid JSON: trailing characters after the value near `[{\"a\":1}]  x`"
             ]
         );
         assert_eq!(items(b"[ ]", &options)?, Vec::<String>::new());

@@ -100,11 +100,20 @@ impl JsonlReader {
         let mut text = self.line_buf.as_slice();
         text = text.strip_suffix(b"\n").unwrap_or(text);
         text = text.strip_suffix(b"\r").unwrap_or(text);
+        // A byte order mark before the first line: not part of the record (its three
+        // bytes count in offsets, not in columns).
+        let mut bom = 0;
+        if start == 0
+            && let Some(rest) = text.strip_prefix(b"\xEF\xBB\xBF")
+        {
+            text = rest;
+            bom = 3;
+        }
         if text.iter().all(|b| b" \t\r".contains(b)) {
             return Ok(true);
         }
-        let position = Position::line_start(self.ordinal, line, start);
-        let size = content as u64;
+        let position = Position::line_start(self.ordinal, line, start + bom);
+        let size = (content - bom as usize) as u64;
         if size > self.max_record {
             let prefix = text.get(..4096).unwrap_or(text);
             self.batcher.batch.push_too_large(

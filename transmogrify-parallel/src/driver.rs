@@ -946,6 +946,16 @@ pub(crate) fn finish(
             return Err(failed.swap_remove(i).1);
         }
     }
+    // An option that does not fit an input (a JSON path for a JSONL file) is not bad
+    // data: it fails the run in skip mode too.
+    if let Some(i) = failed.iter().position(|(_, e)| {
+        matches!(
+            e,
+            Error::Input(transmogrify_io::Error::InvalidOption { .. })
+        )
+    }) {
+        return Err(failed.swap_remove(i).1);
+    }
     if strict && !failed.is_empty() {
         let (_, error) = failed.swap_remove(0);
         return Err(error);
@@ -1007,11 +1017,14 @@ pub(crate) fn flatten_csv_range_into(
     }
     // The planner counted the rows to number the ranges after this one.
     if read != range.records {
-        return Err(Error::Config(format!(
-            "{source}: bytes {}..{} hold {read} CSV rows where {} were counted; \
-             was the file changed while it was read?",
-            range.start, range.end, range.records
-        )));
+        return Err(Error::io(
+            source,
+            std::io::Error::other(format!(
+                "bytes {}..{} hold {read} CSV rows where {} were counted; \
+                 was the file changed while it was read?",
+                range.start, range.end, range.records
+            )),
+        ));
     }
     Ok(())
 }

@@ -582,8 +582,10 @@ impl<R: Read> Scanner<R> {
                         continue;
                     }
                     if self.buf.starts_with(b"\xEF\xBB\xBF") {
+                        // Three bytes, and no column: editors do not show it (JSONL
+                        // lines count it the same way).
+                        self.next.byte_offset += 3;
                         self.consume(3);
-                        self.next.column += 1;
                     }
                     if self.format == InputFormat::Jsonl {
                         self.state = ScanState::Lines;

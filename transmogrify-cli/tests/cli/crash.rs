@@ -172,7 +172,7 @@ fn a_full_disk_is_a_clean_io_error_that_leaves_nothing() -> TestResult {
             r.stderr
         );
         assert!(!r.stderr.contains("panicked"));
-        let left: Vec<String> = names(std::path::Path::new(&out))?;
+        let left: Vec<String> = left_behind(std::path::Path::new(&out))?;
         assert!(left.is_empty(), "{mode}: {left:?}");
     }
     Ok(())

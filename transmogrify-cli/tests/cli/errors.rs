@@ -152,7 +152,7 @@ fn bad_json_in_strict_mode_exits_1_with_the_position() -> TestResult {
          hint: use --on-error skip to write bad records to the errors table and carry on\n"
     );
     // Nothing that looks finished is left behind.
-    let left: Vec<String> = names(&dir.path().join("out"))?
+    let left: Vec<String> = left_behind(&dir.path().join("out"))?
         .into_iter()
         .filter(|n| !n.starts_with('.'))
         .collect();
@@ -281,27 +281,85 @@ fn a_json_path_for_jsonl_input_is_a_usage_error() -> TestResult {
         "{\"data\":{\"items\":[{\"x\":1}]}}\n",
     )?;
     for executor in ["sequential", "threads", "processes"] {
-        let r = run(
-            dir.path(),
-            &[
-                "flatten",
-                "a.jsonl",
-                "-o",
-                "out",
-                "--json-path",
-                "data.items",
-                "--executor",
-                executor,
-            ],
-            None,
-        )?;
-        assert_eq!(r.code, 2, "{executor}: {}", r.stderr);
-        assert_eq!(
-            r.stderr,
-            "error: invalid option json_path: it picks an array inside JSON input, and a.jsonl is JSONL input\n",
-            "{executor}"
-        );
-        assert_eq!(names(&dir.path().join("out"))?, Vec::<String>::new());
+        // Not bad data: a usage error in skip mode too, and no output directory left.
+        for mode in ["strict", "skip"] {
+            let r = run(
+                dir.path(),
+                &[
+                    "flatten",
+                    "a.jsonl",
+                    "-o",
+                    "out",
+                    "--json-path",
+                    "data.items",
+                    "--executor",
+                    executor,
+                    "--on-error",
+                    mode,
+                ],
+                None,
+            )?;
+            assert_eq!(r.code, 2, "{executor} {mode}: {}", r.stderr);
+            assert_eq!(
+                r.stderr,
+                "error: invalid option json_path: it picks an array inside JSON input, and a.jsonl is JSONL input\n",
+                "{executor} {mode}"
+            );
+            assert!(!dir.path().join("out").exists(), "{executor} {mode}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn broken_structure_under_a_json_path_ends_the_input_in_skip_mode_too() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (text, error) in [
+        (
+            r#"{"data":{"items":[{"a":1} {"a":2},{"a":3}]}}"#,
+            "error: w.json: line 1, column 27 (byte 26, record 1): invalid JSON: expected ',' or ']', found '{' near `\":{\"items\":[{\"a\":1} {\"a\":2},{\"a\":3}]}}`",
+        ),
+        (
+            r#"{"data":{"items":[{"a":1},{"a":2}]}} xyz"#,
+            "error: w.json: line 1, column 38 (byte 37, record 2): invalid JSON: trailing characters after the value near `[{\"a\":1},{\"a\":2}]}} xyz`",
+        ),
+    ] {
+        std::fs::write(dir.path().join("w.json"), text)?;
+        for executor in ["sequential", "threads", "processes"] {
+            let r = run(
+                dir.path(),
+                &[
+                    "flatten",
+                    "w.json",
+                    "-o",
+                    "out",
+                    "-f",
+                    "csv",
+                    "--force",
+                    "--json-path",
+                    "data.items",
+                    "--on-error",
+                    "skip",
+                    "--no-id-column",
+                    "--no-time-column",
+                    "--executor",
+                    executor,
+                ],
+                None,
+            )?;
+            // Like a broken top-level array: the records before it are written, and
+            // the run fails.
+            assert_eq!(r.code, 1, "{executor}: {}", r.stderr);
+            assert!(r.stderr.contains(error), "{executor}: {}", r.stderr);
+            let rows = std::fs::read_to_string(dir.path().join("out/w.csv"))?;
+            let want = if text.contains("xyz") {
+                "a\n1\n2\n"
+            } else {
+                "a\n1\n"
+            };
+            assert_eq!(rows, want, "{executor}");
+            assert!(!dir.path().join("out/w_errors.csv").exists(), "{executor}");
+        }
     }
     Ok(())
 }
@@ -375,5 +433,68 @@ fn a_bad_element_of_a_json_array_is_a_bad_record_with_every_executor() -> TestRe
             "error: arr.json: line 2, column 8 (byte 17, record 1): invalid JSON: expected `true`, found 't' near `{\"a\": tru, \"s\": \"x\u{e9}\"}`"
         )
     );
+    Ok(())
+}
+
+#[test]
+fn a_byte_order_mark_counts_in_byte_offsets_not_in_columns() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let files: [(&str, &[u8], &str); 4] = [
+        (
+            "b.json",
+            b"\xef\xbb\xbf[{\"a\":1},\n{\"a\":-}]\n",
+            "line 2, column 6 (byte 18, record 1)",
+        ),
+        (
+            "c.json",
+            b"\xef\xbb\xbf[{\"a\":-}]",
+            "line 1, column 7 (byte 9, record 0)",
+        ),
+        (
+            "b.jsonl",
+            b"\xef\xbb\xbf{\"a\":-}\n",
+            "line 1, column 6 (byte 8, record 0)",
+        ),
+        (
+            "d.json",
+            b"\xef\xbb\xbf{\"d\":[{\"a\":-}]}",
+            "line 1, column 12 (byte 14, record 0)",
+        ),
+    ];
+    for (file, text, position) in files {
+        std::fs::write(dir.path().join(file), text)?;
+        // The same bytes gzipped are read by the streaming readers.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text)?;
+        std::fs::write(dir.path().join(format!("{file}.gz")), gz.finish()?)?;
+        for name in [file.to_string(), format!("{file}.gz")] {
+            for executor in ["sequential", "threads", "processes"] {
+                let mut args = vec![
+                    "flatten",
+                    name.as_str(),
+                    "-o",
+                    "out",
+                    "--force",
+                    "--executor",
+                    executor,
+                    "--chunk-size",
+                    "1",
+                ];
+                if file == "d.json" {
+                    args.extend(["--json-path", "d"]);
+                }
+                let r = run(dir.path(), &args, None)?;
+                assert_eq!(r.code, 1, "{executor} {name}: {}", r.stderr);
+                assert!(
+                    r.stderr.starts_with(&format!(
+                        "error: {name}: {position}: invalid JSON: malformed number"
+                    )),
+                    "{executor} {name}: {}",
+                    r.stderr
+                );
+            }
+        }
+    }
     Ok(())
 }

@@ -631,7 +631,7 @@ fn more_tables_than_the_soft_open_file_limit() -> TestResult {
         );
         // Nothing left behind, hidden or not.
         assert_eq!(
-            names(&dir.path().join(format!("hard-{format}")))?,
+            left_behind(&dir.path().join(format!("hard-{format}")))?,
             Vec::<String>::new()
         );
     }

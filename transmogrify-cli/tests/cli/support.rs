@@ -62,6 +62,15 @@ pub fn names(dir: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
     Ok(out)
 }
 
+/// What a failed run left in `dir`: its entries, none when the run made the
+/// directory and removed it again.
+pub fn left_behind(dir: &Path) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    names(dir)
+}
+
 /// Options that make the output reproducible.
 pub const FIXED: &[&str] = &[
     "--id-strategy",
