@@ -157,6 +157,12 @@ struct QuoteTracker {
     col: u64,
     /// The last byte fed (none before the first).
     last: Option<u8>,
+    /// (offset, line, column) of the first byte of each sequence that is not UTF-8,
+    /// from the oldest record not yet emitted on (bad rows are rare: in a file that is
+    /// not UTF-8 at all, a few per row of the bytes read ahead).
+    bad_utf8: std::collections::VecDeque<(u64, u64, u64)>,
+    /// The start of a character cut by the end of the bytes fed, and its offset.
+    utf8_carry: (Vec<u8>, u64),
     /// Line, column and offset of the last opening quote.
     opened: (u64, u64, u64),
     /// (offset, line) of line starts outside quotes not yet claimed by a record: the
@@ -167,6 +173,95 @@ struct QuoteTracker {
 }
 
 impl QuoteTracker {
+    /// Notes where `bytes` (fed next) are not UTF-8, before [`feed`](Self::feed)
+    /// moves the line and column past them.
+    fn note_bad_utf8(&mut self, bytes: &[u8]) {
+        let base = self.offset;
+        // Where to go on from in `bytes`, past the end of a character the last read
+        // cut.
+        let mut from = 0;
+        if !self.utf8_carry.0.is_empty() {
+            let (mut carry, at) = std::mem::take(&mut self.utf8_carry);
+            let cut = carry.len();
+            let take = bytes.len().min(4 - cut.min(4));
+            carry.extend_from_slice(bytes.get(..take).unwrap_or_default());
+            match std::str::from_utf8(&carry) {
+                Err(e) if e.valid_up_to() == 0 => match e.error_len() {
+                    // Still cut (this read was that short): wait for more.
+                    None => {
+                        self.utf8_carry = (carry, at);
+                        return;
+                    }
+                    Some(n) => {
+                        // The cut bytes ended the last line read: no line break in
+                        // them, and the column counted their first.
+                        let column = (self.col + 1)
+                            .saturating_sub(chars(carry.get(..cut).unwrap_or_default()));
+                        self.bad_utf8.push_back((at, self.line, column));
+                        from = n.saturating_sub(cut);
+                    }
+                },
+                // The character is whole: its length by its first byte.
+                _ => {
+                    let len = match carry.first() {
+                        Some(&b) if b >= 0xF0 => 4,
+                        Some(&b) if b >= 0xE0 => 3,
+                        _ => 2,
+                    };
+                    from = len - cut;
+                }
+            }
+        }
+        // (index in `bytes`, line, characters of the line before the index)
+        let mut cursor = (
+            from,
+            self.line,
+            self.col + chars(bytes.get(..from).unwrap_or_default()),
+        );
+        while let Some(rest) = bytes.get(cursor.0..) {
+            let Err(e) = std::str::from_utf8(rest) else {
+                return;
+            };
+            let at = cursor.0 + e.valid_up_to();
+            let seg = bytes.get(cursor.0..at).unwrap_or_default();
+            match memchr::memrchr(b'\n', seg) {
+                Some(j) => {
+                    cursor.1 += memchr::memchr_iter(b'\n', seg).count() as u64;
+                    cursor.2 = chars(seg.get(j + 1..).unwrap_or_default());
+                }
+                None => cursor.2 += chars(seg),
+            }
+            let Some(n) = e.error_len() else {
+                // A character cut by the end of these bytes: judged with the next.
+                let tail = bytes.get(at..).unwrap_or_default().to_vec();
+                self.utf8_carry = (tail, base + at as u64);
+                return;
+            };
+            self.bad_utf8
+                .push_back((base + at as u64, cursor.1, cursor.2 + 1));
+            cursor.2 += chars(bytes.get(at..at + n).unwrap_or_default());
+            cursor.0 = at + n;
+        }
+    }
+
+    /// The first byte that is not UTF-8 at or after offset `offset`, as a position of
+    /// record `ordinal` (older ones are let go: records come in order).
+    fn bad_utf8_at(&mut self, offset: u64, ordinal: u64) -> Option<Position> {
+        while let Some(&(at, line, column)) = self.bad_utf8.front() {
+            if at < offset {
+                self.bad_utf8.pop_front();
+            } else {
+                return Some(Position {
+                    ordinal,
+                    line,
+                    column,
+                    byte_offset: at,
+                });
+            }
+        }
+        None
+    }
+
     /// Follows `bytes`, from one line break or quote to the next: the bytes between
     /// change nothing but the column, counted only where a quote opens and at the end.
     fn feed(&mut self, bytes: &[u8]) {
@@ -293,7 +388,18 @@ struct Tee {
 impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.tracker.feed(buf.get(..n).unwrap_or_default());
+        let bytes = buf.get(..n).unwrap_or_default();
+        if n == 0 {
+            // The input ends inside a character.
+            let (carry, at) = std::mem::take(&mut self.tracker.utf8_carry);
+            if !carry.is_empty() {
+                let t = &mut self.tracker;
+                let column = (t.col + 1).saturating_sub(chars(&carry));
+                t.bad_utf8.push_back((at, t.line, column));
+            }
+        }
+        self.tracker.note_bad_utf8(bytes);
+        self.tracker.feed(bytes);
         Ok(n)
     }
 }
@@ -358,6 +464,31 @@ impl CsvReader {
                 )
             })?;
             if got {
+                if let Some(i) = header.iter().position(|f| std::str::from_utf8(f).is_err()) {
+                    // Names that are not text: refused rather than changed.
+                    let start = Position::line_start(0, skipped_lines + 1, skipped_bytes);
+                    let at = reader
+                        .reader
+                        .get_mut()
+                        .tracker
+                        .bad_utf8_at(skipped_bytes, 0)
+                        .unwrap_or(start);
+                    return Err(Error::Core(
+                        RecordError {
+                            source_name: reader.source.clone(),
+                            position: at,
+                            kind: RecordErrorKind::Input(format!(
+                                "the header's field {} is not valid UTF-8",
+                                i + 1
+                            )),
+                            excerpt: transmogrify_core::excerpt(
+                                &reader.raw_text(&header, false),
+                                0,
+                            ),
+                        }
+                        .into(),
+                    ));
+                }
                 reader.keys = Arc::new(header_keys(&header));
             }
         }
@@ -417,6 +548,8 @@ impl CsvReader {
                 col: 0,
                 last: None,
                 opened: (0, 0, 0),
+                bad_utf8: Default::default(),
+                utf8_carry: Default::default(),
                 line_starts: Default::default(),
                 pending_line: Some((skipped_bytes, skipped_lines + 1)),
             },
@@ -593,11 +726,15 @@ impl CsvReader {
         if !whole_fields
             && let Some(i) = record.iter().position(|f| std::str::from_utf8(f).is_err())
         {
-            return self.bad(
-                record,
-                position,
-                format!("field {} is not valid UTF-8", i + 1),
-            );
+            // At the first byte that is not UTF-8 (the row's start if the tracker
+            // somehow saw none).
+            let at = self
+                .reader
+                .get_mut()
+                .tracker
+                .bad_utf8_at(position.byte_offset, position.ordinal)
+                .unwrap_or(position);
+            return self.bad(record, at, format!("field {} is not valid UTF-8", i + 1));
         }
         let mut out = std::mem::take(&mut self.batcher.batch.data);
         let start = out.len();
@@ -720,6 +857,8 @@ mod tests {
             col: 0,
             last: None,
             opened: (0, 0, 0),
+            bad_utf8: Default::default(),
+            utf8_carry: Default::default(),
             line_starts: Default::default(),
             pending_line: Some((0, 1)),
         }

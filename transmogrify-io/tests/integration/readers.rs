@@ -407,6 +407,105 @@ fn parquet_dictionary_columns_read_as_their_values() -> TestResult {
     Ok(())
 }
 
+/// Hands out its bytes a few at a time, as a pipe might.
+struct Trickle {
+    bytes: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.step = self.step % 5 + 1;
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        let n = rest.len().min(buf.len()).min(self.step);
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn csv_bytes_that_are_not_utf8_are_pointed_at() -> TestResult {
+    // Multi-byte characters and bad sequences wherever the reads happen to cut them.
+    let mut csv = b"name,note\n".to_vec();
+    let mut want = Vec::new();
+    let cells: [&[u8]; 6] = [
+        b"caf\xc3\xa9 \xe6\x97\xa5 \xf0\x9f\x98\x80",
+        b"x\xffy",
+        b"\xe6\x97",
+        b"\"q\n\xc3\xa9\xc3(\"",
+        b"\xf0\x9f\x98\x80\x80",
+        b"ok",
+    ];
+    for (i, cell) in cells.iter().cycle().take(60).enumerate() {
+        let row_start = csv.len();
+        csv.extend_from_slice(format!("{i},").as_bytes());
+        csv.extend_from_slice(cell);
+        csv.push(b'\n');
+        // Where the first bad byte of the row is, counted the slow way.
+        let row = csv.get(row_start..).unwrap_or_default();
+        if let Err(e) = std::str::from_utf8(row) {
+            let at = row_start + e.valid_up_to();
+            let before = csv.get(..at).unwrap_or_default();
+            let line = 1 + before.iter().filter(|&&b| b == b'\n').count();
+            let line_start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |p| p + 1);
+            let column = 1 + before
+                .get(line_start..)
+                .unwrap_or_default()
+                .iter()
+                .filter(|&&b| (b & 0xC0) != 0x80)
+                .count();
+            want.push(format!("line {line}, column {column} (byte {at}"));
+        }
+    }
+    for step in [0, 2, 3] {
+        let input = Input::from_reader(
+            "u.csv",
+            Trickle {
+                bytes: csv.clone(),
+                at: 0,
+                step,
+            },
+            None,
+        )?;
+        let options = ReaderOptions::builder()
+            .with_format(Some(InputFormat::Csv))
+            .build()?;
+        let mut got = Vec::new();
+        for batch in reader_for(input, &options)? {
+            for item in &batch?.items {
+                if let RawItem::Bad { error, .. } = item {
+                    let text = error.to_string();
+                    let from = text.find("line ").unwrap_or(0);
+                    let to = text.find(", record").unwrap_or(text.len());
+                    got.push(text.get(from..to).unwrap_or_default().to_string());
+                }
+            }
+        }
+        assert_eq!(got, want, "reads from {step}");
+    }
+    assert_eq!(want.len(), 40);
+    // Column names that are not text are refused, not changed.
+    let error = records(
+        "h.csv",
+        b"a,\xffb\n1,2\n".to_vec(),
+        &ReaderOptions::default(),
+    )
+    .err()
+    .map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some(
+            "h.csv: line 1, column 3 (byte 2, record 0): the header's field 2 is not valid UTF-8 near `a,\u{fffd}b`"
+        )
+    );
+    Ok(())
+}
+
 /// Every item of a reader as (text, position, bad), ordinals counted from `first`.
 fn items_of(
     reader: &mut dyn transmogrify_io::Reader,
