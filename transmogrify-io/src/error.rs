@@ -66,12 +66,13 @@ pub enum Error {
         source: csv::Error,
     },
     /// A Parquet input is corrupt or cannot be read.
-    #[error("{source_name}: {}corrupt or unreadable Parquet: {source}", row.map(|r| format!("row {r}: ")).unwrap_or_default())]
+    #[error("{source_name}: {}corrupt or unreadable Parquet: {source}", rows_text(*rows))]
     Parquet {
         /// The source's name.
         source_name: String,
-        /// The first row of the batch being read, if the footer was read.
-        row: Option<u64>,
+        /// The first and last row of the batch being read, if the footer was read:
+        /// the damage is somewhere in them (a batch is decoded as a whole).
+        rows: Option<(u64, u64)>,
         /// The Parquet reader's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -185,5 +186,14 @@ impl Error {
 impl From<transmogrify_core::RecordError> for Error {
     fn from(e: transmogrify_core::RecordError) -> Self {
         Error::Core(e.into())
+    }
+}
+
+/// `row 7: ` or `rows 0-1023: ` before a Parquet error, or nothing.
+fn rows_text(rows: Option<(u64, u64)>) -> String {
+    match rows {
+        Some((first, last)) if first == last => format!("row {first}: "),
+        Some((first, last)) => format!("rows {first}-{last}: "),
+        None => String::new(),
     }
 }

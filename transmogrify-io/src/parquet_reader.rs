@@ -31,6 +31,8 @@ pub(crate) struct ParquetReader {
     reader: ParquetRecordBatchReader,
     row: u64,
     num_rows: u64,
+    /// Rows a batch holds (the last may hold fewer).
+    batch_rows: u64,
     total: Option<u64>,
     /// Whether null cells are left out of the records (see
     /// [`ReaderOptions::skip_null`](crate::ReaderOptions::skip_null)).
@@ -77,11 +79,11 @@ impl ParquetReader {
         };
         let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
             source_name: name.to_string(),
-            row: None,
+            rows: None,
             source: e,
         };
         // The parquet crate may panic on a malformed footer rather than fail.
-        let (reader, num_rows) = guarded(|| {
+        let (reader, num_rows, batch_rows) = guarded(|| {
             let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
             let num_rows =
                 u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
@@ -90,7 +92,7 @@ impl ParquetReader {
                 builder.parquet_schema().num_columns(),
             );
             let reader = builder.with_batch_size(rows).build()?;
-            Ok((reader, num_rows))
+            Ok((reader, num_rows, rows as u64))
         })
         .map_err(|panic| corrupt(panic.into()))?
         .map_err(|e: parquet::errors::ParquetError| corrupt(Box::new(e)))?;
@@ -99,6 +101,7 @@ impl ParquetReader {
             reader,
             row: 0,
             num_rows,
+            batch_rows: batch_rows.max(1),
             total: input.total_bytes,
             skip_null: options.skip_null,
             present: Vec::new(),
@@ -513,18 +516,21 @@ impl Iterator for ParquetReader {
         }
         // Malformed pages may make the parquet crate panic rather than fail, or give
         // arrays whose buffers do not add up, on which reading a value panics.
+        // The rows of the batch being read: a batch is decoded as a whole.
+        let last = (self.row + self.batch_rows).min(self.num_rows.max(self.row + 1)) - 1;
+        let rows = Some((self.row, last));
         let read = guarded(|| match self.reader.next()? {
             Ok(batch) => Some(self.convert(&batch)),
             Err(e) => Some(Err(Error::Parquet {
                 source_name: self.source.to_string(),
-                row: Some(self.row),
+                rows,
                 source: Box::new(e),
             })),
         });
         let read = read.unwrap_or_else(|panic| {
             Some(Err(Error::Parquet {
                 source_name: self.source.to_string(),
-                row: Some(self.row),
+                rows,
                 source: panic.into(),
             }))
         });

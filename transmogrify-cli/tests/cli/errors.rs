@@ -266,7 +266,7 @@ fn a_parquet_file_that_makes_the_decoder_panic_is_a_data_error_in_one_line() -> 
         assert_eq!(r.code, 1, "{executor}: {}", r.stderr);
         assert_eq!(
             r.stderr,
-            "error: bad.parquet: row 0: corrupt or unreadable Parquet: column start and length should not be negative\n",
+            "error: bad.parquet: rows 0-11: corrupt or unreadable Parquet: column start and length should not be negative\n",
             "{executor}"
         );
     }

@@ -60,11 +60,11 @@ fn parquet_that_makes_the_decoder_panic_is_an_error_about_the_file() {
     // add up.
     assert_eq!(
         error_of("bad_chunk_offset.parquet"),
-        "bad_chunk_offset.parquet: row 0: corrupt or unreadable Parquet: column start and length should not be negative"
+        "bad_chunk_offset.parquet: rows 0-11: corrupt or unreadable Parquet: column start and length should not be negative"
     );
     assert_eq!(
         error_of("bad_page.parquet"),
-        "bad_page.parquet: row 0: corrupt or unreadable Parquet: offset + len out of bounds"
+        "bad_page.parquet: rows 0-40: corrupt or unreadable Parquet: offset + len out of bounds"
     );
 }
 
@@ -121,4 +121,52 @@ fn skip_mode_keeps_going_and_records_the_bad_line() -> TestResult {
 fn missing_file_names_the_path() {
     let msg = error_of("nope.json");
     assert!(msg.starts_with("nope.json: "), "{msg}");
+}
+
+#[test]
+fn a_damaged_page_is_reported_with_the_rows_of_its_batch() -> TestResult {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    // 3,000 rows in row groups of 500; the reader decodes batches of 1,024 rows.
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..3000));
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..3000).map(|i| format!("name {i} {}", "x".repeat(i % 50))),
+    ));
+    let batch = RecordBatch::try_from_iter([("id", ids), ("name", names)])?;
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(500))
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    // Damage the text column of row group 3 (rows 1,500-1,999): batch 1,024-2,047.
+    let meta = SerializedFileReader::new(bytes::Bytes::from(bytes.clone()))?
+        .metadata()
+        .row_group(3)
+        .column(1)
+        .clone();
+    let start = usize::try_from(meta.data_page_offset())?;
+    for b in bytes.iter_mut().skip(start + 30).take(40) {
+        *b ^= 0xff;
+    }
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("x.parquet");
+    std::fs::write(&path, &bytes)?;
+    let processor = Processor::new(config(true, ArrayMode::Smart));
+    let error = process_file(&processor, &path, "t", &ReaderOptions::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let want = format!(
+        "{}: rows 1024-2047: corrupt or unreadable Parquet: ",
+        path.display()
+    );
+    assert!(error.starts_with(&want), "{error}");
+    Ok(())
 }
