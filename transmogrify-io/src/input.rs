@@ -236,7 +236,10 @@ impl Input {
             byte_offset: 0,
             source: e,
         })?;
+        // The first bytes decide; the name only when there are too few of them to
+        // tell (a plain file named `.gz` is read as it is).
         let compression = match Compression::from_magic(head) {
+            Compression::None if head.len() >= 4 => Compression::None,
             Compression::None => by_extension,
             found => found,
         };

@@ -633,3 +633,37 @@ fn csv_ranges_read_on_their_own_give_the_rows_of_one_pass() -> TestResult {
     assert!(CsvSplitter::open(&hidden, &options)?.is_none());
     Ok(())
 }
+
+#[test]
+fn a_plain_file_with_a_compressed_name_is_read_as_it_is() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (name, text) in [
+        ("plain.jsonl.gz", &b"{\"a\":1}\n{\"a\":2}\n"[..]),
+        ("plain.csv.zst", b"a\n1\n2\n"),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text)?;
+        assert_eq!(
+            Input::open(&path)?.compression(),
+            transmogrify_io::Compression::None
+        );
+        let mut got = Vec::new();
+        for batch in transmogrify_io::open_reader(&path, &ReaderOptions::default())? {
+            let batch = batch?;
+            for item in &batch.items {
+                if let RawItem::Record { range, .. } = item {
+                    got.push(String::from_utf8_lossy(batch.bytes(range)).into_owned());
+                }
+            }
+        }
+        assert_eq!(got, [r#"{"a":1}"#, r#"{"a":2}"#], "{name}");
+    }
+    // Compressed bytes are known by their first bytes whatever the name.
+    let path = dir.path().join("packed.jsonl");
+    std::fs::write(&path, gzip(b"{\"a\":1}\n"))?;
+    assert_eq!(
+        Input::open(&path)?.compression(),
+        transmogrify_io::Compression::Gzip
+    );
+    Ok(())
+}
