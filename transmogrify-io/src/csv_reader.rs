@@ -163,6 +163,9 @@ struct QuoteTracker {
     bad_utf8: std::collections::VecDeque<(u64, u64, u64)>,
     /// The start of a character cut by the end of the bytes fed, and its offset.
     utf8_carry: (Vec<u8>, u64),
+    /// (offset, line, column) of each byte that follows a field's closing quote
+    /// without ending the field (`"x"y`), from the oldest record not yet emitted on.
+    stray: std::collections::VecDeque<(u64, u64, u64)>,
     /// Line, column and offset of the last opening quote.
     opened: (u64, u64, u64),
     /// (offset, line) of line starts outside quotes not yet claimed by a record: the
@@ -244,6 +247,32 @@ impl QuoteTracker {
         }
     }
 
+    /// Whether `c`, after a field's closing quote, ends the field.
+    fn ends_field(&self, c: u8) -> bool {
+        c == self.delimiter || c == b'\n' || c == b'\r'
+    }
+
+    /// The first byte after a closing quote that did not end its field, at or after
+    /// offset `start` and before `end` (a record's bytes), as a position of record
+    /// `ordinal` (older ones are let go: records come in order).
+    fn stray_in(&mut self, start: u64, end: Option<u64>, ordinal: u64) -> Option<Position> {
+        while let Some(&(at, line, column)) = self.stray.front() {
+            if at < start {
+                self.stray.pop_front();
+            } else if end.is_none_or(|end| at < end) {
+                return Some(Position {
+                    ordinal,
+                    line,
+                    column,
+                    byte_offset: at,
+                });
+            } else {
+                return None;
+            }
+        }
+        None
+    }
+
     /// The first byte that is not UTF-8 at or after offset `offset`, as a position of
     /// record `ordinal` (older ones are let go: records come in order).
     fn bad_utf8_at(&mut self, offset: u64, ordinal: u64) -> Option<Position> {
@@ -271,11 +300,18 @@ impl QuoteTracker {
         let mut i = 0;
         if self.state == QuoteState::QuoteInQuoted {
             // A quote ended the previous bytes inside quotes: doubled, or the closing one.
-            if bytes.first() == Some(&self.quote) {
-                self.state = QuoteState::Quoted;
-                i = 1;
-            } else if !bytes.is_empty() {
-                self.state = QuoteState::Unquoted;
+            match bytes.first() {
+                Some(&c) if c == self.quote => {
+                    self.state = QuoteState::Quoted;
+                    i = 1;
+                }
+                Some(&c) => {
+                    if !self.ends_field(c) {
+                        self.stray.push_back((base, self.line, self.col + 1));
+                    }
+                    self.state = QuoteState::Unquoted;
+                }
+                None => {}
             }
         }
         // Bytes since the last event, not yet looked at for a blank line.
@@ -299,7 +335,16 @@ impl QuoteTracker {
                 if quoted {
                     match bytes.get(at + 1) {
                         Some(&c) if c == self.quote => i = at + 2,
-                        Some(_) => {
+                        Some(&c) => {
+                            if !self.ends_field(c) {
+                                line_chars += chars(bytes.get(counted..at + 1).unwrap_or_default());
+                                counted = at + 1;
+                                self.stray.push_back((
+                                    base + at as u64 + 1,
+                                    self.line,
+                                    line_chars + 1,
+                                ));
+                            }
                             self.state = QuoteState::Unquoted;
                             i = at + 1;
                         }
@@ -550,6 +595,7 @@ impl CsvReader {
                 opened: (0, 0, 0),
                 bad_utf8: Default::default(),
                 utf8_carry: Default::default(),
+                stray: Default::default(),
                 line_starts: Default::default(),
                 pending_line: Some((skipped_bytes, skipped_lines + 1)),
             },
@@ -631,7 +677,7 @@ impl CsvReader {
                     };
                     self.batcher.batch.push_bad(error, &raw);
                 } else {
-                    self.emit(&record, position);
+                    self.emit(&record, position, None);
                 }
             }
             return Ok(false);
@@ -650,8 +696,9 @@ impl CsvReader {
         let position = Position::line_start(self.ordinal, line, byte);
         self.ordinal += 1;
         let record = std::mem::take(&mut self.record);
+        let next = position.byte_offset;
         if let Some((previous, position)) = self.pending.replace((record, position)) {
-            self.emit(&previous, position);
+            self.emit(&previous, position, Some(next));
             self.record = previous;
         }
         Ok(true)
@@ -703,8 +750,8 @@ impl CsvReader {
         self.batcher.batch.push_bad(error, &raw);
     }
 
-    /// Adds one row as a JSON object record.
-    fn emit(&mut self, record: &csv::ByteRecord, position: Position) {
+    /// Adds one row as a JSON object record; `end` is where the next row starts.
+    fn emit(&mut self, record: &csv::ByteRecord, position: Position, end: Option<u64>) {
         if self.has_header && record.len() != self.keys.len() {
             let fields = |n: usize| match n {
                 1 => "1 field".to_string(),
@@ -735,6 +782,20 @@ impl CsvReader {
                 .bad_utf8_at(position.byte_offset, position.ordinal)
                 .unwrap_or(position);
             return self.bad(record, at, format!("field {} is not valid UTF-8", i + 1));
+        }
+        // `"x"y`: the parser would join the text after the closing quote to the field.
+        if let Some(at) =
+            self.reader
+                .get_mut()
+                .tracker
+                .stray_in(position.byte_offset, end, position.ordinal)
+        {
+            return self.bad(
+                record,
+                at,
+                "text after a field's closing quote (a quote inside a quoted field is written twice)"
+                    .into(),
+            );
         }
         let mut out = std::mem::take(&mut self.batcher.batch.data);
         let start = out.len();
@@ -859,6 +920,7 @@ mod tests {
             opened: (0, 0, 0),
             bad_utf8: Default::default(),
             utf8_carry: Default::default(),
+            stray: Default::default(),
             line_starts: Default::default(),
             pending_line: Some((0, 1)),
         }

@@ -667,3 +667,62 @@ fn a_plain_file_with_a_compressed_name_is_read_as_it_is() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn text_after_a_closing_quote_is_a_bad_row_where_it_starts() -> TestResult {
+    // The parser would make `"x"y` the field `xy`: the row is refused instead, at
+    // the byte after the closing quote, wherever the reads cut it.
+    let csv =
+        b"a,b\n1,\"x\"y\n2,\"ok\"\n3,\"p\"\"q\"\n4,\"caf\xc3\xa9\" \n5,\"two\nlines\"!\n6,\"\"\n"
+            .to_vec();
+    for step in [0, 1, 2, 3, 4] {
+        let input = Input::from_reader(
+            "q.csv",
+            Trickle {
+                bytes: csv.clone(),
+                at: 0,
+                step,
+            },
+            None,
+        )?;
+        let options = ReaderOptions::builder()
+            .with_format(Some(InputFormat::Csv))
+            .build()?;
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for batch in reader_for(input, &options)? {
+            let batch = batch?;
+            for item in &batch.items {
+                match item {
+                    RawItem::Record { range, .. } => {
+                        good.push(String::from_utf8_lossy(batch.bytes(range)).into_owned());
+                    }
+                    RawItem::Bad { error, .. } => bad.push(error.to_string()),
+                }
+            }
+        }
+        assert_eq!(
+            good,
+            [
+                r#"{"a":2,"b":"ok"}"#,
+                r#"{"a":3,"b":"p\"q"}"#,
+                r#"{"a":6,"b":null}"#
+            ],
+            "reads from {step}"
+        );
+        let why =
+            "text after a field's closing quote (a quote inside a quoted field is written twice)";
+        assert_eq!(
+            bad,
+            [
+                format!("q.csv: line 2, column 6 (byte 9, record 0): {why} near `1,xy`"),
+                format!("q.csv: line 5, column 9 (byte 36, record 3): {why} near `4,café`"),
+                format!(
+                    "q.csv: line 7, column 7 (byte 51, record 4): {why} near `5,\"two lines!\"`"
+                ),
+            ],
+            "reads from {step}"
+        );
+    }
+    Ok(())
+}
