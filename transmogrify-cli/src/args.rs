@@ -125,8 +125,9 @@ pub enum CompressionArg {
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Input files (`-` for standard input); `.gz` and `.zst` are decompressed. A
-    /// directory stands for the `.json`, `.jsonl`, `.ndjson`, `.csv` and `.parquet` files
-    /// under it (compressed too), in order of path; hidden ones are left out.
+    /// directory stands for the `.json`, `.jsonl`, `.ndjson`, `.csv`, `.tsv` and
+    /// `.parquet` files under it (compressed too), in order of path; hidden ones are
+    /// left out.
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Name of the data set: the main table's name and the prefix of the others
@@ -140,9 +141,10 @@ pub struct InputArgs {
     /// (for example `data.items`).
     #[arg(long, value_name = "PATH")]
     pub json_path: Option<String>,
-    /// CSV input: field delimiter (`\t` or `tab` for a tab).
-    #[arg(long, default_value = ",", value_name = "CHAR", value_parser = one_char)]
-    pub csv_delimiter: char,
+    /// CSV input: field delimiter (`\t` or `tab` for a tab) [default: `,`, a tab for
+    /// `.tsv` files]
+    #[arg(long, value_name = "CHAR", value_parser = one_char)]
+    pub csv_delimiter: Option<char>,
     /// CSV input: quote character.
     #[arg(long, default_value = "\"", value_name = "CHAR", value_parser = one_char)]
     pub csv_quote: char,

@@ -141,7 +141,9 @@ fn input_options(input: &InputArgs) -> Vec<String> {
     if let Some(path) = &input.json_path {
         out.extend(["--json-path".into(), path.clone()]);
     }
-    out.extend(["--csv-delimiter".into(), input.csv_delimiter.to_string()]);
+    if let Some(delimiter) = input.csv_delimiter {
+        out.extend(["--csv-delimiter".into(), delimiter.to_string()]);
+    }
     out.extend(["--csv-quote".into(), input.csv_quote.to_string()]);
     for null in &input.csv_null {
         out.extend(["--csv-null".into(), null.clone()]);

@@ -23,11 +23,11 @@ pub fn inputs(args: &InputArgs, files: &[PathBuf]) -> Result<Vec<Input>, Fail> {
 }
 
 /// Extensions of the data files a directory input stands for (each also compressed).
-const DATA_EXTENSIONS: [&str; 5] = ["json", "jsonl", "ndjson", "csv", "parquet"];
+const DATA_EXTENSIONS: [&str; 6] = ["json", "jsonl", "ndjson", "csv", "tsv", "parquet"];
 
 /// The input files: files as given, and for a directory every file under it, at any
 /// depth, whose name ends in a data extension (`.json`, `.jsonl`, `.ndjson`, `.csv`,
-/// `.parquet`, each optionally `.gz` or `.zst`), in order of path. Hidden files and
+/// `.tsv`, `.parquet`, each optionally `.gz` or `.zst`), in order of path. Hidden files and
 /// directories (`.name`) and the `skip` directory are left out.
 pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf>, Fail> {
     let stdin_count = paths.iter().filter(|p| p.as_os_str() == "-").count();
@@ -46,7 +46,7 @@ pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf
             walk(path, skip.as_deref(), &mut seen, &mut out)?;
             if out.len() == before {
                 return Err(Fail::usage(format!(
-                    "{}: the directory holds no .json, .jsonl, .ndjson, .csv or .parquet files",
+                    "{}: the directory holds no .json, .jsonl, .ndjson, .csv, .tsv or .parquet files",
                     path.display()
                 )));
             }

@@ -41,7 +41,7 @@ pub fn entity(input: &InputArgs) -> Result<String, Fail> {
         .unwrap_or("records")
         .to_string();
     for ext in [
-        ".gz", ".zst", ".json", ".jsonl", ".ndjson", ".csv", ".parquet",
+        ".gz", ".zst", ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet",
     ] {
         if let Some(stripped) = name.strip_suffix(ext) {
             name = stripped.to_string();

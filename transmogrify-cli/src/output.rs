@@ -8,6 +8,16 @@ use transmogrify_parallel::{Input, InputFormat};
 use crate::args::{InputArgs, InputFormatArg};
 use crate::fail::Fail;
 
+/// Whether `path` names a tab-separated file (`.tsv`, maybe compressed).
+fn is_tsv(path: &Path) -> bool {
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    let name = [".gz", ".zst", ".zstd"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(&name);
+    name.ends_with(".tsv")
+}
+
 fn is_compressed(path: &Path) -> bool {
     let name = path.to_string_lossy().to_ascii_lowercase();
     name.ends_with(".gz") || name.ends_with(".zst") || name.ends_with(".zstd")
@@ -17,7 +27,11 @@ fn is_compressed(path: &Path) -> bool {
 /// themselves; everything else (CSV, Parquet, compressed files, JSON paths) goes
 /// through the io readers.
 pub fn input(path: &Path, args: &InputArgs) -> Result<Input, Fail> {
-    let csv_options_given = args.csv_delimiter != ','
+    // A `.tsv` file's fields are separated by tabs unless told otherwise.
+    let delimiter = args
+        .csv_delimiter
+        .unwrap_or(if is_tsv(path) { '\t' } else { ',' });
+    let csv_options_given = delimiter != ','
         || args.csv_quote != '"'
         || !args.csv_null.is_empty()
         || args.csv_no_header
@@ -41,7 +55,7 @@ pub fn input(path: &Path, args: &InputArgs) -> Result<Input, Fail> {
             .ok_or_else(|| Fail::usage(format!("{what} {c:?} must be one ASCII character")))
     };
     let csv = transmogrify_io::CsvOptions::default()
-        .with_delimiter(byte(args.csv_delimiter, "--csv-delimiter")?)
+        .with_delimiter(byte(delimiter, "--csv-delimiter")?)
         .with_quote(byte(args.csv_quote, "--csv-quote")?)
         .with_has_header(!args.csv_no_header)
         .with_skip_rows(args.csv_skip_rows);

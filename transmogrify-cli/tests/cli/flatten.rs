@@ -264,6 +264,55 @@ fn tabs_can_be_written_as_backslash_t_or_tab() -> TestResult {
 }
 
 #[test]
+fn tsv_files_are_read_with_tabs() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data)?;
+    std::fs::write(data.join("a.csv"), "name,note\nann,\"x\ty\"\n")?;
+    std::fs::write(data.join("b.tsv"), "name\tnote\nbo\ta,b\n")?;
+    let mut args = vec![
+        "flatten",
+        "data",
+        "-o",
+        "out",
+        "-f",
+        "jsonl",
+        "--entity",
+        "people",
+        "--no-id-column",
+        "--no-time-column",
+    ];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/people.jsonl"))?,
+        "{\"name\":\"ann\",\"note\":\"x\\ty\"}\n{\"name\":\"bo\",\"note\":\"a,b\"}\n"
+    );
+    // A delimiter given is used for every file, .tsv too.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "data/b.tsv",
+            "-o",
+            "out2",
+            "--csv-delimiter",
+            ",",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("the row has 2 fields but the header has 1"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
+
+#[test]
 fn csv_null_cells_make_columns_only_with_keep_nulls() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(
@@ -490,7 +539,7 @@ fn a_directory_stands_for_the_data_files_under_it() -> TestResult {
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stderr,
-        "error: empty: the directory holds no .json, .jsonl, .ndjson, .csv or .parquet files\n"
+        "error: empty: the directory holds no .json, .jsonl, .ndjson, .csv, .tsv or .parquet files\n"
     );
     Ok(())
 }
