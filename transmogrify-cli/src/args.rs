@@ -18,7 +18,7 @@ Examples:
       Compare executors on your own data.
 
 Exit codes: 0 success, 1 data error (bad input in strict mode, failed chunks),
-2 usage or configuration error, 3 I/O error.";
+2 usage or configuration error, 3 I/O error, 130 interrupted.";
 
 /// Flatten nested JSON, JSONL, CSV and Parquet into linked relational tables.
 #[derive(Debug, Parser)]
@@ -48,7 +48,8 @@ pub enum Command {
 /// Input format names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormatArg {
-    /// Tell by extension, then by the first bytes.
+    /// Tell by extension, then by the first bytes (standard input and pipes, read
+    /// once: by name, else JSONL).
     Auto,
     /// A JSON array of records, one object, or concatenated objects.
     Json,
@@ -205,7 +206,8 @@ pub struct ProcessingArgs {
     /// Keep empty strings (default: skip them).
     #[arg(long)]
     pub keep_empty: bool,
-    /// Objects nested deeper than this are kept as JSON text.
+    /// Objects nested deeper than this are kept as JSON text (at most the nesting
+    /// limit).
     #[arg(long, default_value_t = transmogrify_core::DEFAULT_MAX_DEPTH, value_name = "N")]
     pub max_depth: usize,
     /// Records nested deeper than this are errors.
@@ -291,8 +293,8 @@ pub struct SchemaArgs {
     /// Flattening options.
     #[command(flatten)]
     pub processing: ProcessingArgs,
-    /// Read only about this many records.
-    #[arg(long, value_name = "N")]
+    /// Read only about this many records (at least 1).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub sample: Option<u64>,
     /// Print JSON instead of a tree.
     #[arg(long, conflicts_with = "mermaid")]

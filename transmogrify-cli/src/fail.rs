@@ -112,9 +112,19 @@ impl From<transmogrify_parallel::Error> for Fail {
         use transmogrify_parallel::Error as E;
         if let Some(record) = e.record_error() {
             // The record's own position says it all; the chunk is an implementation detail.
-            return Fail::data(record.to_string()).with_hint(
-                "use --on-error skip to write bad records to the errors table and carry on",
-            );
+            let fail = Fail::data(record.to_string());
+            // A record of a chunk can be skipped; an input that breaks off (its
+            // structure, or a header) cannot be read past that point in any mode.
+            return if matches!(e, E::Chunk { .. }) {
+                fail.with_hint(
+                    "use --on-error skip to write bad records to the errors table and carry on",
+                )
+            } else {
+                fail.with_hint(
+                    "the input cannot be read past this point (skip mode stops here too, \
+                     after the records before it)",
+                )
+            };
         }
         // An input's options refused by its reader (a JSON path for JSONL input).
         fn input_error(e: &E) -> Option<&transmogrify_io::Error> {

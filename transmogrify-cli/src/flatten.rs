@@ -178,8 +178,8 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
-    remove_unfinished_on_interrupt(args.output.clone());
     let made_output = !args.output.exists();
+    remove_unfinished_on_interrupt(args.output.clone(), made_output);
     let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
@@ -376,10 +376,14 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
 const EXIT_INTERRUPTED: i32 = 130;
 
 /// On Ctrl-C or SIGTERM, removes the files this run left unfinished in `dir` (none of
-/// them has its final name yet) and exits with [`EXIT_INTERRUPTED`].
-fn remove_unfinished_on_interrupt(dir: PathBuf) {
+/// them has its final name yet), and `dir` itself if the run `made` it and it is left
+/// empty, and exits with [`EXIT_INTERRUPTED`].
+fn remove_unfinished_on_interrupt(dir: PathBuf, made: bool) {
     let _ = ctrlc::set_handler(move || {
         let removed = transmogrify_io::stop_and_remove_unfinished(&dir);
+        if made {
+            let _ = std::fs::remove_dir(&dir);
+        }
         eprintln!(
             "\ninterrupted: removed {removed} unfinished file(s) from {}",
             dir.display()

@@ -2,7 +2,7 @@
 //! linked relational tables.
 //!
 //! Exit codes: 0 success, 1 data error (bad input in strict mode, failed chunks),
-//! 2 usage or configuration error, 3 I/O error.
+//! 2 usage or configuration error, 3 I/O error, 130 interrupted.
 
 mod args;
 mod bench;

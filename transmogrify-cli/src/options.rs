@@ -105,7 +105,8 @@ pub fn config(p: &ProcessingArgs) -> Result<ProcessorConfig, Fail> {
         .with_time_field(off(&p.time_column, p.no_time_column).as_deref())
         .with_skip_null(!p.keep_nulls)
         .with_include_empty(p.keep_empty)
-        .with_max_depth(p.max_depth)
+        // Records nested past the limit are errors: no depth beyond it is reached.
+        .with_max_depth(p.max_depth.min(p.nesting_limit))
         .with_nesting_limit(p.nesting_limit)
         .with_abbreviate_field_names(p.abbreviate_columns)
         .with_abbreviate_table_names(p.abbreviate_tables)

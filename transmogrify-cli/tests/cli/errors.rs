@@ -498,3 +498,53 @@ fn a_byte_order_mark_counts_in_byte_offsets_not_in_columns() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn the_hint_says_whether_skip_mode_gets_past_the_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("s.json"), r#"[{"a":1} {"a":2}]"#)?;
+    std::fs::write(
+        dir.path().join("s.jsonl"),
+        "{\"a\":1}\n{\"a\":\n{\"a\":2}\n",
+    )?;
+    for (file, hint) in [
+        (
+            "s.json",
+            "hint: the input cannot be read past this point (skip mode stops here too, after the records before it)\n",
+        ),
+        (
+            "s.jsonl",
+            "hint: use --on-error skip to write bad records to the errors table and carry on\n",
+        ),
+    ] {
+        let r = run(dir.path(), &["flatten", file, "-o", "out", "--force"], None)?;
+        assert_eq!(r.code, 1, "{file}: {}", r.stderr);
+        assert!(r.stderr.ends_with(hint), "{file}: {}", r.stderr);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_nesting_limit_below_the_depth_limit_needs_no_depth_limit() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("n.jsonl"),
+        "{\"a\":{\"b\":{\"c\":{\"d\":1}}}}\n",
+    )?;
+    let r = run(
+        dir.path(),
+        &["flatten", "n.jsonl", "-o", "out", "--nesting-limit", "3"],
+        None,
+    )?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: n.jsonl: line 1, column 16 (byte 15, record 0): the record nests deeper than the limit of 3 levels"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = run(dir.path(), &["schema", "n.jsonl", "--sample", "0"], None)?;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    Ok(())
+}
