@@ -425,6 +425,23 @@ impl std::io::Read for Trickle {
     }
 }
 
+/// A CSV reader of `bytes` handed out a few at a time (from `step`).
+fn trickled_csv(
+    name: &str,
+    bytes: &[u8],
+    step: usize,
+) -> Result<Box<dyn transmogrify_io::Reader>, transmogrify_io::Error> {
+    let trickle = Trickle {
+        bytes: bytes.to_vec(),
+        at: 0,
+        step,
+    };
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .build()?;
+    reader_for(Input::from_reader(name, trickle, None)?, &options)
+}
+
 #[test]
 fn csv_bytes_that_are_not_utf8_are_pointed_at() -> TestResult {
     // Multi-byte characters and bad sequences wherever the reads happen to cut them.
@@ -463,20 +480,8 @@ fn csv_bytes_that_are_not_utf8_are_pointed_at() -> TestResult {
         }
     }
     for step in [0, 2, 3] {
-        let input = Input::from_reader(
-            "u.csv",
-            Trickle {
-                bytes: csv.clone(),
-                at: 0,
-                step,
-            },
-            None,
-        )?;
-        let options = ReaderOptions::builder()
-            .with_format(Some(InputFormat::Csv))
-            .build()?;
         let mut got = Vec::new();
-        for batch in reader_for(input, &options)? {
+        for batch in trickled_csv("u.csv", &csv, step)? {
             for item in &batch?.items {
                 if let RawItem::Bad { error, .. } = item {
                     let text = error.to_string();
@@ -676,21 +681,9 @@ fn text_after_a_closing_quote_is_a_bad_row_where_it_starts() -> TestResult {
         b"a,b\n1,\"x\"y\n2,\"ok\"\n3,\"p\"\"q\"\n4,\"caf\xc3\xa9\" \n5,\"two\nlines\"!\n6,\"\"\n"
             .to_vec();
     for step in [0, 1, 2, 3, 4] {
-        let input = Input::from_reader(
-            "q.csv",
-            Trickle {
-                bytes: csv.clone(),
-                at: 0,
-                step,
-            },
-            None,
-        )?;
-        let options = ReaderOptions::builder()
-            .with_format(Some(InputFormat::Csv))
-            .build()?;
         let mut good = Vec::new();
         let mut bad = Vec::new();
-        for batch in reader_for(input, &options)? {
+        for batch in trickled_csv("q.csv", &csv, step)? {
             let batch = batch?;
             for item in &batch.items {
                 match item {
