@@ -176,10 +176,18 @@ struct QuoteTracker {
 }
 
 impl QuoteTracker {
-    /// Notes where `bytes` (fed next) are not UTF-8, before [`feed`](Self::feed)
-    /// moves the line and column past them.
+    /// Notes where `bytes` (fed next; none at the end of the input) are not UTF-8,
+    /// before [`feed`](Self::feed) moves the line and column past them.
     fn note_bad_utf8(&mut self, bytes: &[u8]) {
         let base = self.offset;
+        if bytes.is_empty() {
+            // The input ends inside a character.
+            let (carry, at) = std::mem::take(&mut self.utf8_carry);
+            if !carry.is_empty() {
+                self.bad_cut_character(&carry, at);
+            }
+            return;
+        }
         // Where to go on from in `bytes`, past the end of a character the last read
         // cut.
         let mut from = 0;
@@ -196,11 +204,7 @@ impl QuoteTracker {
                         return;
                     }
                     Some(n) => {
-                        // The cut bytes ended the last line read: no line break in
-                        // them, and the column counted their first.
-                        let column = (self.col + 1)
-                            .saturating_sub(chars(carry.get(..cut).unwrap_or_default()));
-                        self.bad_utf8.push_back((at, self.line, column));
+                        self.bad_cut_character(carry.get(..cut).unwrap_or_default(), at);
                         from = n.saturating_sub(cut);
                     }
                 },
@@ -247,48 +251,27 @@ impl QuoteTracker {
         }
     }
 
+    /// Notes the bad character `cut` at offset `at`, the last bytes fed: no line
+    /// break in them, and the column counted their first.
+    fn bad_cut_character(&mut self, cut: &[u8], at: u64) {
+        let column = (self.col + 1).saturating_sub(chars(cut));
+        self.bad_utf8.push_back((at, self.line, column));
+    }
+
     /// Whether `c`, after a field's closing quote, ends the field.
     fn ends_field(&self, c: u8) -> bool {
         c == self.delimiter || c == b'\n' || c == b'\r'
     }
 
-    /// The first byte after a closing quote that did not end its field, at or after
-    /// offset `start` and before `end` (a record's bytes), as a position of record
-    /// `ordinal` (older ones are let go: records come in order).
-    fn stray_in(&mut self, start: u64, end: Option<u64>, ordinal: u64) -> Option<Position> {
-        while let Some(&(at, line, column)) = self.stray.front() {
-            if at < start {
-                self.stray.pop_front();
-            } else if end.is_none_or(|end| at < end) {
-                return Some(Position {
-                    ordinal,
-                    line,
-                    column,
-                    byte_offset: at,
-                });
-            } else {
-                return None;
+    /// Lets go of the bad bytes and stray quotes noted before offset `start`, where
+    /// the next record begins (records come in order), so that neither list grows
+    /// with the input whatever rows are refused on other grounds.
+    fn let_go(&mut self, start: u64) {
+        for list in [&mut self.bad_utf8, &mut self.stray] {
+            while list.front().is_some_and(|&(at, _, _)| at < start) {
+                list.pop_front();
             }
         }
-        None
-    }
-
-    /// The first byte that is not UTF-8 at or after offset `offset`, as a position of
-    /// record `ordinal` (older ones are let go: records come in order).
-    fn bad_utf8_at(&mut self, offset: u64, ordinal: u64) -> Option<Position> {
-        while let Some(&(at, line, column)) = self.bad_utf8.front() {
-            if at < offset {
-                self.bad_utf8.pop_front();
-            } else {
-                return Some(Position {
-                    ordinal,
-                    line,
-                    column,
-                    byte_offset: at,
-                });
-            }
-        }
-        None
     }
 
     /// Follows `bytes`, from one line break or quote to the next: the bytes between
@@ -396,6 +379,22 @@ impl QuoteTracker {
     }
 }
 
+/// The first of `noted` (offset, line, column), from the oldest on, before `end`, as
+/// a position of record `ordinal`.
+fn first_at(
+    noted: &std::collections::VecDeque<(u64, u64, u64)>,
+    end: Option<u64>,
+    ordinal: u64,
+) -> Option<Position> {
+    let &(byte_offset, line, column) = noted.front()?;
+    end.is_none_or(|end| byte_offset < end).then_some(Position {
+        ordinal,
+        line,
+        column,
+        byte_offset,
+    })
+}
+
 /// Characters in `bytes`: every byte that does not continue a multi-byte sequence.
 fn chars(bytes: &[u8]) -> u64 {
     // Byte-wide sums over blocks that cannot overflow them vectorize best.
@@ -434,15 +433,6 @@ impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let bytes = buf.get(..n).unwrap_or_default();
-        if n == 0 {
-            // The input ends inside a character.
-            let (carry, at) = std::mem::take(&mut self.tracker.utf8_carry);
-            if !carry.is_empty() {
-                let t = &mut self.tracker;
-                let column = (t.col + 1).saturating_sub(chars(&carry));
-                t.bad_utf8.push_back((at, t.line, column));
-            }
-        }
         self.tracker.note_bad_utf8(bytes);
         self.tracker.feed(bytes);
         Ok(n)
@@ -512,12 +502,9 @@ impl CsvReader {
                 if let Some(i) = header.iter().position(|f| std::str::from_utf8(f).is_err()) {
                     // Names that are not text: refused rather than changed.
                     let start = Position::line_start(0, skipped_lines + 1, skipped_bytes);
-                    let at = reader
-                        .reader
-                        .get_mut()
-                        .tracker
-                        .bad_utf8_at(skipped_bytes, 0)
-                        .unwrap_or(start);
+                    let tracker = &mut reader.reader.get_mut().tracker;
+                    tracker.let_go(skipped_bytes);
+                    let at = first_at(&tracker.bad_utf8, None, 0).unwrap_or(start);
                     return Err(Error::Core(
                         RecordError {
                             source_name: reader.source.clone(),
@@ -549,14 +536,8 @@ impl CsvReader {
         keys: Arc<Vec<Vec<u8>>>,
         offset: u64,
         line: u64,
-    ) -> Result<Self> {
-        Ok(CsvReader::build(
-            input,
-            options,
-            keys,
-            offset,
-            line.saturating_sub(1),
-        ))
+    ) -> Self {
+        CsvReader::build(input, options, keys, offset, line.saturating_sub(1))
     }
 
     /// The header's keys, already JSON-quoted (`"name":`).
@@ -752,6 +733,7 @@ impl CsvReader {
 
     /// Adds one row as a JSON object record; `end` is where the next row starts.
     fn emit(&mut self, record: &csv::ByteRecord, position: Position, end: Option<u64>) {
+        self.reader.get_mut().tracker.let_go(position.byte_offset);
         if self.has_header && record.len() != self.keys.len() {
             let fields = |n: usize| match n {
                 1 => "1 field".to_string(),
@@ -775,21 +757,12 @@ impl CsvReader {
         {
             // At the first byte that is not UTF-8 (the row's start if the tracker
             // somehow saw none).
-            let at = self
-                .reader
-                .get_mut()
-                .tracker
-                .bad_utf8_at(position.byte_offset, position.ordinal)
-                .unwrap_or(position);
+            let tracker = &self.reader.get_ref().tracker;
+            let at = first_at(&tracker.bad_utf8, end, position.ordinal).unwrap_or(position);
             return self.bad(record, at, format!("field {} is not valid UTF-8", i + 1));
         }
         // `"x"y`: the parser would join the text after the closing quote to the field.
-        if let Some(at) =
-            self.reader
-                .get_mut()
-                .tracker
-                .stray_in(position.byte_offset, end, position.ordinal)
-        {
+        if let Some(at) = first_at(&self.reader.get_ref().tracker.stray, end, position.ordinal) {
             return self.bad(
                 record,
                 at,

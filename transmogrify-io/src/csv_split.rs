@@ -385,7 +385,7 @@ impl CsvRanges {
             self.keys.clone(),
             range.start,
             range.line,
-        )?))
+        )))
     }
 }
 
