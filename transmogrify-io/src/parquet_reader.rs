@@ -16,7 +16,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::*;
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
+};
 use transmogrify_core::Position;
 
 use crate::error::{Error, Result};
@@ -28,7 +32,9 @@ use crate::reader::{RawBatch, Reader, ReaderOptions};
 /// Reads Parquet rows as JSON object records.
 pub(crate) struct ParquetReader {
     source: Arc<str>,
-    reader: ParquetRecordBatchReader,
+    batches: Batches,
+    /// The first and last row being decoded, named by a decoding error.
+    reading: Option<(u64, u64)>,
     row: u64,
     num_rows: u64,
     /// Rows a batch holds (the last may hold fewer).
@@ -45,6 +51,73 @@ pub(crate) struct ParquetReader {
     keys: Option<Vec<Vec<u8>>>,
     done: bool,
 }
+
+/// Where a [`ParquetReader`]'s rows come from.
+enum Batches {
+    /// Batches of rows with every column, over the whole file.
+    Rows(ParquetRecordBatchReader),
+    /// A row group at a time, its columns a slice at a time: see [`RowGroups`].
+    RowGroups(Box<RowGroups>),
+}
+
+/// A wide file (more columns than [`PARQUET_BATCH_CELLS`] allows in batches of the
+/// usual size) whose null cells are left out, read a row group at a time: the
+/// group's columns are decoded a slice at a time, every row of the group at once,
+/// and each row's cells with a value kept as JSON text until the group's last
+/// slice is done. The parquet crate keeps state for each column it decodes (a
+/// 4 KiB index buffer for each dictionary-encoded column, besides the arrays), so
+/// decoding every column together takes memory in proportion to the columns;
+/// decoded a slice at a time, it takes one slice's. It is also faster: each column
+/// is decoded in one batch rather than a few hundred rows at a time. A group whose
+/// cells would take more than [`GROUP_TEXT_BUDGET`] bytes of text is read in rows
+/// instead, as [`Batches::Rows`] reads the file.
+struct RowGroups {
+    file: File,
+    metadata: ArrowReaderMetadata,
+    /// Each root column's leaf columns.
+    root_leaves: Vec<usize>,
+    /// Most cells decoded at once ([`SLICE_CELLS`]).
+    slice_cells: usize,
+    /// Most bytes of text a group read in slices takes ([`GROUP_TEXT_BUDGET`]).
+    budget: usize,
+    /// The next row group to read.
+    next_group: usize,
+    /// The group being read in rows, if it is.
+    rows: Option<ParquetRecordBatchReader>,
+    /// The row after the group being read.
+    group_end: u64,
+    /// The group read in slices, its rows not yet handed on.
+    sliced: Sliced,
+}
+
+/// A row group's rows as their cells' text, each cell `,"key":value`.
+#[derive(Default)]
+struct Sliced {
+    rows: Vec<Vec<u8>>,
+    /// Each row's cells.
+    cells: Vec<u32>,
+    /// The rows already handed on.
+    taken: usize,
+}
+
+/// The most bytes of JSON text a row group read in slices may take (see
+/// [`RowGroups`]).
+const GROUP_TEXT_BUDGET: usize = 64 << 20;
+
+/// How far the records of one batch read in slices may spread: their rows times
+/// the columns their cells may fill (their cells, or the file's columns if fewer).
+/// A batch is flattened as a whole, and a sparse table's rows take room in every
+/// column used among them: a 20,008-column file whose rows have 400 values each, in
+/// batches of 838 rows, peaked at 394 MB on two threads and 721 MB on two worker
+/// processes, in batches of 200 rows (4M) at 321 and 304 MB. Fewer rows cost time
+/// where every part of a table has all its columns to write.
+const BATCH_SPREAD: usize = 1 << 22;
+
+/// Most cells (rows times leaf columns) in one slice of a row group (see
+/// [`RowGroups`]). A 50,002-column file of 20,439 rows in one row group, to Parquet
+/// on two threads: 4M cells a slice (205 columns) peaked at 205–218 MB, 16M at 255
+/// MB (the slice's arrays), 1M no lower (205–215 MB).
+const SLICE_CELLS: usize = 1 << 22;
 
 /// Most cells (rows times leaf columns) in one batch read from a Parquet file:
 /// [`DEFAULT_READER_BATCH_RECORDS`](crate::DEFAULT_READER_BATCH_RECORDS) rows of up
@@ -83,22 +156,43 @@ impl ParquetReader {
             source: e,
         };
         // The parquet crate may panic on a malformed footer rather than fail.
-        let (reader, num_rows, batch_rows) = guarded(|| {
-            let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let (batches, num_rows, batch_rows) = guarded(|| {
+            let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
             let num_rows =
-                u64::try_from(builder.metadata().file_metadata().num_rows()).unwrap_or(0);
-            let rows = batch_rows(
-                options.batch_records,
-                builder.parquet_schema().num_columns(),
-            );
-            let reader = builder.with_batch_size(rows).build()?;
-            Ok((reader, num_rows, rows as u64))
+                u64::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
+            let leaves = metadata.parquet_schema().num_columns();
+            let rows = batch_rows(options.batch_records, leaves);
+            let batches = if options.skip_null && rows < options.batch_records {
+                let schema = metadata.parquet_schema();
+                let mut root_leaves = vec![0; schema.root_schema().get_fields().len()];
+                for leaf in 0..leaves {
+                    if let Some(n) = root_leaves.get_mut(schema.get_column_root_idx(leaf)) {
+                        *n += 1;
+                    }
+                }
+                Batches::RowGroups(Box::new(RowGroups {
+                    file,
+                    metadata,
+                    root_leaves,
+                    slice_cells: SLICE_CELLS,
+                    budget: GROUP_TEXT_BUDGET,
+                    next_group: 0,
+                    rows: None,
+                    group_end: 0,
+                    sliced: Sliced::default(),
+                }))
+            } else {
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
+                Batches::Rows(builder.with_batch_size(rows).build()?)
+            };
+            Ok((batches, num_rows, rows as u64))
         })
         .map_err(|panic| corrupt(panic.into()))?
         .map_err(|e: parquet::errors::ParquetError| corrupt(Box::new(e)))?;
         Ok(ParquetReader {
             source: name,
-            reader,
+            batches,
+            reading: None,
             row: 0,
             num_rows,
             batch_rows: batch_rows.max(1),
@@ -116,13 +210,7 @@ impl ParquetReader {
         // keys quoted at the first.
         let keys = match self.keys.take() {
             Some(keys) => keys,
-            None => {
-                let schema = batch.schema();
-                for (field, column) in schema.fields().iter().zip(batch.columns()) {
-                    check_type(column.data_type(), field.name(), &self.source)?;
-                }
-                schema.fields().iter().map(|f| json_key(f.name())).collect()
-            }
+            None => keys_of(&batch.schema(), &self.source)?,
         };
         if self.skip_null {
             self.convert_present(batch, &keys, &mut out);
@@ -143,27 +231,9 @@ impl ParquetReader {
     /// a time (skipping 64 rows of nulls at once), so a wide, sparse file costs what
     /// its values cost, not rows times columns.
     fn convert_present(&mut self, batch: &RecordBatch, keys: &[Vec<u8>], out: &mut RawBatch) {
-        let rows = batch.num_rows();
         let columns = batch.columns();
-        // Each row's columns with a value, in column order (the lists are kept from
-        // batch to batch).
-        self.present.resize_with(rows, Vec::new);
-        self.present.iter_mut().for_each(Vec::clear);
-        for (c, column) in columns.iter().enumerate() {
-            let c = c as u32;
-            match rows_with_values(column.as_ref()) {
-                None => {}
-                Some(None) => self.present.iter_mut().for_each(|cells| cells.push(c)),
-                Some(Some(nulls)) => {
-                    for r in nulls.valid_indices() {
-                        if let Some(cells) = self.present.get_mut(r) {
-                            cells.push(c);
-                        }
-                    }
-                }
-            }
-        }
-        for (row, cells) in self.present.iter().take(rows).enumerate() {
+        fill_present(&mut self.present, batch);
+        for (row, cells) in self.present.iter().take(batch.num_rows()).enumerate() {
             let cells = cells.iter().filter_map(|&c| {
                 let (key, column) = (keys.get(c as usize)?, columns.get(c as usize)?);
                 Some((key.as_slice(), column.as_ref()))
@@ -171,6 +241,310 @@ impl ParquetReader {
             push_row(out, self.row, row, cells);
         }
     }
+
+    /// The error for a failed read of the rows being read.
+    fn corrupt(&self, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error::Parquet {
+            source_name: self.source.to_string(),
+            rows: self.reading,
+            source: e.into(),
+        }
+    }
+
+    /// The next batch of records, `None` after the last.
+    fn read(&mut self) -> Option<Result<RawBatch>> {
+        // The rows of the batch being read: a batch is decoded as a whole.
+        let last = (self.row + self.batch_rows).min(self.num_rows.max(self.row + 1)) - 1;
+        let next = match &mut self.batches {
+            Batches::Rows(reader) => {
+                self.reading = Some((self.row, last));
+                reader.next()?
+            }
+            Batches::RowGroups(_) => return self.read_groups(),
+        };
+        Some(
+            next.map_err(|e| self.corrupt(e))
+                .and_then(|b| self.convert(&b)),
+        )
+    }
+
+    /// [`read`](Self::read) for [`Batches::RowGroups`].
+    fn read_groups(&mut self) -> Option<Result<RawBatch>> {
+        loop {
+            let Batches::RowGroups(groups) = &mut self.batches else {
+                return None;
+            };
+            if let Some(reader) = &mut groups.rows {
+                let end = groups.group_end;
+                self.reading = Some((self.row, (self.row + self.batch_rows).min(end) - 1));
+                match reader.next() {
+                    Some(next) => {
+                        return Some(
+                            next.map_err(|e| self.corrupt(e))
+                                .and_then(|b| self.convert(&b)),
+                        );
+                    }
+                    None => {
+                        groups.rows = None;
+                        continue;
+                    }
+                }
+            }
+            if groups.sliced.has_rows() {
+                let rows = usize::try_from(self.batch_rows).unwrap_or(usize::MAX);
+                let columns = groups.metadata.parquet_schema().num_columns();
+                let out = groups.sliced.take(rows, columns, self.row);
+                self.row += out.len() as u64;
+                return Some(Ok(out));
+            }
+            let group = groups.next_group;
+            let metadata = Arc::clone(groups.metadata.metadata());
+            if group >= metadata.num_row_groups() {
+                return None;
+            }
+            groups.next_group += 1;
+            groups.sliced = Sliced::default();
+            let keys = match self.keys.take() {
+                Some(keys) => keys,
+                None => match keys_of(groups.metadata.schema(), &self.source) {
+                    Ok(keys) => keys,
+                    Err(e) => return Some(Err(e)),
+                },
+            };
+            let rows = u64::try_from(metadata.row_group(group).num_rows()).unwrap_or(0);
+            groups.group_end = self.row + rows;
+            if rows == 0 {
+                self.keys = Some(keys);
+                continue;
+            }
+            self.reading = Some((self.row, self.row + rows - 1));
+            let read = groups.start(group, &keys, self.batch_rows, &mut self.present);
+            self.keys = Some(keys);
+            if let Err(e) = read {
+                return Some(Err(self.corrupt(e)));
+            }
+        }
+    }
+}
+
+impl RowGroups {
+    /// Starts reading row group `group`: in slices if its text fits
+    /// the budget, else in batches of `batch_rows` rows.
+    fn start(
+        &mut self,
+        group: usize,
+        keys: &[Vec<u8>],
+        batch_rows: u64,
+        present: &mut Vec<Vec<u32>>,
+    ) -> parquet::errors::Result<()> {
+        if self.estimate(group, keys) <= self.budget {
+            if let Some(sliced) = self.slice(group, keys, present)? {
+                self.sliced = sliced;
+                return Ok(());
+            }
+        }
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.file.try_clone()?,
+            self.metadata.clone(),
+        );
+        let rows = usize::try_from(batch_rows).unwrap_or(usize::MAX);
+        let reader = builder
+            .with_row_groups(vec![group])
+            .with_batch_size(rows)
+            .build()?;
+        self.rows = Some(reader);
+        Ok(())
+    }
+
+    /// The bytes of text row group `group`'s cells with a value would take, by its
+    /// metadata: each leaf column's values counted with their key, plus its
+    /// decompressed pages. Too low for a dictionary of a few long values, which
+    /// [`slice`](Self::slice) sees as it goes.
+    fn estimate(&self, group: usize, keys: &[Vec<u8>]) -> usize {
+        let schema = self.metadata.parquet_schema();
+        let Some(group) = self.metadata.metadata().row_groups().get(group) else {
+            return 0;
+        };
+        let rows = usize::try_from(group.num_rows()).unwrap_or(usize::MAX);
+        // Beyond a thousand slices or so, the slices' own cost shows.
+        if rows.saturating_mul(schema.num_columns()) > self.slice_cells.saturating_mul(1024) {
+            return usize::MAX;
+        }
+        group
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(leaf, column)| {
+                let values = u64::try_from(column.num_values()).unwrap_or(0);
+                let nulls = column.statistics().and_then(|s| s.null_count_opt());
+                let present = values.saturating_sub(nulls.unwrap_or(0));
+                let key = keys
+                    .get(schema.get_column_root_idx(leaf))
+                    .map_or(0, Vec::len)
+                    + 1;
+                let pages = u64::try_from(column.uncompressed_size()).unwrap_or(0);
+                usize::try_from(present * key as u64 + pages).unwrap_or(usize::MAX)
+            })
+            .fold(0, usize::saturating_add)
+    }
+
+    /// Row group `group`'s rows as their cells' text, its root columns decoded a
+    /// slice of at most [`SLICE_CELLS`] cells at a time (a single root column may
+    /// take more); `None` once the text passes the budget.
+    fn slice(
+        &self,
+        group: usize,
+        keys: &[Vec<u8>],
+        present: &mut Vec<Vec<u32>>,
+    ) -> parquet::errors::Result<Option<Sliced>> {
+        let metadata = self.metadata.metadata();
+        let rows = metadata
+            .row_groups()
+            .get(group)
+            .map_or(0, |g| usize::try_from(g.num_rows()).unwrap_or(0));
+        let slice_leaves = (self.slice_cells / rows.max(1)).max(1);
+        let mut sliced = Sliced {
+            rows: vec![Vec::new(); rows],
+            cells: vec![0; rows],
+            taken: 0,
+        };
+        let mut text = 0;
+        let mut first = 0;
+        while first < self.root_leaves.len() {
+            let (mut end, mut leaves) = (first, 0);
+            while let Some(&n) = self.root_leaves.get(end) {
+                if end > first && leaves + n > slice_leaves {
+                    break;
+                }
+                leaves += n;
+                end += 1;
+            }
+            let mask = ProjectionMask::roots(self.metadata.parquet_schema(), first..end);
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                self.file.try_clone()?,
+                self.metadata.clone(),
+            )
+            .with_row_groups(vec![group])
+            .with_projection(mask)
+            .with_batch_size(rows.max(1))
+            .build()?;
+            let keys = keys.get(first..end).unwrap_or_default();
+            let mut read = 0;
+            for batch in reader {
+                let batch = batch?;
+                let to = sliced.rows.get_mut(read..).unwrap_or_default();
+                let cells = sliced.cells.get_mut(read..).unwrap_or_default();
+                text += push_cells(&batch, keys, present, to, cells);
+                read += batch.num_rows();
+            }
+            if read != rows {
+                return Err(parquet::errors::ParquetError::General(format!(
+                    "row group {group} has {read} rows of columns {first} to {}, not {rows}",
+                    end - 1
+                )));
+            }
+            if text > self.budget {
+                return Ok(None);
+            }
+            first = end;
+        }
+        Ok(Some(sliced))
+    }
+}
+
+impl Sliced {
+    /// The next rows as records, the first numbered `ordinal`: at most `records`,
+    /// and fewer where their cells spread over more columns (of `columns`) than
+    /// [`BATCH_SPREAD`] allows.
+    fn take(&mut self, records: usize, columns: usize, ordinal: u64) -> RawBatch {
+        let mut out = RawBatch::default();
+        let (mut end, mut cells) = (self.taken, 0usize);
+        while end < self.rows.len() && end - self.taken < records {
+            cells += self.cells.get(end).map_or(0, |&n| n as usize);
+            let spread = (end + 1 - self.taken).saturating_mul(cells.min(columns));
+            if end > self.taken && spread > BATCH_SPREAD {
+                break;
+            }
+            end += 1;
+        }
+        let rows = self.rows.get_mut(self.taken..end).unwrap_or_default();
+        for (ordinal, row) in (ordinal..).zip(rows) {
+            let start = out.data.len();
+            out.data.push(b'{');
+            // Each cell starts with a comma, which the row's first drops.
+            out.data.extend_from_slice(row.get(1..).unwrap_or_default());
+            out.data.push(b'}');
+            *row = Vec::new();
+            out.items.push(crate::reader::RawItem::Record {
+                range: start..out.data.len(),
+                position: Position::line_start(ordinal, ordinal + 1, 0),
+            });
+        }
+        self.taken = end;
+        out
+    }
+
+    /// Whether rows are left to hand on.
+    fn has_rows(&self) -> bool {
+        self.taken < self.rows.len()
+    }
+}
+
+/// The keys of `schema`'s columns, JSON-quoted, once their types are checked.
+fn keys_of(schema: &arrow_schema::Schema, source: &str) -> Result<Vec<Vec<u8>>> {
+    for field in schema.fields() {
+        check_type(field.data_type(), field.name(), source)?;
+    }
+    Ok(schema.fields().iter().map(|f| json_key(f.name())).collect())
+}
+
+/// Fills `present` with each row of `batch`'s columns with a value, in column
+/// order (the lists are kept from batch to batch).
+fn fill_present(present: &mut Vec<Vec<u32>>, batch: &RecordBatch) {
+    present.resize_with(batch.num_rows(), Vec::new);
+    present.iter_mut().for_each(Vec::clear);
+    for (c, column) in batch.columns().iter().enumerate() {
+        let c = c as u32;
+        match rows_with_values(column.as_ref()) {
+            None => {}
+            Some(None) => present.iter_mut().for_each(|cells| cells.push(c)),
+            Some(Some(nulls)) => {
+                for r in nulls.valid_indices() {
+                    if let Some(cells) = present.get_mut(r) {
+                        cells.push(c);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Appends each row of `batch`'s cells with a value to its row in `rows`, each
+/// as `,"key":value` (`keys` are the batch's columns'), and counts them in `counts`;
+/// returns the bytes appended.
+fn push_cells(
+    batch: &RecordBatch,
+    keys: &[Vec<u8>],
+    present: &mut Vec<Vec<u32>>,
+    rows: &mut [Vec<u8>],
+    counts: &mut [u32],
+) -> usize {
+    let columns = batch.columns();
+    fill_present(present, batch);
+    let mut text = 0;
+    for (row, ((cells, out), count)) in present.iter().zip(rows).zip(counts).enumerate() {
+        *count = count.saturating_add(cells.len() as u32);
+        let before = out.len();
+        for &c in cells {
+            if let (Some(key), Some(column)) = (keys.get(c as usize), columns.get(c as usize)) {
+                out.push(b',');
+                out.extend_from_slice(key);
+                write_value(column.as_ref(), row, out);
+            }
+        }
+        text += out.len() - before;
+    }
+    text
 }
 
 /// Appends row `row` of a batch whose first row is `first_ordinal` as the JSON
@@ -516,24 +890,7 @@ impl Iterator for ParquetReader {
         }
         // Malformed pages may make the parquet crate panic rather than fail, or give
         // arrays whose buffers do not add up, on which reading a value panics.
-        // The rows of the batch being read: a batch is decoded as a whole.
-        let last = (self.row + self.batch_rows).min(self.num_rows.max(self.row + 1)) - 1;
-        let rows = Some((self.row, last));
-        let read = guarded(|| match self.reader.next()? {
-            Ok(batch) => Some(self.convert(&batch)),
-            Err(e) => Some(Err(Error::Parquet {
-                source_name: self.source.to_string(),
-                rows,
-                source: Box::new(e),
-            })),
-        });
-        let read = read.unwrap_or_else(|panic| {
-            Some(Err(Error::Parquet {
-                source_name: self.source.to_string(),
-                rows,
-                source: panic.into(),
-            }))
-        });
+        let read = guarded(|| self.read()).unwrap_or_else(|panic| Some(Err(self.corrupt(panic))));
         self.done = !matches!(read, Some(Ok(_)));
         read
     }
@@ -711,5 +1068,137 @@ mod tests {
         assert_eq!(batch_rows(100, 50_000), 100);
         assert_eq!(batch_rows(1024, 20_000_000), 1);
         assert_eq!(batch_rows(1024, 0), 1024);
+    }
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// A file of 20 rows in row groups of 7, with a struct, a list, a dictionary
+    /// column, an all-null column and sparse columns.
+    fn wide_test_file() -> std::result::Result<Vec<u8>, Box<dyn std::error::Error>> {
+        use arrow_array::builder::{Int64Builder, ListBuilder};
+        use arrow_array::{DictionaryArray, Int64Array, NullArray, StringArray};
+        use parquet::arrow::ArrowWriter;
+        use parquet::file::properties::WriterProperties;
+
+        let rows = 20;
+        let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..rows));
+        let fields = Fields::from(vec![
+            Field::new("a", DataType::Int64, true),
+            Field::new("b", DataType::Utf8, true),
+        ]);
+        let a: ArrayRef = Arc::new(Int64Array::from_iter(
+            (0..rows).map(|r| (r % 2 == 0).then_some(r * 10)),
+        ));
+        let b: ArrayRef = Arc::new(StringArray::from_iter(
+            (0..rows).map(|r| (r % 3 == 0).then(|| format!("b\"{r}"))),
+        ));
+        let nulls = arrow_buffer::NullBuffer::from_iter((0..rows).map(|r| r % 5 != 4));
+        let s: ArrayRef = Arc::new(StructArray::try_new(fields, vec![a, b], Some(nulls))?);
+        let mut list = ListBuilder::new(Int64Builder::new());
+        for r in 0..rows {
+            if r % 4 == 1 {
+                list.append_null();
+            } else {
+                list.values().append_slice(&(0..r % 3).collect::<Vec<_>>());
+                list.append(true);
+            }
+        }
+        let l: ArrayRef = Arc::new(list.finish());
+        let keys = arrow_array::Int8Array::from_iter(
+            (0..rows).map(|r| (r % 7 != 0).then_some((r % 2) as i8)),
+        );
+        let colours: ArrayRef = Arc::new(StringArray::from(vec!["red", "blue"]));
+        let d: ArrayRef = Arc::new(DictionaryArray::<arrow_array::types::Int8Type>::try_new(
+            keys, colours,
+        )?);
+        let mut columns = vec![
+            ("id".to_string(), ids),
+            ("s".to_string(), s),
+            ("l".to_string(), l),
+            ("d".to_string(), d),
+            (
+                "none".to_string(),
+                Arc::new(NullArray::new(rows as usize)) as ArrayRef,
+            ),
+        ];
+        for c in 0..8 {
+            let values = (0..rows).map(|r| ((r + c) % 6 == 0).then(|| format!("v{c}.{r}")));
+            columns.push((format!("c{c}"), Arc::new(StringArray::from_iter(values))));
+        }
+        let batch = RecordBatch::try_from_iter_with_nullable(
+            columns
+                .into_iter()
+                .map(|(name, column)| (name, column, true)),
+        )?;
+        let props = WriterProperties::builder()
+            .set_max_row_group_row_count(Some(7))
+            .build();
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+        writer.write(&batch)?;
+        writer.close()?;
+        Ok(bytes)
+    }
+
+    /// Every record `reader` gives: its text and position.
+    fn records_of(reader: ParquetReader) -> std::result::Result<Vec<(String, Position)>, Error> {
+        let mut records = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            for item in &batch.items {
+                if let crate::reader::RawItem::Record { range, position } = item {
+                    let text = String::from_utf8_lossy(batch.bytes(range)).into_owned();
+                    records.push((text, *position));
+                }
+            }
+        }
+        Ok(records)
+    }
+
+    #[test]
+    fn wide_files_read_a_row_group_in_slices_give_the_same_records() -> TestResult {
+        let bytes = wide_test_file()?;
+        let open = |batch_records: usize| {
+            let options = ReaderOptions::builder()
+                .with_skip_null(true)
+                .with_batch_records(batch_records)
+                .build()?;
+            ParquetReader::new(Input::from_bytes("w.parquet", bytes.clone())?, &options)
+        };
+        // In batches of whole rows (the file is narrow for 1,024 rows a batch).
+        let rows = open(1024)?;
+        assert!(matches!(rows.batches, Batches::Rows(_)));
+        let want = records_of(rows)?;
+        assert_eq!(want.len(), 20);
+        assert_eq!(
+            want[0].0,
+            r#"{"id":0,"s":{"a":0,"b":"b\"0"},"l":[],"c0":"v0.0","c6":"v6.0"}"#
+        );
+        assert_eq!(
+            want[8].0,
+            r#"{"id":8,"s":{"a":80,"b":null},"l":[0,1],"d":"red","c4":"v4.8"}"#
+        );
+        assert_eq!(want[9].0, r#"{"id":9,"d":"blue","c3":"v3.9"}"#);
+        assert_eq!(want[19].1, Position::line_start(19, 20, 0));
+        // So many rows a batch that the file counts as wide: a row group at a
+        // time, two leaf columns a slice, or every group over its budget.
+        for (slice_cells, budget) in [
+            (14, GROUP_TEXT_BUDGET),
+            (1, GROUP_TEXT_BUDGET),
+            (1 << 20, 0),
+        ] {
+            let mut reader = open(1 << 24)?;
+            let Batches::RowGroups(groups) = &mut reader.batches else {
+                panic!("a wide file is read a row group at a time");
+            };
+            groups.slice_cells = slice_cells;
+            groups.budget = budget;
+            assert_eq!(
+                records_of(reader)?,
+                want,
+                "{slice_cells} cells, budget {budget}"
+            );
+        }
+        Ok(())
     }
 }

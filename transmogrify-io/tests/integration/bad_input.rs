@@ -168,5 +168,20 @@ fn a_damaged_page_is_reported_with_the_rows_of_its_batch() -> TestResult {
         path.display()
     );
     assert!(error.starts_with(&want), "{error}");
+    // Read a row group at a time, a slice of its columns at a time (as a wide
+    // file whose nulls are left out is): the rows of the damaged group.
+    let options = ReaderOptions::builder()
+        .with_skip_null(true)
+        .with_batch_records(1 << 24)
+        .build()?;
+    let error = process_file(&processor, &path, "t", &options)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    let want = format!(
+        "{}: rows 1500-1999: corrupt or unreadable Parquet: ",
+        path.display()
+    );
+    assert!(error.starts_with(&want), "{error}");
     Ok(())
 }
