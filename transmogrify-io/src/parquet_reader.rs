@@ -46,6 +46,10 @@ pub(crate) struct ParquetReader {
     /// Per row of the batch being converted, its columns with a value (when
     /// `skip_null`).
     present: Vec<Vec<u32>>,
+    /// The file's leaf columns.
+    leaves: usize,
+    /// Batches converted but not yet handed on (see [`BATCH_SPREAD`]).
+    queued: std::collections::VecDeque<RawBatch>,
     /// The columns' keys, already JSON-quoted (`"name":`), once the first batch
     /// has been read.
     keys: Option<Vec<Vec<u8>>>,
@@ -104,14 +108,46 @@ struct Sliced {
 /// [`RowGroups`]).
 const GROUP_TEXT_BUDGET: usize = 64 << 20;
 
-/// How far the records of one batch read in slices may spread: their rows times
-/// the columns their cells may fill (their cells, or the file's columns if fewer).
-/// A batch is flattened as a whole, and a sparse table's rows take room in every
-/// column used among them: a 20,008-column file whose rows have 400 values each, in
-/// batches of 838 rows, peaked at 394 MB on two threads and 721 MB on two worker
-/// processes, in batches of 200 rows (4M) at 321 and 304 MB. Fewer rows cost time
-/// where every part of a table has all its columns to write.
-const BATCH_SPREAD: usize = 1 << 22;
+/// How far the records of one batch handed on may spread: their rows times the
+/// columns their cells may fill (their cells, or the file's leaf columns if fewer).
+/// A batch is flattened as one part of the output, and a sparse table's part takes
+/// room in every column used among its rows. Two threads to Parquet, a 10,000-column
+/// file of 5,000 rows with about 200 values each: whole batches of 1,024 rows
+/// peaked at 531 MB (two processes 569 MB), a spread of 4M at 352–368 MB, 2M at
+/// 280–318 MB, 1M at 233–265 MB; a 20,008-column file of 1,500 rows with about 400
+/// values each 394 MB (two processes 721 MB) in batches of 838 rows, 172 MB at 1M.
+/// Fewer rows a batch cost time where every part of a table has all its columns
+/// to write: at 1M, 50,002 columns to CSV on two threads took 8.2 s against 6.6 s.
+const BATCH_SPREAD: usize = 1 << 20;
+
+/// The spread of the rows of a batch being made (see [`BATCH_SPREAD`]).
+struct Spread {
+    /// The file's leaf columns.
+    columns: usize,
+    rows: usize,
+    cells: usize,
+}
+
+impl Spread {
+    fn new(columns: usize) -> Self {
+        Spread {
+            columns,
+            rows: 0,
+            cells: 0,
+        }
+    }
+
+    /// Counts a row of `cells` cells if the batch has room for it (a batch always
+    /// has room for its first row).
+    fn add(&mut self, cells: usize) -> bool {
+        let (rows, total) = (self.rows + 1, self.cells.saturating_add(cells));
+        if self.rows > 0 && rows.saturating_mul(total.min(self.columns)) > BATCH_SPREAD {
+            return false;
+        }
+        (self.rows, self.cells) = (rows, total);
+        true
+    }
+}
 
 /// Most cells (rows times leaf columns) in one slice of a row group (see
 /// [`RowGroups`]). A 50,002-column file of 20,439 rows in one row group, to Parquet
@@ -156,7 +192,7 @@ impl ParquetReader {
             source: e,
         };
         // The parquet crate may panic on a malformed footer rather than fail.
-        let (batches, num_rows, batch_rows) = guarded(|| {
+        let (batches, num_rows, batch_rows, leaves) = guarded(|| {
             let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
             let num_rows =
                 u64::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
@@ -185,7 +221,7 @@ impl ParquetReader {
                 let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
                 Batches::Rows(builder.with_batch_size(rows).build()?)
             };
-            Ok((batches, num_rows, rows as u64))
+            Ok((batches, num_rows, rows as u64, leaves))
         })
         .map_err(|panic| corrupt(panic.into()))?
         .map_err(|e: parquet::errors::ParquetError| corrupt(Box::new(e)))?;
@@ -199,47 +235,54 @@ impl ParquetReader {
             total: input.total_bytes,
             skip_null: options.skip_null,
             present: Vec::new(),
+            leaves,
+            queued: Default::default(),
             keys: None,
             done: false,
         })
     }
 
     fn convert(&mut self, batch: &RecordBatch) -> Result<RawBatch> {
-        let mut out = RawBatch::default();
         // Every batch of the file has its schema: the types are checked and the
         // keys quoted at the first.
         let keys = match self.keys.take() {
             Some(keys) => keys,
             None => keys_of(&batch.schema(), &self.source)?,
         };
+        let columns = batch.columns();
         if self.skip_null {
-            self.convert_present(batch, &keys, &mut out);
-        } else {
-            for row in 0..batch.num_rows() {
-                let cells = keys.iter().zip(batch.columns());
-                let cells = cells.map(|(k, c)| (k.as_slice(), c.as_ref()));
-                push_row(&mut out, self.row, row, cells);
+            fill_present(&mut self.present, batch);
+        }
+        // Batches handed on are held to BATCH_SPREAD: the rest wait in `queued`.
+        let mut spread = Spread::new(self.leaves);
+        let mut out = RawBatch::default();
+        for row in 0..batch.num_rows() {
+            let present = self.present.get(row).filter(|_| self.skip_null);
+            let cells = present.map_or(keys.len(), Vec::len);
+            if !spread.add(cells) {
+                self.queued.push_back(std::mem::take(&mut out));
+                spread = Spread::new(self.leaves);
+                spread.add(cells);
+            }
+            match present {
+                Some(present) => {
+                    let cells = present.iter().filter_map(|&c| {
+                        let (key, column) = (keys.get(c as usize)?, columns.get(c as usize)?);
+                        Some((key.as_slice(), column.as_ref()))
+                    });
+                    push_row(&mut out, self.row, row, cells);
+                }
+                None => {
+                    let cells = keys.iter().zip(columns);
+                    let cells = cells.map(|(k, c)| (k.as_slice(), c.as_ref()));
+                    push_row(&mut out, self.row, row, cells);
+                }
             }
         }
+        self.queued.push_back(out);
         self.row += batch.num_rows() as u64;
         self.keys = Some(keys);
-        Ok(out)
-    }
-
-    /// [`convert`](Self::convert) without the null cells: each row gets the columns
-    /// with a value in it, in column order. The columns' validity is read a column at
-    /// a time (skipping 64 rows of nulls at once), so a wide, sparse file costs what
-    /// its values cost, not rows times columns.
-    fn convert_present(&mut self, batch: &RecordBatch, keys: &[Vec<u8>], out: &mut RawBatch) {
-        let columns = batch.columns();
-        fill_present(&mut self.present, batch);
-        for (row, cells) in self.present.iter().take(batch.num_rows()).enumerate() {
-            let cells = cells.iter().filter_map(|&c| {
-                let (key, column) = (keys.get(c as usize)?, columns.get(c as usize)?);
-                Some((key.as_slice(), column.as_ref()))
-            });
-            push_row(out, self.row, row, cells);
-        }
+        Ok(self.queued.pop_front().unwrap_or_default())
     }
 
     /// The error for a failed read of the rows being read.
@@ -253,6 +296,9 @@ impl ParquetReader {
 
     /// The next batch of records, `None` after the last.
     fn read(&mut self) -> Option<Result<RawBatch>> {
+        if let Some(batch) = self.queued.pop_front() {
+            return Some(Ok(batch));
+        }
         // The rows of the batch being read: a batch is decoded as a whole.
         let last = (self.row + self.batch_rows).min(self.num_rows.max(self.row + 1)) - 1;
         let next = match &mut self.batches {
@@ -458,13 +504,11 @@ impl Sliced {
     /// [`BATCH_SPREAD`] allows.
     fn take(&mut self, records: usize, columns: usize, ordinal: u64) -> RawBatch {
         let mut out = RawBatch::default();
-        let (mut end, mut cells) = (self.taken, 0usize);
-        while end < self.rows.len() && end - self.taken < records {
-            cells += self.cells.get(end).map_or(0, |&n| n as usize);
-            let spread = (end + 1 - self.taken).saturating_mul(cells.min(columns));
-            if end > self.taken && spread > BATCH_SPREAD {
-                break;
-            }
+        let (mut end, mut spread) = (self.taken, Spread::new(columns));
+        while end < self.rows.len()
+            && end - self.taken < records
+            && spread.add(self.cells.get(end).map_or(0, |&n| n as usize))
+        {
             end += 1;
         }
         let rows = self.rows.get_mut(self.taken..end).unwrap_or_default();
@@ -1198,6 +1242,74 @@ mod tests {
                 want,
                 "{slice_cells} cells, budget {budget}"
             );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_batch_spreads_over_at_most_a_million_cells() {
+        // Rows of 10 cells out of 50,000 columns: 323 rows (323 × 3,230 cells).
+        let mut spread = Spread::new(50_000);
+        let rows = std::iter::repeat(10).take_while(|&n| spread.add(n)).count();
+        assert_eq!(rows, 323);
+        // Full rows of 2,000 columns: 524 rows; a first row always fits.
+        let mut spread = Spread::new(2_000);
+        assert_eq!(
+            std::iter::repeat(2_000)
+                .take_while(|&n| spread.add(n))
+                .count(),
+            524
+        );
+        let mut spread = Spread::new(5_000_000);
+        assert!(spread.add(5_000_000));
+        assert!(!spread.add(1));
+    }
+
+    #[test]
+    fn batches_too_spread_are_handed_on_in_parts() -> TestResult {
+        use arrow_array::Int32Array;
+        use parquet::arrow::ArrowWriter;
+
+        // 1,024 rows of 1,100 columns: 1,126,400 cells, handed on as 953 rows and 71.
+        let columns = (0..1100).map(|c| {
+            let values = (0..1024).map(|r| c * 10_000 + r);
+            (
+                format!("c{c}"),
+                Arc::new(Int32Array::from_iter_values(values)) as ArrayRef,
+            )
+        });
+        let batch = RecordBatch::try_from_iter(columns)?;
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
+        writer.write(&batch)?;
+        writer.close()?;
+        for skip_null in [true, false] {
+            let options = ReaderOptions::builder().with_skip_null(skip_null).build()?;
+            let reader =
+                ParquetReader::new(Input::from_bytes("s.parquet", bytes.clone())?, &options)?;
+            let mut sizes = Vec::new();
+            let mut records = Vec::new();
+            for batch in reader {
+                let batch = batch?;
+                sizes.push(batch.len());
+                for item in &batch.items {
+                    if let crate::reader::RawItem::Record { range, position } = item {
+                        records.push((batch.bytes(range).to_vec(), *position));
+                    }
+                }
+            }
+            assert_eq!(sizes, [953, 71]);
+            for (r, (text, position)) in records.iter().enumerate() {
+                assert_eq!(*position, Position::line_start(r as u64, r as u64 + 1, 0));
+                let cells: Vec<String> = (0..1100)
+                    .map(|c| format!("\"c{c}\":{}", c * 10_000 + r))
+                    .collect();
+                assert_eq!(
+                    String::from_utf8_lossy(text),
+                    format!("{{{}}}", cells.join(","))
+                );
+            }
+            assert_eq!(records.len(), 1024);
         }
         Ok(())
     }
