@@ -111,11 +111,12 @@ const GROUP_TEXT_BUDGET: usize = 64 << 20;
 /// How far the records of one batch handed on may spread: their rows times the
 /// columns their cells may fill (their cells, or the file's leaf columns if fewer).
 /// A batch is flattened as one part of the output, and a sparse table's part takes
-/// room in every column used among its rows. Two threads to Parquet, a 10,000-column
-/// file of 5,000 rows with about 200 values each: whole batches of 1,024 rows
-/// peaked at 531 MB (two processes 569 MB), a spread of 4M at 352–368 MB, 2M at
-/// 280–318 MB, 1M at 233–265 MB; a 20,008-column file of 1,500 rows with about 400
-/// values each 394 MB (two processes 721 MB) in batches of 838 rows, 172 MB at 1M.
+/// room in every column used among its rows. A 10,000-column file of 5,000 rows
+/// with about 200 values each, two threads: whole batches of 1,024 rows peaked at
+/// 531 MB to CSV (two processes 569 MB); to Parquet a spread of 4M at 352–368 MB,
+/// 2M at 280–318 MB, 1M at 233–265 MB. A 20,008-column file of 1,500 rows with
+/// about 400 values each, to CSV: 394 MB (two processes 721 MB) in batches of 838
+/// rows, 169–171 MB (161 MB) at 1M.
 /// Fewer rows a batch cost time where every part of a table has all its columns
 /// to write: at 1M, 50,002 columns to CSV on two threads took 8.2 s against 6.6 s.
 const BATCH_SPREAD: usize = 1 << 20;
@@ -429,7 +430,8 @@ impl RowGroups {
                     .map_or(0, Vec::len)
                     + 1;
                 let pages = u64::try_from(column.uncompressed_size()).unwrap_or(0);
-                usize::try_from(present * key as u64 + pages).unwrap_or(usize::MAX)
+                let text = present.saturating_mul(key as u64).saturating_add(pages);
+                usize::try_from(text).unwrap_or(usize::MAX)
             })
             .fold(0, usize::saturating_add)
     }
