@@ -113,10 +113,10 @@ const GROUP_TEXT_BUDGET: usize = 64 << 20;
 /// A batch is flattened as one part of the output, and a sparse table's part takes
 /// room in every column used among its rows. A 10,000-column file of 5,000 rows
 /// with about 200 values each, two threads: whole batches of 1,024 rows peaked at
-/// 531 MB to CSV (two processes 569 MB); to Parquet a spread of 4M at 352–368 MB,
-/// 2M at 280–318 MB, 1M at 233–265 MB. A 20,008-column file of 1,500 rows with
-/// about 400 values each, to CSV: 394 MB (two processes 721 MB) in batches of 838
-/// rows, 169–171 MB (161 MB) at 1M.
+/// 518 MiB to CSV (two processes 556 MiB); to CSV or Parquet a spread of 4M at
+/// 344–359 MiB, 2M at 273–310 MiB, 1M at 228–259 MiB. A 20,008-column file of 1,500
+/// rows with about 400 values each, to CSV: 385 MiB (two processes 705 MiB) in
+/// batches of 838 rows, 169–171 MiB (161 MiB) at 1M.
 /// Fewer rows a batch cost time where every part of a table has all its columns
 /// to write: at 1M, 50,002 columns to CSV on two threads took 8.2 s against 6.6 s.
 const BATCH_SPREAD: usize = 1 << 20;
@@ -152,8 +152,8 @@ impl Spread {
 
 /// Most cells (rows times leaf columns) in one slice of a row group (see
 /// [`RowGroups`]). A 50,002-column file of 20,439 rows in one row group, to Parquet
-/// on two threads: 4M cells a slice (205 columns) peaked at 205–218 MB, 16M at 255
-/// MB (the slice's arrays), 1M no lower (205–215 MB).
+/// on two threads: 4M cells a slice (205 columns) peaked at 200–213 MiB, 16M at
+/// 249–250 MiB (the slice's arrays), 1M no lower (200–210 MiB).
 const SLICE_CELLS: usize = 1 << 22;
 
 /// Most cells (rows times leaf columns) in one batch read from a Parquet file:
@@ -339,8 +339,7 @@ impl ParquetReader {
             }
             if groups.sliced.has_rows() {
                 let rows = usize::try_from(self.batch_rows).unwrap_or(usize::MAX);
-                let columns = groups.metadata.parquet_schema().num_columns();
-                let out = groups.sliced.take(rows, columns, self.row);
+                let out = groups.sliced.take(rows, self.leaves, self.row);
                 self.row += out.len() as u64;
                 return Some(Ok(out));
             }
