@@ -218,8 +218,18 @@ impl TextColumn {
     /// Turns the first `rows` rows into an Arrow array (padding with nulls) and
     /// empties the column for the next batch, keeping its kinds.
     pub(crate) fn finish(&mut self, rows: usize) -> Result<ArrayRef> {
+        self.finish_batch(rows, true)
+    }
+
+    /// [`finish`](Self::finish) for the last batch of a column: the emptied column
+    /// is left without room, sparing two allocations that would only be freed.
+    pub(crate) fn finish_last(&mut self, rows: usize) -> Result<ArrayRef> {
+        self.finish_batch(rows, false)
+    }
+
+    fn finish_batch(&mut self, rows: usize, more: bool) -> Result<ArrayRef> {
         self.pad_to(rows);
-        let data_cap = self.data.len();
+        let data_cap = if more { self.data.len() } else { 0 };
         let data = std::mem::replace(&mut self.data, Vec::with_capacity(data_cap));
         let mut offsets = std::mem::take(&mut self.offsets);
         offsets.truncate(rows + 1);
@@ -230,8 +240,10 @@ impl TextColumn {
         // of keys each record picks a few of) would otherwise hold a batch's worth
         // of offsets for every key ever seen.
         let values = rows - nulls.as_ref().map_or(0, NullBuffer::null_count);
-        let room = if values * 8 >= rows { rows + 1 } else { 1 };
-        self.offsets = Vec::with_capacity(room);
+        if more {
+            let room = if values * 8 >= rows { rows + 1 } else { 1 };
+            self.offsets = Vec::with_capacity(room);
+        }
         self.offsets.push(0);
         let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
         let data = Buffer::from_vec(data);
@@ -252,12 +264,14 @@ impl TextColumn {
 /// starts with that much room: its first batch then grows without copying itself
 /// again at every doubling (later batches keep the room of the one before).
 #[derive(Debug, Default)]
-pub(crate) struct SizeHints(std::sync::Mutex<std::collections::HashMap<String, (usize, usize)>>);
+pub(crate) struct SizeHints(std::sync::RwLock<std::collections::HashMap<String, (usize, usize)>>);
 
 impl SizeHints {
     /// A new column for `key`, with the room its first batch took last time.
     pub(crate) fn column(&self, key: &str) -> TextColumn {
-        let hint = self.0.lock().ok().and_then(|sizes| sizes.get(key).copied());
+        // Read-locked: the workers of a processor look up every new column of
+        // every part here, thousands at once on wide tables.
+        let hint = self.0.read().ok().and_then(|sizes| sizes.get(key).copied());
         match hint {
             Some((rows, bytes)) => TextColumn::with_capacity(rows, bytes),
             None => TextColumn::default(),
@@ -266,15 +280,20 @@ impl SizeHints {
 
     /// Remembers the sizes of first batches.
     pub(crate) fn record(&self, sizes: impl IntoIterator<Item = (String, (usize, usize))>) {
-        if let Ok(mut all) = self.0.lock() {
+        if let Ok(mut all) = self.0.write() {
             all.extend(sizes);
         }
     }
 }
 
-/// The key of a column in [`SizeHints`].
-pub(crate) fn size_key<'a>(table: &str, column: impl IntoIterator<Item = &'a str>) -> String {
-    let mut key = String::from(table);
+/// The key of a column in [`SizeHints`], written into `key` (emptied first).
+pub(crate) fn size_key<'k, 'a>(
+    key: &'k mut String,
+    table: &str,
+    column: impl IntoIterator<Item = &'a str>,
+) -> &'k str {
+    key.clear();
+    key.push_str(table);
     for part in column {
         key.push('\u{1f}');
         key.push_str(part);

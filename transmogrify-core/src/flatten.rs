@@ -237,6 +237,8 @@ pub(crate) struct Flattener {
     /// current record, so a rollback can restore them.
     kind_log: Vec<(u32, u32, u16)>,
     key_scratch: Vec<u8>,
+    /// Room for a column's key in `sizes`.
+    size_key: String,
     /// Number of the object being walked (see `Node::stamp`).
     object_stamp: u64,
     /// Whether the record being walked repeats a key in some object.
@@ -257,16 +259,16 @@ pub(crate) struct Flattener {
 }
 
 /// The key of a table's data column in [`SizeHints`].
-fn column_size_key(table_path: &str, column: &ColKey) -> String {
+fn column_size_key<'k>(key: &'k mut String, table_path: &str, column: &ColKey) -> &'k str {
     match column {
-        ColKey::Path(path) => size_key(table_path, path.iter().map(|p| &**p)),
-        ColKey::Value => size_key(table_path, ["[value]"]),
+        ColKey::Path(path) => size_key(key, table_path, path.iter().map(|p| &**p)),
+        ColKey::Value => size_key(key, table_path, ["[value]"]),
     }
 }
 
 /// The key of a table's id column in [`SizeHints`].
-fn id_size_key(table_path: &str) -> String {
-    size_key(table_path, ["[id]"])
+fn id_size_key<'k>(key: &'k mut String, table_path: &str) -> &'k str {
+    size_key(key, table_path, ["[id]"])
 }
 
 impl Flattener {
@@ -281,7 +283,8 @@ impl Flattener {
             _ => None,
         };
         let mut main = Table::new(TableKey::main(), NONE, &cfg.separator, patterns.as_ref());
-        main.ids = sizes.column(&id_size_key(""));
+        let mut size_key = String::new();
+        main.ids = sizes.column(id_size_key(&mut size_key, ""));
         Flattener {
             entity: Arc::from(entity),
             source: Arc::from("<input>"),
@@ -295,6 +298,7 @@ impl Flattener {
             touched: Vec::new(),
             kind_log: Vec::new(),
             key_scratch: Vec::new(),
+            size_key,
             object_stamp: 0,
             repeated_key: false,
             text_scratch: Vec::new(),
@@ -928,10 +932,11 @@ impl Flattener {
             table.id_field_col = idx as u32;
         }
         let key = ColKey::Path(Arc::from(path));
-        table.columns.push(
-            self.sizes
-                .column(&column_size_key(&table.path_joined, &key)),
-        );
+        table.columns.push(self.sizes.column(column_size_key(
+            &mut self.size_key,
+            &table.path_joined,
+            &key,
+        )));
         table.col_keys.push(key);
         table.col_nodes.push(node);
         self.nodes[node as usize].column = idx as u32;
@@ -955,10 +960,11 @@ impl Flattener {
             return Err(Fail::Columns(t).into());
         }
         let idx = table.columns.len();
-        table.columns.push(
-            self.sizes
-                .column(&column_size_key(&table.path_joined, &ColKey::Value)),
-        );
+        table.columns.push(self.sizes.column(column_size_key(
+            &mut self.size_key,
+            &table.path_joined,
+            &ColKey::Value,
+        )));
         table.col_keys.push(ColKey::Value);
         table.col_nodes.push(NONE);
         table.value_col = idx as u32;
@@ -1002,7 +1008,9 @@ impl Flattener {
             &self.cfg.separator,
             self.patterns.as_ref(),
         );
-        table.ids = self.sizes.column(&id_size_key(&table.path_joined));
+        table.ids = self
+            .sizes
+            .column(id_size_key(&mut self.size_key, &table.path_joined));
         self.tables.push(table);
         self.chunks.push(Vec::new());
         Ok(ct)
@@ -1193,16 +1201,24 @@ impl Flattener {
 
     /// Moves everything buffered into Arrow chunks.
     pub(crate) fn flush(&mut self) -> Result<()> {
+        self.flush_batch(false)
+    }
+
+    /// [`flush`](Self::flush); `last` when the session ends with it, so that the
+    /// emptied columns are not given room again.
+    fn flush_batch(&mut self, last: bool) -> Result<()> {
         self.batch_records = 0;
         if !self.sized {
             self.sized = true;
             self.sizes.record(self.tables.iter().flat_map(|table| {
-                let id = (id_size_key(&table.path_joined), table.ids.size());
-                let columns = table
-                    .columns
-                    .iter()
-                    .zip(&table.col_keys)
-                    .map(|(c, key)| (column_size_key(&table.path_joined, key), c.size()));
+                let mut name = String::new();
+                id_size_key(&mut name, &table.path_joined);
+                let id = (name, table.ids.size());
+                let columns = table.columns.iter().zip(&table.col_keys).map(|(c, key)| {
+                    let mut name = String::new();
+                    column_size_key(&mut name, &table.path_joined, key);
+                    (name, c.size())
+                });
                 std::iter::once(id).chain(columns)
             }));
         }
@@ -1223,7 +1239,7 @@ impl Flattener {
                     col.set(r, id, kind::STRING)?;
                 }
             }
-            parent_ids.push(Some(col.finish(table.rows)?));
+            parent_ids.push(Some(col.finish_last(table.rows)?));
         }
         for (t, parent_id) in parent_ids.into_iter().enumerate() {
             let table = &mut self.tables[t];
@@ -1231,16 +1247,25 @@ impl Flattener {
             if rows == 0 {
                 continue;
             }
-            let mut columns = Vec::new();
+            let used = table.columns.iter().filter(|c| c.len() > 0).count();
+            let mut columns = Vec::with_capacity(used);
             for (i, c) in table.columns.iter_mut().enumerate() {
                 if c.len() == 0 {
                     continue;
                 }
                 let kinds = c.kinds;
-                let array = c.finish(rows)?;
+                let array = if last {
+                    c.finish_last(rows)?
+                } else {
+                    c.finish(rows)?
+                };
                 columns.push((table.col_keys[i].clone(), kinds, array));
             }
-            let ids = table.ids.finish(rows)?;
+            let ids = if last {
+                table.ids.finish_last(rows)?
+            } else {
+                table.ids.finish(rows)?
+            };
             let indices = if table.parent == NONE {
                 None
             } else {
@@ -1290,7 +1315,7 @@ impl Flattener {
 
     /// Ends the session.
     pub(crate) fn finish(mut self) -> Result<ProcessingResult> {
-        self.flush()?;
+        self.flush_batch(true)?;
         let mut tables = Vec::new();
         for (t, chunks) in std::mem::take(&mut self.chunks).into_iter().enumerate() {
             if chunks.is_empty() {
