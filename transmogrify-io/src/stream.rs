@@ -98,6 +98,85 @@ impl Write for FrameWriter<'_> {
     }
 }
 
+/// Encodes `batch` (made compact where that is smaller) as one Arrow IPC file frame.
+fn write_frame(batch: &RecordBatch, out: &mut impl Write) -> Result<()> {
+    let compact = crate::spill_frame::compact_chunk(batch);
+    let batch = compact.as_ref().unwrap_or(batch);
+    IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5)
+        .and_then(|o| FileWriter::try_new_with_options(out, &batch.schema(), o))
+        .and_then(|mut w| {
+            w.write(batch)?;
+            w.finish()
+        })
+        .map_err(|e| Error::arrow("spilling a chunk", e))
+}
+
+/// Makes parts ready for a [`StreamingOutput`] in the thread that flattened them
+/// ([`StreamingOutput::preparer`]), so that the output, taking parts one at a time
+/// and in order, only appends their bytes; and so that their arrays, thousands of
+/// small buffers in a wide table, are freed by the thread that allocated them.
+#[derive(Debug, Clone, Copy)]
+pub struct PartPreparer {
+    /// Whether the output spills parts (otherwise it writes them from their arrays).
+    spill: bool,
+}
+
+/// A part made ready by a [`PartPreparer`], for [`StreamingOutput::add_prepared`].
+#[derive(Debug)]
+pub struct PreparedPart(Prepared);
+
+#[derive(Debug)]
+enum Prepared {
+    /// For an output writing parts from their arrays.
+    Whole(ProcessingResult),
+    /// Encoded as spill frames, keeping only the part's layout.
+    Spilled {
+        layout: ProcessingResult,
+        tables: Vec<SpilledTable>,
+    },
+}
+
+/// A part's chunks of one table as spill frames.
+#[derive(Debug)]
+struct SpilledTable {
+    path: Vec<String>,
+    array_levels: Vec<u32>,
+    /// The frames, one after the other.
+    bytes: Vec<u8>,
+    /// The length of each frame.
+    frames: Vec<u64>,
+}
+
+impl PartPreparer {
+    /// Encodes `part` for its output, dropping its arrays.
+    ///
+    /// # Errors
+    /// [`Error::Arrow`] when a chunk cannot be encoded.
+    pub fn prepare(&self, part: ProcessingResult) -> Result<PreparedPart> {
+        if !self.spill {
+            return Ok(PreparedPart(Prepared::Whole(part)));
+        }
+        let mut tables = Vec::new();
+        for table in part.raw_tables() {
+            let mut spilled = SpilledTable {
+                path: table.path.clone(),
+                array_levels: table.array_levels.clone(),
+                bytes: Vec::new(),
+                frames: Vec::new(),
+            };
+            for batch in table {
+                let start = spilled.bytes.len();
+                write_frame(&batch?, &mut spilled.bytes)?;
+                spilled.frames.push((spilled.bytes.len() - start) as u64);
+            }
+            tables.push(spilled);
+        }
+        let layout = part.compact_layout();
+        drop(part);
+        Ok(PreparedPart(Prepared::Spilled { layout, tables }))
+    }
+}
+
 /// Writes the tables of a run given part by part, in bounded memory, with every
 /// table's final column set and types.
 ///
@@ -217,49 +296,97 @@ impl StreamingOutput {
                 self.spill_table(table)?;
             }
         }
-        let changed = match &mut self.layout {
-            Some(all) => {
-                let change = all.merge_layout_changes(&part)?;
-                // In typed mode a new kind may change a column's type.
-                change.columns || (change.kinds && !self.config.cast_to_string())
-            }
-            None => {
-                self.layout = Some(part.compact_layout());
-                true
-            }
-        };
+        let changed = self.add_layout(&part)?;
         if let (Some(direct), Some(layout)) = (&mut self.direct, &self.layout) {
             direct.write_part(&part, layout, changed, &self.dir)?;
         }
         Ok(())
     }
 
+    /// What [`prepare`](PartPreparer::prepare)s parts for this output, in any thread.
+    pub fn preparer(&self) -> PartPreparer {
+        PartPreparer {
+            spill: self.direct.is_none(),
+        }
+    }
+
+    /// Adds a part [`prepare`](PartPreparer::prepare)d by this output's
+    /// [`preparer`](Self::preparer): [`add`](Self::add) with the spill frames
+    /// already encoded.
+    pub fn add_prepared(&mut self, part: PreparedPart) -> Result<()> {
+        match part.0 {
+            Prepared::Whole(part) => self.add(part),
+            Prepared::Spilled { layout, tables } => {
+                if self.direct.is_some() {
+                    return Err(Error::Internal(
+                        "a part prepared for spilling given to direct output".into(),
+                    ));
+                }
+                for table in tables {
+                    let i = self.spill_index(&table.path, &table.array_levels)?;
+                    let spill = self
+                        .spills
+                        .get_mut(i)
+                        .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
+                    let file = spill
+                        .file
+                        .as_mut()
+                        .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
+                    gated(|| file.write_all(&table.bytes))
+                        .map_err(|e| Error::io(&spill.file_path, e))?;
+                    spill.frames.extend_from_slice(&table.frames);
+                    spill.bytes += table.bytes.len() as u64;
+                    spill.reserve.ahead(file, spill.bytes);
+                }
+                self.add_layout(&layout).map(drop)
+            }
+        }
+    }
+
+    /// Merges a part's layout into the run's; whether the tables' schemas may change
+    /// with it.
+    fn add_layout(&mut self, part: &ProcessingResult) -> Result<bool> {
+        match &mut self.layout {
+            Some(all) => {
+                let change = all.merge_layout_changes(part)?;
+                // In typed mode a new kind may change a column's type.
+                Ok(change.columns || (change.kinds && !self.config.cast_to_string()))
+            }
+            None => {
+                self.layout = Some(part.compact_layout());
+                Ok(true)
+            }
+        }
+    }
+
+    /// The spill of the table `path` (`array_levels`), opened on first use.
+    fn spill_index(&mut self, path: &[String], array_levels: &[u32]) -> Result<usize> {
+        let key = (path.to_vec(), array_levels.to_vec());
+        if let Some(&i) = self.by_key.get(&key) {
+            return Ok(i);
+        }
+        let file_path = self
+            .spill_dir
+            .path()
+            .join(format!("table-{}.ipc", self.spills.len()));
+        let file = gated(|| File::create(&file_path)).map_err(|e| Error::io(&file_path, e))?;
+        self.by_key.insert(key, self.spills.len());
+        self.spills.push(Spill {
+            path: path.to_vec(),
+            array_levels: array_levels.to_vec(),
+            file_path,
+            file: Some(file),
+            frames: Vec::new(),
+            bytes: 0,
+            reserve: Reserve::default(),
+        });
+        Ok(self.spills.len() - 1)
+    }
+
     /// Appends a part's chunks of one table to the table's spill file, one Arrow IPC
     /// frame per chunk.
     fn spill_table(&mut self, table: RawChunks<'_>) -> Result<()> {
-        let key = (table.path.clone(), table.array_levels.clone());
-        let i = match self.by_key.get(&key) {
-            Some(&i) => i,
-            None => {
-                let file_path = self
-                    .spill_dir
-                    .path()
-                    .join(format!("table-{}.ipc", self.spills.len()));
-                let file =
-                    gated(|| File::create(&file_path)).map_err(|e| Error::io(&file_path, e))?;
-                self.by_key.insert(key, self.spills.len());
-                self.spills.push(Spill {
-                    path: table.path.clone(),
-                    array_levels: table.array_levels.clone(),
-                    file_path,
-                    file: Some(file),
-                    frames: Vec::new(),
-                    bytes: 0,
-                    reserve: Reserve::default(),
-                });
-                self.spills.len() - 1
-            }
-        };
+        let i = self.spill_index(&table.path, &table.array_levels)?;
         let spill = self
             .spills
             .get_mut(i)
@@ -270,7 +397,6 @@ impl StreamingOutput {
             .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
         for batch in table {
             let batch = batch?;
-            let batch = crate::spill_frame::compact_chunk(&batch).unwrap_or(batch);
             // The IPC writer's finish drains it; a frame that failed part way
             // may have left bytes in it.
             self.spill_buffer.clear();
@@ -280,16 +406,11 @@ impl StreamingOutput {
                 bytes: 0,
                 error: None,
             };
-            let written = IpcWriteOptions::try_new(8, false, arrow_ipc::MetadataVersion::V5)
-                .and_then(|o| FileWriter::try_new_with_options(&mut out, &batch.schema(), o))
-                .and_then(|mut w| {
-                    w.write(&batch)?;
-                    w.finish()
-                });
+            let written = write_frame(&batch, &mut out);
             if let Some(e) = out.error.take() {
                 return Err(Error::io(&spill.file_path, e));
             }
-            written.map_err(|e| Error::arrow("spilling a chunk", e))?;
+            written?;
             spill.frames.push(out.bytes);
             spill.bytes += out.bytes;
             spill.reserve.ahead(file, spill.bytes);

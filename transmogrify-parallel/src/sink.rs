@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use parking_lot::{Condvar, Mutex};
 use transmogrify_core::{ProcessingResult, ResultCollector};
-use transmogrify_io::{OutputFile, OutputSummary, StreamingOutput, TableJob, TableJobs};
+use transmogrify_io::{
+    OutputFile, OutputSummary, PartPreparer, PreparedPart, StreamingOutput, TableJob, TableJobs,
+};
 
 use crate::error::{Error, Result};
 
@@ -33,7 +35,7 @@ impl ResultSink for ResultCollector {
 /// Parts waiting for their turn, and whether a thread is handing parts over.
 struct Ordered {
     next: u64,
-    pending: BTreeMap<u64, Option<ProcessingResult>>,
+    pending: BTreeMap<u64, Option<PreparedPart>>,
     /// A worker is handing the parts next in line to the output (outside this lock):
     /// the others leave theirs here and go back to work.
     draining: bool,
@@ -78,6 +80,8 @@ pub struct StreamingSink {
     /// Signalled whenever the writing worker takes a part or stops.
     taken: Condvar,
     out: Mutex<Option<StreamingOutput>>,
+    /// Encodes each part in the worker that brings it.
+    preparer: PartPreparer,
     writers: usize,
 }
 
@@ -133,6 +137,7 @@ impl StreamingSink {
     /// A sink writing through `out`.
     pub fn new(out: StreamingOutput) -> Self {
         StreamingSink {
+            preparer: out.preparer(),
             state: Mutex::new(Ordered {
                 next: 0,
                 pending: BTreeMap::new(),
@@ -164,7 +169,7 @@ impl StreamingSink {
             .ok_or_else(|| Error::Config("the output was already finished".into()))?;
         for (_, part) in std::mem::take(&mut state.pending) {
             if let Some(part) = part {
-                out.add(part)?;
+                out.add_prepared(part)?;
             }
         }
         Ok(out.finish_with(&ThreadedTables(writers))?)
@@ -185,7 +190,7 @@ impl StreamingSink {
 
     /// Leaves part `seq` (`None`: it will not come) and, unless another worker is at
     /// it, hands every part that is next in line to the output.
-    fn offer(&self, seq: u64, part: Option<ProcessingResult>) -> Result<()> {
+    fn offer(&self, seq: u64, part: Option<PreparedPart>) -> Result<()> {
         let mut state = self.state.lock();
         state.pending.insert(seq, part);
         // Unless the part next in line is here and nobody is writing, back to work;
@@ -218,7 +223,7 @@ impl StreamingSink {
             self.taken.notify_all();
             drop(state);
             let added = match (part, self.out.lock().as_mut()) {
-                (Some(part), Some(out)) => out.add(part),
+                (Some(part), Some(out)) => out.add_prepared(part),
                 _ => Ok(()),
             };
             state = self.state.lock();
@@ -234,7 +239,15 @@ impl StreamingSink {
 
 impl ResultSink for StreamingSink {
     fn accept(&self, seq: u64, part: ProcessingResult) -> Result<()> {
-        self.offer(seq, Some(part))
+        match self.preparer.prepare(part) {
+            Ok(part) => self.offer(seq, Some(part)),
+            Err(e) => {
+                let mut state = self.state.lock();
+                state.failed = true;
+                self.taken.notify_all();
+                Err(e.into())
+            }
+        }
     }
 
     fn gap(&self, seq: u64) -> Result<()> {

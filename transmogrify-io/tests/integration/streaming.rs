@@ -5,7 +5,7 @@ use std::path::Path;
 use bytes::Bytes;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
-use transmogrify_core::ArrayMode;
+use transmogrify_core::{ArrayMode, ProcessingResult};
 use transmogrify_io::{
     Input, ReaderOptions, WriteOptions, WriteResultExt, reader_for, stream_to_dir,
 };
@@ -247,6 +247,109 @@ fn spilled_parts_are_removed_once_written() -> TestResult {
     assert_eq!(rows, [("t", 3), ("t_b", 6)]);
     // The spill files and their directory are gone by the time `finish` returns.
     assert_eq!(file_names(dir.path())?, ["t.parquet", "t_b.parquet"]);
+    Ok(())
+}
+
+/// Parts prepared in other threads ([`PartPreparer`]) and added, alone or between
+/// parts added whole, give the files that adding every part whole gives, in every
+/// format: spilled formats from their frames, CSV from the parts themselves.
+#[test]
+fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
+    let processor = processor(true, ArrayMode::Smart);
+    let texts = changing_parts();
+    let parts = || -> transmogrify_core::Result<Vec<ProcessingResult>> {
+        let mut ordinal = 0;
+        texts
+            .iter()
+            .map(|text| {
+                let mut session = processor.session("t");
+                session.set_next_ordinal(ordinal);
+                session.push_json_text(text.as_bytes(), "parts.jsonl")?;
+                ordinal = session.next_ordinal();
+                session.finish()
+            })
+            .collect()
+    };
+    for format in ["parquet", "jsonl", "json", "csv"] {
+        let dir = tempfile::tempdir()?;
+        let mut outputs = Vec::new();
+        // Every part whole; every part prepared; prepared and whole in turn.
+        for (name, prepare) in [
+            ("whole", [false, false]),
+            ("prepared", [true, true]),
+            ("mixed", [true, false]),
+        ] {
+            let out_dir = dir.path().join(name);
+            let mut out = transmogrify_io::StreamingOutput::new(
+                &out_dir,
+                format,
+                processor.config(),
+                WriteOptions::default(),
+            )?;
+            let preparer = out.preparer();
+            for (i, part) in parts()?.into_iter().enumerate() {
+                if prepare[i % 2] {
+                    let prepared = std::thread::spawn(move || preparer.prepare(part))
+                        .join()
+                        .map_err(|_| "a thread preparing a part panicked")??;
+                    out.add_prepared(prepared)?;
+                } else {
+                    out.add(part)?;
+                }
+            }
+            let summary = out.finish()?;
+            let mut files = Vec::new();
+            for name in file_names(&out_dir)? {
+                files.push((name.clone(), std::fs::read(out_dir.join(&name))?));
+            }
+            outputs.push((summary.files.len(), files));
+        }
+        let (tables, whole) = &outputs[0];
+        let names: Vec<&str> = whole.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(*tables, 3, "{format}");
+        assert_eq!(
+            names,
+            [
+                format!("t.{format}"),
+                format!("t_kids.{format}"),
+                format!("t_last.{format}")
+            ],
+            "{format}"
+        );
+        assert_eq!(outputs[1], outputs[0], "{format}: prepared parts");
+        assert_eq!(outputs[2], outputs[0], "{format}: prepared and whole parts");
+    }
+    Ok(())
+}
+
+/// A part prepared for an output that spills cannot go to one that writes CSV from
+/// its parts: that is an error, not a wrong file.
+#[test]
+fn a_part_prepared_for_another_kind_of_output_is_an_error() -> TestResult {
+    let processor = processor(true, ArrayMode::Smart);
+    let dir = tempfile::tempdir()?;
+    let spilling = transmogrify_io::StreamingOutput::new(
+        dir.path().join("pq"),
+        "parquet",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    let mut csv = transmogrify_io::StreamingOutput::new(
+        dir.path().join("csv"),
+        "csv",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    let part = spilling
+        .preparer()
+        .prepare(processor.process(br#"{"a": 1}"#, "t")?)?;
+    let error = csv.add_prepared(part).err().map(|e| e.to_string());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("prepared for spilling")),
+        "{error:?}"
+    );
     Ok(())
 }
 
