@@ -125,6 +125,14 @@ pub struct PartPreparer {
 #[derive(Debug)]
 pub struct PreparedPart(Prepared);
 
+impl PreparedPart {
+    /// Whether the part still holds its arrays (its output writes from them), rather
+    /// than its encoded frames.
+    pub fn holds_arrays(&self) -> bool {
+        matches!(self.0, Prepared::Whole(_))
+    }
+}
+
 #[derive(Debug)]
 enum Prepared {
     /// For an output writing parts from their arrays.
@@ -291,14 +299,18 @@ impl StreamingOutput {
 
     /// Spills one part (the result of the next stretch of input, in order).
     pub fn add(&mut self, part: ProcessingResult) -> Result<()> {
+        self.add_whole(&part)
+    }
+
+    fn add_whole(&mut self, part: &ProcessingResult) -> Result<()> {
         if self.direct.is_none() {
             for table in part.raw_tables() {
                 self.spill_table(table)?;
             }
         }
-        let changed = self.add_layout(&part)?;
+        let changed = self.add_layout(part)?;
         if let (Some(direct), Some(layout)) = (&mut self.direct, &self.layout) {
-            direct.write_part(&part, layout, changed, &self.dir)?;
+            direct.write_part(part, layout, changed, &self.dir)?;
         }
         Ok(())
     }
@@ -312,10 +324,11 @@ impl StreamingOutput {
 
     /// Adds a part [`prepare`](PartPreparer::prepare)d by this output's
     /// [`preparer`](Self::preparer): [`add`](Self::add) with the spill frames
-    /// already encoded.
-    pub fn add_prepared(&mut self, part: PreparedPart) -> Result<()> {
-        match part.0 {
-            Prepared::Whole(part) => self.add(part),
+    /// already encoded. The part is left to the caller, to be dropped where it
+    /// pleases (by the thread that made it, say).
+    pub fn add_prepared(&mut self, part: &PreparedPart) -> Result<()> {
+        match &part.0 {
+            Prepared::Whole(part) => self.add_whole(part),
             Prepared::Spilled { layout, tables } => {
                 if self.direct.is_some() {
                     return Err(Error::Internal(
@@ -338,7 +351,7 @@ impl StreamingOutput {
                     spill.bytes += table.bytes.len() as u64;
                     spill.reserve.ahead(file, spill.bytes);
                 }
-                self.add_layout(&layout).map(drop)
+                self.add_layout(layout).map(drop)
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Where executors deliver the result of each chunk.
 
 use std::collections::BTreeMap;
+use std::thread::ThreadId;
 
 use parking_lot::{Condvar, Mutex};
 use transmogrify_core::{ProcessingResult, ResultCollector};
@@ -35,7 +36,8 @@ impl ResultSink for ResultCollector {
 /// Parts waiting for their turn, and whether a thread is handing parts over.
 struct Ordered {
     next: u64,
-    pending: BTreeMap<u64, Option<PreparedPart>>,
+    /// Each with the thread that brought it.
+    pending: BTreeMap<u64, Option<(PreparedPart, ThreadId)>>,
     /// A worker is handing the parts next in line to the output (outside this lock):
     /// the others leave theirs here and go back to work.
     draining: bool,
@@ -82,6 +84,9 @@ pub struct StreamingSink {
     out: Mutex<Option<StreamingOutput>>,
     /// Encodes each part in the worker that brings it.
     preparer: PartPreparer,
+    /// Parts written from their arrays, left for the worker that brought them to
+    /// drop (see [`StreamingSink::offer`]).
+    spent: Mutex<Vec<(ThreadId, PreparedPart)>>,
     writers: usize,
 }
 
@@ -138,6 +143,7 @@ impl StreamingSink {
     pub fn new(out: StreamingOutput) -> Self {
         StreamingSink {
             preparer: out.preparer(),
+            spent: Mutex::new(Vec::new()),
             state: Mutex::new(Ordered {
                 next: 0,
                 pending: BTreeMap::new(),
@@ -168,8 +174,8 @@ impl StreamingSink {
             .into_inner()
             .ok_or_else(|| Error::Config("the output was already finished".into()))?;
         for (_, part) in std::mem::take(&mut state.pending) {
-            if let Some(part) = part {
-                out.add_prepared(part)?;
+            if let Some((part, _)) = part {
+                out.add_prepared(&part)?;
             }
         }
         Ok(out.finish_with(&ThreadedTables(writers))?)
@@ -191,8 +197,10 @@ impl StreamingSink {
     /// Leaves part `seq` (`None`: it will not come) and, unless another worker is at
     /// it, hands every part that is next in line to the output.
     fn offer(&self, seq: u64, part: Option<PreparedPart>) -> Result<()> {
+        let me = std::thread::current().id();
+        self.drop_spent(me);
         let mut state = self.state.lock();
-        state.pending.insert(seq, part);
+        state.pending.insert(seq, part.map(|p| (p, me)));
         // Unless the part next in line is here and nobody is writing, back to work;
         // but not while too many parts wait (each holds a part's memory; the gaps
         // left by parts that cover several chunks hold nothing): a worker
@@ -210,6 +218,8 @@ impl StreamingSink {
                 return Ok(());
             }
             self.taken.wait_for(&mut state, MAX_STALL);
+            // Parts this worker brought may have been written meanwhile.
+            parking_lot::MutexGuard::unlocked(&mut state, || self.drop_spent(me));
         }
         state.draining = true;
         loop {
@@ -222,10 +232,20 @@ impl StreamingSink {
             state.next += 1;
             self.taken.notify_all();
             drop(state);
-            let added = match (part, self.out.lock().as_mut()) {
-                (Some(part), Some(out)) => out.add_prepared(part),
+            let added = match (&part, self.out.lock().as_mut()) {
+                (Some((part, _)), Some(out)) => out.add_prepared(part),
                 _ => Ok(()),
             };
+            // A part's arrays are thousands of small buffers in a wide table: freed
+            // here, each would lock the allocator's arena of the thread that made
+            // it, while that thread allocates the next part's. Its own thread drops
+            // it when it brings its next part (or the sink goes).
+            if let Some((part, by)) = part
+                && part.holds_arrays()
+                && by != me
+            {
+                self.spent.lock().push((by, part));
+            }
             state = self.state.lock();
             if let Err(e) = added {
                 state.draining = false;
@@ -234,6 +254,24 @@ impl StreamingSink {
                 return Err(e.into());
             }
         }
+    }
+}
+
+impl StreamingSink {
+    /// Drops the parts `me` brought that have been written.
+    fn drop_spent(&self, me: ThreadId) {
+        let mine: Vec<(ThreadId, PreparedPart)> = {
+            let mut spent = self.spent.lock();
+            if spent.is_empty() {
+                return;
+            }
+            let (mine, others) = std::mem::take(&mut *spent)
+                .into_iter()
+                .partition(|(by, _)| *by == me);
+            *spent = others;
+            mine
+        };
+        drop(mine);
     }
 }
 
@@ -356,6 +394,50 @@ mod tests {
             .map(|i| i.to_string())
             .collect();
         assert_eq!(fixture.written()?, want);
+        Ok(())
+    }
+
+    /// A part written by another worker than the one that brought it waits, as
+    /// it was, for that worker to drop it; one written by its own worker is gone.
+    #[test]
+    fn written_parts_go_back_to_the_worker_that_brought_them() -> Result<()> {
+        let fixture = Fixture::new()?;
+        let sink = fixture.sink(1)?;
+        let held = |sink: &StreamingSink| -> Vec<(ThreadId, bool)> {
+            let spent = sink.spent.lock();
+            spent
+                .iter()
+                .map(|(by, p)| (*by, p.holds_arrays()))
+                .collect()
+        };
+        let (ready, go) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
+        let (ready_tx, ready_rx) = ready;
+        let (go_tx, go_rx) = go;
+        std::thread::scope(|s| -> Result<()> {
+            let (sink, fixture) = (&sink, &fixture);
+            let helper = s.spawn(move || -> Result<()> {
+                // Part 1 waits for part 0.
+                sink.accept(1, fixture.part(1)?)?;
+                let _ = ready_tx.send(std::thread::current().id());
+                let _ = go_rx.recv();
+                // Bringing part 2 drops part 1; part 2, next in line, is written by
+                // this thread and not held.
+                sink.accept(2, fixture.part(2)?)
+            });
+            let helper_id = ready_rx
+                .recv()
+                .map_err(|_| Error::Config("the helper stopped".into()))?;
+            // The main thread brings part 0 and writes parts 0 and 1.
+            sink.accept(0, fixture.part(0)?)?;
+            assert_eq!(held(sink), [(helper_id, true)]);
+            let _ = go_tx.send(());
+            helper
+                .join()
+                .map_err(|_| Error::Config("a worker panicked".into()))?
+        })?;
+        assert_eq!(held(&sink), []);
+        sink.finish()?;
+        assert_eq!(fixture.written()?, ["0", "1", "2"]);
         Ok(())
     }
 
