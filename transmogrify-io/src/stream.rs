@@ -125,14 +125,6 @@ pub struct PartPreparer {
 #[derive(Debug)]
 pub struct PreparedPart(Prepared);
 
-impl PreparedPart {
-    /// Whether the part still holds its arrays (its output writes from them), rather
-    /// than its encoded frames.
-    pub fn holds_arrays(&self) -> bool {
-        matches!(self.0, Prepared::Whole(_))
-    }
-}
-
 #[derive(Debug)]
 enum Prepared {
     /// For an output writing parts from their arrays.
@@ -324,11 +316,12 @@ impl StreamingOutput {
 
     /// Adds a part [`prepare`](PartPreparer::prepare)d by this output's
     /// [`preparer`](Self::preparer): [`add`](Self::add) with the spill frames
-    /// already encoded. The part is left to the caller, to be dropped where it
-    /// pleases (by the thread that made it, say).
-    pub fn add_prepared(&mut self, part: &PreparedPart) -> Result<()> {
-        match &part.0 {
-            Prepared::Whole(part) => self.add_whole(part),
+    /// already encoded. A part written from its arrays is handed back, to be
+    /// dropped where the caller pleases (by the thread that made it, say); an
+    /// encoded one is dropped table by table as it is written.
+    pub fn add_prepared(&mut self, part: PreparedPart) -> Result<Option<ProcessingResult>> {
+        match part.0 {
+            Prepared::Whole(part) => self.add_whole(&part).map(|()| Some(part)),
             Prepared::Spilled { layout, tables } => {
                 if self.direct.is_some() {
                     return Err(Error::Internal(
@@ -351,7 +344,7 @@ impl StreamingOutput {
                     spill.bytes += table.bytes.len() as u64;
                     spill.reserve.ahead(file, spill.bytes);
                 }
-                self.add_layout(layout).map(drop)
+                self.add_layout(&layout).map(|_| None)
             }
         }
     }

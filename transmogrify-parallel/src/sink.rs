@@ -86,7 +86,7 @@ pub struct StreamingSink {
     preparer: PartPreparer,
     /// Parts written from their arrays, left for the worker that brought them to
     /// drop (see [`StreamingSink::offer`]).
-    spent: Mutex<Vec<(ThreadId, PreparedPart)>>,
+    spent: Mutex<Vec<(ThreadId, ProcessingResult)>>,
     writers: usize,
 }
 
@@ -175,7 +175,7 @@ impl StreamingSink {
             .ok_or_else(|| Error::Config("the output was already finished".into()))?;
         for (_, part) in std::mem::take(&mut state.pending) {
             if let Some((part, _)) = part {
-                out.add_prepared(&part)?;
+                out.add_prepared(part)?;
             }
         }
         Ok(out.finish_with(&ThreadedTables(writers))?)
@@ -232,20 +232,21 @@ impl StreamingSink {
             state.next += 1;
             self.taken.notify_all();
             drop(state);
-            let added = match (&part, self.out.lock().as_mut()) {
-                (Some((part, _)), Some(out)) => out.add_prepared(part),
-                _ => Ok(()),
+            let (added, by) = match (part, self.out.lock().as_mut()) {
+                (Some((part, by)), Some(out)) => (out.add_prepared(part), Some(by)),
+                _ => (Ok(None), None),
             };
             // A part's arrays are thousands of small buffers in a wide table: freed
             // here, each would lock the allocator's arena of the thread that made
             // it, while that thread allocates the next part's. Its own thread drops
             // it when it brings its next part (or the sink goes).
-            if let Some((part, by)) = part
-                && part.holds_arrays()
-                && by != me
-            {
-                self.spent.lock().push((by, part));
-            }
+            let added = match (added, by) {
+                (Ok(Some(spent)), Some(by)) if by != me => {
+                    self.spent.lock().push((by, spent));
+                    Ok(())
+                }
+                (added, _) => added.map(drop),
+            };
             state = self.state.lock();
             if let Err(e) = added {
                 state.draining = false;
@@ -260,7 +261,7 @@ impl StreamingSink {
 impl StreamingSink {
     /// Drops the parts `me` brought that have been written.
     fn drop_spent(&self, me: ThreadId) {
-        let mine: Vec<(ThreadId, PreparedPart)> = {
+        let mine: Vec<(ThreadId, ProcessingResult)> = {
             let mut spent = self.spent.lock();
             if spent.is_empty() {
                 return;
@@ -403,11 +404,11 @@ mod tests {
     fn written_parts_go_back_to_the_worker_that_brought_them() -> Result<()> {
         let fixture = Fixture::new()?;
         let sink = fixture.sink(1)?;
-        let held = |sink: &StreamingSink| -> Vec<(ThreadId, bool)> {
+        let held = |sink: &StreamingSink| -> Vec<(ThreadId, u64)> {
             let spent = sink.spent.lock();
             spent
                 .iter()
-                .map(|(by, p)| (*by, p.holds_arrays()))
+                .map(|(by, p)| (*by, p.record_count()))
                 .collect()
         };
         let (ready, go) = (std::sync::mpsc::channel(), std::sync::mpsc::channel::<()>());
@@ -429,7 +430,7 @@ mod tests {
                 .map_err(|_| Error::Config("the helper stopped".into()))?;
             // The main thread brings part 0 and writes parts 0 and 1.
             sink.accept(0, fixture.part(0)?)?;
-            assert_eq!(held(sink), [(helper_id, true)]);
+            assert_eq!(held(sink), [(helper_id, 1)]);
             let _ = go_tx.send(());
             helper
                 .join()

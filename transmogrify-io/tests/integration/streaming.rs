@@ -292,7 +292,7 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
                     let prepared = std::thread::spawn(move || preparer.prepare(part))
                         .join()
                         .map_err(|_| "a thread preparing a part panicked")??;
-                    out.add_prepared(&prepared)?;
+                    out.add_prepared(prepared)?;
                 } else {
                     out.add(part)?;
                 }
@@ -343,7 +343,7 @@ fn a_part_prepared_for_another_kind_of_output_is_an_error() -> TestResult {
     let part = spilling
         .preparer()
         .prepare(processor.process(br#"{"a": 1}"#, "t")?)?;
-    let error = csv.add_prepared(&part).err().map(|e| e.to_string());
+    let error = csv.add_prepared(part).err().map(|e| e.to_string());
     assert!(
         error
             .as_deref()
