@@ -57,7 +57,11 @@ const MAX_STALL: std::time::Duration = std::time::Duration::from_secs(10);
 /// One worker at a time hands parts to the output, and it does so outside the lock
 /// that guards the waiting parts: a worker whose part is not next, or comes while
 /// another worker is writing, leaves it and goes back to flattening, unless many
-/// parts already wait (then it waits for the writing worker to catch up).
+/// parts already wait (then it waits for the writing worker to catch up). Each
+/// worker first makes its own part ready ([`PartPreparer`]: for spilled formats,
+/// its tables encoded), and a part written from its arrays is left for the worker
+/// that brought it to drop: freeing buffers another thread allocated locks that
+/// thread's allocator arena.
 ///
 /// ```
 /// use transmogrify_core::Processor;
