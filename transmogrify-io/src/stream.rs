@@ -125,6 +125,14 @@ pub struct PartPreparer {
 #[derive(Debug)]
 pub struct PreparedPart(Prepared);
 
+/// A part left as it is: the output does all the work when it is added (as
+/// [`StreamingOutput::add`] does), for a part the same thread adds at once.
+impl From<ProcessingResult> for PreparedPart {
+    fn from(part: ProcessingResult) -> Self {
+        PreparedPart(Prepared::Whole(part))
+    }
+}
+
 #[derive(Debug)]
 enum Prepared {
     /// For an output writing parts from their arrays.

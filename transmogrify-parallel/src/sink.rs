@@ -282,6 +282,15 @@ impl StreamingSink {
 
 impl ResultSink for StreamingSink {
     fn accept(&self, seq: u64, part: ProcessingResult) -> Result<()> {
+        // A part that is next in line while nobody writes is written by this
+        // worker at once: encoding it first would only hold it twice.
+        let next = {
+            let state = self.state.lock();
+            state.next == seq && !state.draining
+        };
+        if next {
+            return self.offer(seq, Some(part.into()));
+        }
         match self.preparer.prepare(part) {
             Ok(part) => self.offer(seq, Some(part)),
             Err(e) => {
