@@ -45,6 +45,49 @@ struct Spill {
     reserve: Reserve,
 }
 
+impl Spill {
+    /// Appends frames already encoded: `bytes`, of frames `frames` long.
+    fn append(&mut self, bytes: &[u8], frames: &[u64]) -> Result<()> {
+        let file = self.file.as_mut().ok_or_else(closed)?;
+        gated(|| file.write_all(bytes)).map_err(|e| Error::io(&self.file_path, e))?;
+        self.frames.extend_from_slice(frames);
+        self.bytes += bytes.len() as u64;
+        self.reserve.ahead(file, self.bytes);
+        Ok(())
+    }
+
+    /// Appends `table`'s chunks, one Arrow IPC frame each, through `buffer`.
+    fn write_frames(&mut self, table: RawChunks<'_>, buffer: &mut Vec<u8>) -> Result<()> {
+        let file = self.file.as_mut().ok_or_else(closed)?;
+        for batch in table {
+            let batch = batch?;
+            // The IPC writer's finish drains it; a frame that failed part way
+            // may have left bytes in it.
+            buffer.clear();
+            let mut out = FrameWriter {
+                file: &mut *file,
+                buf: buffer,
+                bytes: 0,
+                error: None,
+            };
+            let written = write_frame(&batch, &mut out);
+            if let Some(e) = out.error.take() {
+                return Err(Error::io(&self.file_path, e));
+            }
+            written?;
+            self.frames.push(out.bytes);
+            self.bytes += out.bytes;
+            self.reserve.ahead(file, self.bytes);
+        }
+        Ok(())
+    }
+}
+
+/// The error for a spill written to after it was closed.
+fn closed() -> Error {
+    Error::Internal("spill file already closed".into())
+}
+
 /// Bytes gathered before a spill write: the Arrow IPC writer hands over a frame in
 /// many small pieces (headers, padding, short buffers), which would otherwise be one
 /// system call each.
@@ -337,20 +380,8 @@ impl StreamingOutput {
                     ));
                 }
                 for table in tables {
-                    let i = self.spill_index(&table.path, &table.array_levels)?;
-                    let spill = self
-                        .spills
-                        .get_mut(i)
-                        .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
-                    let file = spill
-                        .file
-                        .as_mut()
-                        .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
-                    gated(|| file.write_all(&table.bytes))
-                        .map_err(|e| Error::io(&spill.file_path, e))?;
-                    spill.frames.extend_from_slice(&table.frames);
-                    spill.bytes += table.bytes.len() as u64;
-                    spill.reserve.ahead(file, spill.bytes);
+                    self.spill(&table.path, &table.array_levels)?
+                        .append(&table.bytes, &table.frames)?;
                 }
                 self.add_layout(&layout).map(|_| None)
             }
@@ -374,11 +405,20 @@ impl StreamingOutput {
     }
 
     /// The spill of the table `path` (`array_levels`), opened on first use.
-    fn spill_index(&mut self, path: &[String], array_levels: &[u32]) -> Result<usize> {
+    fn spill(&mut self, path: &[String], array_levels: &[u32]) -> Result<&mut Spill> {
         let key = (path.to_vec(), array_levels.to_vec());
-        if let Some(&i) = self.by_key.get(&key) {
-            return Ok(i);
-        }
+        let i = match self.by_key.get(&key) {
+            Some(&i) => i,
+            None => self.open_spill(key)?,
+        };
+        self.spills
+            .get_mut(i)
+            .ok_or_else(|| Error::Internal("spill index out of range".into()))
+    }
+
+    /// Opens the spill of the table `key` names; its index.
+    fn open_spill(&mut self, key: TableKey) -> Result<usize> {
+        let (path, array_levels) = (key.0.clone(), key.1.clone());
         let file_path = self
             .spill_dir
             .path()
@@ -386,8 +426,8 @@ impl StreamingOutput {
         let file = gated(|| File::create(&file_path)).map_err(|e| Error::io(&file_path, e))?;
         self.by_key.insert(key, self.spills.len());
         self.spills.push(Spill {
-            path: path.to_vec(),
-            array_levels: array_levels.to_vec(),
+            path,
+            array_levels,
             file_path,
             file: Some(file),
             frames: Vec::new(),
@@ -400,36 +440,12 @@ impl StreamingOutput {
     /// Appends a part's chunks of one table to the table's spill file, one Arrow IPC
     /// frame per chunk.
     fn spill_table(&mut self, table: RawChunks<'_>) -> Result<()> {
-        let i = self.spill_index(&table.path, &table.array_levels)?;
-        let spill = self
-            .spills
-            .get_mut(i)
-            .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
-        let file = spill
-            .file
-            .as_mut()
-            .ok_or_else(|| Error::Internal("spill file already closed".into()))?;
-        for batch in table {
-            let batch = batch?;
-            // The IPC writer's finish drains it; a frame that failed part way
-            // may have left bytes in it.
-            self.spill_buffer.clear();
-            let mut out = FrameWriter {
-                file: &mut *file,
-                buf: &mut self.spill_buffer,
-                bytes: 0,
-                error: None,
-            };
-            let written = write_frame(&batch, &mut out);
-            if let Some(e) = out.error.take() {
-                return Err(Error::io(&spill.file_path, e));
-            }
-            written?;
-            spill.frames.push(out.bytes);
-            spill.bytes += out.bytes;
-            spill.reserve.ahead(file, spill.bytes);
-        }
-        Ok(())
+        let mut buffer = std::mem::take(&mut self.spill_buffer);
+        let written = self
+            .spill(&table.path, &table.array_levels)
+            .and_then(|spill| spill.write_frames(table, &mut buffer));
+        self.spill_buffer = buffer;
+        written
     }
 
     /// The merged layout of every part so far (no cells).

@@ -171,6 +171,8 @@ impl StreamingSink {
     /// Writes the final files (parts still waiting behind a missing one go first,
     /// in order).
     pub fn finish(self) -> Result<OutputSummary> {
+        // Parts written but not yet dropped by their workers.
+        drop(self.spent.into_inner());
         let writers = self.writers;
         let mut state = self.state.into_inner();
         let mut out = self
@@ -196,6 +198,22 @@ impl StreamingSink {
     /// for its turn.
     fn max_waiting(&self) -> usize {
         self.writers.max(2)
+    }
+
+    /// Drops the parts `me` brought that have been written.
+    fn drop_spent(&self, me: ThreadId) {
+        let mine: Vec<(ThreadId, ProcessingResult)> = {
+            let mut spent = self.spent.lock();
+            if spent.is_empty() {
+                return;
+            }
+            let (mine, others) = std::mem::take(&mut *spent)
+                .into_iter()
+                .partition(|(by, _)| *by == me);
+            *spent = others;
+            mine
+        };
+        drop(mine);
     }
 
     /// Leaves part `seq` (`None`: it will not come) and, unless another worker is at
@@ -259,24 +277,6 @@ impl StreamingSink {
                 return Err(e.into());
             }
         }
-    }
-}
-
-impl StreamingSink {
-    /// Drops the parts `me` brought that have been written.
-    fn drop_spent(&self, me: ThreadId) {
-        let mine: Vec<(ThreadId, ProcessingResult)> = {
-            let mut spent = self.spent.lock();
-            if spent.is_empty() {
-                return;
-            }
-            let (mine, others) = std::mem::take(&mut *spent)
-                .into_iter()
-                .partition(|(by, _)| *by == me);
-            *spent = others;
-            mine
-        };
-        drop(mine);
     }
 }
 
