@@ -205,7 +205,7 @@ impl PartPreparer {
     /// [`Error::Arrow`] when a chunk cannot be encoded.
     pub fn prepare(&self, part: ProcessingResult) -> Result<PreparedPart> {
         if !self.spill {
-            return Ok(PreparedPart(Prepared::Whole(part)));
+            return Ok(part.into());
         }
         let mut tables = Vec::new();
         for table in part.raw_tables() {
