@@ -79,7 +79,11 @@ pub use crate::reader::{
     ReaderOptions, ReaderOptionsBuilder, drive, open_reader, process_file, process_reader,
     push_batch, reader_for,
 };
-pub use crate::stream::{PartPreparer, PreparedPart, StreamingOutput, stream_to_dir};
+pub use crate::spill_frame::check_decoded;
+pub use crate::stream::{
+    PartPreparer, PartSpiller, PreparedPart, SpilledFrames, SpilledPart, StreamingOutput,
+    stream_to_dir,
+};
 pub use crate::writer::{
     DATA_DICTIONARY_FILE, DEFAULT_CSV_OUTPUT_DELIMITER, DEFAULT_PART_BYTES,
     DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_SIZE, ParquetCompression, TableWriter, WriteOptions,

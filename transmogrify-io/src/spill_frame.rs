@@ -323,6 +323,61 @@ fn text_column(
     Ok(())
 }
 
+/// Checks that `batch`, decoded from Arrow IPC without Arrow's own checks (as from
+/// another process: the reader's `with_skip_validation`), is well formed before any
+/// of its arrays is read: buffers as long as their arrays need, and each string
+/// column's offsets in order, within its values and on character boundaries of
+/// valid UTF-8. Arrow's own checks go over each string offset in a generic loop,
+/// where this checks a whole column's UTF-8 at once.
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow_array::{RecordBatch, StringArray};
+/// let batch = RecordBatch::try_from_iter([("a", Arc::new(StringArray::from(vec!["x", "é"])) as _)])?;
+/// transmogrify_io::check_decoded(&batch)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Errors
+/// [`Error::Arrow`] naming what is wrong.
+pub fn check_decoded(batch: &RecordBatch) -> Result<()> {
+    let damaged = |e: arrow_schema::ArrowError| Error::arrow("checking a decoded batch", e);
+    for column in batch.columns() {
+        let data = column.to_data();
+        data.validate().map_err(damaged)?;
+        data.validate_nulls().map_err(damaged)?;
+        match column.as_any().downcast_ref::<StringArray>() {
+            Some(strings) => check_strings(strings.offsets(), strings.values().as_slice())
+                .map_err(|what| {
+                    damaged(arrow_schema::ArrowError::InvalidArgumentError(what.into()))
+                })?,
+            None => data.validate_full().map_err(damaged)?,
+        }
+    }
+    Ok(())
+}
+
+/// Whether `offsets` cut `values` into strings: in order, within `values`, on
+/// character boundaries, and the bytes they span valid UTF-8.
+fn check_strings(offsets: &[i32], values: &[u8]) -> std::result::Result<(), &'static str> {
+    let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) else {
+        return Ok(());
+    };
+    let span = usize::try_from(first)
+        .ok()
+        .zip(usize::try_from(last).ok())
+        .and_then(|(first, last)| values.get(first..last))
+        .ok_or("string offsets out of range")?;
+    let text = simdutf8::basic::from_utf8(span).map_err(|_| "strings are not UTF-8")?;
+    // In order, and each at a character boundary of the span: then every string is
+    // valid UTF-8 too.
+    let at_boundary = |o: &i32| text.is_char_boundary(o.abs_diff(first) as usize);
+    if !offsets.is_sorted() || !offsets.iter().all(at_boundary) {
+        return Err("string offsets out of order");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,6 +438,37 @@ mod tests {
         let bytes = ipc(batch)?;
         let mut reader = arrow_ipc::reader::FileReader::try_new(std::io::Cursor::new(bytes), None)?;
         Ok(reader.next().ok_or("no batch")??)
+    }
+
+    #[test]
+    fn damaged_strings_are_refused() {
+        let text = "añb€".as_bytes(); // a, ñ (2 bytes), b, € (3 bytes)
+        let check = |offsets: &[i32], values: &[u8]| check_strings(offsets, values).err();
+        assert_eq!(check(&[0, 1, 3, 4, 7], text), None);
+        assert_eq!(check(&[1, 3], text), None);
+        assert_eq!(check(&[], text), None);
+        let refused = Some;
+        // Inside ñ, inside €, past the end, before the start, out of order.
+        assert_eq!(
+            check(&[0, 2, 7], text),
+            refused("string offsets out of order")
+        );
+        assert_eq!(
+            check(&[0, 4, 5, 7], text),
+            refused("string offsets out of order")
+        );
+        assert_eq!(check(&[0, 8], text), refused("string offsets out of range"));
+        assert_eq!(
+            check(&[-1, 3], text),
+            refused("string offsets out of range")
+        );
+        assert_eq!(
+            check(&[0, 3, 1, 7], text),
+            refused("string offsets out of order")
+        );
+        // A lone continuation byte, and a character cut at the end of the span.
+        assert_eq!(check(&[0, 2], b"a\x80"), refused("strings are not UTF-8"));
+        assert_eq!(check(&[0, 5], text), refused("strings are not UTF-8"));
     }
 
     #[test]

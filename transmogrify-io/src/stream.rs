@@ -38,48 +38,127 @@ struct Spill {
     /// Open while parts are added; closed before the tables are written, so that
     /// removing a written table's spill file frees its pages there and then.
     file: Option<File>,
-    /// Length of each frame (one Arrow IPC file per chunk) in the file, in order.
-    frames: Vec<u64>,
-    /// Bytes in the file: the frames' lengths summed.
+    /// Where each frame (one Arrow IPC file per chunk) is, in order.
+    frames: Vec<FrameAt>,
+    /// Files of the table's frames spilled elsewhere ([`SpilledPart`]s, by worker
+    /// processes): [`FrameAt::source`] `i + 1` is `sources[i]`.
+    sources: Vec<PathBuf>,
+    /// Bytes in this spill's own file.
+    own_bytes: u64,
+    /// Bytes of every frame, in this file and the others.
     bytes: u64,
     reserve: Reserve,
 }
 
+/// Where one spilled frame is: in which file (0: the spill's own, `i + 1`: its
+/// source `i`), at which offset, how long.
+#[derive(Debug, Clone, Copy)]
+struct FrameAt {
+    source: usize,
+    offset: u64,
+    len: u64,
+}
+
 impl Spill {
+    /// Notes a frame of `len` bytes just written to the spill's own file.
+    fn wrote(&mut self, len: u64) {
+        self.frames.push(FrameAt {
+            source: 0,
+            offset: self.own_bytes,
+            len,
+        });
+        self.own_bytes += len;
+        self.bytes += len;
+    }
+
     /// Appends frames already encoded: `bytes`, of frames `frames` long.
     fn append(&mut self, bytes: &[u8], frames: &[u64]) -> Result<()> {
         let file = self.file.as_mut().ok_or_else(closed)?;
         gated(|| file.write_all(bytes)).map_err(|e| Error::io(&self.file_path, e))?;
-        self.frames.extend_from_slice(frames);
-        self.bytes += bytes.len() as u64;
-        self.reserve.ahead(file, self.bytes);
+        for &len in frames {
+            self.wrote(len);
+        }
+        if let Some(file) = &self.file {
+            self.reserve.ahead(file, self.own_bytes);
+        }
         Ok(())
+    }
+
+    /// Takes in frames spilled into another file, `source`, at the places `frames`
+    /// gives (offset and length).
+    fn refer(&mut self, source: &Path, frames: &[(u64, u64)]) {
+        let known = self.sources.iter().position(|s| s == source);
+        let index = match known {
+            Some(i) => i,
+            None => {
+                self.sources.push(source.to_path_buf());
+                self.sources.len() - 1
+            }
+        } + 1;
+        for &(offset, len) in frames {
+            self.frames.push(FrameAt {
+                source: index,
+                offset,
+                len,
+            });
+            self.bytes += len;
+        }
     }
 
     /// Appends `table`'s chunks, one Arrow IPC frame each, through `buffer`.
     fn write_frames(&mut self, table: RawChunks<'_>, buffer: &mut Vec<u8>) -> Result<()> {
-        let file = self.file.as_mut().ok_or_else(closed)?;
         for batch in table {
             let batch = batch?;
-            // The IPC writer's finish drains it; a frame that failed part way
-            // may have left bytes in it.
-            buffer.clear();
-            let mut out = FrameWriter {
-                file: &mut *file,
-                buf: buffer,
-                bytes: 0,
-                error: None,
-            };
-            let written = write_frame(&batch, &mut out);
-            if let Some(e) = out.error.take() {
-                return Err(Error::io(&self.file_path, e));
+            let file = self.file.as_mut().ok_or_else(closed)?;
+            let len = write_frame_to(file, &batch, buffer).map_err(|e| match e {
+                FrameError::Io(e) => Error::io(&self.file_path, e),
+                FrameError::Other(e) => e,
+            })?;
+            self.wrote(len);
+            if let Some(file) = &self.file {
+                self.reserve.ahead(file, self.own_bytes);
             }
-            written?;
-            self.frames.push(out.bytes);
-            self.bytes += out.bytes;
-            self.reserve.ahead(file, self.bytes);
         }
         Ok(())
+    }
+
+    /// Hands every frame to `each`, in order, as it is read from its file; frames
+    /// from other files are checked as they are decoded (see [`decode_frame`]).
+    fn read_frames(&self, mut each: impl FnMut(Vec<RecordBatch>) -> Result<()>) -> Result<()> {
+        let mut files: Vec<Option<(BufReader<File>, u64)>> =
+            (0..=self.sources.len()).map(|_| None).collect();
+        for frame in &self.frames {
+            let path = match frame.source {
+                0 => &self.file_path,
+                i => self
+                    .sources
+                    .get(i - 1)
+                    .ok_or_else(|| Error::Internal("spill source out of range".into()))?,
+            };
+            let slot = files
+                .get_mut(frame.source)
+                .ok_or_else(|| Error::Internal("spill source out of range".into()))?;
+            if slot.is_none() {
+                let file = File::open(path).map_err(|e| Error::io(path, e))?;
+                *slot = Some((BufReader::new(file), 0));
+            }
+            let Some((file, at)) = slot.as_mut() else {
+                continue;
+            };
+            if *at != frame.offset {
+                file.seek(SeekFrom::Start(frame.offset))
+                    .map_err(|e| Error::io(path, e))?;
+            }
+            let bytes = read_frame(file, frame.len).map_err(|e| Error::io(path, e))?;
+            *at = frame.offset + frame.len;
+            each(decode_frame(&bytes, frame.source != 0)?)?;
+        }
+        Ok(())
+    }
+
+    /// The spill's own file and the others it took frames from.
+    fn files(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.file_path).chain(&self.sources)
     }
 }
 
@@ -141,6 +220,36 @@ impl Write for FrameWriter<'_> {
     }
 }
 
+/// How writing a frame into a file failed: the file, or the encoding.
+enum FrameError {
+    Io(std::io::Error),
+    Other(Error),
+}
+
+/// Writes `batch` as one spill frame at the end of `file`, gathering small pieces in
+/// `buffer`; the frame's length.
+fn write_frame_to(
+    file: &mut File,
+    batch: &RecordBatch,
+    buffer: &mut Vec<u8>,
+) -> std::result::Result<u64, FrameError> {
+    // The IPC writer's finish drains it; a frame that failed part way may have left
+    // bytes in it.
+    buffer.clear();
+    let mut out = FrameWriter {
+        file,
+        buf: buffer,
+        bytes: 0,
+        error: None,
+    };
+    let written = write_frame(batch, &mut out);
+    if let Some(e) = out.error.take() {
+        return Err(FrameError::Io(e));
+    }
+    written.map_err(FrameError::Other)?;
+    Ok(out.bytes)
+}
+
 /// Encodes `batch` (made compact where that is smaller) as one Arrow IPC file frame.
 fn write_frame(batch: &RecordBatch, out: &mut impl Write) -> Result<()> {
     let compact = crate::spill_frame::compact_chunk(batch);
@@ -180,6 +289,9 @@ impl From<ProcessingResult> for PreparedPart {
 enum Prepared {
     /// For an output writing parts from their arrays.
     Whole(ProcessingResult),
+    /// Spilled by a [`PartSpiller`] (in another process), into the output's spill
+    /// directory.
+    Elsewhere(SpilledPart),
     /// Encoded as spill frames, keeping only the part's layout.
     Spilled {
         layout: ProcessingResult,
@@ -226,6 +338,193 @@ impl PartPreparer {
         drop(part);
         Ok(PreparedPart(Prepared::Spilled { layout, tables }))
     }
+}
+
+/// Spills parts into files of its own, in the spill directory of a
+/// [`StreamingOutput`] that may be in another process
+/// ([`StreamingOutput::spill_dir`]): a worker process writes the parts it flattens
+/// there and hands the output only where their frames are ([`SpilledPart`]), rather
+/// than the parts themselves. Each table gets a file of the spiller's, named after
+/// its `stem`, appended part after part.
+///
+/// ```
+/// use transmogrify_core::Processor;
+/// use transmogrify_io::{PartSpiller, StreamingOutput, WriteOptions};
+/// let processor = Processor::default();
+/// let dir = tempfile::tempdir()?;
+/// let mut out = StreamingOutput::new(dir.path(), "jsonl", processor.config(), WriteOptions::default())?;
+/// let spill_dir = out.spill_dir().expect("JSONL output spills its parts").to_path_buf();
+/// // In a worker process, given `spill_dir`:
+/// let mut spiller = PartSpiller::new(&spill_dir, "worker-1")?;
+/// let spilled = spiller.spill(processor.process(br#"{"a": 1, "b": [{"c": 2}]}"#, "t")?)?;
+/// assert_eq!(spilled.tables().len(), 2);
+/// // Back in the output's process:
+/// out.add_prepared(spilled.into())?;
+/// out.finish()?;
+/// assert!(std::fs::read_to_string(dir.path().join("t_b.jsonl"))?.contains(r#""c":"2""#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct PartSpiller {
+    dir: PathBuf,
+    stem: String,
+    files: HashMap<TableKey, SpillerFile>,
+    /// [`FrameWriter`]'s buffer, reused for every frame.
+    buffer: Vec<u8>,
+}
+
+/// One table's file of a [`PartSpiller`].
+#[derive(Debug)]
+struct SpillerFile {
+    name: String,
+    file: File,
+    /// Bytes written to it so far.
+    bytes: u64,
+}
+
+/// Where the frames of a part spilled by a [`PartSpiller`] are, with the part's
+/// layout: what a [`StreamingOutput`] needs of the part. It becomes a
+/// [`PreparedPart`] through `From`.
+#[derive(Debug)]
+pub struct SpilledPart {
+    layout: ProcessingResult,
+    tables: Vec<SpilledFrames>,
+}
+
+/// A part's frames of one table: in which file of the output's spill directory, at
+/// which offsets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpilledFrames {
+    /// The table's path ([`transmogrify_core::RawTable::path`]).
+    pub path: Vec<String>,
+    /// The table's array levels ([`transmogrify_core::RawTable::array_levels`]).
+    pub array_levels: Vec<u32>,
+    /// The file's name in the spill directory.
+    pub file: String,
+    /// Each frame's offset in the file and length, in order.
+    pub frames: Vec<(u64, u64)>,
+}
+
+impl SpilledPart {
+    /// A part whose `layout` is its [`ProcessingResult::compact_layout`] and whose
+    /// frames are where `tables` say (as sent by another process).
+    pub fn new(layout: ProcessingResult, tables: Vec<SpilledFrames>) -> Self {
+        SpilledPart { layout, tables }
+    }
+
+    /// The part's layout: its tables' columns and rows, records and bad records,
+    /// without cells.
+    pub fn layout(&self) -> &ProcessingResult {
+        &self.layout
+    }
+
+    /// Where each table's frames are.
+    pub fn tables(&self) -> &[SpilledFrames] {
+        &self.tables
+    }
+}
+
+impl From<SpilledPart> for PreparedPart {
+    fn from(part: SpilledPart) -> Self {
+        PreparedPart(Prepared::Elsewhere(part))
+    }
+}
+
+impl PartSpiller {
+    /// A spiller writing into `dir` (a [`StreamingOutput::spill_dir`]), its files'
+    /// names starting with `stem` (unique among the spillers of the directory:
+    /// letters, digits, `-` and `_`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for a stem of other characters.
+    pub fn new(dir: impl Into<PathBuf>, stem: &str) -> Result<Self> {
+        if !plain_name(stem) {
+            return Err(Error::InvalidOption {
+                option: "spill file stem",
+                reason: format!("{stem:?} is not made of letters, digits, '-' and '_'"),
+            });
+        }
+        Ok(PartSpiller {
+            dir: dir.into(),
+            stem: stem.to_string(),
+            files: HashMap::new(),
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Appends `part`'s chunks to the spiller's files (one Arrow IPC frame per
+    /// chunk, as [`StreamingOutput`] spills them), and drops its arrays.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when a file cannot be created or written, [`Error::Arrow`] when
+    /// a chunk cannot be encoded.
+    pub fn spill(&mut self, part: ProcessingResult) -> Result<SpilledPart> {
+        let mut tables = Vec::new();
+        for table in part.raw_tables() {
+            let (path, array_levels) = (table.path.clone(), table.array_levels.clone());
+            let key = (path.clone(), array_levels.clone());
+            let n = self.files.len();
+            let file = match self.files.entry(key) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let name = format!("{}-{n}.ipc", self.stem);
+                    let path = self.dir.join(&name);
+                    let file =
+                        gated(|| File::create_new(&path)).map_err(|e| Error::io(&path, e))?;
+                    e.insert(SpillerFile {
+                        name,
+                        file,
+                        bytes: 0,
+                    })
+                }
+            };
+            let mut frames = Vec::new();
+            for batch in table {
+                let len = write_frame_to(&mut file.file, &batch?, &mut self.buffer).map_err(
+                    |e| match e {
+                        FrameError::Io(e) => Error::io(self.dir.join(&file.name), e),
+                        FrameError::Other(e) => e,
+                    },
+                )?;
+                frames.push((file.bytes, len));
+                file.bytes += len;
+            }
+            tables.push(SpilledFrames {
+                path,
+                array_levels,
+                file: file.name.clone(),
+                frames,
+            });
+        }
+        let layout = part.compact_layout();
+        drop(part);
+        Ok(SpilledPart { layout, tables })
+    }
+}
+
+/// The path of the file `name` of a [`SpilledFrames`] in `dir`: a name a
+/// [`PartSpiller`] gave (`<stem>-<n>.ipc`), so that no other file can be read as
+/// a spill.
+fn spilled_file(dir: &Path, name: &str) -> Result<PathBuf> {
+    let valid = name
+        .strip_suffix(".ipc")
+        .and_then(|stem| stem.rsplit_once('-'))
+        .is_some_and(|(stem, n)| plain_name(stem) && n.bytes().all(|b| b.is_ascii_digit()));
+    if !valid || name.starts_with("table-") {
+        return Err(Error::Internal(format!(
+            "a part was spilled into {name:?}, which is no spill file's name"
+        )));
+    }
+    Ok(dir.join(name))
+}
+
+/// Whether `name` is made of ASCII letters, digits, `-` and `_` only (and is not
+/// empty): a name that stays inside a directory, whatever the platform.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Writes the tables of a run given part by part, in bounded memory, with every
@@ -385,7 +684,27 @@ impl StreamingOutput {
                 }
                 self.add_layout(&layout).map(|_| None)
             }
+            Prepared::Elsewhere(SpilledPart { layout, tables }) => {
+                if self.direct.is_some() {
+                    return Err(Error::Internal(
+                        "a part spilled elsewhere given to direct output".into(),
+                    ));
+                }
+                for table in tables {
+                    let file = spilled_file(self.spill_dir.path(), &table.file)?;
+                    self.spill(&table.path, &table.array_levels)?
+                        .refer(&file, &table.frames);
+                }
+                self.add_layout(&layout).map(|_| None)
+            }
         }
+    }
+
+    /// Where parts may be spilled by a [`PartSpiller`] (in another process) for
+    /// [`add_prepared`](Self::add_prepared); none where the output writes parts from
+    /// their arrays (the built-in CSV writer).
+    pub fn spill_dir(&self) -> Option<&Path> {
+        self.direct.is_none().then(|| self.spill_dir.path())
     }
 
     /// Merges a part's layout into the run's; whether the tables' schemas may change
@@ -431,6 +750,8 @@ impl StreamingOutput {
             file_path,
             file: Some(file),
             frames: Vec::new(),
+            sources: Vec::new(),
+            own_bytes: 0,
             bytes: 0,
             reserve: Reserve::default(),
         });
@@ -496,12 +817,8 @@ impl StreamingOutput {
             let spill = spills
                 .get(i)
                 .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
-            let file = File::open(&spill.file_path).map_err(|e| Error::io(&spill.file_path, e))?;
-            let mut file = BufReader::new(file);
-            for &len in &spill.frames {
-                let frame =
-                    read_frame(&mut file, len).map_err(|e| Error::io(&spill.file_path, e))?;
-                for batch in decode_frame(&frame)? {
+            spill.read_frames(|batches| {
+                for batch in batches {
                     let batch = crate::spill_frame::expand_chunk(batch)?;
                     let raw = RawResult {
                         entity: entity.clone(),
@@ -518,11 +835,13 @@ impl StreamingOutput {
                         sink(&out?)?;
                     }
                 }
-            }
-            drop(file);
+                Ok(())
+            })?;
             // Read: its page-cache pages go now rather than all at once at the end,
             // while the writers go on. (Whatever is left goes with the directory.)
-            remover.remove(&spill.file_path);
+            for file in spill.files() {
+                remover.remove(file);
+            }
             Ok(())
         };
         let sizes: Vec<u64> = schemas
@@ -1269,7 +1588,7 @@ impl KeptCells<'_> {
             file.seek(SeekFrom::Start(frame.offset))
                 .map_err(|e| Error::io(&kept.path, e))?;
             let bytes = read_frame(file, frame.len).map_err(|e| Error::io(&kept.path, e))?;
-            let batch = decode_frame(&bytes)?
+            let batch = decode_frame(&bytes, false)?
                 .into_iter()
                 .next()
                 .ok_or_else(|| Error::Internal("a kept frame without rows".into()))?;
@@ -1302,8 +1621,10 @@ fn read_frame(file: &mut impl Read, len: u64) -> std::io::Result<Buffer> {
     Ok(Buffer::from_vec(frame))
 }
 
-/// The chunks of one spill frame (an Arrow IPC file), as slices of the frame itself.
-fn decode_frame(frame: &Buffer) -> Result<Vec<RecordBatch>> {
+/// The chunks of one spill frame (an Arrow IPC file), as slices of the frame itself;
+/// with `check`, each checked ([`check_decoded`](crate::check_decoded)) for a frame
+/// another process wrote.
+fn decode_frame(frame: &Buffer, check: bool) -> Result<Vec<RecordBatch>> {
     let bad = |what: &str| Error::Internal(format!("a spilled chunk is damaged: {what}"));
     let trailer_start = frame
         .len()
@@ -1326,7 +1647,8 @@ fn decode_frame(frame: &Buffer) -> Result<Vec<RecordBatch>> {
     // SAFETY: the frame is an Arrow IPC file this run wrote moments ago, from arrays
     // the engine built and checked, into a temporary directory of its own (created
     // private, removed at the end). Checking it again (the UTF-8 of every string)
-    // would cost 6% of a run's instructions.
+    // would cost 6% of a run's instructions. A frame another process wrote is
+    // checked below before any of its arrays is read.
     let mut decoder = unsafe {
         FileDecoder::new(std::sync::Arc::new(schema), footer.version()).with_skip_validation(true)
     };
@@ -1353,6 +1675,9 @@ fn decode_frame(frame: &Buffer) -> Result<Vec<RecordBatch>> {
             .read_record_batch(block, &block_of(block)?)
             .map_err(|e| Error::arrow("reading a spilled chunk", e))?
         {
+            if check {
+                crate::check_decoded(&batch)?;
+            }
             batches.push(batch);
         }
     }

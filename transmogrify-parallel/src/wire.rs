@@ -21,9 +21,11 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use serde_json::{Value, json};
 use transmogrify_core::{
-    ArrayMode, ErrorMode, IdStrategy, NamingOptions, Position, ProcessorConfig, RawResult,
-    RawTable, RecordError, RecordErrorKind,
+    ArrayMode, ErrorMode, IdStrategy, NamingOptions, Position, ProcessingResult, ProcessorConfig,
+    RawResult, RawTable, RecordError, RecordErrorKind,
 };
+
+use transmogrify_io::{PartSpiller, SpilledFrames};
 
 use crate::error::{Error, Result};
 
@@ -45,10 +47,11 @@ pub(crate) const READY: u8 = b'Y';
 
 /// The version of these frames, which a worker of another version of this crate may
 /// not read the same way (a chunk's element ends follow its bytes since version 2;
-/// a JSONL range comes in pieces, answered by [`PART`] frames, since version 3).
+/// a JSONL range comes in pieces, answered by [`PART`] frames, since version 3;
+/// parts may be spilled by the worker into the output's spill directory, since version 4).
 /// The caller sends it in the init frame and the worker answers with its own; either
 /// side refuses the other's when they differ.
-pub(crate) const PROTOCOL: u64 = 3;
+pub(crate) const PROTOCOL: u64 = 4;
 
 /// Largest frame accepted, as a guard against a corrupted stream.
 const MAX_FRAME: u64 = 1 << 40;
@@ -606,70 +609,72 @@ fn ipc_batch(bytes: &[u8]) -> Result<RecordBatch> {
     checked(batch)
 }
 
-/// `batch` once its arrays are shown to be well formed (what Arrow checks when it
-/// reads a batch): buffers as long as their arrays need, and each string column's
-/// offsets in order, within its values and on character boundaries of valid UTF-8.
+/// `batch` once its arrays are shown to be well formed (see
+/// [`transmogrify_io::check_decoded`]).
 fn checked(batch: RecordBatch) -> Result<RecordBatch> {
-    for column in batch.columns() {
-        let data = column.to_data();
-        let damaged = |e: arrow_schema::ArrowError| bad(format!("arrow ipc: {e}"));
-        data.validate().map_err(damaged)?;
-        data.validate_nulls().map_err(damaged)?;
-        match column.as_any().downcast_ref::<arrow_array::StringArray>() {
-            Some(strings) => {
-                check_strings(strings.offsets(), strings.values().as_slice())?;
-            }
-            None => data.validate_full().map_err(damaged)?,
-        }
-    }
+    transmogrify_io::check_decoded(&batch).map_err(|e| bad(e.to_string()))?;
     Ok(batch)
-}
-
-/// Whether `offsets` cut `values` into strings: in order, within `values`, on
-/// character boundaries, and the bytes they span valid UTF-8.
-fn check_strings(offsets: &[i32], values: &[u8]) -> Result<()> {
-    let (Some(&first), Some(&last)) = (offsets.first(), offsets.last()) else {
-        return Ok(());
-    };
-    let span = usize::try_from(first)
-        .ok()
-        .zip(usize::try_from(last).ok())
-        .and_then(|(first, last)| values.get(first..last))
-        .ok_or_else(|| bad("arrow ipc: string offsets out of range"))?;
-    let text =
-        simdutf8::basic::from_utf8(span).map_err(|_| bad("arrow ipc: strings are not UTF-8"))?;
-    // In order, and each at a character boundary of the span: then every string is
-    // valid UTF-8 too.
-    let at_boundary = |o: &i32| text.is_char_boundary(o.abs_diff(first) as usize);
-    if !offsets.is_sorted() || !offsets.iter().all(at_boundary) {
-        return Err(bad("arrow ipc: string offsets out of order"));
-    }
-    Ok(())
 }
 
 /// A result frame's payload.
 #[cfg(test)]
 pub(crate) fn encode_result(raw: &RawResult) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    encode_result_into(raw, &mut out)?;
+    encode_result_into(raw, None, &mut out)?;
     Ok(out)
+}
+
+/// The payload of a result frame for `part` (into `out`, cleared first): the part
+/// itself, or with a `spiller`, the part spilled and its layout.
+pub(crate) fn encode_part_into(
+    part: ProcessingResult,
+    spiller: Option<&mut PartSpiller>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    match spiller {
+        None => encode_result_into(&part.to_raw()?, None, out),
+        Some(spiller) => {
+            let spilled = spiller.spill(part)?;
+            encode_result_into(&spilled.layout().to_raw()?, Some(spilled.tables()), out)
+        }
+    }
 }
 
 /// A result frame's payload, written into `out` (cleared first; a buffer reused from
 /// result to result): its header, then each batch's IPC stream after its length.
-pub(crate) fn encode_result_into(raw: &RawResult, out: &mut Vec<u8>) -> Result<()> {
+/// With `spilled`, `raw` is a spilled part's layout and the header tells where its
+/// frames are.
+pub(crate) fn encode_result_into(
+    raw: &RawResult,
+    spilled: Option<&[SpilledFrames]>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
     out.clear();
     let tables: Vec<Value> = raw
         .tables
         .iter()
         .map(|t| json!({"path": t.path, "levels": t.array_levels, "batches": t.batches.len()}))
         .collect();
-    let header = json!({
+    let mut header = json!({
         "entity": raw.entity,
         "records": raw.records,
         "tables": tables,
         "errors": raw.errors.is_some(),
     });
+    if let Some(spilled) = spilled {
+        let spilled: Vec<Value> = spilled
+            .iter()
+            .map(|t| {
+                json!({
+                    "path": t.path,
+                    "levels": t.array_levels,
+                    "file": t.file,
+                    "frames": t.frames,
+                })
+            })
+            .collect();
+        header["spilled"] = Value::Array(spilled);
+    }
     let header = header.to_string();
     out.extend_from_slice(&(header.len() as u32).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
@@ -682,7 +687,19 @@ pub(crate) fn encode_result_into(raw: &RawResult, out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-pub(crate) fn decode_result(payload: &[u8]) -> Result<RawResult> {
+/// A table's path and array levels in a result header.
+fn table_key_from(t: &Value) -> Result<(Vec<String>, Vec<u32>)> {
+    let path: Vec<String> = serde_json::from_value(t.get("path").cloned().unwrap_or(Value::Null))
+        .map_err(|e| bad(format!("table path: {e}")))?;
+    let array_levels: Vec<u32> =
+        serde_json::from_value(t.get("levels").cloned().unwrap_or(Value::Null))
+            .map_err(|e| bad(format!("table levels: {e}")))?;
+    Ok((path, array_levels))
+}
+
+/// A result frame's payload: the part, or a spilled part's layout and where its
+/// frames are.
+pub(crate) fn decode_result(payload: &[u8]) -> Result<(RawResult, Option<Vec<SpilledFrames>>)> {
     let (header, mut body) = split_header(payload)?;
     let mut next = || -> Result<RecordBatch> {
         let len = body
@@ -701,12 +718,7 @@ pub(crate) fn decode_result(payload: &[u8]) -> Result<RawResult> {
         .and_then(Value::as_array)
         .ok_or_else(|| bad("tables missing"))?
     {
-        let path: Vec<String> =
-            serde_json::from_value(t.get("path").cloned().unwrap_or(Value::Null))
-                .map_err(|e| bad(format!("table path: {e}")))?;
-        let array_levels: Vec<u32> =
-            serde_json::from_value(t.get("levels").cloned().unwrap_or(Value::Null))
-                .map_err(|e| bad(format!("table levels: {e}")))?;
+        let (path, array_levels) = table_key_from(t)?;
         let n = get_u64(t, "batches")?;
         let mut batches = Vec::with_capacity(n as usize);
         for _ in 0..n {
@@ -723,12 +735,35 @@ pub(crate) fn decode_result(payload: &[u8]) -> Result<RawResult> {
     } else {
         None
     };
-    Ok(RawResult {
+    let spilled = match header.get("spilled") {
+        None => None,
+        Some(spilled) => {
+            let mut tables = Vec::new();
+            for t in spilled
+                .as_array()
+                .ok_or_else(|| bad("spilled tables not a list"))?
+            {
+                let (path, array_levels) = table_key_from(t)?;
+                let frames: Vec<(u64, u64)> =
+                    serde_json::from_value(t.get("frames").cloned().unwrap_or(Value::Null))
+                        .map_err(|e| bad(format!("spilled frames: {e}")))?;
+                tables.push(SpilledFrames {
+                    path,
+                    array_levels,
+                    file: get_str(t, "file")?.to_string(),
+                    frames,
+                });
+            }
+            Some(tables)
+        }
+    };
+    let raw = RawResult {
         entity: get_str(&header, "entity")?.to_string(),
         records: get_u64(&header, "records")?,
         tables,
         errors,
-    })
+    };
+    Ok((raw, spilled))
 }
 
 #[cfg(test)]
@@ -803,9 +838,9 @@ mod tests {
                 s.push(record.as_bytes())?;
             }
             let raw = s.finish()?.to_raw()?;
-            encode_result_into(&raw, &mut out)?;
+            encode_result_into(&raw, None, &mut out)?;
             assert_eq!(out, encode_result(&raw)?);
-            let back = ProcessingResult::from_raw(decode_result(&out)?, config.clone())?;
+            let back = ProcessingResult::from_raw(decode_result(&out)?.0, config.clone())?;
             let again = ProcessingResult::from_raw(raw, config.clone())?;
             assert_eq!(back.to_record_batches()?, again.to_record_batches()?);
         }
@@ -947,7 +982,8 @@ mod tests {
         s.push(br#"{"a": }"#)?;
         s.push(br#"{"c":[1]}"#)?;
         let r = s.finish()?;
-        let raw = decode_result(&encode_result(&r.to_raw()?)?)?;
+        let (raw, spilled) = decode_result(&encode_result(&r.to_raw()?)?)?;
+        assert_eq!(spilled, None);
         let back = ProcessingResult::from_raw(raw, config)?;
         assert_eq!(back.to_record_batches()?, r.to_record_batches()?);
         assert_eq!(back.errors().len(), 1);
@@ -958,37 +994,56 @@ mod tests {
         Ok(())
     }
 
+    /// A part a worker spills is sent as its layout and where its frames are: the
+    /// other side gets back the part's records, bad records and schemas, and the
+    /// frames' places.
     #[test]
-    fn damaged_strings_are_refused() {
-        let text = "añb€".as_bytes(); // a, ñ (2 bytes), b, € (3 bytes)
-        let check = |offsets: &[i32], values: &[u8]| {
-            check_strings(offsets, values).err().map(|e| e.to_string())
+    fn spilled_parts_are_sent_as_their_layout_and_frames() -> Result<()> {
+        let config = ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .with_extract_time(Some(1))
+            .build()
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let p = Processor::new(config.clone());
+        let part = || -> Result<ProcessingResult> {
+            let mut s = p.session("t");
+            s.push(br#"{"a":1,"k":[{"b":2},{"b":3}]}"#)?;
+            s.push(br#"{"a": }"#)?;
+            s.push(br#"{"c":"x"}"#)?;
+            Ok(s.finish()?)
         };
-        assert_eq!(check(&[0, 1, 3, 4, 7], text), None);
-        assert_eq!(check(&[1, 3], text), None);
-        assert_eq!(check(&[], text), None);
-        let refused = |what: &str| Some(format!("worker process protocol: arrow ipc: {what}"));
-        // Inside ñ, inside €, past the end, before the start, out of order.
-        assert_eq!(
-            check(&[0, 2, 7], text),
-            refused("string offsets out of order")
-        );
-        assert_eq!(
-            check(&[0, 4, 5, 7], text),
-            refused("string offsets out of order")
-        );
-        assert_eq!(check(&[0, 8], text), refused("string offsets out of range"));
-        assert_eq!(
-            check(&[-1, 3], text),
-            refused("string offsets out of range")
-        );
-        assert_eq!(
-            check(&[0, 3, 1, 7], text),
-            refused("string offsets out of order")
-        );
-        // A lone continuation byte, and a character cut at the end of the span.
-        assert_eq!(check(&[0, 2], b"a\x80"), refused("strings are not UTF-8"));
-        assert_eq!(check(&[0, 5], text), refused("strings are not UTF-8"));
+        let dir = tempfile::tempdir().map_err(|e| Error::Config(e.to_string()))?;
+        let mut spiller = PartSpiller::new(dir.path(), "w7")?;
+        let mut out = Vec::new();
+        encode_part_into(part()?, Some(&mut spiller), &mut out)?;
+        let (raw, spilled) = decode_result(&out)?;
+        let layout = ProcessingResult::from_raw(raw, config)?;
+        let whole = part()?;
+        assert_eq!(layout.record_count(), 2);
+        assert_eq!(layout.errors().len(), 1);
+        let shape = |r: &ProcessingResult| -> Result<Vec<_>> {
+            Ok(r.schemas()?
+                .into_iter()
+                .map(|t| (r.num_rows(&t.name), t.name, t.schema))
+                .collect())
+        };
+        assert_eq!(shape(&layout)?, shape(&whole)?);
+        let spilled = spilled.ok_or_else(|| bad("not sent as spilled"))?;
+        let files: Vec<(&str, usize)> = spilled
+            .iter()
+            .map(|t| (t.file.as_str(), t.frames.len()))
+            .collect();
+        assert_eq!(files, [("w7-0.ipc", 1), ("w7-1.ipc", 1)]);
+        for t in &spilled {
+            let size = std::fs::metadata(dir.path().join(&t.file))
+                .map_err(|e| Error::Config(e.to_string()))?
+                .len();
+            assert_eq!(t.frames, [(0, size)]);
+        }
+        // Without a spiller, the part itself.
+        encode_part_into(part()?, None, &mut out)?;
+        assert!(decode_result(&out)?.1.is_none());
+        Ok(())
     }
 
     #[test]
@@ -1012,7 +1067,10 @@ mod tests {
         let err = ipc_batch(&bytes).err().map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("worker process protocol: arrow ipc: strings are not UTF-8")
+            Some(
+                "worker process protocol: checking a decoded batch: Invalid argument error: \
+                 strings are not UTF-8"
+            )
         );
         Ok(())
     }

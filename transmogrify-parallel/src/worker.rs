@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use serde_json::json;
 use transmogrify_core::{Position, Processor, Session};
+use transmogrify_io::PartSpiller;
 
 use crate::chunk::{bytes_between, flatten_into, read_range};
 use crate::error::{Error, Result};
@@ -69,6 +70,12 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         .and_then(serde_json::Value::as_u64)
         .unwrap_or(DEFAULT_PART_MEMORY);
     let abort = std::env::var(ABORT_ENV).ok();
+    // Where the caller's output reads spilled parts, if it does: parts go there,
+    // and only where they are goes back.
+    let mut spiller = match init.get("spill_dir").and_then(serde_json::Value::as_str) {
+        Some(dir) => Some(PartSpiller::new(dir, &spill_stem())?),
+        None => None,
+    };
     // The bytes of the chunk being flattened, reused from chunk to chunk.
     let mut buf = Vec::new();
     // The session of a group of chunks still open (between its chunks).
@@ -86,11 +93,12 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         if header.get("pieces").is_some() {
             // A JSONL range in pieces: its parts are sent as they end.
             session = None;
-            let pieces = Pieces {
+            let mut pieces = Pieces {
                 processor: &processor,
                 entity: &entity,
                 part_memory,
                 abort: abort.as_deref(),
+                spiller: spiller.as_mut(),
             };
             if let Err(e) = pieces.run(&header, input, output, &mut buf, &mut result) {
                 let body = wire::error_to_json(&e).to_string();
@@ -110,7 +118,7 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
                 session = Some(open);
                 Ok(None)
             } else {
-                wire::encode_result_into(&open.finish()?.to_raw()?, &mut result)?;
+                wire::encode_part_into(open.finish()?, spiller.as_mut(), &mut result)?;
                 Ok(Some(()))
             }
         });
@@ -144,12 +152,23 @@ fn maybe_abort(spec: Option<&str>, seq: u64) {
     std::process::abort();
 }
 
+/// The stem of a worker's spill files' names: unique among the workers of a run
+/// (the process id, and the time for a process id used again).
+fn spill_stem() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("w{}-{nanos}", std::process::id())
+}
+
 /// What a worker needs to flatten a JSONL range planned as pieces.
 struct Pieces<'a> {
     processor: &'a Processor,
     entity: &'a str,
     part_memory: u64,
     abort: Option<&'a str>,
+    /// Where its parts are spilled, if they are.
+    spiller: Option<&'a mut PartSpiller>,
 }
 
 impl Pieces<'_> {
@@ -158,7 +177,7 @@ impl Pieces<'_> {
     /// sends a [`PART`] frame for every part as it ends (after the piece that takes
     /// its rows past the part memory, and after the last piece).
     fn run(
-        &self,
+        &mut self,
         header: &serde_json::Value,
         input: &mut impl Read,
         output: &mut impl Write,
@@ -205,7 +224,7 @@ impl Pieces<'_> {
             line += lines;
             if i + 1 == slices.len() || session.memory_bytes() as u64 > self.part_memory {
                 let part = std::mem::replace(&mut session, self.processor.session(self.entity));
-                wire::encode_result_into(&part.finish()?.to_raw()?, result)?;
+                wire::encode_part_into(part.finish()?, self.spiller.as_deref_mut(), result)?;
                 let head = wire::with_header(&json!({ "through": i }), &[]);
                 write_frame(output, PART, &[&head, result]).map_err(io)?;
             }

@@ -7,7 +7,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use transmogrify_core::{ArrayMode, ProcessingResult};
 use transmogrify_io::{
-    Input, ReaderOptions, WriteOptions, WriteResultExt, reader_for, stream_to_dir,
+    Input, PartSpiller, ReaderOptions, WriteOptions, WriteResultExt, reader_for, stream_to_dir,
 };
 
 use crate::support::{Rows, TestResult, parse_json_rows, processor, read_bytes, rows_of, tables};
@@ -274,12 +274,16 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
         let dir = tempfile::tempdir()?;
         let mut outputs = Vec::new();
         // Every part added whole; every part prepared; prepared and left as it is
-        // in turn.
-        for (name, prepare) in [
-            ("whole", [false, false]),
-            ("prepared", [true, true]),
-            ("mixed", [true, false]),
-        ] {
+        // in turn; spilled by two spillers (as by two worker processes) in turn;
+        // spilled and added whole in turn. CSV output takes no spilled parts.
+        let modes = [
+            ("whole", [How::Add, How::Add]),
+            ("prepared", [How::Prepare, How::Prepare]),
+            ("mixed", [How::Prepare, How::Leave]),
+            ("spilled", [How::Spill(0), How::Spill(1)]),
+            ("spilled-and-whole", [How::Add, How::Spill(1)]),
+        ];
+        for (name, how) in modes {
             let out_dir = dir.path().join(name);
             let mut out = transmogrify_io::StreamingOutput::new(
                 &out_dir,
@@ -287,18 +291,47 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
                 processor.config(),
                 WriteOptions::default(),
             )?;
+            let spill_dir = out.spill_dir().map(Path::to_path_buf);
+            if spill_dir.is_none() && name.starts_with("spilled") {
+                assert_eq!(format, "csv");
+                continue;
+            }
+            let spillers = match &spill_dir {
+                Some(spill_dir) => vec![
+                    PartSpiller::new(spill_dir, "w1")?,
+                    PartSpiller::new(spill_dir, "w2")?,
+                ],
+                None => Vec::new(),
+            };
+            let mut spillers = spillers.into_iter().map(Some).collect::<Vec<_>>();
             let preparer = out.preparer();
             for (i, part) in parts()?.into_iter().enumerate() {
-                if prepare[i % 2] {
-                    let prepared = std::thread::spawn(move || preparer.prepare(part))
+                match how[i % 2] {
+                    How::Prepare => {
+                        let prepared = std::thread::spawn(move || preparer.prepare(part))
+                            .join()
+                            .map_err(|_| "a thread preparing a part panicked")??;
+                        out.add_prepared(prepared)?;
+                    }
+                    How::Leave => out.add_prepared(part.into())?.map_or((), drop),
+                    How::Add => out.add(part)?,
+                    How::Spill(k) => {
+                        // Spilled in a thread of its own; the first spiller also
+                        // spills a part that never comes, between those that do.
+                        let mut spiller = spillers[k].take().ok_or("no spiller")?;
+                        let extra = (k == 0 && i == 2).then(&parts).transpose()?;
+                        let (spiller, spilled) = std::thread::spawn(move || {
+                            if let Some(extra) = extra.and_then(|p| p.into_iter().next()) {
+                                drop(spiller.spill(extra)?);
+                            }
+                            let spilled = spiller.spill(part)?;
+                            Ok::<_, transmogrify_io::Error>((spiller, spilled))
+                        })
                         .join()
-                        .map_err(|_| "a thread preparing a part panicked")??;
-                    out.add_prepared(prepared)?;
-                } else if name == "mixed" {
-                    // Left as it is, for the output to do all the work.
-                    out.add_prepared(part.into())?;
-                } else {
-                    out.add(part)?;
+                        .map_err(|_| "a thread spilling a part panicked")??;
+                        spillers[k] = Some(spiller);
+                        out.add_prepared(spilled.into())?;
+                    }
                 }
             }
             let summary = out.finish()?;
@@ -306,9 +339,9 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
             for name in file_names(&out_dir)? {
                 files.push((name.clone(), std::fs::read(out_dir.join(&name))?));
             }
-            outputs.push((summary.files.len(), files));
+            outputs.push((name, summary.files.len(), files));
         }
-        let (tables, whole) = &outputs[0];
+        let (_, tables, whole) = &outputs[0];
         let names: Vec<&str> = whole.iter().map(|(name, _)| name.as_str()).collect();
         assert_eq!(*tables, 3, "{format}");
         assert_eq!(
@@ -320,9 +353,89 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
             ],
             "{format}"
         );
-        assert_eq!(outputs[1], outputs[0], "{format}: prepared parts");
-        assert_eq!(outputs[2], outputs[0], "{format}: prepared and whole parts");
+        assert_eq!(outputs.len(), if format == "csv" { 3 } else { 5 });
+        for (name, tables, files) in &outputs[1..] {
+            assert_eq!((tables, files), (&3, whole), "{format}: {name}");
+        }
     }
+    Ok(())
+}
+
+/// How a test adds a part to an output.
+#[derive(Debug, Clone, Copy)]
+enum How {
+    /// [`StreamingOutput::add`].
+    Add,
+    /// Prepared in another thread.
+    Prepare,
+    /// Left as it is ([`PreparedPart::from`]).
+    Leave,
+    /// Spilled by spiller `k`.
+    Spill(usize),
+}
+
+/// A part spilled by another process is read back checked: damaged strings in its
+/// frames are an error naming the damage, not a file written from them; and a part
+/// said to be spilled into a file no spiller makes is refused.
+#[test]
+fn damaged_parts_spilled_elsewhere_are_refused() -> TestResult {
+    let processor = processor(true, ArrayMode::Smart);
+    let dir = tempfile::tempdir()?;
+    let mut out = transmogrify_io::StreamingOutput::new(
+        dir.path().join("out"),
+        "parquet",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    let spill_dir = out
+        .spill_dir()
+        .ok_or("Parquet output spills")?
+        .to_path_buf();
+    let mut spiller = PartSpiller::new(&spill_dir, "w1")?;
+    let spilled = spiller.spill(processor.process(br#"{"a": "qqqqqqqq"}"#, "t")?)?;
+    let file = spill_dir.join(&spilled.tables()[0].file);
+    let bytes = std::fs::read(&file)?;
+    let at = bytes
+        .windows(8)
+        .position(|w| w == b"qqqqqqqq")
+        .ok_or("the value is in the frame")?;
+    let mut damaged = bytes.clone();
+    damaged[at..at + 8].copy_from_slice(&[0xff; 8]);
+    std::fs::write(&file, damaged)?;
+    out.add_prepared(spilled.into())?;
+    let error = out.finish().err().map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some("checking a decoded batch: Invalid argument error: strings are not UTF-8")
+    );
+    assert!(!dir.path().join("out").join("t.parquet").exists());
+
+    let mut out = transmogrify_io::StreamingOutput::new(
+        dir.path().join("out2"),
+        "parquet",
+        processor.config(),
+        WriteOptions::default(),
+    )?;
+    let spilled = transmogrify_io::SpilledPart::new(
+        processor.process(br#"{"a": 1}"#, "t")?.compact_layout(),
+        vec![transmogrify_io::SpilledFrames {
+            path: vec![],
+            array_levels: vec![],
+            file: "../t.parquet".into(),
+            frames: vec![(0, 4)],
+        }],
+    );
+    let error = out
+        .add_prepared(spilled.into())
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        error.as_deref(),
+        Some(
+            "internal error (this is a bug, please report it): a part was spilled into \
+             \"../t.parquet\", which is no spill file's name"
+        )
+    );
     Ok(())
 }
 

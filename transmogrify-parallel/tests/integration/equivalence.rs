@@ -1,7 +1,9 @@
 //! Every executor, worker count and chunk size gives the sequential result.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use transmogrify_core::ProcessingResult;
-use transmogrify_parallel::{Chunking, Executor, SequentialExecutor};
+
+use transmogrify_parallel::{Chunking, Executor, ResultSink, SequentialExecutor};
 
 use crate::support::*;
 
@@ -254,10 +256,55 @@ fn write(
         .with_data_dictionary(true)
         .build()?;
     let out = transmogrify_io::StreamingOutput::new(dir, format, job.processor.config(), options)?;
-    let sink = transmogrify_parallel::StreamingSink::new(out);
+    let sink = Counting {
+        inner: transmogrify_parallel::StreamingSink::new(out),
+        whole: AtomicUsize::new(0),
+        spilled: AtomicUsize::new(0),
+    };
     executor.run(job, &sink)?;
-    sink.finish()?;
+    let (whole, spilled) = (sink.whole.into_inner(), sink.spilled.into_inner());
+    // Worker processes spill their parts where the output reads them (but for CSV,
+    // written from the parts' arrays); threads hand theirs over whole.
+    if executor.name() == "processes" && format != "csv" {
+        assert_eq!(whole, 0, "{format}");
+        assert!(spilled > 0, "{format}");
+    } else {
+        assert_eq!(spilled, 0, "{} {format}", executor.name());
+    }
+    sink.inner.finish()?;
     Ok(())
+}
+
+/// Passes parts on to a streaming sink, counting those that come whole and those
+/// spilled by worker processes.
+struct Counting {
+    inner: transmogrify_parallel::StreamingSink,
+    whole: AtomicUsize,
+    spilled: AtomicUsize,
+}
+
+impl ResultSink for Counting {
+    fn accept(&self, seq: u64, part: ProcessingResult) -> transmogrify_parallel::Result<()> {
+        self.whole.fetch_add(1, Ordering::Relaxed);
+        self.inner.accept(seq, part)
+    }
+
+    fn gap(&self, seq: u64) -> transmogrify_parallel::Result<()> {
+        self.inner.gap(seq)
+    }
+
+    fn spill_dir(&self) -> Option<std::path::PathBuf> {
+        self.inner.spill_dir()
+    }
+
+    fn accept_spilled(
+        &self,
+        seq: u64,
+        part: transmogrify_io::SpilledPart,
+    ) -> transmogrify_parallel::Result<()> {
+        self.spilled.fetch_add(1, Ordering::Relaxed);
+        self.inner.accept_spilled(seq, part)
+    }
 }
 
 #[test]

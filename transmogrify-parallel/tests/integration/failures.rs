@@ -178,7 +178,7 @@ fn a_worker_of_another_version_is_refused_by_name() -> TestResult {
             format!(
                 "chunk 0 of {} (bytes 0..{size}) failed: worker program /bin/sh: it \
                  answered with a frame 'N' where this version's worker answers with \
-                 protocol 3: it is from another version of transmogrify; rebuild or \
+                 protocol 4: it is from another version of transmogrify; rebuild or \
                  reinstall it, or set TRANSMOGRIFY_WORKER to this version's \
                  transmogrify-worker",
                 path.display()
