@@ -28,6 +28,66 @@ fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
     Ok(())
 }
 
+/// A worker that dies after spilling parts into the output's spill directory leaves
+/// those parts as they were: the chunk it died on is spilled again by a fresh worker,
+/// and the files are those of a sequential run.
+#[test]
+fn a_worker_killed_while_spilling_its_parts_leaves_the_files_complete() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..50).map(record).collect();
+    let path = inputs.jsonl("crash.jsonl", &records)?;
+    let job = job(&processor(true)?, "events", &[&path])?.with_chunking(Chunking::records(10));
+    let write = |executor: &dyn Executor, dir: &std::path::Path| -> TestResult {
+        let out = transmogrify_io::StreamingOutput::new(
+            dir,
+            "parquet",
+            job.processor.config(),
+            transmogrify_io::WriteOptions::default(),
+        )?;
+        let sink = transmogrify_parallel::StreamingSink::new(out);
+        let report = executor.run(&job, &sink)?;
+        assert!(
+            report.failed_chunks.is_empty(),
+            "{:?}",
+            report.failed_chunks
+        );
+        sink.finish()?;
+        Ok(())
+    };
+    let files = |dir: &std::path::Path| -> std::io::Result<Vec<(String, Vec<u8>)>> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            files.push((name, std::fs::read(entry.path())?));
+        }
+        files.sort();
+        Ok(files)
+    };
+    let expected_dir = inputs.dir.path().join("expected");
+    write(&SequentialExecutor, &expected_dir)?;
+    let marker = inputs.dir.path().join("aborted");
+    let executor = ProcessExecutor::new(2)
+        .with_program(worker(), Vec::new())
+        .with_env(ABORT_ENV, format!("3:{}", marker.display()));
+    let got_dir = inputs.dir.path().join("got");
+    write(&executor, &got_dir)?;
+    assert!(marker.exists(), "the worker did not abort");
+    let (expected, got) = (files(&expected_dir)?, files(&got_dir)?);
+    let names: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "events.parquet",
+            "events_events.parquet",
+            "events_orders.parquet",
+            "events_orders_lines.parquet"
+        ]
+    );
+    assert!(got == expected, "the files differ from a sequential run's");
+    Ok(())
+}
+
 #[test]
 fn a_worker_killed_inside_a_group_of_small_inputs_is_retried_chunk_by_chunk() -> TestResult {
     let inputs = Inputs::new()?;
