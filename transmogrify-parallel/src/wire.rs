@@ -968,13 +968,18 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn results_round_trip_through_ipc() -> Result<()> {
-        let config = ProcessorConfig::builder()
+    /// A configuration that keeps bad records (skip mode), with a fixed time.
+    fn skip_mode() -> Result<ProcessorConfig> {
+        ProcessorConfig::builder()
             .with_on_error(ErrorMode::Skip)
             .with_extract_time(Some(1))
             .build()
-            .map_err(|e| Error::Config(e.to_string()))?;
+            .map_err(|e| Error::Config(e.to_string()))
+    }
+
+    #[test]
+    fn results_round_trip_through_ipc() -> Result<()> {
+        let config = skip_mode()?;
         let p = Processor::new(config.clone());
         let mut s = p.session("t");
         s.push(br#"{"a":1,"k":[{"b":2}]}"#)?;
@@ -999,11 +1004,7 @@ mod tests {
     /// frames' places.
     #[test]
     fn spilled_parts_are_sent_as_their_layout_and_frames() -> Result<()> {
-        let config = ProcessorConfig::builder()
-            .with_on_error(ErrorMode::Skip)
-            .with_extract_time(Some(1))
-            .build()
-            .map_err(|e| Error::Config(e.to_string()))?;
+        let config = skip_mode()?;
         let p = Processor::new(config.clone());
         let part = || -> Result<ProcessingResult> {
             let mut s = p.session("t");
