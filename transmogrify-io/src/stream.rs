@@ -378,8 +378,6 @@ pub struct PartSpiller {
 struct SpillerFile {
     name: String,
     file: File,
-    /// Bytes written to it so far.
-    bytes: u64,
 }
 
 /// Where the frames of a part spilled by a [`PartSpiller`] are, with the part's
@@ -471,23 +469,25 @@ impl PartSpiller {
                     let path = self.dir.join(&name);
                     let file =
                         gated(|| File::create_new(&path)).map_err(|e| Error::io(&path, e))?;
-                    e.insert(SpillerFile {
-                        name,
-                        file,
-                        bytes: 0,
-                    })
+                    e.insert(SpillerFile { name, file })
                 }
             };
             let mut frames = Vec::new();
             for batch in table {
+                // Where the frame starts: the file's end, after any bytes a frame that
+                // failed part way left behind (its part failed; a run that goes on,
+                // in skip mode, spills the next parts after them).
+                let at = file
+                    .file
+                    .stream_position()
+                    .map_err(|e| Error::io(self.dir.join(&file.name), e))?;
                 let len = write_frame_to(&mut file.file, &batch?, &mut self.buffer).map_err(
                     |e| match e {
                         FrameError::Io(e) => Error::io(self.dir.join(&file.name), e),
                         FrameError::Other(e) => e,
                     },
                 )?;
-                frames.push((file.bytes, len));
-                file.bytes += len;
+                frames.push((at, len));
             }
             tables.push(SpilledFrames {
                 path,
@@ -1726,4 +1726,60 @@ pub fn stream_to_dir<R: Reader + ?Sized>(
     }
     out.add(session.finish()?)?;
     out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spiller's next frame starts at its file's end, after whatever bytes a frame
+    /// that failed part way left there: the parts spilled before and after them are
+    /// read back as they were.
+    #[test]
+    fn bytes_a_failed_frame_left_are_passed_over() -> Result<()> {
+        let config = ProcessorConfig::builder()
+            .with_id_strategy(transmogrify_core::IdStrategy::Positional)
+            .with_extract_time(Some(0))
+            .build()
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let processor = Processor::new(config);
+        let dir = tempfile::tempdir().map_err(|e| Error::io("<temp>", e))?;
+        let texts = [r#"{"a": 1, "k": [{"b": 1}]}"#, r#"{"a": 2, "c": "x"}"#];
+        let mut outputs = Vec::new();
+        for spilled in [false, true] {
+            let out_dir = dir.path().join(format!("out-{spilled}"));
+            let options = WriteOptions::default();
+            let mut out = StreamingOutput::new(&out_dir, "jsonl", processor.config(), options)?;
+            let spill_dir = out
+                .spill_dir()
+                .ok_or_else(|| Error::Internal("JSONL output spills".into()))?
+                .to_path_buf();
+            let mut spiller = PartSpiller::new(&spill_dir, "w1")?;
+            for text in texts {
+                let part = processor.process(text.as_bytes(), "t")?;
+                if !spilled {
+                    out.add(part)?;
+                    continue;
+                }
+                let done = spiller.spill(part)?;
+                // What a frame that failed part way leaves after the part's frames.
+                for file in spiller.files.values_mut() {
+                    file.file
+                        .write_all(b"left behind")
+                        .map_err(|e| Error::io(&file.name, e))?;
+                }
+                out.add_prepared(done.into())?;
+            }
+            out.finish()?;
+            let read = |name: &str| std::fs::read_to_string(out_dir.join(name));
+            let files = (read("t.jsonl"), read("t_k.jsonl"));
+            outputs.push((
+                files.0.map_err(|e| Error::io("t.jsonl", e))?,
+                files.1.map_err(|e| Error::io("t_k.jsonl", e))?,
+            ));
+        }
+        assert_eq!(outputs[1], outputs[0]);
+        assert_eq!(outputs[0].1.lines().count(), 1);
+        Ok(())
+    }
 }
