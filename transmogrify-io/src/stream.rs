@@ -110,10 +110,7 @@ impl Spill {
         for batch in table {
             let batch = batch?;
             let file = self.file.as_mut().ok_or_else(closed)?;
-            let len = write_frame_to(file, &batch, buffer).map_err(|e| match e {
-                FrameError::Io(e) => Error::io(&self.file_path, e),
-                FrameError::Other(e) => e,
-            })?;
+            let len = write_frame_to(file, &self.file_path, &batch, buffer)?;
             self.wrote(len);
             if let Some(file) = &self.file {
                 self.reserve.ahead(file, self.own_bytes);
@@ -220,19 +217,14 @@ impl Write for FrameWriter<'_> {
     }
 }
 
-/// How writing a frame into a file failed: the file, or the encoding.
-enum FrameError {
-    Io(std::io::Error),
-    Other(Error),
-}
-
-/// Writes `batch` as one spill frame at the end of `file`, gathering small pieces in
-/// `buffer`; the frame's length.
+/// Writes `batch` as one spill frame at the end of `file` (at `path`, for errors),
+/// gathering small pieces in `buffer`; the frame's length.
 fn write_frame_to(
     file: &mut File,
+    path: &Path,
     batch: &RecordBatch,
     buffer: &mut Vec<u8>,
-) -> std::result::Result<u64, FrameError> {
+) -> Result<u64> {
     // The IPC writer's finish drains it; a frame that failed part way may have left
     // bytes in it.
     buffer.clear();
@@ -244,9 +236,9 @@ fn write_frame_to(
     };
     let written = write_frame(batch, &mut out);
     if let Some(e) = out.error.take() {
-        return Err(FrameError::Io(e));
+        return Err(Error::io(path, e));
     }
-    written.map_err(FrameError::Other)?;
+    written?;
     Ok(out.bytes)
 }
 
@@ -477,16 +469,12 @@ impl PartSpiller {
                 // Where the frame starts: the file's end, after any bytes a frame that
                 // failed part way left behind (its part failed; a run that goes on,
                 // in skip mode, spills the next parts after them).
+                let path = self.dir.join(&file.name);
                 let at = file
                     .file
                     .stream_position()
-                    .map_err(|e| Error::io(self.dir.join(&file.name), e))?;
-                let len = write_frame_to(&mut file.file, &batch?, &mut self.buffer).map_err(
-                    |e| match e {
-                        FrameError::Io(e) => Error::io(self.dir.join(&file.name), e),
-                        FrameError::Other(e) => e,
-                    },
-                )?;
+                    .map_err(|e| Error::io(&path, e))?;
+                let len = write_frame_to(&mut file.file, &path, &batch?, &mut self.buffer)?;
                 frames.push((at, len));
             }
             tables.push(SpilledFrames {
