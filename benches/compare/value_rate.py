@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""One worker against the parse ceiling: `transmogrify flatten` on one thread against
+serde_json parsing the same bytes into `serde_json::Value`.
+
+Runs, in alternating rounds on the same JSONL input:
+
+  value    benches/value-rate: the file read into memory, then every line parsed into
+           a `serde_json::Value` (serde_json's default features, built with LTO); the
+           parse time alone is counted, not the reading;
+  ignored  the same lines validated into `IgnoredAny`, for reference;
+  ours     `transmogrify flatten --executor sequential` to the format asked for, the
+           whole process timed (reading, flattening, writing and syncing the files).
+
+and prints the medians with the ratio the performance goals state: ours at N times the
+`Value` rate (at least 1, aiming for 1.5, to Parquet). The serde_json program is built
+on first use with `cargo build --release` (crates.io is needed once, for serde_json).
+
+Usage:
+  value_rate.py --ours target/release/transmogrify --input events.jsonl \\
+      [--format parquet] [--rounds 7] [--value-rate BIN] [-- extra flatten arguments]
+
+Each run's output directory is removed and the file system synced before the next run,
+so no run pays for another's writeback. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def build_value_rate() -> str:
+    """Builds benches/value-rate (outside the workspace) and returns its binary."""
+    manifest = os.path.join(ROOT, "benches", "value-rate", "Cargo.toml")
+    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+    target = os.path.join(target, "value-rate")
+    build = ["cargo", "build", "--release", "--quiet", "--manifest-path", manifest,
+             "--target-dir", target]
+    done = subprocess.run(build)
+    if done.returncode != 0:
+        sys.exit(f"value_rate: `{' '.join(build)}` failed (exit {done.returncode})")
+    return os.path.join(target, "release", "transmogrify-value-rate")
+
+
+def parse_seconds(program: str, input_path: str, ignored_any: bool) -> float:
+    """The parse time the serde_json program reports for one run."""
+    cmd = [program, *(["--ignored-any"] if ignored_any else []), input_path]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"value_rate: {' '.join(cmd)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["parse_seconds"])
+
+
+def flatten_seconds(cmd: list[str]) -> float:
+    """Wall time of one `transmogrify flatten` process."""
+    start = time.perf_counter()
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"value_rate: {' '.join(cmd)}: exit {done.returncode}: "
+                 f"{done.stderr.decode(errors='replace')[-500:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ours", required=True, help="the transmogrify binary")
+    parser.add_argument("--input", required=True, help="JSONL input file")
+    parser.add_argument("--format", default="parquet", choices=["csv", "json", "jsonl", "parquet"])
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds [7]")
+    parser.add_argument("--value-rate", default=None,
+                        help="the benches/value-rate binary [built with cargo on first use]")
+    parser.add_argument("--workdir", default=None, help="where outputs go [a temporary directory]")
+    parser.add_argument("extra", nargs="*", help="extra arguments for `transmogrify flatten`")
+    args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
+    if not os.path.isfile(args.input):
+        parser.error(f"no input file {args.input}")
+    if not (os.path.isfile(args.ours) and os.access(args.ours, os.X_OK)):
+        parser.error(f"{args.ours} is not an executable (build it: cargo build --release -p transmogrify-cli)")
+    program = args.value_rate or build_value_rate()
+
+    work = args.workdir or tempfile.mkdtemp(prefix="transmogrify-value-rate-")
+    os.makedirs(work, exist_ok=True)
+    out = os.path.join(work, "out")
+    ours_cmd = [args.ours, "flatten", args.input, "-o", out, "-f", args.format,
+                "--executor", "sequential", "--force", "--quiet", *args.extra]
+
+    def clean() -> None:
+        shutil.rmtree(out, ignore_errors=True)
+        os.sync()
+
+    # Read the input through once so that every run finds it in the page cache.
+    with open(args.input, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+    value, ignored, ours = [], [], []
+    for _ in range(args.rounds):
+        value.append(parse_seconds(program, args.input, ignored_any=False))
+        ignored.append(parse_seconds(program, args.input, ignored_any=True))
+        clean()
+        ours.append(flatten_seconds(ours_cmd))
+    clean()
+    if not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+    mb = os.path.getsize(args.input) / 1e6
+    mv, mi, mo = (statistics.median(x) for x in (value, ignored, ours))
+    ratios = [v / o for v, o in zip(value, ours)]
+    print(f"input {args.input} ({mb:.1f} MB), {os.cpu_count()} cores, medians of {args.rounds} rounds")
+    print(f"  serde_json into Value (parse only)       {mv:6.3f} s  {mb / mv:7.1f} MB/s")
+    print(f"  serde_json into IgnoredAny (parse only)  {mi:6.3f} s  {mb / mi:7.1f} MB/s")
+    print(f"  ours, one worker, to {args.format:8s} (whole run) {mo:6.3f} s  {mb / mo:7.1f} MB/s")
+    print(f"  ours at {mv / mo:.2f}x the Value rate (round by round {min(ratios):.2f}-{max(ratios):.2f}x)")
+    for name, xs in (("value", value), ("ignored", ignored), ("ours", ours)):
+        print(f"    {name:8s}" + " ".join(f"{x:.3f}" for x in xs))
+
+
+if __name__ == "__main__":
+    main()
