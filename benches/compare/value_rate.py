@@ -119,9 +119,12 @@ def main() -> None:
     mv, mi, mo = (statistics.median(x) for x in (value, ignored, ours))
     ratios = [v / o for v, o in zip(value, ours)]
     print(f"input {args.input} ({mb:.1f} MB), {os.cpu_count()} cores, medians of {args.rounds} rounds")
-    print(f"  serde_json into Value (parse only)       {mv:6.3f} s  {mb / mv:7.1f} MB/s")
-    print(f"  serde_json into IgnoredAny (parse only)  {mi:6.3f} s  {mb / mi:7.1f} MB/s")
-    print(f"  ours, one worker, to {args.format:8s} (whole run) {mo:6.3f} s  {mb / mo:7.1f} MB/s")
+    rows = [("serde_json into Value (parse only)", mv),
+            ("serde_json into IgnoredAny (parse only)", mi),
+            (f"ours, one worker, to {args.format} (whole run)", mo)]
+    width = max(len(label) for label, _ in rows)
+    for label, seconds in rows:
+        print(f"  {label:{width}s}  {seconds:6.3f} s  {mb / seconds:7.1f} MB/s")
     print(f"  ours at {mv / mo:.2f}x the Value rate (round by round {min(ratios):.2f}-{max(ratios):.2f}x)")
     for name, xs in (("value", value), ("ignored", ignored), ("ours", ours)):
         print(f"    {name:8s}" + " ".join(f"{x:.3f}" for x in xs))
