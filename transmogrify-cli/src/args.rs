@@ -325,6 +325,10 @@ pub struct BenchArgs {
     /// Chunk size, as for flatten.
     #[arg(long, default_value = "4MiB", value_name = "SIZE")]
     pub chunk_size: String,
+    /// Runs of each configuration, one after another; the fastest is shown, with its
+    /// memory (one run is at the mercy of whatever else the machine does).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub repeat: usize,
 }
 
 /// One character, or a tab written as `\t` or `tab` (a tab is awkward to type in a

@@ -60,7 +60,7 @@ fn main() -> ExitCode {
         Command::Worker => return transmogrify_parallel::worker_main(),
         Command::Flatten(args) => flatten::run(&args),
         Command::Schema(args) => flatten::schema(&args),
-        Command::Bench(args) => bench::run(&args).and_then(|rows| print(&bench::table(&rows))),
+        Command::Bench(args) => bench::run(&args).and_then(|bench| print(&bench.report())),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

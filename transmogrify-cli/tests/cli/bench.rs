@@ -21,11 +21,27 @@ fn prints_a_row_per_configuration() -> TestResult {
         None,
     )?;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let lines: Vec<&str> = r.stdout.lines().collect();
+    let (lines, footer) = table_and_footer(&r.stdout);
     assert_eq!(
         lines[0],
         "executor    workers   seconds      MB/s    records/s    peak RSS  per worker"
     );
+    // What was measured, and the machine it ran on.
+    assert_eq!(
+        std::fs::metadata(&input)?.len(),
+        13_180,
+        "the example changed"
+    );
+    assert_eq!(
+        footer[0],
+        "13.2 kB of input, written as csv; one run of each"
+    );
+    let cores = std::thread::available_parallelism()?.get();
+    let machine = footer.get(1).copied().unwrap_or_default();
+    assert!(machine.starts_with(&format!("{cores} core")), "{machine}");
+    if cfg!(target_os = "linux") {
+        assert!(machine.contains(" GiB of memory, linux "), "{machine}");
+    }
     let configs: Vec<(String, String)> = lines[1..]
         .iter()
         .map(|l| {
@@ -68,10 +84,24 @@ fn prints_a_row_per_configuration() -> TestResult {
     Ok(())
 }
 
+/// The lines of a bench's table (its header first) and those after it.
+fn table_and_footer(stdout: &str) -> (Vec<&str>, Vec<&str>) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.is_empty())
+        .unwrap_or(lines.len());
+    (
+        lines[..end].to_vec(),
+        lines.get(end + 1..).unwrap_or_default().to_vec(),
+    )
+}
+
 /// Records per second of each row of a bench table.
 fn records_per_second(stdout: &str) -> Vec<f64> {
-    stdout
-        .lines()
+    table_and_footer(stdout)
+        .0
+        .into_iter()
         .skip(1)
         .map(|l| {
             l.split_whitespace()
@@ -114,5 +144,38 @@ fn every_run_reads_standard_input_and_the_input_options() -> TestResult {
     )?;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(records_per_second(&r.stdout).iter().all(|&rate| rate > 0.0));
+    Ok(())
+}
+
+#[test]
+fn repeat_keeps_the_fastest_of_several_runs() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = example("events.jsonl");
+    let args = [
+        "bench",
+        &input,
+        "--executors",
+        "sequential,threads",
+        "--workers",
+        "2",
+    ];
+    let r = run(dir.path(), &[&args[..], &["--repeat", "3"]].concat(), None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (lines, footer) = table_and_footer(&r.stdout);
+    // A row per configuration, not per run.
+    assert_eq!(lines.len(), 3, "{}", r.stdout);
+    assert!(lines[1].starts_with("sequential        1"), "{}", r.stdout);
+    assert!(lines[2].starts_with("threads           2"), "{}", r.stdout);
+    assert_eq!(
+        footer[0],
+        "13.2 kB of input, written as parquet; the fastest of 3 runs of each"
+    );
+    let r = run(dir.path(), &[&args[..], &["--repeat", "0"]].concat(), None)?;
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("--repeat must be at least 1"),
+        "{}",
+        r.stderr
+    );
     Ok(())
 }
