@@ -24,7 +24,6 @@ next run, so no run pays for another's writeback. Standard library only.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -32,6 +31,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import rounds
 
 
 def flatten(ours: str, input_path: str, out: str, fmt: str, workers: int, extra: list[str]):
@@ -54,20 +55,9 @@ def timed(commands: list[list[str]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ours", required=True, help="the transmogrify binary")
-    parser.add_argument("--input", required=True, help="input file")
-    parser.add_argument("--format", default="parquet", choices=["csv", "json", "jsonl", "parquet"])
-    parser.add_argument("--rounds", type=int, default=9, help="alternating rounds [9]")
-    parser.add_argument("--workdir", default=None, help="where outputs go [a temporary directory]")
-    parser.add_argument("extra", nargs="*", help="extra arguments for `transmogrify flatten`")
+    parser = rounds.parser(__doc__, rounds=9)
     args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-    if not os.path.isfile(args.input):
-        parser.error(f"no input file {args.input}")
-    if not (os.path.isfile(args.ours) and os.access(args.ours, os.X_OK)):
-        parser.error(f"{args.ours} is not an executable (build it: cargo build --release -p transmogrify-cli)")
+    rounds.check(parser, args)
 
     work = args.workdir or tempfile.mkdtemp(prefix="transmogrify-scaling-")
     os.makedirs(work, exist_ok=True)
@@ -78,10 +68,7 @@ def main() -> None:
             shutil.rmtree(d, ignore_errors=True)
         os.sync()
 
-    # Read the input through once so that every run finds it in the page cache.
-    with open(args.input, "rb") as f:
-        while f.read(1 << 24):
-            pass
+    rounds.warm(args.input)
 
     run = lambda out, j: flatten(args.ours, args.input, out, args.format, j, args.extra)
     one, side, two = [], [], []

@@ -25,7 +25,6 @@ so no run pays for another's writeback. Standard library only.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -34,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import rounds
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -72,22 +73,11 @@ def flatten_seconds(cmd: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ours", required=True, help="the transmogrify binary")
-    parser.add_argument("--input", required=True, help="JSONL input file")
-    parser.add_argument("--format", default="parquet", choices=["csv", "json", "jsonl", "parquet"])
-    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds [7]")
+    parser = rounds.parser(__doc__, rounds=7)
     parser.add_argument("--value-rate", default=None,
                         help="the benches/value-rate binary [built with cargo on first use]")
-    parser.add_argument("--workdir", default=None, help="where outputs go [a temporary directory]")
-    parser.add_argument("extra", nargs="*", help="extra arguments for `transmogrify flatten`")
     args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-    if not os.path.isfile(args.input):
-        parser.error(f"no input file {args.input}")
-    if not (os.path.isfile(args.ours) and os.access(args.ours, os.X_OK)):
-        parser.error(f"{args.ours} is not an executable (build it: cargo build --release -p transmogrify-cli)")
+    rounds.check(parser, args)
     program = args.value_rate or build_value_rate()
 
     work = args.workdir or tempfile.mkdtemp(prefix="transmogrify-value-rate-")
@@ -100,10 +90,7 @@ def main() -> None:
         shutil.rmtree(out, ignore_errors=True)
         os.sync()
 
-    # Read the input through once so that every run finds it in the page cache.
-    with open(args.input, "rb") as f:
-        while f.read(1 << 24):
-            pass
+    rounds.warm(args.input)
 
     value, ignored, ours = [], [], []
     for _ in range(args.rounds):
