@@ -36,3 +36,10 @@ def warm(path: str) -> None:
     with open(path, "rb") as f:
         while f.read(1 << 24):
             pass
+
+
+def print_runs(named: list[tuple[str, list[float]]]) -> None:
+    """Prints every run's seconds, a line per kind of run, in round order."""
+    width = max(len(name) for name, _ in named) + 1
+    for name, xs in named:
+        print(f"    {name:{width}s}" + " ".join(f"{x:.3f}" for x in xs))

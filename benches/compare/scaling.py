@@ -90,8 +90,7 @@ def main() -> None:
     print(f"  two one-thread runs side by side  {ms:6.3f} s  {2 * m1 / ms:.2f}x the work per second")
     print(f"  two threads                       {m2:6.3f} s  {m1 / m2:.2f}x")
     print(f"  two threads reach {100 * (m1 / m2) / (2 * m1 / ms):.0f}% of what two independent runs get")
-    for name, xs in (("one", one), ("side", side), ("two", two)):
-        print(f"    {name:5s}" + " ".join(f"{x:.3f}" for x in xs))
+    rounds.print_runs([("one", one), ("side", side), ("two", two)])
 
 
 if __name__ == "__main__":

@@ -113,8 +113,7 @@ def main() -> None:
     for label, seconds in rows:
         print(f"  {label:{width}s}  {seconds:6.3f} s  {mb / seconds:7.1f} MB/s")
     print(f"  ours at {mv / mo:.2f}x the Value rate (round by round {min(ratios):.2f}-{max(ratios):.2f}x)")
-    for name, xs in (("value", value), ("ignored", ignored), ("ours", ours)):
-        print(f"    {name:8s}" + " ".join(f"{x:.3f}" for x in xs))
+    rounds.print_runs([("value", value), ("ignored", ignored), ("ours", ours)])
 
 
 if __name__ == "__main__":
