@@ -158,12 +158,18 @@ impl transmogrify_io::TableJobs for Recording {
     }
 }
 
-/// A streamed CSV output into `dir` with the default options.
-fn csv_output(
-    dir: &std::path::Path,
+/// A streamed output in `format` into `dir` with the default options.
+fn output(
+    dir: impl AsRef<Path>,
+    format: &str,
     processor: &transmogrify_core::Processor,
 ) -> transmogrify_io::Result<transmogrify_io::StreamingOutput> {
-    transmogrify_io::StreamingOutput::new(dir, "csv", processor.config(), WriteOptions::default())
+    transmogrify_io::StreamingOutput::new(
+        dir.as_ref(),
+        format,
+        processor.config(),
+        WriteOptions::default(),
+    )
 }
 
 #[test]
@@ -178,7 +184,7 @@ fn tables_are_handed_out_largest_first_and_reported_in_table_order() -> TestResu
         .collect();
     let dir = tempfile::tempdir()?;
     let processor = processor(true, ArrayMode::Smart);
-    let mut out = csv_output(dir.path(), &processor)?;
+    let mut out = output(dir.path(), "csv", &processor)?;
     out.add(processor.process(text.as_bytes(), "t")?)?;
     let recording = Recording(std::sync::Mutex::new(Vec::new()));
     let summary = out.finish_with(&recording)?;
@@ -198,7 +204,7 @@ fn spill_files_are_private_to_the_user() -> TestResult {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir()?;
     let processor = processor(true, ArrayMode::Smart);
-    let mut out = csv_output(dir.path(), &processor)?;
+    let mut out = output(dir.path(), "csv", &processor)?;
     out.add(processor.process(br#"{"a": 1}"#, "t")?)?;
     let spill: Vec<_> = std::fs::read_dir(dir.path())?
         .filter_map(|e| e.ok())
@@ -228,12 +234,7 @@ fn spill_files_are_private_to_the_user() -> TestResult {
 fn spilled_parts_are_removed_once_written() -> TestResult {
     let dir = tempfile::tempdir()?;
     let processor = processor(true, ArrayMode::Smart);
-    let mut out = transmogrify_io::StreamingOutput::new(
-        dir.path(),
-        "parquet",
-        processor.config(),
-        WriteOptions::default(),
-    )?;
+    let mut out = output(dir.path(), "parquet", &processor)?;
     for part in 0..3 {
         let text = format!(r#"{{"a": {part}, "b": [{{"c": {part}}}, {{"c": 0}}]}}"#);
         out.add(processor.process(text.as_bytes(), "t")?)?;
@@ -285,12 +286,7 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
         ];
         for (name, how) in modes {
             let out_dir = dir.path().join(name);
-            let mut out = transmogrify_io::StreamingOutput::new(
-                &out_dir,
-                format,
-                processor.config(),
-                WriteOptions::default(),
-            )?;
+            let mut out = output(&out_dir, format, &processor)?;
             let spill_dir = out.spill_dir().map(Path::to_path_buf);
             if spill_dir.is_none() && name.starts_with("spilled") {
                 assert_eq!(format, "csv");
@@ -381,12 +377,7 @@ enum How {
 fn damaged_parts_spilled_elsewhere_are_refused() -> TestResult {
     let processor = processor(true, ArrayMode::Smart);
     let dir = tempfile::tempdir()?;
-    let mut out = transmogrify_io::StreamingOutput::new(
-        dir.path().join("out"),
-        "parquet",
-        processor.config(),
-        WriteOptions::default(),
-    )?;
+    let mut out = output(dir.path().join("out"), "parquet", &processor)?;
     let spill_dir = out
         .spill_dir()
         .ok_or("Parquet output spills")?
@@ -410,12 +401,7 @@ fn damaged_parts_spilled_elsewhere_are_refused() -> TestResult {
     );
     assert!(!dir.path().join("out").join("t.parquet").exists());
 
-    let mut out = transmogrify_io::StreamingOutput::new(
-        dir.path().join("out2"),
-        "parquet",
-        processor.config(),
-        WriteOptions::default(),
-    )?;
+    let mut out = output(dir.path().join("out2"), "parquet", &processor)?;
     let spilled = transmogrify_io::SpilledPart::new(
         processor.process(br#"{"a": 1}"#, "t")?.compact_layout(),
         vec![transmogrify_io::SpilledFrames {
@@ -445,18 +431,8 @@ fn damaged_parts_spilled_elsewhere_are_refused() -> TestResult {
 fn a_part_prepared_for_another_kind_of_output_is_an_error() -> TestResult {
     let processor = processor(true, ArrayMode::Smart);
     let dir = tempfile::tempdir()?;
-    let spilling = transmogrify_io::StreamingOutput::new(
-        dir.path().join("pq"),
-        "parquet",
-        processor.config(),
-        WriteOptions::default(),
-    )?;
-    let mut csv = transmogrify_io::StreamingOutput::new(
-        dir.path().join("csv"),
-        "csv",
-        processor.config(),
-        WriteOptions::default(),
-    )?;
+    let spilling = output(dir.path().join("pq"), "parquet", &processor)?;
+    let mut csv = output(dir.path().join("csv"), "csv", &processor)?;
     let part = spilling
         .preparer()
         .prepare(processor.process(br#"{"a": 1}"#, "t")?)?;
@@ -618,7 +594,7 @@ fn csv_rows_written_as_they_come_are_the_files_written_at_once() -> TestResult {
 fn an_abandoned_csv_output_leaves_nothing_behind() -> TestResult {
     let processor = processor(true, ArrayMode::Smart);
     let dir = tempfile::tempdir()?;
-    let mut out = csv_output(dir.path(), &processor)?;
+    let mut out = output(dir.path(), "csv", &processor)?;
     for text in changing_parts().iter().take(3) {
         out.add(processor.process(text.as_bytes(), "t")?)?;
     }
@@ -633,7 +609,7 @@ fn the_layout_of_a_long_run_stays_small_and_keeps_every_column_and_kind() -> Tes
     for text in [true, false] {
         let processor = processor(text, ArrayMode::Smart);
         let dir = tempfile::tempdir()?;
-        let mut out = csv_output(dir.path(), &processor)?;
+        let mut out = output(dir.path(), "csv", &processor)?;
         for i in 0..100 {
             let record = match i {
                 50 => r#"{"n": 0.5, "x": "late", "kids": [{"k": 1}]}"#.to_string(),
@@ -683,7 +659,7 @@ fn the_layout_of_a_long_run_stays_small_and_keeps_every_column_and_kind() -> Tes
 fn two_csv_outputs_can_share_a_directory() -> TestResult {
     let processor = processor(true, ArrayMode::Smart);
     let dir = tempfile::tempdir()?;
-    let mut users = csv_output(dir.path(), &processor)?;
+    let mut users = output(dir.path(), "csv", &processor)?;
     let options = WriteOptions::builder().with_overwrite(true).build()?;
     let mut orders =
         transmogrify_io::StreamingOutput::new(dir.path(), "csv", processor.config(), options)?;
