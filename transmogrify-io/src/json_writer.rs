@@ -9,7 +9,7 @@ use std::io::Write;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::TimestampMicrosecondType;
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
 use crate::csv_writer::cell_text;
@@ -70,7 +70,8 @@ pub struct JsonWriter<W: Write> {
     out: W,
     format: JsonFormat,
     rows: u64,
-    line: Vec<u8>,
+    /// Rows not yet handed to `out` (up to [`WRITE_AT`] bytes and a row).
+    buf: Vec<u8>,
     keys: Vec<Vec<u8>>,
 }
 
@@ -85,7 +86,7 @@ impl<W: Write + Send> JsonWriter<W> {
             out,
             format,
             rows: 0,
-            line: Vec::new(),
+            buf: Vec::new(),
             keys: Vec::new(),
         }
     }
@@ -95,28 +96,37 @@ impl<W: Write + Send> TableWriter for JsonWriter<W> {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         let schema = batch.schema();
         if self.keys.len() != schema.fields().len() {
-            self.keys = schema.fields().iter().map(|f| json_key(f.name())).collect();
+            // Each member's start, with what comes before it: `{"a":`, `,"b":`.
+            self.keys = (schema.fields().iter().enumerate())
+                .map(|(i, f)| [if i == 0 { b"{" } else { b"," }, &json_key(f.name())[..]].concat())
+                .collect();
         }
+        let columns: Vec<JsonColumn<'_>> = batch
+            .columns()
+            .iter()
+            .map(|column| JsonColumn::of(column.as_ref()))
+            .collect();
         for row in 0..batch.num_rows() {
-            self.line.clear();
             if self.format == JsonFormat::Array {
-                self.line
+                self.buf
                     .extend_from_slice(if self.rows == 0 { b"[\n" } else { b",\n" });
             }
-            self.line.push(b'{');
-            for (i, (column, key)) in batch.columns().iter().zip(&self.keys).enumerate() {
-                if i > 0 {
-                    self.line.push(b',');
-                }
-                self.line.extend_from_slice(key);
-                json_cell(column.as_ref(), row, &mut self.line)?;
+            if columns.is_empty() {
+                self.buf.push(b'{');
             }
-            self.line.push(b'}');
+            for (column, key) in columns.iter().zip(&self.keys) {
+                self.buf.extend_from_slice(key);
+                column.push(row, &mut self.buf)?;
+            }
+            self.buf.push(b'}');
             if self.format == JsonFormat::Lines {
-                self.line.push(b'\n');
+                self.buf.push(b'\n');
             }
-            self.out.write_all(&self.line).map_err(io_err)?;
             self.rows += 1;
+            if self.buf.len() >= WRITE_AT {
+                self.out.write_all(&self.buf).map_err(io_err)?;
+                self.buf.clear();
+            }
         }
         Ok(())
     }
@@ -124,10 +134,54 @@ impl<W: Write + Send> TableWriter for JsonWriter<W> {
     fn finish(mut self: Box<Self>) -> Result<WriteSummary> {
         if self.format == JsonFormat::Array {
             let end: &[u8] = if self.rows == 0 { b"[]\n" } else { b"\n]\n" };
-            self.out.write_all(end).map_err(io_err)?;
+            self.buf.extend_from_slice(end);
         }
+        self.out.write_all(&self.buf).map_err(io_err)?;
         self.out.flush().map_err(io_err)?;
         Ok(WriteSummary { rows: self.rows })
+    }
+}
+
+/// Bytes of rows a [`JsonWriter`] gathers before handing them to its output: one
+/// write per row cost a call (and, for the output's files, a lock) per row.
+const WRITE_AT: usize = 64 * 1024;
+
+/// A column of a batch as a [`JsonWriter`] reads it, its type looked up once per
+/// batch rather than once per cell.
+enum JsonColumn<'a> {
+    Text(&'a StringArray),
+    Time(&'a TimestampMicrosecondArray),
+    Other(&'a dyn Array),
+}
+
+impl<'a> JsonColumn<'a> {
+    fn of(array: &'a dyn Array) -> Self {
+        match array.data_type() {
+            DataType::Utf8 => array
+                .as_string_opt::<i32>()
+                .map_or(JsonColumn::Other(array), JsonColumn::Text),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => array
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .map_or(JsonColumn::Other(array), JsonColumn::Time),
+            _ => JsonColumn::Other(array),
+        }
+    }
+
+    /// Appends the JSON text of the cell in `row` (see [`json_cell`]).
+    #[inline]
+    fn push(&self, row: usize, out: &mut Vec<u8>) -> Result<()> {
+        match self {
+            JsonColumn::Text(array) if array.is_valid(row) => {
+                push_json_string(out, array.value(row).as_bytes());
+            }
+            JsonColumn::Time(array) if array.is_valid(row) => {
+                let time = transmogrify_core::format_timestamp(array.value(row));
+                push_json_string(out, time.as_bytes());
+            }
+            JsonColumn::Text(_) | JsonColumn::Time(_) => out.extend_from_slice(b"null"),
+            JsonColumn::Other(array) => json_cell(*array, row, out)?,
+        }
+        Ok(())
     }
 }
 
@@ -160,4 +214,124 @@ fn json_cell(array: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow_schema::{DataType, Field, Schema, TimeUnit};
+    use serde_json::{Map, Value};
+
+    use super::{JsonFormat, JsonWriter, WRITE_AT};
+    use crate::writer::TableWriter;
+
+    /// Rows `from..to`: text with escapes, non-ASCII and nulls, a timestamp and a
+    /// number (the last two as typed mode has them).
+    fn batch(from: i64, to: i64) -> Result<RecordBatch, Box<dyn std::error::Error>> {
+        let text = |i: i64| match i % 5 {
+            0 => None,
+            1 => Some(format!("line {i}\nwith \"quotes\" and \\ and \u{1}")),
+            2 => Some(format!("smörgåsbord ✓ {i}")),
+            3 => Some(String::new()),
+            _ => Some(format!("{i}")),
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("t \"x\"", DataType::Utf8, true),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                true,
+            ),
+            Field::new("n", DataType::Int64, true),
+        ]));
+        let columns: Vec<arrow_array::ArrayRef> = vec![
+            Arc::new(StringArray::from_iter((from..to).map(text))),
+            Arc::new(
+                TimestampMicrosecondArray::from_iter(
+                    (from..to).map(|i| (i % 7 != 0).then_some(i * 1_000_001)),
+                )
+                .with_timezone("UTC"),
+            ),
+            Arc::new(Int64Array::from_iter(
+                (from..to).map(|i| (i % 3 != 0).then_some(-i)),
+            )),
+        ];
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// The rows as JSON objects, made without the writer.
+    fn expected_rows(to: i64) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        let b = batch(0, to)?;
+        let text = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or("text")?;
+        let at = (b.column(1).as_any())
+            .downcast_ref::<TimestampMicrosecondArray>()
+            .ok_or("at")?;
+        let n = b
+            .column(2)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or("n")?;
+        let cell = |valid: bool, v: Value| if valid { v } else { Value::Null };
+        Ok((0..b.num_rows())
+            .map(|r| {
+                let mut row = Map::new();
+                let t = Value::from(text.value(r));
+                row.insert("t \"x\"".into(), cell(text.is_valid(r), t));
+                let time = transmogrify_core::format_timestamp(at.value(r));
+                row.insert("at".into(), cell(at.is_valid(r), Value::from(time)));
+                row.insert("n".into(), cell(n.is_valid(r), Value::from(n.value(r))));
+                Value::Object(row).to_string()
+            })
+            .collect())
+    }
+
+    #[test]
+    fn rows_past_the_write_size_come_out_whole_in_both_formats()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let rows = 4_000;
+        let want = expected_rows(rows)?;
+        for format in [JsonFormat::Lines, JsonFormat::Array] {
+            let mut out = Vec::new();
+            let mut writer = Box::new(JsonWriter::new(&mut out, format));
+            // Batches of uneven sizes, the second alone more than one write's worth.
+            for (from, to) in [(0, 7), (7, 3_500), (3_500, rows)] {
+                writer.write(&batch(from, to)?)?;
+            }
+            assert_eq!(writer.finish()?.rows, rows as u64);
+            let text = String::from_utf8(out)?;
+            assert!(text.len() > 2 * WRITE_AT, "{}", text.len());
+            let expected = match format {
+                JsonFormat::Lines => want.iter().map(|row| format!("{row}\n")).collect(),
+                JsonFormat::Array => format!("[\n{}\n]\n", want.join(",\n")),
+            };
+            assert_eq!(text, expected, "{format:?}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn no_rows_and_no_columns() -> Result<(), Box<dyn std::error::Error>> {
+        for (format, rows, want) in [
+            (JsonFormat::Array, 0, "[]\n"),
+            (JsonFormat::Lines, 0, ""),
+            (JsonFormat::Array, 2, "[\n{},\n{}\n]\n"),
+            (JsonFormat::Lines, 2, "{}\n{}\n"),
+        ] {
+            let schema = Arc::new(Schema::empty());
+            let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows));
+            let empty = RecordBatch::try_new_with_options(schema, vec![], &options)?;
+            let mut out = Vec::new();
+            let mut writer = Box::new(JsonWriter::new(&mut out, format));
+            writer.write(&empty)?;
+            writer.finish()?;
+            assert_eq!(String::from_utf8(out)?, want, "{format:?} {rows}");
+        }
+        Ok(())
+    }
 }
