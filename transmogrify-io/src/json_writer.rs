@@ -8,8 +8,11 @@
 use std::io::Write;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::TimestampMicrosecondType;
-use arrow_array::{Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{
+    Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    TimestampMicrosecondArray,
+};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 
 use crate::csv_writer::cell_text;
@@ -151,6 +154,9 @@ const WRITE_AT: usize = 64 * 1024;
 enum JsonColumn<'a> {
     Text(&'a StringArray),
     Time(&'a TimestampMicrosecondArray),
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Bool(&'a BooleanArray),
     Other(&'a dyn Array),
 }
 
@@ -163,6 +169,15 @@ impl<'a> JsonColumn<'a> {
             DataType::Timestamp(TimeUnit::Microsecond, _) => array
                 .as_primitive_opt::<TimestampMicrosecondType>()
                 .map_or(JsonColumn::Other(array), JsonColumn::Time),
+            DataType::Int64 => array
+                .as_primitive_opt::<Int64Type>()
+                .map_or(JsonColumn::Other(array), JsonColumn::Int),
+            DataType::Float64 => array
+                .as_primitive_opt::<Float64Type>()
+                .map_or(JsonColumn::Other(array), JsonColumn::Float),
+            DataType::Boolean => array
+                .as_boolean_opt()
+                .map_or(JsonColumn::Other(array), JsonColumn::Bool),
             _ => JsonColumn::Other(array),
         }
     }
@@ -178,7 +193,25 @@ impl<'a> JsonColumn<'a> {
                 let time = transmogrify_core::format_timestamp(array.value(row));
                 push_json_string(out, time.as_bytes());
             }
-            JsonColumn::Text(_) | JsonColumn::Time(_) => out.extend_from_slice(b"null"),
+            JsonColumn::Int(array) if array.is_valid(row) => {
+                out.extend_from_slice(itoa::Buffer::new().format(array.value(row)).as_bytes());
+            }
+            // The text serde_json writes for the number (as `cell_text` has it).
+            JsonColumn::Float(array) if array.is_valid(row) && array.value(row).is_finite() => {
+                let mut number = zmij::Buffer::new();
+                out.extend_from_slice(number.format_finite(array.value(row)).as_bytes());
+            }
+            JsonColumn::Bool(array) if array.is_valid(row) => {
+                out.extend_from_slice(if array.value(row) { b"true" } else { b"false" });
+            }
+            JsonColumn::Text(_)
+            | JsonColumn::Time(_)
+            | JsonColumn::Int(_)
+            | JsonColumn::Bool(_) => {
+                out.extend_from_slice(b"null");
+            }
+            // Nulls, and whatever is not a finite number, as `json_cell` has them.
+            JsonColumn::Float(array) => json_cell(*array, row, out)?,
             JsonColumn::Other(array) => json_cell(*array, row, out)?,
         }
         Ok(())
@@ -220,15 +253,20 @@ fn json_cell(array: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<()> {
 mod tests {
     use std::sync::Arc;
 
-    use arrow_array::{Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type, TimestampMicrosecondType};
+    use arrow_array::{
+        Array, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMicrosecondArray,
+    };
     use arrow_schema::{DataType, Field, Schema, TimeUnit};
     use serde_json::{Map, Value};
 
     use super::{JsonFormat, JsonWriter, WRITE_AT};
     use crate::writer::TableWriter;
 
-    /// Rows `from..to`: text with escapes, non-ASCII and nulls, a timestamp and a
-    /// number (the last two as typed mode has them).
+    /// Rows `from..to`: text with escapes, non-ASCII and nulls, then a timestamp,
+    /// an integer, a float and a boolean as typed mode has them.
     fn batch(from: i64, to: i64) -> Result<RecordBatch, Box<dyn std::error::Error>> {
         let text = |i: i64| match i % 5 {
             0 => None,
@@ -245,6 +283,8 @@ mod tests {
                 true,
             ),
             Field::new("n", DataType::Int64, true),
+            Field::new("f", DataType::Float64, true),
+            Field::new("b", DataType::Boolean, true),
         ]));
         let columns: Vec<arrow_array::ArrayRef> = vec![
             Arc::new(StringArray::from_iter((from..to).map(text))),
@@ -257,6 +297,16 @@ mod tests {
             Arc::new(Int64Array::from_iter(
                 (from..to).map(|i| (i % 3 != 0).then_some(-i)),
             )),
+            Arc::new(Float64Array::from_iter((from..to).map(|i| {
+                (i % 4 != 0).then_some(match i % 3 {
+                    0 => i as f64 / 8.0,
+                    1 => (i as f64).powi(40),
+                    _ => -0.1 * i as f64,
+                })
+            }))),
+            Arc::new(BooleanArray::from_iter(
+                (from..to).map(|i| (i % 6 != 0).then_some(i % 4 < 2)),
+            )),
         ];
         Ok(RecordBatch::try_new(schema, columns)?)
     }
@@ -264,19 +314,13 @@ mod tests {
     /// The rows as JSON objects, made without the writer.
     fn expected_rows(to: i64) -> Result<Vec<String>, Box<dyn std::error::Error>> {
         let b = batch(0, to)?;
-        let text = b
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or("text")?;
-        let at = (b.column(1).as_any())
-            .downcast_ref::<TimestampMicrosecondArray>()
+        let text = b.column(0).as_string_opt::<i32>().ok_or("text")?;
+        let at = (b.column(1))
+            .as_primitive_opt::<TimestampMicrosecondType>()
             .ok_or("at")?;
-        let n = b
-            .column(2)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .ok_or("n")?;
+        let n = b.column(2).as_primitive_opt::<Int64Type>().ok_or("n")?;
+        let f = b.column(3).as_primitive_opt::<Float64Type>().ok_or("f")?;
+        let flag = b.column(4).as_boolean_opt().ok_or("b")?;
         let cell = |valid: bool, v: Value| if valid { v } else { Value::Null };
         Ok((0..b.num_rows())
             .map(|r| {
@@ -286,6 +330,11 @@ mod tests {
                 let time = transmogrify_core::format_timestamp(at.value(r));
                 row.insert("at".into(), cell(at.is_valid(r), Value::from(time)));
                 row.insert("n".into(), cell(n.is_valid(r), Value::from(n.value(r))));
+                row.insert("f".into(), cell(f.is_valid(r), Value::from(f.value(r))));
+                row.insert(
+                    "b".into(),
+                    cell(flag.is_valid(r), Value::from(flag.value(r))),
+                );
                 Value::Object(row).to_string()
             })
             .collect())
