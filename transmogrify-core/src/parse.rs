@@ -1059,7 +1059,7 @@ fn tail_word(text: &[u8], tail: usize) -> u64 {
 }
 
 /// The first byte of `word` (little-endian) that a JSON string must escape (a
-/// control character, `"` or `\\`), if any. Of the flags the subtractions leave,
+/// control character, `"` or `\`), if any. Of the flags the subtractions leave,
 /// the lowest is exact (a borrow only runs upwards from a byte flagged itself).
 #[inline]
 fn first_escape(word: u64) -> Option<usize> {
