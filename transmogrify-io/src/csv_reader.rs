@@ -748,7 +748,7 @@ impl CsvReader {
         }
         // The fields lie end to end in the record: when the whole is UTF-8 and no field
         // starts inside a character, every field is; only otherwise look at each.
-        let whole_fields = std::str::from_utf8(record.as_slice()).is_ok()
+        let whole_fields = simdutf8::basic::from_utf8(record.as_slice()).is_ok()
             && record
                 .iter()
                 .all(|f| f.first().is_none_or(|&c| (c & 0xC0) != 0x80));
