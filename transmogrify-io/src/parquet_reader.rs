@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::*;
-use arrow_array::{Array, RecordBatch};
+use arrow_array::{Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{
@@ -250,7 +250,11 @@ impl ParquetReader {
             Some(keys) => keys,
             None => keys_of(&batch.schema(), &self.source)?,
         };
-        let columns = batch.columns();
+        let columns: Vec<Column<'_>> = batch
+            .columns()
+            .iter()
+            .map(|column| Column::of(column.as_ref()))
+            .collect();
         if self.skip_null {
             fill_present(&mut self.present, batch);
         }
@@ -269,13 +273,13 @@ impl ParquetReader {
                 Some(present) => {
                     let cells = present.iter().filter_map(|&c| {
                         let (key, column) = (keys.get(c as usize)?, columns.get(c as usize)?);
-                        Some((key.as_slice(), column.as_ref()))
+                        Some((key.as_slice(), column))
                     });
                     push_row(&mut out, self.row, row, cells);
                 }
                 None => {
-                    let cells = keys.iter().zip(columns);
-                    let cells = cells.map(|(k, c)| (k.as_slice(), c.as_ref()));
+                    let cells = keys.iter().zip(&columns);
+                    let cells = cells.map(|(k, c)| (k.as_slice(), c));
                     push_row(&mut out, self.row, row, cells);
                 }
             }
@@ -594,11 +598,11 @@ fn push_cells(
 
 /// Appends row `row` of a batch whose first row is `first_ordinal` as the JSON
 /// object of `cells` (each a key, already quoted, and the column of its value).
-fn push_row<'a>(
+fn push_row<'a, 'b: 'a>(
     out: &mut RawBatch,
     first_ordinal: u64,
     row: usize,
-    cells: impl Iterator<Item = (&'a [u8], &'a dyn Array)>,
+    cells: impl Iterator<Item = (&'a [u8], &'a Column<'b>)>,
 ) {
     let start = out.data.len();
     out.data.push(b'{');
@@ -607,7 +611,7 @@ fn push_row<'a>(
             out.data.push(b',');
         }
         out.data.extend_from_slice(key);
-        write_value(column, row, &mut out.data);
+        column.write(row, &mut out.data);
     }
     out.data.push(b'}');
     let ordinal = first_ordinal + row as u64;
@@ -615,6 +619,32 @@ fn push_row<'a>(
         range: start..out.data.len(),
         position: Position::line_start(ordinal, ordinal + 1, 0),
     });
+}
+
+/// A column of a batch being turned into records, its type looked up once per batch
+/// where it is the common text column, rather than once per cell.
+enum Column<'a> {
+    Text(&'a StringArray),
+    Other(&'a dyn Array),
+}
+
+impl<'a> Column<'a> {
+    fn of(array: &'a dyn Array) -> Self {
+        match array.as_string_opt::<i32>() {
+            Some(text) => Column::Text(text),
+            None => Column::Other(array),
+        }
+    }
+
+    /// Appends the JSON text of the value in `row` (see [`write_value`]).
+    #[inline]
+    fn write(&self, row: usize, out: &mut Vec<u8>) {
+        match self {
+            Column::Text(text) if text.is_valid(row) => write_str(out, text.value(row)),
+            Column::Text(_) => out.extend_from_slice(b"null"),
+            Column::Other(array) => write_value(*array, row, out),
+        }
+    }
 }
 
 /// Rows per batch read from a file of `leaves` leaf columns: `batch_records`, or
@@ -985,7 +1015,7 @@ mod tests {
                     if i > 0 {
                         out.push(b' ');
                     }
-                    write_value(c.as_ref(), row, &mut out);
+                    Column::of(c.as_ref()).write(row, &mut out);
                 }
                 String::from_utf8_lossy(&out).into_owned()
             })
@@ -1021,12 +1051,16 @@ mod tests {
                 "bin",
                 Arc::new(BinaryArray::from(vec![&b"ok"[..], &[0xff, 0x00][..]])),
             ),
+            (
+                "text",
+                Arc::new(StringArray::from(vec![Some("a \"b\"\n\u{1}é"), None])),
+            ),
         ]);
         assert_eq!(
             got,
             [
-                r#"{"a":1,"b\"":null} {"x":0.1} 123.45 "1970-01-01" "ok""#,
-                r#"null null -0.05 "2022-01-08" "ff00""#
+                r#"{"a":1,"b\"":null} {"x":0.1} 123.45 "1970-01-01" "ok" "a \"b\"\n\u0001é""#,
+                r#"null null -0.05 "2022-01-08" "ff00" null"#
             ]
         );
     }
