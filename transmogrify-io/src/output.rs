@@ -1298,20 +1298,31 @@ mod tests {
         Ok(())
     }
 
+    /// `block` written `times` into `file`, blocks reserved ahead as a table file's
+    /// are; the reservation and the bytes written.
+    fn written_ahead(
+        file: &mut File,
+        block: &[u8],
+        times: usize,
+    ) -> std::io::Result<(Reserve, u64)> {
+        let mut reserve = Reserve::default();
+        let mut written = 0u64;
+        for _ in 0..times {
+            file.write_all(block)?;
+            written += block.len() as u64;
+            reserve.ahead(file, written);
+        }
+        Ok((reserve, written))
+    }
+
     #[test]
     fn blocks_reserved_ahead_are_given_back_and_the_data_is_intact()
     -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("grown");
         let mut file = File::create(&path)?;
-        let mut reserve = Reserve::default();
         let block: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
-        let mut written = 0u64;
-        for _ in 0..40 {
-            file.write_all(&block)?;
-            written += block.len() as u64;
-            reserve.ahead(&file, written);
-        }
+        let (mut reserve, written) = written_ahead(&mut file, &block, 40)?;
         // 12 MB written: room was reserved past it (where the platform can).
         let len = file.metadata()?.len();
         if cfg!(target_os = "linux") && !reserve.off {
@@ -1356,14 +1367,8 @@ mod tests {
         let commits = Commits::new(dir.path());
         let pending = PendingFile::new(dir.path(), "big.parquet");
         let mut file = File::create(&pending.tmp)?;
-        let mut reserve = Reserve::default();
         let block: Vec<u8> = (0..=250u8).cycle().take(100_003).collect();
-        let mut written = 0u64;
-        for _ in 0..30 {
-            file.write_all(&block)?;
-            written += block.len() as u64;
-            reserve.ahead(&file, written);
-        }
+        let (reserve, written) = written_ahead(&mut file, &block, 30)?;
         if cfg!(target_os = "linux") && !reserve.off {
             assert!(file.metadata()?.len() > written);
         }
