@@ -1,15 +1,22 @@
 //! Dead workers: retried once, then reported; never a hang.
 
-use transmogrify_parallel::{ABORT_ENV, Chunking, Executor, ProcessExecutor, SequentialExecutor};
+use transmogrify_parallel::{
+    ABORT_ENV, Chunking, Executor, Job, ProcessExecutor, SequentialExecutor,
+};
 
 use crate::support::*;
+
+/// A job of fifty records in chunks of ten (`skip`: a processor in skip mode).
+fn fifty_records(inputs: &Inputs, skip: bool) -> Result<Job, Box<dyn std::error::Error>> {
+    let records: Vec<String> = (0..50).map(record).collect();
+    let path = inputs.jsonl("crash.jsonl", &records)?;
+    Ok(job(&processor(skip)?, "events", &[&path])?.with_chunking(Chunking::records(10)))
+}
 
 #[test]
 fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
     let inputs = Inputs::new()?;
-    let records: Vec<String> = (0..50).map(record).collect();
-    let path = inputs.jsonl("crash.jsonl", &records)?;
-    let job = job(&processor(false)?, "events", &[&path])?.with_chunking(Chunking::records(10));
+    let job = fifty_records(&inputs, false)?;
     let (expected, _) = SequentialExecutor.run_to_result(&job)?;
     // Results decoded by the thread that talks to the worker, and on threads of
     // their own.
@@ -34,9 +41,7 @@ fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
 #[test]
 fn a_worker_killed_while_spilling_its_parts_leaves_the_files_complete() -> TestResult {
     let inputs = Inputs::new()?;
-    let records: Vec<String> = (0..50).map(record).collect();
-    let path = inputs.jsonl("crash.jsonl", &records)?;
-    let job = job(&processor(true)?, "events", &[&path])?.with_chunking(Chunking::records(10));
+    let job = fifty_records(&inputs, true)?;
     let write = |executor: &dyn Executor, dir: &std::path::Path| -> TestResult {
         let out = transmogrify_io::StreamingOutput::new(
             dir,
