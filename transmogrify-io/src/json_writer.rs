@@ -210,7 +210,7 @@ impl<'a> JsonColumn<'a> {
             | JsonColumn::Bool(_) => {
                 out.extend_from_slice(b"null");
             }
-            // Nulls, and whatever is not a finite number, as `json_cell` has them.
+            // Nulls, and whatever is not a finite number, as `json_cell` writes them.
             JsonColumn::Float(array) => json_cell(*array, row, out)?,
             JsonColumn::Other(array) => json_cell(*array, row, out)?,
         }
@@ -218,19 +218,15 @@ impl<'a> JsonColumn<'a> {
     }
 }
 
-/// Appends the JSON text of `array[row]`: strings and timestamps as strings, numbers
-/// and booleans as such, null as `null`.
+/// Appends the JSON text of `array[row]` for the cells [`JsonColumn`] leaves to it:
+/// nulls, and numbers as [`cell_text`] writes them (a float that is not finite,
+/// unsigned integers, decimals).
 fn json_cell(array: &dyn Array, row: usize, out: &mut Vec<u8>) -> Result<()> {
     if array.is_null(row) {
         out.extend_from_slice(b"null");
         return Ok(());
     }
     match array.data_type() {
-        DataType::Utf8 => push_json_string(out, array.as_string::<i32>().value(row).as_bytes()),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            let v = array.as_primitive::<TimestampMicrosecondType>().value(row);
-            push_json_string(out, transmogrify_core::format_timestamp(v).as_bytes());
-        }
         DataType::Int64
         | DataType::UInt64
         | DataType::Float64
