@@ -89,7 +89,6 @@ pub struct Written {
 /// The output directory being written, through a streaming sink.
 pub struct Target {
     sink: transmogrify_parallel::StreamingSink,
-    entity: String,
 }
 
 impl Target {
@@ -99,7 +98,6 @@ impl Target {
     pub fn create(
         args: &crate::args::FlattenArgs,
         processor: &transmogrify_core::Processor,
-        entity: &str,
         writers: usize,
     ) -> Result<Target, Fail> {
         use crate::args::CompressionArg;
@@ -133,7 +131,6 @@ impl Target {
         )?;
         Ok(Target {
             sink: transmogrify_parallel::StreamingSink::new(out).with_writers(writers),
-            entity: entity.to_string(),
         })
     }
 
@@ -150,7 +147,6 @@ impl Target {
     /// Writes the final files.
     pub fn finish(self) -> Result<Written, Fail> {
         let summary = self.sink.finish()?;
-        let errors_name = format!("{}_errors", self.entity);
         let mut files: Vec<std::path::PathBuf> =
             summary.files.iter().map(|f| f.path.clone()).collect();
         files.extend(summary.dictionary.clone());
@@ -166,11 +162,7 @@ impl Target {
                 })
                 .collect(),
             bytes: summary.files.iter().map(|f| f.bytes).sum(),
-            errors_table: summary
-                .files
-                .iter()
-                .find(|f| f.table == errors_name)
-                .map(|f| f.table.clone()),
+            errors_table: summary.errors_table.clone(),
             files,
         })
     }

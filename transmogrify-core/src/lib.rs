@@ -63,7 +63,9 @@ pub use crate::error::{
 };
 pub use crate::frame::{JsonLines, JsonRecords};
 pub use crate::ids::{ID_NAMESPACE, IdContext, IdGenerator, uuid5};
-pub use crate::naming::{BUILTIN_ABBREVIATIONS, MAX_FILE_STEM, file_stem, unique_file_stems};
+pub use crate::naming::{
+    BUILTIN_ABBREVIATIONS, MAX_FILE_STEM, RESERVED_FILE_STEMS, file_stem, unique_file_stems,
+};
 pub use crate::parse::write_json_string;
 pub use crate::processor::{Processor, Session};
 pub use crate::raw::{LayoutChange, RawChunks, RawResult, RawTable};

@@ -206,22 +206,57 @@ pub fn file_stem(table_name: &str) -> String {
     s
 }
 
+/// File stems no table gets: `_schema` is the data dictionary's (`_schema.json`).
+pub const RESERVED_FILE_STEMS: &[&str] = &["_schema"];
+
 /// File stems for a list of table names, unique even when two names only differ by
-/// characters that [`file_stem`] replaces (the later one gets `_2`, `_3`, …).
+/// characters that [`file_stem`] replaces, and never one of [`RESERVED_FILE_STEMS`].
+///
 /// Stems are compared case-insensitively, so they are safe on case-insensitive file
-/// systems too.
+/// systems too. Like the collision rule of names, the stems depend on the set of
+/// names only, never on their order: a name that is already a stem keeps it (of
+/// names alike but for case, the first in byte order), then the others (`a/b`, a cut
+/// name, the rest of those alike but for case), in byte order, each get their stem
+/// or, where it is taken, the first free one of `_2`, `_3`, ….
+///
+/// ```
+/// use transmogrify_core::unique_file_stems;
+/// assert_eq!(unique_file_stems(&["t_a/b", "t_a_b"]), ["t_a_b_2", "t_a_b"]);
+/// assert_eq!(unique_file_stems(&["t_a_b", "t_a/b"]), ["t_a_b", "t_a_b_2"]);
+/// assert_eq!(unique_file_stems(&["_schema"]), ["_schema_2"]);
+/// ```
 pub fn unique_file_stems<S: AsRef<str>>(table_names: &[S]) -> Vec<String> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut out = Vec::with_capacity(table_names.len());
-    for name in table_names {
-        let base = file_stem(name.as_ref());
+    let bases: Vec<String> = table_names
+        .iter()
+        .map(|name| file_stem(name.as_ref()))
+        .collect();
+    let exact = |i: usize| bases[i] == table_names[i].as_ref();
+    let mut order: Vec<usize> = (0..table_names.len()).collect();
+    order.sort_by_key(|&i| (!exact(i), table_names[i].as_ref()));
+    let mut taken: HashSet<String> = RESERVED_FILE_STEMS
+        .iter()
+        .map(|stem| stem.to_lowercase())
+        .collect();
+    let mut out = vec![String::new(); table_names.len()];
+    // Names that are their own stem keep it, so that no `_2` made for another
+    // name takes it from them.
+    let mut rest = Vec::with_capacity(order.len());
+    for i in order {
+        if exact(i) && taken.insert(bases[i].to_lowercase()) {
+            out[i].clone_from(&bases[i]);
+        } else {
+            rest.push(i);
+        }
+    }
+    for i in rest {
+        let base = &bases[i];
         let mut candidate = base.clone();
         let mut n = 2;
-        while !seen.insert(candidate.to_lowercase()) {
+        while !taken.insert(candidate.to_lowercase()) {
             candidate = format!("{base}_{n}");
             n += 1;
         }
-        out.push(candidate);
+        out[i] = candidate;
     }
     out
 }
@@ -274,9 +309,29 @@ mod tests {
     #[test]
     fn file_stems_are_safe_and_unique() {
         assert_eq!(
-            unique_file_stems(&["a/b", "a_b", "A_B", ".hidden"]),
-            ["a_b", "a_b_2", "A_B_3", "_.hidden"]
+            unique_file_stems(&["a/b", "a_b", "A_B", ".hidden", "_schema"]),
+            ["a_b_3", "a_b_2", "A_B", "_.hidden", "_schema_2"]
         );
+        // The same stems whatever order the names come in.
+        let names = ["a/b", "a_b", "A_B", ".hidden", "_schema", "a_b_2", "a b"];
+        let stems = unique_file_stems(&names);
+        assert_eq!(
+            stems,
+            [
+                "a_b_5",
+                "a_b_3",
+                "A_B",
+                "_.hidden",
+                "_schema_2",
+                "a_b_2",
+                "a_b_4"
+            ]
+        );
+        let mut reversed = names;
+        reversed.reverse();
+        let mut again = unique_file_stems(&reversed);
+        again.reverse();
+        assert_eq!(again, stems);
         // Long names are cut, and told apart again if the cut made them equal.
         let long = "k".repeat(MAX_FILE_STEM);
         assert_eq!(

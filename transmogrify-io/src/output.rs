@@ -2,6 +2,7 @@
 //! dictionary, files that appear only once complete; and the
 //! [`WriteResultExt`] extension trait of [`ProcessingResult`].
 
+use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -37,6 +38,43 @@ pub struct OutputSummary {
     pub files: Vec<OutputFile>,
     /// The data dictionary, if written.
     pub dictionary: Option<PathBuf>,
+    /// The errors table's name, if it was written (see [`errors_table_name`]).
+    pub errors_table: Option<String>,
+}
+
+/// The name of the errors table of a run whose entity is `entity` and whose tables
+/// are named `table_names`: `<entity>_errors`, or where a table of the data has that
+/// name or a file name alike (an array called `errors`), the first of
+/// `<entity>_errors_2`, `<entity>_errors_3`, … that none has. So the data's tables
+/// keep their names and files whether or not a run meets bad records.
+///
+/// ```
+/// use transmogrify_io::errors_table_name;
+/// assert_eq!(errors_table_name("events", &["events", "events_items"]), "events_errors");
+/// assert_eq!(errors_table_name("events", &["events", "events_errors"]), "events_errors_2");
+/// ```
+pub fn errors_table_name<S: AsRef<str>>(entity: &str, table_names: &[S]) -> String {
+    let stems: HashSet<String> = transmogrify_core::unique_file_stems(table_names)
+        .iter()
+        .map(|stem| stem.to_lowercase())
+        .collect();
+    let base = format!("{entity}_errors");
+    let free = |name: &str| {
+        table_names.iter().all(|t| t.as_ref() != name) && {
+            let stem = transmogrify_core::file_stem(name).to_lowercase();
+            !stems.contains(&stem)
+                && !transmogrify_core::RESERVED_FILE_STEMS
+                    .iter()
+                    .any(|r| r.eq_ignore_ascii_case(&stem))
+        }
+    };
+    let mut name = base.clone();
+    let mut n = 2;
+    while !free(&name) {
+        name = format!("{base}_{n}");
+        n += 1;
+    }
+    name
 }
 
 /// One table file produced in memory by [`WriteResultExt::to_bytes`].
@@ -974,15 +1012,9 @@ fn write_extras(
     let mut errors_file = None;
     if options.write_errors {
         if let Some(errors) = layout.errors_batch()? {
-            let main_stem = schemas.first().map_or_else(
-                || transmogrify_core::file_stem(layout.entity_name()),
-                |s| s.file_stem.clone(),
-            );
-            let mut stem = format!("{main_stem}_errors");
-            while schemas.iter().any(|s| s.file_stem == stem) {
-                stem.push('_');
-            }
-            let table = format!("{}_errors", layout.entity_name());
+            let names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
+            let table = errors_table_name(layout.entity_name(), &names);
+            let stem = transmogrify_core::file_stem(&table);
             let file = write_file(
                 &mut dest,
                 factory,
@@ -992,7 +1024,8 @@ fn write_extras(
                 &errors.schema(),
                 &mut |sink| sink(&errors),
             )?;
-            errors_file = Some((stem, file.rows));
+            errors_file = Some((table.clone(), stem, file.rows, errors.schema()));
+            summary.errors_table = Some(table);
             summary.files.push(file);
         }
     }
@@ -1069,7 +1102,7 @@ fn dictionary(
     schemas: &[TableSchema],
     ext: &str,
     format: &str,
-    errors: Option<(String, u64)>,
+    errors: Option<(String, String, u64, SchemaRef)>,
 ) -> Value {
     let cfg = layout.config();
     let tables: Vec<Value> = schemas
@@ -1113,7 +1146,16 @@ fn dictionary(
         "records": layout.record_count(),
         "separator": cfg.separator(),
         "tables": tables,
-        "errors": errors.map(|(stem, rows)| json!({"file": format!("{stem}.{ext}"), "rows": rows})),
+        "errors": errors.map(|(name, stem, rows, schema)| json!({
+            "name": name,
+            "file": format!("{stem}.{ext}"),
+            "rows": rows,
+            "columns": schema.fields().iter().map(|f| json!({
+                "name": f.name(),
+                "type": type_name(f.data_type()),
+                "nullable": f.is_nullable(),
+            })).collect::<Vec<Value>>(),
+        })),
     })
 }
 

@@ -205,6 +205,118 @@ fn bad_json_in_skip_mode_keeps_the_good_records() -> TestResult {
 }
 
 #[test]
+fn an_array_called_errors_keeps_its_table_and_bad_records_go_beside_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = "{\"id\":1,\"errors\":[{\"code\":\"E1\"}]}\n{\"id\":2,\"x\":tru}\n";
+    std::fs::write(dir.path().join("api.jsonl"), input)?;
+    let mut args = vec![
+        "flatten",
+        "api.jsonl",
+        "-o",
+        "out",
+        "-f",
+        "csv",
+        "--on-error",
+        "skip",
+        "--dictionary",
+        "--report",
+        "report.json",
+    ];
+    args.extend_from_slice(&FIXED[..4]);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("1 bad record skipped; see the api_errors_2 table"),
+        "{}",
+        r.stderr
+    );
+    let out = dir.path().join("out");
+    assert_eq!(
+        names(&out)?,
+        [
+            "_schema.json",
+            "api.csv",
+            "api_errors.csv",
+            "api_errors_2.csv"
+        ]
+    );
+    let data = std::fs::read_to_string(out.join("api_errors.csv"))?;
+    assert!(data.starts_with("code,__extract_id,"), "{data}");
+    let errors = std::fs::read_to_string(out.join("api_errors_2.csv"))?;
+    assert!(
+        errors
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("api.jsonl,1,2,"))
+    );
+    let dictionary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("_schema.json"))?)?;
+    assert_eq!(dictionary["tables"][1]["name"], "api_errors");
+    assert_eq!(dictionary["errors"]["name"], "api_errors_2");
+    assert_eq!(dictionary["errors"]["file"], "api_errors_2.csv");
+    assert_eq!(dictionary["errors"]["rows"], 1);
+    assert_eq!(dictionary["errors"]["columns"][3]["name"], "column");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json"))?)?;
+    let tables: Vec<&str> = report["tables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert_eq!(tables, ["api", "api_errors", "api_errors_2"]);
+    Ok(())
+}
+
+#[test]
+fn file_names_made_alike_do_not_depend_on_record_order() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let (a, b) = ("{\"a/b\":[{\"x\":1}]}\n", "{\"a_b\":[{\"y\":2}]}\n");
+    for (name, text) in [("k1", format!("{a}{b}")), ("k2", format!("{b}{a}"))] {
+        std::fs::write(dir.path().join(format!("{name}.jsonl")), text)?;
+        let input = format!("{name}.jsonl");
+        let mut args = vec!["flatten", &input, "-o", name, "-f", "csv", "--entity", "k"];
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let out = dir.path().join(name);
+        assert_eq!(names(&out)?, ["k.csv", "k_a_b.csv", "k_a_b_2.csv"]);
+        // `k_a_b` is already a file name and keeps it; `k_a/b` gets the `_2`.
+        let plain = std::fs::read_to_string(out.join("k_a_b.csv"))?;
+        assert!(plain.starts_with("y,"), "{name}: {plain}");
+        let made = std::fs::read_to_string(out.join("k_a_b_2.csv"))?;
+        assert!(made.starts_with("x,"), "{name}: {made}");
+    }
+    // A table called `_schema` leaves the data dictionary its file.
+    std::fs::write(dir.path().join("one.jsonl"), "{\"a\":1}\n")?;
+    let mut args = vec![
+        "flatten",
+        "one.jsonl",
+        "-o",
+        "dict",
+        "-f",
+        "json",
+        "--entity",
+        "_schema",
+        "--dictionary",
+    ];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = dir.path().join("dict");
+    assert_eq!(names(&out)?, ["_schema.json", "_schema_2.json"]);
+    let table = std::fs::read_to_string(out.join("_schema_2.json"))?;
+    assert!(table.starts_with("[\n{\"a\":\"1\","), "{table}");
+    let dictionary = std::fs::read_to_string(out.join("_schema.json"))?;
+    assert!(
+        dictionary.contains("\"file\": \"_schema_2.json\""),
+        "{dictionary}"
+    );
+    Ok(())
+}
+
+#[test]
 fn tables_with_names_too_long_for_a_file_name_get_cut_file_names() -> TestResult {
     let dir = tempfile::tempdir()?;
     // Two keys of 300 characters alike in their first 250: `a_<key>` is 302.
