@@ -180,7 +180,7 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     // an interrupt at any point after leaves none behind.
     let made_output = !args.output.exists();
     remove_unfinished_on_interrupt(args.output.clone(), made_output);
-    let target = output::Target::create(args, &processor, executor.workers())?;
+    let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
     let json_input = inputs.iter().any(|i| i.format() == InputFormat::Json);

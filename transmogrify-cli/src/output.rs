@@ -98,6 +98,7 @@ impl Target {
     pub fn create(
         args: &crate::args::FlattenArgs,
         processor: &transmogrify_core::Processor,
+        entity: &str,
         writers: usize,
     ) -> Result<Target, Fail> {
         use crate::args::CompressionArg;
@@ -128,7 +129,8 @@ impl Target {
             &args.format,
             processor.config(),
             options.build()?,
-        )?;
+        )?
+        .with_entity(entity);
         Ok(Target {
             sink: transmogrify_parallel::StreamingSink::new(out).with_writers(writers),
         })

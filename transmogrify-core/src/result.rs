@@ -479,13 +479,26 @@ impl ProcessingResult {
     }
 
     /// The layout of every table, main table first, in order of first appearance.
+    ///
+    /// A result without records still has its main table, without rows and with
+    /// its metadata columns only, so that a run over empty input writes the main
+    /// table's file like any other run.
     pub fn schemas(&self) -> Result<Vec<TableSchema>> {
         let cfg = &*self.config;
         let sep = cfg.separator.as_str();
         let table_abbr = Abbreviator::for_tables(&cfg.naming);
         let field_abbr = Abbreviator::for_fields(&cfg.naming);
-        let table_entries: Vec<(TableKey, String)> = self
-            .tables
+        let placeholder;
+        let tables: &[ResultTable] = if self.tables.is_empty() {
+            placeholder = [ResultTable {
+                key: TableKey::main(),
+                chunks: Vec::new(),
+            }];
+            &placeholder
+        } else {
+            &self.tables
+        };
+        let table_entries: Vec<(TableKey, String)> = tables
             .iter()
             .map(|t| {
                 let name = if t.key.keys.is_empty() {
@@ -498,14 +511,13 @@ impl ProcessingResult {
             .collect();
         let names = assign_unique(&table_entries, &[], sep);
         let stems = unique_file_stems(&names);
-        let by_key: HashMap<&TableKey, usize> = self
-            .tables
+        let by_key: HashMap<&TableKey, usize> = tables
             .iter()
             .enumerate()
             .map(|(i, t)| (&t.key, i))
             .collect();
-        let mut out = Vec::with_capacity(self.tables.len());
-        for (i, table) in self.tables.iter().enumerate() {
+        let mut out = Vec::with_capacity(tables.len());
+        for (i, table) in tables.iter().enumerate() {
             let parent_key = table.key.parent();
             let is_child = parent_key.is_some();
             // Union of columns in order of first appearance, with all their kinds.

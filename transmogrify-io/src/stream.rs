@@ -570,6 +570,8 @@ pub struct StreamingOutput {
     spill_buffer: Vec<u8>,
     by_key: HashMap<TableKey, usize>,
     layout: Option<ProcessingResult>,
+    /// The entity whose main table is written, without rows, when no part arrives.
+    entity: Option<String>,
     /// CSV tables written as parts arrive, instead of spilled (the built-in writer).
     direct: Option<DirectCsv>,
     /// Last, so that it is removed after the files in it are closed (with no file
@@ -623,8 +625,33 @@ impl StreamingOutput {
             spill_buffer: Vec::with_capacity(SPILL_BUFFER),
             by_key: HashMap::new(),
             layout: None,
+            entity: None,
             direct,
         })
+    }
+
+    /// The entity of the run: when no part arrives (the input was empty, or every
+    /// chunk failed in skip mode), [`finish`](Self::finish) still writes its main
+    /// table, without rows, so that a reader of the output finds the file. Without
+    /// it such a run writes no file.
+    ///
+    /// ```
+    /// use transmogrify_core::ProcessorConfig;
+    /// use transmogrify_io::{StreamingOutput, WriteOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// let out = dir.path().join("out");
+    /// let config = ProcessorConfig::default();
+    /// let output = StreamingOutput::new(&out, "csv", &config, WriteOptions::default())?
+    ///     .with_entity("events");
+    /// output.finish()?;
+    /// let text = std::fs::read_to_string(out.join("events.csv"))?;
+    /// assert_eq!(text, "__extract_id,__extract_datetime\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_entity(mut self, entity: &str) -> Self {
+        self.entity = Some(entity.to_string());
+        self
     }
 
     /// Spills one part (the result of the next stretch of input, in order).
@@ -774,8 +801,10 @@ impl StreamingOutput {
         for spill in &mut self.spills {
             spill.file = None;
         }
-        let Some(layout) = self.layout.take() else {
-            return Ok(OutputSummary::default());
+        let layout = match (self.layout.take(), &self.entity) {
+            (Some(layout), _) => layout,
+            (None, Some(entity)) => ProcessingResult::empty(entity, self.config.clone()),
+            (None, None) => return Ok(OutputSummary::default()),
         };
         let schemas = layout.schemas()?;
         release_free_memory();

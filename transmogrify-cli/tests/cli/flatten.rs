@@ -138,6 +138,46 @@ fn a_lone_parquet_table_written_on_two_threads_has_the_same_bytes() -> TestResul
 }
 
 #[test]
+fn empty_input_writes_the_main_table_without_rows_in_every_format() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("none.jsonl"), "")?;
+    std::fs::write(dir.path().join("none.json"), "[]")?;
+    for (input, format, expected) in [
+        ("none.jsonl", "csv", "__extract_id,__extract_datetime\n"),
+        ("none.json", "json", "[]\n"),
+        ("none.jsonl", "jsonl", ""),
+    ] {
+        let out = format!("out-{format}");
+        let mut args = vec!["flatten", input, "-o", &out, "-f", format];
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let out = dir.path().join(&out);
+        assert_eq!(names(&out)?, [format!("none.{format}")]);
+        assert_eq!(
+            std::fs::read_to_string(out.join(format!("none.{format}")))?,
+            expected
+        );
+    }
+    let mut args = vec!["flatten", "none.json", "-o", "pq", "--dictionary"];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        names(&dir.path().join("pq"))?,
+        ["_schema.json", "none.parquet"]
+    );
+    let parquet = std::fs::read(dir.path().join("pq/none.parquet"))?;
+    assert!(parquet.starts_with(b"PAR1") && parquet.ends_with(b"PAR1"));
+    let dictionary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        dir.path().join("pq/_schema.json"),
+    )?)?;
+    assert_eq!(dictionary["tables"][0]["name"], "none");
+    assert_eq!(dictionary["tables"][0]["rows"], 0);
+    Ok(())
+}
+
+#[test]
 fn stdin_json_array_typed_parquet_with_report_and_dictionary() -> TestResult {
     let dir = tempfile::tempdir()?;
     let input = br#"[{"n": 1, "f": 1.5, "ok": true, "big": 12345678901234567890}, {"n": 2, "f": 2, "ok": false, "big": 1}]"#;

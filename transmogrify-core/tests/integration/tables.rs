@@ -134,6 +134,25 @@ fn a_record_that_is_not_an_object_is_an_error_with_position() -> TestResult {
 }
 
 #[test]
+fn no_records_still_make_a_main_table_without_rows() -> TestResult {
+    for input in ["[]", "", "  \n"] {
+        let r = flatten(input, ProcessorConfig::builder())?;
+        assert_eq!(r.table_names(), ["t"], "{input:?}");
+        assert_eq!(r.num_rows("main"), Some(0));
+        assert_eq!(r.main_table()?.len(), 0);
+        let schema = r.table_schema("main")?;
+        let names: Vec<&str> = schema
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, ["__extract_id", "__extract_datetime"]);
+    }
+    Ok(())
+}
+
+#[test]
 fn empty_records_still_make_a_main_row() -> TestResult {
     let r = flatten(r#"[{}, {"a": {}}, {"b": []}]"#, ProcessorConfig::builder())?;
     assert_eq!(r.num_rows("main"), Some(3));
