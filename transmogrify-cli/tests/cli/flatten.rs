@@ -138,6 +138,34 @@ fn a_lone_parquet_table_written_on_two_threads_has_the_same_bytes() -> TestResul
 }
 
 #[test]
+fn csv_columns_follow_first_values_or_with_keep_nulls_the_header() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("in.csv"), "a,b,c,d\n1,,3,\n4,5,6,\n")?;
+    for (out, extra, expected) in [
+        ("plain", None, "a,c,b\n1,3,\n4,6,5\n"),
+        ("kept", Some("--keep-nulls"), "a,b,c,d\n1,,3,\n4,5,6,\n"),
+    ] {
+        let mut args = vec![
+            "flatten",
+            "in.csv",
+            "-o",
+            out,
+            "-f",
+            "csv",
+            "--no-id-column",
+            "--no-time-column",
+            "--quiet",
+        ];
+        args.extend(extra);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let text = std::fs::read_to_string(dir.path().join(out).join("in.csv"))?;
+        assert_eq!(text, expected);
+    }
+    Ok(())
+}
+
+#[test]
 fn empty_input_writes_the_main_table_without_rows_in_every_format() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("none.jsonl"), "")?;
