@@ -1,6 +1,6 @@
 //! SPEC §3: the five array modes, mixed arrays, element nulls and empties.
 
-use transmogrify_core::ArrayMode;
+use transmogrify_core::{ArrayMode, IdStrategy, ProcessorConfig};
 
 use crate::support::*;
 
@@ -157,5 +157,36 @@ fn arrays_of_objects_in_arrays_of_objects_become_grandchildren() -> TestResult {
         bare().with_array_mode(ArrayMode::Smart),
     )?;
     assert_tables(&got, "# t\n# t_a\n# t_a_b\n# t_a_b_c\nd\n1");
+    Ok(())
+}
+
+#[test]
+fn an_empty_object_element_is_a_row_with_only_its_ids() -> TestResult {
+    // Like a record `{}`, which is a main row, an element `{}` is a child row;
+    // an empty array element adds nothing.
+    let config = ProcessorConfig::builder()
+        .with_id_strategy(IdStrategy::Positional)
+        .with_time_field(None)
+        .with_array_index_field(Some("i"));
+    let got = flatten(r#"{"o":[{"x":1},{},[],{"x":2}]}"#, config)?;
+    assert_eq!(got.num_rows("t_o"), Some(3));
+    let rows = got.rows("t_o")?;
+    let cells: Vec<(Option<&str>, Option<&str>)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.get("x").and_then(|v| v.as_str()),
+                r.get("i").and_then(|v| v.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            (Some("1"), Some("0")),
+            (None, Some("1")),
+            (Some("2"), Some("3"))
+        ]
+    );
     Ok(())
 }
