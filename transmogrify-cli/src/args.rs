@@ -206,8 +206,8 @@ pub struct ProcessingArgs {
     /// Keep empty strings (default: skip them).
     #[arg(long)]
     pub keep_empty: bool,
-    /// Objects nested deeper than this are kept as JSON text (at most the nesting
-    /// limit).
+    /// Objects nested deeper than this are kept as JSON text (from 1; a larger
+    /// value than the nesting limit or 1,024 counts as the smaller of the two).
     #[arg(long, default_value_t = transmogrify_core::DEFAULT_MAX_DEPTH, value_name = "N")]
     pub max_depth: usize,
     /// Records nested deeper than this are errors.

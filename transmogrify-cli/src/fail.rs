@@ -88,9 +88,58 @@ impl fmt::Display for Fail {
     }
 }
 
+/// The command-line option that sets the configuration's `option`.
+fn flag(option: &str) -> String {
+    match option {
+        "id_field" => "--id-column".into(),
+        "parent_field" => "--parent-column".into(),
+        "time_field" => "--time-column".into(),
+        "array_index_field" => "--array-index-column".into(),
+        other => format!("--{}", other.replace('_', "-")),
+    }
+}
+
 impl From<transmogrify_core::ConfigError> for Fail {
     fn from(e: transmogrify_core::ConfigError) -> Self {
-        Fail::usage(format!("invalid configuration: {e}"))
+        use transmogrify_core::ConfigError as E;
+        match e {
+            E::EmptySeparator => Fail::usage("--separator must not be empty"),
+            E::EmptyFieldName { option } => {
+                let flag = flag(option);
+                let hint = if option == "array_index_field" {
+                    "without --array-index-column there is no such column".to_string()
+                } else {
+                    format!("{} leaves the column out", flag.replacen("--", "--no-", 1))
+                };
+                Fail::usage(format!("{flag} must not be empty")).with_hint(hint)
+            }
+            E::DuplicateFieldName {
+                first,
+                second,
+                name,
+            } => Fail::usage(format!(
+                "{} and {} both name the column {name:?}; metadata columns need distinct names",
+                flag(first),
+                flag(second)
+            )),
+            E::OutOfRange {
+                option,
+                min,
+                max,
+                value,
+            } => Fail::usage(format!(
+                "{} must be between {min} and {max}, got {value}",
+                flag(option)
+            )),
+            E::NoIdFields => {
+                Fail::usage("--id-strategy fields needs at least one --id-field PATTERN=FIELD")
+            }
+            E::BadIdPattern { pattern, reason } => {
+                Fail::usage(format!("--id-field with pattern {pattern:?}: {reason}"))
+                    .with_hint("use `=id` for the main table, `orders=order_id` for a child table")
+            }
+            other => Fail::usage(format!("invalid configuration: {other}")),
+        }
     }
 }
 

@@ -105,8 +105,13 @@ pub fn config(p: &ProcessingArgs) -> Result<ProcessorConfig, Fail> {
         .with_time_field(off(&p.time_column, p.no_time_column).as_deref())
         .with_skip_null(!p.keep_nulls)
         .with_include_empty(p.keep_empty)
-        // Records nested past the limit are errors: no depth beyond it is reached.
-        .with_max_depth(p.max_depth.min(p.nesting_limit))
+        // Records nested past the limit are errors: no depth beyond it is reached,
+        // and none beyond the deepest the flattener keeps as columns.
+        .with_max_depth(
+            p.max_depth
+                .min(p.nesting_limit.max(1))
+                .min(transmogrify_core::MAX_SUPPORTED_DEPTH),
+        )
         .with_nesting_limit(p.nesting_limit)
         .with_abbreviate_field_names(p.abbreviate_columns)
         .with_abbreviate_table_names(p.abbreviate_tables)

@@ -107,6 +107,11 @@ impl Target {
             .ok()
             .filter(u8::is_ascii)
             .ok_or_else(|| Fail::usage("--output-delimiter must be one ASCII character"))?;
+        if matches!(delimiter, b'"' | b'\r' | b'\n') {
+            return Err(Fail::usage(
+                "--output-delimiter cannot be a quote or a line break",
+            ));
+        }
         let compression = match args.compression {
             CompressionArg::Snappy => ParquetCompression::Snappy,
             CompressionArg::Zstd => ParquetCompression::Zstd(3),

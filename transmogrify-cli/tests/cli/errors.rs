@@ -45,11 +45,55 @@ fn bad_arguments_exit_2_with_usage() -> TestResult {
     )?;
     assert_eq!(
         (r.code, r.stderr.as_str()),
-        (
-            2,
-            "error: invalid configuration: the separator must not be empty\n"
-        )
+        (2, "error: --separator must not be empty\n")
     );
+    // Configuration errors name the option as it is written on the command line.
+    for (args, expected) in [
+        (
+            &["--nesting-limit", "0"][..],
+            "error: --nesting-limit must be between 1 and 1048576, got 0\n",
+        ),
+        (
+            &["--max-depth", "0"],
+            "error: --max-depth must be between 1 and 1024, got 0\n",
+        ),
+        (
+            &["--id-column", ""],
+            "error: --id-column must not be empty\nhint: --no-id-column leaves the column out\n",
+        ),
+        (
+            &["--id-column", "k", "--time-column", "k"],
+            "error: --id-column and --time-column both name the column \"k\"; \
+             metadata columns need distinct names\n",
+        ),
+        (
+            &["-f", "csv", "--output-delimiter", "\""],
+            "error: --output-delimiter cannot be a quote or a line break\n",
+        ),
+    ] {
+        let mut all = vec!["flatten", "x.jsonl", "-o", "o3"];
+        all.extend_from_slice(args);
+        let r = run(dir.path(), &all, None)?;
+        assert_eq!((r.code, r.stderr.as_str()), (2, expected), "{args:?}");
+        assert!(!dir.path().join("o3").exists(), "{args:?}");
+    }
+    // A depth limit above what is kept counts as the most that is: no error.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "x.jsonl",
+            "-o",
+            "deep",
+            "--max-depth",
+            "2000",
+            "--nesting-limit",
+            "2000",
+            "--quiet",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
     let r = run(
         dir.path(),
         &["flatten", "x.jsonl", "-o", "o", "-f", "xlsx"],
