@@ -249,6 +249,13 @@ pub enum SyntaxError {
         /// The character found (or the byte, if it is not valid UTF-8).
         found: char,
     },
+    /// A word that is not one of JSON's literals (`tru`, `nul`, `nan`).
+    InvalidLiteral {
+        /// The literal its first letter stands for.
+        expected: &'static str,
+        /// The word found (its first 20 characters).
+        found: String,
+    },
     /// A backslash escape that JSON does not know.
     InvalidEscape,
     /// A `\u` escape of a surrogate without its pair.
@@ -274,6 +281,9 @@ impl fmt::Display for SyntaxError {
             SyntaxError::UnexpectedChar { expected, found } => {
                 write!(f, "expected {expected}, found {found:?}")
             }
+            SyntaxError::InvalidLiteral { expected, found } => {
+                write!(f, "invalid literal `{found}`, expected {expected}")
+            }
             SyntaxError::InvalidEscape => f.write_str("invalid escape sequence in string"),
             SyntaxError::LoneSurrogate => f.write_str("lone surrogate in \\u escape"),
             SyntaxError::ControlCharacter => {
@@ -290,7 +300,8 @@ impl fmt::Display for SyntaxError {
 /// A record that could not be flattened, with its exact position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordError {
-    /// The source's name (a file path, `-` for stdin, or a caller-given label).
+    /// The source's name (a file path, `<stdin>` for standard input, or a
+    /// caller-given label).
     pub source_name: Arc<str>,
     /// Where the problem is (the error position, not the record start).
     pub position: Position,

@@ -673,11 +673,26 @@ impl<'a> Parser<'a> {
             self.pos = end;
             Ok(())
         } else {
-            self.unexpected(match word {
+            let expected = match word {
                 b"true" => "`true`",
                 b"false" => "`false`",
                 _ => "`null`",
-            })
+            };
+            // The word as far as letters and digits go (`tru`, `nan`, `t`): its
+            // first letter is `word`'s.
+            let len = rest
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .count();
+            let mut found: String = rest
+                .iter()
+                .take(len.min(20))
+                .map(|&c| char::from(c))
+                .collect();
+            if len > 20 {
+                found.push('…');
+            }
+            self.syntax(SyntaxError::InvalidLiteral { expected, found }, self.pos)
         }
     }
 

@@ -193,7 +193,7 @@ impl Input {
     pub fn open(path: impl AsRef<Path>) -> Result<Input> {
         let path = path.as_ref();
         if path == Path::new("-") {
-            return Input::from_reader("-", io::stdin(), None);
+            return Input::from_reader("<stdin>", io::stdin(), None);
         }
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let total = file.metadata().ok().map(|m| m.len());

@@ -571,7 +571,7 @@ fn a_bad_element_of_a_json_array_is_a_bad_record_with_every_executor() -> TestRe
         errors.lines().collect::<Vec<_>>(),
         [
             "source,ordinal,line,column,byte_offset,message,excerpt,raw,raw_truncated",
-            "arr.json,1,2,8,17,\"invalid JSON: expected `true`, found 't'\",\"{\"\"a\"\": tru, \"\"s\"\": \"\"x\u{e9}\"\"}\",\"{\"\"a\"\": tru, \"\"s\"\": \"\"x\u{e9}\"\"}\",false",
+            "arr.json,1,2,8,17,\"invalid JSON: invalid literal `tru`, expected `true`\",\"{\"\"a\"\": tru, \"\"s\"\": \"\"x\u{e9}\"\"}\",\"{\"\"a\"\": tru, \"\"s\"\": \"\"x\u{e9}\"\"}\",false",
             "arr.json,2,3,8,42,invalid JSON: invalid escape sequence in string,\"{\"\"a\"\":\"\"\\q\"\"}\",\"{\"\"a\"\":\"\"\\q\"\"}\",false",
             "arr.json,3,3,14,48,\"a record must be a JSON object, found an array\",[4],[4],false",
         ]
@@ -586,7 +586,7 @@ fn a_bad_element_of_a_json_array_is_a_bad_record_with_every_executor() -> TestRe
     assert_eq!(
         r.stderr.lines().next(),
         Some(
-            "error: arr.json: line 2, column 8 (byte 17, record 1): invalid JSON: expected `true`, found 't' near `{\"a\": tru, \"s\": \"x\u{e9}\"}`"
+            "error: arr.json: line 2, column 8 (byte 17, record 1): invalid JSON: invalid literal `tru`, expected `true` near `{\"a\": tru, \"s\": \"x\u{e9}\"}`"
         )
     );
     Ok(())
@@ -702,5 +702,47 @@ fn a_nesting_limit_below_the_depth_limit_needs_no_depth_limit() -> TestResult {
     );
     let r = run(dir.path(), &["schema", "n.jsonl", "--sample", "0"], None)?;
     assert_eq!(r.code, 2, "{}", r.stderr);
+    Ok(())
+}
+
+#[test]
+fn standard_input_is_named_alike_in_every_format() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for (format, input, first_error) in [
+        ("jsonl", "{\"a\":1}\n{\"a\":tru}\n", "<stdin>,1,2,6,13,"),
+        ("csv", "a,b\n1,2\n3\n", "<stdin>,1,3,1,8,"),
+    ] {
+        let out = format!("out-{format}");
+        let args = [
+            "flatten",
+            "-",
+            "--input-format",
+            format,
+            "--entity",
+            "s",
+            "-o",
+            &out,
+            "-f",
+            "csv",
+            "--on-error",
+            "skip",
+            "--quiet",
+        ];
+        let r = run(dir.path(), &args, Some(input.as_bytes()))?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let errors = std::fs::read_to_string(dir.path().join(&out).join("s_errors.csv"))?;
+        let line = errors.lines().nth(1).unwrap_or_default();
+        assert!(line.starts_with(first_error), "{format}: {line}");
+        // The same without `--on-error skip`, into another directory.
+        let mut strict: Vec<&str> = [&args[..10], &["--quiet"]].concat();
+        strict[7] = "strict-out";
+        let r = run(dir.path(), &strict, Some(input.as_bytes()))?;
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(
+            r.stderr.starts_with("error: <stdin>: line "),
+            "{}",
+            r.stderr
+        );
+    }
     Ok(())
 }

@@ -243,3 +243,41 @@ fn skip_mode_goes_on_after_a_broken_line_of_in_memory_jsonl() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_misspelt_literal_is_named_whole() -> TestResult {
+    let p = Processor::default();
+    for (record, found, expected, column) in [
+        (r#"{"a": tru}"#, "tru", "`true`", 7),
+        (r#"{"a": [nan]}"#, "nan", "`null`", 8),
+        (r#"{"a": falsy}"#, "falsy", "`false`", 7),
+        (r#"{"a": t, "b": 1}"#, "t", "`true`", 7),
+        (
+            r#"{"a": nullnullnullnullnullnull}"#,
+            "nullnullnullnullnull…",
+            "`null`",
+            7,
+        ),
+    ] {
+        let err = p
+            .process(record.as_bytes(), "t")
+            .err()
+            .and_then(|e| e.as_record_error().cloned())
+            .ok_or("expected a record error")?;
+        assert_eq!(
+            err.kind,
+            RecordErrorKind::Syntax(SyntaxError::InvalidLiteral {
+                expected,
+                found: found.to_string()
+            }),
+            "{record}"
+        );
+        assert_eq!(err.position.column, column, "{record}");
+        assert!(
+            err.to_string()
+                .contains(&format!("invalid literal `{found}`, expected {expected}")),
+            "{err}"
+        );
+    }
+    Ok(())
+}

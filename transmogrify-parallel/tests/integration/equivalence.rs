@@ -109,7 +109,9 @@ fn strict_mode_reports_the_first_bad_record_the_same_way_everywhere() -> TestRes
             assert_eq!(record.position.ordinal, 41);
             assert!(record.to_string().contains(expected), "{record}");
             assert!(
-                record.to_string().contains("invalid JSON: expected `true`"),
+                record
+                    .to_string()
+                    .contains("invalid JSON: invalid literal `tru`, expected `true`"),
                 "{record}"
             );
         }

@@ -302,7 +302,7 @@ fn a_bad_record_inside_a_range_of_pieces_is_reported_at_its_place() -> TestResul
     let path = pieces_file(&inputs, &records)?;
     let line_start: usize = records[..9_000].iter().map(|r| r.len() + 1).sum();
     let expected = format!(
-        "{}: line 9001, column 22 (byte {}, record 9000): invalid JSON: expected `true`",
+        "{}: line 9001, column 22 (byte {}, record 9000): invalid JSON: invalid literal `tru`, expected `true`",
         path.display(),
         line_start + 21
     );
