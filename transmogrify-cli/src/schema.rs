@@ -79,6 +79,42 @@ fn mermaid_name(s: &str) -> String {
     }
 }
 
+/// Mermaid names for `names`, told apart where cleaning made them alike (`a/b` and
+/// `a_b`, `é` and `_`): a name that is already clean keeps it, the others get `_2`,
+/// `_3`, … in byte order of the names, as table files do.
+fn mermaid_names<S: AsRef<str>>(names: &[S]) -> Vec<String> {
+    let clean: Vec<String> = names.iter().map(|n| mermaid_name(n.as_ref())).collect();
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    let exact = |i: usize| clean.get(i).map(String::as_str) == names.get(i).map(AsRef::as_ref);
+    order.sort_by_key(|&i| (!exact(i), names.get(i).map(AsRef::as_ref)));
+    let mut taken = std::collections::HashSet::new();
+    let mut out = vec![String::new(); names.len()];
+    let mut rest = Vec::new();
+    for i in order {
+        match clean.get(i) {
+            Some(name) if exact(i) && taken.insert(name.clone()) => {
+                if let Some(slot) = out.get_mut(i) {
+                    slot.clone_from(name);
+                }
+            }
+            _ => rest.push(i),
+        }
+    }
+    for i in rest {
+        let base = clean.get(i).cloned().unwrap_or_default();
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while !taken.insert(candidate.clone()) {
+            candidate = format!("{base}_{n}");
+            n += 1;
+        }
+        if let Some(slot) = out.get_mut(i) {
+            *slot = candidate;
+        }
+    }
+    out
+}
+
 /// A Mermaid `erDiagram`: one entity per table, one relation per parent link.
 pub fn mermaid(
     tables: &[TableSchema],
@@ -86,16 +122,33 @@ pub fn mermaid(
     parent_column: Option<&str>,
 ) -> String {
     let mut out = String::from("erDiagram\n");
+    let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    let entities = mermaid_names(&names);
+    let entity = |name: &str| {
+        names
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| entities.get(i))
+            .cloned()
+            .unwrap_or_else(|| mermaid_name(name))
+    };
     for t in tables {
-        let _ = writeln!(out, "    {} {{", mermaid_name(&t.name));
-        for (f, r) in t.schema.fields().iter().zip(&t.roles) {
+        let _ = writeln!(out, "    {} {{", entity(&t.name));
+        let columns: Vec<&str> = t
+            .schema
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        let columns = mermaid_names(&columns);
+        for ((f, r), column) in t.schema.fields().iter().zip(&t.roles).zip(&columns) {
             let key = match r {
                 ColumnRole::Id => " PK",
                 ColumnRole::ParentId => " FK",
                 _ => "",
             };
             let ty = mermaid_name(&type_name(f.data_type()));
-            let _ = writeln!(out, "        {ty} {}{key}", mermaid_name(f.name()));
+            let _ = writeln!(out, "        {ty} {column}{key}");
         }
         let _ = writeln!(out, "    }}");
     }
@@ -108,8 +161,8 @@ pub fn mermaid(
             let _ = writeln!(
                 out,
                 "    {} ||--o{{ {} : \"{}\"",
-                mermaid_name(p),
-                mermaid_name(&t.name),
+                entity(p),
+                entity(&t.name),
                 label.replace('"', "'")
             );
         }

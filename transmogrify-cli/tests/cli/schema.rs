@@ -155,3 +155,42 @@ fn the_schema_of_many_parts_is_the_dictionary_flatten_writes() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn mermaid_names_made_alike_stay_apart() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("keys.jsonl"),
+        "{\"a/b\":[{\"x\":1}],\"a_b\":[{\"y\":2}],\"\\u00e9\":1,\"_\":2}\n",
+    )?;
+    let r = run(
+        dir.path(),
+        &[
+            "schema",
+            "keys.jsonl",
+            "--mermaid",
+            "--no-id-column",
+            "--no-time-column",
+            "--no-parent-column",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "erDiagram\n\
+         \x20   keys {\n\
+         \x20       string __2\n\
+         \x20       string _\n\
+         \x20   }\n\
+         \x20   keys_a_b_2 {\n\
+         \x20       string x\n\
+         \x20   }\n\
+         \x20   keys_a_b {\n\
+         \x20       string y\n\
+         \x20   }\n\
+         \x20   keys ||--o{ keys_a_b_2 : \"a/b\"\n\
+         \x20   keys ||--o{ keys_a_b : \"a_b\"\n"
+    );
+    Ok(())
+}
