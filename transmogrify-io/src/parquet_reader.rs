@@ -54,12 +54,15 @@ pub(crate) struct ParquetReader {
     /// has been read.
     keys: Option<Vec<Vec<u8>>>,
     done: bool,
+    /// Whether the reading goes on after the error just handed on (the rows of a
+    /// damaged row group are lost, the next group's are read).
+    goes_on: bool,
 }
 
 /// Where a [`ParquetReader`]'s rows come from.
 enum Batches {
     /// Batches of rows with every column, over the whole file.
-    Rows(ParquetRecordBatchReader),
+    Rows(Box<Rows>),
     /// A row group at a time, its columns a slice at a time: see [`RowGroups`].
     RowGroups(Box<RowGroups>),
 }
@@ -92,6 +95,80 @@ struct RowGroups {
     group_end: u64,
     /// The group read in slices, its rows not yet handed on.
     sliced: Sliced,
+}
+
+/// Batches of rows with every column, and what it takes to go on past a row group
+/// that cannot be decoded.
+///
+/// A batch may span row groups and is decoded as a whole, so a batch that fails is
+/// read again from its first row within that row's group alone: if that goes
+/// through, the damage was further on and the reading goes on with the next group;
+/// if not, the rest of the group is reported lost (one error) and the reading goes
+/// on with the next group. So only the rows of damaged groups are lost, and no row
+/// is read twice.
+struct Rows {
+    reader: ParquetRecordBatchReader,
+    file: File,
+    metadata: ArrowReaderMetadata,
+    /// While the group whose rows end before this row is read alone after a failed
+    /// batch.
+    alone_until: Option<u64>,
+}
+
+impl Rows {
+    /// The row group holding `row`: its index and its first and after-last rows.
+    fn group_of(&self, row: u64) -> Option<(usize, u64, u64)> {
+        let mut start = 0u64;
+        for (i, group) in self.metadata.metadata().row_groups().iter().enumerate() {
+            let end = start + u64::try_from(group.num_rows()).unwrap_or(0);
+            if row < end {
+                return Some((i, start, end));
+            }
+            start = end;
+        }
+        None
+    }
+
+    /// Reads on from `row` (the first row of a group, or one inside group `group`
+    /// when `alone`): that group alone, or every group from it.
+    fn restart(
+        &mut self,
+        group: usize,
+        skip: u64,
+        alone: bool,
+        batch_rows: u64,
+    ) -> parquet::errors::Result<()> {
+        use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+        let groups = self.metadata.metadata().num_row_groups();
+        let chosen: Vec<usize> = if alone {
+            vec![group]
+        } else {
+            (group..groups).collect()
+        };
+        let rows: u64 = chosen
+            .iter()
+            .filter_map(|&g| self.metadata.metadata().row_groups().get(g))
+            .map(|g| u64::try_from(g.num_rows()).unwrap_or(0))
+            .sum();
+        let mut builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+            self.file.try_clone()?,
+            self.metadata.clone(),
+        )
+        .with_row_groups(chosen)
+        .with_batch_size(usize::try_from(batch_rows).unwrap_or(usize::MAX));
+        if skip > 0 {
+            let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+            let select = usize::try_from(rows)
+                .unwrap_or(usize::MAX)
+                .saturating_sub(skip);
+            builder = builder.with_row_selection(RowSelection::from(vec![
+                RowSelector::skip(skip),
+                RowSelector::select(select),
+            ]));
+        }
+        self.reader = builder.build()?;
+        Ok(())
+    }
 }
 
 /// A row group's rows as their cells' text, each cell `,"key":value`.
@@ -219,8 +296,16 @@ impl ParquetReader {
                     sliced: Sliced::default(),
                 }))
             } else {
-                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata);
-                Batches::Rows(builder.with_batch_size(rows).build()?)
+                let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(
+                    file.try_clone()?,
+                    metadata.clone(),
+                );
+                Batches::Rows(Box::new(Rows {
+                    reader: builder.with_batch_size(rows).build()?,
+                    file,
+                    metadata,
+                    alone_until: None,
+                }))
             };
             Ok((batches, num_rows, rows as u64, leaves))
         })
@@ -240,6 +325,7 @@ impl ParquetReader {
             queued: Default::default(),
             keys: None,
             done: false,
+            goes_on: false,
         })
     }
 
@@ -304,19 +390,58 @@ impl ParquetReader {
         if let Some(batch) = self.queued.pop_front() {
             return Some(Ok(batch));
         }
-        // The rows of the batch being read: a batch is decoded as a whole.
-        let last = (self.row + self.batch_rows).min(self.num_rows.max(self.row + 1)) - 1;
-        let next = match &mut self.batches {
-            Batches::Rows(reader) => {
-                self.reading = Some((self.row, last));
-                reader.next()?
+        loop {
+            let Batches::Rows(rows) = &mut self.batches else {
+                return self.read_groups();
+            };
+            // The rows of the batch being read: a batch is decoded as a whole.
+            let end = rows.alone_until.unwrap_or(self.num_rows).max(self.row + 1);
+            self.reading = Some((self.row, (self.row + self.batch_rows).min(end) - 1));
+            match rows.reader.next() {
+                Some(Ok(batch)) => return Some(self.convert(&batch)),
+                None if rows.alone_until.is_none() => return None,
+                // The group read alone is done: on with the next ones.
+                None => {
+                    rows.alone_until = None;
+                    let (group, _, _) = rows.group_of(self.row)?;
+                    if let Err(e) = rows.restart(group, 0, false, self.batch_rows) {
+                        return Some(Err(self.corrupt(e)));
+                    }
+                }
+                Some(Err(e)) => {
+                    let Some((group, start, group_end)) = rows.group_of(self.row) else {
+                        return Some(Err(self.corrupt(e)));
+                    };
+                    if rows.alone_until.is_none() {
+                        // Read again from this batch's first row, its group alone.
+                        rows.alone_until = Some(group_end);
+                        let skip = self.row - start;
+                        if let Err(e) = rows.restart(group, skip, true, self.batch_rows) {
+                            return Some(Err(self.corrupt(e)));
+                        }
+                        continue;
+                    }
+                    // The group fails alone too: the rest of it is lost (and the
+                    // rest of the file, should the next groups not open).
+                    rows.alone_until = None;
+                    let more = group + 1 < rows.metadata.metadata().num_row_groups();
+                    self.goes_on =
+                        more && rows.restart(group + 1, 0, false, self.batch_rows).is_ok();
+                    let lost_until = if self.goes_on {
+                        group_end
+                    } else {
+                        self.num_rows.max(group_end)
+                    };
+                    let error = Error::Parquet {
+                        source_name: self.source.to_string(),
+                        rows: Some((self.row, lost_until - 1)),
+                        source: e.into(),
+                    };
+                    self.row = lost_until;
+                    return Some(Err(error));
+                }
             }
-            Batches::RowGroups(_) => return self.read_groups(),
-        };
-        Some(
-            next.map_err(|e| self.corrupt(e))
-                .and_then(|b| self.convert(&b)),
-        )
+        }
     }
 
     /// [`read`](Self::read) for [`Batches::RowGroups`].
@@ -329,11 +454,18 @@ impl ParquetReader {
                 let end = groups.group_end;
                 self.reading = Some((self.row, (self.row + self.batch_rows).min(end) - 1));
                 match reader.next() {
-                    Some(next) => {
-                        return Some(
-                            next.map_err(|e| self.corrupt(e))
-                                .and_then(|b| self.convert(&b)),
-                        );
+                    Some(Ok(batch)) => return Some(self.convert(&batch)),
+                    Some(Err(e)) => {
+                        // The rest of the group is lost; on with the next one.
+                        groups.rows = None;
+                        let error = Error::Parquet {
+                            source_name: self.source.to_string(),
+                            rows: Some((self.row, end - 1)),
+                            source: e.into(),
+                        };
+                        self.row = end;
+                        self.goes_on = true;
+                        return Some(Err(error));
                     }
                     None => {
                         groups.rows = None;
@@ -371,7 +503,17 @@ impl ParquetReader {
             let read = groups.start(group, &keys, self.batch_rows, &mut self.present);
             self.keys = Some(keys);
             if let Err(e) = read {
-                return Some(Err(self.corrupt(e)));
+                // The group is lost; on with the next one.
+                let error = Error::Parquet {
+                    source_name: self.source.to_string(),
+                    rows: self.reading,
+                    source: e.into(),
+                };
+                groups.rows = None;
+                groups.sliced = Sliced::default();
+                self.row = groups.group_end;
+                self.goes_on = true;
+                return Some(Err(error));
             }
         }
     }
@@ -965,8 +1107,16 @@ impl Iterator for ParquetReader {
         }
         // Malformed pages may make the parquet crate panic rather than fail, or give
         // arrays whose buffers do not add up, on which reading a value panics.
-        let read = guarded(|| self.read()).unwrap_or_else(|panic| Some(Err(self.corrupt(panic))));
-        self.done = !matches!(read, Some(Ok(_)));
+        self.goes_on = false;
+        let read = guarded(|| self.read()).unwrap_or_else(|panic| {
+            self.goes_on = false;
+            Some(Err(self.corrupt(panic)))
+        });
+        self.done = match &read {
+            Some(Ok(_)) => false,
+            Some(Err(_)) => !self.goes_on,
+            None => true,
+        };
         read
     }
 }
@@ -989,6 +1139,10 @@ impl Reader for ParquetReader {
 
     fn positions_are_bytes(&self) -> bool {
         false
+    }
+
+    fn goes_on_after_error(&self) -> bool {
+        !self.done
     }
 }
 

@@ -113,7 +113,7 @@ impl RawBatch {
 /// An `Err` item is fatal (the input cannot be read further); bad records that the
 /// reader could step over come as [`RawItem::Bad`] instead.
 pub trait Reader: Iterator<Item = Result<RawBatch>> + Send {
-    /// The source's name in messages (a path, `-` for stdin).
+    /// The source's name in messages (a path, `<stdin>` for standard input).
     fn source_name(&self) -> &str;
     /// Bytes read from the underlying file so far (compressed bytes for compressed
     /// files), for progress bars.
@@ -125,6 +125,13 @@ pub trait Reader: Iterator<Item = Result<RawBatch>> + Send {
     /// measures what a batch covered by [`Reader::bytes_read`].
     fn positions_are_bytes(&self) -> bool {
         true
+    }
+    /// Whether the reader goes on with the rest of its input after the error it
+    /// has just handed on: a Parquet file past a row group it could not decode (the
+    /// error names the group's rows that are lost). `false` by default: an error
+    /// ends the reader.
+    fn goes_on_after_error(&self) -> bool {
+        false
     }
 }
 

@@ -463,6 +463,7 @@ impl<'a> Plan<'a> {
             input,
             seq: self.seq,
             error,
+            lost: false,
         }
     }
 
@@ -624,6 +625,25 @@ impl Plan<'_> {
                             Some((records, 0)),
                         ));
                     }
+                    // A Parquet file goes on past a row group it cannot decode.
+                    Some(Err(error)) if reader.goes_on_after_error() => {
+                        let lost = match &error {
+                            transmogrify_io::Error::Parquet {
+                                rows: Some((first, last)),
+                                ..
+                            } => last.saturating_sub(*first) + 1,
+                            _ => 0,
+                        };
+                        let seq = self.seq;
+                        self.seq += 1;
+                        self.ledger.register(seq, self.input, Some((lost, 0)));
+                        return Some(Planned::Failed {
+                            input: self.input,
+                            seq,
+                            error: error.into(),
+                            lost: true,
+                        });
+                    }
                     Some(Err(error)) => return Some(self.fail_input(error.into())),
                     None => {
                         self.next_input();
@@ -702,7 +722,16 @@ pub(crate) fn handle(
 ) {
     let strict = ctx.job.processor.config().on_error() == ErrorMode::Strict;
     match item {
-        Planned::Failed { input, seq, error } => {
+        Planned::Failed {
+            input,
+            seq,
+            error,
+            lost,
+        } => {
+            if lost {
+                // The sink waits for parts in order: this one is not coming.
+                let _ = sink.gap(seq);
+            }
             let name = ctx
                 .job
                 .inputs

@@ -305,6 +305,11 @@ pub(crate) enum Planned {
         input: usize,
         seq: u64,
         error: Error,
+        /// Whether the failure takes `seq` itself: rows of an input that goes on
+        /// past them (a damaged Parquet row group), counted in the ledger so that
+        /// the rows after keep their ordinals. Otherwise the input ends there and
+        /// `seq` is the next chunk's.
+        lost: bool,
     },
 }
 

@@ -163,11 +163,42 @@ fn a_damaged_page_is_reported_with_the_rows_of_its_batch() -> TestResult {
         .err()
         .map(|e| e.to_string())
         .unwrap_or_default();
+    // The batch of rows 1,024-2,047 fails; read again within its first row's group
+    // (rows 1,000-1,499) it goes through, and the group after fails alone.
     let want = format!(
-        "{}: rows 1024-2047: corrupt or unreadable Parquet: ",
+        "{}: rows 1500-1999: corrupt or unreadable Parquet: ",
         path.display()
     );
     assert!(error.starts_with(&want), "{error}");
+    // A reader goes on past the damaged group: every other row, each once, with
+    // its own row number, and one error naming the rows lost.
+    for options in [
+        ReaderOptions::default(),
+        ReaderOptions::builder()
+            .with_skip_null(true)
+            .with_batch_records(1 << 24)
+            .build()?,
+    ] {
+        let mut ordinals = Vec::new();
+        let mut errors = Vec::new();
+        let mut reader = transmogrify_io::open_reader(&path, &options)?;
+        while let Some(batch) = reader.next() {
+            match batch {
+                Ok(batch) => ordinals.extend(batch.items.iter().filter_map(|item| match item {
+                    transmogrify_io::RawItem::Record { position, .. } => Some(position.ordinal),
+                    transmogrify_io::RawItem::Bad { .. } => None,
+                })),
+                Err(e) => {
+                    assert!(reader.goes_on_after_error());
+                    errors.push(e.to_string());
+                }
+            }
+        }
+        let expected: Vec<u64> = (0..1500).chain(2000..3000).collect();
+        assert_eq!(ordinals, expected);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].starts_with(&want), "{}", errors[0]);
+    }
     // Read a row group at a time, a slice of its columns at a time (as a wide
     // file whose nulls are left out is): the rows of the damaged group.
     let options = ReaderOptions::builder()

@@ -1,4 +1,7 @@
-//! Dead workers: retried once, then reported; never a hang.
+//! Dead workers: retried once, then reported; never a hang. Damaged inputs: only
+//! what is damaged is lost.
+
+use std::path::PathBuf;
 
 use transmogrify_parallel::{
     ABORT_ENV, Chunking, Executor, Job, ProcessExecutor, SequentialExecutor,
@@ -330,5 +333,87 @@ fn a_bad_record_inside_a_range_of_pieces_is_reported_at_its_place() -> TestResul
             assert!(tables(&got)? == tables(&kept)?);
         }
     }
+    Ok(())
+}
+
+/// A Parquet input of 3,000 rows in row groups of 500 whose group of rows
+/// 1,500-1,999 cannot be decoded (its text column's page damaged), and the same
+/// file undamaged.
+fn damaged_parquet(inputs: &Inputs) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..3000));
+    let names: ArrayRef = Arc::new(StringArray::from_iter_values(
+        (0..3000).map(|i| format!("name {i} {}", "x".repeat(i % 50))),
+    ));
+    let batch = RecordBatch::try_from_iter([("id", ids), ("name", names)])?;
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(500))
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    let clean = inputs.dir.path().join("clean.parquet");
+    std::fs::write(&clean, &bytes)?;
+    let start = SerializedFileReader::new(std::fs::File::open(&clean)?)?
+        .metadata()
+        .row_group(3)
+        .column(1)
+        .data_page_offset();
+    for b in bytes.iter_mut().skip(usize::try_from(start)? + 30).take(40) {
+        *b ^= 0xff;
+    }
+    let damaged = inputs.dir.path().join("damaged.parquet");
+    std::fs::write(&damaged, &bytes)?;
+    Ok((clean, damaged))
+}
+
+#[test]
+fn a_damaged_parquet_row_group_loses_its_rows_only_with_every_executor() -> TestResult {
+    let inputs = Inputs::new()?;
+    let (clean, damaged) = damaged_parquet(&inputs)?;
+    let (all, _) = SequentialExecutor.run_to_result(&job(&processor(true)?, "t", &[&clean])?)?;
+    // The undamaged file's rows but those of the damaged group, with the same ids.
+    let mut expected = tables(&all)?;
+    for (_, rows) in &mut expected {
+        rows.retain(|row| {
+            row.get("id")
+                .and_then(|v| v.as_str())
+                .and_then(|id| id.parse::<u64>().ok())
+                .is_none_or(|id| !(1500..2000).contains(&id))
+        });
+    }
+    let want = format!(
+        "{}: rows 1500-1999: corrupt or unreadable Parquet: ",
+        damaged.display()
+    );
+    for chunking in [Chunking::records(300), Chunking::bytes(1 << 30)] {
+        let job = job(&processor(true)?, "t", &[&damaged])?.with_chunking(chunking);
+        for executor in executors() {
+            let (got, report) = executor.run_to_result(&job)?;
+            assert_eq!(got.num_rows("main"), Some(2500), "{}", executor.name());
+            assert!(tables(&got)? == expected, "{}", executor.name());
+            let errors: Vec<&str> = report
+                .failed_chunks
+                .iter()
+                .map(|f| f.error.as_str())
+                .collect();
+            assert_eq!(errors.len(), 1, "{}: {errors:?}", executor.name());
+            assert!(errors[0].starts_with(&want), "{}", errors[0]);
+        }
+    }
+    // In strict mode the run stops there, naming the rows.
+    let error = SequentialExecutor
+        .run_to_result(&job(&processor(false)?, "t", &[&damaged])?)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(error.contains(&want), "{error}");
     Ok(())
 }
