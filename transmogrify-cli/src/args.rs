@@ -259,9 +259,9 @@ pub struct FlattenArgs {
     /// Output format: parquet, csv, json, jsonl, or a registered writer.
     #[arg(long, short = 'f', default_value = "parquet", value_name = "FORMAT")]
     pub format: String,
-    /// Parquet compression.
-    #[arg(long, value_enum, default_value_t = CompressionArg::Snappy)]
-    pub compression: CompressionArg,
+    /// Parquet compression (default: snappy).
+    #[arg(long, value_enum)]
+    pub compression: Option<CompressionArg>,
     /// Parquet rows per row group.
     #[arg(long, value_name = "N")]
     pub row_group_size: Option<usize>,

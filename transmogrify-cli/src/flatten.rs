@@ -176,6 +176,16 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
+    if !args.quiet && args.format != "parquet" {
+        for (given, option) in [
+            (args.compression.is_some(), "--compression"),
+            (args.row_group_size.is_some(), "--row-group-size"),
+        ] {
+            if given {
+                eprintln!("warning: {option} applies to Parquet output only");
+            }
+        }
+    }
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
     let made_output = !args.output.exists();
@@ -215,6 +225,9 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     }
     if !args.quiet {
         summary(&report, &written, wall.as_secs_f64(), &args.output);
+        for warning in &written.warnings {
+            eprintln!("warning: {warning}");
+        }
         if json_input
             && args.input.json_path.is_none()
             && let Some(note) = large_records_note(&report, &written, &entity, chunking.bytes)
@@ -267,6 +280,7 @@ fn write_report(
         "chunks_failed": failed,
         "retried_chunks": report.retried_chunks,
         "tables": tables,
+        "warnings": written.warnings,
         "files": written.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
         "output_bytes": written.bytes,
         "wall_seconds": wall,

@@ -84,6 +84,8 @@ pub struct Written {
     pub bytes: u64,
     /// The errors table's name, when there were bad records.
     pub errors_table: Option<String>,
+    /// What the user may want to know of the output.
+    pub warnings: Vec<String>,
 }
 
 /// The output directory being written, through a streaming sink.
@@ -112,7 +114,7 @@ impl Target {
                 "--output-delimiter cannot be a quote or a line break",
             ));
         }
-        let compression = match args.compression {
+        let compression = match args.compression.unwrap_or(CompressionArg::Snappy) {
             CompressionArg::Snappy => ParquetCompression::Snappy,
             CompressionArg::Zstd => ParquetCompression::Zstd(3),
             CompressionArg::Gzip => ParquetCompression::Gzip(6),
@@ -170,6 +172,7 @@ impl Target {
                 .collect(),
             bytes: summary.files.iter().map(|f| f.bytes).sum(),
             errors_table: summary.errors_table.clone(),
+            warnings: summary.warnings.clone(),
             files,
         })
     }

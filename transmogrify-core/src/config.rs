@@ -277,6 +277,43 @@ impl ProcessorConfig {
     pub fn id_strategy(&self) -> &IdStrategy {
         &self.id_strategy
     }
+    /// With [`IdStrategy::Fields`], the pattern (as given) and the field that give
+    /// the ids of the table whose array path is `path` (its keys; none for the main
+    /// table): the most specific pattern that matches. `None` when no pattern does
+    /// (the table's ids are positional) or for another strategy.
+    ///
+    /// ```
+    /// use transmogrify_core::{IdStrategy, ProcessorConfig};
+    /// let config = ProcessorConfig::builder()
+    ///     .with_id_strategy(IdStrategy::Fields(vec![
+    ///         ("".into(), "id".into()),
+    ///         ("user_*".into(), "uid".into()),
+    ///     ]))
+    ///     .build()?;
+    /// assert_eq!(config.id_field_rule::<&str>(&[]), Some(("", "id")));
+    /// assert_eq!(config.id_field_rule(&["user", "orders"]), Some(("user_*", "uid")));
+    /// assert_eq!(config.id_field_rule(&["tags"]), None);
+    /// # Ok::<(), transmogrify_core::ConfigError>(())
+    /// ```
+    pub fn id_field_rule<S: AsRef<str>>(&self, path: &[S]) -> Option<(&str, &str)> {
+        let IdStrategy::Fields(patterns) = &self.id_strategy else {
+            return None;
+        };
+        let joined = path
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<&str>>()
+            .join(&self.separator);
+        let rules = crate::ids::FieldPatterns::new(patterns, &self.separator);
+        let (pattern, field) = rules.rule_for(&joined)?;
+        // The same strings, borrowed from the configuration rather than the rules
+        // (the last pattern given wins among equal ones, as in the rules).
+        patterns
+            .iter()
+            .rev()
+            .find(|(p, f)| p == pattern && f == field)
+            .map(|(p, f)| (p.as_str(), f.as_str()))
+    }
     /// The fixed extraction time in microseconds since the Unix epoch, if set.
     pub fn extract_time(&self) -> Option<i64> {
         self.extract_time

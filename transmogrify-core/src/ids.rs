@@ -196,9 +196,11 @@ pub trait IdGenerator: Send + Sync {
 /// Picks the id field of a table from `path pattern → field name` pairs.
 #[derive(Clone, PartialEq, Eq)]
 pub(crate) struct FieldPatterns {
+    /// `(pattern, field)`: the pattern is the path itself.
     exact: Vec<(String, String)>,
-    /// `(prefix without the trailing separator and star, field)`.
-    prefixes: Vec<(String, String)>,
+    /// `(prefix without the trailing separator and star, pattern, field)`.
+    prefixes: Vec<(String, String, String)>,
+    /// The field of `*`.
     any: Option<String>,
     separator: String,
 }
@@ -228,7 +230,8 @@ impl FieldPatterns {
                 .strip_suffix('*')
                 .and_then(|s| s.strip_suffix(separator))
             {
-                p.prefixes.push((prefix.to_string(), field.clone()));
+                p.prefixes
+                    .push((prefix.to_string(), pattern.clone(), field.clone()));
             } else {
                 p.exact.push((pattern.clone(), field.clone()));
             }
@@ -239,10 +242,15 @@ impl FieldPatterns {
     /// The field for the table at `path` (keys joined by the separator, `""` for main):
     /// an exact pattern first, then the longest matching prefix, then `*`.
     pub(crate) fn field_for(&self, path: &str) -> Option<&str> {
-        if let Some((_, f)) = self.exact.iter().rev().find(|(p, _)| p == path) {
-            return Some(f);
+        self.rule_for(path).map(|(_, field)| field)
+    }
+
+    /// The pattern (as given) and field of [`field_for`](Self::field_for).
+    pub(crate) fn rule_for(&self, path: &str) -> Option<(&str, &str)> {
+        if let Some((p, f)) = self.exact.iter().rev().find(|(p, _)| p == path) {
+            return Some((p, f));
         }
-        let mut best: Option<&(String, String)> = None;
+        let mut best: Option<&(String, String, String)> = None;
         for entry in &self.prefixes {
             let prefix = entry.0.as_str();
             let matches = path == prefix
@@ -253,10 +261,10 @@ impl FieldPatterns {
                 best = Some(entry);
             }
         }
-        if let Some((_, f)) = best {
-            return Some(f);
+        if let Some((_, pattern, field)) = best {
+            return Some((pattern, field));
         }
-        self.any.as_deref()
+        self.any.as_deref().map(|field| ("*", field))
     }
 }
 
@@ -391,5 +399,12 @@ mod tests {
         assert_eq!(p.field_for("user_x"), Some("u"));
         assert_eq!(p.field_for("users"), Some("any"));
         assert_eq!(p.field_for("other"), Some("any"));
+        assert_eq!(
+            p.rule_for("user_orders_items"),
+            Some(("user_orders_*", "uo"))
+        );
+        assert_eq!(p.rule_for("user_orders"), Some(("user_orders", "exact")));
+        assert_eq!(p.rule_for(""), Some(("", "root")));
+        assert_eq!(p.rule_for("users"), Some(("*", "any")));
     }
 }

@@ -40,6 +40,82 @@ pub struct OutputSummary {
     pub dictionary: Option<PathBuf>,
     /// The errors table's name, if it was written (see [`errors_table_name`]).
     pub errors_table: Option<String>,
+    /// What the user may want to know of the output (see [`id_field_warnings`]).
+    pub warnings: Vec<String>,
+}
+
+/// Warnings about [`IdStrategy::Fields`](transmogrify_core::IdStrategy::Fields)
+/// patterns that gave no table its ids from a field: a pattern that matches no
+/// table (a typo, or keys joined by another separator), and a table whose pattern
+/// names a column the table does not have. Either way those rows got positional
+/// ids, as the specification has it, which is easy to miss.
+///
+/// ```
+/// use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
+/// let config = ProcessorConfig::builder()
+///     .with_id_strategy(IdStrategy::Fields(vec![
+///         ("".into(), "event_id".into()),
+///         ("user_orders".into(), "order_id".into()),
+///     ]))
+///     .build()?;
+/// let result = Processor::new(config).process(br#"{"id": 1, "orders": [{"order_id": 7}]}"#, "e")?;
+/// assert_eq!(
+///     transmogrify_io::id_field_warnings(&result, &result.schemas()?),
+///     [
+///         "the id field pattern \"user_orders\" gives no table its ids (paths are array \
+///          keys joined by \"_\", like \"orders\")",
+///         "table e has no column \"event_id\" for its ids (pattern \"\"): \
+///          its rows have positional ids",
+///     ]
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn id_field_warnings(layout: &ProcessingResult, schemas: &[TableSchema]) -> Vec<String> {
+    let config = layout.config();
+    let transmogrify_core::IdStrategy::Fields(patterns) = config.id_strategy() else {
+        return Vec::new();
+    };
+    let sep = config.separator();
+    let mut used: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    for schema in schemas {
+        let Some((pattern, field)) = config.id_field_rule(&schema.path) else {
+            continue;
+        };
+        used.insert(pattern);
+        let has = schema
+            .schema
+            .fields()
+            .iter()
+            .zip(&schema.roles)
+            .any(|(f, role)| *role == ColumnRole::Data && f.name() == field);
+        if !has && schema.num_rows > 0 {
+            out.push(format!(
+                "table {} has no column {field:?} for its ids (pattern {pattern:?}): its rows \
+                 have positional ids",
+                schema.name
+            ));
+        }
+    }
+    let example = schemas
+        .iter()
+        .find(|s| !s.path.is_empty())
+        .map(|s| s.path.join(sep));
+    let mut unused = Vec::new();
+    for (pattern, _) in patterns {
+        if used.contains(pattern.as_str()) || pattern == "*" {
+            continue;
+        }
+        let mut warning = format!("the id field pattern {pattern:?} gives no table its ids");
+        if let Some(example) = &example {
+            warning.push_str(&format!(
+                " (paths are array keys joined by {sep:?}, like {example:?})"
+            ));
+        }
+        unused.push(warning);
+    }
+    unused.extend(out);
+    unused
 }
 
 /// The name of the errors table of a run whose entity is `entity` and whose tables
@@ -1009,6 +1085,7 @@ fn write_extras(
     schemas: &[TableSchema],
     mut summary: OutputSummary,
 ) -> Result<OutputSummary> {
+    summary.warnings = id_field_warnings(layout, schemas);
     let mut errors_file = None;
     if options.write_errors {
         if let Some(errors) = layout.errors_batch()? {

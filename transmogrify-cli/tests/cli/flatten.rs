@@ -832,3 +832,57 @@ fn records_larger_than_a_chunk_get_a_note_pointing_at_json_path() -> TestResult 
     }
     Ok(())
 }
+
+#[test]
+fn id_field_patterns_that_give_no_ids_and_parquet_options_elsewhere_are_warned_of() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("ids.jsonl"),
+        "{\"event_id\":\"e1\",\"orders\":[{\"order_id\":1,\"lines\":[{\"q\":1}]}]}\n",
+    )?;
+    let args = [
+        "flatten",
+        "ids.jsonl",
+        "-o",
+        "out",
+        "-f",
+        "csv",
+        "--id-field",
+        "=event_id",
+        "--id-field",
+        "user_orders=order_id",
+        "--id-field",
+        "orders_lines=line_id",
+        "--compression",
+        "zstd",
+        "--report",
+        "report.json",
+    ];
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let warnings: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning: "))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning: --compression applies to Parquet output only",
+            "warning: the id field pattern \"user_orders\" gives no table its ids (paths are \
+             array keys joined by \"_\", like \"orders\")",
+            "warning: table ids_orders_lines has no column \"line_id\" for its ids (pattern \
+             \"orders_lines\"): its rows have positional ids",
+        ]
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json"))?)?;
+    assert_eq!(report["warnings"].as_array().map(Vec::len), Some(2));
+    // Quiet runs say nothing.
+    let mut quiet = args.to_vec();
+    quiet[3] = "out2";
+    quiet.push("--quiet");
+    let r = run(dir.path(), &quiet, None)?;
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    Ok(())
+}
