@@ -213,8 +213,11 @@ impl From<transmogrify_io::Error> for Fail {
         }
         let fail = match &e {
             transmogrify_io::Error::Io { .. } => Fail::io(e.to_string()),
-            transmogrify_io::Error::OutputDirNotEmpty { .. } => Fail::io(e.to_string())
-                .with_hint("pass --force to write into it anyway, or choose another directory"),
+            transmogrify_io::Error::OutputDirNotEmpty { path } => Fail::io(format!(
+                "{}: the output directory is not empty",
+                path.display()
+            ))
+            .with_hint("pass --force to write into it anyway, or choose another directory"),
             transmogrify_io::Error::UnknownFormat { .. }
             | transmogrify_io::Error::InvalidOption { .. }
             | transmogrify_io::Error::UnknownInputFormat { .. } => Fail::usage(e.to_string()),
