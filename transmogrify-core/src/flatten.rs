@@ -247,6 +247,8 @@ pub(crate) struct Flattener {
     batch_records: usize,
     records: u64,
     next_ordinal: u64,
+    /// The least and greatest record ordinals pushed or rejected.
+    ordinal_span: Option<(u64, u64)>,
     // Output so far.
     chunks: Vec<Vec<Arc<TableChunk>>>,
     /// Bytes of the arrays in `chunks`.
@@ -305,6 +307,7 @@ impl Flattener {
             batch_records: 0,
             records: 0,
             next_ordinal: 0,
+            ordinal_span: None,
             chunks: vec![Vec::new()],
             chunk_bytes: 0,
             errors: Vec::new(),
@@ -337,6 +340,7 @@ impl Flattener {
     /// Flattens one record. In skip mode a bad record is recorded and `Ok` returned.
     pub(crate) fn push(&mut self, bytes: &[u8], pos: Position) -> Result<()> {
         self.next_ordinal = pos.ordinal + 1;
+        self.note_ordinal(pos.ordinal);
         match self.flatten_record(bytes, pos) {
             Ok(()) => {
                 self.records += 1;
@@ -353,8 +357,17 @@ impl Flattener {
         }
     }
 
+    #[inline]
+    fn note_ordinal(&mut self, ordinal: u64) {
+        self.ordinal_span = Some(match self.ordinal_span {
+            Some((first, last)) => (first.min(ordinal), last.max(ordinal)),
+            None => (ordinal, ordinal),
+        });
+    }
+
     /// Records or raises a bad record found outside the flattener (by a reader).
     pub(crate) fn reject(&mut self, error: RecordError, raw: &[u8]) -> Result<()> {
+        self.note_ordinal(error.position.ordinal);
         match self.cfg.on_error {
             ErrorMode::Strict => Err(Error::from(error)),
             ErrorMode::Skip => {
@@ -1326,13 +1339,15 @@ impl Flattener {
                 chunks,
             });
         }
-        Ok(ProcessingResult::from_parts(
+        let mut result = ProcessingResult::from_parts(
             self.entity.clone(),
             self.cfg.clone(),
             tables,
             std::mem::take(&mut self.errors),
             self.records,
-        ))
+        );
+        result.ordinals = self.ordinal_span.map(|(first, last)| (first, last + 1));
+        Ok(result)
     }
 }
 

@@ -81,16 +81,88 @@ impl Processor {
     }
 
     /// Flattens a JSON text: a top-level array of records, one object, or concatenated
-    /// objects (JSONL included).
+    /// objects (JSONL included). Its records are numbered from 0 (see
+    /// [`process_at`](Self::process_at) for a part of a larger data set).
+    ///
+    /// In skip mode a broken record of a stream of objects (JSONL) is recorded and the
+    /// next line read; inside a top-level array a syntax error ends the text, as the
+    /// element's end cannot be known (the file readers of `transmogrify-io` know it
+    /// for an element whose brackets and strings close, and go on).
     pub fn process(&self, json: &[u8], entity_name: &str) -> Result<ProcessingResult> {
+        self.process_at(json, entity_name, 0)
+    }
+
+    /// [`process`](Self::process) for a part of a larger data set whose first record
+    /// is record `first_ordinal` (from 0) of the whole: positional ids, ordinals and
+    /// error positions are those of one run over the whole, so parts flattened apart
+    /// (on threads of the caller's own) combine without repeating an id.
+    ///
+    /// ```
+    /// use transmogrify_core::{IdStrategy, Processor, ProcessorConfig, ProcessingResult};
+    /// let config = ProcessorConfig::builder().with_id_strategy(IdStrategy::Positional);
+    /// let processor = Processor::new(config.build()?);
+    /// let whole = processor.process(br#"[{"a": 1}, {"a": 2}, {"a": 3}]"#, "t")?;
+    /// let first = processor.process_at(br#"[{"a": 1}, {"a": 2}]"#, "t", 0)?;
+    /// let rest = processor.process_at(br#"[{"a": 3}]"#, "t", 2)?;
+    /// let parts = ProcessingResult::combine_results([first, rest])?;
+    /// assert_eq!(parts.rows("main")?, whole.rows("main")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn process_at(
+        &self,
+        json: &[u8],
+        entity_name: &str,
+        first_ordinal: u64,
+    ) -> Result<ProcessingResult> {
         let mut session = self.session(entity_name);
+        session.set_next_ordinal(first_ordinal);
         session.push_json_text(json, "<input>")?;
         session.finish()
     }
 
-    /// Flattens records given as JSON values.
+    /// Flattens records given as JSON values, numbered from 0 (see
+    /// [`process_batch_at`](Self::process_batch_at) for a part of a larger data
+    /// set). Their numbers are kept as serde_json gives them: every digit, but an
+    /// exponent in its form (`1e5` becomes `1e+5`); [`process`](Self::process) keeps
+    /// the input's text.
     pub fn process_batch(&self, records: &[Value], entity_name: &str) -> Result<ProcessingResult> {
+        self.process_batch_at(records, entity_name, 0)
+    }
+
+    /// [`process_batch`](Self::process_batch) for a part of a larger data set whose
+    /// first record is record `first_ordinal` of the whole (see
+    /// [`process_at`](Self::process_at)): chunks of one list flattened on several
+    /// threads combine into the tables one call over the whole list gives.
+    ///
+    /// ```
+    /// use transmogrify_core::{IdStrategy, Processor, ProcessorConfig, ProcessingResult};
+    /// let processor = Processor::new(
+    ///     ProcessorConfig::builder().with_id_strategy(IdStrategy::Positional).build()?,
+    /// );
+    /// let records: Vec<serde_json::Value> = (0..10).map(|i| serde_json::json!({"n": i})).collect();
+    /// let parts = std::thread::scope(|s| {
+    ///     let handles: Vec<_> = records
+    ///         .chunks(4)
+    ///         .enumerate()
+    ///         .map(|(i, chunk)| {
+    ///             let processor = &processor;
+    ///             s.spawn(move || processor.process_batch_at(chunk, "t", (i * 4) as u64))
+    ///         })
+    ///         .collect();
+    ///     handles.into_iter().map(|h| h.join().unwrap()).collect::<Result<Vec<_>, _>>()
+    /// })?;
+    /// let combined = ProcessingResult::combine_results(parts)?;
+    /// assert_eq!(combined.rows("main")?, processor.process_batch(&records, "t")?.rows("main")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn process_batch_at(
+        &self,
+        records: &[Value],
+        entity_name: &str,
+        first_ordinal: u64,
+    ) -> Result<ProcessingResult> {
         let mut session = self.session(entity_name);
+        session.set_next_ordinal(first_ordinal);
         for record in records {
             session.push_value(record)?;
         }
@@ -142,7 +214,7 @@ pub struct Session {
 }
 
 impl Session {
-    /// Names the source in error messages (a file path, `-` for stdin, …).
+    /// Names the source in error messages (a file path, `<stdin>`, …).
     pub fn set_source(&mut self, name: &str) {
         self.flattener.set_source(name);
     }

@@ -21,7 +21,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use serde_json::{Map, Number, Value};
 
-use crate::config::ProcessorConfig;
+use crate::config::{IdStrategy, ProcessorConfig};
 use crate::error::{Error, RecordError, Result};
 use crate::naming::{Abbreviator, assign_unique, unique_file_stems};
 use crate::time::format_timestamp;
@@ -338,6 +338,10 @@ pub struct ProcessingResult {
     pub(crate) tables: Vec<ResultTable>,
     pub(crate) errors: Vec<BadRecord>,
     pub(crate) records: u64,
+    /// The record ordinals the result's records (bad ones too) were given, first and
+    /// after the last, where known: results that share ordinals cannot be combined
+    /// when ids come from them.
+    pub(crate) ordinals: Option<(u64, u64)>,
 }
 
 impl ProcessingResult {
@@ -354,6 +358,7 @@ impl ProcessingResult {
             tables,
             errors,
             records,
+            ordinals: None,
         }
     }
 
@@ -394,18 +399,33 @@ impl ProcessingResult {
     }
 
     /// Appends `other`'s chunks after this result's, table by table. No row is copied.
+    ///
+    /// The results must come from the same entity and options (see
+    /// [`combine_results`](Self::combine_results)). Rows keep one extraction time:
+    /// this result's, should `other` come from a processor made at another time.
     pub fn merge(&mut self, other: ProcessingResult) -> Result<()> {
+        self.check_combinable(&other)?;
         if self.tables.is_empty() && self.errors.is_empty() && self.records == 0 {
-            let mut other = other;
-            if *other.entity != *self.entity {
-                other.entity = self.entity.clone();
-            }
             *self = other;
             return Ok(());
         }
-        self.check_combinable(&other)?;
+        let time = self
+            .tables
+            .iter()
+            .flat_map(|t| t.chunks.first())
+            .map(|c| c.time)
+            .next();
         let mut index = self.table_index();
-        for table in other.tables {
+        for mut table in other.tables {
+            if let Some(time) = time {
+                for chunk in &mut table.chunks {
+                    if chunk.time != time {
+                        let mut same = TableChunk::clone(chunk);
+                        same.time = time;
+                        *chunk = Arc::new(same);
+                    }
+                }
+            }
             match index.get(&table.key) {
                 Some(&i) => self.tables[i].chunks.extend(table.chunks),
                 None => {
@@ -416,6 +436,10 @@ impl ProcessingResult {
         }
         self.errors.extend(other.errors);
         self.records += other.records;
+        self.ordinals = match (self.ordinals, other.ordinals) {
+            (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
+            (a, b) => a.or(b),
+        };
         Ok(())
     }
 
@@ -431,13 +455,15 @@ impl ProcessingResult {
     /// A result with `tables` and this one's entity, configuration, errors and record
     /// count.
     pub(crate) fn with_tables(&self, tables: Vec<ResultTable>) -> ProcessingResult {
-        ProcessingResult::from_parts(
+        let mut result = ProcessingResult::from_parts(
             self.entity.clone(),
             self.config.clone(),
             tables,
             self.errors.clone(),
             self.records,
-        )
+        );
+        result.ordinals = self.ordinals;
+        result
     }
 
     /// Whether `other` may be merged into this result: same entity, same naming and
@@ -463,10 +489,49 @@ impl ProcessingResult {
                     .to_string(),
             ));
         }
+        let (ids, numbered) = match (&a.id_strategy, &b.id_strategy) {
+            (IdStrategy::Random, IdStrategy::Random)
+            | (IdStrategy::ContentHash, IdStrategy::ContentHash)
+            | (IdStrategy::Custom(_), IdStrategy::Custom(_)) => (true, false),
+            (IdStrategy::Positional, IdStrategy::Positional) => (true, true),
+            (IdStrategy::Fields(x), IdStrategy::Fields(y)) => (x == y, true),
+            _ => (false, false),
+        };
+        if !ids {
+            return Err(Error::Combine(
+                "results made with different id strategies cannot be combined".to_string(),
+            ));
+        }
+        // Positional ids (and the fallback of field ids) come from record ordinals:
+        // parts numbered alike would repeat them.
+        if let (true, Some(mine), Some(theirs)) = (numbered, self.ordinals, other.ordinals)
+            && mine.0 < theirs.1
+            && theirs.0 < mine.1
+        {
+            return Err(Error::Combine(format!(
+                "both results hold records numbered {} to {}, so their positional ids \
+                 would repeat: flatten each part from its first record's ordinal \
+                 (Processor::process_batch_at, Session::set_next_ordinal) or run an executor",
+                mine.0.max(theirs.0),
+                mine.1.min(theirs.1) - 1
+            )));
+        }
         Ok(())
     }
 
-    /// Concatenates results in the order given (the order of the input they came from).
+    /// Concatenates results in the order given (the order of the input they came
+    /// from), without copying a row.
+    ///
+    /// The results must share the entity, the naming and value options and the id
+    /// strategy; with positional ids (or field ids, which fall back to them) their
+    /// records must be numbered apart, as [`Processor::process_batch_at`] and
+    /// [`Processor::process_at`] number a part of a larger data set: parts each
+    /// numbered from 0 would repeat each other's ids, and are refused. Every row
+    /// gets the first result's extraction time (one per run), should the parts come
+    /// from processors made at different times.
+    ///
+    /// [`Processor::process_batch_at`]: crate::Processor::process_batch_at
+    /// [`Processor::process_at`]: crate::Processor::process_at
     pub fn combine_results(results: impl IntoIterator<Item = ProcessingResult>) -> Result<Self> {
         let mut iter = results.into_iter();
         let mut first = iter

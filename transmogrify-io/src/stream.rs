@@ -1772,8 +1772,8 @@ mod tests {
                 .ok_or_else(|| Error::Internal("JSONL output spills".into()))?
                 .to_path_buf();
             let mut spiller = PartSpiller::new(&spill_dir, "w1")?;
-            for text in texts {
-                let part = processor.process(text.as_bytes(), "t")?;
+            for (ordinal, text) in (0..).zip(texts) {
+                let part = processor.process_at(text.as_bytes(), "t", ordinal)?;
                 if !spilled {
                     out.add(part)?;
                     continue;

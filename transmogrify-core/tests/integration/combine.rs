@@ -215,3 +215,107 @@ fn layouts_merged_part_by_part_give_the_schemas_of_the_whole() -> TestResult {
     assert!(layout.merge_layout(&part(&other, RECORDS, 0)?).is_err());
     Ok(())
 }
+
+#[test]
+fn parts_numbered_alike_do_not_combine_where_ids_come_from_ordinals() -> TestResult {
+    let p = processor(false)?;
+    let records: Vec<serde_json::Value> = RECORDS
+        .iter()
+        .map(|r| serde_json::from_str(r))
+        .collect::<Result<_, _>>()?;
+    // Each part numbered from 0: its ids would be the other's.
+    let a = p.process_batch(&records[..2], "t")?;
+    let b = p.process_batch(&records[2..], "t")?;
+    let err = ProcessingResult::combine_results([a, b])
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.starts_with(
+            "both results hold records numbered 0 to 1, so their positional ids would repeat"
+        ),
+        "{err}"
+    );
+    // Numbered from their first record, they combine into the whole, ids and all.
+    let a = p.process_batch_at(&records[..2], "t", 0)?;
+    let b = p.process_batch_at(&records[2..], "t", 2)?;
+    let whole = p.process_batch(&records, "t")?;
+    // In either order (as threads finish): the rows in the order given, ids alike.
+    let reversed = ProcessingResult::combine_results([b.clone(), a.clone()])?;
+    let ids = |r: &ProcessingResult| -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        let mut ids: Vec<String> = r
+            .rows("main")?
+            .iter()
+            .map(|row| row["__extract_id"].to_string())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    };
+    assert_eq!(ids(&reversed)?, ids(&whole)?);
+    assert_eq!(
+        render(&ProcessingResult::combine_results([a, b])?)?,
+        render(&whole)?
+    );
+    // Random ids do not come from ordinals: parts numbered alike combine.
+    let random = Processor::new(ProcessorConfig::builder().build()?);
+    let a = random.process_batch(&records[..2], "t")?;
+    let b = random.process_batch(&records[2..], "t")?;
+    assert_eq!(
+        ProcessingResult::combine_results([a, b])?.num_rows("main"),
+        Some(5)
+    );
+    Ok(())
+}
+
+#[test]
+fn combined_parts_share_one_extraction_time_entity_and_id_strategy() -> TestResult {
+    let at = |time: i64| -> Result<Processor, Box<dyn std::error::Error>> {
+        Ok(Processor::new(
+            ProcessorConfig::builder()
+                .with_id_strategy(IdStrategy::Positional)
+                .with_extract_time(Some(time))
+                .build()?,
+        ))
+    };
+    // Processors made at different times (one per thread, say): one time per run,
+    // the first result's.
+    let a = at(1_000_000)?.process_at(br#"{"a":1,"k":[{"b":1}]}"#, "t", 0)?;
+    let b = at(2_000_000)?.process_at(br#"{"a":2,"k":[{"b":2}]}"#, "t", 1)?;
+    let all = ProcessingResult::combine_results([a, b])?;
+    for table in ["t", "t_k"] {
+        let times: Vec<String> = all
+            .rows(table)?
+            .iter()
+            .map(|r| r["__extract_datetime"].to_string())
+            .collect();
+        assert_eq!(times, ["\"1970-01-01 00:00:01.000000\""; 2], "{table}");
+    }
+    // An empty result of another entity is still another entity's.
+    let p = at(0)?;
+    let err = ProcessingResult::combine_results([
+        p.empty_result("other"),
+        p.process(br#"{"a":1}"#, "t")?,
+    ])
+    .err()
+    .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("results of entity \"other\" and \"t\" cannot be combined")
+    );
+    let random = Processor::new(
+        ProcessorConfig::builder()
+            .with_extract_time(Some(0))
+            .build()?,
+    );
+    let err = ProcessingResult::combine_results([
+        p.process(br#"{"a":1}"#, "t")?,
+        random.process_at(br#"{"a":2}"#, "t", 1)?,
+    ])
+    .err()
+    .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some("results made with different id strategies cannot be combined")
+    );
+    Ok(())
+}

@@ -237,7 +237,7 @@ fn spilled_parts_are_removed_once_written() -> TestResult {
     let mut out = output(dir.path(), "parquet", &processor)?;
     for part in 0..3 {
         let text = format!(r#"{{"a": {part}, "b": [{{"c": {part}}}, {{"c": 0}}]}}"#);
-        out.add(processor.process(text.as_bytes(), "t")?)?;
+        out.add(processor.process_at(text.as_bytes(), "t", part)?)?;
     }
     let summary = out.finish()?;
     let rows: Vec<(&str, u64)> = summary
@@ -455,6 +455,23 @@ fn file_names(dir: &Path) -> std::io::Result<Vec<String>> {
     Ok(names)
 }
 
+/// The results of `texts`, one part each, numbered on from the part before (as the
+/// parts of one input are), so that their positional ids do not repeat.
+fn numbered_parts(
+    processor: &transmogrify_core::Processor,
+    texts: &[String],
+) -> transmogrify_core::Result<Vec<ProcessingResult>> {
+    let mut ordinal = 0;
+    texts
+        .iter()
+        .map(|text| {
+            let part = processor.process_at(text.as_bytes(), "t", ordinal)?;
+            ordinal += part.record_count() + part.errors().len() as u64;
+            Ok(part)
+        })
+        .collect()
+}
+
 /// Parts whose layouts change as they come: a main-table column that appears late
 /// and holds delimiters, quotes and line breaks; a nested path whose name a later
 /// flat key takes (renaming the earlier column); a child table that gains a column;
@@ -514,10 +531,7 @@ fn csv_at_once_and_streamed(
     ),
     Box<dyn std::error::Error>,
 > {
-    let parts: Vec<_> = texts
-        .iter()
-        .map(|text| processor.process(text.as_bytes(), "t"))
-        .collect::<Result<_, _>>()?;
+    let parts = numbered_parts(processor, texts)?;
     let expected = transmogrify_core::ProcessingResult::combine_results(parts.clone())?
         .to_bytes("csv", options)?;
     let mut out =
@@ -595,8 +609,8 @@ fn an_abandoned_csv_output_leaves_nothing_behind() -> TestResult {
     let processor = processor(true, ArrayMode::Smart);
     let dir = tempfile::tempdir()?;
     let mut out = output(dir.path(), "csv", &processor)?;
-    for text in changing_parts().iter().take(3) {
-        out.add(processor.process(text.as_bytes(), "t")?)?;
+    for part in numbered_parts(&processor, &changing_parts()[..3])? {
+        out.add(part)?;
     }
     assert!(!file_names(dir.path())?.is_empty());
     drop(out);
@@ -615,7 +629,7 @@ fn the_layout_of_a_long_run_stays_small_and_keeps_every_column_and_kind() -> Tes
                 50 => r#"{"n": 0.5, "x": "late", "kids": [{"k": 1}]}"#.to_string(),
                 _ => format!("{{\"n\": {i}}}"),
             };
-            out.add(processor.process(record.as_bytes(), "t")?)?;
+            out.add(processor.process_at(record.as_bytes(), "t", i)?)?;
         }
         let layout = out.layout().ok_or("no layout")?;
         // One chunk per table, not one per part.
@@ -664,10 +678,11 @@ fn two_csv_outputs_can_share_a_directory() -> TestResult {
     let mut orders =
         transmogrify_io::StreamingOutput::new(dir.path(), "csv", processor.config(), options)?;
     for i in 0..3 {
-        users.add(processor.process(format!("{{\"user\": {i}}}").as_bytes(), "users")?)?;
-        orders.add(processor.process(
+        users.add(processor.process_at(format!("{{\"user\": {i}}}").as_bytes(), "users", i)?)?;
+        orders.add(processor.process_at(
             format!("{{\"order\": {i}, \"lines\": [{{\"n\": 1}}]}}").as_bytes(),
             "orders",
+            i,
         )?)?;
     }
     users.finish()?;
@@ -774,10 +789,7 @@ fn typed_csv_written_from_the_text_is_the_typed_values_written() -> TestResult {
     let mut registry = transmogrify_io::WriterRegistry::default();
     registry.register("user-csv", std::sync::Arc::new(UserCsv));
     let options = WriteOptions::builder().with_registry(registry).build()?;
-    let results: Vec<_> = parts
-        .iter()
-        .map(|text| processor.process(text.as_bytes(), "t"))
-        .collect::<Result<_, _>>()?;
+    let results = numbered_parts(&processor, &parts)?;
     let all = transmogrify_core::ProcessingResult::combine_results(results.clone())?;
     let mut outputs = Vec::new();
     for format in ["csv", "user-csv"] {
@@ -1043,10 +1055,7 @@ fn sparse_parts_spilled_as_their_cells_are_the_files_written_at_once() -> TestRe
     let parts = sparse_parts(3_000, 6_000, 300);
     for text in [true, false] {
         let processor = processor(text, ArrayMode::Smart);
-        let results: Vec<_> = parts
-            .iter()
-            .map(|part| processor.process(part.as_bytes(), "t"))
-            .collect::<Result<_, _>>()?;
+        let results = numbered_parts(&processor, &parts)?;
         for format in ["jsonl", "parquet"] {
             let options = WriteOptions::default();
             let expected = transmogrify_core::ProcessingResult::combine_results(results.clone())?
