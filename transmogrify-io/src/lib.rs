@@ -9,7 +9,8 @@
 //! and Parquet (nested columns become the JSON they stand for). `.gz` and `.zst` are
 //! decompressed on the fly; `-` is stdin; the format comes from the extension or
 //! the first bytes. [`drive`] / [`push_batch`] hand batches to a
-//! [`Session`](transmogrify_core::Session).
+//! [`Session`](transmogrify_core::Session); [`ProcessorFiles`] gives a
+//! [`Processor`](transmogrify_core::Processor) `process_file` and `process_chunked`.
 //!
 //! **Out**: a [`TableWriter`] writes one table's batches to one file; a
 //! [`WriterRegistry`] maps format names (`csv`, `json`, `jsonl`, `parquet`, and any
@@ -62,6 +63,7 @@ pub use crate::csv_reader::{CsvOptions, DEFAULT_CSV_DELIMITER, DEFAULT_CSV_QUOTE
 pub use crate::csv_split::{CsvRange, CsvRanges, CsvSplitter};
 pub use crate::csv_writer::{CsvWriter, CsvWriterFactory, cell_text};
 pub use crate::error::{Error, Result};
+pub use crate::files::{Chunks, ProcessorFiles};
 pub use crate::guard::panic_is_guarded;
 pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
@@ -95,6 +97,7 @@ mod csv_split;
 mod csv_widen;
 mod csv_writer;
 mod error;
+mod files;
 mod guard;
 mod input;
 mod json_reader;

@@ -3,6 +3,7 @@
 mod bad_input;
 mod equivalence;
 mod example;
+mod files;
 mod layout;
 mod readers;
 mod round_trip;

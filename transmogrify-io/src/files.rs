@@ -1,0 +1,186 @@
+//! `process_file` and `process_chunked` on a [`Processor`]: the front door of the
+//! original library, for files of any format [`open_reader`] knows.
+
+use std::path::Path;
+
+use transmogrify_core::{ProcessingResult, Processor};
+
+use crate::error::{Error, Result};
+use crate::reader::{RawBatch, RawItem, Reader, ReaderOptions, open_reader};
+
+/// Files flattened by a [`Processor`] in memory: whole, or a chunk of records at a
+/// time. For output in bounded memory whatever the input's size, and on several
+/// threads or processes, run an executor of `transmogrify-parallel` into a
+/// streaming sink instead.
+///
+/// ```
+/// use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
+/// use transmogrify_io::ProcessorFiles;
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("events.jsonl");
+/// # std::fs::write(&path, "{\"id\": 1, \"items\": [{\"n\": 1}]}\n{\"id\": 2}\n{\"id\": 3}\n")?;
+/// let processor = Processor::new(
+///     ProcessorConfig::builder().with_id_strategy(IdStrategy::Positional).build()?,
+/// );
+/// let whole = processor.process_file(&path, "events")?;
+/// // Two records at a time, each chunk its own part, numbered on: the same tables.
+/// let chunked = processor.process_chunked(&path, "events", 2)?;
+/// assert_eq!(chunked.rows("main")?, whole.rows("main")?);
+/// assert_eq!(chunked.main_table()?.len(), 2);
+/// // Or the chunks one by one, each written before the next is read.
+/// let sizes: Vec<usize> = processor
+///     .chunks(&path, "events", 2)?
+///     .map(|part| part.map(|p| p.num_rows("main").unwrap_or(0)))
+///     .collect::<Result<_, _>>()?;
+/// assert_eq!(sizes, [2, 1]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub trait ProcessorFiles {
+    /// Flattens the file at `path` (JSON, JSONL, CSV or Parquet, compressed or not;
+    /// see [`open_reader`]) in memory, as one part.
+    fn process_file(&self, path: impl AsRef<Path>, entity_name: &str) -> Result<ProcessingResult>;
+
+    /// Flattens the file at `path` `chunk_size` records at a time, each chunk a part
+    /// of its own (its own Arrow batches), numbered on from the chunk before, and
+    /// returns the parts combined: the tables [`process_file`](Self::process_file)
+    /// gives, ids included.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for a `chunk_size` of 0; else as
+    /// [`process_file`](Self::process_file).
+    fn process_chunked(
+        &self,
+        path: impl AsRef<Path>,
+        entity_name: &str,
+        chunk_size: usize,
+    ) -> Result<ProcessingResult>;
+
+    /// The parts [`process_chunked`](Self::process_chunked) combines, flattened one
+    /// at a time as the iterator is advanced: memory holds one chunk's records.
+    ///
+    /// # Errors
+    /// As [`process_chunked`](Self::process_chunked), for opening the file; each
+    /// item is the chunk's result or the error that ends the iteration.
+    fn chunks(
+        &self,
+        path: impl AsRef<Path>,
+        entity_name: &str,
+        chunk_size: usize,
+    ) -> Result<Chunks>;
+}
+
+impl ProcessorFiles for Processor {
+    fn process_file(&self, path: impl AsRef<Path>, entity_name: &str) -> Result<ProcessingResult> {
+        crate::reader::process_file(self, path, entity_name, &ReaderOptions::default())
+    }
+
+    fn process_chunked(
+        &self,
+        path: impl AsRef<Path>,
+        entity_name: &str,
+        chunk_size: usize,
+    ) -> Result<ProcessingResult> {
+        let mut all = self.empty_result(entity_name);
+        for part in self.chunks(path, entity_name, chunk_size)? {
+            all.merge(part?)?;
+        }
+        Ok(all)
+    }
+
+    fn chunks(
+        &self,
+        path: impl AsRef<Path>,
+        entity_name: &str,
+        chunk_size: usize,
+    ) -> Result<Chunks> {
+        if chunk_size == 0 {
+            return Err(Error::InvalidOption {
+                option: "chunk_size",
+                reason: "a chunk holds at least one record".to_string(),
+            });
+        }
+        // Null cells the processor would drop are left out by the reader.
+        let options = ReaderOptions::default().with_skip_null(self.config().skip_null());
+        Ok(Chunks {
+            processor: self.clone(),
+            entity: entity_name.to_string(),
+            chunk_size,
+            reader: open_reader(path, &options)?,
+            batch: RawBatch::default(),
+            next_item: 0,
+            done: false,
+        })
+    }
+}
+
+/// The parts of a file, `chunk_size` records each: see [`ProcessorFiles::chunks`].
+pub struct Chunks {
+    processor: Processor,
+    entity: String,
+    chunk_size: usize,
+    reader: Box<dyn Reader>,
+    /// The reader's batch being handed out, from `next_item` on.
+    batch: RawBatch,
+    next_item: usize,
+    done: bool,
+}
+
+impl Chunks {
+    /// The next chunk's result, `None` at the end of the file.
+    fn next_chunk(&mut self) -> Result<Option<ProcessingResult>> {
+        let mut session = self.processor.session(&self.entity);
+        session.set_source(self.reader.source_name());
+        let mut items = 0;
+        while items < self.chunk_size {
+            if self.next_item >= self.batch.items.len() {
+                match self.reader.next() {
+                    Some(batch) => {
+                        self.batch = batch?;
+                        self.next_item = 0;
+                        continue;
+                    }
+                    None => {
+                        self.done = true;
+                        break;
+                    }
+                }
+            }
+            let Some(item) = self.batch.items.get(self.next_item) else {
+                continue;
+            };
+            match item {
+                RawItem::Record { range, position } => {
+                    session.push_at(self.batch.bytes(range), *position)?;
+                }
+                RawItem::Bad { error, range } => {
+                    session.reject(error.clone(), self.batch.bytes(range))?;
+                }
+            }
+            self.next_item += 1;
+            items += 1;
+        }
+        if items == 0 {
+            return Ok(None);
+        }
+        Ok(Some(session.finish()?))
+    }
+}
+
+impl Iterator for Chunks {
+    type Item = Result<ProcessingResult>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done && self.next_item >= self.batch.items.len() {
+            return None;
+        }
+        match self.next_chunk() {
+            Ok(Some(part)) => Some(Ok(part)),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                self.batch = RawBatch::default();
+                Some(Err(e))
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `ProcessorFiles`: `process_file` and `process_chunked` on a processor.
+
+use transmogrify_core::{ArrayMode, ErrorMode, Processor, ProcessorConfig};
+use transmogrify_io::{ProcessorFiles, WriteResultExt};
+
+use crate::support::{TestResult, config};
+
+/// Twenty-five records, every fourth with a child array, record 9 and 17 broken.
+fn lines() -> String {
+    (0..25)
+        .map(|i| match i {
+            9 => "{\"id\": 9, \"v\": tru}\n".to_string(),
+            17 => "[17]\n".to_string(),
+            i if i % 4 == 0 => {
+                format!("{{\"id\": {i}, \"items\": [{{\"n\": {i}}}, {{\"n\": 0}}]}}\n")
+            }
+            i => format!("{{\"id\": {i}, \"late_{}\": true}}\n", i / 10),
+        })
+        .collect()
+}
+
+#[test]
+fn chunked_processing_gives_the_tables_of_the_whole_file_in_parts() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("events.jsonl");
+    std::fs::write(&path, lines())?;
+    let skip = ProcessorConfig::builder()
+        .with_on_error(ErrorMode::Skip)
+        .with_id_strategy(transmogrify_core::IdStrategy::Positional)
+        .with_extract_time(Some(0))
+        .build()?;
+    let processor = Processor::new(skip);
+    let whole = processor.process_file(&path, "events")?;
+    assert_eq!(whole.num_rows("main"), Some(23));
+    for chunk_size in [1, 2, 7, 25, 1000] {
+        let chunked = processor.process_chunked(&path, "events", chunk_size)?;
+        let files = |r: &transmogrify_core::ProcessingResult| r.to_csv_bytes();
+        assert_eq!(files(&chunked)?, files(&whole)?, "chunks of {chunk_size}");
+        let errors: Vec<(u64, u64)> = chunked
+            .errors()
+            .iter()
+            .map(|e| (e.error.position.ordinal, e.error.position.line))
+            .collect();
+        assert_eq!(errors, [(9, 10), (17, 18)], "chunks of {chunk_size}");
+        // One part per chunk of records (bad ones count), each its own batches.
+        let parts: Vec<usize> = processor
+            .chunks(&path, "events", chunk_size)?
+            .map(|p| p.map(|p| p.record_count() as usize + p.errors().len()))
+            .collect::<Result<_, _>>()?;
+        let expected: Vec<usize> = (0..25)
+            .step_by(chunk_size)
+            .map(|start| chunk_size.min(25 - start))
+            .collect();
+        assert_eq!(parts, expected);
+    }
+    // Strict mode stops at the first bad record, with its position in the file.
+    let strict = Processor::new(config(true, ArrayMode::Smart));
+    let err = strict
+        .process_chunked(&path, "events", 4)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        err.contains(
+            "line 10, column 16 (byte 294, record 9): invalid JSON: invalid literal `tru`"
+        ),
+        "{err}"
+    );
+    let err = strict
+        .chunks(&path, "events", 0)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        err,
+        "invalid option chunk_size: a chunk holds at least one record"
+    );
+    Ok(())
+}
