@@ -108,6 +108,22 @@ impl Executor for SequentialExecutor {
     }
 
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
+        settle(run_sequential(job, sink, self.name()), sink)
+    }
+}
+
+/// `result`, after telling `sink` that the run failed if it did: whatever it took is
+/// not the whole input.
+pub(crate) fn settle(result: Result<RunReport>, sink: &dyn ResultSink) -> Result<RunReport> {
+    if result.is_err() {
+        sink.abandon();
+    }
+    result
+}
+
+/// [`SequentialExecutor::run`].
+fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Result<RunReport> {
+    {
         let started = Instant::now();
         let ledger = Ledger::default();
         let tally = Tally::new();
@@ -120,7 +136,7 @@ impl Executor for SequentialExecutor {
         for item in Plan::new(job, &ledger, 1, runner.splits_ranges(), false) {
             handle(item, &mut runner, &ctx, sink, &tally);
         }
-        finish(tally, job, self.name(), 1, started)
+        finish(tally, job, name, 1, started)
     }
 }
 
@@ -188,6 +204,16 @@ impl Executor for ThreadExecutor {
 
 /// Plans on one thread and runs chunks on one thread per runner.
 pub(crate) fn run_pool<R: ChunkRunner>(
+    job: &Job,
+    sink: &dyn ResultSink,
+    runners: Vec<R>,
+    name: &'static str,
+) -> Result<RunReport> {
+    settle(run_pool_unsettled(job, sink, runners, name), sink)
+}
+
+/// [`run_pool`], without telling the sink of a failure.
+fn run_pool_unsettled<R: ChunkRunner>(
     job: &Job,
     sink: &dyn ResultSink,
     runners: Vec<R>,

@@ -175,10 +175,18 @@ impl Executor for ProcessExecutor {
     }
 
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
-        let (program, args) = self.program()?;
+        let started = self.program().and_then(|found| {
+            let config =
+                wire::config_to_json(job.processor.config(), job.processor.extract_time())?;
+            Ok((found, config))
+        });
+        let ((program, args), config) = match started {
+            Ok(started) => started,
+            Err(e) => return crate::executor::settle(Err(e), sink),
+        };
         let mut init = json!({
             "protocol": wire::PROTOCOL,
-            "config": wire::config_to_json(job.processor.config(), job.processor.extract_time())?,
+            "config": config,
             "entity": job.entity,
             "part_memory": job.part_memory,
         });

@@ -27,6 +27,12 @@ pub trait ResultSink: Send + Sync {
         Ok(())
     }
 
+    /// The run failed (a bad record in strict mode, an input or the output that
+    /// could not be read or written): the parts taken are not the whole input, and
+    /// no output may look complete. The executors call it before returning their
+    /// error. Does nothing by default.
+    fn abandon(&self) {}
+
     /// A directory into which worker processes may spill the parts they flatten
     /// ([`PartSpiller`](transmogrify_io::PartSpiller)), to hand them over through
     /// [`accept_spilled`](Self::accept_spilled) rather than whole through a pipe.
@@ -113,6 +119,8 @@ pub struct StreamingSink {
     /// The output's spill directory, for worker processes' parts.
     spill_dir: Option<PathBuf>,
     writers: usize,
+    /// Set when the run failed ([`ResultSink::abandon`]): nothing is written.
+    abandoned: std::sync::atomic::AtomicBool,
 }
 
 /// Writes table files on up to `n` scoped threads, each taking the next table.
@@ -179,6 +187,7 @@ impl StreamingSink {
             taken: Condvar::new(),
             out: Mutex::new(Some(out)),
             writers: crate::executor::default_workers(),
+            abandoned: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -192,7 +201,19 @@ impl StreamingSink {
 
     /// Writes the final files (parts still waiting behind a missing one go first,
     /// in order).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the run failed (the executor returned an error, see
+    /// [`ResultSink::abandon`]): the parts taken are not the whole input, so no
+    /// table file is written and the unfinished ones are removed, as by
+    /// [`abort`](Self::abort).
     pub fn finish(self) -> Result<OutputSummary> {
+        if self.abandoned.load(std::sync::atomic::Ordering::Acquire) {
+            self.abort();
+            return Err(Error::Config(
+                "the run failed, so its output was not written".to_string(),
+            ));
+        }
         // Parts written but not yet dropped by their workers.
         drop(self.spent.into_inner());
         let writers = self.writers;
@@ -303,6 +324,11 @@ impl StreamingSink {
 }
 
 impl ResultSink for StreamingSink {
+    fn abandon(&self) {
+        self.abandoned
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
     fn accept(&self, seq: u64, part: ProcessingResult) -> Result<()> {
         // A part that is next in line while nobody writes is written by this
         // worker at once: encoding it first would only hold it twice.

@@ -417,3 +417,37 @@ fn a_damaged_parquet_row_group_loses_its_rows_only_with_every_executor() -> Test
     assert!(error.contains(&want), "{error}");
     Ok(())
 }
+
+#[test]
+fn a_failed_run_leaves_no_output_that_looks_complete_even_when_finished() -> TestResult {
+    let inputs = Inputs::new()?;
+    let mut records: Vec<String> = (0..3000).map(record).collect();
+    records[2900] = r#"{"id": 2900, "oops": tru}"#.to_string();
+    let path = inputs.jsonl("bad.jsonl", &records)?;
+    let job = job(&processor(false)?, "events", &[&path])?.with_chunking(Chunking::bytes(8192));
+    for (i, executor) in executors().into_iter().enumerate() {
+        for format in ["csv", "parquet"] {
+            let out = inputs.dir.path().join(format!("out-{i}-{format}"));
+            let output = transmogrify_io::StreamingOutput::new(
+                &out,
+                format,
+                job.processor.config(),
+                transmogrify_io::WriteOptions::default(),
+            )?
+            .with_entity("events");
+            let sink = transmogrify_parallel::StreamingSink::new(output);
+            let run = executor.run(&job, &sink);
+            assert!(run.is_err(), "{}", executor.name());
+            let finished = sink.finish().err().map(|e| e.to_string());
+            assert_eq!(
+                finished.as_deref(),
+                Some("the run failed, so its output was not written"),
+                "{}",
+                executor.name()
+            );
+            let left: Vec<_> = std::fs::read_dir(&out)?.collect::<Result<_, _>>()?;
+            assert!(left.is_empty(), "{}: {left:?}", executor.name());
+        }
+    }
+    Ok(())
+}
