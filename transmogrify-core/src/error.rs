@@ -249,13 +249,10 @@ pub enum SyntaxError {
         /// The character found (or the byte, if it is not valid UTF-8).
         found: char,
     },
-    /// A word that is not one of JSON's literals (`tru`, `nul`, `nan`).
-    InvalidLiteral {
-        /// The literal its first letter stands for.
-        expected: &'static str,
-        /// The word found (its first 20 characters).
-        found: String,
-    },
+    /// A word that is not one of JSON's literals (`tru`, `nul`, `nan`): its first
+    /// 20 characters. Its first letter (`t`, `f` or `n`) says which literal was
+    /// expected.
+    InvalidLiteral(Box<str>),
     /// A backslash escape that JSON does not know.
     InvalidEscape,
     /// A `\u` escape of a surrogate without its pair.
@@ -281,8 +278,13 @@ impl fmt::Display for SyntaxError {
             SyntaxError::UnexpectedChar { expected, found } => {
                 write!(f, "expected {expected}, found {found:?}")
             }
-            SyntaxError::InvalidLiteral { expected, found } => {
-                write!(f, "invalid literal `{found}`, expected {expected}")
+            SyntaxError::InvalidLiteral(found) => {
+                let expected = match found.as_bytes().first() {
+                    Some(b't') => "true",
+                    Some(b'f') => "false",
+                    _ => "null",
+                };
+                write!(f, "invalid literal `{found}`, expected `{expected}`")
             }
             SyntaxError::InvalidEscape => f.write_str("invalid escape sequence in string"),
             SyntaxError::LoneSurrogate => f.write_str("lone surrogate in \\u escape"),

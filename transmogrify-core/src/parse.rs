@@ -673,27 +673,30 @@ impl<'a> Parser<'a> {
             self.pos = end;
             Ok(())
         } else {
-            let expected = match word {
-                b"true" => "`true`",
-                b"false" => "`false`",
-                _ => "`null`",
-            };
-            // The word as far as letters and digits go (`tru`, `nan`, `t`): its
-            // first letter is `word`'s.
-            let len = rest
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .count();
-            let mut found: String = rest
-                .iter()
-                .take(len.min(20))
-                .map(|&c| char::from(c))
-                .collect();
-            if len > 20 {
-                found.push('…');
-            }
-            self.syntax(SyntaxError::InvalidLiteral { expected, found }, self.pos)
+            self.bad_literal(rest)
         }
+    }
+
+    /// The error for a misspelt literal at the current position, `rest` the input
+    /// from there.
+    #[cold]
+    #[inline(never)]
+    fn bad_literal(&self, rest: &[u8]) -> PResult<()> {
+        // The word as far as letters and digits go (`tru`, `nan`, `t`); the peek
+        // that led here saw its first letter, `t`, `f` or `n`.
+        let len = rest
+            .iter()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .count();
+        let mut found: String = rest
+            .iter()
+            .take(len.min(20))
+            .map(|&c| char::from(c))
+            .collect();
+        if len > 20 {
+            found.push('…');
+        }
+        self.syntax(SyntaxError::InvalidLiteral(found.into()), self.pos)
     }
 
     /// Skips one value at `depth` (the depth of the value's container), iteratively.
@@ -1395,6 +1398,14 @@ mod tests {
         assert_eq!(p.skip_value(0), Err(ParseError::TooDeep(1024)));
         let mut p = Parser::new(deep.as_bytes(), 200_000);
         assert_eq!(p.skip_value(0), Ok(()));
+    }
+
+    #[test]
+    fn parse_errors_stay_small() {
+        // Every step of the parser returns a `PResult`: a larger error makes every
+        // return move more bytes (a `String` in a variant cost the flattener 1%).
+        assert!(std::mem::size_of::<SyntaxError>() <= 24);
+        assert!(std::mem::size_of::<ParseError>() <= 32);
     }
 
     #[test]

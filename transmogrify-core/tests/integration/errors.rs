@@ -266,10 +266,7 @@ fn a_misspelt_literal_is_named_whole() -> TestResult {
             .ok_or("expected a record error")?;
         assert_eq!(
             err.kind,
-            RecordErrorKind::Syntax(SyntaxError::InvalidLiteral {
-                expected,
-                found: found.to_string()
-            }),
+            RecordErrorKind::Syntax(SyntaxError::InvalidLiteral(found.into())),
             "{record}"
         );
         assert_eq!(err.position.column, column, "{record}");
