@@ -17,6 +17,13 @@
 //! This crate does no I/O and starts no threads; readers, writers and executors live
 //! in `transmogrify-io` and `transmogrify-parallel`.
 //!
+//! Records given as [`serde_json::Value`]s ([`Processor::process_batch`]) keep every
+//! digit and the order of their keys because this crate turns on serde_json's
+//! `arbitrary_precision` and `preserve_order` features. Cargo turns features on for
+//! the whole build, so a program that depends on this crate gets them in its own
+//! uses of serde_json too: numbers in a `Value` keep their text (an exponent in
+//! serde_json's form, `1e+5`) and objects keep their keys in order.
+//!
 //! ```
 //! use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
 //!
