@@ -402,9 +402,28 @@ impl ParquetReader {
                 None if rows.alone_until.is_none() => return None,
                 // The group read alone is done: on with the next ones.
                 None => {
-                    rows.alone_until = None;
-                    let (group, _, _) = rows.group_of(self.row)?;
-                    if let Err(e) = rows.restart(group, 0, false, self.batch_rows) {
+                    let end = rows.alone_until.take().unwrap_or(self.row);
+                    let short = self.row < end;
+                    let first = self.row;
+                    self.row = self.row.max(end);
+                    let restarted = match rows.group_of(self.row) {
+                        Some((group, _, _)) => rows.restart(group, 0, false, self.batch_rows),
+                        None => Ok(()),
+                    };
+                    let more = self.row < self.num_rows;
+                    if short {
+                        // Fewer rows than the footer gives the group: those are lost.
+                        self.goes_on = more && restarted.is_ok();
+                        return Some(Err(Error::Parquet {
+                            source_name: self.source.to_string(),
+                            rows: Some((first, end - 1)),
+                            source: "the row group holds fewer rows than its footer says".into(),
+                        }));
+                    }
+                    if !more {
+                        return None;
+                    }
+                    if let Err(e) = restarted {
                         return Some(Err(self.corrupt(e)));
                     }
                 }
