@@ -381,7 +381,17 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     } else if args.mermaid {
         show::mermaid(&tables, id.as_deref(), parent.as_deref())
     } else {
-        show::tree(&tables)
+        let mut tree = show::tree(&tables);
+        if !result.errors().is_empty() {
+            let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+            let name = transmogrify_io::errors_table_name(&entity, &names);
+            let n = result.errors().len();
+            tree.push_str(&format!(
+                "{name} ({n} bad record{}: source, line, column, byte offset, message, raw text)\n",
+                if n == 1 { "" } else { "s" }
+            ));
+        }
+        tree
     };
     print(&text)
 }

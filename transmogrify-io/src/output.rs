@@ -1170,7 +1170,16 @@ fn role_name(role: &ColumnRole) -> &'static str {
 /// ```
 pub fn data_dictionary(result: &ProcessingResult, ext: &str) -> Result<Value> {
     let schemas = result.schemas()?;
-    Ok(dictionary(result, &schemas, ext, ext, None))
+    let errors = match result.errors_batch()? {
+        Some(batch) => {
+            let names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
+            let name = errors_table_name(result.entity_name(), &names);
+            let stem = transmogrify_core::file_stem(&name);
+            Some((name, stem, batch.num_rows() as u64, batch.schema()))
+        }
+        None => None,
+    };
+    Ok(dictionary(result, &schemas, ext, ext, errors))
 }
 
 /// The data dictionary: tables, columns, types, parent tables and link columns, rows.

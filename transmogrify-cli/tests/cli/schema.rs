@@ -194,3 +194,35 @@ fn mermaid_names_made_alike_stay_apart() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn bad_records_skipped_show_as_the_errors_table() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("sk.jsonl"),
+        "{\"a\":1}\n{\"a\":tru}\n{\"b\":[{\"c\":1}]}\n[2]\n",
+    )?;
+    let args = [
+        "schema",
+        "sk.jsonl",
+        "--on-error",
+        "skip",
+        "--no-time-column",
+    ];
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.ends_with(
+            "sk_errors (2 bad records: source, line, column, byte offset, message, raw text)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    let r = run(dir.path(), &[&args[..], &["--json"]].concat(), None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout)?;
+    assert_eq!(v["errors"]["name"], "sk_errors");
+    assert_eq!(v["errors"]["rows"], 2);
+    assert_eq!(v["errors"]["file"], "sk_errors.parquet");
+    Ok(())
+}
