@@ -41,8 +41,8 @@ pub(crate) mod kind {
     pub(crate) const FLOAT: u16 = 8;
     pub(crate) const STRING: u16 = 16;
     pub(crate) const JSON: u16 = 32;
-    /// A float that `f64` cannot hold exactly (more than 15 significant digits,
-    /// or out of range).
+    /// A float that `f64` cannot hold exactly (the shortest text of the `f64` it
+    /// parses to lacks some of its significant digits, or it is out of range).
     pub(crate) const FLOAT_INEXACT: u16 = 64;
     /// An integer beyond ±2^53, which `f64` cannot hold exactly.
     pub(crate) const INT_BEYOND_F64: u16 = 128;

@@ -1400,10 +1400,14 @@ fn number_kinds(text: &str, k: NumberKind) -> u16 {
 }
 
 /// Whether `f64` holds the number `text` exactly enough to print it back with all its
-/// significant digits: at most 15 of them, and within range.
+/// significant digits: the shortest text of the `f64` it parses to (what a reader
+/// prints) has the same digits at the same place, and it is finite.
 ///
-/// Counted in place, without parsing: a number whose first significant digit is
-/// within 10^±300 is finite and not zero as an `f64`; only beyond that is it parsed.
+/// Counted in place, without parsing, for the common case: a number of at most 15
+/// significant digits whose first is within 10^±300 is one (an `f64` tells 15-digit
+/// decimals apart throughout its normal range). Only longer numbers (a computed
+/// `0.30000000000000004`) and those near or beyond the range (subnormals, which
+/// hold fewer digits) are parsed and printed back.
 fn float_is_exact(text: &str) -> bool {
     let bytes = text.as_bytes();
     // Most floats are short: at most 15 characters hold at most 15 digits, and
@@ -1415,8 +1419,52 @@ fn float_is_exact(text: &str) -> bool {
         Some(at) => (&bytes[..at], bytes.get(at + 1..)),
         None => (bytes, None),
     };
-    // Positions (among the digits) of the first and last nonzero digit, and how many
-    // digits come before the decimal point.
+    let Some((first, last, whole)) = significant_span(mantissa) else {
+        // Zero, whatever its exponent.
+        return true;
+    };
+    let exponent = match exponent {
+        None => Some(0),
+        Some(e) => std::str::from_utf8(e)
+            .ok()
+            .and_then(|e| e.parse::<i64>().ok()),
+    };
+    let magnitude = exponent.map(|e| e.saturating_add(whole as i64 - 1 - first as i64));
+    if last - first < 15 && magnitude.is_some_and(|m| (-300..=300).contains(&m)) {
+        return true;
+    }
+    let Some(magnitude) = magnitude else {
+        return false;
+    };
+    let Ok(value) = text.parse::<f64>() else {
+        return false;
+    };
+    if !value.is_finite() || value == 0.0 {
+        return false;
+    }
+    // The shortest text of the value, `d.ddde±x`, against the text's own digits.
+    let shortest = format!("{:e}", value.abs());
+    let (digits, power) = shortest.split_once('e').unwrap_or((&shortest, "0"));
+    let Ok(power) = power.parse::<i64>() else {
+        return false;
+    };
+    let printed: Vec<u8> = digits.bytes().filter(u8::is_ascii_digit).collect();
+    let printed = printed
+        .iter()
+        .rposition(|&d| d != b'0')
+        .map_or(&printed[..0], |end| &printed[..=end]);
+    let own = mantissa
+        .iter()
+        .filter(|b| b.is_ascii_digit())
+        .skip(first)
+        .take(last - first + 1);
+    power == magnitude && own.eq(printed.iter())
+}
+
+/// Among the digits of `mantissa` (a number's text before its exponent): the
+/// positions of the first and last that are not zero and how many come before the
+/// decimal point; `None` when all are zero.
+fn significant_span(mantissa: &[u8]) -> Option<(usize, usize, usize)> {
     let (mut first, mut last, mut digits, mut whole) = (None, 0usize, 0usize, None);
     for &b in mantissa {
         match b {
@@ -1431,25 +1479,7 @@ fn float_is_exact(text: &str) -> bool {
             _ => {}
         }
     }
-    let Some(first) = first else {
-        // Zero, whatever its exponent.
-        return true;
-    };
-    if last - first + 1 > 15 {
-        return false;
-    }
-    let exponent = match exponent {
-        None => Some(0),
-        Some(e) => std::str::from_utf8(e)
-            .ok()
-            .and_then(|e| e.parse::<i64>().ok()),
-    };
-    let whole = whole.unwrap_or(digits) as i64;
-    let magnitude = exponent.map(|e| e.saturating_add(whole - 1 - first as i64));
-    if magnitude.is_some_and(|m| (-300..=300).contains(&m)) {
-        return true;
-    }
-    text.parse::<f64>().is_ok_and(|v| v.is_finite() && v != 0.0)
+    first.map(|first| (first, last, whole.unwrap_or(digits)))
 }
 
 pub(crate) fn itoa_buf() -> [u8; 20] {
@@ -1483,20 +1513,49 @@ mod tests {
         assert!(!float_is_exact("1e400"));
         assert!(!float_is_exact("1e-400"));
         assert!(float_is_exact("0.0e10"));
+        // Computed doubles print 16 or 17 digits, which their `f64` holds.
+        assert!(float_is_exact("0.30000000000000004"));
+        assert!(float_is_exact("1.0000000000000002"));
+        assert!(float_is_exact("51.50735000000001"));
+        assert!(float_is_exact("2.2250738585072014e-308"));
+        assert!(float_is_exact("1.7976931348623157e308"));
+        assert!(!float_is_exact("9007199254740993.0"));
+        assert!(!float_is_exact("0.30000000000000001"));
+        // Subnormals hold fewer digits.
+        assert!(!float_is_exact("1.234567e-320"));
+        assert!(float_is_exact("5e-324"));
+        assert!(!float_is_exact("4.9e-324"));
     }
 
-    /// The check as first written: digits gathered into a string, then a parse.
+    /// The rule said otherwise: the number's exact decimal value against that of the
+    /// shortest text of the `f64` it parses to, both written out in full.
     fn float_is_exact_by_parsing(text: &str) -> bool {
-        let mantissa = text.split(['e', 'E']).next().unwrap_or(text);
-        let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-        let significant = digits.trim_start_matches('0').trim_end_matches('0');
-        if significant.len() > 15 {
+        fn decimal(text: &str) -> Option<(String, i64)> {
+            let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+                Some((m, e)) => (m, e.parse::<i64>().ok()?),
+                None => (text, 0),
+            };
+            let mantissa = mantissa.trim_start_matches('-');
+            let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+            let all = format!("{int}{frac}");
+            let lead = all.len() - all.trim_start_matches('0').len();
+            let digits = all.trim_matches('0').to_string();
+            // The power of ten of the first significant digit.
+            let power = exponent + int.len() as i64 - 1 - lead as i64;
+            Some((digits, power))
+        }
+        match decimal(text) {
+            Some((digits, _)) if digits.is_empty() => return true,
+            None => return false,
+            _ => {}
+        }
+        let Ok(value) = text.parse::<f64>() else {
+            return false;
+        };
+        if !value.is_finite() || value == 0.0 {
             return false;
         }
-        match text.parse::<f64>() {
-            Ok(v) => v.is_finite() && (v != 0.0 || significant.is_empty()),
-            Err(_) => false,
-        }
+        decimal(text) == decimal(&format!("{:e}", value.abs()))
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | booleans only | `Boolean` |
 //! | integers within `i64` only | `Int64` |
-//! | integers and floats, every value exact in `f64` (≤ 15 significant digits, integers within ±2^53) | `Float64` |
+//! | integers and floats, every value exact in `f64` (its shortest text has all the value's significant digits: any of up to 15, and the 16 or 17 a computed double prints; integers within ±2^53) | `Float64` |
 //! | integers, some beyond `i64`, none over 38 digits | `Decimal128(38, 0)` |
 //! | anything else (strings, JSON text, mixes, values `f64` cannot hold exactly) | `Utf8`, values as in text mode |
 //!

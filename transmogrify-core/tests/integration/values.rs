@@ -211,6 +211,43 @@ fn typed_mode_infers_one_type_per_column() -> TestResult {
 }
 
 #[test]
+fn typed_mode_keeps_the_digits_computed_doubles_print_as_floats() -> TestResult {
+    // 16 and 17 digits that their `f64` holds (its shortest text), and subnormals,
+    // which hold fewer digits than they are written with.
+    let r = flatten(
+        r#"[{"p":0.30000000000000004,"q":2.2250738585072014e-308,"s":5e-324,"t":1.234567e-320},
+            {"p":1.5,"q":51.50735000000001,"s":1,"t":1.5}]"#,
+        bare().with_cast_to_string(false),
+    )?;
+    let schema = r.table_schema("main")?.schema;
+    let types: Vec<&DataType> = schema.fields().iter().map(|f| f.data_type()).collect();
+    assert_eq!(
+        types,
+        [
+            &DataType::Float64,
+            &DataType::Float64,
+            &DataType::Float64,
+            &DataType::Utf8
+        ]
+    );
+    let batches = r.main_table()?;
+    let p = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::Float64Array>()
+        .ok_or("p is not Float64")?;
+    assert_eq!(p.value(0), 0.30000000000000004);
+    assert_tables(
+        &render(&r)?,
+        "# t
+         p|q|s|t
+         0.30000000000000004|2.2250738585072014e-308|5e-324|1.234567e-320
+         1.5|51.50735000000001|1.0|1.5",
+    );
+    Ok(())
+}
+
+#[test]
 fn typed_mode_never_rounds_through_floats() -> TestResult {
     let r = flatten(
         r#"[{"a":9007199254740993,"b":3.141592653589793238,"c":1e400},{"a":0.5,"b":1,"c":1}]"#,
