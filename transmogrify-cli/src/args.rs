@@ -274,9 +274,10 @@ pub struct FlattenArgs {
     /// Also write `_schema.json`: tables, columns, types, links, row counts.
     #[arg(long)]
     pub dictionary: bool,
-    /// Write a machine-readable run report (JSON) to this file: records, bytes, tables,
-    /// files, failed chunks, seconds, MB/s, and the peak memory of this process and of
-    /// its largest worker process.
+    /// Write a machine-readable run report (JSON) to this file (`-`: standard
+    /// output): records, bytes, tables, files, failed chunks, warnings, seconds, MB/s,
+    /// and the peak memory of this process and of its largest worker process; for a
+    /// failed run, its error and exit code.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// No progress bar and no summary.

@@ -169,6 +169,68 @@ pub fn worker_peak_rss() -> Option<u64> {
 
 pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let started = Instant::now();
+    if let Some(path) = args.report.as_deref().filter(|p| !is_stdout(p)) {
+        // A report that cannot be written is found before the run, not after it.
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        // (The output directory may not exist yet: the run makes it.)
+        if !dir.is_dir() && dir != args.output {
+            return Err(Fail::io(format!(
+                "{}: the report's directory does not exist",
+                path.display()
+            )));
+        }
+        // Beside the tables, a report named like one could take a table's place.
+        let ext = match args.format.as_str() {
+            "ndjson" => "jsonl",
+            other => other,
+        };
+        let table_like = path.extension().is_some_and(|e| e == ext)
+            || path.file_name().is_some_and(|n| n == "_schema.json");
+        if table_like
+            && (dir == args.output || dir.canonicalize().ok() == args.output.canonicalize().ok())
+        {
+            return Err(Fail::usage(format!(
+                "--report {} is named like the output's files",
+                path.display()
+            ))
+            .with_hint("give the report another name or directory, e.g. run-report.json"));
+        }
+    }
+    let run = flatten(args, started);
+    // A failed run says so in its report too, for whatever runs it (unless the
+    // report's own path was the trouble).
+    let report_trouble = matches!(&run, Err(fail) if fail.message.starts_with("--report "));
+    if let (Err(fail), Some(path), false) = (&run, &args.report, report_trouble) {
+        let value = json!({
+            "error": fail.message,
+            "exit_code": fail.code,
+            "wall_seconds": started.elapsed().as_secs_f64(),
+        });
+        let _ = write_json(path, &value);
+    }
+    run
+}
+
+/// Whether a `--report` path means standard output.
+fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes `value` as pretty JSON to `path` (`-`: standard output).
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), Fail> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Fail::io(format!("encoding the report: {e}")))?
+        + "\n";
+    if is_stdout(path) {
+        return print(&text).map(drop);
+    }
+    std::fs::write(path, text).map_err(|e| Fail::io(format!("{}: {e}", path.display())))
+}
+
+fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let entity = options::entity(&args.input)?;
     let config = options::config(&args.processing)?;
     let processor = Processor::new(config);
@@ -251,7 +313,7 @@ fn executor_name(e: &dyn Executor) -> String {
 }
 
 fn write_report(
-    path: &PathBuf,
+    path: &Path,
     report: &RunReport,
     written: &output::Written,
     wall: f64,
@@ -288,9 +350,20 @@ fn write_report(
         "peak_rss_bytes": peak_rss(),
         "worker_peak_rss_bytes": worker_peak_rss(),
     });
-    let text = serde_json::to_string_pretty(&value)
-        .map_err(|e| Fail::io(format!("encoding the report: {e}")))?;
-    std::fs::write(path, text + "\n").map_err(|e| Fail::io(format!("{}: {e}", path.display())))
+    // The report never takes the place of an output file.
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(file) = written.files.iter().find(|f| same(path, f)) {
+        return Err(Fail::usage(format!(
+            "--report {} would overwrite the output file {}",
+            path.display(),
+            file.display()
+        ))
+        .with_hint("write the report elsewhere; the output is complete"));
+    }
+    write_json(path, &value)
 }
 
 fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::path::Path) {

@@ -886,3 +886,114 @@ fn id_field_patterns_that_give_no_ids_and_parquet_options_elsewhere_are_warned_o
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));
     Ok(())
 }
+
+#[test]
+fn the_report_goes_to_stdout_says_when_a_run_failed_and_never_replaces_a_table() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::copy(example("events.jsonl"), dir.path().join("ev.jsonl"))?;
+    std::fs::write(dir.path().join("bad.jsonl"), "{\"a\":1}\n{\"a\":tru}\n")?;
+    // `-` is standard output.
+    let r = run(
+        dir.path(),
+        &["flatten", "ev.jsonl", "-o", "out", "--report", "-", "-q"],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let report: serde_json::Value = serde_json::from_str(&r.stdout)?;
+    assert_eq!(report["records"], 40);
+    assert!(!dir.path().join("-").exists());
+    // A failed run's report gives the error and the exit code.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "bad.jsonl",
+            "-o",
+            "bad",
+            "--report",
+            "bad.json",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 1);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("bad.json"))?)?;
+    assert_eq!(report["exit_code"], 1);
+    assert!(
+        report["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("bad.jsonl: line 2, column 6 (byte 13, record 1)")),
+        "{report}"
+    );
+    // A report whose directory is missing stops the run before it starts.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "ev.jsonl",
+            "-o",
+            "o2",
+            "--report",
+            "no/such/r.json",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            3,
+            "error: no/such/r.json: the report's directory does not exist\n"
+        )
+    );
+    assert!(!dir.path().join("o2").exists());
+    // Beside the tables, a report named like them is refused; another name is not.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "ev.jsonl",
+            "-o",
+            "o3",
+            "-f",
+            "csv",
+            "--report",
+            "o3/ev.csv",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: --report o3/ev.csv is named like the output's files")
+    );
+    assert!(!dir.path().join("o3").exists());
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "ev.jsonl",
+            "-o",
+            "o4",
+            "-f",
+            "csv",
+            "--report",
+            "o4/run.json",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        names(&dir.path().join("o4"))?,
+        [
+            "ev.csv",
+            "ev_cart_items.csv",
+            "ev_payment_attempts.csv",
+            "run.json"
+        ]
+    );
+    Ok(())
+}
