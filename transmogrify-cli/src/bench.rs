@@ -141,9 +141,12 @@ fn measure(
                 .and_then(|c| u8::try_from(c).ok())
                 .unwrap_or(1),
             message: format!(
-                "the {} run with {w} workers failed: {}",
+                "the {} run with {w} worker{} failed: {}",
                 name(executor),
-                String::from_utf8_lossy(&output.stderr).trim()
+                if w == 1 { "" } else { "s" },
+                String::from_utf8_lossy(&output.stderr)
+                    .trim()
+                    .trim_start_matches("error: ")
             ),
             hint: None,
         });

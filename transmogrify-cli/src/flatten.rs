@@ -175,13 +175,6 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        // (The output directory may not exist yet: the run makes it.)
-        if !dir.is_dir() && dir != args.output {
-            return Err(Fail::io(format!(
-                "{}: the report's directory does not exist",
-                path.display()
-            )));
-        }
         // Beside the tables, a report named like one could take a table's place.
         let ext = match args.format.as_str() {
             "ndjson" => "jsonl",
@@ -189,14 +182,25 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
         };
         let table_like = path.extension().is_some_and(|e| e == ext)
             || path.file_name().is_some_and(|n| n == "_schema.json");
-        if table_like
-            && (dir == args.output || dir.canonicalize().ok() == args.output.canonicalize().ok())
-        {
+        let beside = match (dir.canonicalize(), args.output.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => dir == args.output,
+        };
+        if table_like && beside {
             return Err(Fail::usage(format!(
                 "--report {} is named like the output's files",
                 path.display()
             ))
             .with_hint("give the report another name or directory, e.g. run-report.json"));
+        }
+        // Made if missing, as the output directory is (which the run makes).
+        if dir != args.output
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return Err(Fail::io(format!(
+                "{}: cannot make the report's directory: {e}",
+                path.display()
+            )));
         }
     }
     let run = flatten(args, started);

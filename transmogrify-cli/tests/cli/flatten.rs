@@ -926,7 +926,24 @@ fn the_report_goes_to_stdout_says_when_a_run_failed_and_never_replaces_a_table()
             .is_some_and(|e| e.starts_with("bad.jsonl: line 2, column 6 (byte 13, record 1)")),
         "{report}"
     );
-    // A report whose directory is missing stops the run before it starts.
+    // A report's directory is made if missing; one that cannot be made stops the
+    // run before it starts.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "ev.jsonl",
+            "-o",
+            "o1",
+            "--report",
+            "new/dir/r.json",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dir.path().join("new/dir/r.json").is_file());
+    std::fs::write(dir.path().join("plain"), "a file")?;
     let r = run(
         dir.path(),
         &[
@@ -935,17 +952,17 @@ fn the_report_goes_to_stdout_says_when_a_run_failed_and_never_replaces_a_table()
             "-o",
             "o2",
             "--report",
-            "no/such/r.json",
+            "plain/r.json",
             "-q",
         ],
         None,
     )?;
-    assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (
-            3,
-            "error: no/such/r.json: the report's directory does not exist\n"
-        )
+    assert_eq!(r.code, 3, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: plain/r.json: cannot make the report's directory"),
+        "{}",
+        r.stderr
     );
     assert!(!dir.path().join("o2").exists());
     // Beside the tables, a report named like them is refused; another name is not.
