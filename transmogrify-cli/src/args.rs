@@ -256,18 +256,19 @@ pub struct FlattenArgs {
     /// Output directory (created if missing).
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output: PathBuf,
-    /// Output format: parquet, csv, json, jsonl, or a registered writer.
+    /// Output format: parquet, csv, json, jsonl (or ndjson), or a registered writer.
     #[arg(long, short = 'f', default_value = "parquet", value_name = "FORMAT")]
     pub format: String,
     /// Parquet compression (default: snappy).
     #[arg(long, value_enum)]
     pub compression: Option<CompressionArg>,
-    /// Parquet rows per row group.
+    /// Parquet rows per row group (default: 65,536; a row group also ends at about
+    /// 32 MiB).
     #[arg(long, value_name = "N")]
     pub row_group_size: Option<usize>,
-    /// CSV output: field delimiter (`\t` or `tab` for a tab).
-    #[arg(long, default_value = ",", value_name = "CHAR", value_parser = one_char)]
-    pub output_delimiter: char,
+    /// CSV output: field delimiter (default `,`; `\t` or `tab` for a tab).
+    #[arg(long, value_name = "CHAR", value_parser = one_char)]
+    pub output_delimiter: Option<char>,
     /// Write into a non-empty output directory, replacing files of the same names.
     #[arg(long)]
     pub force: bool,

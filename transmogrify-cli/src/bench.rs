@@ -51,8 +51,17 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
     let mut workers = args.workers.clone();
     if workers.is_empty() {
         workers = vec![1, transmogrify_parallel::default_workers()];
-        workers.dedup();
     }
+    // Each configuration once, in the order first given.
+    let mut seen = std::collections::HashSet::new();
+    workers.retain(|w| seen.insert(*w));
+    let mut seen = std::collections::HashSet::new();
+    let executors: Vec<ExecutorArg> = args
+        .executors
+        .iter()
+        .copied()
+        .filter(|e| seen.insert(name(*e)))
+        .collect();
     if workers.contains(&0) {
         return Err(Fail::usage("--workers must be at least 1"));
     }
@@ -68,7 +77,7 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
         }
     };
     let mut rows = Vec::new();
-    for &executor in &args.executors {
+    for &executor in &executors {
         let counts: Vec<usize> = if executor == ExecutorArg::Sequential {
             vec![1]
         } else {
@@ -280,9 +289,14 @@ fn table(rows: &[Row]) -> String {
         "{:<11} {:>7} {:>9} {:>9} {:>12} {:>11} {:>11}\n",
         "executor", "workers", "seconds", "MB/s", "records/s", "peak RSS", "per worker"
     );
-    let base = rows.first().map(|r| r.mb_per_s).unwrap_or(0.0);
+    // Speed-up over the first row by time, which an empty input has too.
+    let base = rows.first().map(|r| r.seconds).unwrap_or(0.0);
     for r in rows {
-        let speedup = if base > 0.0 { r.mb_per_s / base } else { 0.0 };
+        let speedup = if r.seconds > 0.0 {
+            base / r.seconds
+        } else {
+            1.0
+        };
         out.push_str(&format!(
             "{:<11} {:>7} {:>9.2} {:>9.1} {:>12.0} {:>11} {:>11}  ({speedup:.2}x)\n",
             r.executor,

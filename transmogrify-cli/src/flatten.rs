@@ -242,13 +242,29 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
-    if !args.quiet && args.format != "parquet" {
-        for (given, option) in [
-            (args.compression.is_some(), "--compression"),
-            (args.row_group_size.is_some(), "--row-group-size"),
+    if !args.quiet {
+        for (given, option, format, name) in [
+            (
+                args.compression.is_some(),
+                "--compression",
+                "parquet",
+                "Parquet",
+            ),
+            (
+                args.row_group_size.is_some(),
+                "--row-group-size",
+                "parquet",
+                "Parquet",
+            ),
+            (
+                args.output_delimiter.is_some(),
+                "--output-delimiter",
+                "csv",
+                "CSV",
+            ),
         ] {
-            if given {
-                eprintln!("warning: {option} applies to Parquet output only");
+            if given && args.format != format {
+                eprintln!("warning: {option} applies to {name} output only");
             }
         }
     }

@@ -105,7 +105,7 @@ impl Target {
     ) -> Result<Target, Fail> {
         use crate::args::CompressionArg;
         use transmogrify_io::{ParquetCompression, StreamingOutput, WriteOptions};
-        let delimiter = u8::try_from(u32::from(args.output_delimiter))
+        let delimiter = u8::try_from(u32::from(args.output_delimiter.unwrap_or(',')))
             .ok()
             .filter(u8::is_ascii)
             .ok_or_else(|| Fail::usage("--output-delimiter must be one ASCII character"))?;

@@ -179,3 +179,38 @@ fn repeat_keeps_the_fastest_of_several_runs() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn each_configuration_runs_once_and_the_first_is_the_speed_up_base() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("none.jsonl"), "")?;
+    let r = run(
+        dir.path(),
+        &[
+            "bench",
+            "none.jsonl",
+            "--executors",
+            "threads,sequential,threads",
+            "--workers",
+            "2,1,2",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (lines, _) = table_and_footer(&r.stdout);
+    let configurations: Vec<(&str, &str)> = lines
+        .iter()
+        .skip(1)
+        .map(|l| {
+            let mut words = l.split_whitespace();
+            (words.next().unwrap_or(""), words.next().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        configurations,
+        [("threads", "2"), ("threads", "1"), ("sequential", "1")]
+    );
+    // An empty input still has the first row as its base.
+    assert!(lines[1].ends_with("(1.00x)"), "{}", lines[1]);
+    Ok(())
+}

@@ -1014,3 +1014,22 @@ fn the_report_goes_to_stdout_says_when_a_run_failed_and_never_replaces_a_table()
     );
     Ok(())
 }
+
+#[test]
+fn a_csv_option_for_parquet_output_is_warned_of() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let input = example("events.jsonl");
+    let r = run(
+        dir.path(),
+        &["flatten", &input, "-o", "out", "--output-delimiter", ";"],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("warning: --output-delimiter applies to CSV output only\n"),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
