@@ -170,38 +170,7 @@ pub fn worker_peak_rss() -> Option<u64> {
 pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let started = Instant::now();
     if let Some(path) = args.report.as_deref().filter(|p| !is_stdout(p)) {
-        // A report that cannot be written is found before the run, not after it.
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        // Beside the tables, a report named like one could take a table's place.
-        let ext = match args.format.as_str() {
-            "ndjson" => "jsonl",
-            other => other,
-        };
-        let table_like = path.extension().is_some_and(|e| e == ext)
-            || path.file_name().is_some_and(|n| n == "_schema.json");
-        let beside = match (dir.canonicalize(), args.output.canonicalize()) {
-            (Ok(a), Ok(b)) => a == b,
-            _ => dir == args.output,
-        };
-        if table_like && beside {
-            return Err(Fail::usage(format!(
-                "--report {} is named like the output's files",
-                path.display()
-            ))
-            .with_hint("give the report another name or directory, e.g. run-report.json"));
-        }
-        // Made if missing, as the output directory is (which the run makes).
-        if dir != args.output
-            && let Err(e) = std::fs::create_dir_all(dir)
-        {
-            return Err(Fail::io(format!(
-                "{}: cannot make the report's directory: {e}",
-                path.display()
-            )));
-        }
+        check_report_path(path, args)?;
     }
     let run = flatten(args, started);
     // A failed run says so in its report too, for whatever runs it (unless the
@@ -216,6 +185,42 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
         let _ = write_json(path, &value);
     }
     run
+}
+
+/// Finds a report that could not be written before the run rather than after it:
+/// its directory is made if missing (as the output directory is, which the run
+/// makes), and a report beside the tables named like one of them is refused.
+fn check_report_path(path: &Path, args: &FlattenArgs) -> Result<(), Fail> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let ext = match args.format.as_str() {
+        "ndjson" => "jsonl",
+        other => other,
+    };
+    let table_like = path.extension().is_some_and(|e| e == ext)
+        || path.file_name().is_some_and(|n| n == "_schema.json");
+    let beside = match (dir.canonicalize(), args.output.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => dir == args.output,
+    };
+    if table_like && beside {
+        return Err(Fail::usage(format!(
+            "--report {} is named like the output's files",
+            path.display()
+        ))
+        .with_hint("give the report another name or directory, e.g. run-report.json"));
+    }
+    if dir != args.output
+        && let Err(e) = std::fs::create_dir_all(dir)
+    {
+        return Err(Fail::io(format!(
+            "{}: cannot make the report's directory: {e}",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Whether a `--report` path means standard output.
