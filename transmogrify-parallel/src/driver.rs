@@ -276,6 +276,8 @@ pub(crate) struct Plan<'a> {
     unit: Option<u64>,
     input: usize,
     seq: u64,
+    /// Where the last chunk planned of the current input ends.
+    read_to: u64,
     ranges: std::vec::IntoIter<(u64, u64)>,
     scanner: Option<Scanner<Box<dyn std::io::Read + Send>>>,
     reader: Option<Box<dyn transmogrify_io::Reader>>,
@@ -320,6 +322,7 @@ impl<'a> Plan<'a> {
             unit: pieces.then(|| (job.chunking.bytes / 32).max(MIN_PIECE_BYTES)),
             input: 0,
             seq: 0,
+            read_to: 0,
             ranges: Vec::new().into_iter(),
             scanner: None,
             reader: None,
@@ -445,6 +448,7 @@ impl<'a> Plan<'a> {
 
     /// Moves on to the next input.
     fn next_input(&mut self) {
+        self.read_to = 0;
         self.reader = None;
         self.csv = None;
         self.scanner = None;
@@ -458,12 +462,23 @@ impl<'a> Plan<'a> {
     /// The current input cannot be read further: report it and move on.
     fn fail_input(&mut self, error: Error) -> Planned {
         let input = self.input;
+        let start = self.read_to;
+        // The rest of the input is not read: up to its end, where it has one.
+        let end = self
+            .job
+            .inputs
+            .get(input)
+            .and_then(|i| std::fs::metadata(i.path()).ok())
+            .filter(std::fs::Metadata::is_file)
+            .map_or(start, |m| m.len().max(start));
         self.next_input();
         Planned::Failed {
             input,
             seq: self.seq,
             error,
             lost: false,
+            start,
+            end,
         }
     }
 
@@ -479,6 +494,7 @@ impl<'a> Plan<'a> {
     fn emit(&mut self, start: u64, end: u64, body: Body, counts: Option<(u64, u64)>) -> Planned {
         let seq = self.seq;
         self.seq += 1;
+        self.read_to = self.read_to.max(end);
         self.ledger.register(seq, self.input, counts);
         Planned::Chunk(Chunk {
             seq,
@@ -637,11 +653,15 @@ impl Plan<'_> {
                         let seq = self.seq;
                         self.seq += 1;
                         self.ledger.register(seq, self.input, Some((lost, 0)));
+                        let end = reader.bytes_read().max(before);
+                        self.read_to = self.read_to.max(end);
                         return Some(Planned::Failed {
                             input: self.input,
                             seq,
                             error: error.into(),
                             lost: true,
+                            start: before,
+                            end,
                         });
                     }
                     Some(Err(error)) => return Some(self.fail_input(error.into())),
@@ -727,6 +747,8 @@ pub(crate) fn handle(
             seq,
             error,
             lost,
+            start,
+            end,
         } => {
             if lost {
                 // The sink waits for parts in order: this one is not coming.
@@ -742,8 +764,8 @@ pub(crate) fn handle(
                 FailedChunk {
                     index: seq,
                     input: name,
-                    start: 0,
-                    end: 0,
+                    start,
+                    end,
                     attempts: 1,
                     error: error.to_string(),
                 },

@@ -310,6 +310,10 @@ pub(crate) enum Planned {
         /// the rows after keep their ordinals. Otherwise the input ends there and
         /// `seq` is the next chunk's.
         lost: bool,
+        /// The bytes of the input the failure covers, as far as known: from the end
+        /// of its last chunk to its end when the input ends there.
+        start: u64,
+        end: u64,
     },
 }
 

@@ -10,9 +10,11 @@ pub struct FailedChunk {
     pub index: u64,
     /// The input's name.
     pub input: String,
-    /// First byte of the chunk in its input.
+    /// First byte of the chunk in its input (for an input that cannot be read
+    /// further, where its last good chunk ended).
     pub start: u64,
-    /// End of the chunk in its input.
+    /// End of the chunk in its input (for an input that cannot be read further,
+    /// the input's end where it is a file).
     pub end: u64,
     /// Attempts made.
     pub attempts: u32,

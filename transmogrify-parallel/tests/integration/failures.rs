@@ -451,3 +451,33 @@ fn a_failed_run_leaves_no_output_that_looks_complete_even_when_finished() -> Tes
     }
     Ok(())
 }
+
+#[test]
+fn an_input_that_breaks_off_is_reported_from_its_last_good_chunk_to_its_end() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..300).map(record).collect();
+    let mut text = format!("[\n  {}", records.join(",\n  "));
+    // The array is cut inside its 201st element: the structure is lost there.
+    let cut = text.match_indices(",\n  ").nth(199).map_or(0, |(at, _)| at) + 10;
+    text.truncate(cut);
+    let path = inputs.write("cut.json", &text)?;
+    let job = job(&processor(true)?, "events", &[&path])?.with_chunking(Chunking::bytes(4096));
+    for executor in executors() {
+        let (got, report) = executor.run_to_result(&job)?;
+        let failed: Vec<(u64, u64)> = report
+            .failed_chunks
+            .iter()
+            .map(|f| (f.start, f.end))
+            .collect();
+        assert_eq!(failed.len(), 1, "{}", executor.name());
+        let (start, end) = failed[0];
+        assert_eq!(end, text.len() as u64, "{}", executor.name());
+        assert!(
+            start > 0 && start < end,
+            "{}: {start}..{end}",
+            executor.name()
+        );
+        assert_eq!(got.num_rows("main"), Some(200), "{}", executor.name());
+    }
+    Ok(())
+}
