@@ -241,9 +241,9 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), Fail> {
 
 fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let entity = options::entity(&args.input)?;
-    let config = options::config(&args.processing)?;
-    let processor = Processor::new(config);
     let files = input_files(&args.input.inputs, Some(&args.output))?;
+    let config = options::config(&args.processing, output::csv_header(&files, &args.input)?)?;
+    let processor = Processor::new(config);
     let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
@@ -459,11 +459,11 @@ fn large_records_note(
 
 pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     let entity = options::entity(&args.input)?;
-    let config = options::config(&args.processing)?;
+    let files = input_files(&args.input.inputs, None)?;
+    let config = options::config(&args.processing, output::csv_header(&files, &args.input)?)?;
     let id = config.id_field().map(str::to_string);
     let parent = config.parent_field().map(str::to_string);
     let processor = Processor::new(config);
-    let files = input_files(&args.input.inputs, None)?;
     let inputs = inputs(&args.input, &files)?;
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(Chunking::default())

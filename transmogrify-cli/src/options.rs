@@ -54,7 +54,9 @@ pub fn entity(input: &InputArgs) -> Result<String, Fail> {
 }
 
 /// The processor configuration the flags describe.
-pub fn config(p: &ProcessingArgs) -> Result<ProcessorConfig, Fail> {
+/// The processor's configuration; `main_columns` lead the main table (a CSV
+/// input's header).
+pub fn config(p: &ProcessingArgs, main_columns: Vec<String>) -> Result<ProcessorConfig, Fail> {
     let mut patterns = Vec::new();
     for spec in &p.id_field {
         let (pattern, field) = spec.split_once('=').ok_or_else(|| {
@@ -116,6 +118,7 @@ pub fn config(p: &ProcessingArgs) -> Result<ProcessorConfig, Fail> {
         .with_abbreviate_field_names(p.abbreviate_columns)
         .with_abbreviate_table_names(p.abbreviate_tables)
         .with_extract_time(extract_time)
+        .with_main_columns(main_columns)
         .with_on_error(match p.on_error {
             OnErrorArg::Strict => ErrorMode::Strict,
             OnErrorArg::Skip => ErrorMode::Skip,

@@ -48,6 +48,14 @@ pub fn input(path: &Path, args: &InputArgs) -> Result<Input, Fail> {
         }
         _ => {}
     }
+    Ok(Input::with_reader(path, reader_options(path, args)?))
+}
+
+/// The io readers' options for `path` from the input options.
+fn reader_options(path: &Path, args: &InputArgs) -> Result<transmogrify_io::ReaderOptions, Fail> {
+    let delimiter = args
+        .csv_delimiter
+        .unwrap_or(if is_tsv(path) { '\t' } else { ',' });
     let byte = |c: char, what: &str| -> Result<u8, Fail> {
         u8::try_from(u32::from(c))
             .ok()
@@ -66,12 +74,29 @@ pub fn input(path: &Path, args: &InputArgs) -> Result<Input, Fail> {
     };
     let format = crate::flatten::format_name(args.input_format)
         .and_then(transmogrify_io::InputFormat::parse);
-    let options = transmogrify_io::ReaderOptions::builder()
+    Ok(transmogrify_io::ReaderOptions::builder()
         .with_format(format)
         .with_json_path(args.json_path.as_deref())
         .with_csv(csv)
-        .build()?;
-    Ok(Input::with_reader(path, options))
+        .build()?)
+}
+
+/// The header of the first CSV file among `files` (standard input and named pipes
+/// aside: they cannot be read twice), whose columns then lead the main table in its
+/// order, each written even if empty throughout; none when no such file has one.
+pub fn csv_header(files: &[std::path::PathBuf], args: &InputArgs) -> Result<Vec<String>, Fail> {
+    let regular = |p: &&std::path::PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file());
+    for path in files.iter().filter(regular) {
+        let options = reader_options(path, args)?;
+        let format = match options.format() {
+            Some(format) => format,
+            None => transmogrify_io::Input::open(path)?.detect_format()?,
+        };
+        if format == transmogrify_io::InputFormat::Csv {
+            return Ok(transmogrify_io::csv_header(path, &options)?.unwrap_or_default());
+        }
+    }
+    Ok(Vec::new())
 }
 
 /// What a run wrote.

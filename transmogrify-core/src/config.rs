@@ -177,6 +177,7 @@ pub struct ProcessorConfig {
     pub(crate) optimize_for_memory: bool,
     pub(crate) on_error: ErrorMode,
     pub(crate) max_error_raw_bytes: usize,
+    pub(crate) main_columns: Vec<String>,
 }
 
 impl Default for ProcessorConfig {
@@ -202,6 +203,7 @@ impl Default for ProcessorConfig {
             optimize_for_memory: false,
             on_error: ErrorMode::Strict,
             max_error_raw_bytes: DEFAULT_MAX_ERROR_RAW_BYTES,
+            main_columns: Vec::new(),
         }
     }
 }
@@ -252,6 +254,12 @@ impl ProcessorConfig {
     /// Name of the element position column of child rows, if on.
     pub fn array_index_field(&self) -> Option<&str> {
         self.array_index_field.as_deref()
+    }
+    /// Top-level keys whose columns come first in the main table, in this order,
+    /// each written even if no record gives it a value (see
+    /// [`ProcessorConfigBuilder::with_main_columns`]).
+    pub fn main_columns(&self) -> &[String] {
+        &self.main_columns
     }
     /// The array mode.
     pub fn array_mode(&self) -> ArrayMode {
@@ -412,6 +420,34 @@ impl ProcessorConfigBuilder {
     /// Defaults to `None` (off).
     pub fn with_array_index_field(mut self, name: Option<&str>) -> Self {
         self.config.array_index_field = name.map(str::to_string);
+        self
+    }
+    /// Declares the main table's first columns: the columns of these top-level keys
+    /// come first, in this order (the rest after them in order of first
+    /// appearance), and each is written even if no record gives it a value, its
+    /// cells null. What a CSV header declares: the command line passes a CSV
+    /// input's header, so that its columns keep their order and none is left out
+    /// for being empty. None by default.
+    ///
+    /// ```
+    /// use transmogrify_core::{Processor, ProcessorConfig};
+    /// let config = ProcessorConfig::builder()
+    ///     .with_id_field(None)
+    ///     .with_time_field(None)
+    ///     .with_main_columns(["a", "b", "c"])
+    ///     .build()?;
+    /// let result = Processor::new(config).process(br#"[{"c": 3, "a": 1}, {"d": 4}]"#, "t")?;
+    /// let schema = result.table_schema("main")?.schema;
+    /// let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    /// assert_eq!(names, ["a", "b", "c", "d"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_main_columns<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.main_columns = keys.into_iter().map(Into::into).collect();
         self
     }
     /// Depth past which objects are kept as JSON text. Defaults to [`DEFAULT_MAX_DEPTH`].

@@ -317,6 +317,40 @@ impl TableSchema {
     }
 }
 
+/// The main table's columns `order` (in order of first appearance, with their
+/// kinds) with those of the `declared` top-level keys first, in that order; a
+/// declared key that no record gave a value comes without kinds (its cells null).
+fn declared_first(order: Vec<(ColKey, u16)>, declared: &[String]) -> Vec<(ColKey, u16)> {
+    let mut rest: Vec<Option<(ColKey, u16)>> = order.into_iter().map(Some).collect();
+    let at: HashMap<String, usize> = rest
+        .iter()
+        .enumerate()
+        .filter_map(|(i, column)| match column {
+            Some((ColKey::Path(path), _)) if path.len() == 1 => {
+                path.first().map(|key| (key.to_string(), i))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(rest.len() + declared.len());
+    for key in declared {
+        if !seen.insert(key.as_str()) {
+            continue;
+        }
+        let present = at
+            .get(key.as_str())
+            .and_then(|&i| rest.get_mut(i))
+            .and_then(Option::take);
+        out.push(present.unwrap_or_else(|| {
+            let path: Vec<Arc<str>> = vec![Arc::from(key.as_str())];
+            (ColKey::Path(Arc::from(path)), 0)
+        }));
+    }
+    out.extend(rest.into_iter().flatten());
+    out
+}
+
 /// The tables produced by a run, each an ordered list of Arrow record batches.
 ///
 /// ```
@@ -600,6 +634,10 @@ impl ProcessingResult {
                         }
                     }
                 }
+            }
+            drop(seen);
+            if !is_child && !cfg.main_columns.is_empty() {
+                order = declared_first(order, &cfg.main_columns);
             }
             let mut reserved: Vec<&str> = Vec::new();
             reserved.extend(cfg.id_field.as_deref());

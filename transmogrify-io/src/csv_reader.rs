@@ -449,6 +449,9 @@ pub(crate) struct CsvReader {
     /// Column names, already JSON-quoted (`"name":`).
     /// Shared by the readers of one file's ranges.
     keys: Arc<Vec<Vec<u8>>>,
+    /// The header's column names, as written (empty without a header, and in the
+    /// readers of a file's later ranges).
+    names: Vec<String>,
     has_header: bool,
     null_values: Vec<Vec<u8>>,
     /// Whether null cells are left out of the records (see
@@ -521,10 +524,16 @@ impl CsvReader {
                         .into(),
                     ));
                 }
+                reader.names = header_names(&header);
                 reader.keys = Arc::new(header_keys(&header));
             }
         }
         Ok(reader)
+    }
+
+    /// The header's column names (none without a header).
+    pub(crate) fn names(&self) -> &[String] {
+        &self.names
     }
 
     /// A reader of rows that continue a file after its header: `input` holds the
@@ -595,6 +604,7 @@ impl CsvReader {
             total: total_bytes,
             reader: csv,
             keys,
+            names: Vec::new(),
             has_header: csv_options.has_header,
             null_values: csv_options
                 .null_values
@@ -824,8 +834,14 @@ fn csv_error(name: &str, compression: Compression, e: csv::Error, offset: u64, l
 /// Column keys from a header row: empty names become `column_<n>`, repeated names
 /// get `_2`, `_3`, … so no column is lost.
 fn header_keys(header: &csv::ByteRecord) -> Vec<Vec<u8>> {
+    header_names(header).iter().map(|n| json_key(n)).collect()
+}
+
+/// The column names of a header: its fields, `column_<n>` for an empty one, and
+/// `<name>_2`, `<name>_3`, … for one met again.
+fn header_names(header: &csv::ByteRecord) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
-    let mut keys = Vec::with_capacity(header.len());
+    let mut names = Vec::with_capacity(header.len());
     for (i, field) in header.iter().enumerate() {
         let text = String::from_utf8_lossy(field);
         let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
@@ -840,9 +856,9 @@ fn header_keys(header: &csv::ByteRecord) -> Vec<Vec<u8>> {
             name = format!("{base}_{n}");
             n += 1;
         }
-        keys.push(json_key(&name));
+        names.push(name);
     }
-    keys
+    names
 }
 
 impl Stepper for CsvReader {

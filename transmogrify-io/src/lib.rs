@@ -78,8 +78,8 @@ pub use crate::parquet_writer::{
 };
 pub use crate::reader::{
     DEFAULT_READER_BATCH_BYTES, DEFAULT_READER_BATCH_RECORDS, RawBatch, RawItem, Reader,
-    ReaderOptions, ReaderOptionsBuilder, drive, open_reader, process_file, process_reader,
-    push_batch, reader_for,
+    ReaderOptions, ReaderOptionsBuilder, csv_header, drive, open_reader, process_file,
+    process_reader, push_batch, reader_for,
 };
 pub use crate::spill_frame::check_decoded;
 pub use crate::stream::{

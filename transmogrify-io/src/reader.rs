@@ -369,6 +369,25 @@ pub fn reader_for(mut input: Input, options: &ReaderOptions) -> Result<Box<dyn R
     })
 }
 
+/// The column names of the header of the CSV file at `path` (with `options`' CSV
+/// settings: delimiter, quote, rows skipped; gzip and zstd as anywhere), in their
+/// order: empty names become `column_<n>`, repeated ones `<name>_2`, …, as the
+/// reader names them. `None` for a file read without a header or without rows.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("t.csv");
+/// # std::fs::write(&path, "id,,name,id\n1,2,3,4\n")?;
+/// use transmogrify_io::{ReaderOptions, csv_header};
+/// let names = csv_header(&path, &ReaderOptions::default())?;
+/// assert_eq!(names, Some(vec!["id".into(), "column_2".into(), "name".into(), "id_2".into()]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn csv_header(path: impl AsRef<Path>, options: &ReaderOptions) -> Result<Option<Vec<String>>> {
+    let reader = CsvReader::new(Input::open(path)?, options)?;
+    Ok(Some(reader.names().to_vec()).filter(|names| !names.is_empty()))
+}
+
 /// Hands every item of `batch` to `session` in order: records with
 /// [`Session::push_at`], bad ones with [`Session::reject`]. In strict mode the first
 /// bad record is an error.

@@ -240,6 +240,7 @@ pub(crate) fn config_to_json(c: &ProcessorConfig, extract_time: i64) -> Result<V
         "optimize_for_memory": c.optimize_for_memory(),
         "skip_errors": c.on_error() == ErrorMode::Skip,
         "max_error_raw_bytes": c.max_error_raw_bytes(),
+        "main_columns": c.main_columns(),
     }))
 }
 
@@ -308,6 +309,13 @@ pub(crate) fn config_from_json(v: &Value) -> Result<ProcessorConfig> {
             ErrorMode::Strict
         })
         .with_max_error_raw_bytes(u("max_error_raw_bytes")?)
+        .with_main_columns(
+            v.get("main_columns")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str),
+        )
         .build()
         .map_err(|e| bad(format!("configuration: {e}")))?;
     Ok(config)

@@ -138,18 +138,21 @@ fn a_lone_parquet_table_written_on_two_threads_has_the_same_bytes() -> TestResul
 }
 
 #[test]
-fn csv_columns_follow_first_values_or_with_keep_nulls_the_header() -> TestResult {
+fn csv_columns_keep_the_headers_order_and_empty_columns() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("in.csv"), "a,b,c,d\n1,,3,\n4,5,6,\n")?;
-    for (out, extra, expected) in [
-        ("plain", None, "a,c,b\n1,3,\n4,6,5\n"),
-        ("kept", Some("--keep-nulls"), "a,b,c,d\n1,,3,\n4,5,6,\n"),
+    std::fs::write(dir.path().join("head.csv"), "a,b\n")?;
+    for (input, extra, expected) in [
+        ("in.csv", None, "a,b,c,d\n1,,3,\n4,5,6,\n"),
+        ("in.csv", Some("--keep-nulls"), "a,b,c,d\n1,,3,\n4,5,6,\n"),
+        ("head.csv", None, "a,b\n"),
     ] {
+        let out = format!("out-{input}-{}", extra.is_some());
         let mut args = vec![
             "flatten",
-            "in.csv",
+            input,
             "-o",
-            out,
+            &out,
             "-f",
             "csv",
             "--no-id-column",
@@ -159,9 +162,34 @@ fn csv_columns_follow_first_values_or_with_keep_nulls_the_header() -> TestResult
         args.extend(extra);
         let r = run(dir.path(), &args, None)?;
         assert_eq!(r.code, 0, "{}", r.stderr);
-        let text = std::fs::read_to_string(dir.path().join(out).join("in.csv"))?;
-        assert_eq!(text, expected);
+        let text = std::fs::read_to_string(dir.path().join(&out).join(input))?;
+        assert_eq!(text, expected, "{input} {extra:?}");
     }
+    // A JSON input has no header: its columns come in order of first values.
+    std::fs::write(
+        dir.path().join("in.jsonl"),
+        "{\"a\":1,\"b\":null,\"c\":3}\n{\"a\":4,\"b\":5,\"c\":6}\n",
+    )?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "in.jsonl",
+            "-o",
+            "j",
+            "-f",
+            "csv",
+            "--no-id-column",
+            "--no-time-column",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("j/in.csv"))?,
+        "a,c,b\n1,3,\n4,6,5\n"
+    );
     Ok(())
 }
 
@@ -381,7 +409,7 @@ fn tsv_files_are_read_with_tabs() -> TestResult {
 }
 
 #[test]
-fn csv_null_cells_make_columns_only_with_keep_nulls() -> TestResult {
+fn csv_columns_are_the_headers_whatever_their_nulls() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(
         dir.path().join("n.csv"),
@@ -390,7 +418,10 @@ fn csv_null_cells_make_columns_only_with_keep_nulls() -> TestResult {
 ,,2
 ",
     )?;
-    for (keep, want) in [(false, "a,b\n1,\n,2\n"), (true, "a,gone,b\n1,,\n,,2\n")] {
+    for (keep, want) in [
+        (false, "a,gone,b\n1,,\n,,2\n"),
+        (true, "a,gone,b\n1,,\n,,2\n"),
+    ] {
         let mut args = vec![
             "flatten",
             "n.csv",

@@ -181,3 +181,33 @@ fn process_batch_and_value_take_serde_values() -> TestResult {
     assert_tables(&render(&r)?, "# t\nn|big|e\n1.0|12345678901234567890|1e+5");
     Ok(())
 }
+
+#[test]
+fn declared_main_columns_come_first_and_are_kept_empty() -> TestResult {
+    for typed in [false, true] {
+        let r = flatten(
+            r#"[{"z":1,"b":2,"k":[{"b":3}]},{"a":"x","b":4}]"#,
+            bare()
+                .with_cast_to_string(!typed)
+                .with_main_columns(["a", "b", "empty", "b"]),
+        )?;
+        assert_tables(
+            &render(&r)?,
+            "# t
+             a|b|empty|z
+             ∅|2|∅|1
+             x|4|∅|∅
+             # t_k
+             b
+             3",
+        );
+        let schema = r.table_schema("main")?.schema;
+        let empty = schema.field_with_name("empty")?;
+        assert_eq!(
+            empty.data_type(),
+            &arrow_schema::DataType::Utf8,
+            "typed {typed}"
+        );
+    }
+    Ok(())
+}
