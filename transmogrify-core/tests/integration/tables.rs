@@ -140,16 +140,17 @@ fn no_records_still_make_a_main_table_without_rows() -> TestResult {
         assert_eq!(r.table_names(), ["t"], "{input:?}");
         assert_eq!(r.num_rows("main"), Some(0));
         assert_eq!(r.main_table()?.len(), 0);
-        let schema = r.table_schema("main")?;
-        let names: Vec<&str> = schema
-            .schema
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect();
-        assert_eq!(names, ["__extract_id", "__extract_datetime"]);
+        assert_eq!(main_columns(&r)?, ["__extract_id", "__extract_datetime"]);
     }
     Ok(())
+}
+
+/// The main table's column names.
+fn main_columns(
+    r: &transmogrify_core::ProcessingResult,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let schema = r.table_schema("main")?.schema;
+    Ok(schema.fields().iter().map(|f| f.name().clone()).collect())
 }
 
 #[test]
@@ -157,14 +158,7 @@ fn empty_records_still_make_a_main_row() -> TestResult {
     let r = flatten(r#"[{}, {"a": {}}, {"b": []}]"#, ProcessorConfig::builder())?;
     assert_eq!(r.num_rows("main"), Some(3));
     assert_eq!(r.table_names(), ["t"]);
-    let schema = r.table_schema("main")?;
-    let names: Vec<&str> = schema
-        .schema
-        .fields()
-        .iter()
-        .map(|f| f.name().as_str())
-        .collect();
-    assert_eq!(names, ["__extract_id", "__extract_datetime"]);
+    assert_eq!(main_columns(&r)?, ["__extract_id", "__extract_datetime"]);
     Ok(())
 }
 
