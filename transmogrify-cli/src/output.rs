@@ -88,7 +88,12 @@ pub fn csv_header(files: &[std::path::PathBuf], args: &InputArgs) -> Result<Vec<
     let regular = |p: &&std::path::PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file());
     for path in files.iter().filter(regular) {
         let options = reader_options(path, args)?;
-        let format = match options.format() {
+        // The format given or named by the extension; only a file whose name says
+        // nothing is opened to be told by its bytes.
+        let named = options
+            .format()
+            .or_else(|| transmogrify_io::InputFormat::from_extension(&path.to_string_lossy()));
+        let format = match named {
             Some(format) => format,
             None => transmogrify_io::Input::open(path)?.detect_format()?,
         };

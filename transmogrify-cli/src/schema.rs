@@ -80,39 +80,9 @@ fn mermaid_name(s: &str) -> String {
 }
 
 /// Mermaid names for `names`, told apart where cleaning made them alike (`a/b` and
-/// `a_b`, `é` and `_`): a name that is already clean keeps it, the others get `_2`,
-/// `_3`, … in byte order of the names, as table files do.
+/// `a_b`, `é` and `_`) by the rule of table files.
 fn mermaid_names<S: AsRef<str>>(names: &[S]) -> Vec<String> {
-    let clean: Vec<String> = names.iter().map(|n| mermaid_name(n.as_ref())).collect();
-    let mut order: Vec<usize> = (0..names.len()).collect();
-    let exact = |i: usize| clean.get(i).map(String::as_str) == names.get(i).map(AsRef::as_ref);
-    order.sort_by_key(|&i| (!exact(i), names.get(i).map(AsRef::as_ref)));
-    let mut taken = std::collections::HashSet::new();
-    let mut out = vec![String::new(); names.len()];
-    let mut rest = Vec::new();
-    for i in order {
-        match clean.get(i) {
-            Some(name) if exact(i) && taken.insert(name.clone()) => {
-                if let Some(slot) = out.get_mut(i) {
-                    slot.clone_from(name);
-                }
-            }
-            _ => rest.push(i),
-        }
-    }
-    for i in rest {
-        let base = clean.get(i).cloned().unwrap_or_default();
-        let mut candidate = base.clone();
-        let mut n = 2;
-        while !taken.insert(candidate.clone()) {
-            candidate = format!("{base}_{n}");
-            n += 1;
-        }
-        if let Some(slot) = out.get_mut(i) {
-            *slot = candidate;
-        }
-    }
-    out
+    transmogrify_core::unique_cleaned(names, mermaid_name, str::to_string, &[])
 }
 
 /// A Mermaid `erDiagram`: one entity per table, one relation per parent link.

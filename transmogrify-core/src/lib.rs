@@ -71,7 +71,8 @@ pub use crate::error::{
 pub use crate::frame::{JsonLines, JsonRecords};
 pub use crate::ids::{ID_NAMESPACE, IdContext, IdGenerator, uuid5};
 pub use crate::naming::{
-    BUILTIN_ABBREVIATIONS, MAX_FILE_STEM, RESERVED_FILE_STEMS, file_stem, unique_file_stems,
+    BUILTIN_ABBREVIATIONS, MAX_FILE_STEM, RESERVED_FILE_STEMS, file_stem, unique_cleaned,
+    unique_file_stems,
 };
 pub use crate::parse::write_json_string;
 pub use crate::processor::{Processor, Session};

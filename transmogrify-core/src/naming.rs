@@ -226,23 +226,43 @@ pub const RESERVED_FILE_STEMS: &[&str] = &["_schema"];
 /// assert_eq!(unique_file_stems(&["_schema"]), ["_schema_2"]);
 /// ```
 pub fn unique_file_stems<S: AsRef<str>>(table_names: &[S]) -> Vec<String> {
-    let bases: Vec<String> = table_names
-        .iter()
-        .map(|name| file_stem(name.as_ref()))
-        .collect();
-    let exact = |i: usize| bases[i] == table_names[i].as_ref();
-    let mut order: Vec<usize> = (0..table_names.len()).collect();
-    order.sort_by_key(|&i| (!exact(i), table_names[i].as_ref()));
-    let mut taken: HashSet<String> = RESERVED_FILE_STEMS
-        .iter()
-        .map(|stem| stem.to_lowercase())
-        .collect();
-    let mut out = vec![String::new(); table_names.len()];
-    // Names that are their own stem keep it, so that no `_2` made for another
-    // name takes it from them.
+    unique_cleaned(
+        table_names,
+        file_stem,
+        str::to_lowercase,
+        RESERVED_FILE_STEMS,
+    )
+}
+
+/// Names for `names` made by `clean` (a file stem, an identifier), told apart where
+/// cleaning made them alike, as [`unique_file_stems`] does: compared as `fold`
+/// makes them (lowercase where case does not count), never one of `reserved`, a
+/// name that `clean` leaves as it is keeping it, the others getting `_2`, `_3`, …
+/// in byte order of the names, so the result depends on the set of names only.
+///
+/// ```
+/// use transmogrify_core::unique_cleaned;
+/// let clean = |s: &str| s.replace('/', "_");
+/// let names = unique_cleaned(&["a/b", "a_b"], clean, str::to_string, &[]);
+/// assert_eq!(names, ["a_b_2", "a_b"]);
+/// ```
+pub fn unique_cleaned<S: AsRef<str>>(
+    names: &[S],
+    clean: impl Fn(&str) -> String,
+    fold: impl Fn(&str) -> String,
+    reserved: &[&str],
+) -> Vec<String> {
+    let bases: Vec<String> = names.iter().map(|name| clean(name.as_ref())).collect();
+    let exact = |i: usize| bases[i] == names[i].as_ref();
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by_key(|&i| (!exact(i), names[i].as_ref()));
+    let mut taken: HashSet<String> = reserved.iter().map(|name| fold(name)).collect();
+    let mut out = vec![String::new(); names.len()];
+    // Names that are already clean keep their name, so that no `_2` made for
+    // another name takes it from them.
     let mut rest = Vec::with_capacity(order.len());
     for i in order {
-        if exact(i) && taken.insert(bases[i].to_lowercase()) {
+        if exact(i) && taken.insert(fold(&bases[i])) {
             out[i].clone_from(&bases[i]);
         } else {
             rest.push(i);
@@ -252,7 +272,7 @@ pub fn unique_file_stems<S: AsRef<str>>(table_names: &[S]) -> Vec<String> {
         let base = &bases[i];
         let mut candidate = base.clone();
         let mut n = 2;
-        while !taken.insert(candidate.to_lowercase()) {
+        while !taken.insert(fold(&candidate)) {
             candidate = format!("{base}_{n}");
             n += 1;
         }

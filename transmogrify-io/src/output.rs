@@ -1088,10 +1088,7 @@ fn write_extras(
     summary.warnings = id_field_warnings(layout, schemas);
     let mut errors_file = None;
     if options.write_errors {
-        if let Some(errors) = layout.errors_batch()? {
-            let names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
-            let table = errors_table_name(layout.entity_name(), &names);
-            let stem = transmogrify_core::file_stem(&table);
+        if let Some((table, stem, errors)) = errors_table(layout, schemas)? {
             let file = write_file(
                 &mut dest,
                 factory,
@@ -1170,16 +1167,24 @@ fn role_name(role: &ColumnRole) -> &'static str {
 /// ```
 pub fn data_dictionary(result: &ProcessingResult, ext: &str) -> Result<Value> {
     let schemas = result.schemas()?;
-    let errors = match result.errors_batch()? {
-        Some(batch) => {
-            let names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
-            let name = errors_table_name(result.entity_name(), &names);
-            let stem = transmogrify_core::file_stem(&name);
-            Some((name, stem, batch.num_rows() as u64, batch.schema()))
-        }
-        None => None,
-    };
+    let errors = errors_table(result, &schemas)?
+        .map(|(name, stem, batch)| (name, stem, batch.num_rows() as u64, batch.schema()));
     Ok(dictionary(result, &schemas, ext, ext, errors))
+}
+
+/// The errors table of `layout`, whose tables are `schemas`, if it has bad records:
+/// its name (see [`errors_table_name`]), file stem and rows.
+fn errors_table(
+    layout: &ProcessingResult,
+    schemas: &[TableSchema],
+) -> Result<Option<(String, String, arrow_array::RecordBatch)>> {
+    let Some(batch) = layout.errors_batch()? else {
+        return Ok(None);
+    };
+    let names: Vec<&str> = schemas.iter().map(|s| s.name.as_str()).collect();
+    let name = errors_table_name(layout.entity_name(), &names);
+    let stem = transmogrify_core::file_stem(&name);
+    Ok(Some((name, stem, batch)))
 }
 
 /// The data dictionary: tables, columns, types, parent tables and link columns, rows.
