@@ -47,6 +47,10 @@ pub struct JsonRecords<'a> {
     record_start: usize,
     /// After an error in a stream of values: where the error was.
     failed_in_stream: Option<usize>,
+    /// After an error inside an element of an array: the state to go on in.
+    failed_in_element: Option<State>,
+    /// The element being split, if any, and the state after it.
+    splitting: Option<State>,
     /// The bytes are known to be valid JSON: records are found by their brackets alone.
     valid: bool,
     /// Where each record ends, as measured already ([`JsonRecords::with_ends`]).
@@ -91,6 +95,8 @@ impl<'a> JsonRecords<'a> {
             chars: 0,
             record_start: 0,
             failed_in_stream: None,
+            failed_in_element: None,
+            splitting: None,
             valid: false,
             ends: &[],
             ended: 0,
@@ -208,6 +214,7 @@ impl<'a> JsonRecords<'a> {
             ),
         };
         self.failed_in_stream = (self.state == State::Stream).then_some(at);
+        self.failed_in_element = self.splitting.take();
         self.state = State::Done;
         RecordError {
             source_name: self.source.clone(),
@@ -233,6 +240,36 @@ impl<'a> JsonRecords<'a> {
         let pos = self.position_of(start);
         self.ordinal += 1;
         Ok((&self.bytes[start..end], pos))
+    }
+
+    /// Splits the next element of an array ([`record`](Self::record)), noting that an
+    /// error on the way is inside an element ([`recover`](Self::recover)).
+    fn element(&mut self) -> Result<Option<(&'a [u8], Position)>, ParseError> {
+        self.parser.skip_ws();
+        let start = self.parser.pos();
+        if self.ends.get(self.ended).is_none()
+            && !matches!(
+                self.bytes.get(start),
+                None | Some(b'{' | b',' | b']' | b'}' | b':')
+            )
+        {
+            // Not an object: the engine refuses it, whatever it holds, as it refuses
+            // it from the file readers, which end it where its brackets and strings
+            // close (or the end of the text, which then ends the array).
+            let (end, closed) = balanced_end(self.bytes, start);
+            self.record_start = start;
+            self.parser.set_pos(end);
+            let pos = self.position_of(start);
+            self.ordinal += 1;
+            if !closed {
+                self.state = State::Done;
+            }
+            return Ok(Some((&self.bytes[start..end], pos)));
+        }
+        self.splitting = Some(self.state);
+        let record = self.record()?;
+        self.splitting = None;
+        Ok(Some(record))
     }
 
     fn step(&mut self) -> Result<Option<(&'a [u8], Position)>, ParseError> {
@@ -264,7 +301,7 @@ impl<'a> JsonRecords<'a> {
                         return Ok(None);
                     }
                     self.state = State::InArray { first: false };
-                    return self.record().map(Some);
+                    return self.element();
                 }
                 State::Elements { first } => {
                     self.parser.skip_ws();
@@ -279,7 +316,7 @@ impl<'a> JsonRecords<'a> {
                         return Ok(None);
                     }
                     self.state = State::Elements { first: false };
-                    return self.record().map(Some);
+                    return self.element();
                 }
                 State::Stream => {
                     self.parser.skip_ws();
@@ -295,10 +332,16 @@ impl<'a> JsonRecords<'a> {
 }
 
 impl<'a> JsonRecords<'a> {
-    /// After an error in a stream of values (JSONL, concatenated objects), skips to
-    /// the start of the next line and returns the skipped bytes (the bad record's raw
-    /// text), so splitting can go on; the bad record keeps its ordinal. Inside an array
-    /// the extent of a broken element is unknowable: `None`, and splitting stays over.
+    /// After an error in a record, returns the bad record's raw text and moves past
+    /// it, so that splitting can go on; the bad record keeps its ordinal.
+    ///
+    /// In a stream of values (JSONL, concatenated objects) the record ends at the end
+    /// of its line. Inside an array an element ends where its brackets and strings
+    /// close, as the file readers of `transmogrify-io` find it: the array then goes on
+    /// from there (an element cut short by the end of the text is the last).
+    /// `None` where the error is not inside a record (a missing comma between two
+    /// elements, text after the array): what follows cannot be told apart, and
+    /// splitting stays over.
     ///
     /// ```
     /// use transmogrify_core::JsonRecords;
@@ -308,9 +351,31 @@ impl<'a> JsonRecords<'a> {
     /// assert_eq!(records.recover(), Some(&b"{\"a\": }\n"[..]));
     /// let (third, pos) = records.next().ok_or("a third record")??;
     /// assert_eq!((third, pos.line, pos.ordinal), (&b"{\"a\":3}"[..], 3, 2));
+    ///
+    /// let mut records = JsonRecords::new(br#"[{"a": tru}, {"a": "]"}]"#, "f.json");
+    /// assert!(records.next().is_some_and(|r| r.is_err()));
+    /// assert_eq!(records.recover(), Some(&br#"{"a": tru}"#[..]));
+    /// let (second, pos) = records.next().ok_or("a second record")??;
+    /// assert_eq!((second, pos.column, pos.ordinal), (&br#"{"a": "]"}"#[..], 14, 1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recover(&mut self) -> Option<&'a [u8]> {
+        if let Some(next) = self.failed_in_element.take() {
+            let start = self.record_start;
+            // No value where one should start: nothing tells where to go on.
+            if matches!(
+                self.bytes.get(start),
+                None | Some(b',' | b']' | b'}' | b':')
+            ) {
+                return None;
+            }
+            let (end, closed) = balanced_end(self.bytes, start);
+            let raw = self.bytes.get(start..end)?;
+            self.parser.set_pos(end);
+            self.ordinal += 1;
+            self.state = if closed { next } else { State::Done };
+            return Some(raw);
+        }
         let at = self.failed_in_stream.take()?;
         let resume =
             memchr::memchr(b'\n', self.bytes.get(at..)?).map_or(self.bytes.len(), |i| at + i + 1);
@@ -320,6 +385,56 @@ impl<'a> JsonRecords<'a> {
         self.state = State::Stream;
         Some(raw)
     }
+}
+
+/// Where the value starting at `start` ends by its brackets and strings alone, as
+/// the streaming file reader finds a record's end, and whether it closes before the
+/// end of `bytes`: a string at its closing quote, an object or array where its
+/// brackets balance, anything else before the next delimiter or whitespace.
+fn balanced_end(bytes: &[u8], start: usize) -> (usize, bool) {
+    let mut i = start;
+    if !matches!(bytes.get(i), Some(b'{' | b'[' | b'"')) {
+        while let Some(&b) = bytes.get(i) {
+            if matches!(
+                b,
+                b',' | b']' | b'}' | b'[' | b'{' | b'"' | b':' | b' ' | b'\t' | b'\n' | b'\r'
+            ) {
+                break;
+            }
+            i += 1;
+        }
+        return (i, true);
+    }
+    let mut depth = 0usize;
+    let mut in_string = false;
+    while let Some(&b) = bytes.get(i) {
+        i += 1;
+        if in_string {
+            match b {
+                b'\\' => i += 1,
+                b'"' => {
+                    in_string = false;
+                    if depth == 0 {
+                        return (i, true);
+                    }
+                }
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return (i, true);
+                }
+            }
+            _ => {}
+        }
+    }
+    (bytes.len(), false)
 }
 
 impl<'a> Iterator for JsonRecords<'a> {

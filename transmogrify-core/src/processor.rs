@@ -84,10 +84,11 @@ impl Processor {
     /// objects (JSONL included). Its records are numbered from 0 (see
     /// [`process_at`](Self::process_at) for a part of a larger data set).
     ///
-    /// In skip mode a broken record of a stream of objects (JSONL) is recorded and the
-    /// next line read; inside a top-level array a syntax error ends the text, as the
-    /// element's end cannot be known (the file readers of `transmogrify-io` know it
-    /// for an element whose brackets and strings close, and go on).
+    /// In skip mode a broken record is recorded and the next one read: in a stream of
+    /// objects (JSONL) from the next line, in a top-level array from where the broken
+    /// element's brackets and strings close (as the file readers of
+    /// `transmogrify-io` do). A syntax error between records (a missing comma, text
+    /// after the array) still ends the text.
     pub fn process(&self, json: &[u8], entity_name: &str) -> Result<ProcessingResult> {
         self.process_at(json, entity_name, 0)
     }
@@ -259,8 +260,8 @@ impl Session {
     }
 
     /// Flattens every record of an in-memory JSON text (see [`JsonRecords`]). In skip
-    /// mode a broken record of a stream (JSONL) is recorded and the rest of its line
-    /// skipped; inside a top-level array a syntax error still ends the text.
+    /// mode a broken record is recorded and splitting goes on after it (see
+    /// [`JsonRecords::recover`]); a syntax error between records still ends the text.
     pub fn push_json_text(&mut self, json: &[u8], source: &str) -> Result<()> {
         self.set_source(source);
         let base = self.flattener.next_ordinal();
@@ -274,8 +275,9 @@ impl Session {
                 }
                 Err(mut e) => {
                     e.position.ordinal += base;
-                    // In a stream of records a broken one ends at its line; in skip mode
-                    // it is recorded and splitting goes on from the next line.
+                    // In skip mode a broken record is recorded and splitting goes on
+                    // after it: at the next line of a stream, after an array element's
+                    // closing bracket.
                     match records.recover().filter(|_| skip) {
                         Some(raw) => self.reject(e, raw)?,
                         None => return Err(e.into()),

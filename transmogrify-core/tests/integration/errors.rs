@@ -236,11 +236,53 @@ fn skip_mode_goes_on_after_a_broken_line_of_in_memory_jsonl() -> TestResult {
         })
         .collect();
     assert_eq!(bad, [(2, 1, "{\"a\": tru}\n"), (4, 3, "{\"a\":[1,}\n")]);
-    // Inside an array the end of a broken element is unknowable: the text ends there.
-    assert!(
-        p.process(b"[{\"a\":1},{\"a\": tru},{\"a\":3}]", "t")
-            .is_err()
+    Ok(())
+}
+
+#[test]
+fn skip_mode_goes_on_after_a_broken_element_of_an_in_memory_array() -> TestResult {
+    let p = skip_processor()?;
+    let text = b"[{\"a\":1},\n {\"a\": tru, \"s\": \"]}\"},\n {\"a\": 3 \"b\": 3},\n {\"a\":4}, 5x, {\"a\":6}]";
+    let r = p.process(text, "t")?;
+    assert_tables(&render(&r)?, "# t\na\n1\n4\n6");
+    let bad: Vec<(u64, u64, u64, u64, &str)> = r
+        .errors()
+        .iter()
+        .map(|e| {
+            let at = &e.error.position;
+            (
+                at.line,
+                at.column,
+                at.byte_offset,
+                at.ordinal,
+                e.raw.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bad,
+        [
+            (2, 8, 17, 1, "{\"a\": tru, \""),
+            (3, 10, 43, 2, "{\"a\": 3 \"b\":"),
+            (4, 11, 62, 4, "5x"),
+        ]
     );
+    // An element cut short by the end of the text is the last one.
+    let r = p.process(b"[{\"a\":1}, {\"a\": [2, {\"b\": 3}", "t")?;
+    assert_tables(&render(&r)?, "# t\na\n1");
+    assert_eq!(r.errors().len(), 1);
+    // Between elements nothing tells where the next one starts: the text ends there.
+    for broken in [
+        &b"[{\"a\":1} {\"a\":2}]"[..],
+        b"[{\"a\":1},,{\"a\":2}]",
+        b"[{\"a\":1}]x",
+    ] {
+        let err = p.process(broken, "t").err().map(|e| e.to_string());
+        assert!(
+            err.is_some_and(|e| e.contains("invalid JSON")),
+            "{broken:?}"
+        );
+    }
     Ok(())
 }
 
