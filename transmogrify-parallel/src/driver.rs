@@ -982,6 +982,13 @@ fn fail(
             Err(_) => ctx.ledger.cancel_after(chunk.seq),
         }
     }
+    // A file that cannot be read or written (a full disk, a vanished input) fails
+    // the run in any mode: later chunks would fail alike, and skipping them would
+    // leave out what is not bad data.
+    let stop = stop || is_io(&error);
+    if is_io(&error) {
+        tally.fatal.lock().get_or_insert_with(|| error.to_string());
+    }
     let input = ctx.job.inputs[chunk.input].name();
     let error = Error::Chunk {
         index: chunk.seq,
@@ -1006,6 +1013,15 @@ fn fail(
     }
 }
 
+/// Whether `e` is at heart an operating system's error on a file (not bad data).
+fn is_io(e: &Error) -> bool {
+    match e {
+        Error::Io { .. } | Error::Input(transmogrify_io::Error::Io { .. }) => true,
+        Error::Chunk { source, .. } => is_io(source),
+        _ => false,
+    }
+}
+
 /// Turns the tally into a report, or into the first error in input order when the
 /// run must fail (strict mode).
 pub(crate) fn finish(
@@ -1020,10 +1036,9 @@ pub(crate) fn finish(
     let strict = job.processor.config().on_error() == ErrorMode::Strict;
     if tally.fatal.into_inner().is_some() {
         // The output failed: report the sink's own error, not a record's.
-        if let Some(i) = failed
-            .iter()
-            .position(|(_, e)| matches!(e, Error::Sink(_) | Error::Input(_) | Error::Io { .. }))
-        {
+        if let Some(i) = failed.iter().position(|(_, e)| {
+            matches!(e, Error::Sink(_) | Error::Input(_) | Error::Io { .. }) || is_io(e)
+        }) {
             return Err(failed.swap_remove(i).1);
         }
     }

@@ -560,12 +560,43 @@ pub(crate) fn raw_batch_from(
 }
 
 pub(crate) fn error_to_json(e: &Error) -> Value {
-    match e.record_error() {
+    let mut v = match e.record_error() {
         Some(r) => json!({
             "message": e.to_string(),
             "record": record_error_json(r),
         }),
         None => json!({ "message": e.to_string() }),
+    };
+    // An operating system's error (a full disk, a file that cannot be opened) stays
+    // one on the caller's side: its exit code and hint are those of an I/O error.
+    if let (Some((path, io)), Some(fields)) = (io_failure(e), v.as_object_mut()) {
+        fields.insert(
+            "io".into(),
+            json!({
+                "path": path.to_string_lossy(),
+                "os_error": io.raw_os_error(),
+                "message": io.to_string(),
+            }),
+        );
+    }
+    v
+}
+
+/// The file and operating system error at the root of `e`, if it is one.
+fn io_failure(e: &Error) -> Option<(&std::path::Path, &std::io::Error)> {
+    match e {
+        Error::Io { path, source } => Some((path, source)),
+        Error::Input(transmogrify_io::Error::Io { path, source }) => Some((path, source)),
+        Error::Chunk { source, .. } => io_failure(source),
+        Error::Sink(source) => {
+            source
+                .downcast_ref::<transmogrify_io::Error>()
+                .and_then(|e| match e {
+                    transmogrify_io::Error::Io { path, source } => Some((path.as_path(), source)),
+                    _ => None,
+                })
+        }
+        _ => None,
     }
 }
 
@@ -573,6 +604,22 @@ pub(crate) fn error_from_json(v: &Value, program: &str) -> Error {
     if let Some(r) = v.get("record") {
         if let Ok(record) = record_error_from(r) {
             return Error::Core(record.into());
+        }
+    }
+    if let Some(io) = v.get("io") {
+        let path = io.get("path").and_then(Value::as_str);
+        let code = io
+            .get("os_error")
+            .and_then(Value::as_i64)
+            .and_then(|c| i32::try_from(c).ok());
+        let message = io.get("message").and_then(Value::as_str);
+        if let Some(path) = path {
+            let source = match (code, message) {
+                (Some(code), _) => std::io::Error::from_raw_os_error(code),
+                (None, Some(message)) => std::io::Error::other(message.to_string()),
+                (None, None) => std::io::Error::other("failed without a message"),
+            };
+            return Error::io(path, source);
         }
     }
     Error::Worker {
@@ -778,6 +825,39 @@ pub(crate) fn decode_result(payload: &[u8]) -> Result<(RawResult, Option<Vec<Spi
 mod tests {
     use super::*;
     use transmogrify_core::{ProcessingResult, Processor};
+
+    /// `ENOSPC` (no space left on device) on Linux and macOS alike.
+    const ENOSPC: i32 = 28;
+
+    #[test]
+    fn an_operating_system_error_stays_one_across_the_pipe() {
+        let full = std::io::Error::from_raw_os_error(ENOSPC);
+        let spill = std::path::PathBuf::from("/out/.transmogrify-spill-1/w2-0.ipc");
+        let in_worker = Error::Chunk {
+            index: 3,
+            input: "big.jsonl".into(),
+            start: 0,
+            end: 10,
+            source: Box::new(Error::Input(transmogrify_io::Error::Io {
+                path: spill.clone(),
+                source: full,
+            })),
+        };
+        let back = error_from_json(&error_to_json(&in_worker), "transmogrify");
+        let Error::Io { path, source } = &back else {
+            panic!("not an I/O error: {back:?}");
+        };
+        assert_eq!(path, &spill);
+        assert_eq!(source.raw_os_error(), Some(ENOSPC));
+        assert_eq!(source.kind(), std::io::ErrorKind::StorageFull);
+        // Anything else keeps its message, as the worker's.
+        let other = Error::Config("no such thing".into());
+        let back = error_from_json(&error_to_json(&other), "transmogrify");
+        assert_eq!(
+            back.to_string(),
+            "worker process transmogrify: no such thing"
+        );
+    }
 
     #[test]
     fn configuration_round_trips() -> Result<()> {
