@@ -298,7 +298,17 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             return Err(e.into());
         }
     };
-    let written = target.finish()?;
+    let written = match target.finish() {
+        Ok(written) => written,
+        Err(e) => {
+            // Writing the tables failed (a full disk): what was written is removed,
+            // and so is the directory if the run made it.
+            if made_output {
+                let _ = std::fs::remove_dir(&args.output);
+            }
+            return Err(e);
+        }
+    };
     report.tables = written.tables.clone();
     let wall = started.elapsed();
     if let Some(path) = &args.report {

@@ -159,7 +159,51 @@ pub enum Error {
     Internal(String),
 }
 
+/// Whether `path` is the stand-in name a writer gives its output, which it knows
+/// only as a stream (`<parquet output>`).
+fn is_unnamed_output(path: &std::path::Path) -> bool {
+    path.to_str()
+        .is_some_and(|p| p.starts_with('<') && p.ends_with(" output>"))
+}
+
 impl Error {
+    /// This error of a writer with its output named `path`: a stand-in name is
+    /// replaced, and an operating system's error inside a Parquet writer's error
+    /// becomes an [`Error::Io`] (a full disk is an I/O error whatever wrote to it).
+    pub(crate) fn at_output(self, path: &std::path::Path) -> Self {
+        match self {
+            Error::Io {
+                path: unnamed,
+                source,
+            } if is_unnamed_output(&unnamed) => Error::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+            Error::ParquetWrite {
+                path: unnamed,
+                source,
+            } if is_unnamed_output(&unnamed) => match source {
+                parquet::errors::ParquetError::External(inner) => {
+                    match inner.downcast::<std::io::Error>() {
+                        Ok(io) => Error::Io {
+                            path: path.to_path_buf(),
+                            source: *io,
+                        },
+                        Err(inner) => Error::ParquetWrite {
+                            path: path.to_path_buf(),
+                            source: parquet::errors::ParquetError::External(inner),
+                        },
+                    }
+                }
+                source => Error::ParquetWrite {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            },
+            other => other,
+        }
+    }
+
     /// The bad record inside, if this error is about one record.
     pub fn record_error(&self) -> Option<&transmogrify_core::RecordError> {
         match self {
@@ -195,5 +239,43 @@ fn rows_text(rows: Option<(u64, u64)>) -> String {
         Some((first, last)) if first == last => format!("row {first}: "),
         Some((first, last)) => format!("rows {first}-{last}: "),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `ENOSPC` (no space left on device) on Linux and macOS alike.
+    const ENOSPC: i32 = 28;
+
+    #[test]
+    fn a_writer_error_names_the_file_and_a_full_disk_is_an_io_error() {
+        let file = std::path::Path::new("out/t.parquet");
+        let full = || std::io::Error::from_raw_os_error(ENOSPC);
+        let parquet = Error::ParquetWrite {
+            path: PathBuf::from("<parquet output>"),
+            source: parquet::errors::ParquetError::External(Box::new(full())),
+        };
+        let Error::Io { path, source } = parquet.at_output(file) else {
+            panic!("not an I/O error");
+        };
+        assert_eq!(
+            (path.as_path(), source.raw_os_error()),
+            (file, Some(ENOSPC))
+        );
+        let text = Error::io("<json output>", full()).at_output(file);
+        assert!(text.to_string().starts_with("out/t.parquet: "), "{text}");
+        let other = Error::ParquetWrite {
+            path: PathBuf::from("<parquet output>"),
+            source: parquet::errors::ParquetError::General("bad".into()),
+        };
+        assert_eq!(
+            other.at_output(file).to_string(),
+            "out/t.parquet: writing Parquet failed: Parquet error: bad"
+        );
+        // A path a custom writer gave stays as it is.
+        let named = Error::io("elsewhere.log", full()).at_output(file);
+        assert!(named.to_string().starts_with("elsewhere.log: "), "{named}");
     }
 }

@@ -830,9 +830,16 @@ pub(crate) fn write_file(
         reserve: Reserve::default(),
         writeback,
     })));
-    let mut writer = factory.create(Box::new(sink.clone()), schema, options)?;
-    fill(&mut |batch| writer.write(batch))?;
-    let WriteSummary { rows } = writer.finish()?;
+    // A writer knows only its sink: its errors are given the file's name here.
+    let named = match &pending {
+        Some(pending) => pending.dest.clone(),
+        None => PathBuf::from(&file_name),
+    };
+    let mut writer = factory
+        .create(Box::new(sink.clone()), schema, options)
+        .map_err(|e| e.at_output(&named))?;
+    fill(&mut |batch| writer.write(batch)).map_err(|e| e.at_output(&named))?;
+    let WriteSummary { rows } = writer.finish().map_err(|e| e.at_output(&named))?;
     let (target, bytes, reserve) = {
         let mut state = sink.0.lock().unwrap_or_else(PoisonError::into_inner);
         let target = std::mem::replace(&mut state.target, Target::Memory(Vec::new()));
