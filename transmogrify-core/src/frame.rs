@@ -387,54 +387,112 @@ impl<'a> JsonRecords<'a> {
     }
 }
 
-/// Where the value starting at `start` ends by its brackets and strings alone, as
-/// the streaming file reader finds a record's end, and whether it closes before the
-/// end of `bytes`: a string at its closing quote, an object or array where its
-/// brackets balance, anything else before the next delimiter or whitespace.
+/// Where the value starting at `start` ends ([`ValueEnd`], [`scalar_end`]), and
+/// whether it closes before the end of `bytes`.
 fn balanced_end(bytes: &[u8], start: usize) -> (usize, bool) {
-    let mut i = start;
-    if !matches!(bytes.get(i), Some(b'{' | b'[' | b'"')) {
-        while let Some(&b) = bytes.get(i) {
-            if matches!(
-                b,
-                b',' | b']' | b'}' | b'[' | b'{' | b'"' | b':' | b' ' | b'\t' | b'\n' | b'\r'
-            ) {
-                break;
-            }
-            i += 1;
-        }
-        return (i, true);
+    let rest = bytes.get(start..).unwrap_or_default();
+    if !matches!(rest.first(), Some(b'{' | b'[' | b'"')) {
+        return (start + scalar_end(rest).unwrap_or(rest.len()), true);
     }
-    let mut depth = 0usize;
-    let mut in_string = false;
-    while let Some(&b) = bytes.get(i) {
-        i += 1;
-        if in_string {
+    match ValueEnd::new().scan(rest) {
+        Some(n) => (start + n, true),
+        None => (bytes.len(), false),
+    }
+}
+
+/// Where a JSON value ends, found by its brackets and strings alone (nothing else in
+/// it is checked), over its bytes given in one piece or in several: how the readers
+/// of this workspace find a record's end, so that a record broken inside is passed
+/// over alike whichever of them reads it.
+///
+/// A value starting with `{`, `[` or `"` ends where its brackets balance or its
+/// string closes; any other value is a scalar ([`scalar_end`]).
+///
+/// ```
+/// use transmogrify_core::ValueEnd;
+/// let mut end = ValueEnd::new();
+/// assert_eq!(end.scan(br#"{"a": "}\"", "b": [tru"#), None);
+/// assert_eq!(end.scan(br#"e]}, {"c": 1}"#), Some(3));
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValueEnd {
+    /// Brackets open.
+    depth: u64,
+    in_string: bool,
+    /// The last byte scanned was a backslash inside a string.
+    escaped: bool,
+}
+
+impl ValueEnd {
+    /// For a value whose first byte is the next one scanned.
+    pub fn new() -> Self {
+        ValueEnd::default()
+    }
+
+    /// For what is left of a value of which `depth` brackets are open.
+    pub fn inside(depth: u64) -> Self {
+        ValueEnd {
+            depth,
+            ..ValueEnd::default()
+        }
+    }
+
+    /// Scans the next bytes of the value: `Some(n)` if it ends with `bytes[n - 1]`,
+    /// `None` if it goes on past them.
+    pub fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut i = 0;
+        loop {
+            if self.escaped {
+                // The byte after a backslash, whatever it is, is part of the string.
+                bytes.get(i)?;
+                i += 1;
+                self.escaped = false;
+            }
+            if self.in_string {
+                let at = memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
+                let b = bytes[i + at];
+                i += at + 1;
+                if b == b'\\' {
+                    self.escaped = true;
+                    continue;
+                }
+                self.in_string = false;
+                if self.depth == 0 {
+                    return Some(i);
+                }
+                continue;
+            }
+            let &b = bytes.get(i)?;
+            i += 1;
             match b {
-                b'\\' => i += 1,
-                b'"' => {
-                    in_string = false;
-                    if depth == 0 {
-                        return (i, true);
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    self.depth = self.depth.saturating_sub(1);
+                    if self.depth == 0 {
+                        return Some(i);
                     }
                 }
                 _ => {}
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'{' | b'[' => depth += 1,
-            b'}' | b']' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return (i, true);
-                }
-            }
-            _ => {}
         }
     }
-    (bytes.len(), false)
+}
+
+/// Where a scalar (a number or a literal, well formed or not) ends among `bytes`: at
+/// the first byte that is JSON structure or whitespace; `None` if there is none.
+///
+/// ```
+/// assert_eq!(transmogrify_core::scalar_end(b"tru, 3"), Some(3));
+/// assert_eq!(transmogrify_core::scalar_end(b"12e"), None);
+/// ```
+pub fn scalar_end(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| {
+        matches!(
+            b,
+            b',' | b']' | b'}' | b'[' | b'{' | b'"' | b':' | b' ' | b'\t' | b'\n' | b'\r'
+        )
+    })
 }
 
 impl<'a> Iterator for JsonRecords<'a> {

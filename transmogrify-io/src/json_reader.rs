@@ -16,7 +16,9 @@
 use std::io::Read;
 use std::sync::Arc;
 
-use transmogrify_core::{Position, RecordError, RecordErrorKind, SyntaxError, excerpt};
+use transmogrify_core::{
+    Position, RecordError, RecordErrorKind, SyntaxError, ValueEnd, excerpt, scalar_end,
+};
 
 use crate::error::{Error, Result};
 use crate::input::Input;
@@ -185,8 +187,7 @@ impl JsonReader {
 
     /// Moves past the value at `pos` (which is not whitespace) that sits `depth`
     /// levels down in open containers. False if the input ended first.
-    fn scan_value(&mut self, mut depth: u64) -> Result<bool> {
-        let mut in_str = false;
+    fn scan_value(&mut self, depth: u64) -> Result<bool> {
         if depth == 0 {
             match self.peek()? {
                 None => return Ok(false),
@@ -194,57 +195,32 @@ impl JsonReader {
                 Some(_) => return self.scan_scalar(),
             }
         }
+        let mut end = ValueEnd::inside(depth);
         loop {
             if self.pos >= self.buf.len() && !self.fill()? {
                 return Ok(false);
             }
-            if in_str {
-                match memchr::memchr2(b'"', b'\\', &self.buf[self.pos..]) {
-                    None => self.pos = self.buf.len(),
-                    Some(i) => {
-                        let b = self.buf[self.pos + i];
-                        self.pos += i + 1;
-                        if b == b'\\' {
-                            if self.pos >= self.buf.len() && !self.fill()? {
-                                return Ok(false);
-                            }
-                            self.pos += 1;
-                        } else {
-                            in_str = false;
-                            if depth == 0 {
-                                return Ok(true);
-                            }
-                        }
-                    }
+            match end.scan(&self.buf[self.pos..]) {
+                Some(n) => {
+                    self.pos += n;
+                    return Ok(true);
                 }
-            } else {
-                let b = self.buf[self.pos];
-                self.pos += 1;
-                match b {
-                    b'"' => in_str = true,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            return Ok(true);
-                        }
-                    }
-                    _ => {}
-                }
+                None => self.pos = self.buf.len(),
             }
         }
     }
 
     fn scan_scalar(&mut self) -> Result<bool> {
         loop {
-            match self.peek()? {
-                None => return Ok(true),
-                Some(
-                    b',' | b']' | b'}' | b'[' | b'{' | b'"' | b':' | b' ' | b'\t' | b'\n' | b'\r',
-                ) => {
+            if self.pos >= self.buf.len() && !self.fill()? {
+                return Ok(true);
+            }
+            match scalar_end(&self.buf[self.pos..]) {
+                Some(n) => {
+                    self.pos += n;
                     return Ok(true);
                 }
-                Some(_) => self.pos += 1,
+                None => self.pos = self.buf.len(),
             }
         }
     }

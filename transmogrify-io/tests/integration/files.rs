@@ -19,17 +19,22 @@ fn lines() -> String {
         .collect()
 }
 
+/// Skip mode, positional ids, a fixed extraction time.
+fn skip_processor() -> Result<Processor, Box<dyn std::error::Error>> {
+    let config = ProcessorConfig::builder()
+        .with_on_error(ErrorMode::Skip)
+        .with_id_strategy(transmogrify_core::IdStrategy::Positional)
+        .with_extract_time(Some(0))
+        .build()?;
+    Ok(Processor::new(config))
+}
+
 #[test]
 fn chunked_processing_gives_the_tables_of_the_whole_file_in_parts() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("events.jsonl");
     std::fs::write(&path, lines())?;
-    let skip = ProcessorConfig::builder()
-        .with_on_error(ErrorMode::Skip)
-        .with_id_strategy(transmogrify_core::IdStrategy::Positional)
-        .with_extract_time(Some(0))
-        .build()?;
-    let processor = Processor::new(skip);
+    let processor = skip_processor()?;
     let whole = processor.process_file(&path, "events")?;
     assert_eq!(whole.num_rows("main"), Some(23));
     for chunk_size in [1, 2, 7, 25, 1000] {
@@ -84,12 +89,7 @@ fn chunked_processing_gives_the_tables_of_the_whole_file_in_parts() -> TestResul
 fn a_broken_array_element_is_skipped_alike_in_memory_and_from_a_file() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("broken.json");
-    let skip = ProcessorConfig::builder()
-        .with_on_error(ErrorMode::Skip)
-        .with_id_strategy(transmogrify_core::IdStrategy::Positional)
-        .with_extract_time(Some(0))
-        .build()?;
-    let processor = Processor::new(skip);
+    let processor = skip_processor()?;
     let texts = [
         "[{\"a\":1},\n {\"a\": tru, \"s\": \"]}\\\"\"},\n {\"a\": 3 \"b\": 3},\n {\"a\":4}, 5x, {\"a\":6}]",
         "[{\"a\":1}, {\"a\": [2, {\"b\": 3}",
