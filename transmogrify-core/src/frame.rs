@@ -254,17 +254,15 @@ impl<'a> JsonRecords<'a> {
             )
         {
             // Not an object: the engine refuses it, whatever it holds, as it refuses
-            // it from the file readers, which end it where its brackets and strings
-            // close (or the end of the text, which then ends the array).
-            let (end, closed) = balanced_end(self.bytes, start);
-            self.record_start = start;
-            self.parser.set_pos(end);
-            let pos = self.position_of(start);
-            self.ordinal += 1;
-            if !closed {
-                self.state = State::Done;
+            // it from the other readers, which find its end by its strings and
+            // brackets (where they do not tell, its parse below names the error).
+            if let Some(len) = extent_at(self.bytes, start) {
+                self.record_start = start;
+                self.parser.set_pos(start + len);
+                let pos = self.position_of(start);
+                self.ordinal += 1;
+                return Ok(Some((&self.bytes[start..start + len], pos)));
             }
-            return Ok(Some((&self.bytes[start..end], pos)));
         }
         self.splitting = Some(self.state);
         let record = self.record()?;
@@ -336,12 +334,12 @@ impl<'a> JsonRecords<'a> {
     /// it, so that splitting can go on; the bad record keeps its ordinal.
     ///
     /// In a stream of values (JSONL, concatenated objects) the record ends at the end
-    /// of its line. Inside an array an element ends where its brackets and strings
-    /// close, as the file readers of `transmogrify-io` find it: the array then goes on
-    /// from there (an element cut short by the end of the text is the last).
-    /// `None` where the error is not inside a record (a missing comma between two
-    /// elements, text after the array): what follows cannot be told apart, and
-    /// splitting stays over.
+    /// of its line. Inside an array an element ends where its strings and brackets
+    /// say ([`ValueExtent`]), as the other readers find it, and the array goes on
+    /// from there. `None` where they do not tell (brackets that do not match, the
+    /// end of the text inside the element), or where the error is not inside a
+    /// record (a missing comma between two elements, text after the array): what
+    /// follows cannot be told apart, and splitting stays over.
     ///
     /// ```
     /// use transmogrify_core::JsonRecords;
@@ -362,18 +360,16 @@ impl<'a> JsonRecords<'a> {
     pub fn recover(&mut self) -> Option<&'a [u8]> {
         if let Some(next) = self.failed_in_element.take() {
             let start = self.record_start;
-            // No value where one should start: nothing tells where to go on.
-            if matches!(
-                self.bytes.get(start),
-                None | Some(b',' | b']' | b'}' | b':')
-            ) {
+            // No value where one should start, or one whose strings and brackets do
+            // not tell where it ends: nothing tells where to go on.
+            if matches!(self.bytes.get(start), Some(b',' | b']' | b'}' | b':')) {
                 return None;
             }
-            let (end, closed) = balanced_end(self.bytes, start);
+            let end = start + extent_at(self.bytes, start)?;
             let raw = self.bytes.get(start..end)?;
             self.parser.set_pos(end);
             self.ordinal += 1;
-            self.state = if closed { next } else { State::Done };
+            self.state = next;
             return Some(raw);
         }
         let at = self.failed_in_stream.take()?;
@@ -387,112 +383,206 @@ impl<'a> JsonRecords<'a> {
     }
 }
 
-/// Where the value starting at `start` ends ([`ValueEnd`], [`scalar_end`]), and
-/// whether it closes before the end of `bytes`.
-fn balanced_end(bytes: &[u8], start: usize) -> (usize, bool) {
-    let rest = bytes.get(start..).unwrap_or_default();
-    if !matches!(rest.first(), Some(b'{' | b'[' | b'"')) {
-        return (start + scalar_end(rest).unwrap_or(rest.len()), true);
-    }
-    match ValueEnd::new().scan(rest) {
-        Some(n) => (start + n, true),
-        None => (bytes.len(), false),
+/// How far the value starting at `start` reaches ([`ValueExtent`], the end of `bytes`
+/// being the end of the input): its length, or `None` where its strings and
+/// brackets do not tell.
+fn extent_at(bytes: &[u8], start: usize) -> Option<usize> {
+    match ValueExtent::new().scan(bytes.get(start..).unwrap_or_default(), true) {
+        Extent::Found(len) => Some(len),
+        Extent::More | Extent::Check => None,
     }
 }
 
-/// Where a JSON value ends, found by its brackets and strings alone (nothing else in
-/// it is checked), over its bytes given in one piece or in several: how the readers
-/// of this workspace find a record's end, so that a record broken inside is passed
-/// over alike whichever of them reads it.
+/// How far a JSON value reaches, judged by its strings and brackets alone, as a valid
+/// value's would be: what lies between them is not checked. The readers of this
+/// workspace find each record's end this way, whether the input is read from a file,
+/// a stream or memory, so that a record broken inside is a bad record alike for them
+/// all, and input whose structure breaks ends alike for them all.
 ///
-/// A value starting with `{`, `[` or `"` ends where its brackets balance or its
-/// string closes; any other value is a scalar ([`scalar_end`]).
+/// A value is a string (to its closing quote), an object or array (to the bracket
+/// that closes it: each `}` or `]` must close the bracket opened last), or a run of
+/// the bytes numbers and literals are made of (`-12.5e3`, `true`, or `tru`). Where
+/// these do not tell (brackets that do not match, a value that starts with another
+/// byte, the input's end inside a string or brackets) the value must be parsed to
+/// name what is wrong: [`Extent::Check`].
+///
+/// The value's bytes may come in pieces, each [`scan`](Self::scan)ned on from where
+/// the one before ended.
 ///
 /// ```
-/// use transmogrify_core::ValueEnd;
-/// let mut end = ValueEnd::new();
-/// assert_eq!(end.scan(br#"{"a": "}\"", "b": [tru"#), None);
-/// assert_eq!(end.scan(br#"e]}, {"c": 1}"#), Some(3));
+/// use transmogrify_core::{Extent, ValueExtent};
+/// let mut extent = ValueExtent::new();
+/// assert_eq!(extent.scan(br#"{"a": "}\"", "b": [tru"#, false), Extent::More);
+/// assert_eq!(extent.scan(br#"e]}, {"c": 1}"#, false), Extent::Found(3));
+/// let mut extent = ValueExtent::new();
+/// assert_eq!(extent.scan(br#"{"a": [1, 2}, {"b": 3}]"#, false), Extent::Check);
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ValueEnd {
-    /// Brackets open.
-    depth: u64,
-    in_string: bool,
-    /// The last byte scanned was a backslash inside a string.
-    escaped: bool,
+#[derive(Debug, Clone, Default)]
+pub struct ValueExtent {
+    /// The closing brackets expected, the innermost last.
+    closers: Vec<u8>,
+    /// What is being scanned.
+    mode: ExtentMode,
+    /// Where the last piece had a closing bracket that does not match, and the one
+    /// expected there.
+    mismatch: Option<(usize, u8)>,
 }
 
-impl ValueEnd {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ExtentMode {
+    /// Nothing yet: the value's first byte comes next.
+    #[default]
+    Start,
+    /// Between the strings of an object or array.
+    Brackets,
+    /// Inside a string; `escaped` after a backslash.
+    String { escaped: bool },
+    /// A number or a literal.
+    Token,
+}
+
+/// How far a value reaches, as far as [`ValueExtent::scan`] can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Extent {
+    /// It ends after this many bytes of the piece scanned.
+    Found(usize),
+    /// It goes on past the piece.
+    More,
+    /// Its strings and brackets do not tell where it ends: it needs a parse.
+    Check,
+}
+
+/// Whether `b` can be part of a number or a literal (`true`, `-1.5e3`).
+fn token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+}
+
+impl ValueExtent {
     /// For a value whose first byte is the next one scanned.
     pub fn new() -> Self {
-        ValueEnd::default()
+        ValueExtent::default()
     }
 
-    /// For what is left of a value of which `depth` brackets are open.
-    pub fn inside(depth: u64) -> Self {
-        ValueEnd {
-            depth,
-            ..ValueEnd::default()
+    /// For the rest of `open` objects whose first bytes were scanned already (the
+    /// objects around a picked array, once the array is read).
+    pub fn inside_objects(open: usize) -> Self {
+        ValueExtent {
+            closers: vec![b'}'; open],
+            mode: ExtentMode::Brackets,
+            mismatch: None,
         }
     }
 
-    /// Scans the next bytes of the value: `Some(n)` if it ends with `bytes[n - 1]`,
-    /// `None` if it goes on past them.
-    pub fn scan(&mut self, bytes: &[u8]) -> Option<usize> {
+    /// Makes this scanner ready for another value (keeping its scratch space).
+    pub fn reset(&mut self) {
+        self.closers.clear();
+        self.mode = ExtentMode::Start;
+        self.mismatch = None;
+    }
+
+    /// After [`Extent::Check`]: where in the piece scanned a closing bracket does not
+    /// match, and the closing bracket expected there (`None` where the value starts
+    /// with a byte no value starts with, or the input ended inside it).
+    pub fn mismatch(&self) -> Option<(usize, u8)> {
+        self.mismatch
+    }
+
+    /// Scans `piece`, the next bytes of the value; `eof`: none follow it.
+    pub fn scan(&mut self, piece: &[u8], eof: bool) -> Extent {
+        let short = if eof { Extent::Check } else { Extent::More };
         let mut i = 0;
-        loop {
-            if self.escaped {
-                // The byte after a backslash, whatever it is, is part of the string.
-                bytes.get(i)?;
-                i += 1;
-                self.escaped = false;
-            }
-            if self.in_string {
-                let at = memchr::memchr2(b'"', b'\\', bytes.get(i..)?)?;
-                let b = bytes[i + at];
-                i += at + 1;
-                if b == b'\\' {
-                    self.escaped = true;
-                    continue;
+        if self.mode == ExtentMode::Start {
+            match piece.first() {
+                None => return short,
+                Some(b'"') => self.mode = ExtentMode::String { escaped: false },
+                Some(b'{') => {
+                    self.closers.push(b'}');
+                    self.mode = ExtentMode::Brackets;
                 }
-                self.in_string = false;
-                if self.depth == 0 {
-                    return Some(i);
+                Some(b'[') => {
+                    self.closers.push(b']');
+                    self.mode = ExtentMode::Brackets;
                 }
-                continue;
+                Some(&b) if token_byte(b) => self.mode = ExtentMode::Token,
+                Some(_) => return Extent::Check,
             }
-            let &b = bytes.get(i)?;
+            i = 1;
+        }
+        match self.mode {
+            ExtentMode::Start | ExtentMode::Brackets => {}
+            ExtentMode::Token => {
+                return match piece[i..].iter().position(|&b| !token_byte(b)) {
+                    Some(len) => Extent::Found(i + len),
+                    None if eof => Extent::Found(piece.len()),
+                    None => Extent::More,
+                };
+            }
+            ExtentMode::String { escaped } => match string_rest(piece, i, escaped) {
+                Ok(end) if self.closers.is_empty() => return Extent::Found(end),
+                Ok(end) => {
+                    i = end;
+                    self.mode = ExtentMode::Brackets;
+                }
+                Err(escaped) => {
+                    self.mode = ExtentMode::String { escaped };
+                    return short;
+                }
+            },
+        }
+        while let Some(&b) = piece.get(i) {
             i += 1;
             match b {
-                b'"' => self.in_string = true,
-                b'{' | b'[' => self.depth += 1,
-                b'}' | b']' => {
-                    self.depth = self.depth.saturating_sub(1);
-                    if self.depth == 0 {
-                        return Some(i);
+                b'"' => match string_rest(piece, i, false) {
+                    Ok(end) => i = end,
+                    Err(escaped) => {
+                        self.mode = ExtentMode::String { escaped };
+                        return short;
                     }
-                }
+                },
+                b'{' => self.closers.push(b'}'),
+                b'[' => self.closers.push(b']'),
+                b'}' | b']' => match self.closers.pop() {
+                    Some(closer) if closer == b => {
+                        if self.closers.is_empty() {
+                            return Extent::Found(i);
+                        }
+                    }
+                    Some(closer) => {
+                        self.mismatch = Some((i - 1, closer));
+                        return Extent::Check;
+                    }
+                    None => return Extent::Check,
+                },
                 _ => {}
             }
         }
+        short
     }
 }
 
-/// Where a scalar (a number or a literal, well formed or not) ends among `bytes`: at
-/// the first byte that is JSON structure or whitespace; `None` if there is none.
-///
-/// ```
-/// assert_eq!(transmogrify_core::scalar_end(b"tru, 3"), Some(3));
-/// assert_eq!(transmogrify_core::scalar_end(b"12e"), None);
-/// ```
-pub fn scalar_end(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|b| {
-        matches!(
-            b,
-            b',' | b']' | b'}' | b'[' | b'{' | b'"' | b':' | b' ' | b'\t' | b'\n' | b'\r'
-        )
-    })
+/// Where the string whose contents go on at `from` in `piece` ends (after a
+/// backslash just before `from` if `escaped`): the index after its closing quote, or,
+/// if the piece ends first, whether it ends right after a backslash.
+fn string_rest(piece: &[u8], mut from: usize, escaped: bool) -> Result<usize, bool> {
+    if escaped {
+        if from >= piece.len() {
+            return Err(true);
+        }
+        from += 1;
+    }
+    loop {
+        let Some(k) = memchr::memchr2(b'"', b'\\', &piece[from..]) else {
+            return Err(false);
+        };
+        if piece[from + k] == b'"' {
+            return Ok(from + k + 1);
+        }
+        // A backslash escapes the byte after it.
+        from += k + 2;
+        if from > piece.len() {
+            return Err(true);
+        }
+    }
 }
 
 impl<'a> Iterator for JsonRecords<'a> {
@@ -510,6 +600,64 @@ impl<'a> Iterator for JsonRecords<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_are_measured_by_their_strings_and_brackets() {
+        use Extent::{Check, Found, More};
+        for (text, eof, want) in [
+            (r#"{"a":"]}\"[{"}, {"b":1}"#, false, Found(14)),
+            (r#"[1,[2,{"c":[]}]],3"#, false, Found(16)),
+            (r#""x\\",1"#, false, Found(5)),
+            ("-12.5e+3, 4", false, Found(8)),
+            ("tru}", false, Found(3)),
+            // Not checked here: the value's own parse finds what is wrong inside.
+            (r#"{"a": tru, "b": 1e999999, "c": "\q"}"#, false, Found(36)),
+            // Cut short by the read, or by the end of the input.
+            (r#"{"a":[1,2"#, false, More),
+            (r#"{"a":[1,2"#, true, Check),
+            (r#"{"a":"x\"#, false, More),
+            ("12", false, More),
+            ("12", true, Found(2)),
+            ("", false, More),
+            // Brackets that do not match, or no value at all: parsed to name the error.
+            (r#"{"a":[1,2}, {"b":1}]"#, false, Check),
+            (",1", false, Check),
+            ("]", true, Check),
+            ("#1", false, Check),
+        ] {
+            assert_eq!(
+                ValueExtent::new().scan(text.as_bytes(), eof),
+                want,
+                "{text:?}"
+            );
+            // In pieces of every size, each scanned on from the one before.
+            for size in 1..=text.len().max(1) {
+                let mut extent = ValueExtent::new();
+                let mut seen = 0;
+                let mut got = More;
+                for (i, piece) in text.as_bytes().chunks(size).enumerate() {
+                    let last = (i + 1) * size >= text.len();
+                    got = match extent.scan(piece, eof && last) {
+                        Found(n) => Found(seen + n),
+                        other => other,
+                    };
+                    seen += piece.len();
+                    if got != More {
+                        break;
+                    }
+                }
+                if text.is_empty() {
+                    got = extent.scan(b"", eof);
+                }
+                assert_eq!(got, want, "{text:?} in pieces of {size}");
+            }
+        }
+        let mut extent = ValueExtent::new();
+        assert_eq!(extent.scan(br#"{"a": [1}"#, false), Check);
+        assert_eq!(extent.mismatch(), Some((8, b']')));
+        let mut rest = ValueExtent::inside_objects(2);
+        assert_eq!(rest.scan(br#", "b": {"c": "}"}}} x"#, false), Found(19));
+    }
     use crate::error::SyntaxError;
 
     fn split(text: &str) -> Vec<Result<(String, u64, u64, u64), String>> {

@@ -86,9 +86,10 @@ impl Processor {
     ///
     /// In skip mode a broken record is recorded and the next one read: in a stream of
     /// objects (JSONL) from the next line, in a top-level array from where the broken
-    /// element's brackets and strings close (as the file readers of
-    /// `transmogrify-io` do). A syntax error between records (a missing comma, text
-    /// after the array) still ends the text.
+    /// element ends by its strings and brackets ([`ValueExtent`](crate::ValueExtent)),
+    /// as every reader of this workspace finds it. Where they do not tell (brackets
+    /// that do not match, the text's end inside the element), and between records (a
+    /// missing comma, text after the array), the error ends the text.
     pub fn process(&self, json: &[u8], entity_name: &str) -> Result<ProcessingResult> {
         self.process_at(json, entity_name, 0)
     }

@@ -1,10 +1,12 @@
 //! Streaming JSON reader: a top-level array element by element, one object, or
 //! concatenated values, optionally below a `path` of a wrapper object.
 //!
-//! The reader only finds where each record starts and ends (brackets and strings);
-//! validating and flattening a record is the engine's job, so a malformed record is
-//! reported by the engine with its exact position. Only structure between records
-//! (a missing comma, text after the array) is reported here. Positions follow
+//! The reader only finds where each record starts and ends, by its strings and
+//! brackets ([`ValueExtent`], as the executors' planner and the in-memory splitter
+//! find it); validating and flattening a record is the engine's job, so a malformed
+//! record is reported by the engine with its exact position. Only structure between
+//! records (a missing comma, text after the array), and a record whose strings and
+//! brackets do not tell where it ends, end the input here. Positions follow
 //! [`JsonRecords`](transmogrify_core::JsonRecords): the same input gives the same
 //! positions, without holding more than one record and a read buffer in memory.
 
@@ -17,7 +19,7 @@ use std::io::Read;
 use std::sync::Arc;
 
 use transmogrify_core::{
-    Position, RecordError, RecordErrorKind, SyntaxError, ValueEnd, excerpt, scalar_end,
+    Extent, JsonRecords, Position, RecordError, RecordErrorKind, SyntaxError, ValueExtent, excerpt,
 };
 
 use crate::error::{Error, Result};
@@ -44,6 +46,19 @@ enum State {
     },
     Trailer,
     Done,
+}
+
+/// How far [`JsonReader::scan_value`] got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scanned {
+    /// To the value's end.
+    Whole,
+    /// To the end of the input, inside the value.
+    Ended,
+    /// To a closing bracket that does not match: not the one given.
+    Mismatch(u8),
+    /// Nowhere: no value starts with the byte there.
+    NoValue,
 }
 
 /// Reads JSON records from an [`Input`] in bounded memory.
@@ -185,43 +200,55 @@ impl JsonReader {
         }
     }
 
-    /// Moves past the value at `pos` (which is not whitespace) that sits `depth`
-    /// levels down in open containers. False if the input ended first.
-    fn scan_value(&mut self, depth: u64) -> Result<bool> {
-        if depth == 0 {
-            match self.peek()? {
-                None => return Ok(false),
-                Some(b'{' | b'[' | b'"') => {}
-                Some(_) => return self.scan_scalar(),
-            }
-        }
-        let mut end = ValueEnd::inside(depth);
+    /// Moves past the value at `pos` (which is not whitespace), or what is left of
+    /// one, as far as `extent` finds it reaches ([`ValueExtent`]).
+    fn scan_value(&mut self, mut extent: ValueExtent) -> Result<Scanned> {
+        // No value starts with any other byte (its parse names it).
+        let starts_value = self.buf.get(self.pos).is_some_and(|&b| {
+            matches!(b, b'{' | b'[' | b'"' | b'+' | b'-' | b'.') || b.is_ascii_alphanumeric()
+        });
         loop {
             if self.pos >= self.buf.len() && !self.fill()? {
-                return Ok(false);
+                return Ok(match extent.scan(&[], true) {
+                    Extent::Found(_) => Scanned::Whole,
+                    Extent::More | Extent::Check => Scanned::Ended,
+                });
             }
-            match end.scan(&self.buf[self.pos..]) {
-                Some(n) => {
+            let at = self.pos;
+            match extent.scan(&self.buf[at..], self.eof) {
+                Extent::Found(n) => {
                     self.pos += n;
-                    return Ok(true);
+                    return Ok(Scanned::Whole);
                 }
-                None => self.pos = self.buf.len(),
+                Extent::More => self.pos = self.buf.len(),
+                Extent::Check => {
+                    return Ok(match extent.mismatch() {
+                        Some((k, closer)) => {
+                            self.pos = at + k;
+                            Scanned::Mismatch(closer)
+                        }
+                        None if !starts_value => Scanned::NoValue,
+                        None => {
+                            self.pos = self.buf.len();
+                            Scanned::Ended
+                        }
+                    });
+                }
             }
         }
     }
 
-    fn scan_scalar(&mut self) -> Result<bool> {
-        loop {
-            if self.pos >= self.buf.len() && !self.fill()? {
-                return Ok(true);
-            }
-            match scalar_end(&self.buf[self.pos..]) {
-                Some(n) => {
-                    self.pos += n;
-                    return Ok(true);
-                }
-                None => self.pos = self.buf.len(),
-            }
+    /// The error of a value that [`scan_value`](Self::scan_value) could not measure
+    /// (`scanned`), outside the records: where it went wrong, `expected` naming
+    /// what should have come at the end of the input.
+    fn unmeasured(&mut self, scanned: Scanned, expected: &'static str) -> Result<()> {
+        let found = self.buf.get(self.pos).copied();
+        match scanned {
+            Scanned::Whole => Ok(()),
+            Scanned::Ended => self.unexpected(None, expected),
+            Scanned::NoValue => self.unexpected(found, "a JSON value"),
+            Scanned::Mismatch(b'}') => self.unexpected(found, "'}'"),
+            Scanned::Mismatch(_) => self.unexpected(found, "']'"),
         }
     }
 
@@ -263,7 +290,9 @@ impl JsonReader {
     }
 
     /// Scans one record at `pos` and adds it to the batch; `next` is the state after
-    /// it (unless the input ended inside it).
+    /// it. A record whose strings and brackets do not tell where it ends (they do
+    /// not match, or the input ends inside it) ends the input with the error its
+    /// parse finds, as the planner of `transmogrify-parallel` does.
     fn record(&mut self, next: State) -> Result<()> {
         let start = self.pos;
         if let Some(b @ (b',' | b']' | b'}' | b':')) = self.buf.get(start).copied() {
@@ -271,9 +300,16 @@ impl JsonReader {
         }
         let position = self.position(start);
         self.keep = Some(start);
-        let complete = self.scan_value(0)?;
+        let scanned = self.scan_value(ValueExtent::new())?;
         let start = self.keep.take().unwrap_or(0);
-        if let Some(prefix) = self.oversize.take() {
+        let oversize = self.oversize.take();
+        if scanned != Scanned::Whole {
+            return match oversize {
+                None => self.unreadable(start, position, scanned),
+                Some(_) => self.unmeasured(scanned, "the end of the record"),
+            };
+        }
+        if let Some(prefix) = oversize {
             let size = self.base + self.pos as u64 - position.byte_offset;
             self.batcher.batch.push_too_large(
                 &self.source,
@@ -288,10 +324,19 @@ impl JsonReader {
                 .push_record(&self.buf[start..self.pos], position);
         }
         self.ordinal += 1;
-        // A record cut short by the end of the input is handed on as it is: the
-        // engine reports exactly where it ends.
-        self.state = if complete { next } else { State::Done };
+        self.state = next;
         Ok(())
+    }
+
+    /// Ends the input with the error of the record at `start` (at `position`) that
+    /// [`scan_value`](Self::scan_value) could not measure: the one its parse finds.
+    fn unreadable(&mut self, start: usize, position: Position, scanned: Scanned) -> Result<()> {
+        let parsed = JsonRecords::values(&self.buf[start..], &self.source, position).next();
+        if let Some(Err(error)) = parsed {
+            self.state = State::Done;
+            return Err(Error::Core(error.into()));
+        }
+        self.unmeasured(scanned, "the end of the record")
     }
 
     /// Advances the state machine; false once the input is done.
@@ -366,10 +411,9 @@ impl JsonReader {
                 }
             }
             State::AfterArray { open } => {
-                if self.scan_value(open as u64)? {
-                    self.state = State::Trailer;
-                } else {
-                    self.unexpected(None, "'}'")?;
+                match self.scan_value(ValueExtent::inside_objects(open))? {
+                    Scanned::Whole => self.state = State::Trailer,
+                    other => self.unmeasured(other, "'}'")?,
                 }
             }
             State::Trailer => match self.skip_ws()? {
@@ -413,12 +457,12 @@ impl JsonReader {
         }
         let key_start = self.pos;
         self.keep = Some(key_start);
-        let complete = self.scan_value(0)?;
+        let scanned = self.scan_value(ValueExtent::new())?;
         let key_start = self.keep.take().unwrap_or(0);
         if self.oversize.take().is_some() {
             return Err(self.path_not_found("a key is larger than the record size limit".into()));
         }
-        if !complete {
+        if scanned != Scanned::Whole {
             return self.unexpected(None, "'\"'");
         }
         let key: Option<String> = serde_json::from_slice(&self.buf[key_start..self.pos]).ok();
@@ -428,8 +472,12 @@ impl JsonReader {
         }
         let value = self.skip_ws()?;
         if key.as_deref() != Some(wanted.as_str()) {
-            if value.is_none() || !self.scan_value(0)? {
+            if value.is_none() {
                 return self.unexpected(None, "a JSON value");
+            }
+            let scanned = self.scan_value(ValueExtent::new())?;
+            if scanned != Scanned::Whole {
+                return self.unmeasured(scanned, "the end of a value");
             }
             self.state = State::Navigate {
                 level,

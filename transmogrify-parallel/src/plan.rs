@@ -18,7 +18,9 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use transmogrify_core::{JsonLines, JsonRecords, Position, RecordErrorKind, SyntaxError};
+use transmogrify_core::{
+    Extent, JsonLines, JsonRecords, Position, RecordErrorKind, SyntaxError, ValueExtent,
+};
 
 use crate::error::{Error, Result};
 
@@ -412,82 +414,6 @@ pub(crate) struct Scanned {
     pub(crate) end: u64,
 }
 
-/// How far a JSON value at the start of some bytes reaches ([`value_extent`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Extent {
-    /// It ends after this many bytes.
-    Found(usize),
-    /// It goes on past the bytes read so far.
-    More,
-    /// Its strings and brackets do not tell: it needs a parse.
-    Check,
-}
-
-/// Whether `b` can be part of a number or a literal (`true`, `-1.5e3`).
-fn token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
-}
-
-/// The end of the string whose contents start at `from` (after its quote).
-fn string_end(bytes: &[u8], mut from: usize) -> Option<usize> {
-    loop {
-        let k = memchr::memchr2(b'"', b'\\', bytes.get(from..)?)?;
-        if bytes.get(from + k) == Some(&b'"') {
-            return Some(from + k + 1);
-        }
-        // A backslash escapes the byte after it.
-        from += k + 2;
-    }
-}
-
-/// How far the JSON value at the start of `bytes` reaches, judged by its strings and
-/// brackets alone, as a valid value's would be: what lies between them is not
-/// checked. `eof`: no more bytes follow. `brackets` is scratch space.
-fn value_extent(bytes: &[u8], eof: bool, brackets: &mut Vec<u8>) -> Extent {
-    let short = if eof { Extent::Check } else { Extent::More };
-    match bytes.first() {
-        None => short,
-        Some(b'"') => string_end(bytes, 1).map_or(short, Extent::Found),
-        Some(b'{' | b'[') => {
-            brackets.clear();
-            let mut i = 0;
-            while let Some(&b) = bytes.get(i) {
-                match b {
-                    b'"' => match string_end(bytes, i + 1) {
-                        Some(end) => {
-                            i = end;
-                            continue;
-                        }
-                        None => return short,
-                    },
-                    b'{' => brackets.push(b'}'),
-                    b'[' => brackets.push(b']'),
-                    b'}' | b']' => {
-                        if brackets.pop() != Some(b) {
-                            return Extent::Check;
-                        }
-                        if brackets.is_empty() {
-                            return Extent::Found(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            short
-        }
-        Some(&b) if token_byte(b) => {
-            let len = bytes.iter().position(|&b| !token_byte(b));
-            match len {
-                Some(len) => Extent::Found(len),
-                None if eof => Extent::Found(bytes.len()),
-                None => Extent::More,
-            }
-        }
-        Some(_) => Extent::Check,
-    }
-}
-
 /// Reads a stream once and cuts it into inline chunks of whole records.
 pub(crate) struct Scanner<R> {
     reader: R,
@@ -507,8 +433,9 @@ pub(crate) struct Scanner<R> {
     /// The error that ended the input, held back while the records before it go out
     /// as a chunk of their own.
     deferred: Option<Error>,
-    /// The open brackets of the value being measured ([`value_extent`]).
-    brackets: Vec<u8>,
+    /// Measures each value ([`ValueExtent`]), its scratch space kept from value to
+    /// value.
+    extent: ValueExtent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -540,7 +467,7 @@ impl<R: Read> Scanner<R> {
             records_seen: 0,
             block: READ_BLOCK,
             deferred: None,
-            brackets: Vec::new(),
+            extent: ValueExtent::new(),
         }
     }
 
@@ -775,7 +702,8 @@ impl<R: Read> Scanner<R> {
             // not parsed twice. Where the brackets do not tell (they do not match, or
             // the input ends first), the value is parsed here, to name the error that
             // ends the input.
-            let measured = match value_extent(&self.buf[at..], self.eof, &mut self.brackets) {
+            self.extent.reset();
+            let measured = match self.extent.scan(&self.buf[at..], self.eof) {
                 Extent::Found(len) => Some(len),
                 Extent::More => {
                     let grow = self.buf.len().max(self.block);
@@ -984,35 +912,6 @@ mod tests {
                 ("{\"a\":3}".to_string(), 1, 0, 23),
             ]
         );
-    }
-
-    #[test]
-    fn elements_are_measured_by_their_strings_and_brackets() {
-        let mut scratch = Vec::new();
-        let mut extent = |text: &str, eof| value_extent(text.as_bytes(), eof, &mut scratch);
-        use Extent::{Check, Found, More};
-        for (text, eof, want) in [
-            (r#"{"a":"]}\"[{"}, {"b":1}"#, false, Found(14)),
-            (r#"[1,[2,{"c":[]}]],3"#, false, Found(16)),
-            (r#""x\\",1"#, false, Found(5)),
-            ("-12.5e+3, 4", false, Found(8)),
-            ("tru}", false, Found(3)),
-            // Not checked here: the element's own parse finds what is wrong inside.
-            (r#"{"a": tru, "b": 1e999999, "c": "\q"}"#, false, Found(36)),
-            // Cut short by the read, or by the end of the input.
-            (r#"{"a":[1,2"#, false, More),
-            (r#"{"a":[1,2"#, true, Check),
-            (r#"{"a":"x\"#, false, More),
-            ("12", false, More),
-            ("12", true, Found(2)),
-            ("", false, More),
-            // Brackets that do not match, or no value at all: parsed to name the error.
-            (r#"{"a":[1,2}, {"b":1}]"#, false, Check),
-            (",1", false, Check),
-            ("]", true, Check),
-        ] {
-            assert_eq!(extent(text, eof), want, "{text:?}");
-        }
     }
 
     #[test]

@@ -267,11 +267,29 @@ fn skip_mode_goes_on_after_a_broken_element_of_an_in_memory_array() -> TestResul
             (4, 11, 62, 4, "5x"),
         ]
     );
-    // An element cut short by the end of the text is the last one.
-    let r = p.process(b"[{\"a\":1}, {\"a\": [2, {\"b\": 3}", "t")?;
-    assert_tables(&render(&r)?, "# t\na\n1");
-    assert_eq!(r.errors().len(), 1);
-    // Between elements nothing tells where the next one starts: the text ends there.
+    // Where the strings and brackets do not tell where an element ends (the text
+    // ends inside it, its brackets do not match), nor between elements, does
+    // anything tell where the next one starts: the text ends there, with the error.
+    let err = p
+        .process(b"[{\"a\":1}, {\"a\": [2, {\"b\": 3}", "t")
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some(
+            "<input>: line 1, column 29 (byte 28, record 1): invalid JSON: unexpected end of input, expected ',' or ']' near `, {\"a\": [2, {\"b\": 3}`"
+        )
+    );
+    let err = p
+        .process(b"[{\"a\":1}, {\"a\": [1, 2}, {\"b\": 3}]", "t")
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains(
+            "line 1, column 22 (byte 21, record 1): invalid JSON: expected ',' or ']', found '}'"
+        )),
+        "{err:?}"
+    );
     for broken in [
         &b"[{\"a\":1} {\"a\":2}]"[..],
         b"[{\"a\":1},,{\"a\":2}]",
