@@ -1,7 +1,8 @@
-//! The same broken JSON arrays read every way there is: chunked by the executors,
-//! streamed by `transmogrify-io`'s reader (from the file, or as the array a JSON path
-//! picks in a wrapper object), and split in memory. Every way keeps the same records,
-//! passes over the same bad ones, and stops at the same error.
+//! The same broken JSON read every way there is: chunked by the executors, streamed
+//! by `transmogrify-io`'s reader (from the file, or as the array a JSON path picks in
+//! a wrapper object), and split in memory; JSON arrays, and streams of values that
+//! read as JSONL or as JSON. Every way keeps the same records, passes over the same
+//! bad ones, and stops at the same error.
 
 use std::path::Path;
 
@@ -129,6 +130,42 @@ fn every_way(
     Ok(outcomes)
 }
 
+/// `text` read every way that tells its format by its content, as from a file whose
+/// name does not say it: the executors, `process_file`, and in memory.
+fn every_way_by_content(
+    processor: &Processor,
+    dir: &Path,
+    text: &str,
+) -> Result<Vec<(&'static str, Outcome)>, Box<dyn std::error::Error>> {
+    let file = dir.join("records");
+    std::fs::write(&file, text)?;
+    let mut outcomes = Vec::new();
+    for (way, threads) in [("one thread", 0), ("two threads", 2)] {
+        let job = Job::new(processor.clone(), "t", vec![Input::detect(&file)?])
+            .with_chunking(Chunking::bytes(24));
+        let run = match threads {
+            0 => SequentialExecutor.run_to_result(&job),
+            n => ThreadExecutor::new(n).run_to_result(&job),
+        };
+        outcomes.push((way, ran(run, text)?));
+    }
+    outcomes.push((
+        "process_file",
+        match processor.process_file(&file, "t") {
+            Ok(result) => read(result)?,
+            Err(e) => ended(e.record_error(), text),
+        },
+    ));
+    outcomes.push((
+        "in memory",
+        match processor.process(text.as_bytes(), "t") {
+            Ok(result) => read(result)?,
+            Err(e) => ended(e.as_record_error(), text),
+        },
+    ));
+    Ok(outcomes)
+}
+
 /// Whether every way gave the same as the first; panics naming the first that did
 /// not. True when bad records were passed over.
 ///
@@ -225,5 +262,62 @@ fn arrays_broken_at_random_are_read_alike_every_way() -> TestResult {
         }
     }
     assert!(passed_over > 20 && ended > 20, "{passed_over} {ended}");
+    Ok(())
+}
+
+#[test]
+fn streams_of_values_are_read_alike_every_way() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let processor = skip_processor()?;
+    for text in [
+        // JSONL: a bad line is a bad record, whatever it holds.
+        "{\"a\": 1}\n{\"a\": tru}\n{\"a\": [1,}\n{\"a\": 2} {\"a\": 3}\n{\"a\": 4}}\n\n{\"a\": 5}\n",
+        // JSON values one after another, an object over several lines.
+        "{\n  \"a\": 1\n}\n{\"a\":\n tru}\n{\"a\": 3} {\"a\": 4}",
+    ] {
+        assert!(
+            alike(&every_way_by_content(&processor, dir.path(), text)?, text),
+            "{text}"
+        );
+    }
+    // JSON whose brackets do not match ends there.
+    let text = "{\n  \"a\": 1\n}\n{\"a\": [1}\n{\"a\": 3}";
+    let outcomes = every_way_by_content(&processor, dir.path(), text)?;
+    assert!(!alike(&outcomes, text));
+    assert!(matches!(outcomes[0].1, Outcome::Ended(_)), "{text}");
+
+    // JSONL broken at random (what no longer starts with an object is CSV to the
+    // file readers, and not JSON text at all).
+    let base = "{\"id\": 1, \"tags\": [\"a\", \"b]\"]}\n{\"id\": 2, \"s\": \"q\\\"uote\"}\n{\"id\": 3, \"o\": {\"k\": [1, 2]}}\n{\"id\": 4}\n";
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut next = |below: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % below as u64) as usize
+    };
+    let mut read_alike = 0;
+    for _ in 0..150 {
+        let mut text = base.as_bytes().to_vec();
+        for _ in 0..1 + next(2) {
+            let at = next(text.len());
+            match next(3) {
+                0 => {
+                    text.remove(at);
+                }
+                1 => text.insert(at, text[at]),
+                _ => text[at] = b"{}[],:\"\\ x#\n"[next(12)],
+            }
+        }
+        let Ok(text) = String::from_utf8(text) else {
+            continue;
+        };
+        if !text.trim_start().starts_with('{') {
+            continue;
+        }
+        alike(&every_way_by_content(&processor, dir.path(), &text)?, &text);
+        read_alike += 1;
+    }
+    assert!(read_alike > 100, "{read_alike}");
     Ok(())
 }

@@ -45,11 +45,9 @@ pub struct JsonRecords<'a> {
     chars: u64,
     /// Where the record being split began.
     record_start: usize,
-    /// After an error in a stream of values: where the error was.
-    failed_in_stream: Option<usize>,
-    /// After an error inside an element of an array: the state to go on in.
-    failed_in_element: Option<State>,
-    /// The element being split, if any, and the state after it.
+    /// After an error inside a record: the state to go on in.
+    failed_in_record: Option<State>,
+    /// The state after the record being split, while it is.
     splitting: Option<State>,
     /// The bytes are known to be valid JSON: records are found by their brackets alone.
     valid: bool,
@@ -94,8 +92,7 @@ impl<'a> JsonRecords<'a> {
             chars_pos: 0,
             chars: 0,
             record_start: 0,
-            failed_in_stream: None,
-            failed_in_element: None,
+            failed_in_record: None,
             splitting: None,
             valid: false,
             ends: &[],
@@ -213,8 +210,7 @@ impl<'a> JsonRecords<'a> {
                 at,
             ),
         };
-        self.failed_in_stream = (self.state == State::Stream).then_some(at);
-        self.failed_in_element = self.splitting.take();
+        self.failed_in_record = self.splitting.take();
         self.state = State::Done;
         RecordError {
             source_name: self.source.clone(),
@@ -242,8 +238,8 @@ impl<'a> JsonRecords<'a> {
         Ok((&self.bytes[start..end], pos))
     }
 
-    /// Splits the next element of an array ([`record`](Self::record)), noting that an
-    /// error on the way is inside an element ([`recover`](Self::recover)).
+    /// Splits the next record ([`record`](Self::record)), noting that an error on the
+    /// way is inside a record ([`recover`](Self::recover)).
     fn element(&mut self) -> Result<Option<(&'a [u8], Position)>, ParseError> {
         self.parser.skip_ws();
         let start = self.parser.pos();
@@ -322,7 +318,7 @@ impl<'a> JsonRecords<'a> {
                         self.state = State::Done;
                         return Ok(None);
                     }
-                    return self.record().map(Some);
+                    return self.element();
                 }
             }
         }
@@ -333,54 +329,69 @@ impl<'a> JsonRecords<'a> {
     /// After an error in a record, returns the bad record's raw text and moves past
     /// it, so that splitting can go on; the bad record keeps its ordinal.
     ///
-    /// In a stream of values (JSONL, concatenated objects) the record ends at the end
-    /// of its line. Inside an array an element ends where its strings and brackets
-    /// say ([`ValueExtent`]), as the other readers find it, and the array goes on
-    /// from there. `None` where they do not tell (brackets that do not match, the
-    /// end of the text inside the element), or where the error is not inside a
-    /// record (a missing comma between two elements, text after the array): what
-    /// follows cannot be told apart, and splitting stays over.
+    /// The record ends where its strings and brackets say ([`ValueExtent`]), as the
+    /// other readers find it, and splitting goes on from there. `None` where they do
+    /// not tell (brackets that do not match, the end of the text inside the record),
+    /// or where the error is not inside a record (a missing comma between two
+    /// elements, text after the array): what follows cannot be told apart, and
+    /// splitting stays over. (JSONL is split by lines instead: [`JsonLines`].)
     ///
     /// ```
     /// use transmogrify_core::JsonRecords;
-    /// let mut records = JsonRecords::new(b"{\"a\":1}\n{\"a\": }\n{\"a\":3}\n", "f.jsonl");
-    /// assert!(records.next().is_some_and(|r| r.is_ok()));
-    /// assert!(records.next().is_some_and(|r| r.is_err()));
-    /// assert_eq!(records.recover(), Some(&b"{\"a\": }\n"[..]));
-    /// let (third, pos) = records.next().ok_or("a third record")??;
-    /// assert_eq!((third, pos.line, pos.ordinal), (&b"{\"a\":3}"[..], 3, 2));
-    ///
     /// let mut records = JsonRecords::new(br#"[{"a": tru}, {"a": "]"}]"#, "f.json");
     /// assert!(records.next().is_some_and(|r| r.is_err()));
     /// assert_eq!(records.recover(), Some(&br#"{"a": tru}"#[..]));
     /// let (second, pos) = records.next().ok_or("a second record")??;
     /// assert_eq!((second, pos.column, pos.ordinal), (&br#"{"a": "]"}"#[..], 14, 1));
+    ///
+    /// let mut records = JsonRecords::new(b"{\"a\": 1}\n{\"a\":\n tru}\n{\"a\": 3}", "f.json");
+    /// assert!(records.next().is_some_and(|r| r.is_ok()));
+    /// assert!(records.next().is_some_and(|r| r.is_err()));
+    /// assert_eq!(records.recover(), Some(&b"{\"a\":\n tru}"[..]));
+    /// let (third, pos) = records.next().ok_or("a third record")??;
+    /// assert_eq!((third, pos.line, pos.ordinal), (&b"{\"a\": 3}"[..], 4, 2));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn recover(&mut self) -> Option<&'a [u8]> {
-        if let Some(next) = self.failed_in_element.take() {
-            let start = self.record_start;
-            // No value where one should start, or one whose strings and brackets do
-            // not tell where it ends: nothing tells where to go on.
-            if matches!(self.bytes.get(start), Some(b',' | b']' | b'}' | b':')) {
-                return None;
-            }
-            let end = start + extent_at(self.bytes, start)?;
-            let raw = self.bytes.get(start..end)?;
-            self.parser.set_pos(end);
-            self.ordinal += 1;
-            self.state = next;
-            return Some(raw);
+        let next = self.failed_in_record.take()?;
+        let start = self.record_start;
+        // No value where one should start, or one whose strings and brackets do not
+        // tell where it ends: nothing tells where to go on.
+        if matches!(self.bytes.get(start), Some(b',' | b']' | b'}' | b':')) {
+            return None;
         }
-        let at = self.failed_in_stream.take()?;
-        let resume =
-            memchr::memchr(b'\n', self.bytes.get(at..)?).map_or(self.bytes.len(), |i| at + i + 1);
-        let raw = self.bytes.get(self.record_start.min(resume)..resume)?;
-        self.parser.set_pos(resume);
+        let end = start + extent_at(self.bytes, start)?;
+        let raw = self.bytes.get(start..end)?;
+        self.parser.set_pos(end);
         self.ordinal += 1;
-        self.state = State::Stream;
+        self.state = next;
         Some(raw)
     }
+}
+
+/// Whether JSON text reads as JSONL, as a file whose name does not tell its format
+/// is read: it starts with an object (after whitespace and a byte order mark) whose
+/// first line holds it whole (the line ends with `}`), and the next line starts
+/// another object or there is none.
+///
+/// ```
+/// use transmogrify_core::looks_like_jsonl;
+/// assert!(looks_like_jsonl(b"{\"a\": 1}\n{\"a\": 2}\n"));
+/// assert!(!looks_like_jsonl(b"{\n  \"a\": 1\n}\n"));
+/// assert!(!looks_like_jsonl(b"[{\"a\": 1}]"));
+/// ```
+pub fn looks_like_jsonl(text: &[u8]) -> bool {
+    let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+    let text = text.trim_ascii_start();
+    if !text.starts_with(b"{") {
+        return false;
+    }
+    let Some(nl) = memchr::memchr(b'\n', text) else {
+        return false;
+    };
+    let (first, next) = text.split_at(nl);
+    let next = next.get(1..).unwrap_or_default().trim_ascii_start();
+    first.trim_ascii_end().ends_with(b"}") && (next.is_empty() || next.starts_with(b"{"))
 }
 
 /// How far the value starting at `start` reaches ([`ValueExtent`], the end of `bytes`

@@ -68,7 +68,7 @@ pub use crate::config::{
 pub use crate::error::{
     ConfigError, Error, Position, RecordError, RecordErrorKind, Result, SyntaxError, excerpt,
 };
-pub use crate::frame::{Extent, JsonLines, JsonRecords, ValueExtent};
+pub use crate::frame::{Extent, JsonLines, JsonRecords, ValueExtent, looks_like_jsonl};
 pub use crate::ids::{ID_NAMESPACE, IdContext, IdGenerator, uuid5};
 pub use crate::naming::{
     BUILTIN_ABBREVIATIONS, MAX_FILE_STEM, RESERVED_FILE_STEMS, file_stem, unique_cleaned,

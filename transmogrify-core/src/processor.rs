@@ -8,7 +8,7 @@ use crate::columns::SizeHints;
 use crate::config::ProcessorConfig;
 use crate::error::{Position, RecordError, Result};
 use crate::flatten::Flattener;
-use crate::frame::JsonRecords;
+use crate::frame::{JsonLines, JsonRecords};
 use crate::result::ProcessingResult;
 use crate::time::now_micros;
 
@@ -84,12 +84,15 @@ impl Processor {
     /// objects (JSONL included). Its records are numbered from 0 (see
     /// [`process_at`](Self::process_at) for a part of a larger data set).
     ///
-    /// In skip mode a broken record is recorded and the next one read: in a stream of
-    /// objects (JSONL) from the next line, in a top-level array from where the broken
-    /// element ends by its strings and brackets ([`ValueExtent`](crate::ValueExtent)),
-    /// as every reader of this workspace finds it. Where they do not tell (brackets
-    /// that do not match, the text's end inside the element), and between records (a
-    /// missing comma, text after the array), the error ends the text.
+    /// The text is read as a file whose name does not tell its format would be
+    /// (JSONL if its first line holds a whole object and the next line starts
+    /// another: [`looks_like_jsonl`](crate::looks_like_jsonl)), so that it gives the
+    /// records, errors and ordinals the file readers give. In skip mode a broken
+    /// record is recorded and the next one read: in JSONL from the next line,
+    /// otherwise from where the broken record ends by its strings and brackets
+    /// ([`ValueExtent`](crate::ValueExtent)). Where they do not tell (brackets that do
+    /// not match, the text's end inside a record), and between records (a missing
+    /// comma, text after the array), the error ends the text.
     pub fn process(&self, json: &[u8], entity_name: &str) -> Result<ProcessingResult> {
         self.process_at(json, entity_name, 0)
     }
@@ -260,12 +263,23 @@ impl Session {
         self.push(&bytes)
     }
 
-    /// Flattens every record of an in-memory JSON text (see [`JsonRecords`]). In skip
-    /// mode a broken record is recorded and splitting goes on after it (see
-    /// [`JsonRecords::recover`]); a syntax error between records still ends the text.
+    /// Flattens every record of an in-memory JSON text, read as a file whose name does
+    /// not tell its format would be: line by line if it reads as JSONL
+    /// ([`looks_like_jsonl`](crate::looks_like_jsonl), [`JsonLines`]), else as JSON
+    /// ([`JsonRecords`]). In skip mode a broken record is recorded and splitting goes
+    /// on after it (for JSON, see [`JsonRecords::recover`]); a syntax error between
+    /// records still ends the text.
     pub fn push_json_text(&mut self, json: &[u8], source: &str) -> Result<()> {
         self.set_source(source);
         let base = self.flattener.next_ordinal();
+        if crate::frame::looks_like_jsonl(json) {
+            // One record per line, each a bad record of its own if it is one.
+            for (line, mut pos) in JsonLines::new(json, Position::line_start(0, 1, 0)) {
+                pos.ordinal += base;
+                self.flattener.push(line, pos)?;
+            }
+            return Ok(());
+        }
         let skip = self.config().on_error() == crate::ErrorMode::Skip;
         let mut records = JsonRecords::new(json, source);
         while let Some(item) = records.next() {
@@ -277,8 +291,7 @@ impl Session {
                 Err(mut e) => {
                     e.position.ordinal += base;
                     // In skip mode a broken record is recorded and splitting goes on
-                    // after it: at the next line of a stream, after an array element's
-                    // closing bracket.
+                    // after it, where its strings and brackets end it.
                     match records.recover().filter(|_| skip) {
                         Some(raw) => self.reject(e, raw)?,
                         None => return Err(e.into()),

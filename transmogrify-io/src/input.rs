@@ -123,19 +123,8 @@ impl InputFormat {
         let rest = head.get(start..).unwrap_or_default();
         match rest.first() {
             Some(b'[') => Some(InputFormat::Json),
-            Some(b'{') => {
-                let Some(nl) = memchr::memchr(b'\n', rest) else {
-                    return Some(InputFormat::Json);
-                };
-                let (first, next) = rest.split_at(nl);
-                let first = first.trim_ascii_end();
-                let next = next.get(1..).unwrap_or_default().trim_ascii_start();
-                if first.ends_with(b"}") && (next.is_empty() || next.starts_with(b"{")) {
-                    Some(InputFormat::Jsonl)
-                } else {
-                    Some(InputFormat::Json)
-                }
-            }
+            Some(b'{') if transmogrify_core::looks_like_jsonl(rest) => Some(InputFormat::Jsonl),
+            Some(b'{') => Some(InputFormat::Json),
             _ => Some(InputFormat::Csv),
         }
     }

@@ -235,7 +235,20 @@ fn skip_mode_goes_on_after_a_broken_line_of_in_memory_jsonl() -> TestResult {
             )
         })
         .collect();
-    assert_eq!(bad, [(2, 1, "{\"a\": tru}\n"), (4, 3, "{\"a\":[1,}\n")]);
+    assert_eq!(bad, [(2, 1, "{\"a\": tru}"), (4, 3, "{\"a\":[1,}")]);
+    // Text that does not read as JSONL (its first object spans lines) is JSON: a
+    // broken object ends where its strings and brackets end it.
+    let r = p.process(
+        b"{\n \"a\": 1\n}\n{\"a\":\n tru}\n{\"a\": 3} {\"a\": 4}",
+        "t",
+    )?;
+    assert_tables(&render(&r)?, "# t\na\n1\n3\n4");
+    let bad: Vec<(u64, u64)> = r
+        .errors()
+        .iter()
+        .map(|e| (e.error.position.line, e.error.position.ordinal))
+        .collect();
+    assert_eq!(bad, [(5, 1)]);
     Ok(())
 }
 
