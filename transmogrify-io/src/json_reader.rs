@@ -306,7 +306,7 @@ impl JsonReader {
         if scanned != Scanned::Whole {
             return match oversize {
                 None => self.unreadable(start, position, scanned),
-                Some(_) => self.unmeasured(scanned, "the end of the record"),
+                Some(_) => self.unmeasured(scanned, "the rest of the record"),
             };
         }
         if let Some(prefix) = oversize {
@@ -336,7 +336,7 @@ impl JsonReader {
             self.state = State::Done;
             return Err(Error::Core(error.into()));
         }
-        self.unmeasured(scanned, "the end of the record")
+        self.unmeasured(scanned, "the rest of the record")
     }
 
     /// Advances the state machine; false once the input is done.
@@ -477,7 +477,7 @@ impl JsonReader {
             }
             let scanned = self.scan_value(ValueExtent::new())?;
             if scanned != Scanned::Whole {
-                return self.unmeasured(scanned, "the end of a value");
+                return self.unmeasured(scanned, "the rest of the value");
             }
             self.state = State::Navigate {
                 level,
@@ -613,8 +613,52 @@ mod tests {
         );
         assert_eq!(items(b"[ ]", &options)?, Vec::<String>::new());
         assert_eq!(items(b"", &options)?, Vec::<String>::new());
-        // Inside a record the reader only balances brackets; the engine validates.
+        // Inside a record the reader only matches brackets; the engine validates.
         assert_eq!(items(b"[{\"a\": }, 3]", &options)?, ["{\"a\": }", "3"]);
+        Ok(())
+    }
+
+    #[test]
+    fn brackets_that_do_not_match_end_the_input() -> Result<()> {
+        let options = ReaderOptions::default();
+        // In a record: the error its parse finds, after the records before it.
+        assert_eq!(
+            items(b"[{\"a\":1}, {\"b\": [1}, {\"c\": 3}]", &options)?,
+            [
+                "{\"a\":1}",
+                "error: t.json: line 1, column 19 (byte 18, record 1): invalid JSON: expected ',' or ']', found '}' near `{\"b\": [1}, {\"c\": 3}]`"
+            ]
+        );
+        assert_eq!(
+            items(b"[{\"a\":1}, {\"b\": [1", &options)?,
+            [
+                "{\"a\":1}",
+                "error: t.json: line 1, column 19 (byte 18, record 1): invalid JSON: unexpected end of input, expected ',' or ']' near `{\"b\": [1`"
+            ]
+        );
+        // Beside the path, and after the picked array.
+        let picked = ReaderOptions::builder()
+            .with_json_path(Some("data"))
+            .build()?;
+        assert_eq!(
+            items(b"{\"x\": {\"y\": [1}, \"data\": [{\"a\":1}]}", &picked)?,
+            [
+                "error: t.json: line 1, column 15 (byte 14, record 0): invalid JSON: expected ']', found '}' near `{\"x\": {\"y\": [1}, \"data\": [{\"a\":1}]`"
+            ]
+        );
+        assert_eq!(
+            items(b"{\"x\": {\"y\": [1", &picked)?,
+            [
+                "error: t.json: line 1, column 15 (byte 14, record 0): invalid JSON: unexpected end of input, expected the rest of the value"
+            ]
+        );
+        assert_eq!(
+            items(b"{\"data\": [{\"a\":1}], \"z\": [}", &picked)?,
+            [
+                "{\"a\":1}",
+                "error: t.json: line 1, column 27 (byte 26, record 1): invalid JSON: expected ']', found '}' near `\": [{\"a\":1}], \"z\": [}`"
+            ]
+        );
         Ok(())
     }
 
