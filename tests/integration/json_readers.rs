@@ -78,22 +78,17 @@ fn ended(error: Option<&RecordError>, text: &str) -> Outcome {
     }
 }
 
-/// `text` read every way; the outcomes, named by the way.
-fn every_way(
+/// `text` (held in `file`) read by the executors from `input`, by `process_file`
+/// and in memory; the outcomes, named by the way.
+fn usual_ways(
     processor: &Processor,
-    dir: &Path,
+    file: &Path,
+    input: &Input,
     text: &str,
 ) -> Result<Vec<(&'static str, Outcome)>, Box<dyn std::error::Error>> {
-    let file = dir.join("array.json");
-    std::fs::write(&file, text)?;
-    let wrapped = dir.join("wrapped.json");
-    std::fs::write(
-        &wrapped,
-        format!("{{\"meta\": {{\"n\": [1]}}, \"data\": {text}}}"),
-    )?;
     let mut outcomes = Vec::new();
     for (way, threads) in [("one thread", 0), ("two threads", 2)] {
-        let job = Job::new(processor.clone(), "t", vec![Input::json(&file)])
+        let job = Job::new(processor.clone(), "t", vec![input.clone()])
             .with_chunking(Chunking::bytes(24));
         let run = match threads {
             0 => SequentialExecutor.run_to_result(&job),
@@ -101,21 +96,9 @@ fn every_way(
         };
         outcomes.push((way, ran(run, text)?));
     }
-    let picked = ReaderOptions::builder()
-        .with_json_path(Some("data"))
-        .build()?;
-    let job = Job::new(
-        processor.clone(),
-        "t",
-        vec![Input::with_reader(&wrapped, picked)],
-    );
-    outcomes.push((
-        "a JSON path",
-        ran(SequentialExecutor.run_to_result(&job), text)?,
-    ));
     outcomes.push((
         "process_file",
-        match processor.process_file(&file, "t") {
+        match processor.process_file(file, "t") {
             Ok(result) => read(result)?,
             Err(e) => ended(e.record_error(), text),
         },
@@ -130,8 +113,38 @@ fn every_way(
     Ok(outcomes)
 }
 
-/// `text` read every way that tells its format by its content, as from a file whose
-/// name does not say it: the executors, `process_file`, and in memory.
+/// A JSON array `text` read every way ([`usual_ways`], and as the array a JSON path
+/// picks in a wrapper object).
+fn every_way(
+    processor: &Processor,
+    dir: &Path,
+    text: &str,
+) -> Result<Vec<(&'static str, Outcome)>, Box<dyn std::error::Error>> {
+    let file = dir.join("array.json");
+    std::fs::write(&file, text)?;
+    let mut outcomes = usual_ways(processor, &file, &Input::json(&file), text)?;
+    let wrapped = dir.join("wrapped.json");
+    std::fs::write(
+        &wrapped,
+        format!("{{\"meta\": {{\"n\": [1]}}, \"data\": {text}}}"),
+    )?;
+    let picked = ReaderOptions::builder()
+        .with_json_path(Some("data"))
+        .build()?;
+    let job = Job::new(
+        processor.clone(),
+        "t",
+        vec![Input::with_reader(&wrapped, picked)],
+    );
+    outcomes.push((
+        "a JSON path",
+        ran(SequentialExecutor.run_to_result(&job), text)?,
+    ));
+    Ok(outcomes)
+}
+
+/// `text` read every way that tells its format by its content ([`usual_ways`]), as
+/// from a file whose name does not say it.
 fn every_way_by_content(
     processor: &Processor,
     dir: &Path,
@@ -139,31 +152,36 @@ fn every_way_by_content(
 ) -> Result<Vec<(&'static str, Outcome)>, Box<dyn std::error::Error>> {
     let file = dir.join("records");
     std::fs::write(&file, text)?;
-    let mut outcomes = Vec::new();
-    for (way, threads) in [("one thread", 0), ("two threads", 2)] {
-        let job = Job::new(processor.clone(), "t", vec![Input::detect(&file)?])
-            .with_chunking(Chunking::bytes(24));
-        let run = match threads {
-            0 => SequentialExecutor.run_to_result(&job),
-            n => ThreadExecutor::new(n).run_to_result(&job),
-        };
-        outcomes.push((way, ran(run, text)?));
+    usual_ways(processor, &file, &Input::detect(&file)?, text)
+}
+
+/// Breaks texts at random, the same way from the same seed.
+struct Breaker(u64);
+
+impl Breaker {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % below as u64) as usize
     }
-    outcomes.push((
-        "process_file",
-        match processor.process_file(&file, "t") {
-            Ok(result) => read(result)?,
-            Err(e) => ended(e.record_error(), text),
-        },
-    ));
-    outcomes.push((
-        "in memory",
-        match processor.process(text.as_bytes(), "t") {
-            Ok(result) => read(result)?,
-            Err(e) => ended(e.as_record_error(), text),
-        },
-    ));
-    Ok(outcomes)
+
+    /// `base` with one or two of its bytes from `from` on dropped, doubled or replaced
+    /// by one of `bytes`; `None` if that is not UTF-8.
+    fn broken(&mut self, base: &str, from: usize, bytes: &[u8]) -> Option<String> {
+        let mut text = base.as_bytes().to_vec();
+        for _ in 0..1 + self.next(2) {
+            let at = from + self.next(text.len() - from);
+            match self.next(3) {
+                0 => {
+                    text.remove(at);
+                }
+                1 => text.insert(at, text[at]),
+                _ => text[at] = bytes[self.next(bytes.len())],
+            }
+        }
+        String::from_utf8(text).ok()
+    }
 }
 
 /// Whether every way gave the same as the first; panics naming the first that did
@@ -229,29 +247,12 @@ fn arrays_broken_at_random_are_read_alike_every_way() -> TestResult {
     let dir = tempfile::tempdir()?;
     let processor = skip_processor()?;
     let base = r#"[{"id": 1, "tags": ["a", "b]"], "o": {"k": [1, 2.5e3, {"x": null}]}}, {"id": 2, "s": "q\"uote"}, 3, {"id": 4, "items": [{"n": true}, {"n": false}]}, {"id": 5}]"#;
-    let mut state = 0x2545_F491_4F6C_DD1D_u64;
-    let mut next = |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % below as u64) as usize
-    };
+    let mut breaker = Breaker(0x2545_F491_4F6C_DD1D);
     let (mut passed_over, mut ended) = (0, 0);
     for _ in 0..150 {
         // A byte after the opening bracket dropped, doubled, or replaced by one that
         // matters to JSON's structure.
-        let mut text = base.as_bytes().to_vec();
-        for _ in 0..1 + next(2) {
-            let at = 1 + next(text.len() - 1);
-            match next(3) {
-                0 => {
-                    text.remove(at);
-                }
-                1 => text.insert(at, text[at]),
-                _ => text[at] = b"{}[],:\"\\ x#"[next(11)],
-            }
-        }
-        let Ok(text) = String::from_utf8(text) else {
+        let Some(text) = breaker.broken(base, 1, b"{}[],:\"\\ x#") else {
             continue;
         };
         let outcomes = every_way(&processor, dir.path(), &text)?;
@@ -289,27 +290,10 @@ fn streams_of_values_are_read_alike_every_way() -> TestResult {
     // JSONL broken at random (what no longer starts with an object is CSV to the
     // file readers, and not JSON text at all).
     let base = "{\"id\": 1, \"tags\": [\"a\", \"b]\"]}\n{\"id\": 2, \"s\": \"q\\\"uote\"}\n{\"id\": 3, \"o\": {\"k\": [1, 2]}}\n{\"id\": 4}\n";
-    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-    let mut next = |below: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % below as u64) as usize
-    };
+    let mut breaker = Breaker(0x9E37_79B9_7F4A_7C15);
     let mut read_alike = 0;
     for _ in 0..150 {
-        let mut text = base.as_bytes().to_vec();
-        for _ in 0..1 + next(2) {
-            let at = next(text.len());
-            match next(3) {
-                0 => {
-                    text.remove(at);
-                }
-                1 => text.insert(at, text[at]),
-                _ => text[at] = b"{}[],:\"\\ x#\n"[next(12)],
-            }
-        }
-        let Ok(text) = String::from_utf8(text) else {
+        let Some(text) = breaker.broken(base, 0, b"{}[],:\"\\ x#\n") else {
             continue;
         };
         if !text.trim_start().starts_with('{') {

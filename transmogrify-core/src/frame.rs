@@ -484,6 +484,12 @@ impl ValueExtent {
         }
     }
 
+    /// Whether a value may start with `b` (one that starts with any other byte
+    /// is [`Extent::Check`] at once).
+    pub fn starts_value(b: u8) -> bool {
+        matches!(b, b'{' | b'[' | b'"') || token_byte(b)
+    }
+
     /// Makes this scanner ready for another value (keeping its scratch space).
     pub fn reset(&mut self) {
         self.closers.clear();

@@ -203,10 +203,10 @@ impl JsonReader {
     /// Moves past the value at `pos` (which is not whitespace), or what is left of
     /// one, as far as `extent` finds it reaches ([`ValueExtent`]).
     fn scan_value(&mut self, mut extent: ValueExtent) -> Result<Scanned> {
-        // No value starts with any other byte (its parse names it).
-        let starts_value = self.buf.get(self.pos).is_some_and(|&b| {
-            matches!(b, b'{' | b'[' | b'"' | b'+' | b'-' | b'.') || b.is_ascii_alphanumeric()
-        });
+        let starts_value = self
+            .buf
+            .get(self.pos)
+            .is_some_and(|&b| ValueExtent::starts_value(b));
         loop {
             if self.pos >= self.buf.len() && !self.fill()? {
                 return Ok(match extent.scan(&[], true) {

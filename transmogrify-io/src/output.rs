@@ -436,7 +436,7 @@ impl Reserve {
             return;
         }
         let end = written.max(self.end) + RESERVE_STEP;
-        if reserve(file, end) {
+        if reserve(file, end, RESERVE_STEP) {
             self.end = end;
         } else {
             self.off = true;
@@ -472,10 +472,11 @@ fn room_to_reserve(available: u64, more: u64) -> bool {
     available >= RESERVE_HEADROOM.saturating_add(more)
 }
 
-/// Allocates the blocks of `file` up to `end` (growing it to `end`); whether it did.
-/// Nothing is reserved on a file system nearly full ([`RESERVE_HEADROOM`]).
+/// Allocates the blocks of `file` up to `end` (growing it to `end`, `more` bytes past
+/// what it holds); whether it did. Nothing is reserved on a file system nearly full
+/// ([`RESERVE_HEADROOM`]).
 #[cfg(target_os = "linux")]
-fn reserve(file: &File, end: u64) -> bool {
+fn reserve(file: &File, end: u64, more: u64) -> bool {
     use std::os::fd::AsRawFd;
     let Ok(len) = libc::off_t::try_from(end) else {
         return false;
@@ -492,7 +493,6 @@ fn reserve(file: &File, end: u64) -> bool {
         reason = "the fields are 32-bit on some platforms"
     )]
     let available = u64::from(fs.f_bavail).saturating_mul(u64::from(fs.f_frsize));
-    let more = end.saturating_sub(file.metadata().map_or(0, |m| m.len()));
     if !room_to_reserve(available, more) {
         return false;
     }
@@ -502,7 +502,7 @@ fn reserve(file: &File, end: u64) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn reserve(_file: &File, _end: u64) -> bool {
+fn reserve(_file: &File, _end: u64, _more: u64) -> bool {
     false
 }
 

@@ -985,10 +985,11 @@ fn fail(
     // A file that cannot be read or written (a full disk, a vanished input) fails
     // the run in any mode: later chunks would fail alike, and skipping them would
     // leave out what is not bad data.
-    let stop = stop || is_io(&error);
-    if is_io(&error) {
+    let io = is_io(&error);
+    if io {
         tally.fatal.lock().get_or_insert_with(|| error.to_string());
     }
+    let stop = stop || io;
     let input = ctx.job.inputs[chunk.input].name();
     let error = Error::Chunk {
         index: chunk.seq,
