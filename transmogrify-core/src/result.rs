@@ -28,8 +28,9 @@ use crate::time::format_timestamp;
 use crate::typed::{Convert, convert_text, decide};
 
 /// Field metadata key naming the role of a metadata column in a table's Arrow schema
-/// (`id` or `parent_id`), so writers can treat unique keys specially (Parquet, for
-/// one, does not dictionary-encode them).
+/// (`id`, `parent_id` or `time`), so writers can treat them specially: Parquet, for
+/// one, does not dictionary-encode unique keys, and encodes parent ids and the
+/// extraction time, whose values come in runs, by their runs.
 pub const ROLE_METADATA_KEY: &str = "transmogrify:role";
 
 fn role_meta(role: &str) -> HashMap<String, String> {
@@ -700,7 +701,7 @@ impl ProcessingResult {
                 } else {
                     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
                 };
-                fields.push(Field::new(f, dt, false));
+                fields.push(Field::new(f, dt, false).with_metadata(role_meta("time")));
                 roles.push(ColumnRole::Time);
                 sources.push(Source::Time);
             }

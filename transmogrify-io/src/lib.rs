@@ -107,6 +107,7 @@ mod jsonl_reader;
 mod output;
 mod parquet_footer;
 mod parquet_reader;
+mod parquet_runs;
 mod parquet_writer;
 mod reader;
 mod spare;

@@ -46,6 +46,7 @@ use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
 use crate::parquet_footer::{FOOTER_MEMORY_BYTES, Footer};
+use crate::parquet_runs::RunColumn;
 use crate::spare::{PARALLEL_MIN_BYTES, Spare, borrow, in_parts, split_points, weight};
 use crate::writer::{ParquetCompression, TableWriter, WriteOptions, WriteSummary, WriterFactory};
 
@@ -406,6 +407,9 @@ impl Cells {
 /// The column writers of the row group being written.
 struct RowGroup {
     writers: Vec<ArrowColumnWriter>,
+    /// The chunks of the columns written by their runs (see [`run_columns`]), by
+    /// column; their writers in `writers` are left unused.
+    runs: Vec<Option<RunColumn>>,
     rows: usize,
 }
 
@@ -414,7 +418,38 @@ impl RowGroup {
         self.writers
             .iter()
             .map(ArrowColumnWriter::get_estimated_total_bytes)
-            .sum()
+            .sum::<usize>()
+            + self
+                .runs
+                .iter()
+                .flatten()
+                .map(RunColumn::estimated_bytes)
+                .sum::<usize>()
+    }
+}
+
+/// Which columns of a table with `schema` are written by their runs (see
+/// [`crate::parquet_runs`]): parent ids and the extraction time as text, in a flat
+/// table, without compression or with snappy (zstd and gzip shrink hex and keep
+/// the `parquet` crate's encoding). Empty when there are none.
+fn run_columns(schema: &SchemaRef, compression: Compression) -> Vec<bool> {
+    let flat = schema.fields().iter().all(|f| !f.data_type().is_nested());
+    let codec = matches!(compression, Compression::SNAPPY | Compression::UNCOMPRESSED);
+    let runs: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|field| {
+            let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
+            flat && codec
+                && field.data_type() == &arrow_schema::DataType::Utf8
+                && !field.is_nullable()
+                && matches!(role.map(String::as_str), Some("parent_id" | "time"))
+        })
+        .collect();
+    if runs.contains(&true) {
+        runs
+    } else {
+        Vec::new()
     }
 }
 
@@ -747,11 +782,44 @@ impl<W: Write + Send> ParquetWriter<W> {
     fn write_rows(&mut self, mut rows: Rows) -> Result<()> {
         loop {
             if self.group.is_none() {
+                // Which columns go by their runs, and which of those keep statistics
+                // (the extraction time; parent ids are random keys, as row ids).
+                let runs: Vec<Option<bool>> = run_columns(&self.schema, self.compression)
+                    .into_iter()
+                    .zip(self.schema.fields())
+                    .map(|(run, field)| {
+                        run.then(|| {
+                            field
+                                .metadata()
+                                .get(transmogrify_core::ROLE_METADATA_KEY)
+                                .is_some_and(|role| role == "time")
+                        })
+                    })
+                    .collect();
                 let (file, columns) = self.file()?;
                 let writers = columns
                     .create_column_writers(file.flushed_row_groups().len())
                     .map_err(pq_err)?;
-                self.group = Some(RowGroup { writers, rows: 0 });
+                let (props, descriptors) = (file.properties(), file.schema_descr());
+                let runs = runs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, statistics)| {
+                        statistics.map(|statistics| {
+                            RunColumn::new(
+                                descriptors.column(i),
+                                statistics,
+                                !props.offset_index_disabled(),
+                                props.data_page_row_count_limit(),
+                            )
+                        })
+                    })
+                    .collect();
+                self.group = Some(RowGroup {
+                    writers,
+                    runs,
+                    rows: 0,
+                });
             }
             let group = self
                 .group
@@ -783,7 +851,20 @@ impl<W: Write + Send> ParquetWriter<W> {
                 .group
                 .as_mut()
                 .ok_or_else(|| Error::Internal("no row group in progress".into()))?;
-            write_columns(&mut group.writers, self.schema.fields(), &rows, spare)?;
+            write_columns(
+                &mut group.writers,
+                self.schema.fields(),
+                &rows,
+                spare,
+                &group.runs,
+            )?;
+            for (i, run) in group.runs.iter_mut().enumerate() {
+                if let Some(run) = run {
+                    for piece in rows.pieces(i, rows.start, rows.len)? {
+                        run.write(piece.as_ref())?;
+                    }
+                }
+            }
             group.rows += rows.num_rows();
             if group.rows >= self.max_group_rows || group.estimated_bytes() >= self.max_group_bytes
             {
@@ -803,8 +884,16 @@ impl<W: Write + Send> ParquetWriter<W> {
         };
         let chunks = close_columns(group.writers, self.spare.as_deref())?;
         let mut row_group = self.file()?.0.next_row_group().map_err(pq_err)?;
+        // A table with run columns is flat: its chunks are its columns, one each.
+        let mut runs = group.runs.into_iter();
         for chunk in chunks {
-            chunk.append_to_row_group(&mut row_group).map_err(pq_err)?;
+            match runs.next().flatten().filter(|run| run.rows() > 0) {
+                Some(run) => {
+                    let (bytes, close) = run.close()?;
+                    row_group.append_column(&bytes, close).map_err(pq_err)?;
+                }
+                None => chunk.append_to_row_group(&mut row_group).map_err(pq_err)?,
+            }
         }
         row_group.close().map_err(pq_err)?;
         Ok(())
@@ -819,11 +908,20 @@ fn write_columns(
     fields: &[FieldRef],
     rows: &Rows,
     spare: Option<&Spare>,
+    runs: &[Option<RunColumn>],
 ) -> Result<()> {
+    let by_runs = |i: usize| runs.get(i).is_some_and(Option::is_some);
     // Field `start + i` feeds the writers from `start + i` on, one per leaf.
     let write = |start: usize, part: &mut [ArrowColumnWriter]| -> Result<()> {
         let mut writers = part.iter_mut();
         for (i, field) in fields.iter().enumerate().skip(start) {
+            if by_runs(i) {
+                // Written by its runs: its writer is passed over.
+                if writers.next().is_none() {
+                    return Ok(());
+                }
+                continue;
+            }
             let column = rows.column(i)?;
             for leaf in compute_leaves(field, &column).map_err(pq_err)? {
                 let Some(writer) = writers.next() else {
@@ -837,9 +935,9 @@ fn write_columns(
     // Parts only for flat tables (one leaf, so one writer, a field), the tables of
     // this crate; nested ones (written by users) go on one thread.
     let weights: Vec<usize> = match spare {
-        Some(_) if writers.len() == fields.len() => {
-            (0..fields.len()).map(|i| rows.weight(i)).collect()
-        }
+        Some(_) if writers.len() == fields.len() => (0..fields.len())
+            .map(|i| if by_runs(i) { 0 } else { rows.weight(i) })
+            .collect(),
         _ => return write(0, writers),
     };
     let helpers = if weights.iter().sum::<usize>() >= PARALLEL_MIN_BYTES {
@@ -1395,7 +1493,8 @@ mod tests {
     }
 
     #[test]
-    fn with_snappy_row_ids_are_stored_uncompressed() -> Result<(), Box<dyn std::error::Error>> {
+    fn with_snappy_ids_and_times_are_stored_uncompressed() -> Result<(), Box<dyn std::error::Error>>
+    {
         let records: String = (0..300)
             .map(|i| {
                 format!(
@@ -1425,9 +1524,14 @@ mod tests {
         assert!(snappy.contains(&expected("t.__extract_id", Compression::UNCOMPRESSED)));
         assert!(snappy.contains(&expected("t_items.n", Compression::SNAPPY)));
         assert!(snappy.contains(&expected("t_items.__extract_id", Compression::UNCOMPRESSED)));
+        // Parent ids and times are written by their runs, without compression.
         assert!(snappy.contains(&expected(
             "t_items.__parent_extract_id",
-            Compression::SNAPPY
+            Compression::UNCOMPRESSED
+        )));
+        assert!(snappy.contains(&expected(
+            "t_items.__extract_datetime",
+            Compression::UNCOMPRESSED
         )));
         let zstd = codecs(
             &WriteOptions::builder()

@@ -1,0 +1,588 @@
+//! Parquet column chunks of text columns whose values come in runs: the parent id
+//! column of a child table (a parent's children are rows one after another) and the
+//! extraction time column (one value for a whole run).
+//!
+//! The `parquet` crate's writer hashes every value into its dictionary and, without
+//! one, writes each value out and compresses the page: for these two columns that
+//! was about a twentieth of writing API events to Parquet. Here a value is only
+//! compared with the one before it. Each run adds an entry to the chunk's
+//! dictionary, and each row the entry's index; the chunk is a dictionary page
+//! (`PLAIN`) and data pages of the indices (`RLE_DICTIONARY`, in the run-length and
+//! bit-packing hybrid), as the crate's own dictionary encoding writes them, so any
+//! reader of Parquet reads it. It is not compressed: parent ids are random or
+//! hashed hex, which snappy barely shrinks, and indices are already packed.
+//!
+//! A value that comes back after another has a second entry, which readers take as
+//! they take any dictionary (the dictionary is not required to be distinct); in
+//! the tables written here a parent's children are never apart.
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use bytes::Bytes;
+use parquet::basic::{
+    BoundaryOrder, Compression, Encoding, EncodingMask, PageType, Type as PhysicalType,
+};
+use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::data_type::ByteArray;
+use parquet::file::metadata::{
+    ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats,
+};
+use parquet::file::statistics::Statistics;
+use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::schema::types::ColumnDescPtr;
+
+use crate::error::{Error, Result};
+
+/// Longest value whose statistics a run column keeps (the `parquet` crate's default
+/// truncation length; an extraction time is 26 bytes).
+const MAX_STATISTICS_BYTES: usize = 64;
+
+/// Most groups of eight values in one bit-packed run (a one-byte run header, as
+/// other writers keep them).
+const MAX_PACKED_GROUPS: usize = 63;
+
+/// One row group's chunk of a text column whose values come in runs, being written.
+pub(crate) struct RunColumn {
+    descr: ColumnDescPtr,
+    /// Whether the chunk carries min/max statistics (and a column index).
+    statistics: bool,
+    /// Whether the chunk carries an offset index.
+    offset_index: bool,
+    /// Rows per data page.
+    page_rows: usize,
+    /// The dictionary page: each entry as its length (four bytes, little-endian)
+    /// and bytes.
+    dictionary: Vec<u8>,
+    /// Where each entry's bytes start in `dictionary`.
+    starts: Vec<usize>,
+    /// The rows of the data page in progress, as entries.
+    indices: Vec<u32>,
+    /// Encoded data pages, with their rows and their first and last entries.
+    pages: Vec<DataPage>,
+    rows: usize,
+    /// Bytes of all the values (the chunk's size statistics).
+    value_bytes: i64,
+}
+
+struct DataPage {
+    buf: Bytes,
+    rows: usize,
+    /// Entries of the page's rows (indices only grow, so they are all between).
+    entries: std::ops::RangeInclusive<usize>,
+}
+
+impl RunColumn {
+    /// An empty chunk of the column `descr`, in data pages of `page_rows` rows.
+    pub(crate) fn new(
+        descr: ColumnDescPtr,
+        statistics: bool,
+        offset_index: bool,
+        page_rows: usize,
+    ) -> Self {
+        RunColumn {
+            descr,
+            statistics,
+            offset_index,
+            page_rows: page_rows.max(1),
+            dictionary: Vec::new(),
+            starts: Vec::new(),
+            indices: Vec::new(),
+            pages: Vec::new(),
+            rows: 0,
+            value_bytes: 0,
+        }
+    }
+
+    /// Entry `i`'s bytes.
+    fn entry(&self, i: usize) -> &[u8] {
+        let start = self.starts.get(i).copied().unwrap_or(0);
+        let end = self
+            .starts
+            .get(i + 1)
+            .map_or(self.dictionary.len(), |next| next - 4);
+        self.dictionary.get(start..end).unwrap_or_default()
+    }
+
+    /// Appends the rows of `column`, a text column without nulls.
+    pub(crate) fn write(&mut self, column: &dyn Array) -> Result<()> {
+        let text = column
+            .as_string_opt::<i32>()
+            .filter(|t| t.null_count() == 0)
+            .ok_or_else(|| Error::Internal("a run column that is not text without nulls".into()))?;
+        let data = text.value_data();
+        for ends in text.value_offsets().windows(2) {
+            let (start, end) = match ends {
+                [start, end] => (*start as usize, *end as usize),
+                _ => continue,
+            };
+            let value = data.get(start..end).unwrap_or_default();
+            // The last entry is the end of the dictionary.
+            let same = self
+                .starts
+                .last()
+                .is_some_and(|&at| self.dictionary.get(at..) == Some(value));
+            if !same {
+                let len = u32::try_from(value.len())
+                    .map_err(|_| Error::Internal("a value of 4 GiB or more".into()))?;
+                self.dictionary.extend_from_slice(&len.to_le_bytes());
+                self.starts.push(self.dictionary.len());
+                self.dictionary.extend_from_slice(value);
+            }
+            let index = u32::try_from(self.starts.len() - 1)
+                .map_err(|_| Error::Internal("too many runs".into()))?;
+            self.indices.push(index);
+            self.value_bytes += value.len() as i64;
+            if self.indices.len() >= self.page_rows {
+                self.end_page();
+            }
+        }
+        self.rows += text.len();
+        Ok(())
+    }
+
+    /// Encodes the data page in progress, if it has rows.
+    fn end_page(&mut self) {
+        let (Some(&first), Some(&last)) = (self.indices.first(), self.indices.last()) else {
+            return;
+        };
+        let bit_width = bits_for(self.starts.len().saturating_sub(1));
+        let mut buf = Vec::with_capacity(1 + self.indices.len() * usize::from(bit_width) / 8 + 16);
+        buf.push(bit_width);
+        hybrid(&self.indices, bit_width, &mut buf);
+        self.pages.push(DataPage {
+            buf: Bytes::from(buf),
+            rows: self.indices.len(),
+            entries: first as usize..=last as usize,
+        });
+        self.indices.clear();
+    }
+
+    /// Rows written so far.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Bytes the chunk would take if it ended now, about.
+    pub(crate) fn estimated_bytes(&self) -> usize {
+        self.dictionary.len()
+            + self.pages.iter().map(|p| p.buf.len()).sum::<usize>()
+            + self.indices.len() * 4
+    }
+
+    /// The smallest and largest of entries `entries`, if statistics are kept and
+    /// both are short enough.
+    fn min_max(&self, entries: std::ops::RangeInclusive<usize>) -> Option<(&[u8], &[u8])> {
+        if !self.statistics {
+            return None;
+        }
+        let mut values = entries.map(|i| self.entry(i));
+        let first = values.next()?;
+        let (min, max) = values.fold((first, first), |(min, max), v| (min.min(v), max.max(v)));
+        (max.len() <= MAX_STATISTICS_BYTES && min.len() <= MAX_STATISTICS_BYTES)
+            .then_some((min, max))
+    }
+
+    /// The chunk's bytes (dictionary page first, at offset 0) and what the row
+    /// group needs to know of them, for
+    /// [`SerializedRowGroupWriter::append_column`](parquet::file::writer::SerializedRowGroupWriter::append_column).
+    pub(crate) fn close(mut self) -> Result<(Bytes, ColumnCloseResult)> {
+        self.end_page();
+        let err = |e: parquet::errors::ParquetError| Error::ParquetWrite {
+            path: std::path::PathBuf::from("<parquet output>"),
+            source: e,
+        };
+        let too_big = |what: &str| Error::Internal(format!("{what} too large for Parquet"));
+        // Each page's smallest and largest value, from the entries it uses.
+        let page_min_max: Option<Vec<(Vec<u8>, Vec<u8>)>> = self
+            .pages
+            .iter()
+            .map(|page| {
+                self.min_max(page.entries.clone())
+                    .map(|(min, max)| (min.to_vec(), max.to_vec()))
+            })
+            .collect();
+        let chunk_min_max = page_min_max.as_ref().and_then(|pages| {
+            let mut pages = pages.iter();
+            let first = pages.next()?.clone();
+            Some(pages.fold(first, |(min, max), (lo, hi)| {
+                (min.min(lo.clone()), max.max(hi.clone()))
+            }))
+        });
+        let mut sink = TrackedWrite::new(Vec::with_capacity(self.estimated_bytes() + 1024));
+        let mut writer = SerializedPageWriter::new(&mut sink);
+        let dictionary = std::mem::take(&mut self.dictionary);
+        let dictionary_len = dictionary.len();
+        let dictionary_page = writer
+            .write_page(CompressedPage::new(
+                Page::DictionaryPage {
+                    buf: Bytes::from(dictionary),
+                    num_values: u32::try_from(self.starts.len())
+                        .map_err(|_| too_big("a dictionary"))?,
+                    encoding: Encoding::PLAIN,
+                    is_sorted: false,
+                },
+                dictionary_len,
+            ))
+            .map_err(err)?;
+        let (mut compressed, mut uncompressed) = (
+            dictionary_page.compressed_size as i64,
+            dictionary_page.uncompressed_size as i64,
+        );
+        let mut offsets = OffsetIndexBuilder::new();
+        let mut data_page_offset = None;
+        for page in &self.pages {
+            let spec = writer
+                .write_page(CompressedPage::new(
+                    Page::DataPage {
+                        buf: page.buf.clone(),
+                        num_values: u32::try_from(page.rows).map_err(|_| too_big("a page"))?,
+                        encoding: Encoding::RLE_DICTIONARY,
+                        def_level_encoding: Encoding::RLE,
+                        rep_level_encoding: Encoding::RLE,
+                        statistics: None,
+                    },
+                    page.buf.len(),
+                ))
+                .map_err(err)?;
+            data_page_offset.get_or_insert(spec.offset as i64);
+            compressed += spec.compressed_size as i64;
+            uncompressed += spec.uncompressed_size as i64;
+            offsets.append_offset_and_size(
+                spec.offset as i64,
+                i32::try_from(spec.compressed_size).map_err(|_| too_big("a page"))?,
+            );
+            offsets.append_row_count(page.rows as i64);
+        }
+        writer.close().map_err(err)?;
+        let bytes = Bytes::from(sink.into_inner().map_err(err)?);
+        let encodings = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY];
+        let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
+            .set_compression(Compression::UNCOMPRESSED)
+            .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
+            .set_page_encoding_stats(vec![
+                PageEncodingStats {
+                    page_type: PageType::DICTIONARY_PAGE,
+                    encoding: Encoding::PLAIN,
+                    count: 1,
+                },
+                PageEncodingStats {
+                    page_type: PageType::DATA_PAGE,
+                    encoding: Encoding::RLE_DICTIONARY,
+                    count: i32::try_from(self.pages.len()).map_err(|_| too_big("a chunk"))?,
+                },
+            ])
+            .set_total_compressed_size(compressed)
+            .set_total_uncompressed_size(uncompressed)
+            .set_num_values(self.rows as i64)
+            .set_data_page_offset(data_page_offset.unwrap_or(0))
+            .set_dictionary_page_offset(Some(0));
+        let mut column_index = None;
+        if let (Some(pages), Some((min, max))) = (page_min_max, chunk_min_max) {
+            metadata = metadata
+                .set_statistics(Statistics::new(
+                    Some(ByteArray::from(min)),
+                    Some(ByteArray::from(max)),
+                    None,
+                    Some(0),
+                    false,
+                ))
+                .set_unencoded_byte_array_data_bytes(Some(self.value_bytes));
+            let mut index = ColumnIndexBuilder::new(PhysicalType::BYTE_ARRAY);
+            let (mut ascending, mut descending) = (true, true);
+            for pair in pages.windows(2) {
+                if let [(last_min, last_max), (min, max)] = pair {
+                    ascending &= last_min <= min && last_max <= max;
+                    descending &= min <= last_min && max <= last_max;
+                }
+            }
+            index.set_boundary_order(match (ascending, descending) {
+                (true, _) => BoundaryOrder::ASCENDING,
+                (false, true) => BoundaryOrder::DESCENDING,
+                (false, false) => BoundaryOrder::UNORDERED,
+            });
+            for (min, max) in pages {
+                index.append(false, min, max, 0, None);
+            }
+            column_index = Some(index.build().map_err(err)?);
+        }
+        let metadata = metadata.build().map_err(err)?;
+        Ok((
+            bytes.clone(),
+            ColumnCloseResult {
+                bytes_written: bytes.len() as u64,
+                rows_written: self.rows as u64,
+                metadata,
+                bloom_filter: None,
+                column_index,
+                offset_index: self.offset_index.then(|| offsets.build()),
+            },
+        ))
+    }
+}
+
+/// Bits an index up to `max` takes (none for a dictionary of one entry).
+fn bits_for(max: usize) -> u8 {
+    (usize::BITS - max.leading_zeros()) as u8
+}
+
+/// Appends `values` (each below `2^bit_width`) in Parquet's run-length and
+/// bit-packing hybrid: runs of eight and more equal values that can start at a
+/// group boundary as run-length runs, everything else bit-packed in groups of
+/// eight (the last group padded with zeros).
+fn hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+    let mut packed_from = 0;
+    let mut i = 0;
+    while let Some(&value) = values.get(i) {
+        let run = values
+            .get(i..)
+            .unwrap_or_default()
+            .iter()
+            .take_while(|&&v| v == value)
+            .count();
+        // Values waiting to be packed fill their last group from the run first.
+        let fill = (8 - (i - packed_from) % 8) % 8;
+        if run >= fill + 8 {
+            bit_pack(
+                values.get(packed_from..i + fill).unwrap_or_default(),
+                bit_width,
+                out,
+            );
+            repeat(value, run - fill, bit_width, out);
+            packed_from = i + run;
+        }
+        i += run;
+    }
+    bit_pack(
+        values.get(packed_from..).unwrap_or_default(),
+        bit_width,
+        out,
+    );
+}
+
+/// Appends a run-length run: `count` times `value`.
+fn repeat(value: u32, count: usize, bit_width: u8, out: &mut Vec<u8>) {
+    uleb128((count as u64) << 1, out);
+    let bytes = value.to_le_bytes();
+    out.extend_from_slice(
+        bytes
+            .get(..usize::from(bit_width).div_ceil(8))
+            .unwrap_or_default(),
+    );
+}
+
+/// Appends `values` as bit-packed runs of at most [`MAX_PACKED_GROUPS`] groups of
+/// eight, the last group padded with zeros.
+fn bit_pack(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+    for run in values.chunks(MAX_PACKED_GROUPS * 8) {
+        let groups = run.len().div_ceil(8);
+        uleb128(((groups as u64) << 1) | 1, out);
+        let (mut acc, mut bits) = (0u64, 0u32);
+        for k in 0..groups * 8 {
+            acc |= u64::from(run.get(k).copied().unwrap_or(0)) << bits;
+            bits += u32::from(bit_width);
+            while bits >= 8 {
+                out.push(acc as u8);
+                acc >>= 8;
+                bits -= 8;
+            }
+        }
+    }
+}
+
+/// Appends `value` as an unsigned LEB128 varint.
+fn uleb128(mut value: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+    use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+    use parquet::basic::{Compression, Encoding};
+    use parquet::file::metadata::PageIndexPolicy;
+    use parquet::file::page_index::column_index::ColumnIndexMetaData;
+    use parquet::file::statistics::Statistics;
+
+    use super::{bit_pack, hybrid};
+    use crate::test_rng::XorShift;
+    use crate::{ParquetWriter, TableWriter, WriteOptions};
+
+    fn encoded(values: &[u32], bit_width: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        hybrid(values, bit_width, &mut out);
+        out
+    }
+
+    /// The hybrid's bytes, as the Parquet format lays them out.
+    #[test]
+    fn runs_of_eight_and_more_repeat_and_the_rest_is_packed() {
+        // Bit-packed, the format's own example: 0..8 at three bits.
+        assert_eq!(
+            encoded(&[0, 1, 2, 3, 4, 5, 6, 7], 3),
+            [0x03, 0x88, 0xc6, 0xfa]
+        );
+        // A run of ten: its length doubled (20), then the value in one byte.
+        assert_eq!(encoded(&[5; 10], 3), [0x14, 0x05]);
+        // Three values fill their group of eight from the run that follows them,
+        // and the eight left repeat: 1 2 3 7 7 7 7 7 packed, then 8 times 7.
+        assert_eq!(
+            encoded(&[1, 2, 3, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7], 3),
+            [0x03, 0xd1, 0xfe, 0xff, 0x10, 0x07]
+        );
+        // A run too short to repeat after filling a group is packed, and the last
+        // group padded with zeros: 1 2 3 and nine 7s are two groups.
+        let mut packed = Vec::new();
+        bit_pack(&[1, 2, 3, 7, 7, 7, 7, 7, 7, 7, 7, 7], 3, &mut packed);
+        assert_eq!(encoded(&[1, 2, 3, 7, 7, 7, 7, 7, 7, 7, 7, 7], 3), packed);
+        assert_eq!(packed, [0x05, 0xd1, 0xfe, 0xff, 0xff, 0x0f, 0x00]);
+        // A one-entry dictionary takes no bits: a run is its length alone.
+        assert_eq!(encoded(&[0; 20_000], 0), [0xc0, 0xb8, 0x02]);
+        // Long packed stretches are cut into runs of at most 63 groups.
+        let distinct: Vec<u32> = (0..1_000).collect();
+        let bytes = encoded(&distinct, 10);
+        // 504 values (63 groups of ten bytes), then 496 (62 groups).
+        assert_eq!(bytes.first(), Some(&((63 << 1) | 1)));
+        assert_eq!(bytes.get(1 + 630), Some(&((62 << 1) | 1)));
+        assert_eq!(bytes.len(), 1 + 630 + 1 + 620);
+    }
+
+    fn role(name: &str, role: &str) -> Field {
+        Field::new(name, DataType::Utf8, false).with_metadata(HashMap::from([(
+            transmogrify_core::ROLE_METADATA_KEY.to_string(),
+            role.to_string(),
+        )]))
+    }
+
+    /// Parent ids in runs of every length (long ones across pages and row groups,
+    /// values that come back after others, a stretch of distinct ones) and two
+    /// extraction times, written in uneven batches, read back as they were written;
+    /// the chunks are dictionary-encoded, uncompressed, with statistics of the
+    /// times only, and an offset index of 20,000-row pages.
+    #[test]
+    fn run_columns_read_back_as_written() -> Result<(), Box<dyn std::error::Error>> {
+        let mut rng = XorShift::new(7);
+        let mut parents: Vec<String> = Vec::new();
+        while parents.len() < 150_000 {
+            let r = rng.next_u64();
+            let len = match parents.len() {
+                // A long run across page and row-group boundaries.
+                n if (60_000..61_000).contains(&n) => 30_000,
+                // A stretch of distinct values (indices of 17 bits).
+                n if (100_000..130_000).contains(&n) => 1,
+                _ => 1 + (r % 20) as usize,
+            };
+            // Now and then a value comes back after others.
+            let value = if r % 13 == 0 && parents.len() > 100 {
+                parents[parents.len() - 50].clone()
+            } else {
+                format!("{:016x}-{}", r, parents.len())
+            };
+            parents.extend(std::iter::repeat_n(value, len));
+        }
+        parents.truncate(150_000);
+        let times: Vec<&str> = (0..parents.len())
+            .map(|i| {
+                if i < 100_000 {
+                    "2026-01-01 00:00:00.000000"
+                } else {
+                    "2025-12-31 23:59:59.999999"
+                }
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("v", DataType::Utf8, true),
+            role("__parent_extract_id", "parent_id"),
+            role("__extract_datetime", "time"),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter(
+                (0..parents.len()).map(|i| (i % 3 == 0).then(|| format!("v{}", i % 7))),
+            )),
+            Arc::new(StringArray::from_iter_values(&parents)),
+            Arc::new(StringArray::from_iter_values(&times)),
+        ];
+        let whole = RecordBatch::try_new(schema.clone(), columns)?;
+        let mut out = Vec::new();
+        let mut writer = Box::new(ParquetWriter::new(
+            &mut out,
+            &schema,
+            &WriteOptions::default(),
+        )?);
+        let mut at = 0;
+        while at < whole.num_rows() {
+            let len = (1 + (rng.next_u64() % 3_000) as usize).min(whole.num_rows() - at);
+            writer.write(&whole.slice(at, len))?;
+            at += len;
+        }
+        assert_eq!(writer.finish()?.rows, 150_000);
+
+        let bytes = bytes::Bytes::from(out);
+        let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
+        let builder = ParquetRecordBatchReaderBuilder::try_new_with_options(bytes, options)?;
+        let metadata = builder.metadata().clone();
+        let batches: Vec<RecordBatch> = builder.build()?.collect::<Result<_, _>>()?;
+        let read = arrow_select::concat::concat_batches(&batches[0].schema(), &batches)?;
+        for i in 0..3 {
+            assert_eq!(
+                read.column(i).as_ref(),
+                whole.column(i).as_ref(),
+                "column {i}"
+            );
+        }
+
+        assert_eq!(metadata.num_row_groups(), 3);
+        let page_index = metadata.page_index().ok_or("no page index")?;
+        for (g, group) in metadata.row_groups().iter().enumerate() {
+            let rows = group.num_rows() as usize;
+            let (start, end) = (g * 65_536, g * 65_536 + rows);
+            for c in [1, 2] {
+                let chunk = group.column(c);
+                assert_eq!(chunk.compression(), Compression::UNCOMPRESSED);
+                let encodings: Vec<Encoding> = chunk.encodings().collect();
+                assert!(
+                    encodings.contains(&Encoding::RLE_DICTIONARY),
+                    "{encodings:?}"
+                );
+                let pages = page_index
+                    .offset_index(g, c)
+                    .ok_or("no offset index")?
+                    .page_locations();
+                assert_eq!(pages.len(), rows.div_ceil(20_000));
+                let firsts: Vec<i64> = pages.iter().map(|p| p.first_row_index).collect();
+                let expected: Vec<i64> = (0..rows as i64).step_by(20_000).collect();
+                assert_eq!(firsts, expected);
+            }
+            assert!(group.column(1).statistics().is_none());
+            let (min, max) = (
+                *times[start..end].iter().min().ok_or("no rows")?,
+                *times[start..end].iter().max().ok_or("no rows")?,
+            );
+            match group.column(2).statistics() {
+                Some(Statistics::ByteArray(s)) => {
+                    assert_eq!(s.min_opt().map(|v| v.data()), Some(min.as_bytes()));
+                    assert_eq!(s.max_opt().map(|v| v.data()), Some(max.as_bytes()));
+                    assert_eq!(s.null_count_opt(), Some(0));
+                }
+                other => panic!("time statistics: {other:?}"),
+            }
+            assert!(matches!(
+                page_index.column_index(g, 2),
+                Some(ColumnIndexMetaData::BYTE_ARRAY(_))
+            ));
+        }
+        Ok(())
+    }
+}
