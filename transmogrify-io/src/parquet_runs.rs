@@ -33,6 +33,7 @@ use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::error::{Error, Result};
+use crate::parquet_writer::pq_err;
 
 /// Longest value whose statistics a run column keeps (the `parquet` crate's default
 /// truncation length; an extraction time is 26 bytes).
@@ -188,10 +189,6 @@ impl RunColumn {
     /// [`SerializedRowGroupWriter::append_column`](parquet::file::writer::SerializedRowGroupWriter::append_column).
     pub(crate) fn close(mut self) -> Result<(Bytes, ColumnCloseResult)> {
         self.end_page();
-        let err = |e: parquet::errors::ParquetError| Error::ParquetWrite {
-            path: std::path::PathBuf::from("<parquet output>"),
-            source: e,
-        };
         let too_big = |what: &str| Error::Internal(format!("{what} too large for Parquet"));
         // Each page's smallest and largest value, from the entries it uses.
         let page_min_max: Option<Vec<(Vec<u8>, Vec<u8>)>> = self
@@ -224,7 +221,7 @@ impl RunColumn {
                 },
                 dictionary_len,
             ))
-            .map_err(err)?;
+            .map_err(pq_err)?;
         let (mut compressed, mut uncompressed) = (
             dictionary_page.compressed_size as i64,
             dictionary_page.uncompressed_size as i64,
@@ -244,7 +241,7 @@ impl RunColumn {
                     },
                     page.buf.len(),
                 ))
-                .map_err(err)?;
+                .map_err(pq_err)?;
             data_page_offset.get_or_insert(spec.offset as i64);
             compressed += spec.compressed_size as i64;
             uncompressed += spec.uncompressed_size as i64;
@@ -254,8 +251,8 @@ impl RunColumn {
             );
             offsets.append_row_count(page.rows as i64);
         }
-        writer.close().map_err(err)?;
-        let bytes = Bytes::from(sink.into_inner().map_err(err)?);
+        writer.close().map_err(pq_err)?;
+        let bytes = Bytes::from(sink.into_inner().map_err(pq_err)?);
         let encodings = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY];
         let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
             .set_compression(Compression::UNCOMPRESSED)
@@ -304,9 +301,9 @@ impl RunColumn {
             for (min, max) in pages {
                 index.append(false, min, max, 0, None);
             }
-            column_index = Some(index.build().map_err(err)?);
+            column_index = Some(index.build().map_err(pq_err)?);
         }
-        let metadata = metadata.build().map_err(err)?;
+        let metadata = metadata.build().map_err(pq_err)?;
         Ok((
             bytes.clone(),
             ColumnCloseResult {

@@ -69,7 +69,9 @@ impl WriterFactory for ParquetWriterFactory {
     }
 }
 
-fn pq_err(e: parquet::errors::ParquetError) -> Error {
+/// A `parquet` crate error while writing (its file named once known, see
+/// `Error::at_output`).
+pub(crate) fn pq_err(e: parquet::errors::ParquetError) -> Error {
     Error::ParquetWrite {
         path: PathBuf::from("<parquet output>"),
         source: e,
