@@ -405,6 +405,7 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::Arc;
 
+    use arrow_array::cast::AsArray;
     use arrow_array::{ArrayRef, RecordBatch, StringArray};
     use arrow_schema::{DataType, Field, Schema};
     use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
@@ -463,13 +464,10 @@ mod tests {
         )]))
     }
 
-    /// Parent ids in runs of every length (long ones across pages and row groups,
-    /// values that come back after others, a stretch of distinct ones) and two
-    /// extraction times, written in uneven batches, read back as they were written;
-    /// the chunks are dictionary-encoded, uncompressed, with statistics of the
-    /// times only, and an offset index of 20,000-row pages.
-    #[test]
-    fn run_columns_read_back_as_written() -> Result<(), Box<dyn std::error::Error>> {
+    /// 150,000 rows: parent ids in runs of every length (long ones across pages and
+    /// row groups, values that come back after others, a stretch of distinct ones),
+    /// two extraction times, and a data column.
+    fn runs_table() -> Result<RecordBatch, Box<dyn std::error::Error>> {
         let mut rng = XorShift::new(7);
         let mut parents: Vec<String> = Vec::new();
         while parents.len() < 150_000 {
@@ -490,15 +488,13 @@ mod tests {
             parents.extend(std::iter::repeat_n(value, len));
         }
         parents.truncate(150_000);
-        let times: Vec<&str> = (0..parents.len())
-            .map(|i| {
-                if i < 100_000 {
-                    "2026-01-01 00:00:00.000000"
-                } else {
-                    "2025-12-31 23:59:59.999999"
-                }
-            })
-            .collect();
+        let times = (0..parents.len()).map(|i| {
+            if i < 100_000 {
+                "2026-01-01 00:00:00.000000"
+            } else {
+                "2025-12-31 23:59:59.999999"
+            }
+        });
         let schema = Arc::new(Schema::new(vec![
             Field::new("v", DataType::Utf8, true),
             role("__parent_extract_id", "parent_id"),
@@ -509,22 +505,40 @@ mod tests {
                 (0..parents.len()).map(|i| (i % 3 == 0).then(|| format!("v{}", i % 7))),
             )),
             Arc::new(StringArray::from_iter_values(&parents)),
-            Arc::new(StringArray::from_iter_values(&times)),
+            Arc::new(StringArray::from_iter_values(times)),
         ];
-        let whole = RecordBatch::try_new(schema.clone(), columns)?;
-        let mut out = Vec::new();
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// `batch` written into `out` in batches of 1 to 3,000 rows.
+    fn written_unevenly(
+        batch: &RecordBatch,
+        out: impl std::io::Write + Send,
+    ) -> crate::error::Result<u64> {
+        let mut rng = XorShift::new(11);
         let mut writer = Box::new(ParquetWriter::new(
-            &mut out,
-            &schema,
+            out,
+            &batch.schema(),
             &WriteOptions::default(),
         )?);
         let mut at = 0;
-        while at < whole.num_rows() {
-            let len = (1 + (rng.next_u64() % 3_000) as usize).min(whole.num_rows() - at);
-            writer.write(&whole.slice(at, len))?;
+        while at < batch.num_rows() {
+            let len = (1 + (rng.next_u64() % 3_000) as usize).min(batch.num_rows() - at);
+            writer.write(&batch.slice(at, len))?;
             at += len;
         }
-        assert_eq!(writer.finish()?.rows, 150_000);
+        Ok(writer.finish()?.rows)
+    }
+
+    /// The runs table (see [`runs_table`]), written in uneven batches, reads back as
+    /// it was written; the chunks are dictionary-encoded, uncompressed, with
+    /// statistics of the times only, and an offset index of 20,000-row pages.
+    #[test]
+    fn run_columns_read_back_as_written() -> Result<(), Box<dyn std::error::Error>> {
+        let whole = runs_table()?;
+        let times = whole.column(2).as_string::<i32>().clone();
+        let mut out = Vec::new();
+        assert_eq!(written_unevenly(&whole, &mut out)?, 150_000);
 
         let bytes = bytes::Bytes::from(out);
         let options = ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Required);
@@ -532,7 +546,7 @@ mod tests {
         let metadata = builder.metadata().clone();
         let batches: Vec<RecordBatch> = builder.build()?.collect::<Result<_, _>>()?;
         let read = arrow_select::concat::concat_batches(&batches[0].schema(), &batches)?;
-        for i in 0..3 {
+        for i in 0..whole.num_columns() {
             assert_eq!(
                 read.column(i).as_ref(),
                 whole.column(i).as_ref(),
@@ -564,8 +578,20 @@ mod tests {
             }
             assert!(group.column(1).statistics().is_none());
             let (min, max) = (
-                *times[start..end].iter().min().ok_or("no rows")?,
-                *times[start..end].iter().max().ok_or("no rows")?,
+                times
+                    .iter()
+                    .flatten()
+                    .take(end)
+                    .skip(start)
+                    .min()
+                    .ok_or("no rows")?,
+                times
+                    .iter()
+                    .flatten()
+                    .take(end)
+                    .skip(start)
+                    .max()
+                    .ok_or("no rows")?,
             );
             match group.column(2).statistics() {
                 Some(Statistics::ByteArray(s)) => {
@@ -579,6 +605,49 @@ mod tests {
                 page_index.column_index(g, 2),
                 Some(ColumnIndexMetaData::BYTE_ARRAY(_))
             ));
+        }
+        Ok(())
+    }
+
+    /// Output that takes `left` bytes and fails after that, as a full disk would.
+    struct FillsUp {
+        left: usize,
+    }
+
+    impl std::io::Write for FillsUp {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.left == 0 {
+                return Err(std::io::Error::other("no space left on the test device"));
+            }
+            let n = buf.len().min(self.left);
+            self.left -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// An output that fails while a run column's chunk is written (in the first and
+    /// the last row group) is an error naming the failure.
+    #[test]
+    fn output_failing_in_a_run_column_is_an_error() -> Result<(), Box<dyn std::error::Error>> {
+        let batch = runs_table()?;
+        let mut whole = Vec::new();
+        written_unevenly(&batch, &mut whole)?;
+        let reader = parquet::file::reader::SerializedFileReader::new(bytes::Bytes::from(whole))?;
+        let metadata = parquet::file::reader::FileReader::metadata(&reader);
+        for (group, column) in [(0, 1), (0, 2), (2, 1)] {
+            let (start, len) = metadata.row_group(group).column(column).byte_range();
+            let left = (start + len / 2) as usize;
+            let Err(e) = written_unevenly(&batch, FillsUp { left }) else {
+                panic!("{left} bytes of room: the write succeeded");
+            };
+            assert!(
+                e.to_string().contains("no space left on the test device"),
+                "{left} bytes of room: {e}"
+            );
         }
         Ok(())
     }
