@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -278,6 +279,27 @@ def fmt_num(value, spec: str, missing: str = "-") -> str:
     return missing if value is None else format(value, spec)
 
 
+def print_medians(results: list[Result], out) -> None:
+    """The median of each case's runs, and each peer's as a multiple of ours, when
+    cases ran more than once: the best run tells what a tool can do, the medians
+    how it usually does."""
+    cases = [(r, [run["seconds"] for run in r.runs if run.get("status") == 0])
+             for r in results if r.ok]
+    cases = [(r, secs) for r, secs in cases if len(secs) > 1]
+    if not cases:
+        return
+    ours = {(r.format, r.threads): statistics.median(secs)
+            for r, secs in cases if r.tool == "ours"}
+    parts = []
+    for r, secs in cases:
+        median = statistics.median(secs)
+        base = ours.get((r.format, r.threads))
+        ratio = f" ({median / base:.2f}x ours)" if r.tool != "ours" and base else ""
+        parts.append(f"{r.tool} {r.format} {r.threads}: {median:.3f} s{ratio}")
+    print("Medians of the runs: " + "; ".join(parts) + ".", file=out)
+    print(file=out)
+
+
 def print_table(results: list[Result], out) -> None:
     headers = ["tool", "format", "threads", "seconds", "MB/s", "peak RSS MB", "vs ours",
                "CPU s", "tables", "out MB", "load", "notes"]
@@ -404,6 +426,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     print(file=out)
     print_table(results, out)
     print(file=out)
+    print_medians(results, out)
     print("seconds: wall time of the whole process (start-up and imports included); "
           "MB/s: input bytes / seconds / 1e6;", file=out)
     print("peak RSS: maximum resident set of the run's process (getrusage via wait4); "
