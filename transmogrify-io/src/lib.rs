@@ -114,6 +114,8 @@ mod spare;
 mod spill_frame;
 mod stream;
 #[cfg(test)]
+mod test_output;
+#[cfg(test)]
 mod test_rng;
 mod typed_text;
 mod writer;

@@ -415,6 +415,7 @@ mod tests {
     use parquet::file::statistics::Statistics;
 
     use super::{bit_pack, hybrid};
+    use crate::test_output::FillsUp;
     use crate::test_rng::XorShift;
     use crate::{ParquetWriter, TableWriter, WriteOptions};
 
@@ -607,26 +608,6 @@ mod tests {
             ));
         }
         Ok(())
-    }
-
-    /// Output that takes `left` bytes and fails after that, as a full disk would.
-    struct FillsUp {
-        left: usize,
-    }
-
-    impl std::io::Write for FillsUp {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if self.left == 0 {
-                return Err(std::io::Error::other("no space left on the test device"));
-            }
-            let n = buf.len().min(self.left);
-            self.left -= n;
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     /// An output that fails while a run column's chunk is written (in the first and

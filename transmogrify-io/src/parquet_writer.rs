@@ -133,6 +133,9 @@ pub struct ParquetWriter<W: Write + Send> {
     /// Where a wide table's footer goes once it passes `footer_memory` bytes.
     spill_dir: Option<PathBuf>,
     footer_memory: usize,
+    /// The columns written by their runs, and whether each keeps statistics (see
+    /// [`run_columns`]).
+    runs: Vec<Option<bool>>,
 }
 
 /// A wide table's file: its row groups are written here and its footer kept row
@@ -431,24 +434,33 @@ impl RowGroup {
 }
 
 /// Which columns of a table with `schema` are written by their runs (see
-/// [`crate::parquet_runs`]): parent ids and the extraction time as text, in a flat
-/// table, without compression or with snappy (zstd and gzip shrink hex and keep
-/// the `parquet` crate's encoding). Empty when there are none.
-fn run_columns(schema: &SchemaRef, compression: Compression) -> Vec<bool> {
+/// [`crate::parquet_runs`]), and whether each keeps statistics: parent ids (random
+/// keys, without, as row ids) and the extraction time (with) as text, in a flat
+/// table, without compression or with snappy (zstd and gzip shrink hex and keep the
+/// `parquet` crate's encoding). Empty when there are none.
+fn run_columns(schema: &SchemaRef, compression: Compression) -> Vec<Option<bool>> {
     let flat = schema.fields().iter().all(|f| !f.data_type().is_nested());
     let codec = matches!(compression, Compression::SNAPPY | Compression::UNCOMPRESSED);
-    let runs: Vec<bool> = schema
+    let runs: Vec<Option<bool>> = schema
         .fields()
         .iter()
         .map(|field| {
-            let role = field.metadata().get(transmogrify_core::ROLE_METADATA_KEY);
-            flat && codec
-                && field.data_type() == &arrow_schema::DataType::Utf8
-                && !field.is_nullable()
-                && matches!(role.map(String::as_str), Some("parent_id" | "time"))
+            let text = field.data_type() == &arrow_schema::DataType::Utf8 && !field.is_nullable();
+            if !(flat && codec && text) {
+                return None;
+            }
+            match field
+                .metadata()
+                .get(transmogrify_core::ROLE_METADATA_KEY)
+                .map(String::as_str)
+            {
+                Some("parent_id") => Some(false),
+                Some("time") => Some(true),
+                _ => None,
+            }
         })
         .collect();
-    if runs.contains(&true) {
+    if runs.iter().any(Option::is_some) {
         runs
     } else {
         Vec::new()
@@ -610,11 +622,12 @@ fn properties(
 impl<W: Write + Send> ParquetWriter<W> {
     /// A writer of tables with `schema` into `out`.
     pub fn new(out: W, schema: &SchemaRef, options: &WriteOptions) -> Result<Self> {
+        let compression = compression(options)?;
         Ok(ParquetWriter {
             file: None,
             wide: None,
             out: Some(out),
-            compression: compression(options)?,
+            compression,
             group: None,
             schema: schema.clone(),
             rows: 0,
@@ -626,6 +639,7 @@ impl<W: Write + Send> ParquetWriter<W> {
             held: written_by_blocks(schema).then(|| Held::new(schema)),
             spill_dir: options.spill_dir.clone(),
             footer_memory: FOOTER_MEMORY_BYTES,
+            runs: run_columns(schema, compression),
         })
     }
 
@@ -806,20 +820,7 @@ impl<W: Write + Send> ParquetWriter<W> {
     fn write_rows(&mut self, mut rows: Rows) -> Result<()> {
         loop {
             if self.group.is_none() {
-                // Which columns go by their runs, and which of those keep statistics
-                // (the extraction time; parent ids are random keys, as row ids).
-                let runs: Vec<Option<bool>> = run_columns(&self.schema, self.compression)
-                    .into_iter()
-                    .zip(self.schema.fields())
-                    .map(|(run, field)| {
-                        run.then(|| {
-                            field
-                                .metadata()
-                                .get(transmogrify_core::ROLE_METADATA_KEY)
-                                .is_some_and(|role| role == "time")
-                        })
-                    })
-                    .collect();
+                let runs = self.runs.clone();
                 let (file, columns) = self.file()?;
                 let writers = columns
                     .create_column_writers(file.flushed_row_groups().len())
@@ -1299,6 +1300,8 @@ mod tests {
     use arrow_array::{ArrayRef, RecordBatch, StringArray};
     use arrow_schema::{DataType, Field, Schema};
     use parquet::arrow::ArrowWriter;
+
+    use crate::test_output::FillsUp;
 
     use super::{
         DICTIONARY_PAGE_LIMIT, ParquetWriter, Part, Rows, SLICE_ROWS, WIDE_TABLE_COLUMNS,
@@ -1877,26 +1880,6 @@ mod tests {
             );
         }
         Ok(())
-    }
-
-    /// Output that takes `left` bytes and fails after that, as a full disk would.
-    struct FillsUp {
-        left: usize,
-    }
-
-    impl std::io::Write for FillsUp {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            if self.left == 0 {
-                return Err(std::io::Error::other("no space left on the test device"));
-            }
-            let n = buf.len().min(self.left);
-            self.left -= n;
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]
