@@ -108,6 +108,7 @@ mod output;
 mod parquet_footer;
 mod parquet_reader;
 mod parquet_runs;
+mod parquet_text;
 mod parquet_writer;
 mod reader;
 mod spare;

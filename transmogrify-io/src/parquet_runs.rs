@@ -19,25 +19,12 @@
 use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use bytes::Bytes;
-use parquet::basic::{
-    BoundaryOrder, Compression, Encoding, EncodingMask, PageType, Type as PhysicalType,
-};
-use parquet::column::page::{CompressedPage, Page, PageWriter};
+use parquet::basic::Encoding;
 use parquet::column::writer::ColumnCloseResult;
-use parquet::data_type::ByteArray;
-use parquet::file::metadata::{
-    ColumnChunkMetaData, ColumnIndexBuilder, OffsetIndexBuilder, PageEncodingStats,
-};
-use parquet::file::statistics::Statistics;
-use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::error::{Error, Result};
-use crate::parquet_writer::pq_err;
-
-/// Longest value whose statistics a run column keeps (the `parquet` crate's default
-/// truncation length; an extraction time is 26 bytes).
-const MAX_STATISTICS_BYTES: usize = 64;
+use crate::parquet_text::{Chunk, DictionaryPage, EncodedPage, assemble};
 
 /// Most groups of eight values in one bit-packed run (a one-byte run header, as
 /// other writers keep them).
@@ -171,155 +158,52 @@ impl RunColumn {
             + self.indices.len() * 4
     }
 
-    /// The smallest and largest of entries `entries`, if statistics are kept and
-    /// both are short enough.
-    fn min_max(&self, entries: std::ops::RangeInclusive<usize>) -> Option<(&[u8], &[u8])> {
+    /// The smallest and largest of entries `entries`, if statistics are kept.
+    fn min_max(&self, entries: std::ops::RangeInclusive<usize>) -> Option<(Vec<u8>, Vec<u8>)> {
         if !self.statistics {
             return None;
         }
         let mut values = entries.map(|i| self.entry(i));
         let first = values.next()?;
         let (min, max) = values.fold((first, first), |(min, max), v| (min.min(v), max.max(v)));
-        (max.len() <= MAX_STATISTICS_BYTES && min.len() <= MAX_STATISTICS_BYTES)
-            .then_some((min, max))
+        Some((min.to_vec(), max.to_vec()))
     }
 
     /// The chunk's bytes (dictionary page first, at offset 0) and what the row
-    /// group needs to know of them, for
-    /// [`SerializedRowGroupWriter::append_column`](parquet::file::writer::SerializedRowGroupWriter::append_column).
+    /// group needs to know of them (see [`assemble`]).
     pub(crate) fn close(mut self) -> Result<(Bytes, ColumnCloseResult)> {
         self.end_page();
-        let too_big = |what: &str| Error::Internal(format!("{what} too large for Parquet"));
-        // Each page's smallest and largest value, from the entries it uses.
-        let page_min_max: Option<Vec<(Vec<u8>, Vec<u8>)>> = self
+        let pages: Vec<EncodedPage> = self
             .pages
             .iter()
-            .map(|page| {
-                self.min_max(page.entries.clone())
-                    .map(|(min, max)| (min.to_vec(), max.to_vec()))
+            .map(|page| EncodedPage {
+                buf: page.buf.clone(),
+                uncompressed: page.buf.len(),
+                rows: page.rows,
+                nulls: 0,
+                encoding: Encoding::RLE_DICTIONARY,
+                min_max: self.min_max(page.entries.clone()),
             })
             .collect();
-        let chunk_min_max = page_min_max.as_ref().and_then(|pages| {
-            let mut pages = pages.iter();
-            let first = pages.next()?.clone();
-            Some(pages.fold(first, |(min, max), (lo, hi)| {
-                (min.min(lo.clone()), max.max(hi.clone()))
-            }))
-        });
-        let mut sink = TrackedWrite::new(Vec::with_capacity(self.estimated_bytes() + 1024));
-        let mut writer = SerializedPageWriter::new(&mut sink);
         let dictionary = std::mem::take(&mut self.dictionary);
-        let dictionary_len = dictionary.len();
-        let dictionary_page = writer
-            .write_page(CompressedPage::new(
-                Page::DictionaryPage {
-                    buf: Bytes::from(dictionary),
-                    num_values: u32::try_from(self.starts.len())
-                        .map_err(|_| too_big("a dictionary"))?,
-                    encoding: Encoding::PLAIN,
-                    is_sorted: false,
-                },
-                dictionary_len,
-            ))
-            .map_err(pq_err)?;
-        let (mut compressed, mut uncompressed) = (
-            dictionary_page.compressed_size as i64,
-            dictionary_page.uncompressed_size as i64,
-        );
-        let mut offsets = OffsetIndexBuilder::new();
-        let mut data_page_offset = None;
-        for page in &self.pages {
-            let spec = writer
-                .write_page(CompressedPage::new(
-                    Page::DataPage {
-                        buf: page.buf.clone(),
-                        num_values: u32::try_from(page.rows).map_err(|_| too_big("a page"))?,
-                        encoding: Encoding::RLE_DICTIONARY,
-                        def_level_encoding: Encoding::RLE,
-                        rep_level_encoding: Encoding::RLE,
-                        statistics: None,
-                    },
-                    page.buf.len(),
-                ))
-                .map_err(pq_err)?;
-            data_page_offset.get_or_insert(spec.offset as i64);
-            compressed += spec.compressed_size as i64;
-            uncompressed += spec.uncompressed_size as i64;
-            offsets.append_offset_and_size(
-                spec.offset as i64,
-                i32::try_from(spec.compressed_size).map_err(|_| too_big("a page"))?,
-            );
-            offsets.append_row_count(page.rows as i64);
-        }
-        writer.close().map_err(pq_err)?;
-        let bytes = Bytes::from(sink.into_inner().map_err(pq_err)?);
-        let encodings = [Encoding::PLAIN, Encoding::RLE, Encoding::RLE_DICTIONARY];
-        let mut metadata = ColumnChunkMetaData::builder(self.descr.clone())
-            .set_compression(Compression::UNCOMPRESSED)
-            .set_encodings_mask(EncodingMask::new_from_encodings(encodings.iter()))
-            .set_page_encoding_stats(vec![
-                PageEncodingStats {
-                    page_type: PageType::DICTIONARY_PAGE,
-                    encoding: Encoding::PLAIN,
-                    count: 1,
-                },
-                PageEncodingStats {
-                    page_type: PageType::DATA_PAGE,
-                    encoding: Encoding::RLE_DICTIONARY,
-                    count: i32::try_from(self.pages.len()).map_err(|_| too_big("a chunk"))?,
-                },
-            ])
-            .set_total_compressed_size(compressed)
-            .set_total_uncompressed_size(uncompressed)
-            .set_num_values(self.rows as i64)
-            .set_data_page_offset(data_page_offset.unwrap_or(0))
-            .set_dictionary_page_offset(Some(0));
-        let mut column_index = None;
-        if let (Some(pages), Some((min, max))) = (page_min_max, chunk_min_max) {
-            metadata = metadata
-                .set_statistics(Statistics::new(
-                    Some(ByteArray::from(min)),
-                    Some(ByteArray::from(max)),
-                    None,
-                    Some(0),
-                    false,
-                ))
-                .set_unencoded_byte_array_data_bytes(Some(self.value_bytes));
-            let mut index = ColumnIndexBuilder::new(PhysicalType::BYTE_ARRAY);
-            let (mut ascending, mut descending) = (true, true);
-            for pair in pages.windows(2) {
-                if let [(last_min, last_max), (min, max)] = pair {
-                    ascending &= last_min <= min && last_max <= max;
-                    descending &= min <= last_min && max <= last_max;
-                }
-            }
-            index.set_boundary_order(match (ascending, descending) {
-                (true, _) => BoundaryOrder::ASCENDING,
-                (false, true) => BoundaryOrder::DESCENDING,
-                (false, false) => BoundaryOrder::UNORDERED,
-            });
-            for (min, max) in pages {
-                index.append(false, min, max, 0, None);
-            }
-            column_index = Some(index.build().map_err(pq_err)?);
-        }
-        let metadata = metadata.build().map_err(pq_err)?;
-        Ok((
-            bytes.clone(),
-            ColumnCloseResult {
-                bytes_written: bytes.len() as u64,
-                rows_written: self.rows as u64,
-                metadata,
-                bloom_filter: None,
-                column_index,
-                offset_index: self.offset_index.then(|| offsets.build()),
-            },
-        ))
+        assemble(Chunk {
+            descr: &self.descr,
+            compressed: false,
+            dictionary: Some(DictionaryPage {
+                uncompressed: dictionary.len(),
+                buf: Bytes::from(dictionary),
+                entries: self.starts.len(),
+            }),
+            pages: &pages,
+            statistics: self.statistics,
+            offset_index: self.offset_index,
+            value_bytes: self.value_bytes,
+        })
     }
 }
 
 /// Bits an index up to `max` takes (none for a dictionary of one entry).
-fn bits_for(max: usize) -> u8 {
+pub(crate) fn bits_for(max: usize) -> u8 {
     (usize::BITS - max.leading_zeros()) as u8
 }
 
@@ -327,16 +211,16 @@ fn bits_for(max: usize) -> u8 {
 /// bit-packing hybrid: runs of eight and more equal values that can start at a
 /// group boundary as run-length runs, everything else bit-packed in groups of
 /// eight (the last group padded with zeros).
-fn hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+pub(crate) fn hybrid<T: Copy + Into<u32> + PartialEq>(
+    values: &[T],
+    bit_width: u8,
+    out: &mut Vec<u8>,
+) {
     let mut packed_from = 0;
     let mut i = 0;
     while let Some(&value) = values.get(i) {
-        let run = values
-            .get(i..)
-            .unwrap_or_default()
-            .iter()
-            .take_while(|&&v| v == value)
-            .count();
+        let rest = values.get(i..).unwrap_or_default();
+        let run = rest.iter().position(|&v| v != value).unwrap_or(rest.len());
         // Values waiting to be packed fill their last group from the run first.
         let fill = (8 - (i - packed_from) % 8) % 8;
         if run >= fill + 8 {
@@ -345,7 +229,7 @@ fn hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
                 bit_width,
                 out,
             );
-            repeat(value, run - fill, bit_width, out);
+            repeat(value.into(), run - fill, bit_width, out);
             packed_from = i + run;
         }
         i += run;
@@ -358,7 +242,7 @@ fn hybrid(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
 }
 
 /// Appends a run-length run: `count` times `value`.
-fn repeat(value: u32, count: usize, bit_width: u8, out: &mut Vec<u8>) {
+pub(crate) fn repeat(value: u32, count: usize, bit_width: u8, out: &mut Vec<u8>) {
     uleb128((count as u64) << 1, out);
     let bytes = value.to_le_bytes();
     out.extend_from_slice(
@@ -370,18 +254,37 @@ fn repeat(value: u32, count: usize, bit_width: u8, out: &mut Vec<u8>) {
 
 /// Appends `values` as bit-packed runs of at most [`MAX_PACKED_GROUPS`] groups of
 /// eight, the last group padded with zeros.
-fn bit_pack(values: &[u32], bit_width: u8, out: &mut Vec<u8>) {
+fn bit_pack<T: Copy + Into<u32>>(values: &[T], bit_width: u8, out: &mut Vec<u8>) {
+    let width = usize::from(bit_width);
     for run in values.chunks(MAX_PACKED_GROUPS * 8) {
         let groups = run.len().div_ceil(8);
         uleb128(((groups as u64) << 1) | 1, out);
-        let (mut acc, mut bits) = (0u64, 0u32);
-        for k in 0..groups * 8 {
-            acc |= u64::from(run.get(k).copied().unwrap_or(0)) << bits;
-            bits += u32::from(bit_width);
-            while bits >= 8 {
-                out.push(acc as u8);
-                acc >>= 8;
-                bits -= 8;
+        for group in run.chunks(8) {
+            let mut eight = [0u32; 8];
+            for (to, &from) in eight.iter_mut().zip(group) {
+                *to = from.into();
+            }
+            // Eight values of `width` bits are `width` bytes (none for width 0).
+            if width == 0 {
+                continue;
+            }
+            if width <= 16 {
+                let packed = eight
+                    .iter()
+                    .zip((0..).step_by(width))
+                    .fold(0u128, |acc, (&v, at)| acc | (u128::from(v) << at));
+                out.extend_from_slice(packed.to_le_bytes().get(..width).unwrap_or_default());
+                continue;
+            }
+            let (mut acc, mut bits) = (0u64, 0usize);
+            for v in eight {
+                acc |= u64::from(v) << bits;
+                bits += width;
+                while bits >= 8 {
+                    out.push(acc as u8);
+                    acc >>= 8;
+                    bits -= 8;
+                }
             }
         }
     }
@@ -444,7 +347,7 @@ mod tests {
         // A run too short to repeat after filling a group is packed, and the last
         // group padded with zeros: 1 2 3 and nine 7s are two groups.
         let mut packed = Vec::new();
-        bit_pack(&[1, 2, 3, 7, 7, 7, 7, 7, 7, 7, 7, 7], 3, &mut packed);
+        bit_pack(&[1u32, 2, 3, 7, 7, 7, 7, 7, 7, 7, 7, 7], 3, &mut packed);
         assert_eq!(encoded(&[1, 2, 3, 7, 7, 7, 7, 7, 7, 7, 7, 7], 3), packed);
         assert_eq!(packed, [0x05, 0xd1, 0xfe, 0xff, 0xff, 0x0f, 0x00]);
         // A one-entry dictionary takes no bits: a run is its length alone.
@@ -456,6 +359,39 @@ mod tests {
         assert_eq!(bytes.first(), Some(&((63 << 1) | 1)));
         assert_eq!(bytes.get(1 + 630), Some(&((62 << 1) | 1)));
         assert_eq!(bytes.len(), 1 + 630 + 1 + 620);
+    }
+
+    /// Packing eight values at a time gives the bytes of packing them one bit
+    /// after another, least significant first, at every width up to 32 bits
+    /// (none for width 0), the last group padded with zeros.
+    #[test]
+    fn bit_packing_at_every_width_lays_the_bits_out_in_order() {
+        let mut rng = crate::test_rng::XorShift::new(0x1234_5678_9abc_def1);
+        for width in 0..=32u8 {
+            let mask = if width == 32 {
+                u32::MAX
+            } else {
+                (1u32 << width) - 1
+            };
+            let values: Vec<u32> = (0..1_013).map(|_| rng.next_u64() as u32 & mask).collect();
+            let mut expected = Vec::new();
+            for run in values.chunks(504) {
+                expected.push(((run.len().div_ceil(8) as u8) << 1) | 1);
+                let mut bits: Vec<bool> = Vec::new();
+                for k in 0..run.len().div_ceil(8) * 8 {
+                    let v = run.get(k).copied().unwrap_or(0);
+                    bits.extend((0..width).map(|b| v >> b & 1 == 1));
+                }
+                expected.extend(bits.chunks(8).map(|byte| {
+                    byte.iter()
+                        .enumerate()
+                        .fold(0u8, |acc, (b, &on)| acc | (u8::from(on) << b))
+                }));
+            }
+            let mut packed = Vec::new();
+            bit_pack(&values, width, &mut packed);
+            assert_eq!(packed, expected, "width {width}");
+        }
     }
 
     fn role(name: &str, role: &str) -> Field {
