@@ -2,18 +2,25 @@
 //! the `parquet` crate's Arrow writer, and the assembly of any chunk encoded here
 //! (these and [`crate::parquet_runs`]) into the bytes and metadata a row group takes.
 //!
-//! The crate compares every value with the page's smallest and largest so far and,
-//! for a dictionary, hashes it with a general-purpose hasher before copying it into
-//! its own buffers: for API events to Parquet that was a sixth of a one-thread run.
-//! Here a dictionary column's pages take their smallest and largest values from the
-//! distinct entries they use (each entry is compared once per page, not each row),
-//! a plain column's values are compared by their first eight bytes before the rest,
-//! and values are hashed with foldhash. The pages are those the crate writes: a
-//! `PLAIN` dictionary page and `RLE_DICTIONARY` data pages (given up for `PLAIN`
-//! pages once the dictionary passes its limit), or `PLAIN` data pages alone, each
-//! (version 1) with its definition levels in the run-length and bit-packing hybrid,
-//! snappy-compressed or not; with the crate's statistics (truncated as it truncates
-//! them), column index and offset index.
+//! The crate compares every value with its page's smallest and largest so far, and
+//! for a dictionary hashes it and copies it into buffers of its own: outside
+//! compression, its text columns took about a fifth of the samples of a one-thread
+//! run of API events to Parquet. Here a dictionary column's pages take their
+//! smallest and largest values from the distinct entries they use (each entry is
+//! compared once per page, not once per row), a plain column's values are compared
+//! by their first eight bytes before the rest, a hash table entry keeps a value's
+//! length and first eight bytes (most lookups read nothing else), a page without
+//! nulls has its levels as one run, and a plain page is compressed from where its
+//! values were gathered. The whole run takes about 2% less (0.477 against 0.486 s,
+//! medians of 15 alternating runs); a chunk still goes through one more copy when
+//! it joins its row group.
+//!
+//! The pages are those the crate writes: a `PLAIN` dictionary page and
+//! `RLE_DICTIONARY` data pages (given up for `PLAIN` pages once the dictionary
+//! passes its limit), or `PLAIN` data pages alone, each (version 1) with its
+//! definition levels in the run-length and bit-packing hybrid, snappy-compressed or
+//! not; with the crate's statistics (truncated as it truncates them), definition
+//! level histograms, column index and offset index.
 
 use std::hash::BuildHasher;
 
