@@ -217,22 +217,35 @@ pub(crate) fn hybrid<T: Copy + Into<u32> + PartialEq>(
     out: &mut Vec<u8>,
 ) {
     let mut packed_from = 0;
-    let mut i = 0;
-    while let Some(&value) = values.get(i) {
-        let rest = values.get(i..).unwrap_or_default();
-        let run = rest.iter().position(|&v| v != value).unwrap_or(rest.len());
-        // Values waiting to be packed fill their last group from the run first.
-        let fill = (8 - (i - packed_from) % 8) % 8;
-        if run >= fill + 8 {
+    // A maximal run of equal values, `values[start..end]`, of eight or more: the
+    // values waiting to be packed fill their last group from it first, and the
+    // rest repeats if eight or more are left.
+    let mut run = |start: usize, end: usize, value: T, out: &mut Vec<u8>| {
+        let fill = (8 - (start - packed_from) % 8) % 8;
+        if end - start >= fill + 8 {
             bit_pack(
-                values.get(packed_from..i + fill).unwrap_or_default(),
+                values.get(packed_from..start + fill).unwrap_or_default(),
                 bit_width,
                 out,
             );
-            repeat(value.into(), run - fill, bit_width, out);
-            packed_from = i + run;
+            repeat(value.into(), end - start - fill, bit_width, out);
+            packed_from = end;
         }
-        i += run;
+    };
+    let Some(&first) = values.first() else {
+        return;
+    };
+    let (mut start, mut current) = (0, first);
+    for (i, &value) in values.iter().enumerate().skip(1) {
+        if value != current {
+            if i - start >= 8 {
+                run(start, i, current, out);
+            }
+            (start, current) = (i, value);
+        }
+    }
+    if values.len() - start >= 8 {
+        run(start, values.len(), current, out);
     }
     bit_pack(
         values.get(packed_from..).unwrap_or_default(),
@@ -359,6 +372,40 @@ mod tests {
         assert_eq!(bytes.first(), Some(&((63 << 1) | 1)));
         assert_eq!(bytes.get(1 + 630), Some(&((62 << 1) | 1)));
         assert_eq!(bytes.len(), 1 + 630 + 1 + 620);
+    }
+
+    /// The hybrid as the format describes it, decided at the start of each
+    /// maximal run: gives the same bytes on random runs of every length, at the
+    /// starts and ends of groups.
+    #[test]
+    fn runs_are_found_as_a_run_by_run_encoder_finds_them() {
+        fn by_runs(values: &[u32], bit_width: u8) -> Vec<u8> {
+            let mut out = Vec::new();
+            let (mut packed_from, mut i) = (0, 0);
+            while let Some(&value) = values.get(i) {
+                let run = values[i..].iter().take_while(|&&v| v == value).count();
+                let fill = (8 - (i - packed_from) % 8) % 8;
+                if run >= fill + 8 {
+                    bit_pack(&values[packed_from..i + fill], bit_width, &mut out);
+                    super::repeat(value, run - fill, bit_width, &mut out);
+                    packed_from = i + run;
+                }
+                i += run;
+            }
+            bit_pack(&values[packed_from..], bit_width, &mut out);
+            out
+        }
+        let mut rng = crate::test_rng::XorShift::new(0x7777_1234_abcd_0001);
+        for round in 0..300 {
+            let mut values = Vec::new();
+            while values.len() < 1 + round * 3 {
+                let run = [1, 1, 2, 7, 8, 9, 15, 16, 17, 40][(rng.next_u64() % 10) as usize];
+                let value = (rng.next_u64() % 5) as u32;
+                values.extend(std::iter::repeat_n(value, run));
+            }
+            assert_eq!(encoded(&values, 3), by_runs(&values, 3), "{values:?}");
+        }
+        assert_eq!(encoded(&[] as &[u32], 3), by_runs(&[], 3));
     }
 
     /// Packing eight values at a time gives the bytes of packing them one bit
