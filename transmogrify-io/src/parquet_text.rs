@@ -498,6 +498,27 @@ fn snappy(page: &[u8]) -> Result<Bytes> {
     })
 }
 
+/// The values of a text column's rows.
+struct Rows<'a> {
+    data: &'a [u8],
+    offsets: &'a [i32],
+    nulls: Option<&'a arrow_buffer::NullBuffer>,
+}
+
+impl Rows<'_> {
+    /// Row `row`'s value, `None` if it is null.
+    fn get(&self, row: usize) -> Option<&[u8]> {
+        if self.nulls.is_some_and(|n| n.is_null(row)) {
+            return None;
+        }
+        let value = match (self.offsets.get(row), self.offsets.get(row + 1)) {
+            (Some(&start), Some(&end)) => self.data.get(start as usize..end as usize),
+            _ => None,
+        };
+        Some(value.unwrap_or_default())
+    }
+}
+
 /// One row group's chunk of a flat table's text column, being written (see the
 /// module's documentation).
 pub(crate) struct TextChunk {
@@ -564,26 +585,26 @@ impl TextChunk {
         if nulls.is_some() && self.descr.max_def_level() == 0 {
             return Err(Error::Internal("nulls in a required text column".into()));
         }
-        let data = text.value_data();
-        let offsets = text.value_offsets();
-        for row in 0..text.len() {
-            let valid = nulls.is_none_or(|n| n.is_valid(row));
-            if !valid && self.page_nulls == 0 {
-                self.levels.resize(self.page_rows, 1);
-            }
-            if self.page_nulls > 0 || !valid {
-                self.levels.push(u8::from(valid));
-            }
-            if valid {
-                let (start, end) = match (offsets.get(row), offsets.get(row + 1)) {
-                    (Some(&start), Some(&end)) => (start as usize, end as usize),
-                    _ => (0, 0),
-                };
-                self.value(data.get(start..end).unwrap_or_default())?;
+        let rows = Rows {
+            data: text.value_data(),
+            offsets: text.value_offsets(),
+            nulls,
+        };
+        let mut row = 0;
+        while row < text.len() {
+            // Up to the end of the page in progress, at its row limit.
+            let to = text.len().min(
+                row + self
+                    .settings
+                    .page_rows
+                    .saturating_sub(self.page_rows)
+                    .max(1),
+            );
+            row = if self.by_dictionary() {
+                self.entries(&rows, row, to)?
             } else {
-                self.page_nulls += 1;
-            }
-            self.page_rows += 1;
+                self.plain_values(&rows, row, to)?
+            };
             // A dictionary past its limit is given up: its page ends as it began,
             // the next ones are plain.
             let full = self
@@ -604,11 +625,38 @@ impl TextChunk {
         Ok(())
     }
 
-    /// Adds one value to the page in progress.
-    fn value(&mut self, value: &[u8]) -> Result<()> {
-        self.value_bytes += value.len() as i64;
+    /// Adds a row's definition level to the page in progress (kept from the
+    /// page's first null on), and counts the row.
+    fn level(&mut self, valid: bool) {
+        if !valid && self.page_nulls == 0 {
+            self.levels.resize(self.page_rows, 1);
+        }
+        if self.page_nulls > 0 || !valid {
+            self.levels.push(u8::from(valid));
+        }
+        self.page_rows += 1;
+        self.page_nulls += usize::from(!valid);
+    }
+
+    /// Adds rows `from..to` to the page in progress as dictionary entries, up to
+    /// and including a row whose new entry takes the dictionary past its limit;
+    /// returns the row after the last one added.
+    fn entries(&mut self, rows: &Rows<'_>, from: usize, to: usize) -> Result<usize> {
         let page = self.pages.len() as u32 + 1;
-        if let Some(dictionary) = self.dictionary.as_mut().filter(|d| !d.given_up) {
+        let limit = self.settings.dictionary_limit;
+        for row in from..to {
+            let value = rows.get(row);
+            self.level(value.is_some());
+            let Some(value) = value else {
+                continue;
+            };
+            let Some(dictionary) = self.dictionary.as_mut() else {
+                return Err(Error::Internal(
+                    "a dictionary page without its dictionary".into(),
+                ));
+            };
+            self.value_bytes += value.len() as i64;
+            let entries = dictionary.len();
             let i = dictionary.intern(value)?;
             self.indices.push(i);
             if let Some(seen) = dictionary.seen_in.get_mut(i as usize)
@@ -617,16 +665,37 @@ impl TextChunk {
                 *seen = page;
                 self.used.push(i);
             }
-            return Ok(());
+            if dictionary.len() > entries && dictionary.page.len() > limit {
+                return Ok(row + 1);
+            }
         }
-        let len = u32::try_from(value.len())
-            .map_err(|_| Error::Internal("a value of 4 GiB or more".into()))?;
-        self.plain.extend_from_slice(&len.to_le_bytes());
-        self.plain.extend_from_slice(value);
-        if self.settings.statistics {
-            self.bounds.add(value);
+        Ok(to)
+    }
+
+    /// Adds rows `from..to` to the page in progress as plain values, up to and
+    /// including the row that takes the page past its size; returns the row after
+    /// the last one added.
+    fn plain_values(&mut self, rows: &Rows<'_>, from: usize, to: usize) -> Result<usize> {
+        let full = self.gap + self.settings.page_bytes;
+        for row in from..to {
+            let value = rows.get(row);
+            self.level(value.is_some());
+            let Some(value) = value else {
+                continue;
+            };
+            self.value_bytes += value.len() as i64;
+            let len = u32::try_from(value.len())
+                .map_err(|_| Error::Internal("a value of 4 GiB or more".into()))?;
+            self.plain.extend_from_slice(&len.to_le_bytes());
+            self.plain.extend_from_slice(value);
+            if self.settings.statistics {
+                self.bounds.add(value);
+            }
+            if self.plain.len() >= full {
+                return Ok(row + 1);
+            }
         }
-        Ok(())
+        Ok(to)
     }
 
     /// Encodes the page in progress, if it has rows.
