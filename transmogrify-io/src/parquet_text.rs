@@ -548,7 +548,9 @@ impl TextChunk {
     /// An empty chunk of the column `descr`.
     pub(crate) fn new(descr: ColumnDescPtr, settings: TextSettings) -> Self {
         // The levels of a page of `page_rows` rows, bit-packed (with a run's
-        // header byte per 504) and their length; any run-length runs take less.
+        // header byte per 504) and their length. Runs of nulls and values of
+        // eight to fifteen rows, one after another, take more: such a page is put
+        // together by copying its values after its levels.
         let rows = settings.page_rows.max(1);
         let gap = 4 + rows.div_ceil(8) + rows.div_ceil(504) + 8;
         TextChunk {
@@ -752,7 +754,7 @@ impl TextChunk {
                     }
                     Some(from)
                 }
-                // Levels longer than the gap (not for pages of the usual rows).
+                // Levels longer than the gap (runs of eight to fifteen rows).
                 None => {
                     head.extend_from_slice(self.plain.get(self.gap..).unwrap_or_default());
                     None

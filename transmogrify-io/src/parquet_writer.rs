@@ -1887,6 +1887,48 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn levels_in_runs_of_eight_longer_than_their_room_read_back()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // Nulls and values in runs of eight: each run repeats, two bytes for eight
+        // rows, more than the room a page keeps for its levels before its plain
+        // values (a unique key per value); and a dictionary column alike.
+        let rows = 45_000;
+        let unique: StringArray = (0..rows)
+            .map(|r| ((r / 8) % 2 == 0).then(|| format!("{:08x}-{r}", r * 7919)))
+            .collect();
+        let codes: StringArray = (0..rows)
+            .map(|r| ((r / 8) % 2 == 1).then(|| format!("c{}", r % 5)))
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("unique", DataType::Utf8, true),
+            Field::new("codes", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(unique) as ArrayRef, Arc::new(codes) as ArrayRef],
+        )?;
+        for codec in [ParquetCompression::Snappy, ParquetCompression::None] {
+            let options = WriteOptions::builder()
+                .with_row_group_size(15_000)
+                .with_parquet_compression(codec)
+                .build()?;
+            let written = expected_bytes(&batch, &options)?;
+            let reference = reference_bytes(&batch, &options)?;
+            let stats = |file: &[u8]| -> Result<Vec<_>, Box<dyn std::error::Error>> {
+                let reader = SerializedFileReader::new(bytes::Bytes::from(file.to_vec()))?;
+                Ok(reader
+                    .metadata()
+                    .row_groups()
+                    .iter()
+                    .flat_map(|g| g.columns().iter().map(|c| c.statistics().cloned()))
+                    .collect())
+            };
+            assert_eq!(stats(&written)?, stats(&reference)?, "{codec:?}");
+        }
+        Ok(())
+    }
+
     /// The bytes `batch` is expected to be written as, however its rows arrive:
     /// with zstd, the parquet crate's own (see [`reference_bytes`]); otherwise,
     /// with text columns encoded here, this writer's when handed `batch` whole,
