@@ -24,7 +24,7 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::schema::types::ColumnDescPtr;
 
 use crate::error::{Error, Result};
-use crate::parquet_text::{Chunk, DictionaryPage, EncodedPage, assemble};
+use crate::parquet_text::{Chunk, DictionaryPage, EncodedPage, assemble, bounds_of};
 
 /// Most groups of eight values in one bit-packed run (a one-byte run header, as
 /// other writers keep them).
@@ -163,10 +163,7 @@ impl RunColumn {
         if !self.statistics {
             return None;
         }
-        let mut values = entries.map(|i| self.entry(i));
-        let first = values.next()?;
-        let (min, max) = values.fold((first, first), |(min, max), v| (min.min(v), max.max(v)));
-        Some((min.to_vec(), max.to_vec()))
+        bounds_of(entries.map(|i| self.entry(i)))
     }
 
     /// The chunk's bytes (dictionary page first, at offset 0) and what the row

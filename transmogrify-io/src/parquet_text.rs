@@ -253,6 +253,15 @@ pub(crate) fn assemble(chunk: Chunk<'_>) -> Result<(Bytes, ColumnCloseResult)> {
     ))
 }
 
+/// The smallest and largest of `values`, if there are any.
+pub(crate) fn bounds_of<'a>(
+    mut values: impl Iterator<Item = &'a [u8]>,
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let first = values.next()?;
+    let (min, max) = values.fold((first, first), |(min, max), v| (min.min(v), max.max(v)));
+    Some((min.to_vec(), max.to_vec()))
+}
+
 /// A lower bound of `value` of at most [`STATISTICS_TRUNCATE_BYTES`] bytes (its
 /// longest prefix that ends between characters), and whether it is `value` itself.
 pub(crate) fn truncate_min(value: &[u8]) -> (Vec<u8>, bool) {
@@ -540,7 +549,6 @@ pub(crate) struct TextChunk {
     /// Bytes left at the start of `plain` for the page's definition levels.
     gap: usize,
     pages: Vec<EncodedPage>,
-    rows: usize,
     value_bytes: i64,
 }
 
@@ -569,7 +577,6 @@ impl TextChunk {
             bounds: Bounds::default(),
             gap,
             pages: Vec::new(),
-            rows: 0,
             value_bytes: 0,
         }
     }
@@ -624,7 +631,6 @@ impl TextChunk {
                 dictionary.given_up = true;
             }
         }
-        self.rows += text.len();
         Ok(())
     }
 
@@ -724,6 +730,9 @@ impl TextChunk {
             }
         }
         let by_dictionary = self.by_dictionary();
+        // A dictionary page's smallest and largest values, from the entries it uses
+        // (a plain page's are in `bounds`).
+        let mut entry_bounds = None;
         let plain_from = if by_dictionary {
             let dictionary = self.dictionary.as_ref();
             let entries = dictionary.map_or(0, Dictionary::len);
@@ -733,17 +742,7 @@ impl TextChunk {
             if self.settings.statistics
                 && let Some(d) = dictionary
             {
-                let mut used = self.used.iter().map(|&i| d.entry(i as usize));
-                if let Some(first) = used.next() {
-                    let (min, max) =
-                        used.fold((first, first), |(min, max), v| (min.min(v), max.max(v)));
-                    self.bounds = Bounds {
-                        min: min.to_vec(),
-                        max: max.to_vec(),
-                        any: true,
-                        ..Bounds::default()
-                    };
-                }
+                entry_bounds = bounds_of(self.used.iter().map(|&i| d.entry(i as usize)));
             }
             None
         } else {
@@ -788,7 +787,7 @@ impl TextChunk {
             } else {
                 Encoding::PLAIN
             },
-            min_max: self.bounds.take(),
+            min_max: entry_bounds.or_else(|| self.bounds.take()),
         });
         self.levels.clear();
         self.indices.clear();
@@ -800,7 +799,7 @@ impl TextChunk {
 
     /// Rows written so far.
     pub(crate) fn rows(&self) -> usize {
-        self.rows
+        self.pages.iter().map(|p| p.rows).sum::<usize>() + self.page_rows
     }
 
     /// Bytes the chunk would take if it ended now, about.
