@@ -18,7 +18,9 @@
 #                                              [ours,flatterer,transmog,transmog-typed,duckdb]
 #   FORMATS   comma list of csv,parquet                                [csv,parquet]
 #   THREADS   comma list of thread counts (transmog always runs 1)     [1,2]
-#   REPEAT    runs per case; the fastest is reported                   [1]
+#   REPEAT    rounds, each running every case once; the fastest run of
+#             each case is reported, with medians and round-by-round
+#             ratios                                                   [1]
 #   TIMEOUT   seconds before a run is killed and reported as failed    [1800]
 #   IDLE_LOAD before each run, wait until the 1-minute load average is
 #             below this (at most IDLE_WAIT seconds)                   [no waiting]

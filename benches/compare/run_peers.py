@@ -5,7 +5,8 @@ Called by `benches/compare.sh`, which sets up the virtual environment, builds th
 and generates the input. Two modes:
 
   run_peers.py compare --input FILE --ours BIN [options]
-      Runs every (format, tool, threads) combination in its own process, measures wall
+      Runs every (format, tool, threads) combination in its own process, --repeat
+      times in rounds (each round runs every combination once), measures wall
       time and peak RSS of that process (os.wait4), checks that output was written and
       prints the table. Results are also written as JSON (--json).
 
@@ -224,45 +225,51 @@ def failed(result: Result, run: dict, notes: str, out_dir: str) -> Result:
     return result
 
 
-def run_case(tool: str, fmt: str, threads: int, args, input_bytes: int) -> Result:
-    result = Result(tool=tool, format=fmt, threads=threads)
-    best = None
-    for attempt in range(args.repeat):
-        out_dir = os.path.join(args.workdir, "out", f"{tool}-{fmt}-{threads}")
+def run_once(result: Result, attempt: int, args) -> bool:
+    """Runs `result`'s case once more (its run number `attempt`) and records the run;
+    whether it succeeded (a failed run marks the whole case failed)."""
+    tool, fmt, threads = result.tool, result.format, result.threads
+    out_dir = os.path.join(args.workdir, "out", f"{tool}-{fmt}-{threads}")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    log = os.path.join(args.workdir, "logs", f"{tool}-{fmt}-{threads}-{attempt}")
+    os.makedirs(os.path.dirname(log), exist_ok=True)
+    cmd = command_for(tool, fmt, threads, args, out_dir)
+    # Earlier runs' files go to disk first: no run pays for the writeback of the
+    # output of the one before (which not every tool syncs itself).
+    os.sync()
+    wait_idle(args.idle_load, args.idle_wait)
+    warm(args.input)
+    load = os.getloadavg()[0]
+    status, seconds, peak_mb, cpu, stdout, stderr = timed(cmd, log, args.timeout)
+    run = {"seconds": seconds, "peak_rss_mb": peak_mb, "cpu_seconds": cpu, "load": load,
+           "status": status, "command": cmd, "round": attempt}
+    result.runs.append(run)
+    if status != 0:
+        failed(result, run, f"FAILED (exit {status}): {last_error_line(stderr)}", out_dir)
+        return False
+    extra = {}
+    for line in reversed(stdout.strip().splitlines()):
+        try:
+            extra = json.loads(line)
+            break
+        except ValueError:
+            continue
+    run.update(extra)
+    files = output_files(out_dir, fmt, extra.get("data_dir"))
+    sizes = [os.path.getsize(f) for f in files]
+    if not files or sum(sizes) == 0:
+        failed(result, run, f"FAILED: exit 0 but no .{fmt} output in {out_dir}", out_dir)
+        return False
+    run["tables"] = len(files)
+    run["output_bytes"] = sum(sizes)
+    if not args.keep_output:
         shutil.rmtree(out_dir, ignore_errors=True)
-        log = os.path.join(args.workdir, "logs", f"{tool}-{fmt}-{threads}-{attempt}")
-        os.makedirs(os.path.dirname(log), exist_ok=True)
-        cmd = command_for(tool, fmt, threads, args, out_dir)
-        # Earlier runs' files go to disk first: no run pays for the writeback of the
-        # output of the one before (which not every tool syncs itself).
-        os.sync()
-        wait_idle(args.idle_load, args.idle_wait)
-        warm(args.input)
-        load = os.getloadavg()[0]
-        status, seconds, peak_mb, cpu, stdout, stderr = timed(cmd, log, args.timeout)
-        run = {"seconds": seconds, "peak_rss_mb": peak_mb, "cpu_seconds": cpu, "load": load,
-               "status": status, "command": cmd}
-        result.runs.append(run)
-        if status != 0:
-            return failed(result, run, f"FAILED (exit {status}): {last_error_line(stderr)}", out_dir)
-        extra = {}
-        for line in reversed(stdout.strip().splitlines()):
-            try:
-                extra = json.loads(line)
-                break
-            except ValueError:
-                continue
-        run.update(extra)
-        files = output_files(out_dir, fmt, extra.get("data_dir"))
-        sizes = [os.path.getsize(f) for f in files]
-        if not files or sum(sizes) == 0:
-            return failed(result, run, f"FAILED: exit 0 but no .{fmt} output in {out_dir}", out_dir)
-        run["tables"] = len(files)
-        run["output_bytes"] = sum(sizes)
-        if best is None or seconds < best["seconds"]:
-            best = run
-        if not args.keep_output:
-            shutil.rmtree(out_dir, ignore_errors=True)
+    return True
+
+
+def keep_best(result: Result, input_bytes: int) -> None:
+    """Fills in `result`'s figures from its fastest run (all of its runs succeeded)."""
+    best = min(result.runs, key=lambda run: run["seconds"])
     result.ok = True
     result.seconds = best["seconds"]
     result.mb_per_second = input_bytes / best["seconds"] / 1e6
@@ -272,7 +279,27 @@ def run_case(tool: str, fmt: str, threads: int, args, input_bytes: int) -> Resul
     result.tables = best["tables"]
     result.output_mb = best["output_bytes"] / 1e6
     result.notes = best.get("notes", "")
-    return result
+
+
+def run_rounds(results: list[Result], args, input_bytes: int) -> None:
+    """Runs every case `args.repeat` times, in rounds: each round runs each case once,
+    in the order given, so that a machine whose speed drifts from minute to minute
+    weighs on every tool alike. A case that fails is not run again."""
+    failed_cases = set()
+    for attempt in range(args.repeat):
+        for i, r in enumerate(results):
+            if i in failed_cases:
+                continue
+            print(f"compare: round {attempt + 1}/{args.repeat}: {r.tool} -> {r.format}, "
+                  f"{r.threads} thread(s) ...", file=sys.stderr, flush=True)
+            if run_once(r, attempt, args):
+                print(f"compare:   {r.runs[-1]['seconds']:.2f} s", file=sys.stderr, flush=True)
+            else:
+                failed_cases.add(i)
+                print(f"compare:   {r.notes}", file=sys.stderr, flush=True)
+    for i, r in enumerate(results):
+        if i not in failed_cases:
+            keep_best(r, input_bytes)
 
 
 def fmt_num(value, spec: str, missing: str = "-") -> str:
@@ -298,6 +325,24 @@ def print_medians(results: list[Result], out) -> None:
         parts.append(f"{r.tool} {r.format} {r.threads}: {median:.3f} s{ratio}")
     print("Medians of the runs: " + "; ".join(parts) + ".", file=out)
     print(file=out)
+    # Each peer's run against ours of the same round (a few seconds apart at most).
+    runs_of = {(r.tool, r.format, r.threads): {run["round"]: run["seconds"] for run in r.runs}
+               for r, _ in cases}
+    paired = []
+    for r, _ in cases:
+        ours_rounds = runs_of.get(("ours", r.format, r.threads))
+        if r.tool == "ours" or not ours_rounds:
+            continue
+        ratios = sorted(secs / ours_rounds[k]
+                        for k, secs in runs_of[(r.tool, r.format, r.threads)].items()
+                        if k in ours_rounds)
+        if ratios:
+            paired.append(f"{r.tool} {r.format} {r.threads}: {ratios[0]:.2f}-{ratios[-1]:.2f}x "
+                          f"(median {statistics.median(ratios):.2f}x)")
+    if paired:
+        print("Round by round, each peer against ours in the same round: "
+              + "; ".join(paired) + ".", file=out)
+        print(file=out)
 
 
 def print_table(results: list[Result], out) -> None:
@@ -397,15 +442,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     machine = machine_info()
     versions = peer_versions()
 
-    results: list[Result] = []
-    for fmt in formats:
-        for tool in tools:
-            for n in supported_threads(tool, threads):
-                print(f"compare: {tool} -> {fmt}, {n} thread(s) ...", file=sys.stderr, flush=True)
-                r = run_case(tool, fmt, n, args, input_bytes)
-                status = f"{r.seconds:.2f} s" if r.ok else r.notes
-                print(f"compare:   {status}", file=sys.stderr, flush=True)
-                results.append(r)
+    results = [Result(tool=tool, format=fmt, threads=n)
+               for fmt in formats for tool in tools for n in supported_threads(tool, threads)]
+    run_rounds(results, args, input_bytes)
 
     ours = {(r.format, r.threads): r for r in results if r.tool == "ours" and r.ok}
     for r in results:
@@ -421,8 +460,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     peers = ", ".join(f"{k} {v}" for k, v in versions.items())
     print(f"Versions: {ours_version or 'transmogrify'}; {peers}; Python {machine['python']}",
           file=out)
-    print(f"Best of {args.repeat} run(s) each; input in the page cache; earlier output "
-          "flushed to disk before each run.", file=out)
+    print(f"Best of {args.repeat} run(s) each, in {args.repeat} round(s) of every case; input "
+          "in the page cache; earlier output flushed to disk before each run.", file=out)
     print(file=out)
     print_table(results, out)
     print(file=out)
