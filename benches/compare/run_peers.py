@@ -310,34 +310,30 @@ def print_medians(results: list[Result], out) -> None:
     """The median of each case's runs, and each peer's as a multiple of ours, when
     cases ran more than once: the best run tells what a tool can do, the medians
     how it usually does."""
-    cases = [(r, [run["seconds"] for run in r.runs if run.get("status") == 0])
-             for r in results if r.ok]
-    cases = [(r, secs) for r, secs in cases if len(secs) > 1]
-    if not cases:
+    # A case left ok ran every round it was given, each run a success.
+    by_round = {(r.tool, r.format, r.threads): {run["round"]: run["seconds"] for run in r.runs}
+                for r in results if r.ok and len(r.runs) > 1}
+    if not by_round:
         return
-    ours = {(r.format, r.threads): statistics.median(secs)
-            for r, secs in cases if r.tool == "ours"}
+    ours = {(fmt, n): statistics.median(secs.values())
+            for (tool, fmt, n), secs in by_round.items() if tool == "ours"}
     parts = []
-    for r, secs in cases:
-        median = statistics.median(secs)
-        base = ours.get((r.format, r.threads))
-        ratio = f" ({median / base:.2f}x ours)" if r.tool != "ours" and base else ""
-        parts.append(f"{r.tool} {r.format} {r.threads}: {median:.3f} s{ratio}")
+    for (tool, fmt, n), secs in by_round.items():
+        median = statistics.median(secs.values())
+        base = ours.get((fmt, n))
+        ratio = f" ({median / base:.2f}x ours)" if tool != "ours" and base else ""
+        parts.append(f"{tool} {fmt} {n}: {median:.3f} s{ratio}")
     print("Medians of the runs: " + "; ".join(parts) + ".", file=out)
     print(file=out)
     # Each peer's run against ours of the same round (a few seconds apart at most).
-    runs_of = {(r.tool, r.format, r.threads): {run["round"]: run["seconds"] for run in r.runs}
-               for r, _ in cases}
     paired = []
-    for r, _ in cases:
-        ours_rounds = runs_of.get(("ours", r.format, r.threads))
-        if r.tool == "ours" or not ours_rounds:
+    for (tool, fmt, n), secs in by_round.items():
+        ours_rounds = by_round.get(("ours", fmt, n))
+        if tool == "ours" or not ours_rounds:
             continue
-        ratios = sorted(secs / ours_rounds[k]
-                        for k, secs in runs_of[(r.tool, r.format, r.threads)].items()
-                        if k in ours_rounds)
+        ratios = sorted(s / ours_rounds[k] for k, s in secs.items() if k in ours_rounds)
         if ratios:
-            paired.append(f"{r.tool} {r.format} {r.threads}: {ratios[0]:.2f}-{ratios[-1]:.2f}x "
+            paired.append(f"{tool} {fmt} {n}: {ratios[0]:.2f}-{ratios[-1]:.2f}x "
                           f"(median {statistics.median(ratios):.2f}x)")
     if paired:
         print("Round by round, each peer against ours in the same round: "
