@@ -442,13 +442,26 @@ struct Bounds {
 
 /// A value's first eight bytes, zero-padded, as a big-endian number: if two
 /// values' keys differ they order as the keys do.
+///
+/// Read straight from the value, as one or two loads: copying a shorter value
+/// into a zeroed array first took a call to `memcpy` per value, 2.4% of the
+/// instructions of a one-thread run to Parquet.
+#[inline]
 fn key(value: &[u8]) -> u64 {
-    let mut bytes = [0u8; 8];
-    let n = value.len().min(8);
-    if let (Some(to), Some(from)) = (bytes.get_mut(..n), value.get(..n)) {
-        to.copy_from_slice(from);
+    if let Some(word) = value.first_chunk::<8>() {
+        return u64::from_be_bytes(*word);
     }
-    u64::from_be_bytes(bytes)
+    let n = value.len();
+    if let (Some(first), Some(last)) = (value.first_chunk::<4>(), value.last_chunk::<4>()) {
+        // Four to seven bytes: the last four overlap the first four, where they
+        // are the same bytes in the same places.
+        let high = u64::from(u32::from_be_bytes(*first)) << 32;
+        return high | u64::from(u32::from_be_bytes(*last)) << (8 * (8 - n));
+    }
+    value
+        .iter()
+        .zip((0..8).rev())
+        .fold(0, |k, (&b, i)| k | u64::from(b) << (8 * i))
 }
 
 impl Bounds {
@@ -840,5 +853,40 @@ impl TextChunk {
             offset_index: self.settings.offset_index,
             value_bytes: self.value_bytes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key;
+
+    /// The first eight bytes, zero-padded, as a big-endian number: the definition.
+    fn padded(value: &[u8]) -> u64 {
+        let mut bytes = [0u8; 8];
+        for (to, from) in bytes.iter_mut().zip(value) {
+            *to = *from;
+        }
+        u64::from_be_bytes(bytes)
+    }
+
+    #[test]
+    fn a_key_is_the_first_eight_bytes_zero_padded_and_orders_as_they_do() {
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        for n in 0..=12usize {
+            values.push((0..n).map(|i| b'a' + i as u8).collect());
+            values.push((0..n).map(|i| 0xff - i as u8).collect());
+            values.push(vec![0; n]);
+            values.push((0..n).map(|i| (i as u8).wrapping_mul(37) ^ 0x5a).collect());
+        }
+        for v in &values {
+            assert_eq!(key(v), padded(v), "{v:?}");
+        }
+        for a in &values {
+            for b in &values {
+                if key(a) < key(b) {
+                    assert!(a < b, "{a:?} {b:?}");
+                }
+            }
+        }
     }
 }
