@@ -269,14 +269,14 @@ fn bit_pack<T: Copy + Into<u32>>(values: &[T], bit_width: u8, out: &mut Vec<u8>)
     for run in values.chunks(MAX_PACKED_GROUPS * 8) {
         let groups = run.len().div_ceil(8);
         uleb128(((groups as u64) << 1) | 1, out);
+        // Eight values of `width` bits are `width` bytes: none for width 0.
+        if width == 0 {
+            continue;
+        }
         for group in run.chunks(8) {
             let mut eight = [0u32; 8];
             for (to, &from) in eight.iter_mut().zip(group) {
                 *to = from.into();
-            }
-            // Eight values of `width` bits are `width` bytes (none for width 0).
-            if width == 0 {
-                continue;
             }
             if width <= 16 {
                 let packed = eight

@@ -240,10 +240,11 @@ pub(crate) fn assemble(chunk: Chunk<'_>) -> Result<(Bytes, ColumnCloseResult)> {
         column_index = Some(index.build().map_err(pq_err)?);
     }
     let metadata = metadata.build().map_err(pq_err)?;
+    let bytes_written = bytes.len() as u64;
     Ok((
-        bytes.clone(),
+        bytes,
         ColumnCloseResult {
-            bytes_written: bytes.len() as u64,
+            bytes_written,
             rows_written: rows as u64,
             metadata,
             bloom_filter: None,
@@ -578,7 +579,7 @@ impl TextChunk {
             descr,
             dictionary: settings.dictionary.then(Dictionary::new),
             settings: TextSettings {
-                page_rows: settings.page_rows.max(1),
+                page_rows: rows,
                 ..settings
             },
             levels: Vec::new(),
