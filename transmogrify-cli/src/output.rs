@@ -127,6 +127,8 @@ impl Target {
     /// Checks the directory (refusing a non-empty one without `--force`) and the
     /// format, before any input is read. The final files are written by up to
     /// `writers` threads (the executor's workers: one for the sequential executor).
+    /// With fewer workers than cores, the spill and the files are written on a
+    /// thread of their own while the workers go on.
     pub fn create(
         args: &crate::args::FlattenArgs,
         processor: &transmogrify_core::Processor,
@@ -167,7 +169,8 @@ impl Target {
             processor.config(),
             options.build()?,
         )?
-        .with_entity(entity);
+        .with_entity(entity)
+        .with_write_behind(writers < transmogrify_parallel::default_workers());
         Ok(Target {
             sink: transmogrify_parallel::StreamingSink::new(out).with_writers(writers),
         })

@@ -92,6 +92,7 @@ pub use crate::writer::{
     WriteOptionsBuilder, WriteSummary, WriterFactory, WriterRegistry,
 };
 
+mod behind;
 mod csv_reader;
 mod csv_split;
 mod csv_widen;

@@ -13,6 +13,7 @@ use arrow_schema::{DataType, SchemaRef};
 use serde_json::{Value, json};
 use transmogrify_core::{ColumnRole, Convert, ProcessingResult, TableSchema};
 
+use crate::behind::{BehindFile, Finishing};
 use crate::error::{Error, Result};
 use crate::spare::Spare;
 use crate::typed_text::converter;
@@ -184,6 +185,8 @@ pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
 
 enum Target {
     File(BufWriter<File>),
+    /// A file written behind (see [`crate::behind`]).
+    Behind(BehindFile),
     Memory(Vec<u8>),
 }
 
@@ -537,6 +540,16 @@ impl Write for Sink {
                 reserve.ahead(f.get_ref(), *bytes + n as u64);
                 n
             }
+            Target::Behind(f) => {
+                f.write_all(buf)?;
+                *unsynced += buf.len() as u64;
+                if *unsynced >= WRITEBACK_EVERY {
+                    queue_writeback(writeback.as_ref(), f.file(), *unsynced);
+                    *unsynced = 0;
+                }
+                reserve.ahead(f.file(), *bytes + buf.len() as u64);
+                buf.len()
+            }
             Target::Memory(v) => {
                 v.extend_from_slice(buf);
                 buf.len()
@@ -550,7 +563,7 @@ impl Write for Sink {
         let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         match &mut state.target {
             Target::File(f) => f.flush(),
-            Target::Memory(_) => Ok(()),
+            Target::Behind(_) | Target::Memory(_) => Ok(()),
         }
     }
 }
@@ -763,12 +776,36 @@ impl Commits {
         &self,
         pending: PendingFile,
         file: File,
+        reserve: Reserve,
+        len: u64,
+    ) -> Result<()> {
+        self.commit(pending, move || Ok(file), reserve, len)
+    }
+
+    /// [`Commits::add_reserved`] for a file written behind: its commit first waits
+    /// for the last bytes to be written.
+    fn add_when_written(
+        &self,
+        pending: PendingFile,
+        file: Finishing,
+        reserve: Reserve,
+        len: u64,
+    ) -> Result<()> {
+        self.commit(pending, move || file.wait(), reserve, len)
+    }
+
+    /// Commits the file `file` gives in the background (see [`Commits::add_reserved`]).
+    fn commit(
+        &self,
+        pending: PendingFile,
+        file: impl FnOnce() -> std::io::Result<File> + Send + 'static,
         mut reserve: Reserve,
         len: u64,
     ) -> Result<()> {
         let handle = std::thread::Builder::new()
             .name("tm-commit".into())
             .spawn(move || {
+                let file = file().map_err(|e| Error::io(&pending.dest, e))?;
                 reserve
                     .release(&file, len)
                     .map_err(|e| Error::io(&pending.tmp, e))?;
@@ -855,11 +892,11 @@ pub(crate) fn write_file(
             let file =
                 gated(|| File::create(&pending.tmp)).map_err(|e| Error::io(&pending.tmp, e))?;
             let writeback = commits.writeback();
-            (
-                Target::File(BufWriter::with_capacity(FILE_BUFFER_BYTES, file)),
-                Some(pending),
-                writeback,
-            )
+            let target = match &options.behind {
+                Some(behind) => Target::Behind(BehindFile::new(file, behind.clone())),
+                None => Target::File(BufWriter::with_capacity(FILE_BUFFER_BYTES, file)),
+            };
+            (target, Some(pending), writeback)
         }
         Destination::Memory(_) => (Target::Memory(Vec::new()), None, None),
     };
@@ -892,6 +929,13 @@ pub(crate) fn write_file(
                 .into_inner()
                 .map_err(|e| Error::io(&pending.tmp, e.into_error()))?;
             commits.add_reserved(pending, file, reserve, bytes)?;
+            path
+        }
+        (Target::Behind(file), Some(pending), Destination::Dir(_, commits)) => {
+            let path = pending.dest.clone();
+            // The commit waits for the last bytes to be written, not this thread.
+            let file = file.finish_later().map_err(|e| Error::io(&path, e))?;
+            commits.add_when_written(pending, file, reserve, bytes)?;
             path
         }
         (Target::Memory(data), _, Destination::Memory(out)) => {

@@ -184,6 +184,9 @@ pub struct WriteOptions {
     /// Processors the table jobs of this output leave unused, which a writer may
     /// borrow to encode columns in parallel (set while a threaded output is written).
     pub(crate) spare: Option<Arc<crate::spare::Spare>>,
+    /// The thread output files are written on, if they are written behind (set by
+    /// a [`crate::StreamingOutput`] that writes its spill so).
+    pub(crate) behind: Option<crate::behind::WriteBehind>,
 }
 
 impl Default for WriteOptions {
@@ -200,6 +203,7 @@ impl Default for WriteOptions {
             spill_dir: None,
             registry: Arc::new(WriterRegistry::default()),
             spare: None,
+            behind: None,
         }
     }
 }

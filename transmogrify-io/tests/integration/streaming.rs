@@ -276,17 +276,21 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
         let mut outputs = Vec::new();
         // Every part added whole; every part prepared; prepared and left as it is
         // in turn; spilled by two spillers (as by two worker processes) in turn;
-        // spilled and added whole in turn. CSV output takes no spilled parts.
+        // spilled and added whole in turn. CSV output takes no spilled parts. The
+        // spill and the files written behind (on a thread of their own) or not.
         let modes = [
-            ("whole", [How::Add, How::Add]),
-            ("prepared", [How::Prepare, How::Prepare]),
-            ("mixed", [How::Prepare, How::Leave]),
-            ("spilled", [How::Spill(0), How::Spill(1)]),
-            ("spilled-and-whole", [How::Add, How::Spill(1)]),
+            ("whole", [How::Add, How::Add], false),
+            ("whole-behind", [How::Add, How::Add], true),
+            ("prepared", [How::Prepare, How::Prepare], false),
+            ("mixed", [How::Prepare, How::Leave], false),
+            ("mixed-behind", [How::Prepare, How::Leave], true),
+            ("spilled", [How::Spill(0), How::Spill(1)], false),
+            ("spilled-and-whole", [How::Add, How::Spill(1)], false),
+            ("spilled-and-whole-behind", [How::Add, How::Spill(1)], true),
         ];
-        for (name, how) in modes {
+        for (name, how, behind) in modes {
             let out_dir = dir.path().join(name);
-            let mut out = output(&out_dir, format, &processor)?;
+            let mut out = output(&out_dir, format, &processor)?.with_write_behind(behind);
             let spill_dir = out.spill_dir().map(Path::to_path_buf);
             if spill_dir.is_none() && name.starts_with("spilled") {
                 assert_eq!(format, "csv");
@@ -349,7 +353,7 @@ fn prepared_parts_write_the_files_added_parts_write() -> TestResult {
             ],
             "{format}"
         );
-        assert_eq!(outputs.len(), if format == "csv" { 3 } else { 5 });
+        assert_eq!(outputs.len(), if format == "csv" { 5 } else { 8 });
         for (name, tables, files) in &outputs[1..] {
             assert_eq!((tables, files), (&3, whole), "{format}: {name}");
         }
