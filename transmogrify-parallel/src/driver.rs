@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use transmogrify_core::{ErrorMode, Position, ProcessingResult, Processor, Session};
 use transmogrify_io::SpilledPart;
 
-use crate::chunk::{bytes_between, flatten_into, read_range};
+use crate::chunk::{RangeReader, bytes_between, flatten_into, read_range};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::ledger::Ledger;
@@ -162,12 +162,13 @@ pub(crate) fn run_group_in_process(
     chunks: &[Chunk],
     ctx: &Ctx<'_>,
     buf: &mut Vec<u8>,
+    reader: &mut RangeReader,
     done: &mut dyn FnMut(&[Chunk], Outcome),
 ) -> Result<()> {
     let pieces = match (chunks.first(), chunks.last()) {
         (Some(first), Some(last)) if pieces_of_a_range(chunks) => {
             let input = &ctx.job.inputs[first.input];
-            read_range(input.path(), first.start, last.end, buf)?;
+            reader.read(input.path(), first.start, last.end, buf)?;
             for chunk in chunks {
                 publish_counts(chunk, ctx, piece(buf, first.start, chunk)?);
             }

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use transmogrify_core::{ProcessingResult, ResultCollector};
 
+use crate::chunk::RangeReader;
 use crate::driver::{
     ChunkRunner, Ctx, Delivery, Handoff, Outcome, Plan, Tally, deliver_handoff, finish, handle,
     run_group_in_process, run_in_process,
@@ -52,6 +53,7 @@ pub trait Executor: Send + Sync {
 pub(crate) struct InProcess {
     /// The bytes of the chunk being flattened, reused from chunk to chunk.
     buf: Vec<u8>,
+    reader: RangeReader,
 }
 
 impl ChunkRunner for InProcess {
@@ -65,7 +67,13 @@ impl ChunkRunner for InProcess {
         ctx: &Ctx<'_>,
         done: &mut dyn FnMut(&[Chunk], Outcome),
     ) -> Option<Result<()>> {
-        Some(run_group_in_process(chunks, ctx, &mut self.buf, done))
+        Some(run_group_in_process(
+            chunks,
+            ctx,
+            &mut self.buf,
+            &mut self.reader,
+            done,
+        ))
     }
 
     fn splits_ranges(&self) -> bool {
@@ -132,7 +140,12 @@ fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Resul
             ledger: &ledger,
             handoff: None,
         };
-        let mut runner = InProcess::default();
+        // With a core to spare, the next range of the input is read while one is
+        // flattened.
+        let mut runner = InProcess {
+            reader: RangeReader::new(default_workers() > 1),
+            ..InProcess::default()
+        };
         for item in Plan::new(job, &ledger, 1, runner.splits_ranges(), false) {
             handle(item, &mut runner, &ctx, sink, &tally);
         }
