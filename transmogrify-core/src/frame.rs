@@ -847,6 +847,20 @@ impl<'a> JsonLines<'a> {
         }
     }
 
+    /// The number of the line read next: once the lines are all read, the first
+    /// line's number and the lines counted, as [`JsonLines::count`] counts them.
+    ///
+    /// ```
+    /// use transmogrify_core::{JsonLines, Position};
+    /// let text = b"{\"a\":1}\n\n{\"a\":2}";
+    /// let mut lines = JsonLines::new(text, Position::line_start(0, 1, 0));
+    /// assert_eq!(lines.by_ref().count(), 2);
+    /// assert_eq!(lines.next_line(), 1 + JsonLines::count(text).1);
+    /// ```
+    pub fn next_line(&self) -> u64 {
+        self.line
+    }
+
     /// `(records, lines)` in `bytes`: non-blank lines, and lines counted as the
     /// iterator would (a final line without a newline counts).
     pub fn count(bytes: &[u8]) -> (u64, u64) {

@@ -141,6 +141,8 @@ impl RangeReader {
 /// records it already holds. `start` gives the first record's ordinal and, for lines,
 /// the line and byte offset of `data[0]`. `ends`: where the planner measured each
 /// array element or value to end, if it tells (else they are measured here).
+/// Returns the records and, for lines, the lines of `data` (as
+/// [`JsonLines::count`] counts them).
 pub(crate) fn flatten_into(
     session: &mut Session,
     source: &str,
@@ -148,7 +150,7 @@ pub(crate) fn flatten_into(
     layout: Layout,
     start: Position,
     ends: &[usize],
-) -> Result<()> {
+) -> Result<(u64, u64)> {
     let Position {
         ordinal,
         line,
@@ -156,13 +158,15 @@ pub(crate) fn flatten_into(
         ..
     } = start;
     session.set_source(source);
+    let mut records = 0;
     match layout {
         Layout::Lines { .. } => {
-            for (record, pos) in
-                JsonLines::new(data, Position::line_start(ordinal, line, start_offset))
-            {
+            let mut lines = JsonLines::new(data, Position::line_start(ordinal, line, start_offset));
+            for (record, pos) in lines.by_ref() {
                 session.push_at(record, pos)?;
+                records += 1;
             }
+            return Ok((records, lines.next_line() - line));
         }
         Layout::Elements { first } | Layout::Values { first } => {
             let first = Position { ordinal, ..first };
@@ -176,10 +180,11 @@ pub(crate) fn flatten_into(
             for item in items {
                 let (record, pos) = item.map_err(transmogrify_core::Error::from)?;
                 session.push_at(record, pos)?;
+                records += 1;
             }
         }
     }
-    Ok(())
+    Ok((records, 0))
 }
 
 #[cfg(test)]

@@ -157,40 +157,71 @@ pub(crate) fn run_in_process(
 ///
 /// Pieces of one JSONL range (consecutive ranges of one file) are read and counted
 /// all before the first is flattened, as one range would be: the worker of the next
-/// chunk waits only for these counts, not for the flattening.
+/// chunk waits only for these counts, not for the flattening. With `count_first`
+/// off (a runner alone, whose next chunk comes after this one), each piece's
+/// counts are those its flattening found, published once it is flattened, which
+/// spares a pass over the bytes (about 2% of a one-thread run); should the group
+/// fail, the pieces left are counted then.
 pub(crate) fn run_group_in_process(
     chunks: &[Chunk],
     ctx: &Ctx<'_>,
     buf: &mut Vec<u8>,
     reader: &mut RangeReader,
+    count_first: bool,
     done: &mut dyn FnMut(&[Chunk], Outcome),
 ) -> Result<()> {
     let pieces = match (chunks.first(), chunks.last()) {
         (Some(first), Some(last)) if pieces_of_a_range(chunks) => {
             let input = &ctx.job.inputs[first.input];
             reader.read(input.path(), first.start, last.end, buf)?;
-            for chunk in chunks {
-                publish_counts(chunk, ctx, piece(buf, first.start, chunk)?);
+            if count_first {
+                for chunk in chunks {
+                    publish_counts(chunk, ctx, piece(buf, first.start, chunk)?);
+                }
             }
             Some(first.start)
         }
         _ => None,
     };
+    // Pieces whose counts are not yet published.
+    let mut counted = if count_first || pieces.is_none() {
+        chunks.len()
+    } else {
+        0
+    };
     let mut session = ctx.processor().session(&ctx.job.entity);
     let mut from = 0;
-    for (i, chunk) in chunks.iter().enumerate() {
-        match pieces {
-            Some(start) => flatten_lines(&mut session, chunk, ctx, piece(buf, start, chunk)?)?,
-            None => run_into(&mut session, chunk, ctx, buf)?,
+    let result = (|| -> Result<()> {
+        for (i, chunk) in chunks.iter().enumerate() {
+            match pieces {
+                Some(start) => {
+                    let (records, lines) =
+                        flatten_lines(&mut session, chunk, ctx, piece(buf, start, chunk)?)?;
+                    if counted == i {
+                        ctx.ledger.publish(chunk.seq, records, lines);
+                        counted += 1;
+                    }
+                }
+                None => run_into(&mut session, chunk, ctx, buf)?,
+            }
+            let last = i + 1 == chunks.len();
+            if last || session.memory_bytes() as u64 > ctx.job.part_memory {
+                let part =
+                    std::mem::replace(&mut session, ctx.processor().session(&ctx.job.entity));
+                done(&chunks[from..=i], Outcome::Ready(part.finish()?.into()));
+                from = i + 1;
+            }
         }
-        let last = i + 1 == chunks.len();
-        if last || session.memory_bytes() as u64 > ctx.job.part_memory {
-            let part = std::mem::replace(&mut session, ctx.processor().session(&ctx.job.entity));
-            done(&chunks[from..=i], Outcome::Ready(part.finish()?.into()));
-            from = i + 1;
+        Ok(())
+    })();
+    if let (Err(_), Some(start)) = (&result, pieces) {
+        for chunk in chunks.get(counted..).unwrap_or_default() {
+            if let Some(data) = bytes_between(buf, start, chunk.start, chunk.end) {
+                publish_counts(chunk, ctx, data);
+            }
         }
     }
-    Ok(())
+    result
 }
 
 /// Whether `chunks` are pieces of one JSONL range: consecutive ranges of one file.
@@ -216,8 +247,13 @@ fn publish_counts(chunk: &Chunk, ctx: &Ctx<'_>, data: &[u8]) {
 }
 
 /// Flattens the lines of a JSONL range, `data`, into `session` once the counts of
-/// the chunks before it give its first ordinal and line.
-fn flatten_lines(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, data: &[u8]) -> Result<()> {
+/// the chunks before it give its first ordinal and line; its records and lines.
+fn flatten_lines(
+    session: &mut Session,
+    chunk: &Chunk,
+    ctx: &Ctx<'_>,
+    data: &[u8],
+) -> Result<(u64, u64)> {
     let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
     flatten_into(
         session,
@@ -236,7 +272,7 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
         Body::Range => {
             read_range(input.path(), chunk.start, chunk.end, buf)?;
             publish_counts(chunk, ctx, buf);
-            flatten_lines(session, chunk, ctx, buf)
+            flatten_lines(session, chunk, ctx, buf).map(drop)
         }
         Body::Raw(batch) => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
@@ -260,6 +296,7 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
                 Position::line_start(ordinal, line, chunk.start),
                 ends,
             )
+            .map(drop)
         }
     }
 }

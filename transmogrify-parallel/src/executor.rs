@@ -54,6 +54,9 @@ pub(crate) struct InProcess {
     /// The bytes of the chunk being flattened, reused from chunk to chunk.
     buf: Vec<u8>,
     reader: RangeReader,
+    /// The runner is alone: no other waits for its chunks' counts before it
+    /// flattens them (see [`run_group_in_process`]).
+    alone: bool,
 }
 
 impl ChunkRunner for InProcess {
@@ -72,6 +75,7 @@ impl ChunkRunner for InProcess {
             ctx,
             &mut self.buf,
             &mut self.reader,
+            !self.alone,
             done,
         ))
     }
@@ -144,6 +148,7 @@ fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Resul
         // flattened.
         let mut runner = InProcess {
             reader: RangeReader::new(default_workers() > 1),
+            alone: true,
             ..InProcess::default()
         };
         for item in Plan::new(job, &ledger, 1, runner.splits_ranges(), false) {

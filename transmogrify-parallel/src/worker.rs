@@ -266,6 +266,7 @@ fn run(
             Position::line_start(ordinal, line, start),
             &[],
         )
+        .map(drop)
     } else if kind == "csv" {
         let path = PathBuf::from(get_str(header, "path")?);
         let (ranges, range) =
@@ -312,6 +313,7 @@ fn run(
             Position::line_start(ordinal, line, start),
             &ends,
         )
+        .map(drop)
     }
 }
 
