@@ -26,12 +26,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use crossbeam::channel::{Receiver, Sender, bounded, unbounded};
 
 /// Bytes of a piece.
-pub(crate) const PIECE: usize = 256 * 1024;
+const PIECE: usize = 256 * 1024;
 
 /// Pieces made before a writer waits for one to come back (8 MiB). Bursts of a
 /// few megabytes (a part's spill frames) then go without waiting. More are made
 /// only while none is with the thread: pieces being filled are never waited for.
-pub(crate) const PIECES: usize = 32;
+const PIECES: usize = 32;
 
 /// The first error writing a file, kept for its writer.
 type Failed = Arc<Mutex<Option<std::io::Error>>>;

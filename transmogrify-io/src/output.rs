@@ -529,33 +529,26 @@ impl Write for Sink {
             reserve,
             writeback,
         } = &mut *state;
-        let n = match target {
-            Target::File(f) => {
-                let n = f.write(buf)?;
-                *unsynced += n as u64;
-                if *unsynced >= WRITEBACK_EVERY {
-                    queue_writeback(writeback.as_ref(), f.get_ref(), *unsynced);
-                    *unsynced = 0;
-                }
-                reserve.ahead(f.get_ref(), *bytes + n as u64);
-                n
-            }
+        // Bytes taken, and the file they went to.
+        let (n, file) = match target {
+            Target::File(f) => (f.write(buf)?, f.get_ref()),
             Target::Behind(f) => {
                 f.write_all(buf)?;
-                *unsynced += buf.len() as u64;
-                if *unsynced >= WRITEBACK_EVERY {
-                    queue_writeback(writeback.as_ref(), f.file(), *unsynced);
-                    *unsynced = 0;
-                }
-                reserve.ahead(f.file(), *bytes + buf.len() as u64);
-                buf.len()
+                (buf.len(), f.file())
             }
             Target::Memory(v) => {
                 v.extend_from_slice(buf);
-                buf.len()
+                *bytes += buf.len() as u64;
+                return Ok(buf.len());
             }
         };
-        state.bytes += n as u64;
+        *unsynced += n as u64;
+        if *unsynced >= WRITEBACK_EVERY {
+            queue_writeback(writeback.as_ref(), file, *unsynced);
+            *unsynced = 0;
+        }
+        reserve.ahead(file, *bytes + n as u64);
+        *bytes += n as u64;
         Ok(n)
     }
 

@@ -972,8 +972,8 @@ impl StreamingOutput {
                     .map_or(0, |spill| spill.bytes)
             })
             .collect();
-        // Writers spill (a wide Parquet table's footer) where the parts were.
-        // and the files are written behind if the spill was.
+        // Writers spill (a wide Parquet table's footer) where the parts were, and
+        // write the files behind if the parts were.
         let options = WriteOptions {
             spill_dir: Some(self.spill_dir.path().to_path_buf()),
             behind: self.behind.take().filter(|_| self.write_behind),
