@@ -276,7 +276,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
     let made_output = !args.output.exists();
-    remove_unfinished_on_interrupt(args.output.clone(), made_output);
+    remove_unfinished_on_interrupt(args.output.clone(), made_output, args.spill_dir.clone());
     let target = output::Target::create(args, &processor, &entity, executor.workers())?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
@@ -508,11 +508,17 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
 const EXIT_INTERRUPTED: i32 = 130;
 
 /// On Ctrl-C or SIGTERM, removes the files this run left unfinished in `dir` (none of
-/// them has its final name yet), and `dir` itself if the run `made` it and it is left
-/// empty, and exits with [`EXIT_INTERRUPTED`].
-fn remove_unfinished_on_interrupt(dir: PathBuf, made: bool) {
+/// them has its final name yet) and its spill directory in `spill_dir` (if the run
+/// spills elsewhere), and `dir` itself if the run `made` it and it is left empty,
+/// and exits with [`EXIT_INTERRUPTED`].
+fn remove_unfinished_on_interrupt(dir: PathBuf, made: bool, spill_dir: Option<PathBuf>) {
     let _ = ctrlc::set_handler(move || {
-        let removed = transmogrify_io::stop_and_remove_unfinished(&dir);
+        let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);
+        // Once the run is stopped, no file is made anywhere (the gate is the
+        // process's): nothing appears in the spill directory after this.
+        if let Some(spill_dir) = &spill_dir {
+            removed += transmogrify_io::remove_unfinished(spill_dir);
+        }
         if made {
             let _ = std::fs::remove_dir(&dir);
         }

@@ -152,7 +152,20 @@ impl Target {
             CompressionArg::Gzip => ParquetCompression::Gzip(6),
             CompressionArg::None => ParquetCompression::None,
         };
+        if let Some(dir) = &args.spill_dir {
+            match std::fs::metadata(dir) {
+                Ok(meta) if meta.is_dir() => {}
+                Ok(_) => {
+                    return Err(Fail::usage(format!(
+                        "--spill-dir {}: not a directory",
+                        dir.display()
+                    )));
+                }
+                Err(e) => return Err(Fail::usage(format!("--spill-dir {}: {e}", dir.display()))),
+            }
+        }
         let mut options = WriteOptions::builder()
+            .with_spill_dir(args.spill_dir.clone())
             .with_overwrite(args.force)
             .with_data_dictionary(args.dictionary)
             .with_parquet_compression(compression)

@@ -64,9 +64,16 @@ fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
     // A file of another run in the same directory is left alone.
     std::fs::create_dir_all(dir.path().join("out"))?;
     std::fs::write(dir.path().join("out/.transmogrify-table-1-0.csv.tmp"), "x")?;
-    for format in ["csv", "parquet"] {
+    // Parts spilled elsewhere (`--spill-dir`) go too.
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch)?;
+    for (format, spill_dir) in [("csv", false), ("parquet", false), ("parquet", true)] {
+        let mut args = vec!["flatten", "big.jsonl", "-o", "out", "-f", format, "--force"];
+        if spill_dir {
+            args.extend_from_slice(&["--spill-dir", "scratch"]);
+        }
         let mut child = Command::new(bin())
-            .args(["flatten", "big.jsonl", "-o", "out", "-f", format, "--force"])
+            .args(&args)
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -76,7 +83,8 @@ fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
         let ours = format!("-{}-", child.id());
         let mut seen = false;
         for _ in 0..400 {
-            seen = names(&out)?.iter().any(|n| n.contains(&ours));
+            let watched = if spill_dir { &scratch } else { &out };
+            seen = names(watched)?.iter().any(|n| n.contains(&ours));
             if seen || child.try_wait()?.is_some() {
                 break;
             }
@@ -100,6 +108,7 @@ fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
             [".transmogrify-table-1-0.csv.tmp"],
             "{format}: {stderr}"
         );
+        assert_eq!(names(&scratch)?, Vec::<String>::new(), "{format}: {stderr}");
     }
     Ok(())
 }

@@ -1064,3 +1064,93 @@ fn a_csv_option_for_parquet_output_is_warned_of() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn parts_wait_in_the_spill_dir_and_the_files_are_the_same() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // Long enough (about 15 MB) that the run is still going when its spill
+    // directory is looked for.
+    let mut text = String::with_capacity(16 << 20);
+    for i in 0..150_000 {
+        text.push_str(&format!(
+            "{{\"i\":{i},\"name\":\"record {i}\",\"items\":[{{\"n\":{i}}},{{\"n\":{}}}]}}\n",
+            i + 1
+        ));
+    }
+    std::fs::write(dir.path().join("big.jsonl"), text)?;
+    std::fs::create_dir(dir.path().join("scratch"))?;
+    let scratch = dir.path().join("scratch");
+    for format in ["parquet", "jsonl"] {
+        let here = format!("here-{format}");
+        let mut args = vec!["flatten", "big.jsonl", "-o", &here, "-f", format];
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+
+        let elsewhere = format!("elsewhere-{format}");
+        let mut args = vec!["flatten", "big.jsonl", "-o", &elsewhere, "-f", format];
+        args.extend_from_slice(FIXED);
+        args.extend_from_slice(&["--spill-dir", "scratch"]);
+        let mut child = std::process::Command::new(bin())
+            .args(&args)
+            .current_dir(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        // The run's spill directory is in `scratch`, not in the output directory.
+        let ours = format!(".transmogrify-spill-{}-", child.id());
+        let out = dir.path().join(&elsewhere);
+        let (mut in_scratch, mut in_out) = (false, false);
+        while child.try_wait()?.is_none() {
+            in_scratch |= names(&scratch)?.iter().any(|n| n.starts_with(&ours));
+            in_out |= left_behind(&out)?.iter().any(|n| n.starts_with(&ours));
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let done = child.wait_with_output()?;
+        assert_eq!(
+            done.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        assert!(in_scratch, "{format}: no spill directory seen in scratch");
+        assert!(
+            !in_out,
+            "{format}: a spill directory in the output directory"
+        );
+        // Removed at the end; the tables are byte for byte those of the default.
+        assert_eq!(names(&scratch)?, Vec::<String>::new());
+        let here = dir.path().join(&here);
+        assert_eq!(names(&out)?, names(&here)?);
+        for name in names(&here)? {
+            assert_eq!(
+                std::fs::read(out.join(&name))?,
+                std::fs::read(here.join(&name))?,
+                "{name}"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_spill_dir_that_is_not_a_directory_is_a_usage_error() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.jsonl"), "{\"x\":1}\n")?;
+    std::fs::write(dir.path().join("taken"), "a file")?;
+    for (spill, message) in [
+        ("missing", "No such file or directory (os error 2)"),
+        ("taken", "not a directory"),
+    ] {
+        let r = run(
+            dir.path(),
+            &["flatten", "a.jsonl", "-o", "out", "--spill-dir", spill],
+            None,
+        )?;
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert_eq!(r.stderr, format!("error: --spill-dir {spill}: {message}\n"));
+        // Checked before anything is made.
+        assert!(!dir.path().join("out").exists());
+    }
+    Ok(())
+}
