@@ -90,8 +90,7 @@ impl RangeReader {
                     // Short (the file ended sooner, or reading failed): the rest
                     // is read now, and any error with it.
                     let have = read.len() as u64;
-                    self.spare = std::mem::replace(data, read);
-                    let mut rest = std::mem::take(&mut self.spare);
+                    let mut rest = std::mem::replace(data, read);
                     read_range(path, start + have, end, &mut rest)?;
                     data.extend_from_slice(&rest);
                     self.spare = rest;
