@@ -831,31 +831,52 @@ fn csv_error(name: &str, compression: Compression, e: csv::Error, offset: u64, l
     }
 }
 
-/// Column keys from a header row: empty names become `column_<n>`, repeated names
-/// get `_2`, `_3`, … so no column is lost.
+/// Column keys from a header row (see [`header_names`]).
 fn header_keys(header: &csv::ByteRecord) -> Vec<Vec<u8>> {
     header_names(header).iter().map(|n| json_key(n)).collect()
 }
 
-/// The column names of a header: its fields, `column_<n>` for an empty one, and
-/// `<name>_2`, `<name>_3`, … for one met again.
+/// The column names of a header, so that no column is lost: each name as written
+/// (its first time), `column_<n>` for an empty one (`n` its position from 1), and
+/// `<name>_2`, `<name>_3`, … for one met again. Names as written come first: a
+/// made-up name skips every name the header has (`a,a,a_2` gives `a`, `a_3`,
+/// `a_2`; `,column_1` gives `column_1_2`, `column_1`).
 fn header_names(header: &csv::ByteRecord) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut names = Vec::with_capacity(header.len());
-    for (i, field) in header.iter().enumerate() {
-        let text = String::from_utf8_lossy(field);
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let texts: Vec<String> = header
+        .iter()
+        .map(|field| {
+            let text = String::from_utf8_lossy(field);
+            text.strip_prefix('\u{feff}').unwrap_or(&text).to_string()
+        })
+        .collect();
+    let taken: std::collections::HashSet<&str> = texts
+        .iter()
+        .filter(|t| !t.is_empty())
+        .map(String::as_str)
+        .collect();
+    let mut made: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut first: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let mut names = Vec::with_capacity(texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        if !text.is_empty() && first.insert(text) {
+            names.push(text.clone());
+            continue;
+        }
         let base = if text.is_empty() {
             format!("column_{}", i + 1)
         } else {
-            text.to_string()
+            text.clone()
         };
-        let mut name = base.clone();
-        let mut n = 2;
-        while !seen.insert(name.clone()) {
-            name = format!("{base}_{n}");
-            n += 1;
-        }
+        let free = |name: &String| !taken.contains(name.as_str()) && !made.contains(name);
+        let name = if text.is_empty() && free(&base) {
+            base
+        } else {
+            (2u64..)
+                .map(|n| format!("{base}_{n}"))
+                .find(|name| free(name))
+                .unwrap_or_default()
+        };
+        made.insert(name.clone());
         names.push(name);
     }
     names

@@ -212,6 +212,30 @@ fn csv_rows_become_objects() -> TestResult {
 }
 
 #[test]
+fn csv_header_names_as_written_come_before_made_up_ones() -> TestResult {
+    let csv = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .with_infer_types(false)
+        .build()?;
+    for (header, want) in [
+        // A name met again skips every name the header has.
+        ("a,a,a_2", r#"{"a":"1","a_3":"2","a_2":"3"}"#),
+        // An empty name is its position's, unless the header has that name.
+        (
+            ",column_1,",
+            r#"{"column_1_2":"1","column_1":"2","column_3":"3"}"#,
+        ),
+        ("x,,x", r#"{"x":"1","column_2":"2","x_2":"3"}"#),
+    ] {
+        let (got, bad) = records("h.csv", format!("{header}\n1,2,3\n").into_bytes(), &csv)?;
+        assert!(bad.is_empty(), "{bad:?}");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, want, "{header}");
+    }
+    Ok(())
+}
+
+#[test]
 fn csv_row_with_wrong_field_count_is_a_bad_record() -> TestResult {
     let (got, bad) = records(
         "w.csv",
