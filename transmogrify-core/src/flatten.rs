@@ -24,8 +24,11 @@ use crate::columns::{ColumnFull, SizeHints, TextColumn, kind, size_key};
 use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
 use crate::ids::{FieldPatterns, IdContext, NamePrefix, Rng, write_uuid5};
+use crate::naming::Abbreviator;
 use crate::parse::{NumberKind, ParseError, Parser, Peek};
-use crate::result::{BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk, TableKey};
+use crate::result::{
+    BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk, TableKey, VALUE_COLUMN,
+};
 
 const NONE: u32 = u32::MAX;
 
@@ -141,9 +144,10 @@ struct Table {
     ids: TextColumn,
     parent_rows: Vec<u32>,
     indices: Vec<u64>,
-    /// Field whose value names rows (fields strategy), and its column once seen.
+    /// Field whose value names rows (fields strategy), and the columns it names, in
+    /// the order of their claim to the name (see [`Table::claim_id_field`]).
     id_field: Option<String>,
-    id_field_col: u32,
+    id_field_cols: Vec<u32>,
     // Rollback checkpoint, set when the table is first touched by a record.
     epoch: u64,
     record_start: usize,
@@ -151,6 +155,18 @@ struct Table {
 }
 
 impl Table {
+    /// Adds column `idx` to those the id field names, in the order of their claim
+    /// to the name: as the naming rules give it (fewer keys first, then by key), so
+    /// that a row's id depends on its own values only, never on which column the
+    /// run met first.
+    fn claim_id_field(&mut self, idx: usize) {
+        let keys = &self.col_keys;
+        let at = self
+            .id_field_cols
+            .partition_point(|&c| keys[c as usize] < keys[idx]);
+        self.id_field_cols.insert(at, idx as u32);
+    }
+
     fn new(key: TableKey, parent: u32, sep: &str, patterns: Option<&FieldPatterns>) -> Self {
         let path_joined = key.keys.iter().map(|s| &**s).collect::<Vec<_>>().join(sep);
         let id_field = patterns
@@ -169,7 +185,7 @@ impl Table {
             parent_rows: Vec::new(),
             indices: Vec::new(),
             id_field,
-            id_field_col: NONE,
+            id_field_cols: Vec::new(),
             epoch: 0,
             record_start: 0,
             cols_at_start: 0,
@@ -230,6 +246,8 @@ pub(crate) struct Flattener {
     node_map: HashMap<NodeKey, u32>,
     tables: Vec<Table>,
     patterns: Option<FieldPatterns>,
+    /// How column names are shortened, when they are (for matching id fields).
+    field_names: Option<Abbreviator>,
     rng: Rng,
     epoch: u64,
     touched: Vec<u32>,
@@ -295,6 +313,10 @@ impl Flattener {
             node_map: HashMap::new(),
             tables: vec![main],
             patterns,
+            field_names: cfg
+                .naming
+                .abbreviate_field_names
+                .then(|| Abbreviator::for_fields(&cfg.naming)),
             rng: Rng::from_os(),
             epoch: 0,
             touched: Vec::new(),
@@ -931,19 +953,20 @@ impl Flattener {
         }
         path.reverse();
         let sep = self.cfg.separator.clone();
+        // The column's name before any clash of names is settled: its keys joined,
+        // shortened when column names are.
+        let names_id = self.tables[t as usize]
+            .id_field
+            .as_deref()
+            .is_some_and(|f| match &self.field_names {
+                Some(abbreviator) => abbreviator.join(&path, &sep) == f,
+                None => joined_eq(&path, &sep, f),
+            });
         let table = &mut self.tables[t as usize];
         if table.columns.len() >= self.cfg.max_columns {
             return Err(Fail::Columns(t).into());
         }
         let idx = table.columns.len();
-        if table.id_field_col == NONE
-            && table
-                .id_field
-                .as_deref()
-                .is_some_and(|f| joined_eq(&path, &sep, f))
-        {
-            table.id_field_col = idx as u32;
-        }
         let key = ColKey::Path(Arc::from(path));
         table.columns.push(self.sizes.column(column_size_key(
             &mut self.size_key,
@@ -952,6 +975,9 @@ impl Flattener {
         )));
         table.col_keys.push(key);
         table.col_nodes.push(node);
+        if names_id {
+            table.claim_id_field(idx);
+        }
         self.nodes[node as usize].column = idx as u32;
         Ok(idx)
     }
@@ -981,6 +1007,9 @@ impl Flattener {
         table.col_keys.push(ColKey::Value);
         table.col_nodes.push(NONE);
         table.value_col = idx as u32;
+        if table.id_field.as_deref() == Some(VALUE_COLUMN) {
+            table.claim_id_field(idx);
+        }
         Ok(idx)
     }
 
@@ -1083,13 +1112,9 @@ impl Flattener {
                             .ids
                             .value(table.parent_rows[r] as usize)
                     };
-                    let field_value = if table.id_field_col != NONE {
-                        table.columns[table.id_field_col as usize]
-                            .value(r)
-                            .filter(|v| !v.is_empty())
-                    } else {
-                        None
-                    };
+                    let field_value = table.id_field_cols.iter().find_map(|&c| {
+                        table.columns[c as usize].value(r).filter(|v| !v.is_empty())
+                    });
                     match &self.cfg.id_strategy {
                         IdStrategy::Random => self.rng.uuid4(&mut buf).as_bytes(),
                         IdStrategy::Fields(_) if field_value.is_some() => {
@@ -1176,9 +1201,7 @@ impl Flattener {
             if table.value_col != NONE && table.value_col as usize >= cols {
                 table.value_col = NONE;
             }
-            if table.id_field_col != NONE && table.id_field_col as usize >= cols {
-                table.id_field_col = NONE;
-            }
+            table.id_field_cols.retain(|&c| (c as usize) < cols);
             table.ids.truncate(start);
             table.parent_rows.truncate(start);
             table.indices.truncate(start);

@@ -215,6 +215,62 @@ enum Source {
 }
 
 impl TableSchema {
+    /// The data columns an id field named `field` gives this table its ids from
+    /// (with [`IdStrategy::Fields`]), by their index in `schema`: those whose name
+    /// before any clash of names is settled is `field` (their keys joined by the
+    /// separator, shortened when column names are; `value` for the values of
+    /// scalar elements), in the order of their claim to the name. A row's id comes
+    /// from the first of them it has a value in.
+    ///
+    /// ```
+    /// use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
+    /// let config = ProcessorConfig::builder()
+    ///     .with_id_strategy(IdStrategy::Fields([("".into(), "a_b".into())].into()))
+    ///     .build()?;
+    /// let p = Processor::new(config.clone());
+    /// let result = p.process(br#"{"a": {"b": "x"}, "a_b": "y"}"#, "t")?;
+    /// let schema = &result.schemas()?[0];
+    /// // `a_b` keeps its name and comes first; the nested path is written `a_b_2`.
+    /// let names: Vec<&str> = schema
+    ///     .id_field_columns("a_b", &config)
+    ///     .into_iter()
+    ///     .map(|i| schema.schema.field(i).name().as_str())
+    ///     .collect();
+    /// assert_eq!(names, ["a_b", "a_b_2"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn id_field_columns(&self, field: &str, config: &ProcessorConfig) -> Vec<usize> {
+        let abbreviator = Abbreviator::for_fields(&config.naming);
+        let mut found: Vec<(&ColKey, usize)> = self
+            .sources
+            .iter()
+            .enumerate()
+            .filter_map(|(i, source)| match source {
+                Source::Data(key @ ColKey::Path(p), _)
+                    if abbreviator.join(p, &config.separator) == field =>
+                {
+                    Some((key, i))
+                }
+                Source::Data(key @ ColKey::Value, _) if field == VALUE_COLUMN => Some((key, i)),
+                _ => None,
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, i)| i).collect()
+    }
+
+    /// The name an id field gives data column `i` by (see
+    /// [`TableSchema::id_field_columns`]); `None` for metadata columns.
+    pub fn id_field_name(&self, i: usize, config: &ProcessorConfig) -> Option<String> {
+        match self.sources.get(i)? {
+            Source::Data(ColKey::Path(p), _) => {
+                Some(Abbreviator::for_fields(&config.naming).join(p, &config.separator))
+            }
+            Source::Data(ColKey::Value, _) => Some(VALUE_COLUMN.to_string()),
+            _ => None,
+        }
+    }
+
     /// For each column of this schema, where the same column (same source, same type)
     /// is in `other`, if it is there at all. Names are not compared: a later layout
     /// of a table may rename a column (see the naming rules) without it becoming

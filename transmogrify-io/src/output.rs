@@ -84,19 +84,29 @@ pub fn id_field_warnings(layout: &ProcessingResult, schemas: &[TableSchema]) -> 
             continue;
         };
         used.insert(pattern);
-        let has = schema
+        if schema.num_rows == 0 || !schema.id_field_columns(field, config).is_empty() {
+            continue;
+        }
+        let mut warning = format!(
+            "table {} has no column {field:?} for its ids (pattern {pattern:?}): its rows \
+             have positional ids",
+            schema.name
+        );
+        // A column written under that name, renamed as names clashed: say which
+        // name the field finds it by.
+        let renamed = schema
             .schema
             .fields()
             .iter()
             .zip(&schema.roles)
-            .any(|(f, role)| *role == ColumnRole::Data && f.name() == field);
-        if !has && schema.num_rows > 0 {
-            out.push(format!(
-                "table {} has no column {field:?} for its ids (pattern {pattern:?}): its rows \
-                 have positional ids",
-                schema.name
+            .position(|(f, role)| *role == ColumnRole::Data && f.name() == field);
+        if let Some(base) = renamed.and_then(|i| schema.id_field_name(i, config)) {
+            warning.push_str(&format!(
+                " (the column written as {field:?} got its suffix as names clashed; \
+                 id fields name it {base:?}, its keys joined)"
             ));
         }
+        out.push(warning);
     }
     let example = schemas
         .iter()

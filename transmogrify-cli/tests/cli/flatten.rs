@@ -1154,3 +1154,120 @@ fn a_spill_dir_that_is_not_a_directory_is_a_usage_error() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn id_fields_find_columns_by_their_written_names_before_clashes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // The specification's test vectors.
+    let uuid_of = |text: &str| match text {
+        "123" => "ed2a5f87-17c9-59b7-a855-049cd6b9fc61",
+        "CUST001" => "7c5c410b-1dac-5b87-ab7c-da1f9932eee5",
+        _ => "",
+    };
+    // Shortened column names: the field is the name as written.
+    std::fs::write(
+        dir.path().join("c.jsonl"),
+        "{\"customer\":{\"id\":\"123\"}}\n",
+    )?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "c.jsonl",
+            "-o",
+            "c",
+            "-f",
+            "csv",
+            "--abbreviate-columns",
+            "--id-field",
+            "=cust_id",
+            "--no-time-column",
+        ],
+        None,
+    )?;
+    assert!(r.code == 0 && !r.stderr.contains("warning"), "{}", r.stderr);
+    let csv = std::fs::read_to_string(dir.path().join("c/c.csv"))?;
+    assert_eq!(
+        csv,
+        format!("cust_id,__extract_id\n123,{}\n", uuid_of("123"))
+    );
+    // A data column renamed for the id column's sake is still found by its name.
+    std::fs::write(dir.path().join("i.jsonl"), "{\"id\":123}\n")?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "i.jsonl",
+            "-o",
+            "i",
+            "-f",
+            "csv",
+            "--id-column",
+            "id",
+            "--id-field",
+            "=id",
+            "--no-time-column",
+        ],
+        None,
+    )?;
+    assert!(r.code == 0 && !r.stderr.contains("warning"), "{}", r.stderr);
+    let csv = std::fs::read_to_string(dir.path().join("i/i.csv"))?;
+    assert_eq!(csv, format!("id_2,id\n123,{}\n", uuid_of("123")));
+    // Two paths named alike: the one that keeps the name gives the id where the row
+    // has it, whichever came first in the input; the other where it alone is there.
+    std::fs::write(
+        dir.path().join("a.jsonl"),
+        "{\"a\":{\"b\":\"CUST001\"},\"a_b\":\"123\"}\n{\"a\":{\"b\":\"CUST001\"}}\n",
+    )?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "a.jsonl",
+            "-o",
+            "a",
+            "-f",
+            "csv",
+            "--id-field",
+            "=a_b",
+            "--no-time-column",
+        ],
+        None,
+    )?;
+    assert!(r.code == 0 && !r.stderr.contains("warning"), "{}", r.stderr);
+    let csv = std::fs::read_to_string(dir.path().join("a/a.csv"))?;
+    assert_eq!(
+        csv,
+        format!(
+            "a_b_2,a_b,__extract_id\nCUST001,123,{}\nCUST001,,{}\n",
+            uuid_of("123"),
+            uuid_of("CUST001")
+        )
+    );
+    // The suffixed name finds nothing, and the warning says which name does.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "a.jsonl",
+            "-o",
+            "a2",
+            "-f",
+            "csv",
+            "--id-field",
+            "=a_b_2",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "warning: table a has no column \"a_b_2\" for its ids (pattern \"\"): its rows \
+             have positional ids (the column written as \"a_b_2\" got its suffix as names \
+             clashed; id fields name it \"a_b\", its keys joined)\n"
+        ),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
