@@ -191,6 +191,9 @@ impl From<transmogrify_parallel::Error> for Fail {
             )
         );
         let fail = match &e {
+            E::Input(kept @ transmogrify_io::Error::WouldReplaceKeptFile { .. }) => {
+                return Fail::would_replace_input(kept);
+            }
             _ if usage => Fail::usage(e.to_string()),
             E::Io { .. } => Fail::io(e.to_string()),
             E::Input(transmogrify_io::Error::Io { .. }) => Fail::io(e.to_string()),
@@ -201,6 +204,14 @@ impl From<transmogrify_parallel::Error> for Fail {
             _ => Fail::data(e.to_string()),
         };
         fail.hinted_by(&e)
+    }
+}
+
+impl Fail {
+    /// A table file that would replace an input: a usage error.
+    fn would_replace_input(e: &transmogrify_io::Error) -> Fail {
+        Fail::usage(e.to_string())
+            .with_hint("write into another directory (-o), or name the tables otherwise (--entity)")
     }
 }
 
@@ -218,6 +229,9 @@ impl From<transmogrify_io::Error> for Fail {
                 path.display()
             ))
             .with_hint("pass --force to write into it anyway, or choose another directory"),
+            transmogrify_io::Error::WouldReplaceKeptFile { .. } => {
+                return Fail::would_replace_input(&e);
+            }
             transmogrify_io::Error::UnknownFormat { .. }
             | transmogrify_io::Error::InvalidOption { .. }
             | transmogrify_io::Error::UnknownInputFormat { .. } => Fail::usage(e.to_string()),

@@ -195,10 +195,7 @@ fn check_report_path(path: &Path, args: &FlattenArgs) -> Result<(), Fail> {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let ext = match args.format.as_str() {
-        "ndjson" => "jsonl",
-        other => other,
-    };
+    let ext = output_extension(&args.format);
     let table_like = path.extension().is_some_and(|e| e == ext)
         || path.file_name().is_some_and(|n| n == "_schema.json");
     let beside = match (dir.canonicalize(), args.output.canonicalize()) {
@@ -223,6 +220,60 @@ fn check_report_path(path: &Path, args: &FlattenArgs) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Whether `a` and `b` name the same existing file (under any names).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (std::fs::metadata(a), std::fs::metadata(b)) {
+            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+    }
+}
+
+/// Refuses, before anything is read, a run that would write over one of its own
+/// inputs: the main table's file (`<entity>.<ext>` in the output directory, as when
+/// `-o` is the input's directory and `--force` is given) or the report. The other
+/// tables' files are checked by the output once their names are known, before any
+/// file gets its name.
+fn check_inputs_kept(files: &[PathBuf], args: &FlattenArgs, entity: &str) -> Result<(), Fail> {
+    let main = args.output.join(format!(
+        "{}.{}",
+        transmogrify_core::file_stem(entity),
+        output_extension(&args.format)
+    ));
+    if let Some(input) = files.iter().find(|f| same_file(f, &main)) {
+        return Err(Fail::usage(format!(
+            "{}: the main table's file {} would replace this input",
+            input.display(),
+            main.display()
+        ))
+        .with_hint("write into another directory (-o), or name the tables otherwise (--entity)"));
+    }
+    if let Some(report) = args.report.as_deref().filter(|p| !is_stdout(p))
+        && let Some(input) = files.iter().find(|f| same_file(f, report))
+    {
+        return Err(Fail::usage(format!(
+            "--report {} is one of the inputs",
+            input.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The extension of the files written in `format`.
+fn output_extension(format: &str) -> &str {
+    match format {
+        "ndjson" => "jsonl",
+        other => other,
+    }
+}
+
 /// Whether a `--report` path means standard output.
 fn is_stdout(path: &Path) -> bool {
     path.as_os_str() == "-"
@@ -242,6 +293,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), Fail> {
 fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let entity = options::entity(&args.input)?;
     let files = input_files(&args.input.inputs, Some(&args.output))?;
+    check_inputs_kept(&files, args, &entity)?;
     let config = options::config(&args.processing, output::csv_header(&files, &args.input)?)?;
     let processor = Processor::new(config);
     let inputs = inputs(&args.input, &files)?;
@@ -275,9 +327,9 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     }
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
-    let made_output = !args.output.exists();
-    remove_unfinished_on_interrupt(args.output.clone(), made_output, args.spill_dir.clone());
-    let target = output::Target::create(args, &processor, &entity, executor.workers())?;
+    let made = dirs_to_make(&args.output);
+    remove_unfinished_on_interrupt(args.output.clone(), made.clone(), args.spill_dir.clone());
+    let target = output::Target::create(args, &processor, &entity, executor.workers(), &files)?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
     let json_input = inputs.iter().any(|i| i.format() == InputFormat::Json);
@@ -290,11 +342,9 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         Ok(r) => r,
         Err(e) => {
             target.abort();
-            if made_output {
-                // The run made the directory and wrote nothing: it goes too (a
-                // directory that holds anything stays).
-                let _ = std::fs::remove_dir(&args.output);
-            }
+            // The run made the directory (and maybe its parents) and wrote nothing:
+            // they go too (a directory that holds anything stays).
+            remove_dirs(&made);
             return Err(e.into());
         }
     };
@@ -302,10 +352,8 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         Ok(written) => written,
         Err(e) => {
             // Writing the tables failed (a full disk): what was written is removed,
-            // and so is the directory if the run made it.
-            if made_output {
-                let _ = std::fs::remove_dir(&args.output);
-            }
+            // and so are the directories the run made.
+            remove_dirs(&made);
             return Err(e);
         }
     };
@@ -507,11 +555,30 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: i32 = 130;
 
+/// The directories a run writing into `dir` makes: `dir` and those of its parents
+/// that do not exist yet, `dir` first.
+fn dirs_to_make(dir: &Path) -> Vec<PathBuf> {
+    dir.ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect()
+}
+
+/// Removes the directories `made` by the run ([`dirs_to_make`]), deepest first,
+/// as long as they are empty.
+fn remove_dirs(made: &[PathBuf]) {
+    for dir in made {
+        if std::fs::remove_dir(dir).is_err() {
+            break;
+        }
+    }
+}
+
 /// On Ctrl-C or SIGTERM, removes the files this run left unfinished in `dir` (none of
 /// them has its final name yet) and its spill directory in `spill_dir` (if the run
-/// spills elsewhere), and `dir` itself if the run `made` it and it is left empty,
-/// and exits with [`EXIT_INTERRUPTED`].
-fn remove_unfinished_on_interrupt(dir: PathBuf, made: bool, spill_dir: Option<PathBuf>) {
+/// spills elsewhere), and the directories the run `made` ([`dirs_to_make`]) that
+/// are left empty, and exits with [`EXIT_INTERRUPTED`].
+fn remove_unfinished_on_interrupt(dir: PathBuf, made: Vec<PathBuf>, spill_dir: Option<PathBuf>) {
     let _ = ctrlc::set_handler(move || {
         let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);
         // Once the run is stopped, no file is made anywhere (the gate is the
@@ -519,9 +586,7 @@ fn remove_unfinished_on_interrupt(dir: PathBuf, made: bool, spill_dir: Option<Pa
         if let Some(spill_dir) = &spill_dir {
             removed += transmogrify_io::remove_unfinished(spill_dir);
         }
-        if made {
-            let _ = std::fs::remove_dir(&dir);
-        }
+        remove_dirs(&made);
         eprintln!(
             "\ninterrupted: removed {removed} unfinished file(s) from {}",
             dir.display()

@@ -125,7 +125,8 @@ pub struct Target {
 
 impl Target {
     /// Checks the directory (refusing a non-empty one without `--force`) and the
-    /// format, before any input is read. The final files are written by up to
+    /// format, before any input is read; no table's file may replace one of the
+    /// `inputs`. The final files are written by up to
     /// `writers` threads (the executor's workers: one for the sequential executor).
     /// With fewer workers than cores, the spill and the files are written on a
     /// thread of their own while the workers go on.
@@ -134,6 +135,7 @@ impl Target {
         processor: &transmogrify_core::Processor,
         entity: &str,
         writers: usize,
+        inputs: &[std::path::PathBuf],
     ) -> Result<Target, Fail> {
         use crate::args::CompressionArg;
         use transmogrify_io::{ParquetCompression, StreamingOutput, WriteOptions};
@@ -166,6 +168,7 @@ impl Target {
         }
         let mut options = WriteOptions::builder()
             .with_spill_dir(args.spill_dir.clone())
+            .with_kept_files(inputs.iter().filter(|p| p.as_os_str() != "-").cloned())
             .with_overwrite(args.force)
             .with_data_dictionary(args.dictionary)
             .with_parquet_compression(compression)

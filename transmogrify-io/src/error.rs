@@ -119,6 +119,15 @@ pub enum Error {
         /// The directory.
         path: PathBuf,
     },
+    /// A file of the output would replace a file it was told to keep (see
+    /// [`WriteOptionsBuilder::with_kept_files`](crate::WriteOptionsBuilder::with_kept_files)),
+    /// such as an input in the output directory: no file of the output got its
+    /// final name.
+    #[error("{}: a table's file would replace this file, one of the run's inputs; no output file was written", path.display())]
+    WouldReplaceKeptFile {
+        /// The file's path in the output directory.
+        path: PathBuf,
+    },
     /// An option or a combination of options is invalid.
     #[error("invalid option {option}: {reason}")]
     InvalidOption {

@@ -724,6 +724,26 @@ impl PendingFile {
     }
 }
 
+/// What makes a file the same file under any of its names: its device and inode,
+/// or elsewhere than on Unix its canonical path.
+#[derive(Debug, PartialEq, Eq)]
+struct FileId(#[cfg(unix)] (u64, u64), #[cfg(not(unix))] PathBuf);
+
+impl FileId {
+    /// The identity of the file at `path`, if there is one.
+    fn of(path: &Path) -> Option<FileId> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            fs::metadata(path).ok().map(|m| FileId((m.dev(), m.ino())))
+        }
+        #[cfg(not(unix))]
+        {
+            path.canonicalize().ok().map(FileId)
+        }
+    }
+}
+
 /// Commits of the files of one output directory.
 ///
 /// A finished file is flushed at once (so a full disk is reported by the table that
@@ -737,6 +757,8 @@ pub(crate) struct Commits {
     running: Mutex<Vec<std::thread::JoinHandle<Result<PendingFile>>>>,
     /// Starts the writeback of the directory's files as they are written.
     writeback: Mutex<Writeback>,
+    /// Files no file of the output may replace (see [`Commits::keeping`]).
+    kept: Vec<FileId>,
 }
 
 impl Commits {
@@ -745,7 +767,15 @@ impl Commits {
             dir: dir.to_path_buf(),
             running: Mutex::new(Vec::new()),
             writeback: Mutex::new(Writeback::default()),
+            kept: Vec::new(),
         }
+    }
+
+    /// These commits, refusing to rename a file over any of `files` (those that
+    /// exist now): [`Commits::finish`] then fails before any rename.
+    pub(crate) fn keeping(mut self, files: &[PathBuf]) -> Self {
+        self.kept = files.iter().filter_map(|f| FileId::of(f)).collect();
+        self
     }
 
     /// The queue of the directory's writeback thread (see [`Writeback`]).
@@ -827,7 +857,16 @@ impl Commits {
     /// sync a directory).
     pub(crate) fn finish(self) -> Result<()> {
         let synced: Result<Vec<PendingFile>> = self.join_all().into_iter().collect();
-        for pending in synced? {
+        let synced = synced?;
+        if let Some(kept) = synced
+            .iter()
+            .find(|p| FileId::of(&p.dest).is_some_and(|id| self.kept.contains(&id)))
+        {
+            return Err(Error::WouldReplaceKeptFile {
+                path: kept.dest.clone(),
+            });
+        }
+        for pending in synced {
             pending.rename()?;
         }
         if let Ok(d) = File::open(&self.dir) {
@@ -1090,7 +1129,7 @@ pub(crate) fn write_table_files(
         None => options,
     };
     let spare = spare.as_deref();
-    let all_commits = Commits::new(dir);
+    let all_commits = Commits::new(dir).keeping(&options.kept_files);
     let commits = &all_commits;
     let mut order: Vec<usize> = (0..schemas.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(sizes.get(i).copied().unwrap_or(0)));
@@ -1436,7 +1475,7 @@ impl WriteResultExt for ProcessingResult {
         let convert = converter(&options.registry.get(format)?);
         prepare_dir(dir, options.overwrite)?;
         let schemas = self.schemas()?;
-        let commits = Commits::new(dir);
+        let commits = Commits::new(dir).keeping(&options.kept_files);
         let summary = write_tables(
             Destination::Dir(dir, &commits),
             format,

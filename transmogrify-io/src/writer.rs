@@ -180,6 +180,7 @@ pub struct WriteOptions {
     pub(crate) write_errors: bool,
     pub(crate) part_bytes: usize,
     pub(crate) spill_dir: Option<PathBuf>,
+    pub(crate) kept_files: Vec<PathBuf>,
     pub(crate) registry: Arc<WriterRegistry>,
     /// Processors the table jobs of this output leave unused, which a writer may
     /// borrow to encode columns in parallel (set while a threaded output is written).
@@ -201,6 +202,7 @@ impl Default for WriteOptions {
             write_errors: true,
             part_bytes: DEFAULT_PART_BYTES,
             spill_dir: None,
+            kept_files: Vec::new(),
             registry: Arc::new(WriterRegistry::default()),
             spare: None,
             behind: None,
@@ -324,6 +326,16 @@ impl WriteOptionsBuilder {
     /// file here, or in the system's temporary directory if `None`.
     pub fn with_spill_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.options.spill_dir = dir;
+        self
+    }
+
+    /// Files the output must never replace, such as the run's own inputs when they
+    /// lie in the output directory and overwriting is allowed. A table file that
+    /// would take the place of one of them (the same file, however it is named)
+    /// fails the output with [`Error::WouldReplaceKeptFile`] before any file gets
+    /// its final name. Defaults to none.
+    pub fn with_kept_files<P: Into<PathBuf>>(mut self, files: impl IntoIterator<Item = P>) -> Self {
+        self.options.kept_files = files.into_iter().map(Into::into).collect();
         self
     }
 

@@ -1156,6 +1156,143 @@ fn a_spill_dir_that_is_not_a_directory_is_a_usage_error() -> TestResult {
 }
 
 #[test]
+fn a_run_never_writes_over_its_own_inputs() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let data = "{\"k\":\"v\",\"items\":[{\"n\":1}]}\n";
+    std::fs::create_dir(dir.path().join("d"))?;
+    std::fs::write(dir.path().join("d/big.jsonl"), data)?;
+    // The main table's file would be the input itself: refused before anything is
+    // read.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "d/big.jsonl",
+            "-o",
+            "d",
+            "-f",
+            "jsonl",
+            "--force",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: d/big.jsonl: the main table's file d/big.jsonl would replace this input\n\
+         hint: write into another directory (-o), or name the tables otherwise (--entity)\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d/big.jsonl"))?,
+        data
+    );
+    assert_eq!(names(&dir.path().join("d"))?, ["big.jsonl"]);
+    // A child table's file would be the input (known only once the run has its
+    // tables): no file of the output gets its name, and the input is as it was.
+    std::fs::write(dir.path().join("d/e_items.jsonl"), data)?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "d/e_items.jsonl",
+            "-o",
+            "d",
+            "-f",
+            "jsonl",
+            "--force",
+            "--entity",
+            "e",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: d/e_items.jsonl: a table's file would replace this file, one of the run's \
+         inputs; no output file was written\n\
+         hint: write into another directory (-o), or name the tables otherwise (--entity)\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d/e_items.jsonl"))?,
+        data
+    );
+    assert_eq!(
+        names(&dir.path().join("d"))?,
+        ["big.jsonl", "e_items.jsonl"]
+    );
+    // Nor is the report written over an input.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "d/big.jsonl",
+            "-o",
+            "out",
+            "--report",
+            "d/big.jsonl",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: --report d/big.jsonl is one of the inputs\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("d/big.jsonl"))?,
+        data
+    );
+    // Another input in the output directory, whose name no table has, is no trouble.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "d/big.jsonl",
+            "-o",
+            "d",
+            "-f",
+            "jsonl",
+            "--force",
+            "--entity",
+            "t",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        names(&dir.path().join("d"))?,
+        ["big.jsonl", "e_items.jsonl", "t.jsonl", "t_items.jsonl"]
+    );
+    Ok(())
+}
+
+#[test]
+fn a_failed_run_removes_the_parent_directories_it_made() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("late.jsonl"), "{\"a\":1}\n{\"a\":tru}\n")?;
+    std::fs::create_dir(dir.path().join("kept"))?;
+    let r = run(
+        dir.path(),
+        &["flatten", "late.jsonl", "-o", "kept/made/deeper", "-q"],
+        None,
+    )?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // The directories the run made are gone; the one that was there stays.
+    assert_eq!(names(&dir.path().join("kept"))?, Vec::<String>::new());
+    // A made directory the run did not leave empty stays, with what is in it.
+    std::fs::create_dir_all(dir.path().join("kept/x"))?;
+    let r = run(
+        dir.path(),
+        &["flatten", "late.jsonl", "-o", "kept/x/y", "-q"],
+        None,
+    )?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(names(&dir.path().join("kept"))?, ["x"]);
+    assert_eq!(names(&dir.path().join("kept/x"))?, Vec::<String>::new());
+    Ok(())
+}
+
+#[test]
 fn id_fields_find_columns_by_their_written_names_before_clashes() -> TestResult {
     let dir = tempfile::tempdir()?;
     // The specification's test vectors.

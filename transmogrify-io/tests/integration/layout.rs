@@ -30,6 +30,54 @@ fn names(dir: &std::path::Path) -> Vec<String> {
 const DATA: &[u8] =
     br#"[{"id": 1, "user": {"orders": [{"sku": "A", "items": [{"n": 1}]}]}}, {"id": 2}]"#;
 
+#[cfg(unix)]
+#[test]
+fn kept_files_are_never_replaced() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let out = dir.path().join("out");
+    let result = processor(false, ArrayMode::Smart).process(DATA, "shop")?;
+    std::fs::create_dir(&out)?;
+    // An input in the output directory, under the name of a child table's file, and
+    // reached through a link as well.
+    std::fs::write(out.join("shop_user_orders.csv"), "input")?;
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(out.join("shop_user_orders.csv"), &link)?;
+    let options = WriteOptions::builder()
+        .with_overwrite(true)
+        .with_kept_files([&link])
+        .build()?;
+    let err = result.write_all("csv", &out, &options).err();
+    assert_eq!(
+        err.map(|e| e.to_string()).unwrap_or_default(),
+        format!(
+            "{}: a table's file would replace this file, one of the run's inputs; no output \
+             file was written",
+            out.join("shop_user_orders.csv").display()
+        )
+    );
+    // No file got its name, none is left half-written, the input is as it was.
+    assert_eq!(names(&out), ["shop_user_orders.csv"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("shop_user_orders.csv"))?,
+        "input"
+    );
+    // Files the output does not reach are no trouble.
+    let options = WriteOptions::builder()
+        .with_overwrite(true)
+        .with_kept_files([dir.path().join("elsewhere.csv")])
+        .build()?;
+    result.write_all("csv", &out, &options)?;
+    assert_eq!(
+        names(&out),
+        [
+            "shop.csv",
+            "shop_user_orders.csv",
+            "shop_user_orders_items.csv"
+        ]
+    );
+    Ok(())
+}
+
 #[test]
 fn files_dictionary_and_refusal() -> TestResult {
     let dir = tempfile::tempdir()?;
