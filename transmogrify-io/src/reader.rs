@@ -459,11 +459,12 @@ pub(crate) trait Stepper {
 }
 
 /// The next batch of a [`Stepper`]: records until the batch is full or the input
-/// ends. A read error ends the reader (records read before it in the same batch are
-/// lost with it: it ends the run in every error mode).
+/// ends. A read error (a truncated or corrupt compressed stream, a failing disk)
+/// ends the reader: the records read whole before it come first, as a batch of
+/// their own, then the error.
 pub(crate) fn next_batch<S: Stepper>(reader: &mut S) -> Option<Result<RawBatch>> {
     if *reader.batcher_and_done().1 {
-        return None;
+        return reader.batcher_and_done().0.error.take().map(Err);
     }
     loop {
         match reader.step() {
@@ -479,8 +480,15 @@ pub(crate) fn next_batch<S: Stepper>(reader: &mut S) -> Option<Result<RawBatch>>
                 return batcher.take().map(Ok);
             }
             Err(e) => {
-                *reader.batcher_and_done().1 = true;
-                return Some(Err(e));
+                let (batcher, done) = reader.batcher_and_done();
+                *done = true;
+                return match batcher.take() {
+                    Some(batch) => {
+                        batcher.error = Some(e);
+                        Some(Ok(batch))
+                    }
+                    None => Some(Err(e)),
+                };
             }
         }
     }
@@ -490,6 +498,8 @@ pub(crate) struct Batcher {
     pub(crate) batch: RawBatch,
     max_records: usize,
     max_bytes: usize,
+    /// The error that ended the reader, once the records before it are handed over.
+    error: Option<Error>,
 }
 
 impl Batcher {
@@ -498,6 +508,7 @@ impl Batcher {
             batch: RawBatch::default(),
             max_records: options.batch_records.max(1),
             max_bytes: options.batch_bytes.max(1),
+            error: None,
         }
     }
 

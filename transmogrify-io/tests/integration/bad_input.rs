@@ -99,6 +99,34 @@ fn corrupt_gzip() {
 }
 
 #[test]
+fn the_records_before_a_corrupt_stream_come_before_its_error() -> TestResult {
+    // 992 whole lines decompress before the damage, the last of them ending at byte
+    // 10,802; they are handed over, then the error.
+    let mut reader = transmogrify_io::open_reader(
+        data("corrupt.jsonl.gz"),
+        &ReaderOptions::builder().with_batch_records(300).build()?,
+    )?;
+    let mut sizes = Vec::new();
+    let mut error = None;
+    for batch in &mut *reader {
+        match batch {
+            Ok(batch) => sizes.push(batch.items.len()),
+            Err(e) => error = Some(e.to_string()),
+        }
+    }
+    assert_eq!(sizes, [300, 300, 300, 92]);
+    assert_eq!(
+        error.map(|e| e.replace(&*data("").to_string_lossy(), "")),
+        Some(
+            "corrupt.jsonl.gz: corrupt or truncated gzip data after byte 10802 of the \
+             decompressed stream: incomplete deflate stream"
+                .to_string()
+        )
+    );
+    Ok(())
+}
+
+#[test]
 fn skip_mode_keeps_going_and_records_the_bad_line() -> TestResult {
     let config = ProcessorConfig::builder()
         .with_on_error(ErrorMode::Skip)
