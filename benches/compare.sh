@@ -11,7 +11,7 @@
 # Usage: benches/compare.sh
 # Settings (environment variables, defaults in brackets):
 #   SIZE      input size, bytes or records as gen-data takes them      [300MB]
-#   SHAPE     api-events | orders | wide                               [api-events]
+#   SHAPE     api-events | orders | wide | sparse                      [api-events]
 #   SEED      generator seed                                           [42]
 #   INPUT     use this JSONL file instead of generating one            []
 #   TOOLS     comma list of ours,flatterer,transmog,transmog-typed,duckdb
