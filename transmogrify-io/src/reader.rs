@@ -214,6 +214,12 @@ impl ReaderOptions {
         self.skip_null = yes;
         self
     }
+
+    /// These options with [`ReaderOptionsBuilder::with_batch_records`] set to `n`.
+    pub fn with_batch_records(mut self, n: usize) -> Self {
+        self.batch_records = n;
+        self
+    }
 }
 
 /// Builder of [`ReaderOptions`].

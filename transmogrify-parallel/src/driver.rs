@@ -319,6 +319,8 @@ pub(crate) struct Plan<'a> {
     ranges: std::vec::IntoIter<(u64, u64)>,
     scanner: Option<Scanner<Box<dyn std::io::Read + Send>>>,
     reader: Option<Box<dyn transmogrify_io::Reader>>,
+    /// Bytes of the reader's file counted into chunks so far.
+    reader_counted: u64,
     /// The current input is a plain CSV file cut into ranges of whole rows.
     csv: Option<transmogrify_io::CsvSplitter>,
     /// Whether plain CSV files are cut into ranges for the runners to read.
@@ -364,6 +366,7 @@ impl<'a> Plan<'a> {
             ranges: Vec::new().into_iter(),
             scanner: None,
             reader: None,
+            reader_counted: 0,
             started: false,
             small: false,
             scanned_pieces: false,
@@ -391,8 +394,7 @@ impl<'a> Plan<'a> {
         // drop them anyway (a wide, sparse file then costs what its values cost).
         let skip_null = self.job.processor.config().skip_null();
         if let Some(options) = input.reader_options() {
-            // A record limit stops at the end of the reader batch that reaches it.
-            let options = options.clone().with_skip_null(skip_null);
+            let options = self.reader_batches(options.clone().with_skip_null(skip_null));
             // Several workers parse a large plain CSV file together, each a range of
             // its rows; one worker is faster fed by the planner as it reads.
             let csv = options.format().or_else(|| {
@@ -418,10 +420,12 @@ impl<'a> Plan<'a> {
         let stream = input.is_stream();
         if !stream && crate::plan::compressed_file(input.path())? {
             // gzip or zstd under a plain name: through the decompressing readers.
-            let options = transmogrify_io::ReaderOptions::builder()
-                .with_format(io_format(input.format()))
-                .with_skip_null(skip_null)
-                .build()?;
+            let options = self.reader_batches(
+                transmogrify_io::ReaderOptions::builder()
+                    .with_format(io_format(input.format()))
+                    .with_skip_null(skip_null)
+                    .build()?,
+            );
             self.reader = Some(transmogrify_io::open_reader(input.path(), &options)?);
             self.scanner = None;
             return Ok(());
@@ -449,10 +453,12 @@ impl<'a> Plan<'a> {
                     .map_err(|e| Error::io(input.path(), e))?;
                 if crate::plan::compressed_head(head) {
                     // A compressed stream goes through the decompressing readers.
-                    let options = transmogrify_io::ReaderOptions::builder()
-                        .with_format(io_format(input.format()))
-                        .with_skip_null(skip_null)
-                        .build()?;
+                    let options = self.reader_batches(
+                        transmogrify_io::ReaderOptions::builder()
+                            .with_format(io_format(input.format()))
+                            .with_skip_null(skip_null)
+                            .build()?,
+                    );
                     let compressed =
                         transmogrify_io::Input::from_reader(&input.name(), buffered, None)?;
                     self.reader = Some(transmogrify_io::reader_for(compressed, &options)?);
@@ -484,9 +490,27 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
+    /// `options` with batches of the job's chunks where they are counted in
+    /// records (a reader's batch is a chunk), and of no more than the job's record
+    /// limit.
+    fn reader_batches(
+        &self,
+        options: transmogrify_io::ReaderOptions,
+    ) -> transmogrify_io::ReaderOptions {
+        let records = match (self.job.chunking.records, self.job.limit) {
+            (Some(n), Some(limit)) => Some(n.min(limit)),
+            (n, limit) => n.or(limit),
+        };
+        match records.and_then(|n| usize::try_from(n.max(1)).ok()) {
+            Some(n) => options.with_batch_records(n),
+            None => options,
+        }
+    }
+
     /// Moves on to the next input.
     fn next_input(&mut self) {
         self.read_to = 0;
+        self.reader_counted = 0;
         self.reader = None;
         self.csv = None;
         self.scanner = None;
@@ -539,6 +563,7 @@ impl<'a> Plan<'a> {
             input: self.input,
             start,
             end,
+            read: end.saturating_sub(start),
             body,
         })
     }
@@ -662,22 +687,32 @@ impl Plan<'_> {
             }
             if let Some(reader) = self.reader.as_mut() {
                 let before = reader.bytes_read();
+                let counted = self.reader_counted;
                 match reader.next() {
                     Some(Ok(batch)) if batch.is_empty() => continue,
                     Some(Ok(batch)) => {
                         let records = batch.len() as u64;
+                        let after = reader.bytes_read().max(before);
                         let (start, end) = if reader.positions_are_bytes() {
                             raw_span(&batch)
                         } else {
-                            (before, reader.bytes_read().max(before))
+                            (before, after)
                         };
                         self.count(records);
-                        return Some(self.emit(
+                        let mut planned = self.emit(
                             start,
                             end,
                             Body::Raw(std::sync::Arc::new(batch)),
                             Some((records, 0)),
-                        ));
+                        );
+                        // What the reader read of the file since the last batch (the
+                        // first batch's count starts at the file's start: a small
+                        // file is read whole as it is opened).
+                        if let Planned::Chunk(chunk) = &mut planned {
+                            chunk.read = after.saturating_sub(counted);
+                        }
+                        self.reader_counted = after;
+                        return Some(planned);
                     }
                     // A Parquet file goes on past a row group it cannot decode.
                     Some(Err(error)) if reader.goes_on_after_error() => {
@@ -692,6 +727,7 @@ impl Plan<'_> {
                         self.seq += 1;
                         self.ledger.register(seq, self.input, Some((lost, 0)));
                         let end = reader.bytes_read().max(before);
+                        self.reader_counted = end;
                         self.read_to = self.read_to.max(end);
                         return Some(Planned::Failed {
                             input: self.input,
@@ -962,7 +998,7 @@ fn deliver(
     let Some(first) = chunks.first() else {
         return;
     };
-    let bytes: u64 = chunks.iter().map(|c| c.end - c.start).sum();
+    let bytes: u64 = chunks.iter().map(|c| c.read).sum();
     let (records, bad) = result.counts();
     tally.records.fetch_add(records, Ordering::Relaxed);
     tally.bad.fetch_add(bad, Ordering::Relaxed);

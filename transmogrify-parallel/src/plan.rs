@@ -45,7 +45,10 @@ pub enum InputFormat {
     /// A top-level array of records, one object, or concatenated objects.
     Json,
     /// Read through `transmogrify-io`'s readers (CSV, Parquet, compressed files, JSON
-    /// arrays inside a wrapper object) by the planner; chunks are its record batches.
+    /// arrays inside a wrapper object) by the planner; chunks are its record batches,
+    /// of the job's chunk size where that is counted in records
+    /// ([`Chunking::records`]), else of the reader options' batch size. A plain CSV
+    /// file read by several workers is cut into byte ranges of whole rows instead.
     Reader,
 }
 
@@ -293,6 +296,12 @@ pub(crate) struct Chunk {
     pub(crate) input: usize,
     pub(crate) start: u64,
     pub(crate) end: u64,
+    /// Bytes of the input file the chunk took, for progress and the report: `end -
+    /// start`, but for a reader's batch what the reader read from the file for it
+    /// (compressed bytes of a compressed file, where `start..end` are positions in
+    /// the decompressed stream; a CSV batch's span ends with its last record's
+    /// JSON form, not its row).
+    pub(crate) read: u64,
     pub(crate) body: Body,
 }
 

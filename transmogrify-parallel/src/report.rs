@@ -35,7 +35,9 @@ pub struct RunReport {
     pub bad_records: u64,
     /// Rows per table, when the caller filled them in from the final result.
     pub tables: Vec<(String, usize)>,
-    /// Input bytes covered by the chunks.
+    /// Bytes of the input files the chunks that succeeded took (a compressed file's
+    /// compressed bytes), as [`Job::with_progress`](crate::Job::with_progress)
+    /// counts them.
     pub bytes_read: u64,
     /// Chunks that succeeded.
     pub chunks_succeeded: u64,

@@ -145,7 +145,41 @@ fn inputs_read_by_the_io_readers() -> TestResult {
         main[60]["__extract_id"],
         transmogrify_core::uuid5("mixed:60").as_str()
     );
+    // The bytes read are the files' (the compressed file's, not its text's), as the
+    // progress bar's total is.
+    let size = std::fs::metadata(&gz_path)?.len() + csv.len() as u64;
+    assert_eq!(report.bytes_read, size);
+    for executor in executors() {
+        let (_, report): (ProcessingResult, _) = executor.run_to_result(&job)?;
+        assert_eq!(report.bytes_read, size, "{}", executor.name());
+    }
     check(&job, "gzip and csv inputs")
+}
+
+#[test]
+fn chunks_and_limits_counted_in_records_hold_for_inputs_read_by_the_io_readers() -> TestResult {
+    use std::io::Write;
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..600).map(record).collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all((records.join("\n") + "\n").as_bytes())?;
+    let gz_path = inputs.dir.path().join("many.jsonl.gz");
+    std::fs::write(&gz_path, gz.finish()?)?;
+    let job = job(&processor(false)?, "many", &[&gz_path])?.with_chunking(Chunking::records(10));
+    for executor in executors() {
+        let (result, report): (ProcessingResult, _) = executor.run_to_result(&job)?;
+        assert_eq!(
+            (report.chunks_succeeded, result.num_rows("main")),
+            (60, Some(600)),
+            "{}",
+            executor.name()
+        );
+    }
+    // A limit reads that many records, not a whole batch of the reader.
+    let sample = job.clone().with_chunking(Chunking::default()).with_limit(Some(25));
+    let (result, _) = SequentialExecutor.run_to_result(&sample)?;
+    assert_eq!(result.num_rows("main"), Some(25));
+    check(&job, "gzip input in chunks of ten records")
 }
 
 /// A CSV file whose rows hold line breaks, doubled quotes and delimiters inside
