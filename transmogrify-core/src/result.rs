@@ -569,6 +569,10 @@ impl ProcessingResult {
         let (a, b) = (&self.config, &other.config);
         if a.separator != b.separator
             || a.cast_to_string != b.cast_to_string
+            || a.skip_null != b.skip_null
+            || a.include_empty != b.include_empty
+            || a.array_mode != b.array_mode
+            || a.max_depth != b.max_depth
             || a.id_field != b.id_field
             || a.parent_field != b.parent_field
             || a.time_field != b.time_field
@@ -582,9 +586,10 @@ impl ProcessingResult {
         }
         let (ids, numbered) = match (&a.id_strategy, &b.id_strategy) {
             (IdStrategy::Random, IdStrategy::Random)
-            | (IdStrategy::ContentHash, IdStrategy::ContentHash)
-            | (IdStrategy::Custom(_), IdStrategy::Custom(_)) => (true, false),
-            (IdStrategy::Positional, IdStrategy::Positional) => (true, true),
+            | (IdStrategy::ContentHash, IdStrategy::ContentHash) => (true, false),
+            // A custom generator is handed each record's ordinal.
+            (IdStrategy::Positional, IdStrategy::Positional)
+            | (IdStrategy::Custom(_), IdStrategy::Custom(_)) => (true, true),
             (IdStrategy::Fields(x), IdStrategy::Fields(y)) => (x == y, true),
             _ => (false, false),
         };
@@ -593,8 +598,8 @@ impl ProcessingResult {
                 "results made with different id strategies cannot be combined".to_string(),
             ));
         }
-        // Positional ids (and the fallback of field ids) come from record ordinals:
-        // parts numbered alike would repeat them.
+        // Positional ids (and the fallback of field ids, and custom ids, which may)
+        // come from record ordinals: parts numbered alike would repeat them.
         if let (true, Some(mine), Some(theirs)) = (numbered, self.ordinals, other.ordinals)
             && mine.0 < theirs.1
             && theirs.0 < mine.1
@@ -613,9 +618,11 @@ impl ProcessingResult {
     /// Concatenates results in the order given (the order of the input they came
     /// from), without copying a row.
     ///
-    /// The results must share the entity, the naming and value options and the id
-    /// strategy; with positional ids (or field ids, which fall back to them) their
-    /// records must be numbered apart, as [`Processor::process_batch_at`] and
+    /// The results must share the entity, the naming and value options (separator,
+    /// typed or text, nulls and empty strings, array mode, depth, metadata column
+    /// names, naming options) and the id strategy; with positional ids (or field
+    /// ids, which fall back to them, or custom ids, which are handed the ordinals)
+    /// their records must be numbered apart, as [`Processor::process_batch_at`] and
     /// [`Processor::process_at`] number a part of a larger data set: parts each
     /// numbered from 0 would repeat each other's ids, and are refused. Every row
     /// gets the first result's extraction time (one per run), should the parts come

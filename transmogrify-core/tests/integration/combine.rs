@@ -156,6 +156,70 @@ fn results_of_other_entities_or_options_do_not_combine() -> TestResult {
         Some("results made with different naming or value options cannot be combined")
     );
     assert!(ProcessingResult::combine_results(Vec::new()).is_err());
+    // Every value option counts: nulls, empty strings, arrays, depth.
+    let record = br#"{"x":null,"e":"","d":{"e":{"f":[1]}}}"#;
+    let base = || {
+        ProcessorConfig::builder()
+            .with_id_strategy(IdStrategy::Positional)
+            .with_extract_time(Some(0))
+    };
+    let first = Processor::new(base().build()?).process_at(record, "t", 0)?;
+    for other in [
+        base().with_skip_null(false),
+        base().with_include_empty(true),
+        base().with_array_mode(transmogrify_core::ArrayMode::Separate),
+        base().with_max_depth(1),
+    ] {
+        let second = Processor::new(other.build()?).process_at(record, "t", 1)?;
+        let err = ProcessingResult::combine_results([first.clone(), second])
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err.as_deref(),
+            Some("results made with different naming or value options cannot be combined")
+        );
+    }
+    let same = Processor::new(base().build()?).process_at(record, "t", 1)?;
+    assert!(ProcessingResult::combine_results([first, same]).is_ok());
+    Ok(())
+}
+
+#[test]
+fn parts_with_custom_ids_numbered_alike_do_not_combine() -> TestResult {
+    use std::sync::Arc;
+    use transmogrify_core::{IdContext, IdGenerator};
+    struct Numbered;
+    impl IdGenerator for Numbered {
+        fn generate(&self, ctx: &IdContext<'_>) -> String {
+            format!("r{}", ctx.record_ordinal)
+        }
+    }
+    let p = Processor::new(
+        ProcessorConfig::builder()
+            .with_id_strategy(IdStrategy::Custom(Arc::new(Numbered)))
+            .build()?,
+    );
+    let err = ProcessingResult::combine_results([
+        p.process(br#"{"a":1}"#, "t")?,
+        p.process(br#"{"a":2}"#, "t")?,
+    ])
+    .err()
+    .map(|e| e.to_string())
+    .unwrap_or_default();
+    assert!(
+        err.starts_with("both results hold records numbered 0 to 0"),
+        "{err}"
+    );
+    let both = ProcessingResult::combine_results([
+        p.process_at(br#"{"a":1}"#, "t", 0)?,
+        p.process_at(br#"{"a":2}"#, "t", 1)?,
+    ])?;
+    let ids: Vec<serde_json::Value> = both
+        .rows("main")?
+        .iter()
+        .map(|r| r["__extract_id"].clone())
+        .collect();
+    assert_eq!(ids, ["r0", "r1"]);
     Ok(())
 }
 

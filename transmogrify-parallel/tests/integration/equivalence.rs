@@ -176,7 +176,10 @@ fn chunks_and_limits_counted_in_records_hold_for_inputs_read_by_the_io_readers()
         );
     }
     // A limit reads that many records, not a whole batch of the reader.
-    let sample = job.clone().with_chunking(Chunking::default()).with_limit(Some(25));
+    let sample = job
+        .clone()
+        .with_chunking(Chunking::default())
+        .with_limit(Some(25));
     let (result, _) = SequentialExecutor.run_to_result(&sample)?;
     assert_eq!(result.num_rows("main"), Some(25));
     check(&job, "gzip input in chunks of ten records")
