@@ -40,6 +40,38 @@ pub trait ProcessorFiles {
     /// see [`open_reader`]) in memory, as one part.
     fn process_file(&self, path: impl AsRef<Path>, entity_name: &str) -> Result<ProcessingResult>;
 
+    /// [`process_file`](Self::process_file) for a file that is a part of a larger
+    /// data set, its first record numbered `first_ordinal` (the records of the
+    /// files before it): as [`Processor::process_at`] numbers a part, so that
+    /// positional ids are those of one pass over every file and the parts combine
+    /// ([`ProcessingResult::combine_results`]). Error positions keep their lines and
+    /// bytes in the file, and give the record's number in the whole.
+    ///
+    /// ```
+    /// use transmogrify_core::{IdStrategy, ProcessingResult, Processor, ProcessorConfig};
+    /// use transmogrify_io::ProcessorFiles;
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (a, b, both) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"), dir.path().join("ab.jsonl"));
+    /// # std::fs::write(&a, "{\"id\": 1}\n{\"id\": 2}\n")?;
+    /// # std::fs::write(&b, "{\"id\": 3}\n")?;
+    /// # std::fs::write(&both, "{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n")?;
+    /// let processor = Processor::new(
+    ///     ProcessorConfig::builder().with_id_strategy(IdStrategy::Positional).build()?,
+    /// );
+    /// let first = processor.process_file(&a, "events")?;
+    /// let second = processor.process_file_at(&b, "events", 2)?;
+    /// let parts = ProcessingResult::combine_results([first, second])?;
+    /// // The rows (and ids) of the two files read as one.
+    /// assert_eq!(parts.rows("main")?, processor.process_file(&both, "events")?.rows("main")?);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn process_file_at(
+        &self,
+        path: impl AsRef<Path>,
+        entity_name: &str,
+        first_ordinal: u64,
+    ) -> Result<ProcessingResult>;
+
     /// Flattens the file at `path` `chunk_size` records at a time, each chunk a part
     /// of its own (its own Arrow batches), numbered on from the chunk before, and
     /// returns the parts combined: the tables [`process_file`](Self::process_file)
@@ -72,6 +104,31 @@ pub trait ProcessorFiles {
 impl ProcessorFiles for Processor {
     fn process_file(&self, path: impl AsRef<Path>, entity_name: &str) -> Result<ProcessingResult> {
         crate::reader::process_file(self, path, entity_name, &ReaderOptions::default())
+    }
+
+    fn process_file_at(
+        &self,
+        path: impl AsRef<Path>,
+        entity_name: &str,
+        first_ordinal: u64,
+    ) -> Result<ProcessingResult> {
+        // Null cells the processor would drop are left out by the reader.
+        let options = ReaderOptions::default().with_skip_null(self.config().skip_null());
+        let mut reader = open_reader(path, &options)?;
+        let mut session = self.session(entity_name);
+        session.set_source(reader.source_name());
+        for batch in &mut *reader {
+            let mut batch = batch?;
+            for item in &mut batch.items {
+                let position = match item {
+                    RawItem::Record { position, .. } => position,
+                    RawItem::Bad { error, .. } => &mut error.position,
+                };
+                position.ordinal += first_ordinal;
+            }
+            crate::reader::push_batch(&mut session, &batch)?;
+        }
+        Ok(session.finish()?)
     }
 
     fn process_chunked(

@@ -82,3 +82,53 @@ fn chunked_processing_gives_the_tables_of_the_whole_file_in_parts() -> TestResul
     );
     Ok(())
 }
+
+#[test]
+fn files_numbered_as_parts_of_one_data_set_combine_into_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let text = lines();
+    let cut = text.match_indices('\n').nth(11).map_or(0, |(i, _)| i + 1);
+    let (whole, a, b) = (
+        dir.path().join("whole.jsonl"),
+        dir.path().join("a.jsonl"),
+        dir.path().join("b.jsonl"),
+    );
+    std::fs::write(&whole, &text)?;
+    std::fs::write(&a, &text[..cut])?;
+    std::fs::write(&b, &text[cut..])?;
+    let p = skip_processor()?;
+    let one = p.process_file(&whole, "t")?;
+    // The second file's records are numbered on from the first file's twelve.
+    let parts = transmogrify_core::ProcessingResult::combine_results([
+        p.process_file(&a, "t")?,
+        p.process_file_at(&b, "t", 12)?,
+    ])?;
+    for table in one.table_names() {
+        assert_eq!(parts.rows(&table)?, one.rows(&table)?, "{table}");
+    }
+    // Its bad record (the whole's record 17, its own 6th line) keeps its place in
+    // the file and gets its number in the whole.
+    let error = &parts.errors()[1].error;
+    assert_eq!(
+        (
+            error.position.ordinal,
+            error.position.line,
+            error.position.byte_offset
+        ),
+        (
+            17,
+            6,
+            one.errors()[1].error.position.byte_offset - cut as u64
+        )
+    );
+    assert!(error.to_string().contains("record 17"), "{error}");
+    // Numbered alike, the two files' ids would repeat: refused.
+    assert!(
+        transmogrify_core::ProcessingResult::combine_results([
+            p.process_file(&a, "t")?,
+            p.process_file(&b, "t")?,
+        ])
+        .is_err()
+    );
+    Ok(())
+}
