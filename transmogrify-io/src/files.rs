@@ -13,6 +13,13 @@ use crate::reader::{RawBatch, RawItem, Reader, ReaderOptions, open_reader};
 /// threads or processes, run an executor of `transmogrify-parallel` into a
 /// streaming sink instead.
 ///
+/// A CSV file's rows come with the columns they have values for, in order of first
+/// value, as JSON records do. For the header's order, and its columns empty
+/// throughout written too (as the command line does), declare the header's names
+/// as the main table's first columns:
+/// `ProcessorConfig::builder().with_main_columns(csv_header(path, &options)?.unwrap_or_default())`
+/// (see [`csv_header`](crate::csv_header)).
+///
 /// ```
 /// use transmogrify_core::{IdStrategy, Processor, ProcessorConfig};
 /// use transmogrify_io::ProcessorFiles;

@@ -65,6 +65,29 @@ const STDERR_KEEP: usize = 16 * 1024;
 /// with the version of its frames, and one that answers otherwise (an older build
 /// left on the path) fails its chunk with an error saying so, naming the program.
 ///
+/// A program of your own that depends on this crate has no `transmogrify-worker`
+/// beside it: let it be its own worker, running [`worker_main`](crate::worker_main)
+/// when given an argument of your choice, and name it with that argument:
+///
+/// ```no_run
+/// use transmogrify_parallel::{Executor, Input, Job, ProcessExecutor, worker_main};
+/// fn main() -> Result<std::process::ExitCode, Box<dyn std::error::Error>> {
+///     if std::env::args().nth(1).as_deref() == Some("__worker") {
+///         return Ok(worker_main());
+///     }
+///     let executor = ProcessExecutor::new(2)
+///         .with_program(std::env::current_exe()?, vec!["__worker".to_string()]);
+///     let job = Job::new(Default::default(), "events", vec![Input::detect("events.jsonl")?]);
+///     let (result, _report) = executor.run_to_result(&job)?;
+///     println!("{:?} rows", result.num_rows("main"));
+///     Ok(std::process::ExitCode::SUCCESS)
+/// }
+/// ```
+///
+/// Workers get the processor's configuration over their pipe, so a custom id
+/// generator ([`IdStrategy::Custom`](transmogrify_core::IdStrategy::Custom)) cannot
+/// run there: such a job is refused with a configuration error (run it on threads).
+///
 /// While a worker flattens its next chunk, its last result can be decoded and handed
 /// to the output on a thread of its own ([`ProcessExecutor::with_output_threads`]):
 /// by default where the workers leave a core free (one worker on two cores: 150 MB
