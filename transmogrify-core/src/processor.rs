@@ -292,7 +292,16 @@ impl Session {
                     e.position.ordinal += base;
                     // In skip mode a broken record is recorded and splitting goes on
                     // after it, where its strings and brackets end it.
-                    match records.recover().filter(|_| skip) {
+                    let raw = records.recover();
+                    if let Some(raw) = raw {
+                        // The excerpt keeps to the record, as the file readers' does.
+                        let start = (raw.as_ptr() as usize).saturating_sub(json.as_ptr() as usize);
+                        let at = usize::try_from(e.position.byte_offset)
+                            .unwrap_or(usize::MAX)
+                            .saturating_sub(start);
+                        e.excerpt = crate::error::excerpt(raw, at);
+                    }
+                    match raw.filter(|_| skip) {
                         Some(raw) => self.reject(e, raw)?,
                         None => return Err(e.into()),
                     }

@@ -132,3 +132,35 @@ fn files_numbered_as_parts_of_one_data_set_combine_into_it() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn in_memory_json_gives_the_errors_the_file_reader_gives() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let text = "[{\"a\":1},   {\"b\": [1, 2,, 3]},\n   {\"a\":3}, {\"c\": tru}]";
+    let path = dir.path().join("bad.json");
+    std::fs::write(&path, text)?;
+    let p = skip_processor()?;
+    let name = path.to_string_lossy().into_owned();
+    let from_file = p.process_file(&path, "t")?;
+    let mut session = p.session("t");
+    session.push_json_text(text.as_bytes(), &name)?;
+    let in_memory = session.finish()?;
+    let errors = |r: &transmogrify_core::ProcessingResult| -> Vec<String> {
+        r.errors()
+            .iter()
+            .map(|b| format!("{} | {}", b.error, b.raw))
+            .collect()
+    };
+    assert_eq!(errors(&in_memory), errors(&from_file));
+    assert_eq!(from_file.errors()[0].error.excerpt, "{\"b\": [1, 2,, 3]}");
+    // Strict mode stops at the same error, told the same way.
+    let strict = Processor::new(config(true, ArrayMode::Smart));
+    let file_error = strict.process_file(&path, "t").err().map(|e| e.to_string());
+    let mut session = strict.session("t");
+    let memory_error = session
+        .push_json_text(text.as_bytes(), &name)
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(memory_error, file_error);
+    Ok(())
+}
