@@ -233,6 +233,131 @@ impl fmt::Display for RecordErrorKind {
     }
 }
 
+/// What a syntax error can say was expected, and what a record that is not an
+/// object can be: a kind sent between processes as JSON is made again from these
+/// (see [`RecordErrorKind::from_json`]).
+const KNOWN_TEXTS: &[&str] = &[
+    "a JSON value",
+    "a scalar",
+    "a string key",
+    "a string key or '}'",
+    "',' or ']'",
+    "',' or '}'",
+    "':'",
+    "']'",
+    "'}'",
+    "the rest of the record",
+    "the rest of the value",
+    "an escape sequence",
+    "the end of the string",
+    "`true`",
+    "`false`",
+    "`null`",
+    "an array",
+    "a string",
+    "a number",
+    "a boolean",
+    "null",
+];
+
+fn known_text(text: &str) -> Option<&'static str> {
+    KNOWN_TEXTS.iter().copied().find(|known| *known == text)
+}
+
+impl RecordErrorKind {
+    /// The kind as JSON, for sending between processes; [`RecordErrorKind::from_json`]
+    /// makes it again.
+    ///
+    /// ```
+    /// use transmogrify_core::{RecordErrorKind, SyntaxError};
+    /// let kind = RecordErrorKind::Syntax(SyntaxError::InvalidLiteral("tru".into()));
+    /// assert_eq!(RecordErrorKind::from_json(&kind.to_json()), Some(kind));
+    /// ```
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            RecordErrorKind::Syntax(e) => match e {
+                SyntaxError::UnexpectedEnd { expected } => {
+                    json!({"syntax": "unexpected_end", "expected": expected})
+                }
+                SyntaxError::UnexpectedChar { expected, found } => {
+                    json!({"syntax": "unexpected_char", "expected": expected, "found": found.to_string()})
+                }
+                SyntaxError::InvalidLiteral(word) => {
+                    json!({"syntax": "invalid_literal", "word": &**word})
+                }
+                SyntaxError::InvalidEscape => json!({"syntax": "invalid_escape"}),
+                SyntaxError::LoneSurrogate => json!({"syntax": "lone_surrogate"}),
+                SyntaxError::ControlCharacter => json!({"syntax": "control_character"}),
+                SyntaxError::LeadingZero => json!({"syntax": "leading_zero"}),
+                SyntaxError::InvalidNumber => json!({"syntax": "invalid_number"}),
+                SyntaxError::InvalidUtf8 => json!({"syntax": "invalid_utf8"}),
+                SyntaxError::TrailingCharacters => json!({"syntax": "trailing_characters"}),
+            },
+            RecordErrorKind::NotAnObject { found } => json!({"not_an_object": found}),
+            RecordErrorKind::TooDeep { limit } => json!({"too_deep": limit}),
+            RecordErrorKind::TooLarge { size, limit } => {
+                json!({"too_large": size, "limit": limit})
+            }
+            RecordErrorKind::TooManyColumns { table, limit } => {
+                json!({"too_many_columns": table, "limit": limit})
+            }
+            RecordErrorKind::Input(message) => json!({"input": message}),
+        }
+    }
+
+    /// A kind from [`RecordErrorKind::to_json`]; `None` for JSON that is not one
+    /// (such as one from another version).
+    pub fn from_json(value: &serde_json::Value) -> Option<RecordErrorKind> {
+        let text = |key: &str| value.get(key).and_then(serde_json::Value::as_str);
+        let number = |key: &str| value.get(key).and_then(serde_json::Value::as_u64);
+        if let Some(syntax) = text("syntax") {
+            let expected = || text("expected").and_then(known_text);
+            return Some(RecordErrorKind::Syntax(match syntax {
+                "unexpected_end" => SyntaxError::UnexpectedEnd {
+                    expected: expected()?,
+                },
+                "unexpected_char" => SyntaxError::UnexpectedChar {
+                    expected: expected()?,
+                    found: text("found")?.chars().next()?,
+                },
+                "invalid_literal" => SyntaxError::InvalidLiteral(text("word")?.into()),
+                "invalid_escape" => SyntaxError::InvalidEscape,
+                "lone_surrogate" => SyntaxError::LoneSurrogate,
+                "control_character" => SyntaxError::ControlCharacter,
+                "leading_zero" => SyntaxError::LeadingZero,
+                "invalid_number" => SyntaxError::InvalidNumber,
+                "invalid_utf8" => SyntaxError::InvalidUtf8,
+                "trailing_characters" => SyntaxError::TrailingCharacters,
+                _ => return None,
+            }));
+        }
+        if let Some(found) = text("not_an_object") {
+            return Some(RecordErrorKind::NotAnObject {
+                found: known_text(found)?,
+            });
+        }
+        if let Some(limit) = number("too_deep") {
+            return Some(RecordErrorKind::TooDeep {
+                limit: usize::try_from(limit).ok()?,
+            });
+        }
+        if let Some(size) = number("too_large") {
+            return Some(RecordErrorKind::TooLarge {
+                size,
+                limit: number("limit")?,
+            });
+        }
+        if let Some(table) = text("too_many_columns") {
+            return Some(RecordErrorKind::TooManyColumns {
+                table: table.to_string(),
+                limit: usize::try_from(number("limit")?).ok()?,
+            });
+        }
+        text("input").map(|message| RecordErrorKind::Input(message.to_string()))
+    }
+}
+
 /// A malformed piece of JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -355,6 +480,62 @@ pub fn excerpt(bytes: &[u8], offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_a_bad_record_gets_goes_to_json_and_back()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let config = crate::ProcessorConfig::builder()
+            .with_on_error(crate::ErrorMode::Skip)
+            .with_max_depth(8)
+            .with_nesting_limit(8)
+            .with_max_columns(3)
+            .build()?;
+        let processor = crate::Processor::new(config);
+        let mut lines: Vec<Vec<u8>> = [
+            r#"{"a": tru}"#,
+            r#"{"a": nul"#,
+            r#"{"a" 1}"#,
+            r#"{"a": 1,}"#,
+            r#"{1: 2}"#,
+            r#"{"a": [1 2]}"#,
+            r#"{"a": "\q"}"#,
+            r#"{"a": "\ud800"}"#,
+            r#"{"a": 01}"#,
+            r#"{"a": 1.}"#,
+            r#"{"a": 1} x"#,
+            r#"{"a": "x"#,
+            r#"{"a": "\"#,
+            r#"[1]"#,
+            r#""s""#,
+            r#"7"#,
+            r#"true"#,
+            r#"null"#,
+            r#"{"a":[[[[[[[[[[1]]]]]]]]]]}"#,
+            r#"{"a": 1, "b": 2, "c": 3, "d": 4}"#,
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        lines.push(b"{\"a\": \"\x01\"}".to_vec());
+        lines.push(b"{\"a\": \"\xff\"}".to_vec());
+        let mut text = Vec::new();
+        for line in &lines {
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        let result = processor.process(&text, "t")?;
+        assert_eq!(result.errors().len(), lines.len());
+        for bad in result.errors() {
+            let kind = &bad.error.kind;
+            assert!(!matches!(kind, RecordErrorKind::Input(_)), "{kind}");
+            assert_eq!(
+                RecordErrorKind::from_json(&kind.to_json()).as_ref(),
+                Some(kind),
+                "{kind}"
+            );
+        }
+        Ok(())
+    }
 
     #[test]
     fn advanced_counts_lines_and_characters() {

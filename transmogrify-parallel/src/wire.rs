@@ -328,17 +328,25 @@ pub(crate) fn record_error_json(r: &RecordError) -> Value {
         "source": &*r.source_name,
         "position": position_json(&r.position),
         "kind": r.kind.to_string(),
+        "kind_json": r.kind.to_json(),
         "excerpt": r.excerpt,
     })
 }
 
-/// A record error back from JSON; its kind keeps its message (as
-/// [`RecordErrorKind::Input`]), so it prints exactly as the original.
+/// A record error back from JSON, of the same kind as the original; one whose kind
+/// is not told apart keeps its message (as [`RecordErrorKind::Input`]), so it
+/// still prints exactly as the original.
 pub(crate) fn record_error_from(r: &Value) -> Result<RecordError> {
+    let message = get_str(r, "kind")?;
+    let kind = r
+        .get("kind_json")
+        .and_then(RecordErrorKind::from_json)
+        .filter(|kind| kind.to_string() == message)
+        .unwrap_or_else(|| RecordErrorKind::Input(message.to_string()));
     Ok(RecordError {
         source_name: Arc::from(get_str(r, "source")?),
         position: position_from(r.get("position").unwrap_or(&Value::Null))?,
-        kind: RecordErrorKind::Input(get_str(r, "kind")?.to_string()),
+        kind,
         excerpt: get_str(r, "excerpt")?.to_string(),
     })
 }

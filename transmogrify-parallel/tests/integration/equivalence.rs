@@ -114,6 +114,15 @@ fn strict_mode_reports_the_first_bad_record_the_same_way_everywhere() -> TestRes
                     .contains("invalid JSON: invalid literal `tru`, expected `true`"),
                 "{record}"
             );
+            // The same kind, from worker processes too.
+            assert_eq!(
+                record.kind,
+                transmogrify_core::RecordErrorKind::Syntax(
+                    transmogrify_core::SyntaxError::InvalidLiteral("tru".into())
+                ),
+                "{}",
+                executor.name()
+            );
         }
     }
     Ok(())
