@@ -49,7 +49,7 @@ pub enum Command {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum InputFormatArg {
     /// Tell by extension, then by the first bytes (standard input and pipes, read
-    /// once: by name, else JSONL).
+    /// once: by name, else a JSON array or Parquet if they say so, else JSONL).
     Auto,
     /// A JSON array of records, one object, or concatenated objects.
     Json,

@@ -439,6 +439,7 @@ impl<'a> Plan<'a> {
                 jsonl_ranges(input.path(), self.job.chunking.bytes, self.workers)?.into_iter();
             self.scanner = None;
         } else {
+            let mut stream_format = input.format();
             let reader: Box<dyn std::io::Read + Send> = if stream {
                 let source: Box<dyn std::io::Read + Send> = if input.is_stdin() {
                     Box::new(std::io::stdin())
@@ -451,11 +452,19 @@ impl<'a> Plan<'a> {
                 let mut buffered = std::io::BufReader::with_capacity(1 << 16, source);
                 let head = std::io::BufRead::fill_buf(&mut buffered)
                     .map_err(|e| Error::io(input.path(), e))?;
-                if crate::plan::compressed_head(head) {
-                    // A compressed stream goes through the decompressing readers.
+                let parquet = input.is_told_by_head() && head.starts_with(b"PAR1");
+                if crate::plan::compressed_head(head) || parquet {
+                    // A compressed stream goes through the decompressing readers
+                    // (which tell its format by its text, where nothing names it),
+                    // and so does Parquet, told by its first bytes.
+                    let format = if input.is_told_by_head() {
+                        None
+                    } else {
+                        io_format(input.format())
+                    };
                     let options = self.reader_batches(
                         transmogrify_io::ReaderOptions::builder()
-                            .with_format(io_format(input.format()))
+                            .with_format(format)
                             .with_skip_null(skip_null)
                             .build()?,
                     );
@@ -464,6 +473,9 @@ impl<'a> Plan<'a> {
                     self.reader = Some(transmogrify_io::reader_for(compressed, &options)?);
                     self.scanner = None;
                     return Ok(());
+                }
+                if input.is_told_by_head() && opens_array(head) {
+                    stream_format = InputFormat::Json;
                 }
                 Box::new(buffered)
             } else {
@@ -480,7 +492,7 @@ impl<'a> Plan<'a> {
                 chunking.bytes = chunking.bytes.min(unit);
                 self.scanned_pieces = true;
             }
-            let mut scanner = Scanner::new(reader, input.name(), input.format(), chunking);
+            let mut scanner = Scanner::new(reader, input.name(), stream_format, chunking);
             if let Some(len) = file_len {
                 // One read takes the whole of a small file, the next finds its end.
                 scanner = scanner.with_block(usize::try_from(len).map_or(usize::MAX, |l| l + 1));
@@ -1153,6 +1165,12 @@ fn io_format(format: InputFormat) -> Option<transmogrify_io::InputFormat> {
         InputFormat::Jsonl => Some(transmogrify_io::InputFormat::Jsonl),
         InputFormat::Reader => None,
     }
+}
+
+/// Whether `head` (after a byte order mark and whitespace) opens a JSON array.
+fn opens_array(head: &[u8]) -> bool {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[')
 }
 
 pub(crate) fn raw_span(batch: &transmogrify_io::RawBatch) -> (u64, u64) {

@@ -58,6 +58,10 @@ pub struct Input {
     path: PathBuf,
     format: InputFormat,
     reader: Option<Arc<transmogrify_io::ReaderOptions>>,
+    /// Read once and named by nothing (standard input, a pipe without an
+    /// extension): JSONL, unless its first bytes open a JSON array or are
+    /// Parquet's, or say it is compressed.
+    told_by_head: bool,
 }
 
 impl Input {
@@ -67,7 +71,23 @@ impl Input {
             path: path.into(),
             format,
             reader: None,
+            told_by_head: false,
         }
+    }
+
+    /// JSONL read once (standard input, a pipe), unless its first bytes open a JSON
+    /// array or are Parquet's, or say it is compressed (then what it holds is told
+    /// by its text).
+    fn told_by_head(path: PathBuf) -> Self {
+        Input {
+            told_by_head: true,
+            ..Input::jsonl(path)
+        }
+    }
+
+    /// Whether the format is told by the input's first bytes as it is read.
+    pub(crate) fn is_told_by_head(&self) -> bool {
+        self.told_by_head
     }
 
     /// An input read by `transmogrify-io` with `options` (any format it reads; the
@@ -77,6 +97,7 @@ impl Input {
             path: path.into(),
             format: InputFormat::Reader,
             reader: Some(Arc::new(options)),
+            told_by_head: false,
         }
     }
 
@@ -98,13 +119,14 @@ impl Input {
     /// `.csv`, `.parquet`, each maybe with `.gz` or `.zst`) or, failing that, by its
     /// first bytes, as `transmogrify-io` tells them. Plain JSON and JSONL files are
     /// chunked by the executors; everything else goes through `transmogrify-io`'s
-    /// readers. Standard input is JSONL; so is a named pipe or another input that can
-    /// be read only once, unless its name says otherwise.
+    /// readers. Standard input is JSONL, or a JSON array or Parquet if its first
+    /// bytes say so (compressed, told by the text it holds); so is a named pipe or
+    /// another input that can be read only once, unless its name says otherwise.
     pub fn detect(path: impl Into<PathBuf>) -> Result<Self> {
         use transmogrify_io::{Compression, InputFormat as Io};
         let path = path.into();
         if is_stdin(&path) {
-            return Ok(Input::jsonl(path));
+            return Ok(Input::told_by_head(path));
         }
         let name = path.to_string_lossy().into_owned();
         if is_stream(&path) {
@@ -113,7 +135,8 @@ impl Input {
             let format = Io::from_extension(&name);
             return match (Compression::from_extension(&name), format) {
                 (Compression::None, Some(Io::Json)) => Ok(Input::json(path)),
-                (Compression::None, Some(Io::Jsonl) | None) => Ok(Input::jsonl(path)),
+                (Compression::None, Some(Io::Jsonl)) => Ok(Input::jsonl(path)),
+                (Compression::None, None) => Ok(Input::told_by_head(path)),
                 (_, format) => {
                     let options = transmogrify_io::ReaderOptions::builder()
                         .with_format(format)

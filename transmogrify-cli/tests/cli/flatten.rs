@@ -1408,3 +1408,81 @@ fn id_fields_find_columns_by_their_written_names_before_clashes() -> TestResult 
     );
     Ok(())
 }
+
+#[test]
+fn a_json_array_on_stdin_is_told_by_its_first_bytes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let array = b"\n  [{\"a\": 1, \"b\": [{\"c\": 1}]},\n   {\"a\": 2}]";
+    let lines = b"{\"a\": 1, \"b\": [{\"c\": 1}]}\n{\"a\": 2}\n";
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, array)?;
+    let gz = gz.finish()?;
+    let mut outputs = Vec::new();
+    for (name, input, executor) in [
+        ("lines", &lines[..], "sequential"),
+        ("array", &array[..], "sequential"),
+        ("array-threads", &array[..], "threads"),
+        ("array-processes", &array[..], "processes"),
+        ("array-gz", &gz[..], "threads"),
+    ] {
+        let mut args = vec![
+            "flatten",
+            "-",
+            "-o",
+            name,
+            "-f",
+            "csv",
+            "--entity",
+            "e",
+            "--executor",
+            executor,
+        ];
+        args.extend_from_slice(FIXED);
+        let r = run(dir.path(), &args, Some(input))?;
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        outputs.push((
+            std::fs::read_to_string(dir.path().join(name).join("e.csv"))?,
+            std::fs::read_to_string(dir.path().join(name).join("e_b.csv"))?,
+        ));
+    }
+    // The same tables as the same records given one per line.
+    assert!(outputs.iter().all(|o| o == &outputs[0]), "{outputs:?}");
+    assert!(
+        outputs[0]
+            .0
+            .starts_with("a,__extract_id,__extract_datetime\n1,")
+    );
+    // Parquet too, told by its magic bytes.
+    let mut args = vec!["flatten", "-", "-o", "pq", "--entity", "e"];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, Some(lines))?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let parquet = std::fs::read(dir.path().join("pq/e.parquet"))?;
+    let mut args = vec![
+        "flatten", "-", "-o", "from-pq", "-f", "csv", "--entity", "e",
+    ];
+    args.extend_from_slice(FIXED);
+    let r = run(dir.path(), &args, Some(&parquet))?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let main = std::fs::read_to_string(dir.path().join("from-pq/e.csv"))?;
+    // The main table's rows read back as records, their ids and time among the
+    // data (renamed, as the new metadata columns take the names).
+    let data_id = outputs[0]
+        .0
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(',').nth(1));
+    assert_eq!(
+        main.lines().take(2).collect::<Vec<_>>(),
+        [
+            "a,__extract_id_2,__extract_datetime_2,__extract_id,__extract_datetime".to_string(),
+            format!(
+                "1,{},2024-01-02 03:04:05.000000,{},2024-01-02 03:04:05.000000",
+                data_id.unwrap_or_default(),
+                data_id.unwrap_or_default()
+            ),
+        ]
+    );
+    assert_eq!(main.lines().count(), 3, "{main}");
+    Ok(())
+}
