@@ -1161,104 +1161,72 @@ fn a_run_never_writes_over_its_own_inputs() -> TestResult {
     let data = "{\"k\":\"v\",\"items\":[{\"n\":1}]}\n";
     std::fs::create_dir(dir.path().join("d"))?;
     std::fs::write(dir.path().join("d/big.jsonl"), data)?;
+    std::fs::write(dir.path().join("d/e_items.jsonl"), data)?;
+    // `input` into its own directory, as JSONL, with --force.
+    let into_d = |input: &str, more: &[&str]| {
+        let mut args = vec!["flatten", input, "-o", "d", "-f", "jsonl", "--force"];
+        args.extend_from_slice(more);
+        run(dir.path(), &args, None)
+    };
+    let unchanged = || -> Result<bool, std::io::Error> {
+        Ok(
+            std::fs::read_to_string(dir.path().join("d/big.jsonl"))? == data
+                && std::fs::read_to_string(dir.path().join("d/e_items.jsonl"))? == data,
+        )
+    };
+    const HINT: &str =
+        "hint: write into another directory (-o), or name the tables otherwise (--entity)\n";
     // The main table's file would be the input itself: refused before anything is
     // read.
-    let r = run(
-        dir.path(),
-        &[
-            "flatten",
-            "d/big.jsonl",
-            "-o",
-            "d",
-            "-f",
-            "jsonl",
-            "--force",
-        ],
-        None,
-    )?;
+    let r = into_d("d/big.jsonl", &[])?;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(
         r.stderr,
-        "error: d/big.jsonl: the main table's file d/big.jsonl would replace this input\n\
-         hint: write into another directory (-o), or name the tables otherwise (--entity)\n"
+        format!(
+            "error: d/big.jsonl: the main table's file d/big.jsonl would replace this input\n{HINT}"
+        )
     );
+    assert!(unchanged()?);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("d/big.jsonl"))?,
-        data
+        names(&dir.path().join("d"))?,
+        ["big.jsonl", "e_items.jsonl"]
     );
-    assert_eq!(names(&dir.path().join("d"))?, ["big.jsonl"]);
     // A child table's file would be the input (known only once the run has its
     // tables): no file of the output gets its name, and the input is as it was.
-    std::fs::write(dir.path().join("d/e_items.jsonl"), data)?;
-    let r = run(
-        dir.path(),
-        &[
-            "flatten",
-            "d/e_items.jsonl",
-            "-o",
-            "d",
-            "-f",
-            "jsonl",
-            "--force",
-            "--entity",
-            "e",
-        ],
-        None,
-    )?;
+    let r = into_d("d/e_items.jsonl", &["--entity", "e"])?;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(
         r.stderr,
-        "error: d/e_items.jsonl: a table's file would replace this file, one of the run's \
-         inputs; no output file was written\n\
-         hint: write into another directory (-o), or name the tables otherwise (--entity)\n"
+        format!(
+            "error: d/e_items.jsonl: a table's file would replace this file, one of the run's \
+             inputs; no output file was written\n{HINT}"
+        )
     );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("d/e_items.jsonl"))?,
-        data
-    );
+    assert!(unchanged()?);
     assert_eq!(
         names(&dir.path().join("d"))?,
         ["big.jsonl", "e_items.jsonl"]
     );
     // Nor is the report written over an input.
-    let r = run(
-        dir.path(),
-        &[
-            "flatten",
-            "d/big.jsonl",
-            "-o",
-            "out",
-            "--report",
-            "d/big.jsonl",
-        ],
-        None,
-    )?;
+    let args = [
+        "flatten",
+        "d/big.jsonl",
+        "-o",
+        "out",
+        "--report",
+        "d/big.jsonl",
+    ];
+    let r = run(dir.path(), &args, None)?;
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert_eq!(
         r.stderr,
         "error: --report d/big.jsonl is one of the inputs\n"
     );
-    assert_eq!(
-        std::fs::read_to_string(dir.path().join("d/big.jsonl"))?,
-        data
-    );
+    assert!(unchanged()?);
     // Another input in the output directory, whose name no table has, is no trouble.
-    let r = run(
-        dir.path(),
-        &[
-            "flatten",
-            "d/big.jsonl",
-            "-o",
-            "d",
-            "-f",
-            "jsonl",
-            "--force",
-            "--entity",
-            "t",
-        ],
-        None,
-    )?;
+    let r = into_d("d/big.jsonl", &["--entity", "t"])?;
     assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(unchanged()?);
     assert_eq!(
         names(&dir.path().join("d"))?,
         ["big.jsonl", "e_items.jsonl", "t.jsonl", "t_items.jsonl"]

@@ -128,15 +128,25 @@ fn strict_mode_reports_the_first_bad_record_the_same_way_everywhere() -> TestRes
     Ok(())
 }
 
-#[test]
-fn inputs_read_by_the_io_readers() -> TestResult {
+/// A gzip file of `n` records, one per line.
+fn gzip_jsonl(
+    inputs: &Inputs,
+    name: &str,
+    n: usize,
+) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
     use std::io::Write;
-    let inputs = Inputs::new()?;
-    let records: Vec<String> = (0..60).map(record).collect();
+    let records: Vec<String> = (0..n).map(record).collect();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all((records.join("\n") + "\n").as_bytes())?;
-    let gz_path = inputs.dir.path().join("events.jsonl.gz");
-    std::fs::write(&gz_path, gz.finish()?)?;
+    let path = inputs.dir.path().join(name);
+    std::fs::write(&path, gz.finish()?)?;
+    Ok(path)
+}
+
+#[test]
+fn inputs_read_by_the_io_readers() -> TestResult {
+    let inputs = Inputs::new()?;
+    let gz_path = gzip_jsonl(&inputs, "events.jsonl.gz", 60)?;
     let mut csv = String::from("id,name,score\n");
     for i in 0..40 {
         csv.push_str(&format!("{i},\"name, {i}\",{}.5\n", i * 3));
@@ -167,13 +177,8 @@ fn inputs_read_by_the_io_readers() -> TestResult {
 
 #[test]
 fn chunks_and_limits_counted_in_records_hold_for_inputs_read_by_the_io_readers() -> TestResult {
-    use std::io::Write;
     let inputs = Inputs::new()?;
-    let records: Vec<String> = (0..600).map(record).collect();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    gz.write_all((records.join("\n") + "\n").as_bytes())?;
-    let gz_path = inputs.dir.path().join("many.jsonl.gz");
-    std::fs::write(&gz_path, gz.finish()?)?;
+    let gz_path = gzip_jsonl(&inputs, "many.jsonl.gz", 600)?;
     let job = job(&processor(false)?, "many", &[&gz_path])?.with_chunking(Chunking::records(10));
     for executor in executors() {
         let (result, report): (ProcessingResult, _) = executor.run_to_result(&job)?;
