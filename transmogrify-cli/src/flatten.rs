@@ -247,7 +247,8 @@ fn check_inputs_kept(files: &[PathBuf], args: &FlattenArgs, entity: &str) -> Res
         transmogrify_core::file_stem(entity),
         output_extension(&args.format)
     ));
-    if let Some(input) = files.iter().find(|f| same_file(f, &main)) {
+    // (Without --force a directory holding an input is refused as not empty.)
+    if let Some(input) = files.iter().find(|f| args.force && same_file(f, &main)) {
         return Err(Fail::usage(format!(
             "{}: the main table's file {} would replace this input",
             input.display(),
