@@ -220,22 +220,6 @@ fn check_report_path(path: &Path, args: &FlattenArgs) -> Result<(), Fail> {
     Ok(())
 }
 
-/// Whether `a` and `b` name the same existing file (under any names).
-fn same_file(a: &Path, b: &Path) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        match (std::fs::metadata(a), std::fs::metadata(b)) {
-            (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
-            _ => false,
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
-    }
-}
-
 /// Refuses, before anything is read, a run that would write over one of its own
 /// inputs: the main table's file (`<entity>.<ext>` in the output directory, as when
 /// `-o` is the input's directory and `--force` is given) or the report. The other
@@ -248,7 +232,10 @@ fn check_inputs_kept(files: &[PathBuf], args: &FlattenArgs, entity: &str) -> Res
         output_extension(&args.format)
     ));
     // (Without --force a directory holding an input is refused as not empty.)
-    if let Some(input) = files.iter().find(|f| args.force && same_file(f, &main)) {
+    if let Some(input) = files
+        .iter()
+        .find(|f| args.force && transmogrify_io::same_file(f, &main))
+    {
         return Err(Fail::usage(format!(
             "{}: the main table's file {} would replace this input",
             input.display(),
@@ -257,7 +244,7 @@ fn check_inputs_kept(files: &[PathBuf], args: &FlattenArgs, entity: &str) -> Res
         .with_hint("write into another directory (-o), or name the tables otherwise (--entity)"));
     }
     if let Some(report) = args.report.as_deref().filter(|p| !is_stdout(p))
-        && let Some(input) = files.iter().find(|f| same_file(f, report))
+        && let Some(input) = files.iter().find(|f| transmogrify_io::same_file(f, report))
     {
         return Err(Fail::usage(format!(
             "--report {} is one of the inputs",

@@ -744,6 +744,24 @@ impl FileId {
     }
 }
 
+/// Whether `a` and `b` name the same existing file, under any of its names (links
+/// included).
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+/// # std::fs::write(&a, "x")?;
+/// # std::fs::write(&b, "x")?;
+/// use transmogrify_io::same_file;
+/// assert!(same_file(&a, &dir.path().join(".").join("a")));
+/// assert!(!same_file(&a, &b));
+/// assert!(!same_file(&a, &dir.path().join("missing")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((FileId::of(a), FileId::of(b)), (Some(a), Some(b)) if a == b)
+}
+
 /// Commits of the files of one output directory.
 ///
 /// A finished file is flushed at once (so a full disk is reported by the table that
