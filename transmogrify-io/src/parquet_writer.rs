@@ -815,7 +815,8 @@ impl<W: Write + Send> ParquetWriter<W> {
             return Ok(());
         }
         let slices = std::mem::take(&mut held.slices);
-        (held.rows, held.bytes) = (0, 0);
+        let rows = std::mem::replace(&mut held.rows, 0);
+        held.bytes = 0;
         let (schema, spare) = (self.schema.clone(), self.spare.clone());
         let file = self
             .wide
@@ -863,8 +864,16 @@ impl<W: Write + Send> ParquetWriter<W> {
         }
         // The cells go before the row group's metadata is built and encoded.
         drop(slices);
-        let metadata = row_group.close().map_err(pq_err)?;
-        file.footer.add(Arc::unwrap_or_clone(metadata))?;
+        let mut metadata = Arc::unwrap_or_clone(row_group.close().map_err(pq_err)?);
+        if fields.is_empty() {
+            let rows = i64::try_from(rows).map_err(|_| Error::Internal("too many rows".into()))?;
+            metadata = metadata
+                .into_builder()
+                .set_num_rows(rows)
+                .build()
+                .map_err(pq_err)?;
+        }
+        file.footer.add(metadata)?;
         // The row group's cells, writers and metadata (hundreds of thousands of
         // allocations for such a table) are free now; what glibc's allocator keeps
         // of them, spread over its arenas, is handed back before the next row group
@@ -1287,10 +1296,13 @@ fn each_column(
 const BLOCK_COLUMNS: usize = 512;
 
 /// Whether a table with `schema` is written a block of columns at a time: a wide
-/// one (see [`WIDE_TABLE_COLUMNS`]) whose columns are one Parquet column each.
+/// one (see [`WIDE_TABLE_COLUMNS`]) whose columns are one Parquet column each, or
+/// one without columns, whose rows only its row groups' counts hold (the `parquet`
+/// crate counts a row group's rows by its columns).
 fn written_by_blocks(schema: &SchemaRef) -> bool {
-    schema.fields().len() >= WIDE_TABLE_COLUMNS
-        && schema.fields().iter().all(|f| !f.data_type().is_nested())
+    let fields = schema.fields();
+    fields.is_empty()
+        || (fields.len() >= WIDE_TABLE_COLUMNS && fields.iter().all(|f| !f.data_type().is_nested()))
 }
 
 /// A column writer factory for each block of [`BLOCK_COLUMNS`] columns of `file`,
@@ -1611,6 +1623,46 @@ mod tests {
                 .collect();
             assert_eq!(names, ["a", "n"]);
         }
+        Ok(())
+    }
+
+    #[test]
+    fn a_table_without_columns_keeps_its_rows_in_its_row_groups()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // Records of arrays only, written without ids or times.
+        let schema = Arc::new(Schema::empty());
+        let mut out = Vec::new();
+        let options = WriteOptions {
+            row_group_size: 5,
+            ..WriteOptions::default()
+        };
+        let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &options)?);
+        for rows in [3, 4] {
+            let batch = RecordBatch::try_new_with_options(
+                schema.clone(),
+                Vec::new(),
+                &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+            )?;
+            writer.write(&batch)?;
+        }
+        assert_eq!(writer.finish()?.rows, 7);
+        let reader = SerializedFileReader::new(bytes::Bytes::from(out))?;
+        assert_eq!(reader.metadata().file_metadata().num_rows(), 7);
+        let groups: Vec<i64> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, [5, 2]);
+        assert_eq!(
+            reader
+                .metadata()
+                .file_metadata()
+                .schema_descr()
+                .num_columns(),
+            0
+        );
         Ok(())
     }
 

@@ -259,3 +259,46 @@ fn corrupt_csv_parquet_gzip_and_zstd_are_errors_naming_the_source() -> TestResul
     }
     Ok(())
 }
+
+#[test]
+fn a_main_table_without_columns_keeps_its_rows_in_every_format() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("arrays.jsonl"),
+        "{\"arr\":[{\"v\":1}]}\n{}\n{\"arr\":[{\"v\":2},{\"v\":3}]}\n",
+    )?;
+    let bare = [
+        "-q",
+        "--no-id-column",
+        "--no-time-column",
+        "--no-parent-column",
+    ];
+    for format in ["parquet", "jsonl"] {
+        let mut args = vec!["flatten", "arrays.jsonl", "-o", format, "-f", format];
+        args.extend(bare);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{format}: {}", r.stderr);
+    }
+    // The Parquet tables read back as input give the JSONL output's rows.
+    for (table, rows) in [
+        ("arrays", "{}\n{}\n{}\n"),
+        (
+            "arrays_arr",
+            "{\"v\":\"1\"}\n{\"v\":\"2\"}\n{\"v\":\"3\"}\n",
+        ),
+    ] {
+        let jsonl = std::fs::read_to_string(dir.path().join(format!("jsonl/{table}.jsonl")))?;
+        assert_eq!(jsonl, rows, "{table}");
+        let parquet = format!("parquet/{table}.parquet");
+        let out = format!("back_{table}");
+        let mut args = vec![
+            "flatten", &parquet, "-o", &out, "-f", "jsonl", "--entity", "t",
+        ];
+        args.extend(bare);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{table}: {}", r.stderr);
+        let back = std::fs::read_to_string(dir.path().join(format!("{out}/t.jsonl")))?;
+        assert_eq!(back, rows, "{table}");
+    }
+    Ok(())
+}
