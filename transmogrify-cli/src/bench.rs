@@ -62,8 +62,14 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
         .copied()
         .filter(|e| seen.insert(name(*e)))
         .collect();
-    if workers.contains(&0) {
-        return Err(Fail::usage("--workers must be at least 1"));
+    if let Some(n) = workers
+        .iter()
+        .find(|&&w| w == 0 || w > transmogrify_parallel::MAX_WORKERS)
+    {
+        return Err(Fail::usage(format!(
+            "--workers must be between 1 and {}, got {n}",
+            transmogrify_parallel::MAX_WORKERS
+        )));
     }
     if args.repeat == 0 {
         return Err(Fail::usage("--repeat must be at least 1"));

@@ -159,7 +159,12 @@ pub fn chunking(text: &str) -> Result<Chunking, Fail> {
 /// The executor the flags name.
 pub fn executor(kind: ExecutorArg, workers: Option<usize>) -> Result<Box<dyn Executor>, Fail> {
     let workers = match workers {
-        Some(0) => return Err(Fail::usage("--workers must be at least 1")),
+        Some(n) if n == 0 || n > transmogrify_parallel::MAX_WORKERS => {
+            return Err(Fail::usage(format!(
+                "--workers must be between 1 and {}, got {n}",
+                transmogrify_parallel::MAX_WORKERS
+            )));
+        }
         Some(n) => n,
         None => transmogrify_parallel::default_workers(),
     };

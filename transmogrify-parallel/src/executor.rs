@@ -188,6 +188,11 @@ impl Default for ThreadExecutor {
     }
 }
 
+/// The most workers an executor runs: more are taken as this many. Each worker
+/// thread reserves [`WORKER_STACK`] of address space, and tens of thousands of them
+/// exhaust what a process may map.
+pub const MAX_WORKERS: usize = 1024;
+
 /// The number of cores available, at least 1.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -197,10 +202,10 @@ pub fn default_workers() -> usize {
 pub(crate) const WORKER_STACK: usize = 16 * 1024 * 1024;
 
 impl ThreadExecutor {
-    /// An executor with `workers` threads (at least 1).
+    /// An executor with `workers` threads (at least 1, at most [`MAX_WORKERS`]).
     pub fn new(workers: usize) -> Self {
         ThreadExecutor {
-            workers: workers.max(1),
+            workers: workers.clamp(1, MAX_WORKERS),
         }
     }
 }

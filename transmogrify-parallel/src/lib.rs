@@ -53,7 +53,9 @@
 )]
 
 pub use crate::error::{Error, Result};
-pub use crate::executor::{Executor, SequentialExecutor, ThreadExecutor, default_workers};
+pub use crate::executor::{
+    Executor, MAX_WORKERS, SequentialExecutor, ThreadExecutor, default_workers,
+};
 pub use crate::job::{DEFAULT_PART_MEMORY, DEFAULT_RETRIES, Job};
 pub use crate::plan::{Chunking, DEFAULT_CHUNK_BYTES, Input, InputFormat};
 pub use crate::processes::{ProcessExecutor, WORKER_ENV};

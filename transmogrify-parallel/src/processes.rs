@@ -107,10 +107,11 @@ impl Default for ProcessExecutor {
 }
 
 impl ProcessExecutor {
-    /// An executor with `workers` processes (at least 1).
+    /// An executor with `workers` processes (at least 1, at most
+    /// [`MAX_WORKERS`](crate::MAX_WORKERS)).
     pub fn new(workers: usize) -> Self {
         ProcessExecutor {
-            workers: workers.max(1),
+            workers: workers.clamp(1, crate::MAX_WORKERS),
             program: None,
             env: Vec::new(),
             output_threads: None,

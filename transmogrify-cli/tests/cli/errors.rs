@@ -58,6 +58,14 @@ fn bad_arguments_exit_2_with_usage() -> TestResult {
             "error: --max-depth must be between 1 and 1024, got 0\n",
         ),
         (
+            &["-j", "0"],
+            "error: --workers must be between 1 and 1024, got 0\n",
+        ),
+        (
+            &["-j", "100000"],
+            "error: --workers must be between 1 and 1024, got 100000\n",
+        ),
+        (
             &["--id-column", ""],
             "error: --id-column must not be empty\nhint: --no-id-column leaves the column out\n",
         ),

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use transmogrify_parallel::{
-    ABORT_ENV, Chunking, Executor, Job, ProcessExecutor, SequentialExecutor,
+    ABORT_ENV, Chunking, Executor, Job, MAX_WORKERS, ProcessExecutor, SequentialExecutor,
+    ThreadExecutor,
 };
 
 use crate::support::*;
@@ -14,6 +15,22 @@ fn fifty_records(inputs: &Inputs, skip: bool) -> Result<Job, Box<dyn std::error:
     let records: Vec<String> = (0..50).map(record).collect();
     let path = inputs.jsonl("crash.jsonl", &records)?;
     Ok(job(&processor(skip)?, "events", &[&path])?.with_chunking(Chunking::records(10)))
+}
+
+/// Asked for more workers than a process can start threads for, an executor runs
+/// [`MAX_WORKERS`] (before, each thread's stack was mapped until the process
+/// aborted).
+#[test]
+fn workers_beyond_the_most_are_the_most() -> TestResult {
+    let inputs = Inputs::new()?;
+    let job = fifty_records(&inputs, false)?;
+    let (expected, _) = SequentialExecutor.run_to_result(&job)?;
+    let executor = ThreadExecutor::new(100_000);
+    assert_eq!(executor.workers(), MAX_WORKERS);
+    let (got, _) = executor.run_to_result(&job)?;
+    assert!(tables(&got)? == tables(&expected)?);
+    assert_eq!(ProcessExecutor::new(usize::MAX).workers(), MAX_WORKERS);
+    Ok(())
 }
 
 #[test]
