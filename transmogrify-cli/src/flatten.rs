@@ -39,7 +39,19 @@ pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf
     for path in paths {
         if path.as_os_str() == "-" {
             out.push(path.clone());
-        } else if path.is_dir() {
+            continue;
+        }
+        // (Asked as `exists` does, a path that cannot be looked at, in a directory
+        // without permission to search, say, would be no such file.)
+        let found = match std::fs::metadata(path) {
+            Ok(found) => found,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Fail::io(format!("{}: no such file", path.display()))
+                    .with_hint("check the path; use `-` to read standard input"));
+            }
+            Err(e) => return Err(Fail::io(format!("{}: {e}", path.display()))),
+        };
+        if found.is_dir() {
             let before = out.len();
             // (A directory named twice is read twice, as a file named twice is.)
             let mut seen = std::collections::HashSet::new();
@@ -50,11 +62,8 @@ pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf
                     path.display()
                 )));
             }
-        } else if path.exists() {
-            out.push(path.clone());
         } else {
-            return Err(Fail::io(format!("{}: no such file", path.display()))
-                .with_hint("check the path; use `-` to read standard input"));
+            out.push(path.clone());
         }
     }
     Ok(out)

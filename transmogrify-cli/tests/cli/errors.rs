@@ -158,6 +158,18 @@ fn a_missing_input_exits_3() -> TestResult {
         "error: missing.jsonl: no such file\nhint: check the path; use `-` to read standard input\n"
     );
     assert!(!dir.path().join("out").exists());
+    // A path that cannot be looked at is not said to be missing: the system's
+    // reason is given (as for a directory without permission to search).
+    std::fs::write(dir.path().join("x.jsonl"), "{}\n")?;
+    let r = run(
+        dir.path(),
+        &["flatten", "x.jsonl/y.jsonl", "-o", "out"],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (3, "error: x.jsonl/y.jsonl: Not a directory (os error 20)\n")
+    );
     Ok(())
 }
 
