@@ -196,7 +196,8 @@ impl Table {
 /// Why a record failed inside the flattener.
 enum Fail {
     Parse(ParseError),
-    NotObject(&'static str),
+    /// What the record is instead, and where its value starts.
+    NotObject(&'static str, usize),
     TooLarge(u64),
     /// An object repeats a key: the record is flattened again from a rewrite where
     /// the last value wins.
@@ -424,7 +425,7 @@ impl Flattener {
                 },
                 0,
             ),
-            Fail::NotObject(found) => (RecordErrorKind::NotAnObject { found }, 0),
+            Fail::NotObject(found, at) => (RecordErrorKind::NotAnObject { found }, at),
             Fail::TooLarge(size) => (
                 RecordErrorKind::TooLarge {
                     size,
@@ -520,7 +521,7 @@ impl Flattener {
                 Peek::Null => Some("null"),
             };
             if let Some(found) = found {
-                return Err(Fail::NotObject(found).into());
+                return Err(Fail::NotObject(found, p.pos()).into());
             }
             let row = self.new_row(0, NONE as usize, 0);
             self.object(&mut p, 0, row, 0, 1)?;

@@ -130,6 +130,17 @@ fn a_record_that_is_not_an_object_is_an_error_with_position() -> TestResult {
             "<input>: line 1, column 1 (byte 0, record 0): a record must be a JSON object, found a string near `\"text\"`"
         )
     );
+    // A JSONL line's value, after the whitespace it starts with.
+    let err = p
+        .process(b"{\"a\":1}\n   5\n", "t")
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        err.as_deref(),
+        Some(
+            "<input>: line 2, column 4 (byte 11, record 1): a record must be a JSON object, found a number near `5`"
+        )
+    );
     Ok(())
 }
 
