@@ -354,6 +354,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             return Err(e);
         }
     };
+    FILES_COMPLETE.store(true, std::sync::atomic::Ordering::SeqCst);
     report.tables = written.tables.clone();
     let wall = started.elapsed();
     if let Some(path) = &args.report {
@@ -552,6 +553,24 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: i32 = 130;
 
+/// Set once every table file of the run has its final name.
+static FILES_COMPLETE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Once Ctrl-C or SIGTERM has stopped the run, waits for the handler that removes
+/// its unfinished files to exit the process: the run's own end (an error it met
+/// because its files were being removed, or its success just before) is not the
+/// outcome then. Exits itself if the handler has not after a minute.
+pub fn await_interrupt() {
+    if !transmogrify_io::is_stopping() {
+        return;
+    }
+    for _ in 0..600 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    eprintln!("interrupted");
+    std::process::exit(EXIT_INTERRUPTED);
+}
+
 /// The directories a run writing into `dir` makes: `dir` and those of its parents
 /// that do not exist yet, `dir` first.
 fn dirs_to_make(dir: &Path) -> Vec<PathBuf> {
@@ -578,6 +597,15 @@ fn remove_dirs(made: &[PathBuf]) {
 fn remove_unfinished_on_interrupt(dir: PathBuf, made: Vec<PathBuf>, spill_dir: Option<PathBuf>) {
     let _ = ctrlc::set_handler(move || {
         let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);
+        // The files got their final names before the stop (all of them: a stop
+        // waits for the renames under way).
+        if FILES_COMPLETE.load(std::sync::atomic::Ordering::SeqCst) {
+            eprintln!(
+                "\ninterrupted: the run's files in {} were already complete",
+                dir.display()
+            );
+            std::process::exit(EXIT_INTERRUPTED);
+        }
         // Once the run is stopped, no file is made anywhere (the gate is the
         // process's): nothing appears in the spill directory after this.
         if let Some(spill_dir) = &spill_dir {

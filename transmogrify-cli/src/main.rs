@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         Command::Schema(args) => flatten::schema(&args),
         Command::Bench(args) => bench::run(&args).and_then(|bench| print(&bench.report())),
     };
+    flatten::await_interrupt();
     match outcome {
         Ok(code) => ExitCode::from(code),
         Err(fail) => {

@@ -614,9 +614,21 @@ static GATE: std::sync::RwLock<bool> = std::sync::RwLock::new(false);
 pub(crate) fn gated<T>(make: impl FnOnce() -> std::io::Result<T>) -> std::io::Result<T> {
     let stopped = GATE.read().unwrap_or_else(PoisonError::into_inner);
     if *stopped {
-        return Err(std::io::Error::other("the run is being stopped"));
+        return Err(stopping());
     }
     make()
+}
+
+/// The error of a file not made or renamed because the process is stopping.
+fn stopping() -> std::io::Error {
+    std::io::Error::other("the run is being stopped")
+}
+
+/// Whether the process is stopping ([`stop_and_remove_unfinished`] was called): the
+/// errors its threads meet from then on (files gone, or not made) are the stop's,
+/// not their own.
+pub fn is_stopping() -> bool {
+    *GATE.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// [`remove_unfinished`] for a process about to exit (on Ctrl-C, say): once it
@@ -716,11 +728,24 @@ impl PendingFile {
         Ok(self)
     }
 
-    /// Renames the (synced) file to its final name.
+    /// Renames the (synced) file to its final name (the caller holds the gate open,
+    /// see [`Commits::finish`]).
     fn rename(mut self) -> Result<()> {
-        gated(|| fs::rename(&self.tmp, &self.dest)).map_err(|e| Error::io(&self.dest, e))?;
+        fs::rename(&self.tmp, &self.dest).map_err(|e| Error::io(&self.dest, e))?;
         self.committed = true;
         Ok(())
+    }
+}
+
+/// In debug builds, for the tests that stop a run while its files are renamed: a
+/// pause of `TRANSMOGRIFY_TEST_RENAME_PAUSE_MS` after each rename.
+#[cfg(debug_assertions)]
+fn pause_between_renames() {
+    if let Some(ms) = std::env::var("TRANSMOGRIFY_TEST_RENAME_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
     }
 }
 
@@ -884,9 +909,21 @@ impl Commits {
                 path: kept.dest.clone(),
             });
         }
+        // Every file is renamed, or none: a stop (Ctrl-C) waits until the renames
+        // are done, and after it none starts. So an interrupted run never leaves
+        // some tables under their final names and others missing, or with --force
+        // some new beside others of an earlier run.
+        let stopped = GATE.read().unwrap_or_else(PoisonError::into_inner);
+        if *stopped {
+            let first = synced.first().map_or(&self.dir, |p| &p.dest);
+            return Err(Error::io(first, stopping()));
+        }
         for pending in synced {
             pending.rename()?;
+            #[cfg(debug_assertions)]
+            pause_between_renames();
         }
+        drop(stopped);
         if let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();
         }

@@ -113,6 +113,78 @@ fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
     Ok(())
 }
 
+/// A stop that comes while a run's files get their final names waits for the last
+/// of them: the directory then holds this run's whole set, never some tables of it
+/// beside missing ones or, with --force, beside an earlier run's.
+#[test]
+fn an_interrupt_during_the_renames_leaves_the_whole_set() -> TestResult {
+    let dir = big_input()?;
+    std::fs::write(
+        dir.path().join("small.jsonl"),
+        "{\"i\":-1,\"items\":[{\"n\":0}]}\n",
+    )?;
+    fn flatten<'a>(input: &'a str, out: &'a str) -> Vec<&'a str> {
+        let mut args = vec![
+            "flatten", input, "-o", out, "--entity", "big", "--force", "-q",
+        ];
+        args.extend(["--id-strategy", "positional"]);
+        args.extend(["--extract-time", "2024-01-01T00:00:00Z"]);
+        args
+    }
+    for format in ["parquet", "csv"] {
+        let out = format!("out-{format}");
+        // An earlier run's files, which the interrupted run replaces.
+        let mut args = flatten("small.jsonl", &out);
+        args.extend(["-f", format]);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let earlier = names(&dir.path().join(&out))?;
+        let mut args = flatten("big.jsonl", &out);
+        args.extend(["-f", format]);
+        let child = Command::new(bin())
+            .args(&args)
+            .env("TRANSMOGRIFY_TEST_RENAME_PAUSE_MS", "1000")
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Wait until the first file has its new bytes (the main table's, larger than
+        // the earlier run's), then interrupt.
+        let main = dir.path().join(format!("{out}/big.{format}"));
+        let small = std::fs::metadata(&main)?.len();
+        let mut renamed = false;
+        for _ in 0..2000 {
+            renamed = std::fs::metadata(&main).is_ok_and(|m| m.len() > small);
+            if renamed {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(renamed, "{format}: the main table was never renamed");
+        let pid = i32::try_from(child.id())?;
+        // SAFETY: kill(2) on our own child's process id, which it still has (not reaped).
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let done = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(130), "{format}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        // Every table of the earlier run is there, each with this run's bytes.
+        let visible = names(&dir.path().join(&out))?;
+        assert_eq!(visible, earlier, "{format}: {stderr}");
+        let reference = format!("ref-{format}");
+        let mut args = flatten("big.jsonl", &reference);
+        args.extend(["-f", format]);
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        for name in &visible {
+            let got = std::fs::read(dir.path().join(&out).join(name))?;
+            let expected = std::fs::read(dir.path().join(&reference).join(name))?;
+            assert!(got == expected, "{format}: {name} is not this run's");
+        }
+    }
+    Ok(())
+}
+
 /// A small filesystem of its own, unmounted when dropped.
 struct Tmpfs {
     path: std::path::PathBuf,
