@@ -175,11 +175,21 @@ pub struct OutputBytes {
     pub bytes: Vec<u8>,
 }
 
-/// Checks that `dir` is empty or absent (unless `overwrite`), and creates it.
+/// Checks that `dir` is empty or absent (unless `overwrite`), and creates it. What
+/// runs that no longer run left there (a run killed outright leaves its spill
+/// directory and unfinished files under hidden names) is removed first.
 pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
     match fs::read_dir(dir) {
-        Ok(mut entries) => {
-            if !overwrite && entries.next().is_some() {
+        Ok(entries) => {
+            let mut others = false;
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                match name.to_str().and_then(maker_of) {
+                    Some(pid) if ended(pid) => remove_leftover(&entry.path()),
+                    _ => others = true,
+                }
+            }
+            if !overwrite && others {
                 return Err(Error::OutputDirNotEmpty {
                     path: dir.to_path_buf(),
                 });
@@ -574,6 +584,55 @@ impl Write for Sink {
 /// Hidden name of a spill directory of this process (a random suffix follows).
 pub(crate) fn spill_prefix() -> String {
     format!(".transmogrify-spill-{}-", std::process::id())
+}
+
+/// The process that made `name`, if it is one of the hidden entries a run makes
+/// ([`spill_prefix`], [`table_temp_name`], [`pending_name`]).
+fn maker_of(name: &str) -> Option<u32> {
+    if let Some(rest) = name
+        .strip_prefix(".transmogrify-spill-")
+        .or_else(|| name.strip_prefix(".transmogrify-table-"))
+    {
+        return rest.split('-').next()?.parse().ok();
+    }
+    // A table file being written: `.<stem>.<extension>.tmp-<pid>`, of the built-in
+    // formats only (a name cut short ends in `~` and a hash instead).
+    let (file, pid) = name.strip_prefix('.')?.rsplit_once(".tmp-")?;
+    let ours = [".parquet", ".csv", ".json", ".jsonl"]
+        .iter()
+        .any(|ext| file.ends_with(ext))
+        || file.rsplit_once('~').is_some_and(|(_, hash)| {
+            hash.len() == 16 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+    ours.then(|| pid.parse().ok()).flatten()
+}
+
+/// Whether no process `pid` runs any more (a run killed outright, by SIGKILL or a
+/// power cut, left its hidden entries behind). Elsewhere than on Linux: never known.
+fn ended(pid: u32) -> bool {
+    #[cfg(target_os = "linux")]
+    {
+        let Ok(id) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 sends nothing; kill(2) only checks that the process exists.
+        let found = unsafe { libc::kill(id, 0) } == 0;
+        !found && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
+/// Removes what a run that no longer runs left behind: its spill directory, or a
+/// file it did not finish.
+fn remove_leftover(path: &Path) {
+    let _ = match fs::symlink_metadata(path) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
+        _ => fs::remove_file(path),
+    };
 }
 
 /// Hidden name of the `n`th table file this process writes as the run goes.
@@ -1566,8 +1625,50 @@ mod tests {
     use super::{
         BufWriter, Commits, FLUSH_EVERY, File, NAME_MAX, PendingFile, RESERVE_HEADROOM,
         RESERVE_STEP, Reserve, Writeback, allocator_left_to_default, bound_allocator_caches,
-        pending_name, remove_unfinished, room_to_reserve,
+        pending_name, prepare_dir, remove_unfinished, room_to_reserve,
     };
+
+    /// What a run killed outright leaves behind goes when the next run prepares the
+    /// directory; what a running process or anyone else put there stays.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_killed_runs_leftovers_go_before_the_next_run() -> Result<(), Box<dyn std::error::Error>> {
+        let mut child = std::process::Command::new("true").spawn()?;
+        let dead = child.id();
+        child.wait()?;
+        let dir = tempfile::tempdir()?;
+        let spill = dir
+            .path()
+            .join(format!(".transmogrify-spill-{dead}-x1Y2z3"));
+        std::fs::create_dir(&spill)?;
+        std::fs::write(spill.join("table-0.ipc"), "frames")?;
+        let leftovers = [
+            format!(".transmogrify-table-{dead}-0.csv.tmp"),
+            format!(".events.parquet.tmp-{dead}"),
+            format!(".{}~0123456789abcdef.tmp-{dead}", "t".repeat(200)),
+        ];
+        for name in &leftovers {
+            std::fs::write(dir.path().join(name), "part")?;
+        }
+        prepare_dir(dir.path(), false)?;
+        assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
+        // A running process's (this one's), and a file of a name that is not ours.
+        let kept = [
+            format!(".events.parquet.tmp-{}", std::process::id()),
+            format!(".notes.tmp-{dead}"),
+        ];
+        for name in &kept {
+            std::fs::write(dir.path().join(name), "x")?;
+            assert!(matches!(
+                prepare_dir(dir.path(), false),
+                Err(crate::Error::OutputDirNotEmpty { .. })
+            ));
+            prepare_dir(dir.path(), true)?;
+            assert!(dir.path().join(name).exists());
+            std::fs::remove_file(dir.path().join(name))?;
+        }
+        Ok(())
+    }
 
     #[test]
     fn the_allocator_is_left_alone_when_the_user_tunes_it() {
