@@ -626,6 +626,23 @@ fn ended(pid: u32) -> bool {
     }
 }
 
+/// Removes from `dir` the spill directories of runs that no longer run (a spill
+/// directory given apart from the output: `--spill-dir`).
+pub(crate) fn remove_leftover_spills(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        if name.starts_with(".transmogrify-spill-") && maker_of(name).is_some_and(ended) {
+            remove_leftover(&entry.path());
+        }
+    }
+}
+
 /// Removes what a run that no longer runs left behind: its spill directory, or a
 /// file it did not finish.
 fn remove_leftover(path: &Path) {
@@ -1650,6 +1667,16 @@ mod tests {
         for name in &leftovers {
             std::fs::write(dir.path().join(name), "part")?;
         }
+        // In a spill directory of its own only spills go.
+        let apart = tempfile::tempdir()?;
+        for name in &leftovers {
+            std::fs::write(apart.path().join(name), "part")?;
+        }
+        let apart_spill = apart.path().join(format!(".transmogrify-spill-{dead}-a"));
+        std::fs::create_dir(&apart_spill)?;
+        super::remove_leftover_spills(apart.path());
+        assert!(!apart_spill.exists());
+        assert_eq!(std::fs::read_dir(apart.path())?.count(), leftovers.len());
         prepare_dir(dir.path(), false)?;
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
         // A running process's (this one's), and a file of a name that is not ours.

@@ -657,6 +657,10 @@ impl StreamingOutput {
         options.registry.get(format)?;
         prepare_dir(&dir, options.overwrite)?;
         let spill_parent = options.spill_dir.clone().unwrap_or_else(|| dir.clone());
+        if options.spill_dir.is_some() {
+            // (The output directory's were removed as it was prepared.)
+            crate::output::remove_leftover_spills(&spill_parent);
+        }
         let mut builder = tempfile::Builder::new();
         // The process id in the name tells whose spill it is (an interrupted run removes
         // its own, and only its own: `remove_unfinished`).
