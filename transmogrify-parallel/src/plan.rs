@@ -213,10 +213,12 @@ fn is_stdin(path: &Path) -> bool {
 }
 
 /// Whether `path` can only be read once, front to back: standard input, or anything
-/// but a regular file (a named pipe, a shell's `<(command)`, a device). Such an input
-/// is opened once and read as standard input is, never cut into byte ranges.
+/// but a regular file (a named pipe, a shell's `<(command)`, a device), or a file
+/// that says it is empty (Linux's `/proc` files say so and hold text all the same).
+/// Such an input is opened once and read as standard input is, never cut into byte
+/// ranges.
 pub(crate) fn is_stream(path: &Path) -> bool {
-    is_stdin(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+    is_stdin(path) || std::fs::metadata(path).is_ok_and(|m| !m.is_file() || m.len() == 0)
 }
 
 /// Whether bytes start as gzip or zstd data do.

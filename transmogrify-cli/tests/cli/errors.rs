@@ -767,3 +767,32 @@ fn standard_input_is_named_alike_in_every_format() -> TestResult {
     }
     Ok(())
 }
+
+/// A file that says it is empty but holds text (Linux's `/proc` files) is read as
+/// a stream is: its text is not taken for nothing.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_file_that_says_it_is_empty_is_read_all_the_same() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "/proc/self/status",
+            "-o",
+            "out",
+            "--input-format",
+            "jsonl",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(
+            "error: /proc/self/status: line 1, column 1 (byte 0, record 0): invalid JSON"
+        ),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
