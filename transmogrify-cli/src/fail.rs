@@ -53,6 +53,22 @@ impl Fail {
     /// there is no other hint.
     fn hinted_by(self, e: &(dyn std::error::Error + 'static)) -> Self {
         use std::io::ErrorKind;
+        let damaged = std::iter::successors(Some(e), |err| err.source()).any(|err| {
+            let input = err.downcast_ref::<transmogrify_io::Error>().or_else(|| {
+                match err.downcast_ref::<transmogrify_parallel::Error>() {
+                    Some(transmogrify_parallel::Error::Input(input)) => Some(input),
+                    _ => None,
+                }
+            });
+            input.is_some_and(transmogrify_io::Error::is_corrupt_input)
+        });
+        if damaged && self.hint.is_none() {
+            return self.with_hint(
+                "the compressed data is damaged, and what it decompressed to before this \
+                 point may be wrong too, so no table was written (in any --on-error mode); \
+                 `gzip -t` or `zstd -t` checks a file",
+            );
+        }
         let hint = io_cause(e).and_then(|io| match io.kind() {
             ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Some(
                 "the output directory's disk is full; while it runs, a run also keeps \

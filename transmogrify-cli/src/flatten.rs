@@ -342,7 +342,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             // The run made the directory (and maybe its parents) and wrote nothing:
             // they go too (a directory that holds anything stays).
             remove_dirs(&made);
-            return Err(e.into());
+            return Err(damage_behind(&e, &files).unwrap_or_else(|| e.into()));
         }
     };
     let written = match target.finish() {
@@ -387,6 +387,24 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     } else {
         EXIT_DATA
     })
+}
+
+/// For a bad record of a compressed input (strict mode), the damage in its
+/// compressed data that made it, if any: damaged data decompresses to wrong text
+/// before the decoder notices, and that text is what the record error names.
+fn damage_behind(e: &transmogrify_parallel::Error, files: &[PathBuf]) -> Option<Fail> {
+    let record = e.record_error()?;
+    let path = files
+        .iter()
+        .find(|f| f.display().to_string() == *record.source_name)?;
+    let input = transmogrify_io::Input::open(path).ok()?;
+    if input.compression() == transmogrify_io::Compression::None {
+        return None;
+    }
+    match input.check() {
+        Err(damage) if damage.is_corrupt_input() => Some(Fail::from(damage)),
+        _ => None,
+    }
 }
 
 fn executor_name(e: &dyn Executor) -> String {

@@ -37,9 +37,11 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A compressed input is corrupt or truncated.
+    /// A compressed input is damaged or cut short ([`Error::is_corrupt_input`] tells
+    /// which).
     #[error(
-        "{source_name}: corrupt or truncated {compression} data after byte {byte_offset} of the decompressed stream: {source}"
+        "{source_name}: {} {compression} data after byte {byte_offset} of the decompressed stream: {source}",
+        if source.kind() == std::io::ErrorKind::UnexpectedEof { "truncated" } else { "damaged" }
     )]
     Decompress {
         /// The source's name.
@@ -176,6 +178,27 @@ fn is_unnamed_output(path: &std::path::Path) -> bool {
 }
 
 impl Error {
+    /// Whether a compressed input is damaged rather than cut short: its decoder found
+    /// data it cannot decode, or a checksum that does not match. Damaged data can
+    /// decode to wrong text before the decoder notices, so the records decompressed
+    /// before the error cannot be trusted either (those before a cut can: the data
+    /// only ends early).
+    ///
+    /// ```
+    /// use transmogrify_io::Error;
+    /// let at = |kind: std::io::ErrorKind| Error::Decompress {
+    ///     source_name: "events.jsonl.gz".into(),
+    ///     compression: "gzip",
+    ///     byte_offset: 100,
+    ///     source: std::io::Error::new(kind, "…"),
+    /// };
+    /// assert!(at(std::io::ErrorKind::InvalidInput).is_corrupt_input());
+    /// assert!(!at(std::io::ErrorKind::UnexpectedEof).is_corrupt_input());
+    /// ```
+    pub fn is_corrupt_input(&self) -> bool {
+        matches!(self, Error::Decompress { source, .. } if source.kind() != std::io::ErrorKind::UnexpectedEof)
+    }
+
     /// This error of a writer with its output named `path`: a stand-in name is
     /// replaced, and an operating system's error inside a Parquet writer's error
     /// becomes an [`Error::Io`] (a full disk is an I/O error whatever wrote to it).

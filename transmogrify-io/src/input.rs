@@ -295,6 +295,39 @@ impl Input {
         })
     }
 
+    /// Reads the rest of the input, keeping nothing, as `gzip -t` checks a file: how
+    /// many (decompressed) bytes it held, or the error that stopped it
+    /// ([`Error::Decompress`] for compressed data that is damaged or cut short).
+    ///
+    /// ```
+    /// use transmogrify_io::Input;
+    /// // `{}` and a line end, gzipped.
+    /// let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 3, 0xab, 0xae, 0xe5, 2, 0];
+    /// gz.extend([6, 0xb0, 0xa1, 0xdd, 3, 0, 0, 0]);
+    /// assert_eq!(Input::from_bytes("a.jsonl.gz", gz.clone())?.check()?, 3);
+    /// let cut = Input::from_bytes("a.jsonl.gz", gz[..12].to_vec())?;
+    /// assert!(cut.check().is_err_and(|e| !e.is_corrupt_input()));
+    /// gz[15] ^= 1; // the checksum
+    /// let damaged = Input::from_bytes("a.jsonl.gz", gz)?;
+    /// assert!(damaged.check().is_err_and(|e| e.is_corrupt_input()));
+    /// # Ok::<(), transmogrify_io::Error>(())
+    /// ```
+    pub fn check(mut self) -> Result<u64> {
+        let mut total = 0u64;
+        loop {
+            let n = match self.reader.fill_buf() {
+                Ok(bytes) => bytes.len(),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(self.read_error(e, total)),
+            };
+            if n == 0 {
+                return Ok(total);
+            }
+            self.reader.consume(n);
+            total += n as u64;
+        }
+    }
+
     /// The error for a failed read after `offset` decompressed bytes.
     pub(crate) fn read_error(&self, source: io::Error, offset: u64) -> Error {
         read_error(&self.name, self.compression, source, offset)

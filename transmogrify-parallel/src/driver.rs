@@ -846,6 +846,13 @@ pub(crate) fn handle(
                 .get(input)
                 .map(|i| i.name())
                 .unwrap_or_default();
+            // Damaged compressed data fails the run in any mode: what was decompressed
+            // before the decoder noticed may be wrong, and is part of the run's
+            // results already.
+            let corrupt = matches!(&error, Error::Input(e) if e.is_corrupt_input());
+            if corrupt {
+                tally.fatal.lock().get_or_insert_with(|| error.to_string());
+            }
             tally.failed.lock().push((
                 FailedChunk {
                     index: seq,
@@ -857,7 +864,7 @@ pub(crate) fn handle(
                 },
                 error,
             ));
-            if strict {
+            if strict || corrupt {
                 ctx.ledger.cancel_after(seq);
             }
         }

@@ -302,3 +302,109 @@ fn a_main_table_without_columns_keeps_its_rows_in_every_format() -> TestResult {
     }
     Ok(())
 }
+
+/// Damaged compressed data decompresses to wrong text before its decoder notices
+/// (at the checksum, at the latest): the run fails in any mode and writes no table,
+/// naming the damage, never the wrong records it made. Data cut short keeps, in
+/// skip mode, the records before the cut.
+#[test]
+fn damaged_gzip_fails_the_run_in_any_mode_and_writes_no_table() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let text: String = (0..20_000)
+        .map(|i| {
+            format!(
+                "{{\"id\":{i},\"name\":\"n{}\",\"v\":[{i}]}}\n",
+                i * 7919 % 100_003
+            )
+        })
+        .collect();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes())?;
+    let whole = gz.finish()?;
+    // The same data, with its checksum damaged; and with bytes in the middle damaged
+    // (they decompress to records that are wrong, then fail the checksum).
+    let mut checksum = whole.clone();
+    let at = checksum.len() - 8;
+    checksum[at] ^= 0x55;
+    let mut middle = whole.clone();
+    let half = middle.len() / 2;
+    for b in &mut middle[half..half + 50] {
+        *b ^= 0x55;
+    }
+    std::fs::write(dir.path().join("checksum.jsonl.gz"), checksum)?;
+    std::fs::write(dir.path().join("middle.jsonl.gz"), &middle)?;
+    let hint = "hint: the compressed data is damaged, and what it decompressed to before \
+                this point may be wrong too, so no table was written (in any --on-error \
+                mode); `gzip -t` or `zstd -t` checks a file\n";
+    for name in ["checksum", "middle"] {
+        for mode in ["strict", "skip"] {
+            for executor in ["sequential", "threads", "processes"] {
+                let out = format!("out-{name}-{mode}-{executor}");
+                let file = format!("{name}.jsonl.gz");
+                let args = [
+                    "flatten",
+                    &file,
+                    "-o",
+                    &out,
+                    "-q",
+                    "-f",
+                    "csv",
+                    "--on-error",
+                    mode,
+                    "--executor",
+                    executor,
+                ];
+                let r = run(dir.path(), &args, None)?;
+                let case = format!("{name} {mode} {executor}");
+                assert_eq!(r.code, 1, "{case}: {}", r.stderr);
+                assert!(
+                    r.stderr
+                        .starts_with(&format!("error: {file}: damaged gzip data after byte ")),
+                    "{case}: {}",
+                    r.stderr
+                );
+                assert!(
+                    r.stderr.ends_with(&format!(
+                        "of the decompressed stream: corrupt gzip stream does not have a \
+                         matching checksum\n{hint}"
+                    )),
+                    "{case}: {}",
+                    r.stderr
+                );
+                assert!(!dir.path().join(&out).exists(), "{case}");
+            }
+        }
+    }
+    // Cut short: the lines before the cut are kept in skip mode.
+    std::fs::write(dir.path().join("cut.jsonl.gz"), &whole[..whole.len() / 2])?;
+    let args = [
+        "flatten",
+        "cut.jsonl.gz",
+        "-o",
+        "cut",
+        "-q",
+        "-f",
+        "csv",
+        "--on-error",
+        "skip",
+    ];
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .starts_with("error: cut.jsonl.gz: truncated gzip data after byte "),
+        "{}",
+        r.stderr
+    );
+    let main = std::fs::read_to_string(dir.path().join("cut/cut.csv"))?;
+    let kept = main.lines().count() - 1;
+    assert!(kept > 1000, "{kept}");
+    for (i, line) in main.lines().skip(1).enumerate() {
+        assert!(
+            line.starts_with(&format!("{i},n{},", i * 7919 % 100_003)),
+            "{line}"
+        );
+    }
+    Ok(())
+}

@@ -141,7 +141,7 @@ fn an_interrupt_during_the_renames_leaves_the_whole_set() -> TestResult {
         let earlier = names(&dir.path().join(&out))?;
         let mut args = flatten("big.jsonl", &out);
         args.extend(["-f", format]);
-        let child = Command::new(bin())
+        let mut child = Command::new(bin())
             .args(&args)
             .env("TRANSMOGRIFY_TEST_RENAME_PAUSE_MS", "1000")
             .current_dir(dir.path())
@@ -153,7 +153,8 @@ fn an_interrupt_during_the_renames_leaves_the_whole_set() -> TestResult {
         let main = dir.path().join(format!("{out}/big.{format}"));
         let small = std::fs::metadata(&main)?.len();
         let mut renamed = false;
-        for _ in 0..2000 {
+        // (However slowly the run goes beside other tests, until it ends.)
+        while child.try_wait()?.is_none() {
             renamed = std::fs::metadata(&main).is_ok_and(|m| m.len() > small);
             if renamed {
                 break;
