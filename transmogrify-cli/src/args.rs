@@ -213,6 +213,10 @@ pub struct ProcessingArgs {
     /// Records nested deeper than this are errors.
     #[arg(long, default_value_t = transmogrify_core::DEFAULT_NESTING_LIMIT, value_name = "N")]
     pub nesting_limit: usize,
+    /// Records longer than this (`256MiB`, `64k`, bytes) are bad records, read past
+    /// without being held in memory.
+    #[arg(long, default_value = "256MiB", value_name = "SIZE")]
+    pub max_record_size: String,
     /// Shorten long column name components (customer → cust, …).
     #[arg(long)]
     pub abbreviate_columns: bool,

@@ -115,6 +115,7 @@ pub fn config(p: &ProcessingArgs, main_columns: Vec<String>) -> Result<Processor
                 .min(transmogrify_core::MAX_SUPPORTED_DEPTH),
         )
         .with_nesting_limit(p.nesting_limit)
+        .with_max_record_bytes(size("--max-record-size", &p.max_record_size)?)
         .with_abbreviate_field_names(p.abbreviate_columns)
         .with_abbreviate_table_names(p.abbreviate_tables)
         .with_extract_time(extract_time)
@@ -140,8 +141,22 @@ pub fn chunking(text: &str) -> Result<Chunking, Fail> {
         }
         return Ok(Chunking::records(n));
     }
+    let bytes = bytes_of(&t).ok_or_else(bad)?;
+    Ok(Chunking::bytes(bytes))
+}
+
+/// Parses a size in bytes (`256MiB`, `64k`, `100000`) given to `flag`.
+fn size(flag: &str, text: &str) -> Result<u64, Fail> {
+    bytes_of(&text.trim().to_ascii_lowercase()).ok_or_else(|| {
+        Fail::usage(format!("{flag} {text:?} is not a size"))
+            .with_hint("write bytes like 256MiB, 64k, 100000")
+    })
+}
+
+/// The bytes a lowercase size (`8mib`, `512k`, `100000`) stands for, if above 0.
+fn bytes_of(t: &str) -> Option<u64> {
     let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
-    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let n: u64 = digits.parse().ok()?;
     let mult: u64 = match unit.trim() {
         "" | "b" => 1,
         "k" | "kb" => 1_000,
@@ -150,10 +165,9 @@ pub fn chunking(text: &str) -> Result<Chunking, Fail> {
         "mib" => 1 << 20,
         "g" | "gb" => 1_000_000_000,
         "gib" => 1 << 30,
-        _ => return Err(bad()),
+        _ => return None,
     };
-    let bytes = n.checked_mul(mult).filter(|&b| b > 0).ok_or_else(bad)?;
-    Ok(Chunking::bytes(bytes))
+    n.checked_mul(mult).filter(|&b| b > 0)
 }
 
 /// The executor the flags name.

@@ -24,7 +24,7 @@ use transmogrify_core::{
 
 use crate::error::{Error, Result};
 use crate::input::Input;
-use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions};
+use crate::reader::{Batcher, OVERSIZE_PREFIX, RawBatch, Reader, ReaderOptions};
 
 const READ_CHUNK: usize = 64 * 1024;
 
@@ -86,9 +86,6 @@ pub(crate) struct JsonReader {
     /// The first bytes of a record that grew past `max_record` (then no longer kept).
     oversize: Option<Vec<u8>>,
 }
-
-/// Bytes of an oversized record kept for its error report.
-const OVERSIZE_PREFIX: usize = 4096;
 
 impl JsonReader {
     pub(crate) fn new(input: Input, options: &ReaderOptions) -> Self {

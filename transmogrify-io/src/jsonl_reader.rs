@@ -11,7 +11,9 @@ use transmogrify_core::Position;
 
 use crate::error::Result;
 use crate::input::Input;
-use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions, Stepper, next_batch};
+use crate::reader::{
+    Batcher, OVERSIZE_PREFIX, RawBatch, Reader, ReaderOptions, Stepper, next_batch,
+};
 
 /// Reads JSONL records from an [`Input`].
 pub(crate) struct JsonlReader {
@@ -115,7 +117,7 @@ impl JsonlReader {
         let position = Position::line_start(self.ordinal, line, start + bom);
         let size = (content - bom as usize) as u64;
         if size > self.max_record {
-            let prefix = text.get(..4096).unwrap_or(text);
+            let prefix = text.get(..OVERSIZE_PREFIX).unwrap_or(text);
             self.batcher.batch.push_too_large(
                 &self.source,
                 position,

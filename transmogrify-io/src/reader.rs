@@ -38,6 +38,12 @@ pub enum RawItem {
     },
 }
 
+/// Bytes of a record over the size limit kept for its error report: more than the
+/// errors table keeps of a record by default
+/// ([`DEFAULT_MAX_ERROR_RAW_BYTES`](transmogrify_core::DEFAULT_MAX_ERROR_RAW_BYTES)),
+/// so that it says the text was cut, as it does for a record held whole.
+pub const OVERSIZE_PREFIX: usize = 64 * 1024;
+
 /// A batch of raw records: their bytes back to back in `data`, and one item each.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawBatch {
@@ -83,9 +89,9 @@ impl RawBatch {
         });
     }
 
-    /// Appends a record over the size limit as a bad record, keeping only `prefix`
-    /// of its text.
-    pub(crate) fn push_too_large(
+    /// Appends a record over the size limit (`size` bytes, the limit `limit`) as a
+    /// bad record, keeping only `prefix` of its text.
+    pub fn push_too_large(
         &mut self,
         source: &std::sync::Arc<str>,
         position: Position,
@@ -218,6 +224,13 @@ impl ReaderOptions {
     /// These options with [`ReaderOptionsBuilder::with_batch_records`] set to `n`.
     pub fn with_batch_records(mut self, n: usize) -> Self {
         self.batch_records = n;
+        self
+    }
+
+    /// These options with [`ReaderOptionsBuilder::with_max_record_bytes`] set to
+    /// `bytes`.
+    pub fn with_max_record_bytes(mut self, bytes: u64) -> Self {
+        self.max_record_bytes = bytes;
         self
     }
 }

@@ -5,6 +5,7 @@
     reason = "input indices come from the planner, which only hands out indices of the job's inputs"
 )]
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -16,7 +17,7 @@ use crate::chunk::{RangeReader, bytes_between, flatten_into, read_range};
 use crate::error::{Error, Result};
 use crate::job::Job;
 use crate::ledger::Ledger;
-use crate::plan::{Body, Chunk, InputFormat, Layout, Planned, Scanner, jsonl_ranges};
+use crate::plan::{Body, Chunk, InputFormat, Layout, LongLine, Planned, Scanner, jsonl_ranges};
 use crate::report::{FailedChunk, RunReport};
 use crate::sink::ResultSink;
 
@@ -278,6 +279,12 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
             flatten_raw_into(session, &input.name(), batch, ordinal)
         }
+        Body::TooLarge(long) => {
+            let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
+            let limit = ctx.job.processor.config().max_record_bytes();
+            let batch = long.batch(&input.name(), ordinal, line, chunk.start, limit);
+            flatten_raw_into(session, &input.name(), &batch, ordinal)
+        }
         Body::CsvRange { ranges, range } => {
             let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
             flatten_csv_range_into(session, &input.name(), ranges, range, ordinal)
@@ -340,6 +347,8 @@ pub(crate) struct Plan<'a> {
     planned_records: u64,
     /// The record limit is reached: nothing more is planned.
     limit_reached: bool,
+    /// A JSONL line too long to be a record, planned after the range before it.
+    long_line: Option<(u64, u64, Arc<LongLine>)>,
 }
 
 impl<'a> Plan<'a> {
@@ -373,6 +382,7 @@ impl<'a> Plan<'a> {
             held: None,
             planned_records: 0,
             limit_reached: false,
+            long_line: None,
         }
     }
 
@@ -492,7 +502,9 @@ impl<'a> Plan<'a> {
                 chunking.bytes = chunking.bytes.min(unit);
                 self.scanned_pieces = true;
             }
-            let mut scanner = Scanner::new(reader, input.name(), stream_format, chunking);
+            let largest = self.job.processor.config().max_record_bytes();
+            let mut scanner = Scanner::new(reader, input.name(), stream_format, chunking)
+                .with_max_record(largest);
             if let Some(len) = file_len {
                 // One read takes the whole of a small file, the next finds its end.
                 scanner = scanner.with_block(usize::try_from(len).map_or(usize::MAX, |l| l + 1));
@@ -504,11 +516,16 @@ impl<'a> Plan<'a> {
 
     /// `options` with batches of the job's chunks where they are counted in
     /// records (a reader's batch is a chunk), and of no more than the job's record
-    /// limit.
+    /// limit; records no larger than the processor takes.
     fn reader_batches(
         &self,
         options: transmogrify_io::ReaderOptions,
     ) -> transmogrify_io::ReaderOptions {
+        // A record the processor refuses as too large is not held whole by the
+        // reader either.
+        let largest = self.job.processor.config().max_record_bytes();
+        let largest = options.max_record_bytes().min(largest);
+        let options = options.with_max_record_bytes(largest);
         let records = match (self.job.chunking.records, self.job.limit) {
             (Some(n), Some(limit)) => Some(n.min(limit)),
             (n, limit) => n.or(limit),
@@ -657,7 +674,29 @@ impl Plan<'_> {
             {
                 return None;
             }
-            if let Some((start, end)) = self.ranges.next() {
+            if let Some((start, end, long)) = self.long_line.take() {
+                let counts = (u64::from(!long.blank), 1);
+                return Some(self.emit(start, end, Body::TooLarge(long), Some(counts)));
+            }
+            if let Some((start, mut end)) = self.ranges.next() {
+                // A line longer than the largest record is read past here, not read
+                // whole by a worker: a range of the lines before it, then the line.
+                let limit = self.job.processor.config().max_record_bytes();
+                if end - start > limit {
+                    let path = self.job.inputs[self.input].path();
+                    let window = self.job.chunking.bytes;
+                    match crate::plan::long_last_line(path, start, end, window, limit) {
+                        Ok(Some((at, long))) => {
+                            self.long_line = Some((at, end, Arc::new(long)));
+                            if at == start {
+                                continue;
+                            }
+                            end = at;
+                        }
+                        Ok(None) => {}
+                        Err(error) => return Some(self.fail_input(error)),
+                    }
+                }
                 let Some(unit) = self.unit.filter(|&u| end - start > u) else {
                     return Some(self.emit(start, end, Body::Range, None));
                 };
@@ -759,8 +798,13 @@ impl Plan<'_> {
             }
             if let Some(scanner) = self.scanner.as_mut() {
                 match scanner.next_chunk() {
-                    Ok(Some(c)) => {
+                    Ok(Some(mut c)) => {
                         self.count(c.records);
+                        if let Some(long) = c.long.take() {
+                            let (body, counts) =
+                                (Body::TooLarge(Arc::new(long)), (c.records, c.lines));
+                            return Some(self.emit(c.start, c.end, body, Some(counts)));
+                        }
                         return Some(self.emit(
                             c.start,
                             c.end,

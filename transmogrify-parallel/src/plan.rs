@@ -307,6 +307,9 @@ pub(crate) enum Body {
     },
     /// A batch from a `transmogrify-io` reader, positions and all.
     Raw(Arc<transmogrify_io::RawBatch>),
+    /// A JSONL line longer than the largest record the processor takes, read past by
+    /// the planner rather than held: one bad record.
+    TooLarge(Arc<LongLine>),
     /// Whole rows of a plain CSV file, which the worker reads itself.
     CsvRange {
         ranges: Arc<transmogrify_io::CsvRanges>,
@@ -412,6 +415,118 @@ fn cut_after(file: &mut File, path: &Path, target: u64, len: u64, buf: &mut [u8]
     }
 }
 
+/// A JSONL line longer than the largest record: what its bad record needs, without
+/// its bytes.
+#[derive(Debug)]
+pub(crate) struct LongLine {
+    /// Bytes of its text (without its line end, or a byte order mark before it).
+    pub(crate) size: u64,
+    /// Its first bytes (at most [`transmogrify_io::OVERSIZE_PREFIX`]).
+    pub(crate) prefix: Vec<u8>,
+    /// Bytes before its text where it starts (a byte order mark).
+    pub(crate) skip: u64,
+    /// Whether it holds only blanks (then it is no record, as a blank line is not).
+    pub(crate) blank: bool,
+}
+
+impl LongLine {
+    /// The line as a batch of one bad record, from `source`, at `ordinal` and `line`
+    /// with the line starting at byte `start`; `limit`: the largest record.
+    pub(crate) fn batch(
+        &self,
+        source: &str,
+        ordinal: u64,
+        line: u64,
+        start: u64,
+        limit: u64,
+    ) -> transmogrify_io::RawBatch {
+        let mut batch = transmogrify_io::RawBatch::default();
+        if !self.blank {
+            let position = Position::line_start(ordinal, line, start + self.skip);
+            batch.push_too_large(&Arc::from(source), position, self.size, limit, &self.prefix);
+        }
+        batch
+    }
+}
+
+/// The last line of the range `start..end` of a JSONL file, if it is longer than
+/// `limit` bytes: where it starts, and what its bad record needs (read through
+/// once, not held). Ranges end at the first line end after a cut made at most
+/// `window` bytes past their start, so only their last line can be that long, and
+/// it starts within `window` bytes.
+pub(crate) fn long_last_line(
+    path: &Path,
+    start: u64,
+    end: u64,
+    window: u64,
+    limit: u64,
+) -> Result<Option<(u64, LongLine)>> {
+    let io = |e: std::io::Error| Error::io(path, e);
+    let mut file = File::open(path).map_err(io)?;
+    let mut read_at = |at: u64, len: u64| -> Result<Vec<u8>> {
+        file.seek(SeekFrom::Start(at)).map_err(io)?;
+        let mut bytes = Vec::new();
+        (&mut file).take(len).read_to_end(&mut bytes).map_err(io)?;
+        Ok(bytes)
+    };
+    // Its line end, if it has one (the last line of a file may not).
+    let tail = read_at(end.saturating_sub(2), end.min(2))?;
+    let ending = match tail.as_slice() {
+        [.., b'\r', b'\n'] => 2,
+        [.., b'\n'] => 1,
+        _ => 0,
+    };
+    let text_end = end - ending;
+    let head_len = window.min(text_end.saturating_sub(start));
+    let head = read_at(start, head_len)?;
+    let line_start = match memchr::memrchr(b'\n', &head) {
+        Some(i) => start + i as u64 + 1,
+        None => start,
+    };
+    let mut skip = 0;
+    if line_start == 0 && read_at(0, 3)?.as_slice() == b"\xEF\xBB\xBF" {
+        skip = 3;
+    }
+    // A CRLF line's `\r` is dropped with its `\n`; a last line's alone too.
+    let mut text_end = text_end;
+    if ending == 0 && read_at(text_end.saturating_sub(1), 1)?.as_slice() == b"\r" {
+        text_end -= 1;
+    }
+    let size = text_end.saturating_sub(line_start + skip);
+    if size <= limit {
+        return Ok(None);
+    }
+    let from = line_start + skip;
+    let prefix = read_at(from, (transmogrify_io::OVERSIZE_PREFIX as u64).min(size))?;
+    let mut blank = prefix.iter().all(|b| b" \t\r".contains(b));
+    if blank {
+        // Read on until a byte that is not a blank, or the line's end.
+        file.seek(SeekFrom::Start(from + prefix.len() as u64))
+            .map_err(io)?;
+        let mut rest = (&mut file).take(size - prefix.len() as u64);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = rest.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            if !buf[..n].iter().all(|b| b" \t\r".contains(b)) {
+                blank = false;
+                break;
+            }
+        }
+    }
+    Ok(Some((
+        line_start,
+        LongLine {
+            size,
+            prefix,
+            skip,
+            blank,
+        },
+    )))
+}
+
 /// The range `start..end` of a JSONL file cut at line starts into pieces of about
 /// `unit` bytes (the last may be shorter; a line longer than `unit` is one piece).
 pub(crate) fn split_range(path: &Path, start: u64, end: u64, unit: u64) -> Result<Vec<(u64, u64)>> {
@@ -446,6 +561,9 @@ pub(crate) struct Scanned {
     pub(crate) lines: u64,
     pub(crate) start: u64,
     pub(crate) end: u64,
+    /// A line too long to be a record, read past instead of held (then `data` is
+    /// empty).
+    pub(crate) long: Option<LongLine>,
 }
 
 /// Reads a stream once and cuts it into inline chunks of whole records.
@@ -464,6 +582,8 @@ pub(crate) struct Scanner<R> {
     records_seen: u64,
     /// Bytes asked of the reader at a time.
     block: usize,
+    /// The largest record: a longer line is read past, not held.
+    max_record: u64,
     /// The error that ended the input, held back while the records before it go out
     /// as a chunk of their own.
     deferred: Option<Error>,
@@ -500,6 +620,7 @@ impl<R: Read> Scanner<R> {
             next: Position::line_start(0, 1, 0),
             records_seen: 0,
             block: READ_BLOCK,
+            max_record: transmogrify_core::DEFAULT_MAX_RECORD_BYTES,
             deferred: None,
             extent: ValueExtent::new(),
         }
@@ -510,6 +631,13 @@ impl<R: Read> Scanner<R> {
     /// tokens at every place with tiny blocks).
     pub(crate) fn with_block(mut self, block: usize) -> Self {
         self.block = block.clamp(1, READ_BLOCK);
+        self
+    }
+
+    /// Lines longer than `bytes` are read past rather than held (see
+    /// [`Scanned::long`]).
+    pub(crate) fn with_max_record(mut self, bytes: u64) -> Self {
+        self.max_record = bytes.max(1);
         self
     }
 
@@ -593,9 +721,13 @@ impl<R: Read> Scanner<R> {
         let mut end = 0;
         let mut records = 0;
         let mut lines = 0;
+        // Bytes after `end` known to hold no line end (searched once only).
+        let mut searched = 0;
         loop {
-            match memchr::memchr(b'\n', &self.buf[end..]) {
+            match memchr::memchr(b'\n', &self.buf[end + searched..]) {
                 Some(i) => {
+                    let i = searched + i;
+                    searched = 0;
                     let line = &self.buf[end..end + i];
                     lines += 1;
                     if !line.iter().all(|b| b" \t\r".contains(b)) {
@@ -607,6 +739,15 @@ impl<R: Read> Scanner<R> {
                     }
                 }
                 None => {
+                    searched = self.buf.len() - end;
+                    // (A CRLF line's `\r` aside.)
+                    if searched as u64 > self.max_record.saturating_add(1) {
+                        if end > 0 {
+                            // The lines before it go first.
+                            break;
+                        }
+                        return self.long_line().map(Some);
+                    }
                     if !self.fill(self.block)? {
                         if end < self.buf.len() {
                             let (r, l) = JsonLines::count(&self.buf[end..]);
@@ -636,7 +777,63 @@ impl<R: Read> Scanner<R> {
             lines,
             start,
             end: start + end as u64,
+            long: None,
         }))
+    }
+
+    /// Reads past the line at the start of the buffer, longer than the largest
+    /// record, keeping only what its bad record needs.
+    fn long_line(&mut self) -> Result<Scanned> {
+        let start = self.buf_offset;
+        let first_line = self.next.line;
+        let prefix_len = self.buf.len().min(transmogrify_io::OVERSIZE_PREFIX);
+        let prefix = self.buf[..prefix_len].to_vec();
+        let mut blank = true;
+        let mut len: u64 = 0;
+        let mut last = 0u8;
+        let ended = loop {
+            let (take, found) = match memchr::memchr(b'\n', &self.buf) {
+                Some(i) => (i, true),
+                None => (self.buf.len(), false),
+            };
+            let text = &self.buf[..take];
+            if blank {
+                blank = text.iter().all(|b| b" \t\r".contains(b));
+            }
+            if let Some(&b) = text.last() {
+                last = b;
+            }
+            len += take as u64;
+            if found {
+                self.consume(take + 1);
+                break true;
+            }
+            self.consume(take);
+            if !self.fill(self.block)? {
+                break false;
+            }
+        };
+        // A `\r` before the line end (or the input's end) is not the line's text.
+        let size = len - u64::from(last == b'\r');
+        self.next.line += 1;
+        if !ended {
+            self.state = ScanState::Done;
+        }
+        Ok(Scanned {
+            data: Arc::from([]),
+            layout: Layout::Lines { line: first_line },
+            ends: Arc::from([]),
+            records: u64::from(!blank),
+            lines: 1,
+            start,
+            end: self.buf_offset,
+            long: Some(LongLine {
+                size,
+                prefix,
+                skip: 0,
+                blank,
+            }),
+        })
     }
 
     fn values(&mut self) -> Result<Option<Scanned>> {
@@ -818,6 +1015,7 @@ impl<R: Read> Scanner<R> {
             lines: 0,
             start,
             end,
+            long: None,
         }))
     }
 

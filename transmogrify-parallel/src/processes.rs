@@ -408,7 +408,20 @@ impl ProcessRunner {
         }
         // The ends of a chunk's values, or a reader batch's items, after its bytes.
         let mut ends_bytes: Vec<u8> = Vec::new();
-        let data: &[u8] = match &chunk.body {
+        // A line too long to be a record goes as the batch of its bad record.
+        let long_batch;
+        let body = match &chunk.body {
+            Body::TooLarge(long) => {
+                let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
+                let limit = ctx.job.processor.config().max_record_bytes();
+                let batch = long.batch(&input.name(), ordinal, line, chunk.start, limit);
+                long_batch = Body::Raw(std::sync::Arc::new(batch));
+                &long_batch
+            }
+            body => body,
+        };
+        let data: &[u8] = match body {
+            Body::TooLarge(_) => &[],
             Body::Raw(batch) => {
                 let (ordinal, _) = ctx.ledger.base(chunk.seq)?;
                 header["kind"] = json!("raw");

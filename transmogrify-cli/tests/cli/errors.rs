@@ -796,3 +796,110 @@ fn a_file_that_says_it_is_empty_is_read_all_the_same() -> TestResult {
     );
     Ok(())
 }
+
+/// A line longer than the largest record is read past, never held whole: a bad
+/// record at its own line, the same from a file read in ranges, in records, or on
+/// standard input, on every executor.
+#[test]
+fn lines_longer_than_the_largest_record_are_bad_records_read_past() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut text = String::from("\u{feff}");
+    text.push_str(&format!(
+        "{{\"id\":0,\"pad\":\"{}\"}}\n",
+        "a".repeat(1_500_000)
+    ));
+    for i in 1..300 {
+        match i {
+            7 => text.push_str(&format!(
+                "{{\"id\":{i},\"pad\":\"{}\"}}\r\n",
+                "x".repeat(1_500_000)
+            )),
+            100 => text.push_str(&format!("{}\n", " ".repeat(1_600_000))),
+            _ => text.push_str(&format!("{{\"id\":{i}}}\n")),
+        }
+    }
+    text.push_str(&format!(
+        "{{\"id\":300,\"pad\":\"{}\"}}",
+        "y".repeat(1_700_000)
+    ));
+    std::fs::write(dir.path().join("long.jsonl"), &text)?;
+    let fixed = [
+        "-q",
+        "-f",
+        "csv",
+        "--on-error",
+        "skip",
+        "--max-record-size",
+        "1MiB",
+        "--entity",
+        "long",
+        "--id-strategy",
+        "positional",
+        "--extract-time",
+        "2024-01-01 00:00:00",
+    ];
+    let mut outputs = Vec::new();
+    for executor in ["sequential", "threads", "processes"] {
+        for (input, chunk) in [
+            ("long.jsonl", "4MiB"),
+            ("long.jsonl", "1k"),
+            ("long.jsonl", "50r"),
+            ("-", "4MiB"),
+        ] {
+            let out = format!("out-{executor}-{chunk}-{}", input.len());
+            let mut args = vec![
+                "flatten",
+                input,
+                "-o",
+                &out,
+                "--executor",
+                executor,
+                "--chunk-size",
+                chunk,
+            ];
+            args.extend(fixed);
+            let stdin = (input == "-").then_some(text.as_bytes());
+            let r = run(dir.path(), &args, stdin)?;
+            assert_eq!(r.code, 0, "{out}: {}", r.stderr);
+            let errors =
+                std::fs::read_to_string(dir.path().join(format!("{out}/long_errors.csv")))?;
+            let main = std::fs::read_to_string(dir.path().join(format!("{out}/long.csv")))?;
+            outputs.push((out, errors.replace("<stdin>,", "long.jsonl,"), main));
+        }
+    }
+    let (_, errors, main) = &outputs[0];
+    // Each is the record's line, column 1, its byte offset (after the byte order
+    // mark), its size without the line end; the blank line is no record.
+    let rows: Vec<String> = errors
+        .lines()
+        .skip(1)
+        .map(|row| row.splitn(8, ',').take(7).collect::<Vec<_>>().join(","))
+        .collect();
+    // The byte order mark, the first line and six short ones.
+    let seventh = 3 + 1_500_018 + 6 * 9;
+    assert_eq!(
+        rows,
+        [
+            "long.jsonl,0,1,1,3,\"the record is 1500017 bytes, larger than the limit of 1048576 bytes\""
+                .to_string(),
+            format!(
+                "long.jsonl,7,8,1,{seventh},\"the record is 1500017 bytes, larger than the limit of 1048576 bytes\""
+            ),
+            format!(
+                "long.jsonl,299,301,1,{},\"the record is 1700019 bytes, larger than the limit of 1048576 bytes\"",
+                text.len() - 1_700_019
+            ),
+        ]
+    );
+    assert!(
+        errors
+            .lines()
+            .all(|row| row == errors.lines().next().unwrap_or_default() || row.ends_with(",true"))
+    );
+    assert_eq!(main.lines().count(), 1 + 297);
+    for (out, other_errors, other_main) in &outputs[1..] {
+        assert_eq!(other_errors, errors, "{out}");
+        assert_eq!(other_main, main, "{out}");
+    }
+    Ok(())
+}
