@@ -184,7 +184,9 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let run = flatten(args, started);
     // A failed run says so in its report too, for whatever runs it (unless the
     // report's own path was the trouble).
-    let report_trouble = matches!(&run, Err(fail) if fail.message.starts_with("--report "));
+    // (An interrupted run's is written as it stops.)
+    let report_trouble = matches!(&run, Err(fail) if fail.message.starts_with("--report "))
+        || transmogrify_io::is_stopping();
     if let (Err(fail), Some(path), false) = (&run, &args.report, report_trouble) {
         let value = json!({
             "error": fail.message,
@@ -325,7 +327,12 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
     let made = dirs_to_make(&args.output);
-    remove_unfinished_on_interrupt(args.output.clone(), made.clone(), args.spill_dir.clone());
+    remove_unfinished_on_interrupt(
+        args.output.clone(),
+        made.clone(),
+        args.spill_dir.clone(),
+        args.report.clone().map(|path| (path, started)),
+    );
     let target = output::Target::create(args, &processor, &entity, executor.workers(), &files)?;
     let draw = !args.quiet && std::io::stderr().is_terminal();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
@@ -611,10 +618,26 @@ fn remove_dirs(made: &[PathBuf]) {
 /// On Ctrl-C or SIGTERM, removes the files this run left unfinished in `dir` (none of
 /// them has its final name yet) and its spill directory in `spill_dir` (if the run
 /// spills elsewhere), and the directories the run `made` ([`dirs_to_make`]) that
-/// are left empty, and exits with [`EXIT_INTERRUPTED`].
-fn remove_unfinished_on_interrupt(dir: PathBuf, made: Vec<PathBuf>, spill_dir: Option<PathBuf>) {
+/// are left empty, writes the run's `report` (its path, and when the run started)
+/// saying so, and exits with [`EXIT_INTERRUPTED`].
+fn remove_unfinished_on_interrupt(
+    dir: PathBuf,
+    made: Vec<PathBuf>,
+    spill_dir: Option<PathBuf>,
+    report: Option<(PathBuf, Instant)>,
+) {
     let _ = ctrlc::set_handler(move || {
         let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);
+        let report = |error: &str| {
+            if let Some((path, started)) = &report {
+                let value = json!({
+                    "error": error,
+                    "exit_code": EXIT_INTERRUPTED,
+                    "wall_seconds": started.elapsed().as_secs_f64(),
+                });
+                let _ = write_json(path, &value);
+            }
+        };
         // The files got their final names before the stop (all of them: a stop
         // waits for the renames under way).
         if FILES_COMPLETE.load(std::sync::atomic::Ordering::SeqCst) {
@@ -622,6 +645,7 @@ fn remove_unfinished_on_interrupt(dir: PathBuf, made: Vec<PathBuf>, spill_dir: O
                 "\ninterrupted: the run's files in {} were already complete",
                 dir.display()
             );
+            report("interrupted after the run's files were complete");
             std::process::exit(EXIT_INTERRUPTED);
         }
         // Once the run is stopped, no file is made anywhere (the gate is the
@@ -629,6 +653,7 @@ fn remove_unfinished_on_interrupt(dir: PathBuf, made: Vec<PathBuf>, spill_dir: O
         if let Some(spill_dir) = &spill_dir {
             removed += transmogrify_io::remove_unfinished(spill_dir);
         }
+        report("interrupted: no table was written");
         remove_dirs(&made);
         eprintln!(
             "\ninterrupted: removed {removed} unfinished file(s) from {}",

@@ -69,6 +69,7 @@ fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
     std::fs::create_dir(&scratch)?;
     for (format, spill_dir) in [("csv", false), ("parquet", false), ("parquet", true)] {
         let mut args = vec!["flatten", "big.jsonl", "-o", "out", "-f", format, "--force"];
+        args.extend(["--report", "report.json"]);
         if spill_dir {
             args.extend_from_slice(&["--spill-dir", "scratch"]);
         }
@@ -103,6 +104,14 @@ fn an_interrupted_run_removes_its_unfinished_files() -> TestResult {
         }
         assert_eq!(done.status.code(), Some(130), "{format}: {stderr}");
         assert!(stderr.contains("interrupted: removed"), "{stderr}");
+        // The report says so too.
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json"))?)?;
+        assert_eq!(report["exit_code"], 130, "{report}");
+        assert_eq!(
+            report["error"], "interrupted: no table was written",
+            "{report}"
+        );
         assert_eq!(
             names(&out)?,
             [".transmogrify-table-1-0.csv.tmp"],
