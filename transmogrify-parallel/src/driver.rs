@@ -349,6 +349,8 @@ pub(crate) struct Plan<'a> {
     limit_reached: bool,
     /// A JSONL line too long to be a record, planned after the range before it.
     long_line: Option<(u64, u64, Arc<LongLine>)>,
+    /// An input that failed, planned after the errors table's row for it.
+    failed_after: Option<Planned>,
 }
 
 impl<'a> Plan<'a> {
@@ -383,6 +385,7 @@ impl<'a> Plan<'a> {
             planned_records: 0,
             limit_reached: false,
             long_line: None,
+            failed_after: None,
         }
     }
 
@@ -550,7 +553,9 @@ impl<'a> Plan<'a> {
         self.scanned_pieces = false;
     }
 
-    /// The current input cannot be read further: report it and move on.
+    /// The current input cannot be read further: report it and move on. In skip
+    /// mode, where the error has a place (JSON whose structure breaks), the errors
+    /// table gets a row for it first, so that it says where reading stopped.
     fn fail_input(&mut self, error: Error) -> Planned {
         let input = self.input;
         let start = self.read_to;
@@ -562,14 +567,32 @@ impl<'a> Plan<'a> {
             .and_then(|i| std::fs::metadata(i.path()).ok())
             .filter(std::fs::Metadata::is_file)
             .map_or(start, |m| m.len().max(start));
+        let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
+        let stopped = match error.record_error() {
+            Some(record) if skip => {
+                let mut batch = transmogrify_io::RawBatch::default();
+                batch.push_bad(record.clone(), record.excerpt.as_bytes());
+                let at = record.position.byte_offset.max(start);
+                let body = Body::Raw(Arc::new(batch));
+                Some(self.emit(at, at, body, Some((1, 0))))
+            }
+            _ => None,
+        };
         self.next_input();
-        Planned::Failed {
+        let failed = Planned::Failed {
             input,
             seq: self.seq,
             error,
             lost: false,
             start,
             end,
+        };
+        match stopped {
+            Some(row) => {
+                self.failed_after = Some(failed);
+                row
+            }
+            None => failed,
         }
     }
 
@@ -667,6 +690,9 @@ impl Plan<'_> {
     }
 
     fn plan_next(&mut self) -> Option<Planned> {
+        if let Some(failed) = self.failed_after.take() {
+            return Some(failed);
+        }
         loop {
             if self.limit_reached
                 || self.ledger.is_cancelled()

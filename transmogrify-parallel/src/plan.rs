@@ -582,6 +582,8 @@ pub(crate) struct Scanner<R> {
     records_seen: u64,
     /// Bytes asked of the reader at a time.
     block: usize,
+    /// The last bytes consumed (at most [`HISTORY`]).
+    history: Vec<u8>,
     /// The largest record: a longer line is read past, not held.
     max_record: u64,
     /// The error that ended the input, held back while the records before it go out
@@ -602,6 +604,9 @@ enum ScanState {
 }
 
 const READ_BLOCK: usize = 1 << 20;
+/// Bytes of the input kept after they are consumed, for an error's excerpt (which
+/// takes 20 before the error, and the rest of a character).
+const HISTORY: usize = 32;
 /// The longest a token can run past an error it causes when cut short: a surrogate pair
 /// escape (`\ud83d\ude00`) is 12 bytes.
 const TOKEN_REACH: u64 = 16;
@@ -620,6 +625,7 @@ impl<R: Read> Scanner<R> {
             next: Position::line_start(0, 1, 0),
             records_seen: 0,
             block: READ_BLOCK,
+            history: Vec::with_capacity(HISTORY),
             max_record: transmogrify_core::DEFAULT_MAX_RECORD_BYTES,
             deferred: None,
             extent: ValueExtent::new(),
@@ -665,6 +671,13 @@ impl<R: Read> Scanner<R> {
     }
 
     fn consume(&mut self, n: usize) {
+        let n = n.min(self.buf.len());
+        // The last bytes consumed stay for the excerpt of an error right after them.
+        let kept = &self.buf[n.saturating_sub(HISTORY)..n];
+        let room = HISTORY - kept.len();
+        let old = self.history.len().saturating_sub(room);
+        self.history.drain(..old);
+        self.history.extend_from_slice(kept);
         self.buf.drain(..n);
         self.buf_offset += n as u64;
     }
@@ -1030,7 +1043,14 @@ impl<R: Read> Scanner<R> {
                 source_name: Arc::from(self.name.as_str()),
                 position,
                 kind: RecordErrorKind::Syntax(kind),
-                excerpt: transmogrify_core::excerpt(&self.buf, at),
+                // From the bytes around the error, whether or not those before it
+                // were consumed with an earlier chunk: the same at any chunk size.
+                excerpt: {
+                    let upto = at.saturating_add(HISTORY).min(self.buf.len());
+                    let mut text = self.history.clone();
+                    text.extend_from_slice(&self.buf[..upto]);
+                    transmogrify_core::excerpt(&text, self.history.len() + at)
+                },
             }
             .into(),
         )

@@ -219,6 +219,58 @@ fn truncated_json_arrays_stop_with_the_position() -> TestResult {
     Ok(())
 }
 
+/// In skip mode, JSON whose structure breaks (reading cannot go on past it) also
+/// leaves its row in the errors table, where reading stopped, and counts as a bad
+/// record: the same row at any chunk size and on every executor.
+#[test]
+fn a_broken_structure_has_its_row_in_the_errors_table() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("m.json"),
+        "[{\"a\":1},\n {\"a\":2} {\"a\":3},\n {\"a\":4}]",
+    )?;
+    let expected = "source,ordinal,line,column,byte_offset,message,excerpt,raw,raw_truncated\n\
+        m.json,2,2,10,19,\"invalid JSON: expected ',' or ']', found '{'\",\
+        \"[{\"\"a\"\":1},  {\"\"a\"\":2} {\"\"a\"\":3},  {\"\"a\"\":4}]\",\
+        \"[{\"\"a\"\":1},  {\"\"a\"\":2} {\"\"a\"\":3},  {\"\"a\"\":4}]\",false\n";
+    for executor in ["sequential", "threads", "processes"] {
+        for chunk in ["4MiB", "1r", "5"] {
+            let out = format!("out-{executor}-{chunk}");
+            let args = [
+                "flatten",
+                "m.json",
+                "-o",
+                &out,
+                "-q",
+                "-f",
+                "csv",
+                "--on-error",
+                "skip",
+                "--executor",
+                executor,
+                "--chunk-size",
+                chunk,
+                "--report",
+                "r.json",
+            ];
+            let r = run(dir.path(), &args, None)?;
+            assert_eq!(r.code, 1, "{out}: {}", r.stderr);
+            let errors = std::fs::read_to_string(dir.path().join(&out).join("m_errors.csv"))?;
+            assert_eq!(errors, expected, "{out}");
+            let main = std::fs::read_to_string(dir.path().join(&out).join("m.csv"))?;
+            assert_eq!(main.lines().count(), 3, "{out}: {main}");
+            let report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json"))?)?;
+            assert_eq!(
+                (&report["records"], &report["bad_records"]),
+                (&2.into(), &1.into()),
+                "{out}"
+            );
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn corrupt_csv_parquet_gzip_and_zstd_are_errors_naming_the_source() -> TestResult {
     let dir = tempfile::tempdir()?;

@@ -489,7 +489,7 @@ fn a_json_path_for_jsonl_input_is_a_usage_error() -> TestResult {
 }
 
 #[test]
-fn broken_structure_under_a_json_path_ends_the_input_in_skip_mode_too() -> TestResult {
+fn broken_structure_under_a_json_path_ends_the_input_in_skip_mode_too_with_its_row() -> TestResult {
     let dir = tempfile::tempdir()?;
     for (text, error) in [
         (
@@ -535,7 +535,21 @@ fn broken_structure_under_a_json_path_ends_the_input_in_skip_mode_too() -> TestR
                 "a\n1\n"
             };
             assert_eq!(rows, want, "{executor}");
-            assert!(!dir.path().join("out/w_errors.csv").exists(), "{executor}");
+            // The errors table says where reading stopped.
+            let errors = std::fs::read_to_string(dir.path().join("out/w_errors.csv"))?;
+            let place = if text.contains("xyz") {
+                "w.json,2,1,38,37,"
+            } else {
+                "w.json,1,1,27,26,"
+            };
+            assert_eq!(errors.lines().count(), 2, "{executor}: {errors}");
+            assert!(
+                errors
+                    .lines()
+                    .nth(1)
+                    .is_some_and(|row| row.starts_with(place)),
+                "{executor}: {errors}"
+            );
         }
     }
     Ok(())
