@@ -826,21 +826,23 @@ impl Plan<'_> {
                 match scanner.next_chunk() {
                     Ok(Some(mut c)) => {
                         self.count(c.records);
-                        if let Some(long) = c.long.take() {
-                            let (body, counts) =
-                                (Body::TooLarge(Arc::new(long)), (c.records, c.lines));
-                            return Some(self.emit(c.start, c.end, body, Some(counts)));
-                        }
-                        return Some(self.emit(
-                            c.start,
-                            c.end,
-                            Body::Inline {
+                        // What the input took since the last chunk, separators and
+                        // brackets included: the chunks' bytes are the input's.
+                        let read = c.end.saturating_sub(self.read_to);
+                        let counts = Some((c.records, c.lines));
+                        let body = match c.long.take() {
+                            Some(long) => Body::TooLarge(Arc::new(long)),
+                            None => Body::Inline {
                                 data: c.data,
                                 layout: c.layout,
                                 ends: c.ends,
                             },
-                            Some((c.records, c.lines)),
-                        ));
+                        };
+                        let mut planned = self.emit(c.start, c.end, body, counts);
+                        if let Planned::Chunk(chunk) = &mut planned {
+                            chunk.read = read;
+                        }
+                        return Some(planned);
                     }
                     Ok(None) => {
                         self.next_input();

@@ -1008,7 +1008,15 @@ impl<R: Read> Scanner<R> {
         };
         let data: Arc<[u8]> = Arc::from(&self.buf[chunk_start..cursor]);
         let start = self.buf_offset + chunk_start as u64;
-        let end = self.buf_offset + cursor as u64;
+        let mut end = self.buf_offset + cursor as u64;
+        if self.deferred.is_none()
+            && let Some(tail) = self.closing_tail(cursor, elements)
+        {
+            // The input's closing bracket and the blanks after the last value go with
+            // it: the chunks take the whole input (for its count of bytes read).
+            end += tail as u64;
+            self.state = ScanState::Done;
+        }
         if self.deferred.is_none() {
             // (After an error nothing more is read, and the mark may be past the cursor.)
             self.next = mark.1.advanced(&self.buf[mark.0..], cursor - mark.0);
@@ -1030,6 +1038,34 @@ impl<R: Read> Scanner<R> {
             end,
             long: None,
         }))
+    }
+
+    /// If only blanks follow `cursor` to the end of the input (and, in an array, its
+    /// closing bracket), how many bytes they are; reads on as far as it takes to
+    /// tell.
+    fn closing_tail(&mut self, cursor: usize, elements: bool) -> Option<usize> {
+        let blanks = |s: &[u8]| s.iter().take_while(|b| b" \t\r\n".contains(b)).count();
+        let mut closed = !elements;
+        let mut n = 0;
+        loop {
+            let rest = &self.buf[cursor..];
+            n += blanks(&rest[n..]);
+            if !closed && rest.get(n) == Some(&b']') {
+                closed = true;
+                n += 1;
+                n += blanks(&rest[n..]);
+            }
+            if cursor + n < self.buf.len() {
+                // Something else follows.
+                return None;
+            }
+            match self.fill(self.block) {
+                Ok(true) => {}
+                Ok(false) => return closed.then_some(n),
+                // Met again, and reported, when the next chunk is read.
+                Err(_) => return None,
+            }
+        }
     }
 
     fn error_at(&mut self, at: usize, kind: SyntaxError) -> Error {

@@ -1454,3 +1454,42 @@ fn a_json_array_on_stdin_is_told_by_its_first_bytes() -> TestResult {
     assert_eq!(main.lines().count(), 3, "{main}");
     Ok(())
 }
+
+/// The report's bytes read are the input's bytes, brackets, separators and blanks
+/// between records included, whatever the chunk size and executor.
+#[test]
+fn the_bytes_read_are_the_inputs_at_any_chunk_size() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let files = [
+        ("a.json", "[{\"a\":1}, {\"a\":2},\n  {\"a\":3}] \n"),
+        ("v.json", "{\"a\":1}\n{\"a\":2}  \n\n"),
+        ("l.jsonl", "\u{feff}{\"a\":1}\n\n{\"a\":2}\r\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text)?;
+        for chunk in ["4MiB", "1r", "8"] {
+            for executor in ["sequential", "threads", "processes"] {
+                let out = format!("out-{name}-{chunk}-{executor}");
+                let args = [
+                    "flatten",
+                    name,
+                    "-o",
+                    &out,
+                    "-q",
+                    "--chunk-size",
+                    chunk,
+                    "--executor",
+                    executor,
+                    "--report",
+                    "r.json",
+                ];
+                let r = run(dir.path(), &args, None)?;
+                assert_eq!(r.code, 0, "{out}: {}", r.stderr);
+                let report: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json"))?)?;
+                assert_eq!(report["bytes_read"], text.len(), "{out}");
+            }
+        }
+    }
+    Ok(())
+}
