@@ -793,17 +793,49 @@ impl Plan<'_> {
                     }
                     // A Parquet file goes on past a row group it cannot decode.
                     Some(Err(error)) if reader.goes_on_after_error() => {
-                        let lost = match &error {
+                        let rows = match &error {
                             transmogrify_io::Error::Parquet {
                                 rows: Some((first, last)),
                                 ..
-                            } => last.saturating_sub(*first) + 1,
-                            _ => 0,
+                            } => Some((*first, *last)),
+                            _ => None,
                         };
+                        let lost = rows.map_or(0, |(first, last)| last.saturating_sub(first) + 1);
+                        let end = reader.bytes_read().max(before);
+                        let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
+                        if let (Some((first, _)), true) = (rows, skip) {
+                            // In skip mode the errors table has a row where the rows
+                            // lost start (the rows after it keep their numbers).
+                            let source = reader.source_name().to_string();
+                            let text = error.to_string();
+                            let message = text
+                                .strip_prefix(&format!("{source}: "))
+                                .unwrap_or(&text)
+                                .to_string();
+                            let record = transmogrify_core::RecordError {
+                                source_name: Arc::from(source.as_str()),
+                                position: Position::line_start(first, first + 1, 0),
+                                kind: transmogrify_core::RecordErrorKind::Input(message),
+                                excerpt: String::new(),
+                            };
+                            let mut batch = transmogrify_io::RawBatch::default();
+                            batch.push_bad(record, b"");
+                            self.reader_counted = end;
+                            let body = Body::Raw(Arc::new(batch));
+                            let row = self.emit(before, end, body, Some((lost, 0)));
+                            self.failed_after = Some(Planned::Failed {
+                                input: self.input,
+                                seq: self.seq,
+                                error: error.into(),
+                                lost: false,
+                                start: before,
+                                end,
+                            });
+                            return Some(row);
+                        }
                         let seq = self.seq;
                         self.seq += 1;
                         self.ledger.register(seq, self.input, Some((lost, 0)));
-                        let end = reader.bytes_read().max(before);
                         self.reader_counted = end;
                         self.read_to = self.read_to.max(end);
                         return Some(Planned::Failed {
