@@ -189,8 +189,8 @@ impl Default for ThreadExecutor {
 }
 
 /// The most workers an executor runs: more are taken as this many. Each worker
-/// thread reserves [`WORKER_STACK`] of address space, and tens of thousands of them
-/// exhaust what a process may map.
+/// thread reserves 16 MiB of address space for its stack, and tens of thousands of
+/// them exhaust what a process may map.
 pub const MAX_WORKERS: usize = 1024;
 
 /// The number of cores available, at least 1.
