@@ -427,6 +427,9 @@ pub(crate) struct LongLine {
     pub(crate) skip: u64,
     /// Whether it holds only blanks (then it is no record, as a blank line is not).
     pub(crate) blank: bool,
+    /// Where it starts, for a value of a JSON input (a line's place is its line's
+    /// start, known once the lines before it are counted).
+    pub(crate) position: Option<Position>,
 }
 
 impl LongLine {
@@ -442,7 +445,10 @@ impl LongLine {
     ) -> transmogrify_io::RawBatch {
         let mut batch = transmogrify_io::RawBatch::default();
         if !self.blank {
-            let position = Position::line_start(ordinal, line, start + self.skip);
+            let position = match self.position {
+                Some(at) => Position { ordinal, ..at },
+                None => Position::line_start(ordinal, line, start + self.skip),
+            };
             batch.push_too_large(&Arc::from(source), position, self.size, limit, &self.prefix);
         }
         batch
@@ -523,6 +529,7 @@ pub(crate) fn long_last_line(
             prefix,
             skip,
             blank,
+            position: None,
         },
     )))
 }
@@ -845,6 +852,7 @@ impl<R: Read> Scanner<R> {
                 prefix,
                 skip: 0,
                 blank,
+                position: None,
             }),
         })
     }
@@ -949,8 +957,24 @@ impl<R: Read> Scanner<R> {
             self.extent.reset();
             let measured = match self.extent.scan(&self.buf[at..], self.eof) {
                 Extent::Found(len) => Some(len),
+                Extent::More if (self.buf.len() - at) as u64 > self.max_record => {
+                    // Longer than the largest record: read past, not held.
+                    if first_pos.is_some() {
+                        // The values before it go first; it starts the next chunk.
+                        mark = (0, self.next);
+                        break;
+                    }
+                    return self.long_value(at, start_pos, elements).map(Some);
+                }
                 Extent::More => {
-                    let grow = self.buf.len().max(self.block);
+                    // Twice as much, but not much past the largest record: a longer
+                    // value is then found out (above) before it is held whole.
+                    let held = self.buf.len() - at;
+                    let room = usize::try_from(self.max_record)
+                        .unwrap_or(usize::MAX)
+                        .saturating_add(1)
+                        .saturating_sub(held);
+                    let grow = self.buf.len().max(self.block).min(room.max(self.block));
                     fill!(grow);
                     continue;
                 }
@@ -1038,6 +1062,85 @@ impl<R: Read> Scanner<R> {
             end,
             long: None,
         }))
+    }
+
+    /// Reads past the value at `at` in the buffer (at `position`), longer than the
+    /// largest record and measured so far by the value extent up to the buffer's
+    /// end, keeping only what its bad record needs. Where its brackets do not match
+    /// or the input ends inside it, the input ends there with the error.
+    fn long_value(&mut self, at: usize, position: Position, elements: bool) -> Result<Scanned> {
+        let start = self.buf_offset + at as u64;
+        let prefix_end = self.buf.len().min(at + transmogrify_io::OVERSIZE_PREFIX);
+        let prefix = self.buf[at..prefix_end].to_vec();
+        let mut size = (self.buf.len() - at) as u64;
+        // The position of the buffer's first byte, as it is consumed.
+        self.next = position.advanced(&self.buf[at..], self.buf.len() - at);
+        self.consume(self.buf.len());
+        loop {
+            if !self.fill(self.block)? {
+                let kind = SyntaxError::UnexpectedEnd {
+                    expected: "the rest of the value",
+                };
+                return Err(self.error_at(0, kind));
+            }
+            match self.extent.scan(&self.buf, self.eof) {
+                Extent::Found(len) => {
+                    size += len as u64;
+                    self.next = self.next.advanced(&self.buf, len);
+                    self.consume(len);
+                    break;
+                }
+                Extent::More => {
+                    let len = self.buf.len();
+                    size += len as u64;
+                    self.next = self.next.advanced(&self.buf, len);
+                    self.consume(len);
+                }
+                Extent::Check => {
+                    let (i, kind) = match self.extent.mismatch() {
+                        Some((i, closer)) => {
+                            let found = self.buf.get(i).map_or('?', |&b| char::from(b));
+                            let expected = if closer == b'}' {
+                                "',' or '}'"
+                            } else {
+                                "',' or ']'"
+                            };
+                            (i, SyntaxError::UnexpectedChar { expected, found })
+                        }
+                        None => (
+                            self.buf.len(),
+                            SyntaxError::UnexpectedEnd {
+                                expected: "the rest of the value",
+                            },
+                        ),
+                    };
+                    return Err(self.error_at(i, kind));
+                }
+            }
+        }
+        self.records_seen += 1;
+        let layout = if elements {
+            self.state = ScanState::Elements { first: false };
+            Layout::Elements { first: position }
+        } else {
+            Layout::Values { first: position }
+        };
+        Ok(Scanned {
+            data: Arc::from([]),
+            layout,
+            ends: Arc::from([]),
+            records: 1,
+            lines: 0,
+            start,
+            end: self.buf_offset,
+            long: Some(LongLine {
+                size,
+                prefix,
+                skip: 0,
+                blank: false,
+                position: Some(position),
+            }),
+        })
     }
 
     /// If only blanks follow `cursor` to the end of the input (and, in an array, its

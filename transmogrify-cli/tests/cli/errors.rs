@@ -917,3 +917,102 @@ fn lines_longer_than_the_largest_record_are_bad_records_read_past() -> TestResul
     }
     Ok(())
 }
+
+/// A JSON array's element (or one of concatenated values) longer than the largest
+/// record is read past, never held whole: a bad record at its place, the same at
+/// any chunk size, on standard input and on every executor; one whose brackets do
+/// not match ends the input there.
+#[test]
+fn json_values_longer_than_the_largest_record_are_bad_records_read_past() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let values = [
+        "{\"id\":0}".to_string(),
+        format!("{{\"id\":1,\"pad\":\"{}\"}}", "x".repeat(1_500_000)),
+        "{\"id\":2,\"n\":[1,2]}".to_string(),
+        format!("{{\"id\":3,\"pad\":[\"{}\"]}}", "y".repeat(1_200_000)),
+        "{\"id\":4}".to_string(),
+    ];
+    let array = format!("[\n {}\n]\n", values.join(",\n "));
+    let concatenated = values.join("\n") + "\n";
+    let fixed = [
+        "-q",
+        "-f",
+        "csv",
+        "--on-error",
+        "skip",
+        "--max-record-size",
+        "1MiB",
+        "--entity",
+        "a",
+        "--id-strategy",
+        "positional",
+        "--extract-time",
+        "2024-01-01 00:00:00",
+    ];
+    for (name, text, places) in [
+        ("a.json", &array, ["1,3,2,14", "3,5,2,1500055"]),
+        ("v.json", &concatenated, ["1,2,1,9", "3,4,1,1500046"]),
+    ] {
+        std::fs::write(dir.path().join(name), text)?;
+        let mut outputs = Vec::new();
+        for executor in ["sequential", "threads", "processes"] {
+            for (input, chunk) in [(name, "4MiB"), (name, "1r"), (name, "10"), ("-", "4MiB")] {
+                let out = format!("out-{name}-{executor}-{chunk}-{}", input.len());
+                let mut args = vec!["flatten", input, "-o", &out, "--executor", executor];
+                args.extend(["--chunk-size", chunk, "--input-format", "json"]);
+                args.extend(fixed);
+                let stdin = (input == "-").then_some(text.as_bytes());
+                let r = run(dir.path(), &args, stdin)?;
+                assert_eq!(r.code, 0, "{out}: {}", r.stderr);
+                let read = |table: &str| std::fs::read_to_string(dir.path().join(&out).join(table));
+                let errors = read("a_errors.csv")?.replace("<stdin>,", &format!("{name},"));
+                let main = read("a.csv")?;
+                outputs.push((out.clone(), errors, main));
+            }
+        }
+        let (_, errors, main) = &outputs[0];
+        let rows: Vec<String> = errors
+            .lines()
+            .skip(1)
+            .map(|row| row.splitn(8, ',').take(7).collect::<Vec<_>>().join(","))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                format!(
+                    "{name},{},\"the record is 1500017 bytes, larger than the limit of 1048576 bytes\"",
+                    places[0]
+                ),
+                format!(
+                    "{name},{},\"the record is 1200019 bytes, larger than the limit of 1048576 bytes\"",
+                    places[1]
+                ),
+            ]
+        );
+        assert_eq!(main.lines().count(), 1 + 3, "{main}");
+        for (out, other_errors, other_main) in &outputs[1..] {
+            assert_eq!(other_errors, errors, "{out}");
+            assert_eq!(other_main, main, "{out}");
+        }
+    }
+    // Brackets that do not match, far past the limit: the input ends there.
+    let broken = format!(
+        "[{{\"id\":0}},{{\"id\":1,\"pad\":[\"{}\"}}]",
+        "z".repeat(3_000_000)
+    );
+    std::fs::write(dir.path().join("b.json"), &broken)?;
+    let mut args = vec!["flatten", "b.json", "-o", "broken"];
+    args.extend(fixed);
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let at = broken.len() - 2;
+    assert!(
+        r.stderr.starts_with(&format!(
+            "error: b.json: line 1, column {} (byte {at}, record 1): invalid JSON: expected ',' or ']', found '}}'",
+            at + 1
+        )),
+        "{}",
+        r.stderr
+    );
+    Ok(())
+}
