@@ -184,10 +184,11 @@ pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
             let mut others = false;
             for entry in entries.flatten() {
                 let name = entry.file_name();
-                match name.to_str().and_then(maker_of) {
+                let gone = match name.to_str().and_then(maker_of) {
                     Some(pid) if ended(pid) => remove_leftover(&entry.path()),
-                    _ => others = true,
-                }
+                    _ => false,
+                };
+                others |= !gone;
             }
             if !overwrite && others {
                 return Err(Error::OutputDirNotEmpty {
@@ -589,11 +590,18 @@ pub(crate) fn spill_prefix() -> String {
 /// The process that made `name`, if it is one of the hidden entries a run makes
 /// ([`spill_prefix`], [`table_temp_name`], [`pending_name`]).
 fn maker_of(name: &str) -> Option<u32> {
-    if let Some(rest) = name
-        .strip_prefix(".transmogrify-spill-")
-        .or_else(|| name.strip_prefix(".transmogrify-table-"))
-    {
-        return rest.split('-').next()?.parse().ok();
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = name.strip_prefix(".transmogrify-spill-") {
+        // `<pid>-` and the six letters or digits a temporary directory's name ends in.
+        let (pid, suffix) = rest.split_once('-')?;
+        let made = suffix.len() == 6 && suffix.bytes().all(|b| b.is_ascii_alphanumeric());
+        return (digits(pid) && made).then(|| pid.parse().ok()).flatten();
+    }
+    if let Some(rest) = name.strip_prefix(".transmogrify-table-") {
+        let (pid, n) = rest.strip_suffix(".csv.tmp")?.split_once('-')?;
+        return (digits(pid) && digits(n))
+            .then(|| pid.parse().ok())
+            .flatten();
     }
     // A table file being written: `.<stem>.<extension>.tmp-<pid>`, of the built-in
     // formats only (a name cut short ends in `~` and a hash instead).
@@ -643,13 +651,31 @@ pub(crate) fn remove_leftover_spills(dir: &Path) {
     }
 }
 
-/// Removes what a run that no longer runs left behind: its spill directory, or a
-/// file it did not finish.
-fn remove_leftover(path: &Path) {
-    let _ = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-        _ => fs::remove_file(path),
+/// Removes what a run that no longer runs left behind, where it is what a run
+/// leaves: a spill directory holding only spill files (`*.ipc`), or a file it did
+/// not finish. Anything else of such a name (a directory of other files, a link)
+/// is left alone; whether it was removed.
+fn remove_leftover(path: &Path) -> bool {
+    let Ok(found) = fs::symlink_metadata(path) else {
+        return false;
     };
+    if found.is_file() {
+        let spill = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(".transmogrify-spill-"));
+        return !spill && fs::remove_file(path).is_ok();
+    }
+    let only_spill_files = found.is_dir()
+        && fs::read_dir(path).is_ok_and(|entries| {
+            entries.into_iter().all(|entry| {
+                entry.is_ok_and(|e| {
+                    e.file_type().is_ok_and(|t| t.is_file())
+                        && e.file_name().to_str().is_some_and(|n| n.ends_with(".ipc"))
+                })
+            })
+        });
+    only_spill_files && fs::remove_dir_all(path).is_ok()
 }
 
 /// Hidden name of the `n`th table file this process writes as the run goes.
@@ -1672,17 +1698,36 @@ mod tests {
         for name in &leftovers {
             std::fs::write(apart.path().join(name), "part")?;
         }
-        let apart_spill = apart.path().join(format!(".transmogrify-spill-{dead}-a"));
+        let apart_spill = apart
+            .path()
+            .join(format!(".transmogrify-spill-{dead}-aBc123"));
         std::fs::create_dir(&apart_spill)?;
         super::remove_leftover_spills(apart.path());
         assert!(!apart_spill.exists());
         assert_eq!(std::fs::read_dir(apart.path())?.count(), leftovers.len());
         prepare_dir(dir.path(), false)?;
         assert_eq!(std::fs::read_dir(dir.path())?.count(), 0);
-        // A running process's (this one's), and a file of a name that is not ours.
+        // Named like a run's but not what a run leaves: a directory of other files,
+        // or one with a directory in it, and a file named like a spill directory.
+        for (name, inside) in [
+            (format!(".transmogrify-spill-{dead}-mine12"), "precious.txt"),
+            (
+                format!(".transmogrify-spill-{dead}-nest12"),
+                "sub/table-0.ipc",
+            ),
+        ] {
+            let kept = dir.path().join(name).join(inside);
+            std::fs::create_dir_all(kept.parent().ok_or("no parent")?)?;
+            std::fs::write(&kept, "x")?;
+            prepare_dir(dir.path(), true)?;
+            assert!(kept.exists(), "{}", kept.display());
+        }
+        // A running process's (this one's), and files of names that are not ours.
         let kept = [
             format!(".events.parquet.tmp-{}", std::process::id()),
             format!(".notes.tmp-{dead}"),
+            format!(".transmogrify-spill-{dead}"),
+            format!(".transmogrify-spill-{dead}-abcdef"),
         ];
         for name in &kept {
             std::fs::write(dir.path().join(name), "x")?;
