@@ -638,20 +638,23 @@ fn remove_unfinished_on_interrupt(
                 let _ = write_json(path, &value);
             }
         };
+        // Once the run is stopped, no file is made anywhere (the gate is the
+        // process's): nothing appears in the spill directory after this.
+        if let Some(spill_dir) = &spill_dir {
+            removed += transmogrify_io::remove_unfinished(spill_dir);
+        }
         // The files got their final names before the stop (all of them: a stop
-        // waits for the renames under way).
-        if FILES_COMPLETE.load(std::sync::atomic::Ordering::SeqCst) {
+        // waits for the renames under way); what was removed is what was left of
+        // the parts.
+        if FILES_COMPLETE.load(std::sync::atomic::Ordering::SeqCst)
+            || transmogrify_io::committed_outputs() > 0
+        {
             eprintln!(
                 "\ninterrupted: the run's files in {} were already complete",
                 dir.display()
             );
             report("interrupted after the run's files were complete");
             std::process::exit(EXIT_INTERRUPTED);
-        }
-        // Once the run is stopped, no file is made anywhere (the gate is the
-        // process's): nothing appears in the spill directory after this.
-        if let Some(spill_dir) = &spill_dir {
-            removed += transmogrify_io::remove_unfinished(spill_dir);
         }
         report("interrupted: no table was written");
         remove_dirs(&made);

@@ -69,9 +69,9 @@ pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
 pub use crate::output::{
     ALLOCATOR_MAP_THRESHOLD, ALLOCATOR_TRIM_THRESHOLD, OutputBytes, OutputFile, OutputSummary,
-    Sequential, TableJob, TableJobs, WriteResultExt, bound_allocator_caches, data_dictionary,
-    errors_table_name, id_field_warnings, is_stopping, remove_unfinished, same_file,
-    stop_and_remove_unfinished, type_name,
+    Sequential, TableJob, TableJobs, WriteResultExt, bound_allocator_caches, committed_outputs,
+    data_dictionary, errors_table_name, id_field_warnings, is_stopping, remove_unfinished,
+    same_file, stop_and_remove_unfinished, type_name,
 };
 pub use crate::parquet_writer::{
     DICTIONARY_PAGE_LIMIT, DICTIONARY_SAMPLE_ROWS, ParquetWriter, ParquetWriterFactory, SLICE_ROWS,

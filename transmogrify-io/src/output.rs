@@ -726,6 +726,16 @@ fn stopping() -> std::io::Error {
     std::io::Error::other("the run is being stopped")
 }
 
+/// Outputs of this process whose files all got their final names.
+static COMMITTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many outputs of this process have given all their files their final names:
+/// after [`stop_and_remove_unfinished`], which waits for renames under way, it
+/// tells whether a run's files were complete when it was stopped.
+pub fn committed_outputs() -> usize {
+    COMMITTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Whether the process is stopping ([`stop_and_remove_unfinished`] was called): the
 /// errors its threads meet from then on (files gone, or not made) are the stop's,
 /// not their own.
@@ -1025,6 +1035,7 @@ impl Commits {
             #[cfg(debug_assertions)]
             pause_between_renames();
         }
+        COMMITTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         drop(stopped);
         if let Ok(d) = File::open(&self.dir) {
             let _ = d.sync_all();

@@ -149,7 +149,7 @@ fn an_interrupt_during_the_renames_leaves_the_whole_set() -> TestResult {
         assert_eq!(r.code, 0, "{}", r.stderr);
         let earlier = names(&dir.path().join(&out))?;
         let mut args = flatten("big.jsonl", &out);
-        args.extend(["-f", format]);
+        args.extend(["-f", format, "--report", "rename.json"]);
         let mut child = Command::new(bin())
             .args(&args)
             .env("TRANSMOGRIFY_TEST_RENAME_PAUSE_MS", "1000")
@@ -177,7 +177,17 @@ fn an_interrupt_during_the_renames_leaves_the_whole_set() -> TestResult {
         let done = child.wait_with_output()?;
         let stderr = String::from_utf8_lossy(&done.stderr);
         assert_eq!(done.status.code(), Some(130), "{format}: {stderr}");
-        assert!(stderr.contains("interrupted"), "{stderr}");
+        assert!(
+            stderr.contains("interrupted: the run's files in out-"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("were already complete"), "{stderr}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("rename.json"))?)?;
+        assert_eq!(
+            report["error"], "interrupted after the run's files were complete",
+            "{report}"
+        );
         // Every table of the earlier run is there, each with this run's bytes.
         let visible = names(&dir.path().join(&out))?;
         assert_eq!(visible, earlier, "{format}: {stderr}");
