@@ -568,13 +568,24 @@ impl<'a> Plan<'a> {
             .filter(std::fs::Metadata::is_file)
             .map_or(start, |m| m.len().max(start));
         let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
-        let stopped = match error.record_error() {
+        // Rows of a Parquet input lost with its last row group count as read, as
+        // those of another group do: the records after them keep their numbers.
+        let (place, records) = match &error {
+            Error::Input(
+                input @ transmogrify_io::Error::Parquet {
+                    rows: Some((first, last)),
+                    ..
+                },
+            ) => (lost_rows_error(input), last.saturating_sub(*first) + 1),
+            _ => (None, 1),
+        };
+        let stopped = match place.as_ref().or(error.record_error()) {
             Some(record) if skip => {
                 let mut batch = transmogrify_io::RawBatch::default();
                 batch.push_bad(record.clone(), record.excerpt.as_bytes());
                 let at = record.position.byte_offset.max(start);
                 let body = Body::Raw(Arc::new(batch));
-                Some(self.emit(at, at, body, Some((1, 0))))
+                Some(self.emit(at, at, body, Some((records, 0))))
             }
             _ => None,
         };
@@ -803,21 +814,9 @@ impl Plan<'_> {
                         let lost = rows.map_or(0, |(first, last)| last.saturating_sub(first) + 1);
                         let end = reader.bytes_read().max(before);
                         let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
-                        if let (Some((first, _)), true) = (rows, skip) {
+                        if let (Some(record), true) = (lost_rows_error(&error), skip) {
                             // In skip mode the errors table has a row where the rows
                             // lost start (the rows after it keep their numbers).
-                            let source = reader.source_name().to_string();
-                            let text = error.to_string();
-                            let message = text
-                                .strip_prefix(&format!("{source}: "))
-                                .unwrap_or(&text)
-                                .to_string();
-                            let record = transmogrify_core::RecordError {
-                                source_name: Arc::from(source.as_str()),
-                                position: Position::line_start(first, first + 1, 0),
-                                kind: transmogrify_core::RecordErrorKind::Input(message),
-                                excerpt: String::new(),
-                            };
                             let mut batch = transmogrify_io::RawBatch::default();
                             batch.push_bad(record, b"");
                             self.reader_counted = end;
@@ -894,6 +893,31 @@ impl Plan<'_> {
             }
         }
     }
+}
+
+/// For a Parquet input's rows that cannot be decoded, the bad record the errors
+/// table gets for them: where they start (ordinal and line are the row number, as
+/// for Parquet rows), no raw text.
+fn lost_rows_error(error: &transmogrify_io::Error) -> Option<transmogrify_core::RecordError> {
+    let transmogrify_io::Error::Parquet {
+        source_name,
+        rows: Some((first, _)),
+        ..
+    } = error
+    else {
+        return None;
+    };
+    let text = error.to_string();
+    let message = text
+        .strip_prefix(&format!("{source_name}: "))
+        .unwrap_or(&text)
+        .to_string();
+    Some(transmogrify_core::RecordError {
+        source_name: Arc::from(source_name.as_str()),
+        position: Position::line_start(*first, first + 1, 0),
+        kind: transmogrify_core::RecordErrorKind::Input(message),
+        excerpt: String::new(),
+    })
 }
 
 /// Shared bookkeeping of a run.

@@ -353,10 +353,13 @@ fn a_bad_record_inside_a_range_of_pieces_is_reported_at_its_place() -> TestResul
     Ok(())
 }
 
-/// A Parquet input of 3,000 rows in row groups of 500 whose group of rows
-/// 1,500-1,999 cannot be decoded (its text column's page damaged), and the same
-/// file undamaged.
-fn damaged_parquet(inputs: &Inputs) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
+/// A Parquet input of 3,000 rows in row groups of 500 whose group `group` (rows
+/// `500 × group` on) cannot be decoded (its text column's page damaged), and the
+/// same file undamaged.
+fn damaged_parquet(
+    inputs: &Inputs,
+    group: usize,
+) -> Result<(PathBuf, PathBuf), Box<dyn std::error::Error>> {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
@@ -380,13 +383,13 @@ fn damaged_parquet(inputs: &Inputs) -> Result<(PathBuf, PathBuf), Box<dyn std::e
     std::fs::write(&clean, &bytes)?;
     let start = SerializedFileReader::new(std::fs::File::open(&clean)?)?
         .metadata()
-        .row_group(3)
+        .row_group(group)
         .column(1)
         .data_page_offset();
     for b in bytes.iter_mut().skip(usize::try_from(start)? + 30).take(40) {
         *b ^= 0xff;
     }
-    let damaged = inputs.dir.path().join("damaged.parquet");
+    let damaged = inputs.dir.path().join(format!("damaged-{group}.parquet"));
     std::fs::write(&damaged, &bytes)?;
     Ok((clean, damaged))
 }
@@ -394,7 +397,16 @@ fn damaged_parquet(inputs: &Inputs) -> Result<(PathBuf, PathBuf), Box<dyn std::e
 #[test]
 fn a_damaged_parquet_row_group_loses_its_rows_only_with_every_executor() -> TestResult {
     let inputs = Inputs::new()?;
-    let (clean, damaged) = damaged_parquet(&inputs)?;
+    // A group in the middle, and the last.
+    for group in [3, 5] {
+        lose_a_damaged_group(&inputs, group)?;
+    }
+    Ok(())
+}
+
+fn lose_a_damaged_group(inputs: &Inputs, group: usize) -> TestResult {
+    let (clean, damaged) = damaged_parquet(inputs, group)?;
+    let (first, last) = (group * 500, group * 500 + 499);
     let (all, _) = SequentialExecutor.run_to_result(&job(&processor(true)?, "t", &[&clean])?)?;
     // The undamaged file's rows but those of the damaged group, with the same ids.
     let mut expected = tables(&all)?;
@@ -404,11 +416,11 @@ fn a_damaged_parquet_row_group_loses_its_rows_only_with_every_executor() -> Test
             row.get("id")
                 .and_then(|v| v.as_str())
                 .and_then(|id| id.parse::<u64>().ok())
-                .is_none_or(|id| !(1500..2000).contains(&id))
+                .is_none_or(|id| !(first..=last).contains(&(id as usize)))
         });
     }
     let want = format!(
-        "{}: rows 1500-1999: corrupt or unreadable Parquet: ",
+        "{}: rows {first}-{last}: corrupt or unreadable Parquet: ",
         damaged.display()
     );
     for chunking in [Chunking::records(300), Chunking::bytes(1 << 30)] {
@@ -440,8 +452,9 @@ fn a_damaged_parquet_row_group_loses_its_rows_only_with_every_executor() -> Test
                 })
                 .collect();
             let row = format!(
-                "{} 1500 1501 0: rows 1500-1999: corrupt or unreadable Parquet: ",
-                damaged.display()
+                "{} {first} {} 0: rows {first}-{last}: corrupt or unreadable Parquet: ",
+                damaged.display(),
+                first + 1
             );
             assert_eq!(bad.len(), 1, "{}: {bad:?}", executor.name());
             assert!(bad[0].starts_with(&row), "{}: {}", executor.name(), bad[0]);
