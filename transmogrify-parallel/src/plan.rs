@@ -573,6 +573,23 @@ pub(crate) struct Scanned {
     pub(crate) long: Option<LongLine>,
 }
 
+impl Scanned {
+    /// A record too long to hold, as a chunk of its own: bytes `start..end` of the
+    /// input, `lines` of them.
+    fn long(layout: Layout, start: u64, end: u64, lines: u64, long: LongLine) -> Scanned {
+        Scanned {
+            data: Arc::from([]),
+            layout,
+            ends: Arc::from([]),
+            records: u64::from(!long.blank),
+            lines,
+            start,
+            end,
+            long: Some(long),
+        }
+    }
+}
+
 /// Reads a stream once and cuts it into inline chunks of whole records.
 pub(crate) struct Scanner<R> {
     reader: R,
@@ -839,22 +856,15 @@ impl<R: Read> Scanner<R> {
         if !ended {
             self.state = ScanState::Done;
         }
-        Ok(Scanned {
-            data: Arc::from([]),
-            layout: Layout::Lines { line: first_line },
-            ends: Arc::from([]),
-            records: u64::from(!blank),
-            lines: 1,
-            start,
-            end: self.buf_offset,
-            long: Some(LongLine {
-                size,
-                prefix,
-                skip: 0,
-                blank,
-                position: None,
-            }),
-        })
+        let long = LongLine {
+            size,
+            prefix,
+            skip: 0,
+            blank,
+            position: None,
+        };
+        let layout = Layout::Lines { line: first_line };
+        Ok(Scanned::long(layout, start, self.buf_offset, 1, long))
     }
 
     fn values(&mut self) -> Result<Option<Scanned>> {
@@ -1125,22 +1135,14 @@ impl<R: Read> Scanner<R> {
         } else {
             Layout::Values { first: position }
         };
-        Ok(Scanned {
-            data: Arc::from([]),
-            layout,
-            ends: Arc::from([]),
-            records: 1,
-            lines: 0,
-            start,
-            end: self.buf_offset,
-            long: Some(LongLine {
-                size,
-                prefix,
-                skip: 0,
-                blank: false,
-                position: Some(position),
-            }),
-        })
+        let long = LongLine {
+            size,
+            prefix,
+            skip: 0,
+            blank: false,
+            position: Some(position),
+        };
+        Ok(Scanned::long(layout, start, self.buf_offset, 0, long))
     }
 
     /// If only blanks follow `cursor` to the end of the input (and, in an array, its
