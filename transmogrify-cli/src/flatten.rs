@@ -361,7 +361,6 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             return Err(e);
         }
     };
-    FILES_COMPLETE.store(true, std::sync::atomic::Ordering::SeqCst);
     report.tables = written.tables.clone();
     let wall = started.elapsed();
     if let Some(path) = &args.report {
@@ -578,9 +577,6 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: i32 = 130;
 
-/// Set once every table file of the run has its final name.
-static FILES_COMPLETE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
 /// Once Ctrl-C or SIGTERM has stopped the run, waits for the handler that removes
 /// its unfinished files to exit the process: the run's own end (an error it met
 /// because its files were being removed, or its success just before) is not the
@@ -646,9 +642,7 @@ fn remove_unfinished_on_interrupt(
         // The files got their final names before the stop (all of them: a stop
         // waits for the renames under way); what was removed is what was left of
         // the parts.
-        if FILES_COMPLETE.load(std::sync::atomic::Ordering::SeqCst)
-            || transmogrify_io::committed_outputs() > 0
-        {
+        if transmogrify_io::committed_outputs() > 0 {
             eprintln!(
                 "\ninterrupted: the run's files in {} were already complete",
                 dir.display()

@@ -567,44 +567,55 @@ impl<'a> Plan<'a> {
             .and_then(|i| std::fs::metadata(i.path()).ok())
             .filter(std::fs::Metadata::is_file)
             .map_or(start, |m| m.len().max(start));
-        let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
         // Rows of a Parquet input lost with its last row group count as read, as
         // those of another group do: the records after them keep their numbers.
         let (place, records) = match &error {
-            Error::Input(
-                input @ transmogrify_io::Error::Parquet {
-                    rows: Some((first, last)),
-                    ..
-                },
-            ) => (lost_rows_error(input), last.saturating_sub(*first) + 1),
+            Error::Input(input) => match lost_rows(input) {
+                Some((first, last)) => (lost_rows_error(input), last - first + 1),
+                None => (None, 1),
+            },
             _ => (None, 1),
         };
-        let stopped = match place.as_ref().or(error.record_error()) {
-            Some(record) if skip => {
-                let mut batch = transmogrify_io::RawBatch::default();
-                batch.push_bad(record.clone(), record.excerpt.as_bytes());
-                let at = record.position.byte_offset.max(start);
-                let body = Body::Raw(Arc::new(batch));
-                Some(self.emit(at, at, body, Some((records, 0))))
-            }
-            _ => None,
-        };
-        self.next_input();
-        let failed = Planned::Failed {
+        let record = place.or_else(|| error.record_error().cloned());
+        let at = record
+            .as_ref()
+            .map_or(start, |r| r.position.byte_offset.max(start));
+        let failed = |seq| Planned::Failed {
             input,
-            seq: self.seq,
+            seq,
             error,
             lost: false,
             start,
             end,
         };
-        match stopped {
-            Some(row) => {
-                self.failed_after = Some(failed);
-                row
-            }
-            None => failed,
-        }
+        let planned = self.row_then(record, at, at, records, failed);
+        self.next_input();
+        planned
+    }
+
+    /// In skip mode, where `record` says where an input stopped being read, a chunk
+    /// of that bad record alone (bytes `start..end`, standing for `records`
+    /// records), so that the errors table has a row for it, with the failure
+    /// `failed` makes of the next sequence number planned after it; otherwise that
+    /// failure itself.
+    fn row_then(
+        &mut self,
+        record: Option<transmogrify_core::RecordError>,
+        start: u64,
+        end: u64,
+        records: u64,
+        failed: impl FnOnce(u64) -> Planned,
+    ) -> Planned {
+        let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
+        let Some(record) = record.filter(|_| skip) else {
+            return failed(self.seq);
+        };
+        let mut batch = transmogrify_io::RawBatch::default();
+        let raw = record.excerpt.clone();
+        batch.push_bad(record, raw.as_bytes());
+        let row = self.emit(start, end, Body::Raw(Arc::new(batch)), Some((records, 0)));
+        self.failed_after = Some(failed(self.seq));
+        row
     }
 
     /// Counts planned records; at the job's limit the sample is complete and nothing
@@ -804,38 +815,28 @@ impl Plan<'_> {
                     }
                     // A Parquet file goes on past a row group it cannot decode.
                     Some(Err(error)) if reader.goes_on_after_error() => {
-                        let rows = match &error {
-                            transmogrify_io::Error::Parquet {
-                                rows: Some((first, last)),
-                                ..
-                            } => Some((*first, *last)),
-                            _ => None,
-                        };
-                        let lost = rows.map_or(0, |(first, last)| last.saturating_sub(first) + 1);
+                        let lost = lost_rows(&error).map_or(0, |(first, last)| last - first + 1);
                         let end = reader.bytes_read().max(before);
-                        let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
-                        if let (Some(record), true) = (lost_rows_error(&error), skip) {
-                            // In skip mode the errors table has a row where the rows
-                            // lost start (the rows after it keep their numbers).
-                            let mut batch = transmogrify_io::RawBatch::default();
-                            batch.push_bad(record, b"");
-                            self.reader_counted = end;
-                            let body = Body::Raw(Arc::new(batch));
-                            let row = self.emit(before, end, body, Some((lost, 0)));
-                            self.failed_after = Some(Planned::Failed {
-                                input: self.input,
-                                seq: self.seq,
+                        self.reader_counted = end;
+                        // In skip mode the errors table has a row where the rows lost
+                        // start (the rows after it keep their numbers).
+                        if let Some(record) = lost_rows_error(&error)
+                            && self.job.processor.config().on_error() == ErrorMode::Skip
+                        {
+                            let input = self.input;
+                            let failed = |seq| Planned::Failed {
+                                input,
+                                seq,
                                 error: error.into(),
                                 lost: false,
                                 start: before,
                                 end,
-                            });
-                            return Some(row);
+                            };
+                            return Some(self.row_then(Some(record), before, end, lost, failed));
                         }
                         let seq = self.seq;
                         self.seq += 1;
                         self.ledger.register(seq, self.input, Some((lost, 0)));
-                        self.reader_counted = end;
                         self.read_to = self.read_to.max(end);
                         return Some(Planned::Failed {
                             input: self.input,
@@ -895,16 +896,23 @@ impl Plan<'_> {
     }
 }
 
+/// The first and last of a Parquet input's rows that cannot be decoded.
+fn lost_rows(error: &transmogrify_io::Error) -> Option<(u64, u64)> {
+    match error {
+        transmogrify_io::Error::Parquet {
+            rows: Some((first, last)),
+            ..
+        } => Some((*first, (*last).max(*first))),
+        _ => None,
+    }
+}
+
 /// For a Parquet input's rows that cannot be decoded, the bad record the errors
 /// table gets for them: where they start (ordinal and line are the row number, as
 /// for Parquet rows), no raw text.
 fn lost_rows_error(error: &transmogrify_io::Error) -> Option<transmogrify_core::RecordError> {
-    let transmogrify_io::Error::Parquet {
-        source_name,
-        rows: Some((first, _)),
-        ..
-    } = error
-    else {
+    let (first, _) = lost_rows(error)?;
+    let transmogrify_io::Error::Parquet { source_name, .. } = error else {
         return None;
     };
     let text = error.to_string();
@@ -914,7 +922,7 @@ fn lost_rows_error(error: &transmogrify_io::Error) -> Option<transmogrify_core::
         .to_string();
     Some(transmogrify_core::RecordError {
         source_name: Arc::from(source_name.as_str()),
-        position: Position::line_start(*first, first + 1, 0),
+        position: Position::line_start(first, first + 1, 0),
         kind: transmogrify_core::RecordErrorKind::Input(message),
         excerpt: String::new(),
     })
