@@ -247,23 +247,29 @@ impl ParquetReader {
         let name = input.name.clone();
         // Parquet needs random access: a plain file is read in place, anything else
         // (stdin, compressed) is first copied to an anonymous temporary file.
-        let file = match (&input.path, input.compression) {
+        let (file, copied) = match (&input.path, input.compression) {
             // (A named pipe, say, is not a file to read in place: it was opened.)
             (Some(path), Compression::None)
                 if std::fs::metadata(path).is_ok_and(|m| m.is_file()) =>
             {
-                File::open(path).map_err(|e| Error::io(path.clone(), e))?
+                (
+                    File::open(path).map_err(|e| Error::io(path.clone(), e))?,
+                    None,
+                )
             }
             _ => {
                 let mut tmp = tempfile::tempfile().map_err(|e| Error::io("<temporary file>", e))?;
                 // A failed copy is taken as a failed read: writes to a temporary file
                 // rarely fail.
-                std::io::copy(&mut input.reader, &mut tmp).map_err(|e| input.read_error(e, 0))?;
+                let copied = std::io::copy(&mut input.reader, &mut tmp)
+                    .map_err(|e| input.read_error(e, 0))?;
                 tmp.flush().map_err(|e| Error::io("<temporary file>", e))?;
                 tmp.rewind().map_err(|e| Error::io("<temporary file>", e))?;
-                tmp
+                (tmp, Some(copied))
             }
         };
+        // Standard input's size is what was copied of it.
+        let total = input.total_bytes.or(copied);
         let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
             source_name: name.to_string(),
             rows: None,
@@ -318,7 +324,7 @@ impl ParquetReader {
             row: 0,
             num_rows,
             batch_rows: batch_rows.max(1),
-            total: input.total_bytes,
+            total,
             skip_null: options.skip_null,
             present: Vec::new(),
             leaves,
@@ -1148,7 +1154,9 @@ impl Reader for ParquetReader {
     fn bytes_read(&self) -> u64 {
         match (self.total, self.num_rows) {
             (Some(t), n) if n > 0 => (u128::from(t) * u128::from(self.row) / u128::from(n)) as u64,
-            _ => 0,
+            // Without rows, the footer was all there was to read.
+            (Some(t), _) => t,
+            (None, _) => 0,
         }
     }
 

@@ -315,6 +315,10 @@ const MIN_PIECE_BYTES: u64 = 256 * 1024;
 pub(crate) struct Plan<'a> {
     job: &'a Job,
     ledger: &'a Ledger,
+    /// The run's tally, for the bytes of inputs that no chunk carries.
+    tally: &'a Tally,
+    /// Bytes of the current input carried by the chunks planned of it so far.
+    input_read: u64,
     /// Workers sharing the chunks (the last ranges of a file shrink when several).
     workers: usize,
     /// Size of the pieces a chunk is planned in, as one group (`None`: whole chunks).
@@ -360,6 +364,7 @@ impl<'a> Plan<'a> {
     pub(crate) fn new(
         job: &'a Job,
         ledger: &'a Ledger,
+        tally: &'a Tally,
         workers: usize,
         pieces: bool,
         csv: bool,
@@ -369,6 +374,8 @@ impl<'a> Plan<'a> {
             csv_ranges: csv && workers > 1,
             job,
             ledger,
+            tally,
+            input_read: 0,
             workers,
             unit: pieces.then(|| (job.chunking.bytes / 32).max(MIN_PIECE_BYTES)),
             input: 0,
@@ -539,8 +546,36 @@ impl<'a> Plan<'a> {
         }
     }
 
+    /// The current input was read to its end: what its chunks did not carry (all
+    /// of an input without records, a CSV header, a Parquet footer, the tail of a
+    /// compressed file) counts as read too, so that a run's bytes are its inputs'.
+    /// Then moves on to the next input.
+    fn finish_input(&mut self) {
+        let input = &self.job.inputs[self.input];
+        let file_len = (!input.is_stream())
+            .then(|| std::fs::metadata(input.path()).ok())
+            .flatten()
+            .filter(std::fs::Metadata::is_file)
+            .map(|m| m.len());
+        let read = match (file_len, &self.reader, &self.scanner) {
+            (Some(len), _, _) => len,
+            (None, Some(reader), _) => reader.bytes_read(),
+            (None, None, Some(scanner)) => scanner.bytes_read(),
+            (None, None, None) => 0,
+        };
+        let rest = read.saturating_sub(self.input_read);
+        if rest > 0 {
+            self.tally.bytes.fetch_add(rest, Ordering::Relaxed);
+            if let Some(p) = &self.job.progress {
+                p.fetch_add(rest, Ordering::Relaxed);
+            }
+        }
+        self.next_input();
+    }
+
     /// Moves on to the next input.
     fn next_input(&mut self) {
+        self.input_read = 0;
         self.read_to = 0;
         self.reader_counted = 0;
         self.reader = None;
@@ -701,6 +736,11 @@ impl Plan<'_> {
     /// The next chunk or failed input, with how it groups.
     fn plan_one(&mut self) -> Option<(Planned, Grouping)> {
         let item = self.plan_next()?;
+        self.input_read += match &item {
+            Planned::Chunk(c) => c.read,
+            Planned::Group(chunks) => chunks.iter().map(|c| c.read).sum(),
+            Planned::Failed { .. } => 0,
+        };
         let grouping = match &item {
             Planned::Chunk(c) if self.scanned_pieces && matches!(c.body, Body::Inline { .. }) => {
                 Grouping::Piece(c.input)
@@ -778,7 +818,7 @@ impl Plan<'_> {
                         ));
                     }
                     Ok(None) => {
-                        self.next_input();
+                        self.finish_input();
                         continue;
                     }
                     Err(error) => return Some(self.fail_input(error.into())),
@@ -849,7 +889,7 @@ impl Plan<'_> {
                     }
                     Some(Err(error)) => return Some(self.fail_input(error.into())),
                     None => {
-                        self.next_input();
+                        self.finish_input();
                         continue;
                     }
                 }
@@ -877,7 +917,7 @@ impl Plan<'_> {
                         return Some(planned);
                     }
                     Ok(None) => {
-                        self.next_input();
+                        self.finish_input();
                         continue;
                     }
                     Err(error) => return Some(self.fail_input(error)),
@@ -885,7 +925,7 @@ impl Plan<'_> {
             }
             // Nothing open: open the current input (or move past a finished range list).
             if self.started {
-                self.next_input();
+                self.finish_input();
                 continue;
             }
             self.started = true;

@@ -151,7 +151,7 @@ fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Resul
             alone: true,
             ..InProcess::default()
         };
-        for item in Plan::new(job, &ledger, 1, runner.splits_ranges(), false) {
+        for item in Plan::new(job, &ledger, &tally, 1, runner.splits_ranges(), false) {
             handle(item, &mut runner, &ctx, sink, &tally);
         }
         finish(tally, job, name, 1, started)
@@ -254,7 +254,7 @@ fn run_pool_unsettled<R: ChunkRunner>(
         s.builder()
             .name("tm-planner".into())
             .spawn(move |_| {
-                for item in Plan::new(job, ledger, workers, pieces, csv) {
+                for item in Plan::new(job, ledger, tally, workers, pieces, csv) {
                     if tx.send(item).is_err() {
                         break;
                     }

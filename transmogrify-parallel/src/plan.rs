@@ -671,6 +671,11 @@ impl<R: Read> Scanner<R> {
         self
     }
 
+    /// Bytes taken from the reader so far.
+    pub(crate) fn bytes_read(&self) -> u64 {
+        self.buf_offset + self.buf.len() as u64
+    }
+
     /// Reads more input; false at the end.
     fn fill(&mut self, want: usize) -> Result<bool> {
         if self.eof {

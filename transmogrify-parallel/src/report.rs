@@ -36,8 +36,9 @@ pub struct RunReport {
     /// Rows per table, when the caller filled them in from the final result.
     pub tables: Vec<(String, usize)>,
     /// Bytes of the input files the chunks that succeeded took (a compressed file's
-    /// compressed bytes), as [`Job::with_progress`](crate::Job::with_progress)
-    /// counts them.
+    /// compressed bytes), and the rest of each input read to its end (all of an input
+    /// without records, a CSV header, a Parquet footer), as
+    /// [`Job::with_progress`](crate::Job::with_progress) counts them.
     pub bytes_read: u64,
     /// Chunks that succeeded.
     pub chunks_succeeded: u64,

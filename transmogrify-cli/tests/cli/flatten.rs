@@ -1493,3 +1493,104 @@ fn the_bytes_read_are_the_inputs_at_any_chunk_size() -> TestResult {
     }
     Ok(())
 }
+
+/// Inputs without records were read too: the report counts their bytes (a JSON
+/// array without elements, a CSV header, blank lines, a Parquet file without rows,
+/// standard input), as the progress does.
+#[test]
+fn the_bytes_read_count_inputs_without_records() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let report = |args: &[&str],
+                  stdin: Option<&[u8]>|
+     -> Result<serde_json::Value, Box<dyn std::error::Error>> {
+        let mut all = args.to_vec();
+        all.extend(["-q", "--force", "--report", "r.json"]);
+        let r = run(dir.path(), &all, stdin)?;
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        Ok(serde_json::from_str(&std::fs::read_to_string(
+            dir.path().join("r.json"),
+        )?)?)
+    };
+    let files = [
+        ("e.json", "[]"),
+        ("s.json", "[ ]\n\n"),
+        ("h.csv", "a,b\n"),
+        ("b.jsonl", "\n\n"),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text)?;
+        for executor in ["sequential", "threads", "processes"] {
+            let r = report(
+                &["flatten", name, "-o", "out", "--executor", executor],
+                None,
+            )?;
+            assert_eq!(r["records"], 0, "{name} {executor}");
+            assert_eq!(r["bytes_read"], text.len(), "{name} {executor}");
+        }
+    }
+    // With records before and after, the bytes are every input's.
+    std::fs::write(dir.path().join("r.jsonl"), "{\"a\":1}\n")?;
+    let r = report(
+        &["flatten", "e.json", "r.jsonl", "h.csv", "-o", "out"],
+        None,
+    )?;
+    assert_eq!(
+        (&r["records"], &r["bytes_read"]),
+        (&1.into(), &(2 + 8 + 4).into())
+    );
+    // Standard input, and a Parquet file without rows (the output of `[]`).
+    let r = report(
+        &[
+            "flatten",
+            "-",
+            "--input-format",
+            "json",
+            "-e",
+            "e",
+            "-o",
+            "out",
+        ],
+        Some(b"[ ]\n"),
+    )?;
+    assert_eq!(r["bytes_read"], 4);
+    report(&["flatten", "e.json", "-o", "pq", "-f", "parquet"], None)?;
+    let parquet = dir.path().join("pq").join("e.parquet");
+    let size = std::fs::metadata(&parquet)?.len();
+    for executor in ["sequential", "threads"] {
+        let args = [
+            "flatten",
+            "pq/e.parquet",
+            "-o",
+            "out",
+            "--executor",
+            executor,
+        ];
+        let r = report(&args, None)?;
+        assert_eq!(
+            (&r["records"], &r["bytes_read"]),
+            (&0.into(), &size.into()),
+            "{executor}"
+        );
+    }
+    let args = [
+        "flatten",
+        "-",
+        "--input-format",
+        "parquet",
+        "-e",
+        "p",
+        "-o",
+        "out",
+    ];
+    let r = report(&args, Some(&std::fs::read(&parquet)?))?;
+    assert_eq!((&r["records"], &r["bytes_read"]), (&0.into(), &size.into()));
+    // A Parquet file with rows, on standard input too.
+    report(&["flatten", "r.jsonl", "-o", "pq", "-f", "parquet"], None)?;
+    let parquet = std::fs::read(dir.path().join("pq").join("r.parquet"))?;
+    let r = report(&args, Some(&parquet))?;
+    assert_eq!(
+        (&r["records"], &r["bytes_read"]),
+        (&1.into(), &parquet.len().into())
+    );
+    Ok(())
+}
