@@ -98,7 +98,16 @@ pub fn csv_header(files: &[std::path::PathBuf], args: &InputArgs) -> Result<Vec<
             None => transmogrify_io::Input::open(path)?.detect_format()?,
         };
         if format == transmogrify_io::InputFormat::Csv {
-            return Ok(transmogrify_io::csv_header(path, &options)?.unwrap_or_default());
+            return transmogrify_io::csv_header(path, &options)
+                .map(Option::unwrap_or_default)
+                .map_err(|e| match e.record_error() {
+                    // No row can be read without its header, in any mode.
+                    Some(record) => Fail::data(record.to_string()).with_hint(
+                        "the header names the columns, and no row is read without it \
+                         (in any --on-error mode); --csv-no-header reads it as a row",
+                    ),
+                    None => e.into(),
+                });
         }
     }
     Ok(Vec::new())

@@ -128,11 +128,11 @@ impl CsvOptions {
         if self.delimiter == self.quote {
             return bad("csv delimiter", "must differ from the quote character");
         }
-        if matches!(self.delimiter, b'\n' | b'\r') || matches!(self.quote, b'\n' | b'\r') {
-            return bad(
-                "csv delimiter",
-                "line breaks cannot delimit fields or quote",
-            );
+        if matches!(self.delimiter, b'\n' | b'\r') {
+            return bad("csv delimiter", "a line break cannot delimit fields");
+        }
+        if matches!(self.quote, b'\n' | b'\r') {
+            return bad("csv quote", "a line break cannot quote fields");
         }
         Ok(())
     }
@@ -467,6 +467,9 @@ pub(crate) struct CsvReader {
     pending: Option<(csv::ByteRecord, Position)>,
     batcher: Batcher,
     done: bool,
+    /// The start of the header as text, where a quote was still open after it: if
+    /// no row follows, the quote never closed and the header took the whole input.
+    open_header: Option<String>,
 }
 
 impl CsvReader {
@@ -523,6 +526,10 @@ impl CsvReader {
                         }
                         .into(),
                     ));
+                }
+                if reader.reader.get_ref().tracker.state == QuoteState::Quoted {
+                    let raw = reader.raw_text(&header, false);
+                    reader.open_header = Some(transmogrify_core::excerpt(&raw, 0));
                 }
                 reader.names = header_names(&header);
                 reader.keys = Arc::new(header_keys(&header));
@@ -622,6 +629,7 @@ impl CsvReader {
             pending: None,
             batcher: Batcher::new(options),
             done: false,
+            open_header: None,
         }
     }
 
@@ -670,6 +678,31 @@ impl CsvReader {
                 } else {
                     self.emit(&record, position, None);
                 }
+            } else if self.ordinal == 0
+                && let Some(excerpt) = self.open_header.take()
+                && self.reader.get_ref().tracker.state == QuoteState::Quoted
+            {
+                // No row after a header whose quote never closed: the header took
+                // every row, which would otherwise be lost without a word.
+                let (line, column, byte_offset) = self.reader.get_ref().tracker.opened;
+                return Err(Error::Core(
+                    RecordError {
+                        source_name: self.source.clone(),
+                        position: Position {
+                            ordinal: 0,
+                            line,
+                            column,
+                            byte_offset,
+                        },
+                        kind: RecordErrorKind::Input(
+                            "unterminated quoted field in the header: the quote opened here \
+                             is never closed, and the header took the rest of the input"
+                                .into(),
+                        ),
+                        excerpt,
+                    }
+                    .into(),
+                ));
             }
             return Ok(false);
         }

@@ -1016,3 +1016,77 @@ fn json_values_longer_than_the_largest_record_are_bad_records_read_past() -> Tes
     );
     Ok(())
 }
+
+/// A CSV header that cannot be read fails the run in any mode, with where it went
+/// wrong and a hint that fits: a header whose quote never closes (which took every
+/// row into the header), or a name that is not UTF-8. A quote option of a line
+/// break is refused by its own name.
+#[test]
+fn a_bad_csv_header_fails_the_run_in_any_mode() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("open.csv"), "a,\"b\n1,2\n3,4\n")?;
+    std::fs::write(dir.path().join("bytes.csv"), b"a,\xff\n1,2\n")?;
+    let open = "error: open.csv: line 1, column 3 (byte 2, record 0): unterminated quoted \
+                field in the header: the quote opened here is never closed, and the header \
+                took the rest of the input near `a,\"b 1,2 3,4 \"`\n";
+    for mode in ["strict", "skip"] {
+        for args in [&["-j", "1"][..], &["-j", "2", "--chunk-size", "4"]] {
+            let mut all = vec!["flatten", "open.csv", "-o", "out", "-f", "jsonl"];
+            all.extend(["--force", "--on-error", mode]);
+            all.extend(args);
+            let r = run(dir.path(), &all, None)?;
+            assert_eq!(r.code, 1, "{mode} {args:?}: {}", r.stderr);
+            if mode == "strict" {
+                assert!(r.stderr.starts_with(open), "{args:?}: {}", r.stderr);
+                assert!(!dir.path().join("out").join("open.jsonl").exists());
+                continue;
+            }
+            // Skip mode: no row, and the errors table says why.
+            let out = dir.path().join("out");
+            assert_eq!(std::fs::read_to_string(out.join("open.jsonl"))?, "");
+            let errors = std::fs::read_to_string(out.join("open_errors.jsonl"))?;
+            let row: serde_json::Value = serde_json::from_str(errors.trim_end())?;
+            assert_eq!(
+                (&row["line"], &row["column"], &row["byte_offset"]),
+                (&1.into(), &3.into(), &2.into()),
+                "{errors}"
+            );
+            let message = row["message"].as_str().unwrap_or_default();
+            assert!(
+                message.starts_with("unterminated quoted field in the header"),
+                "{errors}"
+            );
+        }
+        let args = [
+            "flatten",
+            "bytes.csv",
+            "-o",
+            "out",
+            "--force",
+            "--on-error",
+            mode,
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 1);
+        assert_eq!(
+            r.stderr,
+            "error: bytes.csv: line 1, column 3 (byte 2, record 0): the header's field 2 is \
+             not valid UTF-8 near `a,\u{fffd}`\n\
+             hint: the header names the columns, and no row is read without it (in any \
+             --on-error mode); --csv-no-header reads it as a row\n"
+        );
+    }
+    let r = run(
+        dir.path(),
+        &["flatten", "bytes.csv", "-o", "out", "--csv-quote", "\n"],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "error: invalid option csv quote: a line break cannot quote fields\n"
+        )
+    );
+    Ok(())
+}

@@ -532,6 +532,30 @@ fn csv_bytes_that_are_not_utf8_are_pointed_at() -> TestResult {
             "h.csv: line 1, column 3 (byte 2, record 0): the header's field 2 is not valid UTF-8 near `a,\u{fffd}b`"
         )
     );
+    // A quote the header leaves open takes every row into the header: an error
+    // where it opened, not a file of no rows. A header quote that closes in a later
+    // line is a header with a line break in a name.
+    let open = "h.csv: line 1, column 3 (byte 2, record 0): unterminated quoted field in the \
+                header: the quote opened here is never closed, and the header took the rest \
+                of the input near `a,\"b 1,2 \"`";
+    for text in [&b"a,\"b\n1,2\n"[..], b"a,\"b\n1,2\n3,4"] {
+        let error = records("h.csv", text.to_vec(), &ReaderOptions::default())
+            .err()
+            .map(|e| e.to_string());
+        let want = if text.ends_with(b"4") {
+            open.replace("1,2 \"", "1,2 3,4\"")
+        } else {
+            open.to_string()
+        };
+        assert_eq!(error, Some(want));
+    }
+    let got = records(
+        "h.csv",
+        b"a,\"b\nc\"\n1,2\n".to_vec(),
+        &ReaderOptions::default(),
+    )?;
+    assert_eq!(got.0.len(), 1);
+    assert_eq!(got.0[0].0, r#"{"a":1,"b\nc":2}"#);
     Ok(())
 }
 
