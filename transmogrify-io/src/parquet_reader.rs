@@ -3,8 +3,9 @@
 //! Structs become objects, lists arrays, maps objects keyed by the map key's text;
 //! integers and decimals become JSON numbers with their exact digits, floats numbers
 //! that always show a fraction or exponent (so `3.0` stays a float), dates and
-//! timestamps strings (`2024-01-02`, `2024-01-02 03:04:05.123`), binary a string
-//! (hex when it is not UTF-8). The record is then flattened exactly as that JSON
+//! timestamps strings (`2024-01-02`, `2024-01-02 03:04:05.123`), UUIDs their
+//! hyphenated text, fixed-size binary hex, binary a string (hex when it is not
+//! UTF-8). The record is then flattened exactly as that JSON
 //! text would be. Positions: the ordinal is the row number, the line the row number
 //! plus one.
 
@@ -342,10 +343,12 @@ impl ParquetReader {
             Some(keys) => keys,
             None => keys_of(&batch.schema(), &self.source)?,
         };
+        let schema = batch.schema();
         let columns: Vec<Column<'_>> = batch
             .columns()
             .iter()
-            .map(|column| Column::of(column.as_ref()))
+            .zip(schema.fields())
+            .map(|(column, field)| Column::of(field, column.as_ref()))
             .collect();
         if self.skip_null {
             fill_present(&mut self.present, batch);
@@ -746,16 +749,21 @@ fn push_cells(
     counts: &mut [u32],
 ) -> usize {
     let columns = batch.columns();
+    let schema = batch.schema();
+    let fields = schema.fields();
     fill_present(present, batch);
     let mut text = 0;
     for (row, ((cells, out), count)) in present.iter().zip(rows).zip(counts).enumerate() {
         *count = count.saturating_add(cells.len() as u32);
         let before = out.len();
         for &c in cells {
-            if let (Some(key), Some(column)) = (keys.get(c as usize), columns.get(c as usize)) {
+            let c = c as usize;
+            if let (Some(key), Some(column), Some(field)) =
+                (keys.get(c), columns.get(c), fields.get(c))
+            {
                 out.push(b',');
                 out.extend_from_slice(key);
-                write_value(column.as_ref(), row, out);
+                write_field_value(field, column.as_ref(), row, out);
             }
         }
         text += out.len() - before;
@@ -792,14 +800,14 @@ fn push_row<'a, 'b: 'a>(
 /// where it is the common text column, rather than once per cell.
 enum Column<'a> {
     Text(&'a StringArray),
-    Other(&'a dyn Array),
+    Other(&'a arrow_schema::Field, &'a dyn Array),
 }
 
 impl<'a> Column<'a> {
-    fn of(array: &'a dyn Array) -> Self {
+    fn of(field: &'a arrow_schema::Field, array: &'a dyn Array) -> Self {
         match array.as_string_opt::<i32>() {
             Some(text) => Column::Text(text),
-            None => Column::Other(array),
+            None => Column::Other(field, array),
         }
     }
 
@@ -809,7 +817,7 @@ impl<'a> Column<'a> {
         match self {
             Column::Text(text) if text.is_valid(row) => write_str(out, text.value(row)),
             Column::Text(_) => out.extend_from_slice(b"null"),
-            Column::Other(array) => write_value(*array, row, out),
+            Column::Other(field, array) => write_field_value(field, *array, row, out),
         }
     }
 }
@@ -924,11 +932,57 @@ fn write_str(out: &mut Vec<u8>, s: &str) {
 fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     match std::str::from_utf8(b) {
         Ok(s) => write_str(out, s),
-        Err(_) => {
-            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
-            write_str(out, &hex);
-        }
+        Err(_) => write_hex(out, b),
     }
+}
+
+/// `b` as a JSON string of lowercase hex digits.
+fn write_hex(out: &mut Vec<u8>, b: &[u8]) {
+    let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
+    out.push(b'"');
+    for &x in b {
+        out.push(digit(x >> 4));
+        out.push(digit(x & 15));
+    }
+    out.push(b'"');
+}
+
+/// Whether `field` holds UUIDs (Parquet's `UUID` logical type, Arrow's `arrow.uuid`
+/// extension type): their values are written as UUID text.
+fn is_uuid(field: &arrow_schema::Field) -> bool {
+    field.extension_type_name() == Some("arrow.uuid")
+        && matches!(field.data_type(), DataType::FixedSizeBinary(16))
+}
+
+/// Appends the JSON text of the value in `row` of `array`, the values of `field`:
+/// a UUID as its hyphenated lowercase text, any other value as [`write_value`]
+/// writes it.
+fn write_field_value(
+    field: &arrow_schema::Field,
+    array: &dyn Array,
+    row: usize,
+    out: &mut Vec<u8>,
+) {
+    if !is_uuid(field) || array.is_null(row) {
+        return write_value(array, row, out);
+    }
+    let Some(bytes) = array.as_fixed_size_binary_opt().map(|a| a.value(row)) else {
+        return write_value(array, row, out);
+    };
+    let mut hex = Vec::with_capacity(34);
+    write_hex(&mut hex, bytes);
+    let digits = hex.get(1..33).unwrap_or_default();
+    out.push(b'"');
+    for (i, part) in [0..8, 8..12, 12..16, 16..20, 20..32]
+        .into_iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(b'-');
+        }
+        out.extend_from_slice(digits.get(part).unwrap_or_default());
+    }
+    out.push(b'"');
 }
 
 fn write_opt(out: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
@@ -1016,7 +1070,9 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
         DataType::Binary => write_bytes(out, array.as_binary::<i32>().value(row)),
         DataType::LargeBinary => write_bytes(out, array.as_binary::<i64>().value(row)),
         DataType::BinaryView => write_bytes(out, array.as_binary_view().value(row)),
-        DataType::FixedSizeBinary(_) => write_bytes(out, array.as_fixed_size_binary().value(row)),
+        // Fixed-size bytes (hashes, ids) are never text: hex throughout, so that
+        // every value of a column reads the same way.
+        DataType::FixedSizeBinary(_) => write_hex(out, array.as_fixed_size_binary().value(row)),
         DataType::Date32 => write_opt(out, array.as_primitive::<Date32Type>().value_as_date(row)),
         DataType::Date64 => write_opt(out, array.as_primitive::<Date64Type>().value_as_date(row)),
         DataType::Timestamp(unit, _) => {
@@ -1078,17 +1134,23 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
                 }
                 write_str(out, f.name());
                 out.push(b':');
-                write_value(col.as_ref(), row, out);
+                write_field_value(f, col.as_ref(), row, out);
             }
             out.push(b'}');
         }
-        DataType::List(_) => write_list(&array.as_list::<i32>().value(row), out),
-        DataType::LargeList(_) => write_list(&array.as_list::<i64>().value(row), out),
-        DataType::ListView(_) => write_list(&array.as_list_view::<i32>().value(row), out),
-        DataType::LargeListView(_) => write_list(&array.as_list_view::<i64>().value(row), out),
-        DataType::FixedSizeList(_, _) => write_list(&array.as_fixed_size_list().value(row), out),
-        DataType::Map(_, _) => {
+        DataType::List(f) => write_list(f, &array.as_list::<i32>().value(row), out),
+        DataType::LargeList(f) => write_list(f, &array.as_list::<i64>().value(row), out),
+        DataType::ListView(f) => write_list(f, &array.as_list_view::<i32>().value(row), out),
+        DataType::LargeListView(f) => write_list(f, &array.as_list_view::<i64>().value(row), out),
+        DataType::FixedSizeList(f, _) => {
+            write_list(f, &array.as_fixed_size_list().value(row), out);
+        }
+        DataType::Map(entry, _) => {
             let map = array.as_map();
+            let (key_field, value_field) = match entry.data_type() {
+                DataType::Struct(fields) => (fields.first(), fields.get(1)),
+                _ => (None, None),
+            };
             let entries = map.value(row);
             let (keys, values) = (entries.column(0), entries.column(1));
             out.push(b'{');
@@ -1097,14 +1159,20 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
                     out.push(b',');
                 }
                 let mut key = Vec::new();
-                write_value(keys.as_ref(), i, &mut key);
+                match key_field {
+                    Some(f) => write_field_value(f, keys.as_ref(), i, &mut key),
+                    None => write_value(keys.as_ref(), i, &mut key),
+                }
                 if key.first() == Some(&b'"') {
                     out.extend_from_slice(&key);
                 } else {
                     push_json_string(out, &key);
                 }
                 out.push(b':');
-                write_value(values.as_ref(), i, out);
+                match value_field {
+                    Some(f) => write_field_value(f, values.as_ref(), i, out),
+                    None => write_value(values.as_ref(), i, out),
+                }
             }
             out.push(b'}');
         }
@@ -1112,13 +1180,13 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn write_list(values: &arrow_array::ArrayRef, out: &mut Vec<u8>) {
+fn write_list(field: &arrow_schema::Field, values: &arrow_array::ArrayRef, out: &mut Vec<u8>) {
     out.push(b'[');
     for i in 0..values.len() {
         if i > 0 {
             out.push(b',');
         }
-        write_value(values.as_ref(), i, out);
+        write_field_value(field, values.as_ref(), i, out);
     }
     out.push(b']');
 }
@@ -1196,7 +1264,8 @@ mod tests {
                     if i > 0 {
                         out.push(b' ');
                     }
-                    Column::of(c.as_ref()).write(row, &mut out);
+                    let field = batch.schema_ref().field(i).clone();
+                    Column::of(&field, c.as_ref()).write(row, &mut out);
                 }
                 String::from_utf8_lossy(&out).into_owned()
             })
@@ -1526,6 +1595,86 @@ mod tests {
                 );
             }
             assert_eq!(records.len(), 1024);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn uuids_read_as_their_text_and_fixed_size_bytes_as_hex() -> TestResult {
+        use arrow_array::{FixedSizeBinaryArray, ListArray, StructArray};
+        use arrow_buffer::{NullBuffer, OffsetBuffer};
+        use arrow_schema::{Field, Schema};
+        use parquet::arrow::ArrowWriter;
+        use parquet::arrow::arrow_writer::ArrowWriterOptions;
+
+        let uuid = |name: &str| {
+            Field::new(name, DataType::FixedSizeBinary(16), true).with_metadata(
+                std::collections::HashMap::from([(
+                    "ARROW:extension:name".to_string(),
+                    "arrow.uuid".to_string(),
+                )]),
+            )
+        };
+        let ids = [
+            Some(*b"\x12\x34\x56\x78\x12\x34\x56\x78\x12\x34\x56\x78\x12\x34\x56\x78"),
+            // Bytes that are text too: a UUID all the same.
+            Some(*b"ABCDEFGHIJKLMNOP"),
+            None,
+        ];
+        let id = FixedSizeBinaryArray::try_from_sparse_iter_with_size(ids.iter().copied(), 16)?;
+        let hash = FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+            [Some(*b"ABCD"), Some(*b"\xff\x00\x01\x02"), None].into_iter(),
+            4,
+        )?;
+        let inner = Arc::new(uuid("u"));
+        let nested = StructArray::new(
+            vec![inner.as_ref().clone()].into(),
+            vec![Arc::new(id.clone()) as ArrayRef],
+            Some(NullBuffer::from(vec![true, false, true])),
+        );
+        let item = Arc::new(uuid("item"));
+        let list = ListArray::new(
+            item.clone(),
+            OffsetBuffer::from_lengths([2, 0, 1]),
+            Arc::new(FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                [ids[1], ids[0], ids[0]].into_iter(),
+                16,
+            )?),
+            None,
+        );
+        let schema = Arc::new(Schema::new(vec![
+            uuid("id"),
+            Field::new("hash", DataType::FixedSizeBinary(4), true),
+            Field::new("s", nested.data_type().clone(), true),
+            Field::new("l", list.data_type().clone(), true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(id),
+                Arc::new(hash),
+                Arc::new(nested),
+                Arc::new(list),
+            ],
+        )?;
+        let want = [
+            r#"{"id":"12345678-1234-5678-1234-567812345678","hash":"41424344","s":{"u":"12345678-1234-5678-1234-567812345678"},"l":["41424344-4546-4748-494a-4b4c4d4e4f50","12345678-1234-5678-1234-567812345678"]}"#,
+            r#"{"id":"41424344-4546-4748-494a-4b4c4d4e4f50","hash":"ff000102","s":null,"l":[]}"#,
+            r#"{"id":null,"hash":null,"s":{"u":null},"l":["12345678-1234-5678-1234-567812345678"]}"#,
+        ];
+        // With the Arrow schema stored in the file, and with only Parquet's own
+        // logical type (as most writers leave it).
+        for skip_arrow_metadata in [false, true] {
+            let mut bytes = Vec::new();
+            let options = ArrowWriterOptions::new().with_skip_arrow_metadata(skip_arrow_metadata);
+            let mut writer =
+                ArrowWriter::try_new_with_options(&mut bytes, schema.clone(), options)?;
+            writer.write(&batch)?;
+            writer.close()?;
+            let options = ReaderOptions::builder().build()?;
+            let reader = ParquetReader::new(Input::from_bytes("u.parquet", bytes)?, &options)?;
+            let got: Vec<String> = records_of(reader)?.into_iter().map(|(t, _)| t).collect();
+            assert_eq!(got, want, "{skip_arrow_metadata}");
         }
         Ok(())
     }
