@@ -258,7 +258,7 @@ impl Session {
 
     /// Flattens one record given as a JSON value.
     pub fn push_value(&mut self, record: &Value) -> Result<()> {
-        let bytes = serde_json::to_vec(record)
+        let bytes = json_bytes(record)
             .map_err(|e| crate::Error::Internal(format!("serializing a JSON value: {e}")))?;
         self.push(&bytes)
     }
@@ -356,5 +356,69 @@ impl Session {
     /// The source name in force.
     pub fn source(&self) -> &str {
         self.flattener.source()
+    }
+}
+
+/// `value` as compact JSON text, byte for byte as `serde_json::to_vec` writes it,
+/// without recursion: a value nested far past the nesting limit is then an error of
+/// its depth, as the same text is, rather than the end of the thread's stack.
+fn json_bytes(value: &Value) -> serde_json::Result<Vec<u8>> {
+    enum Step<'a> {
+        Value(&'a Value),
+        Key(&'a str),
+        Byte(u8),
+    }
+    let mut out = Vec::new();
+    let mut steps = vec![Step::Value(value)];
+    while let Some(step) = steps.pop() {
+        match step {
+            Step::Value(Value::Array(items)) => {
+                out.push(b'[');
+                steps.push(Step::Byte(b']'));
+                for (i, item) in items.iter().enumerate().rev() {
+                    steps.push(Step::Value(item));
+                    if i > 0 {
+                        steps.push(Step::Byte(b','));
+                    }
+                }
+            }
+            Step::Value(Value::Object(map)) => {
+                out.push(b'{');
+                steps.push(Step::Byte(b'}'));
+                for (i, (key, item)) in map.iter().enumerate().rev() {
+                    steps.push(Step::Value(item));
+                    steps.push(Step::Byte(b':'));
+                    steps.push(Step::Key(key));
+                    if i > 0 {
+                        steps.push(Step::Byte(b','));
+                    }
+                }
+            }
+            Step::Value(scalar) => serde_json::to_writer(&mut out, scalar)?,
+            Step::Key(key) => serde_json::to_writer(&mut out, key)?,
+            Step::Byte(byte) => out.push(byte),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod json_bytes_tests {
+    use super::*;
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() -> std::result::Result<(), serde_json::Error>
+    {
+        let text = r#"{"b":[1,2.5,-0,1e5,"x\"y\u00e9",null,true,{},[]],"a":{"c":[[{"d":12345678901234567890}]]},"":""}"#;
+        for value in [
+            serde_json::from_str::<Value>(text)?,
+            Value::Null,
+            serde_json::json!([]),
+            serde_json::json!({}),
+            serde_json::json!("\u{1}"),
+        ] {
+            assert_eq!(json_bytes(&value)?, serde_json::to_vec(&value)?);
+        }
+        Ok(())
     }
 }

@@ -205,6 +205,53 @@ fn deep_nesting_never_overflows_the_stack() -> TestResult {
     Ok(())
 }
 
+/// A JSON value nested far deeper than the limit, given as a `serde_json::Value`, is
+/// the error its text is, on a thread of the usual 2 MiB stack too.
+#[test]
+fn deep_values_are_errors_not_stack_overflows() -> TestResult {
+    let depth = 20_000;
+    let text = format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth));
+    // The value is built and dropped (both recursive in serde_json) on a large stack.
+    let run = move || -> Result<(Option<String>, Option<String>), String> {
+        let mut value = serde_json::json!(1);
+        for _ in 0..depth {
+            let mut object = serde_json::Map::new();
+            object.insert("a".into(), value);
+            value = serde_json::Value::Object(object);
+        }
+        let got = std::thread::scope(|s| {
+            let work = std::thread::Builder::new()
+                .stack_size(2 << 20)
+                .spawn_scoped(s, || {
+                    let p = Processor::default();
+                    let batch = p.process_batch(std::slice::from_ref(&value), "t");
+                    let text = p.process(text.as_bytes(), "t");
+                    (
+                        batch.err().map(|e| e.to_string()),
+                        text.err().map(|e| e.to_string()),
+                    )
+                });
+            work.map_err(|e| e.to_string())?
+                .join()
+                .map_err(|_| "the flattening thread panicked".to_string())
+        });
+        drop(value);
+        got
+    };
+    let (batch, text) = std::thread::Builder::new()
+        .stack_size(256 << 20)
+        .spawn(run)?
+        .join()
+        .map_err(|_| "the test thread panicked")??;
+    assert!(
+        text.as_deref()
+            .is_some_and(|e| e.contains("nests deeper than the limit of 1024 levels")),
+        "{text:?}"
+    );
+    assert_eq!(batch, text);
+    Ok(())
+}
+
 #[test]
 fn truncated_arrays_stop_with_their_position() -> TestResult {
     let err = Processor::default()
