@@ -97,6 +97,14 @@ pub enum IdStrategy {
     /// `<parent id>:<array path>:<index>` for child rows.
     Positional,
     /// UUID v5 of the record's canonical JSON for main rows; child rows positional.
+    ///
+    /// The canonical JSON sorts keys, writes strings with the fewest escapes, and
+    /// keeps each number as its text: `1e5`, `1E5` and `100000` are three contents
+    /// (and [`Processor::process_batch`](crate::Processor::process_batch) writes an
+    /// exponent as serde_json does, `1e+5`). A record's nulls are part of it: CSV
+    /// and Parquet readers keep null cells under this strategy, so that a row gets
+    /// the id of the same record as JSON. A CSV cell that reads as a number or
+    /// boolean is hashed as one.
     ContentHash,
     /// A caller-supplied generator.
     Custom(Arc<dyn IdGenerator>),
@@ -213,6 +221,7 @@ impl ProcessorConfig {
     pub fn builder() -> ProcessorConfigBuilder {
         ProcessorConfigBuilder {
             config: ProcessorConfig::default(),
+            max_depth_given: false,
         }
     }
 
@@ -220,6 +229,7 @@ impl ProcessorConfig {
     pub fn to_builder(&self) -> ProcessorConfigBuilder {
         ProcessorConfigBuilder {
             config: self.clone(),
+            max_depth_given: true,
         }
     }
 
@@ -238,6 +248,12 @@ impl ProcessorConfig {
     /// Whether `null` values are skipped.
     pub fn skip_null(&self) -> bool {
         self.skip_null
+    }
+    /// Whether a reader may leave a row's null cells out of its record (CSV and
+    /// Parquet readers do, for wide sparse files): nulls are skipped, and no id
+    /// hashes the record's content, which its nulls are part of.
+    pub fn readers_skip_null(&self) -> bool {
+        self.skip_null && !matches!(self.id_strategy, IdStrategy::ContentHash)
     }
     /// Name of the id column, if on.
     pub fn id_field(&self) -> Option<&str> {
@@ -371,6 +387,9 @@ impl ProcessorConfig {
 #[must_use]
 pub struct ProcessorConfigBuilder {
     config: ProcessorConfig,
+    /// Whether the depth was given (else a nesting limit below the default depth
+    /// lowers it to the limit).
+    max_depth_given: bool,
 }
 
 impl ProcessorConfigBuilder {
@@ -450,12 +469,16 @@ impl ProcessorConfigBuilder {
         self.config.main_columns = keys.into_iter().map(Into::into).collect();
         self
     }
-    /// Depth past which objects are kept as JSON text. Defaults to [`DEFAULT_MAX_DEPTH`].
+    /// Depth past which objects are kept as JSON text. Defaults to [`DEFAULT_MAX_DEPTH`],
+    /// or the nesting limit where that is lower. At most the nesting limit.
     pub fn with_max_depth(mut self, depth: usize) -> Self {
         self.config.max_depth = depth;
+        self.max_depth_given = true;
         self
     }
     /// Hard nesting limit; deeper records are errors. Defaults to [`DEFAULT_NESTING_LIMIT`].
+    /// A limit below the default depth ([`DEFAULT_MAX_DEPTH`]) lowers the depth to it,
+    /// unless a depth is given ([`with_max_depth`](Self::with_max_depth)).
     pub fn with_nesting_limit(mut self, limit: usize) -> Self {
         self.config.nesting_limit = limit;
         self
@@ -545,7 +568,10 @@ impl ProcessorConfigBuilder {
 
     /// Validates the options and their combinations.
     pub fn build(self) -> Result<ProcessorConfig, ConfigError> {
-        let c = self.config;
+        let mut c = self.config;
+        if !self.max_depth_given {
+            c.max_depth = c.max_depth.min(c.nesting_limit.max(1));
+        }
         if c.separator.is_empty() {
             return Err(ConfigError::EmptySeparator);
         }
@@ -661,6 +687,27 @@ mod tests {
         assert!(matches!(c.id_strategy(), IdStrategy::Random));
         assert!(c.naming().preserve_leaf_component);
         assert_eq!(c.naming().max_field_component_length, 4);
+    }
+
+    #[test]
+    fn a_nesting_limit_below_the_default_depth_lowers_the_depth() -> Result<(), ConfigError> {
+        let c = ProcessorConfig::builder().with_nesting_limit(3).build()?;
+        assert_eq!((c.max_depth(), c.nesting_limit()), (3, 3));
+        // A depth given is kept, and past the limit it is refused.
+        let c = ProcessorConfig::builder()
+            .with_max_depth(2)
+            .with_nesting_limit(3)
+            .build()?;
+        assert_eq!(c.max_depth(), 2);
+        let e = ProcessorConfig::builder()
+            .with_nesting_limit(3)
+            .with_max_depth(64)
+            .build();
+        assert_eq!(
+            e.err().map(|e| e.to_string()).as_deref(),
+            Some("max_depth must be between 1 and 3, got 64")
+        );
+        Ok(())
     }
 
     #[test]

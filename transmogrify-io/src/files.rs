@@ -120,7 +120,7 @@ impl ProcessorFiles for Processor {
         first_ordinal: u64,
     ) -> Result<ProcessingResult> {
         // Null cells the processor would drop are left out by the reader.
-        let options = ReaderOptions::default().with_skip_null(self.config().skip_null());
+        let options = ReaderOptions::default().with_skip_null(self.config().readers_skip_null());
         let mut reader = open_reader(path, &options)?;
         let mut session = self.session(entity_name);
         session.set_source(reader.source_name());
@@ -164,7 +164,7 @@ impl ProcessorFiles for Processor {
             });
         }
         // Null cells the processor would drop are left out by the reader.
-        let options = ReaderOptions::default().with_skip_null(self.config().skip_null());
+        let options = ReaderOptions::default().with_skip_null(self.config().readers_skip_null());
         Ok(Chunks {
             processor: self.clone(),
             entity: entity_name.to_string(),

@@ -463,7 +463,7 @@ pub fn process_file(
     options: &ReaderOptions,
 ) -> Result<ProcessingResult> {
     // Null cells the processor would drop are left out by the reader.
-    let skip_null = options.skip_null || processor.config().skip_null();
+    let skip_null = options.skip_null || processor.config().readers_skip_null();
     let mut reader = open_reader(path, &options.clone().with_skip_null(skip_null))?;
     process_reader(processor, &mut *reader, entity_name)
 }

@@ -264,7 +264,8 @@ pub struct WriteOptionsBuilder {
 }
 
 impl WriteOptionsBuilder {
-    /// CSV field delimiter. Defaults to [`DEFAULT_CSV_OUTPUT_DELIMITER`] (`,`).
+    /// CSV field delimiter: an ASCII character other than a quote or a line break.
+    /// Defaults to [`DEFAULT_CSV_OUTPUT_DELIMITER`] (`,`).
     pub fn with_csv_delimiter(mut self, delimiter: u8) -> Self {
         self.options.csv_delimiter = delimiter;
         self
@@ -360,6 +361,11 @@ impl WriteOptionsBuilder {
         }
         if matches!(o.csv_delimiter, b'"' | b'\n' | b'\r') {
             return invalid("csv_delimiter", "cannot be a quote or a line break");
+        }
+        if !o.csv_delimiter.is_ascii() {
+            // A byte of its own past ASCII is no character: the file would not be
+            // UTF-8.
+            return invalid("csv_delimiter", "must be an ASCII character");
         }
         match o.parquet_compression {
             ParquetCompression::Zstd(l) if !(1..=22).contains(&l) => {

@@ -412,7 +412,7 @@ impl<'a> Plan<'a> {
             && file_len.is_some_and(|len| len <= self.job.chunking.bytes / 8);
         // Null cells of CSV and Parquet rows are left out where the processor would
         // drop them anyway (a wide, sparse file then costs what its values cost).
-        let skip_null = self.job.processor.config().skip_null();
+        let skip_null = self.job.processor.config().readers_skip_null();
         if let Some(options) = input.reader_options() {
             let options = self.reader_batches(options.clone().with_skip_null(skip_null));
             // Several workers parse a large plain CSV file together, each a range of

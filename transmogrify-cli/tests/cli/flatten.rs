@@ -1594,3 +1594,62 @@ fn the_bytes_read_count_inputs_without_records() -> TestResult {
     );
     Ok(())
 }
+
+/// Content-hash ids hash a record with its nulls, whatever the input format: a
+/// Parquet row or a CSV row with null cells gets the id of the same JSON record.
+#[test]
+fn content_hash_ids_count_null_cells_in_every_format() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("ch.jsonl"),
+        "{\"a\":1,\"n\":null}\n{\"a\":2,\"n\":null}\n",
+    )?;
+    std::fs::write(dir.path().join("ch.csv"), "a,n\n1,\n2,\n")?;
+    let args = [
+        "flatten", "ch.jsonl", "-o", "pq", "-f", "parquet", "--typed",
+    ];
+    let r = run(
+        dir.path(),
+        &[
+            &args[..],
+            &["--keep-nulls", "--no-id-column", "--no-time-column"],
+        ]
+        .concat(),
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let ids = |input: &str, executor: &str| -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        let args = [
+            "flatten",
+            input,
+            "-e",
+            "ch",
+            "-o",
+            "out",
+            "-f",
+            "jsonl",
+            "--force",
+            "--id-strategy",
+            "content-hash",
+            "--executor",
+            executor,
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{input}: {}", r.stderr);
+        let text = std::fs::read_to_string(dir.path().join("out").join("ch.jsonl"))?;
+        let mut ids = Vec::new();
+        for line in text.lines() {
+            let row: serde_json::Value = serde_json::from_str(line)?;
+            ids.push(row["__extract_id"].as_str().unwrap_or_default().to_string());
+        }
+        Ok(ids)
+    };
+    let want = ids("ch.jsonl", "sequential")?;
+    assert_eq!(want.len(), 2);
+    for input in ["pq/ch.parquet", "ch.csv"] {
+        for executor in ["sequential", "threads", "processes"] {
+            assert_eq!(ids(input, executor)?, want, "{input} {executor}");
+        }
+    }
+    Ok(())
+}

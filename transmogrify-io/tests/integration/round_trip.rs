@@ -151,5 +151,19 @@ fn parquet_options_and_csv_delimiter() -> TestResult {
     let files = result.to_bytes("csv", &options)?;
     let text = String::from_utf8(files[1].bytes.clone())?;
     assert!(text.starts_with("sku\tqty\t"), "{text}");
+    // Delimiters that would not make a CSV file of UTF-8 text are refused.
+    for (delimiter, reason) in [
+        (b'"', "cannot be a quote or a line break"),
+        (b'\n', "cannot be a quote or a line break"),
+        (0xE9, "must be an ASCII character"),
+    ] {
+        let error = WriteOptions::builder()
+            .with_csv_delimiter(delimiter)
+            .build();
+        assert_eq!(
+            error.err().map(|e| e.to_string()),
+            Some(format!("invalid option csv_delimiter: {reason}"))
+        );
+    }
     Ok(())
 }
