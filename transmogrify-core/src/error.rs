@@ -59,6 +59,10 @@ pub enum ConfigError {
     /// The separator is empty.
     #[error("the separator must not be empty")]
     EmptySeparator,
+    /// The entity name is empty: it names the main table and leads every other
+    /// table's name.
+    #[error("the entity name must not be empty: it names the main table")]
+    EmptyEntityName,
     /// A metadata field name is empty.
     #[error("the {option} must not be empty (switch the field off instead)")]
     EmptyFieldName {

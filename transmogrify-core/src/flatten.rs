@@ -348,6 +348,11 @@ impl Flattener {
         &self.source
     }
 
+    /// The entity name: the main table's.
+    pub(crate) fn entity(&self) -> &str {
+        &self.entity
+    }
+
     pub(crate) fn set_next_ordinal(&mut self, ordinal: u64) {
         self.next_ordinal = ordinal;
     }

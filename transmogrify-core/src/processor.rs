@@ -350,6 +350,9 @@ impl Session {
 
     /// Ends the session and returns its tables.
     pub fn finish(self) -> Result<ProcessingResult> {
+        if self.flattener.entity().is_empty() {
+            return Err(crate::error::ConfigError::EmptyEntityName.into());
+        }
         self.flattener.finish()
     }
 

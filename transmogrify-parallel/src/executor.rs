@@ -133,8 +133,21 @@ pub(crate) fn settle(result: Result<RunReport>, sink: &dyn ResultSink) -> Result
     result
 }
 
+/// Refuses a job without an entity name (it names the main table) before anything
+/// is read.
+fn check_entity(job: &Job) -> Result<()> {
+    if job.entity.is_empty() {
+        return Err(transmogrify_core::Error::from(
+            transmogrify_core::ConfigError::EmptyEntityName,
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// [`SequentialExecutor::run`].
 fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Result<RunReport> {
+    check_entity(job)?;
     {
         let started = Instant::now();
         let ledger = Ledger::default();
@@ -242,6 +255,7 @@ fn run_pool_unsettled<R: ChunkRunner>(
     runners: Vec<R>,
     name: &'static str,
 ) -> Result<RunReport> {
+    check_entity(job)?;
     let started = Instant::now();
     let workers = runners.len();
     let pieces = runners.iter().all(ChunkRunner::splits_ranges);

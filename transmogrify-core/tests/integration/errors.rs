@@ -398,3 +398,25 @@ fn a_misspelt_literal_is_named_whole() -> TestResult {
     }
     Ok(())
 }
+
+/// The entity name names the main table: an empty one is refused, not a table
+/// named `""` with children named `_a`.
+#[test]
+fn an_empty_entity_name_is_refused() {
+    let p = Processor::default();
+    let want = Some(
+        "invalid configuration: the entity name must not be empty: it names the main table"
+            .to_string(),
+    );
+    let got = p
+        .process(br#"{"a":[{"b":1}]}"#, "")
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(got, want);
+    let got = p
+        .process_batch(&[serde_json::json!({"a": 1})], "")
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(got, want);
+    assert!(p.process(br#"{"a":1}"#, "t").is_ok());
+}

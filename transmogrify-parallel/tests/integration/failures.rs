@@ -33,6 +33,31 @@ fn workers_beyond_the_most_are_the_most() -> TestResult {
     Ok(())
 }
 
+/// A job without an entity name is refused by every executor before it reads.
+#[test]
+fn a_job_without_an_entity_name_is_refused() -> TestResult {
+    let inputs = Inputs::new()?;
+    let mut job = fifty_records(&inputs, true)?;
+    job.entity = String::new();
+    let executors: [Box<dyn Executor>; 3] = [
+        Box::new(SequentialExecutor),
+        Box::new(ThreadExecutor::new(2)),
+        Box::new(ProcessExecutor::new(2).with_program(worker(), Vec::new())),
+    ];
+    for executor in executors {
+        let got = executor.run_to_result(&job).err().map(|e| e.to_string());
+        assert_eq!(
+            got.as_deref(),
+            Some(
+                "invalid configuration: the entity name must not be empty: it names the main table"
+            ),
+            "{}",
+            executor.name()
+        );
+    }
+    Ok(())
+}
+
 #[test]
 fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
     let inputs = Inputs::new()?;
