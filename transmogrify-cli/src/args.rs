@@ -342,6 +342,9 @@ pub struct BenchArgs {
     /// memory (one run is at the mercy of whatever else the machine does).
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub repeat: usize,
+    /// What a bad record does in the runs.
+    #[arg(long, value_enum, default_value_t = OnErrorArg::Strict)]
+    pub on_error: OnErrorArg,
 }
 
 /// One character, or a tab written as `\t` or `tab` (a tab is awkward to type in a

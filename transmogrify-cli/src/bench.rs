@@ -2,11 +2,13 @@
 //! each run in a child process of this program so its peak memory is its own.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::Value;
 
-use crate::args::{BenchArgs, ExecutorArg, InputArgs};
+use crate::args::{BenchArgs, ExecutorArg, InputArgs, OnErrorArg};
 use crate::fail::Fail;
 use crate::progress::human_bytes;
 
@@ -75,6 +77,7 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
         return Err(Fail::usage("--repeat must be at least 1"));
     }
     let entity = crate::options::entity(&args.input)?;
+    let running = stop_runs_on_interrupt(scratch.clone());
     let inputs = match replayable(&args.input.inputs, &scratch.join("inputs")) {
         Ok(inputs) => inputs,
         Err(fail) => {
@@ -92,10 +95,18 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
         for w in counts {
             let mut fastest: Option<Row> = None;
             for _ in 0..args.repeat {
-                let row = measure(args, &exe, &inputs, &entity, &scratch, executor, w)
-                    .inspect_err(|_| {
-                        let _ = std::fs::remove_dir_all(&scratch);
-                    })?;
+                let row = Run {
+                    args,
+                    exe: &exe,
+                    inputs: &inputs,
+                    entity: &entity,
+                    scratch: &scratch,
+                    running: &running,
+                }
+                .measure(executor, w)
+                .inspect_err(|_| {
+                    let _ = std::fs::remove_dir_all(&scratch);
+                })?;
                 if fastest.as_ref().is_none_or(|f| row.seconds < f.seconds) {
                     fastest = Some(row);
                 }
@@ -116,57 +127,115 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
     })
 }
 
-/// One run of `executor` with `w` workers, in a child process of this program.
-fn measure(
-    args: &BenchArgs,
-    exe: &Path,
-    inputs: &[PathBuf],
-    entity: &str,
-    scratch: &Path,
-    executor: ExecutorArg,
-    w: usize,
-) -> Result<Row, Fail> {
-    let out = scratch.join(format!("{}-{w}", name(executor)));
-    let report = scratch.join(format!("{}-{w}.json", name(executor)));
-    // An earlier run's files are removed first, not replaced inside the timed run.
-    let _ = std::fs::remove_dir_all(&out);
-    let mut cmd = Command::new(exe);
-    cmd.arg("flatten")
-        .args(inputs)
-        .args(input_options(&args.input))
-        .args(["--entity", entity])
-        .arg("-o")
-        .arg(&out)
-        .args(["--force", "--quiet", "-f", &args.format])
-        .args(["--executor", name(executor), "--workers", &w.to_string()])
-        .args(["--chunk-size", &args.chunk_size])
-        .arg("--report")
-        .arg(&report);
-    if args.typed {
-        cmd.arg("--typed");
+/// On Ctrl-C or SIGTERM, stops the run under way (its process id is in the counter
+/// returned; 0 between runs) as a stopped `flatten` stops, waits for it, removes the
+/// bench's scratch directory and exits with status 130.
+fn stop_runs_on_interrupt(scratch: PathBuf) -> Arc<AtomicU32> {
+    let running = Arc::new(AtomicU32::new(0));
+    let seen = running.clone();
+    let _ = ctrlc::set_handler(move || {
+        #[cfg(unix)]
+        if let Ok(pid) = i32::try_from(seen.load(Ordering::SeqCst))
+            && pid > 0
+        {
+            // SAFETY: signals and waits for this process's own child, by its id.
+            unsafe {
+                libc::kill(pid, libc::SIGTERM);
+            }
+            // The run removes its unfinished files before it exits (a minute at
+            // most; then the scratch directory goes regardless).
+            for _ in 0..600 {
+                let mut status = 0;
+                // SAFETY: as above; `status` is a valid place for the status.
+                let waited = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+                if waited != 0 {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+        eprintln!("\ninterrupted: the bench's runs were stopped and their files removed");
+        std::process::exit(130);
+    });
+    running
+}
+
+/// What every run of a bench shares: its options, this program, the inputs as the
+/// runs read them, the entity, the scratch directory and where the process id of
+/// the run under way goes.
+struct Run<'a> {
+    args: &'a BenchArgs,
+    exe: &'a Path,
+    inputs: &'a [PathBuf],
+    entity: &'a str,
+    scratch: &'a Path,
+    running: &'a AtomicU32,
+}
+
+impl Run<'_> {
+    /// One run of `executor` with `w` workers, in a child process of this program.
+    fn measure(&self, executor: ExecutorArg, w: usize) -> Result<Row, Fail> {
+        let Run {
+            args,
+            exe,
+            inputs,
+            entity,
+            scratch,
+            running,
+        } = *self;
+        let out = scratch.join(format!("{}-{w}", name(executor)));
+        let report = scratch.join(format!("{}-{w}.json", name(executor)));
+        // An earlier run's files are removed first, not replaced inside the timed run.
+        let _ = std::fs::remove_dir_all(&out);
+        let mut cmd = Command::new(exe);
+        cmd.arg("flatten")
+            .args(inputs)
+            .args(input_options(&args.input))
+            .args(["--entity", entity])
+            .arg("-o")
+            .arg(&out)
+            .args(["--force", "--quiet", "-f", &args.format])
+            .args(["--executor", name(executor), "--workers", &w.to_string()])
+            .args(["--chunk-size", &args.chunk_size])
+            .arg("--report")
+            .arg(&report);
+        if args.typed {
+            cmd.arg("--typed");
+        }
+        if args.on_error == OnErrorArg::Skip {
+            cmd.args(["--on-error", "skip"]);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Fail::io(format!("cannot run {}: {e}", exe.display())))?;
+        running.store(child.id(), Ordering::SeqCst);
+        let output = child.wait_with_output();
+        running.store(0, Ordering::SeqCst);
+        let output = output.map_err(|e| Fail::io(format!("cannot run {}: {e}", exe.display())))?;
+        if !output.status.success() {
+            return Err(Fail {
+                code: output
+                    .status
+                    .code()
+                    .and_then(|c| u8::try_from(c).ok())
+                    .unwrap_or(1),
+                message: format!(
+                    "the {} run with {w} worker{} failed: {}",
+                    name(executor),
+                    if w == 1 { "" } else { "s" },
+                    String::from_utf8_lossy(&output.stderr)
+                        .trim()
+                        .trim_start_matches("error: ")
+                ),
+                hint: None,
+            });
+        }
+        read_row(&report, name(executor), w)
     }
-    let output = cmd
-        .output()
-        .map_err(|e| Fail::io(format!("cannot run {}: {e}", exe.display())))?;
-    if !output.status.success() {
-        return Err(Fail {
-            code: output
-                .status
-                .code()
-                .and_then(|c| u8::try_from(c).ok())
-                .unwrap_or(1),
-            message: format!(
-                "the {} run with {w} worker{} failed: {}",
-                name(executor),
-                if w == 1 { "" } else { "s" },
-                String::from_utf8_lossy(&output.stderr)
-                    .trim()
-                    .trim_start_matches("error: ")
-            ),
-            hint: None,
-        });
-    }
-    read_row(&report, name(executor), w)
 }
 
 /// The inputs as every run reads them: one that can be read only once (standard

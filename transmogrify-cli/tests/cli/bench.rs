@@ -214,3 +214,32 @@ fn each_configuration_runs_once_and_the_first_is_the_speed_up_base() -> TestResu
     assert!(lines[1].ends_with("(1.00x)"), "{}", lines[1]);
     Ok(())
 }
+
+/// Data with a bad record: strict runs fail with the record's place, and
+/// `--on-error skip` runs measure the good records.
+#[test]
+fn skip_mode_measures_data_with_bad_records() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("bad.jsonl"),
+        "{\"a\":1}\n{\"a\":tru}\n{\"a\":3}\n",
+    )?;
+    let args = ["bench", "bad.jsonl", "--executors", "sequential,threads"];
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("bad.jsonl: line 2, column 6 (byte 13, record 1)"),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        dir.path(),
+        &[&args[..], &["--on-error", "skip"]].concat(),
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (lines, _) = table_and_footer(&r.stdout);
+    assert_eq!(lines.len(), 1 + 1 + 2, "{}", r.stdout);
+    Ok(())
+}

@@ -322,3 +322,55 @@ fn an_output_path_that_is_a_file_is_a_clean_io_error() -> TestResult {
     );
     Ok(())
 }
+
+/// A bench stopped by SIGINT or SIGTERM (sent to it alone, as a supervisor does)
+/// stops the run under way, removes its scratch directory and exits 130, rather than
+/// finishing its runs or leaving a run and its files behind.
+#[test]
+fn an_interrupted_bench_stops_its_run_and_removes_its_files() -> TestResult {
+    let dir = big_input()?;
+    let tmp = dir.path().join("tmp");
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        std::fs::create_dir_all(&tmp)?;
+        let args = [
+            "bench",
+            "big.jsonl",
+            "--executors",
+            "sequential",
+            "--repeat",
+            "20",
+        ];
+        let mut child = Command::new(bin())
+            .args(args)
+            .current_dir(dir.path())
+            .env("TMPDIR", &tmp)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Wait until a run writes its tables, then stop the bench.
+        let scratch = tmp.join(format!("transmogrify-bench-{}", child.id()));
+        let run = scratch.join("sequential-1");
+        let mut seen = false;
+        for _ in 0..2000 {
+            seen = run.exists();
+            if seen || child.try_wait()?.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(seen, "no run to stop");
+        let pid = i32::try_from(child.id())?;
+        // SAFETY: kill(2) on our own child's process id, which it still has (not reaped).
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let done = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(130), "{signal}: {stderr}");
+        assert!(done.stdout.is_empty(), "{signal}: no table after a stop");
+        assert!(stderr.contains("interrupted"), "{stderr}");
+        // The run was stopped, not left to write on: nothing comes back.
+        assert!(!scratch.exists(), "{signal}");
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(names(&tmp)?, Vec::<String>::new(), "{signal}");
+    }
+    Ok(())
+}
