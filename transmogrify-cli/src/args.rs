@@ -292,7 +292,7 @@ pub struct FlattenArgs {
     /// failed run, its error and exit code.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// No progress bar and no summary.
+    /// No progress bar and no summary (warnings and errors are still shown).
     #[arg(long, short = 'q')]
     pub quiet: bool,
 }

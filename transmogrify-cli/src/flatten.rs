@@ -298,31 +298,34 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
     let executor = options::executor(args.exec.executor, args.exec.workers)?;
-    if !args.quiet {
-        for (given, option, format, name) in [
-            (
-                args.compression.is_some(),
-                "--compression",
-                "parquet",
-                "Parquet",
-            ),
-            (
-                args.row_group_size.is_some(),
-                "--row-group-size",
-                "parquet",
-                "Parquet",
-            ),
-            (
-                args.output_delimiter.is_some(),
-                "--output-delimiter",
-                "csv",
-                "CSV",
-            ),
-        ] {
-            if given && args.format != format {
-                eprintln!("warning: {option} applies to {name} output only");
-            }
+    // Options that do nothing here are warned of, quiet or not, and in the report.
+    let mut warned = Vec::new();
+    for (given, option, format, name) in [
+        (
+            args.compression.is_some(),
+            "--compression",
+            "parquet",
+            "Parquet",
+        ),
+        (
+            args.row_group_size.is_some(),
+            "--row-group-size",
+            "parquet",
+            "Parquet",
+        ),
+        (
+            args.output_delimiter.is_some(),
+            "--output-delimiter",
+            "csv",
+            "CSV",
+        ),
+    ] {
+        if given && args.format != format {
+            warned.push(format!("{option} applies to {name} output only"));
         }
+    }
+    for warning in &warned {
+        eprintln!("warning: {warning}");
     }
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
@@ -352,7 +355,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             return Err(damage_behind(&e, &files).unwrap_or_else(|| e.into()));
         }
     };
-    let written = match target.finish() {
+    let mut written = match target.finish() {
         Ok(written) => written,
         Err(e) => {
             // Writing the tables failed (a full disk): what was written is removed,
@@ -362,6 +365,8 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         }
     };
     report.tables = written.tables.clone();
+    let run_warnings = written.warnings.clone();
+    written.warnings.splice(0..0, warned);
     let wall = started.elapsed();
     if let Some(path) = &args.report {
         write_report(
@@ -374,15 +379,17 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     }
     if !args.quiet {
         summary(&report, &written, wall.as_secs_f64(), &args.output);
-        for warning in &written.warnings {
-            eprintln!("warning: {warning}");
-        }
-        if json_input
-            && args.input.json_path.is_none()
-            && let Some(note) = large_records_note(&report, &written, &entity, chunking.bytes)
-        {
-            eprintln!("{note}");
-        }
+    }
+    // Warnings are not the summary: shown when quiet too.
+    for warning in &run_warnings {
+        eprintln!("warning: {warning}");
+    }
+    if !args.quiet
+        && json_input
+        && args.input.json_path.is_none()
+        && let Some(note) = large_records_note(&report, &written, &entity, chunking.bytes)
+    {
+        eprintln!("{note}");
     }
     // Failed chunks are errors: reported even when quiet.
     for f in &report.failed_chunks {
