@@ -427,15 +427,85 @@ impl QuoteTracker {
 struct Tee {
     inner: Box<dyn BufRead + Send>,
     tracker: QuoteTracker,
+    window: RawWindow,
 }
 
 impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let bytes = buf.get(..n).unwrap_or_default();
+        self.window.add(self.tracker.offset, bytes);
         self.tracker.note_bad_utf8(bytes);
         self.tracker.feed(bytes);
         Ok(n)
+    }
+}
+
+/// The bytes read from the start of the oldest row not yet emitted on, so that a bad
+/// row's raw text is its bytes as written (the parser's fields lose its quoting:
+/// `"x"y` reads as `xy`). At most [`RAW_WINDOW`] bytes past that start are kept; a
+/// longer row's raw text is made from its fields.
+struct RawWindow {
+    bytes: Vec<u8>,
+    /// Offset in the input of `bytes[0]`.
+    start: u64,
+    /// Offset from which bytes are still wanted (the bytes before it go once they
+    /// are half the buffer: not at every row).
+    keep_from: u64,
+}
+
+/// Bytes a [`RawWindow`] keeps past the oldest row it is kept for.
+const RAW_WINDOW: usize = 1 << 20;
+
+impl RawWindow {
+    fn new(start: u64) -> Self {
+        RawWindow {
+            bytes: Vec::new(),
+            start,
+            keep_from: start,
+        }
+    }
+
+    /// Takes `data`, read at offset `at`; bytes past a gap (kept no longer for
+    /// want of room) are not taken until the window is empty again.
+    fn add(&mut self, at: u64, data: &[u8]) {
+        if self.bytes.is_empty() {
+            self.start = at.max(self.keep_from);
+        }
+        let skip = self.start.saturating_sub(at);
+        let end = self.start + self.bytes.len() as u64;
+        if at + skip != end || skip >= data.len() as u64 {
+            return;
+        }
+        let wanted = (self.keep_from.saturating_sub(self.start)) as usize + RAW_WINDOW;
+        let room = wanted.saturating_sub(self.bytes.len());
+        let data = data.get(skip as usize..).unwrap_or_default();
+        self.bytes
+            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+    }
+
+    /// Lets go of the bytes before offset `offset`, where the next row begins.
+    fn let_go(&mut self, offset: u64) {
+        self.keep_from = self.keep_from.max(offset);
+        let dead = self.keep_from.saturating_sub(self.start) as usize;
+        if dead >= self.bytes.len() {
+            self.bytes.clear();
+            self.start = self.keep_from;
+        } else if dead > self.bytes.len() / 2 && dead >= 64 * 1024 {
+            self.bytes.drain(..dead);
+            self.start = self.keep_from;
+        }
+    }
+
+    /// Bytes `from..to` of the input (to the last byte read if `to` is `None`), if
+    /// they are all here.
+    fn get(&self, from: u64, to: Option<u64>) -> Option<&[u8]> {
+        let at = usize::try_from(from.checked_sub(self.start)?).ok()?;
+        let end = match to {
+            Some(to) => usize::try_from(to.checked_sub(self.start)?).ok()?,
+            None => self.bytes.len(),
+        };
+        self.bytes.get(at..end)
     }
 }
 
@@ -581,6 +651,7 @@ impl CsvReader {
         } = input;
         let tee = Tee {
             inner: reader,
+            window: RawWindow::new(skipped_bytes),
             tracker: QuoteTracker {
                 state: QuoteState::StartField,
                 delimiter: csv_options.delimiter,
@@ -659,7 +730,13 @@ impl CsvReader {
                 let tracker = &self.reader.get_ref().tracker;
                 if tracker.state == QuoteState::Quoted {
                     let (line, column, byte_offset) = tracker.opened;
-                    let raw = self.raw_text(&record, true);
+                    // The row as written, to the end: the line breaks are the
+                    // open field's.
+                    let tee = self.reader.get_ref();
+                    let raw = match tee.window.get(position.byte_offset, None) {
+                        Some(bytes) => bytes.to_vec(),
+                        None => self.raw_text(&record, true),
+                    };
                     let error = RecordError {
                         source_name: self.source.clone(),
                         position: Position {
@@ -763,8 +840,29 @@ impl CsvReader {
         raw
     }
 
-    fn bad(&mut self, record: &csv::ByteRecord, position: Position, message: String) {
-        let raw = self.raw_text(record, false);
+    /// A bad row, from offset `row` to `end` (where the next row starts; the last
+    /// byte read if `None`), whose error is at `position`: its raw text is its bytes
+    /// as written, without its line break (made from its fields if they are no
+    /// longer at hand).
+    fn bad(
+        &mut self,
+        record: &csv::ByteRecord,
+        row: (u64, Option<u64>),
+        position: Position,
+        message: String,
+    ) {
+        let raw = match self.reader.get_ref().window.get(row.0, row.1) {
+            Some(bytes) => {
+                let text = bytes.len()
+                    - bytes
+                        .iter()
+                        .rev()
+                        .take_while(|&&c| c == b'\n' || c == b'\r')
+                        .count();
+                bytes.get(..text).unwrap_or_default().to_vec()
+            }
+            None => self.raw_text(record, false),
+        };
         let error = RecordError {
             source_name: self.source.clone(),
             position,
@@ -777,6 +875,8 @@ impl CsvReader {
     /// Adds one row as a JSON object record; `end` is where the next row starts.
     fn emit(&mut self, record: &csv::ByteRecord, position: Position, end: Option<u64>) {
         self.reader.get_mut().tracker.let_go(position.byte_offset);
+        self.reader.get_mut().window.let_go(position.byte_offset);
+        let row = (position.byte_offset, end);
         if self.has_header && record.len() != self.keys.len() {
             let fields = |n: usize| match n {
                 1 => "1 field".to_string(),
@@ -787,7 +887,7 @@ impl CsvReader {
                 fields(record.len()),
                 self.keys.len()
             );
-            return self.bad(record, position, message);
+            return self.bad(record, row, position, message);
         }
         // The fields lie end to end in the record: when the whole is UTF-8 and no field
         // starts inside a character, every field is; only otherwise look at each.
@@ -802,12 +902,18 @@ impl CsvReader {
             // somehow saw none).
             let tracker = &self.reader.get_ref().tracker;
             let at = first_at(&tracker.bad_utf8, end, position.ordinal).unwrap_or(position);
-            return self.bad(record, at, format!("field {} is not valid UTF-8", i + 1));
+            return self.bad(
+                record,
+                row,
+                at,
+                format!("field {} is not valid UTF-8", i + 1),
+            );
         }
         // `"x"y`: the parser would join the text after the closing quote to the field.
         if let Some(at) = first_at(&self.reader.get_ref().tracker.stray, end, position.ordinal) {
             return self.bad(
                 record,
+                row,
                 at,
                 "text after a field's closing quote (a quote inside a quoted field is written twice)"
                     .into(),
@@ -950,6 +1056,39 @@ impl Reader for CsvReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_raw_window_keeps_the_rows_not_yet_emitted_and_no_more() {
+        let mut w = RawWindow::new(10);
+        w.add(10, b"1,2\n3,");
+        w.add(16, b"4\n");
+        assert_eq!(w.get(10, Some(14)), Some(&b"1,2\n"[..]));
+        assert_eq!(w.get(14, None), Some(&b"3,4\n"[..]));
+        assert_eq!(w.get(9, None), None);
+        w.let_go(14);
+        assert_eq!(w.get(14, Some(18)), Some(&b"3,4\n"[..]));
+        // Bytes before the row in progress go once they are many; what is kept
+        // stays where it is.
+        let row = vec![b'x'; 200 * 1024];
+        w.add(18, &row);
+        w.let_go(18 + 150 * 1024);
+        assert_eq!(w.start, 18 + 150 * 1024);
+        assert_eq!(
+            w.get(18 + 150 * 1024, None).map(<[u8]>::len),
+            Some(50 * 1024)
+        );
+        // A row longer than the window is not kept whole, and what follows the gap
+        // waits for the next row.
+        let mut w = RawWindow::new(0);
+        let long = vec![b'y'; RAW_WINDOW + 10];
+        w.add(0, &long);
+        assert_eq!(w.get(0, Some(RAW_WINDOW as u64 + 10)), None);
+        w.add(RAW_WINDOW as u64 + 10, b"\n5,6\n");
+        assert_eq!(w.get(RAW_WINDOW as u64 + 11, None), None);
+        w.let_go(RAW_WINDOW as u64 + 11);
+        w.add(RAW_WINDOW as u64 + 16, b"7,8\n");
+        assert_eq!(w.get(RAW_WINDOW as u64 + 16, None), Some(&b"7,8\n"[..]));
+    }
 
     fn tracker() -> QuoteTracker {
         QuoteTracker {

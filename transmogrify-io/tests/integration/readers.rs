@@ -724,13 +724,15 @@ fn a_plain_file_with_a_compressed_name_is_read_as_it_is() -> TestResult {
 #[test]
 fn text_after_a_closing_quote_is_a_bad_row_where_it_starts() -> TestResult {
     // The parser would make `"x"y` the field `xy`: the row is refused instead, at
-    // the byte after the closing quote, wherever the reads cut it.
+    // the byte after the closing quote, wherever the reads cut it, with its bytes
+    // as written.
     let csv =
         b"a,b\n1,\"x\"y\n2,\"ok\"\n3,\"p\"\"q\"\n4,\"caf\xc3\xa9\" \n5,\"two\nlines\"!\n6,\"\"\n"
             .to_vec();
     for step in [0, 1, 2, 3, 4] {
         let mut good = Vec::new();
         let mut bad = Vec::new();
+        let mut raw = Vec::new();
         for batch in trickled_csv("q.csv", &csv, step)? {
             let batch = batch?;
             for item in &batch.items {
@@ -738,7 +740,10 @@ fn text_after_a_closing_quote_is_a_bad_row_where_it_starts() -> TestResult {
                     RawItem::Record { range, .. } => {
                         good.push(String::from_utf8_lossy(batch.bytes(range)).into_owned());
                     }
-                    RawItem::Bad { error, .. } => bad.push(error.to_string()),
+                    RawItem::Bad { error, range } => {
+                        bad.push(error.to_string());
+                        raw.push(String::from_utf8_lossy(batch.bytes(range)).into_owned());
+                    }
                 }
             }
         }
@@ -756,12 +761,17 @@ fn text_after_a_closing_quote_is_a_bad_row_where_it_starts() -> TestResult {
         assert_eq!(
             bad,
             [
-                format!("q.csv: line 2, column 6 (byte 9, record 0): {why} near `1,xy`"),
-                format!("q.csv: line 5, column 9 (byte 36, record 3): {why} near `4,café`"),
+                format!("q.csv: line 2, column 6 (byte 9, record 0): {why} near `1,\"x\"y`"),
+                format!("q.csv: line 5, column 9 (byte 36, record 3): {why} near `4,\"café\"`"),
                 format!(
-                    "q.csv: line 7, column 7 (byte 51, record 4): {why} near `5,\"two lines!\"`"
+                    "q.csv: line 7, column 7 (byte 51, record 4): {why} near `5,\"two lines\"!`"
                 ),
             ],
+            "reads from {step}"
+        );
+        assert_eq!(
+            raw,
+            ["1,\"x\"y", "4,\"café\" ", "5,\"two\nlines\"!"],
             "reads from {step}"
         );
     }
