@@ -60,6 +60,15 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
 log() { printf 'compare: %s\n' "$*" >&2; }
 
+# Names checked before anything is installed, built or generated.
+IFS=, read -ra tool_list <<< "$TOOLS"
+for tool in "${tool_list[@]}"; do
+    case "$tool" in
+        ours|flatterer|transmog|transmog-typed|duckdb) ;;
+        *) log "unknown tool '$tool'; known: ours,flatterer,transmog,transmog-typed,duckdb"; exit 2 ;;
+    esac
+done
+
 mkdir -p "$WORKDIR"
 
 # 1. Peers in a virtual environment, installed once per PEERS value.

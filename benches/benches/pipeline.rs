@@ -150,9 +150,6 @@ fn executors(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("executors");
     group.throughput(Throughput::Bytes(size(&files.jsonl)));
-    group.sample_size(10);
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(8));
     for (name, executor) in &runs {
         group.bench_function(name.as_str(), |b| {
             b.iter(|| {
@@ -174,9 +171,6 @@ fn executors(c: &mut Criterion) {
     let job = Job::new(processor(), "wide", vec![csv]).with_chunking(Chunking::bytes(2 << 20));
     let mut group = c.benchmark_group("executors_csv_input");
     group.throughput(Throughput::Bytes(size(&files.csv)));
-    group.sample_size(10);
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(8));
     for workers in [1, 2] {
         group.bench_function(format!("threads/{workers}"), |b| {
             let executor = ThreadExecutor::new(workers);
@@ -223,9 +217,6 @@ fn small_inputs(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("small_inputs");
     group.throughput(Throughput::Bytes(size(&files.jsonl)));
-    group.sample_size(10);
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(5));
     for (name, job) in &jobs {
         let runs: [(&str, Box<dyn Executor>); 2] = [
             ("sequential", Box::new(SequentialExecutor)),
@@ -255,8 +246,6 @@ fn writers(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("writers");
     group.throughput(Throughput::Bytes(data.len() as u64));
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(4));
     for format in ["csv", "json", "jsonl", "parquet"] {
         group.bench_function(format, |b| {
             b.iter(|| match result.to_bytes(format, &WriteOptions::default()) {
@@ -272,8 +261,6 @@ fn writers(c: &mut Criterion) {
 fn readers(c: &mut Criterion) {
     let files = Files::new(8 << 20);
     let mut group = c.benchmark_group("readers");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(4));
     for (name, path) in [
         ("json", &files.json),
         ("json_one_line", &files.json_one_line),
@@ -319,8 +306,6 @@ fn streaming(c: &mut Criterion) {
         ),
     ];
     let mut group = c.benchmark_group("streaming");
-    group.sample_size(10);
-    group.measurement_time(Duration::from_secs(5));
     for (shape, data) in &inputs {
         group.throughput(Throughput::Bytes(data.len() as u64));
         let runs = [
@@ -355,14 +340,16 @@ fn streaming(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(
-    benches,
-    executors,
-    small_inputs,
-    writers,
-    readers,
-    streaming
-);
+criterion_group! {
+    name = benches;
+    // Command-line options (`--measurement-time`, `--sample-size` …) take the place
+    // of these.
+    config = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    targets = executors, small_inputs, writers, readers, streaming
+}
 
 fn main() {
     if std::env::var_os(WORKER_ENV).is_some() {

@@ -141,18 +141,28 @@ def last_error_line(text: str) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if not lines:
         return "no message"
-    # Prefer the final exception line of a Python traceback.
-    message = lines[-1]
+    # The first `error:` line where there is one (ours and other command-line tools
+    # print hints after it), else the final line (a Python traceback's exception).
+    errors = [line for line in lines if line.startswith("error:")]
+    message = errors[0] if errors else lines[-1]
     return message if len(message) <= 160 else message[:157] + "..."
 
 
-def wait_idle(max_load: float | None, max_wait: float) -> None:
-    """Waits (at most max_wait seconds) until the 1-minute load average is below max_load."""
-    if max_load is None:
-        return
+def wait_idle(max_load: float | None, max_wait: float) -> bool:
+    """Waits (at most max_wait seconds) until the 1-minute load average is below
+    max_load, saying so on stderr; false if the wait ran out."""
+    if max_load is None or os.getloadavg()[0] < max_load:
+        return True
+    print(f"waiting up to {max_wait:.0f} s for the load average "
+          f"({os.getloadavg()[0]:.2f}) to drop below {max_load}", file=sys.stderr, flush=True)
     deadline = time.monotonic() + max_wait
-    while os.getloadavg()[0] >= max_load and time.monotonic() < deadline:
+    while os.getloadavg()[0] >= max_load:
+        if time.monotonic() >= deadline:
+            print(f"the load average is still {os.getloadavg()[0]:.2f}: running anyway",
+                  file=sys.stderr, flush=True)
+            return False
         time.sleep(2)
+    return True
 
 
 def warm(path: str) -> None:
@@ -189,7 +199,7 @@ def timed(cmd: list[str], log_path: str, timeout: float):
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-    peak_mb = rusage.ru_maxrss / 1024.0  # Linux reports KiB
+    peak_mb = rusage.ru_maxrss * 1024 / 1e6  # Linux reports KiB
     cpu = rusage.ru_utime + rusage.ru_stime
     if status is None:
         return -1, seconds, peak_mb, cpu, stdout, f"timed out after {timeout:.0f} s"
@@ -237,12 +247,12 @@ def run_once(result: Result, attempt: int, args) -> bool:
     # Earlier runs' files go to disk first: no run pays for the writeback of the
     # output of the one before (which not every tool syncs itself).
     os.sync()
-    wait_idle(args.idle_load, args.idle_wait)
+    idle = wait_idle(args.idle_load, args.idle_wait)
     warm(args.input)
     load = os.getloadavg()[0]
     status, seconds, peak_mb, cpu, stdout, stderr = timed(cmd, log, args.timeout)
     run = {"seconds": seconds, "peak_rss_mb": peak_mb, "cpu_seconds": cpu, "load": load,
-           "status": status, "command": cmd, "round": attempt}
+           "status": status, "command": cmd, "round": attempt, "idle": idle}
     result.runs.append(run)
     if status != 0:
         failed(result, run, f"FAILED (exit {status}): {last_error_line(stderr)}", out_dir)
@@ -279,6 +289,9 @@ def keep_best(result: Result, input_bytes: int) -> None:
     result.tables = best["tables"]
     result.output_mb = best["output_bytes"] / 1e6
     result.notes = best.get("notes", "")
+    if not best.get("idle", True):
+        busy = f"ran on a busy machine (load {best['load']:.1f})"
+        result.notes = f"{result.notes}; {busy}" if result.notes else busy
 
 
 def run_rounds(results: list[Result], args, input_bytes: int) -> None:
@@ -351,7 +364,7 @@ def print_table(results: list[Result], out) -> None:
             r.format,
             str(r.threads),
             fmt_num(r.seconds, ".2f"),
-            fmt_num(r.mb_per_second, ".1f") if r.ok else "-",
+            fmt_num(r.mb_per_second, ".1f" if r.mb_per_second >= 1 else ".3g") if r.ok else "-",
             fmt_num(r.peak_rss_mb, ".0f"),
             (format(r.vs_ours, ".2f") + "x") if r.vs_ours is not None else "-",
             fmt_num(r.cpu_seconds, ".2f"),
