@@ -444,14 +444,12 @@ impl Read for Tee {
 /// The bytes read from the start of the oldest row not yet emitted on, so that a bad
 /// row's raw text is its bytes as written (the parser's fields lose its quoting:
 /// `"x"y` reads as `xy`). At most [`RAW_WINDOW`] bytes past that start are kept; a
-/// longer row's raw text is made from its fields.
+/// longer row's raw text is made from its fields. A ring: the bytes of rows emitted
+/// on go without the others moving.
 struct RawWindow {
-    bytes: Vec<u8>,
+    bytes: std::collections::VecDeque<u8>,
     /// Offset in the input of `bytes[0]`.
     start: u64,
-    /// Offset from which bytes are still wanted (the bytes before it go once they
-    /// are half the buffer: not at every row).
-    keep_from: u64,
 }
 
 /// Bytes a [`RawWindow`] keeps past the oldest row it is kept for.
@@ -460,9 +458,8 @@ const RAW_WINDOW: usize = 1 << 20;
 impl RawWindow {
     fn new(start: u64) -> Self {
         RawWindow {
-            bytes: Vec::new(),
+            bytes: std::collections::VecDeque::new(),
             start,
-            keep_from: start,
         }
     }
 
@@ -470,42 +467,43 @@ impl RawWindow {
     /// want of room) are not taken until the window is empty again.
     fn add(&mut self, at: u64, data: &[u8]) {
         if self.bytes.is_empty() {
-            self.start = at.max(self.keep_from);
+            self.start = self.start.max(at);
         }
         let skip = self.start.saturating_sub(at);
         let end = self.start + self.bytes.len() as u64;
         if at + skip != end || skip >= data.len() as u64 {
             return;
         }
-        let wanted = (self.keep_from.saturating_sub(self.start)) as usize + RAW_WINDOW;
-        let room = wanted.saturating_sub(self.bytes.len());
+        let room = RAW_WINDOW.saturating_sub(self.bytes.len());
         let data = data.get(skip as usize..).unwrap_or_default();
         self.bytes
-            .extend_from_slice(data.get(..room.min(data.len())).unwrap_or_default());
+            .extend(data.get(..room.min(data.len())).unwrap_or_default());
     }
 
     /// Lets go of the bytes before offset `offset`, where the next row begins.
     fn let_go(&mut self, offset: u64) {
-        self.keep_from = self.keep_from.max(offset);
-        let dead = self.keep_from.saturating_sub(self.start) as usize;
-        if dead >= self.bytes.len() {
+        let dead = offset.saturating_sub(self.start);
+        if dead >= self.bytes.len() as u64 {
             self.bytes.clear();
-            self.start = self.keep_from;
-        } else if dead > self.bytes.len() / 2 && dead >= 64 * 1024 {
-            self.bytes.drain(..dead);
-            self.start = self.keep_from;
+            self.start = self.start.max(offset);
+        } else {
+            self.bytes.drain(..dead as usize);
+            self.start = offset;
         }
     }
 
     /// Bytes `from..to` of the input (to the last byte read if `to` is `None`), if
     /// they are all here.
-    fn get(&self, from: u64, to: Option<u64>) -> Option<&[u8]> {
+    fn get(&self, from: u64, to: Option<u64>) -> Option<Vec<u8>> {
         let at = usize::try_from(from.checked_sub(self.start)?).ok()?;
         let end = match to {
             Some(to) => usize::try_from(to.checked_sub(self.start)?).ok()?,
             None => self.bytes.len(),
         };
-        self.bytes.get(at..end)
+        if at > end || end > self.bytes.len() {
+            return None;
+        }
+        Some(self.bytes.range(at..end).copied().collect())
     }
 }
 
@@ -734,7 +732,7 @@ impl CsvReader {
                     // open field's.
                     let tee = self.reader.get_ref();
                     let raw = match tee.window.get(position.byte_offset, None) {
-                        Some(bytes) => bytes.to_vec(),
+                        Some(bytes) => bytes,
                         None => self.raw_text(&record, true),
                     };
                     let error = RecordError {
@@ -1062,11 +1060,11 @@ mod tests {
         let mut w = RawWindow::new(10);
         w.add(10, b"1,2\n3,");
         w.add(16, b"4\n");
-        assert_eq!(w.get(10, Some(14)), Some(&b"1,2\n"[..]));
-        assert_eq!(w.get(14, None), Some(&b"3,4\n"[..]));
+        assert_eq!(w.get(10, Some(14)), Some(b"1,2\n".to_vec()));
+        assert_eq!(w.get(14, None), Some(b"3,4\n".to_vec()));
         assert_eq!(w.get(9, None), None);
         w.let_go(14);
-        assert_eq!(w.get(14, Some(18)), Some(&b"3,4\n"[..]));
+        assert_eq!(w.get(14, Some(18)), Some(b"3,4\n".to_vec()));
         // Bytes before the row in progress go once they are many; what is kept
         // stays where it is.
         let row = vec![b'x'; 200 * 1024];
@@ -1074,7 +1072,7 @@ mod tests {
         w.let_go(18 + 150 * 1024);
         assert_eq!(w.start, 18 + 150 * 1024);
         assert_eq!(
-            w.get(18 + 150 * 1024, None).map(<[u8]>::len),
+            w.get(18 + 150 * 1024, None).map(|b| b.len()),
             Some(50 * 1024)
         );
         // A row longer than the window is not kept whole, and what follows the gap
@@ -1087,7 +1085,7 @@ mod tests {
         assert_eq!(w.get(RAW_WINDOW as u64 + 11, None), None);
         w.let_go(RAW_WINDOW as u64 + 11);
         w.add(RAW_WINDOW as u64 + 16, b"7,8\n");
-        assert_eq!(w.get(RAW_WINDOW as u64 + 16, None), Some(&b"7,8\n"[..]));
+        assert_eq!(w.get(RAW_WINDOW as u64 + 16, None), Some(b"7,8\n".to_vec()));
     }
 
     fn tracker() -> QuoteTracker {
