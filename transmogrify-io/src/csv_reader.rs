@@ -606,6 +606,15 @@ impl CsvReader {
         Ok(reader)
     }
 
+    /// Fails where the header's quote opened if it never closed (the header took
+    /// every row); reads the first row to tell, where a quote was open after it.
+    pub(crate) fn check_header(&mut self) -> Result<()> {
+        if self.open_header.is_some() {
+            self.step()?;
+        }
+        Ok(())
+    }
+
     /// The header's column names (none without a header).
     pub(crate) fn names(&self) -> &[String] {
         &self.names

@@ -262,15 +262,16 @@ impl ParquetReader {
                 let mut tmp = tempfile::tempfile().map_err(|e| Error::io("<temporary file>", e))?;
                 // A failed copy is taken as a failed read: writes to a temporary file
                 // rarely fail.
-                let copied = std::io::copy(&mut input.reader, &mut tmp)
-                    .map_err(|e| input.read_error(e, 0))?;
+                std::io::copy(&mut input.reader, &mut tmp).map_err(|e| input.read_error(e, 0))?;
                 tmp.flush().map_err(|e| Error::io("<temporary file>", e))?;
                 tmp.rewind().map_err(|e| Error::io("<temporary file>", e))?;
-                (tmp, Some(copied))
+                // What was read of the input (compressed bytes, for compressed input).
+                (tmp, Some(input.bytes_read()))
             }
         };
-        // Standard input's size is what was copied of it.
-        let total = input.total_bytes.or(copied);
+        // The size of input read whole first (standard input, a pipe, compressed
+        // data) is what was read of it.
+        let total = copied.or(input.total_bytes);
         let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
             source_name: name.to_string(),
             rows: None,

@@ -403,7 +403,9 @@ pub fn reader_for(mut input: Input, options: &ReaderOptions) -> Result<Box<dyn R
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn csv_header(path: impl AsRef<Path>, options: &ReaderOptions) -> Result<Option<Vec<String>>> {
-    let reader = CsvReader::new(Input::open(path)?, options)?;
+    let mut reader = CsvReader::new(Input::open(path)?, options)?;
+    // A header whose quote never closes took every row: an error, not names.
+    reader.check_header()?;
     Ok(Some(reader.names().to_vec()).filter(|names| !names.is_empty()))
 }
 
