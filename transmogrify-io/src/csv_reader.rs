@@ -441,19 +441,31 @@ impl Read for Tee {
     }
 }
 
-/// The bytes read from the start of the oldest row not yet emitted on, so that a bad
-/// row's raw text is its bytes as written (the parser's fields lose its quoting:
-/// `"x"y` reads as `xy`). At most [`RAW_WINDOW`] bytes past that start are kept; a
-/// longer row's raw text is made from its fields. A ring: the bytes of rows emitted
-/// on go without the others moving.
+/// The last bytes read, so that a row that may be bad can take its bytes as written
+/// when it is read (the parser's fields lose its quoting: `"x"y` reads as `xy`).
+/// A ring of at most [`RAW_WINDOW`] bytes: a row of up to [`RAW_ROW`] bytes is
+/// always in it when read, whatever came before.
 struct RawWindow {
     bytes: std::collections::VecDeque<u8>,
     /// Offset in the input of `bytes[0]`.
     start: u64,
 }
 
-/// Bytes a [`RawWindow`] keeps past the oldest row it is kept for.
-const RAW_WINDOW: usize = 1 << 20;
+/// What a CSV reader saw of a row as it read it.
+enum Seen {
+    /// Nothing a bad row has.
+    Clean,
+    /// Something a bad row has, and the row's bytes if they were kept.
+    Suspect(Option<Vec<u8>>),
+}
+
+/// The longest row whose raw text is its bytes as written (a longer one's is made
+/// from its fields).
+const RAW_ROW: usize = 1 << 20;
+
+/// Bytes a [`RawWindow`] keeps: a row of [`RAW_ROW`] bytes and the parser's reads
+/// around it.
+const RAW_WINDOW: usize = RAW_ROW + 2 * crate::input::BUFFER_SIZE;
 
 impl RawWindow {
     fn new(start: u64) -> Self {
@@ -463,43 +475,33 @@ impl RawWindow {
         }
     }
 
-    /// Takes `data`, read at offset `at`; bytes past a gap (kept no longer for
-    /// want of room) are not taken until the window is empty again.
+    /// Takes `data`, read at offset `at` (where the last bytes ended), letting the
+    /// oldest bytes go past [`RAW_WINDOW`].
     fn add(&mut self, at: u64, data: &[u8]) {
-        if self.bytes.is_empty() {
-            self.start = self.start.max(at);
+        if at != self.start + self.bytes.len() as u64 {
+            self.bytes.clear();
+            self.start = at;
         }
-        let skip = self.start.saturating_sub(at);
-        let end = self.start + self.bytes.len() as u64;
-        if at + skip != end || skip >= data.len() as u64 {
-            return;
-        }
-        let room = RAW_WINDOW.saturating_sub(self.bytes.len());
-        let data = data.get(skip as usize..).unwrap_or_default();
-        self.bytes
-            .extend(data.get(..room.min(data.len())).unwrap_or_default());
+        self.bytes.extend(data);
+        let over = self.bytes.len().saturating_sub(RAW_WINDOW);
+        self.bytes.drain(..over);
+        self.start = at + data.len() as u64 - self.bytes.len() as u64;
     }
 
-    /// Lets go of the bytes before offset `offset`, where the next row begins.
+    /// Lets go of the bytes before offset `offset`.
     fn let_go(&mut self, offset: u64) {
         let dead = offset.saturating_sub(self.start);
-        if dead >= self.bytes.len() as u64 {
-            self.bytes.clear();
-            self.start = self.start.max(offset);
-        } else {
-            self.bytes.drain(..dead as usize);
-            self.start = offset;
-        }
+        let dead = usize::try_from(dead)
+            .unwrap_or(usize::MAX)
+            .min(self.bytes.len());
+        self.bytes.drain(..dead);
+        self.start += dead as u64;
     }
 
-    /// Bytes `from..to` of the input (to the last byte read if `to` is `None`), if
-    /// they are all here.
-    fn get(&self, from: u64, to: Option<u64>) -> Option<Vec<u8>> {
+    /// Bytes `from..to` of the input, if they are all here.
+    fn get(&self, from: u64, to: u64) -> Option<Vec<u8>> {
         let at = usize::try_from(from.checked_sub(self.start)?).ok()?;
-        let end = match to {
-            Some(to) => usize::try_from(to.checked_sub(self.start)?).ok()?,
-            None => self.bytes.len(),
-        };
+        let end = usize::try_from(to.checked_sub(self.start)?).ok()?;
         if at > end || end > self.bytes.len() {
             return None;
         }
@@ -532,7 +534,8 @@ pub(crate) struct CsvReader {
     skipped_lines: u64,
     ordinal: u64,
     record: csv::ByteRecord,
-    pending: Option<(csv::ByteRecord, Position)>,
+    /// The row read last, not yet emitted, and what was seen of it as it was read.
+    pending: Option<(csv::ByteRecord, Position, Seen)>,
     batcher: Batcher,
     done: bool,
     /// The start of the header as text, where a quote was still open after it: if
@@ -733,16 +736,15 @@ impl CsvReader {
                 csv_error(&self.source, self.compression, e, t.offset, t.line)
             })?;
         if !got {
-            if let Some((record, position)) = self.pending.take() {
+            if let Some((record, position, seen)) = self.pending.take() {
                 let tracker = &self.reader.get_ref().tracker;
                 if tracker.state == QuoteState::Quoted {
                     let (line, column, byte_offset) = tracker.opened;
                     // The row as written, to the end: the line breaks are the
                     // open field's.
-                    let tee = self.reader.get_ref();
-                    let raw = match tee.window.get(position.byte_offset, None) {
-                        Some(bytes) => bytes,
-                        None => self.raw_text(&record, true),
+                    let raw = match seen {
+                        Seen::Suspect(Some(bytes)) => bytes,
+                        _ => self.raw_text(&record, true),
                     };
                     let error = RecordError {
                         source_name: self.source.clone(),
@@ -760,7 +762,7 @@ impl CsvReader {
                     };
                     self.batcher.batch.push_bad(error, &raw);
                 } else {
-                    self.emit(&record, position, None);
+                    self.emit(&record, position, None, seen);
                 }
             } else if self.ordinal == 0
                 && let Some(excerpt) = self.open_header.take()
@@ -803,13 +805,41 @@ impl CsvReader {
             .unwrap_or((byte, line + self.skipped_lines));
         let position = Position::line_start(self.ordinal, line, byte);
         self.ordinal += 1;
+        // Where the parser stands: past the row's line break.
+        let end = self.reader.position().byte() + self.skipped_bytes;
+        let seen = self.look_at(&self.record, position.byte_offset, end);
+        self.reader.get_mut().window.let_go(end);
         let record = std::mem::take(&mut self.record);
         let next = position.byte_offset;
-        if let Some((previous, position)) = self.pending.replace((record, position)) {
-            self.emit(&previous, position, Some(next));
+        if let Some((previous, position, seen)) = self.pending.replace((record, position, seen)) {
+            self.emit(&previous, position, Some(next), seen);
             self.record = previous;
         }
         Ok(true)
+    }
+
+    /// Looks at the row just read, from offset `start` to `end`: whether it may be a
+    /// bad row (a field count not the header's, bytes that are not UTF-8, text after
+    /// a closing quote, a quote still open), and if so its bytes, taken now while
+    /// they are at hand (for a row of at most [`RAW_ROW`] bytes), for its raw text.
+    fn look_at(&self, record: &csv::ByteRecord, start: u64, end: u64) -> Seen {
+        let tee = self.reader.get_ref();
+        let suspect = (self.has_header && record.len() != self.keys.len())
+            || simdutf8::basic::from_utf8(record.as_slice()).is_err()
+            || record
+                .iter()
+                .any(|f| f.first().is_some_and(|&c| (c & 0xC0) == 0x80))
+            || tee
+                .tracker
+                .stray
+                .iter()
+                .any(|&(at, _, _)| at >= start && at < end)
+            || tee.tracker.state == QuoteState::Quoted;
+        if !suspect {
+            return Seen::Clean;
+        }
+        let short = end.saturating_sub(start) <= RAW_ROW as u64;
+        Seen::Suspect(tee.window.get(start, end).filter(|_| short))
     }
 
     /// A bad row as CSV text, for its error and the errors table: each field as the
@@ -847,18 +877,17 @@ impl CsvReader {
         raw
     }
 
-    /// A bad row, from offset `row` to `end` (where the next row starts; the last
-    /// byte read if `None`), whose error is at `position`: its raw text is its bytes
-    /// as written, without its line break (made from its fields if they are no
-    /// longer at hand).
+    /// A bad row whose error is at `position`: its raw text is its bytes as written
+    /// (`raw`, taken when it was read), without its line break, or made from its
+    /// fields for a row too long to keep.
     fn bad(
         &mut self,
         record: &csv::ByteRecord,
-        row: (u64, Option<u64>),
+        raw: Option<Vec<u8>>,
         position: Position,
         message: String,
     ) {
-        let raw = match self.reader.get_ref().window.get(row.0, row.1) {
+        let raw = match raw {
             Some(bytes) => {
                 let text = bytes.len()
                     - bytes
@@ -879,11 +908,15 @@ impl CsvReader {
         self.batcher.batch.push_bad(error, &raw);
     }
 
-    /// Adds one row as a JSON object record; `end` is where the next row starts.
-    fn emit(&mut self, record: &csv::ByteRecord, position: Position, end: Option<u64>) {
+    /// Adds one row as a JSON object record; `end` is where the next row starts,
+    /// `seen` what was seen of it as it was read (see [`look_at`](Self::look_at)):
+    /// a row seen clean is not looked at again.
+    fn emit(&mut self, record: &csv::ByteRecord, position: Position, end: Option<u64>, seen: Seen) {
         self.reader.get_mut().tracker.let_go(position.byte_offset);
-        self.reader.get_mut().window.let_go(position.byte_offset);
-        let row = (position.byte_offset, end);
+        let raw = match seen {
+            Seen::Clean => return self.push_record(record, position),
+            Seen::Suspect(raw) => raw,
+        };
         if self.has_header && record.len() != self.keys.len() {
             let fields = |n: usize| match n {
                 1 => "1 field".to_string(),
@@ -894,7 +927,7 @@ impl CsvReader {
                 fields(record.len()),
                 self.keys.len()
             );
-            return self.bad(record, row, position, message);
+            return self.bad(record, raw, position, message);
         }
         // The fields lie end to end in the record: when the whole is UTF-8 and no field
         // starts inside a character, every field is; only otherwise look at each.
@@ -911,7 +944,7 @@ impl CsvReader {
             let at = first_at(&tracker.bad_utf8, end, position.ordinal).unwrap_or(position);
             return self.bad(
                 record,
-                row,
+                raw,
                 at,
                 format!("field {} is not valid UTF-8", i + 1),
             );
@@ -920,12 +953,17 @@ impl CsvReader {
         if let Some(at) = first_at(&self.reader.get_ref().tracker.stray, end, position.ordinal) {
             return self.bad(
                 record,
-                row,
+                raw,
                 at,
                 "text after a field's closing quote (a quote inside a quoted field is written twice)"
                     .into(),
             );
         }
+        self.push_record(record, position);
+    }
+
+    /// Adds a good row as a JSON object record.
+    fn push_record(&mut self, record: &csv::ByteRecord, position: Position) {
         let mut out = std::mem::take(&mut self.batcher.batch.data);
         let start = out.len();
         out.push(b'{');
@@ -1065,36 +1103,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_raw_window_keeps_the_rows_not_yet_emitted_and_no_more() {
+    fn a_raw_window_keeps_the_last_bytes_read() {
         let mut w = RawWindow::new(10);
         w.add(10, b"1,2\n3,");
         w.add(16, b"4\n");
-        assert_eq!(w.get(10, Some(14)), Some(b"1,2\n".to_vec()));
-        assert_eq!(w.get(14, None), Some(b"3,4\n".to_vec()));
-        assert_eq!(w.get(9, None), None);
+        assert_eq!(w.get(10, 14), Some(b"1,2\n".to_vec()));
+        assert_eq!(w.get(14, 18), Some(b"3,4\n".to_vec()));
+        assert_eq!((w.get(9, 12), w.get(14, 19)), (None, None));
         w.let_go(14);
-        assert_eq!(w.get(14, Some(18)), Some(b"3,4\n".to_vec()));
-        // Bytes before the row in progress go once they are many; what is kept
-        // stays where it is.
-        let row = vec![b'x'; 200 * 1024];
-        w.add(18, &row);
-        w.let_go(18 + 150 * 1024);
-        assert_eq!(w.start, 18 + 150 * 1024);
         assert_eq!(
-            w.get(18 + 150 * 1024, None).map(|b| b.len()),
-            Some(50 * 1024)
+            (w.get(10, 14), w.get(14, 18)),
+            (None, Some(b"3,4\n".to_vec()))
         );
-        // A row longer than the window is not kept whole, and what follows the gap
-        // waits for the next row.
+        // Past its size the oldest bytes go: a row of RAW_ROW bytes read after far
+        // more is all there.
         let mut w = RawWindow::new(0);
-        let long = vec![b'y'; RAW_WINDOW + 10];
-        w.add(0, &long);
-        assert_eq!(w.get(0, Some(RAW_WINDOW as u64 + 10)), None);
-        w.add(RAW_WINDOW as u64 + 10, b"\n5,6\n");
-        assert_eq!(w.get(RAW_WINDOW as u64 + 11, None), None);
-        w.let_go(RAW_WINDOW as u64 + 11);
-        w.add(RAW_WINDOW as u64 + 16, b"7,8\n");
-        assert_eq!(w.get(RAW_WINDOW as u64 + 16, None), Some(b"7,8\n".to_vec()));
+        let mut at = 0;
+        for _ in 0..40 {
+            w.add(at, &vec![b'x'; 100_000]);
+            at += 100_000;
+        }
+        let row = vec![b'y'; RAW_ROW];
+        w.add(at, &row);
+        w.add(at + RAW_ROW as u64, b"next");
+        assert_eq!(w.get(at, at + RAW_ROW as u64), Some(row));
+        assert_eq!(w.bytes.len(), RAW_WINDOW);
+        assert_eq!(w.get(0, 10), None);
     }
 
     fn tracker() -> QuoteTracker {

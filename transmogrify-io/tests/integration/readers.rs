@@ -777,3 +777,40 @@ fn text_after_a_closing_quote_is_a_bad_row_where_it_starts() -> TestResult {
     }
     Ok(())
 }
+
+/// A bad row's raw text is its bytes as written whatever rows came before it (long
+/// rows across many reads), and for a row of over 1 MiB its fields as read: the
+/// same however the input is read.
+#[test]
+fn bad_rows_keep_their_bytes_after_long_rows() -> TestResult {
+    let y = "y".repeat(200_000);
+    let mut csv = String::from("a,b\n");
+    for i in 0..4 {
+        csv.push_str(&format!("{i},\"{y}\n{y}\"\n"));
+    }
+    let long = "z".repeat((1 << 20) + 10);
+    csv.push_str(&format!("88,\"a\"b\n4,\"{long}\"x\n9,10\n7,\"q\"z"));
+    for step in [0, 4096, 100_000] {
+        let mut raw = Vec::new();
+        let mut good = 0;
+        for batch in trickled_csv("long.csv", csv.as_bytes(), step)? {
+            let batch = batch?;
+            for item in &batch.items {
+                match item {
+                    RawItem::Record { .. } => good += 1,
+                    RawItem::Bad { range, .. } => {
+                        let text = String::from_utf8_lossy(batch.bytes(range)).into_owned();
+                        raw.push(text.chars().take(12).collect::<String>());
+                    }
+                }
+            }
+        }
+        assert_eq!(good, 5, "reads of {step}");
+        assert_eq!(
+            raw,
+            ["88,\"a\"b", "4,zzzzzzzzzz", "7,\"q\"z"],
+            "reads of {step}"
+        );
+    }
+    Ok(())
+}
