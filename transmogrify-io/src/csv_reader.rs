@@ -3,7 +3,9 @@
 //! Parsing is the `csv` crate's. The bytes it reads pass through a small quote
 //! tracker, because the parser accepts a quote left open at the end of the input as
 //! if it were closed; the tracker turns that into an error naming where the quote
-//! opened.
+//! opened. A quoted field that runs on past the largest record is read past by the
+//! tracker alone (the parser is handed what ends the row instead), so that a quote
+//! that never closes costs no more memory than the largest record.
 
 use std::io::{BufRead, Read};
 use std::sync::Arc;
@@ -424,19 +426,127 @@ impl QuoteTracker {
     }
 }
 
+/// The bytes the parser reads, followed by the quote tracker and kept in the raw
+/// window on the way; a quoted field that grows past the largest record is read
+/// past here, so that the parser never holds more than about that much of a row.
 struct Tee {
     inner: Box<dyn BufRead + Send>,
     tracker: QuoteTracker,
     window: RawWindow,
+    /// The largest record, in bytes ([`ReaderOptions::max_record_bytes`]).
+    limit: u64,
+    /// Bytes for the parser that did not come from the input: what ends a row read
+    /// past (a closing quote and a line break).
+    made: &'static [u8],
+    /// Bytes of the input read past the end of a row read past, not yet fed.
+    left: Vec<u8>,
+    /// A row read past, not yet claimed by the reader.
+    overrun: Option<Overrun>,
+}
+
+/// A row whose quoted field grew past the largest record, read past by a [`Tee`].
+#[derive(Debug, Clone, Copy)]
+struct Overrun {
+    /// Bytes of the input the parser did not see, less the bytes made for it.
+    shift: u64,
+    /// Where the row's bytes end (its line break, or the end of the input).
+    end: u64,
+    /// Whether the input ended inside the field.
+    at_end: bool,
+}
+
+impl Tee {
+    /// Feeds `bytes`, the next of the input, to the tracker and the raw window.
+    fn take_in(&mut self, bytes: &[u8]) {
+        self.window.add(self.tracker.offset, bytes);
+        self.tracker.note_bad_utf8(bytes);
+        self.tracker.feed(bytes);
+    }
+
+    /// Reads past the rest of a row whose quoted field is open and already longer
+    /// than the largest record, following its quotes to its line break outside them
+    /// (or to the end of the input), and leaves what ends the row for the parser.
+    fn read_past(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        let t = &mut self.tracker;
+        let from = t.offset;
+        // What the parser, inside the quotes, needs to end the row.
+        self.made = match t.state {
+            QuoteState::QuoteInQuoted => b"\n",
+            _ => b"\"\n",
+        };
+        loop {
+            let n = match self.inner.read(buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let t = &mut self.tracker;
+            let bytes = buf.get(..n).unwrap_or_default();
+            if bytes.is_empty() {
+                self.made = b"";
+                self.overrun = Some(Overrun {
+                    shift: t.offset - from,
+                    end: t.offset,
+                    at_end: true,
+                });
+                return Ok(());
+            }
+            // Line by line (a lone carriage return ends a row too), to the first
+            // line break outside quotes.
+            let mut start = 0;
+            for at in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+                t.feed(bytes.get(start..=at).unwrap_or_default());
+                start = at + 1;
+                if t.state == QuoteState::StartField {
+                    self.left = bytes.get(start..).unwrap_or_default().to_vec();
+                    self.overrun = Some(Overrun {
+                        shift: (t.offset - from).saturating_sub(self.made.len() as u64),
+                        end: t.offset - 1,
+                        at_end: false,
+                    });
+                    // No character is cut at a line break.
+                    t.utf8_carry = Default::default();
+                    return Ok(());
+                }
+            }
+            t.feed(bytes.get(start..).unwrap_or_default());
+        }
+    }
 }
 
 impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let t = &self.tracker;
+        if self.made.is_empty()
+            && self.left.is_empty()
+            && self.overrun.is_none()
+            && matches!(t.state, QuoteState::Quoted | QuoteState::QuoteInQuoted)
+            && t.opened.2 < t.offset
+            && t.offset - t.opened.2 > self.limit
+        {
+            // The parser has taken every byte so far and is inside the field.
+            self.read_past(buf)?;
+        }
+        if !self.made.is_empty() {
+            let n = self.made.len().min(buf.len());
+            buf.get_mut(..n)
+                .unwrap_or_default()
+                .copy_from_slice(self.made.get(..n).unwrap_or_default());
+            self.made = self.made.get(n..).unwrap_or_default();
+            return Ok(n);
+        }
+        let n = if self.left.is_empty() {
+            self.inner.read(buf)?
+        } else {
+            let n = self.left.len().min(buf.len());
+            buf.get_mut(..n)
+                .unwrap_or_default()
+                .copy_from_slice(self.left.get(..n).unwrap_or_default());
+            self.left.drain(..n);
+            n
+        };
         let bytes = buf.get(..n).unwrap_or_default();
-        self.window.add(self.tracker.offset, bytes);
-        self.tracker.note_bad_utf8(bytes);
-        self.tracker.feed(bytes);
+        self.take_in(bytes);
         Ok(n)
     }
 }
@@ -591,7 +701,7 @@ impl CsvReader {
                                 i + 1
                             )),
                             excerpt: transmogrify_core::excerpt(
-                                &reader.raw_text(&header, false),
+                                &reader.raw_text(&header, false, crate::reader::OVERSIZE_PREFIX),
                                 0,
                             ),
                         }
@@ -599,7 +709,7 @@ impl CsvReader {
                     ));
                 }
                 if reader.reader.get_ref().tracker.state == QuoteState::Quoted {
-                    let raw = reader.raw_text(&header, false);
+                    let raw = reader.raw_text(&header, false, crate::reader::OVERSIZE_PREFIX);
                     reader.open_header = Some(transmogrify_core::excerpt(&raw, 0));
                 }
                 reader.names = header_names(&header);
@@ -624,16 +734,18 @@ impl CsvReader {
     }
 
     /// A reader of rows that continue a file after its header: `input` holds the
-    /// file's bytes from `offset` (the start of line `line`) on, and `keys` are the
-    /// header's (empty without one).
+    /// file's bytes from `offset` (the start of line `line`) on, the first of them
+    /// record `ordinal`, and `keys` are the header's (empty without one).
     pub(crate) fn continuing(
         input: Input,
         options: &ReaderOptions,
         keys: Arc<Vec<Vec<u8>>>,
-        offset: u64,
-        line: u64,
+        (offset, line): (u64, u64),
+        ordinal: u64,
     ) -> Self {
-        CsvReader::build(input, options, keys, offset, line.saturating_sub(1))
+        let mut reader = CsvReader::build(input, options, keys, offset, line.saturating_sub(1));
+        reader.ordinal = ordinal;
+        reader
     }
 
     /// The header's keys, already JSON-quoted (`"name":`).
@@ -662,6 +774,10 @@ impl CsvReader {
         let tee = Tee {
             inner: reader,
             window: RawWindow::new(skipped_bytes),
+            limit: options.max_record_bytes.max(1),
+            made: b"",
+            left: Vec::new(),
+            overrun: None,
             tracker: QuoteTracker {
                 state: QuoteState::StartField,
                 delimiter: csv_options.delimiter,
@@ -740,11 +856,28 @@ impl CsvReader {
                 let tracker = &self.reader.get_ref().tracker;
                 if tracker.state == QuoteState::Quoted {
                     let (line, column, byte_offset) = tracker.opened;
+                    // Lines after the quote's own that the field took (a line
+                    // break ending the input ends the quote's line).
+                    let taken = (tracker.line - line)
+                        .saturating_sub(u64::from(tracker.last == Some(b'\n')));
                     // The row as written, to the end: the line breaks are the
                     // open field's.
                     let raw = match seen {
                         Seen::Suspect(Some(bytes)) => bytes,
-                        _ => self.raw_text(&record, true),
+                        _ if taken > 0 => {
+                            self.raw_text(&record, true, crate::reader::OVERSIZE_PREFIX)
+                        }
+                        _ => self.raw_text(&record, true, usize::MAX),
+                    };
+                    let message = if taken > 0 {
+                        format!(
+                            "unterminated quoted field: the quote opened here is never closed, \
+                             so its field took the rest of the input ({taken} more line{}), \
+                             and no later row can be read",
+                            if taken == 1 { "" } else { "s" }
+                        )
+                    } else {
+                        "unterminated quoted field: the quote opened here is never closed".into()
                     };
                     let error = RecordError {
                         source_name: self.source.clone(),
@@ -754,12 +887,14 @@ impl CsvReader {
                             column,
                             byte_offset,
                         },
-                        kind: RecordErrorKind::Input(
-                            "unterminated quoted field: the quote opened here is never closed"
-                                .into(),
-                        ),
+                        kind: RecordErrorKind::Input(message),
                         excerpt: transmogrify_core::excerpt(&raw, 0),
                     };
+                    if taken > 0 {
+                        // Rows taken into the field cannot be told apart: not a row
+                        // to step over, whatever the mode.
+                        return Err(Error::Core(error.into()));
+                    }
                     self.batcher.batch.push_bad(error, &raw);
                 } else {
                     self.emit(&record, position, None, seen);
@@ -805,6 +940,14 @@ impl CsvReader {
             .unwrap_or((byte, line + self.skipped_lines));
         let position = Position::line_start(self.ordinal, line, byte);
         self.ordinal += 1;
+        let overrun = self.reader.get_mut().overrun.take();
+        if let Some(overrun) = overrun {
+            // The parser's offsets from here on leave out the bytes it did not see.
+            self.skipped_bytes += overrun.shift;
+            if !overrun.at_end {
+                return Ok(self.too_large(position, overrun.end));
+            }
+        }
         // Where the parser stands: past the row's line break.
         let end = self.reader.position().byte() + self.skipped_bytes;
         let seen = self.look_at(&self.record, position.byte_offset, end);
@@ -816,6 +959,30 @@ impl CsvReader {
             self.record = previous;
         }
         Ok(true)
+    }
+
+    /// The row just read at `position`, whose quoted field grew past the largest
+    /// record and which ends at offset `end`: a bad row, after the row before it.
+    /// Its raw text is its first fields' text, up to the part kept of any record
+    /// that is too large.
+    fn too_large(&mut self, position: Position, end: u64) -> bool {
+        let record = std::mem::take(&mut self.record);
+        if let Some((previous, at, seen)) = self.pending.take() {
+            self.emit(&previous, at, Some(position.byte_offset), seen);
+        }
+        let mut raw = self.raw_text(&record, false, crate::reader::OVERSIZE_PREFIX);
+        raw.truncate(crate::reader::OVERSIZE_PREFIX);
+        let limit = self.reader.get_ref().limit;
+        self.batcher.batch.push_too_large(
+            &self.source,
+            position,
+            end.saturating_sub(position.byte_offset),
+            limit,
+            &raw,
+        );
+        self.record = record;
+        self.reader.get_mut().tracker.let_go(end);
+        true
     }
 
     /// Looks at the row just read, from offset `start` to `end`: whether it may be a
@@ -847,10 +1014,15 @@ impl CsvReader {
     /// or a line break, so that the row reads back as the same fields. With
     /// `open_last`, the last field is the one whose quote never closed: it is written
     /// after its opening quote, with no closing one, as it stood in the input.
-    fn raw_text(&self, record: &csv::ByteRecord, open_last: bool) -> Vec<u8> {
-        let mut raw = Vec::with_capacity(record.as_slice().len() + 2 * record.len());
+    /// Fields after the first `cap` bytes of the text are left out.
+    fn raw_text(&self, record: &csv::ByteRecord, open_last: bool, cap: usize) -> Vec<u8> {
+        let size = record.as_slice().len() + 2 * record.len();
+        let mut raw = Vec::with_capacity(size.min(cap.saturating_add(2)));
         let last = record.len().saturating_sub(1);
         for (i, field) in record.iter().enumerate() {
+            if raw.len() >= cap {
+                break;
+            }
             if i > 0 {
                 raw.push(self.delimiter);
             }
@@ -897,7 +1069,7 @@ impl CsvReader {
                         .count();
                 bytes.get(..text).unwrap_or_default().to_vec()
             }
-            None => self.raw_text(record, false),
+            None => self.raw_text(record, false, usize::MAX),
         };
         let error = RecordError {
             source_name: self.source.clone(),

@@ -67,6 +67,7 @@ enum State {
 /// let second = splitter.next_range(10)?.expect("a second range");
 /// assert_eq!((second.start, second.end, second.line, second.records), (22, 30, 4, 2));
 /// assert_eq!(splitter.next_range(10)?, None);
+/// assert!(!splitter.ends_in_quotes());
 /// // Each range reads on its own, with the positions of the whole file.
 /// let ranges = splitter.ranges()?;
 /// let batch = ranges.reader(&second)?.next().expect("a batch")?;
@@ -272,6 +273,13 @@ impl CsvSplitter {
         Ok(Some(range))
     }
 
+    /// Whether the file ends inside quotes: a quote that opens a field in the last
+    /// range cut never closes, and that range is a row taken over the rest of the
+    /// file rather than whole rows (known once the last range is cut).
+    pub fn ends_in_quotes(&self) -> bool {
+        self.start >= self.len && self.scan.state == State::Quoted
+    }
+
     /// What reads the ranges cut so far (once the first is cut: it holds the header).
     pub fn ranges(&self) -> Result<Arc<CsvRanges>> {
         self.ranges
@@ -375,6 +383,13 @@ impl CsvRanges {
     /// A reader of `range`'s rows, numbered (lines, byte offsets) as in the whole
     /// file; record ordinals start at 0 in each range but the first.
     pub fn reader(&self, range: &CsvRange) -> Result<Box<dyn Reader>> {
+        self.reader_from(range, 0)
+    }
+
+    /// A reader of `range`'s rows, as [`reader`](Self::reader) gives, whose first row
+    /// (in a range but the first) is record `ordinal` of the file: its errors then
+    /// name the records as a reading of the whole file does.
+    pub fn reader_from(&self, range: &CsvRange, ordinal: u64) -> Result<Box<dyn Reader>> {
         let input = range_input(&self.path, &self.name, *range)?;
         if range.start == self.first.start {
             return Ok(Box::new(CsvReader::new(input, &self.options)?));
@@ -383,8 +398,8 @@ impl CsvRanges {
             input,
             &self.options,
             self.keys.clone(),
-            range.start,
-            range.line,
+            (range.start, range.line),
+            ordinal,
         )))
     }
 }
@@ -395,12 +410,18 @@ fn range_input(path: &Path, name: &Arc<str>, range: CsvRange) -> Result<Input> {
     file.seek(SeekFrom::Start(range.start))
         .map_err(|e| Error::io(path, e))?;
     let len = range.end.saturating_sub(range.start);
+    // Bytes read of the range, for a planner that reads one itself.
+    let raw_read = Arc::new(AtomicU64::new(0));
+    let counting = crate::input::Counting {
+        inner: file.take(len),
+        count: raw_read.clone(),
+    };
     Ok(Input {
         name: name.clone(),
         path: Some(path.to_path_buf()),
-        reader: Box::new(BufReader::with_capacity(BUFFER_SIZE, file.take(len))),
+        reader: Box::new(BufReader::with_capacity(BUFFER_SIZE, counting)),
         compression: Compression::None,
         total_bytes: Some(len),
-        raw_read: Arc::new(AtomicU64::new(0)),
+        raw_read,
     })
 }

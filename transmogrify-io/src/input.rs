@@ -131,9 +131,9 @@ impl InputFormat {
 }
 
 /// Counts the bytes read from the underlying file, for progress reports.
-struct Counting<R> {
-    inner: R,
-    count: Arc<AtomicU64>,
+pub(crate) struct Counting<R> {
+    pub(crate) inner: R,
+    pub(crate) count: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for Counting<R> {

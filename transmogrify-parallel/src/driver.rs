@@ -336,6 +336,8 @@ pub(crate) struct Plan<'a> {
     csv: Option<transmogrify_io::CsvSplitter>,
     /// Whether plain CSV files are cut into ranges for the runners to read.
     csv_ranges: bool,
+    /// Rows in the ranges of the current CSV file planned so far.
+    csv_rows: u64,
     /// Whether the current input was opened.
     started: bool,
     /// The current input is a file of at most an eighth of a chunk: its chunks may
@@ -372,6 +374,7 @@ impl<'a> Plan<'a> {
         Plan {
             csv: None,
             csv_ranges: csv && workers > 1,
+            csv_rows: 0,
             job,
             ledger,
             tally,
@@ -580,6 +583,7 @@ impl<'a> Plan<'a> {
         self.reader_counted = 0;
         self.reader = None;
         self.csv = None;
+        self.csv_rows = 0;
         self.scanner = None;
         self.ranges = Vec::new().into_iter();
         self.input += 1;
@@ -594,6 +598,15 @@ impl<'a> Plan<'a> {
     fn fail_input(&mut self, error: Error) -> Planned {
         let input = self.input;
         let start = self.read_to;
+        // What the reader read past its last batch (to the end, for a quote that
+        // never closes) was read all the same.
+        if let Some(reader) = &self.reader {
+            let rest = reader.bytes_read().saturating_sub(self.reader_counted);
+            self.tally.bytes.fetch_add(rest, Ordering::Relaxed);
+            if let Some(p) = &self.job.progress {
+                p.fetch_add(rest, Ordering::Relaxed);
+            }
+        }
         // The rest of the input is not read: up to its end, where it has one.
         let end = self
             .job
@@ -809,7 +822,20 @@ impl Plan<'_> {
                     .next_range(self.job.chunking.bytes)
                     .and_then(|range| Ok(range.zip(Some(splitter.ranges()?))));
                 match next {
+                    Ok(Some((range, ranges))) if splitter.ends_in_quotes() => {
+                        // A quote that never closes took the rest of the file: its
+                        // range is read here, as one pass reads it, so that the rows
+                        // before the quote are kept and the quote stops the input.
+                        self.csv = None;
+                        match ranges.reader_from(&range, self.csv_rows) {
+                            Ok(reader) => self.reader = Some(reader),
+                            Err(error) => return Some(self.fail_input(error.into())),
+                        }
+                        self.reader_counted = 0;
+                        continue;
+                    }
                     Ok(Some((range, ranges))) => {
+                        self.csv_rows += range.records;
                         return Some(self.emit(
                             range.start,
                             range.end,

@@ -1022,6 +1022,84 @@ fn json_values_longer_than_the_largest_record_are_bad_records_read_past() -> Tes
 /// row into the header), or a name that is not UTF-8. A quote option of a line
 /// break is refused by its own name.
 #[test]
+fn a_csv_quote_that_never_closes_stops_the_input_alike_on_every_executor() -> TestResult {
+    // 200 rows (ranges of 1 KiB on two workers), then a quote that takes the rest
+    // of the file: the rows before it are written, the errors table says where
+    // reading stopped, and the run fails, in skip mode too.
+    let dir = tempfile::tempdir()?;
+    let mut csv = String::from("id,name\n");
+    for i in 0..200 {
+        csv.push_str(&format!("{i},row {i}\n"));
+    }
+    let quote_at = csv.len() + 4;
+    csv.push_str("200,\"open\n201,a\n202,b\n");
+    std::fs::write(dir.path().join("q.csv"), &csv)?;
+    let error = format!(
+        "error: q.csv: line 202, column 5 (byte {quote_at}, record 200): unterminated quoted \
+         field: the quote opened here is never closed, so its field took the rest of the \
+         input (2 more lines), and no later row can be read near `200,\"open 201,a 202,`\n"
+    );
+    let hint = "hint: the input cannot be read past this point (skip mode stops here too, \
+                after the records before it)\n";
+    let mut first: Option<(String, String)> = None;
+    for executor in ["sequential", "threads", "processes"] {
+        for mode in ["strict", "skip"] {
+            let out = format!("out-{executor}-{mode}");
+            let args = [
+                "flatten",
+                "q.csv",
+                "-o",
+                &out,
+                "-f",
+                "csv",
+                "-q",
+                "--on-error",
+                mode,
+                "--executor",
+                executor,
+                "-j",
+                "2",
+                "--chunk-size",
+                "1k",
+                "--id-strategy",
+                "positional",
+                "--extract-time",
+                "2026-01-01T00:00:00Z",
+            ];
+            let r = run(dir.path(), &args, None)?;
+            assert_eq!(r.code, 1, "{executor} {mode}: {}", r.stderr);
+            if mode == "strict" {
+                let told = format!("{error}{hint}");
+                assert!(r.stderr.ends_with(&told), "{executor}: {}", r.stderr);
+                continue;
+            }
+            assert!(r.stderr.ends_with(&error), "{executor}: {}", r.stderr);
+            let main = std::fs::read_to_string(dir.path().join(&out).join("q.csv"))?;
+            assert_eq!(main.lines().count(), 201, "{executor}");
+            assert!(
+                main.lines()
+                    .last()
+                    .is_some_and(|l| l.starts_with("199,row 199,"))
+            );
+            let errors = std::fs::read_to_string(dir.path().join(&out).join("q_errors.csv"))?;
+            assert_eq!(errors.lines().count(), 2, "{executor}: {errors}");
+            assert!(
+                errors
+                    .lines()
+                    .nth(1)
+                    .is_some_and(|row| row.starts_with(&format!("q.csv,200,202,5,{quote_at},"))),
+                "{executor}: {errors}"
+            );
+            match &first {
+                None => first = Some((main, errors)),
+                Some(seen) => assert_eq!(seen, &(main, errors), "{executor}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn a_bad_csv_header_fails_the_run_in_any_mode() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("open.csv"), "a,\"b\n1,2\n3,4\n")?;

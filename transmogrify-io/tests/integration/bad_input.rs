@@ -41,7 +41,9 @@ fn bad_jsonl_line() {
 fn unterminated_csv_quote() {
     assert_eq!(
         error_of("unterminated.csv"),
-        "unterminated.csv: line 2, column 3 (byte 10, record 0): unterminated quoted field: the quote opened here is never closed near `1,\"Ann 2,Bo`"
+        "unterminated.csv: line 2, column 3 (byte 10, record 0): unterminated quoted field: \
+         the quote opened here is never closed, so its field took the rest of the input (1 more \
+         line), and no later row can be read near `1,\"Ann 2,Bo`"
     );
 }
 

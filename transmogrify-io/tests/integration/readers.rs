@@ -314,19 +314,165 @@ fn a_bad_csv_row_keeps_its_fields_apart_in_its_raw_text() -> TestResult {
         [&b"'x;y';'it''s';\"q\","[..]]
     );
 
-    // A quote left open: the row as it stood, from its opening quote to the end.
+    // A quote left open on the last line: the row as it stood, to the end.
     let bad = bad_rows(
         "u.csv",
-        b"id,name\n1,\"Ann\n2,Bo\n",
+        b"id,name\n0,Al\n1,\"Ann\n",
         &ReaderOptions::default(),
     )?;
     assert_eq!(
         bad,
         [(
-            "u.csv: line 2, column 3 (byte 10, record 0): unterminated quoted field: the quote opened here is never closed near `1,\"Ann 2,Bo`"
+            "u.csv: line 3, column 3 (byte 15, record 1): unterminated quoted field: the quote opened here is never closed near `1,\"Ann`"
                 .to_string(),
-            b"1,\"Ann\n2,Bo\n".to_vec()
+            b"1,\"Ann\n".to_vec()
         )]
+    );
+    Ok(())
+}
+
+/// The records of `reader` up to its error, and the error (`None` if it read to
+/// the end).
+fn records_then_error(
+    reader: &mut dyn transmogrify_io::Reader,
+) -> (Vec<(Position, String)>, Option<String>) {
+    let mut seen = Vec::new();
+    for batch in reader {
+        let batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => return (seen, Some(e.to_string())),
+        };
+        for item in &batch.items {
+            match item {
+                RawItem::Record { range, position } => seen.push((
+                    *position,
+                    String::from_utf8_lossy(batch.bytes(range)).into_owned(),
+                )),
+                RawItem::Bad { error, .. } => seen.push((error.position, error.to_string())),
+            }
+        }
+    }
+    (seen, None)
+}
+
+#[test]
+fn a_csv_quote_that_takes_later_lines_and_never_closes_stops_the_input() -> TestResult {
+    // The rows after the quote are inside its field: none can be told apart, so the
+    // input stops there (in any mode), after the rows before it.
+    let csv = b"id,name\n0,Al\n1,\"Ann\n2,Bo\n3,Cy\n";
+    for step in [1, 3, 4096] {
+        let mut reader = trickled_csv("u.csv", csv, step)?;
+        let (seen, error) = records_then_error(&mut *reader);
+        assert_eq!(
+            seen,
+            [(
+                Position::line_start(0, 2, 8),
+                r#"{"id":0,"name":"Al"}"#.into()
+            )],
+            "reads of {step}"
+        );
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "u.csv: line 3, column 3 (byte 15, record 1): unterminated quoted field: the \
+                 quote opened here is never closed, so its field took the rest of the input \
+                 (2 more lines), and no later row can be read near `1,\"Ann 2,Bo 3,Cy`"
+            ),
+            "reads of {step}"
+        );
+    }
+    Ok(())
+}
+
+/// A CSV reader of `bytes` in reads of `step` bytes, taking records of at most
+/// `limit` bytes.
+fn limited_csv(
+    name: &str,
+    bytes: &[u8],
+    step: usize,
+    limit: u64,
+) -> Result<Box<dyn transmogrify_io::Reader>, transmogrify_io::Error> {
+    let trickle = Trickle {
+        bytes: bytes.to_vec(),
+        at: 0,
+        step,
+    };
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .with_max_record_bytes(limit)
+        .build()?;
+    reader_for(Input::from_reader(name, trickle, None)?, &options)
+}
+
+#[test]
+fn a_csv_field_longer_than_the_largest_record_is_read_past() -> TestResult {
+    // A quoted field of 1.2 MB, its quote closed late (a doubled quote on the way),
+    // against a limit of 1,000 bytes: the row is a bad record of its whole size,
+    // and the rows after it keep their places and their checks.
+    let y = "y".repeat(600_000);
+    let mut csv = format!("a,b\n1,2\n3,\"{y}\r\n{y}\"\"q\"\n");
+    let after = csv.len() as u64;
+    csv.push_str("5,6\n7,\"x\"y\n9,9\n");
+    for step in [4096, 100_000, 1 << 20] {
+        let mut reader = limited_csv("long.csv", csv.as_bytes(), step, 1000)?;
+        let (seen, error) = records_then_error(&mut *reader);
+        assert_eq!(error, None, "reads of {step}");
+        let lines: Vec<String> = seen
+            .iter()
+            .map(|(at, text)| {
+                let text: String = text.chars().take(60).collect();
+                format!(
+                    "{} {} {} {}: {text}",
+                    at.ordinal, at.line, at.column, at.byte_offset
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"0 2 1 4: {"a":1,"b":2}"#.to_string(),
+                "1 3 1 8: long.csv: line 3, column 1 (byte 8, record 1): the record is".into(),
+                format!(r#"2 5 1 {after}: {{"a":5,"b":6}}"#),
+                format!(
+                    "3 6 6 {}: long.csv: line 6, column 6 (byte {}, record 3): text af",
+                    after + 9,
+                    after + 9
+                ),
+                format!(r#"4 7 1 {}: {{"a":9,"b":9}}"#, after + 11),
+            ],
+            "reads of {step}"
+        );
+        let size = after - 8 - 1;
+        assert!(
+            seen[1].1.contains(&format!(
+                "the record is {size} bytes, larger than the limit of 1000 bytes"
+            )),
+            "reads of {step}: {}",
+            seen[1].1
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_csv_quote_that_never_closes_is_not_held_past_the_largest_record() -> TestResult {
+    // 3 MB after the quote, against a limit of 64 KiB: the reader reads on to the
+    // end without keeping the field, and fails at the quote.
+    let mut csv = String::from("a,b\n1,2\n3,\"x\n");
+    for i in 0..200_000 {
+        csv.push_str(&format!("{i},row\n"));
+    }
+    let mut reader = limited_csv("open.csv", csv.as_bytes(), 65_536, 65_536)?;
+    let (seen, error) = records_then_error(&mut *reader);
+    assert_eq!(seen.len(), 1);
+    let error = error.unwrap_or_default();
+    assert!(
+        error.starts_with(
+            "open.csv: line 3, column 3 (byte 10, record 1): unterminated quoted field: the \
+             quote opened here is never closed, so its field took the rest of the input \
+             (200000 more lines)"
+        ),
+        "{error}"
     );
     Ok(())
 }
@@ -599,7 +745,8 @@ fn csv_ranges_read_on_their_own_give_the_rows_of_one_pass() -> TestResult {
         };
         csv.extend_from_slice(row.as_bytes());
     }
-    csv.extend_from_slice(b"60,\"never\nclosed\n");
+    // (On its own line: a quote that took later lines would stop the input.)
+    csv.extend_from_slice(b"60,\"never closed\n");
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("rows.csv");
     std::fs::write(&path, &csv)?;
@@ -616,6 +763,7 @@ fn csv_ranges_read_on_their_own_give_the_rows_of_one_pass() -> TestResult {
         while let Some(range) = splitter.next_range(target)? {
             ranges.push(range);
         }
+        assert!(splitter.ends_in_quotes());
         let reader = splitter.ranges()?;
         let mut got = Vec::new();
         let mut end = 0;
