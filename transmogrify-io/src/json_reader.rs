@@ -504,6 +504,10 @@ impl JsonReader {
                 Ok(())
             }
             None => self.unexpected(None, "a JSON value"),
+            Some(b'[') => Err(self.path_not_found(format!(
+                "{wanted:?} holds an array, and a path does not go into arrays: it ends at \
+                 the array of records"
+            ))),
             Some(_) => {
                 Err(self.path_not_found(format!("{wanted:?} holds neither an array nor an object")))
             }

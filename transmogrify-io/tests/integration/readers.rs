@@ -119,6 +119,39 @@ fn json_path_picks_a_nested_array() -> TestResult {
         err.as_deref(),
         Some("w.json: path \"data.nope\" not found: no key \"nope\" in the object")
     );
+    // A path does not go into arrays; one that would is told so, and one that ends
+    // at a scalar is told what it found.
+    for (text, path, why) in [
+        (
+            r#"{"data":[{"items":[{"a":1}]}]}"#,
+            "data.items",
+            "\"data\" holds an array, and a path does not go into arrays: it ends at the \
+             array of records",
+        ),
+        (
+            r#"{"data":{"items":[{"a":1}]}}"#,
+            "data.items.0",
+            "\"items\" holds an array, and a path does not go into arrays: it ends at the \
+             array of records",
+        ),
+        (
+            r#"{"data":{"items":3}}"#,
+            "data.items",
+            "\"items\" holds neither an array nor an object",
+        ),
+    ] {
+        let options = ReaderOptions::builder()
+            .with_json_path(Some(path))
+            .build()?;
+        let err = records("w.json", text.as_bytes().to_vec(), &options)
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            err,
+            Some(format!("w.json: path {path:?} not found: {why}")),
+            "{path} in {text}"
+        );
+    }
     Ok(())
 }
 
