@@ -233,6 +233,12 @@ impl Fail {
 
 impl From<transmogrify_io::Error> for Fail {
     fn from(e: transmogrify_io::Error) -> Self {
+        if e.stopped_raw().is_some() {
+            return Fail::data(e.to_string()).with_hint(
+                "the input cannot be read past this point (skip mode stops here too, after \
+                 the records before it)",
+            );
+        }
         if e.record_error().is_some() {
             return Fail::data(e.to_string()).with_hint(
                 "use --on-error skip to write bad records to the errors table and carry on",

@@ -365,11 +365,12 @@ impl Flattener {
         &self.cfg
     }
 
-    /// Flattens one record. In skip mode a bad record is recorded and `Ok` returned.
-    pub(crate) fn push(&mut self, bytes: &[u8], pos: Position) -> Result<()> {
+    /// Flattens one record (measured against the size limit when `measure`). In
+    /// skip mode a bad record is recorded and `Ok` returned.
+    pub(crate) fn push(&mut self, bytes: &[u8], pos: Position, measure: bool) -> Result<()> {
         self.next_ordinal = pos.ordinal + 1;
         self.note_ordinal(pos.ordinal);
-        match self.flatten_record(bytes, pos) {
+        match self.flatten_record(bytes, pos, measure) {
             Ok(()) => {
                 self.records += 1;
                 self.batch_records += 1;
@@ -493,8 +494,8 @@ impl Flattener {
             || (offsets > SPARSE_MIN_OFFSET_BYTES && offsets > SPARSE_OFFSETS_PER_BYTE * data)
     }
 
-    fn flatten_record(&mut self, bytes: &[u8], pos: Position) -> FResult<()> {
-        if bytes.len() as u64 > self.cfg.max_record_bytes {
+    fn flatten_record(&mut self, bytes: &[u8], pos: Position, measure: bool) -> FResult<()> {
+        if measure && bytes.len() as u64 > self.cfg.max_record_bytes {
             return Err(Fail::TooLarge(bytes.len() as u64).into());
         }
         match self.flatten_once(bytes, bytes, pos) {
@@ -1737,7 +1738,7 @@ mod tests {
                 .map(|_| format!(r#""k{}":{i}"#, rng.next_u64() % 50_000))
                 .collect();
             let record = format!("{{{}}}", keys.join(","));
-            sparse.push(record.as_bytes(), Position::default())?;
+            sparse.push(record.as_bytes(), Position::default(), true)?;
         }
         sparse.flush()?;
         let rows: Vec<usize> = sparse.chunks[0].iter().map(|c| c.rows).collect();
@@ -1755,7 +1756,7 @@ mod tests {
         for i in 0..1000 {
             let keys: Vec<String> = (0..25).map(|k| format!(r#""k{k}":{i}"#)).collect();
             let record = format!("{{{}}}", keys.join(","));
-            dense.push(record.as_bytes(), Position::default())?;
+            dense.push(record.as_bytes(), Position::default(), true)?;
         }
         dense.flush()?;
         let rows: Vec<usize> = dense.chunks[0].iter().map(|c| c.rows).collect();
@@ -1770,11 +1771,11 @@ mod tests {
         let record = |i: usize| format!(r#"{{"name":"n{i:04}","items":[{{"sku":"s{i}"}}]}}"#);
         let mut first = Flattener::new(cfg.clone(), "t", 0, sizes.clone());
         for i in 0..500 {
-            first.push(record(i).as_bytes(), Position::default())?;
+            first.push(record(i).as_bytes(), Position::default(), true)?;
         }
         first.finish()?;
         let mut second = Flattener::new(cfg, "t", 0, sizes);
-        second.push(record(0).as_bytes(), Position::default())?;
+        second.push(record(0).as_bytes(), Position::default(), true)?;
         let main = &second.tables[0];
         let name = main.columns[0].capacity();
         assert!(name.0 >= 500 && name.1 >= 500 * 5, "{name:?}");

@@ -245,7 +245,7 @@ impl Session {
     pub fn push(&mut self, record: &[u8]) -> Result<()> {
         let ordinal = self.flattener.next_ordinal();
         self.flattener
-            .push(record, Position::line_start(ordinal, 1, 0))
+            .push(record, Position::line_start(ordinal, 1, 0), true)
     }
 
     /// Flattens the JSON bytes of one record that starts at `position` of its source.
@@ -253,7 +253,26 @@ impl Session {
     /// In strict mode a bad record is an error (and leaves no rows behind); in skip
     /// mode it is recorded in the result's [`errors`](ProcessingResult::errors).
     pub fn push_at(&mut self, record: &[u8], position: Position) -> Result<()> {
-        self.flattener.push(record, position)
+        self.flattener.push(record, position, true)
+    }
+
+    /// Flattens the JSON bytes of one record that starts at `position` of its
+    /// source, as [`push_at`](Self::push_at) does, without measuring them against
+    /// [`ProcessorConfig::max_record_bytes`]: for a record its reader measured by its
+    /// own text in the input (a CSV row, whose JSON object is longer by its column
+    /// names).
+    ///
+    /// ```
+    /// use transmogrify_core::{Position, Processor, ProcessorConfig};
+    /// let config = ProcessorConfig::builder().with_max_record_bytes(8).build()?;
+    /// let mut session = Processor::new(config).session("rows");
+    /// // `1,2` under the header `a,b`: 3 bytes as CSV, 13 as JSON.
+    /// session.push_measured(br#"{"a":1,"b":2}"#, Position::line_start(0, 2, 4))?;
+    /// assert!(session.push_at(br#"{"a":1,"b":2}"#, Position::line_start(1, 3, 8)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_measured(&mut self, record: &[u8], position: Position) -> Result<()> {
+        self.flattener.push(record, position, false)
     }
 
     /// Flattens one record given as a JSON value.
@@ -276,7 +295,7 @@ impl Session {
             // One record per line, each a bad record of its own if it is one.
             for (line, mut pos) in JsonLines::new(json, Position::line_start(0, 1, 0)) {
                 pos.ordinal += base;
-                self.flattener.push(line, pos)?;
+                self.flattener.push(line, pos, true)?;
             }
             return Ok(());
         }
@@ -286,7 +305,7 @@ impl Session {
             match item {
                 Ok((bytes, mut pos)) => {
                     pos.ordinal += base;
-                    self.flattener.push(bytes, pos)?;
+                    self.flattener.push(bytes, pos, true)?;
                 }
                 Err(mut e) => {
                     e.position.ordinal += base;

@@ -175,6 +175,15 @@ struct QuoteTracker {
     line_starts: std::collections::VecDeque<(u64, u64)>,
     /// A line start seen, kept back until the line proves not to be blank.
     pending_line: Option<(u64, u64)>,
+    /// A carriage return ended the bytes fed, and whether it was inside quotes: a
+    /// line break unless a line feed follows (a lone CR ends a line, as it ends a
+    /// row for the parser).
+    cr_pending: Option<bool>,
+    /// The last line that holds more than line breaks.
+    content_line: u64,
+    /// Where the current row starts: after the last line break outside quotes (a
+    /// CR that ended the bytes fed is not counted yet).
+    row_start: u64,
 }
 
 impl QuoteTracker {
@@ -227,18 +236,23 @@ impl QuoteTracker {
             self.line,
             self.col + chars(bytes.get(..from).unwrap_or_default()),
         );
+        if self.cr_pending.is_some() && bytes.first() != Some(&b'\n') {
+            // A lone CR ended the last bytes (no character was cut there).
+            cursor = (0, self.line + 1, 0);
+        }
         while let Some(rest) = bytes.get(cursor.0..) {
             let Err(e) = std::str::from_utf8(rest) else {
                 return;
             };
             let at = cursor.0 + e.valid_up_to();
             let seg = bytes.get(cursor.0..at).unwrap_or_default();
-            match memchr::memrchr(b'\n', seg) {
-                Some(j) => {
-                    cursor.1 += memchr::memchr_iter(b'\n', seg).count() as u64;
-                    cursor.2 = chars(seg.get(j + 1..).unwrap_or_default());
+            // The bad byte after `seg` is no line feed: a CR ending it is lone.
+            match line_breaks(seg, bytes.get(at).copied()) {
+                (n, Some(j)) => {
+                    cursor.1 += n;
+                    cursor.2 = chars(seg.get(j..).unwrap_or_default());
                 }
-                None => cursor.2 += chars(seg),
+                (_, None) => cursor.2 += chars(seg),
             }
             let Some(n) = e.error_len() else {
                 // A character cut by the end of these bytes: judged with the next.
@@ -283,6 +297,17 @@ impl QuoteTracker {
         // The current line's characters before `counted` (a place in `bytes`).
         let (mut counted, mut line_chars) = (0, self.col);
         let mut i = 0;
+        if let Some(quoted) = self.cr_pending.take_if(|_| !bytes.is_empty())
+            && bytes.first() != Some(&b'\n')
+        {
+            // The carriage return that ended the last bytes was a line break.
+            self.line += 1;
+            line_chars = 0;
+            if !quoted {
+                self.pending_line = Some((base, self.line));
+                self.row_start = base;
+            }
+        }
         if self.state == QuoteState::QuoteInQuoted {
             // A quote ended the previous bytes inside quotes: doubled, or the closing one.
             match bytes.first() {
@@ -301,18 +326,39 @@ impl QuoteTracker {
         }
         // Bytes since the last event, not yet looked at for a blank line.
         let mut unseen = i;
-        while let Some(k) = memchr::memchr2(self.quote, b'\n', bytes.get(i..).unwrap_or_default()) {
+        while let Some(k) =
+            memchr::memchr3(self.quote, b'\n', b'\r', bytes.get(i..).unwrap_or_default())
+        {
             let at = i + k;
             let between = bytes.get(unseen..at).unwrap_or_default();
-            if between.iter().any(|&c| c != b'\r') {
+            if !between.is_empty() {
                 self.line_not_blank();
             }
             let quoted = self.state == QuoteState::Quoted;
-            if bytes.get(at) == Some(&b'\n') {
+            if bytes.get(at) == Some(&b'\r') {
+                match bytes.get(at + 1) {
+                    // A CRLF: the line feed breaks the line.
+                    Some(b'\n') => {}
+                    // A lone CR breaks it.
+                    Some(_) => {
+                        self.line += 1;
+                        line_chars = 0;
+                        counted = at + 1;
+                        if !quoted {
+                            self.pending_line = Some((base + at as u64 + 1, self.line));
+                            self.row_start = base + at as u64 + 1;
+                        }
+                    }
+                    // The next bytes tell.
+                    None => self.cr_pending = Some(quoted),
+                }
+                i = at + 1;
+            } else if bytes.get(at) == Some(&b'\n') {
                 self.line += 1;
                 (counted, line_chars) = (at + 1, 0);
                 if !quoted {
                     self.pending_line = Some((base + at as u64 + 1, self.line));
+                    self.row_start = base + at as u64 + 1;
                 }
                 i = at + 1;
             } else {
@@ -354,12 +400,7 @@ impl QuoteTracker {
             }
             unseen = i;
         }
-        if bytes
-            .get(unseen..)
-            .unwrap_or_default()
-            .iter()
-            .any(|&c| c != b'\r')
-        {
+        if !bytes.get(unseen..).unwrap_or_default().is_empty() {
             self.line_not_blank();
         }
         self.col = line_chars + chars(bytes.get(counted..).unwrap_or_default());
@@ -375,6 +416,7 @@ impl QuoteTracker {
 
     /// The line start kept back is a record's: its line holds more than line breaks.
     fn line_not_blank(&mut self) {
+        self.content_line = self.line;
         if let Some(start) = self.pending_line.take() {
             self.line_starts.push_back(start);
         }
@@ -395,6 +437,20 @@ fn first_at(
         column,
         byte_offset,
     })
+}
+
+/// The line breaks in `seg` (a line feed, a CRLF, a lone CR), `next` being the byte
+/// after it, and where the line after the last of them starts.
+fn line_breaks(seg: &[u8], next: Option<u8>) -> (u64, Option<usize>) {
+    let (mut n, mut last) = (0, None);
+    for i in memchr::memchr2_iter(b'\n', b'\r', seg) {
+        let lone_cr = seg.get(i) == Some(&b'\r') && seg.get(i + 1).copied().or(next) != Some(b'\n');
+        if seg.get(i) == Some(&b'\n') || lone_cr {
+            n += 1;
+            last = Some(i + 1);
+        }
+    }
+    (n, last)
 }
 
 /// Characters in `bytes`: every byte that does not continue a multi-byte sequence.
@@ -427,16 +483,19 @@ impl QuoteTracker {
 }
 
 /// The bytes the parser reads, followed by the quote tracker and kept in the raw
-/// window on the way; a quoted field that grows past the largest record is read
-/// past here, so that the parser never holds more than about that much of a row.
+/// window on the way. A row that grows past the largest record is read past here,
+/// so that the parser never holds more than about that much of a row.
 struct Tee {
     inner: Box<dyn BufRead + Send>,
     tracker: QuoteTracker,
     window: RawWindow,
+    /// The first bytes of the current row (from its offset), taken when they leave
+    /// the window: a row too long for the window still has its head at hand.
+    head: Option<(u64, Vec<u8>)>,
     /// The largest record, in bytes ([`ReaderOptions::max_record_bytes`]).
     limit: u64,
     /// Bytes for the parser that did not come from the input: what ends a row read
-    /// past (a closing quote and a line break).
+    /// past (a closing quote if a field's quote is open, and a line break).
     made: &'static [u8],
     /// Bytes of the input read past the end of a row read past, not yet fed.
     left: Vec<u8>,
@@ -444,35 +503,82 @@ struct Tee {
     overrun: Option<Overrun>,
 }
 
-/// A row whose quoted field grew past the largest record, read past by a [`Tee`].
+/// A row longer than the largest record, read past by a [`Tee`].
 #[derive(Debug, Clone, Copy)]
 struct Overrun {
     /// Bytes of the input the parser did not see, less the bytes made for it.
     shift: u64,
     /// Where the row's bytes end (its line break, or the end of the input).
     end: u64,
-    /// Whether the input ended inside the field.
+    /// Whether the input ended inside the row's open quote.
     at_end: bool,
 }
 
+/// Bytes of a row kept for its raw text when it is too large to be a record.
+const HEAD: usize = crate::reader::OVERSIZE_PREFIX;
+
 impl Tee {
-    /// Feeds `bytes`, the next of the input, to the tracker and the raw window.
+    /// Feeds `bytes`, the next of the input, to the tracker and the raw window,
+    /// keeping the current row's head if it is about to leave the window.
     fn take_in(&mut self, bytes: &[u8]) {
+        let row = self.tracker.row_start;
+        if self.window.would_drop(row, bytes.len()) {
+            self.keep_head();
+        }
         self.window.add(self.tracker.offset, bytes);
         self.tracker.note_bad_utf8(bytes);
         self.tracker.feed(bytes);
     }
 
-    /// Reads past the rest of a row whose quoted field is open and already longer
-    /// than the largest record, following its quotes to its line break outside them
-    /// (or to the end of the input), and leaves what ends the row for the parser.
+    /// Takes the current row's head from the window, unless it is taken already.
+    fn keep_head(&mut self) {
+        let row = self.tracker.row_start;
+        if self.head.as_ref().is_some_and(|(at, _)| *at == row) {
+            return;
+        }
+        let end = row.saturating_add(HEAD as u64).min(self.tracker.offset);
+        if let Some(bytes) = self.window.get(row, end) {
+            self.head = Some((row, bytes));
+        }
+    }
+
+    /// The first bytes of the row from `start` to `end` as written (up to [`HEAD`]
+    /// of them), if they are still at hand.
+    fn row_head(&self, start: u64, end: u64) -> Option<Vec<u8>> {
+        let end = end.min(start.saturating_add(HEAD as u64));
+        if let Some(bytes) = self.window.get(start, end) {
+            return Some(bytes);
+        }
+        let (at, head) = self.head.as_ref().filter(|(at, _)| *at <= start)?;
+        let from = usize::try_from(start - at).ok()?;
+        let to = usize::try_from(end - at).ok()?;
+        head.get(from..to).map(<[u8]>::to_vec)
+    }
+
+    /// Whether the parser, which has taken every byte so far, is in a row longer
+    /// than the largest record.
+    fn row_too_long(&self) -> bool {
+        let t = &self.tracker;
+        // A CR outside quotes that ended the bytes fed ended the row.
+        t.cr_pending != Some(false) && t.offset.saturating_sub(t.row_start) > self.limit
+    }
+
+    /// Reads past the rest of a row already longer than the largest record,
+    /// following its quotes to its line break outside them (or to the end of the
+    /// input), and leaves what ends the row for the parser.
     fn read_past(&mut self, buf: &mut [u8]) -> std::io::Result<()> {
+        self.keep_head();
         let t = &mut self.tracker;
         let from = t.offset;
-        // What the parser, inside the quotes, needs to end the row.
+        // Whether the head kept runs to here: it then grows with what is read past.
+        let grow = self
+            .head
+            .as_ref()
+            .is_some_and(|(at, head)| *at == t.row_start && at + head.len() as u64 == from);
+        // What the parser needs to end the row where it stands.
         self.made = match t.state {
-            QuoteState::QuoteInQuoted => b"\n",
-            _ => b"\"\n",
+            QuoteState::Quoted => b"\"\n",
+            _ => b"\n",
         };
         loop {
             let n = match self.inner.read(buf) {
@@ -483,25 +589,33 @@ impl Tee {
             let t = &mut self.tracker;
             let bytes = buf.get(..n).unwrap_or_default();
             if bytes.is_empty() {
-                self.made = b"";
+                // The end of the input: inside quotes, a quote that never closed
+                // (the reader tells); otherwise the row simply ends here.
+                let at_end = matches!(t.state, QuoteState::Quoted);
+                self.made = if at_end { b"" } else { self.made };
                 self.overrun = Some(Overrun {
-                    shift: t.offset - from,
+                    shift: (t.offset - from).saturating_sub(self.made.len() as u64),
                     end: t.offset,
-                    at_end: true,
+                    at_end,
                 });
                 return Ok(());
             }
-            // Line by line (a lone carriage return ends a row too), to the first
-            // line break outside quotes.
+            // The row's head grows to its full length from what is read past.
+            if let Some((_, head)) = self.head.as_mut().filter(|_| grow) {
+                let more = HEAD.saturating_sub(head.len()).min(bytes.len());
+                head.extend_from_slice(bytes.get(..more).unwrap_or_default());
+            }
+            // Line by line, to the first line break outside quotes.
             let mut start = 0;
             for at in memchr::memchr2_iter(b'\n', b'\r', bytes) {
+                let line_end = t.offset + (at - start) as u64;
                 t.feed(bytes.get(start..=at).unwrap_or_default());
                 start = at + 1;
-                if t.state == QuoteState::StartField {
+                if t.row_start == t.offset || t.cr_pending == Some(false) {
                     self.left = bytes.get(start..).unwrap_or_default().to_vec();
                     self.overrun = Some(Overrun {
                         shift: (t.offset - from).saturating_sub(self.made.len() as u64),
-                        end: t.offset - 1,
+                        end: line_end,
                         at_end: false,
                     });
                     // No character is cut at a line break.
@@ -516,15 +630,11 @@ impl Tee {
 
 impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let t = &self.tracker;
         if self.made.is_empty()
             && self.left.is_empty()
             && self.overrun.is_none()
-            && matches!(t.state, QuoteState::Quoted | QuoteState::QuoteInQuoted)
-            && t.opened.2 < t.offset
-            && t.offset - t.opened.2 > self.limit
+            && self.row_too_long()
         {
-            // The parser has taken every byte so far and is inside the field.
             self.read_past(buf)?;
         }
         if !self.made.is_empty() {
@@ -567,6 +677,9 @@ enum Seen {
     Clean,
     /// Something a bad row has, and the row's bytes if they were kept.
     Suspect(Option<Vec<u8>>),
+    /// Longer than the largest record: its size (line break aside), and its first
+    /// bytes.
+    TooLarge { size: u64, head: Vec<u8> },
 }
 
 /// The longest row whose raw text is its bytes as written (a longer one's is made
@@ -596,6 +709,12 @@ impl RawWindow {
         let over = self.bytes.len().saturating_sub(RAW_WINDOW);
         self.bytes.drain(..over);
         self.start = at + data.len() as u64 - self.bytes.len() as u64;
+    }
+
+    /// Whether adding `n` bytes drops the byte at `offset`, which is here.
+    fn would_drop(&self, offset: u64, n: usize) -> bool {
+        let over = (self.bytes.len() + n).saturating_sub(RAW_WINDOW) as u64;
+        offset >= self.start && offset < self.start + over
     }
 
     /// Lets go of the bytes before offset `offset`.
@@ -685,6 +804,37 @@ impl CsvReader {
                     skipped_lines + 1,
                 )
             })?;
+            // Where the header ends (its line break aside), as the rows are measured.
+            // (A quote in it that never closes is told below, once rows are read.)
+            let (mut header_end, mut open) = (None, false);
+            if let Some(overrun) = reader.reader.get_mut().overrun.take() {
+                reader.skipped_bytes += overrun.shift;
+                header_end = Some(overrun.end);
+                open = overrun.at_end;
+            }
+            let end = reader.reader.position().byte() + reader.skipped_bytes;
+            let header_end = header_end.unwrap_or_else(|| end - reader.break_before(end));
+            let limit = reader.reader.get_ref().limit;
+            if header_end - skipped_bytes > limit && got && !open {
+                // A header longer than the largest record: no row is read without it.
+                let head = reader
+                    .reader
+                    .get_ref()
+                    .row_head(skipped_bytes, header_end)
+                    .unwrap_or_default();
+                return Err(Error::Core(
+                    RecordError {
+                        source_name: reader.source.clone(),
+                        position: Position::line_start(0, skipped_lines + 1, skipped_bytes),
+                        kind: RecordErrorKind::TooLarge {
+                            size: header_end - skipped_bytes,
+                            limit,
+                        },
+                        excerpt: transmogrify_core::excerpt(&head, 0),
+                    }
+                    .into(),
+                ));
+            }
             if got {
                 if let Some(i) = header.iter().position(|f| std::str::from_utf8(f).is_err()) {
                     // Names that are not text: refused rather than changed.
@@ -709,7 +859,8 @@ impl CsvReader {
                     ));
                 }
                 if reader.reader.get_ref().tracker.state == QuoteState::Quoted {
-                    let raw = reader.raw_text(&header, false, crate::reader::OVERSIZE_PREFIX);
+                    // Its last field after its opening quote, as it stands in the input.
+                    let raw = reader.raw_text(&header, true, crate::reader::OVERSIZE_PREFIX);
                     reader.open_header = Some(transmogrify_core::excerpt(&raw, 0));
                 }
                 reader.names = header_names(&header);
@@ -774,6 +925,7 @@ impl CsvReader {
         let tee = Tee {
             inner: reader,
             window: RawWindow::new(skipped_bytes),
+            head: None,
             limit: options.max_record_bytes.max(1),
             made: b"",
             left: Vec::new(),
@@ -792,6 +944,9 @@ impl CsvReader {
                 stray: Default::default(),
                 line_starts: Default::default(),
                 pending_line: Some((skipped_bytes, skipped_lines + 1)),
+                cr_pending: None,
+                content_line: skipped_lines + 1,
+                row_start: skipped_bytes,
             },
         };
         let csv = csv::ReaderBuilder::new()
@@ -824,7 +979,8 @@ impl CsvReader {
             ordinal: 0,
             record: csv::ByteRecord::new(),
             pending: None,
-            batcher: Batcher::new(options),
+            // Rows are measured by their bytes in the input.
+            batcher: Batcher::new(options).measured(),
             done: false,
             open_header: None,
         }
@@ -856,19 +1012,31 @@ impl CsvReader {
                 let tracker = &self.reader.get_ref().tracker;
                 if tracker.state == QuoteState::Quoted {
                     let (line, column, byte_offset) = tracker.opened;
-                    // Lines after the quote's own that the field took (a line
-                    // break ending the input ends the quote's line).
-                    let taken = (tracker.line - line)
-                        .saturating_sub(u64::from(tracker.last == Some(b'\n')));
-                    // The row as written, to the end: the line breaks are the
-                    // open field's.
-                    let raw = match seen {
+                    // Lines after the quote's own that the field took (blank lines
+                    // at the end of the input aside).
+                    let taken = tracker.content_line.saturating_sub(line);
+                    // The row as written, to the end (its first bytes if it is long),
+                    // without the line break that ends the input.
+                    let mut raw = match seen {
                         Seen::Suspect(Some(bytes)) => bytes,
-                        _ if taken > 0 => {
-                            self.raw_text(&record, true, crate::reader::OVERSIZE_PREFIX)
+                        Seen::TooLarge { head, .. } => head,
+                        _ => {
+                            let tee = self.reader.get_ref();
+                            let start = position.byte_offset;
+                            tee.row_head(start, tee.tracker.offset).unwrap_or_else(|| {
+                                let mut raw = self.raw_text(&record, true, HEAD);
+                                raw.truncate(HEAD);
+                                raw
+                            })
                         }
-                        _ => self.raw_text(&record, true, usize::MAX),
                     };
+                    let text = raw.len()
+                        - raw
+                            .iter()
+                            .rev()
+                            .take_while(|&&c| c == b'\n' || c == b'\r')
+                            .count();
+                    raw.truncate(text);
                     let message = if taken > 0 {
                         format!(
                             "unterminated quoted field: the quote opened here is never closed, \
@@ -893,7 +1061,10 @@ impl CsvReader {
                     if taken > 0 {
                         // Rows taken into the field cannot be told apart: not a row
                         // to step over, whatever the mode.
-                        return Err(Error::Core(error.into()));
+                        return Err(Error::Stopped {
+                            error: Box::new(error),
+                            raw,
+                        });
                     }
                     self.batcher.batch.push_bad(error, &raw);
                 } else {
@@ -940,17 +1111,21 @@ impl CsvReader {
             .unwrap_or((byte, line + self.skipped_lines));
         let position = Position::line_start(self.ordinal, line, byte);
         self.ordinal += 1;
-        let overrun = self.reader.get_mut().overrun.take();
-        if let Some(overrun) = overrun {
+        // A row read past ends where the tracker found its line break.
+        let mut row_end = None;
+        if let Some(overrun) = self.reader.get_mut().overrun.take() {
             // The parser's offsets from here on leave out the bytes it did not see.
             self.skipped_bytes += overrun.shift;
             if !overrun.at_end {
-                return Ok(self.too_large(position, overrun.end));
+                row_end = Some(overrun.end);
             }
         }
         // Where the parser stands: past the row's line break.
         let end = self.reader.position().byte() + self.skipped_bytes;
-        let seen = self.look_at(&self.record, position.byte_offset, end);
+        let seen = match row_end {
+            Some(row_end) => self.too_large(position.byte_offset, row_end),
+            None => self.look_at(&self.record, position.byte_offset, end),
+        };
         self.reader.get_mut().window.let_go(end);
         let record = std::mem::take(&mut self.record);
         let next = position.byte_offset;
@@ -961,28 +1136,23 @@ impl CsvReader {
         Ok(true)
     }
 
-    /// The row just read at `position`, whose quoted field grew past the largest
-    /// record and which ends at offset `end`: a bad row, after the row before it.
-    /// Its raw text is its first fields' text, up to the part kept of any record
-    /// that is too large.
-    fn too_large(&mut self, position: Position, end: u64) -> bool {
-        let record = std::mem::take(&mut self.record);
-        if let Some((previous, at, seen)) = self.pending.take() {
-            self.emit(&previous, at, Some(position.byte_offset), seen);
+    /// What a row from offset `start` to `end` (its line break excluded), longer
+    /// than the largest record, is: a bad row of that size, whose raw text is its
+    /// first bytes as written (its first fields as read, should they be gone).
+    fn too_large(&self, start: u64, end: u64) -> Seen {
+        let head = self
+            .reader
+            .get_ref()
+            .row_head(start, end)
+            .unwrap_or_else(|| {
+                let mut raw = self.raw_text(&self.record, false, HEAD);
+                raw.truncate(HEAD);
+                raw
+            });
+        Seen::TooLarge {
+            size: end.saturating_sub(start),
+            head,
         }
-        let mut raw = self.raw_text(&record, false, crate::reader::OVERSIZE_PREFIX);
-        raw.truncate(crate::reader::OVERSIZE_PREFIX);
-        let limit = self.reader.get_ref().limit;
-        self.batcher.batch.push_too_large(
-            &self.source,
-            position,
-            end.saturating_sub(position.byte_offset),
-            limit,
-            &raw,
-        );
-        self.record = record;
-        self.reader.get_mut().tracker.let_go(end);
-        true
     }
 
     /// Looks at the row just read, from offset `start` to `end`: whether it may be a
@@ -991,6 +1161,13 @@ impl CsvReader {
     /// they are at hand (for a row of at most [`RAW_ROW`] bytes), for its raw text.
     fn look_at(&self, record: &csv::ByteRecord, start: u64, end: u64) -> Seen {
         let tee = self.reader.get_ref();
+        if end.saturating_sub(start) > tee.limit {
+            // Longer than the largest record, line break aside?
+            let size = end - start - self.break_before(end);
+            if size > tee.limit {
+                return self.too_large(start, start + size);
+            }
+        }
         let suspect = (self.has_header && record.len() != self.keys.len())
             || simdutf8::basic::from_utf8(record.as_slice()).is_err()
             || record
@@ -1007,6 +1184,16 @@ impl CsvReader {
         }
         let short = end.saturating_sub(start) <= RAW_ROW as u64;
         Seen::Suspect(tee.window.get(start, end).filter(|_| short))
+    }
+
+    /// The bytes of the line break that ends the input at offset `end` (0 to 2).
+    fn break_before(&self, end: u64) -> u64 {
+        let window = &self.reader.get_ref().window;
+        match window.get(end.saturating_sub(2), end).as_deref() {
+            Some([b'\r', b'\n']) => 2,
+            Some([.., b'\n' | b'\r']) => 1,
+            _ => 0,
+        }
     }
 
     /// A bad row as CSV text, for its error and the errors table: each field as the
@@ -1088,6 +1275,11 @@ impl CsvReader {
         let raw = match seen {
             Seen::Clean => return self.push_record(record, position),
             Seen::Suspect(raw) => raw,
+            Seen::TooLarge { size, head } => {
+                let limit = self.reader.get_ref().limit;
+                let batch = &mut self.batcher.batch;
+                return batch.push_too_large(&self.source, position, size, limit, &head);
+            }
         };
         if self.has_header && record.len() != self.keys.len() {
             let fields = |n: usize| match n {
@@ -1134,7 +1326,8 @@ impl CsvReader {
         self.push_record(record, position);
     }
 
-    /// Adds a good row as a JSON object record.
+    /// Adds a good row as a JSON object record (measured already, by its bytes in
+    /// the input: see [`RawBatch::measured`]).
     fn push_record(&mut self, record: &csv::ByteRecord, position: Position) {
         let mut out = std::mem::take(&mut self.batcher.batch.data);
         let start = out.len();
@@ -1318,12 +1511,25 @@ mod tests {
             stray: Default::default(),
             line_starts: Default::default(),
             pending_line: Some((0, 1)),
+            cr_pending: None,
+            content_line: 1,
+            row_start: 0,
         }
     }
 
     /// The tracker's rules, one byte at a time.
     fn bytewise(t: &mut QuoteTracker, bytes: &[u8]) {
         for &b in bytes {
+            if let Some(quoted) = t.cr_pending.take()
+                && b != b'\n'
+            {
+                t.line += 1;
+                t.col = 0;
+                if !quoted {
+                    t.pending_line = Some((t.offset, t.line));
+                    t.row_start = t.offset;
+                }
+            }
             t.state = match (t.state, b) {
                 (QuoteState::Quoted, b) if b == t.quote => QuoteState::QuoteInQuoted,
                 (QuoteState::Quoted, _) => QuoteState::Quoted,
@@ -1344,9 +1550,13 @@ mod tests {
                 t.col = 0;
                 if t.state != QuoteState::Quoted {
                     t.pending_line = Some((t.offset, t.line));
+                    t.row_start = t.offset;
                 }
             } else if (b & 0xC0) != 0x80 {
                 t.col += 1;
+            }
+            if b == b'\r' {
+                t.cr_pending = Some(t.state == QuoteState::Quoted);
             }
         }
     }
@@ -1376,6 +1586,9 @@ mod tests {
                         t.opened,
                         t.line_starts.clone(),
                         t.pending_line,
+                        t.cr_pending,
+                        t.content_line,
+                        t.row_start,
                     )
                 };
                 assert_eq!(

@@ -146,6 +146,7 @@ impl CsvSplitter {
                 rows: 0,
                 header: options.csv.has_header(),
                 after_cr: false,
+                quoted_cr: false,
                 cr_row: false,
             },
             start: 0,
@@ -180,12 +181,21 @@ impl CsvSplitter {
                                 break;
                             }
                         }
-                        b'\r' => self.scan.after_cr = true,
+                        b'\r' => {
+                            // A CR after a CR: the first was lone, a line break.
+                            if self.scan.after_cr {
+                                self.scan.line += 1;
+                            }
+                            self.scan.after_cr = true;
+                        }
                         _ => {
                             self.scan.rows += 1;
-                            // A row after a lone CR: the line holding it is not cut
-                            // after (see `Scan::cr_row`).
-                            self.scan.cr_row |= self.scan.after_cr;
+                            // A row after a lone CR (a line break): the line holding
+                            // it is not cut after (see `Scan::cr_row`).
+                            if std::mem::take(&mut self.scan.after_cr) {
+                                self.scan.line += 1;
+                                self.scan.cr_row = true;
+                            }
                             self.scan.state = State::FieldStart;
                             continue;
                         }
@@ -227,20 +237,29 @@ impl CsvSplitter {
                             _ => self.scan.state = State::Unquoted,
                         }
                     }
-                    State::Quoted => match memchr::memchr2(quote, b'\n', rest) {
-                        Some(k) => {
-                            i += k;
-                            if buf.get(i) == Some(&b'\n') {
-                                self.scan.line += 1;
-                            } else {
-                                self.scan.state = State::QuoteInQuoted;
+                    State::Quoted => {
+                        // A CR that ended the last buffer, inside quotes, is a line
+                        // break unless a line feed follows.
+                        if std::mem::take(&mut self.scan.quoted_cr) && b != b'\n' {
+                            self.scan.line += 1;
+                        }
+                        match memchr::memchr3(quote, b'\n', b'\r', rest) {
+                            Some(k) => {
+                                i += k;
+                                match (buf.get(i), buf.get(i + 1)) {
+                                    (Some(b'\n'), _) => self.scan.line += 1,
+                                    (Some(b'\r'), Some(b'\n')) => {}
+                                    (Some(b'\r'), Some(_)) => self.scan.line += 1,
+                                    (Some(b'\r'), None) => self.scan.quoted_cr = true,
+                                    _ => self.scan.state = State::QuoteInQuoted,
+                                }
+                            }
+                            None => {
+                                i = buf.len();
+                                continue;
                             }
                         }
-                        None => {
-                            i = buf.len();
-                            continue;
-                        }
-                    },
+                    }
                 }
                 i += 1;
             }
@@ -300,6 +319,8 @@ struct Scan {
     header: bool,
     /// A CR outside quotes since the last line break.
     after_cr: bool,
+    /// A CR inside quotes ended the last buffer.
+    quoted_cr: bool,
     /// A row started after a lone CR since the last line break. The reader places
     /// such a row at the next line start it knows of, so the range must not end with
     /// it: its position would then differ from a reading of the whole file.

@@ -89,6 +89,16 @@ pub enum Error {
         /// Its Arrow type.
         data_type: arrow_schema::DataType,
     },
+    /// A bad record the input cannot be read past, in any error mode: a CSV quote
+    /// that never closes takes every later row into its field. `raw` is the
+    /// record's text as written (its first bytes), for an errors table.
+    #[error("{error}")]
+    Stopped {
+        /// What is wrong, and where.
+        error: Box<transmogrify_core::RecordError>,
+        /// The bad record's text as written (cut).
+        raw: Vec<u8>,
+    },
     /// The `path` option names something that is not in the input.
     #[error("{source_name}: path {path:?} not found: {reason}")]
     PathNotFound {
@@ -240,6 +250,16 @@ impl Error {
     pub fn record_error(&self) -> Option<&transmogrify_core::RecordError> {
         match self {
             Error::Core(e) => e.as_record_error(),
+            Error::Stopped { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The text as written of the bad record that stopped an input
+    /// ([`Error::Stopped`]).
+    pub fn stopped_raw(&self) -> Option<&[u8]> {
+        match self {
+            Error::Stopped { raw, .. } => Some(raw),
             _ => None,
         }
     }

@@ -214,7 +214,7 @@ impl Chunks {
             };
             match item {
                 RawItem::Record { range, position } => {
-                    session.push_at(self.batch.bytes(range), *position)?;
+                    self.batch.push_to_session(&mut session, range, *position)?;
                 }
                 RawItem::Bad { error, range } => {
                     session.reject(error.clone(), self.batch.bytes(range))?;

@@ -51,6 +51,11 @@ pub struct RawBatch {
     pub data: Vec<u8>,
     /// The records and bad records, in input order.
     pub items: Vec<RawItem>,
+    /// Whether the reader measured each record against the size limit by its own
+    /// text in the input (a CSV row's bytes, shorter than the JSON object it
+    /// becomes by its column names), so that the records are not measured again by
+    /// their JSON text ([`Session::push_measured`]).
+    pub measured: bool,
 }
 
 impl RawBatch {
@@ -106,6 +111,21 @@ impl RawBatch {
             excerpt: transmogrify_core::excerpt(prefix, 0),
         };
         self.push_bad(error, prefix);
+    }
+
+    /// Flattens the record at `range`, which starts at `position`, into `session`
+    /// (measured against the size limit unless the reader measured it).
+    pub fn push_to_session(
+        &self,
+        session: &mut Session,
+        range: &Range<usize>,
+        position: Position,
+    ) -> transmogrify_core::Result<()> {
+        if self.measured {
+            session.push_measured(self.bytes(range), position)
+        } else {
+            session.push_at(self.bytes(range), position)
+        }
     }
 
     /// Hands every item to `session` in order (see [`push_batch`]).
@@ -416,7 +436,7 @@ pub fn push_batch(session: &mut Session, batch: &RawBatch) -> Result<()> {
     for item in &batch.items {
         match item {
             RawItem::Record { range, position } => {
-                session.push_at(batch.bytes(range), *position)?;
+                batch.push_to_session(session, range, *position)?
             }
             RawItem::Bad { error, range } => session.reject(error.clone(), batch.bytes(range))?,
         }
@@ -519,6 +539,9 @@ pub(crate) struct Batcher {
     pub(crate) batch: RawBatch,
     max_records: usize,
     max_bytes: usize,
+    /// Whether the batches' records are measured by their reader (see
+    /// [`RawBatch::measured`]).
+    measured: bool,
     /// The error that ended the reader, once the records before it are handed over.
     error: Option<Error>,
 }
@@ -529,8 +552,16 @@ impl Batcher {
             batch: RawBatch::default(),
             max_records: options.batch_records.max(1),
             max_bytes: options.batch_bytes.max(1),
+            measured: false,
             error: None,
         }
+    }
+
+    /// This batcher, for a reader that measures its records itself (see
+    /// [`RawBatch::measured`]).
+    pub(crate) fn measured(mut self) -> Self {
+        self.measured = true;
+        self
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -541,7 +572,9 @@ impl Batcher {
         if self.batch.is_empty() {
             None
         } else {
-            Some(std::mem::take(&mut self.batch))
+            let mut batch = std::mem::take(&mut self.batch);
+            batch.measured = self.measured;
+            Some(batch)
         }
     }
 }

@@ -625,6 +625,11 @@ impl<'a> Plan<'a> {
             _ => (None, 1),
         };
         let record = place.or_else(|| error.record_error().cloned());
+        // The bad record's text as written, where the reader kept it.
+        let raw = match &error {
+            Error::Input(input) => input.stopped_raw().map(<[u8]>::to_vec),
+            _ => None,
+        };
         let at = record
             .as_ref()
             .map_or(start, |r| r.position.byte_offset.max(start));
@@ -636,21 +641,21 @@ impl<'a> Plan<'a> {
             start,
             end,
         };
-        let planned = self.row_then(record, at, at, records, failed);
+        let planned = self.row_then(record, raw, (at, at), records, failed);
         self.next_input();
         planned
     }
 
     /// In skip mode, where `record` says where an input stopped being read, a chunk
     /// of that bad record alone (bytes `start..end`, standing for `records`
-    /// records), so that the errors table has a row for it, with the failure
-    /// `failed` makes of the next sequence number planned after it; otherwise that
-    /// failure itself.
+    /// records), so that the errors table has a row for it (its raw text `raw`, or
+    /// its excerpt), with the failure `failed` makes of the next sequence number
+    /// planned after it; otherwise that failure itself.
     fn row_then(
         &mut self,
         record: Option<transmogrify_core::RecordError>,
-        start: u64,
-        end: u64,
+        raw: Option<Vec<u8>>,
+        (start, end): (u64, u64),
         records: u64,
         failed: impl FnOnce(u64) -> Planned,
     ) -> Planned {
@@ -659,8 +664,8 @@ impl<'a> Plan<'a> {
             return failed(self.seq);
         };
         let mut batch = transmogrify_io::RawBatch::default();
-        let raw = record.excerpt.clone();
-        batch.push_bad(record, raw.as_bytes());
+        let raw = raw.unwrap_or_else(|| record.excerpt.clone().into_bytes());
+        batch.push_bad(record, &raw);
         let row = self.emit(start, end, Body::Raw(Arc::new(batch)), Some((records, 0)));
         self.failed_after = Some(failed(self.seq));
         row
@@ -898,7 +903,13 @@ impl Plan<'_> {
                                 start: before,
                                 end,
                             };
-                            return Some(self.row_then(Some(record), before, end, lost, failed));
+                            return Some(self.row_then(
+                                Some(record),
+                                None,
+                                (before, end),
+                                lost,
+                                failed,
+                            ));
                         }
                         let seq = self.seq;
                         self.seq += 1;
@@ -1451,7 +1462,7 @@ pub(crate) fn flatten_raw_into(
                     ordinal: shift(position.ordinal),
                     ..*position
                 };
-                session.push_at(batch.bytes(range), position)?;
+                batch.push_to_session(session, range, position)?;
             }
             RawItem::Bad { error, range } => {
                 let mut error = error.clone();

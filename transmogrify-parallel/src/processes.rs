@@ -427,6 +427,7 @@ impl ProcessRunner {
                 header["kind"] = json!("raw");
                 header["ordinal"] = json!(ordinal);
                 header["items"] = json!(batch.items.len());
+                header["measured"] = json!(batch.measured);
                 let (items, bad) = wire::raw_items(batch);
                 header["bad"] = bad;
                 ends_bytes = items;

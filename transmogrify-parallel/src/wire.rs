@@ -529,6 +529,7 @@ pub(crate) fn raw_batch_from(
     let mut batch = transmogrify_io::RawBatch {
         data: data.to_vec(),
         items: Vec::with_capacity(items.len() / RAW_ITEM_BYTES),
+        measured: false,
     };
     for item in items.chunks_exact(RAW_ITEM_BYTES) {
         let mut v = [0u64; 7];
@@ -990,6 +991,7 @@ mod tests {
                     position: at(9, 4, 1, u64::MAX),
                 },
             ],
+            measured: false,
         };
         let (items, bad) = raw_items(&batch);
         assert_eq!(items.len(), 3 * RAW_ITEM_BYTES);

@@ -279,11 +279,13 @@ fn run(
             get_u64(header, "ordinal")?,
         )
     } else if kind == "raw" {
-        let batch = wire::raw_batch_from(
+        let mut batch = wire::raw_batch_from(
             data,
             get_u64(header, "items")?,
             header.get("bad").unwrap_or(&serde_json::Value::Null),
         )?;
+        // Records their reader measured by their text in the input (CSV rows).
+        batch.measured = header.get("measured").and_then(serde_json::Value::as_bool) == Some(true);
         crate::driver::flatten_raw_into(session, source, &batch, get_u64(header, "ordinal")?)
     } else {
         let ordinal = get_u64(header, "ordinal")?;

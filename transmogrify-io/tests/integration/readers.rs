@@ -347,18 +347,25 @@ fn a_bad_csv_row_keeps_its_fields_apart_in_its_raw_text() -> TestResult {
         [&b"'x;y';'it''s';\"q\","[..]]
     );
 
-    // A quote left open on the last line: the row as it stood, to the end.
+    // A quote left open on the last line (blank lines after it aside): the row as
+    // it stood, to the end.
     let bad = bad_rows(
         "u.csv",
         b"id,name\n0,Al\n1,\"Ann\n",
         &ReaderOptions::default(),
     )?;
+    let blank_after = bad_rows(
+        "u.csv",
+        b"id,name\n0,Al\n1,\"Ann\r\n\r\n\n",
+        &ReaderOptions::default(),
+    )?;
+    assert_eq!(blank_after.len(), 1, "{blank_after:?}");
     assert_eq!(
         bad,
         [(
             "u.csv: line 3, column 3 (byte 15, record 1): unterminated quoted field: the quote opened here is never closed near `1,\"Ann`"
                 .to_string(),
-            b"1,\"Ann\n".to_vec()
+            b"1,\"Ann".to_vec()
         )]
     );
     Ok(())
@@ -417,7 +424,40 @@ fn a_csv_quote_that_takes_later_lines_and_never_closes_stops_the_input() -> Test
     Ok(())
 }
 
-/// A CSV reader of `bytes` in reads of `step` bytes, taking records of at most
+#[test]
+fn a_lone_carriage_return_ends_a_line_in_csv_positions() -> TestResult {
+    // Old Mac line ends, alone and mixed with LF and CRLF, outside and inside
+    // quotes: each breaks a line (a CRLF once), so the positions are an editor's.
+    let csv = b"a,b\r1,2\r3,4,5\r6,\"x\ry\"z\r\n7,\xff\r8,\"p\rq\"\n9,9,9\r";
+    for step in [1, 2, 3, 4096] {
+        let mut reader = trickled_csv("cr.csv", csv, step)?;
+        let (seen, error) = records_then_error(&mut *reader);
+        assert_eq!(error, None, "reads of {step}");
+        let got: Vec<String> = seen
+            .iter()
+            .map(|(at, text)| {
+                let text: String = text.chars().take(44).collect();
+                format!("{} {} {}: {text}", at.line, at.column, at.byte_offset)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                r#"2 1 4: {"a":1,"b":2}"#,
+                "3 1 8: cr.csv: line 3, column 1 (byte 8, record 1):",
+                "5 3 21: cr.csv: line 5, column 3 (byte 21, record 2)",
+                "6 3 26: cr.csv: line 6, column 3 (byte 26, record 3)",
+                r#"7 1 28: {"a":8,"b":"p\rq"}"#,
+                "9 1 36: cr.csv: line 9, column 1 (byte 36, record 5)",
+            ],
+            "reads of {step}"
+        );
+    }
+    Ok(())
+}
+
+/// A CSV reader of `bytes` in reads of 1 to 5 bytes (from `step`), or as large as
+/// asked with a `step` of 0, taking records of at most
 /// `limit` bytes.
 fn limited_csv(
     name: &str,
@@ -425,15 +465,19 @@ fn limited_csv(
     step: usize,
     limit: u64,
 ) -> Result<Box<dyn transmogrify_io::Reader>, transmogrify_io::Error> {
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .with_max_record_bytes(limit)
+        .build()?;
+    if step == 0 {
+        // Reads as large as asked.
+        return reader_for(Input::from_bytes(name, bytes.to_vec())?, &options);
+    }
     let trickle = Trickle {
         bytes: bytes.to_vec(),
         at: 0,
         step,
     };
-    let options = ReaderOptions::builder()
-        .with_format(Some(InputFormat::Csv))
-        .with_max_record_bytes(limit)
-        .build()?;
     reader_for(Input::from_reader(name, trickle, None)?, &options)
 }
 
@@ -446,7 +490,7 @@ fn a_csv_field_longer_than_the_largest_record_is_read_past() -> TestResult {
     let mut csv = format!("a,b\n1,2\n3,\"{y}\r\n{y}\"\"q\"\n");
     let after = csv.len() as u64;
     csv.push_str("5,6\n7,\"x\"y\n9,9\n");
-    for step in [4096, 100_000, 1 << 20] {
+    for step in [0, 4096, 100_000] {
         let mut reader = limited_csv("long.csv", csv.as_bytes(), step, 1000)?;
         let (seen, error) = records_then_error(&mut *reader);
         assert_eq!(error, None, "reads of {step}");
@@ -475,6 +519,34 @@ fn a_csv_field_longer_than_the_largest_record_is_read_past() -> TestResult {
             ],
             "reads of {step}"
         );
+        // Its raw text: the row's first 64 KiB, the field read past still open.
+        let mut raws = Vec::new();
+        for batch in limited_csv("long.csv", csv.as_bytes(), step, 1000)? {
+            let batch = batch?;
+            for item in &batch.items {
+                if let RawItem::Bad { range, .. } = item {
+                    raws.push(batch.bytes(range).to_vec());
+                }
+            }
+        }
+        let mut want = format!("3,\"{y}");
+        want.truncate(64 << 10);
+        let got = raws
+            .first()
+            .map(|raw| String::from_utf8_lossy(raw).into_owned());
+        // (Compared by length and ends: the texts are long.)
+        let ends = |t: &str| {
+            (
+                t.len(),
+                t.chars().take(8).collect::<String>(),
+                t.ends_with('y'),
+            )
+        };
+        assert_eq!(
+            got.as_deref().map(ends),
+            Some(ends(&want)),
+            "reads of {step}"
+        );
         let size = after - 8 - 1;
         assert!(
             seen[1].1.contains(&format!(
@@ -488,6 +560,70 @@ fn a_csv_field_longer_than_the_largest_record_is_read_past() -> TestResult {
 }
 
 #[test]
+fn csv_rows_are_measured_by_their_bytes_in_the_input() -> TestResult {
+    // An unquoted row of 300 kB against a limit of 3,000 bytes: a bad record of its
+    // size, its raw text its first 64 KiB as written; rows of 600 bytes whose JSON
+    // objects are longer than the limit (long column names) are records. A header
+    // longer than the limit is an error.
+    let names: Vec<String> = (0..100)
+        .map(|i| format!("a_rather_long_column_name_{i}"))
+        .collect();
+    let mut csv = format!("{}\n", names.join(","));
+    let row = vec!["12345"; 100].join(",");
+    csv.push_str(&format!("{row}\n"));
+    let long = "z".repeat(300_000);
+    let start = csv.len() as u64;
+    csv.push_str(&format!("7,{long}\r\n{row}\n"));
+    for step in [0, 1] {
+        let header = limited_csv("wide.csv", csv.as_bytes(), step, 2000).err();
+        assert_eq!(
+            header.map(|e| e.to_string()),
+            Some(format!(
+                "wide.csv: line 1, column 1 (byte 0, record 0): the record is {} bytes, \
+                 larger than the limit of 2000 bytes near `a_rather_long_column`",
+                names.join(",").len()
+            ))
+        );
+        let mut reader = limited_csv("wide.csv", csv.as_bytes(), step, 3000)?;
+        let mut got = Vec::new();
+        for batch in &mut *reader {
+            let batch = batch?;
+            for item in &batch.items {
+                got.push(match item {
+                    RawItem::Record { range, .. } => format!("record of {}", range.len()),
+                    RawItem::Bad { error, range } => {
+                        let raw = batch.bytes(range);
+                        let head = format!("7,{}", &long[..(64 << 10) - 2]);
+                        assert!(
+                            raw == head.as_bytes(),
+                            "reads of {step}: {} {:?}",
+                            raw.len(),
+                            String::from_utf8_lossy(&raw[..raw.len().min(30)])
+                        );
+                        format!(
+                            "{} {}: {}",
+                            error.position.line, error.position.byte_offset, error.kind
+                        )
+                    }
+                });
+            }
+        }
+        assert_eq!(
+            got,
+            [
+                "record of 3691".to_string(),
+                format!(
+                    "3 {start}: the record is 300002 bytes, larger than the limit of 3000 bytes"
+                ),
+                "record of 3691".into(),
+            ],
+            "reads of {step}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
 fn a_csv_quote_that_never_closes_is_not_held_past_the_largest_record() -> TestResult {
     // 3 MB after the quote, against a limit of 64 KiB: the reader reads on to the
     // end without keeping the field, and fails at the quote.
@@ -495,10 +631,16 @@ fn a_csv_quote_that_never_closes_is_not_held_past_the_largest_record() -> TestRe
     for i in 0..200_000 {
         csv.push_str(&format!("{i},row\n"));
     }
-    let mut reader = limited_csv("open.csv", csv.as_bytes(), 65_536, 65_536)?;
+    let mut reader = limited_csv("open.csv", csv.as_bytes(), 0, 65_536)?;
     let (seen, error) = records_then_error(&mut *reader);
     assert_eq!(seen.len(), 1);
     let error = error.unwrap_or_default();
+    // Its raw text is the row's first 64 KiB as written.
+    let mut reader = limited_csv("open.csv", csv.as_bytes(), 0, 65_536)?;
+    let stopped = reader.find_map(Result::err).ok_or("no error")?;
+    let raw = stopped.stopped_raw().ok_or("no raw text")?;
+    assert_eq!(raw.len(), 64 << 10);
+    assert!(csv.as_bytes()[8..].starts_with(raw));
     assert!(
         error.starts_with(
             "open.csv: line 3, column 3 (byte 10, record 1): unterminated quoted field: the \
@@ -716,13 +858,13 @@ fn csv_bytes_that_are_not_utf8_are_pointed_at() -> TestResult {
     // line is a header with a line break in a name.
     let open = "h.csv: line 1, column 3 (byte 2, record 0): unterminated quoted field in the \
                 header: the quote opened here is never closed, and the header took the rest \
-                of the input near `a,\"b 1,2 \"`";
+                of the input near `a,\"b 1,2`";
     for text in [&b"a,\"b\n1,2\n"[..], b"a,\"b\n1,2\n3,4"] {
         let error = records("h.csv", text.to_vec(), &ReaderOptions::default())
             .err()
             .map(|e| e.to_string());
         let want = if text.ends_with(b"4") {
-            open.replace("1,2 \"", "1,2 3,4\"")
+            open.replace("1,2`", "1,2 3,4`")
         } else {
             open.to_string()
         };
