@@ -597,7 +597,16 @@ impl<'a> Plan<'a> {
     /// table gets a row for it first, so that it says where reading stopped.
     fn fail_input(&mut self, error: Error) -> Planned {
         let input = self.input;
-        let start = self.read_to;
+        // The part not read starts where the chunks planned end (estimated from
+        // their records' text), or at the error if that is before.
+        let placed = self
+            .reader
+            .as_ref()
+            .is_none_or(|reader| reader.positions_are_bytes());
+        let start = match error.record_error() {
+            Some(record) if placed => self.read_to.min(record.position.byte_offset),
+            _ => self.read_to,
+        };
         // What the reader read past its last batch (to the end, for a quote that
         // never closes) was read all the same.
         if let Some(reader) = &self.reader {

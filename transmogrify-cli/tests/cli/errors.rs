@@ -1065,9 +1065,23 @@ fn a_csv_quote_that_never_closes_stops_the_input_alike_on_every_executor() -> Te
                 "positional",
                 "--extract-time",
                 "2026-01-01T00:00:00Z",
+                "--report",
+                "report.json",
             ];
             let r = run(dir.path(), &args, None)?;
             assert_eq!(r.code, 1, "{executor} {mode}: {}", r.stderr);
+            if mode == "skip" {
+                // The part named failed holds the quote; every byte counts as read.
+                let report: serde_json::Value =
+                    serde_json::from_slice(&std::fs::read(dir.path().join("report.json"))?)?;
+                let failed = &report["chunks_failed"][0];
+                let (start, end) = (failed["start"].as_u64(), failed["end"].as_u64());
+                assert!(
+                    start.is_some_and(|s| s <= quote_at as u64) && end == Some(csv.len() as u64),
+                    "{executor}: {failed}"
+                );
+                assert_eq!(report["bytes_read"].as_u64(), Some(csv.len() as u64));
+            }
             if mode == "strict" {
                 let told = format!("{error}{hint}");
                 assert!(r.stderr.ends_with(&told), "{executor}: {}", r.stderr);
