@@ -439,6 +439,17 @@ fn first_at(
     })
 }
 
+/// `bytes` without the line breaks that end them.
+fn without_line_breaks(bytes: &[u8]) -> &[u8] {
+    let text = bytes.len()
+        - bytes
+            .iter()
+            .rev()
+            .take_while(|&&c| c == b'\n' || c == b'\r')
+            .count();
+    bytes.get(..text).unwrap_or_default()
+}
+
 /// The line breaks in `seg` (a line feed, a CRLF, a lone CR), `next` being the byte
 /// after it, and where the line after the last of them starts.
 fn line_breaks(seg: &[u8], next: Option<u8>) -> (u64, Option<usize>) {
@@ -1030,13 +1041,7 @@ impl CsvReader {
                             })
                         }
                     };
-                    let text = raw.len()
-                        - raw
-                            .iter()
-                            .rev()
-                            .take_while(|&&c| c == b'\n' || c == b'\r')
-                            .count();
-                    raw.truncate(text);
+                    raw.truncate(without_line_breaks(&raw).len());
                     let message = if taken > 0 {
                         format!(
                             "unterminated quoted field: the quote opened here is never closed, \
@@ -1247,15 +1252,7 @@ impl CsvReader {
         message: String,
     ) {
         let raw = match raw {
-            Some(bytes) => {
-                let text = bytes.len()
-                    - bytes
-                        .iter()
-                        .rev()
-                        .take_while(|&&c| c == b'\n' || c == b'\r')
-                        .count();
-                bytes.get(..text).unwrap_or_default().to_vec()
-            }
+            Some(bytes) => without_line_breaks(&bytes).to_vec(),
             None => self.raw_text(record, false, usize::MAX),
         };
         let error = RecordError {
