@@ -293,7 +293,9 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let entity = options::entity(&args.input)?;
     let files = input_files(&args.input.inputs, Some(&args.output))?;
     check_inputs_kept(&files, args, &entity)?;
-    let config = options::config(&args.processing, output::csv_header(&files, &args.input)?)?;
+    let largest = options::max_record_bytes(&args.processing)?;
+    let header = output::csv_header(&files, &args.input, largest)?;
+    let config = options::config(&args.processing, header)?;
     let processor = Processor::new(config);
     let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
@@ -547,7 +549,9 @@ fn large_records_note(
 pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     let entity = options::entity(&args.input)?;
     let files = input_files(&args.input.inputs, None)?;
-    let config = options::config(&args.processing, output::csv_header(&files, &args.input)?)?;
+    let largest = options::max_record_bytes(&args.processing)?;
+    let header = output::csv_header(&files, &args.input, largest)?;
+    let config = options::config(&args.processing, header)?;
     let id = config.id_field().map(str::to_string);
     let parent = config.parent_field().map(str::to_string);
     let processor = Processor::new(config);

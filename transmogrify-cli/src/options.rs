@@ -115,7 +115,7 @@ pub fn config(p: &ProcessingArgs, main_columns: Vec<String>) -> Result<Processor
                 .min(transmogrify_core::MAX_SUPPORTED_DEPTH),
         )
         .with_nesting_limit(p.nesting_limit)
-        .with_max_record_bytes(size("--max-record-size", &p.max_record_size)?)
+        .with_max_record_bytes(max_record_bytes(p)?)
         .with_abbreviate_field_names(p.abbreviate_columns)
         .with_abbreviate_table_names(p.abbreviate_tables)
         .with_extract_time(extract_time)
@@ -146,6 +146,11 @@ pub fn chunking(text: &str) -> Result<Chunking, Fail> {
 }
 
 /// Parses a size in bytes (`256MiB`, `64k`, `100000`) given to `flag`.
+/// The largest record `--max-record-size` allows.
+pub fn max_record_bytes(p: &ProcessingArgs) -> Result<u64, Fail> {
+    size("--max-record-size", &p.max_record_size)
+}
+
 fn size(flag: &str, text: &str) -> Result<u64, Fail> {
     bytes_of(&text.trim().to_ascii_lowercase()).ok_or_else(|| {
         Fail::usage(format!("{flag} {text:?} is not a size"))

@@ -84,10 +84,15 @@ fn reader_options(path: &Path, args: &InputArgs) -> Result<transmogrify_io::Read
 /// The header of the first CSV file among `files` (standard input and named pipes
 /// aside: they cannot be read twice), whose columns then lead the main table in its
 /// order, each written even if empty throughout; none when no such file has one.
-pub fn csv_header(files: &[std::path::PathBuf], args: &InputArgs) -> Result<Vec<String>, Fail> {
+/// A header longer than `largest` bytes is an error, read past as a row would be.
+pub fn csv_header(
+    files: &[std::path::PathBuf],
+    args: &InputArgs,
+    largest: u64,
+) -> Result<Vec<String>, Fail> {
     let regular = |p: &&std::path::PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file());
     for path in files.iter().filter(regular) {
-        let options = reader_options(path, args)?;
+        let options = reader_options(path, args)?.with_max_record_bytes(largest);
         // The format given or named by the extension; only a file whose name says
         // nothing is opened to be told by its bytes.
         let named = options

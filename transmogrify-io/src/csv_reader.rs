@@ -439,6 +439,51 @@ fn first_at(
     })
 }
 
+/// Reads past one line of `reader`, to its line feed, CRLF or lone CR (or the end),
+/// without holding it: the bytes read past (0 at the end).
+pub(crate) fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<u64> {
+    let mut n = 0u64;
+    loop {
+        let buf = match reader.fill_buf() {
+            Ok(buf) => buf,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if buf.is_empty() {
+            return Ok(n);
+        }
+        match memchr::memchr2(b'\n', b'\r', buf) {
+            Some(i) => {
+                let cr = buf.get(i) == Some(&b'\r');
+                reader.consume(i + 1);
+                n += i as u64 + 1;
+                // A CR's line feed, if one follows, is its line's too.
+                if cr {
+                    loop {
+                        match reader.fill_buf() {
+                            Ok(next) => {
+                                if next.first() == Some(&b'\n') {
+                                    reader.consume(1);
+                                    n += 1;
+                                }
+                                break;
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
+                return Ok(n);
+            }
+            None => {
+                let len = buf.len();
+                reader.consume(len);
+                n += len as u64;
+            }
+        }
+    }
+}
+
 /// `bytes` without the line breaks that end them.
 fn without_line_breaks(bytes: &[u8]) -> &[u8] {
     let text = bytes.len()
@@ -524,6 +569,10 @@ struct Overrun {
     /// Whether the input ended inside the row's open quote.
     at_end: bool,
 }
+
+/// What the parser reads before the input: a record of its own (see
+/// [`CsvReader::build`]).
+const PRIMER: &[u8] = b"_\n";
 
 /// Bytes of a row kept for its raw text when it is too large to be a record.
 const HEAD: usize = crate::reader::OVERSIZE_PREFIX;
@@ -788,18 +837,14 @@ impl CsvReader {
         let mut input = input;
         let csv_options = &options.csv;
         let mut skipped_bytes = 0u64;
-        let mut line = Vec::new();
         let mut skipped_lines = 0u64;
         for _ in 0..csv_options.skip_rows {
-            line.clear();
-            let n = input
-                .reader
-                .read_until(b'\n', &mut line)
+            let n = skip_line(&mut input.reader)
                 .map_err(|e| read_error(&input.name, input.compression, e, skipped_bytes))?;
             if n == 0 {
                 break;
             }
-            skipped_bytes += n as u64;
+            skipped_bytes += n;
             skipped_lines += 1;
         }
         let mut reader =
@@ -823,7 +868,7 @@ impl CsvReader {
                 header_end = Some(overrun.end);
                 open = overrun.at_end;
             }
-            let end = reader.reader.position().byte() + reader.skipped_bytes;
+            let end = reader.parser_offset();
             let header_end = header_end.unwrap_or_else(|| end - reader.break_before(end));
             let limit = reader.reader.get_ref().limit;
             if header_end - skipped_bytes > limit && got && !open {
@@ -938,7 +983,7 @@ impl CsvReader {
             window: RawWindow::new(skipped_bytes),
             head: None,
             limit: options.max_record_bytes.max(1),
-            made: b"",
+            made: PRIMER,
             left: Vec::new(),
             overrun: None,
             tracker: QuoteTracker {
@@ -960,13 +1005,18 @@ impl CsvReader {
                 row_start: skipped_bytes,
             },
         };
-        let csv = csv::ReaderBuilder::new()
+        let mut csv = csv::ReaderBuilder::new()
             .delimiter(csv_options.delimiter)
             .quote(csv_options.quote)
             .has_headers(false)
             .flexible(true)
             .buffer_capacity(crate::input::BUFFER_SIZE)
             .from_reader(tee);
+        // The parser keeps a copy of the first record it reads (as headers, which
+        // go unused): it reads the primer first, so that the copy is two bytes and
+        // not a first row of up to the largest record. It reads nothing past it.
+        let primed = csv.read_byte_record(&mut csv::ByteRecord::new());
+        debug_assert!(matches!(primed, Ok(true)), "{primed:?}");
         CsvReader {
             source: name,
             compression,
@@ -1106,7 +1156,7 @@ impl CsvReader {
         let (line, byte) = self
             .record
             .position()
-            .map_or((0, 0), |p| (p.line(), p.byte()));
+            .map_or((0, 0), |p| (p.line() - 1, p.byte() - PRIMER.len() as u64));
         let byte = byte + self.skipped_bytes;
         let (byte, line) = self
             .reader
@@ -1126,7 +1176,7 @@ impl CsvReader {
             }
         }
         // Where the parser stands: past the row's line break.
-        let end = self.reader.position().byte() + self.skipped_bytes;
+        let end = self.parser_offset();
         let seen = match row_end {
             Some(row_end) => self.too_large(position.byte_offset, row_end),
             None => self.look_at(&self.record, position.byte_offset, end),
@@ -1139,6 +1189,11 @@ impl CsvReader {
             self.record = previous;
         }
         Ok(true)
+    }
+
+    /// The offset in the input where the parser stands.
+    fn parser_offset(&self) -> u64 {
+        self.reader.position().byte() - PRIMER.len() as u64 + self.skipped_bytes
     }
 
     /// What a row from offset `start` to `end` (its line break excluded), longer
@@ -1402,6 +1457,9 @@ fn header_names(header: &csv::ByteRecord) -> Vec<String> {
         .collect();
     let mut made: std::collections::HashSet<String> = std::collections::HashSet::new();
     let mut first: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // The number each base's search goes on from: every one below it is taken
+    // (names only ever get taken), so a name repeated n times costs n, not n².
+    let mut next: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut names = Vec::with_capacity(texts.len());
     for (i, text) in texts.iter().enumerate() {
         if !text.is_empty() && first.insert(text) {
@@ -1417,10 +1475,13 @@ fn header_names(header: &csv::ByteRecord) -> Vec<String> {
         let name = if text.is_empty() && free(&base) {
             base
         } else {
-            (2u64..)
-                .map(|n| format!("{base}_{n}"))
-                .find(|name| free(name))
-                .unwrap_or_default()
+            let from = next.get(&base).copied().unwrap_or(2);
+            let (n, name) = (from..)
+                .map(|n| (n, format!("{base}_{n}")))
+                .find(|(_, name)| free(name))
+                .unwrap_or_default();
+            next.insert(base, n + 1);
+            name
         };
         made.insert(name.clone());
         names.push(name);

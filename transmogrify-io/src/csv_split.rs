@@ -122,16 +122,12 @@ impl CsvSplitter {
         // Lines skipped before the header are raw lines, quotes or not (as the reader
         // skips them).
         let (mut offset, mut line) = (0u64, 1u64);
-        let mut skipped = Vec::new();
         for _ in 0..options.csv.skip_rows() {
-            skipped.clear();
-            let n = file
-                .read_until(b'\n', &mut skipped)
-                .map_err(|e| Error::io(path, e))?;
+            let n = crate::csv_reader::skip_line(&mut file).map_err(|e| Error::io(path, e))?;
             if n == 0 {
                 break;
             }
-            offset += n as u64;
+            offset += n;
             line += 1;
         }
         Ok(Some(CsvSplitter {

@@ -1137,6 +1137,34 @@ fn a_bad_csv_header_fails_the_run_in_any_mode() -> TestResult {
             assert!(!dir.path().join("out").join("open.jsonl").exists());
             assert!(!dir.path().join("out").join("open_errors.jsonl").exists());
         }
+        // A header longer than the largest record, told before the run too.
+        std::fs::write(dir.path().join("long.csv"), "abcdefghijkl,m\n1,2\n")?;
+        let args = [
+            "flatten",
+            "long.csv",
+            "-o",
+            "out",
+            "--force",
+            "--on-error",
+            mode,
+        ];
+        let r = run(
+            dir.path(),
+            &[&args[..], &["--max-record-size", "10"]].concat(),
+            None,
+        )?;
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (
+                1,
+                "error: long.csv: line 1, column 1 (byte 0, record 0): the record is 14 bytes, \
+                 larger than the limit of 10 bytes near `abcdefghijkl,m`\n\
+                 hint: the header names the columns, and no row is read without it (in any \
+                 --on-error mode); --csv-no-header reads it as a row\n"
+            ),
+            "{mode}"
+        );
+        assert!(!dir.path().join("out").join("long.csv").exists());
         let args = [
             "flatten",
             "bytes.csv",

@@ -456,6 +456,52 @@ fn a_lone_carriage_return_ends_a_line_in_csv_positions() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn csv_lines_skipped_end_at_any_line_break() -> TestResult {
+    // `--csv-skip-rows` skips lines as the positions count them: a lone CR ends
+    // one, a CRLF ends one.
+    for (text, skip) in [
+        (&b"junk\ryy\ra,b\r1,2\r"[..], 2),
+        (b"junk\r\nyy\na,b\n1,2\n", 2),
+        (b"junk\ra,b\n1,2\n", 1),
+    ] {
+        let options = ReaderOptions::builder()
+            .with_format(Some(InputFormat::Csv))
+            .with_csv(CsvOptions::default().with_skip_rows(skip))
+            .build()?;
+        let (good, bad) = records("s.csv", text.to_vec(), &options)?;
+        assert!(bad.is_empty(), "{bad:?}");
+        let at = text.len() - 4;
+        assert_eq!(
+            good,
+            [(
+                r#"{"a":1,"b":2}"#.to_string(),
+                Position::line_start(0, skip as u64 + 2, at as u64)
+            )],
+            "{:?}",
+            String::from_utf8_lossy(text)
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_name_repeated_thousands_of_times_in_a_csv_header_is_numbered() -> TestResult {
+    // Each repeat takes the next free number (a name as written keeps it): in
+    // time that grows with the header, not its square.
+    let mut header = vec!["a"; 20_000];
+    header[3] = "a_2";
+    let csv = format!("{}\n", header.join(","));
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("h.csv");
+    std::fs::write(&path, csv)?;
+    let names = transmogrify_io::csv_header(&path, &ReaderOptions::default())?.unwrap_or_default();
+    assert_eq!(names.len(), 20_000);
+    assert_eq!(&names[..5], ["a", "a_3", "a_4", "a_2", "a_5"]);
+    assert_eq!(names.last().map(String::as_str), Some("a_20000"));
+    Ok(())
+}
+
 /// A CSV reader of `bytes` in reads of 1 to 5 bytes (from `step`), or as large as
 /// asked with a `step` of 0, taking records of at most
 /// `limit` bytes.
