@@ -907,7 +907,7 @@ impl CsvReader {
                                 i + 1
                             )),
                             excerpt: transmogrify_core::excerpt(
-                                &reader.raw_text(&header, false, crate::reader::OVERSIZE_PREFIX),
+                                &reader.raw_text(&header, false, HEAD),
                                 0,
                             ),
                         }
@@ -916,7 +916,7 @@ impl CsvReader {
                 }
                 if reader.reader.get_ref().tracker.state == QuoteState::Quoted {
                     // Its last field after its opening quote, as it stands in the input.
-                    let raw = reader.raw_text(&header, true, crate::reader::OVERSIZE_PREFIX);
+                    let raw = reader.raw_text(&header, true, HEAD);
                     reader.open_header = Some(transmogrify_core::excerpt(&raw, 0));
                 }
                 reader.names = header_names(&header);
@@ -1084,11 +1084,8 @@ impl CsvReader {
                         _ => {
                             let tee = self.reader.get_ref();
                             let start = position.byte_offset;
-                            tee.row_head(start, tee.tracker.offset).unwrap_or_else(|| {
-                                let mut raw = self.raw_text(&record, true, HEAD);
-                                raw.truncate(HEAD);
-                                raw
-                            })
+                            tee.row_head(start, tee.tracker.offset)
+                                .unwrap_or_else(|| self.raw_text(&record, true, HEAD))
                         }
                     };
                     raw.truncate(without_line_breaks(&raw).len());
@@ -1204,11 +1201,7 @@ impl CsvReader {
             .reader
             .get_ref()
             .row_head(start, end)
-            .unwrap_or_else(|| {
-                let mut raw = self.raw_text(&self.record, false, HEAD);
-                raw.truncate(HEAD);
-                raw
-            });
+            .unwrap_or_else(|| self.raw_text(&self.record, false, HEAD));
         Seen::TooLarge {
             size: end.saturating_sub(start),
             head,
@@ -1261,7 +1254,7 @@ impl CsvReader {
     /// or a line break, so that the row reads back as the same fields. With
     /// `open_last`, the last field is the one whose quote never closed: it is written
     /// after its opening quote, with no closing one, as it stood in the input.
-    /// Fields after the first `cap` bytes of the text are left out.
+    /// The text is cut at `cap` bytes (fields past them are not looked at).
     fn raw_text(&self, record: &csv::ByteRecord, open_last: bool, cap: usize) -> Vec<u8> {
         let size = record.as_slice().len() + 2 * record.len();
         let mut raw = Vec::with_capacity(size.min(cap.saturating_add(2)));
@@ -1293,6 +1286,7 @@ impl CsvReader {
                 raw.push(self.quote);
             }
         }
+        raw.truncate(cap);
         raw
     }
 

@@ -566,14 +566,18 @@ impl<'a> Plan<'a> {
             (None, None, Some(scanner)) => scanner.bytes_read(),
             (None, None, None) => 0,
         };
-        let rest = read.saturating_sub(self.input_read);
-        if rest > 0 {
-            self.tally.bytes.fetch_add(rest, Ordering::Relaxed);
+        self.count_read(read.saturating_sub(self.input_read));
+        self.next_input();
+    }
+
+    /// Counts `bytes` of the current input as read, that no chunk carries.
+    fn count_read(&self, bytes: u64) {
+        if bytes > 0 {
+            self.tally.bytes.fetch_add(bytes, Ordering::Relaxed);
             if let Some(p) = &self.job.progress {
-                p.fetch_add(rest, Ordering::Relaxed);
+                p.fetch_add(bytes, Ordering::Relaxed);
             }
         }
-        self.next_input();
     }
 
     /// Moves on to the next input.
@@ -610,11 +614,7 @@ impl<'a> Plan<'a> {
         // What the reader read past its last batch (to the end, for a quote that
         // never closes) was read all the same.
         if let Some(reader) = &self.reader {
-            let rest = reader.bytes_read().saturating_sub(self.reader_counted);
-            self.tally.bytes.fetch_add(rest, Ordering::Relaxed);
-            if let Some(p) = &self.job.progress {
-                p.fetch_add(rest, Ordering::Relaxed);
-            }
+            self.count_read(reader.bytes_read().saturating_sub(self.reader_counted));
         }
         // The rest of the input is not read: up to its end, where it has one.
         let end = self
