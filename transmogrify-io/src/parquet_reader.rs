@@ -937,6 +937,21 @@ fn write_bytes(out: &mut Vec<u8>, b: &[u8]) {
     }
 }
 
+/// A duration of `v` units of `10^-digits` seconds as ISO 8601 text, in seconds
+/// whatever its length (`PT5000S`, `PT1.5S`, `-PT0.000001S`, `PT0S`): its unit
+/// is part of its value, which a bare count would lose.
+fn iso_duration(v: i64, digits: u32) -> String {
+    let scale = 10u64.pow(digits);
+    let magnitude = v.unsigned_abs();
+    let sign = if v < 0 { "-" } else { "" };
+    let (whole, fraction) = (magnitude / scale, magnitude % scale);
+    if fraction == 0 {
+        return format!("{sign}PT{whole}S");
+    }
+    let fraction = format!("{fraction:0width$}", width = digits as usize);
+    format!("{sign}PT{whole}.{}S", fraction.trim_end_matches('0'))
+}
+
 /// `b` as a JSON string of lowercase hex digits.
 fn write_hex(out: &mut Vec<u8>, b: &[u8]) {
     let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
@@ -1118,13 +1133,21 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
                 .value_as_time(row),
         ),
         DataType::Duration(unit) => {
-            let v = match unit {
-                TimeUnit::Second => array.as_primitive::<DurationSecondType>().value(row),
-                TimeUnit::Millisecond => array.as_primitive::<DurationMillisecondType>().value(row),
-                TimeUnit::Microsecond => array.as_primitive::<DurationMicrosecondType>().value(row),
-                TimeUnit::Nanosecond => array.as_primitive::<DurationNanosecondType>().value(row),
+            let (v, digits) = match unit {
+                TimeUnit::Second => (array.as_primitive::<DurationSecondType>().value(row), 0),
+                TimeUnit::Millisecond => (
+                    array.as_primitive::<DurationMillisecondType>().value(row),
+                    3,
+                ),
+                TimeUnit::Microsecond => (
+                    array.as_primitive::<DurationMicrosecondType>().value(row),
+                    6,
+                ),
+                TimeUnit::Nanosecond => {
+                    (array.as_primitive::<DurationNanosecondType>().value(row), 9)
+                }
             };
-            write_display(out, v);
+            write_str(out, &iso_duration(v, digits));
         }
         DataType::Struct(fields) => {
             let s = array.as_struct();
@@ -1345,6 +1368,41 @@ mod tests {
             ("c", Arc::new(views)),
         ]);
         assert_eq!(got, ["1.25 -123.456 [2,3]", "null 0.007 [1,2,3]"]);
+    }
+
+    #[test]
+    fn durations_keep_their_unit_as_iso_8601_seconds() {
+        use arrow_array::{
+            DurationMicrosecondArray, DurationMillisecondArray, DurationNanosecondArray,
+            DurationSecondArray,
+        };
+        let got = json_of(vec![
+            ("s", Arc::new(DurationSecondArray::from(vec![5000, -7, 0]))),
+            (
+                "ms",
+                Arc::new(DurationMillisecondArray::from(vec![5000, -1500, 1])),
+            ),
+            (
+                "us",
+                Arc::new(DurationMicrosecondArray::from(vec![5000, i64::MIN, -1])),
+            ),
+            (
+                "ns",
+                Arc::new(DurationNanosecondArray::from(vec![
+                    5000,
+                    i64::MAX,
+                    1_000_000_000,
+                ])),
+            ),
+        ]);
+        assert_eq!(
+            got,
+            [
+                r#""PT5000S" "PT5S" "PT0.005S" "PT0.000005S""#,
+                r#""-PT7S" "-PT1.5S" "-PT9223372036854.775808S" "PT9223372036.854775807S""#,
+                r#""PT0S" "PT0.001S" "-PT0.000001S" "PT1S""#,
+            ]
+        );
     }
 
     #[test]
