@@ -13,7 +13,7 @@ use std::sync::Arc;
 use transmogrify_core::{Position, RecordError, RecordErrorKind};
 
 use crate::error::{Error, Result};
-use crate::input::{Compression, Input, read_error};
+use crate::input::{Compression, Input, cut_short, read_error};
 use crate::json_text::{is_json_number, json_key, push_json_string};
 use crate::reader::{Batcher, RawBatch, Reader, ReaderOptions, Stepper, next_batch};
 
@@ -1061,13 +1061,10 @@ impl CsvReader {
     /// Reads one row; the previous one is emitted once it is known not to be the last
     /// (the last may hold an unterminated quote). False at the end.
     fn step(&mut self) -> Result<bool> {
-        let got = self
-            .reader
-            .read_byte_record(&mut self.record)
-            .map_err(|e| {
-                let t = &self.reader.get_ref().tracker;
-                csv_error(&self.source, self.compression, e, t.offset, t.line)
-            })?;
+        let got = match self.reader.read_byte_record(&mut self.record) {
+            Ok(got) => got,
+            Err(e) => return Err(self.read_failed(e)),
+        };
         if !got {
             if let Some((record, position, seen)) = self.pending.take() {
                 let tracker = &self.reader.get_ref().tracker;
@@ -1186,6 +1183,40 @@ impl CsvReader {
             self.record = previous;
         }
         Ok(true)
+    }
+
+    /// The error that ends the input where reading a row failed. The row before it
+    /// ended where it should and is emitted first; a compressed input cut short
+    /// inside a row makes that row's bytes so far a bad record the input stops at.
+    fn read_failed(&mut self, e: csv::Error) -> Error {
+        let row_start = self.reader.get_ref().tracker.row_start;
+        if let Some((record, position, seen)) = self.pending.take() {
+            self.emit(&record, position, Some(row_start), seen);
+            self.record = record;
+        }
+        let t = &self.reader.get_ref().tracker;
+        let (offset, line) = (t.offset, t.line);
+        if !e.is_io_error() {
+            return csv_error(&self.source, self.compression, e, offset, line);
+        }
+        let csv::ErrorKind::Io(io) = e.into_kind() else {
+            return Error::Internal("a CSV I/O error without its cause".into());
+        };
+        let tee = self.reader.get_mut();
+        let line = match tee.tracker.line_at(row_start) {
+            Some((at, line)) if at == row_start => line,
+            _ => line,
+        };
+        let partial = tee.row_head(row_start, offset).unwrap_or_default();
+        let position = Position::line_start(self.ordinal, line, row_start);
+        cut_short(
+            &self.source,
+            self.compression,
+            io,
+            offset,
+            position,
+            &partial,
+        )
     }
 
     /// The offset in the input where the parser stands.

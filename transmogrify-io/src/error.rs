@@ -38,7 +38,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A compressed input is damaged or cut short ([`Error::is_corrupt_input`] tells
-    /// which).
+    /// which). Data cut short inside a record is [`Error::Stopped`] instead.
     #[error(
         "{source_name}: {} {compression} data after byte {byte_offset} of the decompressed stream: {source}",
         if source.kind() == std::io::ErrorKind::UnexpectedEof { "truncated" } else { "damaged" }
@@ -90,8 +90,9 @@ pub enum Error {
         data_type: arrow_schema::DataType,
     },
     /// A bad record the input cannot be read past, in any error mode: a CSV quote
-    /// that never closes takes every later row into its field. `raw` is the
-    /// record's text as written (its first bytes), for an errors table.
+    /// that never closes takes every later row into its field; compressed data
+    /// cut short ends inside a record. `raw` is the record's text as written (its
+    /// first bytes), for an errors table.
     #[error("{error}")]
     Stopped {
         /// What is wrong, and where.
@@ -250,6 +251,15 @@ impl Error {
     pub fn record_error(&self) -> Option<&transmogrify_core::RecordError> {
         match self {
             Error::Core(e) => e.as_record_error(),
+            Error::Stopped { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The bad record inside, to change (its position renumbered, say).
+    pub fn record_error_mut(&mut self) -> Option<&mut transmogrify_core::RecordError> {
+        match self {
+            Error::Core(e) => e.as_record_error_mut(),
             Error::Stopped { error, .. } => Some(error),
             _ => None,
         }

@@ -334,6 +334,46 @@ impl Input {
     }
 }
 
+/// The error for a failed read of `name` inside a record: where compressed data is
+/// cut short (its decoder meets the end too soon), the record so far, `partial`
+/// from `position`, is a bad record the input stops at ([`Error::Stopped`]), so
+/// that skip mode's errors table keeps its bytes (the first
+/// [`OVERSIZE_PREFIX`](crate::reader::OVERSIZE_PREFIX) of them); otherwise, and where only
+/// whitespace was read of it, the read error after `offset` decompressed bytes.
+pub(crate) fn cut_short(
+    name: &Arc<str>,
+    compression: Compression,
+    source: io::Error,
+    offset: u64,
+    position: transmogrify_core::Position,
+    partial: &[u8],
+) -> Error {
+    let blank = partial
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
+    if compression == Compression::None || source.kind() != io::ErrorKind::UnexpectedEof || blank {
+        return read_error(name, compression, source, offset);
+    }
+    let end = position.byte_offset + partial.len() as u64;
+    let message = format!(
+        "truncated {} data: the input ends inside this record, after byte {end} of the \
+         decompressed stream ({source})",
+        compression.name()
+    );
+    Error::Stopped {
+        error: Box::new(transmogrify_core::RecordError {
+            source_name: name.clone(),
+            position,
+            kind: transmogrify_core::RecordErrorKind::Input(message),
+            excerpt: transmogrify_core::excerpt(partial, partial.len()),
+        }),
+        raw: partial
+            .get(..crate::reader::OVERSIZE_PREFIX)
+            .unwrap_or(partial)
+            .to_vec(),
+    }
+}
+
 /// The error for a failed read of `name` after `offset` decompressed bytes.
 pub(crate) fn read_error(
     name: &str,

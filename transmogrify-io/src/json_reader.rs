@@ -23,7 +23,7 @@ use transmogrify_core::{
 };
 
 use crate::error::{Error, Result};
-use crate::input::Input;
+use crate::input::{Input, cut_short};
 use crate::reader::{Batcher, OVERSIZE_PREFIX, RawBatch, Reader, ReaderOptions};
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -40,7 +40,8 @@ enum State {
         first: bool,
     },
     Stream,
-    /// After the picked array: `open` wrapper objects still to close.
+    /// After the picked array: `open` wrapper objects still to close, the rest of
+    /// the innermost read member by member.
     AfterArray {
         open: usize,
     },
@@ -85,6 +86,19 @@ pub(crate) struct JsonReader {
     max_record: u64,
     /// The first bytes of a record that grew past `max_record` (then no longer kept).
     oversize: Option<Vec<u8>>,
+    /// Where the record being scanned starts.
+    record_at: Option<Position>,
+    /// Where the raw text of a structural error starts when that is not where the
+    /// error is: the start of the record it is in.
+    raw_start: Option<RawStart>,
+}
+
+/// Where the raw text of an error that ends the input starts.
+enum RawStart {
+    /// At this index of the buffer.
+    At(usize),
+    /// Before the buffer: these are its first bytes.
+    Prefix(Vec<u8>),
 }
 
 impl JsonReader {
@@ -107,6 +121,8 @@ impl JsonReader {
             pending_error: None,
             max_record: options.max_record_bytes.max(1),
             oversize: None,
+            record_at: None,
+            raw_start: None,
         }
     }
 
@@ -168,7 +184,25 @@ impl JsonReader {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     self.buf.truncate(len);
-                    return Err(self.input.read_error(e, self.base + len as u64));
+                    let offset = self.base + len as u64;
+                    // Inside a record: its bytes so far (the first, once it grew
+                    // past the largest record).
+                    let partial = match (&self.oversize, self.keep) {
+                        (Some(prefix), _) => Some(prefix.as_slice()),
+                        (None, Some(k)) => self.buf.get(k..),
+                        (None, None) => None,
+                    };
+                    return Err(match (self.record_at, partial) {
+                        (Some(position), Some(partial)) => cut_short(
+                            &self.source,
+                            self.input.compression,
+                            e,
+                            offset,
+                            position,
+                            partial,
+                        ),
+                        _ => self.input.read_error(e, offset),
+                    });
                 }
             }
         };
@@ -259,8 +293,37 @@ impl JsonReader {
             kind: RecordErrorKind::Syntax(error),
             excerpt: excerpt(&self.buf, at),
         };
+        let from = self.raw_start.take().unwrap_or(RawStart::At(at));
+        Err(self.stopped(record_error, from))
+    }
+
+    /// The error that ends the input at a structural `error`, with the raw text of
+    /// what was not read as records: from `from` (the bad record's start, or where
+    /// the error is between records) to the end of the input, its first
+    /// [`OVERSIZE_PREFIX`] bytes (or as many as the largest record, if fewer).
+    fn stopped(&mut self, error: RecordError, from: RawStart) -> Error {
         self.state = State::Done;
-        Err(Error::Core(record_error.into()))
+        let raw = match from {
+            RawStart::Prefix(prefix) => prefix,
+            RawStart::At(at) => {
+                let want = usize::try_from(self.max_record)
+                    .unwrap_or(usize::MAX)
+                    .min(OVERSIZE_PREFIX);
+                // Kept through the reads (which may move it to the buffer's front);
+                // a read that fails leaves the text as far as it got.
+                self.keep = Some(at.min(self.buf.len()));
+                while self.buf.len() - self.keep.unwrap_or(0) < want
+                    && matches!(self.fill(), Ok(true))
+                {}
+                let at = self.keep.take().unwrap_or(0);
+                let end = self.buf.len().min(at.saturating_add(want));
+                self.buf.get(at..end).unwrap_or_default().to_vec()
+            }
+        };
+        Error::Stopped {
+            error: Box::new(error),
+            raw,
+        }
     }
 
     fn unexpected(&mut self, found: Option<u8>, expected: &'static str) -> Result<()> {
@@ -297,13 +360,23 @@ impl JsonReader {
         }
         let position = self.position(start);
         self.keep = Some(start);
-        let scanned = self.scan_value(ValueExtent::new())?;
+        self.record_at = Some(position);
+        let scanned = self.scan_value(ValueExtent::new());
+        self.record_at = None;
+        let scanned = scanned?;
         let start = self.keep.take().unwrap_or(0);
         let oversize = self.oversize.take();
         if scanned != Scanned::Whole {
+            // The raw text of the error that ends the input starts with the record.
             return match oversize {
-                None => self.unreadable(start, position, scanned),
-                Some(_) => self.unmeasured(scanned, "the rest of the record"),
+                None => {
+                    self.raw_start = Some(RawStart::At(start));
+                    self.unreadable(start, position, scanned)
+                }
+                Some(prefix) => {
+                    self.raw_start = Some(RawStart::Prefix(prefix));
+                    self.unmeasured(scanned, "the rest of the record")
+                }
             };
         }
         if let Some(prefix) = oversize {
@@ -330,8 +403,8 @@ impl JsonReader {
     fn unreadable(&mut self, start: usize, position: Position, scanned: Scanned) -> Result<()> {
         let parsed = JsonRecords::values(&self.buf[start..], &self.source, position).next();
         if let Some(Err(error)) = parsed {
-            self.state = State::Done;
-            return Err(Error::Core(error.into()));
+            self.raw_start = None;
+            return Err(self.stopped(error, RawStart::At(start)));
         }
         self.unmeasured(scanned, "the rest of the record")
     }
@@ -407,12 +480,7 @@ impl JsonReader {
                     self.state = State::Done;
                 }
             }
-            State::AfterArray { open } => {
-                match self.scan_value(ValueExtent::inside_objects(open))? {
-                    Scanned::Whole => self.state = State::Trailer,
-                    other => self.unmeasured(other, "'}'")?,
-                }
-            }
+            State::AfterArray { open } => self.after_array(open)?,
             State::Trailer => match self.skip_ws()? {
                 None => self.state = State::Done,
                 Some(_) => {
@@ -452,29 +520,13 @@ impl JsonReader {
             }
             other => return self.unexpected(other, "a string key"),
         }
-        let key_start = self.pos;
-        self.keep = Some(key_start);
-        let scanned = self.scan_value(ValueExtent::new())?;
-        let key_start = self.keep.take().unwrap_or(0);
-        if self.oversize.take().is_some() {
-            return Err(self.path_not_found("a key is larger than the record size limit".into()));
-        }
-        if scanned != Scanned::Whole {
-            return self.unexpected(None, "'\"'");
-        }
-        let key: Option<String> = serde_json::from_slice(&self.buf[key_start..self.pos]).ok();
-        match self.skip_ws()? {
-            Some(b':') => self.pos += 1,
-            other => return self.unexpected(other, "':'"),
-        }
+        let Some(key) = self.member_key()? else {
+            return Ok(());
+        };
         let value = self.skip_ws()?;
         if key.as_deref() != Some(wanted.as_str()) {
-            if value.is_none() {
-                return self.unexpected(None, "a JSON value");
-            }
-            let scanned = self.scan_value(ValueExtent::new())?;
-            if scanned != Scanned::Whole {
-                return self.unmeasured(scanned, "the rest of the value");
+            if !self.skip_member_value(value)? {
+                return Ok(());
             }
             self.state = State::Navigate {
                 level,
@@ -512,6 +564,99 @@ impl JsonReader {
                 Err(self.path_not_found(format!("{wanted:?} holds neither an array nor an object")))
             }
         }
+    }
+
+    /// The key of a wrapper object's member at `pos` (a string), moving past it and
+    /// its `:`; `None` inside if it is not a string JSON can read. `None` outside
+    /// if the input ends there with an error (the state is then done).
+    fn member_key(&mut self) -> Result<Option<Option<String>>> {
+        let key_start = self.pos;
+        self.keep = Some(key_start);
+        let scanned = self.scan_value(ValueExtent::new())?;
+        let key_start = self.keep.take().unwrap_or(0);
+        if self.oversize.take().is_some() {
+            return Err(self.path_not_found("a key is larger than the record size limit".into()));
+        }
+        if scanned != Scanned::Whole {
+            self.unexpected(None, "'\"'")?;
+            return Ok(None);
+        }
+        let key: Option<String> = serde_json::from_slice(&self.buf[key_start..self.pos]).ok();
+        match self.skip_ws()? {
+            Some(b':') => self.pos += 1,
+            other => {
+                self.unexpected(other, "':'")?;
+                return Ok(None);
+            }
+        }
+        Ok(Some(key))
+    }
+
+    /// Moves past a wrapper object's member value that starts with `value`; false
+    /// if the input ends there with an error.
+    fn skip_member_value(&mut self, value: Option<u8>) -> Result<bool> {
+        if value.is_none() {
+            self.unexpected(None, "a JSON value")?;
+            return Ok(false);
+        }
+        let scanned = self.scan_value(ValueExtent::new())?;
+        if scanned != Scanned::Whole {
+            self.unmeasured(scanned, "the rest of the value")?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// After the path's array (or object), in the innermost of the `open` wrapper
+    /// objects around it: its next member, or its end. The path's key met again
+    /// in that object ends the input with an error there: the records came from
+    /// the first, where a record's repeated key would keep the last.
+    fn after_array(&mut self, open: usize) -> Result<()> {
+        let Some(level) = open.checked_sub(1) else {
+            self.state = State::Trailer;
+            return Ok(());
+        };
+        match self.skip_ws()? {
+            Some(b'}') => {
+                self.pos += 1;
+                self.state = if level == 0 {
+                    State::Trailer
+                } else {
+                    State::AfterArray { open: level }
+                };
+                return Ok(());
+            }
+            Some(b',') => self.pos += 1,
+            other => return self.unexpected(other, "',' or '}'"),
+        }
+        match self.skip_ws()? {
+            Some(b'"') => {}
+            other => return self.unexpected(other, "a string key"),
+        }
+        let key_at = self.pos;
+        let Some(key) = self.member_key()? else {
+            return Ok(());
+        };
+        let wanted = self.path.as_ref().and_then(|p| p.get(level));
+        if let (Some(key), Some(wanted)) = (&key, wanted)
+            && key == wanted
+        {
+            let message = format!(
+                "the JSON path's key {wanted:?} appears again in its object: its records \
+                 were read from the first {wanted:?}, and the input stops at the second \
+                 (a record's repeated key keeps its last value)"
+            );
+            let record_error = RecordError {
+                source_name: self.source.clone(),
+                position: self.position(key_at),
+                kind: RecordErrorKind::Input(message),
+                excerpt: excerpt(&self.buf, key_at),
+            };
+            return Err(self.stopped(record_error, RawStart::At(key_at)));
+        }
+        let value = self.skip_ws()?;
+        self.skip_member_value(value)?;
+        Ok(())
     }
 }
 
@@ -659,6 +804,54 @@ mod tests {
                 "{\"a\":1}",
                 "error: t.json: line 1, column 27 (byte 26, record 1): invalid JSON: expected ']', found '}' near `\": [{\"a\":1}], \"z\": [}`"
             ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn the_paths_key_met_again_in_its_object_ends_the_input_there() -> Result<()> {
+        let picked = ReaderOptions::builder()
+            .with_json_path(Some("data.items"))
+            .build()?;
+        // In the inner object, after other members; in the outer one, after the
+        // inner object closed. Keys beside the path may repeat.
+        let inner =
+            b"{\"data\": {\"items\": [{\"a\":1},{\"a\":2}], \"n\": 1,\n \"items\": [{\"a\":3}]}}";
+        assert_eq!(
+            items(inner, &picked)?,
+            [
+                "{\"a\":1}",
+                "{\"a\":2}",
+                "error: t.json: line 2, column 2 (byte 47, record 2): the JSON path's key \"items\" \
+                 appears again in its object: its records were read from the first \"items\", and \
+                 the input stops at the second (a record's repeated key keeps its last value) near \
+                 `,{\"a\":2}], \"n\": 1,  \"items\": [{\"a\":3}]}}`"
+            ]
+        );
+        let outer = b"{\"data\": {\"items\": [{\"a\":1}], \"x\": 2, \"x\": 3}, \"data\": {}}";
+        assert_eq!(
+            items(outer, &picked)?,
+            [
+                "{\"a\":1}",
+                "error: t.json: line 1, column 48 (byte 47, record 1): the JSON path's key \"data\" \
+                 appears again in its object: its records were read from the first \"data\", and \
+                 the input stops at the second (a record's repeated key keeps its last value) near \
+                 `], \"x\": 2, \"x\": 3}, \"data\": {}}`"
+            ]
+        );
+        // Members after the array are read as members.
+        assert_eq!(
+            items(b"{\"data\": {\"items\": [], \"k\" 1}}", &picked)?,
+            [
+                "error: t.json: line 1, column 28 (byte 27, record 0): invalid JSON: expected ':', found '1' near `: {\"items\": [], \"k\" 1}}`"
+            ]
+        );
+        assert_eq!(
+            items(
+                b"{\"data\": {\"items\": [{\"a\":1}], \"k\": [1, {}]}, \"z\": \"}\"} ",
+                &picked
+            )?,
+            ["{\"a\":1}"]
         );
         Ok(())
     }

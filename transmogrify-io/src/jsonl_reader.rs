@@ -10,7 +10,7 @@ use std::sync::Arc;
 use transmogrify_core::Position;
 
 use crate::error::Result;
-use crate::input::Input;
+use crate::input::{Input, cut_short};
 use crate::reader::{
     Batcher, OVERSIZE_PREFIX, RawBatch, Reader, ReaderOptions, Stepper, next_batch,
 };
@@ -89,9 +89,27 @@ impl JsonlReader {
     /// Reads one line into the batch; false at the end of the input.
     fn step(&mut self) -> Result<bool> {
         self.line_buf.clear();
-        let (n, content) = self
-            .read_line()
-            .map_err(|e| self.input.read_error(e, self.offset))?;
+        let (n, content) = match self.read_line() {
+            Ok(read) => read,
+            Err(e) => {
+                // The line read so far, a byte order mark before the first aside.
+                let bom = if self.offset == 0 && self.line_buf.starts_with(b"\xEF\xBB\xBF") {
+                    3
+                } else {
+                    0
+                };
+                let position = Position::line_start(self.ordinal, self.line, self.offset + bom);
+                let partial = self.line_buf.get(bom as usize..).unwrap_or_default();
+                return Err(cut_short(
+                    &self.source,
+                    self.input.compression,
+                    e,
+                    self.offset,
+                    position,
+                    partial,
+                ));
+            }
+        };
         if n == 0 {
             return Ok(false);
         }

@@ -1034,7 +1034,7 @@ impl<R: Read> Scanner<R> {
                         fill!(grow);
                         continue;
                     }
-                    fail!(Error::Core(e.into()));
+                    fail!(self.stopped(e, at));
                 }
                 None => {
                     self.state = ScanState::Done;
@@ -1096,7 +1096,8 @@ impl<R: Read> Scanner<R> {
                 let kind = SyntaxError::UnexpectedEnd {
                     expected: "the rest of the value",
                 };
-                return Err(self.error_at(0, kind));
+                let error = self.record_error_at(0, kind);
+                return Err(stopped(error, prefix));
             }
             match self.extent.scan(&self.buf, self.eof) {
                 Extent::Found(len) => {
@@ -1129,7 +1130,8 @@ impl<R: Read> Scanner<R> {
                             },
                         ),
                     };
-                    return Err(self.error_at(i, kind));
+                    let error = self.record_error_at(i, kind);
+                    return Err(stopped(error, prefix));
                 }
             }
         }
@@ -1178,28 +1180,50 @@ impl<R: Read> Scanner<R> {
         }
     }
 
+    /// The structural error at `at` that ends the input between records: its raw
+    /// text is what follows (see [`stopped`](Self::stopped)).
     fn error_at(&mut self, at: usize, kind: SyntaxError) -> Error {
+        let error = self.record_error_at(at, kind);
+        self.stopped(error, at)
+    }
+
+    fn record_error_at(&mut self, at: usize, kind: SyntaxError) -> transmogrify_core::RecordError {
         let position = self
             .next
             .advanced(&self.buf, at)
             .with_ordinal(self.records_seen);
         self.state = ScanState::Done;
-        Error::Core(
-            transmogrify_core::RecordError {
-                source_name: Arc::from(self.name.as_str()),
-                position,
-                kind: RecordErrorKind::Syntax(kind),
-                // From the bytes around the error, whether or not those before it
-                // were consumed with an earlier chunk: the same at any chunk size.
-                excerpt: {
-                    let upto = at.saturating_add(HISTORY).min(self.buf.len());
-                    let mut text = self.history.clone();
-                    text.extend_from_slice(&self.buf[..upto]);
-                    transmogrify_core::excerpt(&text, self.history.len() + at)
-                },
-            }
-            .into(),
-        )
+        transmogrify_core::RecordError {
+            source_name: Arc::from(self.name.as_str()),
+            position,
+            kind: RecordErrorKind::Syntax(kind),
+            // From the bytes around the error, whether or not those before it
+            // were consumed with an earlier chunk: the same at any chunk size.
+            excerpt: {
+                let upto = at.saturating_add(HISTORY).min(self.buf.len());
+                let mut text = self.history.clone();
+                text.extend_from_slice(&self.buf[..upto]);
+                transmogrify_core::excerpt(&text, self.history.len() + at)
+            },
+        }
+    }
+
+    /// The error that ends the input at `error`, with the raw text of what was not
+    /// read as records: from `from` in the buffer (the bad record's start, or where
+    /// the error is between records) to the end of the input, its first
+    /// [`OVERSIZE_PREFIX`](transmogrify_io::OVERSIZE_PREFIX) bytes (or as many as the
+    /// largest record, if fewer), as `transmogrify-io`'s JSON reader has it.
+    fn stopped(&mut self, error: transmogrify_core::RecordError, from: usize) -> Error {
+        let want = usize::try_from(self.max_record)
+            .unwrap_or(usize::MAX)
+            .min(transmogrify_io::OVERSIZE_PREFIX);
+        // A read that fails leaves the text as far as it got.
+        while self.buf.len().saturating_sub(from) < want
+            && matches!(self.fill(self.block), Ok(true))
+        {}
+        let end = self.buf.len().min(from.saturating_add(want));
+        let raw = self.buf.get(from..end).unwrap_or_default().to_vec();
+        stopped(error, raw)
     }
 
     fn syntax(&mut self, at: usize, expected: &'static str) -> Error {
@@ -1212,6 +1236,14 @@ impl<R: Read> Scanner<R> {
         };
         self.error_at(at, kind)
     }
+}
+
+/// An error that ends an input at a bad record, whose text as written is `raw`.
+fn stopped(error: transmogrify_core::RecordError, raw: Vec<u8>) -> Error {
+    Error::Input(transmogrify_io::Error::Stopped {
+        error: Box::new(error),
+        raw,
+    })
 }
 
 trait WithOrdinal {

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use transmogrify_core::{ArrayMode, ErrorMode, Processor, ProcessorConfig};
-use transmogrify_io::{ReaderOptions, process_file};
+use transmogrify_io::{Input, InputFormat, RawItem, ReaderOptions, process_file, reader_for};
 
 use crate::support::{TestResult, config};
 
@@ -93,10 +93,13 @@ fn a_json_path_is_refused_for_input_that_is_not_json() -> TestResult {
 
 #[test]
 fn corrupt_gzip() {
-    // The file is cut in half: the lines before the cut were read.
+    // The file is cut in half: the lines before the cut were read, and the data ends
+    // 7 bytes into line 993 (`{"n": 9`), record 992.
     assert_eq!(
         error_of("corrupt.jsonl.gz"),
-        "corrupt.jsonl.gz: truncated gzip data after byte 10802 of the decompressed stream: incomplete deflate stream"
+        "corrupt.jsonl.gz: line 993, column 1 (byte 10802, record 992): truncated gzip data: \
+         the input ends inside this record, after byte 10809 of the decompressed stream \
+         (incomplete deflate stream) near `{\"n\": 9`"
     );
 }
 
@@ -120,8 +123,9 @@ fn the_records_before_a_corrupt_stream_come_before_its_error() -> TestResult {
     assert_eq!(
         error.map(|e| e.replace(&*data("").to_string_lossy(), "")),
         Some(
-            "corrupt.jsonl.gz: truncated gzip data after byte 10802 of the \
-             decompressed stream: incomplete deflate stream"
+            "corrupt.jsonl.gz: line 993, column 1 (byte 10802, record 992): truncated gzip \
+             data: the input ends inside this record, after byte 10809 of the decompressed \
+             stream (incomplete deflate stream) near `{\"n\": 9`"
                 .to_string()
         )
     );
@@ -244,5 +248,129 @@ fn a_damaged_page_is_reported_with_the_rows_of_its_batch() -> TestResult {
         path.display()
     );
     assert!(error.starts_with(&want), "{error}");
+    Ok(())
+}
+
+/// The bytes a cut compressed stream decompresses to before its decoder stops.
+fn decompressed_prefix(cut: &[u8], gzip: bool) -> Vec<u8> {
+    use std::io::Read;
+    let mut decoder: Box<dyn Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(cut))
+    } else {
+        match zstd::stream::read::Decoder::new(cut) {
+            Ok(d) => Box::new(d),
+            Err(e) => panic!("zstd: {e}"),
+        }
+    };
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = decoder.read(&mut buf) {
+        out.extend_from_slice(&buf[..n]);
+    }
+    out
+}
+
+#[test]
+fn a_compressed_input_cut_inside_a_record_stops_there_with_its_bytes() -> TestResult {
+    // Records of every format, compressed and cut in half: every record whose end
+    // decompresses is read (the CSV row before the cut too), and the one cut short
+    // is a bad record the input stops at, its bytes so far its raw text.
+    let rows = 60_000;
+    let jsonl: String = (0..rows)
+        .map(|i| format!("{{\"n\": {i}, \"s\": \"v{}\"}}\n", i * 7919 % 10007))
+        .collect();
+    let json = format!(
+        "[{}]",
+        (0..rows)
+            .map(|i| format!("{{\"n\": {i}, \"s\": \"v{}\"}}", i * 7919 % 10007))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    );
+    let csv: String = std::iter::once("n,s\n".to_string())
+        .chain((0..rows).map(|i| format!("{i},v{}\n", i * 7919 % 10007)))
+        .collect();
+    for (name, text) in [("t.jsonl", &jsonl), ("t.json", &json), ("t.csv", &csv)] {
+        for gzip in [true, false] {
+            let packed = if gzip {
+                crate::support::gzip(text.as_bytes())
+            } else {
+                crate::support::zstd(text.as_bytes())
+            };
+            let cut = &packed[..packed.len() / 2];
+            let prefix = decompressed_prefix(cut, gzip);
+            // The cut record starts after the last record end in the prefix: a line
+            // end, or in the array the `,\n` after an element.
+            let (start, whole) = match name {
+                "t.json" => {
+                    let at = prefix
+                        .windows(2)
+                        .rposition(|w| w == b",\n")
+                        .ok_or(format!("{name}: no element"))?;
+                    (at + 2, prefix.windows(2).filter(|w| *w == b",\n").count())
+                }
+                _ => {
+                    let at = prefix
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .ok_or(format!("{name}: no line"))?;
+                    let lines = prefix[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+                    (at + 1, lines - usize::from(name == "t.csv"))
+                }
+            };
+            let case = format!("{name} gzip {gzip}: the cut record at {start}");
+            let line = prefix[..start].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            let input = Input::from_bytes(&format!("{name}.z"), cut.to_vec())?;
+            let options = ReaderOptions::builder()
+                .with_format(InputFormat::from_extension(name))
+                .build()?;
+            let mut reader = reader_for(input, &options)?;
+            let (mut records, mut last, mut error) = (0, Vec::new(), None);
+            for batch in &mut *reader {
+                match batch {
+                    Ok(batch) => {
+                        for item in &batch.items {
+                            let RawItem::Record { range, .. } = item else {
+                                return Err(format!("{case}: a bad record").into());
+                            };
+                            records += 1;
+                            last = batch.data[range.clone()].to_vec();
+                        }
+                    }
+                    Err(e) => error = Some(e),
+                }
+            }
+            assert_eq!(records, whole, "{case}");
+            let n = whole - 1;
+            let expected_last = match name {
+                "t.csv" => format!("{{\"n\":{n},\"s\":\"v{}\"}}", n * 7919 % 10007),
+                _ => format!("{{\"n\": {n}, \"s\": \"v{}\"}}", n * 7919 % 10007),
+            };
+            assert_eq!(String::from_utf8_lossy(&last), expected_last, "{case}");
+            let error = error.ok_or_else(|| format!("{case}: no error"))?;
+            let record = error
+                .record_error()
+                .ok_or_else(|| format!("{case}: {error}"))?;
+            assert_eq!(
+                (
+                    record.position.ordinal,
+                    record.position.line,
+                    record.position.column
+                ),
+                (whole as u64, line, 1),
+                "{case}"
+            );
+            assert_eq!(record.position.byte_offset, start as u64, "{case}");
+            assert_eq!(error.stopped_raw(), Some(&prefix[start..]), "{case}");
+            let codec = if gzip { "gzip" } else { "zstd" };
+            assert!(
+                record.to_string().contains(&format!(
+                    "truncated {codec} data: the input ends inside this record, after byte {} \
+                     of the decompressed stream",
+                    prefix.len()
+                )),
+                "{case}: {record}"
+            );
+        }
+    }
     Ok(())
 }
