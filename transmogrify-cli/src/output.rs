@@ -84,14 +84,16 @@ fn reader_options(path: &Path, args: &InputArgs) -> Result<transmogrify_io::Read
 /// The header of the first CSV file among `files` (standard input and named pipes
 /// aside: they cannot be read twice), whose columns then lead the main table in its
 /// order, each written even if empty throughout; none when no such file has one.
-/// A header longer than `largest` bytes is an error, read past as a row would be.
+/// A header longer than `largest` bytes is an error, read past as a row would be;
+/// a bad header is an error here in the run's first input only, and otherwise
+/// left for the run to report, numbered after the records of the inputs before it.
 pub fn csv_header(
     files: &[std::path::PathBuf],
     args: &InputArgs,
     largest: u64,
 ) -> Result<Vec<String>, Fail> {
     let regular = |p: &&std::path::PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file());
-    for path in files.iter().filter(regular) {
+    for (i, path) in files.iter().enumerate().filter(|(_, p)| regular(p)) {
         let options = reader_options(path, args)?.with_max_record_bytes(largest);
         // The format given or named by the extension; only a file whose name says
         // nothing is opened to be told by its bytes.
@@ -103,16 +105,19 @@ pub fn csv_header(
             None => transmogrify_io::Input::open(path)?.detect_format()?,
         };
         if format == transmogrify_io::InputFormat::Csv {
-            return transmogrify_io::csv_header(path, &options)
-                .map(Option::unwrap_or_default)
-                .map_err(|e| match e.record_error() {
-                    // No row can be read without its header, in any mode.
+            return match transmogrify_io::csv_header(path, &options) {
+                Ok(header) => Ok(header.unwrap_or_default()),
+                // After other inputs, the run numbers its record.
+                Err(e) if i > 0 && e.record_error().is_some() => Ok(Vec::new()),
+                // No row can be read without its header, in any mode.
+                Err(e) => Err(match e.record_error() {
                     Some(record) => Fail::data(record.to_string()).with_hint(
                         "the header names the columns, and no row is read without it \
                          (in any --on-error mode); --csv-no-header reads it as a row",
                     ),
                     None => e.into(),
-                });
+                }),
+            };
         }
     }
     Ok(Vec::new())

@@ -43,6 +43,14 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The record error inside, to change (its position renumbered, say).
+    pub fn as_record_error_mut(&mut self) -> Option<&mut RecordError> {
+        match self {
+            Error::Record(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl From<RecordError> for Error {

@@ -1053,11 +1053,18 @@ pub(crate) fn handle(
         Planned::Failed {
             input,
             seq,
-            error,
+            mut error,
             lost,
             start,
             end,
         } => {
+            // A reader numbers an input's records from 0: the error that stopped it
+            // gets the run's number, as the errors table does.
+            if let Some(record) = error.record_error_mut()
+                && let Ok(base) = ctx.ledger.input_base(input)
+            {
+                record.position.ordinal += base;
+            }
             if lost {
                 // The sink waits for parts in order: this one is not coming.
                 let _ = sink.gap(seq);

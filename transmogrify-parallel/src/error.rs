@@ -73,6 +73,17 @@ impl Error {
             _ => None,
         }
     }
+
+    /// The record error at the root of this error, to change (its position
+    /// renumbered, say).
+    pub fn record_error_mut(&mut self) -> Option<&mut transmogrify_core::RecordError> {
+        match self {
+            Error::Core(e) => e.as_record_error_mut(),
+            Error::Chunk { source, .. } => source.record_error_mut(),
+            Error::Input(e) => e.record_error_mut(),
+            _ => None,
+        }
+    }
 }
 
 /// Result alias of the crate.

@@ -82,6 +82,27 @@ impl Ledger {
         self.changed.notify_all();
     }
 
+    /// The ordinal of the first record of input `input`: the records of every chunk
+    /// of the inputs before it (registered before its own, in input order), once
+    /// they are counted. [`Error::Cancelled`] if one of them never will be.
+    pub(crate) fn input_base(&self, input: usize) -> Result<u64> {
+        let mut s = self.state.lock();
+        loop {
+            let Some(last) = s.chunks.partition_point(|&(i, _)| i < input).checked_sub(1) else {
+                return Ok(0);
+            };
+            if let (Some(&(ordinal, _)), (_, Some((records, _)))) =
+                (s.bases.get(last), s.chunks[last])
+            {
+                return Ok(ordinal + records);
+            }
+            if s.cancelled_after.is_some_and(|c| last as u64 > c) {
+                return Err(Error::Cancelled);
+            }
+            self.changed.wait(&mut s);
+        }
+    }
+
     /// Cancels every chunk after `seq`; waiters for them get [`Error::Cancelled`].
     /// Chunks up to `seq` carry on, so the earliest failure in input order is found
     /// whatever the timing.
