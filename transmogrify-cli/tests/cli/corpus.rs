@@ -222,50 +222,140 @@ fn truncated_json_arrays_stop_with_the_position() -> TestResult {
 /// In skip mode, JSON whose structure breaks (reading cannot go on past it) also
 /// leaves its row in the errors table, where reading stopped, and counts as a bad
 /// record: the same row at any chunk size and on every executor.
+/// Input whose structure breaks ends with its row in the errors table: the raw text
+/// is what was not read as records, from the bad record's start (or where the
+/// error is, between records) to the end, as written; the same from a plain file
+/// (chunked by the executors), a gzipped one (read through the JSON reader), on
+/// every executor and chunk size.
 #[test]
 fn a_broken_structure_has_its_row_in_the_errors_table() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let header = "source,ordinal,line,column,byte_offset,message,excerpt,raw,raw_truncated\n";
+    let cases = [
+        // A comma missing between records: from the error on.
+        (
+            "m",
+            "[{\"a\":1},\n {\"a\":2} {\"a\":3},\n {\"a\":4}]",
+            "2,2,10,19,\"invalid JSON: expected ',' or ']', found '{'\",\
+             \"[{\"\"a\"\":1},  {\"\"a\"\":2} {\"\"a\"\":3},  {\"\"a\"\":4}]\",\
+             \"{\"\"a\"\":3},\n {\"\"a\"\":4}]\",false\n",
+        ),
+        // Brackets that do not match inside a record: from the record's start on.
+        (
+            "b",
+            "[{\"a\":1},\n {\"b\": [1}, {\"c\": 3}]",
+            "1,2,10,19,\"invalid JSON: expected ',' or ']', found '}'\",\
+             \"{\"\"b\"\": [1}, {\"\"c\"\": 3}]\",\
+             \"{\"\"b\"\": [1}, {\"\"c\"\": 3}]\",false\n",
+        ),
+    ];
+    for (stem, text, row) in cases {
+        std::fs::write(dir.path().join(format!("{stem}.json")), text)?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(text.as_bytes())?;
+        std::fs::write(dir.path().join(format!("{stem}.json.gz")), gz.finish()?)?;
+        for file in [format!("{stem}.json"), format!("{stem}.json.gz")] {
+            let expected = format!("{header}{file},{row}");
+            for executor in ["sequential", "threads", "processes"] {
+                for chunk in ["4MiB", "1r", "5"] {
+                    let out = format!("out-{file}-{executor}-{chunk}");
+                    let args = [
+                        "flatten",
+                        &file,
+                        "-o",
+                        &out,
+                        "-q",
+                        "-f",
+                        "csv",
+                        "--on-error",
+                        "skip",
+                        "--executor",
+                        executor,
+                        "--chunk-size",
+                        chunk,
+                        "--report",
+                        "r.json",
+                        "-e",
+                        "t",
+                    ];
+                    let r = run(dir.path(), &args, None)?;
+                    assert_eq!(r.code, 1, "{out}: {}", r.stderr);
+                    let errors =
+                        std::fs::read_to_string(dir.path().join(&out).join("t_errors.csv"))?;
+                    assert_eq!(errors, expected, "{out}");
+                    let main = std::fs::read_to_string(dir.path().join(&out).join("t.csv"))?;
+                    let good = if stem == "m" { 2 } else { 1 };
+                    assert_eq!(main.lines().count(), good + 1, "{out}: {main}");
+                    let report: serde_json::Value =
+                        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json"))?)?;
+                    assert_eq!(
+                        (&report["records"], &report["bad_records"]),
+                        (&good.into(), &1.into()),
+                        "{out}"
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An input that cannot be read past, after another input: its error numbers the
+/// record as the errors table does, across the run's inputs.
+#[test]
+fn an_error_that_stops_a_later_input_numbers_its_record_across_the_run() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(
-        dir.path().join("m.json"),
-        "[{\"a\":1},\n {\"a\":2} {\"a\":3},\n {\"a\":4}]",
+        dir.path().join("a.jsonl"),
+        "{\"a\":1}\n{\"a\":2}\n{\"a\":3}\n",
     )?;
-    let expected = "source,ordinal,line,column,byte_offset,message,excerpt,raw,raw_truncated\n\
-        m.json,2,2,10,19,\"invalid JSON: expected ',' or ']', found '{'\",\
-        \"[{\"\"a\"\":1},  {\"\"a\"\":2} {\"\"a\"\":3},  {\"\"a\"\":4}]\",\
-        \"[{\"\"a\"\":1},  {\"\"a\"\":2} {\"\"a\"\":3},  {\"\"a\"\":4}]\",false\n";
-    for executor in ["sequential", "threads", "processes"] {
-        for chunk in ["4MiB", "1r", "5"] {
-            let out = format!("out-{executor}-{chunk}");
-            let args = [
-                "flatten",
-                "m.json",
-                "-o",
-                &out,
-                "-q",
-                "-f",
-                "csv",
-                "--on-error",
-                "skip",
-                "--executor",
-                executor,
-                "--chunk-size",
-                chunk,
-                "--report",
-                "r.json",
-            ];
-            let r = run(dir.path(), &args, None)?;
-            assert_eq!(r.code, 1, "{out}: {}", r.stderr);
-            let errors = std::fs::read_to_string(dir.path().join(&out).join("m_errors.csv"))?;
-            assert_eq!(errors, expected, "{out}");
-            let main = std::fs::read_to_string(dir.path().join(&out).join("m.csv"))?;
-            assert_eq!(main.lines().count(), 3, "{out}: {main}");
-            let report: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json"))?)?;
-            assert_eq!(
-                (&report["records"], &report["bad_records"]),
-                (&2.into(), &1.into()),
-                "{out}"
-            );
+    // The second element breaks the array (record 1 of its file, 4 of the run); the
+    // header's quote never closes (record 0 of its file, 3 of the run).
+    std::fs::write(dir.path().join("b.json"), "[{\"a\":4},{\"a\":5,\"b\":[1}]")?;
+    std::fs::write(dir.path().join("c.csv"), "x,\"y\n1,2\n")?;
+    for (second, line, ordinal) in [
+        ("b.json", "line 1, column 23 (byte 22, record 4)", 4),
+        ("c.csv", "line 1, column 3 (byte 2, record 3)", 3),
+    ] {
+        for executor in ["sequential", "threads", "processes"] {
+            for mode in ["strict", "skip"] {
+                let out = format!("out-{second}-{executor}-{mode}");
+                let args = [
+                    "flatten",
+                    "a.jsonl",
+                    second,
+                    "-o",
+                    &out,
+                    "-q",
+                    "-f",
+                    "csv",
+                    "--on-error",
+                    mode,
+                    "--executor",
+                    executor,
+                    "--workers",
+                    "2",
+                    "-e",
+                    "t",
+                ];
+                let r = run(dir.path(), &args, None)?;
+                assert_eq!(r.code, 1, "{out}: {}", r.stderr);
+                assert!(
+                    r.stderr.starts_with(&format!("error: {second}: {line}: ")),
+                    "{out}: {}",
+                    r.stderr
+                );
+                if mode == "skip" {
+                    let errors =
+                        std::fs::read_to_string(dir.path().join(&out).join("t_errors.csv"))?;
+                    let row = errors.lines().nth(1).unwrap_or_default();
+                    assert!(
+                        row.starts_with(&format!("{second},{ordinal},1,")),
+                        "{out}: {errors}"
+                    );
+                }
+            }
         }
     }
     Ok(())
@@ -358,7 +448,8 @@ fn a_main_table_without_columns_keeps_its_rows_in_every_format() -> TestResult {
 /// Damaged compressed data decompresses to wrong text before its decoder notices
 /// (at the checksum, at the latest): the run fails in any mode and writes no table,
 /// naming the damage, never the wrong records it made. Data cut short keeps, in
-/// skip mode, the records before the cut.
+/// skip mode, the records before the cut, and the record cut short in the errors
+/// table.
 #[test]
 fn damaged_gzip_fails_the_run_in_any_mode_and_writes_no_table() -> TestResult {
     use std::io::Write;
@@ -428,35 +519,101 @@ fn damaged_gzip_fails_the_run_in_any_mode_and_writes_no_table() -> TestResult {
             }
         }
     }
-    // Cut short: the lines before the cut are kept in skip mode.
-    std::fs::write(dir.path().join("cut.jsonl.gz"), &whole[..whole.len() / 2])?;
-    let args = [
-        "flatten",
-        "cut.jsonl.gz",
-        "-o",
-        "cut",
-        "-q",
-        "-f",
-        "csv",
-        "--on-error",
-        "skip",
-    ];
-    let r = run(dir.path(), &args, None)?;
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(
-        r.stderr
-            .starts_with("error: cut.jsonl.gz: truncated gzip data after byte "),
-        "{}",
-        r.stderr
-    );
-    let main = std::fs::read_to_string(dir.path().join("cut/cut.csv"))?;
-    let kept = main.lines().count() - 1;
-    assert!(kept > 1000, "{kept}");
-    for (i, line) in main.lines().skip(1).enumerate() {
-        assert!(
-            line.starts_with(&format!("{i},n{},", i * 7919 % 100_003)),
-            "{line}"
+    // Cut short: the lines before the cut are kept in skip mode, and the line cut
+    // short is a row of the errors table with its bytes so far, on every executor.
+    let cut = &whole[..whole.len() / 2];
+    std::fs::write(dir.path().join("cut.jsonl.gz"), cut)?;
+    let mut prefix = Vec::new();
+    let mut decoder = flate2::read::MultiGzDecoder::new(cut);
+    let mut buf = [0u8; 4096];
+    while let Ok(n @ 1..) = std::io::Read::read(&mut decoder, &mut buf) {
+        prefix.extend_from_slice(&buf[..n]);
+    }
+    let start = prefix.iter().rposition(|&b| b == b'\n').ok_or("no line")? + 1;
+    let partial = String::from_utf8(prefix[start..].to_vec())?;
+    // The excerpt: the 20 characters before the end (the text is ASCII).
+    let near = &partial[partial.len().saturating_sub(20)..];
+    let mut first: Option<Vec<(String, Vec<u8>)>> = None;
+    for executor in ["sequential", "threads", "processes"] {
+        let out = format!("cut-{executor}");
+        let args = [
+            "flatten",
+            "cut.jsonl.gz",
+            "-o",
+            &out,
+            "-q",
+            "-f",
+            "csv",
+            "--on-error",
+            "skip",
+            "--executor",
+            executor,
+            "--workers",
+            "2",
+            "--chunk-size",
+            "64KiB",
+            "--id-strategy",
+            "positional",
+            "--extract-time",
+            "2024-01-02 03:04:05",
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 1, "{executor}: {}", r.stderr);
+        let main = std::fs::read_to_string(dir.path().join(&out).join("cut.csv"))?;
+        let kept = main.lines().count() - 1;
+        assert_eq!(
+            kept,
+            prefix[..start].iter().filter(|&&b| b == b'\n').count(),
+            "{executor}"
         );
+        for (i, line) in main.lines().skip(1).enumerate() {
+            assert!(
+                line.starts_with(&format!("{i},n{},", i * 7919 % 100_003)),
+                "{line}"
+            );
+        }
+        assert_eq!(
+            r.stderr.lines().next(),
+            Some(
+                format!(
+                    "error: cut.jsonl.gz: line {}, column 1 (byte {start}, record {kept}): \
+                     truncated gzip data: the input ends inside this record, after byte {} of \
+                     the decompressed stream (incomplete deflate stream) near `{near}`",
+                    kept + 1,
+                    prefix.len()
+                )
+                .as_str()
+            ),
+            "{executor}"
+        );
+        let errors = std::fs::read_to_string(dir.path().join(&out).join("cut_errors.csv"))?;
+        assert_eq!(
+            errors.lines().nth(1),
+            Some(
+                format!(
+                    "cut.jsonl.gz,{kept},{},1,{start},\"truncated gzip data: the input ends \
+                     inside this record, after byte {} of the decompressed stream (incomplete \
+                     deflate stream)\",\"{e}\",\"{q}\",false",
+                    kept + 1,
+                    prefix.len(),
+                    e = near.replace('"', "\"\""),
+                    q = partial.replace('"', "\"\"")
+                )
+                .as_str()
+            ),
+            "{executor}"
+        );
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir.path().join(&out))? {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            files.push((name.unwrap_or_default(), std::fs::read(&path)?));
+        }
+        files.sort();
+        match &first {
+            None => first = Some(files),
+            Some(expected) => assert!(expected == &files, "{executor}: files differ"),
+        }
     }
     Ok(())
 }
