@@ -47,6 +47,9 @@ pub struct JsonRecords<'a> {
     record_start: usize,
     /// After an error inside a record: the state to go on in.
     failed_in_record: Option<State>,
+    /// After an error: where the text not read as records starts (the start of
+    /// the record it is in, or the error between records).
+    unread_from: Option<usize>,
     /// The state after the record being split, while it is.
     splitting: Option<State>,
     /// The bytes are known to be valid JSON: records are found by their brackets alone.
@@ -93,6 +96,7 @@ impl<'a> JsonRecords<'a> {
             chars: 0,
             record_start: 0,
             failed_in_record: None,
+            unread_from: None,
             splitting: None,
             valid: false,
             ends: &[],
@@ -210,6 +214,11 @@ impl<'a> JsonRecords<'a> {
                 at,
             ),
         };
+        self.unread_from = Some(if self.splitting.is_some() {
+            self.record_start
+        } else {
+            at
+        });
         self.failed_in_record = self.splitting.take();
         self.state = State::Done;
         RecordError {
@@ -326,6 +335,27 @@ impl<'a> JsonRecords<'a> {
 }
 
 impl<'a> JsonRecords<'a> {
+    /// After an error, the text not read as records: from the start of the record
+    /// the error is in (or from the error, between records) to the end. What an
+    /// errors table keeps of text whose structure breaks, where
+    /// [`recover`](Self::recover) finds no way on.
+    ///
+    /// ```
+    /// use transmogrify_core::JsonRecords;
+    /// let mut records = JsonRecords::new(br#"[{"a": 1} {"a": 2}, {"b": [}]"#, "f.json");
+    /// assert!(records.next().is_some_and(|r| r.is_ok()));
+    /// assert!(records.next().is_some_and(|r| r.is_err()));
+    /// assert_eq!(records.unread(), br#"{"a": 2}, {"b": [}]"#);
+    /// let mut records = JsonRecords::new(br#"[{"a": 1}, {"b": [}, {"c": 3}]"#, "f.json");
+    /// assert!(records.nth(1).is_some_and(|r| r.is_err()));
+    /// assert_eq!(records.recover(), None);
+    /// assert_eq!(records.unread(), br#"{"b": [}, {"c": 3}]"#);
+    /// ```
+    pub fn unread(&self) -> &'a [u8] {
+        let from = self.unread_from.unwrap_or(self.bytes.len());
+        self.bytes.get(from..).unwrap_or_default()
+    }
+
     /// After an error in a record, returns the bad record's raw text and moves past
     /// it, so that splitting can go on; the bad record keeps its ordinal.
     ///

@@ -286,8 +286,10 @@ impl Session {
     /// not tell its format would be: line by line if it reads as JSONL
     /// ([`looks_like_jsonl`](crate::looks_like_jsonl), [`JsonLines`]), else as JSON
     /// ([`JsonRecords`]). In skip mode a broken record is recorded and splitting goes
-    /// on after it (for JSON, see [`JsonRecords::recover`]); a syntax error between
-    /// records still ends the text.
+    /// on after it (for JSON, see [`JsonRecords::recover`]); text whose structure
+    /// breaks (a syntax error between records, brackets that do not match) ends
+    /// there, with a row in the errors table whose raw text is the rest
+    /// ([`JsonRecords::unread`]), after the records before it.
     pub fn push_json_text(&mut self, json: &[u8], source: &str) -> Result<()> {
         self.set_source(source);
         let base = self.flattener.next_ordinal();
@@ -309,6 +311,7 @@ impl Session {
                 }
                 Err(mut e) => {
                     e.position.ordinal += base;
+                    let unread = records.unread();
                     // In skip mode a broken record is recorded and splitting goes on
                     // after it, where its strings and brackets end it.
                     let raw = records.recover();
@@ -320,9 +323,12 @@ impl Session {
                             .saturating_sub(start);
                         e.excerpt = crate::error::excerpt(raw, at);
                     }
-                    match raw.filter(|_| skip) {
-                        Some(raw) => self.reject(e, raw)?,
-                        None => return Err(e.into()),
+                    match raw {
+                        Some(raw) if skip => self.reject(e, raw)?,
+                        // Nothing tells where to go on: the text ends here, its row
+                        // in the errors table holding the rest as written.
+                        None if skip => return self.reject(e, unread),
+                        _ => return Err(e.into()),
                     }
                 }
             }

@@ -1,4 +1,5 @@
-//! A custom writer plugged in by format name: every table as a Markdown table.
+//! A custom writer plugged in by format name: every table as a Markdown table,
+//! headed by the table's name.
 //!
 //! Run with `cargo run -p transmogrify-io --example custom_writer`.
 
@@ -35,6 +36,22 @@ impl WriterFactory for MarkdownFactory {
         writeln!(out, "| {} |", names.join(" | ")).map_err(io)?;
         writeln!(out, "|{}", "---|".repeat(names.len())).map_err(io)?;
         Ok(Box::new(MarkdownWriter { out, rows: 0 }))
+    }
+
+    /// What the outputs call, naming the table: a heading, then the table.
+    fn create_table(
+        &self,
+        table: &str,
+        _file_name: &str,
+        mut out: Box<dyn Write + Send>,
+        schema: &SchemaRef,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn TableWriter>> {
+        writeln!(out, "## {table}\n").map_err(|e| Error::Writer {
+            format: "markdown".into(),
+            source: Box::new(e),
+        })?;
+        self.create(out, schema, options)
     }
 }
 
@@ -89,7 +106,9 @@ pub fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         print!("{}", std::fs::read_to_string(&file.path)?);
     }
     let people = std::fs::read_to_string(dir.path().join("out/people.md"))?;
-    assert!(people.starts_with("| name | __extract_id | __extract_datetime |"));
+    assert!(people.starts_with("## people\n\n| name | __extract_id | __extract_datetime |"));
+    let pets = std::fs::read_to_string(dir.path().join("out/people_pets.md"))?;
+    assert!(pets.starts_with("## people_pets\n\n| kind |"));
     assert!(people.contains("| Bo\\|b |"));
     Ok(())
 }

@@ -1123,7 +1123,7 @@ pub(crate) fn write_file(
         None => PathBuf::from(&file_name),
     };
     let mut writer = factory
-        .create(Box::new(sink.clone()), schema, options)
+        .create_table(table, &file_name, Box::new(sink.clone()), schema, options)
         .map_err(|e| e.at_output(&named))?;
     fill(&mut |batch| writer.write(batch)).map_err(|e| e.at_output(&named))?;
     let WriteSummary { rows } = writer.finish().map_err(|e| e.at_output(&named))?;

@@ -445,10 +445,32 @@ pub fn push_batch(session: &mut Session, batch: &RawBatch) -> Result<()> {
 }
 
 /// Drives every batch of `reader` into `session`.
+///
+/// An input that cannot be read past a bad record (its structure breaks, its
+/// compressed data is cut short inside a record: an error with a
+/// [`record_error`](Error::record_error)) ends there: in skip mode with that
+/// record's row in the errors table, its raw text what was not read
+/// ([`Error::stopped_raw`]), after the records before it; in strict mode with the
+/// error. Other errors (damaged compressed data, a failed read) are errors in
+/// any mode.
 pub fn drive<R: Reader + ?Sized>(reader: &mut R, session: &mut Session) -> Result<()> {
     session.set_source(reader.source_name());
+    let skip = session.config().on_error() == transmogrify_core::ErrorMode::Skip;
     for batch in &mut *reader {
-        push_batch(session, &batch?)?;
+        let error = match batch {
+            Ok(batch) => {
+                push_batch(session, &batch)?;
+                continue;
+            }
+            Err(error) => error,
+        };
+        return match error.record_error() {
+            Some(record) if skip => {
+                let raw = error.stopped_raw().unwrap_or(record.excerpt.as_bytes());
+                Ok(session.reject(record.clone(), raw)?)
+            }
+            _ => Err(error),
+        };
     }
     Ok(())
 }

@@ -704,7 +704,8 @@ impl StreamingOutput {
     /// The entity of the run: when no part arrives (the input was empty, or every
     /// chunk failed in skip mode), [`finish`](Self::finish) still writes its main
     /// table, without rows, so that a reader of the output finds the file. Without
-    /// it such a run writes no file.
+    /// it such a run writes no file. (The executors of `transmogrify-parallel` give
+    /// their job's entity to the output of a `StreamingSink` that has none.)
     ///
     /// ```
     /// use transmogrify_core::ProcessorConfig;
@@ -723,6 +724,11 @@ impl StreamingOutput {
     pub fn with_entity(mut self, entity: &str) -> Self {
         self.entity = Some(entity.to_string());
         self
+    }
+
+    /// The entity given with [`with_entity`](Self::with_entity), if any.
+    pub fn entity(&self) -> Option<&str> {
+        self.entity.as_deref()
     }
 
     /// Whether the spill and the table files are written behind: gathered into

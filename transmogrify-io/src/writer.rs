@@ -56,6 +56,23 @@ pub trait WriterFactory: Send + Sync {
         schema: &SchemaRef,
         options: &WriteOptions,
     ) -> Result<Box<dyn TableWriter>>;
+
+    /// A writer of the table named `table` (as results name it: the entity for the
+    /// main table) whose file is `file_name`, with `schema`, into `out`: what the
+    /// outputs call. By default [`create`](Self::create); a writer that needs to
+    /// know which table it writes (to route tables to a database, say) implements
+    /// this as well.
+    fn create_table(
+        &self,
+        table: &str,
+        file_name: &str,
+        out: Box<dyn Write + Send>,
+        schema: &SchemaRef,
+        options: &WriteOptions,
+    ) -> Result<Box<dyn TableWriter>> {
+        let _ = (table, file_name);
+        self.create(out, schema, options)
+    }
 }
 
 /// Writer factories by format name: `csv`, `json`, `jsonl`, `parquet`, plus any

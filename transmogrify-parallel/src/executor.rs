@@ -120,6 +120,7 @@ impl Executor for SequentialExecutor {
     }
 
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
+        sink.start(&job.entity);
         settle(run_sequential(job, sink, self.name()), sink)
     }
 }
@@ -245,6 +246,7 @@ pub(crate) fn run_pool<R: ChunkRunner>(
     runners: Vec<R>,
     name: &'static str,
 ) -> Result<RunReport> {
+    sink.start(&job.entity);
     settle(run_pool_unsettled(job, sink, runners, name), sink)
 }
 

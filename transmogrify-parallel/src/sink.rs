@@ -22,6 +22,11 @@ pub trait ResultSink: Send + Sync {
     /// Takes the result of chunk `seq`.
     fn accept(&self, seq: u64, part: ProcessingResult) -> Result<()>;
 
+    /// A run of `entity` starts (the executors call it first): a sink that writes
+    /// files learns the main table's name, to write it without rows should no
+    /// part arrive. Does nothing by default.
+    fn start(&self, _entity: &str) {}
+
     /// Chunk `seq` failed and will never arrive (skip mode). Does nothing by default.
     fn gap(&self, _seq: u64) -> Result<()> {
         Ok(())
@@ -324,6 +329,19 @@ impl StreamingSink {
 }
 
 impl ResultSink for StreamingSink {
+    /// The output writes the main table of `entity` without rows if no part comes,
+    /// unless it was given an entity of its own
+    /// ([`StreamingOutput::with_entity`]).
+    fn start(&self, entity: &str) {
+        let mut out = self.out.lock();
+        if let Some(output) = out.take() {
+            *out = Some(match output.entity() {
+                Some(_) => output,
+                None => output.with_entity(entity),
+            });
+        }
+    }
+
     fn abandon(&self) {
         self.abandoned
             .store(true, std::sync::atomic::Ordering::Release);

@@ -152,7 +152,9 @@ fn an_interrupt_during_the_renames_leaves_the_whole_set() -> TestResult {
         args.extend(["-f", format, "--report", "rename.json"]);
         let mut child = Command::new(bin())
             .args(&args)
-            .env("TRANSMOGRIFY_TEST_RENAME_PAUSE_MS", "1000")
+            // Long enough for the stop to come inside it however slowly this test
+            // runs beside others (it once came after a second's pause).
+            .env("TRANSMOGRIFY_TEST_RENAME_PAUSE_MS", "3000")
             .current_dir(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -329,38 +329,46 @@ fn skip_mode_goes_on_after_a_broken_element_of_an_in_memory_array() -> TestResul
     );
     // Where the strings and brackets do not tell where an element ends (the text
     // ends inside it, its brackets do not match), nor between elements, does
-    // anything tell where the next one starts: the text ends there, with the error.
-    let err = p
-        .process(b"[{\"a\":1}, {\"a\": [2, {\"b\": 3}", "t")
-        .err()
-        .map(|e| e.to_string());
+    // anything tell where the next one starts: the text ends there, after the
+    // records before it, with its row in the errors table holding the rest.
+    let stops = |text: &[u8]| -> Result<(usize, String, String), Box<dyn std::error::Error>> {
+        let r = p.process(text, "t")?;
+        let errors = r.errors();
+        let [e] = errors else {
+            return Err(format!("{} errors", errors.len()).into());
+        };
+        let rows = r.num_rows("main").unwrap_or(0);
+        Ok((rows, e.error.to_string(), e.raw.clone()))
+    };
     assert_eq!(
-        err.as_deref(),
-        Some(
-            "<input>: line 1, column 29 (byte 28, record 1): invalid JSON: unexpected end of input, expected ',' or ']' near `, {\"a\": [2, {\"b\": 3}`"
+        stops(b"[{\"a\":1}, {\"a\": [2, {\"b\": 3}")?,
+        (
+            1,
+            "<input>: line 1, column 29 (byte 28, record 1): invalid JSON: unexpected end of input, expected ',' or ']' near `, {\"a\": [2, {\"b\": 3}`".to_string(),
+            // The errors table keeps 12 bytes of raw text here.
+            "{\"a\": [2, {\"".to_string()
         )
     );
-    let err = p
-        .process(b"[{\"a\":1}, {\"a\": [1, 2}, {\"b\": 3}]", "t")
-        .err()
-        .map(|e| e.to_string());
+    let (rows, error, raw) = stops(b"[{\"a\":1}, {\"a\": [1, 2}, {\"b\": 3}]")?;
     assert!(
-        err.as_deref().is_some_and(|e| e.contains(
+        error.contains(
             "line 1, column 22 (byte 21, record 1): invalid JSON: expected ',' or ']', found '}'"
-        )),
-        "{err:?}"
+        ),
+        "{error}"
     );
-    for broken in [
-        &b"[{\"a\":1} {\"a\":2}]"[..],
-        b"[{\"a\":1},,{\"a\":2}]",
-        b"[{\"a\":1}]x",
+    assert_eq!((rows, raw.as_str()), (1, "{\"a\": [1, 2}"));
+    for (broken, rest) in [
+        (&b"[{\"a\":1} {\"a\":2}]"[..], "{\"a\":2}]"),
+        (b"[{\"a\":1},,{\"a\":2}]", ",{\"a\":2}]"),
+        (b"[{\"a\":1}]x", "x"),
     ] {
-        let err = p.process(broken, "t").err().map(|e| e.to_string());
-        assert!(
-            err.is_some_and(|e| e.contains("invalid JSON")),
-            "{broken:?}"
-        );
+        let (rows, error, raw) = stops(broken)?;
+        assert!(error.contains("invalid JSON"), "{broken:?}: {error}");
+        assert_eq!((rows, raw.as_str()), (1, rest), "{broken:?}");
     }
+    // Strict mode: the error.
+    let strict = Processor::default();
+    assert!(strict.process(b"[{\"a\":1} {\"a\":2}]", "t").is_err());
     Ok(())
 }
 

@@ -374,3 +374,56 @@ fn a_compressed_input_cut_inside_a_record_stops_there_with_its_bytes() -> TestRe
     }
     Ok(())
 }
+
+#[test]
+fn in_skip_mode_the_library_keeps_the_records_before_input_that_stops() -> TestResult {
+    // 200 records with the comma before record 150 missing; the same JSONL gzipped
+    // and cut inside its last line. process_file, process_reader and
+    // Processor::process give the records before the break and its errors row;
+    // strict mode gives the error.
+    let dir = tempfile::tempdir()?;
+    let elements: Vec<String> = (0..200).map(|i| format!("{{\"i\":{i}}}")).collect();
+    let json = format!(
+        "[{}{}]",
+        elements[..150].join(","),
+        elements[150..].join(",")
+    );
+    let at = json.find("{\"i\":150}").ok_or("record 150")?;
+    std::fs::write(dir.path().join("broken.json"), &json)?;
+    let lines: String = (0..20_000)
+        .map(|i| format!("{{\"i\":{i},\"s\":\"v{}\"}}\n", i * 7919 % 10007))
+        .collect();
+    let packed = crate::support::gzip(lines.as_bytes());
+    let cut = &packed[..packed.len() / 2];
+    std::fs::write(dir.path().join("cut.jsonl.gz"), cut)?;
+    let prefix = decompressed_prefix(cut, true);
+    let whole = prefix.iter().filter(|&&b| b == b'\n').count();
+    let start = prefix.iter().rposition(|&b| b == b'\n').ok_or("no line")? + 1;
+    let skip = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .build()?,
+    );
+    let strict = Processor::new(ProcessorConfig::default());
+    let options = ReaderOptions::default();
+    let file = dir.path().join("broken.json");
+    let in_memory = skip.process(json.as_bytes(), "t")?;
+    for result in [process_file(&skip, &file, "t", &options)?, in_memory] {
+        assert_eq!(result.num_rows("main"), Some(150));
+        let errors = result.errors();
+        assert_eq!(errors.len(), 1);
+        let position = errors[0].error.position;
+        assert_eq!((position.ordinal, position.byte_offset), (150, at as u64));
+        assert_eq!(errors[0].raw, json[at..]);
+    }
+    assert!(process_file(&strict, &file, "t", &options).is_err());
+    assert!(strict.process(json.as_bytes(), "t").is_err());
+    // Cut inside a line: the whole lines before it, and the cut one's row.
+    let cut = process_file(&skip, dir.path().join("cut.jsonl.gz"), "t", &options)?;
+    assert_eq!(cut.num_rows("main"), Some(whole));
+    let errors = cut.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].error.position.ordinal, whole as u64);
+    assert_eq!(errors[0].raw.as_bytes(), &prefix[start..]);
+    Ok(())
+}

@@ -348,6 +348,10 @@ impl ResultSink for Counting {
         self.inner.gap(seq)
     }
 
+    fn start(&self, entity: &str) {
+        self.inner.start(entity);
+    }
+
     fn spill_dir(&self) -> Option<std::path::PathBuf> {
         self.inner.spill_dir()
     }
@@ -653,6 +657,55 @@ fn parts_end_early_when_their_rows_pass_the_part_memory() -> TestResult {
             // threads and in worker processes alike.
             assert!(parts[0] <= 3, "{what}");
             assert!(parts[1] > pieces, "{what}");
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn input_without_records_still_writes_the_main_table_through_a_streaming_sink() -> TestResult {
+    // The output is not told the entity: the executors tell the sink.
+    let inputs = Inputs::new()?;
+    let empty = inputs.jsonl("empty.jsonl", &[])?;
+    let array = inputs.dir.path().join("empty.json");
+    std::fs::write(&array, "[]")?;
+    for (format, header) in [
+        ("csv", "__extract_id,__extract_datetime\n"),
+        ("parquet", ""),
+    ] {
+        for (i, executor) in executors().iter().enumerate() {
+            for path in [&empty, &array] {
+                let job = job(&processor(false)?, "t", &[path])?;
+                let dir = inputs.dir.path().join(format!(
+                    "empty-{format}-{i}-{}-{}-{}",
+                    executor.name(),
+                    executor.workers(),
+                    path.extension()
+                        .map(|e| e.to_string_lossy())
+                        .unwrap_or_default()
+                ));
+                let out = transmogrify_io::StreamingOutput::new(
+                    &dir,
+                    format,
+                    job.processor.config(),
+                    transmogrify_io::WriteOptions::default(),
+                )?;
+                let sink = transmogrify_parallel::StreamingSink::new(out);
+                executor.run(&job, &sink)?;
+                let summary = sink.finish()?;
+                let file = dir.join(format!("t.{format}"));
+                assert_eq!(summary.files.len(), 1, "{}", dir.display());
+                assert_eq!(summary.files[0].rows, 0, "{}", dir.display());
+                if format == "csv" {
+                    assert_eq!(std::fs::read_to_string(&file)?, header, "{}", dir.display());
+                } else {
+                    assert!(
+                        std::fs::read(&file)?.starts_with(b"PAR1"),
+                        "{}",
+                        dir.display()
+                    );
+                }
+            }
         }
     }
     Ok(())
