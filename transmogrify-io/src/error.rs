@@ -176,6 +176,15 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A custom writer's error ([`Error::Writer`]), with the file it was writing.
+    #[error("{}: {source}", path.display())]
+    Output {
+        /// The table's file.
+        path: PathBuf,
+        /// The writer's error.
+        #[source]
+        source: Box<Error>,
+    },
     /// An internal invariant broke. This is a bug; please report it with the input.
     #[error("internal error (this is a bug, please report it): {0}")]
     Internal(String),
@@ -212,7 +221,8 @@ impl Error {
 
     /// This error of a writer with its output named `path`: a stand-in name is
     /// replaced, and an operating system's error inside a Parquet writer's error
-    /// becomes an [`Error::Io`] (a full disk is an I/O error whatever wrote to it).
+    /// becomes an [`Error::Io`] (a full disk is an I/O error whatever wrote to it);
+    /// a custom writer's error is wrapped with the path ([`Error::Output`]).
     pub(crate) fn at_output(self, path: &std::path::Path) -> Self {
         match self {
             Error::Io {
@@ -242,6 +252,11 @@ impl Error {
                     path: path.to_path_buf(),
                     source,
                 },
+            },
+            // A custom writer knows only its stream: its error gets the file.
+            writer @ Error::Writer { .. } => Error::Output {
+                path: path.to_path_buf(),
+                source: Box::new(writer),
             },
             other => other,
         }
@@ -339,5 +354,14 @@ mod tests {
         // A path a custom writer gave stays as it is.
         let named = Error::io("elsewhere.log", full()).at_output(file);
         assert!(named.to_string().starts_with("elsewhere.log: "), "{named}");
+        // A custom writer's own error gets the file's name.
+        let custom = Error::Writer {
+            format: "markdown".into(),
+            source: "no room".into(),
+        };
+        assert_eq!(
+            custom.at_output(file).to_string(),
+            "out/t.parquet: markdown writer: no room"
+        );
     }
 }

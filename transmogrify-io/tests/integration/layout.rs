@@ -206,9 +206,13 @@ fn a_failed_write_leaves_no_file_behind() -> TestResult {
     let options = WriteOptions::builder().with_registry(registry).build()?;
     let dir = tempfile::tempdir()?;
     let err = result.write_all("failing", dir.path(), &options).err();
+    // Named by the table's file.
     assert_eq!(
         err.map(|e| e.to_string()).unwrap_or_default(),
-        "failing writer: disk on fire"
+        format!(
+            "{}: failing writer: disk on fire",
+            dir.path().join("t.txt").display()
+        )
     );
     assert!(names(dir.path()).is_empty(), "{:?}", names(dir.path()));
     Ok(())
