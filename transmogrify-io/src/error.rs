@@ -280,6 +280,41 @@ impl Error {
         }
     }
 
+    /// The first and last row of a Parquet input that could not be decoded
+    /// ([`Error::Parquet`] naming its rows): a reader that goes on after it
+    /// ([`Reader::goes_on_after_error`](crate::Reader::goes_on_after_error)) has
+    /// lost them.
+    pub fn lost_rows(&self) -> Option<(u64, u64)> {
+        match self {
+            Error::Parquet {
+                rows: Some((first, last)),
+                ..
+            } => Some((*first, (*last).max(*first))),
+            _ => None,
+        }
+    }
+
+    /// For the rows [`lost_rows`](Self::lost_rows) names, the bad record an errors
+    /// table gets: where they start (ordinal and line are the row number, as for
+    /// Parquet rows), no raw text.
+    pub fn lost_rows_record(&self) -> Option<transmogrify_core::RecordError> {
+        let (first, _) = self.lost_rows()?;
+        let Error::Parquet { source_name, .. } = self else {
+            return None;
+        };
+        let text = self.to_string();
+        let message = text
+            .strip_prefix(&format!("{source_name}: "))
+            .unwrap_or(&text)
+            .to_string();
+        Some(transmogrify_core::RecordError {
+            source_name: std::sync::Arc::from(source_name.as_str()),
+            position: transmogrify_core::Position::line_start(first, first + 1, 0),
+            kind: transmogrify_core::RecordErrorKind::Input(message),
+            excerpt: String::new(),
+        })
+    }
+
     /// The text as written of the bad record that stopped an input
     /// ([`Error::Stopped`]).
     pub fn stopped_raw(&self) -> Option<&[u8]> {

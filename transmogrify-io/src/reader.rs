@@ -451,12 +451,14 @@ pub fn push_batch(session: &mut Session, batch: &RawBatch) -> Result<()> {
 /// [`record_error`](Error::record_error)) ends there: in skip mode with that
 /// record's row in the errors table, its raw text what was not read
 /// ([`Error::stopped_raw`]), after the records before it; in strict mode with the
-/// error. Other errors (damaged compressed data, a failed read) are errors in
-/// any mode.
+/// error. In skip mode a Parquet input goes on past rows it cannot decode
+/// ([`Error::lost_rows`]), the errors table getting a row where they start, as
+/// the executors do. Other errors (damaged compressed data, a failed read) are
+/// errors in any mode.
 pub fn drive<R: Reader + ?Sized>(reader: &mut R, session: &mut Session) -> Result<()> {
     session.set_source(reader.source_name());
     let skip = session.config().on_error() == transmogrify_core::ErrorMode::Skip;
-    for batch in &mut *reader {
+    while let Some(batch) = reader.next() {
         let error = match batch {
             Ok(batch) => {
                 push_batch(session, &batch)?;
@@ -464,6 +466,15 @@ pub fn drive<R: Reader + ?Sized>(reader: &mut R, session: &mut Session) -> Resul
             }
             Err(error) => error,
         };
+        if skip
+            && reader.goes_on_after_error()
+            && let (Some(record), Some((_, last))) = (error.lost_rows_record(), error.lost_rows())
+        {
+            // The rows after them keep their numbers.
+            session.reject(record, b"")?;
+            session.set_next_ordinal(session.next_ordinal().max(last + 1));
+            continue;
+        }
         return match error.record_error() {
             Some(record) if skip => {
                 let raw = error.stopped_raw().unwrap_or(record.excerpt.as_bytes());

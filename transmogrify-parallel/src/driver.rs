@@ -627,8 +627,8 @@ impl<'a> Plan<'a> {
         // Rows of a Parquet input lost with its last row group count as read, as
         // those of another group do: the records after them keep their numbers.
         let (place, records) = match &error {
-            Error::Input(input) => match lost_rows(input) {
-                Some((first, last)) => (lost_rows_error(input), last - first + 1),
+            Error::Input(input) => match input.lost_rows() {
+                Some((first, last)) => (input.lost_rows_record(), last - first + 1),
                 None => (None, 1),
             },
             _ => (None, 1),
@@ -895,12 +895,14 @@ impl Plan<'_> {
                     }
                     // A Parquet file goes on past a row group it cannot decode.
                     Some(Err(error)) if reader.goes_on_after_error() => {
-                        let lost = lost_rows(&error).map_or(0, |(first, last)| last - first + 1);
+                        let lost = error
+                            .lost_rows()
+                            .map_or(0, |(first, last)| last - first + 1);
                         let end = reader.bytes_read().max(before);
                         self.reader_counted = end;
                         // In skip mode the errors table has a row where the rows lost
                         // start (the rows after it keep their numbers).
-                        if let Some(record) = lost_rows_error(&error)
+                        if let Some(record) = error.lost_rows_record()
                             && self.job.processor.config().on_error() == ErrorMode::Skip
                         {
                             let input = self.input;
@@ -980,38 +982,6 @@ impl Plan<'_> {
             }
         }
     }
-}
-
-/// The first and last of a Parquet input's rows that cannot be decoded.
-fn lost_rows(error: &transmogrify_io::Error) -> Option<(u64, u64)> {
-    match error {
-        transmogrify_io::Error::Parquet {
-            rows: Some((first, last)),
-            ..
-        } => Some((*first, (*last).max(*first))),
-        _ => None,
-    }
-}
-
-/// For a Parquet input's rows that cannot be decoded, the bad record the errors
-/// table gets for them: where they start (ordinal and line are the row number, as
-/// for Parquet rows), no raw text.
-fn lost_rows_error(error: &transmogrify_io::Error) -> Option<transmogrify_core::RecordError> {
-    let (first, _) = lost_rows(error)?;
-    let transmogrify_io::Error::Parquet { source_name, .. } = error else {
-        return None;
-    };
-    let text = error.to_string();
-    let message = text
-        .strip_prefix(&format!("{source_name}: "))
-        .unwrap_or(&text)
-        .to_string();
-    Some(transmogrify_core::RecordError {
-        source_name: Arc::from(source_name.as_str()),
-        position: Position::line_start(first, first + 1, 0),
-        kind: transmogrify_core::RecordErrorKind::Input(message),
-        excerpt: String::new(),
-    })
 }
 
 /// Shared bookkeeping of a run.

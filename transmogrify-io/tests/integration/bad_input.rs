@@ -248,6 +248,30 @@ fn a_damaged_page_is_reported_with_the_rows_of_its_batch() -> TestResult {
         path.display()
     );
     assert!(error.starts_with(&want), "{error}");
+    // In skip mode the library goes on too: the other rows, and a row of the errors
+    // table where the rows lost start.
+    let skip = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .build()?,
+    );
+    for options in [ReaderOptions::default(), options] {
+        let result = process_file(&skip, &path, "t", &options)?;
+        assert_eq!(result.num_rows("main"), Some(2500));
+        let errors = result.errors();
+        assert_eq!(errors.len(), 1);
+        let position = errors[0].error.position;
+        assert_eq!((position.ordinal, position.line), (1500, 1501));
+        assert!(
+            errors[0]
+                .error
+                .to_string()
+                .contains("rows 1500-1999: corrupt or unreadable Parquet: "),
+            "{}",
+            errors[0].error
+        );
+        assert_eq!(errors[0].raw, "");
+    }
     Ok(())
 }
 
