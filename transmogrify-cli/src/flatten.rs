@@ -560,7 +560,7 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
         .with_chunking(Chunking::default())
         .with_limit(args.sample);
     let layouts = Layouts::default();
-    SequentialExecutor.run(&job, &layouts)?;
+    let report = SequentialExecutor.run(&job, &layouts)?;
     let result = layouts.finish(&job)?;
     let tables = result.schemas()?;
     let text = if args.json {
@@ -582,7 +582,17 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
         }
         tree
     };
-    print(&text)
+    let code = print(&text)?;
+    // An input that could not be read to its end (skip mode): the tables are those
+    // of the records before it, as a run would write them, and it is an error.
+    for f in &report.failed_chunks {
+        eprintln!("error: {}", f.error);
+    }
+    Ok(if report.failed_chunks.is_empty() {
+        code
+    } else {
+        EXIT_DATA
+    })
 }
 
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).

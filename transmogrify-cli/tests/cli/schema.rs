@@ -224,5 +224,33 @@ fn bad_records_skipped_show_as_the_errors_table() -> TestResult {
     assert_eq!(v["errors"]["name"], "sk_errors");
     assert_eq!(v["errors"]["rows"], 2);
     assert_eq!(v["errors"]["file"], "sk_errors.parquet");
+    // Input that stops at a bad record: the tables of the records before it, its
+    // row, and the error (exit 1, as flatten gives).
+    std::fs::write(
+        dir.path().join("st.json"),
+        "[{\"a\":1},\n{\"a\":2} {\"a\":3}]",
+    )?;
+    let args = [
+        "schema",
+        "st.json",
+        "--on-error",
+        "skip",
+        "--no-time-column",
+    ];
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.starts_with("st (2 rows)\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.ends_with(
+            "st_errors (1 bad record: source, line, column, byte offset, message, raw text)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        r.stderr,
+        "error: st.json: line 2, column 9 (byte 18, record 2): invalid JSON: expected ',' or \
+         ']', found '{' near `[{\"a\":1}, {\"a\":2} {\"a\":3}]`\n"
+    );
     Ok(())
 }
