@@ -334,12 +334,12 @@ impl Input {
     }
 }
 
-/// The error for a failed read of `name` inside a record: where compressed data is
-/// cut short (its decoder meets the end too soon), the record so far, `partial`
-/// from `position`, is a bad record the input stops at ([`Error::Stopped`]), so
-/// that skip mode's errors table keeps its bytes (the first
-/// [`OVERSIZE_PREFIX`](crate::reader::OVERSIZE_PREFIX) of them); otherwise, and where only
-/// whitespace was read of it, the read error after `offset` decompressed bytes.
+/// The error for a failed read of `name` after `offset` decompressed bytes, inside
+/// a record: where compressed data is cut short (its decoder meets the end too
+/// soon), the record so far, from `position` (its first bytes `partial`), is a bad
+/// record the input stops at ([`Error::Stopped`]), so that skip mode's errors table
+/// keeps its bytes (the first [`OVERSIZE_PREFIX`](crate::reader::OVERSIZE_PREFIX) of
+/// them); otherwise, and where only whitespace was read of it, the read error.
 pub(crate) fn cut_short(
     name: &Arc<str>,
     compression: Compression,
@@ -354,10 +354,9 @@ pub(crate) fn cut_short(
     if compression == Compression::None || source.kind() != io::ErrorKind::UnexpectedEof || blank {
         return read_error(name, compression, source, offset);
     }
-    let end = position.byte_offset + partial.len() as u64;
     let message = format!(
-        "truncated {} data: the input ends inside this record, after byte {end} of the \
-         decompressed stream ({source})",
+        "truncated {} data: the input ends inside this record, after byte {offset} of \
+         the decompressed stream ({source})",
         compression.name()
     );
     Error::Stopped {
@@ -365,7 +364,12 @@ pub(crate) fn cut_short(
             source_name: name.clone(),
             position,
             kind: transmogrify_core::RecordErrorKind::Input(message),
-            excerpt: transmogrify_core::excerpt(partial, partial.len()),
+            // Where the data ends, if that is in the bytes at hand.
+            excerpt: if position.byte_offset + partial.len() as u64 >= offset {
+                transmogrify_core::excerpt(partial, partial.len())
+            } else {
+                transmogrify_core::excerpt(partial, 0)
+            },
         }),
         raw: partial
             .get(..crate::reader::OVERSIZE_PREFIX)

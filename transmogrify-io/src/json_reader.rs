@@ -207,6 +207,11 @@ impl JsonReader {
             }
         };
         self.buf.truncate(len + n);
+        // The first bytes of a record past the largest, as they come.
+        if let Some(prefix) = self.oversize.as_mut() {
+            let take = OVERSIZE_PREFIX.saturating_sub(prefix.len()).min(n);
+            prefix.extend_from_slice(&self.buf[len..len + take]);
+        }
         if n == 0 {
             self.eof = true;
         }
@@ -300,23 +305,32 @@ impl JsonReader {
     /// The error that ends the input at a structural `error`, with the raw text of
     /// what was not read as records: from `from` (the bad record's start, or where
     /// the error is between records) to the end of the input, its first
-    /// [`OVERSIZE_PREFIX`] bytes (or as many as the largest record, if fewer).
+    /// [`OVERSIZE_PREFIX`] bytes. The input is read no further after it.
     fn stopped(&mut self, error: RecordError, from: RawStart) -> Error {
         self.state = State::Done;
         let raw = match from {
-            RawStart::Prefix(prefix) => prefix,
+            RawStart::Prefix(prefix) => {
+                // Read on to the prefix's full length (or the input's end).
+                self.oversize = Some(prefix);
+                while self
+                    .oversize
+                    .as_ref()
+                    .is_some_and(|p| p.len() < OVERSIZE_PREFIX)
+                    && matches!(self.fill(), Ok(true))
+                {}
+                self.oversize.take().unwrap_or_default()
+            }
             RawStart::At(at) => {
-                let want = usize::try_from(self.max_record)
-                    .unwrap_or(usize::MAX)
-                    .min(OVERSIZE_PREFIX);
-                // Kept through the reads (which may move it to the buffer's front);
-                // a read that fails leaves the text as far as it got.
+                // Kept through the reads (which may move it to the buffer's front),
+                // with no limit on what is kept; a read that fails leaves the text
+                // as far as it got.
                 self.keep = Some(at.min(self.buf.len()));
-                while self.buf.len() - self.keep.unwrap_or(0) < want
+                self.max_record = u64::MAX;
+                while self.buf.len() - self.keep.unwrap_or(0) < OVERSIZE_PREFIX
                     && matches!(self.fill(), Ok(true))
                 {}
                 let at = self.keep.take().unwrap_or(0);
-                let end = self.buf.len().min(at.saturating_add(want));
+                let end = self.buf.len().min(at.saturating_add(OVERSIZE_PREFIX));
                 self.buf.get(at..end).unwrap_or_default().to_vec()
             }
         };
@@ -379,8 +393,10 @@ impl JsonReader {
                 }
             };
         }
-        if let Some(prefix) = oversize {
+        if let Some(mut prefix) = oversize {
             let size = self.base + self.pos as u64 - position.byte_offset;
+            // Of the bytes read, only the record's.
+            prefix.truncate(usize::try_from(size).unwrap_or(usize::MAX));
             self.batcher.batch.push_too_large(
                 &self.source,
                 position,

@@ -23,6 +23,8 @@ pub(crate) struct JsonlReader {
     offset: u64,
     ordinal: u64,
     line_buf: Vec<u8>,
+    /// Bytes of the line being read taken from the input so far (it may hold fewer).
+    line_read: usize,
     batcher: Batcher,
     done: bool,
     max_record: u64,
@@ -37,20 +39,24 @@ impl JsonlReader {
             offset: 0,
             ordinal: 0,
             line_buf: Vec::new(),
+            line_read: 0,
             batcher: Batcher::new(options),
             done: false,
             max_record: options.max_record_bytes.max(1),
         }
     }
 
-    /// Reads one line into `line_buf`, keeping at most `max_record` bytes of it (plus
-    /// the line end); returns the length read and the length of its content (without
-    /// `\n` or `\r\n`).
+    /// Reads one line into `line_buf`, keeping at most `max_record` bytes of it (or
+    /// [`OVERSIZE_PREFIX`], if more, for the raw text of a longer one) and the line
+    /// end; returns the length read and the length of its content (without `\n` or
+    /// `\r\n`).
     fn read_line(&mut self) -> std::io::Result<(usize, usize)> {
         let cap = usize::try_from(self.max_record)
             .unwrap_or(usize::MAX)
+            .max(OVERSIZE_PREFIX)
             .saturating_add(2);
         let mut total = 0;
+        self.line_read = 0;
         let mut last = 0u8;
         loop {
             let available = match self.input.reader.fill_buf() {
@@ -75,6 +81,7 @@ impl JsonlReader {
                 .extend_from_slice(available.get(..room).unwrap_or_default());
             self.input.reader.consume(take);
             total += take;
+            self.line_read = total;
             if done {
                 let end = if before_newline == b'\r' && total >= 2 {
                     2
@@ -104,7 +111,7 @@ impl JsonlReader {
                     &self.source,
                     self.input.compression,
                     e,
-                    self.offset,
+                    self.offset + self.line_read as u64,
                     position,
                     partial,
                 ));

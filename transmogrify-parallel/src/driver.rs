@@ -669,8 +669,21 @@ impl<'a> Plan<'a> {
         failed: impl FnOnce(u64) -> Planned,
     ) -> Planned {
         let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
+        let has_record = record.is_some();
         let Some(record) = record.filter(|_| skip) else {
-            return failed(self.seq);
+            // The failure takes a place of its own in input order, counting the
+            // records it stands for (none without a bad record): later inputs number
+            // theirs after them, and a strict run finds it before their errors.
+            let seq = self.seq;
+            self.seq += 1;
+            let counted = if has_record { records } else { 0 };
+            self.ledger.register(seq, self.input, Some((counted, 0)));
+            let mut planned = failed(seq);
+            if let Planned::Failed { lost, .. } = &mut planned {
+                // The sink, which takes parts in order, is told none comes.
+                *lost = true;
+            }
+            return planned;
         };
         let mut batch = transmogrify_io::RawBatch::default();
         let raw = raw.unwrap_or_else(|| record.excerpt.clone().into_bytes());

@@ -344,10 +344,13 @@ pub(crate) enum Planned {
         input: usize,
         seq: u64,
         error: Error,
-        /// Whether the failure takes `seq` itself: rows of an input that goes on
-        /// past them (a damaged Parquet row group), counted in the ledger so that
-        /// the rows after keep their ordinals. Otherwise the input ends there and
-        /// `seq` is the next chunk's.
+        /// Whether the failure takes `seq` itself, counted in the ledger: rows of an
+        /// input that goes on past them (a damaged Parquet row group), so that the
+        /// rows after keep their ordinals; or, where no errors-table row stands for
+        /// it (strict mode, or an error of no record), an input that ends there, so
+        /// that later inputs number their records after it and a strict run meets
+        /// it first. Otherwise (skip mode, after its row's chunk) `seq` is the next
+        /// chunk's.
         lost: bool,
         /// The bytes of the input the failure covers, as far as known: from the end
         /// of its last chunk to its end when the input ends there.
@@ -1085,8 +1088,14 @@ impl<R: Read> Scanner<R> {
     /// or the input ends inside it, the input ends there with the error.
     fn long_value(&mut self, at: usize, position: Position, elements: bool) -> Result<Scanned> {
         let start = self.buf_offset + at as u64;
-        let prefix_end = self.buf.len().min(at + transmogrify_io::OVERSIZE_PREFIX);
-        let prefix = self.buf[at..prefix_end].to_vec();
+        const PREFIX: usize = transmogrify_io::OVERSIZE_PREFIX;
+        let prefix_end = self.buf.len().min(at + PREFIX);
+        let mut prefix = self.buf[at..prefix_end].to_vec();
+        // The value's first bytes, taken as they come: `bytes` of it in the buffer.
+        let take = |prefix: &mut Vec<u8>, bytes: &[u8]| {
+            let n = PREFIX.saturating_sub(prefix.len()).min(bytes.len());
+            prefix.extend_from_slice(&bytes[..n]);
+        };
         let mut size = (self.buf.len() - at) as u64;
         // The position of the buffer's first byte, as it is consumed.
         self.next = position.advanced(&self.buf[at..], self.buf.len() - at);
@@ -1101,12 +1110,14 @@ impl<R: Read> Scanner<R> {
             }
             match self.extent.scan(&self.buf, self.eof) {
                 Extent::Found(len) => {
+                    take(&mut prefix, &self.buf[..len]);
                     size += len as u64;
                     self.next = self.next.advanced(&self.buf, len);
                     self.consume(len);
                     break;
                 }
                 Extent::More => {
+                    take(&mut prefix, &self.buf);
                     let len = self.buf.len();
                     size += len as u64;
                     self.next = self.next.advanced(&self.buf, len);
@@ -1131,6 +1142,14 @@ impl<R: Read> Scanner<R> {
                         ),
                     };
                     let error = self.record_error_at(i, kind);
+                    // The raw text of what was not read: the value's start, read on
+                    // to the prefix's full length (or the input's end).
+                    take(&mut prefix, &self.buf);
+                    let mut read = self.buf.len();
+                    while prefix.len() < PREFIX && matches!(self.fill(self.block), Ok(true)) {
+                        take(&mut prefix, &self.buf[read..]);
+                        read = self.buf.len();
+                    }
                     return Err(stopped(error, prefix));
                 }
             }
@@ -1211,12 +1230,10 @@ impl<R: Read> Scanner<R> {
     /// The error that ends the input at `error`, with the raw text of what was not
     /// read as records: from `from` in the buffer (the bad record's start, or where
     /// the error is between records) to the end of the input, its first
-    /// [`OVERSIZE_PREFIX`](transmogrify_io::OVERSIZE_PREFIX) bytes (or as many as the
-    /// largest record, if fewer), as `transmogrify-io`'s JSON reader has it.
+    /// [`OVERSIZE_PREFIX`](transmogrify_io::OVERSIZE_PREFIX) bytes, as
+    /// `transmogrify-io`'s JSON reader has it.
     fn stopped(&mut self, error: transmogrify_core::RecordError, from: usize) -> Error {
-        let want = usize::try_from(self.max_record)
-            .unwrap_or(usize::MAX)
-            .min(transmogrify_io::OVERSIZE_PREFIX);
+        let want = transmogrify_io::OVERSIZE_PREFIX;
         // A read that fails leaves the text as far as it got.
         while self.buf.len().saturating_sub(from) < want
             && matches!(self.fill(self.block), Ok(true))

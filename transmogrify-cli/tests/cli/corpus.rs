@@ -361,6 +361,118 @@ fn an_error_that_stops_a_later_input_numbers_its_record_across_the_run() -> Test
     Ok(())
 }
 
+/// An input that stops at a bad record, before another input with a bad record: a
+/// strict run reports the first in input order on every executor, and the later
+/// input's records are numbered after the one that stopped the first.
+#[test]
+fn an_input_that_stops_comes_before_the_errors_of_later_inputs() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("a.json"),
+        "[{\"id\": 0}, {\"id\": 1}, {\"x\": [}, {\"id\": 3}]",
+    )?;
+    std::fs::write(dir.path().join("b.jsonl"), "{\"id\": tru}\n{\"id\": 5}\n")?;
+    for executor in ["sequential", "threads", "processes"] {
+        for chunk in ["4MiB", "3", "1r"] {
+            for mode in ["strict", "skip"] {
+                let out = format!("out-{executor}-{chunk}-{mode}");
+                let args = [
+                    "flatten",
+                    "a.json",
+                    "b.jsonl",
+                    "-o",
+                    &out,
+                    "-q",
+                    "-f",
+                    "csv",
+                    "-e",
+                    "t",
+                    "--on-error",
+                    mode,
+                    "--executor",
+                    executor,
+                    "--workers",
+                    "2",
+                    "--chunk-size",
+                    chunk,
+                ];
+                let r = run(dir.path(), &args, None)?;
+                let case = format!("{out}: {}", r.stderr);
+                assert_eq!(r.code, 1, "{case}");
+                assert!(
+                    r.stderr.starts_with(
+                        "error: a.json: line 1, column 31 (byte 30, record 2): invalid JSON: \
+                         expected a JSON value, found '}'"
+                    ),
+                    "{case}"
+                );
+                if mode == "skip" {
+                    let errors =
+                        std::fs::read_to_string(dir.path().join(&out).join("t_errors.csv"))?;
+                    let rows: Vec<&str> = errors.lines().skip(1).collect();
+                    assert_eq!(rows.len(), 2, "{case}");
+                    assert!(rows[0].starts_with("a.json,2,1,31,30,"), "{case}");
+                    assert!(rows[1].starts_with("b.jsonl,3,1,8,7,"), "{case}");
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A break inside an element longer than `--max-record-size`: the errors row's raw
+/// text is still what was not read from the element's start (the errors table's
+/// first 4 KiB of it, marked cut), from a plain file and a gzipped one alike.
+#[test]
+fn a_break_in_an_element_past_the_record_limit_keeps_its_raw_text() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let element = format!(
+        "{{\"id\": 1, \"s\": \"{}\", \"q\": [1}}",
+        "z".repeat(20_000)
+    );
+    let text = format!("[{{\"id\": 0}}, {element}, {{\"id\": 2}}]");
+    std::fs::write(dir.path().join("m.json"), &text)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(text.as_bytes())?;
+    std::fs::write(dir.path().join("m.json.gz"), gz.finish()?)?;
+    let rest = &text[text.find("{\"id\": 1").ok_or("element")?..];
+    for file in ["m.json", "m.json.gz"] {
+        for executor in ["sequential", "threads", "processes"] {
+            for limit in ["1KiB", "8KiB"] {
+                let out = format!("out-{file}-{executor}-{limit}");
+                let args = [
+                    "flatten",
+                    file,
+                    "-o",
+                    &out,
+                    "-q",
+                    "-f",
+                    "jsonl",
+                    "-e",
+                    "t",
+                    "--on-error",
+                    "skip",
+                    "--executor",
+                    executor,
+                    "--chunk-size",
+                    "1KiB",
+                    "--max-record-size",
+                    limit,
+                ];
+                let r = run(dir.path(), &args, None)?;
+                assert_eq!(r.code, 1, "{out}: {}", r.stderr);
+                let errors = std::fs::read_to_string(dir.path().join(&out).join("t_errors.jsonl"))?;
+                let row: serde_json::Value = serde_json::from_str(errors.trim_end())?;
+                assert_eq!(row["raw"], rest[..4096], "{out}");
+                assert_eq!(row["raw_truncated"], true, "{out}");
+                assert_eq!(row["ordinal"], 1, "{out}");
+            }
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn corrupt_csv_parquet_gzip_and_zstd_are_errors_naming_the_source() -> TestResult {
     let dir = tempfile::tempdir()?;

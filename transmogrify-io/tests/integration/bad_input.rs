@@ -451,3 +451,50 @@ fn in_skip_mode_the_library_keeps_the_records_before_input_that_stops() -> TestR
     assert_eq!(errors[0].raw.as_bytes(), &prefix[start..]);
     Ok(())
 }
+
+#[test]
+fn a_cut_line_longer_than_the_largest_record_names_where_the_data_ends() -> TestResult {
+    // A 200,000-byte line of text that does not compress much, gzipped and cut: the
+    // error names the decompressed byte where the data ends, not where the bytes
+    // kept of the line end; the raw text is the line's first 64 KiB.
+    let mut state = 0x2545_F491_4F6C_DD1D_u64;
+    let text: String = (0..200_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b"abcdefghijklmnopqrstuvwxyz0123456789"[(state % 36) as usize])
+        })
+        .collect();
+    let line = format!("{{\"a\": \"{text}\"}}\n");
+    let packed = crate::support::gzip(line.as_bytes());
+    let cut = &packed[..packed.len() / 2];
+    let prefix = decompressed_prefix(cut, true);
+    assert!(
+        prefix.len() > 70_000 && prefix.len() < line.len(),
+        "{}",
+        prefix.len()
+    );
+    for limit in [1024, 64 * 1024] {
+        let options = ReaderOptions::builder()
+            .with_max_record_bytes(limit)
+            .build()?;
+        let input = Input::from_bytes("long.jsonl.gz", cut.to_vec())?;
+        let mut reader = reader_for(input, &options)?;
+        let error = reader.find_map(|batch| batch.err()).ok_or("no error")?;
+        assert!(
+            error.to_string().starts_with(&format!(
+                "long.jsonl.gz: line 1, column 1 (byte 0, record 0): truncated gzip data: the \
+                 input ends inside this record, after byte {} of the decompressed stream",
+                prefix.len()
+            )),
+            "{limit}: {error}"
+        );
+        assert_eq!(
+            error.stopped_raw(),
+            Some(&prefix[..transmogrify_io::OVERSIZE_PREFIX]),
+            "{limit}"
+        );
+    }
+    Ok(())
+}
