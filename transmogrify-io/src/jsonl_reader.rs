@@ -219,7 +219,8 @@ mod tests {
                 limit: 1000
             }
         );
-        assert_eq!(range.len(), 1002);
+        // Its first 64 KiB are kept for its raw text, whatever the limit.
+        assert_eq!(range.len(), OVERSIZE_PREFIX);
         let RawItem::Record { position, .. } = &items[1] else {
             return Err(crate::Error::Internal("expected a record".into()));
         };
