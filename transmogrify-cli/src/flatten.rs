@@ -394,14 +394,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         eprintln!("{note}");
     }
     // Failed chunks are errors: reported even when quiet.
-    for f in &report.failed_chunks {
-        eprintln!("error: {}", f.error);
-    }
-    Ok(if report.failed_chunks.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_DATA
-    })
+    Ok(report_failed(&report, EXIT_OK))
 }
 
 /// For a bad record of a compressed input (strict mode), the damage in its
@@ -585,14 +578,20 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     let code = print(&text)?;
     // An input that could not be read to its end (skip mode): the tables are those
     // of the records before it, as a run would write them, and it is an error.
+    Ok(report_failed(&report, code))
+}
+
+/// Reports each failed chunk of `report` on stderr: the exit code is then a data
+/// error's, else `code`.
+fn report_failed(report: &RunReport, code: u8) -> u8 {
     for f in &report.failed_chunks {
         eprintln!("error: {}", f.error);
     }
-    Ok(if report.failed_chunks.is_empty() {
+    if report.failed_chunks.is_empty() {
         code
     } else {
         EXIT_DATA
-    })
+    }
 }
 
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
