@@ -659,7 +659,8 @@ impl<'a> Plan<'a> {
     /// of that bad record alone (bytes `start..end`, standing for `records`
     /// records), so that the errors table has a row for it (its raw text `raw`, or
     /// its excerpt), with the failure `failed` makes of the next sequence number
-    /// planned after it; otherwise that failure itself.
+    /// planned after it; otherwise that failure itself, on a sequence number of its
+    /// own that counts `records` (none without `record`).
     fn row_then(
         &mut self,
         record: Option<transmogrify_core::RecordError>,
@@ -913,40 +914,21 @@ impl Plan<'_> {
                             .map_or(0, |(first, last)| last - first + 1);
                         let end = reader.bytes_read().max(before);
                         self.reader_counted = end;
-                        // In skip mode the errors table has a row where the rows lost
-                        // start (the rows after it keep their numbers).
-                        if let Some(record) = error.lost_rows_record()
-                            && self.job.processor.config().on_error() == ErrorMode::Skip
-                        {
-                            let input = self.input;
-                            let failed = |seq| Planned::Failed {
-                                input,
-                                seq,
-                                error: error.into(),
-                                lost: false,
-                                start: before,
-                                end,
-                            };
-                            return Some(self.row_then(
-                                Some(record),
-                                None,
-                                (before, end),
-                                lost,
-                                failed,
-                            ));
-                        }
-                        let seq = self.seq;
-                        self.seq += 1;
-                        self.ledger.register(seq, self.input, Some((lost, 0)));
                         self.read_to = self.read_to.max(end);
-                        return Some(Planned::Failed {
-                            input: self.input,
+                        // In skip mode the errors table has a row where the rows lost
+                        // start; either way they count, so the rows after keep their
+                        // numbers.
+                        let record = error.lost_rows_record();
+                        let input = self.input;
+                        let failed = |seq| Planned::Failed {
+                            input,
                             seq,
                             error: error.into(),
-                            lost: true,
+                            lost: false,
                             start: before,
                             end,
-                        });
+                        };
+                        return Some(self.row_then(record, None, (before, end), lost, failed));
                     }
                     Some(Err(error)) => return Some(self.fail_input(error.into())),
                     None => {
