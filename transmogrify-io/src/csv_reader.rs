@@ -440,9 +440,16 @@ fn first_at(
 }
 
 /// Reads past one line of `reader`, to its line feed, CRLF or lone CR (or the end),
-/// without holding it: the bytes read past (0 at the end).
-pub(crate) fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<u64> {
+/// without holding it: the bytes read past (0 at the end). Every byte read past is
+/// also added to `offset` as it goes, so that where a read fails, `offset` is where
+/// the data that could be read ended.
+pub(crate) fn skip_line(reader: &mut dyn BufRead, offset: &mut u64) -> std::io::Result<u64> {
     let mut n = 0u64;
+    let mut take = |reader: &mut dyn BufRead, k: usize, n: &mut u64| {
+        reader.consume(k);
+        *n += k as u64;
+        *offset += k as u64;
+    };
     loop {
         let buf = match reader.fill_buf() {
             Ok(buf) => buf,
@@ -455,16 +462,14 @@ pub(crate) fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<u64> {
         match memchr::memchr2(b'\n', b'\r', buf) {
             Some(i) => {
                 let cr = buf.get(i) == Some(&b'\r');
-                reader.consume(i + 1);
-                n += i as u64 + 1;
+                take(reader, i + 1, &mut n);
                 // A CR's line feed, if one follows, is its line's too.
                 if cr {
                     loop {
                         match reader.fill_buf() {
                             Ok(next) => {
                                 if next.first() == Some(&b'\n') {
-                                    reader.consume(1);
-                                    n += 1;
+                                    take(reader, 1, &mut n);
                                 }
                                 break;
                             }
@@ -477,8 +482,7 @@ pub(crate) fn skip_line(reader: &mut dyn BufRead) -> std::io::Result<u64> {
             }
             None => {
                 let len = buf.len();
-                reader.consume(len);
-                n += len as u64;
+                take(reader, len, &mut n);
             }
         }
     }
@@ -839,8 +843,10 @@ impl CsvReader {
         let mut skipped_bytes = 0u64;
         let mut skipped_lines = 0u64;
         for _ in 0..csv_options.skip_rows {
-            let n = skip_line(&mut input.reader)
-                .map_err(|e| read_error(&input.name, input.compression, e, skipped_bytes))?;
+            // A failed read names where the data ended, not the line's start.
+            let mut read = skipped_bytes;
+            let n = skip_line(&mut input.reader, &mut read)
+                .map_err(|e| read_error(&input.name, input.compression, e, read))?;
             if n == 0 {
                 break;
             }
@@ -851,15 +857,19 @@ impl CsvReader {
             CsvReader::build(input, options, Arc::default(), skipped_bytes, skipped_lines);
         if csv_options.has_header {
             let mut header = csv::ByteRecord::new();
-            let got = reader.reader.read_byte_record(&mut header).map_err(|e| {
-                csv_error(
-                    &reader.source,
-                    reader.compression,
-                    e,
-                    skipped_bytes,
-                    skipped_lines + 1,
-                )
-            })?;
+            let got = match reader.reader.read_byte_record(&mut header) {
+                Ok(got) => got,
+                Err(e) => {
+                    // A failed read names where the data it could read ended.
+                    let at = if e.is_io_error() {
+                        reader.reader.get_ref().tracker.offset
+                    } else {
+                        skipped_bytes
+                    };
+                    let line = skipped_lines + 1;
+                    return Err(csv_error(&reader.source, reader.compression, e, at, line));
+                }
+            };
             // Where the header ends (its line break aside), as the rows are measured.
             // (A quote in it that never closes is told below, once rows are read.)
             let (mut header_end, mut open) = (None, false);

@@ -123,11 +123,11 @@ impl CsvSplitter {
         // skips them).
         let (mut offset, mut line) = (0u64, 1u64);
         for _ in 0..options.csv.skip_rows() {
-            let n = crate::csv_reader::skip_line(&mut file).map_err(|e| Error::io(path, e))?;
+            let n = crate::csv_reader::skip_line(&mut file, &mut offset)
+                .map_err(|e| Error::io(path, e))?;
             if n == 0 {
                 break;
             }
-            offset += n;
             line += 1;
         }
         Ok(Some(CsvSplitter {

@@ -498,3 +498,65 @@ fn a_cut_line_longer_than_the_largest_record_names_where_the_data_ends() -> Test
     }
     Ok(())
 }
+
+#[test]
+fn a_compressed_csv_cut_in_its_header_or_skipped_lines_names_where_the_data_ends() -> TestResult {
+    // Text that does not compress much, so that half the gzip holds part of it: once
+    // as a header whose quote never closes, once as lines skipped before the header.
+    // Either way the error names the decompressed byte where the data ends (what
+    // `zcat` gives of the cut file), not where the header or the line starts.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    let mut text = |n: usize| -> String {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                char::from(b"abcdefghijklmnopqrstuvwxyz"[(state % 26) as usize])
+            })
+            .collect()
+    };
+    let header = format!("a,\"b{}\n1,2\n", text(100_000));
+    let skipped = format!("skip me\n{}\na,b\n1,2\n", text(100_000));
+    for (name, csv, skip_rows) in [("header", header, 0), ("skipped", skipped, 2)] {
+        let packed = crate::support::gzip(csv.as_bytes());
+        let cut = &packed[..packed.len() / 2];
+        let prefix = decompressed_prefix(cut, true);
+        assert!(prefix.len() > 8 && prefix.len() < 100_000, "{name}");
+        let options = ReaderOptions::builder()
+            .with_format(Some(InputFormat::Csv))
+            .with_csv(transmogrify_io::CsvOptions::default().with_skip_rows(skip_rows))
+            .build()?;
+        let input = Input::from_bytes("t.csv.gz", cut.to_vec())?;
+        let error = match reader_for(input, &options) {
+            Ok(mut reader) => match reader.find_map(std::result::Result::err) {
+                Some(e) => e,
+                None => return Err(format!("{name}: no error").into()),
+            },
+            Err(e) => e,
+        };
+        let transmogrify_io::Error::Decompress {
+            byte_offset,
+            compression,
+            ..
+        } = &error
+        else {
+            return Err(format!("{name}: {error}").into());
+        };
+        assert_eq!(
+            (*byte_offset, *compression),
+            (prefix.len() as u64, "gzip"),
+            "{name}"
+        );
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "t.csv.gz: truncated gzip data after byte {} of the decompressed stream: \
+                 incomplete deflate stream",
+                prefix.len()
+            ),
+            "{name}"
+        );
+    }
+    Ok(())
+}
