@@ -31,8 +31,9 @@ pub fn entity(input: &InputArgs) -> Result<String, Fail> {
             .with_hint("pass --entity NAME"));
     }
     // A directory is named by its own name, `.` included.
+    let is_dir = first.is_dir();
     let first = match first.canonicalize() {
-        Ok(full) if first.is_dir() => full,
+        Ok(full) if is_dir => full,
         _ => first.to_path_buf(),
     };
     let mut name = first
@@ -40,12 +41,26 @@ pub fn entity(input: &InputArgs) -> Result<String, Fail> {
         .and_then(|n| n.to_str())
         .unwrap_or("records")
         .to_string();
-    for ext in [
-        ".gz", ".zst", ".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet",
-    ] {
-        if let Some(stripped) = name.strip_suffix(ext) {
-            name = stripped.to_string();
+    if is_dir {
+        return Ok(name);
+    }
+    // The compression's extension, then the format's, in any case (as the format is
+    // known: `EVENTS.JSONL.GZ` is `EVENTS`); another extension is cut as a file
+    // stem is (`dump.txt` is `dump`).
+    let mut cut_ext = |exts: &[&str]| {
+        for ext in exts {
+            let cut = name.len().saturating_sub(ext.len());
+            if cut > 0 && name.get(cut..).is_some_and(|e| e.eq_ignore_ascii_case(ext)) {
+                name.truncate(cut);
+                return true;
+            }
         }
+        false
+    };
+    cut_ext(&[".gz", ".zst"]);
+    let known = cut_ext(&[".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet"]);
+    if !known && let Some(stem) = Path::new(&name).file_stem().and_then(|s| s.to_str()) {
+        name = stem.to_string();
     }
     if name.is_empty() {
         name = "records".to_string();

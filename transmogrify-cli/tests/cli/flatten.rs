@@ -566,6 +566,41 @@ fn compressed_input_is_known_by_its_bytes_on_stdin_and_under_any_name() -> TestR
 }
 
 #[test]
+fn the_entity_is_the_file_stem_without_its_extensions_in_any_case() -> TestResult {
+    use std::io::Write;
+    let dir = tempfile::tempdir()?;
+    let gz_text = |text: &[u8]| -> std::io::Result<Vec<u8>> {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text)?;
+        gz.finish()
+    };
+    std::fs::write(
+        dir.path().join("ORDERS.CSV.GZ"),
+        gz_text(b"id,name\n1,a\n")?,
+    )?;
+    std::fs::write(dir.path().join("Events.Jsonl"), "{\"a\": [{\"b\": 1}]}\n")?;
+    std::fs::write(dir.path().join("plain.data.csv"), "x\n1\n")?;
+    std::fs::write(dir.path().join("dump.txt"), "{\"x\": 1}\n")?;
+    std::fs::write(dir.path().join("v1.2.log.gz"), gz_text(b"{\"x\": 1}\n")?)?;
+    for (input, out, tables) in [
+        ("ORDERS.CSV.GZ", "o1", vec!["ORDERS.csv"]),
+        ("Events.Jsonl", "o2", vec!["Events.csv", "Events_a.csv"]),
+        ("plain.data.csv", "o3", vec!["plain.data.csv"]),
+        ("dump.txt", "o4", vec!["dump.csv"]),
+        ("v1.2.log.gz", "o5", vec!["v1.2.csv"]),
+    ] {
+        let r = run(
+            dir.path(),
+            &["flatten", input, "-o", out, "-f", "csv", "-q"],
+            None,
+        )?;
+        assert_eq!(r.code, 0, "{input}: {}", r.stderr);
+        assert_eq!(names(&dir.path().join(out))?, tables, "{input}");
+    }
+    Ok(())
+}
+
+#[test]
 fn a_directory_stands_for_the_data_files_under_it() -> TestResult {
     use std::io::Write;
     let dir = tempfile::tempdir()?;
