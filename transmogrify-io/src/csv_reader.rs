@@ -439,6 +439,24 @@ fn first_at(
     })
 }
 
+/// Reads past a UTF-8 byte order mark at the start of `reader`, if there is one:
+/// the bytes read past (3 or 0). It is not part of the first line's first field
+/// (where it would hide the quote opening the field), and takes no column.
+pub(crate) fn skip_bom(reader: &mut dyn BufRead) -> std::io::Result<u64> {
+    let head = loop {
+        match reader.fill_buf() {
+            Ok(head) => break head,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    };
+    if head.starts_with(b"\xEF\xBB\xBF") {
+        reader.consume(3);
+        return Ok(3);
+    }
+    Ok(0)
+}
+
 /// Reads past one line of `reader`, to its line feed, CRLF or lone CR (or the end),
 /// without holding it: the bytes read past (0 at the end). Every byte read past is
 /// also added to `offset` as it goes, so that where a read fails, `offset` is where
@@ -831,16 +849,20 @@ pub(crate) struct CsvReader {
     pending: Option<(csv::ByteRecord, Position, Seen)>,
     batcher: Batcher,
     done: bool,
-    /// The start of the header as text, where a quote was still open after it: if
-    /// no row follows, the quote never closed and the header took the whole input.
-    open_header: Option<String>,
+    /// The start of the header as text (an excerpt, and its fields as they would be
+    /// written), where a quote was still open after it: if no row follows, the quote
+    /// never closed and the header took the whole input.
+    open_header: Option<(String, Vec<u8>)>,
+    /// Where the header starts in the input (after the lines skipped).
+    skipped_header_start: u64,
 }
 
 impl CsvReader {
     pub(crate) fn new(input: Input, options: &ReaderOptions) -> Result<Self> {
         let mut input = input;
         let csv_options = &options.csv;
-        let mut skipped_bytes = 0u64;
+        let mut skipped_bytes = skip_bom(&mut input.reader)
+            .map_err(|e| read_error(&input.name, input.compression, e, 0))?;
         let mut skipped_lines = 0u64;
         for _ in 0..csv_options.skip_rows {
             // A failed read names where the data ended, not the line's start.
@@ -888,46 +910,60 @@ impl CsvReader {
                     .get_ref()
                     .row_head(skipped_bytes, header_end)
                     .unwrap_or_default();
-                return Err(Error::Core(
-                    RecordError {
-                        source_name: reader.source.clone(),
-                        position: Position::line_start(0, skipped_lines + 1, skipped_bytes),
-                        kind: RecordErrorKind::TooLarge {
-                            size: header_end - skipped_bytes,
-                            limit,
-                        },
-                        excerpt: transmogrify_core::excerpt(&head, 0),
-                    }
-                    .into(),
-                ));
+                let error = RecordError {
+                    source_name: reader.source.clone(),
+                    position: Position::line_start(0, skipped_lines + 1, skipped_bytes),
+                    kind: RecordErrorKind::TooLarge {
+                        size: header_end - skipped_bytes,
+                        limit,
+                    },
+                    excerpt: transmogrify_core::excerpt(&head, 0),
+                };
+                return Err(bad_header(error, head));
             }
             if got {
-                if let Some(i) = header.iter().position(|f| std::str::from_utf8(f).is_err()) {
+                let start = Position::line_start(0, skipped_lines + 1, skipped_bytes);
+                // The header as written (as its fields make it, should it be gone).
+                let raw = |reader: &CsvReader| {
+                    reader
+                        .reader
+                        .get_ref()
+                        .row_head(skipped_bytes, header_end)
+                        .unwrap_or_else(|| reader.raw_text(&header, false, HEAD))
+                };
+                let tracker = &mut reader.reader.get_mut().tracker;
+                tracker.let_go(skipped_bytes);
+                let stray = first_at(&tracker.stray, Some(header_end), 0);
+                let names = header.iter().position(|f| std::str::from_utf8(f).is_err());
+                let failure = match (names, stray) {
                     // Names that are not text: refused rather than changed.
-                    let start = Position::line_start(0, skipped_lines + 1, skipped_bytes);
-                    let tracker = &mut reader.reader.get_mut().tracker;
-                    tracker.let_go(skipped_bytes);
-                    let at = first_at(&tracker.bad_utf8, None, 0).unwrap_or(start);
-                    return Err(Error::Core(
-                        RecordError {
-                            source_name: reader.source.clone(),
-                            position: at,
-                            kind: RecordErrorKind::Input(format!(
-                                "the header's field {} is not valid UTF-8",
-                                i + 1
-                            )),
-                            excerpt: transmogrify_core::excerpt(
-                                &reader.raw_text(&header, false, HEAD),
-                                0,
-                            ),
-                        }
-                        .into(),
-                    ));
+                    (Some(i), _) => Some((
+                        first_at(&tracker.bad_utf8, None, 0).unwrap_or(start),
+                        format!("the header's field {} is not valid UTF-8", i + 1),
+                    )),
+                    // `"a"b`: refused, as in a row, rather than read as `ab`.
+                    (None, Some(at)) => Some((
+                        at,
+                        "text after a field's closing quote in the header (a quote inside \
+                         a quoted field is written twice)"
+                            .to_string(),
+                    )),
+                    (None, None) => None,
+                };
+                if let Some((position, message)) = failure {
+                    let raw = raw(&reader);
+                    let error = RecordError {
+                        source_name: reader.source.clone(),
+                        position,
+                        kind: RecordErrorKind::Input(message),
+                        excerpt: transmogrify_core::excerpt(&raw, 0),
+                    };
+                    return Err(bad_header(error, raw));
                 }
                 if reader.reader.get_ref().tracker.state == QuoteState::Quoted {
                     // Its last field after its opening quote, as it stands in the input.
                     let raw = reader.raw_text(&header, true, HEAD);
-                    reader.open_header = Some(transmogrify_core::excerpt(&raw, 0));
+                    reader.open_header = Some((transmogrify_core::excerpt(&raw, 0), raw));
                 }
                 reader.names = header_names(&header);
                 reader.keys = Arc::new(header_keys(&header));
@@ -1054,6 +1090,7 @@ impl CsvReader {
             batcher: Batcher::new(options).measured(),
             done: false,
             open_header: None,
+            skipped_header_start: skipped_bytes,
         }
     }
 
@@ -1130,30 +1167,33 @@ impl CsvReader {
                     self.emit(&record, position, None, seen);
                 }
             } else if self.ordinal == 0
-                && let Some(excerpt) = self.open_header.take()
+                && let Some((excerpt, fields)) = self.open_header.take()
                 && self.reader.get_ref().tracker.state == QuoteState::Quoted
             {
                 // No row after a header whose quote never closed: the header took
-                // every row, which would otherwise be lost without a word.
-                let (line, column, byte_offset) = self.reader.get_ref().tracker.opened;
-                return Err(Error::Core(
-                    RecordError {
-                        source_name: self.source.clone(),
-                        position: Position {
-                            ordinal: 0,
-                            line,
-                            column,
-                            byte_offset,
-                        },
-                        kind: RecordErrorKind::Input(
-                            "unterminated quoted field in the header: the quote opened here \
-                             is never closed, and the header took the rest of the input"
-                                .into(),
-                        ),
-                        excerpt,
-                    }
-                    .into(),
-                ));
+                // every row, which would otherwise be lost without a word. Its raw
+                // text is the rest of the input as written, from the header's start.
+                let tee = self.reader.get_ref();
+                let (line, column, byte_offset) = tee.tracker.opened;
+                let raw = tee
+                    .row_head(self.skipped_header_start, tee.tracker.offset)
+                    .unwrap_or(fields);
+                let error = RecordError {
+                    source_name: self.source.clone(),
+                    position: Position {
+                        ordinal: 0,
+                        line,
+                        column,
+                        byte_offset,
+                    },
+                    kind: RecordErrorKind::Input(
+                        "unterminated quoted field in the header: the quote opened here is \
+                         never closed, and the header took the rest of the input"
+                            .into(),
+                    ),
+                    excerpt,
+                };
+                return Err(bad_header(error, raw));
             }
             return Ok(false);
         }
@@ -1452,6 +1492,16 @@ impl CsvReader {
     }
 }
 
+/// A header that cannot be read: an error no row is read past, in any mode, whose
+/// raw text (for an errors table, where the header is a later input's) is `raw`.
+fn bad_header(error: RecordError, mut raw: Vec<u8>) -> Error {
+    raw.truncate(HEAD);
+    Error::Stopped {
+        error: Box::new(error),
+        raw,
+    }
+}
+
 fn csv_error(name: &str, compression: Compression, e: csv::Error, offset: u64, line: u64) -> Error {
     if e.is_io_error() {
         if let csv::ErrorKind::Io(io) = e.into_kind() {
@@ -1480,10 +1530,7 @@ fn header_keys(header: &csv::ByteRecord) -> Vec<Vec<u8>> {
 fn header_names(header: &csv::ByteRecord) -> Vec<String> {
     let texts: Vec<String> = header
         .iter()
-        .map(|field| {
-            let text = String::from_utf8_lossy(field);
-            text.strip_prefix('\u{feff}').unwrap_or(&text).to_string()
-        })
+        .map(|field| String::from_utf8_lossy(field).into_owned())
         .collect();
     let taken: std::collections::HashSet<&str> = texts
         .iter()

@@ -121,7 +121,9 @@ impl CsvSplitter {
         let mut file = BufReader::with_capacity(BUFFER_SIZE, file);
         // Lines skipped before the header are raw lines, quotes or not (as the reader
         // skips them).
-        let (mut offset, mut line) = (0u64, 1u64);
+        // A byte order mark is not the header's (as the reader reads it).
+        let mut offset = crate::csv_reader::skip_bom(&mut file).map_err(|e| Error::io(path, e))?;
+        let mut line = 1u64;
         for _ in 0..options.csv.skip_rows() {
             let n = crate::csv_reader::skip_line(&mut file, &mut offset)
                 .map_err(|e| Error::io(path, e))?;

@@ -1118,10 +1118,84 @@ fn a_csv_quote_that_never_closes_stops_the_input_alike_on_every_executor() -> Te
 }
 
 #[test]
+fn a_later_inputs_bad_csv_header_is_an_errors_row_of_its_bytes_as_written() -> TestResult {
+    // The first input's records are kept; the second's header cannot be read, and
+    // its row in the errors table keeps the header as written (for a quote that
+    // never closes, the rest of the file), whatever the executor.
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.csv"), "a,b\n1,2\n")?;
+    let long = format!("x,\"{}\nq\",c", "h".repeat(3000));
+    let cases: [(&str, Vec<u8>, &str, &str); 4] = [
+        (
+            "open",
+            b"a,\"b\r\nx\n5,6\n".to_vec(),
+            "1,3,2,unterminated quoted field in the header: the quote opened here is never \
+             closed, and the header took the rest of the input",
+            "a,\"b\r\nx\n5,6\n",
+        ),
+        (
+            "stray",
+            b"a,\"b\"x,c\n1,2,3\n".to_vec(),
+            "1,6,5,text after a field's closing quote in the header (a quote inside a quoted \
+             field is written twice)",
+            "a,\"b\"x,c",
+        ),
+        (
+            "bytes",
+            b"x,\"a\nb\xff\",c\n1,2,3\n".to_vec(),
+            "2,2,6,the header's field 2 is not valid UTF-8",
+            "x,\"a\nb\u{fffd}\",c",
+        ),
+        (
+            "long",
+            format!("{long}\n1,2,3\n").into_bytes(),
+            "1,1,0,the record is 3008 bytes, larger than the limit of 1000 bytes",
+            &long,
+        ),
+    ];
+    for (name, bytes, error, raw) in cases {
+        std::fs::write(dir.path().join(format!("{name}.csv")), &bytes)?;
+        let input = format!("{name}.csv");
+        let mut first = None;
+        for executor in ["sequential", "threads", "processes"] {
+            let out = format!("out-{name}-{executor}");
+            let mut args = vec!["flatten", "a.csv", &input, "-e", "m", "-o", &out];
+            args.extend(["-f", "jsonl", "--on-error", "skip", "--executor", executor]);
+            args.extend(["--max-record-size", "1k", "--chunk-size", "4"]);
+            args.extend(FIXED);
+            let r = run(dir.path(), &args, None)?;
+            assert_eq!(r.code, 1, "{name} {executor}: {}", r.stderr);
+            let main = std::fs::read_to_string(dir.path().join(&out).join("m.jsonl"))?;
+            assert_eq!(main.lines().count(), 1, "{name} {executor}");
+            let errors = std::fs::read_to_string(dir.path().join(&out).join("m_errors.jsonl"))?;
+            let row: serde_json::Value = serde_json::from_str(&errors)?;
+            let told = format!(
+                "{},{},{},{}",
+                row["line"],
+                row["column"],
+                row["byte_offset"],
+                row["message"].as_str().unwrap_or("")
+            );
+            assert_eq!(told, error, "{name} {executor}");
+            assert_eq!(row["source"], input.as_str(), "{name} {executor}");
+            assert_eq!(row["ordinal"], 1, "{name} {executor}");
+            assert_eq!(row["raw"], raw, "{name} {executor}");
+            assert_eq!(row["raw_truncated"], false, "{name} {executor}");
+            match &first {
+                None => first = Some(errors),
+                Some(seen) => assert_eq!(seen, &errors, "{name} {executor}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
 fn a_bad_csv_header_fails_the_run_in_any_mode() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("open.csv"), "a,\"b\n1,2\n3,4\n")?;
     std::fs::write(dir.path().join("bytes.csv"), b"a,\xff\n1,2\n")?;
+    std::fs::write(dir.path().join("stray.csv"), "x,\"a\"b,c\n1,2,3\n")?;
     let open = "error: open.csv: line 1, column 3 (byte 2, record 0): unterminated quoted \
                 field in the header: the quote opened here is never closed, and the header \
                 took the rest of the input near `a,\"b 1,2 3,4`\n";
@@ -1183,6 +1257,30 @@ fn a_bad_csv_header_fails_the_run_in_any_mode() -> TestResult {
              hint: the header names the columns, and no row is read without it (in any \
              --on-error mode); --csv-no-header reads it as a row\n"
         );
+        // `"a"b` in the header: refused as in a row, not read as `ab`.
+        let args = [
+            "flatten",
+            "stray.csv",
+            "-o",
+            "out",
+            "--force",
+            "--on-error",
+            mode,
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (
+                1,
+                "error: stray.csv: line 1, column 6 (byte 5, record 0): text after a field's \
+                 closing quote in the header (a quote inside a quoted field is written \
+                 twice) near `x,\"a\"b,c`\n\
+                 hint: the header names the columns, and no row is read without it (in any \
+                 --on-error mode); --csv-no-header reads it as a row\n"
+            ),
+            "{mode}"
+        );
+        assert!(!dir.path().join("out").join("stray.csv").exists());
     }
     let r = run(
         dir.path(),

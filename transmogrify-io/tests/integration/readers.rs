@@ -1183,3 +1183,60 @@ fn bad_rows_keep_their_bytes_after_long_rows() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_byte_order_mark_is_not_part_of_a_csv_files_first_field() -> TestResult {
+    // The mark would hide the quote that opens the first field: the header's quoted
+    // name holding a delimiter and a line break, a headless file's quoted first
+    // field, its first number (typed). Byte offsets count it, columns do not; whole
+    // and in ranges alike.
+    let bom = "\u{feff}";
+    let csv = format!("{bom}\"id,\nname\",v\n\"1,x\",2\n3,\"4\"x\n");
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .build()?;
+    let (good, bad) = records("t.csv", csv.clone().into_bytes(), &options)?;
+    let texts: Vec<&str> = good.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(texts, [r#"{"id,\nname":"1,x","v":2}"#]);
+    assert_eq!(good[0].1, Position::line_start(0, 3, 16));
+    assert_eq!(
+        bad,
+        [
+            "t.csv: line 4, column 6 (byte 29, record 1): text after a field's closing \
+          quote (a quote inside a quoted field is written twice) near `3,\"4\"x`"
+        ]
+    );
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("t.csv");
+    std::fs::write(&path, &csv)?;
+    for target in [1, 5, 100] {
+        let mut splitter = CsvSplitter::open(&path, &options)?.ok_or("a plain file")?;
+        let mut got = Vec::new();
+        while let Some(range) = splitter.next_range(target)? {
+            let items = items_of(&mut *splitter.ranges()?.reader(&range)?, got.len() as u64)?;
+            got.extend(items);
+        }
+        let texts: Vec<&str> = got.iter().map(|(t, _, _)| t.as_str()).collect();
+        assert_eq!(texts.len(), 2, "ranges of {target}: {texts:?}");
+        assert_eq!(
+            texts[0], r#"{"id,\nname":"1,x","v":2}"#,
+            "ranges of {target}"
+        );
+        assert_eq!(got[0].1, good[0].1, "ranges of {target}");
+    }
+    let headless = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Csv))
+        .with_csv(CsvOptions::default().with_has_header(false))
+        .with_infer_types(true)
+        .build()?;
+    let (good, bad) = records("t.csv", format!("{bom}\"x,1\",2\n").into_bytes(), &headless)?;
+    assert!(bad.is_empty(), "{bad:?}");
+    assert_eq!(good[0].0, r#"{"column_1":"x,1","column_2":2}"#);
+    let (good, _) = records("t.csv", format!("{bom}5\n6\n").into_bytes(), &headless)?;
+    let texts: Vec<&str> = good.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(texts, [r#"{"column_1":5}"#, r#"{"column_1":6}"#]);
+    // A mark alone is an empty file: no columns.
+    let (good, bad) = records("t.csv", bom.as_bytes().to_vec(), &headless)?;
+    assert!(good.is_empty() && bad.is_empty());
+    Ok(())
+}
