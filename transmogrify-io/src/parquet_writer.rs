@@ -5,9 +5,11 @@
 //! buffered data passes the configured size, which bounds the writer's memory.
 //!
 //! Batches are re-cut into slices of [`SLICE_ROWS`] rows before they reach the
-//! column writers, and a row group may only close at a slice boundary: page and
-//! row-group boundaries then depend on the rows alone, never on how the input was
-//! chunked, so every executor writes the same bytes.
+//! column writers, a slice ending early at the row that takes its values' bytes to
+//! the row group's byte limit (rows of large texts are not held by the thousand),
+//! and a row group may only close at a slice boundary: page and row-group
+//! boundaries then depend on the rows alone, never on how the input was chunked,
+//! so every executor writes the same bytes.
 //!
 //! With snappy or no compression, the text columns of a flat table that is not
 //! wide are encoded here rather than by the crate's column writers: parent ids and
@@ -96,7 +98,8 @@ pub(crate) fn pq_err(e: parquet::errors::ParquetError) -> Error {
 /// [`DICTIONARY_SAMPLE_ROWS`]) has no dictionary at all.
 pub const DICTIONARY_PAGE_LIMIT: usize = 64 * 1024;
 
-/// Rows handed to the Arrow writer at a time (a multiple of its mini-batch size).
+/// Rows handed to the Arrow writer at a time (a multiple of its mini-batch size),
+/// unless their values reach the row group's byte limit first.
 pub const SLICE_ROWS: usize = 8192;
 
 /// Writes one table as a Parquet file.
@@ -133,6 +136,8 @@ pub struct ParquetWriter<W: Write + Send> {
     /// Rows received but not yet written, at most one slice's worth.
     pending: Vec<Part>,
     pending_rows: usize,
+    /// The values' bytes in the pending rows (see [`row_bytes`]).
+    pending_bytes: usize,
     /// Processors this writer may borrow from the other table jobs.
     spare: Option<Arc<Spare>>,
     /// A wide table's row group in progress, as the slices it will be written in
@@ -694,6 +699,7 @@ impl<W: Write + Send> ParquetWriter<W> {
             max_group_bytes: options.row_group_bytes.max(1),
             pending: Vec::new(),
             pending_rows: 0,
+            pending_bytes: 0,
             spare: options.spare.clone(),
             held: written_by_blocks(schema).then(|| Held::new(schema)),
             spill_dir: options.spill_dir.clone(),
@@ -763,6 +769,7 @@ impl<W: Write + Send> ParquetWriter<W> {
             return Ok(());
         }
         let rows = std::mem::take(&mut self.pending_rows);
+        self.pending_bytes = 0;
         if let Some(mut held) = self.held.take() {
             let result = self.hold(&mut held, rows);
             self.held = Some(held);
@@ -1291,6 +1298,104 @@ fn each_column(
         .collect()
 }
 
+/// Of `len` rows of `batch` from `offset`, how many to take so that their values'
+/// bytes ([`row_bytes`]) reach `room` at the last of them at most, and those
+/// bytes: all of them if they stay below `room`, else up to and including the row
+/// that reaches it (at least one row). The rows' values alone decide where that is,
+/// never how the rows were batched, so every executor cuts alike.
+fn rows_within(batch: &RecordBatch, offset: usize, len: usize, room: usize) -> (usize, usize) {
+    if len == 0 {
+        return (0, 0);
+    }
+    let total: usize = batch
+        .columns()
+        .iter()
+        .map(|c| range_bytes(c.as_ref(), offset, len))
+        .sum();
+    if total < room {
+        return (len, total);
+    }
+    let mut sizes = vec![0usize; len];
+    for column in batch.columns() {
+        row_bytes(column.as_ref(), offset, &mut sizes);
+    }
+    let mut sum = 0usize;
+    for (i, size) in sizes.iter().enumerate() {
+        sum += size;
+        if sum >= room {
+            return (i + 1, sum);
+        }
+    }
+    (len, sum)
+}
+
+/// The bytes of the values of `column`'s rows `offset..offset + len` (see
+/// [`row_bytes`]).
+fn range_bytes(column: &dyn Array, offset: usize, len: usize) -> usize {
+    match value_offsets(column) {
+        Some(Offsets::Small(o)) => range_of(o, offset, len),
+        Some(Offsets::Large(o)) => range_of(o, offset, len),
+        None => {
+            let valid = len - column.slice(offset, len).null_count();
+            valid * fixed_width(column.data_type())
+        }
+    }
+}
+
+/// Adds the bytes of each of `column`'s rows from `offset` to `sizes` (one per
+/// row): a text's or binary value's length, a fixed-width value's width (8 for
+/// other types), 0 for a null.
+fn row_bytes(column: &dyn Array, offset: usize, sizes: &mut [usize]) {
+    let add = |sizes: &mut [usize], at: &dyn Fn(usize) -> usize| {
+        for (i, size) in sizes.iter_mut().enumerate() {
+            if column.is_valid(offset + i) {
+                *size += at(offset + i);
+            }
+        }
+    };
+    match value_offsets(column) {
+        Some(Offsets::Small(o)) => add(sizes, &|i| range_of(o, i, 1)),
+        Some(Offsets::Large(o)) => add(sizes, &|i| range_of(o, i, 1)),
+        None => {
+            let width = fixed_width(column.data_type());
+            add(sizes, &|_| width);
+        }
+    }
+}
+
+/// A text or binary column's value offsets.
+enum Offsets<'a> {
+    Small(&'a [i32]),
+    Large(&'a [i64]),
+}
+
+fn value_offsets(column: &dyn Array) -> Option<Offsets<'_>> {
+    use arrow_schema::DataType as T;
+    Some(match column.data_type() {
+        T::Utf8 => Offsets::Small(column.as_string_opt::<i32>()?.value_offsets()),
+        T::Binary => Offsets::Small(column.as_binary_opt::<i32>()?.value_offsets()),
+        T::LargeUtf8 => Offsets::Large(column.as_string_opt::<i64>()?.value_offsets()),
+        T::LargeBinary => Offsets::Large(column.as_binary_opt::<i64>()?.value_offsets()),
+        _ => return None,
+    })
+}
+
+/// The bytes between offsets `offset` and `offset + len` of `offsets`.
+fn range_of<O: arrow_array::OffsetSizeTrait>(offsets: &[O], offset: usize, len: usize) -> usize {
+    match (offsets.get(offset), offsets.get(offset + len)) {
+        (Some(a), Some(b)) => (b.as_usize()).saturating_sub(a.as_usize()),
+        _ => 0,
+    }
+}
+
+/// A fixed-width type's bytes a value (8 for the others).
+fn fixed_width(t: &arrow_schema::DataType) -> usize {
+    match t {
+        arrow_schema::DataType::Boolean => 1,
+        t => t.primitive_width().unwrap_or(8),
+    }
+}
+
 /// Columns a wide table's row group is written in at a time (see
 /// [`ParquetWriter::write_held`]).
 const BLOCK_COLUMNS: usize = 512;
@@ -1342,7 +1447,15 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
         self.rows += batch.num_rows() as u64;
         let mut offset = 0;
         while offset < batch.num_rows() {
-            let take = (SLICE_ROWS - self.pending_rows).min(batch.num_rows() - offset);
+            let mut take = (SLICE_ROWS - self.pending_rows).min(batch.num_rows() - offset);
+            // A slice also ends at the row that takes its values past the row
+            // group's byte limit: rows of large values (100 KB texts) would otherwise
+            // hold thousands of times that, and make row groups of gigabytes.
+            let room = self.max_group_bytes.saturating_sub(self.pending_bytes);
+            let (rows_fit, bytes) = rows_within(batch, offset, take, room);
+            let full = rows_fit < take || bytes >= room;
+            take = rows_fit;
+            self.pending_bytes += bytes;
             let rows = if take == batch.num_rows() {
                 batch.clone()
             } else {
@@ -1357,7 +1470,7 @@ impl<W: Write + Send> TableWriter for ParquetWriter<W> {
             }
             self.pending_rows += take;
             offset += take;
-            if self.pending_rows == SLICE_ROWS {
+            if self.pending_rows == SLICE_ROWS || full {
                 self.write_slice()?;
             }
         }
@@ -1738,7 +1851,18 @@ mod tests {
     ) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
         let schema = batch.schema();
         let rows = batch.num_rows();
+        // The slices: of SLICE_ROWS rows, or ending at the row that takes their
+        // values to the byte limit.
+        let mut slices = Vec::new();
+        let mut offset = 0;
+        while offset < rows {
+            let len = SLICE_ROWS.min(rows - offset);
+            let (len, _) = super::rows_within(batch, offset, len, options.row_group_bytes);
+            slices.push(batch.slice(offset, len));
+            offset += len;
+        }
         let mut expected = Vec::new();
+        let first = slices.first().cloned().unwrap_or_else(|| batch.clone());
         let mut reference = ArrowWriter::try_new(
             &mut expected,
             schema.clone(),
@@ -1747,14 +1871,11 @@ mod tests {
                 compression(options)?,
                 options.row_group_size,
                 options.row_group_bytes,
-                Some(&Rows::new(
-                    vec![Part::new(&batch.slice(0, SLICE_ROWS.min(rows)))],
-                    SLICE_ROWS.min(rows),
-                )),
+                Some(&Rows::new(vec![Part::new(&first)], first.num_rows())),
             )),
         )?;
-        for offset in (0..rows).step_by(SLICE_ROWS) {
-            reference.write(&batch.slice(offset, SLICE_ROWS.min(rows - offset)))?;
+        for slice in &slices {
+            reference.write(slice)?;
         }
         reference.close()?;
         let groups = SerializedFileReader::new(bytes::Bytes::from(expected.clone()))?
@@ -2056,6 +2177,80 @@ mod tests {
         Ok(())
     }
 
+    #[test]
+    fn rows_of_large_values_close_slices_and_row_groups_at_the_byte_limit()
+    -> Result<(), Box<dyn std::error::Error>> {
+        // 3,000 rows of 5-15 KB texts (and a null in every seventh), about 30 MB,
+        // with a row group limit of 1 MiB: a slice ends at the row that takes its
+        // values past the limit, so no more than that is held, and every row group
+        // closes there, however the rows are handed over.
+        let mut rng = crate::test_rng::XorShift::new(0x2545_f491_4f6c_dd1d);
+        let rows = 3_000;
+        let texts: Vec<Option<String>> = (0..rows)
+            .map(|r| {
+                let len = 5_000 + (rng.next_u64() % 10_000) as usize;
+                // Random letters: snappy does not shrink them much.
+                let text: String = (0..len)
+                    .map(|_| char::from(b'a' + (rng.next_u64() % 26) as u8))
+                    .collect();
+                (r % 7 != 3).then_some(text)
+            })
+            .collect();
+        let ids: Vec<String> = (0..rows).map(|r| format!("id-{r}")).collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Utf8, false),
+            Field::new("text", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(StringArray::from(ids.clone())),
+                Arc::new(StringArray::from(texts.clone())),
+            ],
+        )?;
+        let limit = 1 << 20;
+        let options = WriteOptions::builder()
+            .with_row_group_bytes(limit)
+            .build()?;
+        let mut whole = Vec::new();
+        let mut writer = Box::new(ParquetWriter::new(&mut whole, &schema, &options)?);
+        writer.write(&batch)?;
+        writer.finish()?;
+        let mut out = Vec::new();
+        let mut writer = Box::new(ParquetWriter::new(&mut out, &schema, &options)?);
+        let mut offset = 0;
+        for len in [1, 95, 400, 33, 751].iter().cycle() {
+            let len = (*len).min(rows - offset);
+            writer.write(&batch.slice(offset, len))?;
+            // Held: under the limit, or one row past it until the slice is written.
+            assert!(writer.pending_bytes < limit, "{}", writer.pending_bytes);
+            offset += len;
+            if offset == rows {
+                break;
+            }
+        }
+        writer.finish()?;
+        assert!(
+            out == whole,
+            "the bytes depend on how the rows were handed over"
+        );
+        assert_eq!(read_back(&out, &schema)?, batch);
+        // Row groups close once their pages pass the limit: they hold about the
+        // limit (the rows of a slice or two), not thousands of rows.
+        let reader = SerializedFileReader::new(bytes::Bytes::from(out))?;
+        let groups: Vec<(i64, i64)> = reader
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| (g.num_rows(), g.compressed_size()))
+            .collect();
+        assert!(groups.len() > 12, "{groups:?}");
+        for &(rows, bytes) in &groups {
+            assert!(rows < 300 && bytes < 2 * limit as i64, "{groups:?}");
+        }
+        Ok(())
+    }
+
     /// A table of as many columns as make a table wide, plus some, and `rows` rows:
     /// text columns with values in about one row in 300, in one in 20 (neither
     /// sparse enough to go uncompressed nor dense), dense ones, one null
@@ -2243,15 +2438,25 @@ mod tests {
     #[test]
     fn a_wide_row_group_closes_once_its_cells_pass_the_byte_limit()
     -> Result<(), Box<dyn std::error::Error>> {
-        // A slice of 8,192 rows holds about 4 MB of cells (a tenth of the columns
-        // are dense): with a limit of 1 MiB each slice closes its row group, with
-        // the default one row group holds them all.
+        // A slice of 8,192 rows holds about 4 MB of values (a tenth of the columns
+        // are dense): with a limit of 1 MiB a slice ends at the row that takes its
+        // values to 1 MiB, and closes its row group; with the default one row
+        // group holds them all.
         let batch = wide_table(20_000)?;
         let schema = batch.schema();
-        for (limit, groups) in [
-            (1 << 20, vec![8_192, 8_192, 3_616]),
-            (DEFAULT_ROW_GROUP_BYTES, vec![20_000]),
-        ] {
+        let mut cuts = Vec::new();
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = SLICE_ROWS.min(batch.num_rows() - offset);
+            let (len, _) = super::rows_within(&batch, offset, len, 1 << 20);
+            cuts.push(len as i64);
+            offset += len;
+        }
+        assert!(
+            cuts.len() > 8 && cuts.iter().all(|&n| n < 2_000),
+            "{cuts:?}"
+        );
+        for (limit, groups) in [(1 << 20, cuts), (DEFAULT_ROW_GROUP_BYTES, vec![20_000])] {
             let mut files = Vec::new();
             for spare in [None, Some(Arc::new(Spare::new(3)))] {
                 let options = WriteOptions::builder()
