@@ -952,6 +952,73 @@ fn iso_duration(v: i64, digits: u32) -> String {
     format!("{sign}PT{whole}.{}S", fraction.trim_end_matches('0'))
 }
 
+/// The date (or with `time`, the date and time) `v` units of `10^-digits` seconds
+/// after 1970-01-01 (with `digits` 0 and no `time`, `v` days), in the proleptic
+/// Gregorian calendar, as text: `2024-01-02`, `2024-01-02 03:04:05.123`, the
+/// fraction only when it is not zero, in groups of three digits; a year past 9999
+/// or before 0 with its sign (`+294247-01-10 04:00:54.775807`, `-0001-12-31`).
+/// Any `i64` is a date here, where `chrono` stops at about 262,000 years.
+fn far_instant(v: i64, digits: u32, time: bool) -> String {
+    let per_second = 10i128.pow(digits);
+    let v = i128::from(v);
+    let (seconds, fraction) = if time || digits > 0 {
+        (v.div_euclid(per_second), v.rem_euclid(per_second))
+    } else {
+        (v * 86_400, 0)
+    };
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    // Howard Hinnant's `civil_from_days`.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i128::from(month <= 2);
+    let mut text = if (0..=9999).contains(&year) {
+        format!("{year:04}-{month:02}-{day:02}")
+    } else {
+        format!("{year:+05}-{month:02}-{day:02}")
+    };
+    if time {
+        let nanos = fraction * 10i128.pow(9 - digits);
+        text.push(' ');
+        text.push_str(&clock(of_day, nanos));
+    }
+    text
+}
+
+/// A time of day `v` units of `10^-digits` seconds after midnight as text
+/// (`03:04:05.123`); one that is not in a day (a negative time, or 24 hours and
+/// more) keeps its hours as they are (`25:00:00`, `-01:00:00`), never null.
+fn time_of_day(v: i64, digits: u32) -> String {
+    let per_second = 10i128.pow(digits);
+    let v = i128::from(v);
+    let sign = if v < 0 { "-" } else { "" };
+    let v = v.abs();
+    let nanos = (v % per_second) * 10i128.pow(9 - digits);
+    format!("{sign}{}", clock(v / per_second, nanos))
+}
+
+/// `seconds` after midnight and `nanos` as `HH:MM:SS` with the fraction when it
+/// is not zero, in groups of three digits (as `chrono` writes times).
+fn clock(seconds: i128, nanos: i128) -> String {
+    let (h, m, s) = (seconds / 3_600, seconds / 60 % 60, seconds % 60);
+    let fraction = if nanos == 0 {
+        String::new()
+    } else if nanos % 1_000_000 == 0 {
+        format!(".{:03}", nanos / 1_000_000)
+    } else if nanos % 1_000 == 0 {
+        format!(".{:06}", nanos / 1_000)
+    } else {
+        format!(".{nanos:09}")
+    };
+    format!("{h:02}:{m:02}:{s:02}{fraction}")
+}
+
 /// `b` as a JSON string of lowercase hex digits.
 fn write_hex(out: &mut Vec<u8>, b: &[u8]) {
     let digit = |n: u8| if n < 10 { b'0' + n } else { b'a' + n - 10 };
@@ -999,13 +1066,6 @@ fn write_field_value(
         out.extend_from_slice(digits.get(part).unwrap_or_default());
     }
     out.push(b'"');
-}
-
-fn write_opt(out: &mut Vec<u8>, v: Option<impl std::fmt::Display>) {
-    match v {
-        Some(v) => write_str(out, &v.to_string()),
-        None => out.extend_from_slice(b"null"),
-    }
 }
 
 /// The key of a dictionary array's row `row` (`keys` are of an integer type).
@@ -1089,49 +1149,51 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
         // Fixed-size bytes (hashes, ids) are never text: hex throughout, so that
         // every value of a column reads the same way.
         DataType::FixedSizeBinary(_) => write_hex(out, array.as_fixed_size_binary().value(row)),
-        DataType::Date32 => write_opt(out, array.as_primitive::<Date32Type>().value_as_date(row)),
-        DataType::Date64 => write_opt(out, array.as_primitive::<Date64Type>().value_as_date(row)),
+        // Dates, times and timestamps past what the calendar type takes (DuckDB's
+        // `infinity` is the largest timestamp) are written all the same, by the
+        // same rules (see [`far_instant`]), never as null.
+        DataType::Date32 => {
+            let days = i64::from(array.as_primitive::<Date32Type>().value(row));
+            write_str(out, &far_instant(days, 0, false));
+        }
+        DataType::Date64 => {
+            let ms = array.as_primitive::<Date64Type>().value(row);
+            write_str(out, &far_instant(ms, 3, false));
+        }
         DataType::Timestamp(unit, _) => {
-            let dt = match unit {
-                TimeUnit::Second => array
-                    .as_primitive::<TimestampSecondType>()
-                    .value_as_datetime(row),
-                TimeUnit::Millisecond => array
-                    .as_primitive::<TimestampMillisecondType>()
-                    .value_as_datetime(row),
-                TimeUnit::Microsecond => array
-                    .as_primitive::<TimestampMicrosecondType>()
-                    .value_as_datetime(row),
-                TimeUnit::Nanosecond => array
-                    .as_primitive::<TimestampNanosecondType>()
-                    .value_as_datetime(row),
+            let (v, digits) = match unit {
+                TimeUnit::Second => (array.as_primitive::<TimestampSecondType>().value(row), 0),
+                TimeUnit::Millisecond => (
+                    array.as_primitive::<TimestampMillisecondType>().value(row),
+                    3,
+                ),
+                TimeUnit::Microsecond => (
+                    array.as_primitive::<TimestampMicrosecondType>().value(row),
+                    6,
+                ),
+                TimeUnit::Nanosecond => (
+                    array.as_primitive::<TimestampNanosecondType>().value(row),
+                    9,
+                ),
             };
-            write_opt(out, dt);
+            write_str(out, &far_instant(v, digits, true));
         }
-        DataType::Time32(TimeUnit::Second) => {
-            write_opt(
-                out,
-                array.as_primitive::<Time32SecondType>().value_as_time(row),
-            );
+        DataType::Time32(unit) => {
+            let (v, digits) = match unit {
+                TimeUnit::Second => (array.as_primitive::<Time32SecondType>().value(row), 0),
+                _ => (array.as_primitive::<Time32MillisecondType>().value(row), 3),
+            };
+            write_str(out, &time_of_day(i64::from(v), digits));
         }
-        DataType::Time32(_) => write_opt(
-            out,
-            array
-                .as_primitive::<Time32MillisecondType>()
-                .value_as_time(row),
-        ),
-        DataType::Time64(TimeUnit::Microsecond) => write_opt(
-            out,
-            array
-                .as_primitive::<Time64MicrosecondType>()
-                .value_as_time(row),
-        ),
-        DataType::Time64(_) => write_opt(
-            out,
-            array
-                .as_primitive::<Time64NanosecondType>()
-                .value_as_time(row),
-        ),
+        DataType::Time64(unit) => {
+            let (v, digits) = match unit {
+                TimeUnit::Microsecond => {
+                    (array.as_primitive::<Time64MicrosecondType>().value(row), 6)
+                }
+                _ => (array.as_primitive::<Time64NanosecondType>().value(row), 9),
+            };
+            write_str(out, &time_of_day(v, digits));
+        }
         DataType::Duration(unit) => {
             let (v, digits) = match unit {
                 TimeUnit::Second => (array.as_primitive::<DurationSecondType>().value(row), 0),
@@ -1335,6 +1397,96 @@ mod tests {
             [
                 r#"{"a":1,"b\"":null} {"x":0.1} 123.45 "1970-01-01" "ok" "a \"b\"\n\u0001é""#,
                 r#"null null -0.05 "2022-01-08" "ff00" null"#
+            ]
+        );
+    }
+
+    #[test]
+    fn dates_times_and_timestamps_of_any_value_are_text() {
+        use arrow_array::{
+            Date64Array, Time32SecondArray, Time64NanosecondArray, TimestampMicrosecondArray,
+            TimestampMillisecondArray, TimestampNanosecondArray, TimestampSecondArray,
+        };
+        // In chrono's range as chrono writes them; past it (DuckDB's `infinity` is
+        // the largest microsecond timestamp) by the same rules, never null.
+        let got = json_of(vec![
+            (
+                "day",
+                Arc::new(Date32Array::from(vec![
+                    19_000,
+                    -1,
+                    i32::MAX,
+                    i32::MIN,
+                    -719_468,
+                ])),
+            ),
+            (
+                "ms_day",
+                Arc::new(Date64Array::from(vec![
+                    1_641_600_000_000,
+                    -1,
+                    i64::MAX,
+                    i64::MIN,
+                    0,
+                ])),
+            ),
+            (
+                "us",
+                Arc::new(TimestampMicrosecondArray::from(vec![
+                    1_700_000_000_123_456,
+                    -1,
+                    i64::MAX,
+                    i64::MIN,
+                    0,
+                ])),
+            ),
+            (
+                "ns",
+                Arc::new(TimestampNanosecondArray::from(vec![1, -1, i64::MAX, 0, 0])),
+            ),
+            (
+                "ms",
+                Arc::new(TimestampMillisecondArray::from(vec![
+                    1_700_000_000_120,
+                    1 << 62,
+                    0,
+                    0,
+                    0,
+                ])),
+            ),
+            (
+                "s",
+                Arc::new(TimestampSecondArray::from(vec![
+                    0,
+                    -62_167_219_201,
+                    0,
+                    0,
+                    0,
+                ])),
+            ),
+            (
+                "time",
+                Arc::new(Time32SecondArray::from(vec![3_723, 90_000, -3_600, 0, 0])),
+            ),
+            (
+                "time_ns",
+                Arc::new(Time64NanosecondArray::from(vec![
+                    5,
+                    86_400_000_000_000,
+                    0,
+                    0,
+                    0,
+                ])),
+            ),
+        ]);
+        assert_eq!(
+            got,
+            [
+                r#""2022-01-08" "2022-01-08" "2023-11-14 22:13:20.123456" "1970-01-01 00:00:00.000000001" "2023-11-14 22:13:20.120" "1970-01-01 00:00:00" "01:02:03" "00:00:00.000000005""#,
+                r#""1969-12-31" "1969-12-31" "1969-12-31 23:59:59.999999" "1969-12-31 23:59:59.999999999" "+146140482-04-24 15:36:27.904" "-0001-12-31 23:59:59" "25:00:00" "24:00:00""#,
+                r#""+5881580-07-11" "+292278994-08-17" "+294247-01-10 04:00:54.775807" "2262-04-11 23:47:16.854775807" "1970-01-01 00:00:00" "1970-01-01 00:00:00" "-01:00:00" "00:00:00""#,
+                r#""-5877641-06-23" "-292275055-05-16" "-290308-12-21 19:59:05.224192" "1970-01-01 00:00:00" "1970-01-01 00:00:00" "1970-01-01 00:00:00" "00:00:00" "00:00:00""#,
+                r#""0000-03-01" "1970-01-01" "1970-01-01 00:00:00" "1970-01-01 00:00:00" "1970-01-01 00:00:00" "1970-01-01 00:00:00" "00:00:00" "00:00:00""#,
             ]
         );
     }
