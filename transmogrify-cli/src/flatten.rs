@@ -540,6 +540,11 @@ fn large_records_note(
 }
 
 pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
+    // Nothing to remove: Ctrl-C or SIGTERM stops it at once, as it does a run.
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("\ninterrupted");
+        std::process::exit(EXIT_INTERRUPTED);
+    });
     let entity = options::entity(&args.input)?;
     let files = input_files(&args.input.inputs, None)?;
     let largest = options::max_record_bytes(&args.processing)?;

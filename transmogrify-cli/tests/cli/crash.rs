@@ -376,3 +376,33 @@ fn an_interrupted_bench_stops_its_run_and_removes_its_files() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn an_interrupted_schema_stops_with_exit_code_130() -> TestResult {
+    // Reading a stream that does not end: SIGINT, even where the shell had it
+    // ignored (a command run in the background), and SIGTERM stop it with 130.
+    let dir = tempfile::tempdir()?;
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let mut child = Command::new(bin())
+            .args(["schema", "-", "-e", "events"])
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let mut stdin = child.stdin.take().ok_or("stdin")?;
+        std::io::Write::write_all(&mut stdin, b"{\"a\": 1}\n")?;
+        // Once the handler is in place: the first record is read by then.
+        std::thread::sleep(Duration::from_millis(500));
+        let pid = i32::try_from(child.id())?;
+        // SAFETY: kill(2) on our own child's process id, which it still has (not reaped).
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let done = child.wait_with_output()?;
+        drop(stdin);
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(130), "signal {signal}: {stderr}");
+        assert_eq!(stderr, "\ninterrupted\n", "signal {signal}");
+        assert!(done.stdout.is_empty(), "signal {signal}");
+    }
+    Ok(())
+}
