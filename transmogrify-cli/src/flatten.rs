@@ -220,6 +220,12 @@ fn check_report_path(path: &Path, args: &FlattenArgs) -> Result<(), Fail> {
         ))
         .with_hint("give the report another name or directory, e.g. run-report.json"));
     }
+    if path.is_dir() {
+        return Err(
+            Fail::usage(format!("--report {} is a directory", path.display()))
+                .with_hint("give the report a file name, e.g. run-report.json"),
+        );
+    }
     if dir != args.output
         && let Err(e) = std::fs::create_dir_all(dir)
     {
@@ -286,7 +292,25 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), Fail> {
     if is_stdout(path) {
         return print(&text).map(drop);
     }
-    std::fs::write(path, text).map_err(|e| Fail::io(format!("{}: {e}", path.display())))
+    let failed = |e: std::io::Error| Fail::io(format!("{}: {e}", path.display()));
+    // A device or a pipe (`/dev/stderr`) is written as it is.
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::write(path, text).map_err(failed);
+    }
+    // A file whole or not at all: written beside it, then given its name (a full
+    // disk leaves no empty or cut report).
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let temp = path.with_file_name(format!(
+        ".{}.{}.tmp",
+        name.unwrap_or_else(|| "report".into()),
+        std::process::id()
+    ));
+    let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(failed(e));
+    }
+    Ok(())
 }
 
 fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {

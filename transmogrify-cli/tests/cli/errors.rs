@@ -1296,3 +1296,69 @@ fn a_bad_csv_header_fails_the_run_in_any_mode() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_report_that_cannot_be_a_file_is_refused_before_the_run() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("one.jsonl"), "{\"a\": 1}\n")?;
+    std::fs::create_dir(dir.path().join("reports"))?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "one.jsonl",
+            "-o",
+            "out",
+            "-q",
+            "--report",
+            "reports",
+        ],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "error: --report reports is a directory\n\
+             hint: give the report a file name, e.g. run-report.json\n"
+        )
+    );
+    assert!(!dir.path().join("out").exists());
+    // A device is written as it is, not replaced.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "one.jsonl",
+            "-o",
+            "out",
+            "-q",
+            "--report",
+            "/dev/null",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()));
+    // A file is written whole, nothing left beside it.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "one.jsonl",
+            "-o",
+            "out2",
+            "-q",
+            "--report",
+            "reports/run.json",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(names(&dir.path().join("reports"))?, ["run.json"]);
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        dir.path().join("reports/run.json"),
+    )?)?;
+    assert_eq!(report["records"], 1, "{report}");
+    Ok(())
+}
