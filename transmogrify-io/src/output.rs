@@ -849,6 +849,15 @@ impl PendingFile {
     }
 }
 
+/// The hidden name an earlier run's file at `dest` is moved aside to while a run's
+/// files get their names (see [`Commits::finish`]).
+fn aside_name(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    dest.with_file_name(format!(".{name}.replaced-{}", std::process::id()))
+}
+
 /// In debug builds, for the tests that stop a run while its files are renamed: a
 /// pause of `TRANSMOGRIFY_TEST_RENAME_PAUSE_MS` after each rename.
 #[cfg(debug_assertions)]
@@ -1030,10 +1039,52 @@ impl Commits {
             let first = synced.first().map_or(&self.dir, |p| &p.dest);
             return Err(Error::io(first, stopping()));
         }
+        // An earlier run's files (with --force) are moved aside first and removed
+        // only once every new file has its name: where one cannot be replaced (a
+        // directory in its place, a file that cannot be renamed), the earlier set
+        // is put back whole, never left beside some of the new one.
+        if let Some(dir) = synced.iter().find(|p| p.dest.is_dir()) {
+            return Err(Error::io(
+                &dir.dest,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "a directory is where this output file goes",
+                ),
+            ));
+        }
+        let mut aside: Vec<(PathBuf, PathBuf)> = Vec::new();
+        let put_back = |aside: &[(PathBuf, PathBuf)]| {
+            for (dest, old) in aside.iter().rev() {
+                let _ = fs::rename(old, dest);
+            }
+        };
+        for pending in &synced {
+            if fs::symlink_metadata(&pending.dest).is_err() {
+                continue;
+            }
+            let old = aside_name(&pending.dest);
+            if let Err(e) = fs::rename(&pending.dest, &old) {
+                put_back(&aside);
+                return Err(Error::io(&pending.dest, e));
+            }
+            aside.push((pending.dest.clone(), old));
+        }
+        let mut named: Vec<PathBuf> = Vec::new();
         for pending in synced {
-            pending.rename()?;
+            let dest = pending.dest.clone();
+            if let Err(e) = pending.rename() {
+                for new in &named {
+                    let _ = fs::remove_file(new);
+                }
+                put_back(&aside);
+                return Err(e);
+            }
+            named.push(dest);
             #[cfg(debug_assertions)]
             pause_between_renames();
+        }
+        for (_, old) in &aside {
+            let _ = fs::remove_file(old);
         }
         COMMITTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         drop(stopped);

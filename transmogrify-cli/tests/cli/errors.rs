@@ -199,6 +199,50 @@ fn an_existing_output_needs_force() -> TestResult {
     Ok(())
 }
 
+#[test]
+fn a_forced_run_that_cannot_name_a_file_leaves_the_earlier_set_whole() -> TestResult {
+    // An earlier run's three tables, then a directory where one of them was: the
+    // forced run fails naming it, before any file of the earlier set is replaced.
+    let dir = tempfile::tempdir()?;
+    let input = "{\"a\": 1, \"orders\": [{\"b\": 2, \"items\": [{\"c\": 3}]}]}\n";
+    std::fs::write(dir.path().join("s.jsonl"), input)?;
+    let args = [
+        "flatten", "s.jsonl", "-o", "out", "-f", "csv", "-q", "--force",
+    ];
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let out = dir.path().join("out");
+    let tables = ["s.csv", "s_orders.csv", "s_orders_items.csv"];
+    let earlier: Vec<String> = tables
+        .iter()
+        .map(|t| std::fs::read_to_string(out.join(t)))
+        .collect::<Result<_, _>>()?;
+    std::fs::remove_file(out.join("s_orders.csv"))?;
+    std::fs::create_dir(out.join("s_orders.csv"))?;
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            3,
+            "error: out/s_orders.csv: a directory is where this output file goes\n"
+        )
+    );
+    assert_eq!(names(&out)?, tables);
+    for (table, text) in tables.iter().zip(&earlier) {
+        if *table != "s_orders.csv" {
+            assert_eq!(&std::fs::read_to_string(out.join(table))?, text, "{table}");
+        }
+    }
+    // Once it can, the forced run replaces the set, and nothing of the earlier one
+    // is left beside it.
+    std::fs::remove_dir(out.join("s_orders.csv"))?;
+    std::fs::write(out.join("s_orders.csv"), &earlier[1])?;
+    let r = run(dir.path(), &args, None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(names(&out)?, tables);
+    Ok(())
+}
+
 const BAD: &str = "{\"a\":1}\n{\"a\":2,\"b\":[1,}\n\n{\"a\":3}\n[4]\n";
 
 #[test]
