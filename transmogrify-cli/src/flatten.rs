@@ -672,6 +672,9 @@ fn remove_unfinished_on_interrupt(
     report: Option<(PathBuf, Instant)>,
 ) {
     let _ = ctrlc::set_handler(move || {
+        // Worker processes first (a terminal's Ctrl-C reaches them too, and a run
+        // would start new ones): none writes a file after the removal.
+        transmogrify_parallel::stop_workers();
         let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);
         let report = |error: &str| {
             if let Some((path, started)) = &report {

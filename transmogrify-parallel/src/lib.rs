@@ -58,7 +58,7 @@ pub use crate::executor::{
 };
 pub use crate::job::{DEFAULT_PART_MEMORY, DEFAULT_RETRIES, Job};
 pub use crate::plan::{Chunking, DEFAULT_CHUNK_BYTES, Input, InputFormat};
-pub use crate::processes::{ProcessExecutor, WORKER_ENV};
+pub use crate::processes::{ProcessExecutor, WORKER_ENV, stop_workers};
 pub use crate::report::{FailedChunk, RunReport};
 pub use crate::sink::{ResultSink, StreamingSink, ThreadedTables};
 pub use crate::worker::{ABORT_ENV, worker_main};

@@ -240,7 +240,8 @@ impl Executor for ProcessExecutor {
 }
 
 struct Worker {
-    child: Child,
+    /// Shared with [`LIVE`], so that [`stop_workers`] can end it from any thread.
+    child: Arc<Mutex<Child>>,
     stdin: BufWriter<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     stderr: Arc<Mutex<Vec<u8>>>,
@@ -251,10 +252,36 @@ struct Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let mut child = self.child.lock();
+        let _ = child.kill();
+        let _ = child.wait();
+        drop(child);
         if let Some(d) = self.drain.take() {
             end_drain(d);
+        }
+    }
+}
+
+/// The worker processes of this process's runs; `None` once [`stop_workers`] was
+/// called, and no worker is started after that.
+static LIVE: Mutex<Option<Vec<std::sync::Weak<Mutex<Child>>>>> = Mutex::new(Some(Vec::new()));
+
+/// Ends every worker process of this process's runs, waits for each to be gone,
+/// and starts none after: for a process about to exit (on Ctrl-C or SIGTERM, which
+/// a terminal sends the workers too), so that no worker writes a file after its
+/// run's unfinished files were removed, and no dead worker's chunk is retried on a
+/// new one.
+///
+/// ```
+/// transmogrify_parallel::stop_workers();
+/// ```
+pub fn stop_workers() {
+    let workers = LIVE.lock().take();
+    for worker in workers.into_iter().flatten() {
+        if let Some(child) = worker.upgrade() {
+            let mut child = child.lock();
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
@@ -303,6 +330,13 @@ struct ProcessRunner {
 
 impl ProcessRunner {
     fn spawn(&self) -> Result<Worker> {
+        // Registered as it starts, or not started once the process is stopping.
+        let mut live = LIVE.lock();
+        let Some(workers) = live.as_mut() else {
+            return Err(Error::Config(
+                "the run is stopping: no worker process is started".into(),
+            ));
+        };
         let mut child = Command::new(&self.program)
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
@@ -337,6 +371,10 @@ impl ProcessRunner {
                 }
             })
             .map_err(|e| Error::io(&self.program, e))?;
+        let child = Arc::new(Mutex::new(child));
+        workers.retain(|w| w.strong_count() > 0);
+        workers.push(Arc::downgrade(&child));
+        drop(live);
         let mut worker = Worker {
             child,
             stdin: BufWriter::new(stdin),
@@ -368,8 +406,11 @@ impl ProcessRunner {
         let Some(mut w) = self.worker.take() else {
             return self.died(what.to_string(), &[]);
         };
-        let _ = w.child.kill();
-        let status = w.child.wait().ok();
+        let status = {
+            let mut child = w.child.lock();
+            let _ = child.kill();
+            child.wait().ok()
+        };
         if let Some(d) = w.drain.take() {
             end_drain(d);
         }

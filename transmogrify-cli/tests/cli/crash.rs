@@ -406,3 +406,56 @@ fn an_interrupted_schema_stops_with_exit_code_130() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn ctrl_c_on_worker_processes_leaves_nothing_behind() -> TestResult {
+    // A terminal's Ctrl-C signals the whole process group, the workers too: the
+    // run stops its workers (starting no new ones for their chunks) before it
+    // removes its files, so none writes a spill file after that.
+    use std::os::unix::process::CommandExt;
+    let dir = big_input()?;
+    let cases = ["parquet", "jsonl"]
+        .into_iter()
+        .flat_map(|f| [0, 40, 120, 250].map(|ms| (f, ms)));
+    for (format, later) in cases {
+        let out = dir.path().join(format!("out-{format}"));
+        let mut child = Command::new(bin())
+            .args(["flatten", "big.jsonl", "-o", &format!("out-{format}")])
+            .args(["-f", format, "--executor", "processes", "-j", "2"])
+            .current_dir(dir.path())
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Once the workers spill (their files in the run's spill directory).
+        let mut seen = false;
+        for _ in 0..1000 {
+            let spill = names(&out).unwrap_or_default();
+            seen = spill.iter().any(|d| {
+                d.starts_with(".transmogrify-spill-")
+                    && names(&out.join(d)).is_ok_and(|files| !files.is_empty())
+            });
+            if seen || child.try_wait()?.is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        assert!(seen, "{format}: no spill file to see");
+        std::thread::sleep(Duration::from_millis(later));
+        let group = i32::try_from(child.id())?;
+        // SAFETY: kill(2) on the process group our own child leads (not reaped).
+        assert_eq!(unsafe { libc::kill(-group, libc::SIGINT) }, 0);
+        let done = child.wait_with_output()?;
+        let stderr = String::from_utf8_lossy(&done.stderr);
+        if done.status.code() == Some(0) {
+            std::fs::remove_dir_all(&out)?;
+            continue;
+        }
+        assert_eq!(done.status.code(), Some(130), "{format}: {stderr}");
+        // Give a worker that outlived the run the time to write what it would.
+        std::thread::sleep(Duration::from_millis(300));
+        let left = left_behind(&out)?;
+        assert_eq!(left, Vec::<String>::new(), "{format} +{later} ms: {stderr}");
+    }
+    Ok(())
+}
