@@ -57,10 +57,19 @@ pub fn input_files(paths: &[PathBuf], skip: Option<&Path>) -> Result<Vec<PathBuf
             let mut seen = std::collections::HashSet::new();
             walk(path, skip.as_deref(), &mut seen, &mut out)?;
             if out.len() == before {
-                return Err(Fail::usage(format!(
-                    "{}: the directory holds no .json, .jsonl, .ndjson, .csv, .tsv or .parquet files",
-                    path.display()
-                )));
+                // The output directory's files are never inputs.
+                let is_output = skip.is_some() && path.canonicalize().ok() == skip;
+                let message = if is_output {
+                    "it is the output directory, whose files are never inputs"
+                } else {
+                    "the directory holds no .json, .jsonl, .ndjson, .csv, .tsv or .parquet files"
+                };
+                let fail = Fail::usage(format!("{}: {message}", path.display()));
+                return Err(if is_output {
+                    fail.with_hint("write the tables to another directory (-o)")
+                } else {
+                    fail
+                });
             }
         } else {
             out.push(path.clone());

@@ -238,7 +238,13 @@ impl Target {
                     )
                 })
                 .collect(),
-            bytes: summary.files.iter().map(|f| f.bytes).sum(),
+            // Every file written, the data dictionary too.
+            bytes: summary.files.iter().map(|f| f.bytes).sum::<u64>()
+                + summary
+                    .dictionary
+                    .as_ref()
+                    .and_then(|d| std::fs::metadata(d).ok())
+                    .map_or(0, |m| m.len()),
             errors_table: summary.errors_table.clone(),
             warnings: summary.warnings.clone(),
             files,

@@ -198,6 +198,20 @@ pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            // A link to nothing: said so, rather than that the link exists.
+            if let Ok(target) = fs::read_link(dir) {
+                return Err(Error::io(
+                    dir,
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!(
+                            "a link to {}, which does not exist (make it, or give the \
+                             directory's own path)",
+                            target.display()
+                        ),
+                    ),
+                ));
+            }
             fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))
         }
         Err(e) => Err(Error::io(dir, e)),

@@ -1406,3 +1406,41 @@ fn a_report_that_cannot_be_a_file_is_refused_before_the_run() -> TestResult {
     assert_eq!(report["records"], 1, "{report}");
     Ok(())
 }
+
+#[test]
+fn an_output_that_cannot_be_used_is_named_for_what_it_is() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::create_dir(dir.path().join("data"))?;
+    std::fs::write(dir.path().join("data/a.jsonl"), "{\"a\": 1}\n")?;
+    // The input directory as the output: its files are never inputs.
+    let r = run(
+        dir.path(),
+        &["flatten", "data", "-o", "data", "-e", "x", "--force"],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "error: data: it is the output directory, whose files are never inputs\n\
+             hint: write the tables to another directory (-o)\n"
+        )
+    );
+    assert_eq!(names(&dir.path().join("data"))?, ["a.jsonl"]);
+    // A link to nothing.
+    std::os::unix::fs::symlink("missing/out", dir.path().join("dangling"))?;
+    let r = run(
+        dir.path(),
+        &["flatten", "data", "-o", "dangling", "-q"],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            3,
+            "error: dangling: a link to missing/out, which does not exist (make it, or \
+             give the directory's own path)\n"
+        )
+    );
+    Ok(())
+}

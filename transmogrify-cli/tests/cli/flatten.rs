@@ -268,6 +268,12 @@ fn stdin_json_array_typed_parquet_with_report_and_dictionary() -> TestResult {
     assert_eq!(report["tables"][0]["name"], "nums");
     assert_eq!(report["tables"][0]["rows"], 2);
     assert!(report["peak_rss_bytes"].as_u64().is_some_and(|b| b > 0));
+    // Its bytes are those of every file written, the dictionary too.
+    let sizes: u64 = ["out/_schema.json", "out/nums.parquet"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).map(|m| m.len()))
+        .sum::<std::io::Result<u64>>()?;
+    assert_eq!(report["output_bytes"], sizes, "{report}");
     let dictionary = std::fs::read_to_string(dir.path().join("out/_schema.json"))?;
     for needle in [
         "\"nums\"",
