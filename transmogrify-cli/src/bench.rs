@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use serde_json::Value;
 
 use crate::args::{BenchArgs, ExecutorArg, InputArgs, OnErrorArg};
-use crate::fail::Fail;
+use crate::fail::{EXIT_DATA, EXIT_IO, Fail};
 use crate::progress::human_bytes;
 
 fn name(e: ExecutorArg) -> &'static str {
@@ -217,19 +217,41 @@ impl Run<'_> {
         running.store(0, Ordering::SeqCst);
         let output = output.map_err(|e| Fail::io(format!("cannot run {}: {e}", exe.display())))?;
         if !output.status.success() {
+            let told = String::from_utf8_lossy(&output.stderr)
+                .trim()
+                .trim_start_matches("error: ")
+                .to_string();
+            // A run killed by a signal (the OOM killer's, say) says nothing itself.
+            #[cfg(unix)]
+            let killed = std::os::unix::process::ExitStatusExt::signal(&output.status);
+            #[cfg(not(unix))]
+            let killed: Option<i32> = None;
+            let (code, cause) = match (output.status.code(), killed) {
+                (Some(c), _) => (u8::try_from(c).unwrap_or(EXIT_DATA), told),
+                (None, Some(signal)) => (
+                    EXIT_IO,
+                    format!(
+                        "it was killed by signal {signal}{}{}",
+                        if signal == 9 {
+                            " (SIGKILL: out of memory, perhaps)"
+                        } else {
+                            ""
+                        },
+                        if told.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {told}")
+                        }
+                    ),
+                ),
+                (None, None) => (EXIT_IO, format!("it ended without an exit code: {told}")),
+            };
             return Err(Fail {
-                code: output
-                    .status
-                    .code()
-                    .and_then(|c| u8::try_from(c).ok())
-                    .unwrap_or(1),
+                code,
                 message: format!(
-                    "the {} run with {w} worker{} failed: {}",
+                    "the {} run with {w} worker{} failed: {cause}",
                     name(executor),
                     if w == 1 { "" } else { "s" },
-                    String::from_utf8_lossy(&output.stderr)
-                        .trim()
-                        .trim_start_matches("error: ")
                 ),
                 hint: None,
             });

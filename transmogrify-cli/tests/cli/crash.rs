@@ -459,3 +459,71 @@ fn ctrl_c_on_worker_processes_leaves_nothing_behind() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_bench_run_killed_outright_is_told_with_its_signal() -> TestResult {
+    // A run killed by SIGKILL (as the OOM killer does) says nothing itself: the
+    // bench names the signal, exits 3, and removes the run's files.
+    let dir = big_input()?;
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp)?;
+    let args = [
+        "bench",
+        "big.jsonl",
+        "--executors",
+        "sequential",
+        "--repeat",
+        "20",
+    ];
+    let mut child = Command::new(bin())
+        .args(args)
+        .current_dir(dir.path())
+        .env("TMPDIR", &tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // The run's process: the bench's child, once its tables are being written.
+    let scratch = tmp.join(format!("transmogrify-bench-{}", child.id()));
+    let mut run = None;
+    for _ in 0..2000 {
+        if scratch.join("sequential-1").exists() {
+            run = child_of(child.id())?;
+        }
+        if run.is_some() || child.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let run = run.ok_or("no run to kill")?;
+    // SAFETY: kill(2) on our own child's child, which it waits for (not reaped).
+    assert_eq!(unsafe { libc::kill(run, libc::SIGKILL) }, 0);
+    let done = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr,
+        "error: the sequential run with 1 worker failed: it was killed by signal 9 \
+         (SIGKILL: out of memory, perhaps)\n"
+    );
+    assert_eq!(names(&tmp)?, Vec::<String>::new());
+    Ok(())
+}
+
+/// A process whose parent is `parent` (its `/proc/<id>/stat` says so), if any.
+fn child_of(parent: u32) -> Result<Option<i32>, Box<dyn std::error::Error>> {
+    for entry in std::fs::read_dir("/proc")? {
+        let entry = entry?;
+        let Ok(id) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: the fields after the command's closing paren.
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if after.split_whitespace().nth(1) == Some(parent.to_string().as_str()) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
