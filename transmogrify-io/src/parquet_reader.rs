@@ -723,9 +723,27 @@ fn keys_of(schema: &arrow_schema::Schema, source: &str) -> Result<Vec<Vec<u8>>> 
 fn fill_present(present: &mut Vec<Vec<u32>>, batch: &RecordBatch) {
     present.resize_with(batch.num_rows(), Vec::new);
     present.iter_mut().for_each(Vec::clear);
+    // A name two columns share keeps its nulls: the last of them wins, as the last
+    // of a JSON object's repeated keys does, null or not.
+    let schema = batch.schema();
+    let mut seen = std::collections::HashMap::new();
+    for field in schema.fields() {
+        *seen.entry(field.name().as_str()).or_insert(0u32) += 1;
+    }
+    let shared = |c: usize| {
+        schema
+            .fields()
+            .get(c)
+            .is_some_and(|f| seen.get(f.name().as_str()).is_some_and(|&n| n > 1))
+    };
     for (c, column) in batch.columns().iter().enumerate() {
+        let values = if shared(c) {
+            Some(None)
+        } else {
+            rows_with_values(column.as_ref())
+        };
         let c = c as u32;
-        match rows_with_values(column.as_ref()) {
+        match values {
             None => {}
             Some(None) => present.iter_mut().for_each(|cells| cells.push(c)),
             Some(Some(nulls)) => {
@@ -1759,6 +1777,40 @@ mod tests {
         let mut spread = Spread::new(5_000_000);
         assert!(spread.add(5_000_000));
         assert!(!spread.add(1));
+    }
+
+    #[test]
+    fn a_name_two_columns_share_keeps_its_nulls() -> TestResult {
+        use arrow_array::Int32Array;
+        use parquet::arrow::ArrowWriter;
+
+        // `a` twice, the second null in the second row: left out, the first's 2
+        // would stand for the row's `a`, where the last of the two is null. The
+        // other nulls go as ever.
+        let a: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));
+        let b: ArrayRef = Arc::new(StringArray::from(vec![Some("x"), None]));
+        let c: ArrayRef = Arc::new(StringArray::from(vec![None, Some("y")]));
+        let batch = RecordBatch::try_from_iter(vec![("a", a), ("a", b), ("c", c)])?;
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
+        writer.write(&batch)?;
+        writer.close()?;
+        let options = ReaderOptions::builder().with_skip_null(true).build()?;
+        let reader = ParquetReader::new(Input::from_bytes("d.parquet", bytes)?, &options)?;
+        let mut records = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            for item in &batch.items {
+                if let crate::reader::RawItem::Record { range, .. } = item {
+                    records.push(String::from_utf8_lossy(batch.bytes(range)).into_owned());
+                }
+            }
+        }
+        assert_eq!(
+            records,
+            [r#"{"a":1,"a":"x"}"#, r#"{"a":2,"a":null,"c":"y"}"#]
+        );
+        Ok(())
     }
 
     #[test]
