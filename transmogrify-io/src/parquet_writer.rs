@@ -1335,22 +1335,18 @@ fn range_bytes(column: &dyn Array, offset: usize, len: usize) -> usize {
     match value_offsets(column) {
         Some(Offsets::Small(o)) => range_of(o, offset, len),
         Some(Offsets::Large(o)) => range_of(o, offset, len),
-        None => {
-            let valid = len - column.slice(offset, len).null_count();
-            valid * fixed_width(column.data_type())
-        }
+        None => len * fixed_width(column.data_type()),
     }
 }
 
 /// Adds the bytes of each of `column`'s rows from `offset` to `sizes` (one per
-/// row): a text's or binary value's length, a fixed-width value's width (8 for
-/// other types), 0 for a null.
+/// row): a text's or binary value's length (none for a null), a fixed-width
+/// column's width (8 for other types), null or not: every batch a writer takes has
+/// the table's columns, so a row counts the same however it was batched.
 fn row_bytes(column: &dyn Array, offset: usize, sizes: &mut [usize]) {
     let add = |sizes: &mut [usize], at: &dyn Fn(usize) -> usize| {
         for (i, size) in sizes.iter_mut().enumerate() {
-            if column.is_valid(offset + i) {
-                *size += at(offset + i);
-            }
+            *size += at(offset + i);
         }
     };
     match value_offsets(column) {
