@@ -1335,18 +1335,23 @@ fn range_bytes(column: &dyn Array, offset: usize, len: usize) -> usize {
     match value_offsets(column) {
         Some(Offsets::Small(o)) => range_of(o, offset, len),
         Some(Offsets::Large(o)) => range_of(o, offset, len),
-        None => len * fixed_width(column.data_type()),
+        None => {
+            let nulls = column.nulls().map_or(0, |n| n.slice(offset, len).null_count());
+            (len - nulls) * fixed_width(column.data_type())
+        }
     }
 }
 
 /// Adds the bytes of each of `column`'s rows from `offset` to `sizes` (one per
-/// row): a text's or binary value's length (none for a null), a fixed-width
-/// column's width (8 for other types), null or not: every batch a writer takes has
-/// the table's columns, so a row counts the same however it was batched.
+/// row): a text's or binary value's length, a fixed-width value's width (8 for
+/// other types), none for a null (a wide table's thousands of mostly null columns
+/// weigh what their values do).
 fn row_bytes(column: &dyn Array, offset: usize, sizes: &mut [usize]) {
     let add = |sizes: &mut [usize], at: &dyn Fn(usize) -> usize| {
         for (i, size) in sizes.iter_mut().enumerate() {
-            *size += at(offset + i);
+            if column.is_valid(offset + i) {
+                *size += at(offset + i);
+            }
         }
     };
     match value_offsets(column) {
