@@ -229,7 +229,8 @@ fn check_report_path(path: &Path, args: &FlattenArgs) -> Result<(), Fail> {
         ))
         .with_hint("give the report another name or directory, e.g. run-report.json"));
     }
-    if path.is_dir() {
+    // (The output directory too, before the run makes it.)
+    if path.is_dir() || path == args.output {
         return Err(
             Fail::usage(format!("--report {} is a directory", path.display()))
                 .with_hint("give the report a file name, e.g. run-report.json"),
@@ -302,20 +303,43 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), Fail> {
         return print(&text).map(drop);
     }
     let failed = |e: std::io::Error| Fail::io(format!("{}: {e}", path.display()));
+    // Through a link, the file it names.
+    let file = match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => match std::fs::canonicalize(path) {
+            Ok(file) => file,
+            // A link to nothing yet: written through it, as it stands.
+            Err(_) => return std::fs::write(path, text).map_err(failed),
+        },
+        _ => path.to_path_buf(),
+    };
+    let existing = std::fs::metadata(&file).ok();
     // A device or a pipe (`/dev/stderr`) is written as it is.
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return std::fs::write(path, text).map_err(failed);
+    if existing.as_ref().is_some_and(|m| !m.is_file()) {
+        return std::fs::write(&file, text).map_err(failed);
     }
-    // A file whole or not at all: written beside it, then given its name (a full
-    // disk leaves no empty or cut report).
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let temp = path.with_file_name(format!(
+    // A file whole or not at all: written beside it, with its permissions, then
+    // given its name (a full disk leaves no empty or cut report). Where nothing can
+    // be made beside it (a directory shared read-only), it is written in place.
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let temp = file.with_file_name(format!(
         ".{}.{}.tmp",
         name.unwrap_or_else(|| "report".into()),
         std::process::id()
     ));
-    let written = std::fs::write(&temp, text).and_then(|()| std::fs::rename(&temp, path));
-    if let Err(e) = written {
+    let Ok(mut out) = std::fs::File::create(&temp) else {
+        return std::fs::write(&file, text).map_err(failed);
+    };
+    if let Err(e) = std::io::Write::write_all(&mut out, text.as_bytes()) {
+        drop(out);
+        let _ = std::fs::remove_file(&temp);
+        return Err(failed(e));
+    }
+    drop(out);
+    let kept = match &existing {
+        Some(m) => std::fs::set_permissions(&temp, m.permissions()),
+        None => Ok(()),
+    };
+    if let Err(e) = kept.and_then(|()| std::fs::rename(&temp, &file)) {
         let _ = std::fs::remove_file(&temp);
         return Err(failed(e));
     }

@@ -198,16 +198,17 @@ pub(crate) fn prepare_dir(dir: &Path, overwrite: bool) -> Result<()> {
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            // A link to nothing: said so, rather than that the link exists.
-            if let Ok(target) = fs::read_link(dir) {
+            // A link to nothing (on the way to it, too): said so, rather than that
+            // the link exists.
+            if let Some((link, missing)) = dangling_link(dir) {
                 return Err(Error::io(
-                    dir,
+                    link,
                     std::io::Error::new(
                         std::io::ErrorKind::NotFound,
                         format!(
                             "a link to {}, which does not exist (make it, or give the \
                              directory's own path)",
-                            target.display()
+                            missing.display()
                         ),
                     ),
                 ));
@@ -861,6 +862,34 @@ impl PendingFile {
         self.committed = true;
         Ok(())
     }
+}
+
+/// The first link on the way to `dir` that leads to nothing, and the path it ends
+/// at that does not exist (following a chain of links to its last).
+fn dangling_link(dir: &Path) -> Option<(PathBuf, PathBuf)> {
+    let mut on_the_way = PathBuf::new();
+    for part in dir.components() {
+        on_the_way.push(part);
+        let is_link = fs::symlink_metadata(&on_the_way).is_ok_and(|m| m.file_type().is_symlink());
+        if !is_link || fs::metadata(&on_the_way).is_ok() {
+            continue;
+        }
+        let mut at = on_the_way.clone();
+        for _ in 0..40 {
+            let Ok(target) = fs::read_link(&at) else {
+                break;
+            };
+            let next = at
+                .parent()
+                .map_or_else(|| target.clone(), |p| p.join(&target));
+            if !fs::symlink_metadata(&next).is_ok_and(|m| m.file_type().is_symlink()) {
+                return Some((on_the_way, next));
+            }
+            at = next;
+        }
+        return Some((on_the_way, at));
+    }
+    None
 }
 
 /// The hidden name an earlier run's file at `dest` is moved aside to while a run's

@@ -1336,7 +1336,9 @@ fn range_bytes(column: &dyn Array, offset: usize, len: usize) -> usize {
         Some(Offsets::Small(o)) => range_of(o, offset, len),
         Some(Offsets::Large(o)) => range_of(o, offset, len),
         None => {
-            let nulls = column.nulls().map_or(0, |n| n.slice(offset, len).null_count());
+            let nulls = column
+                .nulls()
+                .map_or(0, |n| n.slice(offset, len).null_count());
             (len - nulls) * fixed_width(column.data_type())
         }
     }

@@ -1384,6 +1384,51 @@ fn a_report_that_cannot_be_a_file_is_refused_before_the_run() -> TestResult {
     )?;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()));
+    // The output directory, not made yet, is a directory all the same.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "one.jsonl",
+            "-o",
+            "new",
+            "-q",
+            "--report",
+            "new/",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(!dir.path().join("new").exists());
+    // Through a link, the file it names is written, and keeps its permissions.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(dir.path().join("kept.json"), "old")?;
+    std::fs::set_permissions(
+        dir.path().join("kept.json"),
+        PermissionsExt::from_mode(0o600),
+    )?;
+    std::os::unix::fs::symlink("kept.json", dir.path().join("link.json"))?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "one.jsonl",
+            "-o",
+            "out3",
+            "-q",
+            "--report",
+            "link.json",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let link = std::fs::symlink_metadata(dir.path().join("link.json"))?;
+    assert!(link.file_type().is_symlink());
+    let kept = std::fs::metadata(dir.path().join("kept.json"))?;
+    assert_eq!(kept.permissions().mode() & 0o777, 0o600);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("kept.json"))?)?;
+    assert_eq!(report["records"], 1, "{report}");
     // A file is written whole, nothing left beside it.
     let r = run(
         dir.path(),
@@ -1427,20 +1472,18 @@ fn an_output_that_cannot_be_used_is_named_for_what_it_is() -> TestResult {
         )
     );
     assert_eq!(names(&dir.path().join("data"))?, ["a.jsonl"]);
-    // A link to nothing.
+    // A link to nothing, given as it is, as a directory, on the way to one, or
+    // through another link: the link, and where its chain ends.
     std::os::unix::fs::symlink("missing/out", dir.path().join("dangling"))?;
-    let r = run(
-        dir.path(),
-        &["flatten", "data", "-o", "dangling", "-q"],
-        None,
-    )?;
-    assert_eq!(
-        (r.code, r.stderr.as_str()),
-        (
-            3,
-            "error: dangling: a link to missing/out, which does not exist (make it, or \
-             give the directory's own path)\n"
-        )
-    );
+    std::os::unix::fs::symlink("dangling", dir.path().join("chain"))?;
+    for output in ["dangling", "dangling/", "dangling/x", "chain", "chain/y"] {
+        let r = run(dir.path(), &["flatten", "data", "-o", output, "-q"], None)?;
+        let link = output.split('/').next().unwrap_or(output);
+        let told = format!(
+            "error: {link}: a link to missing/out, which does not exist (make it, or give \
+             the directory's own path)\n"
+        );
+        assert_eq!((r.code, r.stderr.as_str()), (3, told.as_str()), "{output}");
+    }
     Ok(())
 }
