@@ -243,6 +243,11 @@ const SLICE_CELLS: usize = 1 << 22;
 /// of 20,439 rows: 10 s at 335 rows a batch, 31 s at 83, 5.8 s at 1,024).
 pub(crate) const PARQUET_BATCH_CELLS: usize = 1 << 24;
 
+/// The most bytes of values (by the row groups' own sizes, uncompressed) a batch
+/// read from a Parquet file holds: rows of 100 KB texts are read some eighty at a
+/// time, not a thousand (100 MB, held twice over as the batch and its records).
+pub(crate) const PARQUET_BATCH_BYTES: usize = 8 << 20;
+
 impl ParquetReader {
     pub(crate) fn new(mut input: Input, options: &ReaderOptions) -> Result<Self> {
         let name = input.name.clone();
@@ -283,8 +288,23 @@ impl ParquetReader {
             let num_rows =
                 u64::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
             let leaves = metadata.parquet_schema().num_columns();
-            let rows = batch_rows(options.batch_records, leaves);
-            let batches = if options.skip_null && rows < options.batch_records {
+            let wide_rows = batch_rows(options.batch_records, leaves);
+            let (bytes, all_rows) =
+                metadata
+                    .metadata()
+                    .row_groups()
+                    .iter()
+                    .fold((0i64, 0i64), |(b, r), g| {
+                        (
+                            b.saturating_add(g.total_byte_size()),
+                            r.saturating_add(g.num_rows()),
+                        )
+                    });
+            let row_bytes = usize::try_from(bytes.checked_div(all_rows).unwrap_or(0))
+                .unwrap_or(0)
+                .max(1);
+            let rows = wide_rows.min((PARQUET_BATCH_BYTES / row_bytes).max(1));
+            let batches = if options.skip_null && wide_rows < options.batch_records {
                 let schema = metadata.parquet_schema();
                 let mut root_leaves = vec![0; schema.root_schema().get_fields().len()];
                 for leaf in 0..leaves {
@@ -1777,6 +1797,43 @@ mod tests {
         let mut spread = Spread::new(5_000_000);
         assert!(spread.add(5_000_000));
         assert!(!spread.add(1));
+    }
+
+    #[test]
+    fn rows_of_large_values_are_read_a_few_at_a_time() -> TestResult {
+        use parquet::arrow::ArrowWriter;
+
+        // 12 rows of 1 MiB texts in one row group: read at most 8 MiB of them a
+        // batch (8 rows), not the 1,024 rows a batch of small ones holds.
+        let texts: Vec<String> = (0..12u8)
+            .map(|i| char::from(b'a' + i).to_string().repeat(1 << 20))
+            .collect();
+        let column: ArrayRef = Arc::new(StringArray::from(texts.clone()));
+        let batch = RecordBatch::try_from_iter(vec![("s", column)])?;
+        let mut bytes = Vec::new();
+        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
+        writer.write(&batch)?;
+        writer.close()?;
+        let options = ReaderOptions::builder().build()?;
+        let reader = ParquetReader::new(Input::from_bytes("big.parquet", bytes)?, &options)?;
+        let mut sizes = Vec::new();
+        let mut records = Vec::new();
+        for batch in reader {
+            let batch = batch?;
+            sizes.push(batch.len());
+            for item in &batch.items {
+                if let crate::reader::RawItem::Record { range, .. } = item {
+                    records.push(batch.bytes(range).to_vec());
+                }
+            }
+        }
+        assert_eq!(sizes, [7, 5]);
+        let expected: Vec<Vec<u8>> = texts
+            .iter()
+            .map(|t| format!("{{\"s\":\"{t}\"}}").into_bytes())
+            .collect();
+        assert!(records == expected, "the records differ");
+        Ok(())
     }
 
     #[test]
