@@ -1029,6 +1029,43 @@ fn far_instant(v: i64, digits: u32, time: bool) -> String {
     text
 }
 
+/// A timestamp's or a duration's value in `row`, in units of `10^-digits` seconds,
+/// and `digits`.
+fn ticks(array: &dyn Array, row: usize) -> (i64, u32) {
+    match array.data_type() {
+        DataType::Timestamp(TimeUnit::Second, _) => {
+            (array.as_primitive::<TimestampSecondType>().value(row), 0)
+        }
+        DataType::Timestamp(TimeUnit::Millisecond, _) => (
+            array.as_primitive::<TimestampMillisecondType>().value(row),
+            3,
+        ),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => (
+            array.as_primitive::<TimestampMicrosecondType>().value(row),
+            6,
+        ),
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => (
+            array.as_primitive::<TimestampNanosecondType>().value(row),
+            9,
+        ),
+        DataType::Duration(TimeUnit::Second) => {
+            (array.as_primitive::<DurationSecondType>().value(row), 0)
+        }
+        DataType::Duration(TimeUnit::Millisecond) => (
+            array.as_primitive::<DurationMillisecondType>().value(row),
+            3,
+        ),
+        DataType::Duration(TimeUnit::Microsecond) => (
+            array.as_primitive::<DurationMicrosecondType>().value(row),
+            6,
+        ),
+        DataType::Duration(TimeUnit::Nanosecond) => {
+            (array.as_primitive::<DurationNanosecondType>().value(row), 9)
+        }
+        _ => (0, 0),
+    }
+}
+
 /// A time of day `v` units of `10^-digits` seconds after midnight as text
 /// (`03:04:05.123`); one that is not in a day (a negative time, or 24 hours and
 /// more) keeps its hours as they are (`25:00:00`, `-01:00:00`), never null.
@@ -1198,22 +1235,8 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
             let ms = array.as_primitive::<Date64Type>().value(row);
             write_str(out, &far_instant(ms, 3, false));
         }
-        DataType::Timestamp(unit, _) => {
-            let (v, digits) = match unit {
-                TimeUnit::Second => (array.as_primitive::<TimestampSecondType>().value(row), 0),
-                TimeUnit::Millisecond => (
-                    array.as_primitive::<TimestampMillisecondType>().value(row),
-                    3,
-                ),
-                TimeUnit::Microsecond => (
-                    array.as_primitive::<TimestampMicrosecondType>().value(row),
-                    6,
-                ),
-                TimeUnit::Nanosecond => (
-                    array.as_primitive::<TimestampNanosecondType>().value(row),
-                    9,
-                ),
-            };
+        DataType::Timestamp(_, _) => {
+            let (v, digits) = ticks(array, row);
             write_str(out, &far_instant(v, digits, true));
         }
         DataType::Time32(unit) => {
@@ -1232,21 +1255,8 @@ fn write_value(array: &dyn Array, row: usize, out: &mut Vec<u8>) {
             };
             write_str(out, &time_of_day(v, digits));
         }
-        DataType::Duration(unit) => {
-            let (v, digits) = match unit {
-                TimeUnit::Second => (array.as_primitive::<DurationSecondType>().value(row), 0),
-                TimeUnit::Millisecond => (
-                    array.as_primitive::<DurationMillisecondType>().value(row),
-                    3,
-                ),
-                TimeUnit::Microsecond => (
-                    array.as_primitive::<DurationMicrosecondType>().value(row),
-                    6,
-                ),
-                TimeUnit::Nanosecond => {
-                    (array.as_primitive::<DurationNanosecondType>().value(row), 9)
-                }
-            };
+        DataType::Duration(_) => {
+            let (v, digits) = ticks(array, row);
             write_str(out, &iso_duration(v, digits));
         }
         DataType::Struct(fields) => {

@@ -333,22 +333,7 @@ fn an_interrupted_bench_stops_its_run_and_removes_its_files() -> TestResult {
     let dir = big_input()?;
     let tmp = dir.path().join("tmp");
     for signal in [libc::SIGINT, libc::SIGTERM] {
-        std::fs::create_dir_all(&tmp)?;
-        let args = [
-            "bench",
-            "big.jsonl",
-            "--executors",
-            "sequential",
-            "--repeat",
-            "20",
-        ];
-        let mut child = Command::new(bin())
-            .args(args)
-            .current_dir(dir.path())
-            .env("TMPDIR", &tmp)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()?;
+        let mut child = long_bench(dir.path(), &tmp)?;
         // Wait until a run writes its tables, then stop the bench.
         let scratch = tmp.join(format!("transmogrify-bench-{}", child.id()));
         let run = scratch.join("sequential-1");
@@ -466,22 +451,7 @@ fn a_bench_run_killed_outright_is_told_with_its_signal() -> TestResult {
     // bench names the signal, exits 3, and removes the run's files.
     let dir = big_input()?;
     let tmp = dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp)?;
-    let args = [
-        "bench",
-        "big.jsonl",
-        "--executors",
-        "sequential",
-        "--repeat",
-        "20",
-    ];
-    let mut child = Command::new(bin())
-        .args(args)
-        .current_dir(dir.path())
-        .env("TMPDIR", &tmp)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    let mut child = long_bench(dir.path(), &tmp)?;
     // The run's process: the bench's child, once its tables are being written.
     let scratch = tmp.join(format!("transmogrify-bench-{}", child.id()));
     let mut run = None;
@@ -526,4 +496,28 @@ fn child_of(parent: u32) -> Result<Option<i32>, Box<dyn std::error::Error>> {
         }
     }
     Ok(None)
+}
+
+/// A bench of twenty sequential runs over `big.jsonl` in `dir`, its scratch files
+/// in `tmp` (made if missing).
+fn long_bench(
+    dir: &std::path::Path,
+    tmp: &std::path::Path,
+) -> Result<std::process::Child, Box<dyn std::error::Error>> {
+    std::fs::create_dir_all(tmp)?;
+    let args = [
+        "bench",
+        "big.jsonl",
+        "--executors",
+        "sequential",
+        "--repeat",
+        "20",
+    ];
+    Ok(Command::new(bin())
+        .args(args)
+        .current_dir(dir)
+        .env("TMPDIR", tmp)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?)
 }
