@@ -1809,10 +1809,17 @@ mod tests {
         assert!(!spread.add(1));
     }
 
+    /// `batch` as a Parquet file, with the `parquet` crate's default settings.
+    fn parquet_of(batch: &RecordBatch) -> std::result::Result<Vec<u8>, Box<dyn std::error::Error>> {
+        let mut bytes = Vec::new();
+        let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
+        writer.write(batch)?;
+        writer.close()?;
+        Ok(bytes)
+    }
+
     #[test]
     fn rows_of_large_values_are_read_a_few_at_a_time() -> TestResult {
-        use parquet::arrow::ArrowWriter;
-
         // 12 rows of 1 MiB texts in one row group: read at most 8 MiB of them a
         // batch (8 rows), not the 1,024 rows a batch of small ones holds.
         let texts: Vec<String> = (0..12u8)
@@ -1820,10 +1827,7 @@ mod tests {
             .collect();
         let column: ArrayRef = Arc::new(StringArray::from(texts.clone()));
         let batch = RecordBatch::try_from_iter(vec![("s", column)])?;
-        let mut bytes = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
-        writer.write(&batch)?;
-        writer.close()?;
+        let bytes = parquet_of(&batch)?;
         let options = ReaderOptions::builder().build()?;
         let reader = ParquetReader::new(Input::from_bytes("big.parquet", bytes)?, &options)?;
         let mut sizes = Vec::new();
@@ -1849,7 +1853,6 @@ mod tests {
     #[test]
     fn a_name_two_columns_share_keeps_its_nulls() -> TestResult {
         use arrow_array::Int32Array;
-        use parquet::arrow::ArrowWriter;
 
         // `a` twice, the second null in the second row: left out, the first's 2
         // would stand for the row's `a`, where the last of the two is null. The
@@ -1858,21 +1861,10 @@ mod tests {
         let b: ArrayRef = Arc::new(StringArray::from(vec![Some("x"), None]));
         let c: ArrayRef = Arc::new(StringArray::from(vec![None, Some("y")]));
         let batch = RecordBatch::try_from_iter(vec![("a", a), ("a", b), ("c", c)])?;
-        let mut bytes = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
-        writer.write(&batch)?;
-        writer.close()?;
+        let bytes = parquet_of(&batch)?;
         let options = ReaderOptions::builder().with_skip_null(true).build()?;
         let reader = ParquetReader::new(Input::from_bytes("d.parquet", bytes)?, &options)?;
-        let mut records = Vec::new();
-        for batch in reader {
-            let batch = batch?;
-            for item in &batch.items {
-                if let crate::reader::RawItem::Record { range, .. } = item {
-                    records.push(String::from_utf8_lossy(batch.bytes(range)).into_owned());
-                }
-            }
-        }
+        let records: Vec<String> = records_of(reader)?.into_iter().map(|(t, _)| t).collect();
         assert_eq!(
             records,
             [r#"{"a":1,"a":"x"}"#, r#"{"a":2,"a":null,"c":"y"}"#]
@@ -1883,7 +1875,6 @@ mod tests {
     #[test]
     fn batches_too_spread_are_handed_on_in_parts() -> TestResult {
         use arrow_array::Int32Array;
-        use parquet::arrow::ArrowWriter;
 
         // 1,024 rows of 1,100 columns: 1,126,400 cells, handed on as 953 rows and 71.
         let columns = (0..1100).map(|c| {
@@ -1894,10 +1885,7 @@ mod tests {
             )
         });
         let batch = RecordBatch::try_from_iter(columns)?;
-        let mut bytes = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), None)?;
-        writer.write(&batch)?;
-        writer.close()?;
+        let bytes = parquet_of(&batch)?;
         for skip_null in [true, false] {
             let options = ReaderOptions::builder().with_skip_null(skip_null).build()?;
             let reader =
