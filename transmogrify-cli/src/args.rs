@@ -149,7 +149,9 @@ pub struct InputArgs {
     /// CSV input: quote character.
     #[arg(long, default_value = "\"", value_name = "CHAR", value_parser = one_char)]
     pub csv_quote: char,
-    /// CSV input: a cell text that means null (repeatable) [default: empty cell].
+    /// CSV input: a cell text that means null (repeatable; the texts given replace
+    /// the default, so add `--csv-null ''` to keep empty cells null) [default: empty
+    /// cell].
     #[arg(long, value_name = "TEXT")]
     pub csv_null: Vec<String>,
     /// CSV input: the first row is data, not a header (columns are named column_1, …).
@@ -192,13 +194,13 @@ pub struct ProcessingArgs {
     #[arg(long, default_value = transmogrify_core::DEFAULT_TIME_FIELD, value_name = "NAME")]
     pub time_column: String,
     /// Leave out the row id column.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "id_column")]
     pub no_id_column: bool,
     /// Leave out the parent id column.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "parent_column")]
     pub no_parent_column: bool,
     /// Leave out the extraction time column.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "time_column")]
     pub no_time_column: bool,
     /// Keep null values as null cells (default: skip them).
     #[arg(long)]

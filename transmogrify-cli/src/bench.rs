@@ -155,7 +155,7 @@ fn stop_runs_on_interrupt(scratch: PathBuf) -> Arc<AtomicU32> {
             }
         }
         let _ = std::fs::remove_dir_all(&scratch);
-        eprintln!("\ninterrupted: the bench's runs were stopped and their files removed");
+        say!("\ninterrupted: the bench's runs were stopped and their files removed");
         std::process::exit(130);
     });
     running

@@ -11,7 +11,7 @@ use transmogrify_parallel::{
     Chunking, Executor, Input, InputFormat, Job, ResultSink, RunReport, SequentialExecutor,
 };
 
-use crate::args::{FlattenArgs, InputArgs, InputFormatArg, SchemaArgs};
+use crate::args::{ArrayModeArg, ExecutorArg, FlattenArgs, InputArgs, InputFormatArg, SchemaArgs};
 use crate::fail::{EXIT_DATA, EXIT_OK, Fail};
 use crate::output;
 use crate::progress::{Progress, counted, human_bytes};
@@ -155,34 +155,6 @@ pub fn peak_rss() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-/// Peak resident memory of the largest child process this process waited for (the
-/// worker processes of a run on them), from `getrusage`; `None` when there was none.
-pub fn worker_peak_rss() -> Option<u64> {
-    #[cfg(unix)]
-    {
-        let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-        // SAFETY: getrusage only writes the struct it is given, which it fills on
-        // success.
-        let usage = unsafe {
-            if libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()) != 0 {
-                return None;
-            }
-            usage.assume_init()
-        };
-        let max = u64::try_from(usage.ru_maxrss).ok().filter(|&m| m > 0)?;
-        // Kilobytes, but bytes on macOS.
-        Some(if cfg!(target_os = "macos") {
-            max
-        } else {
-            max * 1024
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        None
-    }
 }
 
 pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
@@ -347,6 +319,12 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), Fail> {
 }
 
 fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
+    if args.output.as_os_str() == "-" {
+        return Err(Fail::usage(
+            "-o - names no directory: the tables are files, and standard output takes none",
+        )
+        .with_hint("name a directory (a directory called - is ./-)"));
+    }
     let entity = options::entity(&args.input)?;
     let files = input_files(&args.input.inputs, Some(&args.output))?;
     check_inputs_kept(&files, args, &entity)?;
@@ -383,8 +361,23 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             warned.push(format!("{option} applies to {name} output only"));
         }
     }
+    if args.exec.executor == ExecutorArg::Sequential && args.exec.workers.is_some_and(|n| n > 1) {
+        warned.push("--workers applies to --executor threads or processes only".to_string());
+    }
+    if args.processing.array_index_column.is_some()
+        && !matches!(
+            args.processing.array_mode,
+            ArrayModeArg::Smart | ArrayModeArg::Separate
+        )
+    {
+        warned.push(
+            "--array-index-column applies to --array-mode smart or separate only (the modes \
+             that make child rows)"
+                .to_string(),
+        );
+    }
     for warning in &warned {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
@@ -441,17 +434,32 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     }
     // Warnings are not the summary: shown when quiet too.
     for warning in &run_warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
     if !args.quiet
         && json_input
         && args.input.json_path.is_none()
         && let Some(note) = large_records_note(&report, &written, &entity, chunking.bytes)
     {
-        eprintln!("{note}");
+        say!("{note}");
     }
-    // Failed chunks are errors: reported even when quiet.
-    Ok(report_failed(&report, EXIT_OK))
+    // Failed chunks are errors: reported even when quiet, and first.
+    let code = report_failed(&report, EXIT_OK);
+    if report.bad_records > 0 {
+        say!(
+            "warning: {} skipped; see the {} table",
+            counted(report.bad_records, "bad record"),
+            written.errors_table.as_deref().unwrap_or("errors")
+        );
+    }
+    if report.retried_chunks > 0 {
+        let what = match report.retried_chunks {
+            1 => "a worker process died; its chunk was run again on a new one".to_string(),
+            n => format!("worker processes died on {n} chunks; each was run again on a new one"),
+        };
+        say!("warning: {what}, and succeeded");
+    }
+    Ok(code)
 }
 
 /// For a bad record of a compressed input (strict mode), the damage in its
@@ -512,7 +520,7 @@ fn write_report(
         "wall_seconds": wall,
         "mb_per_second": if wall > 0.0 { report.bytes_read as f64 / 1e6 / wall } else { 0.0 },
         "peak_rss_bytes": peak_rss(),
-        "worker_peak_rss_bytes": worker_peak_rss(),
+        "worker_peak_rss_bytes": report.worker_peak_rss,
     });
     // The report never takes the place of an output file.
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
@@ -547,20 +555,13 @@ fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::
         human_bytes(written.bytes),
         dir.display()
     );
-    if report.bad_records > 0 {
-        text.push_str(&format!(
-            "\n{} skipped; see the {} table",
-            counted(report.bad_records, "bad record"),
-            written.errors_table.as_deref().unwrap_or("errors")
-        ));
-    }
     if !report.failed_chunks.is_empty() {
         text.push_str(&format!(
             "\n{} part(s) of the input could not be read; their records are missing",
             report.failed_chunks.len()
         ));
     }
-    eprintln!("{text}");
+    say!("{text}");
 }
 
 /// A note for JSON records larger on average than a chunk (`chunk_bytes`): each
@@ -599,7 +600,7 @@ fn large_records_note(
 pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     // Nothing to remove: Ctrl-C or SIGTERM stops it at once, as it does a run.
     let _ = ctrlc::set_handler(|| {
-        eprintln!("\ninterrupted");
+        say!("\ninterrupted");
         std::process::exit(EXIT_INTERRUPTED);
     });
     let entity = options::entity(&args.input)?;
@@ -647,7 +648,7 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
 /// error's, else `code`.
 fn report_failed(report: &RunReport, code: u8) -> u8 {
     for f in &report.failed_chunks {
-        eprintln!("error: {}", f.error);
+        say!("error: {}", f.error);
     }
     if report.failed_chunks.is_empty() {
         code
@@ -670,7 +671,7 @@ pub fn await_interrupt() {
     for _ in 0..600 {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    eprintln!("interrupted");
+    say!("interrupted");
     std::process::exit(EXIT_INTERRUPTED);
 }
 
@@ -728,7 +729,7 @@ fn remove_unfinished_on_interrupt(
         // waits for the renames under way); what was removed is what was left of
         // the parts.
         if transmogrify_io::committed_outputs() > 0 {
-            eprintln!(
+            say!(
                 "\ninterrupted: the run's files in {} were already complete",
                 dir.display()
             );
@@ -737,7 +738,7 @@ fn remove_unfinished_on_interrupt(
         }
         report("interrupted: no table was written");
         remove_dirs(&made);
-        eprintln!(
+        say!(
             "\ninterrupted: removed {removed} unfinished file(s) from {}",
             dir.display()
         );

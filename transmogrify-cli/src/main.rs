@@ -4,6 +4,16 @@
 //! Exit codes: 0 success, 1 data error (bad input in strict mode, failed chunks),
 //! 2 usage or configuration error, 3 I/O error, 130 interrupted.
 
+/// Writes a line to stderr, as `eprintln!` does, but never panics: a stderr that
+/// cannot take it (closed, a pipe whose reader left, a full disk) is no reason to
+/// fail a run whose files are written.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod args;
 mod bench;
 mod fail;

@@ -30,6 +30,19 @@ pub fn entity(input: &InputArgs) -> Result<String, Fail> {
         return Err(Fail::usage("reading standard input needs an entity name")
             .with_hint("pass --entity NAME"));
     }
+    // `<(command)` is `/dev/fd/63`: a number names no data set.
+    let numbered = first.parent().and_then(Path::file_name) == Some("fd".as_ref())
+        && first
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()));
+    if numbered {
+        return Err(Fail::usage(format!(
+            "{} is a pipe, whose name is no data set's",
+            first.display()
+        ))
+        .with_hint("pass --entity NAME"));
+    }
     // A directory is named by its own name, `.` included.
     let is_dir = first.is_dir();
     let first = match first.canonicalize() {
@@ -96,6 +109,13 @@ pub fn config(p: &ProcessingArgs, main_columns: Vec<String>) -> Result<Processor
             ));
         }
     };
+    if p.max_depth == 0 {
+        return Err(
+            Fail::usage("--max-depth must be at least 1, got 0").with_hint(
+                "a value larger than --nesting-limit or 1,024 counts as the smaller of the two",
+            ),
+        );
+    }
     let extract_time = match &p.extract_time {
         None => None,
         Some(t) => Some(parse_timestamp(t).ok_or_else(|| {

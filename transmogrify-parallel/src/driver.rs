@@ -1355,6 +1355,7 @@ pub(crate) fn finish(
         failed_chunks: failed.into_iter().map(|(f, _)| f).collect(),
         retried_chunks: tally.retried.into_inner(),
         wall_time: started.elapsed(),
+        worker_peak_rss: None,
     })
 }
 

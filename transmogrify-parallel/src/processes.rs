@@ -9,6 +9,7 @@ use std::io::{BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 use parking_lot::Mutex;
@@ -223,8 +224,10 @@ impl Executor for ProcessExecutor {
         let defer = self
             .output_threads
             .unwrap_or(self.workers < default_workers());
+        let peak = Arc::new(AtomicU64::new(0));
         let runners = (0..self.workers)
             .map(|_| ProcessRunner {
+                peak: peak.clone(),
                 defer,
                 program: program.clone(),
                 args: args.clone(),
@@ -235,7 +238,10 @@ impl Executor for ProcessExecutor {
                 spare: Arc::default(),
             })
             .collect();
-        run_pool(job, sink, runners, self.name())
+        let mut report = run_pool(job, sink, runners, self.name())?;
+        // Every worker has ended (its runner dropped with its thread).
+        report.worker_peak_rss = Some(peak.load(Ordering::Relaxed)).filter(|&p| p > 0);
+        Ok(report)
     }
 }
 
@@ -248,11 +254,17 @@ struct Worker {
     drain: Option<JoinHandle<()>>,
     /// Whether it answered with this version's protocol ([`READY`]).
     ready: bool,
+    /// The largest peak memory of the run's workers, which this one's joins as it ends.
+    peak: Arc<AtomicU64>,
 }
 
 impl Drop for Worker {
     fn drop(&mut self) {
         let mut child = self.child.lock();
+        // Read while it lives: once it is gone, its memory is no one's to tell.
+        if let Some(bytes) = peak_rss_of(child.id()) {
+            self.peak.fetch_max(bytes, Ordering::Relaxed);
+        }
         let _ = child.kill();
         let _ = child.wait();
         drop(child);
@@ -260,6 +272,15 @@ impl Drop for Worker {
             end_drain(d);
         }
     }
+}
+
+/// A live process's peak resident memory in bytes: `VmHWM` in its `/proc` status
+/// (Linux), `None` elsewhere or when it cannot be read.
+fn peak_rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().next()?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// The worker processes of this process's runs; `None` once [`stop_workers`] was
@@ -326,6 +347,8 @@ struct ProcessRunner {
     spare: Arc<Mutex<Vec<Vec<u8>>>>,
     /// Whether its results are decoded and delivered on a thread of their own.
     defer: bool,
+    /// The run's workers' largest peak memory ([`RunReport::worker_peak_rss`]).
+    peak: Arc<AtomicU64>,
 }
 
 impl ProcessRunner {
@@ -382,6 +405,7 @@ impl ProcessRunner {
             stderr,
             drain: Some(drain),
             ready: false,
+            peak: self.peak.clone(),
         };
         write_frame(&mut worker.stdin, INIT, &[&self.init])
             .map_err(|e| self.died(format!("sending its configuration: {e}"), &[]))?;

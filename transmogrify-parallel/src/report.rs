@@ -48,6 +48,10 @@ pub struct RunReport {
     pub retried_chunks: u64,
     /// Wall time of the run.
     pub wall_time: Duration,
+    /// The largest peak resident memory of the run's worker processes, in bytes,
+    /// read as each ends (Linux); `None` for the executors without worker processes,
+    /// and where it cannot be read.
+    pub worker_peak_rss: Option<u64>,
 }
 
 impl RunReport {

@@ -35,7 +35,8 @@ pub fn worker_main() -> ExitCode {
     match serve(&mut input, &mut output) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("transmogrify worker: {e}");
+            // Its parent reads this; a closed stderr is no reason to panic.
+            let _ = writeln!(std::io::stderr(), "transmogrify worker: {e}");
             ExitCode::from(3)
         }
     }

@@ -335,7 +335,7 @@ fn an_error_that_stops_a_later_input_numbers_its_record_across_the_run() -> Test
                     "--executor",
                     executor,
                     "--workers",
-                    "2",
+                    if executor == "sequential" { "1" } else { "2" },
                     "-e",
                     "t",
                 ];
@@ -392,7 +392,7 @@ fn an_input_that_stops_comes_before_the_errors_of_later_inputs() -> TestResult {
                     "--executor",
                     executor,
                     "--workers",
-                    "2",
+                    if executor == "sequential" { "1" } else { "2" },
                     "--chunk-size",
                     chunk,
                 ];
@@ -661,7 +661,7 @@ fn damaged_gzip_fails_the_run_in_any_mode_and_writes_no_table() -> TestResult {
             "--executor",
             executor,
             "--workers",
-            "2",
+            if executor == "sequential" { "1" } else { "2" },
             "--chunk-size",
             "64KiB",
             "--id-strategy",

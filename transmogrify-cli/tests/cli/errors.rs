@@ -55,7 +55,14 @@ fn bad_arguments_exit_2_with_usage() -> TestResult {
         ),
         (
             &["--max-depth", "0"],
-            "error: --max-depth must be between 1 and 1024, got 0\n",
+            "error: --max-depth must be at least 1, got 0\nhint: a value larger than \
+             --nesting-limit or 1,024 counts as the smaller of the two\n",
+        ),
+        (
+            &["--no-time-column", "--time-column", "t"],
+            "error: the argument '--no-time-column' cannot be used with '--time-column <NAME>'\n\n\
+             Usage: transmogrify flatten --output <DIR> --no-time-column <INPUT>...\n\n\
+             For more information, try '--help'.\n",
         ),
         (
             &["-j", "0"],
@@ -112,6 +119,29 @@ fn bad_arguments_exit_2_with_usage() -> TestResult {
         r.stderr.contains("no writer for format \"xlsx\""),
         "{}",
         r.stderr
+    );
+    // Standard output takes no tables, and `<(command)` names no data set.
+    let r = run(dir.path(), &["flatten", "x.jsonl", "-o", "-"], None)?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "error: -o - names no directory: the tables are files, and standard output \
+             takes none\nhint: name a directory (a directory called - is ./-)\n"
+        )
+    );
+    assert!(!dir.path().join("-").exists());
+    let r = run(
+        dir.path(),
+        &["flatten", "/dev/fd/0", "-o", "o4"],
+        Some(b"{}"),
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            2,
+            "error: /dev/fd/0 is a pipe, whose name is no data set's\nhint: pass --entity NAME\n"
+        )
     );
     let r = run(
         dir.path(),
@@ -288,9 +318,20 @@ fn bad_json_in_skip_mode_keeps_the_good_records() -> TestResult {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr
-            .contains("2 bad records skipped; see the bad_errors table"),
+            .contains("\nwarning: 2 bad records skipped; see the bad_errors table\n"),
         "{}",
         r.stderr
+    );
+    // A warning, shown when quiet too.
+    let mut quiet = args.clone();
+    quiet.extend(["--force", "--quiet"]);
+    let r = run(dir.path(), &quiet, None)?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            0,
+            "warning: 2 bad records skipped; see the bad_errors table\n"
+        )
     );
     let main = std::fs::read_to_string(dir.path().join("out/bad.csv"))?;
     let rows: Vec<&str> = main
@@ -480,7 +521,7 @@ fn a_parquet_file_that_makes_the_decoder_panic_is_a_data_error_in_one_line() -> 
                 "--executor",
                 executor,
                 "-j",
-                "2",
+                if executor == "sequential" { "1" } else { "2" },
             ],
             None,
         )?;
@@ -1102,7 +1143,7 @@ fn a_csv_quote_that_never_closes_stops_the_input_alike_on_every_executor() -> Te
                 "--executor",
                 executor,
                 "-j",
-                "2",
+                if executor == "sequential" { "1" } else { "2" },
                 "--chunk-size",
                 "1k",
                 "--id-strategy",

@@ -95,6 +95,113 @@ fn every_executor_writes_the_same_bytes() -> TestResult {
     Ok(())
 }
 
+/// The report's worker memory is that of the run's worker processes alone: not that
+/// of a process the shell ran before it and replaced by this one (`exec`), nor of
+/// this one's other children.
+#[test]
+fn worker_memory_is_the_workers_alone() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("n.jsonl"),
+        "{\"a\":[{\"b\":1}]}\n".repeat(200),
+    )?;
+    for executor in ["threads", "processes"] {
+        // `dd` holds a 300 MB buffer, then the shell becomes the run.
+        let out = std::process::Command::new("sh")
+            .args([
+                "-c",
+                "dd if=/dev/zero of=/dev/null bs=300M count=1 2>/dev/null; exec \"$0\" \"$@\"",
+                bin(),
+                "flatten",
+                "n.jsonl",
+                "-o",
+                executor,
+                "--executor",
+                executor,
+                "-j",
+                "2",
+                "--report",
+                "-",
+                "-q",
+            ])
+            .current_dir(dir.path())
+            .output()?;
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        let peak = report["worker_peak_rss_bytes"].as_u64();
+        if executor == "processes" {
+            assert!(
+                peak.is_some_and(|b| b > 1 << 20 && b < 200 << 20),
+                "{report}"
+            );
+        } else {
+            assert_eq!(peak, None, "{report}");
+        }
+    }
+    Ok(())
+}
+
+/// A run whose stderr takes nothing (a full disk) still writes its tables and
+/// succeeds: a warning it cannot show is no reason to fail.
+#[test]
+fn a_stderr_that_takes_nothing_does_not_fail_the_run() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("n.jsonl"), "{\"a\":1}\n")?;
+    let out = std::process::Command::new(bin())
+        .args([
+            "flatten",
+            "n.jsonl",
+            "-o",
+            "out",
+            "-f",
+            "csv",
+            "--compression",
+            "zstd",
+        ])
+        .current_dir(dir.path())
+        .stderr(std::fs::File::create("/dev/full")?)
+        .output()?;
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(names(&dir.path().join("out"))?, ["n.csv"]);
+    Ok(())
+}
+
+/// Options that do nothing with the others given are warned of.
+#[test]
+fn options_that_do_nothing_here_are_warned_of() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("n.jsonl"), "{\"a\":[1]}\n")?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "n.jsonl",
+            "-o",
+            "out",
+            "--executor",
+            "sequential",
+            "-j",
+            "4",
+            "--array-mode",
+            "inline",
+            "--array-index-column",
+            "i",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str()),
+        (
+            0,
+            "warning: --workers applies to --executor threads or processes only\n\
+             warning: --array-index-column applies to --array-mode smart or separate only \
+             (the modes that make child rows)\n"
+        )
+    );
+    Ok(())
+}
+
 /// One wide table and two threads: the second thread, with no table of its own to
 /// write, encodes columns of the first; the file is the same.
 #[test]

@@ -76,6 +76,13 @@ fn a_worker_killed_once_is_retried_and_the_output_is_complete() -> TestResult {
         assert_eq!(report.retried_chunks, 1);
         assert!(report.failed_chunks.is_empty());
         assert!(tables(&got)? == tables(&expected)?);
+        // The largest worker's peak memory, read from the workers still alive at
+        // their end.
+        assert!(
+            report.worker_peak_rss.is_some_and(|b| b > 1 << 20),
+            "{:?}",
+            report.worker_peak_rss
+        );
     }
     Ok(())
 }
