@@ -1,7 +1,6 @@
 //! `transmogrify flatten` and `transmogrify schema`: inputs through an executor into
 //! files, or into a schema listing.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -389,7 +388,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         args.report.clone().map(|path| (path, started)),
     );
     let target = output::Target::create(args, &processor, &entity, executor.workers(), &files)?;
-    let draw = !args.quiet && std::io::stderr().is_terminal();
+    let draw = !args.quiet && crate::progress::can_draw();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
     let json_input = inputs.iter().any(|i| i.format() == InputFormat::Json);
     let job = Job::new(processor, entity.clone(), inputs)
@@ -430,7 +429,18 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         )?;
     }
     if !args.quiet {
-        summary(&report, &written, wall.as_secs_f64(), &args.output);
+        // A compressed input's bytes are counted as stored.
+        let compressed = files.iter().any(|f| {
+            transmogrify_io::Compression::from_extension(&f.to_string_lossy())
+                != transmogrify_io::Compression::None
+        });
+        summary(
+            &report,
+            &written,
+            wall.as_secs_f64(),
+            compressed,
+            &args.output,
+        );
     }
     // Warnings are not the summary: shown when quiet too.
     for warning in &run_warnings {
@@ -538,7 +548,13 @@ fn write_report(
     write_json(path, &value)
 }
 
-fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::path::Path) {
+fn summary(
+    report: &RunReport,
+    written: &output::Written,
+    wall: f64,
+    compressed: bool,
+    dir: &std::path::Path,
+) {
     let rows: usize = written.tables.iter().map(|t| t.1).sum();
     let mb_s = if wall > 0.0 {
         report.bytes_read as f64 / 1e6 / wall
@@ -546,12 +562,17 @@ fn summary(report: &RunReport, written: &output::Written, wall: f64, dir: &std::
         0.0
     };
     let mut text = format!(
-        "flattened {} into {} ({}) in {:.2} s, {:.1} MB/s; wrote {} to {}",
+        "flattened {} into {} ({}) in {:.2} s, {:.1} MB/s{}; wrote {} to {}",
         counted(report.records, "record"),
         counted(written.tables.len() as u64, "table"),
         counted(rows as u64, "row"),
         wall,
         mb_s,
+        if compressed {
+            " of compressed input"
+        } else {
+            ""
+        },
         human_bytes(written.bytes),
         dir.display()
     );
@@ -709,6 +730,7 @@ fn remove_unfinished_on_interrupt(
         // Worker processes first (a terminal's Ctrl-C reaches them too, and a run
         // would start new ones): none writes a file after the removal.
         transmogrify_parallel::stop_workers();
+        crate::progress::clear_for_exit();
         let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);
         let report = |error: &str| {
             if let Some((path, started)) = &report {

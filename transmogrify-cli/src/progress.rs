@@ -1,5 +1,6 @@
 //! The progress bar on stderr: bytes read of the total, throughput and ETA, or a
-//! spinner when the total is unknown (stdin). Drawn only on a terminal.
+//! spinner when the total is unknown (stdin); once all is read, the tables being
+//! written. Drawn only on a terminal (not a `dumb` one), in the terminal's width.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -9,6 +10,26 @@ use std::time::{Duration, Instant};
 
 const TICK: Duration = Duration::from_millis(120);
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
+
+/// Whether a bar is on the screen: an interrupt clears it ([`clear_for_exit`]).
+static DRAWING: AtomicBool = AtomicBool::new(false);
+
+/// Whether a bar may be drawn on stderr: a terminal that is not a `dumb` one (which
+/// takes no escape codes).
+pub fn can_draw() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
+
+/// Clears the bar, if one is drawn, and draws no more: for a process about to exit
+/// on an interrupt, whose message then starts a clean line.
+pub fn clear_for_exit() {
+    if DRAWING.swap(false, Ordering::SeqCst) {
+        let mut err = std::io::stderr();
+        let _ = write!(err, "\r\x1b[2K");
+        let _ = err.flush();
+    }
+}
 
 /// A running progress display.
 pub struct Progress {
@@ -24,19 +45,28 @@ impl Progress {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = if draw {
             let (counter, stop) = (counter.clone(), stop.clone());
+            DRAWING.store(true, Ordering::SeqCst);
             std::thread::Builder::new()
                 .name("tm-progress".into())
                 .spawn(move || {
                     let started = Instant::now();
                     let mut tick = 0usize;
+                    // When all of the input was read: the tables are written after.
+                    let mut read_in = None;
                     // Drawn at once, then every tick until stopped.
                     loop {
-                        let line = render(
-                            counter.load(Ordering::Relaxed),
-                            total,
-                            started.elapsed(),
-                            tick,
-                        );
+                        let done = counter.load(Ordering::Relaxed);
+                        if read_in.is_none() && total.is_some_and(|t| t > 0 && done >= t) {
+                            read_in = Some(started.elapsed());
+                        }
+                        let line = match read_in {
+                            Some(took) => writing(done, took, tick),
+                            None => render(done, total, started.elapsed(), tick),
+                        };
+                        if !DRAWING.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let line = fit(&line, terminal_width());
                         let _ = write!(out, "\r\x1b[2K{line}");
                         let _ = out.flush();
                         tick += 1;
@@ -46,8 +76,10 @@ impl Progress {
                         std::thread::park_timeout(TICK);
                     }
                     // Leave a clean line for the summary.
-                    let _ = write!(out, "\r\x1b[2K");
-                    let _ = out.flush();
+                    if DRAWING.swap(false, Ordering::SeqCst) {
+                        let _ = write!(out, "\r\x1b[2K");
+                        let _ = out.flush();
+                    }
                 })
                 .ok()
         } else {
@@ -108,6 +140,52 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// The line once all of the input is read (`done` bytes in `took`): its rate then,
+/// and the tables being written.
+pub fn writing(done: u64, took: Duration, tick: usize) -> String {
+    let rate = done as f64 / took.as_secs_f64().max(1e-9);
+    format!(
+        "[{}] 100% {} read at {}/s; writing the tables {}",
+        "=".repeat(30),
+        human_bytes(done),
+        human_bytes(rate as u64),
+        SPINNER[tick % SPINNER.len()]
+    )
+}
+
+/// `line` made to fit a terminal `width` characters wide (the last column left free,
+/// so that the cursor does not wrap): without its bar, then cut.
+pub fn fit(line: &str, width: usize) -> String {
+    let room = width.saturating_sub(1).max(1);
+    if line.chars().count() <= room {
+        return line.to_string();
+    }
+    let line = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+        Some((_, rest)) => rest.trim_start(),
+        None => line,
+    };
+    line.chars().take(room).collect()
+}
+
+/// Columns of the terminal on stderr (80 when it does not say).
+fn terminal_width() -> usize {
+    #[cfg(unix)]
+    {
+        let mut size = libc::winsize {
+            ws_row: 0,
+            ws_col: 0,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: TIOCGWINSZ only writes the struct it is given.
+        let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+        if ok && size.ws_col > 0 {
+            return usize::from(size.ws_col);
+        }
+    }
+    80
 }
 
 /// One line of the display.
@@ -183,6 +261,23 @@ mod tests {
         );
         let spin = render(1_500, None, Duration::from_secs(3), 1);
         assert_eq!(spin, "/ 1.5 kB read  500 B/s  00:03");
+        let writing = writing(200_000_000, Duration::from_secs(4), 2);
+        assert_eq!(
+            writing,
+            "[==============================] 100% 200.0 MB read at 50.0 MB/s; writing the tables -"
+        );
+    }
+
+    #[test]
+    fn a_narrow_terminal_loses_the_bar_then_the_end() {
+        let line = render(50_000_000, Some(200_000_000), Duration::from_secs(2), 0);
+        assert_eq!(fit(&line, 120), line);
+        assert_eq!(
+            fit(&line, 60),
+            "25% 50.0 MB / 200.0 MB  25.0 MB/s  ETA 00:06"
+        );
+        assert_eq!(fit(&line, 30), "25% 50.0 MB / 200.0 MB  25.0 ");
+        assert_eq!(fit("x", 0), "x");
     }
 
     #[derive(Clone, Default)]

@@ -41,3 +41,75 @@ fn draws_on_a_terminal_and_ends_on_a_clean_line() -> TestResult {
     assert!(!tail.contains("[=") && !tail.contains("[>"), "{tail:?}");
     Ok(())
 }
+
+/// A `dumb` terminal takes no escape codes: no bar, the summary alone. A bar in a
+/// narrow terminal fits its width, and once all is read says the tables are being
+/// written.
+#[test]
+fn a_dumb_terminal_gets_no_bar_and_a_narrow_one_a_short_line() -> TestResult {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        return Ok(());
+    }
+    let dir = tempfile::tempdir()?;
+    let mut text = String::new();
+    for i in 0..60_000 {
+        text.push_str(&format!(
+            "{{\"i\":{i},\"k\":[{{\"v\":\"{}\"}}]}}\n",
+            "y".repeat(i % 50)
+        ));
+    }
+    std::fs::write(dir.path().join("big.jsonl"), text)?;
+    let run = |term: &str, cols: u32, out: &str| {
+        let command = format!(
+            "stty cols {cols}; {} flatten big.jsonl -o {out} -f csv --executor sequential \
+             --chunk-size 64k",
+            bin()
+        );
+        std::process::Command::new(script)
+            .args(["-qec", &command, "/dev/null"])
+            .env("TERM", term)
+            .current_dir(dir.path())
+            .output()
+    };
+    let out = run("dumb", 80, "dumb")?;
+    assert_eq!(out.status.code(), Some(0));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(!screen.contains('\x1b'), "{screen:?}");
+    assert!(
+        screen.starts_with("flattened 60000 records into 2 tables"),
+        "{screen:?}"
+    );
+    let out = run("xterm", 40, "narrow")?;
+    assert_eq!(out.status.code(), Some(0));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = screen
+        .split("\r\x1b[2K")
+        .filter(|l| !l.is_empty() && !l.starts_with("flattened"))
+        .collect();
+    assert!(!lines.is_empty(), "{screen:?}");
+    for line in &lines {
+        assert!(line.chars().count() < 40, "{line:?}");
+    }
+    Ok(())
+}
+
+/// A compressed input's rate is that of its bytes as stored, and says so.
+#[test]
+fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, "{\"a\":1}\n".repeat(100).as_bytes())?;
+    std::fs::write(dir.path().join("n.jsonl.gz"), gz.finish()?)?;
+    let r = run(dir.path(), &["flatten", "n.jsonl.gz", "-o", "out"], None)?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(" MB/s of compressed input; wrote "),
+        "{}",
+        r.stderr
+    );
+    std::fs::write(dir.path().join("n.jsonl"), "{\"a\":1}\n")?;
+    let r = run(dir.path(), &["flatten", "n.jsonl", "-o", "out2"], None)?;
+    assert!(r.stderr.contains(" MB/s; wrote "), "{}", r.stderr);
+    Ok(())
+}
