@@ -76,6 +76,10 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
     if args.repeat == 0 {
         return Err(Fail::usage("--repeat must be at least 1"));
     }
+    // A format no run can write is told before any run.
+    if let Err(e) = transmogrify_io::WriterRegistry::default().get(&args.format) {
+        return Err(Fail::usage(e.to_string()));
+    }
     let entity = crate::options::entity(&args.input)?;
     let running = stop_runs_on_interrupt(scratch.clone());
     let inputs = match replayable(&args.input.inputs, &scratch.join("inputs")) {

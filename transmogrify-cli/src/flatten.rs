@@ -652,8 +652,20 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
             let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
             let name = transmogrify_io::errors_table_name(&entity, &names);
             let n = result.errors().len();
+            // The columns the errors table is written with.
+            let columns = result
+                .errors_batch()?
+                .map(|b| {
+                    let fields = b.schema().fields().clone();
+                    fields
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
             tree.push_str(&format!(
-                "{name} ({n} bad record{}: source, line, column, byte offset, message, raw text)\n",
+                "{name} ({n} bad record{}: {columns})\n",
                 if n == 1 { "" } else { "s" }
             ));
         }

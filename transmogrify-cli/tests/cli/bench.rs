@@ -177,6 +177,16 @@ fn repeat_keeps_the_fastest_of_several_runs() -> TestResult {
         "{}",
         r.stderr
     );
+    // A format no run can write is refused before the first run.
+    let r = run(dir.path(), &[&args[..], &["-f", "xml"]].concat(), None)?;
+    assert_eq!(
+        (r.code, r.stdout.as_str(), r.stderr.as_str()),
+        (
+            2,
+            "",
+            "error: no writer for format \"xml\" (known: csv, json, jsonl, ndjson, parquet)\n"
+        )
+    );
     Ok(())
 }
 

@@ -213,7 +213,7 @@ fn bad_records_skipped_show_as_the_errors_table() -> TestResult {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stdout.ends_with(
-            "sk_errors (2 bad records: source, line, column, byte offset, message, raw text)\n"
+            "sk_errors (2 bad records: source, ordinal, line, column, byte_offset, message, excerpt, raw, raw_truncated)\n"
         ),
         "{}",
         r.stdout
@@ -242,7 +242,7 @@ fn bad_records_skipped_show_as_the_errors_table() -> TestResult {
     assert!(r.stdout.starts_with("st (2 rows)\n"), "{}", r.stdout);
     assert!(
         r.stdout.ends_with(
-            "st_errors (1 bad record: source, line, column, byte offset, message, raw text)\n"
+            "st_errors (1 bad record: source, ordinal, line, column, byte_offset, message, excerpt, raw, raw_truncated)\n"
         ),
         "{}",
         r.stdout
