@@ -71,8 +71,9 @@ impl Fail {
         }
         let hint = io_cause(e).and_then(|io| match io.kind() {
             ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Some(
-                "the output directory's disk is full; while it runs, a run also keeps \
-                 its parts there, in hidden `.transmogrify-*` entries",
+                "the disk is full: the output directory's, or the one --spill-dir names, \
+                 where a run keeps its parts while it runs (hidden `.transmogrify-*` \
+                 entries; by default in the output directory)",
             ),
             #[cfg(unix)]
             _ if io.raw_os_error() == Some(libc::EMFILE) => Some(
@@ -269,8 +270,9 @@ mod tests {
 
     use super::{EXIT_IO, Fail};
 
-    const FULL: &str = "the output directory's disk is full; while it runs, a run also keeps \
-                        its parts there, in hidden `.transmogrify-*` entries";
+    const FULL: &str = "the disk is full: the output directory's, or the one --spill-dir \
+                        names, where a run keeps its parts while it runs (hidden \
+                        `.transmogrify-*` entries; by default in the output directory)";
 
     fn io(kind: ErrorKind) -> transmogrify_io::Error {
         transmogrify_io::Error::Io {
