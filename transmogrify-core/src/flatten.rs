@@ -789,8 +789,7 @@ impl Flattener {
                 Peek::Object => {
                     let (ct, r) = self.elem_row(t, node, row, i)?;
                     if depth + 2 > self.cfg.max_depth {
-                        let col = self.value_column(ct)?;
-                        self.json_text_col(p, ct, r, col, depth + 1)?;
+                        self.elem_json_text(p, ct, r, depth + 1)?;
                     } else {
                         let elem = self.nodes[node as usize].elem;
                         self.object(p, ct, r, elem, depth + 2)?;
@@ -866,20 +865,23 @@ impl Flattener {
         Ok(())
     }
 
-    fn json_text_col(
+    /// An array's object element at the depth limit: its JSON text in the `value`
+    /// column of its row, as deeper objects are kept, but for `{}`, which as
+    /// everywhere makes nothing (the row has its ids alone).
+    fn elem_json_text(
         &mut self,
         p: &mut Parser<'_>,
         t: u32,
         row: usize,
-        col: usize,
         depth: usize,
     ) -> FResult<()> {
         let mut text = std::mem::take(&mut self.text_scratch);
         text.clear();
         let r = match p.compact_value(depth, &mut text) {
+            Ok(()) if text == b"{}" => Ok(()),
             Ok(()) => self
                 .note_repeated_keys(&text)
-                .and_then(|()| self.cell(t, row, col, &text, kind::JSON)),
+                .and_then(|()| self.value_cell(t, row, &text, kind::JSON)),
             Err(e) => Err(e.into()),
         };
         self.text_scratch = text;

@@ -124,6 +124,20 @@ fn max_depth_keeps_deeper_objects_as_json_text() -> TestResult {
            g_h
            {"i":1}"#,
     );
+    // An element `{}` at the limit makes nothing, as anywhere: its row has no value
+    // column, and `value` is not taken from a data key of that name.
+    let empty = r#"{"f":[{}]}"#;
+    assert_tables(&tables(empty, bare().with_max_depth(2))?, "# t\n# t_f");
+    assert_tables(&tables(empty, bare().with_max_depth(3))?, "# t\n# t_f");
+    let both = r#"{"f":[{},{"value":1,"g":{"h":2}}]}"#;
+    assert_tables(
+        &tables(both, bare().with_max_depth(2))?,
+        r#"# t
+           # t_f
+           value
+           ∅
+           {"value":1,"g":{"h":2}}"#,
+    );
     Ok(())
 }
 
