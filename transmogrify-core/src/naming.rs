@@ -6,7 +6,9 @@
 //!
 //! **Collision rule.** When two different paths would get the same name, the path with
 //! fewer components keeps the name (ties: the path whose components sort first; the
-//! `value` column of scalar array elements sorts before any key). Every other path gets
+//! `value` column of scalar array elements sorts before any key; tables of the same
+//! keys, reached through arrays at other places, by fewer arrays, then by the array
+//! steps' places). Every other path gets
 //! `<name><sep>2`, `<name><sep>3`, … in that same order, skipping names that any path
 //! of the table (or any metadata column) already has. Metadata column names are
 //! reserved: a data column called `__extract_id` becomes `__extract_id_2`.
