@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use serde_json::Value;
 
@@ -131,6 +131,29 @@ pub fn run(args: &BenchArgs) -> Result<Bench, Fail> {
     })
 }
 
+/// Set by the interrupt handler as it starts: the run it stops is not a failure to
+/// report, and the handler ends the process.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// After a run ended, if an interrupt is being handled (or may be: the run was
+/// interrupted itself, as a terminal's Ctrl-C reaches the whole process group),
+/// waits for the handler to end the process, so that the stopped run is not told
+/// as a failed one.
+fn await_interrupt(run_interrupted: bool) {
+    let grace = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    while run_interrupted && !INTERRUPTED.load(Ordering::SeqCst) {
+        if std::time::Instant::now() > grace {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        // The handler exits within a minute (its run's cleanup); then this does.
+        std::thread::sleep(std::time::Duration::from_secs(70));
+        std::process::exit(130);
+    }
+}
+
 /// On Ctrl-C or SIGTERM, stops the run under way (its process id is in the counter
 /// returned; 0 between runs) as a stopped `flatten` stops, waits for it, removes the
 /// bench's scratch directory and exits with status 130.
@@ -138,6 +161,7 @@ fn stop_runs_on_interrupt(scratch: PathBuf) -> Arc<AtomicU32> {
     let running = Arc::new(AtomicU32::new(0));
     let seen = running.clone();
     let _ = ctrlc::set_handler(move || {
+        INTERRUPTED.store(true, Ordering::SeqCst);
         #[cfg(unix)]
         if let Ok(pid) = i32::try_from(seen.load(Ordering::SeqCst))
             && pid > 0
@@ -221,6 +245,7 @@ impl Run<'_> {
         running.store(0, Ordering::SeqCst);
         let output = output.map_err(|e| Fail::io(format!("cannot run {}: {e}", exe.display())))?;
         if !output.status.success() {
+            await_interrupt(output.status.code() == Some(130));
             let told = String::from_utf8_lossy(&output.stderr)
                 .trim()
                 .trim_start_matches("error: ")
