@@ -308,8 +308,7 @@ pub struct SchemaArgs {
     /// Flattening options.
     #[command(flatten)]
     pub processing: ProcessingArgs,
-    /// Read only about this many records (at least 1): the sample ends with the
-    /// chunk (4 MiB of input) that reaches it, so it can hold up to a chunk more.
+    /// Read only this many records (at least 1).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub sample: Option<u64>,
     /// Print JSON instead of a tree.

@@ -883,7 +883,14 @@ impl Plan<'_> {
                 let counted = self.reader_counted;
                 match reader.next() {
                     Some(Ok(batch)) if batch.is_empty() => continue,
-                    Some(Ok(batch)) => {
+                    Some(Ok(mut batch)) => {
+                        // A sample ends at its size, within a batch if need be.
+                        if let Some(limit) = self.job.limit {
+                            let left = limit.saturating_sub(self.planned_records);
+                            batch
+                                .items
+                                .truncate(usize::try_from(left).unwrap_or(usize::MAX));
+                        }
                         let records = batch.len() as u64;
                         let after = reader.bytes_read().max(before);
                         let (start, end) = if reader.positions_are_bytes() {
@@ -938,6 +945,10 @@ impl Plan<'_> {
                 }
             }
             if let Some(scanner) = self.scanner.as_mut() {
+                // A sample's last chunk ends at the sample's size.
+                if let Some(limit) = self.job.limit {
+                    scanner.limit_records(limit.saturating_sub(self.planned_records));
+                }
                 match scanner.next_chunk() {
                     Ok(Some(mut c)) => {
                         self.count(c.records);

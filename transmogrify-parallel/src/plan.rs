@@ -674,6 +674,13 @@ impl<R: Read> Scanner<R> {
         self
     }
 
+    /// Ends the chunks from here on after at most `records` records (what a sample
+    /// still takes), at the latest.
+    pub(crate) fn limit_records(&mut self, records: u64) {
+        let records = self.chunking.records.map_or(records, |n| n.min(records));
+        self.chunking.records = Some(records.max(1));
+    }
+
     /// Bytes taken from the reader so far.
     pub(crate) fn bytes_read(&self) -> u64 {
         self.buf_offset + self.buf.len() as u64

@@ -85,6 +85,30 @@ fn samples_read_only_the_first_records() -> TestResult {
     let v: serde_json::Value = serde_json::from_str(&r.stdout)?;
     assert_eq!(v["tables"][0]["rows"], 101);
     assert!(r.stdout.contains("\"late\""));
+    // A sample larger than a chunk (4 MiB) ends where it should, not a chunk later.
+    let pad = "p".repeat(280);
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("{{\"i\":{i},\"pad\":\"{pad}\"}}\n"));
+    }
+    std::fs::write(dir.path().join("big.jsonl"), &text)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, text.as_bytes())?;
+    std::fs::write(dir.path().join("big.jsonl.gz"), gz.finish()?)?;
+    let mut csv = String::from("i,pad\n");
+    for i in 0..20_000 {
+        csv.push_str(&format!("{i},{pad}\n"));
+    }
+    std::fs::write(dir.path().join("big.csv"), csv)?;
+    for file in ["big.jsonl", "big.jsonl.gz", "big.csv"] {
+        let r = run(
+            dir.path(),
+            &["schema", file, "--sample", "15000", "--json"],
+            None,
+        )?;
+        let v: serde_json::Value = serde_json::from_str(&r.stdout)?;
+        assert_eq!(v["tables"][0]["rows"], 15_000, "{file}");
+    }
     Ok(())
 }
 
