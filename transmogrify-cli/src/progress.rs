@@ -4,15 +4,18 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 const TICK: Duration = Duration::from_millis(120);
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
 
-/// Whether a bar is on the screen: an interrupt clears it ([`clear_for_exit`]).
-static DRAWING: AtomicBool = AtomicBool::new(false);
+/// Bars being drawn, which an interrupt clears ([`clear_for_exit`]).
+static ACTIVE: AtomicUsize = AtomicUsize::new(0);
+
+/// Set once the process is about to exit on an interrupt: no bar is drawn after.
+static STOPPED: AtomicBool = AtomicBool::new(false);
 
 /// Whether a bar may be drawn on stderr: a terminal that is not a `dumb` one (which
 /// takes no escape codes).
@@ -24,7 +27,7 @@ pub fn can_draw() -> bool {
 /// Clears the bar, if one is drawn, and draws no more: for a process about to exit
 /// on an interrupt, whose message then starts a clean line.
 pub fn clear_for_exit() {
-    if DRAWING.swap(false, Ordering::SeqCst) {
+    if !STOPPED.swap(true, Ordering::SeqCst) && ACTIVE.load(Ordering::SeqCst) > 0 {
         let mut err = std::io::stderr();
         let _ = write!(err, "\r\x1b[2K");
         let _ = err.flush();
@@ -45,7 +48,7 @@ impl Progress {
         let stop = Arc::new(AtomicBool::new(false));
         let thread = if draw {
             let (counter, stop) = (counter.clone(), stop.clone());
-            DRAWING.store(true, Ordering::SeqCst);
+            ACTIVE.fetch_add(1, Ordering::SeqCst);
             std::thread::Builder::new()
                 .name("tm-progress".into())
                 .spawn(move || {
@@ -63,7 +66,7 @@ impl Progress {
                             Some(took) => writing(done, took, tick),
                             None => render(done, total, started.elapsed(), tick),
                         };
-                        if !DRAWING.load(Ordering::SeqCst) {
+                        if STOPPED.load(Ordering::SeqCst) {
                             return;
                         }
                         let line = fit(&line, terminal_width());
@@ -76,10 +79,11 @@ impl Progress {
                         std::thread::park_timeout(TICK);
                     }
                     // Leave a clean line for the summary.
-                    if DRAWING.swap(false, Ordering::SeqCst) {
+                    if !STOPPED.load(Ordering::SeqCst) {
                         let _ = write!(out, "\r\x1b[2K");
                         let _ = out.flush();
                     }
+                    ACTIVE.fetch_sub(1, Ordering::SeqCst);
                 })
                 .ok()
         } else {
@@ -307,6 +311,20 @@ mod tests {
             .into_owned();
         assert!(text.contains("40% 400 B / 1.0 kB"), "{text:?}");
         assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
+    }
+
+    #[test]
+    fn once_all_is_read_the_tables_are_being_written() {
+        let out = Shared::default();
+        let p = Progress::start(Some(1000), true, Box::new(out.clone()));
+        p.counter().fetch_add(1000, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(300));
+        p.finish();
+        let text = String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
+            .into_owned();
+        assert!(text.contains("100% 1.0 kB read at "), "{text:?}");
+        assert!(text.contains("/s; writing the tables "), "{text:?}");
+        assert!(!text.contains("ETA"), "{text:?}");
     }
 
     #[test]

@@ -2,14 +2,8 @@
 
 use crate::support::*;
 
-#[test]
-fn draws_on_a_terminal_and_ends_on_a_clean_line() -> TestResult {
-    let script = std::path::Path::new("/usr/bin/script");
-    if !script.exists() {
-        // No util-linux `script` to make a pseudo-terminal; the rendering itself is
-        // tested with a forced terminal in the binary's unit tests.
-        return Ok(());
-    }
+/// Writes 60,000 small records to `big.jsonl` in a new directory.
+fn big_input() -> Result<tempfile::TempDir, Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let mut text = String::new();
     for i in 0..60_000 {
@@ -19,16 +13,42 @@ fn draws_on_a_terminal_and_ends_on_a_clean_line() -> TestResult {
         ));
     }
     std::fs::write(dir.path().join("big.jsonl"), text)?;
+    Ok(dir)
+}
+
+/// What a run on `big.jsonl` into `out` shows in a pseudo-terminal of type `term`,
+/// `cols` columns wide; `None` without util-linux `script` to make one (the
+/// rendering itself is tested with a forced terminal in the binary's unit tests).
+fn on_a_terminal(
+    dir: &std::path::Path,
+    term: &str,
+    cols: u32,
+    out: &str,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let script = std::path::Path::new("/usr/bin/script");
+    if !script.exists() {
+        return Ok(None);
+    }
     let command = format!(
-        "{} flatten big.jsonl -o out -f csv --executor sequential --chunk-size 64k",
+        "stty cols {cols}; {} flatten big.jsonl -o {out} -f csv --executor sequential \
+         --chunk-size 64k",
         bin()
     );
-    let out = std::process::Command::new(script)
+    let run = std::process::Command::new(script)
         .args(["-qec", &command, "/dev/null"])
-        .current_dir(dir.path())
+        .env("TERM", term)
+        .current_dir(dir)
         .output()?;
-    assert_eq!(out.status.code(), Some(0));
-    let screen = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(run.status.code(), Some(0), "{run:?}");
+    Ok(Some(String::from_utf8_lossy(&run.stdout).into_owned()))
+}
+
+#[test]
+fn draws_on_a_terminal_and_ends_on_a_clean_line() -> TestResult {
+    let dir = big_input()?;
+    let Some(screen) = on_a_terminal(dir.path(), "xterm", 100, "out")? else {
+        return Ok(());
+    };
     assert!(screen.contains("\r\x1b[2K["), "no bar drawn: {screen:?}");
     assert!(screen.contains("MB/s"), "{screen:?}");
     // The bar is cleared before the summary, which ends the output.
@@ -43,46 +63,21 @@ fn draws_on_a_terminal_and_ends_on_a_clean_line() -> TestResult {
 }
 
 /// A `dumb` terminal takes no escape codes: no bar, the summary alone. A bar in a
-/// narrow terminal fits its width, and once all is read says the tables are being
-/// written.
+/// narrow terminal fits its width.
 #[test]
 fn a_dumb_terminal_gets_no_bar_and_a_narrow_one_a_short_line() -> TestResult {
-    let script = std::path::Path::new("/usr/bin/script");
-    if !script.exists() {
+    let dir = big_input()?;
+    let Some(screen) = on_a_terminal(dir.path(), "dumb", 80, "dumb")? else {
         return Ok(());
-    }
-    let dir = tempfile::tempdir()?;
-    let mut text = String::new();
-    for i in 0..60_000 {
-        text.push_str(&format!(
-            "{{\"i\":{i},\"k\":[{{\"v\":\"{}\"}}]}}\n",
-            "y".repeat(i % 50)
-        ));
-    }
-    std::fs::write(dir.path().join("big.jsonl"), text)?;
-    let run = |term: &str, cols: u32, out: &str| {
-        let command = format!(
-            "stty cols {cols}; {} flatten big.jsonl -o {out} -f csv --executor sequential \
-             --chunk-size 64k",
-            bin()
-        );
-        std::process::Command::new(script)
-            .args(["-qec", &command, "/dev/null"])
-            .env("TERM", term)
-            .current_dir(dir.path())
-            .output()
     };
-    let out = run("dumb", 80, "dumb")?;
-    assert_eq!(out.status.code(), Some(0));
-    let screen = String::from_utf8_lossy(&out.stdout);
     assert!(!screen.contains('\x1b'), "{screen:?}");
     assert!(
         screen.starts_with("flattened 60000 records into 2 tables"),
         "{screen:?}"
     );
-    let out = run("xterm", 40, "narrow")?;
-    assert_eq!(out.status.code(), Some(0));
-    let screen = String::from_utf8_lossy(&out.stdout);
+    let Some(screen) = on_a_terminal(dir.path(), "xterm", 40, "narrow")? else {
+        return Ok(());
+    };
     let lines: Vec<&str> = screen
         .split("\r\x1b[2K")
         .filter(|l| !l.is_empty() && !l.starts_with("flattened"))
