@@ -35,7 +35,8 @@ pub const DEFAULT_CSV_QUOTE: u8 = b'"';
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvOptions {
-    delimiter: u8,
+    /// `None`: `,`, or a tab for a `.tsv` file.
+    delimiter: Option<u8>,
     quote: u8,
     has_header: bool,
     null_values: Vec<String>,
@@ -45,7 +46,7 @@ pub struct CsvOptions {
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
-            delimiter: DEFAULT_CSV_DELIMITER,
+            delimiter: None,
             quote: DEFAULT_CSV_QUOTE,
             has_header: true,
             null_values: vec![String::new()],
@@ -55,10 +56,11 @@ impl Default for CsvOptions {
 }
 
 impl CsvOptions {
-    /// The field delimiter. Defaults to [`DEFAULT_CSV_DELIMITER`] (`,`).
+    /// The field delimiter. Defaults to [`DEFAULT_CSV_DELIMITER`] (`,`), or a tab
+    /// for a file whose name ends in `.tsv` (before `.gz` or `.zst`).
     #[must_use]
     pub fn with_delimiter(mut self, delimiter: u8) -> Self {
-        self.delimiter = delimiter;
+        self.delimiter = Some(delimiter);
         self
     }
 
@@ -95,9 +97,43 @@ impl CsvOptions {
         self
     }
 
-    /// The field delimiter.
+    /// The field delimiter set ([`DEFAULT_CSV_DELIMITER`] if none was; see
+    /// [`delimiter_for`](Self::delimiter_for)).
     pub fn delimiter(&self) -> u8 {
-        self.delimiter
+        self.delimiter.unwrap_or(DEFAULT_CSV_DELIMITER)
+    }
+
+    /// The field delimiter of the file named `name`: the one set, else a tab for a
+    /// `.tsv` file (compressed too) and [`DEFAULT_CSV_DELIMITER`] for any other.
+    ///
+    /// ```
+    /// use transmogrify_io::CsvOptions;
+    /// assert_eq!(CsvOptions::default().delimiter_for("people.tsv.gz"), b'\t');
+    /// assert_eq!(CsvOptions::default().delimiter_for("people.csv"), b',');
+    /// assert_eq!(CsvOptions::default().with_delimiter(b';').delimiter_for("people.tsv"), b';');
+    /// ```
+    pub fn delimiter_for(&self, name: &str) -> u8 {
+        self.delimiter.unwrap_or_else(|| {
+            let lower = name.to_ascii_lowercase();
+            let stem = [".gz", ".gzip", ".zst", ".zstd"]
+                .iter()
+                .find_map(|ext| lower.strip_suffix(ext))
+                .unwrap_or(&lower);
+            if stem.ends_with(".tsv") {
+                b'\t'
+            } else {
+                DEFAULT_CSV_DELIMITER
+            }
+        })
+    }
+
+    /// These options as the file named `name` is read with: its delimiter decided
+    /// ([`delimiter_for`](Self::delimiter_for)).
+    pub(crate) fn for_file(&self, name: &str) -> CsvOptions {
+        CsvOptions {
+            delimiter: Some(self.delimiter_for(name)),
+            ..self.clone()
+        }
     }
 
     /// The quote character.
@@ -127,10 +163,16 @@ impl CsvOptions {
                 reason: reason.to_string(),
             })
         };
-        if self.delimiter == self.quote {
+        if !self.delimiter().is_ascii() {
+            return bad("csv delimiter", "must be an ASCII character");
+        }
+        if !self.quote.is_ascii() {
+            return bad("csv quote", "must be an ASCII character");
+        }
+        if self.delimiter() == self.quote {
             return bad("csv delimiter", "must differ from the quote character");
         }
-        if matches!(self.delimiter, b'\n' | b'\r') {
+        if matches!(self.delimiter(), b'\n' | b'\r') {
             return bad("csv delimiter", "a line break cannot delimit fields");
         }
         if matches!(self.quote, b'\n' | b'\r') {
@@ -1015,7 +1057,8 @@ impl CsvReader {
         skipped_bytes: u64,
         skipped_lines: u64,
     ) -> Self {
-        let csv_options = &options.csv;
+        // A `.tsv` file's delimiter is a tab unless one was set.
+        let csv_options = &options.csv.for_file(&input.name);
         let Input {
             name,
             reader,
@@ -1034,7 +1077,7 @@ impl CsvReader {
             overrun: None,
             tracker: QuoteTracker {
                 state: QuoteState::StartField,
-                delimiter: csv_options.delimiter,
+                delimiter: csv_options.delimiter(),
                 quote: csv_options.quote,
                 offset: skipped_bytes,
                 line: skipped_lines + 1,
@@ -1052,7 +1095,7 @@ impl CsvReader {
             },
         };
         let mut csv = csv::ReaderBuilder::new()
-            .delimiter(csv_options.delimiter)
+            .delimiter(csv_options.delimiter())
             .quote(csv_options.quote)
             .has_headers(false)
             .flexible(true)
@@ -1079,7 +1122,7 @@ impl CsvReader {
                 .collect(),
             skip_null: options.skip_null,
             infer: options.infer_types,
-            delimiter: csv_options.delimiter,
+            delimiter: csv_options.delimiter(),
             quote: csv_options.quote,
             skipped_bytes,
             skipped_lines,

@@ -134,7 +134,7 @@ impl CsvSplitter {
         }
         Ok(Some(CsvSplitter {
             path: path.to_path_buf(),
-            options: options.clone(),
+            options: options.for_csv_file(&name),
             file,
             len: meta.len(),
             offset,
@@ -392,8 +392,8 @@ impl CsvRanges {
         };
         Ok(CsvRanges {
             path: path.to_path_buf(),
+            options: options.for_csv_file(&name),
             name,
-            options: options.clone(),
             first,
             keys,
         })

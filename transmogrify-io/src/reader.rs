@@ -190,6 +190,15 @@ impl Default for ReaderOptions {
 }
 
 impl ReaderOptions {
+    /// These options as the CSV file named `name` is read with (its delimiter
+    /// decided: see [`CsvOptions::delimiter_for`]).
+    pub(crate) fn for_csv_file(&self, name: &str) -> ReaderOptions {
+        ReaderOptions {
+            csv: self.csv.for_file(name),
+            ..self.clone()
+        }
+    }
+
     /// A builder starting from the defaults.
     pub fn builder() -> ReaderOptionsBuilder {
         ReaderOptionsBuilder {

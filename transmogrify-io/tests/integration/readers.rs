@@ -244,6 +244,56 @@ fn csv_rows_become_objects() -> TestResult {
     Ok(())
 }
 
+/// A `.tsv` file's fields are separated by tabs unless a delimiter is set, read
+/// whole, compressed or in ranges; a delimiter or quote past ASCII is refused.
+#[test]
+fn tsv_files_are_split_on_tabs() -> TestResult {
+    let text = b"id\tname\n1\tAnn\n2\tBob, Jr.\n".to_vec();
+    let expected = [
+        r#"{"id":1,"name":"Ann"}"#.to_string(),
+        r#"{"id":2,"name":"Bob, Jr."}"#.to_string(),
+    ];
+    let options = ReaderOptions::default();
+    for (name, bytes) in [("people.tsv", text.clone()), ("people.TSV.gz", gzip(&text))] {
+        let (got, bad) = records(name, bytes, &options)?;
+        assert!(bad.is_empty(), "{name}: {bad:?}");
+        let got: Vec<String> = got.into_iter().map(|(t, _)| t).collect();
+        assert_eq!(got, expected, "{name}");
+    }
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("people.tsv");
+    std::fs::write(&path, &text)?;
+    let mut splitter = CsvSplitter::open(&path, &options)?.ok_or("a plain file")?;
+    let mut got = Vec::new();
+    while let Some(range) = splitter.next_range(4)? {
+        let mut reader = splitter.ranges()?.reader(&range)?;
+        for batch in &mut *reader {
+            let batch: RawBatch = batch?;
+            for item in &batch.items {
+                if let RawItem::Record { range, .. } = item {
+                    got.push(String::from_utf8_lossy(batch.bytes(range)).into_owned());
+                }
+            }
+        }
+    }
+    assert_eq!(got, expected);
+    // A delimiter set is kept.
+    let commas = ReaderOptions::builder()
+        .with_csv(CsvOptions::default().with_delimiter(b','))
+        .build()?;
+    let (got, _) = records("people.tsv", b"a\tb,c\n1\t2,3\n".to_vec(), &commas)?;
+    assert_eq!(got[0].0, r#"{"a\tb":"1\t2","c":3}"#);
+    for csv in [
+        CsvOptions::default().with_delimiter(0xA7),
+        CsvOptions::default().with_quote(0xE9),
+    ] {
+        let refused = ReaderOptions::builder().with_csv(csv).build();
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("must be an ASCII character"), "{message}");
+    }
+    Ok(())
+}
+
 #[test]
 fn csv_header_names_as_written_come_before_made_up_ones() -> TestResult {
     let csv = ReaderOptions::builder()
