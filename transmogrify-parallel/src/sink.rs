@@ -144,21 +144,35 @@ impl TableJobs for ThreadedTables {
         let results: Vec<Mutex<Option<transmogrify_io::Result<OutputFile>>>> =
             (0..n).map(|_| Mutex::new(None)).collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let (Some(job), Some(slot)) = (jobs.get(i), results.get(i)) else {
-                            break;
-                        };
-                        if let Some(job) = job.lock().take() {
-                            *slot.lock() = Some(job());
+        let panicked = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| {
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let (Some(job), Some(slot)) = (jobs.get(i), results.get(i)) else {
+                                break;
+                            };
+                            if let Some(job) = job.lock().take() {
+                                *slot.lock() = Some(job());
+                            }
                         }
-                    }
-                });
+                    })
+                })
+                .collect();
+            // Joined here, so that a job's panic is not replaced by the scope's own.
+            let mut panicked = None;
+            for thread in threads {
+                if let Err(payload) = thread.join() {
+                    panicked.get_or_insert(payload);
+                }
             }
+            panicked
         });
+        // A writer's panic goes on with its own message, as on one thread.
+        if let Some(payload) = panicked {
+            std::panic::resume_unwind(payload);
+        }
         results
             .into_iter()
             .map(|r| {
@@ -569,5 +583,35 @@ mod tests {
         let want: Vec<String> = (0..21).step_by(2).map(|i| i.to_string()).collect();
         assert_eq!(fixture.written()?, want);
         Ok(())
+    }
+
+    /// A table job's panic goes on with its own message, on threads as on one.
+    #[test]
+    fn a_writers_panic_keeps_its_message_on_threads() {
+        for threads in [1, 2, 3] {
+            let jobs: Vec<TableJob<'_>> = (0..4)
+                .map(|i| {
+                    Box::new(move || {
+                        if i == 2 {
+                            panic!("writer {i} on fire");
+                        }
+                        Ok(OutputFile {
+                            table: format!("t{i}"),
+                            path: PathBuf::from(format!("t{i}.csv")),
+                            rows: 0,
+                            bytes: 0,
+                        })
+                    }) as TableJob<'_>
+                })
+                .collect();
+            let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                ThreadedTables(threads).run_all(jobs)
+            }));
+            let message = caught
+                .err()
+                .and_then(|p| p.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            assert_eq!(message, "writer 2 on fire", "{threads} threads");
+        }
     }
 }
