@@ -148,6 +148,30 @@ fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
     Some(total)
 }
 
+/// Whether the input file at `path` is compressed, told by its name or, for a name
+/// that is not a data file's, by its first bytes (`-` and pipes are not looked at).
+fn is_compressed(path: &Path) -> bool {
+    use transmogrify_io::Compression;
+    let name = path.to_string_lossy().to_ascii_lowercase();
+    if Compression::from_extension(&name) != Compression::None {
+        return true;
+    }
+    let plain = DATA_EXTENSIONS
+        .iter()
+        .any(|ext| name.rsplit_once('.').is_some_and(|(_, e)| e == *ext));
+    if plain || !path.is_file() {
+        return false;
+    }
+    let mut head = [0u8; 4];
+    let read = std::fs::File::open(path).and_then(|mut f| {
+        use std::io::Read;
+        f.read(&mut head)
+    });
+    read.is_ok_and(|n| {
+        Compression::from_magic(head.get(..n).unwrap_or_default()) != Compression::None
+    })
+}
+
 /// Peak resident memory of this process, from `/proc/self/status` (Linux).
 pub fn peak_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -430,10 +454,12 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     }
     if !args.quiet {
         // A compressed input's bytes are counted as stored.
-        let compressed = files.iter().any(|f| {
-            transmogrify_io::Compression::from_extension(&f.to_string_lossy())
-                != transmogrify_io::Compression::None
-        });
+        let compressed = files.iter().filter(|f| is_compressed(f)).count();
+        let compressed = match compressed {
+            0 => "",
+            n if n == files.len() => " of compressed input",
+            _ => " of input as stored",
+        };
         summary(
             &report,
             &written,
@@ -552,7 +578,7 @@ fn summary(
     report: &RunReport,
     written: &output::Written,
     wall: f64,
-    compressed: bool,
+    compressed: &str,
     dir: &std::path::Path,
 ) {
     let rows: usize = written.tables.iter().map(|t| t.1).sum();
@@ -568,11 +594,7 @@ fn summary(
         counted(rows as u64, "row"),
         wall,
         mb_s,
-        if compressed {
-            " of compressed input"
-        } else {
-            ""
-        },
+        compressed,
         human_bytes(written.bytes),
         dir.display()
     );

@@ -106,5 +106,28 @@ fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult
     std::fs::write(dir.path().join("n.jsonl"), "{\"a\":1}\n")?;
     let r = run(dir.path(), &["flatten", "n.jsonl", "-o", "out2"], None)?;
     assert!(r.stderr.contains(" MB/s; wrote "), "{}", r.stderr);
+    // Known by its first bytes too; with plain inputs beside it, the bytes are the
+    // inputs' as stored.
+    std::fs::copy(dir.path().join("n.jsonl.gz"), dir.path().join("n.data"))?;
+    let r = run(
+        dir.path(),
+        &["flatten", "n.data", "-e", "n", "-o", "out3"],
+        None,
+    )?;
+    assert!(
+        r.stderr.contains(" MB/s of compressed input; wrote "),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        dir.path(),
+        &["flatten", "n.jsonl", "n.jsonl.gz", "-o", "out4"],
+        None,
+    )?;
+    assert!(
+        r.stderr.contains(" MB/s of input as stored; wrote "),
+        "{}",
+        r.stderr
+    );
     Ok(())
 }
