@@ -300,28 +300,26 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_forced_terminal_draws_and_ends_on_a_clean_line() {
+    /// What a bar forced to draw shows of 1,000 bytes with `done` of them read.
+    fn drawn(done: u64) -> String {
         let out = Shared::default();
         let p = Progress::start(Some(1000), true, Box::new(out.clone()));
-        p.counter().fetch_add(400, Ordering::Relaxed);
+        p.counter().fetch_add(done, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(300));
         p.finish();
-        let text = String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
-            .into_owned();
+        String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned()
+    }
+
+    #[test]
+    fn a_forced_terminal_draws_and_ends_on_a_clean_line() {
+        let text = drawn(400);
         assert!(text.contains("40% 400 B / 1.0 kB"), "{text:?}");
         assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
     }
 
     #[test]
     fn once_all_is_read_the_tables_are_being_written() {
-        let out = Shared::default();
-        let p = Progress::start(Some(1000), true, Box::new(out.clone()));
-        p.counter().fetch_add(1000, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(300));
-        p.finish();
-        let text = String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
-            .into_owned();
+        let text = drawn(1000);
         assert!(text.contains("100% 1.0 kB read at "), "{text:?}");
         assert!(text.contains("/s; writing the tables "), "{text:?}");
         assert!(!text.contains("ETA"), "{text:?}");
