@@ -442,6 +442,9 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     report.tables = written.tables.clone();
     let run_warnings = written.warnings.clone();
     written.warnings.splice(0..0, warned);
+    // Told after any errors, and in the report with the other warnings.
+    let closing = closing_warnings(&report, &written);
+    written.warnings.extend(closing.iter().cloned());
     let wall = started.elapsed();
     if let Some(path) = &args.report {
         write_report(
@@ -481,21 +484,31 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     }
     // Failed chunks are errors: reported even when quiet, and first.
     let code = report_failed(&report, EXIT_OK);
+    for warning in &closing {
+        say!("warning: {warning}");
+    }
+    Ok(code)
+}
+
+/// The warnings a run's counts make: bad records skipped, chunks run again after
+/// their worker process died.
+fn closing_warnings(report: &RunReport, written: &output::Written) -> Vec<String> {
+    let mut warnings = Vec::new();
     if report.bad_records > 0 {
-        say!(
-            "warning: {} skipped; see the {} table",
+        warnings.push(format!(
+            "{} skipped; see the {} table",
             counted(report.bad_records, "bad record"),
             written.errors_table.as_deref().unwrap_or("errors")
-        );
+        ));
     }
     if report.retried_chunks > 0 {
         let what = match report.retried_chunks {
             1 => "a worker process died; its chunk was run again on a new one".to_string(),
             n => format!("worker processes died on {n} chunks; each was run again on a new one"),
         };
-        say!("warning: {what}, and succeeded");
+        warnings.push(format!("{what}, and succeeded"));
     }
-    Ok(code)
+    warnings
 }
 
 /// For a bad record of a compressed input (strict mode), the damage in its

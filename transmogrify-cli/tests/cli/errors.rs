@@ -324,7 +324,7 @@ fn bad_json_in_skip_mode_keeps_the_good_records() -> TestResult {
     );
     // A warning, shown when quiet too.
     let mut quiet = args.clone();
-    quiet.extend(["--force", "--quiet"]);
+    quiet.extend(["--force", "--quiet", "--report", "r.json"]);
     let r = run(dir.path(), &quiet, None)?;
     assert_eq!(
         (r.code, r.stderr.as_str()),
@@ -332,6 +332,13 @@ fn bad_json_in_skip_mode_keeps_the_good_records() -> TestResult {
             0,
             "warning: 2 bad records skipped; see the bad_errors table\n"
         )
+    );
+    // The report has it with the other warnings.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("r.json"))?)?;
+    assert_eq!(
+        report["warnings"],
+        serde_json::json!(["2 bad records skipped; see the bad_errors table"])
     );
     let main = std::fs::read_to_string(dir.path().join("out/bad.csv"))?;
     let rows: Vec<&str> = main
