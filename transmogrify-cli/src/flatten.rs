@@ -417,7 +417,8 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let json_input = inputs.iter().any(|i| i.format() == InputFormat::Json);
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(chunking)
-        .with_progress(progress.counter());
+        .with_progress(progress.counter())
+        .with_input_total(progress.later_total());
     let run = executor.run(&job, target.sink());
     progress.finish();
     let mut report = match run {

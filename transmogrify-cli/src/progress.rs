@@ -37,6 +37,9 @@ pub fn clear_for_exit() {
 /// A running progress display.
 pub struct Progress {
     counter: Arc<AtomicU64>,
+    /// The total once the run has read all of an input whose size was not known
+    /// (standard input), 0 until then.
+    later_total: Arc<AtomicU64>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -45,9 +48,10 @@ impl Progress {
     /// Starts drawing to `out` every tick when `draw` is true; otherwise only counts.
     pub fn start(total: Option<u64>, draw: bool, mut out: Box<dyn Write + Send>) -> Progress {
         let counter = Arc::new(AtomicU64::new(0));
+        let later_total = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = if draw {
-            let (counter, stop) = (counter.clone(), stop.clone());
+            let (counter, stop, later) = (counter.clone(), stop.clone(), later_total.clone());
             ACTIVE.fetch_add(1, Ordering::SeqCst);
             std::thread::Builder::new()
                 .name("tm-progress".into())
@@ -59,6 +63,8 @@ impl Progress {
                     // Drawn at once, then every tick until stopped.
                     loop {
                         let done = counter.load(Ordering::Relaxed);
+                        let total =
+                            total.or_else(|| Some(later.load(Ordering::SeqCst)).filter(|&t| t > 0));
                         if read_in.is_none() && total.is_some_and(|t| t > 0 && done >= t) {
                             read_in = Some(started.elapsed());
                         }
@@ -91,6 +97,7 @@ impl Progress {
         };
         Progress {
             counter,
+            later_total,
             stop,
             thread,
         }
@@ -99,6 +106,12 @@ impl Progress {
     /// The counter the run adds finished bytes to.
     pub fn counter(&self) -> Arc<AtomicU64> {
         self.counter.clone()
+    }
+
+    /// Where the run puts the total of an input whose size was not known once it has
+    /// read all of it ([`Job::with_input_total`](transmogrify_parallel::Job::with_input_total)).
+    pub fn later_total(&self) -> Arc<AtomicU64> {
+        self.later_total.clone()
     }
 
     /// Stops drawing and clears the line.
@@ -323,6 +336,24 @@ mod tests {
         assert!(text.contains("100% 1.0 kB read at "), "{text:?}");
         assert!(text.contains("/s; writing the tables "), "{text:?}");
         assert!(!text.contains("ETA"), "{text:?}");
+    }
+
+    #[test]
+    fn an_input_of_unknown_size_gets_its_total_once_read() {
+        let out = Shared::default();
+        let p = Progress::start(None, true, Box::new(out.clone()));
+        p.counter().fetch_add(500, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(200));
+        p.later_total().store(1000, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(200));
+        p.counter().fetch_add(500, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(300));
+        p.finish();
+        let text = String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
+            .into_owned();
+        assert!(text.contains("500 B read  "), "{text:?}");
+        assert!(text.contains("50% 500 B / 1.0 kB"), "{text:?}");
+        assert!(text.contains("100% 1.0 kB read at "), "{text:?}");
     }
 
     #[test]

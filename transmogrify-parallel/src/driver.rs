@@ -357,6 +357,8 @@ pub(crate) struct Plan<'a> {
     long_line: Option<(u64, u64, Arc<LongLine>)>,
     /// An input that failed, planned after the errors table's row for it.
     failed_after: Option<Planned>,
+    /// Input bytes counted as read outside any chunk ([`Plan::count_read`]).
+    counted_read: u64,
 }
 
 impl<'a> Plan<'a> {
@@ -396,7 +398,19 @@ impl<'a> Plan<'a> {
             limit_reached: false,
             long_line: None,
             failed_after: None,
+            counted_read: 0,
         }
+    }
+
+    /// Whether every input was read to its end: the plan was not cut short by a
+    /// cancelled run or a record limit.
+    pub(crate) fn read_through(&self) -> bool {
+        !self.limit_reached && !self.ledger.is_cancelled() && self.input >= self.job.inputs.len()
+    }
+
+    /// Input bytes counted as read outside any chunk so far.
+    pub(crate) fn counted_read(&self) -> u64 {
+        self.counted_read
     }
 
     fn open_input(&mut self) -> Result<()> {
@@ -571,7 +585,8 @@ impl<'a> Plan<'a> {
     }
 
     /// Counts `bytes` of the current input as read, that no chunk carries.
-    fn count_read(&self, bytes: u64) {
+    fn count_read(&mut self, bytes: u64) {
+        self.counted_read += bytes;
         if bytes > 0 {
             self.tally.bytes.fetch_add(bytes, Ordering::Relaxed);
             if let Some(p) = &self.job.progress {

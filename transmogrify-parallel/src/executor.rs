@@ -12,7 +12,7 @@ use crate::driver::{
 use crate::error::Result;
 use crate::job::Job;
 use crate::ledger::Ledger;
-use crate::plan::Chunk;
+use crate::plan::{Chunk, Planned};
 use crate::report::RunReport;
 use crate::sink::ResultSink;
 
@@ -165,9 +165,11 @@ fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Resul
             alone: true,
             ..InProcess::default()
         };
-        for item in Plan::new(job, &ledger, &tally, 1, runner.splits_ranges(), false) {
+        let plan = Plan::new(job, &ledger, &tally, 1, runner.splits_ranges(), false);
+        run_plan(job, plan, |item| {
             handle(item, &mut runner, &ctx, sink, &tally);
-        }
+            true
+        });
         finish(tally, job, name, 1, started)
     }
 }
@@ -239,6 +241,25 @@ impl Executor for ThreadExecutor {
     }
 }
 
+/// Hands every item of `plan` to `each` (until it returns false); then, if every
+/// input was read to its end, sets the job's [`input_total`](Job::input_total) to
+/// the bytes the progress counter reaches once every chunk has succeeded.
+fn run_plan(job: &Job, mut plan: Plan<'_>, mut each: impl FnMut(Planned) -> bool) {
+    let mut planned = 0;
+    for item in plan.by_ref() {
+        planned += item.read_bytes();
+        if !each(item) {
+            return;
+        }
+    }
+    if let Some(total) = job.input_total.as_ref().filter(|_| plan.read_through()) {
+        total.store(
+            planned + plan.counted_read(),
+            std::sync::atomic::Ordering::SeqCst,
+        );
+    }
+}
+
 /// Plans on one thread and runs chunks on one thread per runner.
 pub(crate) fn run_pool<R: ChunkRunner>(
     job: &Job,
@@ -270,11 +291,8 @@ fn run_pool_unsettled<R: ChunkRunner>(
         s.builder()
             .name("tm-planner".into())
             .spawn(move |_| {
-                for item in Plan::new(job, ledger, tally, workers, pieces, csv) {
-                    if tx.send(item).is_err() {
-                        break;
-                    }
-                }
+                let plan = Plan::new(job, ledger, tally, workers, pieces, csv);
+                run_plan(job, plan, |item| tx.send(item).is_ok());
             })
             .map_err(|e| crate::Error::Config(format!("cannot start the planner thread: {e}")))?;
         for (i, mut runner) in runners.into_iter().enumerate() {

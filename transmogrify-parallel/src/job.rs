@@ -29,12 +29,16 @@ pub struct Job {
     pub chunking: Chunking,
     /// Retries of a chunk whose worker process died. Defaults to [`DEFAULT_RETRIES`].
     pub retries: u32,
-    /// Read only about this many records (whole chunks of them), for sampling.
-    /// Defaults to `None`: everything.
+    /// Read only this many records, for sampling. Defaults to `None`: everything.
     pub limit: Option<u64>,
     /// Input bytes of the chunks finished so far, updated as chunks finish (for
     /// progress bars). Defaults to `None`.
     pub progress: Option<Arc<AtomicU64>>,
+    /// Set once every input has been read to its end (its chunks planned, some
+    /// perhaps still being flattened) to the bytes [`progress`](Self::progress)
+    /// reaches when every chunk has succeeded: the total of inputs whose size is not
+    /// known beforehand (standard input, pipes). Defaults to `None`.
+    pub input_total: Option<Arc<AtomicU64>>,
     /// Memory a part's flattened rows may take before the part ends early. The
     /// in-process executors plan a chunk as pieces of a thirty-second of it (at least
     /// 256 KiB: ranges of a JSONL file, or what the planner reads of a JSON array or
@@ -58,6 +62,7 @@ impl Job {
             retries: DEFAULT_RETRIES,
             limit: None,
             progress: None,
+            input_total: None,
             part_memory: DEFAULT_PART_MEMORY,
         }
     }
@@ -66,6 +71,15 @@ impl Job {
     #[must_use]
     pub fn with_progress(mut self, counter: Arc<AtomicU64>) -> Self {
         self.progress = Some(counter);
+        self
+    }
+
+    /// Sets `total`, once every input has been read to its end, to the bytes the
+    /// [`with_progress`](Self::with_progress) counter reaches when every chunk has
+    /// succeeded (see [`Job::input_total`]).
+    #[must_use]
+    pub fn with_input_total(mut self, total: Arc<AtomicU64>) -> Self {
+        self.input_total = Some(total);
         self
     }
 

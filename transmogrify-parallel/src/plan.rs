@@ -359,6 +359,18 @@ pub(crate) enum Planned {
     },
 }
 
+impl Planned {
+    /// Input bytes the progress counter gets when this succeeds ([`Chunk::read`]);
+    /// none for a failure.
+    pub(crate) fn read_bytes(&self) -> u64 {
+        match self {
+            Planned::Chunk(chunk) => chunk.read,
+            Planned::Group(chunks) => chunks.iter().map(|c| c.read).sum(),
+            Planned::Failed { .. } => 0,
+        }
+    }
+}
+
 /// Byte ranges of a plain JSONL file for `workers` workers, each cut moved forward to
 /// the start of a line by reading only the bytes after it.
 ///

@@ -175,6 +175,48 @@ fn inputs_read_by_the_io_readers() -> TestResult {
     check(&job, "gzip and csv inputs")
 }
 
+/// Once every input is read, the job's input total is what the progress counter
+/// reaches when every chunk is done: the inputs' bytes as stored. A sample, which
+/// stops before the end, leaves it unset.
+#[test]
+fn the_input_total_is_what_progress_reaches() -> TestResult {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..300).map(record).collect();
+    let plain = inputs.jsonl("events.jsonl", &records)?;
+    let gz_path = gzip_jsonl(&inputs, "events.jsonl.gz", 50)?;
+    let csv_path = inputs.write("people.csv", "id,name\n1,Ann\n2,Bob\n")?;
+    let size = [&plain, &gz_path, &csv_path]
+        .iter()
+        .map(|p| std::fs::metadata(p).map(|m| m.len()))
+        .sum::<Result<u64, _>>()?;
+    let job = job(&processor(false)?, "t", &[&plain, &gz_path, &csv_path])?
+        .with_chunking(Chunking::bytes(4096));
+    for executor in executors() {
+        let (progress, total) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let job = job
+            .clone()
+            .with_progress(progress.clone())
+            .with_input_total(total.clone());
+        executor.run_to_result(&job)?;
+        assert_eq!(
+            (
+                total.load(Ordering::SeqCst),
+                progress.load(Ordering::SeqCst)
+            ),
+            (size, size),
+            "{}",
+            executor.name()
+        );
+    }
+    let total = Arc::new(AtomicU64::new(0));
+    let sample = job.with_limit(Some(10)).with_input_total(total.clone());
+    SequentialExecutor.run_to_result(&sample)?;
+    assert_eq!(total.load(Ordering::SeqCst), 0);
+    Ok(())
+}
+
 #[test]
 fn chunks_and_limits_counted_in_records_hold_for_inputs_read_by_the_io_readers() -> TestResult {
     let inputs = Inputs::new()?;
