@@ -150,12 +150,11 @@ fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
 
 /// Whether the input file at `path` is compressed, told by its name or, for a name
 /// that is not a data file's, by its first bytes (`-` and pipes are not looked at).
-fn is_compressed(path: &Path) -> bool {
-    use transmogrify_io::Compression;
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    if Compression::from_extension(&name) != Compression::None {
+fn stored_compressed(path: &Path) -> bool {
+    if output::is_compressed(path) {
         return true;
     }
+    let name = path.to_string_lossy().to_ascii_lowercase();
     let plain = DATA_EXTENSIONS
         .iter()
         .any(|ext| name.rsplit_once('.').is_some_and(|(_, e)| e == *ext));
@@ -168,7 +167,8 @@ fn is_compressed(path: &Path) -> bool {
         f.read(&mut head)
     });
     read.is_ok_and(|n| {
-        Compression::from_magic(head.get(..n).unwrap_or_default()) != Compression::None
+        transmogrify_io::Compression::from_magic(head.get(..n).unwrap_or_default())
+            != transmogrify_io::Compression::None
     })
 }
 
@@ -458,7 +458,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     }
     if !args.quiet {
         // A compressed input's bytes are counted as stored.
-        let compressed = files.iter().filter(|f| is_compressed(f)).count();
+        let compressed = files.iter().filter(|f| stored_compressed(f)).count();
         let compressed = match compressed {
             0 => "",
             n if n == files.len() => " of compressed input",
@@ -692,12 +692,13 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
             let columns = result
                 .errors_batch()?
                 .map(|b| {
-                    let fields = b.schema().fields().clone();
-                    fields
+                    let names: Vec<String> = b
+                        .schema()
+                        .fields()
                         .iter()
                         .map(|f| f.name().clone())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                        .collect();
+                    names.join(", ")
                 })
                 .unwrap_or_default();
             tree.push_str(&format!(

@@ -8,30 +8,17 @@ use transmogrify_parallel::{Input, InputFormat};
 use crate::args::{InputArgs, InputFormatArg};
 use crate::fail::Fail;
 
-/// Whether `path` names a tab-separated file (`.tsv`, maybe compressed).
-fn is_tsv(path: &Path) -> bool {
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    let name = [".gz", ".zst", ".zstd"]
-        .iter()
-        .find_map(|ext| name.strip_suffix(ext))
-        .unwrap_or(&name);
-    name.ends_with(".tsv")
-}
-
-fn is_compressed(path: &Path) -> bool {
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    name.ends_with(".gz") || name.ends_with(".zst") || name.ends_with(".zstd")
+/// Whether `path`'s name says it is compressed (`.gz`, `.zst`, …).
+pub fn is_compressed(path: &Path) -> bool {
+    transmogrify_io::Compression::from_extension(&path.to_string_lossy())
+        != transmogrify_io::Compression::None
 }
 
 /// The executor input for `path`: JSON and JSONL files are chunked by the executors
 /// themselves; everything else (CSV, Parquet, compressed files, JSON paths) goes
 /// through the io readers.
 pub fn input(path: &Path, args: &InputArgs) -> Result<Input, Fail> {
-    // A `.tsv` file's fields are separated by tabs unless told otherwise.
-    let delimiter = args
-        .csv_delimiter
-        .unwrap_or(if is_tsv(path) { '\t' } else { ',' });
-    let csv_options_given = delimiter != ','
+    let csv_options_given = args.csv_delimiter.is_some_and(|d| d != ',')
         || args.csv_quote != '"'
         || !args.csv_null.is_empty()
         || args.csv_no_header
@@ -48,22 +35,24 @@ pub fn input(path: &Path, args: &InputArgs) -> Result<Input, Fail> {
         }
         _ => {}
     }
-    Ok(Input::with_reader(path, reader_options(path, args)?))
+    Ok(Input::with_reader(path, reader_options(args)?))
 }
 
-/// The io readers' options for `path` from the input options.
-fn reader_options(path: &Path, args: &InputArgs) -> Result<transmogrify_io::ReaderOptions, Fail> {
-    let delimiter = args
-        .csv_delimiter
-        .unwrap_or(if is_tsv(path) { '\t' } else { ',' });
+/// The io readers' options from the input options.
+fn reader_options(args: &InputArgs) -> Result<transmogrify_io::ReaderOptions, Fail> {
     let byte = |c: char, what: &str| -> Result<u8, Fail> {
         u8::try_from(u32::from(c))
             .ok()
             .filter(u8::is_ascii)
             .ok_or_else(|| Fail::usage(format!("{what} {c:?} must be one ASCII character")))
     };
-    let csv = transmogrify_io::CsvOptions::default()
-        .with_delimiter(byte(delimiter, "--csv-delimiter")?)
+    // A `.tsv` file's fields are separated by tabs unless told otherwise (the
+    // reader's default).
+    let mut csv = transmogrify_io::CsvOptions::default();
+    if let Some(delimiter) = args.csv_delimiter {
+        csv = csv.with_delimiter(byte(delimiter, "--csv-delimiter")?);
+    }
+    let csv = csv
         .with_quote(byte(args.csv_quote, "--csv-quote")?)
         .with_has_header(!args.csv_no_header)
         .with_skip_rows(args.csv_skip_rows);
@@ -94,7 +83,7 @@ pub fn csv_header(
 ) -> Result<Vec<String>, Fail> {
     let regular = |p: &&std::path::PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file());
     for (i, path) in files.iter().enumerate().filter(|(_, p)| regular(p)) {
-        let options = reader_options(path, args)?.with_max_record_bytes(largest);
+        let options = reader_options(args)?.with_max_record_bytes(largest);
         // The format given or named by the extension; only a file whose name says
         // nothing is opened to be told by its bytes.
         let named = options

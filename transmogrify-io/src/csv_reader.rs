@@ -115,11 +115,7 @@ impl CsvOptions {
     pub fn delimiter_for(&self, name: &str) -> u8 {
         self.delimiter.unwrap_or_else(|| {
             let lower = name.to_ascii_lowercase();
-            let stem = [".gz", ".gzip", ".zst", ".zstd"]
-                .iter()
-                .find_map(|ext| lower.strip_suffix(ext))
-                .unwrap_or(&lower);
-            if stem.ends_with(".tsv") {
+            if crate::input::without_compression(&lower).ends_with(".tsv") {
                 b'\t'
             } else {
                 DEFAULT_CSV_DELIMITER

@@ -29,6 +29,15 @@ pub enum Compression {
     Zstd,
 }
 
+/// `name` without the extension of its compression (`.gz`, `.gzip`, `.zst`, `.zstd`;
+/// `name` in lowercase), if it has one.
+pub(crate) fn without_compression(name: &str) -> &str {
+    [".gz", ".gzip", ".zst", ".zstd"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))
+        .unwrap_or(name)
+}
+
 impl Compression {
     /// The compression a file name's extension announces.
     pub fn from_extension(name: &str) -> Compression {
@@ -98,13 +107,9 @@ impl InputFormat {
     /// The format a file name's extension announces (after `.gz` / `.zst`).
     pub fn from_extension(name: &str) -> Option<InputFormat> {
         let lower = name.to_ascii_lowercase();
-        let stem = lower
-            .strip_suffix(".gz")
-            .or_else(|| lower.strip_suffix(".gzip"))
-            .or_else(|| lower.strip_suffix(".zst"))
-            .or_else(|| lower.strip_suffix(".zstd"))
-            .unwrap_or(&lower);
-        let ext = Path::new(stem).extension()?.to_str()?;
+        let ext = Path::new(without_compression(&lower))
+            .extension()?
+            .to_str()?;
         InputFormat::parse(ext)
     }
 
