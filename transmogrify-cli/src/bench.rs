@@ -183,7 +183,10 @@ fn stop_runs_on_interrupt(scratch: PathBuf) -> Arc<AtomicU32> {
             }
         }
         let _ = std::fs::remove_dir_all(&scratch);
-        say!("\ninterrupted: the bench's runs were stopped and their files removed");
+        say!(
+            "{}interrupted: the bench's runs were stopped and their files removed",
+            crate::progress::interrupt_lead()
+        );
         std::process::exit(130);
     });
     running

@@ -10,7 +10,9 @@ use transmogrify_parallel::{
     Chunking, Executor, Input, InputFormat, Job, ResultSink, RunReport, SequentialExecutor,
 };
 
-use crate::args::{ArrayModeArg, ExecutorArg, FlattenArgs, InputArgs, InputFormatArg, SchemaArgs};
+use crate::args::{
+    ArrayModeArg, ExecutorArg, FlattenArgs, InputArgs, InputFormatArg, ProcessingArgs, SchemaArgs,
+};
 use crate::fail::{EXIT_DATA, EXIT_OK, Fail};
 use crate::output;
 use crate::progress::{Progress, counted, human_bytes};
@@ -387,18 +389,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     if args.exec.executor == ExecutorArg::Sequential && args.exec.workers.is_some_and(|n| n > 1) {
         warned.push("--workers applies to --executor threads or processes only".to_string());
     }
-    if args.processing.array_index_column.is_some()
-        && !matches!(
-            args.processing.array_mode,
-            ArrayModeArg::Smart | ArrayModeArg::Separate
-        )
-    {
-        warned.push(
-            "--array-index-column applies to --array-mode smart or separate only (the modes \
-             that make child rows)"
-                .to_string(),
-        );
-    }
+    warned.extend(processing_warnings(&args.processing));
     for warning in &warned {
         say!("warning: {warning}");
     }
@@ -657,10 +648,13 @@ fn large_records_note(
 pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     // Nothing to remove: Ctrl-C or SIGTERM stops it at once, as it does a run.
     let _ = ctrlc::set_handler(|| {
-        say!("\ninterrupted");
+        say!("{}interrupted", crate::progress::interrupt_lead());
         std::process::exit(EXIT_INTERRUPTED);
     });
     let entity = options::entity(&args.input)?;
+    for warning in processing_warnings(&args.processing) {
+        say!("warning: {warning}");
+    }
     let files = input_files(&args.input.inputs, None)?;
     let largest = options::max_record_bytes(&args.processing)?;
     let header = output::csv_header(&files, &args.input, largest)?;
@@ -712,6 +706,22 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     // An input that could not be read to its end (skip mode): the tables are those
     // of the records before it, as a run would write them, and it is an error.
     Ok(report_failed(&report, code))
+}
+
+/// Warnings for processing options that do nothing with the others given, for
+/// `flatten` and `schema` alike.
+fn processing_warnings(p: &ProcessingArgs) -> Vec<String> {
+    let mut warned = Vec::new();
+    if p.array_index_column.is_some()
+        && !matches!(p.array_mode, ArrayModeArg::Smart | ArrayModeArg::Separate)
+    {
+        warned.push(
+            "--array-index-column applies to --array-mode smart or separate only (the modes \
+             that make child rows)"
+                .to_string(),
+        );
+    }
+    warned
 }
 
 /// Reports each failed chunk of `report` on stderr: the exit code is then a data
@@ -801,7 +811,8 @@ fn remove_unfinished_on_interrupt(
         // the parts.
         if transmogrify_io::committed_outputs() > 0 {
             say!(
-                "\ninterrupted: the run's files in {} were already complete",
+                "{}interrupted: the run's files in {} were already complete",
+                crate::progress::interrupt_lead(),
                 dir.display()
             );
             report("interrupted after the run's files were complete");
@@ -810,7 +821,8 @@ fn remove_unfinished_on_interrupt(
         report("interrupted: no table was written");
         remove_dirs(&made);
         say!(
-            "\ninterrupted: removed {removed} unfinished file(s) from {}",
+            "{}interrupted: removed {removed} unfinished file(s) from {}",
+            crate::progress::interrupt_lead(),
             dir.display()
         );
         std::process::exit(EXIT_INTERRUPTED);

@@ -24,6 +24,16 @@ pub fn can_draw() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
 }
 
+/// What goes before the message of an interrupt: a new line on a terminal, where
+/// the `^C` it echoed ends the line, nothing where stderr is a file or a pipe.
+pub fn interrupt_lead() -> &'static str {
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        "\n"
+    } else {
+        ""
+    }
+}
+
 /// Clears the bar, if one is drawn, and draws no more: for a process about to exit
 /// on an interrupt, whose message then starts a clean line.
 pub fn clear_for_exit() {

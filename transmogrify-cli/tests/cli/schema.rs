@@ -278,3 +278,36 @@ fn bad_records_skipped_show_as_the_errors_table() -> TestResult {
     );
     Ok(())
 }
+
+/// As `flatten` does, `schema` warns of `--array-index-column` with an array mode
+/// that makes no child rows, and its tables have no such column.
+#[test]
+fn an_index_column_without_child_rows_is_warned_of() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("n.jsonl"), "{\"a\":[1,2]}\n")?;
+    let r = run(
+        dir.path(),
+        &[
+            "schema",
+            "n.jsonl",
+            "--array-mode",
+            "inline",
+            "--array-index-column",
+            "i",
+            "--no-time-column",
+        ],
+        None,
+    )?;
+    assert_eq!(
+        (r.code, r.stderr.as_str(), r.stdout.as_str()),
+        (
+            0,
+            "warning: --array-index-column applies to --array-mode smart or separate only \
+             (the modes that make child rows)\n",
+            "n (1 row)\n\
+             \x20 a             string\n\
+             \x20 __extract_id  string  (row id)\n"
+        )
+    );
+    Ok(())
+}
