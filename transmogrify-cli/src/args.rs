@@ -263,7 +263,13 @@ pub struct FlattenArgs {
     #[arg(long, short = 'o', value_name = "DIR")]
     pub output: PathBuf,
     /// Output format: parquet, csv, json, jsonl (or ndjson), or a registered writer.
-    #[arg(long, short = 'f', default_value = "parquet", value_name = "FORMAT")]
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "parquet",
+        value_name = "FORMAT",
+        value_parser = format_name
+    )]
     pub format: String,
     /// Parquet compression (default: snappy).
     #[arg(long, value_enum)]
@@ -332,7 +338,13 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_name = "N,…")]
     pub workers: Vec<usize>,
     /// Output format written during the runs.
-    #[arg(long, short = 'f', default_value = "parquet", value_name = "FORMAT")]
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "parquet",
+        value_name = "FORMAT",
+        value_parser = format_name
+    )]
     pub format: String,
     /// Typed columns.
     #[arg(long)]
@@ -363,4 +375,9 @@ fn one_char(text: &str) -> Result<char, String> {
             "{text:?} is not one character (write a tab as \\t or tab)"
         )),
     }
+}
+
+/// An output format's name as the writers are registered under: `-f CSV` is `csv`.
+fn format_name(name: &str) -> Result<String, String> {
+    Ok(name.to_ascii_lowercase())
 }

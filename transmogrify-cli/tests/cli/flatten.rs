@@ -202,6 +202,59 @@ fn options_that_do_nothing_here_are_warned_of() -> TestResult {
     Ok(())
 }
 
+/// A format named in capitals is the same format: its options are not warned of,
+/// and the files it would write are known before the run.
+#[test]
+fn format_names_are_not_case_sensitive() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("n.jsonl"), "{\"a\":1,\"b\":\"x\"}\n")?;
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "n.jsonl",
+            "-o",
+            "out",
+            "-f",
+            "CSV",
+            "--output-delimiter",
+            ";",
+            "--no-id-column",
+            "--no-time-column",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out/n.csv"))?,
+        "a;b\n1;x\n"
+    );
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "n.jsonl",
+            "-o",
+            "out2",
+            "-f",
+            "Csv",
+            "--report",
+            "out2/n.csv",
+            "-q",
+        ],
+        None,
+    )?;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("is named like the output's files"),
+        "{}",
+        r.stderr
+    );
+    assert!(!dir.path().join("out2").exists());
+    Ok(())
+}
+
 /// One wide table and two threads: the second thread, with no table of its own to
 /// write, encodes columns of the first; the file is the same.
 #[test]
