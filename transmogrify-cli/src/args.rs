@@ -132,7 +132,8 @@ pub struct InputArgs {
     #[arg(required = true, value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Name of the data set: the main table's name and the prefix of the others
-    /// [default: the first input's file stem]
+    /// [default: the first input's name without its format's and compression's
+    /// extensions; a directory's whole name]
     #[arg(long, short = 'e')]
     pub entity: Option<String>,
     /// Input format.
@@ -242,7 +243,8 @@ pub struct ExecArgs {
     /// Workers [default: the number of cores].
     #[arg(long, short = 'j', value_name = "N")]
     pub workers: Option<usize>,
-    /// Chunk size: bytes (`4MiB`, `512k`, `100000`) or records (`5000r`).
+    /// Chunk size: bytes (`4MiB`, `512k`, `100000`) or records (`5000r`). A byte
+    /// chunk is read and reported as pieces of a thirty-second of it (at least 256 KiB).
     #[arg(long, default_value = "4MiB", value_name = "SIZE")]
     pub chunk_size: String,
 }

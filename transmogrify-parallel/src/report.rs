@@ -40,7 +40,10 @@ pub struct RunReport {
     /// without records, a CSV header, a Parquet footer), as
     /// [`Job::with_progress`](crate::Job::with_progress) counts them.
     pub bytes_read: u64,
-    /// Chunks that succeeded.
+    /// Chunks that succeeded. A chunk here is a unit of work as the executors run
+    /// it: the in-process executors and worker processes read a byte-sized
+    /// [`Chunking`](crate::Chunking) chunk as pieces of a thirty-second of it (at
+    /// least 256 KiB), and each piece is counted, failed and retried on its own.
     pub chunks_succeeded: u64,
     /// Chunks that failed, in input order.
     pub failed_chunks: Vec<FailedChunk>,
