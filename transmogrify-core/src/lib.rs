@@ -58,6 +58,7 @@
     )
 )]
 
+pub use crate::check::{Checked, JsonCheck};
 pub use crate::config::{
     ArrayMode, DEFAULT_BATCH_SIZE, DEFAULT_ID_FIELD, DEFAULT_MAX_COLUMNS,
     DEFAULT_MAX_COMPONENT_LENGTH, DEFAULT_MAX_DEPTH, DEFAULT_MAX_ERROR_RAW_BYTES,
@@ -85,6 +86,7 @@ pub use crate::time::{format_timestamp, now_micros, parse_timestamp};
 pub use crate::typed::{Convert, convert_text};
 
 mod canonical;
+mod check;
 mod columns;
 mod config;
 mod error;

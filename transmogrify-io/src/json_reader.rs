@@ -19,7 +19,8 @@ use std::io::Read;
 use std::sync::Arc;
 
 use transmogrify_core::{
-    Extent, JsonRecords, Position, RecordError, RecordErrorKind, SyntaxError, ValueExtent, excerpt,
+    Checked, Extent, JsonCheck, JsonRecords, Position, RecordError, RecordErrorKind, SyntaxError,
+    ValueExtent, excerpt,
 };
 
 use crate::error::{Error, Result};
@@ -597,6 +598,12 @@ impl JsonReader {
             self.unexpected(None, "'\"'")?;
             return Ok(None);
         }
+        let mut check = JsonCheck::new();
+        if let Checked::Invalid { at, error } = check.feed(&self.buf[key_start..self.pos], true) {
+            let at = key_start + usize::try_from(at).unwrap_or(0);
+            self.syntax(error, at)?;
+            return Ok(None);
+        }
         let key: Option<String> = serde_json::from_slice(&self.buf[key_start..self.pos]).ok();
         match self.skip_ws()? {
             Some(b':') => self.pos += 1,
@@ -608,19 +615,63 @@ impl JsonReader {
         Ok(Some(key))
     }
 
-    /// Moves past a wrapper object's member value that starts with `value`; false
-    /// if the input ends there with an error.
+    /// Moves past a wrapper object's member value that starts with `value`,
+    /// checking it as the engine checks a record ([`JsonCheck`]) without holding
+    /// more of it than an unfinished token; false if the input ends there with an
+    /// error.
     fn skip_member_value(&mut self, value: Option<u8>) -> Result<bool> {
         if value.is_none() {
             self.unexpected(None, "a JSON value")?;
             return Ok(false);
         }
-        let scanned = self.scan_value(ValueExtent::new())?;
-        if scanned != Scanned::Whole {
-            self.unmeasured(scanned, "the rest of the value")?;
-            return Ok(false);
+        let start = self.base + self.pos as u64;
+        let mut check = JsonCheck::new();
+        loop {
+            if self.pos >= self.buf.len() {
+                // The bytes an error found later would be reported at stay.
+                self.keep = check
+                    .token_start()
+                    .and_then(|t| (start + t).checked_sub(self.base))
+                    .and_then(|i| usize::try_from(i).ok());
+                let more = self.fill();
+                self.keep = None;
+                // Past the largest record, a token is let go of (its error, if any,
+                // is then reported where the buffer starts).
+                self.oversize = None;
+                if !more? {
+                    // The input ends inside the value, or just after a number.
+                    return match check.feed(&[], true) {
+                        Checked::Invalid { at, error } => {
+                            let at = self.index_of(start + at);
+                            self.syntax(error, at)?;
+                            Ok(false)
+                        }
+                        _ => Ok(true),
+                    };
+                }
+            }
+            match check.feed(&self.buf[self.pos..], false) {
+                Checked::More => self.pos = self.buf.len(),
+                Checked::Done(n) => {
+                    self.pos += n;
+                    return Ok(true);
+                }
+                Checked::Invalid { at, error } => {
+                    let at = self.index_of(start + at);
+                    self.syntax(error, at)?;
+                    return Ok(false);
+                }
+            }
         }
-        Ok(true)
+    }
+
+    /// The index in the buffer of the byte at `offset` in the source (its first byte
+    /// if that one is gone).
+    fn index_of(&self, offset: u64) -> usize {
+        offset
+            .checked_sub(self.base)
+            .and_then(|i| usize::try_from(i).ok())
+            .map_or(0, |i| i.min(self.buf.len()))
     }
 
     /// After the path's array (or object), in the innermost of the `open` wrapper
@@ -805,21 +856,89 @@ mod tests {
         assert_eq!(
             items(b"{\"x\": {\"y\": [1}, \"data\": [{\"a\":1}]}", &picked)?,
             [
-                "error: t.json: line 1, column 15 (byte 14, record 0): invalid JSON: expected ']', found '}' near `{\"x\": {\"y\": [1}, \"data\": [{\"a\":1}]`"
+                "error: t.json: line 1, column 15 (byte 14, record 0): invalid JSON: expected ',' or ']', found '}' near `{\"x\": {\"y\": [1}, \"data\": [{\"a\":1}]`"
             ]
         );
         assert_eq!(
             items(b"{\"x\": {\"y\": [1", &picked)?,
             [
-                "error: t.json: line 1, column 15 (byte 14, record 0): invalid JSON: unexpected end of input, expected the rest of the value"
+                "error: t.json: line 1, column 15 (byte 14, record 0): invalid JSON: unexpected end of input, expected ',' or ']' near `1`"
             ]
         );
         assert_eq!(
             items(b"{\"data\": [{\"a\":1}], \"z\": [}", &picked)?,
             [
                 "{\"a\":1}",
-                "error: t.json: line 1, column 27 (byte 26, record 1): invalid JSON: expected ']', found '}' near `\": [{\"a\":1}], \"z\": [}`"
+                "error: t.json: line 1, column 27 (byte 26, record 1): invalid JSON: expected a JSON value, found '}' near `\": [{\"a\":1}], \"z\": [}`"
             ]
+        );
+        Ok(())
+    }
+
+    /// Values beside the path are checked as records are, wherever they are and
+    /// however the reads cut them, without being held.
+    #[test]
+    fn values_beside_the_path_are_checked_as_records_are() -> Result<()> {
+        let picked = ReaderOptions::builder()
+            .with_json_path(Some("data.items"))
+            .build()?;
+        let cases: [(&[u8], &str); 7] = [
+            (
+                b"{\"data\": {\"items\": [{\"id\": 1}]}, \"after\": abc}",
+                "line 1, column 43 (byte 42, record 1): invalid JSON: expected a JSON value, \
+                 found 'a'",
+            ),
+            (
+                b"{\"meta\": tru, \"data\": {\"items\": [{\"id\": 1}]}}",
+                "line 1, column 10 (byte 9, record 0): invalid JSON: invalid literal `tru`",
+            ),
+            (
+                b"{\"meta\": [1, 01], \"data\": {\"items\": []}}",
+                "line 1, column 14 (byte 13, record 0): invalid JSON: number with a leading zero",
+            ),
+            (
+                b"{\"data\": {\"n\": \"a\\qb\", \"items\": []}}",
+                "line 1, column 18 (byte 17, record 0): invalid JSON: invalid escape",
+            ),
+            (
+                b"{\"data\": {\"items\": [{\"id\": 1}]},\n \"s\": \"x\xffy\"}",
+                "line 2, column 9 (byte 41, record 1): invalid JSON: invalid UTF-8",
+            ),
+            (
+                b"{\"k\\q\": 1, \"data\": {\"items\": []}}",
+                "line 1, column 4 (byte 3, record 0): invalid JSON: invalid escape",
+            ),
+            (
+                b"{\"data\": {\"items\": [{\"id\": 1}], \"t\": \"a\tb\"}}",
+                "line 1, column 40 (byte 39, record 1): invalid JSON: control character",
+            ),
+        ];
+        for (text, error) in cases {
+            let got = items(text, &picked)?;
+            let message = got.last().cloned().unwrap_or_default();
+            assert!(
+                message.starts_with(&format!("error: t.json: {error}")),
+                "{}: {got:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+        // A literal cut by the reads (64 KiB apart) is named whole, at its start.
+        let mut long = b"{\"pad\": \"".to_vec();
+        long.resize(READ_CHUNK - 9, b'p');
+        long.extend_from_slice(b"\", \"x\": nulL, \"data\": {\"items\": []}}");
+        let got = items(&long, &picked)?;
+        assert_eq!(
+            got.last()
+                .map(|m| m.split(" near ").next().unwrap_or_default()),
+            Some(
+                format!(
+                    "error: t.json: line 1, column {} (byte {}, record 0): invalid JSON: \
+                     invalid literal `nulL`, expected `null`",
+                    READ_CHUNK,
+                    READ_CHUNK - 1
+                )
+                .as_str()
+            )
         );
         Ok(())
     }
