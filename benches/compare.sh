@@ -34,6 +34,10 @@
 #   PEERS     pip requirements       [flatterer==0.25.0 transmog==2.0.4 duckdb==2.0.1]
 #   SKIP_BUILD 1 uses the existing target/release binaries              [0]
 #   RESULTS   JSON copy of the results                         [$WORKDIR/results.json]
+#
+# Exit status: 0 when every run of ours succeeded (a peer that fails is a FAILED row,
+# its error in the notes and its log in $WORKDIR/logs), 1 when a run of ours failed
+# or a step before the runs did, 2 for a setting it cannot take.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -68,6 +72,29 @@ for tool in "${tool_list[@]}"; do
         *) log "unknown tool '$tool'; known: ours,flatterer,transmog,transmog-typed,duckdb"; exit 2 ;;
     esac
 done
+
+IFS=, read -ra format_list <<< "$FORMATS"
+for format in "${format_list[@]}"; do
+    case "$format" in
+        csv|parquet) ;;
+        *) log "unknown format '$format' in FORMATS; known: csv,parquet"; exit 2 ;;
+    esac
+done
+IFS=, read -ra thread_list <<< "$THREADS"
+for threads in "${thread_list[@]}"; do
+    [[ "$threads" =~ ^[1-9][0-9]*$ ]] \
+        || { log "THREADS takes thread counts of 1 or more (1,2), not '$threads'"; exit 2; }
+done
+[[ "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { log "REPEAT takes a count of 1 or more, not '$REPEAT'"; exit 2; }
+[[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || { log "TIMEOUT takes seconds, 1 or more, not '$TIMEOUT'"; exit 2; }
+if [[ -n "$INPUT" && ! -s "$INPUT" ]]; then
+    log "INPUT $INPUT is missing or empty"
+    exit 2
+fi
+if [[ -z "$INPUT" && "$SIZE" =~ ^0+[A-Za-z]*$ ]]; then
+    log "SIZE $SIZE makes an empty input: nothing to compare"
+    exit 2
+fi
 
 mkdir -p "$WORKDIR"
 

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -83,7 +84,11 @@ def run_duckdb(fmt: str, threads: int, input_path: str, out_dir: str) -> dict:
     source = f"read_ndjson_auto('{input_path}'{options})"
     con.execute(f"COPY (SELECT * FROM {source}) TO '{out}' (FORMAT {fmt})")
     return {
-        "notes": "one wide table, no child tables" + ("; ignore_errors=true" if ignore else ""),
+        # Not the same output: DuckDB infers one table whose nested objects and
+        # arrays stay whole values (STRUCT, LIST, or one MAP for records of many
+        # keys), where the others flatten them into columns and child tables.
+        "notes": "one table, nested values kept whole (no flattening, no child tables)"
+                 + ("; ignore_errors=true" if ignore else ""),
     }
 
 
@@ -142,9 +147,22 @@ def last_error_line(text: str) -> str:
     if not lines:
         return "no message"
     # The first `error:` line where there is one (ours and other command-line tools
-    # print hints after it), else the final line (a Python traceback's exception).
+    # print hints after it); else the last exception a Python traceback names
+    # (`ValueError: ...`, DuckDB's `_duckdb.InvalidInputException: ...`, which it
+    # follows with the query and a caret line); else the message of a Rust panic
+    # (the line after `panicked at <file>:<line>:<column>:`); else the last line
+    # with words in it.
     errors = [line for line in lines if line.startswith("error:")]
-    message = errors[0] if errors else lines[-1]
+    exceptions = [line for line in lines
+                  if re.match(r"^[\w.]*(Error|Exception)\b[^:]*: ", line)]
+    panics = [lines[i + 1] for i, line in enumerate(lines[:-1])
+              if re.search(r"panicked at \S+:\d+:\d+:?$", line)]
+    wordy = [line for line in lines
+             if re.search(r"[A-Za-z]{3,}", line)
+             and not re.fullmatch(r"[\w./\\-]+:\d+(:\d+)?:?", line)]
+    message = next(iter(errors or [])) if errors else (
+        exceptions[-1] if exceptions else panics[-1] if panics
+        else wordy[-1] if wordy else lines[-1])
     return message if len(message) <= 160 else message[:157] + "..."
 
 
@@ -363,11 +381,13 @@ def print_table(results: list[Result], out) -> None:
             r.tool,
             r.format,
             str(r.threads),
-            fmt_num(r.seconds, ".2f"),
+            # A failed case has no figures worth comparing: its run's are in the
+            # JSON results only.
+            fmt_num(r.seconds, ".2f") if r.ok else "failed",
             fmt_num(r.mb_per_second, ".1f" if r.mb_per_second >= 1 else ".3g") if r.ok else "-",
-            fmt_num(r.peak_rss_mb, ".0f"),
+            fmt_num(r.peak_rss_mb, ".0f") if r.ok else "-",
             (format(r.vs_ours, ".2f") + "x") if r.vs_ours is not None else "-",
-            fmt_num(r.cpu_seconds, ".2f"),
+            fmt_num(r.cpu_seconds, ".2f") if r.ok else "-",
             fmt_num(r.tables, "d"),
             fmt_num(r.output_mb, ".1f"),
             fmt_num(r.load, ".1f"),
@@ -469,6 +489,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     peers = ", ".join(f"{k} {v}" for k, v in versions.items())
     print(f"Versions: {ours_version or 'transmogrify'}; {peers}; Python {machine['python']}",
           file=out)
+    if args.ours_arg and "ours" in tools:
+        print(f"Ours ran with: {' '.join(args.ours_arg)}", file=out)
     print(f"Best of {args.repeat} run(s) each, in {args.repeat} round(s) of every case; input "
           "in the page cache; earlier output flushed to disk before each run.", file=out)
     print(file=out)
