@@ -75,6 +75,9 @@ pub enum Error {
         /// The first and last row of the batch being read, if the footer was read:
         /// the damage is somewhere in them (a batch is decoded as a whole).
         rows: Option<(u64, u64)>,
+        /// Where the row group holding the first of `rows` starts in the file (the
+        /// offset of its first page), when the rows are known.
+        group_offset: Option<u64>,
         /// The Parquet reader's error.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
@@ -296,7 +299,8 @@ impl Error {
 
     /// For the rows [`lost_rows`](Self::lost_rows) names, the bad record an errors
     /// table gets: where they start (ordinal and line are the row number, as for
-    /// Parquet rows), no raw text.
+    /// Parquet rows, and the byte offset is where their row group starts), no raw
+    /// text.
     pub fn lost_rows_record(&self) -> Option<transmogrify_core::RecordError> {
         let (first, _) = self.lost_rows()?;
         let Error::Parquet { source_name, .. } = self else {
@@ -309,7 +313,14 @@ impl Error {
             .to_string();
         Some(transmogrify_core::RecordError {
             source_name: std::sync::Arc::from(source_name.as_str()),
-            position: transmogrify_core::Position::line_start(first, first + 1, 0),
+            position: transmogrify_core::Position::line_start(
+                first,
+                first + 1,
+                match self {
+                    Error::Parquet { group_offset, .. } => group_offset.unwrap_or(0),
+                    _ => 0,
+                },
+            ),
             kind: transmogrify_core::RecordErrorKind::Input(message),
             excerpt: String::new(),
         })

@@ -7,7 +7,8 @@
 //! hyphenated text, fixed-size binary hex, binary a string (hex when it is not
 //! UTF-8). The record is then flattened exactly as that JSON
 //! text would be. Positions: the ordinal is the row number, the line the row number
-//! plus one.
+//! plus one, the column 1 and the byte offset where the row's row group starts in
+//! the file (its first page).
 
 use std::fs::File;
 use std::io::{Seek, Write};
@@ -58,6 +59,31 @@ pub(crate) struct ParquetReader {
     /// Whether the reading goes on after the error just handed on (the rows of a
     /// damaged row group are lost, the next group's are read).
     goes_on: bool,
+    /// Each row group's first row and where it starts in the file (its first
+    /// page): a row's byte offset is its group's.
+    groups: Vec<(u64, u64)>,
+}
+
+/// Each row group's first row and the offset of its first page (a dictionary
+/// page, or else the first data page, of any of its columns) in the file.
+fn group_starts(metadata: &parquet::file::metadata::ParquetMetaData) -> Vec<(u64, u64)> {
+    let mut first = 0u64;
+    metadata
+        .row_groups()
+        .iter()
+        .map(|group| {
+            let offset = group
+                .columns()
+                .iter()
+                .map(|c| c.dictionary_page_offset().unwrap_or(c.data_page_offset()))
+                .min()
+                .and_then(|o| u64::try_from(o).ok())
+                .unwrap_or(0);
+            let start = (first, offset);
+            first += u64::try_from(group.num_rows()).unwrap_or(0);
+            start
+        })
+        .collect()
 }
 
 /// Where a [`ParquetReader`]'s rows come from.
@@ -280,11 +306,13 @@ impl ParquetReader {
         let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
             source_name: name.to_string(),
             rows: None,
+            group_offset: None,
             source: e,
         };
         // The parquet crate may panic on a malformed footer rather than fail.
-        let (batches, num_rows, batch_rows, leaves) = guarded(|| {
+        let (batches, num_rows, batch_rows, leaves, groups) = guarded(|| {
             let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
+            let groups = group_starts(metadata.metadata());
             let num_rows =
                 u64::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
             let leaves = metadata.parquet_schema().num_columns();
@@ -335,7 +363,7 @@ impl ParquetReader {
                     alone_until: None,
                 }))
             };
-            Ok((batches, num_rows, rows as u64, leaves))
+            Ok((batches, num_rows, rows as u64, leaves, groups))
         })
         .map_err(|panic| corrupt(panic.into()))?
         .map_err(|e: parquet::errors::ParquetError| corrupt(Box::new(e)))?;
@@ -354,7 +382,46 @@ impl ParquetReader {
             keys: None,
             done: false,
             goes_on: false,
+            groups,
         })
+    }
+
+    /// The row group holding `row`: its first row, the next group's first row and
+    /// where it starts in the file.
+    fn group_of(&self, row: u64) -> (u64, u64, u64) {
+        let after = self.groups.partition_point(|&(first, _)| first <= row);
+        let (first, offset) = after
+            .checked_sub(1)
+            .and_then(|i| self.groups.get(i))
+            .copied()
+            .unwrap_or((0, 0));
+        let next = self.groups.get(after).map_or(u64::MAX, |g| g.0);
+        (first, next, offset)
+    }
+
+    /// Gives each record of `batch`, and the rows an error names, their row group's
+    /// byte offset.
+    fn place(&self, read: &mut Result<RawBatch>) {
+        match read {
+            Ok(batch) => {
+                // Rows come in order: one group holds runs of them.
+                let mut group = (0, 0, 0);
+                for item in &mut batch.items {
+                    if let crate::reader::RawItem::Record { position, .. } = item {
+                        if !(group.0..group.1).contains(&position.ordinal) {
+                            group = self.group_of(position.ordinal);
+                        }
+                        position.byte_offset = group.2;
+                    }
+                }
+            }
+            Err(Error::Parquet {
+                rows: Some((first, _)),
+                group_offset,
+                ..
+            }) => *group_offset = Some(self.group_of(*first).2),
+            Err(_) => {}
+        }
     }
 
     fn convert(&mut self, batch: &RecordBatch) -> Result<RawBatch> {
@@ -411,6 +478,7 @@ impl ParquetReader {
         Error::Parquet {
             source_name: self.source.to_string(),
             rows: self.reading,
+            group_offset: None,
             source: e.into(),
         }
     }
@@ -447,6 +515,7 @@ impl ParquetReader {
                         return Some(Err(Error::Parquet {
                             source_name: self.source.to_string(),
                             rows: Some((first, end - 1)),
+                            group_offset: None,
                             source: "the row group holds fewer rows than its footer says".into(),
                         }));
                     }
@@ -484,6 +553,7 @@ impl ParquetReader {
                     let error = Error::Parquet {
                         source_name: self.source.to_string(),
                         rows: Some((self.row, lost_until - 1)),
+                        group_offset: None,
                         source: e.into(),
                     };
                     self.row = lost_until;
@@ -510,6 +580,7 @@ impl ParquetReader {
                         let error = Error::Parquet {
                             source_name: self.source.to_string(),
                             rows: Some((self.row, end - 1)),
+                            group_offset: None,
                             source: e.into(),
                         };
                         self.row = end;
@@ -556,6 +627,7 @@ impl ParquetReader {
                 let error = Error::Parquet {
                     source_name: self.source.to_string(),
                     rows: self.reading,
+                    group_offset: None,
                     source: e.into(),
                 };
                 groups.rows = None;
@@ -1335,10 +1407,13 @@ impl Iterator for ParquetReader {
         // Malformed pages may make the parquet crate panic rather than fail, or give
         // arrays whose buffers do not add up, on which reading a value panics.
         self.goes_on = false;
-        let read = guarded(|| self.read()).unwrap_or_else(|panic| {
+        let mut read = guarded(|| self.read()).unwrap_or_else(|panic| {
             self.goes_on = false;
             Some(Err(self.corrupt(panic)))
         });
+        if let Some(read) = &mut read {
+            self.place(read);
+        }
         self.done = match &read {
             Some(Ok(_)) => false,
             Some(Err(_)) => !self.goes_on,
@@ -1767,7 +1842,24 @@ mod tests {
             r#"{"id":8,"s":{"a":80,"b":null},"l":[0,1],"d":"red","c4":"v4.8"}"#
         );
         assert_eq!(want[9].0, r#"{"id":9,"d":"blue","c3":"v3.9"}"#);
-        assert_eq!(want[19].1, Position::line_start(19, 20, 0));
+        // A row's byte offset is its row group's first page: the first group's
+        // right after the file's magic number, rows 7-13 the second's, 14-19 the
+        // third's.
+        let groups = {
+            let mut file = tempfile::tempfile()?;
+            file.write_all(&bytes)?;
+            group_starts(ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?.metadata())
+        };
+        assert_eq!(groups.iter().map(|g| g.0).collect::<Vec<_>>(), [0, 7, 14]);
+        assert_eq!(groups.first().map(|g| g.1), Some(4));
+        assert!(groups.windows(2).all(|w| w[0].1 < w[1].1), "{groups:?}");
+        for (row, (_, position)) in want.iter().enumerate() {
+            let group = groups[row / 7];
+            assert_eq!(
+                *position,
+                Position::line_start(row as u64, row as u64 + 1, group.1)
+            );
+        }
         // So many rows a batch that the file counts as wide: a row group at a
         // time, two leaf columns a slice, or every group over its budget.
         for (slice_cells, budget) in [
@@ -1903,7 +1995,8 @@ mod tests {
             }
             assert_eq!(sizes, [953, 71]);
             for (r, (text, position)) in records.iter().enumerate() {
-                assert_eq!(*position, Position::line_start(r as u64, r as u64 + 1, 0));
+                // One row group, whose first page follows the magic number.
+                assert_eq!(*position, Position::line_start(r as u64, r as u64 + 1, 4));
                 let cells: Vec<String> = (0..1100)
                     .map(|c| format!("\"c{c}\":{}", c * 10_000 + r))
                     .collect();

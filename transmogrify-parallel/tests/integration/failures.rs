@@ -455,6 +455,17 @@ fn lose_a_damaged_group(inputs: &Inputs, group: usize) -> TestResult {
         "{}: rows {first}-{last}: corrupt or unreadable Parquet: ",
         damaged.display()
     );
+    let group_start = {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let reader = SerializedFileReader::new(std::fs::File::open(&clean)?)?;
+        let columns = reader.metadata().row_group(group).columns().to_vec();
+        columns
+            .iter()
+            .map(|c| c.dictionary_page_offset().unwrap_or(c.data_page_offset()))
+            .min()
+            .unwrap_or(0)
+    };
+    assert!(group_start > 4, "{group_start}");
     for chunking in [Chunking::records(300), Chunking::bytes(1 << 30)] {
         let job = job(&processor(true)?, "t", &[&damaged])?.with_chunking(chunking);
         for executor in executors() {
@@ -483,8 +494,10 @@ fn lose_a_damaged_group(inputs: &Inputs, group: usize) -> TestResult {
                     )
                 })
                 .collect();
+            // Its byte offset is where the damaged row group starts.
             let row = format!(
-                "{} {first} {} 0: rows {first}-{last}: corrupt or unreadable Parquet: ",
+                "{} {first} {} {group_start}: rows {first}-{last}: corrupt or unreadable \
+                 Parquet: ",
                 damaged.display(),
                 first + 1
             );
