@@ -10,27 +10,50 @@ use hashbrown::hash_map::Entry;
 
 use crate::parse::{PResult, ParseError, Parser, Peek, write_json_string};
 
-/// An object member: its key's bytes in the key buffer, its value's in the output.
+/// A value read, in the order values start: its text, or the extent of a
+/// container (the nodes of its elements or members' values, up to `end`).
+#[derive(Clone, Copy)]
+enum Node {
+    /// A scalar, `{}` or `[]`: its output text, `text[.0..1]`.
+    Text(usize, usize),
+    /// An array whose elements are the nodes before `end`.
+    Array { end: usize },
+    /// An object: its members in output order are `members[first..first + len]`.
+    Object {
+        first: usize,
+        len: usize,
+        end: usize,
+    },
+}
+
+impl Node {
+    /// The node after this one and all of its contents, this one being at `at`.
+    fn after(self, at: usize) -> usize {
+        match self {
+            Node::Text(..) => at + 1,
+            Node::Array { end } | Node::Object { end, .. } => end,
+        }
+    }
+}
+
+/// An object member: its key's bytes in the key buffer, its value's node.
 #[derive(Clone, Copy)]
 struct Member {
     key: (usize, usize),
-    value: (usize, usize),
+    node: usize,
 }
 
-/// A container being rewritten. An object's values are written to the output as they
-/// come, from `start` on, without keys or commas; when it closes they are put in order
-/// behind their keys.
+/// A container being read: its node, and for an object where its members begin
+/// in the list of open objects' members and the key of the member being read.
 enum Frame {
     Object {
-        start: usize,
-        /// Where its members begin in the member list, and its keys in the key buffer.
+        node: usize,
         members: usize,
-        keys: usize,
-        /// The key of the member being read, and where its value begins.
         key: (usize, usize),
-        value: usize,
     },
-    Array,
+    Array {
+        node: usize,
+    },
 }
 
 /// The canonical form of the JSON value in `bytes`.
@@ -118,106 +141,218 @@ pub(crate) fn has_repeated_keys(bytes: &[u8], nesting_limit: usize) -> PResult<b
     }
 }
 
-/// One pass over the value, writing into one output buffer: no allocation per value.
+/// Reads the value into a list of nodes (each object's members put in output order
+/// as it closes), then writes the nodes out: time linear in the input however
+/// deep it nests, no allocation per value.
 fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>> {
     let mut p = Parser::checked(bytes, nesting_limit);
     let mut scratch = Vec::new();
-    let mut out = Vec::with_capacity(bytes.len());
+    let mut text: Vec<u8> = Vec::with_capacity(bytes.len());
     let mut keys: Vec<u8> = Vec::new();
+    let mut nodes: Vec<Node> = Vec::new();
+    // The members of the objects still open, innermost last; then of those closed.
+    let mut open_members: Vec<Member> = Vec::new();
     let mut members: Vec<Member> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut held: Vec<u8> = Vec::new();
     loop {
+        let at = text.len();
         match p.peek_value()? {
             Peek::Object => {
                 deeper(stack.len(), nesting_limit, &p)?;
                 if p.begin_object()? {
-                    let keys_start = keys.len();
                     let key = read_key(&mut p, &mut scratch, &mut keys)?;
                     stack.push(Frame::Object {
-                        start: out.len(),
-                        members: members.len(),
-                        keys: keys_start,
+                        node: nodes.len(),
+                        members: open_members.len(),
                         key,
-                        value: out.len(),
+                    });
+                    nodes.push(Node::Object {
+                        first: 0,
+                        len: 0,
+                        end: 0,
                     });
                     continue;
                 }
-                out.extend_from_slice(b"{}");
+                text.extend_from_slice(b"{}");
             }
             Peek::Array => {
                 deeper(stack.len(), nesting_limit, &p)?;
                 if p.begin_array()? {
-                    out.push(b'[');
-                    stack.push(Frame::Array);
+                    stack.push(Frame::Array { node: nodes.len() });
+                    nodes.push(Node::Array { end: 0 });
                     continue;
                 }
-                out.extend_from_slice(b"[]");
+                text.extend_from_slice(b"[]");
             }
             Peek::String => match p.plain_string_token() {
                 // Without escapes in the input, the token is already in canonical form.
                 Some(raw) => {
-                    out.push(b'"');
-                    out.extend_from_slice(raw);
-                    out.push(b'"');
+                    text.push(b'"');
+                    text.extend_from_slice(raw);
+                    text.push(b'"');
                 }
-                None => write_json_string(&mut out, p.string(&mut scratch)?.as_bytes()),
+                None => write_json_string(&mut text, p.string(&mut scratch)?.as_bytes()),
             },
-            Peek::Number => out.extend_from_slice(p.number()?.0.as_bytes()),
+            Peek::Number => text.extend_from_slice(p.number()?.0.as_bytes()),
             Peek::True => {
                 p.literal(b"true")?;
-                out.extend_from_slice(b"true");
+                text.extend_from_slice(b"true");
             }
             Peek::False => {
                 p.literal(b"false")?;
-                out.extend_from_slice(b"false");
+                text.extend_from_slice(b"false");
             }
             Peek::Null => {
                 p.literal(b"null")?;
-                out.extend_from_slice(b"null");
+                text.extend_from_slice(b"null");
             }
         }
+        nodes.push(Node::Text(at, text.len()));
         // A value ended: hand it to its container; close containers that end here.
+        let mut value = nodes.len() - 1;
         loop {
             match stack.last_mut() {
                 None => {
                     p.expect_end()?;
-                    return Ok(out);
+                    return Ok(write_nodes(&nodes, &members, &keys, &text));
                 }
                 Some(Frame::Object {
-                    start,
+                    node,
                     members: first,
-                    keys: keys_start,
                     key,
-                    value,
                 }) => {
-                    members.push(Member {
+                    open_members.push(Member {
                         key: *key,
-                        value: (*value, out.len()),
+                        node: value,
                     });
                     if p.next_member()? {
                         *key = read_key(&mut p, &mut scratch, &mut keys)?;
-                        *value = out.len();
                         break;
                     }
-                    let (start, first, keys_start) = (*start, *first, *keys_start);
-                    let object = members.get_mut(first..).unwrap_or_default();
-                    close_object(&mut out, &mut held, start, &keys, object, sorted);
-                    members.truncate(first);
-                    keys.truncate(keys_start);
+                    let (node, first) = (*node, *first);
+                    let object = open_members.get_mut(first..).unwrap_or_default();
+                    let start = members.len();
+                    keep_members(object, &keys, sorted, &mut members);
+                    let end = nodes.len();
+                    if let Some(slot) = nodes.get_mut(node) {
+                        *slot = Node::Object {
+                            first: start,
+                            len: members.len() - start,
+                            end,
+                        };
+                    }
+                    open_members.truncate(first);
                     stack.pop();
+                    value = node;
                 }
-                Some(Frame::Array) => {
+                Some(Frame::Array { node }) => {
                     if p.next_element()? {
-                        out.push(b',');
                         break;
                     }
-                    out.push(b']');
+                    let node = *node;
+                    let end = nodes.len();
+                    if let Some(slot) = nodes.get_mut(node) {
+                        *slot = Node::Array { end };
+                    }
                     stack.pop();
+                    value = node;
                 }
             }
         }
     }
+}
+
+/// Appends to `out` the members of an object that are written, in order. Sorted:
+/// by key bytes, the last of equal keys kept; otherwise in source order, each key
+/// at its first place with its last value.
+fn keep_members(object: &mut [Member], keys: &[u8], sorted: bool, out: &mut Vec<Member>) {
+    let key = |m: &Member| keys.get(m.key.0..m.key.1).unwrap_or_default();
+    if sorted {
+        // Stable: source order among equal keys, so the last of them is the one kept.
+        object.sort_by(|a, b| key(a).cmp(key(b)));
+        for (i, m) in object.iter().enumerate() {
+            if object.get(i + 1).is_none_or(|next| key(next) != key(m)) {
+                out.push(*m);
+            }
+        }
+        return;
+    }
+    // Each key's first place, holding its last member.
+    let mut places: Vec<usize> = Vec::with_capacity(object.len());
+    let mut at: HashMap<&[u8], usize> = HashMap::with_capacity(object.len());
+    for (i, m) in object.iter().enumerate() {
+        match at.entry(key(m)) {
+            Entry::Occupied(place) => {
+                if let Some(slot) = places.get_mut(*place.get()) {
+                    *slot = i;
+                }
+            }
+            Entry::Vacant(place) => {
+                place.insert(places.len());
+                places.push(i);
+            }
+        }
+    }
+    out.extend(places.iter().filter_map(|&i| object.get(i)));
+}
+
+/// What is left to write, the next last.
+enum Step {
+    Node(usize),
+    Byte(u8),
+    /// A member's key and colon, after a comma unless it is its object's first.
+    Key(Member, bool),
+}
+
+/// Writes the value the nodes hold, from the first.
+fn write_nodes(nodes: &[Node], members: &[Member], keys: &[u8], text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len() + keys.len() * 2);
+    let mut todo = vec![Step::Node(0)];
+    while let Some(step) = todo.pop() {
+        match step {
+            Step::Byte(b) => out.push(b),
+            Step::Key(m, first) => {
+                if !first {
+                    out.push(b',');
+                }
+                write_json_string(&mut out, keys.get(m.key.0..m.key.1).unwrap_or_default());
+                out.push(b':');
+            }
+            Step::Node(at) => match nodes.get(at) {
+                Some(&Node::Text(a, b)) => {
+                    out.extend_from_slice(text.get(a..b).unwrap_or_default())
+                }
+                Some(&Node::Array { end }) => {
+                    out.push(b'[');
+                    todo.push(Step::Byte(b']'));
+                    // The elements, the last pushed first.
+                    let mut elements = Vec::new();
+                    let mut child = at + 1;
+                    while child < end {
+                        elements.push(child);
+                        child = nodes.get(child).map_or(end, |n| n.after(child));
+                    }
+                    for (i, &child) in elements.iter().enumerate().rev() {
+                        todo.push(Step::Node(child));
+                        if i > 0 {
+                            todo.push(Step::Byte(b','));
+                        }
+                    }
+                }
+                Some(&Node::Object { first, len, .. }) => {
+                    out.push(b'{');
+                    todo.push(Step::Byte(b'}'));
+                    let object = members.get(first..first + len).unwrap_or_default();
+                    for (i, m) in object.iter().enumerate().rev() {
+                        todo.push(Step::Node(m.node));
+                        todo.push(Step::Key(*m, i == 0));
+                    }
+                }
+                None => {}
+            },
+        }
+    }
+    out
 }
 
 /// A container opening inside `open` others: an error past the nesting limit.
@@ -240,65 +375,6 @@ fn read_key(
         None => keys.extend_from_slice(p.key(scratch)?.as_bytes()),
     }
     Ok((start, keys.len()))
-}
-
-/// Rewrites the values of an object (`out[start..]`) as the object: `{`, members in
-/// order behind their keys, `}`. Sorted: by key bytes, the last of equal keys kept;
-/// otherwise in source order, each key at its first place with its last value.
-fn close_object(
-    out: &mut Vec<u8>,
-    held: &mut Vec<u8>,
-    start: usize,
-    keys: &[u8],
-    members: &mut [Member],
-    sorted: bool,
-) {
-    let key = |m: &Member| keys.get(m.key.0..m.key.1).unwrap_or_default();
-    held.clear();
-    held.extend_from_slice(out.get(start..).unwrap_or_default());
-    out.truncate(start);
-    out.push(b'{');
-    let write = |out: &mut Vec<u8>, m: &Member| {
-        if out.len() > start + 1 {
-            out.push(b',');
-        }
-        write_json_string(out, key(m));
-        out.push(b':');
-        let value = held.get(m.value.0 - start..m.value.1 - start);
-        out.extend_from_slice(value.unwrap_or_default());
-    };
-    if sorted {
-        // Stable: source order among equal keys, so the last of them is the one kept.
-        members.sort_by(|a, b| key(a).cmp(key(b)));
-        for (i, m) in members.iter().enumerate() {
-            if members.get(i + 1).is_none_or(|next| key(next) != key(m)) {
-                write(out, m);
-            }
-        }
-    } else {
-        // Each key's first place, holding its last member.
-        let mut places: Vec<usize> = Vec::with_capacity(members.len());
-        let mut at: HashMap<&[u8], usize> = HashMap::with_capacity(members.len());
-        for (i, m) in members.iter().enumerate() {
-            match at.entry(key(m)) {
-                Entry::Occupied(place) => {
-                    if let Some(slot) = places.get_mut(*place.get()) {
-                        *slot = i;
-                    }
-                }
-                Entry::Vacant(place) => {
-                    place.insert(places.len());
-                    places.push(i);
-                }
-            }
-        }
-        for &i in &places {
-            if let Some(m) = members.get(i) {
-                write(out, m);
-            }
-        }
-    }
-    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -427,6 +503,19 @@ mod tests {
             let canonical = canonical_json(text.as_bytes(), 64).map(String::from_utf8);
             prop_assert_eq!(canonical, Ok(Ok(sorted(value).to_string())));
         }
+    }
+
+    /// Deep objects of keys out of order: each level's members are put in order
+    /// as they close, without copying what lies inside them again.
+    #[test]
+    fn deep_objects_are_rewritten_whole() {
+        let depth = 20_000;
+        let text = "{\"b\":".repeat(depth) + "0" + &",\"a\":1}".repeat(depth);
+        let want = "{\"a\":1,\"b\":".repeat(depth) + "0" + &"}".repeat(depth);
+        let got = canonical_json(text.as_bytes(), depth + 1).map(String::from_utf8);
+        assert!(got == Ok(Ok(want)), "{:?}", got.map(|t| t.map(|t| t.len())));
+        let unique = without_repeated_keys(text.as_bytes(), depth + 1).map(String::from_utf8);
+        assert!(unique == Ok(Ok(text)), "in source order");
     }
 
     #[test]
