@@ -663,11 +663,23 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     let parent = config.parent_field().map(str::to_string);
     let processor = Processor::new(config);
     let inputs = inputs(&args.input, &files)?;
+    // A whole input read on a terminal shows its progress (a sample is soon read).
+    let draw = args.sample.is_none() && crate::progress::can_draw();
+    let progress = Progress::start_then(
+        total_bytes(&files),
+        draw,
+        Box::new(std::io::stderr()),
+        "laying out the tables",
+    );
     let job = Job::new(processor, entity.clone(), inputs)
         .with_chunking(Chunking::default())
-        .with_limit(args.sample);
+        .with_limit(args.sample)
+        .with_progress(progress.counter())
+        .with_input_total(progress.later_total());
     let layouts = Layouts::default();
-    let report = SequentialExecutor.run(&job, &layouts)?;
+    let run = SequentialExecutor.run(&job, &layouts);
+    progress.finish();
+    let report = run?;
     let result = layouts.finish(&job)?;
     let tables = result.schemas()?;
     let text = if args.json {

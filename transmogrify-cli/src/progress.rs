@@ -56,7 +56,18 @@ pub struct Progress {
 
 impl Progress {
     /// Starts drawing to `out` every tick when `draw` is true; otherwise only counts.
-    pub fn start(total: Option<u64>, draw: bool, mut out: Box<dyn Write + Send>) -> Progress {
+    /// Once the input is read, the line says the tables are being written.
+    pub fn start(total: Option<u64>, draw: bool, out: Box<dyn Write + Send>) -> Progress {
+        Progress::start_then(total, draw, out, "writing the tables")
+    }
+
+    /// [`start`](Self::start), the line saying `then` once the input is read.
+    pub fn start_then(
+        total: Option<u64>,
+        draw: bool,
+        mut out: Box<dyn Write + Send>,
+        then: &'static str,
+    ) -> Progress {
         let counter = Arc::new(AtomicU64::new(0));
         let later_total = Arc::new(AtomicU64::new(0));
         let stop = Arc::new(AtomicBool::new(false));
@@ -79,7 +90,7 @@ impl Progress {
                             read_in = Some(started.elapsed());
                         }
                         let line = match read_in {
-                            Some(took) => writing(done, took, tick),
+                            Some(took) => writing(done, took, then, tick),
                             None => render(done, total, started.elapsed(), tick),
                         };
                         if STOPPED.load(Ordering::SeqCst) {
@@ -170,11 +181,11 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// The line once all of the input is read (`done` bytes in `took`): its rate then,
-/// and the tables being written.
-pub fn writing(done: u64, took: Duration, tick: usize) -> String {
+/// and what the run does next (`then`: the tables being written).
+pub fn writing(done: u64, took: Duration, then: &str, tick: usize) -> String {
     let rate = done as f64 / took.as_secs_f64().max(1e-9);
     format!(
-        "[{}] 100% {} read at {}/s; writing the tables {}",
+        "[{}] 100% {} read at {}/s; {then} {}",
         "=".repeat(30),
         human_bytes(done),
         human_bytes(rate as u64),
@@ -288,7 +299,7 @@ mod tests {
         );
         let spin = render(1_500, None, Duration::from_secs(3), 1);
         assert_eq!(spin, "/ 1.5 kB read  500 B/s  00:03");
-        let writing = writing(200_000_000, Duration::from_secs(4), 2);
+        let writing = writing(200_000_000, Duration::from_secs(4), "writing the tables", 2);
         assert_eq!(
             writing,
             "[==============================] 100% 200.0 MB read at 50.0 MB/s; writing the tables -"

@@ -25,15 +25,22 @@ fn on_a_terminal(
     cols: u32,
     out: &str,
 ) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    let args = format!("flatten big.jsonl -o {out} -f csv --executor sequential --chunk-size 64k");
+    command_on_a_terminal(dir, term, cols, &args)
+}
+
+/// What `transmogrify <args>` shows in a pseudo-terminal (see [`on_a_terminal`]).
+fn command_on_a_terminal(
+    dir: &std::path::Path,
+    term: &str,
+    cols: u32,
+    args: &str,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
     let script = std::path::Path::new("/usr/bin/script");
     if !script.exists() {
         return Ok(None);
     }
-    let command = format!(
-        "stty cols {cols}; {} flatten big.jsonl -o {out} -f csv --executor sequential \
-         --chunk-size 64k",
-        bin()
-    );
+    let command = format!("stty cols {cols}; {} {args}", bin());
     let run = std::process::Command::new(script)
         .args(["-qec", &command, "/dev/null"])
         .env("TERM", term)
@@ -129,5 +136,28 @@ fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult
         "{}",
         r.stderr
     );
+    Ok(())
+}
+
+/// `schema` reads the whole input too: it shows how far it got, then the tree on a
+/// clean line; a sample, soon read, shows no bar.
+#[test]
+fn schema_draws_while_it_reads_the_whole_input() -> TestResult {
+    let dir = big_input()?;
+    let Some(screen) = command_on_a_terminal(dir.path(), "xterm", 100, "schema big.jsonl")? else {
+        return Ok(());
+    };
+    assert!(screen.contains("\r\x1b[2K["), "no bar drawn: {screen:?}");
+    let cleared = screen.rfind("\r\x1b[2K").unwrap_or(0);
+    let tail = screen.get(cleared..).unwrap_or_default();
+    assert!(tail.contains("big (60000 rows)"), "{tail:?}");
+    assert!(!tail.contains("writing the tables"), "{screen:?}");
+    let Some(screen) =
+        command_on_a_terminal(dir.path(), "xterm", 100, "schema big.jsonl --sample 10")?
+    else {
+        return Ok(());
+    };
+    assert!(!screen.contains("\x1b[2K"), "{screen:?}");
+    assert!(screen.contains("big (10 rows)"), "{screen:?}");
     Ok(())
 }
