@@ -10,49 +10,120 @@ use hashbrown::hash_map::Entry;
 
 use crate::parse::{PResult, ParseError, Parser, Peek, write_json_string};
 
-/// A value read, in the order values start: its text, or the extent of a
-/// container (the nodes of its elements or members' values, up to `end`).
+/// No segment: the end of a list.
+const NONE: usize = usize::MAX;
+
+/// A run of output bytes, `text[start..end]`, and the segment after it in its list.
 #[derive(Clone, Copy)]
-enum Node {
-    /// A scalar, `{}` or `[]`: its output text, `text[.0..1]`.
-    Text(usize, usize),
-    /// An array whose elements are the nodes before `end`.
-    Array { end: usize },
-    /// An object: its members in output order are `members[first..first + len]`.
-    Object {
-        first: usize,
-        len: usize,
-        end: usize,
-    },
+struct Seg {
+    start: usize,
+    end: usize,
+    next: usize,
 }
 
-impl Node {
-    /// The node after this one and all of its contents, this one being at `at`.
-    fn after(self, at: usize) -> usize {
-        match self {
-            Node::Text(..) => at + 1,
-            Node::Array { end } | Node::Object { end, .. } => end,
+/// A list of segments, the output of a value (or of a part of one) in order: its
+/// first and last segment, [`NONE`] when empty.
+#[derive(Clone, Copy)]
+struct List {
+    head: usize,
+    tail: usize,
+}
+
+impl List {
+    const EMPTY: List = List {
+        head: NONE,
+        tail: NONE,
+    };
+}
+
+/// The output being put together: bytes written in the order they are read, and
+/// lists of runs of them in the order they are written out. An object's members
+/// are put in order by relinking their lists, so nothing is copied again however
+/// deep the value nests, and a run of values that stay in place (an array of
+/// numbers) is one segment.
+#[derive(Default)]
+struct Rope {
+    text: Vec<u8>,
+    segs: Vec<Seg>,
+}
+
+impl Rope {
+    /// Ends `list` with the bytes written to the text from `start` on.
+    fn take_from(&mut self, list: &mut List, start: usize) {
+        let end = self.text.len();
+        if let Some(tail) = self.segs.get_mut(list.tail)
+            && tail.end == start
+        {
+            // Right after the list's last bytes: the same run goes on.
+            tail.end = end;
+            return;
         }
+        let seg = self.segs.len();
+        self.segs.push(Seg {
+            start,
+            end,
+            next: NONE,
+        });
+        match self.segs.get_mut(list.tail) {
+            Some(tail) => tail.next = seg,
+            None => list.head = seg,
+        }
+        list.tail = seg;
+    }
+
+    /// Ends `list` with `bytes`.
+    fn push(&mut self, list: &mut List, bytes: &[u8]) {
+        let start = self.text.len();
+        self.text.extend_from_slice(bytes);
+        self.take_from(list, start);
+    }
+
+    /// Ends `list` with `other`'s segments.
+    fn append(&mut self, list: &mut List, other: List) {
+        if other.head == NONE {
+            return;
+        }
+        match self.segs.get_mut(list.tail) {
+            Some(tail) => tail.next = other.head,
+            None => list.head = other.head,
+        }
+        list.tail = other.tail;
+    }
+
+    /// The bytes of `list`, in order.
+    fn write(&self, list: List) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.text.len());
+        let mut at = list.head;
+        while let Some(seg) = self.segs.get(at) {
+            out.extend_from_slice(self.text.get(seg.start..seg.end).unwrap_or_default());
+            if at == list.tail {
+                break;
+            }
+            at = seg.next;
+        }
+        out
     }
 }
 
-/// An object member: its key's bytes in the key buffer, its value's node.
+/// An object member read: its key's bytes in the key buffer (unescaped, to order
+/// members by), and its output, `"key":value`.
 #[derive(Clone, Copy)]
 struct Member {
     key: (usize, usize),
-    node: usize,
+    list: List,
 }
 
-/// A container being read: its node, and for an object where its members begin
-/// in the list of open objects' members and the key of the member being read.
+/// A container being read: an array's output so far, or an object's key buffer
+/// start, the start of its members in the list of open objects' members, and the
+/// member being read.
 enum Frame {
-    Object {
-        node: usize,
-        members: usize,
-        key: (usize, usize),
-    },
     Array {
-        node: usize,
+        list: List,
+    },
+    Object {
+        keys: usize,
+        members: usize,
+        member: Member,
     },
 }
 
@@ -141,138 +212,171 @@ pub(crate) fn has_repeated_keys(bytes: &[u8], nesting_limit: usize) -> PResult<b
     }
 }
 
-/// Reads the value into a list of nodes (each object's members put in output order
-/// as it closes), then writes the nodes out: time linear in the input however
-/// deep it nests, no allocation per value.
+/// One pass over the value, writing each byte of the output once; each object's
+/// members are put in order as it closes by relinking their output ([`Rope`]), so
+/// the time is linear in the input however deep it nests.
 fn rewrite(bytes: &[u8], nesting_limit: usize, sorted: bool) -> PResult<Vec<u8>> {
     let mut p = Parser::checked(bytes, nesting_limit);
     let mut scratch = Vec::new();
-    let mut text: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut rope = Rope {
+        text: Vec::with_capacity(bytes.len()),
+        segs: Vec::new(),
+    };
     let mut keys: Vec<u8> = Vec::new();
-    let mut nodes: Vec<Node> = Vec::new();
-    // The members of the objects still open, innermost last; then of those closed.
-    let mut open_members: Vec<Member> = Vec::new();
+    // The members of the objects still open, innermost last.
     let mut members: Vec<Member> = Vec::new();
+    let mut kept: Vec<List> = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
+    let mut root = List::EMPTY;
     loop {
-        let at = text.len();
+        let open = stack.len();
+        let current = match stack.last_mut() {
+            Some(Frame::Array { list }) => list,
+            Some(Frame::Object { member, .. }) => &mut member.list,
+            None => &mut root,
+        };
         match p.peek_value()? {
             Peek::Object => {
-                deeper(stack.len(), nesting_limit, &p)?;
+                deeper(open, nesting_limit, &p)?;
                 if p.begin_object()? {
-                    let key = read_key(&mut p, &mut scratch, &mut keys)?;
+                    let keys_start = keys.len();
+                    let member = read_member(&mut p, &mut scratch, &mut keys, &mut rope)?;
                     stack.push(Frame::Object {
-                        node: nodes.len(),
-                        members: open_members.len(),
-                        key,
-                    });
-                    nodes.push(Node::Object {
-                        first: 0,
-                        len: 0,
-                        end: 0,
+                        keys: keys_start,
+                        members: members.len(),
+                        member,
                     });
                     continue;
                 }
-                text.extend_from_slice(b"{}");
+                rope.push(current, b"{}");
             }
             Peek::Array => {
-                deeper(stack.len(), nesting_limit, &p)?;
+                deeper(open, nesting_limit, &p)?;
                 if p.begin_array()? {
-                    stack.push(Frame::Array { node: nodes.len() });
-                    nodes.push(Node::Array { end: 0 });
+                    let mut list = List::EMPTY;
+                    rope.push(&mut list, b"[");
+                    stack.push(Frame::Array { list });
                     continue;
                 }
-                text.extend_from_slice(b"[]");
+                rope.push(current, b"[]");
             }
-            Peek::String => match p.plain_string_token() {
-                // Without escapes in the input, the token is already in canonical form.
-                Some(raw) => {
-                    text.push(b'"');
-                    text.extend_from_slice(raw);
-                    text.push(b'"');
+            Peek::String => {
+                let start = rope.text.len();
+                match p.plain_string_token() {
+                    // Without escapes in the input, the token is already in
+                    // canonical form.
+                    Some(raw) => {
+                        rope.text.push(b'"');
+                        rope.text.extend_from_slice(raw);
+                        rope.text.push(b'"');
+                    }
+                    None => write_json_string(&mut rope.text, p.string(&mut scratch)?.as_bytes()),
                 }
-                None => write_json_string(&mut text, p.string(&mut scratch)?.as_bytes()),
-            },
-            Peek::Number => text.extend_from_slice(p.number()?.0.as_bytes()),
+                rope.take_from(current, start);
+            }
+            Peek::Number => rope.push(current, p.number()?.0.as_bytes()),
             Peek::True => {
                 p.literal(b"true")?;
-                text.extend_from_slice(b"true");
+                rope.push(current, b"true");
             }
             Peek::False => {
                 p.literal(b"false")?;
-                text.extend_from_slice(b"false");
+                rope.push(current, b"false");
             }
             Peek::Null => {
                 p.literal(b"null")?;
-                text.extend_from_slice(b"null");
+                rope.push(current, b"null");
             }
         }
-        nodes.push(Node::Text(at, text.len()));
-        // A value ended: hand it to its container; close containers that end here.
-        let mut value = nodes.len() - 1;
+        // A value ended: close the containers that end here, each handing its
+        // output to the one around it.
         loop {
             match stack.last_mut() {
                 None => {
                     p.expect_end()?;
-                    return Ok(write_nodes(&nodes, &members, &keys, &text));
+                    return Ok(rope.write(root));
                 }
                 Some(Frame::Object {
-                    node,
+                    keys: keys_start,
                     members: first,
-                    key,
+                    member,
                 }) => {
-                    open_members.push(Member {
-                        key: *key,
-                        node: value,
-                    });
+                    members.push(*member);
                     if p.next_member()? {
-                        *key = read_key(&mut p, &mut scratch, &mut keys)?;
+                        *member = read_member(&mut p, &mut scratch, &mut keys, &mut rope)?;
                         break;
                     }
-                    let (node, first) = (*node, *first);
-                    let object = open_members.get_mut(first..).unwrap_or_default();
-                    let start = members.len();
-                    keep_members(object, &keys, sorted, &mut members);
-                    let end = nodes.len();
-                    if let Some(slot) = nodes.get_mut(node) {
-                        *slot = Node::Object {
-                            first: start,
-                            len: members.len() - start,
-                            end,
-                        };
+                    let (keys_start, first) = (*keys_start, *first);
+                    let object = members.get_mut(first..).unwrap_or_default();
+                    keep_members(object, &keys, sorted, &mut kept);
+                    let mut list = List::EMPTY;
+                    rope.push(&mut list, b"{");
+                    for (i, &member) in kept.iter().enumerate() {
+                        if i > 0 {
+                            rope.push(&mut list, b",");
+                        }
+                        rope.append(&mut list, member);
                     }
-                    open_members.truncate(first);
+                    rope.push(&mut list, b"}");
+                    members.truncate(first);
+                    keys.truncate(keys_start);
                     stack.pop();
-                    value = node;
+                    hand_over(&mut stack, &mut root, &mut rope, list);
                 }
-                Some(Frame::Array { node }) => {
+                Some(Frame::Array { list }) => {
                     if p.next_element()? {
+                        rope.push(list, b",");
                         break;
                     }
-                    let node = *node;
-                    let end = nodes.len();
-                    if let Some(slot) = nodes.get_mut(node) {
-                        *slot = Node::Array { end };
-                    }
+                    rope.push(list, b"]");
+                    let list = *list;
                     stack.pop();
-                    value = node;
+                    hand_over(&mut stack, &mut root, &mut rope, list);
                 }
             }
         }
     }
 }
 
-/// Appends to `out` the members of an object that are written, in order. Sorted:
-/// by key bytes, the last of equal keys kept; otherwise in source order, each key
-/// at its first place with its last value.
-fn keep_members(object: &mut [Member], keys: &[u8], sorted: bool, out: &mut Vec<Member>) {
+/// Ends the output of the container now innermost (or the root) with `list`, a
+/// value that just closed.
+fn hand_over(stack: &mut [Frame], root: &mut List, rope: &mut Rope, list: List) {
+    let current = match stack.last_mut() {
+        Some(Frame::Array { list }) => list,
+        Some(Frame::Object { member, .. }) => &mut member.list,
+        None => root,
+    };
+    rope.append(current, list);
+}
+
+/// Reads a member's key and colon: the key into `keys`, `"key":` into the output.
+fn read_member(
+    p: &mut Parser<'_>,
+    scratch: &mut Vec<u8>,
+    keys: &mut Vec<u8>,
+    rope: &mut Rope,
+) -> PResult<Member> {
+    let key = read_key(p, scratch, keys)?;
+    let mut list = List::EMPTY;
+    let start = rope.text.len();
+    write_json_string(&mut rope.text, keys.get(key.0..key.1).unwrap_or_default());
+    rope.text.push(b':');
+    rope.take_from(&mut list, start);
+    Ok(Member { key, list })
+}
+
+/// Sets `kept` to the outputs of an object's members that are written, in order.
+/// Sorted: by key bytes, the last of equal keys kept; otherwise in source order,
+/// each key at its first place with its last value.
+fn keep_members(object: &mut [Member], keys: &[u8], sorted: bool, kept: &mut Vec<List>) {
+    kept.clear();
     let key = |m: &Member| keys.get(m.key.0..m.key.1).unwrap_or_default();
     if sorted {
         // Stable: source order among equal keys, so the last of them is the one kept.
         object.sort_by(|a, b| key(a).cmp(key(b)));
         for (i, m) in object.iter().enumerate() {
             if object.get(i + 1).is_none_or(|next| key(next) != key(m)) {
-                out.push(*m);
+                kept.push(m.list);
             }
         }
         return;
@@ -293,66 +397,7 @@ fn keep_members(object: &mut [Member], keys: &[u8], sorted: bool, out: &mut Vec<
             }
         }
     }
-    out.extend(places.iter().filter_map(|&i| object.get(i)));
-}
-
-/// What is left to write, the next last.
-enum Step {
-    Node(usize),
-    Byte(u8),
-    /// A member's key and colon, after a comma unless it is its object's first.
-    Key(Member, bool),
-}
-
-/// Writes the value the nodes hold, from the first.
-fn write_nodes(nodes: &[Node], members: &[Member], keys: &[u8], text: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(text.len() + keys.len() * 2);
-    let mut todo = vec![Step::Node(0)];
-    while let Some(step) = todo.pop() {
-        match step {
-            Step::Byte(b) => out.push(b),
-            Step::Key(m, first) => {
-                if !first {
-                    out.push(b',');
-                }
-                write_json_string(&mut out, keys.get(m.key.0..m.key.1).unwrap_or_default());
-                out.push(b':');
-            }
-            Step::Node(at) => match nodes.get(at) {
-                Some(&Node::Text(a, b)) => {
-                    out.extend_from_slice(text.get(a..b).unwrap_or_default())
-                }
-                Some(&Node::Array { end }) => {
-                    out.push(b'[');
-                    todo.push(Step::Byte(b']'));
-                    // The elements, the last pushed first.
-                    let mut elements = Vec::new();
-                    let mut child = at + 1;
-                    while child < end {
-                        elements.push(child);
-                        child = nodes.get(child).map_or(end, |n| n.after(child));
-                    }
-                    for (i, &child) in elements.iter().enumerate().rev() {
-                        todo.push(Step::Node(child));
-                        if i > 0 {
-                            todo.push(Step::Byte(b','));
-                        }
-                    }
-                }
-                Some(&Node::Object { first, len, .. }) => {
-                    out.push(b'{');
-                    todo.push(Step::Byte(b'}'));
-                    let object = members.get(first..first + len).unwrap_or_default();
-                    for (i, m) in object.iter().enumerate().rev() {
-                        todo.push(Step::Node(m.node));
-                        todo.push(Step::Key(*m, i == 0));
-                    }
-                }
-                None => {}
-            },
-        }
-    }
-    out
+    kept.extend(places.iter().filter_map(|&i| object.get(i)).map(|m| m.list));
 }
 
 /// A container opening inside `open` others: an error past the nesting limit.
