@@ -367,7 +367,16 @@ impl Flattener {
 
     /// Flattens one record (measured against the size limit when `measure`). In
     /// skip mode a bad record is recorded and `Ok` returned.
-    pub(crate) fn push(&mut self, bytes: &[u8], pos: Position, measure: bool) -> Result<()> {
+    /// Flattens one record at `pos`: `measure`d against the size limit by its
+    /// bytes, and `inside` when its bytes are its source's, so that an error in it
+    /// is placed where it is in them (not for text a reader made of a row).
+    pub(crate) fn push(
+        &mut self,
+        bytes: &[u8],
+        pos: Position,
+        measure: bool,
+        inside: bool,
+    ) -> Result<()> {
         self.next_ordinal = pos.ordinal + 1;
         self.note_ordinal(pos.ordinal);
         match self.flatten_record(bytes, pos, measure) {
@@ -380,7 +389,7 @@ impl Flattener {
                 Ok(())
             }
             Err(fail) => {
-                let error = self.record_error(*fail, bytes, pos)?;
+                let error = self.record_error(*fail, bytes, pos, inside)?;
                 self.reject(error, bytes)
             }
         }
@@ -415,7 +424,13 @@ impl Flattener {
         }
     }
 
-    fn record_error(&self, fail: Fail, bytes: &[u8], pos: Position) -> Result<RecordError> {
+    fn record_error(
+        &self,
+        fail: Fail,
+        bytes: &[u8],
+        pos: Position,
+        inside: bool,
+    ) -> Result<RecordError> {
         let (kind, at) = match fail {
             Fail::Parse(ParseError::Syntax(e, at)) => (RecordErrorKind::Syntax(e), at),
             Fail::Parse(ParseError::TooDeep(at)) => (
@@ -448,7 +463,7 @@ impl Flattener {
         };
         Ok(RecordError {
             source_name: self.source.clone(),
-            position: pos.advanced(bytes, at),
+            position: if inside { pos.advanced(bytes, at) } else { pos },
             kind,
             excerpt: excerpt(bytes, at),
         })
@@ -1740,7 +1755,7 @@ mod tests {
                 .map(|_| format!(r#""k{}":{i}"#, rng.next_u64() % 50_000))
                 .collect();
             let record = format!("{{{}}}", keys.join(","));
-            sparse.push(record.as_bytes(), Position::default(), true)?;
+            sparse.push(record.as_bytes(), Position::default(), true, true)?;
         }
         sparse.flush()?;
         let rows: Vec<usize> = sparse.chunks[0].iter().map(|c| c.rows).collect();
@@ -1758,7 +1773,7 @@ mod tests {
         for i in 0..1000 {
             let keys: Vec<String> = (0..25).map(|k| format!(r#""k{k}":{i}"#)).collect();
             let record = format!("{{{}}}", keys.join(","));
-            dense.push(record.as_bytes(), Position::default(), true)?;
+            dense.push(record.as_bytes(), Position::default(), true, true)?;
         }
         dense.flush()?;
         let rows: Vec<usize> = dense.chunks[0].iter().map(|c| c.rows).collect();
@@ -1773,11 +1788,11 @@ mod tests {
         let record = |i: usize| format!(r#"{{"name":"n{i:04}","items":[{{"sku":"s{i}"}}]}}"#);
         let mut first = Flattener::new(cfg.clone(), "t", 0, sizes.clone());
         for i in 0..500 {
-            first.push(record(i).as_bytes(), Position::default(), true)?;
+            first.push(record(i).as_bytes(), Position::default(), true, true)?;
         }
         first.finish()?;
         let mut second = Flattener::new(cfg, "t", 0, sizes);
-        second.push(record(0).as_bytes(), Position::default(), true)?;
+        second.push(record(0).as_bytes(), Position::default(), true, true)?;
         let main = &second.tables[0];
         let name = main.columns[0].capacity();
         assert!(name.0 >= 500 && name.1 >= 500 * 5, "{name:?}");

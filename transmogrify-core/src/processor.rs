@@ -245,7 +245,7 @@ impl Session {
     pub fn push(&mut self, record: &[u8]) -> Result<()> {
         let ordinal = self.flattener.next_ordinal();
         self.flattener
-            .push(record, Position::line_start(ordinal, 1, 0), true)
+            .push(record, Position::line_start(ordinal, 1, 0), true, true)
     }
 
     /// Flattens the JSON bytes of one record that starts at `position` of its source.
@@ -253,7 +253,7 @@ impl Session {
     /// In strict mode a bad record is an error (and leaves no rows behind); in skip
     /// mode it is recorded in the result's [`errors`](ProcessingResult::errors).
     pub fn push_at(&mut self, record: &[u8], position: Position) -> Result<()> {
-        self.flattener.push(record, position, true)
+        self.flattener.push(record, position, true, true)
     }
 
     /// Flattens the JSON bytes of one record that starts at `position` of its
@@ -272,7 +272,31 @@ impl Session {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn push_measured(&mut self, record: &[u8], position: Position) -> Result<()> {
-        self.flattener.push(record, position, false)
+        self.flattener.push(record, position, false, true)
+    }
+
+    /// Flattens the JSON text a reader made of one row of its input (a CSV or
+    /// Parquet row) that starts at `position`, measured against
+    /// [`ProcessorConfig::max_record_bytes`] by that text unless `measured` (as
+    /// [`push_measured`](Self::push_measured)). The text is not the input's, so a
+    /// record error in it (a row nested deeper than the limit, say) is placed at the
+    /// row.
+    ///
+    /// ```
+    /// use transmogrify_core::{ErrorMode, Position, Processor, ProcessorConfig};
+    /// let config = ProcessorConfig::builder()
+    ///     .with_nesting_limit(2)
+    ///     .with_on_error(ErrorMode::Skip)
+    ///     .build()?;
+    /// let mut session = Processor::new(config).session("rows");
+    /// // Row 7 of a Parquet file, its row group at byte 1202.
+    /// session.push_made(br#"{"d":{"a":{"b":1}}}"#, Position::line_start(7, 8, 1202), false)?;
+    /// let result = session.finish()?;
+    /// assert_eq!(result.errors()[0].error.position, Position::line_start(7, 8, 1202));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn push_made(&mut self, record: &[u8], position: Position, measured: bool) -> Result<()> {
+        self.flattener.push(record, position, !measured, false)
     }
 
     /// Flattens one record given as a JSON value.
@@ -297,7 +321,7 @@ impl Session {
             // One record per line, each a bad record of its own if it is one.
             for (line, mut pos) in JsonLines::new(json, Position::line_start(0, 1, 0)) {
                 pos.ordinal += base;
-                self.flattener.push(line, pos, true)?;
+                self.flattener.push(line, pos, true, true)?;
             }
             return Ok(());
         }
@@ -307,7 +331,7 @@ impl Session {
             match item {
                 Ok((bytes, mut pos)) => {
                     pos.ordinal += base;
-                    self.flattener.push(bytes, pos, true)?;
+                    self.flattener.push(bytes, pos, true, true)?;
                 }
                 Err(mut e) => {
                     e.position.ordinal += base;

@@ -447,7 +447,12 @@ impl JsonReader {
                             first: true,
                         }
                     }
-                    (Some(_), true) => {
+                    // Not an object, which a path goes into: malformed, or another
+                    // value (an array, a scalar).
+                    (Some(b), true) => {
+                        if b != b'[' && !self.skip_member_value(Some(b))? {
+                            return Ok(true);
+                        }
                         return Err(self.path_not_found("the input is not a JSON object".into()));
                     }
                     (Some(b'['), false) => {
@@ -872,6 +877,52 @@ mod tests {
                 "error: t.json: line 1, column 27 (byte 26, record 1): invalid JSON: expected a JSON value, found '}' near `\": [{\"a\":1}], \"z\": [}`"
             ]
         );
+        Ok(())
+    }
+
+    /// Input that does not start with an object fails as malformed where it is, or,
+    /// well formed, as not the object a path goes into.
+    #[test]
+    fn a_path_into_input_that_is_no_object() -> Result<()> {
+        let picked = ReaderOptions::builder()
+            .with_json_path(Some("data.items"))
+            .build()?;
+        for (text, error) in [
+            (
+                &b"@{\"data\": {\"items\": []}}"[..],
+                "t.json: line 1, column 1 (byte 0, record 0): invalid JSON: expected a JSON \
+                 value, found '@'",
+            ),
+            (
+                b" tru {\"data\": {\"items\": []}}",
+                "t.json: line 1, column 2 (byte 1, record 0): invalid JSON: invalid literal `tru`",
+            ),
+            (
+                b"\n01",
+                "t.json: line 2, column 1 (byte 1, record 0): invalid JSON: number with a \
+                 leading zero",
+            ),
+            (
+                b"\"a\\q\"",
+                "t.json: line 1, column 3 (byte 2, record 0): invalid JSON: invalid escape",
+            ),
+            (
+                b"[{\"data\": 1}]",
+                "t.json: path \"data.items\" not found: the input is not a JSON object",
+            ),
+            (
+                b"12",
+                "t.json: path \"data.items\" not found: the input is not a JSON object",
+            ),
+        ] {
+            let got = items(text, &picked)?;
+            let message = got.last().cloned().unwrap_or_default();
+            assert!(
+                message.starts_with(&format!("error: {error}")),
+                "{}: {got:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
         Ok(())
     }
 

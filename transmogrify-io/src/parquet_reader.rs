@@ -400,10 +400,12 @@ impl ParquetReader {
     }
 
     /// Gives each record of `batch`, and the rows an error names, their row group's
-    /// byte offset.
+    /// byte offset; marks the batch's text as made of the rows ([`RawBatch::made`]).
     fn place(&self, read: &mut Result<RawBatch>) {
         match read {
             Ok(batch) => {
+                // The records are JSON text made of the rows.
+                batch.made = true;
                 // Rows come in order: one group holds runs of them.
                 let mut group = (0, 0, 0);
                 for item in &mut batch.items {

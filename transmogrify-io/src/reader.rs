@@ -56,6 +56,11 @@ pub struct RawBatch {
     /// becomes by its column names), so that the records are not measured again by
     /// their JSON text ([`Session::push_measured`]).
     pub measured: bool,
+    /// Whether the records' JSON text is the reader's own making (CSV and Parquet
+    /// rows), not the input's bytes: an error in a record is then placed at the
+    /// record ([`Session::push_made`]), not at a place in text the input does not
+    /// have.
+    pub made: bool,
 }
 
 impl RawBatch {
@@ -121,10 +126,10 @@ impl RawBatch {
         range: &Range<usize>,
         position: Position,
     ) -> transmogrify_core::Result<()> {
-        if self.measured {
-            session.push_measured(self.bytes(range), position)
-        } else {
-            session.push_at(self.bytes(range), position)
+        match (self.made, self.measured) {
+            (true, measured) => session.push_made(self.bytes(range), position, measured),
+            (false, true) => session.push_measured(self.bytes(range), position),
+            (false, false) => session.push_at(self.bytes(range), position),
         }
     }
 
@@ -600,7 +605,7 @@ impl Batcher {
     }
 
     /// This batcher, for a reader that measures its records itself (see
-    /// [`RawBatch::measured`]).
+    /// [`RawBatch::measured`]) and makes their JSON text ([`RawBatch::made`]).
     pub(crate) fn measured(mut self) -> Self {
         self.measured = true;
         self
@@ -616,6 +621,7 @@ impl Batcher {
         } else {
             let mut batch = std::mem::take(&mut self.batch);
             batch.measured = self.measured;
+            batch.made = self.measured;
             Some(batch)
         }
     }

@@ -493,6 +493,7 @@ impl ProcessRunner {
                 header["ordinal"] = json!(ordinal);
                 header["items"] = json!(batch.items.len());
                 header["measured"] = json!(batch.measured);
+                header["made"] = json!(batch.made);
                 let (items, bad) = wire::raw_items(batch);
                 header["bad"] = bad;
                 ends_bytes = items;

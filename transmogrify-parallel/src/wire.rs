@@ -530,6 +530,7 @@ pub(crate) fn raw_batch_from(
         data: data.to_vec(),
         items: Vec::with_capacity(items.len() / RAW_ITEM_BYTES),
         measured: false,
+        made: false,
     };
     for item in items.chunks_exact(RAW_ITEM_BYTES) {
         let mut v = [0u64; 7];
@@ -992,6 +993,7 @@ mod tests {
                 },
             ],
             measured: false,
+            made: false,
         };
         let (items, bad) = raw_items(&batch);
         assert_eq!(items.len(), 3 * RAW_ITEM_BYTES);

@@ -287,6 +287,8 @@ fn run(
         )?;
         // Records their reader measured by their text in the input (CSV rows).
         batch.measured = header.get("measured").and_then(serde_json::Value::as_bool) == Some(true);
+        // Records made of a reader's rows (CSV, Parquet): errors are placed at them.
+        batch.made = header.get("made").and_then(serde_json::Value::as_bool) == Some(true);
         crate::driver::flatten_raw_into(session, source, &batch, get_u64(header, "ordinal")?)
     } else {
         let ordinal = get_u64(header, "ordinal")?;

@@ -426,6 +426,83 @@ fn damaged_parquet(
     Ok((clean, damaged))
 }
 
+/// A Parquet row nested past the limit is a bad record at the row: its ordinal,
+/// line (row + 1), column 1 and the byte where its row group starts, with every
+/// executor (the JSON text a row is read as is not the file's, so no place in it
+/// is given).
+#[test]
+fn a_parquet_row_past_the_nesting_limit_is_placed_at_its_row() -> TestResult {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StructArray};
+    use arrow_schema::{DataType, Field};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use transmogrify_core::{ErrorMode, IdStrategy, Processor, ProcessorConfig};
+
+    let inputs = Inputs::new()?;
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..20));
+    let inner: ArrayRef = Arc::new(StructArray::from(vec![(
+        Arc::new(Field::new("c", DataType::Int64, false)),
+        Arc::new(Int64Array::from_iter_values(0..20)) as ArrayRef,
+    )]));
+    let outer: ArrayRef = Arc::new(StructArray::from(vec![(
+        Arc::new(Field::new("b", inner.data_type().clone(), false)),
+        inner,
+    )]));
+    let batch = RecordBatch::try_from_iter([("id", ids), ("a", outer)])?;
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(8))
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    let path = inputs.dir.path().join("deep.parquet");
+    std::fs::write(&path, &bytes)?;
+    let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
+    let starts: Vec<i64> = reader
+        .metadata()
+        .row_groups()
+        .iter()
+        .map(|g| {
+            g.columns()
+                .iter()
+                .map(|c| c.dictionary_page_offset().unwrap_or(c.data_page_offset()))
+                .min()
+                .unwrap_or(0)
+        })
+        .collect();
+    assert_eq!(starts.len(), 3);
+    let processor = Processor::new(
+        ProcessorConfig::builder()
+            .with_id_strategy(IdStrategy::Positional)
+            .with_on_error(ErrorMode::Skip)
+            .with_nesting_limit(2)
+            .build()?,
+    );
+    let want: Vec<String> = (0..20u64)
+        .map(|row| {
+            let start = starts[usize::try_from(row / 8)?];
+            Ok(format!("{row} {} 1 {start}", row + 1))
+        })
+        .collect::<Result<_, std::num::TryFromIntError>>()?;
+    for executor in executors() {
+        let (got, _) = executor.run_to_result(&job(&processor, "t", &[&path])?)?;
+        let places: Vec<String> = got
+            .errors()
+            .iter()
+            .map(|bad| {
+                let p = &bad.error.position;
+                format!("{} {} {} {}", p.ordinal, p.line, p.column, p.byte_offset)
+            })
+            .collect();
+        assert_eq!(places, want, "{}", executor.name());
+    }
+    Ok(())
+}
+
 #[test]
 fn a_damaged_parquet_row_group_loses_its_rows_only_with_every_executor() -> TestResult {
     let inputs = Inputs::new()?;
