@@ -805,6 +805,19 @@ mod tests {
         Ok(out)
     }
 
+    /// Asserts that reading `text` ends with an error whose message starts with
+    /// `error`.
+    fn ends_with_error(text: &[u8], options: &ReaderOptions, error: &str) -> Result<()> {
+        let got = items(text, options)?;
+        let message = got.last().cloned().unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("error: {error}")),
+            "{}: {got:?}",
+            String::from_utf8_lossy(text)
+        );
+        Ok(())
+    }
+
     #[test]
     fn structure_between_records_is_checked() -> Result<()> {
         let options = ReaderOptions::default();
@@ -915,13 +928,7 @@ mod tests {
                 "t.json: path \"data.items\" not found: the input is not a JSON object",
             ),
         ] {
-            let got = items(text, &picked)?;
-            let message = got.last().cloned().unwrap_or_default();
-            assert!(
-                message.starts_with(&format!("error: {error}")),
-                "{}: {got:?}",
-                String::from_utf8_lossy(text)
-            );
+            ends_with_error(text, &picked, error)?;
         }
         Ok(())
     }
@@ -965,13 +972,7 @@ mod tests {
             ),
         ];
         for (text, error) in cases {
-            let got = items(text, &picked)?;
-            let message = got.last().cloned().unwrap_or_default();
-            assert!(
-                message.starts_with(&format!("error: t.json: {error}")),
-                "{}: {got:?}",
-                String::from_utf8_lossy(text)
-            );
+            ends_with_error(text, &picked, &format!("t.json: {error}"))?;
         }
         // A literal cut by the reads (64 KiB apart) is named whole, at its start.
         let mut long = b"{\"pad\": \"".to_vec();

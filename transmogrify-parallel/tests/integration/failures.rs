@@ -385,6 +385,43 @@ fn a_bad_record_inside_a_range_of_pieces_is_reported_at_its_place() -> TestResul
     Ok(())
 }
 
+/// `batch` as Parquet bytes in row groups of `group_rows` rows.
+fn parquet_bytes(
+    batch: &arrow_array::RecordBatch,
+    group_rows: usize,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(group_rows))
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(batch)?;
+    writer.close()?;
+    Ok(bytes)
+}
+
+/// Where each row group of the Parquet file at `path` starts: its first page (a
+/// dictionary page, or else the first data page, of any column).
+fn group_starts(path: &std::path::Path) -> Result<Vec<u64>, Box<dyn std::error::Error>> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let reader = SerializedFileReader::new(std::fs::File::open(path)?)?;
+    let mut starts = Vec::new();
+    for group in reader.metadata().row_groups() {
+        let first = group
+            .columns()
+            .iter()
+            .map(|c| c.dictionary_page_offset().unwrap_or(c.data_page_offset()))
+            .min()
+            .unwrap_or(0);
+        starts.push(u64::try_from(first)?);
+    }
+    Ok(starts)
+}
+
 /// A Parquet input of 3,000 rows in row groups of 500 whose group `group` (rows
 /// `500 × group` on) cannot be decoded (its text column's page damaged), and the
 /// same file undamaged.
@@ -395,8 +432,6 @@ fn damaged_parquet(
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::WriterProperties;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
     let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..3000));
@@ -404,13 +439,7 @@ fn damaged_parquet(
         (0..3000).map(|i| format!("name {i} {}", "x".repeat(i % 50))),
     ));
     let batch = RecordBatch::try_from_iter([("id", ids), ("name", names)])?;
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(500))
-        .build();
-    let mut bytes = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
-    writer.close()?;
+    let mut bytes = parquet_bytes(&batch, 500)?;
     let clean = inputs.dir.path().join("clean.parquet");
     std::fs::write(&clean, &bytes)?;
     let start = SerializedFileReader::new(std::fs::File::open(&clean)?)?
@@ -436,9 +465,6 @@ fn a_parquet_row_past_the_nesting_limit_is_placed_at_its_row() -> TestResult {
 
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, StructArray};
     use arrow_schema::{DataType, Field};
-    use parquet::arrow::ArrowWriter;
-    use parquet::file::properties::WriterProperties;
-    use parquet::file::reader::{FileReader, SerializedFileReader};
     use transmogrify_core::{ErrorMode, IdStrategy, Processor, ProcessorConfig};
 
     let inputs = Inputs::new()?;
@@ -452,28 +478,9 @@ fn a_parquet_row_past_the_nesting_limit_is_placed_at_its_row() -> TestResult {
         inner,
     )]));
     let batch = RecordBatch::try_from_iter([("id", ids), ("a", outer)])?;
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(8))
-        .build();
-    let mut bytes = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
-    writer.close()?;
     let path = inputs.dir.path().join("deep.parquet");
-    std::fs::write(&path, &bytes)?;
-    let reader = SerializedFileReader::new(std::fs::File::open(&path)?)?;
-    let starts: Vec<i64> = reader
-        .metadata()
-        .row_groups()
-        .iter()
-        .map(|g| {
-            g.columns()
-                .iter()
-                .map(|c| c.dictionary_page_offset().unwrap_or(c.data_page_offset()))
-                .min()
-                .unwrap_or(0)
-        })
-        .collect();
+    std::fs::write(&path, parquet_bytes(&batch, 8)?)?;
+    let starts = group_starts(&path)?;
     assert_eq!(starts.len(), 3);
     let processor = Processor::new(
         ProcessorConfig::builder()
@@ -532,16 +539,7 @@ fn lose_a_damaged_group(inputs: &Inputs, group: usize) -> TestResult {
         "{}: rows {first}-{last}: corrupt or unreadable Parquet: ",
         damaged.display()
     );
-    let group_start = {
-        use parquet::file::reader::{FileReader, SerializedFileReader};
-        let reader = SerializedFileReader::new(std::fs::File::open(&clean)?)?;
-        let columns = reader.metadata().row_group(group).columns().to_vec();
-        columns
-            .iter()
-            .map(|c| c.dictionary_page_offset().unwrap_or(c.data_page_offset()))
-            .min()
-            .unwrap_or(0)
-    };
+    let group_start = group_starts(&clean)?.get(group).copied().unwrap_or(0);
     assert!(group_start > 4, "{group_start}");
     for chunking in [Chunking::records(300), Chunking::bytes(1 << 30)] {
         let job = job(&processor(true)?, "t", &[&damaged])?.with_chunking(chunking);
