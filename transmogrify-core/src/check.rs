@@ -1,6 +1,7 @@
 //! Checking a JSON value that comes in pieces, without holding it.
 
 use crate::error::SyntaxError;
+use crate::parse::first_char;
 
 /// Checks that one JSON value is well formed, its bytes fed in pieces of any size,
 /// in memory that grows only with its nesting: for values a reader skips (the
@@ -126,18 +127,6 @@ fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-/// The character at the start of `bytes` (a byte that is not UTF-8 as U+FFFD).
-fn char_at(bytes: &[u8]) -> char {
-    let tail = bytes.get(..bytes.len().min(4)).unwrap_or_default();
-    match std::str::from_utf8(tail) {
-        Ok(s) => s.chars().next().unwrap_or('\u{fffd}'),
-        Err(e) => std::str::from_utf8(tail.get(..e.valid_up_to()).unwrap_or_default())
-            .ok()
-            .and_then(|s| s.chars().next())
-            .unwrap_or('\u{fffd}'),
-    }
-}
-
 impl JsonCheck {
     /// For a value whose first byte is the next one fed (whitespace before it is
     /// passed over).
@@ -172,7 +161,7 @@ impl JsonCheck {
                 at,
                 error: SyntaxError::UnexpectedChar {
                     expected,
-                    found: char_at(piece.get(i..).unwrap_or_default()),
+                    found: first_char(piece.get(i..).unwrap_or_default()),
                 },
             };
             match self.state {

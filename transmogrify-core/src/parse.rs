@@ -182,6 +182,19 @@ fn checked_str(bytes: &[u8], known_valid: bool, at: usize) -> PResult<&str> {
     to_str(bytes, at)
 }
 
+/// The character `bytes` start with, U+FFFD for a byte that starts none (or none
+/// at all).
+pub(crate) fn first_char(bytes: &[u8]) -> char {
+    let tail = bytes.get(..bytes.len().min(4)).unwrap_or_default();
+    let valid = match std::str::from_utf8(tail) {
+        Ok(s) => s,
+        Err(e) => {
+            std::str::from_utf8(tail.get(..e.valid_up_to()).unwrap_or_default()).unwrap_or_default()
+        }
+    };
+    valid.chars().next().unwrap_or('\u{fffd}')
+}
+
 pub(crate) struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
@@ -234,16 +247,7 @@ impl<'a> Parser<'a> {
     }
 
     fn char_at(&self, at: usize) -> char {
-        let end = (at + 4).min(self.bytes.len());
-        let tail = &self.bytes[at..end];
-        match std::str::from_utf8(tail) {
-            Ok(s) => s.chars().next().unwrap_or('\u{fffd}'),
-            Err(e) if e.valid_up_to() > 0 => std::str::from_utf8(&tail[..e.valid_up_to()])
-                .ok()
-                .and_then(|s| s.chars().next())
-                .unwrap_or('\u{fffd}'),
-            Err(_) => '\u{fffd}',
-        }
+        first_char(self.bytes.get(at..).unwrap_or_default())
     }
 
     #[inline]
