@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use hashbrown::{Equivalent, HashMap};
 
-use crate::canonical::{canonical_json, without_repeated_keys};
+use crate::canonical::{Canonical, without_repeated_keys};
 use crate::columns::{ColumnFull, SizeHints, TextColumn, kind, size_key};
 use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
@@ -250,6 +250,8 @@ pub(crate) struct Flattener {
     /// How column names are shortened, when they are (for matching id fields).
     field_names: Option<Abbreviator>,
     rng: Rng,
+    /// Buffers of content-hash ids' canonical JSON, kept between records.
+    canonical: Canonical,
     epoch: u64,
     touched: Vec<u32>,
     /// `(table, column, kinds before)` for every column whose kinds grew during the
@@ -319,6 +321,7 @@ impl Flattener {
                 .abbreviate_field_names
                 .then(|| Abbreviator::for_fields(&cfg.naming)),
             rng: Rng::from_os(),
+            canonical: Canonical::default(),
             epoch: 0,
             touched: Vec::new(),
             kind_log: Vec::new(),
@@ -1145,8 +1148,9 @@ impl Flattener {
                             write_uuid5(field_value.unwrap_or_default(), &mut buf).as_bytes()
                         }
                         IdStrategy::ContentHash if parent_id.is_none() => {
-                            let canonical = canonical_json(record, self.cfg.nesting_limit)?;
-                            write_uuid5(&canonical, &mut buf).as_bytes()
+                            let canonical =
+                                self.canonical.sorted(record, self.cfg.nesting_limit)?;
+                            write_uuid5(canonical, &mut buf).as_bytes()
                         }
                         IdStrategy::Custom(generator) => {
                             let ctx = IdContext {
