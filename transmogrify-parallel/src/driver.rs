@@ -1280,19 +1280,20 @@ fn fail(
     tally: &Tally,
     stop: bool,
 ) {
-    // The sink waits for chunks in order: tell it this one is not coming.
-    let _ = sink.gap(chunk.seq);
     // Later chunks need this chunk's counts for their ordinals: count it here if the
     // runner died before it could.
+    let mut data = Vec::new();
     if matches!(chunk.body, Body::Range) {
         let input = &ctx.job.inputs[chunk.input];
-        let mut data = Vec::new();
         match read_range(input.path(), chunk.start, chunk.end, &mut data) {
             Ok(()) => {
                 let (records, lines) = transmogrify_core::JsonLines::count(&data);
                 ctx.ledger.publish(chunk.seq, records, lines);
             }
-            Err(_) => ctx.ledger.cancel_after(chunk.seq),
+            Err(_) => {
+                data.clear();
+                ctx.ledger.cancel_after(chunk.seq);
+            }
         }
     }
     // A file that cannot be read or written (a full disk, a vanished input) fails
@@ -1311,6 +1312,28 @@ fn fail(
         end: chunk.end,
         source: Box::new(error),
     };
+    // In skip mode the chunk takes its place in the output as one row of the errors
+    // table, where its records would have been; otherwise the sink, which waits for
+    // chunks in order, is told that this one is not coming.
+    let row = if stop {
+        None
+    } else {
+        error_row(&chunk, &error, &input, &data, ctx).ok()
+    };
+    let mut stop = stop;
+    match row.map(|row| sink.accept(chunk.seq, row)) {
+        Some(Ok(())) => {
+            tally.bad.fetch_add(1, Ordering::Relaxed);
+        }
+        Some(Err(e)) => {
+            // The output cannot take more (disk full, …): fatal in any mode.
+            tally.fatal.lock().get_or_insert_with(|| e.to_string());
+            stop = true;
+        }
+        None => {
+            let _ = sink.gap(chunk.seq);
+        }
+    }
     tally.failed.lock().push((
         FailedChunk {
             index: chunk.seq,
@@ -1325,6 +1348,44 @@ fn fail(
     if stop {
         ctx.ledger.cancel_after(chunk.seq);
     }
+}
+
+/// The errors table's row for a failed chunk: at its first record, the chunk's
+/// error as the message, and its text (`data`, empty where the chunk is not a range
+/// of a file) as the raw text, cut as any record's is.
+fn error_row(
+    chunk: &Chunk,
+    error: &Error,
+    input: &str,
+    data: &[u8],
+    ctx: &Ctx<'_>,
+) -> Result<ProcessingResult> {
+    let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
+    let line = match &chunk.body {
+        Body::Range => line,
+        Body::Inline {
+            layout: Layout::Lines { line },
+            ..
+        } => *line,
+        _ => ordinal + 1,
+    };
+    let data = match &chunk.body {
+        Body::Inline { data, .. } => data,
+        _ => data,
+    };
+    let mut session = ctx.processor().session(&ctx.job.entity);
+    session.set_source(input);
+    session.set_next_ordinal(ordinal);
+    session.reject(
+        transmogrify_core::RecordError {
+            source_name: Arc::from(input),
+            position: Position::line_start(ordinal, line, chunk.start),
+            kind: transmogrify_core::RecordErrorKind::Input(error.to_string()),
+            excerpt: transmogrify_core::excerpt(data, 0),
+        },
+        data,
+    )?;
+    Ok(session.finish()?)
 }
 
 /// Whether `e` is at heart an operating system's error on a file (not bad data).

@@ -38,8 +38,8 @@ const STDERR_KEEP: usize = 16 * 1024;
 /// Runs chunks on worker processes, one chunk at a time each. Chunks travel over the
 /// worker's stdin (a JSONL range as its path and byte range, other chunks with their
 /// bytes); results come back over its stdout as Arrow IPC streams. A worker that dies
-/// fails its chunk, which is retried once on a fresh worker, then reported; never a
-/// hang.
+/// fails its chunk, which is retried once on a fresh worker, then reported (in skip
+/// mode also as a row of the errors table, with the chunk's text); never a hang.
 ///
 /// Where the sink reads spilled parts ([`ResultSink::spill_dir`]: a
 /// [`StreamingSink`](crate::StreamingSink) to Parquet, JSON or JSONL), a worker

@@ -231,6 +231,28 @@ fn fails_chunk_3_by_name(
     assert_eq!(got_ids.len(), 40);
     assert_eq!(&got_ids[..30], &full_ids[..30]);
     assert_eq!(&got_ids[30..], &full_ids[40..]);
+    // The lost records are not lost without a trace: the errors table has a row for
+    // the chunk, at its first record, with the chunk's error and its text.
+    let text = std::fs::read_to_string(job.inputs[0].path())?;
+    // Where each line starts.
+    let starts: Vec<u64> = std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i as u64 + 1))
+        .collect();
+    let start = starts[30];
+    let errors = got.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(report.bad_records, 1);
+    let row = &errors[0];
+    let p = &row.error.position;
+    assert_eq!(
+        (p.ordinal, p.line, p.column, p.byte_offset),
+        (30, 31, 1, start)
+    );
+    assert_eq!((failed.start, failed.end), (start, starts[40]));
+    assert_eq!(row.error.kind.to_string(), failed.error);
+    assert_eq!(*row.error.source_name, job.inputs[0].name());
+    assert_eq!(row.raw, text[starts[30] as usize..starts[40] as usize]);
+    assert!(!row.raw_truncated);
     // Strict mode: the run fails and names the chunk.
     let strict = job.clone();
     let mut strict = strict;
