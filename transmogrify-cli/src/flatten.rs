@@ -151,8 +151,12 @@ fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
 }
 
 /// Whether the input file at `path` is compressed, told by its name or, for a name
-/// that is not a data file's, by its first bytes (`-` and pipes are not looked at).
+/// that is not a data file's, by its first bytes. `-` and pipes are not looked at:
+/// the run's report counts those it found compressed.
 fn stored_compressed(path: &Path) -> bool {
+    if !path.is_file() {
+        return false;
+    }
     if output::is_compressed(path) {
         return true;
     }
@@ -160,7 +164,7 @@ fn stored_compressed(path: &Path) -> bool {
     let plain = DATA_EXTENSIONS
         .iter()
         .any(|ext| name.rsplit_once('.').is_some_and(|(_, e)| e == *ext));
-    if plain || !path.is_file() {
+    if plain {
         return false;
     }
     let mut head = [0u8; 4];
@@ -449,7 +453,8 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     }
     if !args.quiet {
         // A compressed input's bytes are counted as stored.
-        let compressed = files.iter().filter(|f| stored_compressed(f)).count();
+        let compressed = files.iter().filter(|f| stored_compressed(f)).count()
+            + usize::try_from(report.compressed_streams).unwrap_or(usize::MAX);
         let compressed = match compressed {
             0 => "",
             n if n == files.len() => " of compressed input",

@@ -490,7 +490,13 @@ impl<'a> Plan<'a> {
                 let head = std::io::BufRead::fill_buf(&mut buffered)
                     .map_err(|e| Error::io(input.path(), e))?;
                 let parquet = input.is_told_by_head() && head.starts_with(b"PAR1");
-                if crate::plan::compressed_head(head) || parquet {
+                let compressed = crate::plan::compressed_head(head);
+                if compressed {
+                    self.tally
+                        .compressed_streams
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                if compressed || parquet {
                     // A compressed stream goes through the decompressing readers
                     // (which tell its format by its text, where nothing names it),
                     // and so does Parquet, told by its first bytes.
@@ -1012,6 +1018,8 @@ pub(crate) struct Tally {
     bytes: AtomicU64,
     ok: AtomicU64,
     retried: AtomicU64,
+    /// Inputs read as streams (standard input, a pipe) whose data is compressed.
+    compressed_streams: AtomicU64,
     failed: Mutex<Vec<(FailedChunk, Error)>>,
     /// Set when the sink refused a part: the run cannot succeed.
     fatal: Mutex<Option<String>>,
@@ -1025,6 +1033,7 @@ impl Tally {
             bytes: AtomicU64::new(0),
             ok: AtomicU64::new(0),
             retried: AtomicU64::new(0),
+            compressed_streams: AtomicU64::new(0),
             failed: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
         }
@@ -1443,6 +1452,7 @@ pub(crate) fn finish(
         retried_chunks: tally.retried.into_inner(),
         wall_time: started.elapsed(),
         worker_peak_rss: None,
+        compressed_streams: tally.compressed_streams.into_inner(),
     })
 }
 

@@ -55,6 +55,9 @@ pub struct RunReport {
     /// read as each ends (Linux); `None` for the executors without worker processes,
     /// and where it cannot be read.
     pub worker_peak_rss: Option<u64>,
+    /// Inputs read as streams (standard input, a pipe) whose data was compressed,
+    /// and so counted in [`bytes_read`](Self::bytes_read) as stored.
+    pub compressed_streams: u64,
 }
 
 impl RunReport {

@@ -136,6 +136,35 @@ fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult
         "{}",
         r.stderr
     );
+    // Standard input is known by its first bytes as it is read: compressed, or not.
+    let gz = std::fs::read(dir.path().join("n.jsonl.gz"))?;
+    let r = run(
+        dir.path(),
+        &["flatten", "-", "-e", "n", "-o", "out5"],
+        Some(&gz),
+    )?;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(" MB/s of compressed input; wrote "),
+        "{}",
+        r.stderr
+    );
+    let r = run(
+        dir.path(),
+        &["flatten", "-", "-e", "n", "-o", "out6"],
+        Some(b"{\"a\":1}\n"),
+    )?;
+    assert!(r.stderr.contains(" MB/s; wrote "), "{}", r.stderr);
+    let r = run(
+        dir.path(),
+        &["flatten", "n.jsonl", "-", "-e", "n", "-o", "out7"],
+        Some(&gz),
+    )?;
+    assert!(
+        r.stderr.contains(" MB/s of input as stored; wrote "),
+        "{}",
+        r.stderr
+    );
     Ok(())
 }
 
