@@ -102,69 +102,37 @@ fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult
     let dir = tempfile::tempdir()?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     std::io::Write::write_all(&mut gz, "{\"a\":1}\n".repeat(100).as_bytes())?;
-    std::fs::write(dir.path().join("n.jsonl.gz"), gz.finish()?)?;
-    let r = run(dir.path(), &["flatten", "n.jsonl.gz", "-o", "out"], None)?;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(" MB/s of compressed input; wrote "),
-        "{}",
-        r.stderr
-    );
+    let gz = gz.finish()?;
+    std::fs::write(dir.path().join("n.jsonl.gz"), &gz)?;
     std::fs::write(dir.path().join("n.jsonl"), "{\"a\":1}\n")?;
-    let r = run(dir.path(), &["flatten", "n.jsonl", "-o", "out2"], None)?;
-    assert!(r.stderr.contains(" MB/s; wrote "), "{}", r.stderr);
-    // Known by its first bytes too; with plain inputs beside it, the bytes are the
-    // inputs' as stored.
-    std::fs::copy(dir.path().join("n.jsonl.gz"), dir.path().join("n.data"))?;
-    let r = run(
-        dir.path(),
-        &["flatten", "n.data", "-e", "n", "-o", "out3"],
-        None,
-    )?;
-    assert!(
-        r.stderr.contains(" MB/s of compressed input; wrote "),
-        "{}",
-        r.stderr
+    // Known by its first bytes too.
+    std::fs::write(dir.path().join("n.data"), &gz)?;
+    let plain: &[u8] = b"{\"a\":1}\n";
+    let (compressed, stored) = (
+        " MB/s of compressed input; wrote ",
+        " MB/s of input as stored; wrote ",
     );
-    let r = run(
-        dir.path(),
-        &["flatten", "n.jsonl", "n.jsonl.gz", "-o", "out4"],
-        None,
-    )?;
-    assert!(
-        r.stderr.contains(" MB/s of input as stored; wrote "),
-        "{}",
-        r.stderr
-    );
-    // Standard input is known by its first bytes as it is read: compressed, or not.
-    let gz = std::fs::read(dir.path().join("n.jsonl.gz"))?;
-    let r = run(
-        dir.path(),
-        &["flatten", "-", "-e", "n", "-o", "out5"],
-        Some(&gz),
-    )?;
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr.contains(" MB/s of compressed input; wrote "),
-        "{}",
-        r.stderr
-    );
-    let r = run(
-        dir.path(),
-        &["flatten", "-", "-e", "n", "-o", "out6"],
-        Some(b"{\"a\":1}\n"),
-    )?;
-    assert!(r.stderr.contains(" MB/s; wrote "), "{}", r.stderr);
-    let r = run(
-        dir.path(),
-        &["flatten", "n.jsonl", "-", "-e", "n", "-o", "out7"],
-        Some(&gz),
-    )?;
-    assert!(
-        r.stderr.contains(" MB/s of input as stored; wrote "),
-        "{}",
-        r.stderr
-    );
+    // Each run's inputs, standard input, and what its summary says of the rate.
+    let cases: [(&[&str], Option<&[u8]>, &str); 7] = [
+        (&["n.jsonl.gz"], None, compressed),
+        (&["n.jsonl"], None, " MB/s; wrote "),
+        (&["n.data"], None, compressed),
+        // With plain inputs beside it, the bytes are the inputs' as stored.
+        (&["n.jsonl", "n.jsonl.gz"], None, stored),
+        // Standard input is known by its first bytes as it is read.
+        (&["-"], Some(&gz), compressed),
+        (&["-"], Some(plain), " MB/s; wrote "),
+        (&["n.jsonl", "-"], Some(&gz), stored),
+    ];
+    for (i, (inputs, stdin, says)) in cases.into_iter().enumerate() {
+        let out = format!("out{i}");
+        let mut args = vec!["flatten"];
+        args.extend_from_slice(inputs);
+        args.extend_from_slice(&["-e", "n", "-o", &out]);
+        let r = run(dir.path(), &args, stdin)?;
+        assert_eq!(r.code, 0, "{inputs:?}: {}", r.stderr);
+        assert!(r.stderr.contains(says), "{inputs:?}: {}", r.stderr);
+    }
     Ok(())
 }
 
