@@ -113,7 +113,8 @@ fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult
         " MB/s of input as stored; wrote ",
     );
     // Each run's inputs, standard input, and what its summary says of the rate.
-    let cases: [(&[&str], Option<&[u8]>, &str); 7] = [
+    type Case<'a> = (&'a [&'a str], Option<&'a [u8]>, &'a str);
+    let cases: [Case<'_>; 7] = [
         (&["n.jsonl.gz"], None, compressed),
         (&["n.jsonl"], None, " MB/s; wrote "),
         (&["n.data"], None, compressed),
