@@ -1292,9 +1292,9 @@ fn fail(
     // Later chunks need this chunk's counts for their ordinals: count it here if the
     // runner died before it could.
     let mut data = Vec::new();
-    if matches!(chunk.body, Body::Range) {
-        let input = &ctx.job.inputs[chunk.input];
-        match read_range(input.path(), chunk.start, chunk.end, &mut data) {
+    let path = ctx.job.inputs[chunk.input].path();
+    match chunk.body {
+        Body::Range => match read_range(path, chunk.start, chunk.end, &mut data) {
             Ok(()) => {
                 let (records, lines) = transmogrify_core::JsonLines::count(&data);
                 ctx.ledger.publish(chunk.seq, records, lines);
@@ -1303,7 +1303,14 @@ fn fail(
                 data.clear();
                 ctx.ledger.cancel_after(chunk.seq);
             }
+        },
+        // Its text, for the errors table in skip mode.
+        Body::CsvRange { .. }
+            if !stop && read_range(path, chunk.start, chunk.end, &mut data).is_err() =>
+        {
+            data.clear();
         }
+        _ => {}
     }
     // A file that cannot be read or written (a full disk, a vanished input) fails
     // the run in any mode: later chunks would fail alike, and skipping them would
@@ -1360,8 +1367,9 @@ fn fail(
 }
 
 /// The errors table's row for a failed chunk: at its first record, the chunk's
-/// error as the message, and its text (`data`, empty where the chunk is not a range
-/// of a file) as the raw text, cut as any record's is.
+/// error as the message, and its text (`data`, the range of the file it read, or
+/// an inline chunk's bytes; none for a reader's batch) as the raw text, cut as any
+/// record's is.
 fn error_row(
     chunk: &Chunk,
     error: &Error,
@@ -1370,17 +1378,21 @@ fn error_row(
     ctx: &Ctx<'_>,
 ) -> Result<ProcessingResult> {
     let (ordinal, line) = ctx.ledger.base(chunk.seq)?;
-    let line = match &chunk.body {
-        Body::Range => line,
-        Body::Inline {
-            layout: Layout::Lines { line },
-            ..
-        } => *line,
-        _ => ordinal + 1,
-    };
-    let data = match &chunk.body {
-        Body::Inline { data, .. } => data,
-        _ => data,
+    // Where the chunk starts, as its records' positions count from it.
+    let (line, data) = match &chunk.body {
+        Body::Range | Body::TooLarge(_) => (line, data),
+        Body::Inline { data, layout, .. } => match layout {
+            Layout::Lines { line } => (*line, &data[..]),
+            _ => (0, &data[..]),
+        },
+        Body::CsvRange { range, .. } => (range.line, data),
+        Body::Raw(batch) => {
+            let first = batch.items.first().map(|item| match item {
+                transmogrify_io::RawItem::Record { position, .. } => position.line,
+                transmogrify_io::RawItem::Bad { error, .. } => error.position.line,
+            });
+            (first.unwrap_or(ordinal + 1), data)
+        }
     };
     let mut session = ctx.processor().session(&ctx.job.entity);
     session.set_source(input);

@@ -199,6 +199,50 @@ fn a_worker_that_always_dies_fails_its_chunk_by_name() -> TestResult {
     Ok(())
 }
 
+/// A CSV file read in ranges of whole rows by worker processes: the row of the
+/// errors table for a range whose worker always dies is at the range's first line
+/// (which quoted line breaks and the header put past its ordinal) with its text.
+#[test]
+fn a_csv_range_whose_worker_always_dies_is_a_row_at_its_first_line() -> TestResult {
+    let inputs = Inputs::new()?;
+    let mut text = String::from("id,note\n");
+    for i in 0..400 {
+        if i % 7 == 0 {
+            text.push_str(&format!("{i},\"two\nlines\"\n"));
+        } else {
+            text.push_str(&format!("{i},row {i}\n"));
+        }
+    }
+    let path = inputs.write("rows.csv", &text)?;
+    let job = job(&processor(true)?, "rows", &[&path])?.with_chunking(Chunking::bytes(1024));
+    let executor = ProcessExecutor::new(2)
+        .with_program(worker(), Vec::new())
+        .with_env(ABORT_ENV, "3");
+    let (got, report) = executor.run_to_result(&job)?;
+    assert_eq!(report.failed_chunks.len(), 1, "{:?}", report.failed_chunks);
+    let failed = &report.failed_chunks[0];
+    assert_eq!(failed.index, 3);
+    let (start, end) = (failed.start as usize, failed.end as usize);
+    let errors = got.errors();
+    assert_eq!(errors.len(), 1);
+    let row = &errors[0];
+    let p = &row.error.position;
+    // The rows before the range, and the lines before it.
+    let ids_before = text[..start]
+        .lines()
+        .skip(1)
+        .filter(|l| !l.starts_with("lines"))
+        .count();
+    let lines_before = text[..start].matches('\n').count() as u64;
+    assert_eq!(
+        (p.ordinal, p.line, p.column, p.byte_offset),
+        (ids_before as u64, lines_before + 1, 1, failed.start)
+    );
+    assert_eq!(row.raw, text[start..end]);
+    assert_eq!(row.error.kind.to_string(), failed.error);
+    Ok(())
+}
+
 /// `executor`, whose worker always dies on chunk 3 of `job`, fails that chunk by name
 /// and delivers the others (skip mode), or fails the run naming it (strict mode).
 fn fails_chunk_3_by_name(
