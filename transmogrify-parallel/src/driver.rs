@@ -308,6 +308,24 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
     }
 }
 
+/// A stream that counts the bytes read from it, into the job's progress as well.
+struct CountingRead<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+    progress: Option<Arc<AtomicU64>>,
+}
+
+impl<R: std::io::Read> std::io::Read for CountingRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        if let Some(p) = &self.progress {
+            p.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        Ok(n)
+    }
+}
+
 /// The smallest piece a chunk is planned in.
 const MIN_PIECE_BYTES: u64 = 256 * 1024;
 
@@ -359,6 +377,11 @@ pub(crate) struct Plan<'a> {
     failed_after: Option<Planned>,
     /// Input bytes counted as read outside any chunk ([`Plan::count_read`]).
     counted_read: u64,
+    /// Bytes of the current input, a stream, read from it so far: counted into the
+    /// job's progress as they are read ([`CountingRead`]), not as chunks finish.
+    stream_read: Arc<AtomicU64>,
+    /// The current input is a stream, counted as it is read.
+    streaming: bool,
 }
 
 impl<'a> Plan<'a> {
@@ -399,6 +422,8 @@ impl<'a> Plan<'a> {
             long_line: None,
             failed_after: None,
             counted_read: 0,
+            stream_read: Arc::new(AtomicU64::new(0)),
+            streaming: false,
         }
     }
 
@@ -450,7 +475,18 @@ impl<'a> Plan<'a> {
                 self.scanner = None;
                 return Ok(());
             }
-            self.reader = Some(transmogrify_io::open_reader(input.path(), &options)?);
+            self.reader = Some(if input.is_stdin() {
+                // Counted as it is read, for the progress.
+                self.streaming = true;
+                let stdin = transmogrify_io::Input::from_reader(
+                    &input.name(),
+                    self.counting(Box::new(std::io::stdin())),
+                    None,
+                )?;
+                transmogrify_io::reader_for(stdin, &options)?
+            } else {
+                transmogrify_io::open_reader(input.path(), &options)?
+            });
             self.scanner = None;
             return Ok(());
         }
@@ -486,6 +522,8 @@ impl<'a> Plan<'a> {
                             .map_err(|e| Error::io(input.path(), e))?,
                     )
                 };
+                self.streaming = true;
+                let source = self.counting(source);
                 let mut buffered = std::io::BufReader::with_capacity(1 << 16, source);
                 let head = std::io::BufRead::fill_buf(&mut buffered)
                     .map_err(|e| Error::io(input.path(), e))?;
@@ -547,6 +585,18 @@ impl<'a> Plan<'a> {
         Ok(())
     }
 
+    /// `source`, a stream, counted into the progress as it is read.
+    fn counting(
+        &self,
+        source: Box<dyn std::io::Read + Send>,
+    ) -> CountingRead<Box<dyn std::io::Read + Send>> {
+        CountingRead {
+            inner: source,
+            read: self.stream_read.clone(),
+            progress: self.job.progress.clone(),
+        }
+    }
+
     /// `options` with batches of the job's chunks where they are counted in
     /// records (a reader's batch is a chunk), and of no more than the job's record
     /// limit; records no larger than the processor takes.
@@ -587,15 +637,26 @@ impl<'a> Plan<'a> {
             (None, None, None) => 0,
         };
         self.count_read(read.saturating_sub(self.input_read));
+        // A stream's progress went by what was read of it; what the run counts
+        // of it, if more, makes up the rest.
+        if self.streaming
+            && let Some(p) = &self.job.progress
+        {
+            let counted = self.stream_read.load(Ordering::Relaxed);
+            p.fetch_add(read.saturating_sub(counted), Ordering::Relaxed);
+        }
         self.next_input();
     }
 
-    /// Counts `bytes` of the current input as read, that no chunk carries.
+    /// Counts `bytes` of the current input as read, that no chunk carries (into
+    /// the progress too, unless the input is a stream, counted as it is read).
     fn count_read(&mut self, bytes: u64) {
         self.counted_read += bytes;
         if bytes > 0 {
             self.tally.bytes.fetch_add(bytes, Ordering::Relaxed);
-            if let Some(p) = &self.job.progress {
+            if let Some(p) = &self.job.progress
+                && !self.streaming
+            {
                 p.fetch_add(bytes, Ordering::Relaxed);
             }
         }
@@ -604,6 +665,8 @@ impl<'a> Plan<'a> {
     /// Moves on to the next input.
     fn next_input(&mut self) {
         self.input_read = 0;
+        self.stream_read = Arc::new(AtomicU64::new(0));
+        self.streaming = false;
         self.read_to = 0;
         self.reader_counted = 0;
         self.reader = None;
@@ -735,6 +798,7 @@ impl<'a> Plan<'a> {
             start,
             end,
             read: end.saturating_sub(start),
+            streamed: self.streaming,
             body,
         })
     }
@@ -1253,7 +1317,9 @@ fn deliver(
     tally.bytes.fetch_add(bytes, Ordering::Relaxed);
     tally.ok.fetch_add(chunks.len() as u64, Ordering::Relaxed);
     if let Some(p) = &ctx.job.progress {
-        p.fetch_add(bytes, Ordering::Relaxed);
+        // A stream's bytes were counted as they were read.
+        let finished: u64 = chunks.iter().filter(|c| !c.streamed).map(|c| c.read).sum();
+        p.fetch_add(finished, Ordering::Relaxed);
     }
     let mut delivered = result.hand_to(first.seq, sink);
     for chunk in chunks.iter().skip(1) {

@@ -32,7 +32,8 @@ pub struct Job {
     /// Read only this many records, for sampling. Defaults to `None`: everything.
     pub limit: Option<u64>,
     /// Input bytes of the chunks finished so far, updated as chunks finish (for
-    /// progress bars). Defaults to `None`.
+    /// progress bars); standard input and pipes, which may be slow to fill a chunk,
+    /// count as they are read. Defaults to `None`.
     pub progress: Option<Arc<AtomicU64>>,
     /// Set once every input has been read to its end (its chunks planned, some
     /// perhaps still being flattened) to the bytes [`progress`](Self::progress)
@@ -67,7 +68,8 @@ impl Job {
         }
     }
 
-    /// Counts finished input bytes into `counter` as the run goes.
+    /// Counts finished input bytes into `counter` as the run goes (see
+    /// [`Job::progress`]).
     #[must_use]
     pub fn with_progress(mut self, counter: Arc<AtomicU64>) -> Self {
         self.progress = Some(counter);

@@ -330,6 +330,9 @@ pub(crate) struct Chunk {
     /// the decompressed stream; a CSV batch's span ends with its last record's
     /// JSON form, not its row).
     pub(crate) read: u64,
+    /// The input is a stream, whose bytes count into the job's progress as they
+    /// are read rather than as its chunks finish.
+    pub(crate) streamed: bool,
     pub(crate) body: Body,
 }
 

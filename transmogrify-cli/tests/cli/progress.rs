@@ -36,11 +36,22 @@ fn command_on_a_terminal(
     cols: u32,
     args: &str,
 ) -> Result<Option<String>, Box<dyn std::error::Error>> {
+    shell_on_a_terminal(dir, term, cols, &format!("{} {args}", bin()))
+}
+
+/// What the shell command `command` shows in a pseudo-terminal (see
+/// [`on_a_terminal`]).
+fn shell_on_a_terminal(
+    dir: &std::path::Path,
+    term: &str,
+    cols: u32,
+    command: &str,
+) -> Result<Option<String>, Box<dyn std::error::Error>> {
     let script = std::path::Path::new("/usr/bin/script");
     if !script.exists() {
         return Ok(None);
     }
-    let command = format!("stty cols {cols}; {} {args}", bin());
+    let command = format!("stty cols {cols}; {command}");
     let run = std::process::Command::new(script)
         .args(["-qec", &command, "/dev/null"])
         .env("TERM", term)
@@ -157,5 +168,65 @@ fn schema_draws_while_it_reads_the_whole_input() -> TestResult {
     };
     assert!(!screen.contains("\x1b[2K"), "{screen:?}");
     assert!(screen.contains("big (10 rows)"), "{screen:?}");
+    Ok(())
+}
+
+/// Standard input counts as read as soon as it is read: on a slow pipe the spinner
+/// shows the first 150 kB while the rest is still to come, long before the chunk
+/// they are part of is full (JSONL and CSV, plain and compressed).
+#[test]
+fn a_slow_standard_input_shows_what_was_read_so_far() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    // 1,500 lines of 100 bytes.
+    let jsonl: String = (0..1500)
+        .map(|i| format!("{{\"i\":\"{i:04}\",\"t\":\"{}\"}}\n", "x".repeat(80)))
+        .collect();
+    assert_eq!(jsonl.len(), 150_000);
+    std::fs::write(dir.path().join("half.jsonl"), &jsonl)?;
+    // A header of 4 bytes, 1,499 rows of 100 and one of 96.
+    let mut csv = String::from("i,t\n");
+    for i in 0..1500 {
+        let width = if i == 0 { 89 } else { 93 };
+        csv.push_str(&format!("{i:05},{}\n", "y".repeat(width)));
+    }
+    assert_eq!(csv.len(), 150_000);
+    std::fs::write(dir.path().join("half.csv"), &csv)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, jsonl.as_bytes())?;
+    let gz = gz.finish()?;
+    std::fs::write(dir.path().join("half.jsonl.gz"), &gz)?;
+    let gz_read = format!("{:.1} kB read", gz.len() as f64 / 1000.0);
+    // Each input, what follows it after a pause, its format's option, and what
+    // is read before the pause.
+    let cases = [
+        ("half.jsonl", "cat", "", "150.0 kB read"),
+        (
+            "half.csv",
+            "tail -n +2",
+            "--input-format csv",
+            "150.0 kB read",
+        ),
+        ("half.jsonl.gz", "cat", "", gz_read.as_str()),
+    ];
+    for (i, (file, then, format, first)) in cases.into_iter().enumerate() {
+        let command = format!(
+            "(cat {file}; sleep 1.5; {then} {file}) | {} flatten - -e s {format} -o out{i} -f csv",
+            bin()
+        );
+        let Some(screen) = shell_on_a_terminal(dir.path(), "xterm", 100, &command)? else {
+            return Ok(());
+        };
+        let lines: Vec<&str> = screen.split("\r\x1b[2K").collect();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains(first) && l.contains("/s  00:0")),
+            "{file}: no spinner at {first}: {screen:?}"
+        );
+        assert!(
+            screen.contains("flattened 3000 records"),
+            "{file}: {screen:?}"
+        );
+    }
     Ok(())
 }
