@@ -68,13 +68,21 @@ pub enum Error {
         source: csv::Error,
     },
     /// A Parquet input is corrupt or cannot be read.
-    #[error("{source_name}: {}corrupt or unreadable Parquet: {source}", rows_text(*rows))]
+    #[error(
+        "{source_name}: {}corrupt or unreadable Parquet: {source}",
+        place_text(*rows, *footer)
+    )]
     Parquet {
         /// The source's name.
         source_name: String,
         /// The first and last row of the batch being read, if the footer was read:
         /// the damage is somewhere in them (a batch is decoded as a whole).
         rows: Option<(u64, u64)>,
+        /// The first and last byte of the file's footer (its metadata, their length
+        /// and the closing `PAR1`), when the footer is what could not be read and
+        /// the file is read as stored: the last 8 bytes when they do not say where
+        /// the metadata starts.
+        footer: Option<(u64, u64)>,
         /// Where the row group holding the first of `rows` starts in the file (the
         /// offset of its first page), when the rows are known.
         group_offset: Option<u64>,
@@ -357,11 +365,12 @@ impl From<transmogrify_core::RecordError> for Error {
 }
 
 /// `row 7: ` or `rows 0-1023: ` before a Parquet error, or nothing.
-fn rows_text(rows: Option<(u64, u64)>) -> String {
-    match rows {
-        Some((first, last)) if first == last => format!("row {first}: "),
-        Some((first, last)) => format!("rows {first}-{last}: "),
-        None => String::new(),
+fn place_text(rows: Option<(u64, u64)>, footer: Option<(u64, u64)>) -> String {
+    match (rows, footer) {
+        (Some((first, last)), _) if first == last => format!("row {first}: "),
+        (Some((first, last)), _) => format!("rows {first}-{last}: "),
+        (None, Some((first, last))) => format!("footer (bytes {first}-{last}): "),
+        (None, None) => String::new(),
     }
 }
 

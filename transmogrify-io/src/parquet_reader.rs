@@ -64,6 +64,27 @@ pub(crate) struct ParquetReader {
     groups: Vec<(u64, u64)>,
 }
 
+/// The first and last byte of the footer of the Parquet file `file`: from where its
+/// last 8 bytes (the metadata's length, then `PAR1`) say the metadata starts, or
+/// just those 8 when they do not say where in the file (`None` for a file of fewer
+/// than 8 bytes).
+fn footer_bytes(file: &File) -> Option<(u64, u64)> {
+    use std::io::{Read, SeekFrom};
+    let len = file.metadata().ok()?.len();
+    let tail = len.checked_sub(8)?;
+    let mut end = [0u8; 8];
+    let mut file = file;
+    file.seek(SeekFrom::Start(tail)).ok()?;
+    file.read_exact(&mut end).ok()?;
+    let (meta_len, magic) = end.split_at(4);
+    let meta_len = u64::from(u32::from_le_bytes(meta_len.try_into().ok()?));
+    let start = match tail.checked_sub(meta_len) {
+        Some(start) if magic == b"PAR1" && start >= 4 => start,
+        _ => tail,
+    };
+    Some((start, len - 1))
+}
+
 /// Each row group's first row and the offset of its first page (a dictionary
 /// page, or else the first data page, of any of its columns) in the file.
 fn group_starts(metadata: &parquet::file::metadata::ParquetMetaData) -> Vec<(u64, u64)> {
@@ -306,12 +327,25 @@ impl ParquetReader {
         let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
             source_name: name.to_string(),
             rows: None,
+            footer: None,
             group_offset: None,
             source: e,
         };
-        // The parquet crate may panic on a malformed footer rather than fail.
+        // The parquet crate may panic on a malformed footer rather than fail. A
+        // footer it cannot read is named by where it is in the input, when that is
+        // not compressed.
+        let stored = input.compression == Compression::None;
+        let bad_footer = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
+            source_name: name.to_string(),
+            rows: None,
+            footer: stored.then(|| footer_bytes(&file)).flatten(),
+            group_offset: None,
+            source: e,
+        };
+        let metadata = guarded(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
+            .map_err(|panic| bad_footer(panic.into()))?
+            .map_err(|e| bad_footer(Box::new(e)))?;
         let (batches, num_rows, batch_rows, leaves, groups) = guarded(|| {
-            let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())?;
             let groups = group_starts(metadata.metadata());
             let num_rows =
                 u64::try_from(metadata.metadata().file_metadata().num_rows()).unwrap_or(0);
@@ -480,6 +514,7 @@ impl ParquetReader {
         Error::Parquet {
             source_name: self.source.to_string(),
             rows: self.reading,
+            footer: None,
             group_offset: None,
             source: e.into(),
         }
@@ -517,6 +552,7 @@ impl ParquetReader {
                         return Some(Err(Error::Parquet {
                             source_name: self.source.to_string(),
                             rows: Some((first, end - 1)),
+                            footer: None,
                             group_offset: None,
                             source: "the row group holds fewer rows than its footer says".into(),
                         }));
@@ -555,6 +591,7 @@ impl ParquetReader {
                     let error = Error::Parquet {
                         source_name: self.source.to_string(),
                         rows: Some((self.row, lost_until - 1)),
+                        footer: None,
                         group_offset: None,
                         source: e.into(),
                     };
@@ -582,6 +619,7 @@ impl ParquetReader {
                         let error = Error::Parquet {
                             source_name: self.source.to_string(),
                             rows: Some((self.row, end - 1)),
+                            footer: None,
                             group_offset: None,
                             source: e.into(),
                         };
@@ -629,6 +667,7 @@ impl ParquetReader {
                 let error = Error::Parquet {
                     source_name: self.source.to_string(),
                     rows: self.reading,
+                    footer: None,
                     group_offset: None,
                     source: e.into(),
                 };

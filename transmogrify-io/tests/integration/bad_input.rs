@@ -51,8 +51,76 @@ fn unterminated_csv_quote() {
 fn corrupt_parquet() {
     assert_eq!(
         error_of("corrupt.parquet"),
-        "corrupt.parquet: corrupt or unreadable Parquet: EOF: Parquet file too small. Size is 36 but need 543976553"
+        "corrupt.parquet: footer (bytes 28-35): corrupt or unreadable Parquet: EOF: Parquet file too small. Size is 36 but need 543976553"
     );
+}
+
+/// A footer that cannot be read is named by its bytes: all of it where its last 8
+/// bytes say where it starts, else those 8. A compressed file's bytes are not the
+/// input's as stored, so none are named; standard input's are.
+#[test]
+fn a_bad_footer_is_named_by_its_bytes() -> TestResult {
+    let good = std::fs::read(data("bad_chunk_offset.parquet"))?;
+    let len = good.len();
+    let (body, tail) = good.split_at(len - 8);
+    let meta = usize::try_from(u32::from_le_bytes(tail[..4].try_into()?))?;
+    let start = len - 8 - meta;
+    let whole = format!("footer (bytes {start}-{}): ", len - 1);
+    let last_8 = format!("footer (bytes {}-{}): ", len - 8, len - 1);
+    // The metadata overwritten; the closing magic bytes changed; a length
+    // running past the file's start.
+    let mut garbled = good.clone();
+    garbled[start..len - 8].fill(0xff);
+    let mut no_magic = good.clone();
+    no_magic[len - 1] = b'X';
+    let mut too_long = body.to_vec();
+    too_long.extend_from_slice(&u32::try_from(len)?.to_le_bytes());
+    too_long.extend_from_slice(b"PAR1");
+    let dir = tempfile::tempdir()?;
+    let processor = Processor::new(config(true, ArrayMode::Smart));
+    let error_of = |bytes: &[u8]| -> Result<String, Box<dyn std::error::Error>> {
+        let path = dir.path().join("f.parquet");
+        std::fs::write(&path, bytes)?;
+        let run = process_file(&processor, &path, "t", &ReaderOptions::default());
+        let Err(e) = run else {
+            return Err("accepted".into());
+        };
+        Ok(e.to_string().replace(&*path.to_string_lossy(), "f.parquet"))
+    };
+    for (bytes, place) in [
+        (&garbled, &whole),
+        (&no_magic, &last_8),
+        (&too_long, &last_8),
+    ] {
+        let error = error_of(bytes)?;
+        let expected = format!("f.parquet: {place}corrupt or unreadable Parquet: ");
+        assert!(error.starts_with(&expected), "{error:?}, not {expected:?}…");
+    }
+    // The same metadata, read from gzip and from standard input's reader.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &garbled)?;
+    let path = dir.path().join("f.parquet.gz");
+    std::fs::write(&path, gz.finish()?)?;
+    let run = process_file(&processor, &path, "t", &ReaderOptions::default());
+    let error = run.err().ok_or("accepted")?.to_string();
+    let gz_name = path.to_string_lossy();
+    assert!(
+        error.starts_with(&format!("{gz_name}: corrupt or unreadable Parquet: ")),
+        "{error:?}"
+    );
+    let stream = Input::from_reader("<stdin>", std::io::Cursor::new(garbled), None)?;
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Parquet))
+        .build()?;
+    let error = reader_for(stream, &options)
+        .err()
+        .ok_or("accepted")?
+        .to_string();
+    assert!(
+        error.starts_with(&format!("<stdin>: {whole}corrupt or unreadable Parquet: ")),
+        "{error:?}"
+    );
+    Ok(())
 }
 
 #[test]
