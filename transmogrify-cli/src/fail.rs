@@ -160,14 +160,30 @@ impl From<transmogrify_core::ConfigError> for Fail {
     }
 }
 
+/// The hint for a bad record in strict mode: skip mode, and for a record over a
+/// limit, the option that raises it.
+fn skip_hint(record: &transmogrify_core::RecordError) -> &'static str {
+    use transmogrify_core::RecordErrorKind as K;
+    match record.kind {
+        K::TooLarge { .. } => {
+            "a record is held whole in memory: raise --max-record-size to take it, or use \
+             --on-error skip to write it to the errors table and carry on (records in an \
+             array inside one JSON object are read one by one with --json-path)"
+        }
+        K::TooDeep { .. } => {
+            "raise --nesting-limit to take it, or use --on-error skip to write it to the \
+             errors table and carry on"
+        }
+        _ => "use --on-error skip to write bad records to the errors table and carry on",
+    }
+}
+
 impl From<transmogrify_core::Error> for Fail {
     fn from(e: transmogrify_core::Error) -> Self {
         use transmogrify_core::Error as E;
         match &e {
             E::Config(_) => Fail::usage(e.to_string()),
-            E::Record(_) => Fail::data(e.to_string()).with_hint(
-                "use --on-error skip to write bad records to the errors table and carry on",
-            ),
+            E::Record(record) => Fail::data(e.to_string()).with_hint(skip_hint(record)),
             _ => Fail::data(e.to_string()),
         }
     }
@@ -182,9 +198,7 @@ impl From<transmogrify_parallel::Error> for Fail {
             // A record of a chunk can be skipped; an input that breaks off (its
             // structure, or a header) cannot be read past that point in any mode.
             return if matches!(e, E::Chunk { .. }) {
-                fail.with_hint(
-                    "use --on-error skip to write bad records to the errors table and carry on",
-                )
+                fail.with_hint(skip_hint(record))
             } else {
                 fail.with_hint(
                     "the input cannot be read past this point (skip mode stops here too, \
@@ -240,10 +254,8 @@ impl From<transmogrify_io::Error> for Fail {
                  the records before it)",
             );
         }
-        if e.record_error().is_some() {
-            return Fail::data(e.to_string()).with_hint(
-                "use --on-error skip to write bad records to the errors table and carry on",
-            );
+        if let Some(record) = e.record_error() {
+            return Fail::data(e.to_string()).with_hint(skip_hint(record));
         }
         let fail = match &e {
             transmogrify_io::Error::Io { .. } => Fail::io(e.to_string()),

@@ -807,6 +807,86 @@ fn the_hint_says_whether_skip_mode_gets_past_the_error() -> TestResult {
     Ok(())
 }
 
+/// A record over a limit is an error whose hint names the option that raises the
+/// limit, as well as skip mode; for a large record, `--json-path` too.
+#[test]
+fn a_record_over_a_limit_is_hinted_at_the_option_that_raises_it() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let long = format!("{{\"a\":1}}\n{{\"a\":\"{}\"}}\n", "x".repeat(200));
+    std::fs::write(dir.path().join("long.jsonl"), long)?;
+    let items = vec!["{\"a\":1}"; 40].join(",");
+    std::fs::write(
+        dir.path().join("wrap.json"),
+        format!("{{\"data\":[{items}]}}"),
+    )?;
+    std::fs::write(
+        dir.path().join("deep.jsonl"),
+        "{\"a\":{\"b\":{\"c\":{\"d\":1}}}}\n",
+    )?;
+    let large = "hint: a record is held whole in memory: raise --max-record-size to take it, \
+                 or use --on-error skip to write it to the errors table and carry on (records \
+                 in an array inside one JSON object are read one by one with --json-path)\n";
+    let deep = "hint: raise --nesting-limit to take it, or use --on-error skip to write it to \
+                the errors table and carry on\n";
+    let cases = [
+        (
+            "long.jsonl",
+            "sequential",
+            "--max-record-size",
+            "100",
+            "line 2, column 1 (byte 8, record 1): the record is 208 bytes, larger than the limit of 100 bytes",
+            large,
+        ),
+        (
+            "long.jsonl",
+            "threads",
+            "--max-record-size",
+            "100",
+            "line 2, column 1 (byte 8, record 1): the record is 208 bytes, larger than the limit of 100 bytes",
+            large,
+        ),
+        (
+            "wrap.json",
+            "sequential",
+            "--max-record-size",
+            "100",
+            "line 1, column 1 (byte 0, record 0): the record is 330 bytes, larger than the limit of 100 bytes",
+            large,
+        ),
+        (
+            "deep.jsonl",
+            "threads",
+            "--nesting-limit",
+            "3",
+            "line 1, column 16 (byte 15, record 0): the record nests deeper than the limit of 3 levels",
+            deep,
+        ),
+    ];
+    for (file, executor, option, limit, error, hint) in cases {
+        let args = [
+            "flatten",
+            file,
+            "-o",
+            "out",
+            "--force",
+            "--executor",
+            executor,
+            option,
+            limit,
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 1, "{file}: {}", r.stderr);
+        let (first, rest) = r.stderr.split_once('\n').unwrap_or_default();
+        assert!(
+            first.starts_with(&format!("error: {file}: {error}")),
+            "{file}: {}",
+            r.stderr
+        );
+        assert_eq!(rest, hint, "{file} on {executor}");
+    }
+    Ok(())
+}
+
 #[test]
 fn a_nesting_limit_below_the_depth_limit_needs_no_depth_limit() -> TestResult {
     let dir = tempfile::tempdir()?;
