@@ -220,6 +220,10 @@ pub struct ProcessingArgs {
     /// without being held in memory.
     #[arg(long, default_value = "256MiB", value_name = "SIZE")]
     pub max_record_size: String,
+    /// A record that would give a table more columns than this is a bad record
+    /// (every column a batch touches costs memory for each of its rows).
+    #[arg(long, default_value_t = transmogrify_core::DEFAULT_MAX_COLUMNS, value_name = "N")]
+    pub max_columns: usize,
     /// Shorten long column name components (customer → cust, …).
     #[arg(long)]
     pub abbreviate_columns: bool,

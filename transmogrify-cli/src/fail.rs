@@ -170,6 +170,10 @@ fn skip_hint(record: &transmogrify_core::RecordError) -> &'static str {
              --on-error skip to write it to the errors table and carry on (records in an \
              array inside one JSON object are read one by one with --json-path)"
         }
+        K::TooManyColumns { .. } => {
+            "raise --max-columns to take it, or use --on-error skip to write it to the \
+             errors table and carry on"
+        }
         K::TooDeep { .. } => {
             "raise --nesting-limit to take it, or use --on-error skip to write it to the \
              errors table and carry on"

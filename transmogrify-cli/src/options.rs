@@ -151,6 +151,7 @@ pub fn config(p: &ProcessingArgs, main_columns: Vec<String>) -> Result<Processor
         )
         .with_nesting_limit(p.nesting_limit)
         .with_max_record_bytes(max_record_bytes(p)?)
+        .with_max_columns(p.max_columns)
         .with_abbreviate_field_names(p.abbreviate_columns)
         .with_abbreviate_table_names(p.abbreviate_tables)
         .with_extract_time(extract_time)

@@ -823,12 +823,27 @@ fn a_record_over_a_limit_is_hinted_at_the_option_that_raises_it() -> TestResult 
         dir.path().join("deep.jsonl"),
         "{\"a\":{\"b\":{\"c\":{\"d\":1}}}}\n",
     )?;
+    // Two columns of values at most: a third is one too many.
+    std::fs::write(
+        dir.path().join("wide.jsonl"),
+        "{\"a\":1}\n{\"b\":1,\"c\":2}\n",
+    )?;
+    let wide = "hint: raise --max-columns to take it, or use --on-error skip to write it to \
+                the errors table and carry on\n";
     let large = "hint: a record is held whole in memory: raise --max-record-size to take it, \
                  or use --on-error skip to write it to the errors table and carry on (records \
                  in an array inside one JSON object are read one by one with --json-path)\n";
     let deep = "hint: raise --nesting-limit to take it, or use --on-error skip to write it to \
                 the errors table and carry on\n";
     let cases = [
+        (
+            "wide.jsonl",
+            "processes",
+            "--max-columns",
+            "2",
+            "line 2, column 1 (byte 8, record 1): table wide would get more than the limit of 2 columns",
+            wide,
+        ),
         (
             "long.jsonl",
             "sequential",
