@@ -364,7 +364,8 @@ impl From<transmogrify_core::RecordError> for Error {
     }
 }
 
-/// `row 7: ` or `rows 0-1023: ` before a Parquet error, or nothing.
+/// `row 7: `, `rows 0-1023: ` or `footer (bytes 3180-6708): ` before a Parquet
+/// error, or nothing.
 fn place_text(rows: Option<(u64, u64)>, footer: Option<(u64, u64)>) -> String {
     match (rows, footer) {
         (Some((first, last)), _) if first == last => format!("row {first}: "),
