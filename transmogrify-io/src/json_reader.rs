@@ -453,7 +453,17 @@ impl JsonReader {
                         if b != b'[' && !self.skip_member_value(Some(b))? {
                             return Ok(true);
                         }
-                        return Err(self.path_not_found("the input is not a JSON object".into()));
+                        let found = match b {
+                            b'[' => {
+                                "an array, not an object (without a path its elements are \
+                                 the records)"
+                            }
+                            b'"' => "a string, not an object",
+                            b't' | b'f' => "a boolean, not an object",
+                            b'n' => "null, not an object",
+                            _ => "a number, not an object",
+                        };
+                        return Err(self.path_not_found(format!("the input is {found}")));
                     }
                     (Some(b'['), false) => {
                         self.pos += 1;
@@ -921,11 +931,24 @@ mod tests {
             ),
             (
                 b"[{\"data\": 1}]",
-                "t.json: path \"data.items\" not found: the input is not a JSON object",
+                "t.json: path \"data.items\" not found: the input is an array, not an object \
+                 (without a path its elements are the records)",
             ),
             (
                 b"12",
-                "t.json: path \"data.items\" not found: the input is not a JSON object",
+                "t.json: path \"data.items\" not found: the input is a number, not an object",
+            ),
+            (
+                b" \"x\"",
+                "t.json: path \"data.items\" not found: the input is a string, not an object",
+            ),
+            (
+                b"false",
+                "t.json: path \"data.items\" not found: the input is a boolean, not an object",
+            ),
+            (
+                b"null\n",
+                "t.json: path \"data.items\" not found: the input is null, not an object",
             ),
         ] {
             ends_with_error(text, &picked, error)?;
