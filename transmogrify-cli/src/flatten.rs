@@ -415,10 +415,10 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         .with_progress(progress.counter())
         .with_input_total(progress.later_total());
     let run = executor.run(&job, target.sink());
-    progress.finish();
     let mut report = match run {
         Ok(r) => r,
         Err(e) => {
+            progress.finish();
             target.abort();
             // The run made the directory (and maybe its parents) and wrote nothing:
             // they go too (a directory that holds anything stays).
@@ -426,7 +426,12 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             return Err(damage_behind(&e, &files).unwrap_or_else(|| e.into()));
         }
     };
-    let mut written = match target.finish() {
+    // The tables are written (Parquet encoded, spilled parts read back) as the
+    // line says so.
+    progress.all_read();
+    let finished = target.finish();
+    progress.finish();
+    let mut written = match finished {
         Ok(written) => written,
         Err(e) => {
             // Writing the tables failed (a full disk): what was written is removed,

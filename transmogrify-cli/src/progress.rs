@@ -50,6 +50,8 @@ pub struct Progress {
     /// The total once the run has read all of an input whose size was not known
     /// (standard input), 0 until then.
     later_total: Arc<AtomicU64>,
+    /// Set once the run has read all it will read ([`all_read`](Self::all_read)).
+    read_all: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -70,9 +72,11 @@ impl Progress {
     ) -> Progress {
         let counter = Arc::new(AtomicU64::new(0));
         let later_total = Arc::new(AtomicU64::new(0));
+        let read_all = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = if draw {
             let (counter, stop, later) = (counter.clone(), stop.clone(), later_total.clone());
+            let all_read = read_all.clone();
             ACTIVE.fetch_add(1, Ordering::SeqCst);
             std::thread::Builder::new()
                 .name("tm-progress".into())
@@ -86,7 +90,10 @@ impl Progress {
                         let done = counter.load(Ordering::Relaxed);
                         let total =
                             total.or_else(|| Some(later.load(Ordering::SeqCst)).filter(|&t| t > 0));
-                        if read_in.is_none() && total.is_some_and(|t| t > 0 && done >= t) {
+                        if read_in.is_none()
+                            && (total.is_some_and(|t| t > 0 && done >= t)
+                                || all_read.load(Ordering::SeqCst))
+                        {
                             read_in = Some(started.elapsed());
                         }
                         let line = match read_in {
@@ -119,8 +126,18 @@ impl Progress {
         Progress {
             counter,
             later_total,
+            read_all,
             stop,
             thread,
+        }
+    }
+
+    /// The run has read all it will read: the line says what comes next (the
+    /// tables being written) until [`finish`](Self::finish), drawn at once.
+    pub fn all_read(&self) {
+        self.read_all.store(true, Ordering::SeqCst);
+        if let Some(t) = &self.thread {
+            t.thread().unpark();
         }
     }
 
@@ -375,6 +392,40 @@ mod tests {
         assert!(text.contains("500 B read  "), "{text:?}");
         assert!(text.contains("50% 500 B / 1.0 kB"), "{text:?}");
         assert!(text.contains("100% 1.0 kB read at "), "{text:?}");
+    }
+
+    /// Told that the run has read all it will (its tables are then written), the
+    /// line says so at once and until it ends, however much of the total was
+    /// counted, and for an input of unknown size too.
+    #[test]
+    fn told_all_is_read_the_line_says_the_tables_are_being_written() {
+        for (total, done, read) in [(Some(1000), 400, "400 B"), (None, 500, "500 B")] {
+            let out = Shared::default();
+            let p = Progress::start(total, true, Box::new(out.clone()));
+            p.counter().fetch_add(done, Ordering::Relaxed);
+            p.all_read();
+            let text = || {
+                String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
+                    .into_owned()
+            };
+            // Drawn at once, not at the next tick: well within a second.
+            let asked = Instant::now();
+            while !text().contains("writing the tables") && asked.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            p.finish();
+            let text = text();
+            let frames: Vec<&str> = text.split("\r\x1b[2K").filter(|f| !f.is_empty()).collect();
+            let last = frames.last().copied().unwrap_or_default();
+            assert!(
+                // (Without its bar in a test's 80 columns.)
+                last.starts_with(&format!("100% {read} read at "))
+                    && last.contains("/s; writing the tables "),
+                "{total:?}: {text:?}"
+            );
+            assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
+        }
     }
 
     #[test]
