@@ -428,7 +428,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     };
     // The tables are written (Parquet encoded, spilled parts read back) as the
     // line says so.
-    progress.all_read();
+    progress.all_read(Some(target.writes()));
     let finished = target.finish();
     progress.finish();
     let mut written = match finished {

@@ -129,6 +129,8 @@ pub struct Written {
 /// The output directory being written, through a streaming sink.
 pub struct Target {
     sink: transmogrify_parallel::StreamingSink,
+    /// How far the table files are written.
+    writes: std::sync::Arc<transmogrify_io::WriteProgress>,
 }
 
 impl Target {
@@ -195,9 +197,17 @@ impl Target {
         )?
         .with_entity(entity)
         .with_write_behind(writers < transmogrify_parallel::default_workers());
+        let writes = std::sync::Arc::new(transmogrify_io::WriteProgress::default());
+        let out = out.with_write_progress(writes.clone());
         Ok(Target {
             sink: transmogrify_parallel::StreamingSink::new(out).with_writers(writers),
+            writes,
         })
+    }
+
+    /// How far [`finish`](Self::finish) has got in writing the table files.
+    pub fn writes(&self) -> std::sync::Arc<transmogrify_io::WriteProgress> {
+        self.writes.clone()
     }
 
     /// The sink the executor delivers to.

@@ -3,10 +3,12 @@
 //! written. Drawn only on a terminal (not a `dumb` one), in the terminal's width.
 
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use transmogrify_io::WriteProgress;
 
 const TICK: Duration = Duration::from_millis(120);
 const SPINNER: [char; 4] = ['|', '/', '-', '\\'];
@@ -52,6 +54,8 @@ pub struct Progress {
     later_total: Arc<AtomicU64>,
     /// Set once the run has read all it will read ([`all_read`](Self::all_read)).
     read_all: Arc<AtomicBool>,
+    /// How far the tables are written, once they are.
+    writes: Arc<Mutex<Option<Arc<WriteProgress>>>>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -73,10 +77,11 @@ impl Progress {
         let counter = Arc::new(AtomicU64::new(0));
         let later_total = Arc::new(AtomicU64::new(0));
         let read_all = Arc::new(AtomicBool::new(false));
+        let writes: Arc<Mutex<Option<Arc<WriteProgress>>>> = Arc::default();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = if draw {
             let (counter, stop, later) = (counter.clone(), stop.clone(), later_total.clone());
-            let all_read = read_all.clone();
+            let (all_read, written) = (read_all.clone(), writes.clone());
             ACTIVE.fetch_add(1, Ordering::SeqCst);
             std::thread::Builder::new()
                 .name("tm-progress".into())
@@ -97,7 +102,13 @@ impl Progress {
                             read_in = Some(started.elapsed());
                         }
                         let line = match read_in {
-                            Some(took) => writing(done, took, then, tick),
+                            Some(took) => {
+                                let written = written
+                                    .lock()
+                                    .ok()
+                                    .and_then(|w| w.as_ref().map(|w| (w.read(), w.total())));
+                                writing(done, took, then, written, tick)
+                            }
                             None => render(done, total, started.elapsed(), tick),
                         };
                         if STOPPED.load(Ordering::SeqCst) {
@@ -127,14 +138,19 @@ impl Progress {
             counter,
             later_total,
             read_all,
+            writes,
             stop,
             thread,
         }
     }
 
     /// The run has read all it will read: the line says what comes next (the
-    /// tables being written) until [`finish`](Self::finish), drawn at once.
-    pub fn all_read(&self) {
+    /// tables being written, and how far by `writes` where given) until
+    /// [`finish`](Self::finish), drawn at once.
+    pub fn all_read(&self, writes: Option<Arc<WriteProgress>>) {
+        if let Ok(mut slot) = self.writes.lock() {
+            *slot = writes;
+        }
         self.read_all.store(true, Ordering::SeqCst);
         if let Some(t) = &self.thread {
             t.thread().unpark();
@@ -198,11 +214,28 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// The line once all of the input is read (`done` bytes in `took`): its rate then,
-/// and what the run does next (`then`: the tables being written).
-pub fn writing(done: u64, took: Duration, then: &str, tick: usize) -> String {
+/// and what the run does next (`then`: the tables being written), with how far it
+/// has got where that is known (`written`: bytes of spilled parts read back into
+/// the files, of how many).
+pub fn writing(
+    done: u64,
+    took: Duration,
+    then: &str,
+    written: Option<(u64, u64)>,
+    tick: usize,
+) -> String {
     let rate = done as f64 / took.as_secs_f64().max(1e-9);
+    let far = match written {
+        Some((read, total)) if total > 0 => {
+            format!(
+                " {}%",
+                (read.min(total) as f64 * 100.0 / total as f64).floor() as u64
+            )
+        }
+        _ => String::new(),
+    };
     format!(
-        "[{}] 100% {} read at {}/s; {then} {}",
+        "[{}] 100% {} read at {}/s; {then}{far} {}",
         "=".repeat(30),
         human_bytes(done),
         human_bytes(rate as u64),
@@ -316,11 +349,36 @@ mod tests {
         );
         let spin = render(1_500, None, Duration::from_secs(3), 1);
         assert_eq!(spin, "/ 1.5 kB read  500 B/s  00:03");
-        let writing = writing(200_000_000, Duration::from_secs(4), "writing the tables", 2);
+        let writing = writing(
+            200_000_000,
+            Duration::from_secs(4),
+            "writing the tables",
+            None,
+            2,
+        );
         assert_eq!(
             writing,
             "[==============================] 100% 200.0 MB read at 50.0 MB/s; writing the tables -"
         );
+    }
+
+    /// How far the tables are written shows once it is known: a percentage of
+    /// the spilled parts read back, never past 100.
+    #[test]
+    fn the_writing_line_says_how_far_the_tables_are_written() {
+        let took = Duration::from_secs(1);
+        let line = |written| writing(1_000, took, "writing the tables", written, 0);
+        let lead = format!("[{}] 100% 1.0 kB read at 1.0 kB/s; ", "=".repeat(30));
+        for (written, end) in [
+            (None, "writing the tables |"),
+            (Some((0, 0)), "writing the tables |"),
+            (Some((0, 400)), "writing the tables 0% |"),
+            (Some((399, 400)), "writing the tables 99% |"),
+            (Some((400, 400)), "writing the tables 100% |"),
+            (Some((500, 400)), "writing the tables 100% |"),
+        ] {
+            assert_eq!(line(written), format!("{lead}{end}"), "{written:?}");
+        }
     }
 
     #[test]
@@ -403,7 +461,7 @@ mod tests {
             let out = Shared::default();
             let p = Progress::start(total, true, Box::new(out.clone()));
             p.counter().fetch_add(done, Ordering::Relaxed);
-            p.all_read();
+            p.all_read(None);
             let text = || {
                 String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
                     .into_owned()

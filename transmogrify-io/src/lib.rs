@@ -85,7 +85,7 @@ pub use crate::reader::{
 pub use crate::spill_frame::check_decoded;
 pub use crate::stream::{
     PartPreparer, PartSpiller, PreparedPart, SpilledFrames, SpilledPart, StreamingOutput,
-    stream_to_dir,
+    WriteProgress, stream_to_dir,
 };
 pub use crate::writer::{
     DATA_DICTIONARY_FILE, DEFAULT_CSV_OUTPUT_DELIMITER, DEFAULT_PART_BYTES,

@@ -8,6 +8,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
@@ -140,10 +141,12 @@ impl Spill {
     fn read_frames(
         &self,
         ahead: bool,
-        mut each: impl FnMut(Vec<RecordBatch>) -> Result<()>,
+        mut each: impl FnMut(Vec<RecordBatch>, u64) -> Result<()>,
     ) -> Result<()> {
         if !ahead {
-            return self.read_each(|frame, bytes| each(decode_frame(&bytes, frame.source != 0)?));
+            return self.read_each(|frame, bytes| {
+                each(decode_frame(&bytes, frame.source != 0)?, frame.len)
+            });
         }
         std::thread::scope(|scope| {
             let (give, take) = crossbeam::channel::bounded::<(FrameAt, Buffer)>(4);
@@ -157,12 +160,13 @@ impl Spill {
                     })
                 });
             let Ok(reader) = reader else {
-                return self
-                    .read_each(|frame, bytes| each(decode_frame(&bytes, frame.source != 0)?));
+                return self.read_each(|frame, bytes| {
+                    each(decode_frame(&bytes, frame.source != 0)?, frame.len)
+                });
             };
-            let taken = take
-                .iter()
-                .try_for_each(|(frame, bytes)| each(decode_frame(&bytes, frame.source != 0)?));
+            let taken = take.iter().try_for_each(|(frame, bytes)| {
+                each(decode_frame(&bytes, frame.source != 0)?, frame.len)
+            });
             drop(take);
             let read = reader
                 .join()
@@ -578,6 +582,27 @@ fn plain_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
+/// How far [`StreamingOutput::finish`] has got in writing the table files: bytes of
+/// spilled parts read back into them, of all there are. CSV written as the parts
+/// arrive has nothing spilled: its total stays 0.
+#[derive(Debug, Default)]
+pub struct WriteProgress {
+    read: AtomicU64,
+    total: AtomicU64,
+}
+
+impl WriteProgress {
+    /// Bytes of spilled parts read back into the table files so far.
+    pub fn read(&self) -> u64 {
+        self.read.load(Ordering::Relaxed)
+    }
+
+    /// Bytes of spilled parts in all, once the files are being written (0 before).
+    pub fn total(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+}
+
 /// Writes the tables of a run given part by part, in bounded memory, with every
 /// table's final column set and types.
 ///
@@ -631,6 +656,8 @@ pub struct StreamingOutput {
     spills: Vec<Spill>,
     /// Whether spill files are written behind ([`Self::with_write_behind`]).
     write_behind: bool,
+    /// How far the table files are written ([`Self::with_write_progress`]).
+    progress: Option<Arc<WriteProgress>>,
     /// What they are written through (on a thread of its own, or not), made with
     /// the first.
     behind: Option<WriteBehind>,
@@ -693,6 +720,7 @@ impl StreamingOutput {
             spill_dir,
             spills: Vec::new(),
             write_behind: false,
+            progress: None,
             behind: None,
             by_key: HashMap::new(),
             layout: None,
@@ -755,6 +783,30 @@ impl StreamingOutput {
     #[must_use]
     pub fn with_write_behind(mut self, on: bool) -> Self {
         self.write_behind = on;
+        self
+    }
+
+    /// Counts into `progress` how far [`finish`](Self::finish) has got in writing
+    /// the table files.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use transmogrify_core::Processor;
+    /// use transmogrify_io::{StreamingOutput, WriteOptions, WriteProgress};
+    /// let processor = Processor::default();
+    /// let dir = tempfile::tempdir()?;
+    /// let progress = Arc::new(WriteProgress::default());
+    /// let mut out = StreamingOutput::new(dir.path(), "parquet", processor.config(), WriteOptions::default())?
+    ///     .with_write_progress(progress.clone());
+    /// out.add(processor.process(br#"{"a": 1}"#, "t")?)?;
+    /// out.finish()?;
+    /// assert!(progress.total() > 0);
+    /// assert_eq!(progress.read(), progress.total());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_write_progress(mut self, progress: Arc<WriteProgress>) -> Self {
+        self.progress = Some(progress);
         self
     }
 
@@ -933,6 +985,7 @@ impl StreamingOutput {
         }
         let entity = layout.entity_name().to_string();
         let (spills, by_key, config) = (&self.spills, &self.by_key, &self.config);
+        let progress = self.progress.as_deref();
         let remover = Remover::start();
         // With a core to spare (the spill was written behind), each table's frames
         // are read ahead of its writer.
@@ -946,7 +999,7 @@ impl StreamingOutput {
             let spill = spills
                 .get(i)
                 .ok_or_else(|| Error::Internal("spill index out of range".into()))?;
-            spill.read_frames(ahead, |batches| {
+            spill.read_frames(ahead, |batches, bytes| {
                 for batch in batches {
                     let batch = crate::spill_frame::expand_chunk(batch)?;
                     let raw = RawResult {
@@ -963,6 +1016,9 @@ impl StreamingOutput {
                     for out in part.batches_converted(schema, convert) {
                         sink(&out?)?;
                     }
+                }
+                if let Some(progress) = progress {
+                    progress.read.fetch_add(bytes, Ordering::Relaxed);
                 }
                 Ok(())
             })?;
@@ -982,6 +1038,11 @@ impl StreamingOutput {
                     .map_or(0, |spill| spill.bytes)
             })
             .collect();
+        if let Some(progress) = progress {
+            progress
+                .total
+                .store(sizes.iter().sum::<u64>(), Ordering::Relaxed);
+        }
         // Writers spill (a wide Parquet table's footer) where the parts were, and
         // write the files behind if the parts were.
         let options = WriteOptions {

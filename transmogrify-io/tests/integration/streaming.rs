@@ -1088,3 +1088,41 @@ fn sparse_parts_spilled_as_their_cells_are_the_files_written_at_once() -> TestRe
     }
     Ok(())
 }
+
+/// How far the table files are written is counted as the spilled parts are read
+/// back: all of them by the end, for every table of a spilled format; CSV, written
+/// as the parts arrive, spills nothing to count.
+#[test]
+fn write_progress_counts_every_spilled_part_read_back() -> TestResult {
+    use std::sync::Arc;
+    use transmogrify_io::{StreamingOutput, WriteProgress};
+    let processor = processor(true, ArrayMode::Smart);
+    let parts: Vec<ProcessingResult> = (0..5)
+        .map(|i| {
+            let text = format!(
+                "{{\"i\":{i},\"kids\":[{{\"k\":{i}}},{{\"k\":0}}],\"tags\":[{{\"t\":\"x\"}}]}}"
+            );
+            processor.process_at(text.as_bytes(), "t", i)
+        })
+        .collect::<Result<_, _>>()?;
+    for (format, spilled) in [("json", true), ("parquet", true), ("csv", false)] {
+        let dir = tempfile::tempdir()?;
+        let progress = Arc::new(WriteProgress::default());
+        let mut out = StreamingOutput::new(
+            dir.path(),
+            format,
+            processor.config(),
+            WriteOptions::default(),
+        )?
+        .with_write_progress(progress.clone());
+        for part in &parts {
+            out.add(part.clone())?;
+        }
+        assert_eq!((progress.read(), progress.total()), (0, 0), "{format}");
+        let summary = out.finish()?;
+        assert_eq!(summary.files.len(), 3, "{format}");
+        assert_eq!(progress.total() > 0, spilled, "{format}");
+        assert_eq!(progress.read(), progress.total(), "{format}");
+    }
+    Ok(())
+}
