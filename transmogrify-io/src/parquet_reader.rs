@@ -324,24 +324,19 @@ impl ParquetReader {
         // The size of input read whole first (standard input, a pipe, compressed
         // data) is what was read of it.
         let total = copied.or(input.total_bytes);
-        let corrupt = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
+        let corrupt_at = |footer, e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
             source_name: name.to_string(),
             rows: None,
-            footer: None,
+            footer,
             group_offset: None,
             source: e,
         };
+        let corrupt = |e| corrupt_at(None, e);
         // The parquet crate may panic on a malformed footer rather than fail. A
         // footer it cannot read is named by where it is in the input, when that is
         // not compressed.
         let stored = input.compression == Compression::None;
-        let bad_footer = |e: Box<dyn std::error::Error + Send + Sync>| Error::Parquet {
-            source_name: name.to_string(),
-            rows: None,
-            footer: stored.then(|| footer_bytes(&file)).flatten(),
-            group_offset: None,
-            source: e,
-        };
+        let bad_footer = |e| corrupt_at(stored.then(|| footer_bytes(&file)).flatten(), e);
         let metadata = guarded(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
             .map_err(|panic| bad_footer(panic.into()))?
             .map_err(|e| bad_footer(Box::new(e)))?;

@@ -308,17 +308,15 @@ fn run_into(session: &mut Session, chunk: &Chunk, ctx: &Ctx<'_>, buf: &mut Vec<u
     }
 }
 
-/// A stream that counts the bytes read from it, into the job's progress as well.
+/// A stream that counts the bytes read from it into the job's progress.
 struct CountingRead<R> {
     inner: R,
-    read: Arc<AtomicU64>,
     progress: Option<Arc<AtomicU64>>,
 }
 
 impl<R: std::io::Read> std::io::Read for CountingRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Ordering::Relaxed);
         if let Some(p) = &self.progress {
             p.fetch_add(n as u64, Ordering::Relaxed);
         }
@@ -377,10 +375,8 @@ pub(crate) struct Plan<'a> {
     failed_after: Option<Planned>,
     /// Input bytes counted as read outside any chunk ([`Plan::count_read`]).
     counted_read: u64,
-    /// Bytes of the current input, a stream, read from it so far: counted into the
-    /// job's progress as they are read ([`CountingRead`]), not as chunks finish.
-    stream_read: Arc<AtomicU64>,
-    /// The current input is a stream, counted as it is read.
+    /// The current input is a stream, counted into the job's progress as it is
+    /// read ([`CountingRead`]), not as its chunks finish.
     streaming: bool,
 }
 
@@ -422,7 +418,6 @@ impl<'a> Plan<'a> {
             long_line: None,
             failed_after: None,
             counted_read: 0,
-            stream_read: Arc::new(AtomicU64::new(0)),
             streaming: false,
         }
     }
@@ -592,7 +587,6 @@ impl<'a> Plan<'a> {
     ) -> CountingRead<Box<dyn std::io::Read + Send>> {
         CountingRead {
             inner: source,
-            read: self.stream_read.clone(),
             progress: self.job.progress.clone(),
         }
     }
@@ -637,14 +631,6 @@ impl<'a> Plan<'a> {
             (None, None, None) => 0,
         };
         self.count_read(read.saturating_sub(self.input_read));
-        // A stream's progress went by what was read of it; what the run counts
-        // of it, if more, makes up the rest.
-        if self.streaming
-            && let Some(p) = &self.job.progress
-        {
-            let counted = self.stream_read.load(Ordering::Relaxed);
-            p.fetch_add(read.saturating_sub(counted), Ordering::Relaxed);
-        }
         self.next_input();
     }
 
@@ -665,7 +651,6 @@ impl<'a> Plan<'a> {
     /// Moves on to the next input.
     fn next_input(&mut self) {
         self.input_read = 0;
-        self.stream_read = Arc::new(AtomicU64::new(0));
         self.streaming = false;
         self.read_to = 0;
         self.reader_counted = 0;
