@@ -8,9 +8,10 @@ Runs, in alternating rounds on the same input and output format:
            nothing (each its own output directory), timed until both are done;
   two      `transmogrify flatten -j 2`, alone.
 
-and prints the medians with two ratios: `side` as the work of one run done per
-second (2 x one / side), which is what the machine gives two independent copies of
-the one-thread run, and `two` over `one`, which is what the second worker gives.
+and prints the medians (seconds, input MB per second, peak RSS of each process)
+with two ratios: `side` as the work of one run done per second (2 x one / side),
+which is what the machine gives two independent copies of the one-thread run, and
+`two` over `one`, which is what the second worker gives.
 Where two independent runs slow each other down (shared caches, memory bandwidth,
 page cache, disk), the second worker cannot do better than the first ratio.
 
@@ -27,31 +28,13 @@ from __future__ import annotations
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 
 import rounds
 
 
 def flatten(ours: str, input_path: str, out: str, fmt: str, workers: int, extra: list[str]):
     return [ours, "flatten", input_path, "-o", out, "-f", fmt, "-j", str(workers), "--quiet", *extra]
-
-
-def timed(commands: list[list[str]]) -> float:
-    """Starts every command at once; seconds until the last one exits."""
-    start = time.perf_counter()
-    procs = [subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in commands]
-    failed = []
-    for p, c in zip(procs, commands):
-        _, err = p.communicate()
-        if p.returncode != 0:
-            failed.append(f"{' '.join(c)}: exit {p.returncode}: {err.decode(errors='replace')[-500:]}")
-    elapsed = time.perf_counter() - start
-    if failed:
-        sys.exit("scaling: a run failed\n" + "\n".join(failed))
-    return elapsed
 
 
 def main() -> None:
@@ -71,6 +54,7 @@ def main() -> None:
     rounds.warm(args.input)
 
     run = lambda out, j: flatten(args.ours, args.input, out, args.format, j, args.extra)
+    timed = lambda commands: rounds.run(commands, "scaling")
     one, side, two = [], [], []
     for _ in range(args.rounds):
         clean()
@@ -83,14 +67,19 @@ def main() -> None:
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
 
-    m1, ms, m2 = (statistics.median(x) for x in (one, side, two))
-    print(f"input {args.input} ({os.path.getsize(args.input) / 1e6:.1f} MB), "
-          f"to {args.format}, {os.cpu_count()} cores, medians of {args.rounds} rounds")
-    print(f"  one thread                        {m1:6.3f} s")
-    print(f"  two one-thread runs side by side  {ms:6.3f} s  {2 * m1 / ms:.2f}x the work per second")
-    print(f"  two threads                       {m2:6.3f} s  {m1 / m2:.2f}x")
+    mb = os.path.getsize(args.input) / 1e6
+    m1, ms, m2 = (statistics.median(r.seconds for r in x) for x in (one, side, two))
+    p1, ps, p2 = (statistics.median(max(r.peaks) for r in x) for x in (one, side, two))
+    print(f"input {args.input} ({mb:.1f} MB), to {args.format}, {os.cpu_count()} cores, "
+          f"medians of {args.rounds} rounds (peak RSS: the largest process of a run)")
+    print(f"  one thread                        {m1:6.3f} s  {mb / m1:7.1f} MB/s  {rounds.mib(p1)}")
+    print(f"  two one-thread runs side by side  {ms:6.3f} s  {2 * mb / ms:7.1f} MB/s  "
+          f"{rounds.mib(ps)} each  {2 * m1 / ms:.2f}x the work per second")
+    print(f"  two threads                       {m2:6.3f} s  {mb / m2:7.1f} MB/s  {rounds.mib(p2)}  "
+          f"{m1 / m2:.2f}x")
     print(f"  two threads reach {100 * (m1 / m2) / (2 * m1 / ms):.0f}% of what two independent runs get")
-    rounds.print_runs([("one", one), ("side", side), ("two", two)])
+    rounds.print_runs([(name, [r.seconds for r in x]) for name, x in
+                       (("one", one), ("side", side), ("two", two))])
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ Runs, in alternating rounds on the same JSONL input:
   ours     `transmogrify flatten --executor sequential` to the format asked for, the
            whole process timed (reading, flattening, writing and syncing the files).
 
-and prints the medians with the ratio the performance goals state: ours at N times the
+and prints the medians (seconds, MB per second, peak RSS) with the ratio the
+performance goals state: ours at N times the
 `Value` rate (at least 1, aiming for 1.5, to Parquet). The serde_json program is built
 on first use with `cargo build --release` (crates.io is needed once, for serde_json).
 
@@ -32,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import rounds
 
@@ -52,24 +52,13 @@ def build_value_rate() -> str:
     return os.path.join(target, "release", "transmogrify-value-rate")
 
 
-def parse_seconds(program: str, input_path: str, ignored_any: bool) -> float:
-    """The parse time the serde_json program reports for one run."""
+def parse_run(program: str, input_path: str, ignored_any: bool) -> tuple[float, int]:
+    """The parse time the serde_json program reports for one run, and its peak RSS
+    (the whole file is read into memory first: about its size, plus the parser's)."""
     cmd = [program, *(["--ignored-any"] if ignored_any else []), input_path]
-    done = subprocess.run(cmd, capture_output=True, text=True)
-    if done.returncode != 0:
-        sys.exit(f"value_rate: {' '.join(cmd)}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
-    return float(json.loads(done.stdout.strip().splitlines()[-1])["parse_seconds"])
-
-
-def flatten_seconds(cmd: list[str]) -> float:
-    """Wall time of one `transmogrify flatten` process."""
-    start = time.perf_counter()
-    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"value_rate: {' '.join(cmd)}: exit {done.returncode}: "
-                 f"{done.stderr.decode(errors='replace')[-500:]}")
-    return elapsed
+    done = rounds.run([cmd], "value_rate", keep_stdout=True)
+    last = done.stdouts[0].decode().strip().splitlines()[-1]
+    return float(json.loads(last)["parse_seconds"]), done.peaks[0]
 
 
 def main() -> None:
@@ -93,11 +82,16 @@ def main() -> None:
     rounds.warm(args.input)
 
     value, ignored, ours = [], [], []
+    peaks = {"value": [], "ignored": [], "ours": []}
     for _ in range(args.rounds):
-        value.append(parse_seconds(program, args.input, ignored_any=False))
-        ignored.append(parse_seconds(program, args.input, ignored_any=True))
+        for name, runs, ignored_any in (("value", value, False), ("ignored", ignored, True)):
+            seconds, peak = parse_run(program, args.input, ignored_any)
+            runs.append(seconds)
+            peaks[name].append(peak)
         clean()
-        ours.append(flatten_seconds(ours_cmd))
+        done = rounds.run([ours_cmd], "value_rate")
+        ours.append(done.seconds)
+        peaks["ours"].append(done.peaks[0])
     clean()
     if not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
@@ -106,12 +100,13 @@ def main() -> None:
     mv, mi, mo = (statistics.median(x) for x in (value, ignored, ours))
     ratios = [v / o for v, o in zip(value, ours)]
     print(f"input {args.input} ({mb:.1f} MB), {os.cpu_count()} cores, medians of {args.rounds} rounds")
-    rows = [("serde_json into Value (parse only)", mv),
-            ("serde_json into IgnoredAny (parse only)", mi),
-            (f"ours, one worker, to {args.format} (whole run)", mo)]
-    width = max(len(label) for label, _ in rows)
-    for label, seconds in rows:
-        print(f"  {label:{width}s}  {seconds:6.3f} s  {mb / seconds:7.1f} MB/s")
+    rows = [("serde_json into Value (parse only)", mv, peaks["value"]),
+            ("serde_json into IgnoredAny (parse only)", mi, peaks["ignored"]),
+            (f"ours, one worker, to {args.format} (whole run)", mo, peaks["ours"])]
+    width = max(len(label) for label, _, _ in rows)
+    for label, seconds, peak in rows:
+        print(f"  {label:{width}s}  {seconds:6.3f} s  {mb / seconds:7.1f} MB/s  "
+              f"peak RSS {rounds.mib(statistics.median(peak))}")
     print(f"  ours at {mv / mo:.2f}x the Value rate (round by round {min(ratios):.2f}-{max(ratios):.2f}x)")
     rounds.print_runs([("value", value), ("ignored", ignored), ("ours", ours)])
 
