@@ -301,9 +301,10 @@ pub struct FlattenArgs {
     #[arg(long)]
     pub dictionary: bool,
     /// Write a machine-readable run report (JSON) to this file (`-`: standard
-    /// output): records, bytes, tables, files, failed chunks, warnings, seconds, MB/s,
-    /// and the peak memory of this process and of its largest worker process; for a
-    /// failed run, its error and exit code.
+    /// output): records, bytes, tables, files, failed chunks, warnings, seconds (in
+    /// all, flattening, and writing the tables after the last record), MB/s, and the
+    /// peak memory of this process and of its largest worker process; for a failed
+    /// run, its error and exit code.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// No progress bar and no summary (warnings and errors are still shown).

@@ -25,6 +25,9 @@ pub struct Row {
     pub executor: &'static str,
     pub workers: usize,
     pub seconds: f64,
+    /// Of `seconds`, those spent writing the tables after the last record was
+    /// flattened (Parquet encoding and spilled parts read back, files synced).
+    pub writing: f64,
     pub mb_per_s: f64,
     pub records_per_s: f64,
     pub peak_rss: Option<u64>,
@@ -357,6 +360,7 @@ fn read_row(report: &Path, executor: &'static str, workers: usize) -> Result<Row
         executor,
         workers,
         seconds,
+        writing: f("write_seconds"),
         mb_per_s: f("mb_per_second"),
         records_per_s: if seconds > 0.0 {
             f("records") / seconds
@@ -415,8 +419,8 @@ fn machine() -> String {
 
 fn table(rows: &[Row]) -> String {
     let mut out = format!(
-        "{:<11} {:>7} {:>9} {:>9} {:>12} {:>11} {:>11}\n",
-        "executor", "workers", "seconds", "MB/s", "records/s", "peak RSS", "per worker"
+        "{:<11} {:>7} {:>9} {:>9} {:>9} {:>12} {:>11} {:>11}\n",
+        "executor", "workers", "seconds", "writing", "MB/s", "records/s", "peak RSS", "per worker"
     );
     // Speed-up over the first row by time, which an empty input has too.
     let base = rows.first().map(|r| r.seconds).unwrap_or(0.0);
@@ -427,10 +431,11 @@ fn table(rows: &[Row]) -> String {
             1.0
         };
         out.push_str(&format!(
-            "{:<11} {:>7} {:>9.2} {:>9.1} {:>12.0} {:>11} {:>11}  ({speedup:.2}x)\n",
+            "{:<11} {:>7} {:>9.2} {:>9.2} {:>9.1} {:>12.0} {:>11} {:>11}  ({speedup:.2}x)\n",
             r.executor,
             r.workers,
             r.seconds,
+            r.writing,
             r.mb_per_s,
             r.records_per_s,
             r.peak_rss.map(human_bytes).unwrap_or_else(|| "n/a".into()),

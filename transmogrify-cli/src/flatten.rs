@@ -426,6 +426,8 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             return Err(damage_behind(&e, &files).unwrap_or_else(|| e.into()));
         }
     };
+    // Every record is flattened; what remains is writing the tables out.
+    let flattened = started.elapsed();
     // The tables are written (Parquet encoded, spilled parts read back) as the
     // line says so.
     progress.all_read(Some(target.writes()));
@@ -452,7 +454,10 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
             path,
             &report,
             &written,
-            wall.as_secs_f64(),
+            Seconds {
+                wall: wall.as_secs_f64(),
+                flattened: flattened.as_secs_f64(),
+            },
             &executor_name(&*executor),
         )?;
     }
@@ -535,13 +540,22 @@ fn executor_name(e: &dyn Executor) -> String {
     format!("{} x{}", e.name(), e.workers())
 }
 
+/// How long a run took: in all, and until its last record was flattened (the rest
+/// went to writing the tables: spilled parts read back, Parquet encoded, files
+/// synced and put in place).
+struct Seconds {
+    wall: f64,
+    flattened: f64,
+}
+
 fn write_report(
     path: &Path,
     report: &RunReport,
     written: &output::Written,
-    wall: f64,
+    seconds: Seconds,
     executor: &str,
 ) -> Result<(), Fail> {
+    let wall = seconds.wall;
     let failed: Vec<_> = report
         .failed_chunks
         .iter()
@@ -569,6 +583,8 @@ fn write_report(
         "files": written.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
         "output_bytes": written.bytes,
         "wall_seconds": wall,
+        "flatten_seconds": seconds.flattened,
+        "write_seconds": (wall - seconds.flattened).max(0.0),
         "mb_per_second": if wall > 0.0 { report.bytes_read as f64 / 1e6 / wall } else { 0.0 },
         "peak_rss_bytes": peak_rss(),
         "worker_peak_rss_bytes": report.worker_peak_rss,

@@ -24,7 +24,7 @@ fn prints_a_row_per_configuration() -> TestResult {
     let (lines, footer) = table_and_footer(&r.stdout);
     assert_eq!(
         lines[0],
-        "executor    workers   seconds      MB/s    records/s    peak RSS  per worker"
+        "executor    workers   seconds   writing      MB/s    records/s    peak RSS  per worker"
     );
     // What was measured, and the machine it ran on.
     assert_eq!(
@@ -68,10 +68,16 @@ fn prints_a_row_per_configuration() -> TestResult {
         "{}",
         lines[1]
     );
-    // The peak of the largest worker process, where there are worker processes.
+    // The peak of the largest worker process, where there are worker processes;
+    // the seconds spent writing the tables after the last record, part of the run's.
     for line in &lines[1..] {
         let fields: Vec<&str> = line.split_whitespace().collect();
-        let per_worker = fields.get(7..9).unwrap_or_default();
+        let number = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok());
+        assert!(
+            number(3).is_some_and(|w| w >= 0.0 && number(2).is_some_and(|s| w <= s)),
+            "{line}"
+        );
+        let per_worker = fields.get(8..10).unwrap_or_default();
         if line.starts_with("processes") {
             assert!(
                 per_worker[0].parse::<f64>().is_ok_and(|v| v > 0.0) && per_worker[1].ends_with('B'),
@@ -105,7 +111,7 @@ fn records_per_second(stdout: &str) -> Vec<f64> {
         .skip(1)
         .map(|l| {
             l.split_whitespace()
-                .nth(4)
+                .nth(5)
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0.0)
         })

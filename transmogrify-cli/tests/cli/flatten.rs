@@ -428,6 +428,15 @@ fn stdin_json_array_typed_parquet_with_report_and_dictionary() -> TestResult {
     assert_eq!(report["tables"][0]["name"], "nums");
     assert_eq!(report["tables"][0]["rows"], 2);
     assert!(report["peak_rss_bytes"].as_u64().is_some_and(|b| b > 0));
+    // The run's seconds split into flattening and writing the tables after.
+    let secs = |key: &str| report[key].as_f64().ok_or(format!("no {key} in {report}"));
+    let (wall, flatten, write) = (
+        secs("wall_seconds")?,
+        secs("flatten_seconds")?,
+        secs("write_seconds")?,
+    );
+    assert!(flatten > 0.0 && write > 0.0, "{report}");
+    assert!((flatten + write - wall).abs() < 1e-9, "{report}");
     // Its bytes are those of every file written, the dictionary too.
     let sizes: u64 = ["out/_schema.json", "out/nums.parquet"]
         .iter()
