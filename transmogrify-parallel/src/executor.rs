@@ -59,6 +59,19 @@ pub(crate) struct InProcess {
     alone: bool,
 }
 
+impl InProcess {
+    /// The runner of a run with no other: its chunks come one after another, so it
+    /// publishes each piece's counts once it has flattened it, and with a core to
+    /// spare it reads the next range of the input while it flattens one.
+    fn alone() -> Self {
+        InProcess {
+            reader: RangeReader::new(default_workers() > 1),
+            alone: true,
+            ..InProcess::default()
+        }
+    }
+}
+
 impl ChunkRunner for InProcess {
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<Delivery> {
         run_in_process(chunk, ctx, &mut self.buf).map(Delivery::from)
@@ -160,11 +173,7 @@ fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Resul
         };
         // With a core to spare, the next range of the input is read while one is
         // flattened.
-        let mut runner = InProcess {
-            reader: RangeReader::new(default_workers() > 1),
-            alone: true,
-            ..InProcess::default()
-        };
+        let mut runner = InProcess::alone();
         let plan = Plan::new(job, &ledger, &tally, 1, runner.splits_ranges(), false);
         run_plan(job, plan, |item| {
             handle(item, &mut runner, &ctx, sink, &tally);
@@ -236,7 +245,12 @@ impl Executor for ThreadExecutor {
     }
 
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport> {
-        let runners = (0..self.workers).map(|_| InProcess::default()).collect();
+        // A single worker takes every chunk in order, as the sequential executor
+        // does, and runs them as it does.
+        let runners = match self.workers {
+            1 => vec![InProcess::alone()],
+            n => (0..n).map(|_| InProcess::default()).collect(),
+        };
         run_pool(job, sink, runners, self.name())
     }
 }
