@@ -184,7 +184,10 @@ fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Resul
 }
 
 /// Runs chunks on a pool of scoped threads, each with its own flattening state; results
-/// are deposited without a global lock and combined in input order.
+/// are deposited without a global lock and combined in input order. A pool of one
+/// worker runs its chunks as [`SequentialExecutor`] does (the next range of the input
+/// read while one is flattened, given a core to spare), with the planning on a thread
+/// of its own.
 ///
 /// ```
 /// use transmogrify_core::Processor;
