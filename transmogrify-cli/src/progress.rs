@@ -419,34 +419,55 @@ mod tests {
         String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned()
     }
 
+    /// The last line drawn in `text`. The first is drawn as the bar starts, which
+    /// may be before the test has counted anything; the last, after it stops.
+    fn last_line(text: &str) -> &str {
+        text.split("\r\x1b[2K")
+            .filter(|line| !line.is_empty())
+            .last()
+            .unwrap_or_default()
+    }
+
     #[test]
     fn a_forced_terminal_draws_and_ends_on_a_clean_line() {
         let text = drawn(400);
-        assert!(text.contains("40% 400 B / 1.0 kB"), "{text:?}");
+        assert!(last_line(&text).contains("40% 400 B / 1.0 kB"), "{text:?}");
         assert!(text.ends_with("\r\x1b[2K"), "{text:?}");
     }
 
     #[test]
     fn once_all_is_read_the_tables_are_being_written() {
         let text = drawn(1000);
-        assert!(text.contains("100% 1.0 kB read at "), "{text:?}");
-        assert!(text.contains("/s; writing the tables "), "{text:?}");
-        assert!(!text.contains("ETA"), "{text:?}");
+        let last = last_line(&text);
+        assert!(last.starts_with("100% 1.0 kB read at "), "{text:?}");
+        assert!(last.contains("/s; writing the tables "), "{text:?}");
+        assert!(!last.contains("ETA"), "{text:?}");
     }
 
     #[test]
     fn an_input_of_unknown_size_gets_its_total_once_read() {
         let out = Shared::default();
+        let text = || {
+            String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
+                .into_owned()
+        };
+        // Each line is waited for (drawn at the next tick, 120 ms), however busy the
+        // machine running the test.
+        let drawn = |needle: &str| {
+            let asked = Instant::now();
+            while !text().contains(needle) && asked.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
         let p = Progress::start(None, true, Box::new(out.clone()));
         p.counter().fetch_add(500, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(200));
+        drawn("500 B read  ");
         p.later_total().store(1000, Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(200));
+        drawn("50% 500 B / 1.0 kB");
         p.counter().fetch_add(500, Ordering::Relaxed);
-        std::thread::sleep(Duration::from_millis(300));
+        drawn("100% 1.0 kB read at ");
         p.finish();
-        let text = String::from_utf8_lossy(&out.0.lock().map(|v| v.clone()).unwrap_or_default())
-            .into_owned();
+        let text = text();
         assert!(text.contains("500 B read  "), "{text:?}");
         assert!(text.contains("50% 500 B / 1.0 kB"), "{text:?}");
         assert!(text.contains("100% 1.0 kB read at "), "{text:?}");
