@@ -75,15 +75,16 @@ fn encode(result: &ProcessingResult) -> Fallible<f64> {
 
 /// `data` cut into pieces of about `size` bytes, each ending at a line end.
 fn parts(data: &[u8], size: usize) -> impl Iterator<Item = &[u8]> {
+    let size = size.max(1);
     let mut rest = data;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
         let cut = rest
-            .get(size.max(1)..)
+            .get(size..)
             .and_then(|tail| tail.iter().position(|&b| b == b'\n'))
-            .map_or(rest.len(), |i| size.max(1) + i + 1);
+            .map_or(rest.len(), |i| size + i + 1);
         let (part, tail) = rest.split_at(cut);
         rest = tail;
         Some(part)

@@ -171,8 +171,6 @@ fn run_sequential(job: &Job, sink: &dyn ResultSink, name: &'static str) -> Resul
             ledger: &ledger,
             handoff: None,
         };
-        // With a core to spare, the next range of the input is read while one is
-        // flattened.
         let mut runner = InProcess::alone();
         let plan = Plan::new(job, &ledger, &tally, 1, runner.splits_ranges(), false);
         run_plan(job, plan, |item| {
