@@ -778,12 +778,16 @@ fn report_failed(report: &RunReport, code: u8) -> u8 {
 /// Exit status after Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
 const EXIT_INTERRUPTED: i32 = 130;
 
+/// Set first thing on Ctrl-C or SIGTERM, before the run's workers are stopped: an
+/// error the run meets from then on (no worker to start) is the stop's.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Once Ctrl-C or SIGTERM has stopped the run, waits for the handler that removes
 /// its unfinished files to exit the process: the run's own end (an error it met
 /// because its files were being removed, or its success just before) is not the
 /// outcome then. Exits itself if the handler has not after a minute.
 pub fn await_interrupt() {
-    if !transmogrify_io::is_stopping() {
+    if !INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) && !transmogrify_io::is_stopping() {
         return;
     }
     for _ in 0..600 {
@@ -824,8 +828,10 @@ fn remove_unfinished_on_interrupt(
     report: Option<(PathBuf, Instant)>,
 ) {
     let _ = ctrlc::set_handler(move || {
-        // Worker processes first (a terminal's Ctrl-C reaches them too, and a run
-        // would start new ones): none writes a file after the removal.
+        INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Worker processes first (in a group of their own, a terminal's Ctrl-C does
+        // not reach them, and a run would start new ones): none writes a file after
+        // the removal.
         transmogrify_parallel::stop_workers();
         crate::progress::clear_for_exit();
         let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);

@@ -288,10 +288,12 @@ fn peak_rss_of(pid: u32) -> Option<u64> {
 static LIVE: Mutex<Option<Vec<std::sync::Weak<Mutex<Child>>>>> = Mutex::new(Some(Vec::new()));
 
 /// Ends every worker process of this process's runs, waits for each to be gone,
-/// and starts none after: for a process about to exit (on Ctrl-C or SIGTERM, which
-/// a terminal sends the workers too), so that no worker writes a file after its
-/// run's unfinished files were removed, and no dead worker's chunk is retried on a
-/// new one.
+/// and starts none after: for a process about to exit (on Ctrl-C or SIGTERM), so
+/// that no worker writes a file after its run's unfinished files were removed, and
+/// no dead worker's chunk is retried on a new one. Workers run in a process group
+/// of their own, so a terminal's Ctrl-C reaches this process alone: its handler
+/// calls this. A process that ends without doing so (killed outright) leaves each
+/// worker to exit when it next reads or writes its pipe, after its chunk at most.
 ///
 /// ```
 /// transmogrify_parallel::stop_workers();
@@ -360,7 +362,13 @@ impl ProcessRunner {
                 "the run is stopping: no worker process is started".into(),
             ));
         };
-        let mut child = Command::new(&self.program)
+        let mut command = Command::new(&self.program);
+        // In a group of their own: a terminal's Ctrl-C stops the run, which stops its
+        // workers ([`stop_workers`]), rather than killing workers under a run that
+        // would see them die before it knows it is stopping.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
             .args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())

@@ -402,9 +402,10 @@ fn an_interrupted_schema_stops_with_exit_code_130() -> TestResult {
 
 #[test]
 fn ctrl_c_on_worker_processes_leaves_nothing_behind() -> TestResult {
-    // A terminal's Ctrl-C signals the whole process group, the workers too: the
-    // run stops its workers (starting no new ones for their chunks) before it
-    // removes its files, so none writes a spill file after that.
+    // A terminal's Ctrl-C signals the run's process group (its workers have one of
+    // their own): the run stops its workers (starting no new ones for their chunks)
+    // before it removes its files, so none writes a spill file after that, and
+    // whatever the run meets meanwhile, it exits as interrupted.
     use std::os::unix::process::CommandExt;
     let dir = big_input()?;
     let cases = ["parquet", "jsonl"]
@@ -434,6 +435,13 @@ fn ctrl_c_on_worker_processes_leaves_nothing_behind() -> TestResult {
             std::thread::sleep(Duration::from_millis(2));
         }
         assert!(seen, "{format}: no spill file to see");
+        // A worker leads a process group of its own (the `pgrp` after `state ppid`).
+        if let Some(worker) = child_of(child.id())? {
+            let stat = std::fs::read_to_string(format!("/proc/{worker}/stat"))?;
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let group = after.split_whitespace().nth(2);
+            assert_eq!(group, Some(worker.to_string().as_str()), "{format}");
+        }
         std::thread::sleep(Duration::from_millis(later));
         let group = i32::try_from(child.id())?;
         // SAFETY: kill(2) on the process group our own child leads (not reaped).
