@@ -203,9 +203,25 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
             "exit_code": fail.code,
             "wall_seconds": started.elapsed().as_secs_f64(),
         });
-        let _ = write_json(path, &value);
+        let _ = write_run_report(path, &value);
     }
     run
+}
+
+/// Held by whatever writes the run's report: the run as it ends, or the Ctrl-C
+/// handler, which holds it until the process exits.
+static REPORT_WRITE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Writes the run's own report, unless Ctrl-C or SIGTERM came first: the report
+/// the handler writes then says so, and is never written over by the run's.
+fn write_run_report(path: &Path, value: &serde_json::Value) -> Result<(), Fail> {
+    let _held = REPORT_WRITE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Ok(());
+    }
+    write_json(path, value)
 }
 
 /// Finds a report that could not be written before the run rather than after it:
@@ -602,7 +618,7 @@ fn write_report(
         ))
         .with_hint("write the report elsewhere; the output is complete"));
     }
-    write_json(path, &value)
+    write_run_report(path, &value)
 }
 
 fn summary(
@@ -835,6 +851,10 @@ fn remove_unfinished_on_interrupt(
         transmogrify_parallel::stop_workers();
         crate::progress::clear_for_exit();
         let mut removed = transmogrify_io::stop_and_remove_unfinished(&dir);
+        // The run's own report is not written after this (nor while this is).
+        let _report = REPORT_WRITE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let report = |error: &str| {
             if let Some((path, started)) = &report {
                 let value = json!({
