@@ -85,6 +85,11 @@ const STDERR_KEEP: usize = 16 * 1024;
 /// }
 /// ```
 ///
+/// Workers run in process groups of their own, so a terminal's Ctrl-C reaches your
+/// program alone: a handler that stops the program calls [`stop_workers`] first; a
+/// program that ends without it leaves each worker to exit when its pipe closes,
+/// after its chunk at most.
+///
 /// Workers get the processor's configuration over their pipe, so a custom id
 /// generator ([`IdStrategy::Custom`](transmogrify_core::IdStrategy::Custom)) cannot
 /// run there: such a job is refused with a configuration error (run it on threads).
