@@ -194,9 +194,8 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     let run = flatten(args, started);
     // A failed run says so in its report too, for whatever runs it (unless the
     // report's own path was the trouble).
-    // (An interrupted run's is written as it stops.)
-    let report_trouble = matches!(&run, Err(fail) if fail.message.starts_with("--report "))
-        || transmogrify_io::is_stopping();
+    // (An interrupted run's is written as it stops, by the handler.)
+    let report_trouble = matches!(&run, Err(fail) if fail.message.starts_with("--report "));
     if let (Err(fail), Some(path), false) = (&run, &args.report, report_trouble) {
         let value = json!({
             "error": fail.message,
@@ -218,7 +217,7 @@ fn write_run_report(path: &Path, value: &serde_json::Value) -> Result<(), Fail> 
     let _held = REPORT_WRITE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) {
+    if interrupted() {
         return Ok(());
     }
     write_json(path, value)
@@ -798,12 +797,17 @@ const EXIT_INTERRUPTED: i32 = 130;
 /// error the run meets from then on (no worker to start) is the stop's.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// Whether Ctrl-C or SIGTERM has come ([`INTERRUPTED`]).
+fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Once Ctrl-C or SIGTERM has stopped the run, waits for the handler that removes
 /// its unfinished files to exit the process: the run's own end (an error it met
 /// because its files were being removed, or its success just before) is not the
 /// outcome then. Exits itself if the handler has not after a minute.
 pub fn await_interrupt() {
-    if !INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst) && !transmogrify_io::is_stopping() {
+    if !interrupted() {
         return;
     }
     for _ in 0..600 {

@@ -445,12 +445,11 @@ fn ctrl_c_on_worker_processes_leaves_nothing_behind() -> TestResult {
         }
         assert!(seen, "{format}: no spill file to see");
         // A worker leads a process group of its own (the `pgrp` after `state ppid`).
-        if let Some(worker) = child_of(child.id())? {
-            let stat = std::fs::read_to_string(format!("/proc/{worker}/stat"))?;
-            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-            let group = after.split_whitespace().nth(2);
-            assert_eq!(group, Some(worker.to_string().as_str()), "{format}");
-        }
+        let worker = child_of(child.id())?.ok_or("no worker process")?;
+        let stat = std::fs::read_to_string(format!("/proc/{worker}/stat"))?;
+        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let group = after.split_whitespace().nth(2);
+        assert_eq!(group, Some(worker.to_string().as_str()), "{format}");
         std::thread::sleep(Duration::from_millis(later));
         let group = i32::try_from(child.id())?;
         // SAFETY: kill(2) on the process group our own child leads (not reaped).
