@@ -14,6 +14,9 @@ pub(crate) const BUFFER_SIZE: usize = 256 * 1024;
 
 const GZIP_MAGIC: &[u8] = &[0x1f, 0x8b];
 const ZSTD_MAGIC: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+/// The last three bytes of a zstd skippable frame's magic number (its first byte is
+/// `0x50` to `0x5f`): a stream may start with one (`pzstd` writes one first).
+const ZSTD_SKIPPABLE_MAGIC: &[u8] = &[0x2a, 0x4d, 0x18];
 const PARQUET_MAGIC: &[u8] = b"PAR1";
 
 /// How an input is compressed.
@@ -58,11 +61,15 @@ impl Compression {
     /// use transmogrify_io::Compression;
     /// assert_eq!(Compression::from_magic(&[0x1f, 0x8b, 8, 0]), Compression::Gzip);
     /// assert_eq!(Compression::from_magic(b"[{}]"), Compression::None);
+    /// // A zstd stream that starts with a skippable frame, as `pzstd` writes it.
+    /// assert_eq!(Compression::from_magic(&[0x50, 0x2a, 0x4d, 0x18]), Compression::Zstd);
     /// ```
     pub fn from_magic(head: &[u8]) -> Compression {
+        let skippable = head.first().is_some_and(|b| b & 0xf0 == 0x50)
+            && head.get(1..4) == Some(ZSTD_SKIPPABLE_MAGIC);
         if head.starts_with(GZIP_MAGIC) {
             Compression::Gzip
-        } else if head.starts_with(ZSTD_MAGIC) {
+        } else if head.starts_with(ZSTD_MAGIC) || skippable {
             Compression::Zstd
         } else {
             Compression::None
@@ -146,6 +153,69 @@ impl<R: Read> Read for Counting<R> {
         let n = self.inner.read(buf)?;
         self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
+    }
+}
+
+/// The decompressed bytes of a gzip stream of one or more members, as `gzip -d`
+/// reads it: zero bytes after the last member (padding to a block size) are read
+/// past; anything else after it is an error, whatever its length, rather than
+/// the header of a member that is not there.
+struct GzipMembers<R: BufRead> {
+    /// The member being read (`None` once the stream has ended).
+    member: Option<flate2::bufread::GzDecoder<R>>,
+}
+
+impl<R: BufRead> GzipMembers<R> {
+    fn new(inner: R) -> Self {
+        GzipMembers {
+            member: Some(flate2::bufread::GzDecoder::new(inner)),
+        }
+    }
+}
+
+/// After a member's end: whether another member follows in `inner` (`false`: the
+/// end of the stream, past any zero padding).
+fn another_member(inner: &mut impl BufRead) -> io::Result<bool> {
+    let mut padding = false;
+    loop {
+        let head = inner.fill_buf()?;
+        if head.is_empty() {
+            return Ok(false);
+        }
+        if !padding && head.starts_with(GZIP_MAGIC) {
+            return Ok(true);
+        }
+        let zeros = head.iter().take_while(|&&b| b == 0).count();
+        if zeros == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "data after the end of the gzip stream that is neither another gzip \
+                 member nor zero padding",
+            ));
+        }
+        padding = true;
+        inner.consume(zeros);
+    }
+}
+
+impl<R: BufRead> Read for GzipMembers<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while let Some(member) = self.member.as_mut() {
+            let n = member.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The member has ended: its decoder leaves what follows it unread.
+            if another_member(member.get_mut())? {
+                self.member = self
+                    .member
+                    .take()
+                    .map(|ended| flate2::bufread::GzDecoder::new(ended.into_inner()));
+            } else {
+                self.member = None;
+            }
+        }
+        Ok(0)
     }
 }
 
@@ -241,7 +311,7 @@ impl Input {
             Compression::None => Box::new(buffered),
             Compression::Gzip => Box::new(BufReader::with_capacity(
                 BUFFER_SIZE,
-                flate2::bufread::MultiGzDecoder::new(buffered),
+                GzipMembers::new(buffered),
             )),
             Compression::Zstd => {
                 let decoder = zstd::stream::read::Decoder::with_buffer(buffered).map_err(|e| {

@@ -628,3 +628,89 @@ fn a_compressed_csv_cut_in_its_header_or_skipped_lines_names_where_the_data_ends
     }
     Ok(())
 }
+
+/// The records `bytes` (named `name`) hold as JSONL, and the error that stopped
+/// the reading, if one did.
+fn jsonl_records(name: &str, bytes: Vec<u8>) -> Result<(Vec<String>, Option<String>), String> {
+    let input = Input::from_bytes(name, bytes).map_err(|e| e.to_string())?;
+    let options = ReaderOptions::builder()
+        .with_format(Some(InputFormat::Jsonl))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut reader = reader_for(input, &options).map_err(|e| e.to_string())?;
+    let (mut records, mut error) = (Vec::new(), None);
+    for batch in &mut *reader {
+        match batch {
+            Ok(batch) => {
+                for item in &batch.items {
+                    let RawItem::Record { range, .. } = item else {
+                        return Err(format!("{name}: a bad record"));
+                    };
+                    records.push(String::from_utf8_lossy(&batch.data[range.clone()]).into_owned());
+                }
+            }
+            Err(e) => error = Some(e.to_string()),
+        }
+    }
+    Ok((records, error))
+}
+
+#[test]
+fn gzip_members_padded_with_zeros_are_read_as_gzip_reads_them() -> TestResult {
+    // Two members, then zero bytes up to a block's end (as tape and block devices
+    // leave them), fewer than one buffer or more than several.
+    let mut two = crate::support::gzip(b"{\"a\":1}\n{\"a\":2}\n");
+    two.extend(crate::support::gzip(b"{\"a\":3}\n"));
+    for zeros in [0, 1, 100, 1 << 20] {
+        let mut padded = two.clone();
+        padded.resize(two.len() + zeros, 0);
+        let (records, error) = jsonl_records("t.jsonl.gz", padded)?;
+        assert_eq!(
+            records,
+            ["{\"a\":1}", "{\"a\":2}", "{\"a\":3}"],
+            "{zeros} zeros"
+        );
+        assert_eq!(error, None, "{zeros} zeros");
+    }
+    Ok(())
+}
+
+#[test]
+fn bytes_after_the_last_gzip_member_are_one_error_whatever_their_length() -> TestResult {
+    // Short or long, after zero padding or not: the records before are read, then
+    // the same error, where `MultiGzDecoder` took them for a member's header cut
+    // short or damaged depending on their length.
+    let gz = crate::support::gzip(b"{\"a\":1}\n{\"a\":2}\n");
+    for tail in [&b"garbage!!"[..], &[b'x'; 23], b"\0\0\0junk"] {
+        let mut bytes = gz.clone();
+        bytes.extend_from_slice(tail);
+        let (records, error) = jsonl_records("t.jsonl.gz", bytes)?;
+        assert_eq!(records, ["{\"a\":1}", "{\"a\":2}"], "{tail:?}");
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "t.jsonl.gz: damaged gzip data after byte 16 of the decompressed stream: data \
+                 after the end of the gzip stream that is neither another gzip member nor \
+                 zero padding"
+            ),
+            "{tail:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn a_zstd_stream_that_starts_with_a_skippable_frame_is_zstd() -> TestResult {
+    // `pzstd` starts its files with a skippable frame (magic 0x184D2A50, a 4-byte
+    // length, that many bytes); any of the 16 skippable magics may.
+    for first in [0x50u8, 0x5f] {
+        let mut bytes = vec![first, 0x2a, 0x4d, 0x18, 4, 0, 0, 0, 1, 2, 3, 4];
+        bytes.extend(crate::support::zstd(b"{\"a\":1}\n{\"a\":2}\n"));
+        for name in ["t.jsonl.zst", "t.jsonl", "-"] {
+            let (records, error) = jsonl_records(name, bytes.clone())?;
+            assert_eq!(records, ["{\"a\":1}", "{\"a\":2}"], "{name} {first:#x}");
+            assert_eq!(error, None, "{name} {first:#x}");
+        }
+    }
+    Ok(())
+}
