@@ -100,6 +100,20 @@ pub enum Error {
         /// Its Arrow type.
         data_type: arrow_schema::DataType,
     },
+    /// A Parquet column nested deeper than
+    /// [`PARQUET_MAX_DEPTH`](crate::PARQUET_MAX_DEPTH) levels.
+    #[error(
+        "{source_name}: column {column:?} is nested more than {limit} levels deep, \
+         deeper than a Parquet input is read"
+    )]
+    ParquetTooDeep {
+        /// The source's name.
+        source_name: String,
+        /// The top-level column.
+        column: String,
+        /// The limit.
+        limit: usize,
+    },
     /// A bad record the input cannot be read past, in any error mode: a CSV quote
     /// that never closes takes every later row into its field; compressed data
     /// cut short ends inside a record. `raw` is the record's text as written (its

@@ -73,6 +73,7 @@ pub use crate::output::{
     data_dictionary, errors_table_name, id_field_warnings, is_stopping, remove_unfinished,
     same_file, stop_and_remove_unfinished, type_name,
 };
+pub use crate::parquet_reader::PARQUET_MAX_DEPTH;
 pub use crate::parquet_writer::{
     DICTIONARY_PAGE_LIMIT, DICTIONARY_SAMPLE_ROWS, ParquetWriter, ParquetWriterFactory, SLICE_ROWS,
     WIDE_TABLE_COLUMNS,

@@ -337,9 +337,21 @@ impl ParquetReader {
         // not compressed.
         let stored = input.compression == Compression::None;
         let bad_footer = |e| corrupt_at(stored.then(|| footer_bytes(&file)).flatten(), e);
-        let metadata = guarded(|| ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()))
-            .map_err(|panic| bad_footer(panic.into()))?
-            .map_err(|e| bad_footer(Box::new(e)))?;
+        let load = |options: ArrowReaderOptions| {
+            guarded(|| ArrowReaderMetadata::load(&file, options))
+                .map_err(|panic| bad_footer(panic.into()))?
+                .map_err(|e| bad_footer(Box::new(e)))
+        };
+        // The Arrow schema a writer may embed (`ARROW:schema`) refines the column
+        // types (time zones, large strings); one that cannot be decoded (Arrow's
+        // decoder stops at 64 levels of nesting) leaves the file's own schema.
+        let metadata = match load(ArrowReaderOptions::new()) {
+            Ok(metadata) => metadata,
+            Err(e) => {
+                load(ArrowReaderOptions::new().with_skip_arrow_metadata(true)).map_err(|_| e)?
+            }
+        };
+        check_depth(metadata.schema(), &name)?;
         let (batches, num_rows, batch_rows, leaves, groups) = guarded(|| {
             let groups = group_starts(metadata.metadata());
             let num_rows =
@@ -836,6 +848,45 @@ impl Sliced {
     fn has_rows(&self) -> bool {
         self.taken < self.rows.len()
     }
+}
+
+/// How deep a Parquet input's columns may nest (each struct, list or map one level).
+/// The `parquet` crate's readers recurse into a column's levels on the stack of the
+/// thread that reads it: a thread of the default 2 MiB reads 100 levels in a debug
+/// build as well as in a release build (which would take about 250).
+pub const PARQUET_MAX_DEPTH: usize = 100;
+
+/// Refuses a schema with a column nested deeper than [`PARQUET_MAX_DEPTH`], before
+/// any reader of its columns is made.
+fn check_depth(schema: &arrow_schema::Schema, source: &str) -> Result<()> {
+    for field in schema.fields() {
+        let mut deepest = 0;
+        let mut open = vec![(field.data_type(), 0usize)];
+        while let Some((dt, depth)) = open.pop() {
+            deepest = deepest.max(depth);
+            if deepest > PARQUET_MAX_DEPTH {
+                return Err(Error::ParquetTooDeep {
+                    source_name: source.to_string(),
+                    column: field.name().clone(),
+                    limit: PARQUET_MAX_DEPTH,
+                });
+            }
+            match dt {
+                DataType::Struct(fields) => {
+                    open.extend(fields.iter().map(|f| (f.data_type(), depth + 1)));
+                }
+                DataType::List(f)
+                | DataType::LargeList(f)
+                | DataType::ListView(f)
+                | DataType::LargeListView(f)
+                | DataType::FixedSizeList(f, _)
+                | DataType::Map(f, _) => open.push((f.data_type(), depth + 1)),
+                DataType::Dictionary(_, value) => open.push((value, depth)),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The keys of `schema`'s columns, JSON-quoted, once their types are checked.
@@ -1492,7 +1543,7 @@ mod tests {
 
     use arrow_array::builder::{Int64Builder, MapBuilder, StringBuilder};
     use arrow_array::{
-        ArrayRef, BinaryArray, Date32Array, Decimal128Array, Float32Array, StructArray,
+        ArrayRef, BinaryArray, Date32Array, Decimal128Array, Float32Array, StringArray, StructArray,
     };
     use arrow_schema::{Field, Fields};
 
@@ -1944,6 +1995,132 @@ mod tests {
         writer.write(batch)?;
         writer.close()?;
         Ok(bytes)
+    }
+
+    #[test]
+    fn every_codec_parquet_offers_is_read() -> TestResult {
+        use parquet::basic::{BrotliLevel, Compression as Codec, GzipLevel, ZstdLevel};
+        let batch = RecordBatch::try_from_iter([
+            (
+                "n",
+                Arc::new(arrow_array::Int64Array::from_iter_values(0..500)) as ArrayRef,
+            ),
+            (
+                "s",
+                Arc::new(StringArray::from_iter_values(
+                    (0..500).map(|i| format!("v{}", i % 7)),
+                )) as ArrayRef,
+            ),
+        ])?;
+        let want: Vec<String> = (0..500)
+            .map(|i| format!(r#"{{"n":{i},"s":"v{}"}}"#, i % 7))
+            .collect();
+        for codec in [
+            Codec::UNCOMPRESSED,
+            Codec::SNAPPY,
+            Codec::GZIP(GzipLevel::default()),
+            Codec::LZ4,
+            Codec::LZ4_RAW,
+            Codec::ZSTD(ZstdLevel::default()),
+            Codec::BROTLI(BrotliLevel::default()),
+        ] {
+            let mut bytes = Vec::new();
+            let props = parquet::file::properties::WriterProperties::builder()
+                .set_compression(codec)
+                .build();
+            let mut writer =
+                parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+            writer.write(&batch)?;
+            writer.close()?;
+            let reader = ParquetReader::new(
+                Input::from_bytes("c.parquet", bytes)?,
+                &ReaderOptions::default(),
+            )?;
+            let got: Vec<String> = records_of(reader)?.into_iter().map(|(t, _)| t).collect();
+            assert_eq!(got, want, "{codec}");
+        }
+        Ok(())
+    }
+
+    /// A one-row file of a column `d` nested `depth` levels deep (structs `{"s": …}`
+    /// and lists of one element in turn, around the number 1), with the Arrow
+    /// schema embedded as `ArrowWriter` embeds it, and the row's JSON text.
+    fn nested_file(depth: usize) -> std::result::Result<(Vec<u8>, String), String> {
+        use arrow_array::ListArray;
+        use arrow_buffer::OffsetBuffer;
+        let mut array: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![1]));
+        let mut text = "1".to_string();
+        for level in 0..depth {
+            if level % 2 == 0 {
+                let field = Arc::new(Field::new("s", array.data_type().clone(), false));
+                array = Arc::new(StructArray::new(
+                    Fields::from(vec![field]),
+                    vec![array],
+                    None,
+                ));
+                text = format!(r#"{{"s":{text}}}"#);
+            } else {
+                let field = Arc::new(Field::new("item", array.data_type().clone(), false));
+                array = Arc::new(
+                    ListArray::try_new(field, OffsetBuffer::from_lengths([1]), array, None)
+                        .map_err(|e| e.to_string())?,
+                );
+                text = format!("[{text}]");
+            }
+        }
+        let batch = RecordBatch::try_from_iter([("d", array)]).map_err(|e| e.to_string())?;
+        let bytes = parquet_of(&batch).map_err(|e| e.to_string())?;
+        Ok((bytes, format!(r#"{{"d":{text}}}"#)))
+    }
+
+    #[test]
+    fn columns_nested_to_the_limit_are_read_on_a_small_stack_and_deeper_ones_refused() -> TestResult
+    {
+        // Made on a thread with room for the writer's recursion; read on a thread of
+        // the default 2 MiB. Past 64 levels Arrow cannot decode the schema the
+        // writer embeds (`ARROW:schema`), and the file's own schema is read.
+        let big = std::thread::Builder::new()
+            .name("writer".into())
+            .stack_size(64 << 20);
+        let files = big
+            .spawn(|| {
+                [
+                    nested_file(PARQUET_MAX_DEPTH),
+                    nested_file(PARQUET_MAX_DEPTH + 1),
+                ]
+            })
+            .map_err(|e| e.to_string())?
+            .join()
+            .map_err(|_| "the writer's thread panicked")?;
+        let [deepest, too_deep] = files;
+        let ((deepest, text), (too_deep, _)) = (deepest?, too_deep?);
+        let small = std::thread::Builder::new()
+            .name("reader".into())
+            .stack_size(2 << 20);
+        let read = small
+            .spawn(move || {
+                let open = |name: &str, bytes: Vec<u8>| {
+                    ParquetReader::new(Input::from_bytes(name, bytes)?, &ReaderOptions::default())
+                };
+                let records = open("deep.parquet", deepest).and_then(records_of);
+                let refused = open("deeper.parquet", too_deep).and_then(records_of);
+                (
+                    records.map(|r| r.into_iter().map(|(text, _)| text).collect::<Vec<_>>()),
+                    refused.map_err(|e| e.to_string()),
+                )
+            })
+            .map_err(|e| e.to_string())?
+            .join()
+            .map_err(|_| "the reader's thread panicked")?;
+        assert_eq!(read.0?, [text]);
+        assert_eq!(
+            read.1.err().as_deref(),
+            Some(
+                "deeper.parquet: column \"d\" is nested more than 100 levels deep, deeper than \
+                 a Parquet input is read"
+            )
+        );
+        Ok(())
     }
 
     #[test]

@@ -305,6 +305,8 @@ fn run_pool_unsettled<R: ChunkRunner>(
         let (ledger, tally) = (&ledger, &tally);
         s.builder()
             .name("tm-planner".into())
+            // It reads Parquet inputs, whose nested columns the reader recurses into.
+            .stack_size(WORKER_STACK)
             .spawn(move |_| {
                 let plan = Plan::new(job, ledger, tally, workers, pieces, csv);
                 run_plan(job, plan, |item| tx.send(item).is_ok());
