@@ -608,6 +608,9 @@ fn push_block<const N: usize>(buf: &mut Vec<u8>, data: &[u8], start: usize, len:
     true
 }
 
+/// U+FEFF in UTF-8.
+const BYTE_ORDER_MARK: &[u8] = b"\xef\xbb\xbf";
+
 /// Appends one field, quoted if it needs to be.
 #[inline]
 pub(crate) fn push_field(buf: &mut Vec<u8>, field: &[u8], delimiter: u8) {
@@ -630,6 +633,11 @@ pub(crate) fn push_field(buf: &mut Vec<u8>, field: &[u8], delimiter: u8) {
 /// Whether `field` holds the delimiter, a quote, `\r` or `\n` (eight bytes at a time).
 #[inline]
 fn needs_quotes(field: &[u8], delimiter: u8) -> bool {
+    // A field that starts with a byte order mark: first in a file, a reader would
+    // take it for the file's mark and drop it from the value.
+    if field.starts_with(BYTE_ORDER_MARK) {
+        return true;
+    }
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     let has = |word: u64, byte: u8| {
@@ -960,6 +968,21 @@ mod tests {
         writer.finish()?;
         assert_eq!(String::from_utf8_lossy(&out), "odd,plain\na,x\n,y\nb,z\n");
         Ok(())
+    }
+
+    #[test]
+    fn a_field_that_starts_with_a_byte_order_mark_is_quoted() {
+        // First in a file (the first column's name), unquoted, it would read as the
+        // file's byte order mark.
+        for (field, want) in [
+            ("\u{feff}g", "\"\u{feff}g\""),
+            ("g\u{feff}", "g\u{feff}"),
+            ("\u{feff}\"", "\"\u{feff}\"\"\""),
+        ] {
+            let mut buf = Vec::new();
+            push_field(&mut buf, field.as_bytes(), b',');
+            assert_eq!(String::from_utf8_lossy(&buf), want);
+        }
     }
 
     #[test]
