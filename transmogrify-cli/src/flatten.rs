@@ -421,7 +421,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         args.spill_dir.clone(),
         args.report.clone().map(|path| (path, started)),
     );
-    let target = output::Target::create(args, &processor, &entity, executor.workers(), &files)?;
+    let mut target = output::Target::create(args, &processor, &entity, executor.workers(), &files)?;
     let draw = !args.quiet && crate::progress::can_draw();
     let progress = Progress::start(total_bytes(&files), draw, Box::new(std::io::stderr()));
     let json_input = inputs.iter().any(|i| i.format() == InputFormat::Json);
@@ -429,7 +429,27 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         .with_chunking(chunking)
         .with_progress(progress.counter())
         .with_input_total(progress.later_total());
-    let run = executor.run(&job, target.sink());
+    let mut executor = executor;
+    let mut run = executor.run(&job, target.sink());
+    // Several workers each check --max-columns against their own parts: when a
+    // table's records pass it together, which of them pass it is decided in input
+    // order, by one worker reading every record (inputs that can be read again).
+    if let Err(transmogrify_parallel::Error::ColumnsPastLimit { table, limit }) = &run
+        && total_bytes(&files).is_some()
+    {
+        say!(
+            "warning: table {table} would get more than the limit of {limit} columns \
+             (--max-columns) in this run of several workers; flattening again on one \
+             thread, in input order, to tell which records pass it"
+        );
+        target.abort();
+        progress
+            .counter()
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        target = output::Target::create(args, &job.processor, &entity, 1, &files)?;
+        executor = options::executor(ExecutorArg::Sequential, None)?;
+        run = executor.run(&job, target.sink());
+    }
     let mut report = match run {
         Ok(r) => r,
         Err(e) => {

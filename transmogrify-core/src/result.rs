@@ -1296,3 +1296,53 @@ mod tests {
         Ok(())
     }
 }
+
+/// The columns each table has in results that arrive in any order (from workers
+/// that each flatten a part of the input), to tell when a table's records together
+/// pass [`max_columns`](ProcessorConfig::max_columns): a worker checks the limit
+/// against the columns of its own parts only, so which records pass it is decided
+/// in input order only, as one flattener reading every record does.
+///
+/// ```
+/// use transmogrify_core::{ColumnCensus, Processor, ProcessorConfig};
+/// let processor = Processor::new(ProcessorConfig::builder().with_max_columns(2).build()?);
+/// let mut census = ColumnCensus::default();
+/// assert_eq!(census.add(&processor.process(br#"{"a": 1}"#, "t")?), None);
+/// assert_eq!(census.add(&processor.process(br#"{"b": 1}"#, "t")?), None);
+/// // A third column of table t, which no part passed on its own.
+/// assert_eq!(census.add(&processor.process(br#"{"c": 1}"#, "t")?).as_deref(), Some("t"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct ColumnCensus {
+    tables: HashMap<TableKey, std::collections::HashSet<ColKey>>,
+}
+
+impl ColumnCensus {
+    /// Counts `result`'s columns: the name of a table that now has more columns than
+    /// its configuration allows, or that a record of `result` was refused for (a
+    /// bad record of [`TooManyColumns`](crate::RecordErrorKind::TooManyColumns)).
+    pub fn add(&mut self, result: &ProcessingResult) -> Option<String> {
+        let refused = result.errors.iter().find_map(|bad| match &bad.error.kind {
+            crate::RecordErrorKind::TooManyColumns { table, .. } => Some(table.clone()),
+            _ => None,
+        });
+        let limit = result.config.max_columns;
+        let mut past = None;
+        for table in &result.tables {
+            let seen = self.tables.entry(table.key.clone()).or_default();
+            for chunk in &table.chunks {
+                seen.extend(chunk.columns.iter().map(|(key, _, _)| key.clone()));
+            }
+            if seen.len() > limit && past.is_none() {
+                past = Some(if table.key.keys.is_empty() {
+                    result.entity.to_string()
+                } else {
+                    let path = table.key.keys.join(&result.config.separator);
+                    format!("{}{}{path}", result.entity, result.config.separator)
+                });
+            }
+        }
+        refused.or(past)
+    }
+}

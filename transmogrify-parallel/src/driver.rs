@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use transmogrify_core::{ErrorMode, Position, ProcessingResult, Processor, Session};
+use transmogrify_core::{ColumnCensus, ErrorMode, Position, ProcessingResult, Processor, Session};
 use transmogrify_io::SpilledPart;
 
 use crate::chunk::{RangeReader, bytes_between, flatten_into, read_range};
@@ -1072,6 +1072,11 @@ pub(crate) struct Tally {
     failed: Mutex<Vec<(FailedChunk, Error)>>,
     /// Set when the sink refused a part: the run cannot succeed.
     fatal: Mutex<Option<String>>,
+    /// The columns of every table in the parts delivered, where several workers
+    /// flatten parts each (see [`Error::ColumnsPastLimit`]).
+    census: Option<Mutex<ColumnCensus>>,
+    /// A table whose records passed the column limit together.
+    columns_past: Mutex<Option<String>>,
 }
 
 impl Tally {
@@ -1085,7 +1090,23 @@ impl Tally {
             compressed_streams: AtomicU64::new(0),
             failed: Mutex::new(Vec::new()),
             fatal: Mutex::new(None),
+            census: None,
+            columns_past: Mutex::new(None),
         }
+    }
+
+    /// A tally that counts the columns of the parts delivered, for a run whose
+    /// workers each check the column limit against their own parts only.
+    pub(crate) fn counting_columns() -> Self {
+        Tally {
+            census: Some(Mutex::new(ColumnCensus::default())),
+            ..Tally::new()
+        }
+    }
+
+    /// Notes a table whose records passed the column limit together.
+    fn columns_past(&self, table: String) {
+        self.columns_past.lock().get_or_insert(table);
     }
 }
 
@@ -1306,6 +1327,15 @@ fn deliver(
         let finished: u64 = chunks.iter().filter(|c| !c.streamed).map(|c| c.read).sum();
         p.fetch_add(finished, Ordering::Relaxed);
     }
+    if let Some(census) = &tally.census {
+        let layout = match &result {
+            Delivery::Whole(result) => result,
+            Delivery::Spilled(part) => part.layout(),
+        };
+        if let Some(table) = census.lock().add(layout) {
+            tally.columns_past(table);
+        }
+    }
     let mut delivered = result.hand_to(first.seq, sink);
     for chunk in chunks.iter().skip(1) {
         if delivered.is_err() {
@@ -1340,6 +1370,12 @@ fn fail(
     tally: &Tally,
     stop: bool,
 ) {
+    if tally.census.is_some()
+        && let Some(transmogrify_core::RecordErrorKind::TooManyColumns { table, .. }) =
+            error.record_error().map(|e| &e.kind)
+    {
+        tally.columns_past(table.clone());
+    }
     // Later chunks need this chunk's counts for their ordinals: count it here if the
     // runner died before it could.
     let mut data = Vec::new();
@@ -1488,6 +1524,12 @@ pub(crate) fn finish(
         }) {
             return Err(failed.swap_remove(i).1);
         }
+    }
+    if let Some(table) = tally.columns_past.into_inner() {
+        return Err(Error::ColumnsPastLimit {
+            table,
+            limit: job.processor.config().max_columns(),
+        });
     }
     // An option that does not fit an input (a JSON path for a JSONL file) is not bad
     // data: it fails the run in skip mode too.

@@ -50,6 +50,22 @@ pub enum Error {
     /// The run was stopped because another chunk failed first.
     #[error("cancelled after an earlier failure")]
     Cancelled,
+    /// A table's records passed [`max_columns`](transmogrify_core::ProcessorConfig::max_columns)
+    /// together in a run of several workers, each of which checks the limit against
+    /// the columns of its own parts only. Which records pass it is decided in input
+    /// order: run the job with [`SequentialExecutor`](crate::SequentialExecutor),
+    /// which gives every executor's files when no record passes it.
+    #[error(
+        "table {table} would get more than the limit of {limit} columns from records that \
+         different workers flattened: which records pass the limit is decided in input \
+         order, by the sequential executor"
+    )]
+    ColumnsPastLimit {
+        /// The table's name as it would be written.
+        table: String,
+        /// The limit in force.
+        limit: usize,
+    },
     /// The result sink refused a part.
     #[error("writing results: {0}")]
     Sink(#[source] Box<dyn std::error::Error + Send + Sync>),

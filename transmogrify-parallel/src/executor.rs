@@ -299,7 +299,7 @@ fn run_pool_unsettled<R: ChunkRunner>(
     let pieces = runners.iter().all(ChunkRunner::splits_ranges);
     let csv = runners.iter().all(ChunkRunner::reads_csv_ranges);
     let ledger = Ledger::default();
-    let tally = Tally::new();
+    let tally = Tally::counting_columns();
     let (tx, rx) = crossbeam::channel::bounded(workers * 2);
     let scope_result = crossbeam::thread::scope(|s| {
         let (ledger, tally) = (&ledger, &tally);

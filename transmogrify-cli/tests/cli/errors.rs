@@ -891,13 +891,133 @@ fn a_record_over_a_limit_is_hinted_at_the_option_that_raises_it() -> TestResult 
         ];
         let r = run(dir.path(), &args, None)?;
         assert_eq!(r.code, 1, "{file}: {}", r.stderr);
-        let (first, rest) = r.stderr.split_once('\n').unwrap_or_default();
+        // Workers each check the column limit against their own parts: a run of
+        // several that meets it flattens again on one thread, and says so.
+        let stderr = match r.stderr.split_once('\n') {
+            Some((warning, rest)) if option == "--max-columns" && executor != "sequential" => {
+                assert_eq!(
+                    warning,
+                    format!(
+                        "warning: table wide would get more than the limit of {limit} columns \
+                         (--max-columns) in this run of several workers; flattening again on \
+                         one thread, in input order, to tell which records pass it"
+                    )
+                );
+                rest
+            }
+            _ => &r.stderr,
+        };
+        let (first, rest) = stderr.split_once('\n').unwrap_or_default();
         assert!(
             first.starts_with(&format!("error: {file}: {error}")),
-            "{file}: {}",
-            r.stderr
+            "{file}: {stderr}"
         );
         assert_eq!(rest, hint, "{file} on {executor}");
+    }
+    Ok(())
+}
+
+/// A file written: its name and bytes.
+type Written = (String, Vec<u8>);
+
+#[test]
+fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -> TestResult {
+    // Three records of 60 keys each, at most 100 columns: one worker reading them
+    // all refuses the second; workers given about a record each pass the limit only
+    // together, and the run is flattened again in input order, to the same files
+    // and the same error.
+    let dir = tempfile::tempdir()?;
+    let lines: String = (0..3)
+        .map(|r| {
+            let keys: Vec<String> = (0..60).map(|k| format!("\"r{r}_{k}\":{k}")).collect();
+            format!("{{{}}}\n", keys.join(","))
+        })
+        .collect();
+    std::fs::write(dir.path().join("mc.jsonl"), lines)?;
+    let files = |out: &str| -> Result<Vec<Written>, Box<dyn std::error::Error>> {
+        let mut files = Vec::new();
+        for name in names(&dir.path().join(out))? {
+            files.push((
+                name.clone(),
+                std::fs::read(dir.path().join(out).join(&name))?,
+            ));
+        }
+        Ok(files)
+    };
+    for mode in ["strict", "skip"] {
+        let mut first: Option<(i32, String, Vec<Written>)> = None;
+        for executor in [
+            &["--executor", "sequential", "--chunk-size", "1k"][..],
+            &["--executor", "threads", "-j", "2", "--chunk-size", "1k"],
+            &["--executor", "processes", "-j", "2", "--chunk-size", "1k"],
+        ] {
+            let out = format!("out-{mode}-{}", executor[1]);
+            let mut args = vec![
+                "flatten",
+                "mc.jsonl",
+                "-o",
+                &out,
+                "-f",
+                "csv",
+                "--max-columns",
+                "100",
+                "--id-strategy",
+                "positional",
+                "--extract-time",
+                "2024-01-01 00:00:00",
+                "--on-error",
+                mode,
+            ];
+            args.extend_from_slice(executor);
+            let r = run(dir.path(), &args, None)?;
+            let error = r
+                .stderr
+                .lines()
+                .find(|l| l.starts_with("error: "))
+                .unwrap_or_default()
+                .to_string();
+            let written = if r.code == 0 {
+                files(&out)?
+            } else {
+                Vec::new()
+            };
+            match &first {
+                None => {
+                    if mode == "strict" {
+                        assert_eq!(r.code, 1, "{}", r.stderr);
+                        assert!(
+                            error.starts_with(
+                                "error: mc.jsonl: line 2, column 1 (byte 642, record 1): table mc \
+                                 would get more than the limit of 100 columns"
+                            ),
+                            "{}",
+                            r.stderr
+                        );
+                    } else {
+                        assert_eq!(r.code, 0, "{}", r.stderr);
+                        let names: Vec<&str> = written.iter().map(|(n, _)| n.as_str()).collect();
+                        assert_eq!(names, ["mc.csv", "mc_errors.csv"]);
+                        // Record 1 is refused (the limit is checked within a part of
+                        // the input: record 2 comes in the next).
+                        let errors = String::from_utf8_lossy(&written[1].1).into_owned();
+                        assert_eq!(errors.lines().count(), 2, "{errors}");
+                        assert!(errors.contains(",1,2,1,642,"), "{errors}");
+                    }
+                    first = Some((r.code, error, written));
+                }
+                Some((code, first_error, first_files)) => {
+                    assert_eq!(r.code, *code, "{mode} {executor:?}: {}", r.stderr);
+                    assert_eq!(&error, first_error, "{mode} {executor:?}");
+                    assert!(&written == first_files, "{mode} {executor:?}: files differ");
+                    assert!(
+                        r.stderr
+                            .contains("flattening again on one thread, in input order"),
+                        "{mode} {executor:?}: {}",
+                        r.stderr
+                    );
+                }
+            }
+        }
     }
     Ok(())
 }
