@@ -27,7 +27,7 @@ use crate::ids::{FieldPatterns, IdContext, NamePrefix, Rng, write_uuid5};
 use crate::naming::Abbreviator;
 use crate::parse::{NumberKind, ParseError, Parser, Peek};
 use crate::result::{
-    BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk, TableKey, VALUE_COLUMN,
+    Admitted, BadRecord, ColKey, ProcessingResult, ResultTable, TableChunk, TableKey, VALUE_COLUMN,
 };
 
 const NONE: u32 = u32::MAX;
@@ -257,6 +257,12 @@ pub(crate) struct Flattener {
     /// `(table, column, kinds before)` for every column whose kinds grew during the
     /// current record, so a rollback can restore them.
     kind_log: Vec<(u32, u32, u16)>,
+    /// The columns the tables had in the run's earlier parts, when this session
+    /// flattens one of several parts in turn ([`crate::ColumnsSeen`]).
+    seen: Option<crate::ColumnsSeen>,
+    /// `(table, column)` for every column the current record added to `seen`, so a
+    /// rollback can take them out.
+    seen_log: Vec<(u32, ColKey)>,
     key_scratch: Vec<u8>,
     /// Room for a column's key in `sizes`.
     size_key: String,
@@ -325,6 +331,8 @@ impl Flattener {
             epoch: 0,
             touched: Vec::new(),
             kind_log: Vec::new(),
+            seen: None,
+            seen_log: Vec::new(),
             key_scratch: Vec::new(),
             size_key,
             object_stamp: 0,
@@ -341,6 +349,11 @@ impl Flattener {
             sized: false,
             cfg,
         }
+    }
+
+    /// Counts the tables' columns with those of the run's earlier parts.
+    pub(crate) fn set_columns_seen(&mut self, seen: crate::ColumnsSeen) {
+        self.seen = Some(seen);
     }
 
     pub(crate) fn set_source(&mut self, source: &str) {
@@ -559,6 +572,7 @@ impl Flattener {
             self.rollback_to(nodes_at_start, tables_at_start);
         }
         self.kind_log.clear();
+        self.seen_log.clear();
         result
     }
 
@@ -989,12 +1003,10 @@ impl Flattener {
                 Some(abbreviator) => abbreviator.join(&path, &sep) == f,
                 None => joined_eq(&path, &sep, f),
             });
-        let table = &mut self.tables[t as usize];
-        if table.columns.len() >= self.cfg.max_columns {
-            return Err(Fail::Columns(t).into());
-        }
-        let idx = table.columns.len();
         let key = ColKey::Path(Arc::from(path));
+        self.admit_column(t, &key)?;
+        let table = &mut self.tables[t as usize];
+        let idx = table.columns.len();
         table.columns.push(self.sizes.column(column_size_key(
             &mut self.size_key,
             &table.path_joined,
@@ -1009,6 +1021,25 @@ impl Flattener {
         Ok(idx)
     }
 
+    /// Whether table `t` may get column `key`: a table has at most `max_columns`,
+    /// counting those of the run's earlier parts when the session knows them.
+    fn admit_column(&mut self, t: u32, key: &ColKey) -> FResult<()> {
+        let limit = self.cfg.max_columns;
+        let table = &self.tables[t as usize];
+        match &self.seen {
+            None if table.columns.len() >= limit => Err(Fail::Columns(t).into()),
+            None => Ok(()),
+            Some(seen) => match seen.admit(&table.key, key, limit) {
+                Admitted::Known => Ok(()),
+                Admitted::New => {
+                    self.seen_log.push((t, key.clone()));
+                    Ok(())
+                }
+                Admitted::Refused => Err(Fail::Columns(t).into()),
+            },
+        }
+    }
+
     fn is_table_root(&self, node: u32, t: u32) -> bool {
         if t == 0 {
             return node == 0;
@@ -1018,13 +1049,11 @@ impl Flattener {
     }
 
     fn value_column(&mut self, t: u32) -> FResult<usize> {
+        if self.tables[t as usize].value_col != NONE {
+            return Ok(self.tables[t as usize].value_col as usize);
+        }
+        self.admit_column(t, &ColKey::Value)?;
         let table = &mut self.tables[t as usize];
-        if table.value_col != NONE {
-            return Ok(table.value_col as usize);
-        }
-        if table.columns.len() >= self.cfg.max_columns {
-            return Err(Fail::Columns(t).into());
-        }
         let idx = table.columns.len();
         table.columns.push(self.sizes.column(column_size_key(
             &mut self.size_key,
@@ -1200,6 +1229,13 @@ impl Flattener {
     }
 
     fn rollback_to(&mut self, nodes_at_start: usize, tables_at_start: usize) {
+        if let Some(seen) = &self.seen {
+            seen.forget(
+                self.seen_log
+                    .drain(..)
+                    .map(|(t, key)| (&self.tables[t as usize].key, key)),
+            );
+        }
         for (t, col, before) in self.kind_log.drain(..).rev() {
             if let Some(c) = self
                 .tables

@@ -79,8 +79,8 @@ pub use crate::parse::write_json_string;
 pub use crate::processor::{Processor, Session};
 pub use crate::raw::{LayoutChange, RawChunks, RawResult, RawTable};
 pub use crate::result::{
-    BadRecord, ColumnCensus, ColumnRole, ProcessingResult, ROLE_METADATA_KEY, ResultCollector,
-    TableSchema, VALUE_COLUMN, batch_rows,
+    BadRecord, ColumnCensus, ColumnRole, ColumnsSeen, ProcessingResult, ROLE_METADATA_KEY,
+    ResultCollector, TableSchema, VALUE_COLUMN, batch_rows,
 };
 pub use crate::time::{format_timestamp, now_micros, parse_timestamp};
 pub use crate::typed::{Convert, convert_text};

@@ -9,7 +9,7 @@ use crate::config::ProcessorConfig;
 use crate::error::{Position, RecordError, Result};
 use crate::flatten::Flattener;
 use crate::frame::{JsonLines, JsonRecords};
-use crate::result::ProcessingResult;
+use crate::result::{ColumnsSeen, ProcessingResult};
 use crate::time::now_micros;
 
 /// Flattens records into tables. Cheap to clone and safe to share between threads:
@@ -219,6 +219,14 @@ pub struct Session {
 }
 
 impl Session {
+    /// This session as one of a run's parts flattened one after another: a table's
+    /// columns are counted against [`max_columns`](ProcessorConfig::max_columns)
+    /// with those `seen` in the parts before (see [`ColumnsSeen`]).
+    pub fn with_columns_seen(mut self, seen: ColumnsSeen) -> Self {
+        self.flattener.set_columns_seen(seen);
+        self
+    }
+
     /// Names the source in error messages (a file path, `<stdin>`, …).
     pub fn set_source(&mut self, name: &str) {
         self.flattener.set_source(name);

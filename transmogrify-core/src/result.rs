@@ -1346,3 +1346,71 @@ impl ColumnCensus {
         refused.or(past)
     }
 }
+
+/// The columns every table has had in a run's parts so far, shared by the sessions
+/// that flatten the parts one after another ([`Session::with_columns_seen`]), so
+/// that [`max_columns`](ProcessorConfig::max_columns) counts a table's columns over
+/// the whole run, not over each part: a record that would give its table more is a
+/// bad record however the input was cut into parts.
+///
+/// [`Session::with_columns_seen`]: crate::Session::with_columns_seen
+///
+/// ```
+/// use transmogrify_core::{ColumnsSeen, Processor, ProcessorConfig};
+/// let processor = Processor::new(ProcessorConfig::builder().with_max_columns(2).build()?);
+/// let seen = ColumnsSeen::default();
+/// let mut first = processor.session("t").with_columns_seen(seen.clone());
+/// first.push(br#"{"a": 1, "b": 2}"#)?;
+/// first.finish()?;
+/// // The next part: table t already has two columns.
+/// let mut second = processor.session("t").with_columns_seen(seen);
+/// second.push(br#"{"b": 3}"#)?;
+/// assert!(second.push(br#"{"c": 4}"#).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ColumnsSeen(Arc<std::sync::Mutex<SeenColumns>>);
+
+type SeenColumns = HashMap<TableKey, std::collections::HashSet<ColKey>>;
+
+/// What [`ColumnsSeen::admit`] says of a column.
+pub(crate) enum Admitted {
+    /// The table had it already.
+    Known,
+    /// The table has it now.
+    New,
+    /// It would take the table past the limit.
+    Refused,
+}
+
+impl ColumnsSeen {
+    /// Whether table `table` may have column `key` with at most `limit` columns.
+    pub(crate) fn admit(&self, table: &TableKey, key: &ColKey, limit: usize) -> Admitted {
+        let mut tables = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let columns = tables.entry(table.clone()).or_default();
+        if columns.contains(key) {
+            Admitted::Known
+        } else if columns.len() >= limit {
+            Admitted::Refused
+        } else {
+            columns.insert(key.clone());
+            Admitted::New
+        }
+    }
+
+    /// Takes back columns admitted for a record that was not kept.
+    pub(crate) fn forget<'a>(&self, columns: impl Iterator<Item = (&'a TableKey, ColKey)>) {
+        let mut tables = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (table, key) in columns {
+            if let Some(set) = tables.get_mut(table) {
+                set.remove(&key);
+            }
+        }
+    }
+}

@@ -173,6 +173,7 @@ impl ProcessorFiles for Processor {
             batch: RawBatch::default(),
             next_item: 0,
             done: false,
+            seen: transmogrify_core::ColumnsSeen::default(),
         })
     }
 }
@@ -187,12 +188,17 @@ pub struct Chunks {
     batch: RawBatch,
     next_item: usize,
     done: bool,
+    /// The tables' columns in the chunks before, which count against the limit.
+    seen: transmogrify_core::ColumnsSeen,
 }
 
 impl Chunks {
     /// The next chunk's result, `None` at the end of the file.
     fn next_chunk(&mut self) -> Result<Option<ProcessingResult>> {
-        let mut session = self.processor.session(&self.entity);
+        let mut session = self
+            .processor
+            .session(&self.entity)
+            .with_columns_seen(self.seen.clone());
         session.set_source(self.reader.source_name());
         let mut items = 0;
         while items < self.chunk_size {

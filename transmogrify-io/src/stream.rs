@@ -1900,7 +1900,11 @@ pub fn stream_to_dir<R: Reader + ?Sized>(
     let part_bytes = options.part_bytes.max(1);
     let mut out = StreamingOutput::new(dir, format, processor.config(), options)?;
     let source = reader.source_name().to_string();
-    let mut session = processor.session(entity_name);
+    // A table's columns count against the limit over every part.
+    let seen = transmogrify_core::ColumnsSeen::default();
+    let mut session = processor
+        .session(entity_name)
+        .with_columns_seen(seen.clone());
     session.set_source(&source);
     let mut bytes = 0usize;
     for batch in &mut *reader {
@@ -1909,7 +1913,9 @@ pub fn stream_to_dir<R: Reader + ?Sized>(
         bytes += batch.data.len();
         if bytes >= part_bytes {
             let next = session.next_ordinal();
-            let mut fresh = processor.session(entity_name);
+            let mut fresh = processor
+                .session(entity_name)
+                .with_columns_seen(seen.clone());
             fresh.set_source(&source);
             fresh.set_next_ordinal(next);
             out.add(std::mem::replace(&mut session, fresh).finish()?)?;

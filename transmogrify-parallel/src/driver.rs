@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use parking_lot::Mutex;
-use transmogrify_core::{ColumnCensus, ErrorMode, Position, ProcessingResult, Processor, Session};
+use transmogrify_core::{
+    ColumnCensus, ColumnsSeen, ErrorMode, Position, ProcessingResult, Processor, Session,
+};
 use transmogrify_io::SpilledPart;
 
 use crate::chunk::{RangeReader, bytes_between, flatten_into, read_range};
@@ -146,8 +148,12 @@ pub(crate) fn run_in_process(
     chunk: &Chunk,
     ctx: &Ctx<'_>,
     buf: &mut Vec<u8>,
+    seen: &ColumnsSeen,
 ) -> Result<ProcessingResult> {
-    let mut session = ctx.processor().session(&ctx.job.entity);
+    let mut session = ctx
+        .processor()
+        .session(&ctx.job.entity)
+        .with_columns_seen(seen.clone());
     run_into(&mut session, chunk, ctx, buf)?;
     Ok(session.finish()?)
 }
@@ -169,8 +175,14 @@ pub(crate) fn run_group_in_process(
     buf: &mut Vec<u8>,
     reader: &mut RangeReader,
     count_first: bool,
+    seen: &ColumnsSeen,
     done: &mut dyn FnMut(&[Chunk], Outcome),
 ) -> Result<()> {
+    let session_of_part = || {
+        ctx.processor()
+            .session(&ctx.job.entity)
+            .with_columns_seen(seen.clone())
+    };
     let pieces = match (chunks.first(), chunks.last()) {
         (Some(first), Some(last)) if pieces_of_a_range(chunks) => {
             let input = &ctx.job.inputs[first.input];
@@ -190,7 +202,7 @@ pub(crate) fn run_group_in_process(
     } else {
         0
     };
-    let mut session = ctx.processor().session(&ctx.job.entity);
+    let mut session = session_of_part();
     let mut from = 0;
     let result = (|| -> Result<()> {
         for (i, chunk) in chunks.iter().enumerate() {
@@ -207,8 +219,7 @@ pub(crate) fn run_group_in_process(
             }
             let last = i + 1 == chunks.len();
             if last || session.memory_bytes() as u64 > ctx.job.part_memory {
-                let part =
-                    std::mem::replace(&mut session, ctx.processor().session(&ctx.job.entity));
+                let part = std::mem::replace(&mut session, session_of_part());
                 done(&chunks[from..=i], Outcome::Ready(part.finish()?.into()));
                 from = i + 1;
             }

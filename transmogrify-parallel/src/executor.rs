@@ -57,6 +57,9 @@ pub(crate) struct InProcess {
     /// The runner is alone: no other waits for its chunks' counts before it
     /// flattens them (see [`run_group_in_process`]).
     alone: bool,
+    /// The columns of the tables in the parts this runner flattened (see
+    /// [`ColumnsSeen`](transmogrify_core::ColumnsSeen)).
+    seen: transmogrify_core::ColumnsSeen,
 }
 
 impl InProcess {
@@ -74,7 +77,7 @@ impl InProcess {
 
 impl ChunkRunner for InProcess {
     fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<Delivery> {
-        run_in_process(chunk, ctx, &mut self.buf).map(Delivery::from)
+        run_in_process(chunk, ctx, &mut self.buf, &self.seen).map(Delivery::from)
     }
 
     fn run_group(
@@ -89,6 +92,7 @@ impl ChunkRunner for InProcess {
             &mut self.buf,
             &mut self.reader,
             !self.alone,
+            &self.seen,
             done,
         ))
     }

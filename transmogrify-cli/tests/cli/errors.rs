@@ -922,10 +922,10 @@ type Written = (String, Vec<u8>);
 
 #[test]
 fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -> TestResult {
-    // Three records of 60 keys each, at most 100 columns: one worker reading them
-    // all refuses the second; workers given about a record each pass the limit only
-    // together, and the run is flattened again in input order, to the same files
-    // and the same error.
+    // Three records of 60 keys each, at most 100 columns: the second and the third
+    // are refused, in parts of a record each too (a table's columns count over the
+    // run); workers given about a record each pass the limit only together, and the
+    // run is flattened again in input order, to the same files and the same error.
     let dir = tempfile::tempdir()?;
     let lines: String = (0..3)
         .map(|r| {
@@ -947,11 +947,12 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
     for mode in ["strict", "skip"] {
         let mut first: Option<(i32, String, Vec<Written>)> = None;
         for executor in [
-            &["--executor", "sequential", "--chunk-size", "1k"][..],
-            &["--executor", "threads", "-j", "2", "--chunk-size", "1k"],
+            &["--executor", "sequential"][..],
+            &["--executor", "sequential", "--chunk-size", "1r"],
+            &["--executor", "threads", "-j", "2", "--chunk-size", "1r"],
             &["--executor", "processes", "-j", "2", "--chunk-size", "1k"],
         ] {
-            let out = format!("out-{mode}-{}", executor[1]);
+            let out = format!("out-{mode}-{}", executor.join("_"));
             let mut args = vec![
                 "flatten",
                 "mc.jsonl",
@@ -997,10 +998,13 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
                         assert_eq!(r.code, 0, "{}", r.stderr);
                         let names: Vec<&str> = written.iter().map(|(n, _)| n.as_str()).collect();
                         assert_eq!(names, ["mc.csv", "mc_errors.csv"]);
-                        // Record 1 is refused (the limit is checked within a part of
-                        // the input: record 2 comes in the next).
+                        // Records 1 and 2 are refused: either would give the table
+                        // 120 columns.
+                        let main = String::from_utf8_lossy(&written[0].1).into_owned();
+                        assert_eq!(main.lines().count(), 2, "{main}");
                         let errors = String::from_utf8_lossy(&written[1].1).into_owned();
-                        assert_eq!(errors.lines().count(), 2, "{errors}");
+                        assert_eq!(errors.lines().count(), 3, "{errors}");
+                        assert!(errors.contains(",2,3,1,1284,"), "{errors}");
                         assert!(errors.contains(",1,2,1,642,"), "{errors}");
                     }
                     first = Some((r.code, error, written));
@@ -1009,9 +1013,10 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
                     assert_eq!(r.code, *code, "{mode} {executor:?}: {}", r.stderr);
                     assert_eq!(&error, first_error, "{mode} {executor:?}");
                     assert!(&written == first_files, "{mode} {executor:?}: files differ");
-                    assert!(
+                    assert_eq!(
                         r.stderr
                             .contains("flattening again on one thread, in input order"),
+                        executor[1] != "sequential",
                         "{mode} {executor:?}: {}",
                         r.stderr
                     );

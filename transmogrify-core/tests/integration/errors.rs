@@ -428,3 +428,54 @@ fn an_empty_entity_name_is_refused() {
     assert_eq!(got, want);
     assert!(p.process(br#"{"a":1}"#, "t").is_ok());
 }
+
+#[test]
+fn a_tables_columns_count_against_the_limit_over_every_part_of_a_run() -> TestResult {
+    // At most two columns. Part one has `a`; in part two a record that breaks after
+    // adding `b` takes `b` back with it, so `c` is the second column and `d` one
+    // too many, in part three as in part two.
+    let p = Processor::new(
+        bare()
+            .with_on_error(ErrorMode::Skip)
+            .with_max_columns(2)
+            .build()?,
+    );
+    let seen = transmogrify_core::ColumnsSeen::default();
+    let mut parts = Vec::new();
+    for records in [
+        &[&br#"{"a":1}"#[..]][..],
+        &[br#"{"b":1,"x":}"#, br#"{"c":1}"#, br#"{"d":1}"#],
+        &[br#"{"a":2,"c":2}"#, br#"{"d":2}"#],
+    ] {
+        let mut session = p.session("t").with_columns_seen(seen.clone());
+        for record in records {
+            session.push(record)?;
+        }
+        parts.push(session.finish()?);
+    }
+    let refused: Vec<(usize, String)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, part)| part.errors().iter().map(move |e| (i, e.raw.clone())))
+        .filter(|(_, raw)| !raw.contains("\"x\""))
+        .collect();
+    assert_eq!(
+        refused,
+        [(1, r#"{"d":1}"#.to_string()), (2, r#"{"d":2}"#.to_string())]
+    );
+    let all = transmogrify_core::ProcessingResult::combine_results(parts)?;
+    let rows = all.rows("t")?;
+    let cells: Vec<String> = rows
+        .iter()
+        .map(|row| serde_json::Value::Object(row.clone()).to_string())
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            r#"{"a":"1","c":null}"#,
+            r#"{"a":null,"c":"1"}"#,
+            r#"{"a":"2","c":"2"}"#
+        ]
+    );
+    Ok(())
+}
