@@ -435,7 +435,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     // table's records pass it together, which of them pass it is decided in input
     // order, by one worker reading every record (inputs that can be read again).
     if let Err(transmogrify_parallel::Error::ColumnsPastLimit { table, limit }) = &run
-        && total_bytes(&files).is_some()
+        && job.can_run_again()
     {
         say!(
             "warning: table {table} would get more than the limit of {limit} columns \

@@ -31,10 +31,18 @@ pub trait Executor: Send + Sync {
     fn run(&self, job: &Job, sink: &dyn ResultSink) -> Result<RunReport>;
 
     /// Runs the job into memory and returns the combined result with the report
-    /// (whose `tables` lists the rows of every table).
+    /// (whose `tables` lists the rows of every table). A run of several workers that
+    /// ends in [`Error::ColumnsPastLimit`](crate::Error::ColumnsPastLimit) is run
+    /// again by [`SequentialExecutor`] when its inputs can be read again
+    /// ([`Job::can_run_again`]), for the result one pass in input order gives.
     fn run_to_result(&self, job: &Job) -> Result<(ProcessingResult, RunReport)> {
         let collector = ResultCollector::new();
-        let mut report = self.run(job, &collector)?;
+        let mut report = match self.run(job, &collector) {
+            Err(crate::Error::ColumnsPastLimit { .. }) if job.can_run_again() => {
+                return SequentialExecutor.run_to_result(job);
+            }
+            run => run?,
+        };
         let result = if collector.is_empty() {
             job.processor.empty_result(&job.entity)
         } else {

@@ -53,6 +53,12 @@ pub struct Job {
 }
 
 impl Job {
+    /// Whether every input can be read again from its start: files, not standard
+    /// input or a pipe, which a run reads once.
+    pub fn can_run_again(&self) -> bool {
+        self.inputs.iter().all(|input| !input.is_stream())
+    }
+
     /// A job with default chunking.
     pub fn new(processor: Processor, entity: impl Into<String>, inputs: Vec<Input>) -> Self {
         Job {

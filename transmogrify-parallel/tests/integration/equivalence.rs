@@ -1,7 +1,7 @@
 //! Every executor, worker count and chunk size gives the sequential result.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use transmogrify_core::ProcessingResult;
+use transmogrify_core::{ErrorMode, IdStrategy, ProcessingResult, Processor, ProcessorConfig};
 
 use transmogrify_parallel::{Chunking, Executor, ResultSink, SequentialExecutor};
 
@@ -745,6 +745,64 @@ fn input_without_records_still_writes_the_main_table_through_a_streaming_sink() 
                         std::fs::read(&file)?.starts_with(b"PAR1"),
                         "{}",
                         dir.display()
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_column_limit_passed_across_chunks_gives_the_sequential_result() -> TestResult {
+    // Records drawing 5 keys each from 40, so that the main table passes 30 columns
+    // only over several records: which records are bad is decided in input order,
+    // whatever the executor, its workers and the chunks.
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..80)
+        .map(|i| {
+            let keys: Vec<String> = (0..5)
+                .map(|k| format!("\"k{}\":{k}", (i * 7 + k * 3) % 40))
+                .collect();
+            format!("{{\"id\":{i},{}}}", keys.join(","))
+        })
+        .collect();
+    let path = inputs.jsonl("keys.jsonl", &records)?;
+    for skip in [true, false] {
+        let config = ProcessorConfig::builder()
+            .with_id_strategy(IdStrategy::Positional)
+            .with_extract_time(Some(1_700_000_000_000_000))
+            .with_on_error(if skip {
+                ErrorMode::Skip
+            } else {
+                ErrorMode::Strict
+            })
+            .with_max_columns(30)
+            .build()?;
+        let job = job(&Processor::new(config), "keys", &[&path])?;
+        if skip {
+            let (result, _) = SequentialExecutor.run_to_result(&job)?;
+            let refused = result.errors().len();
+            assert!(refused > 0 && refused < 80, "{refused} records refused");
+            assert_eq!(result.table_schema("keys")?.data_columns(), 30);
+            check(&job, "records past the column limit")?;
+        } else {
+            let first = |executor: &dyn Executor, job: &transmogrify_parallel::Job| {
+                executor
+                    .run_to_result(job)
+                    .err()
+                    .and_then(|e| e.record_error().map(|r| r.to_string()))
+            };
+            let expected = first(&SequentialExecutor, &job).ok_or("expected a record error")?;
+            for chunking in chunkings() {
+                let job = job.clone().with_chunking(chunking);
+                for executor in executors() {
+                    assert_eq!(
+                        first(&*executor, &job).as_ref(),
+                        Some(&expected),
+                        "{} x{} with {chunking:?}",
+                        executor.name(),
+                        executor.workers()
                     );
                 }
             }
