@@ -229,6 +229,13 @@ impl From<transmogrify_parallel::Error> for Fail {
             E::Input(kept @ transmogrify_io::Error::WouldReplaceKeptFile { .. }) => {
                 return Fail::would_replace_input(kept);
             }
+            // Inputs read again are flattened again on one thread: these are read once.
+            E::ColumnsPastLimit { .. } => {
+                return Fail::data(e.to_string()).with_hint(
+                    "standard input and pipes are read once: run with --executor sequential \
+                     to find the records past the limit, or raise --max-columns",
+                );
+            }
             _ if usage => Fail::usage(e.to_string()),
             E::Io { .. } => Fail::io(e.to_string()),
             E::Input(transmogrify_io::Error::Io { .. }) => Fail::io(e.to_string()),

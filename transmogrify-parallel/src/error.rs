@@ -56,9 +56,9 @@ pub enum Error {
     /// order: run the job with [`SequentialExecutor`](crate::SequentialExecutor),
     /// which gives every executor's files when no record passes it.
     #[error(
-        "table {table} would get more than the limit of {limit} columns from records that \
-         different workers flattened: which records pass the limit is decided in input \
-         order, by the sequential executor"
+        "table {table} would get more than the limit of {limit} columns in a run of several \
+         workers, each of which counts the columns of its own parts: which records pass the \
+         limit is decided in input order, by the sequential executor"
     )]
     ColumnsPastLimit {
         /// The table's name as it would be written.

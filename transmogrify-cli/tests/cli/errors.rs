@@ -1028,6 +1028,51 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
 }
 
 #[test]
+fn a_column_limit_that_workers_pass_together_on_standard_input_is_an_error() -> TestResult {
+    // Standard input cannot be read again in input order: the run fails, says how
+    // to find the records, and leaves no output.
+    let dir = tempfile::tempdir()?;
+    let lines: String = (0..3)
+        .map(|r| {
+            let keys: Vec<String> = (0..60).map(|k| format!("\"r{r}_{k}\":{k}")).collect();
+            format!("{{{}}}\n", keys.join(","))
+        })
+        .collect();
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "-",
+            "--entity",
+            "s",
+            "-o",
+            "out",
+            "-f",
+            "csv",
+            "--max-columns",
+            "100",
+            "--executor",
+            "threads",
+            "-j",
+            "2",
+            "--chunk-size",
+            "1k",
+        ],
+        Some(lines.as_bytes()),
+    )?;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr,
+        "error: table s would get more than the limit of 100 columns in a run of several \
+         workers, each of which counts the columns of its own parts: which records pass the \
+         limit is decided in input order, by the sequential executor\nhint: standard input and pipes are read once: run with \
+         --executor sequential to find the records past the limit, or raise --max-columns\n"
+    );
+    assert!(!dir.path().join("out").exists());
+    Ok(())
+}
+
+#[test]
 fn a_nesting_limit_below_the_depth_limit_needs_no_depth_limit() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(
