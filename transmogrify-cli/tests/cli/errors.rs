@@ -917,6 +917,16 @@ fn a_record_over_a_limit_is_hinted_at_the_option_that_raises_it() -> TestResult 
     Ok(())
 }
 
+/// `n` JSONL records of 60 keys each (`r<record>_<k>`), no key in two of them.
+fn sixty_keys_each(n: usize) -> String {
+    (0..n)
+        .map(|r| {
+            let keys: Vec<String> = (0..60).map(|k| format!("\"r{r}_{k}\":{k}")).collect();
+            format!("{{{}}}\n", keys.join(","))
+        })
+        .collect()
+}
+
 /// A file written: its name and bytes.
 type Written = (String, Vec<u8>);
 
@@ -927,13 +937,7 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
     // run); workers given about a record each pass the limit only together, and the
     // run is flattened again in input order, to the same files and the same error.
     let dir = tempfile::tempdir()?;
-    let lines: String = (0..3)
-        .map(|r| {
-            let keys: Vec<String> = (0..60).map(|k| format!("\"r{r}_{k}\":{k}")).collect();
-            format!("{{{}}}\n", keys.join(","))
-        })
-        .collect();
-    std::fs::write(dir.path().join("mc.jsonl"), lines)?;
+    std::fs::write(dir.path().join("mc.jsonl"), sixty_keys_each(3))?;
     let files = |out: &str| -> Result<Vec<Written>, Box<dyn std::error::Error>> {
         let mut files = Vec::new();
         for name in names(&dir.path().join(out))? {
@@ -1032,12 +1036,6 @@ fn a_column_limit_that_workers_pass_together_on_standard_input_is_an_error() -> 
     // Standard input cannot be read again in input order: the run fails, says how
     // to find the records, and leaves no output.
     let dir = tempfile::tempdir()?;
-    let lines: String = (0..3)
-        .map(|r| {
-            let keys: Vec<String> = (0..60).map(|k| format!("\"r{r}_{k}\":{k}")).collect();
-            format!("{{{}}}\n", keys.join(","))
-        })
-        .collect();
     let r = run(
         dir.path(),
         &[
@@ -1058,7 +1056,7 @@ fn a_column_limit_that_workers_pass_together_on_standard_input_is_an_error() -> 
             "--chunk-size",
             "1k",
         ],
-        Some(lines.as_bytes()),
+        Some(sixty_keys_each(3).as_bytes()),
     )?;
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Every executor, worker count and chunk size gives the sequential result.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use transmogrify_core::{ErrorMode, IdStrategy, ProcessingResult, Processor, ProcessorConfig};
+use transmogrify_core::{ProcessingResult, Processor};
 
 use transmogrify_parallel::{Chunking, Executor, ResultSink, SequentialExecutor};
 
@@ -769,16 +769,7 @@ fn a_column_limit_passed_across_chunks_gives_the_sequential_result() -> TestResu
         .collect();
     let path = inputs.jsonl("keys.jsonl", &records)?;
     for skip in [true, false] {
-        let config = ProcessorConfig::builder()
-            .with_id_strategy(IdStrategy::Positional)
-            .with_extract_time(Some(1_700_000_000_000_000))
-            .with_on_error(if skip {
-                ErrorMode::Skip
-            } else {
-                ErrorMode::Strict
-            })
-            .with_max_columns(30)
-            .build()?;
+        let config = config(skip).with_max_columns(30).build()?;
         let job = job(&Processor::new(config), "keys", &[&path])?;
         if skip {
             let (result, _) = SequentialExecutor.run_to_result(&job)?;

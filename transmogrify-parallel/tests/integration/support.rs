@@ -80,18 +80,20 @@ impl Inputs {
 }
 
 pub fn processor(skip: bool) -> Result<Processor, Box<dyn std::error::Error>> {
-    Ok(Processor::new(
-        ProcessorConfig::builder()
-            .with_id_strategy(IdStrategy::Positional)
-            .with_extract_time(Some(1_700_000_000_000_000))
-            .with_on_error(if skip {
-                ErrorMode::Skip
-            } else {
-                ErrorMode::Strict
-            })
-            .with_batch_size(7)
-            .build()?,
-    ))
+    Ok(Processor::new(config(skip).build()?))
+}
+
+/// The configuration of [`processor`], to change further.
+pub fn config(skip: bool) -> transmogrify_core::ProcessorConfigBuilder {
+    ProcessorConfig::builder()
+        .with_id_strategy(IdStrategy::Positional)
+        .with_extract_time(Some(1_700_000_000_000_000))
+        .with_on_error(if skip {
+            ErrorMode::Skip
+        } else {
+            ErrorMode::Strict
+        })
+        .with_batch_size(7)
 }
 
 pub fn worker() -> &'static str {
