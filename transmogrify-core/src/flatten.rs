@@ -202,7 +202,9 @@ enum Fail {
     /// An object repeats a key: the record is flattened again from a rewrite where
     /// the last value wins.
     RepeatedKey,
-    Columns(u32),
+    /// A table (its name) would get more columns than the limit; named when the
+    /// limit is met, as a table the record made is gone once it is rolled back.
+    Columns(String),
     Other(Error),
 }
 
@@ -457,7 +459,7 @@ impl Flattener {
             ),
             Fail::Columns(table) => (
                 RecordErrorKind::TooManyColumns {
-                    table: self.table_label(table),
+                    table,
                     limit: self.cfg.max_columns,
                 },
                 0,
@@ -1027,7 +1029,7 @@ impl Flattener {
         let limit = self.cfg.max_columns;
         let table = &self.tables[t as usize];
         match &self.seen {
-            None if table.columns.len() >= limit => Err(Fail::Columns(t).into()),
+            None if table.columns.len() >= limit => Err(Fail::Columns(self.table_label(t)).into()),
             None => Ok(()),
             Some(seen) => match seen.admit(&table.key, key, limit) {
                 Admitted::Known => Ok(()),
@@ -1035,7 +1037,7 @@ impl Flattener {
                     self.seen_log.push((t, key.clone()));
                     Ok(())
                 }
-                Admitted::Refused => Err(Fail::Columns(t).into()),
+                Admitted::Refused => Err(Fail::Columns(self.table_label(t)).into()),
             },
         }
     }

@@ -1800,3 +1800,80 @@ fn an_output_that_cannot_be_used_is_named_for_what_it_is() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_record_refused_for_a_child_table_it_makes_is_a_bad_record_on_every_executor() -> TestResult {
+    // At most one column: records 1 and 2 would make `r_i` and `r_i_j` with two
+    // columns each, tables that go again with the records that made them.
+    let dir = tempfile::tempdir()?;
+    std::fs::write(
+        dir.path().join("r.jsonl"),
+        "{\"a\":1}\n{\"i\":[{\"a\":1,\"b\":1}]}\n{\"i\":[{\"j\":[{\"a\":1,\"b\":1}]}]}\n\
+         {\"i\":[{\"a\":2}]}\n",
+    )?;
+    for executor in [
+        &["--executor", "sequential"][..],
+        &["--executor", "sequential", "--chunk-size", "1r"],
+        &["--executor", "threads", "-j", "2", "--chunk-size", "1r"],
+        &["--executor", "processes", "-j", "2", "--chunk-size", "1r"],
+    ] {
+        for mode in ["strict", "skip"] {
+            let out = format!("out-{mode}-{}", executor.join("_"));
+            let mut args = vec![
+                "flatten",
+                "r.jsonl",
+                "-o",
+                &out,
+                "-f",
+                "jsonl",
+                "--max-columns",
+                "1",
+                "--on-error",
+                mode,
+            ];
+            args.extend_from_slice(executor);
+            let r = run(dir.path(), &args, None)?;
+            if mode == "strict" {
+                assert_eq!(r.code, 1, "{executor:?}: {}", r.stderr);
+                let error = r.stderr.lines().find(|l| l.starts_with("error: "));
+                assert_eq!(
+                    error,
+                    Some(
+                        "error: r.jsonl: line 2, column 1 (byte 8, record 1): table r_i would \
+                         get more than the limit of 1 columns near `{\"i\":[{\"a\":1,\"b\":1}]`"
+                    ),
+                    "{executor:?}: {}",
+                    r.stderr
+                );
+                continue;
+            }
+            assert_eq!(r.code, 0, "{executor:?}: {}", r.stderr);
+            let out = dir.path().join(&out);
+            assert_eq!(
+                names(&out)?,
+                ["r.jsonl", "r_errors.jsonl", "r_i.jsonl"],
+                "{executor:?}"
+            );
+            let errors = std::fs::read_to_string(out.join("r_errors.jsonl"))?;
+            let kinds: Vec<String> = errors
+                .lines()
+                .map(|line| {
+                    let row: serde_json::Value = serde_json::from_str(line)?;
+                    Ok(row["message"].as_str().unwrap_or_default().to_string())
+                })
+                .collect::<Result<_, serde_json::Error>>()?;
+            assert_eq!(
+                kinds,
+                [
+                    "table r_i would get more than the limit of 1 columns",
+                    "table r_i_j would get more than the limit of 1 columns",
+                ],
+                "{executor:?}: {errors}"
+            );
+            let children = std::fs::read_to_string(out.join("r_i.jsonl"))?;
+            assert_eq!(children.lines().count(), 1, "{executor:?}: {children}");
+            assert!(children.contains("\"a\":\"2\""), "{executor:?}: {children}");
+        }
+    }
+    Ok(())
+}

@@ -479,3 +479,45 @@ fn a_tables_columns_count_against_the_limit_over_every_part_of_a_run() -> TestRe
     );
     Ok(())
 }
+
+#[test]
+fn a_record_refused_for_a_child_table_it_makes_names_that_table() -> TestResult {
+    // The tables `t_i` and `t_i_j` come with the record that breaks the limit, and
+    // are gone again once it is rolled back; the error still names them, alone or
+    // with the columns of a run shared.
+    let p = Processor::new(
+        bare()
+            .with_on_error(ErrorMode::Skip)
+            .with_max_columns(1)
+            .build()?,
+    );
+    for shared in [false, true] {
+        let mut session = p.session("t");
+        if shared {
+            session = session.with_columns_seen(transmogrify_core::ColumnsSeen::default());
+        }
+        session.push(br#"{"i":[{"a":1,"b":1}]}"#)?;
+        session.push(br#"{"i":[{"j":[{"a":1,"b":1}]}]}"#)?;
+        session.push(br#"{"k":[{"a":1}]}"#)?;
+        let result = session.finish()?;
+        let kinds: Vec<String> = result
+            .errors()
+            .iter()
+            .map(|e| e.error.kind.to_string())
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "table t_i would get more than the limit of 1 columns",
+                "table t_i_j would get more than the limit of 1 columns",
+            ],
+            "shared columns: {shared}"
+        );
+        assert_eq!(
+            result.table_names(),
+            ["t", "t_k"],
+            "shared columns: {shared}"
+        );
+    }
+    Ok(())
+}
