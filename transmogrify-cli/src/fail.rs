@@ -10,6 +10,8 @@ pub const EXIT_DATA: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code of an I/O error.
 pub const EXIT_IO: u8 = 3;
+/// Exit code of a bug (a panic), on one thread or in a worker thread or process.
+pub const EXIT_BUG: u8 = 101;
 
 /// A failure to report: one sentence, an optional hint, an exit code.
 #[derive(Debug)]
@@ -236,6 +238,11 @@ impl From<transmogrify_parallel::Error> for Fail {
                      to find the records past the limit, or raise --max-columns",
                 );
             }
+            _ if panicked(&e) => Fail {
+                code: EXIT_BUG,
+                message: e.to_string(),
+                hint: None,
+            },
             _ if usage => Fail::usage(e.to_string()),
             E::Io { .. } => Fail::io(e.to_string()),
             E::Input(transmogrify_io::Error::Io { .. }) => Fail::io(e.to_string()),
@@ -246,6 +253,15 @@ impl From<transmogrify_parallel::Error> for Fail {
             _ => Fail::data(e.to_string()),
         };
         fail.hinted_by(&e)
+    }
+}
+
+/// Whether `e` is (a chunk's failure from) a worker's panic.
+fn panicked(e: &transmogrify_parallel::Error) -> bool {
+    match e {
+        transmogrify_parallel::Error::Panicked(_) => true,
+        transmogrify_parallel::Error::Chunk { source, .. } => panicked(source),
+        _ => false,
     }
 }
 

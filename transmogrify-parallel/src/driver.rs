@@ -1189,7 +1189,9 @@ pub(crate) fn handle(
                     delivered += covered.len();
                     hand_over(covered.to_vec(), 1, result, ctx, sink, tally);
                 };
-                match runner.run_group(&chunks, ctx, &mut done) {
+                // A panic is met again, and reported, chunk by chunk below.
+                let run = catch_panic(|| runner.run_group(&chunks, ctx, &mut done));
+                match run.unwrap_or(None) {
                     Some(Ok(())) if delivered == chunks.len() => return,
                     Some(Ok(())) => {}
                     Some(Err(e)) => died = runner.retryable(&e),
@@ -1215,14 +1217,17 @@ pub(crate) fn handle(
             let mut attempts = 0;
             let outcome = loop {
                 attempts += 1;
-                let run = if ctx.handoff.is_some() {
-                    runner
-                        .run_deferred(&chunk, ctx)
-                        .map(|r| r.map(Outcome::Deferred))
-                } else {
-                    None
-                };
-                match run.unwrap_or_else(|| runner.run(&chunk, ctx).map(Outcome::Ready)) {
+                let run = catch_panic(|| {
+                    let run = if ctx.handoff.is_some() {
+                        runner
+                            .run_deferred(&chunk, ctx)
+                            .map(|r| r.map(Outcome::Deferred))
+                    } else {
+                        None
+                    };
+                    run.unwrap_or_else(|| runner.run(&chunk, ctx).map(Outcome::Ready))
+                });
+                match run.unwrap_or_else(|panic| Err(Error::Panicked(panic))) {
                     Ok(r) => break Ok(r),
                     Err(e) if attempts <= ctx.job.retries && runner.retryable(&e) => continue,
                     Err(e) => break Err(e),
@@ -1242,6 +1247,19 @@ pub(crate) fn handle(
             }
         }
     }
+}
+
+/// Runs `f`, catching a panic as its message: a worker that panics on a chunk fails
+/// that chunk, and the run with it, instead of dying while the others wait for its
+/// chunk (the panic hook has reported where it happened).
+fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_string())
+    })
 }
 
 /// A chunk's result as its runner gives it.
@@ -1414,6 +1432,8 @@ fn fail(
     // the run in any mode: later chunks would fail alike, and skipping them would
     // leave out what is not bad data.
     let io = is_io(&error);
+    // So is a bug, which the same chunk would meet again.
+    let io = io || matches!(error, Error::Panicked(_));
     if io {
         tally.fatal.lock().get_or_insert_with(|| error.to_string());
     }
@@ -1516,6 +1536,15 @@ fn is_io(e: &Error) -> bool {
     }
 }
 
+/// Whether `e` is (a chunk's failure from) a worker's panic.
+fn panicked(e: &Error) -> bool {
+    match e {
+        Error::Panicked(_) => true,
+        Error::Chunk { source, .. } => panicked(source),
+        _ => false,
+    }
+}
+
 /// Turns the tally into a report, or into the first error in input order when the
 /// run must fail (strict mode).
 pub(crate) fn finish(
@@ -1531,7 +1560,9 @@ pub(crate) fn finish(
     if tally.fatal.into_inner().is_some() {
         // The output failed: report the sink's own error, not a record's.
         if let Some(i) = failed.iter().position(|(_, e)| {
-            matches!(e, Error::Sink(_) | Error::Input(_) | Error::Io { .. }) || is_io(e)
+            matches!(e, Error::Sink(_) | Error::Input(_) | Error::Io { .. })
+                || is_io(e)
+                || panicked(e)
         }) {
             return Err(failed.swap_remove(i).1);
         }

@@ -66,6 +66,10 @@ pub enum Error {
         /// The limit in force.
         limit: usize,
     },
+    /// A worker panicked while it flattened a chunk: a bug, which ends the run in
+    /// any mode instead of leaving the other workers waiting for the chunk.
+    #[error("a worker panicked (this is a bug, please report it with the input): {0}")]
+    Panicked(String),
     /// The result sink refused a part.
     #[error("writing results: {0}")]
     Sink(#[source] Box<dyn std::error::Error + Send + Sync>),

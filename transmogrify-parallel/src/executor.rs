@@ -378,3 +378,58 @@ fn run_pool_unsettled<R: ChunkRunner>(
     }
     finish(tally, job, name, workers, started)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::Delivery;
+    use crate::plan::Chunking;
+    use crate::{Error, Input};
+    use transmogrify_core::{Processor, ProcessorConfig};
+
+    /// Flattens chunks as the threads executor does, but panics on chunk 3.
+    #[derive(Default)]
+    struct PanicsOnThree(InProcess);
+
+    impl ChunkRunner for PanicsOnThree {
+        fn run(&mut self, chunk: &Chunk, ctx: &Ctx<'_>) -> Result<Delivery> {
+            assert!(chunk.seq != 3, "chunk 3 is on fire");
+            self.0.run(chunk, ctx)
+        }
+    }
+
+    /// A worker's panic fails the run with its message in any mode, promptly: the
+    /// other workers, and the sink waiting for the chunk, are not left waiting.
+    #[test]
+    fn a_workers_panic_ends_the_run_with_its_message()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("r.jsonl");
+        let records: String = (0..24).map(|i| format!("{{\"a\":{i}}}\n")).collect();
+        std::fs::write(&path, records)?;
+        for mode in [
+            transmogrify_core::ErrorMode::Strict,
+            transmogrify_core::ErrorMode::Skip,
+        ] {
+            let processor = Processor::new(ProcessorConfig::builder().with_on_error(mode).build()?);
+            let job = Job::new(processor, "r", vec![Input::jsonl(&path)]).with_chunking(Chunking {
+                records: Some(1),
+                ..Chunking::default()
+            });
+            let sink = ResultCollector::new();
+            let runners = vec![PanicsOnThree::default(), PanicsOnThree::default()];
+            let run = run_pool(&job, &sink, runners, "threads");
+            match run {
+                Err(Error::Chunk {
+                    index: 3, source, ..
+                }) => assert_eq!(
+                    source.to_string(),
+                    "a worker panicked (this is a bug, please report it with the input): chunk \
+                     3 is on fire"
+                ),
+                other => panic!("{mode:?}: {other:?}"),
+            }
+        }
+        Ok(())
+    }
+}

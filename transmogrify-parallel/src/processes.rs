@@ -452,6 +452,17 @@ impl ProcessRunner {
             end_drain(d);
         }
         let stderr = w.stderr.lock().clone();
+        // A worker that panicked exits 101 after its panic hook's one line: a bug the
+        // chunk would meet again, reported as a thread's panic is.
+        if status.and_then(|s| s.code()) == Some(101) {
+            let said = String::from_utf8_lossy(&stderr);
+            let said = said.lines().rev().find_map(|l| {
+                l.strip_prefix(
+                    "error: internal error (this is a bug, please report it with the input): ",
+                )
+            });
+            return Error::Panicked(said.unwrap_or(what).to_string());
+        }
         let how = match status {
             Some(s) => format!("{what} (it exited with {s})"),
             None => what.to_string(),

@@ -719,3 +719,29 @@ fn an_input_that_breaks_off_is_reported_from_its_last_good_chunk_to_its_end() ->
     }
     Ok(())
 }
+
+/// A worker process that panics (exits 101 after its panic hook's line) is not run
+/// again: the run fails at once, in skip mode too, with the panic's message.
+#[test]
+#[cfg(unix)]
+fn a_worker_process_that_panics_fails_the_run_with_its_message() -> TestResult {
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..50).map(record).collect();
+    let path = inputs.jsonl("crash.jsonl", &records)?;
+    let job = job(&processor(true)?, "events", &[&path])?.with_chunking(Chunking::records(10));
+    let script = "head -c 1 > /dev/null; echo 'error: internal error (this is a bug, please \
+                  report it with the input): on fire at src/x.rs:1:2' >&2; exit 101";
+    let err = ProcessExecutor::new(2)
+        .with_program("/bin/sh", vec!["-c".into(), script.into()])
+        .run_to_result(&job)
+        .err();
+    match err {
+        Some(transmogrify_parallel::Error::Chunk { source, .. }) => assert_eq!(
+            source.to_string(),
+            "a worker panicked (this is a bug, please report it with the input): on fire at \
+             src/x.rs:1:2"
+        ),
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
