@@ -373,7 +373,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let files = input_files(&args.input.inputs, Some(&args.output))?;
     check_inputs_kept(&files, args, &entity)?;
     let largest = options::max_record_bytes(&args.processing)?;
-    let header = output::csv_header(&files, &args.input, largest)?;
+    let header = output::csv_header(&files, &args.input, largest, args.processing.max_columns)?;
     let config = options::config(&args.processing, header)?;
     let processor = Processor::new(config);
     let inputs = inputs(&args.input, &files)?;
@@ -718,7 +718,7 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
     }
     let files = input_files(&args.input.inputs, None)?;
     let largest = options::max_record_bytes(&args.processing)?;
-    let header = output::csv_header(&files, &args.input, largest)?;
+    let header = output::csv_header(&files, &args.input, largest, args.processing.max_columns)?;
     let config = options::config(&args.processing, header)?;
     let id = config.id_field().map(str::to_string);
     let parent = config.parent_field().map(str::to_string);

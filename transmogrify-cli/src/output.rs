@@ -76,10 +76,13 @@ fn reader_options(args: &InputArgs) -> Result<transmogrify_io::ReaderOptions, Fa
 /// A header longer than `largest` bytes is an error, read past as a row would be;
 /// a bad header is an error here in the run's first input only, and otherwise
 /// left for the run to report, numbered after the records of the inputs before it.
+/// A header of more columns than `max_columns` is an error in any mode: each of its
+/// columns is written, empty or not.
 pub fn csv_header(
     files: &[std::path::PathBuf],
     args: &InputArgs,
     largest: u64,
+    max_columns: usize,
 ) -> Result<Vec<String>, Fail> {
     let regular = |p: &&std::path::PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file());
     for (i, path) in files.iter().enumerate().filter(|(_, p)| regular(p)) {
@@ -95,7 +98,23 @@ pub fn csv_header(
         };
         if format == transmogrify_io::InputFormat::Csv {
             return match transmogrify_io::csv_header(path, &options) {
-                Ok(header) => Ok(header.unwrap_or_default()),
+                Ok(header) => {
+                    let header = header.unwrap_or_default();
+                    let distinct: std::collections::HashSet<&String> = header.iter().collect();
+                    if distinct.len() > max_columns {
+                        return Err(Fail::data(format!(
+                            "{}: the CSV header names {} columns, more than the limit of \
+                             {max_columns} columns (--max-columns)",
+                            path.display(),
+                            distinct.len()
+                        ))
+                        .with_hint(
+                            "a header's columns are all written, with a value or without, \
+                             so raise --max-columns to take them (in any --on-error mode)",
+                        ));
+                    }
+                    Ok(header)
+                }
                 // After other inputs, the run numbers its record.
                 Err(e) if i > 0 && e.record_error().is_some() => Ok(Vec::new()),
                 // No row can be read without its header, in any mode.

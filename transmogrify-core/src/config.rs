@@ -489,6 +489,10 @@ impl ProcessorConfigBuilder {
         self
     }
     /// Largest number of columns per table. Defaults to [`DEFAULT_MAX_COLUMNS`].
+    /// Columns of values count, the id, parent id, time and array index columns do
+    /// not; [declared main columns](Self::with_main_columns) count whether or not
+    /// they get a value, and more of them than the limit are refused by
+    /// [`build`](Self::build).
     pub fn with_max_columns(mut self, limit: usize) -> Self {
         self.config.max_columns = limit;
         self
@@ -608,6 +612,14 @@ impl ProcessorConfigBuilder {
         }
         range("batch_size", c.batch_size, 1, usize::MAX)?;
         range("max_columns", c.max_columns, 1, usize::MAX)?;
+        let declared: std::collections::HashSet<&str> =
+            c.main_columns.iter().map(String::as_str).collect();
+        if declared.len() > c.max_columns {
+            return Err(ConfigError::MainColumnsPastLimit {
+                columns: declared.len(),
+                limit: c.max_columns,
+            });
+        }
         if c.max_record_bytes == 0 {
             return Err(ConfigError::OutOfRange {
                 option: "max_record_bytes",

@@ -99,6 +99,15 @@ pub enum ConfigError {
         /// The value given.
         value: u64,
     },
+    /// More main columns are declared (a CSV header) than a table may have: each is
+    /// written even where it has no value.
+    #[error("{columns} main columns are declared, more than the limit of {limit} columns")]
+    MainColumnsPastLimit {
+        /// The columns declared (distinct keys).
+        columns: usize,
+        /// The limit in force.
+        limit: usize,
+    },
     /// `IdStrategy::Fields` was chosen without any pattern.
     #[error("the `fields` id strategy needs at least one pattern (path pattern = field name)")]
     NoIdFields,

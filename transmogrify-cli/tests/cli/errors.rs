@@ -1877,3 +1877,48 @@ fn a_record_refused_for_a_child_table_it_makes_is_a_bad_record_on_every_executor
     }
     Ok(())
 }
+
+#[test]
+fn a_csv_header_of_more_columns_than_the_limit_fails_the_run_in_any_mode() -> TestResult {
+    // Its columns are all written, those of rows without a value too: five of them
+    // cannot fit a limit of three, whatever the rows hold.
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("w.csv"), "a,b,c,d,e\n1,2,3,4,5\n1,,,,\n")?;
+    for mode in ["strict", "skip"] {
+        for executor in ["sequential", "threads", "processes"] {
+            let args = [
+                "flatten",
+                "w.csv",
+                "-o",
+                "out",
+                "--max-columns",
+                "3",
+                "--on-error",
+                mode,
+                "--executor",
+                executor,
+            ];
+            let r = run(dir.path(), &args, None)?;
+            assert_eq!(
+                (r.code, r.stderr.as_str()),
+                (
+                    1,
+                    "error: w.csv: the CSV header names 5 columns, more than the limit of 3 \
+                     columns (--max-columns)\n\
+                     hint: a header's columns are all written, with a value or without, so \
+                     raise --max-columns to take them (in any --on-error mode)\n"
+                ),
+                "{mode} {executor}"
+            );
+            assert!(!dir.path().join("out").exists());
+        }
+    }
+    // At the limit, the header is taken.
+    let r = run(
+        dir.path(),
+        &["flatten", "w.csv", "-o", "out", "--max-columns", "5", "-q"],
+        None,
+    )?;
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    Ok(())
+}

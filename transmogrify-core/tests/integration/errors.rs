@@ -521,3 +521,24 @@ fn a_record_refused_for_a_child_table_it_makes_names_that_table() -> TestResult 
     }
     Ok(())
 }
+
+#[test]
+fn more_declared_main_columns_than_the_limit_are_refused() {
+    let built = bare()
+        .with_max_columns(2)
+        .with_main_columns(["a", "b", "a", "c"])
+        .build()
+        .err()
+        .map(|e| e.to_string());
+    assert_eq!(
+        built.as_deref(),
+        Some("3 main columns are declared, more than the limit of 2 columns")
+    );
+    assert!(
+        bare()
+            .with_max_columns(2)
+            .with_main_columns(["a", "b", "a"])
+            .build()
+            .is_ok()
+    );
+}
