@@ -33,7 +33,9 @@ pub struct RawResult {
     pub records: u64,
     /// Tables in order of first appearance.
     pub tables: Vec<RawTable>,
-    /// Bad records of skip mode (see [`ProcessingResult::errors_batch`] for the layout).
+    /// Bad records of skip mode (see [`ProcessingResult::errors_batch`] for the layout),
+    /// with a `kind` column beside (each error's kind as JSON text, so that it comes
+    /// back as the same kind, not as its message only).
     pub errors: Option<RecordBatch>,
 }
 
@@ -78,8 +80,32 @@ impl ProcessingResult {
             entity: self.entity.to_string(),
             records: self.records,
             tables,
-            errors: self.errors_batch()?,
+            errors: self.raw_errors_batch()?,
         })
+    }
+
+    /// [`errors_batch`](Self::errors_batch) with each error's kind as JSON text.
+    fn raw_errors_batch(&self) -> Result<Option<RecordBatch>> {
+        let Some(batch) = self.errors_batch()? else {
+            return Ok(None);
+        };
+        let mut fields: Vec<Field> = batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.as_ref().clone())
+            .collect();
+        fields.push(Field::new("kind", DataType::Utf8, false));
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(StringArray::from_iter_values(
+            self.errors
+                .iter()
+                .map(|b| b.error.kind.to_json().to_string()),
+        )));
+        Ok(Some(RecordBatch::try_new(
+            Arc::new(Schema::new(fields)),
+            columns,
+        )?))
     }
 
     /// Rebuilds a result from [`ProcessingResult::to_raw`]'s output; `config` must be
@@ -510,6 +536,18 @@ fn bad_records(b: &RecordBatch) -> Result<Vec<BadRecord>> {
         int("column")?,
         int("byte_offset")?,
     );
+    // The kind as JSON, where the batch has it and it reads back to the message.
+    let kinds = b
+        .column_by_name("kind")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>());
+    let kind = |i: usize| -> RecordErrorKind {
+        let message = message.value(i);
+        kinds
+            .and_then(|k| serde_json::from_str::<serde_json::Value>(k.value(i)).ok())
+            .and_then(|json| RecordErrorKind::from_json(&json))
+            .filter(|kind| kind.to_string() == message)
+            .unwrap_or_else(|| RecordErrorKind::Input(message.to_string()))
+    };
     let truncated = col("raw_truncated")?
         .as_any()
         .downcast_ref::<BooleanArray>()
@@ -524,7 +562,7 @@ fn bad_records(b: &RecordBatch) -> Result<Vec<BadRecord>> {
                     column: column.value(i),
                     byte_offset: offset.value(i),
                 },
-                kind: RecordErrorKind::Input(message.value(i).to_string()),
+                kind: kind(i),
                 excerpt: excerpt.value(i).to_string(),
             },
             raw: raw.value(i).to_string(),

@@ -1034,39 +1034,55 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
 #[test]
 fn a_column_limit_that_workers_pass_together_on_standard_input_is_an_error() -> TestResult {
     // Standard input cannot be read again in input order: the run fails, says how
-    // to find the records, and leaves no output.
+    // to find the records, and leaves no output; on threads and on worker processes
+    // alike, in skip mode too, and for a record refused by a worker alone too.
     let dir = tempfile::tempdir()?;
-    let r = run(
-        dir.path(),
-        &[
-            "flatten",
-            "-",
-            "--entity",
-            "s",
-            "-o",
-            "out",
-            "-f",
-            "csv",
-            "--max-columns",
-            "100",
-            "--executor",
-            "threads",
-            "-j",
-            "2",
-            "--chunk-size",
-            "1k",
-        ],
-        Some(sixty_keys_each(3).as_bytes()),
-    )?;
-    assert_eq!(r.code, 1, "{}", r.stderr);
-    assert_eq!(
-        r.stderr,
-        "error: table s would get more than the limit of 100 columns in a run of several \
-         workers, each of which counts the columns of its own parts: which records pass the \
-         limit is decided in input order, by the sequential executor\nhint: standard input and pipes are read once: run with \
-         --executor sequential to find the records past the limit, or raise --max-columns\n"
-    );
-    assert!(!dir.path().join("out").exists());
+    let alone = {
+        let keys: Vec<String> = (0..120).map(|k| format!("\"k{k}\":{k}")).collect();
+        format!("{{\"a\":1}}\n{{{}}}\n{{\"a\":2}}\n", keys.join(","))
+    };
+    for input in [sixty_keys_each(3), alone] {
+        for executor in ["threads", "processes"] {
+            for mode in ["strict", "skip"] {
+                let r = run(
+                    dir.path(),
+                    &[
+                        "flatten",
+                        "-",
+                        "--entity",
+                        "s",
+                        "-o",
+                        "out",
+                        "-f",
+                        "csv",
+                        "--max-columns",
+                        "100",
+                        "--executor",
+                        executor,
+                        "-j",
+                        "2",
+                        "--chunk-size",
+                        "1k",
+                        "--on-error",
+                        mode,
+                    ],
+                    Some(input.as_bytes()),
+                )?;
+                assert_eq!(r.code, 1, "{executor} {mode}: {}", r.stderr);
+                assert_eq!(
+                    r.stderr,
+                    "error: table s would get more than the limit of 100 columns in a run of \
+                     several workers, each of which counts the columns of its own parts: which \
+                     records pass the limit is decided in input order, by the sequential \
+                     executor\nhint: standard input and pipes are read once: run with \
+                     --executor sequential to find the records past the limit, or raise \
+                     --max-columns\n",
+                    "{executor} {mode}"
+                );
+                assert!(!dir.path().join("out").exists());
+            }
+        }
+    }
     Ok(())
 }
 

@@ -383,3 +383,38 @@ fn combined_parts_share_one_extraction_time_entity_and_id_strategy() -> TestResu
     );
     Ok(())
 }
+
+#[test]
+fn raw_form_keeps_each_bad_records_kind() -> TestResult {
+    // A result sent between processes in raw form: a bad record comes back as the
+    // same kind (a column limit stays a column limit), printed alike.
+    let p = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(transmogrify_core::ErrorMode::Skip)
+            .with_max_columns(1)
+            .with_max_record_bytes(30)
+            .build()?,
+    );
+    let mut session = p.session("t");
+    session.push(br#"{"a":1,"b":2}"#)?;
+    session.push(br#"{"a":"...............................long"}"#)?;
+    session.push(br#"{"a":}"#)?;
+    let r = session.finish()?;
+    let back = ProcessingResult::from_raw(r.to_raw()?, p.config().clone())?;
+    let kinds = |r: &ProcessingResult| -> Vec<(String, String)> {
+        r.errors()
+            .iter()
+            .map(|e| (format!("{:?}", e.error.kind), e.error.to_string()))
+            .collect()
+    };
+    assert_eq!(kinds(&back), kinds(&r));
+    assert!(
+        matches!(
+            &back.errors()[0].error.kind,
+            transmogrify_core::RecordErrorKind::TooManyColumns { table, limit: 1 } if table == "t"
+        ),
+        "{:?}",
+        back.errors()
+    );
+    Ok(())
+}
