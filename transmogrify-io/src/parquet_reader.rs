@@ -62,6 +62,10 @@ pub(crate) struct ParquetReader {
     /// Each row group's first row and where it starts in the file (its first
     /// page): a row's byte offset is its group's.
     groups: Vec<(u64, u64)>,
+    /// The file's schema, while a batch read with its text columns as bytes is
+    /// converted (see [`read_text_as_bytes`]): a row with text that is not UTF-8 is
+    /// then a bad record.
+    text_read_as_bytes: Option<arrow_schema::SchemaRef>,
 }
 
 /// The first and last byte of the footer of the Parquet file `file`: from where its
@@ -424,6 +428,7 @@ impl ParquetReader {
             done: false,
             goes_on: false,
             groups,
+            text_read_as_bytes: None,
         })
     }
 
@@ -450,12 +455,14 @@ impl ParquetReader {
                 // Rows come in order: one group holds runs of them.
                 let mut group = (0, 0, 0);
                 for item in &mut batch.items {
-                    if let crate::reader::RawItem::Record { position, .. } = item {
-                        if !(group.0..group.1).contains(&position.ordinal) {
-                            group = self.group_of(position.ordinal);
-                        }
-                        position.byte_offset = group.2;
+                    let position = match item {
+                        crate::reader::RawItem::Record { position, .. } => position,
+                        crate::reader::RawItem::Bad { error, .. } => &mut error.position,
+                    };
+                    if !(group.0..group.1).contains(&position.ordinal) {
+                        group = self.group_of(position.ordinal);
                     }
+                    position.byte_offset = group.2;
                 }
             }
             Err(Error::Parquet {
@@ -484,6 +491,19 @@ impl ParquetReader {
         if self.skip_null {
             fill_present(&mut self.present, batch);
         }
+        // Text read as bytes: each column's rows whose text is not UTF-8.
+        let bad_text: Vec<(usize, Vec<bool>)> = match &self.text_read_as_bytes {
+            Some(original) => original
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .enumerate()
+                .filter_map(|(c, (field, column))| {
+                    Some((c, bad_text(field.data_type(), column.as_ref())?))
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         // Batches handed on are held to BATCH_SPREAD: the rest wait in `queued`.
         let mut spread = Spread::new(self.leaves);
         let mut out = RawBatch::default();
@@ -508,6 +528,20 @@ impl ParquetReader {
                     let cells = cells.map(|(k, c)| (k.as_slice(), c));
                     push_row(&mut out, self.row, row, cells);
                 }
+            }
+            let bad = bad_text
+                .iter()
+                .find(|(_, rows)| rows.get(row) == Some(&true));
+            if let Some(&(c, _)) = bad {
+                let name = schema.field(c).name();
+                refuse_last(
+                    &mut out,
+                    &self.source,
+                    format!(
+                        "column {name:?} holds text that is not valid UTF-8 (a Parquet STRING \
+                     value; its bytes are written as hex in the raw text)"
+                    ),
+                );
             }
         }
         self.queued.push_back(out);
@@ -575,6 +609,27 @@ impl ParquetReader {
                     let Some((group, start, group_end)) = rows.group_of(self.row) else {
                         return Some(Err(self.corrupt(e)));
                     };
+                    // Text that is not UTF-8 in a column of text alone: the rest of
+                    // this row group is read again with such columns read as bytes,
+                    // and its rows with such text are bad records of their own.
+                    if is_bad_text(&e) {
+                        let skip = self.row - start;
+                        let read = read_text_as_bytes(&rows.file, &rows.metadata, group, skip);
+                        if let Ok(batch) = read {
+                            rows.alone_until = None;
+                            // On with the next group (none after the last).
+                            let restarted = rows.restart(group + 1, 0, false, self.batch_rows);
+                            self.text_read_as_bytes = Some(rows.metadata.schema().clone());
+                            let converted = self.convert(&batch);
+                            self.text_read_as_bytes = None;
+                            self.row = self.row.max(group_end);
+                            if let Err(e) = restarted {
+                                self.queued.push_back(converted.unwrap_or_default());
+                                return Some(Err(self.corrupt(e)));
+                            }
+                            return Some(converted);
+                        }
+                    }
                     if rows.alone_until.is_none() {
                         // Read again from this batch's first row, its group alone.
                         rows.alone_until = Some(group_end);
@@ -967,6 +1022,240 @@ fn push_cells(
         text += out.len() - before;
     }
     text
+}
+
+/// Whether `e` is the parquet crate's refusal of text that is not UTF-8.
+fn is_bad_text(e: &dyn std::error::Error) -> bool {
+    let text = e.to_string();
+    text.contains("non UTF-8") || text.contains("invalid utf-8")
+}
+
+/// Rows `skip..` of row group `group`, each column of text alone (not in a list,
+/// struct or map) read as bytes, whatever they hold, and the other columns as
+/// always. The parquet crate refuses a batch holding text that is not UTF-8, and
+/// cannot be told to read text as bytes.
+fn read_text_as_bytes(
+    file: &File,
+    metadata: &ArrowReaderMetadata,
+    group: usize,
+    skip: u64,
+) -> std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>> {
+    use arrow_array::{ArrayRef, BinaryArray, RecordBatchOptions};
+    use arrow_schema::{Field, Schema};
+    use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
+    use parquet::column::reader::ColumnReader;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let schema = metadata.schema();
+    let parquet = metadata.parquet_schema();
+    let rows = usize::try_from(metadata.metadata().row_group(group).num_rows())?;
+    let skip = usize::try_from(skip)?;
+    // Each root column of text alone, and its leaf.
+    let mut text = Vec::new();
+    for leaf in 0..parquet.num_columns() {
+        let root = parquet.get_column_root_idx(leaf);
+        let column = parquet.column(leaf);
+        let is_text = matches!(
+            schema.fields().get(root).map(|f| f.data_type()),
+            Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+        );
+        if is_text && column.max_rep_level() == 0 {
+            text.push((root, leaf));
+        }
+    }
+    if text.is_empty() {
+        return Err("no column of text alone".into());
+    }
+    let others: Vec<usize> = (0..schema.fields().len())
+        .filter(|root| !text.iter().any(|(r, _)| r == root))
+        .collect();
+    let mut builder =
+        ParquetRecordBatchReaderBuilder::new_with_metadata(file.try_clone()?, metadata.clone())
+            .with_row_groups(vec![group])
+            .with_projection(ProjectionMask::roots(parquet, others.iter().copied()))
+            .with_batch_size(rows.max(1));
+    if skip > 0 {
+        builder = builder.with_row_selection(RowSelection::from(vec![
+            RowSelector::skip(skip),
+            RowSelector::select(rows.saturating_sub(skip)),
+        ]));
+    }
+    let rest = match builder.build()?.next().transpose()? {
+        Some(batch) => batch,
+        None => RecordBatch::new_empty(Arc::new(Schema::empty())),
+    };
+    let reader = SerializedFileReader::new(file.try_clone()?)?;
+    let group_reader = reader.get_row_group(group)?;
+    let mut columns: Vec<(usize, Field, ArrayRef)> = Vec::new();
+    for &(root, leaf) in &text {
+        let ColumnReader::ByteArrayColumnReader(mut values) =
+            group_reader.get_column_reader(leaf)?
+        else {
+            return Err("a text column that is not of bytes".into());
+        };
+        let optional = parquet.column(leaf).max_def_level() > 0;
+        values.skip_records(skip)?;
+        let (mut got, mut levels) = (Vec::new(), Vec::new());
+        let wanted = rows.saturating_sub(skip);
+        let mut read = 0;
+        while read < wanted {
+            let (records, _, _) = values.read_records(
+                wanted - read,
+                optional.then_some(&mut levels),
+                None,
+                &mut got,
+            )?;
+            if records == 0 {
+                break;
+            }
+            read += records;
+        }
+        let mut got = got.iter();
+        let cells: Vec<Option<&[u8]>> = if optional {
+            let max = parquet.column(leaf).max_def_level();
+            levels
+                .iter()
+                .map(|&l| {
+                    if l == max {
+                        got.next().map(|v| v.data())
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        } else {
+            got.map(|v| Some(v.data())).collect()
+        };
+        if cells.len() != wanted || rest.num_rows() != wanted && !others.is_empty() {
+            return Err("the row group's columns do not hold as many rows".into());
+        }
+        let field = schema.field(root);
+        columns.push((
+            root,
+            Field::new(field.name(), DataType::Binary, true)
+                .with_metadata(field.metadata().clone()),
+            Arc::new(BinaryArray::from(cells)),
+        ));
+    }
+    let rest_schema = rest.schema();
+    for (i, root) in others.iter().enumerate() {
+        columns.push((*root, rest_schema.field(i).clone(), rest.column(i).clone()));
+    }
+    columns.sort_by_key(|(root, _, _)| *root);
+    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) =
+        columns.into_iter().map(|(_, f, a)| (f, a)).unzip();
+    Ok(RecordBatch::try_new_with_options(
+        Arc::new(Schema::new(fields)),
+        arrays,
+        &RecordBatchOptions::new().with_row_count(Some(rows.saturating_sub(skip))),
+    )?)
+}
+
+/// Which values of `array` (read with [`read_text_as_bytes`]; `original` its type
+/// in the file) hold text that is not UTF-8, within them or in a value they
+/// hold; `None` when none does. Null values hold none.
+fn bad_text(original: &DataType, array: &dyn Array) -> Option<Vec<bool>> {
+    fn mark(len: usize, bad: impl Fn(usize) -> bool) -> Option<Vec<bool>> {
+        let marks: Vec<bool> = (0..len).map(bad).collect();
+        marks.contains(&true).then_some(marks)
+    }
+    // A value holding the values at `range` of its child is bad where one of them is.
+    fn spans(
+        array: &dyn Array,
+        child: &[bool],
+        range: impl Fn(usize) -> (usize, usize),
+    ) -> Option<Vec<bool>> {
+        mark(array.len(), |i| {
+            let (start, end) = range(i);
+            array.is_valid(i) && child.get(start..end).is_some_and(|c| c.contains(&true))
+        })
+    }
+    // The child values at a list's or map's offsets `i` and `i + 1`.
+    fn span<O: Copy + TryInto<usize>>(offsets: &[O], i: usize) -> (usize, usize) {
+        let at = |j: usize| offsets.get(j).and_then(|&o| o.try_into().ok()).unwrap_or(0);
+        (at(i), at(i + 1))
+    }
+    let not_text = |b: &[u8]| std::str::from_utf8(b).is_err();
+    match (original, array.data_type()) {
+        (DataType::Utf8, DataType::Binary) => {
+            let a = array.as_binary::<i32>();
+            mark(a.len(), |i| a.is_valid(i) && not_text(a.value(i)))
+        }
+        (DataType::LargeUtf8, DataType::LargeBinary) => {
+            let a = array.as_binary::<i64>();
+            mark(a.len(), |i| a.is_valid(i) && not_text(a.value(i)))
+        }
+        (DataType::Utf8View, DataType::BinaryView) => {
+            let a = array.as_binary_view();
+            mark(a.len(), |i| a.is_valid(i) && not_text(a.value(i)))
+        }
+        (DataType::List(f), DataType::List(_)) => {
+            let a = array.as_list::<i32>();
+            let child = bad_text(f.data_type(), a.values().as_ref())?;
+            let offsets = a.value_offsets();
+            spans(array, &child, |i| span(offsets, i))
+        }
+        (DataType::LargeList(f), DataType::LargeList(_)) => {
+            let a = array.as_list::<i64>();
+            let child = bad_text(f.data_type(), a.values().as_ref())?;
+            let offsets = a.value_offsets();
+            spans(array, &child, |i| span(offsets, i))
+        }
+        (DataType::FixedSizeList(f, n), DataType::FixedSizeList(_, _)) => {
+            let a = array.as_fixed_size_list();
+            let child = bad_text(f.data_type(), a.values().as_ref())?;
+            let n = usize::try_from(*n).unwrap_or(0);
+            let offset = a.offset();
+            spans(array, &child, |i| ((offset + i) * n, (offset + i + 1) * n))
+        }
+        (DataType::Map(f, _), DataType::Map(_, _)) => {
+            let a = array.as_map();
+            let entries: &dyn Array = a.entries();
+            let child = bad_text(f.data_type(), entries)?;
+            let offsets = a.value_offsets();
+            spans(array, &child, |i| span(offsets, i))
+        }
+        (DataType::Struct(fields), DataType::Struct(_)) => {
+            let a = array.as_struct();
+            let children: Vec<Vec<bool>> = fields
+                .iter()
+                .zip(a.columns())
+                .filter_map(|(f, c)| bad_text(f.data_type(), c.as_ref()))
+                .collect();
+            mark(a.len(), |i| {
+                a.is_valid(i) && children.iter().any(|c| c.get(i) == Some(&true))
+            })
+        }
+        (DataType::Dictionary(_, v), DataType::Dictionary(_, _)) => {
+            let a = array.as_any_dictionary();
+            let values = bad_text(v, a.values().as_ref())?;
+            mark(a.len(), |i| {
+                a.is_valid(i)
+                    && dictionary_key(a.keys(), i)
+                        .and_then(|k| values.get(k))
+                        .is_some_and(|b| *b)
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Turns the record `push_row` appended last into a bad record of `message`, its
+/// text kept as the raw text.
+fn refuse_last(out: &mut RawBatch, source: &Arc<str>, message: String) {
+    let Some(crate::reader::RawItem::Record { range, position }) = out.items.pop() else {
+        return;
+    };
+    let excerpt = transmogrify_core::excerpt(out.data.get(range.clone()).unwrap_or_default(), 0);
+    out.items.push(crate::reader::RawItem::Bad {
+        error: transmogrify_core::RecordError {
+            source_name: source.clone(),
+            position,
+            kind: transmogrify_core::RecordErrorKind::Input(message),
+            excerpt,
+        },
+        range,
+    });
 }
 
 /// Appends row `row` of a batch whose first row is `first_ordinal` as the JSON

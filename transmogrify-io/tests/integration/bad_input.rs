@@ -714,3 +714,201 @@ fn a_zstd_stream_that_starts_with_a_skippable_frame_is_zstd() -> TestResult {
     }
     Ok(())
 }
+
+/// A Parquet file of 4 rows whose text column (`s`, of the STRING type) holds bytes
+/// that are not UTF-8 in row 2, beside an integer column `i`.
+fn parquet_with_bad_text(path: &std::path::Path) -> TestResult {
+    use std::sync::Arc;
+
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    let schema = Arc::new(parse_message_type(
+        "message m { required binary s (STRING); required int64 i; }",
+    )?);
+    let mut writer = SerializedFileWriter::new(
+        std::fs::File::create(path)?,
+        schema,
+        Arc::new(WriterProperties::builder().build()),
+    )?;
+    let mut group = writer.next_row_group()?;
+    let texts: Vec<ByteArray> = [&b"a"[..], b"b", b"c\xff", b"d"]
+        .iter()
+        .map(|b| ByteArray::from(b.to_vec()))
+        .collect();
+    if let Some(mut column) = group.next_column()? {
+        column
+            .typed::<ByteArrayType>()
+            .write_batch(&texts, None, None)?;
+        column.close()?;
+    }
+    if let Some(mut column) = group.next_column()? {
+        column
+            .typed::<Int64Type>()
+            .write_batch(&[0, 1, 2, 3], None, None)?;
+        column.close()?;
+    }
+    group.close()?;
+    writer.close()?;
+    Ok(())
+}
+
+#[test]
+fn parquet_text_that_is_not_utf8_is_a_bad_record_at_its_row() -> TestResult {
+    // The parquet crate refuses the batch; the rows around the bad one are read all
+    // the same, and the bad one is a bad record at its row, its text kept.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("t.parquet");
+    parquet_with_bad_text(&path)?;
+    let skip = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .with_id_field(None)
+            .with_time_field(None)
+            .build()?,
+    );
+    for options in [
+        ReaderOptions::default(),
+        ReaderOptions::builder().with_batch_records(1).build()?,
+    ] {
+        let result = process_file(&skip, &path, "t", &options)?;
+        let rows: Vec<String> = result
+            .rows("t")?
+            .into_iter()
+            .map(|row| serde_json::Value::Object(row).to_string())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                r#"{"s":"a","i":"0"}"#,
+                r#"{"s":"b","i":"1"}"#,
+                r#"{"s":"d","i":"3"}"#
+            ]
+        );
+        let errors: Vec<(String, &str)> = result
+            .errors()
+            .iter()
+            .map(|e| (e.error.to_string(), e.raw.as_str()))
+            .collect();
+        let at = errors
+            .first()
+            .map(|e| e.0.split(": line").next().unwrap_or_default().to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            errors,
+            [(
+                format!(
+                    "{at}: line 3, column 1 (byte 4, record 2): column \"s\" holds text that is \
+                     not valid UTF-8 (a Parquet STRING value; its bytes are written as hex in \
+                     the raw text) near `{{\"s\":\"63ff\",\"i\":2}}`"
+                ),
+                r#"{"s":"63ff","i":2}"#
+            )]
+        );
+    }
+    // In strict mode, the error is the run's, at the row.
+    let strict = Processor::new(ProcessorConfig::builder().build()?);
+    let error = process_file(&strict, &path, "t", &ReaderOptions::default())
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        error.ends_with(
+            "line 3, column 1 (byte 4, record 2): column \"s\" holds text that is not valid \
+             UTF-8 (a Parquet STRING value; its bytes are written as hex in the raw text) near \
+             `{\"s\":\"63ff\",\"i\":2}`"
+        ),
+        "{error}"
+    );
+    Ok(())
+}
+
+#[test]
+fn parquet_text_that_is_not_utf8_loses_no_other_row_of_its_group() -> TestResult {
+    use std::sync::Arc;
+
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+
+    // Three row groups of 100 rows, an optional text column (a null every 7th row,
+    // bytes that are not UTF-8 at rows 150 and 160) before two integer columns.
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("g.parquet");
+    let schema = Arc::new(parse_message_type(
+        "message m { required int64 i; optional binary s (STRING); required int64 j; }",
+    )?);
+    let mut writer = SerializedFileWriter::new(
+        std::fs::File::create(&path)?,
+        schema,
+        Arc::new(WriterProperties::builder().build()),
+    )?;
+    for g in 0..3i64 {
+        let rows: Vec<i64> = (g * 100..(g + 1) * 100).collect();
+        let mut group = writer.next_row_group()?;
+        let mut column = group.next_column()?.ok_or("no column i")?;
+        column.typed::<Int64Type>().write_batch(&rows, None, None)?;
+        column.close()?;
+        let levels: Vec<i16> = rows.iter().map(|r| i16::from(r % 7 != 0)).collect();
+        let texts: Vec<ByteArray> = rows
+            .iter()
+            .filter(|r| *r % 7 != 0)
+            .map(|r| match r {
+                150 | 160 => ByteArray::from(vec![b'x', 0xc3]),
+                _ => ByteArray::from(format!("t{r}").into_bytes()),
+            })
+            .collect();
+        let mut column = group.next_column()?.ok_or("no column s")?;
+        column
+            .typed::<ByteArrayType>()
+            .write_batch(&texts, Some(&levels), None)?;
+        column.close()?;
+        let mut column = group.next_column()?.ok_or("no column j")?;
+        column.typed::<Int64Type>().write_batch(&rows, None, None)?;
+        column.close()?;
+        group.close()?;
+    }
+    writer.close()?;
+    let skip = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .with_id_field(None)
+            .with_time_field(None)
+            .with_skip_null(false)
+            .build()?,
+    );
+    for batch in [1024, 64, 1] {
+        let options = ReaderOptions::builder().with_batch_records(batch).build()?;
+        let result = process_file(&skip, &path, "t", &options)?;
+        let rows = result.rows("t")?;
+        let want: Vec<i64> = (0..300).filter(|r| *r != 150 && *r != 160).collect();
+        let got: Vec<i64> = rows
+            .iter()
+            .filter_map(|row| row.get("i")?.as_str()?.parse().ok())
+            .collect();
+        assert_eq!(got, want, "batches of {batch}");
+        for row in &rows {
+            let i: i64 = row["i"].as_str().unwrap_or_default().parse()?;
+            let s = if i % 7 == 0 {
+                serde_json::Value::Null
+            } else {
+                serde_json::Value::String(format!("t{i}"))
+            };
+            assert_eq!(
+                (&row["s"], &row["j"]),
+                (&s, &row["i"]),
+                "batches of {batch}"
+            );
+        }
+        let bad: Vec<(u64, u64)> = result
+            .errors()
+            .iter()
+            .map(|e| (e.error.position.ordinal, e.error.position.line))
+            .collect();
+        assert_eq!(bad, [(150, 151), (160, 161)], "batches of {batch}");
+    }
+    Ok(())
+}
