@@ -409,6 +409,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
         warned.push("--workers applies to --executor threads or processes only".to_string());
     }
     warned.extend(processing_warnings(&args.processing));
+    warned.extend(output::csv_skipped_whole(&files, &args.input)?);
     for warning in &warned {
         say!("warning: {warning}");
     }
@@ -717,6 +718,9 @@ pub fn schema(args: &SchemaArgs) -> Result<u8, Fail> {
         say!("warning: {warning}");
     }
     let files = input_files(&args.input.inputs, None)?;
+    for warning in output::csv_skipped_whole(&files, &args.input)? {
+        say!("warning: {warning}");
+    }
     let largest = options::max_record_bytes(&args.processing)?;
     let header = output::csv_header(&files, &args.input, largest, args.processing.max_columns)?;
     let config = options::config(&args.processing, header)?;

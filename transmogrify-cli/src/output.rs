@@ -84,19 +84,9 @@ pub fn csv_header(
     largest: u64,
     max_columns: usize,
 ) -> Result<Vec<String>, Fail> {
-    let regular = |p: &&std::path::PathBuf| std::fs::metadata(p).is_ok_and(|m| m.is_file());
     for (i, path) in files.iter().enumerate().filter(|(_, p)| regular(p)) {
         let options = reader_options(args)?.with_max_record_bytes(largest);
-        // The format given or named by the extension; only a file whose name says
-        // nothing is opened to be told by its bytes.
-        let named = options
-            .format()
-            .or_else(|| transmogrify_io::InputFormat::from_extension(&path.to_string_lossy()));
-        let format = match named {
-            Some(format) => format,
-            None => transmogrify_io::Input::open(path)?.detect_format()?,
-        };
-        if format == transmogrify_io::InputFormat::Csv {
+        if is_csv(path, &options)? {
             return match transmogrify_io::csv_header(path, &options) {
                 Ok(header) => {
                     let header = header.unwrap_or_default();
@@ -129,6 +119,58 @@ pub fn csv_header(
         }
     }
     Ok(Vec::new())
+}
+
+/// Whether `path` is a regular file (standard input and named pipes cannot be read
+/// twice).
+fn regular(path: &&std::path::PathBuf) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// Whether the file at `path` is read as CSV: the format given or named by the
+/// extension; only a file whose name says nothing is opened to be told by its bytes.
+fn is_csv(path: &std::path::Path, options: &transmogrify_io::ReaderOptions) -> Result<bool, Fail> {
+    let named = options
+        .format()
+        .or_else(|| transmogrify_io::InputFormat::from_extension(&path.to_string_lossy()));
+    let format = match named {
+        Some(format) => format,
+        None => transmogrify_io::Input::open(path)?.detect_format()?,
+    };
+    Ok(format == transmogrify_io::InputFormat::Csv)
+}
+
+/// A warning for each CSV file among `files` (standard input and named pipes aside)
+/// whose lines `--csv-skip-rows` skips all of, so that nothing is read from it.
+pub fn csv_skipped_whole(
+    files: &[std::path::PathBuf],
+    args: &InputArgs,
+) -> Result<Vec<String>, Fail> {
+    let mut warnings = Vec::new();
+    if args.csv_skip_rows == 0 {
+        return Ok(warnings);
+    }
+    let options = reader_options(args)?;
+    for path in files.iter().filter(regular) {
+        if !is_csv(path, &options)? {
+            continue;
+        }
+        // An empty file has nothing to skip, nor to read.
+        if let Some(lines) =
+            transmogrify_io::csv_skipped_whole(path, &options)?.filter(|&lines| lines > 0)
+        {
+            let lines = match lines {
+                1 => "its only line".to_string(),
+                n => format!("all {n} of its lines"),
+            };
+            warnings.push(format!(
+                "{}: --csv-skip-rows {} skips {lines}, so no header and no row is read from it",
+                path.display(),
+                args.csv_skip_rows
+            ));
+        }
+    }
+    Ok(warnings)
 }
 
 /// What a run wrote.

@@ -80,8 +80,8 @@ pub use crate::parquet_writer::{
 };
 pub use crate::reader::{
     DEFAULT_READER_BATCH_BYTES, DEFAULT_READER_BATCH_RECORDS, OVERSIZE_PREFIX, RawBatch, RawItem,
-    Reader, ReaderOptions, ReaderOptionsBuilder, csv_header, drive, open_reader, process_file,
-    process_reader, push_batch, reader_for,
+    Reader, ReaderOptions, ReaderOptionsBuilder, csv_header, csv_skipped_whole, drive, open_reader,
+    process_file, process_reader, push_batch, reader_for,
 };
 pub use crate::spill_frame::check_decoded;
 pub use crate::stream::{

@@ -443,6 +443,52 @@ pub fn csv_header(path: impl AsRef<Path>, options: &ReaderOptions) -> Result<Opt
     Ok(Some(reader.names().to_vec()).filter(|names| !names.is_empty()))
 }
 
+/// The lines of the CSV file at `path` when `options`' CSV
+/// [`skip_rows`](CsvOptions::with_skip_rows) skips all of them, so that nothing (no
+/// header, no row) is read from it; `None` when something follows the lines skipped
+/// (and when none is skipped). Gzip and zstd are read as anywhere.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// # let path = dir.path().join("t.csv");
+/// # std::fs::write(&path, "a report\nid,name\n")?;
+/// use transmogrify_io::{CsvOptions, ReaderOptions, csv_skipped_whole};
+/// let skip = |n| ReaderOptions::builder().with_csv(CsvOptions::default().with_skip_rows(n)).build();
+/// assert_eq!(csv_skipped_whole(&path, &skip(1)?)?, None);
+/// assert_eq!(csv_skipped_whole(&path, &skip(2)?)?, Some(2));
+/// assert_eq!(csv_skipped_whole(&path, &skip(5)?)?, Some(2));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn csv_skipped_whole(path: impl AsRef<Path>, options: &ReaderOptions) -> Result<Option<u64>> {
+    use std::io::BufRead;
+    let skip = options.csv.skip_rows();
+    if skip == 0 {
+        return Ok(None);
+    }
+    let mut input = Input::open(path)?;
+    let mut offset =
+        crate::csv_reader::skip_bom(&mut input.reader).map_err(|e| input.read_error(e, 0))?;
+    let mut lines = 0u64;
+    for _ in 0..skip {
+        let mut read = offset;
+        let n = crate::csv_reader::skip_line(&mut input.reader, &mut read)
+            .map_err(|e| input.read_error(e, read))?;
+        if n == 0 {
+            break;
+        }
+        offset += n;
+        lines += 1;
+    }
+    let more = loop {
+        match input.reader.fill_buf() {
+            Ok(rest) => break !rest.is_empty(),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(input.read_error(e, offset)),
+        }
+    };
+    Ok((!more).then_some(lines))
+}
+
 /// Hands every item of `batch` to `session` in order: records with
 /// [`Session::push_at`], bad ones with [`Session::reject`]. In strict mode the first
 /// bad record is an error.

@@ -492,6 +492,65 @@ fn csv_input_options_and_output_delimiter() -> TestResult {
 }
 
 #[test]
+fn skipping_every_line_of_a_csv_file_is_warned_of() -> TestResult {
+    // Four lines, a header among them: skipping all of them (or more) reads nothing
+    // from the file, which is said, for each such file, in flatten as in schema.
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("p.csv"), "junk\nmore junk\nname\nann\n")?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"only\n")?;
+    std::fs::write(dir.path().join("one.csv.gz"), gz.finish()?)?;
+    std::fs::write(dir.path().join("empty.csv"), "")?;
+    for skip in ["4", "9"] {
+        for command in ["flatten", "schema"] {
+            let mut args = vec![command, "p.csv", "one.csv.gz", "empty.csv"];
+            if command == "flatten" {
+                args.extend(["-o", "out", "--force", "-q"]);
+            }
+            args.extend(["--csv-skip-rows", skip]);
+            let r = run(dir.path(), &args, None)?;
+            assert_eq!(r.code, 0, "{}", r.stderr);
+            let warnings: Vec<&str> = r
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("warning: "))
+                .collect();
+            assert_eq!(
+                warnings,
+                [
+                    format!(
+                        "warning: p.csv: --csv-skip-rows {skip} skips all 4 of its lines, so no \
+                         header and no row is read from it"
+                    ),
+                    format!(
+                        "warning: one.csv.gz: --csv-skip-rows {skip} skips its only line, so no \
+                         header and no row is read from it"
+                    ),
+                ],
+                "{command} {skip}"
+            );
+        }
+    }
+    // Three lines skipped leave a header: no warning.
+    let r = run(
+        dir.path(),
+        &[
+            "flatten",
+            "p.csv",
+            "-o",
+            "out",
+            "--force",
+            "-q",
+            "--csv-skip-rows",
+            "3",
+        ],
+        None,
+    )?;
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    Ok(())
+}
+
+#[test]
 fn tabs_can_be_written_as_backslash_t_or_tab() -> TestResult {
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("t.csv"), "name\tnote\nann\t\"a,b\"\n")?;
