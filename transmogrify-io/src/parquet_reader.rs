@@ -1055,11 +1055,11 @@ fn read_text_as_bytes(
     for leaf in 0..parquet.num_columns() {
         let root = parquet.get_column_root_idx(leaf);
         let column = parquet.column(leaf);
-        let is_text = matches!(
-            schema.fields().get(root).map(|f| f.data_type()),
-            Some(DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-        );
-        if is_text && column.max_rep_level() == 0 {
+        let holds_text = schema
+            .fields()
+            .get(root)
+            .is_some_and(|f| is_text(f.data_type()));
+        if holds_text && column.max_rep_level() == 0 {
             text.push((root, leaf));
         }
     }
@@ -1151,92 +1151,31 @@ fn read_text_as_bytes(
     )?)
 }
 
-/// Which values of `array` (read with [`read_text_as_bytes`]; `original` its type
-/// in the file) hold text that is not UTF-8, within them or in a value they
-/// hold; `None` when none does. Null values hold none.
+/// Which rows of `array`, a column of text alone read as bytes by
+/// [`read_text_as_bytes`] (`original` its type in the file), hold text that is not
+/// UTF-8; `None` when none does (or the column is not such a column).
 fn bad_text(original: &DataType, array: &dyn Array) -> Option<Vec<bool>> {
-    fn mark(len: usize, bad: impl Fn(usize) -> bool) -> Option<Vec<bool>> {
-        let marks: Vec<bool> = (0..len).map(bad).collect();
-        marks.contains(&true).then_some(marks)
+    if !is_text(original) || array.data_type() != &DataType::Binary {
+        return None;
     }
-    // A value holding the values at `range` of its child is bad where one of them is.
-    fn spans(
-        array: &dyn Array,
-        child: &[bool],
-        range: impl Fn(usize) -> (usize, usize),
-    ) -> Option<Vec<bool>> {
-        mark(array.len(), |i| {
-            let (start, end) = range(i);
-            array.is_valid(i) && child.get(start..end).is_some_and(|c| c.contains(&true))
-        })
-    }
-    // The child values at a list's or map's offsets `i` and `i + 1`.
-    fn span<O: Copy + TryInto<usize>>(offsets: &[O], i: usize) -> (usize, usize) {
-        let at = |j: usize| offsets.get(j).and_then(|&o| o.try_into().ok()).unwrap_or(0);
-        (at(i), at(i + 1))
-    }
-    let not_text = |b: &[u8]| std::str::from_utf8(b).is_err();
-    match (original, array.data_type()) {
-        (DataType::Utf8, DataType::Binary) => {
-            let a = array.as_binary::<i32>();
-            mark(a.len(), |i| a.is_valid(i) && not_text(a.value(i)))
+    let a = array.as_binary::<i32>();
+    let marks: Vec<bool> = (0..a.len())
+        .map(|i| a.is_valid(i) && std::str::from_utf8(a.value(i)).is_err())
+        .collect();
+    marks.contains(&true).then_some(marks)
+}
+
+/// Whether a column of type `dt` holds text (dictionary-encoded or not).
+fn is_text(dt: &DataType) -> bool {
+    match dt {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, values) => {
+            matches!(
+                **values,
+                DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View
+            )
         }
-        (DataType::LargeUtf8, DataType::LargeBinary) => {
-            let a = array.as_binary::<i64>();
-            mark(a.len(), |i| a.is_valid(i) && not_text(a.value(i)))
-        }
-        (DataType::Utf8View, DataType::BinaryView) => {
-            let a = array.as_binary_view();
-            mark(a.len(), |i| a.is_valid(i) && not_text(a.value(i)))
-        }
-        (DataType::List(f), DataType::List(_)) => {
-            let a = array.as_list::<i32>();
-            let child = bad_text(f.data_type(), a.values().as_ref())?;
-            let offsets = a.value_offsets();
-            spans(array, &child, |i| span(offsets, i))
-        }
-        (DataType::LargeList(f), DataType::LargeList(_)) => {
-            let a = array.as_list::<i64>();
-            let child = bad_text(f.data_type(), a.values().as_ref())?;
-            let offsets = a.value_offsets();
-            spans(array, &child, |i| span(offsets, i))
-        }
-        (DataType::FixedSizeList(f, n), DataType::FixedSizeList(_, _)) => {
-            let a = array.as_fixed_size_list();
-            let child = bad_text(f.data_type(), a.values().as_ref())?;
-            let n = usize::try_from(*n).unwrap_or(0);
-            let offset = a.offset();
-            spans(array, &child, |i| ((offset + i) * n, (offset + i + 1) * n))
-        }
-        (DataType::Map(f, _), DataType::Map(_, _)) => {
-            let a = array.as_map();
-            let entries: &dyn Array = a.entries();
-            let child = bad_text(f.data_type(), entries)?;
-            let offsets = a.value_offsets();
-            spans(array, &child, |i| span(offsets, i))
-        }
-        (DataType::Struct(fields), DataType::Struct(_)) => {
-            let a = array.as_struct();
-            let children: Vec<Vec<bool>> = fields
-                .iter()
-                .zip(a.columns())
-                .filter_map(|(f, c)| bad_text(f.data_type(), c.as_ref()))
-                .collect();
-            mark(a.len(), |i| {
-                a.is_valid(i) && children.iter().any(|c| c.get(i) == Some(&true))
-            })
-        }
-        (DataType::Dictionary(_, v), DataType::Dictionary(_, _)) => {
-            let a = array.as_any_dictionary();
-            let values = bad_text(v, a.values().as_ref())?;
-            mark(a.len(), |i| {
-                a.is_valid(i)
-                    && dictionary_key(a.keys(), i)
-                        .and_then(|k| values.get(k))
-                        .is_some_and(|b| *b)
-            })
-        }
-        _ => None,
+        _ => false,
     }
 }
 

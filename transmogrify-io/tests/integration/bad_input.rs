@@ -912,3 +912,79 @@ fn parquet_text_that_is_not_utf8_loses_no_other_row_of_its_group() -> TestResult
     }
     Ok(())
 }
+
+#[test]
+fn parquet_text_of_every_text_type_that_is_not_utf8_is_a_bad_record_at_its_row() -> TestResult {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, DictionaryArray, Int64Array, LargeStringArray, RecordBatch, StringArray,
+        StringViewArray, types::Int32Type,
+    };
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    // Written with a marker the bytes that are not UTF-8 then take the place of (the
+    // pages uncompressed): large text and text views (named by the embedded Arrow
+    // schema), and dictionary-encoded text.
+    let texts = ["a", "ZZZZ", "c"];
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("large", Arc::new(LargeStringArray::from_iter_values(texts))),
+        ("view", Arc::new(StringViewArray::from_iter_values(texts))),
+        (
+            "dictionary",
+            Arc::new(texts.into_iter().collect::<DictionaryArray<Int32Type>>()),
+        ),
+        ("plain", Arc::new(StringArray::from_iter_values(texts))),
+    ];
+    let dir = tempfile::tempdir()?;
+    let skip = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .with_id_field(None)
+            .with_time_field(None)
+            .build()?,
+    );
+    for (name, column) in columns {
+        for dictionary in [false, true] {
+            let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..3));
+            let batch = RecordBatch::try_from_iter([("s", column.clone()), ("i", ids)])?;
+            let props = WriterProperties::builder()
+                .set_dictionary_enabled(dictionary)
+                .build();
+            let mut bytes = Vec::new();
+            let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+            writer.write(&batch)?;
+            writer.close()?;
+            let at = bytes
+                .windows(4)
+                .position(|w| w == b"ZZZZ")
+                .ok_or("no marker")?;
+            bytes.splice(at..at + 4, *b"\xff\xfeZZ");
+            let path = dir.path().join(format!("{name}-{dictionary}.parquet"));
+            std::fs::write(&path, &bytes)?;
+            let result = process_file(&skip, &path, "t", &ReaderOptions::default())?;
+            let rows: Vec<String> = result
+                .rows("t")?
+                .into_iter()
+                .map(|row| serde_json::Value::Object(row).to_string())
+                .collect();
+            assert_eq!(
+                rows,
+                [r#"{"s":"a","i":"0"}"#, r#"{"s":"c","i":"2"}"#],
+                "{name}, dictionary {dictionary}"
+            );
+            let errors: Vec<(u64, String)> = result
+                .errors()
+                .iter()
+                .map(|e| (e.error.position.ordinal, e.raw.clone()))
+                .collect();
+            assert_eq!(
+                errors,
+                [(1, r#"{"s":"fffe5a5a","i":1}"#.to_string())],
+                "{name}, dictionary {dictionary}"
+            );
+        }
+    }
+    Ok(())
+}
