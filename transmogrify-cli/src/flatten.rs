@@ -378,9 +378,24 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     let processor = Processor::new(config);
     let inputs = inputs(&args.input, &files)?;
     let chunking = options::chunking(&args.exec.chunk_size)?;
-    let executor = options::executor(args.exec.executor, args.exec.workers)?;
+    let mut executor = options::executor(args.exec.executor, args.exec.workers)?;
     // Options that do nothing here are warned of, quiet or not, and in the report.
     let mut warned = Vec::new();
+    // Several workers count --max-columns over their own parts: which records pass a
+    // limit that the run meets is decided in input order, by reading the inputs
+    // again on one thread. Standard input and pipes are read once: with a limit
+    // given, they are flattened on one thread from the start.
+    if executor.workers() > 1
+        && args.processing.max_columns != transmogrify_core::DEFAULT_MAX_COLUMNS
+        && inputs.iter().any(transmogrify_parallel::Input::is_stream)
+    {
+        warned.push(
+            "--max-columns with standard input or a pipe: flattened on one thread, as which \
+             records pass the limit is decided in input order and the input is read once"
+                .to_string(),
+        );
+        executor = options::executor(ExecutorArg::Sequential, None)?;
+    }
     for (given, option, format, name) in [
         (
             args.compression.is_some(),

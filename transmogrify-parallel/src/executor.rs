@@ -311,7 +311,13 @@ fn run_pool_unsettled<R: ChunkRunner>(
     let pieces = runners.iter().all(ChunkRunner::splits_ranges);
     let csv = runners.iter().all(ChunkRunner::reads_csv_ranges);
     let ledger = Ledger::default();
-    let tally = Tally::counting_columns();
+    // A single worker flattens every part in order, counting the columns of each
+    // against those before it as one thread does; several count their own parts'.
+    let tally = if workers > 1 {
+        Tally::counting_columns()
+    } else {
+        Tally::new()
+    };
     let (tx, rx) = crossbeam::channel::bounded(workers * 2);
     let scope_result = crossbeam::thread::scope(|s| {
         let (ledger, tally) = (&ledger, &tally);

@@ -202,8 +202,11 @@ impl Input {
         is_stdin(&self.path)
     }
 
-    /// Whether the input can only be read once, front to back ([`is_stream`]).
-    pub(crate) fn is_stream(&self) -> bool {
+    /// Whether the input can only be read once, front to back: standard input, or
+    /// anything but a regular file (a named pipe, a shell's `<(command)`, a device),
+    /// or a file that says it is empty. A job of such inputs cannot be run again
+    /// ([`Job::can_run_again`](crate::Job::can_run_again)).
+    pub fn is_stream(&self) -> bool {
         is_stream(&self.path)
     }
 }

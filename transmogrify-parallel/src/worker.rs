@@ -81,6 +81,9 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
     let mut buf = Vec::new();
     // The session of a group of chunks still open (between its chunks).
     let mut session: Option<Session> = None;
+    // The columns of every part this worker flattens, so that a single worker counts
+    // `max_columns` over the run, as one thread does.
+    let seen = transmogrify_core::ColumnsSeen::default();
     // The frame read and the result written, reused likewise.
     let (mut payload, mut result) = (Vec::new(), Vec::new());
     while let Some(kind) = read_frame_into(input, &mut payload).map_err(io)? {
@@ -100,6 +103,7 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
                 part_memory,
                 abort: abort.as_deref(),
                 spiller: spiller.as_mut(),
+                seen: &seen,
             };
             if let Err(e) = pieces.run(&header, input, output, &mut buf, &mut result) {
                 let body = wire::error_to_json(&e).to_string();
@@ -113,7 +117,9 @@ fn serve(input: &mut impl Read, output: &mut impl Write) -> Result<()> {
         // of its group, unless they take the part past the part memory; the part's
         // last chunk sends the result of them all.
         let more = header.get("more").and_then(serde_json::Value::as_bool) == Some(true);
-        let mut open = session.take().unwrap_or_else(|| processor.session(&entity));
+        let mut open = session
+            .take()
+            .unwrap_or_else(|| processor.session(&entity).with_columns_seen(seen.clone()));
         let outcome = run(&mut open, &header, data, input, output, &mut buf).and_then(|()| {
             if more && open.memory_bytes() as u64 <= part_memory {
                 session = Some(open);
@@ -170,6 +176,8 @@ struct Pieces<'a> {
     abort: Option<&'a str>,
     /// Where its parts are spilled, if they are.
     spiller: Option<&'a mut PartSpiller>,
+    /// The columns of the worker's parts so far.
+    seen: &'a transmogrify_core::ColumnsSeen,
 }
 
 impl Pieces<'_> {
@@ -210,7 +218,12 @@ impl Pieces<'_> {
         };
         let (base, _) = split_header(&base)?;
         let (mut ordinal, mut line) = (get_u64(&base, "ordinal")?, get_u64(&base, "line")?);
-        let mut session = self.processor.session(self.entity);
+        let session_of = || {
+            self.processor
+                .session(self.entity)
+                .with_columns_seen(self.seen.clone())
+        };
+        let mut session = session_of();
         for (i, &(seq, offset, piece, (records, lines))) in slices.iter().enumerate() {
             maybe_abort(self.abort, seq);
             flatten_into(
@@ -224,7 +237,7 @@ impl Pieces<'_> {
             ordinal += records;
             line += lines;
             if i + 1 == slices.len() || session.memory_bytes() as u64 > self.part_memory {
-                let part = std::mem::replace(&mut session, self.processor.session(self.entity));
+                let part = std::mem::replace(&mut session, session_of());
                 wire::encode_part_into(part.finish()?, self.spiller.as_deref_mut(), result)?;
                 let head = wire::with_header(&json!({ "through": i }), &[]);
                 write_frame(output, PART, &[&head, result]).map_err(io)?;
