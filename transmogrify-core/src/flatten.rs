@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use hashbrown::{Equivalent, HashMap};
 
-use crate::canonical::{Canonical, without_repeated_keys};
+use crate::canonical::{Canonical, has_repeated_keys, without_repeated_keys};
 use crate::columns::{ColumnFull, SizeHints, TextColumn, kind, size_key};
 use crate::config::{ArrayMode, ErrorMode, IdStrategy, ProcessorConfig};
 use crate::error::{Error, Position, RecordError, RecordErrorKind, Result, excerpt};
@@ -535,6 +535,16 @@ impl Flattener {
             // Rare: rather than undo values in place, flatten a rewrite of the record
             // in which each repeated key keeps its first place and its last value.
             Err(fail) if matches!(*fail, Fail::RepeatedKey) => {
+                let unique = without_repeated_keys(bytes, self.cfg.nesting_limit)?;
+                self.flatten_once(&unique, bytes, pos)
+            }
+            // The walk stops at the column past the limit: the record may yet be
+            // malformed further on (that is its error, whatever the order of its
+            // keys), or repeat a key whose last value needs no such column.
+            Err(fail) if matches!(*fail, Fail::Columns(_)) => {
+                if !has_repeated_keys(bytes, self.cfg.nesting_limit)? {
+                    return Err(fail);
+                }
                 let unique = without_repeated_keys(bytes, self.cfg.nesting_limit)?;
                 self.flatten_once(&unique, bytes, pos)
             }

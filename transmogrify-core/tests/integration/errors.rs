@@ -542,3 +542,51 @@ fn more_declared_main_columns_than_the_limit_are_refused() {
             .is_ok()
     );
 }
+
+#[test]
+fn the_column_limit_counts_a_repeated_keys_last_value_and_yields_to_bad_json() -> TestResult {
+    // A repeated key keeps its last value: the columns its earlier values would
+    // have made do not count. A record that is malformed past the column that breaks
+    // the limit is refused for what is wrong with it, whatever the order of its keys.
+    let p = Processor::new(
+        bare()
+            .with_on_error(ErrorMode::Skip)
+            .with_max_columns(1)
+            .build()?,
+    );
+    let mut session = p.session("t");
+    for record in [
+        &br#"{"a":1}"#[..],
+        br#"{"b":1,"b":null}"#,
+        br#"{"b":[{"x":1,"y":2}],"b":null}"#,
+        br#"{"b":[{"x":1,"y":2}],"b":[{"x":1}]}"#,
+        br#"{"b":1,"b":2}"#,
+        br#"{"c":1,"d":tru}"#,
+        br#"{"c":1,"d":"\ud800"}"#,
+    ] {
+        session.push(record)?;
+    }
+    let result = session.finish()?;
+    let errors: Vec<(u64, String)> = result
+        .errors()
+        .iter()
+        .map(|e| (e.error.position.ordinal, e.error.kind.to_string()))
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            (
+                4,
+                "table t would get more than the limit of 1 columns".to_string()
+            ),
+            (
+                5,
+                "invalid JSON: invalid literal `tru`, expected `true`".to_string()
+            ),
+            (6, "invalid JSON: lone surrogate in \\u escape".to_string()),
+        ]
+    );
+    assert_eq!(result.num_rows("t"), Some(4));
+    assert_eq!(result.num_rows("t_b"), Some(1));
+    Ok(())
+}
