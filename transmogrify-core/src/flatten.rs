@@ -316,7 +316,7 @@ impl Flattener {
         let mut main = Table::new(TableKey::main(), NONE, &cfg.separator, patterns.as_ref());
         let mut size_key = String::new();
         main.ids = sizes.column(id_size_key(&mut size_key, ""));
-        Flattener {
+        let mut flattener = Flattener {
             entity: Arc::from(entity),
             source: Arc::from("<input>"),
             extract_time,
@@ -350,11 +350,24 @@ impl Flattener {
             sizes,
             sized: false,
             cfg,
+        };
+        // Declared main columns are written with or without values: they count
+        // against the column limit from the start.
+        if !flattener.cfg.main_columns.is_empty() {
+            flattener.set_columns_seen(crate::ColumnsSeen::default());
         }
+        flattener
     }
 
-    /// Counts the tables' columns with those of the run's earlier parts.
+    /// Counts the tables' columns with those of the run's earlier parts (and the
+    /// declared main columns).
     pub(crate) fn set_columns_seen(&mut self, seen: crate::ColumnsSeen) {
+        let declared = self
+            .cfg
+            .main_columns
+            .iter()
+            .map(|key| ColKey::Path(Arc::from([Arc::<str>::from(key.as_str())])));
+        seen.declare(&self.tables[0].key, declared);
         self.seen = Some(seen);
     }
 

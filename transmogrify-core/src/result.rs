@@ -1401,6 +1401,16 @@ impl ColumnsSeen {
         }
     }
 
+    /// Counts `columns` as table `table`'s whatever the records give it (declared
+    /// columns, written with or without values).
+    pub(crate) fn declare(&self, table: &TableKey, columns: impl Iterator<Item = ColKey>) {
+        let mut tables = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        tables.entry(table.clone()).or_default().extend(columns);
+    }
+
     /// Takes back columns admitted for a record that was not kept.
     pub(crate) fn forget<'a>(&self, columns: impl Iterator<Item = (&'a TableKey, ColKey)>) {
         let mut tables = self

@@ -2014,5 +2014,37 @@ fn a_csv_header_of_more_columns_than_the_limit_fails_the_run_in_any_mode() -> Te
         None,
     )?;
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    // Its columns count without values: a sixth from another input is one too many.
+    std::fs::write(dir.path().join("f.csv"), "f\n6\n")?;
+    for executor in ["sequential", "threads", "processes"] {
+        let args = [
+            "flatten",
+            "w.csv",
+            "f.csv",
+            "-e",
+            "w",
+            "-o",
+            "out",
+            "--force",
+            "-q",
+            "-f",
+            "csv",
+            "--max-columns",
+            "5",
+            "--executor",
+            executor,
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 1, "{executor}");
+        let error = r.stderr.lines().find(|l| l.starts_with("error: "));
+        assert!(
+            error.is_some_and(|e| e.starts_with(
+                "error: f.csv: line 2, column 1 (byte 2, record 2): table w would get more \
+                 than the limit of 5 columns"
+            )),
+            "{executor}: {}",
+            r.stderr
+        );
+    }
     Ok(())
 }

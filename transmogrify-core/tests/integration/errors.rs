@@ -590,3 +590,33 @@ fn the_column_limit_counts_a_repeated_keys_last_value_and_yields_to_bad_json() -
     assert_eq!(result.num_rows("t_b"), Some(1));
     Ok(())
 }
+
+#[test]
+fn declared_main_columns_count_against_the_limit_without_values() -> TestResult {
+    // `a`, `b` and `c` are written whatever the records hold: `d` is a fourth.
+    let p = Processor::new(
+        bare()
+            .with_on_error(ErrorMode::Skip)
+            .with_max_columns(3)
+            .with_main_columns(["a", "b", "c"])
+            .build()?,
+    );
+    for shared in [false, true] {
+        let mut session = p.session("t");
+        if shared {
+            session = session.with_columns_seen(transmogrify_core::ColumnsSeen::default());
+        }
+        for record in [&br#"{"a":1}"#[..], br#"{"d":1}"#, br#"{"c":1,"b":2}"#] {
+            session.push(record)?;
+        }
+        let result = session.finish()?;
+        let refused: Vec<u64> = result
+            .errors()
+            .iter()
+            .map(|e| e.error.position.ordinal)
+            .collect();
+        assert_eq!(refused, [1], "shared columns: {shared}");
+        assert_eq!(result.num_rows("t"), Some(2));
+    }
+    Ok(())
+}
