@@ -165,7 +165,16 @@ struct Rows {
     /// While the group whose rows end before this row is read alone after a failed
     /// batch.
     alone_until: Option<u64>,
+    /// Whether that group is read a row at a time, each row that holds text that is
+    /// not UTF-8 a bad record (see [`ParquetReader::read`]), and how many such rows
+    /// in a row were met so far.
+    one_by_one: Option<u32>,
 }
+
+/// Most rows in a row, read one at a time, that may fail for text that is not
+/// UTF-8 before the rest of their row group is taken as damaged (a dictionary page
+/// that holds such text fails every row that reads it).
+const BAD_TEXT_ROWS_IN_A_ROW: u32 = 64;
 
 impl Rows {
     /// The row group holding `row`: its index and its first and after-last rows.
@@ -406,6 +415,7 @@ impl ParquetReader {
                     file,
                     metadata,
                     alone_until: None,
+                    one_by_one: None,
                 }))
             };
             Ok((batches, num_rows, rows as u64, leaves, groups))
@@ -574,10 +584,16 @@ impl ParquetReader {
             let end = rows.alone_until.unwrap_or(self.num_rows).max(self.row + 1);
             self.reading = Some((self.row, (self.row + self.batch_rows).min(end) - 1));
             match rows.reader.next() {
-                Some(Ok(batch)) => return Some(self.convert(&batch)),
+                Some(Ok(batch)) => {
+                    if let Some(failed) = &mut rows.one_by_one {
+                        *failed = 0;
+                    }
+                    return Some(self.convert(&batch));
+                }
                 None if rows.alone_until.is_none() => return None,
                 // The group read alone is done: on with the next ones.
                 None => {
+                    rows.one_by_one = None;
                     let end = rows.alone_until.take().unwrap_or(self.row);
                     let short = self.row < end;
                     let first = self.row;
@@ -612,7 +628,7 @@ impl ParquetReader {
                     // Text that is not UTF-8 in a column of text alone: the rest of
                     // this row group is read again with such columns read as bytes,
                     // and its rows with such text are bad records of their own.
-                    if is_bad_text(&e) {
+                    if is_bad_text(&e) && rows.one_by_one.is_none() {
                         let skip = self.row - start;
                         let read = read_text_as_bytes(&rows.file, &rows.metadata, group, skip);
                         if let Ok(batch) = read {
@@ -629,6 +645,35 @@ impl ParquetReader {
                             }
                             return Some(converted);
                         }
+                    }
+                    // Text that is not UTF-8 within lists, structs or maps: the
+                    // rest of the group is read a row at a time, and each row the
+                    // decoder refuses for it is a bad record of its own.
+                    if is_bad_text(&e) {
+                        let failed = match rows.one_by_one {
+                            None => {
+                                rows.one_by_one = Some(0);
+                                rows.alone_until = Some(group_end);
+                                let skip = self.row - start;
+                                if let Err(e) = rows.restart(group, skip, true, 1) {
+                                    return Some(Err(self.corrupt(e)));
+                                }
+                                continue;
+                            }
+                            Some(failed) => failed,
+                        };
+                        if failed < BAD_TEXT_ROWS_IN_A_ROW {
+                            rows.one_by_one = Some(failed + 1);
+                            let bad = bad_text_row(&self.source, self.row, &e);
+                            self.row += 1;
+                            if let Err(e) = rows.restart(group, self.row - start, true, 1) {
+                                self.queued.push_back(bad);
+                                return Some(Err(self.corrupt(e)));
+                            }
+                            return Some(Ok(bad));
+                        }
+                        // So many rows: the rest of the group is damaged.
+                        rows.one_by_one = None;
                     }
                     if rows.alone_until.is_none() {
                         // Read again from this batch's first row, its group alone.
@@ -1022,6 +1067,25 @@ fn push_cells(
         text += out.len() - before;
     }
     text
+}
+
+/// Row `row` of `source` as a bad record: the decoder refused it for text that is
+/// not UTF-8 (`e`), so it has no text to show.
+fn bad_text_row(source: &Arc<str>, row: u64, e: &dyn std::error::Error) -> RawBatch {
+    let mut batch = RawBatch::default();
+    batch.items.push(crate::reader::RawItem::Bad {
+        error: transmogrify_core::RecordError {
+            source_name: source.clone(),
+            position: Position::line_start(row, row + 1, 0),
+            kind: transmogrify_core::RecordErrorKind::Input(format!(
+                "the row holds text that is not valid UTF-8 in a list, struct or map (a \
+                 Parquet STRING value; the decoder refuses the row: {e})"
+            )),
+            excerpt: String::new(),
+        },
+        range: 0..0,
+    });
+    batch
 }
 
 /// Whether `e` is the parquet crate's refusal of text that is not UTF-8.

@@ -988,3 +988,82 @@ fn parquet_text_of_every_text_type_that_is_not_utf8_is_a_bad_record_at_its_row()
     }
     Ok(())
 }
+
+#[test]
+fn parquet_text_not_utf8_in_a_list_loses_its_row_alone_whatever_the_batches() -> TestResult {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    // Row groups of three rows; the lists of rows 1 and 5 hold the marker that
+    // bytes not UTF-8 take the place of.
+    let mut lists = ListBuilder::new(StringBuilder::new());
+    for row in 0..9 {
+        match row {
+            1 => lists.append_value([Some("b"), Some("ZZZZ")]),
+            5 => lists.append_value([Some("ZZZY")]),
+            2 => lists.append_null(),
+            _ => lists.append_value([Some(format!("t{row}"))]),
+        }
+    }
+    let lists: ArrayRef = Arc::new(lists.finish());
+    let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..9));
+    let batch = RecordBatch::try_from_iter([("l", lists), ("i", ids)])?;
+    let props = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .set_max_row_group_row_count(Some(3))
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    for marker in [b"ZZZZ", b"ZZZY"] {
+        let at = bytes
+            .windows(4)
+            .position(|w| w == marker)
+            .ok_or("no marker")?;
+        bytes.splice(at..at + 2, *b"\xff\xfe");
+    }
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("l.parquet");
+    std::fs::write(&path, &bytes)?;
+    let skip = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .with_id_field(None)
+            .with_time_field(None)
+            .build()?,
+    );
+    for batch in [1024, 2, 1] {
+        let options = ReaderOptions::builder().with_batch_records(batch).build()?;
+        let result = process_file(&skip, &path, "t", &options)?;
+        let kept: Vec<String> = result
+            .rows("t")?
+            .iter()
+            .filter_map(|row| Some(row.get("i")?.as_str()?.to_string()))
+            .collect();
+        assert_eq!(
+            kept,
+            ["0", "2", "3", "4", "6", "7", "8"],
+            "batches of {batch}"
+        );
+        let refused: Vec<(u64, u64, bool)> = result
+            .errors()
+            .iter()
+            .map(|e| {
+                (
+                    e.error.position.ordinal,
+                    e.error.position.line,
+                    e.error
+                        .to_string()
+                        .contains("the row holds text that is not valid UTF-8 in a list"),
+                )
+            })
+            .collect();
+        assert_eq!(refused, [(1, 2, true), (5, 6, true)], "batches of {batch}");
+    }
+    Ok(())
+}
