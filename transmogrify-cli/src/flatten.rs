@@ -453,11 +453,13 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     if let Err(transmogrify_parallel::Error::ColumnsPastLimit { table, limit }) = &run
         && job.can_run_again()
     {
-        say!(
-            "warning: table {table} would get more than the limit of {limit} columns \
+        let warning = format!(
+            "table {table} would get more than the limit of {limit} columns \
              (--max-columns) in this run of several workers; flattening again on one \
              thread, in input order, to tell which records pass it"
         );
+        say!("warning: {warning}");
+        warned.push(warning);
         target.abort();
         progress
             .counter()

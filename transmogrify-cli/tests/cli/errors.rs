@@ -977,6 +977,8 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
                 mode,
             ];
             args.extend_from_slice(executor);
+            let report = format!("{out}.report.json");
+            args.extend(["--report", &report]);
             let r = run(dir.path(), &args, None)?;
             let error = r
                 .stderr
@@ -989,6 +991,28 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
             } else {
                 Vec::new()
             };
+            // The report of a run that ends well holds the warnings told, the run's
+            // flattening again too (a failed run's holds its error).
+            let report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.path().join(&report))?)?;
+            let told: Vec<String> = r
+                .stderr
+                .lines()
+                .filter_map(|l| l.strip_prefix("warning: "))
+                .filter(|l| l.contains("flattening again"))
+                .map(str::to_string)
+                .collect();
+            let reported: Vec<String> = report["warnings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|w| w.as_str())
+                .filter(|w| w.contains("flattening again"))
+                .map(str::to_string)
+                .collect();
+            if r.code == 0 {
+                assert_eq!(reported, told, "{mode} {executor:?}");
+            }
             match &first {
                 None => {
                     if mode == "strict" {
