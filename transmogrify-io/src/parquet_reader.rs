@@ -630,7 +630,8 @@ impl ParquetReader {
                     // and its rows with such text are bad records of their own.
                     if is_bad_text(&e) && rows.one_by_one.is_none() {
                         let skip = self.row - start;
-                        let read = read_text_as_bytes(&rows.file, &rows.metadata, group, skip);
+                        let read =
+                            read_text_as_bytes(&rows.file, &rows.metadata, group, skip, None);
                         if let Ok(batch) = read {
                             rows.alone_until = None;
                             // On with the next group (none after the last).
@@ -662,6 +663,24 @@ impl ParquetReader {
                             }
                             Some(failed) => failed,
                         };
+                        // The row's bad text may be in a column of text alone: then
+                        // the row reads with such columns as bytes, and is refused
+                        // by name, with its text.
+                        let skip = self.row - start;
+                        let alone =
+                            read_text_as_bytes(&rows.file, &rows.metadata, group, skip, Some(1));
+                        if let Ok(batch) = alone {
+                            rows.one_by_one = Some(0);
+                            let restarted = rows.restart(group, skip + 1, true, 1);
+                            self.text_read_as_bytes = Some(rows.metadata.schema().clone());
+                            let converted = self.convert(&batch);
+                            self.text_read_as_bytes = None;
+                            if let Err(e) = restarted {
+                                self.queued.push_back(converted.unwrap_or_default());
+                                return Some(Err(self.corrupt(e)));
+                            }
+                            return Some(converted);
+                        }
                         if failed < BAD_TEXT_ROWS_IN_A_ROW {
                             rows.one_by_one = Some(failed + 1);
                             let bad = bad_text_row(&self.source, self.row, &e);
@@ -1094,15 +1113,16 @@ fn is_bad_text(e: &dyn std::error::Error) -> bool {
     text.contains("non UTF-8") || text.contains("invalid utf-8")
 }
 
-/// Rows `skip..` of row group `group`, each column of text alone (not in a list,
-/// struct or map) read as bytes, whatever they hold, and the other columns as
-/// always. The parquet crate refuses a batch holding text that is not UTF-8, and
-/// cannot be told to read text as bytes.
+/// Rows `skip..` of row group `group` (`take` of them, or all to its end), each
+/// column of text alone (not in a list, struct or map) read as bytes, whatever they
+/// hold, and the other columns as always. The parquet crate refuses a batch holding
+/// text that is not UTF-8, and cannot be told to read text as bytes.
 fn read_text_as_bytes(
     file: &File,
     metadata: &ArrowReaderMetadata,
     group: usize,
     skip: u64,
+    take: Option<usize>,
 ) -> std::result::Result<RecordBatch, Box<dyn std::error::Error + Send + Sync>> {
     use arrow_array::{ArrayRef, BinaryArray, RecordBatchOptions};
     use arrow_schema::{Field, Schema};
@@ -1114,6 +1134,8 @@ fn read_text_as_bytes(
     let parquet = metadata.parquet_schema();
     let rows = usize::try_from(metadata.metadata().row_group(group).num_rows())?;
     let skip = usize::try_from(skip)?;
+    let wanted = rows.saturating_sub(skip);
+    let wanted = take.map_or(wanted, |take| take.min(wanted));
     // Each root column of text alone, and its leaf.
     let mut text = Vec::new();
     for leaf in 0..parquet.num_columns() {
@@ -1137,11 +1159,12 @@ fn read_text_as_bytes(
         ParquetRecordBatchReaderBuilder::new_with_metadata(file.try_clone()?, metadata.clone())
             .with_row_groups(vec![group])
             .with_projection(ProjectionMask::roots(parquet, others.iter().copied()))
-            .with_batch_size(rows.max(1));
-    if skip > 0 {
+            .with_batch_size(wanted.max(1));
+    if skip > 0 || wanted < rows {
         builder = builder.with_row_selection(RowSelection::from(vec![
             RowSelector::skip(skip),
-            RowSelector::select(rows.saturating_sub(skip)),
+            RowSelector::select(wanted),
+            RowSelector::skip(rows.saturating_sub(skip).saturating_sub(wanted)),
         ]));
     }
     let rest = match builder.build()?.next().transpose()? {
@@ -1160,7 +1183,6 @@ fn read_text_as_bytes(
         let optional = parquet.column(leaf).max_def_level() > 0;
         values.skip_records(skip)?;
         let (mut got, mut levels) = (Vec::new(), Vec::new());
-        let wanted = rows.saturating_sub(skip);
         let mut read = 0;
         while read < wanted {
             let (records, _, _) = values.read_records(
@@ -1211,7 +1233,7 @@ fn read_text_as_bytes(
     Ok(RecordBatch::try_new_with_options(
         Arc::new(Schema::new(fields)),
         arrays,
-        &RecordBatchOptions::new().with_row_count(Some(rows.saturating_sub(skip))),
+        &RecordBatchOptions::new().with_row_count(Some(wanted)),
     )?)
 }
 

@@ -1067,3 +1067,72 @@ fn parquet_text_not_utf8_in_a_list_loses_its_row_alone_whatever_the_batches() ->
     }
     Ok(())
 }
+
+#[test]
+fn parquet_text_not_utf8_beside_a_list_is_refused_by_its_column() -> TestResult {
+    use std::sync::Arc;
+
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    use parquet::arrow::ArrowWriter;
+    use parquet::file::properties::WriterProperties;
+
+    // Row 0's list and rows 1 to 80's text hold bytes that are not UTF-8: once the
+    // group is read a row at a time for row 0, each later row is refused by its
+    // column, with its text, and none counts as a list's (which would take the rest
+    // of the group as damaged after 64).
+    let texts: ArrayRef = Arc::new(StringArray::from_iter_values((0..100).map(|row| {
+        if (1..=80).contains(&row) {
+            "ZZZZ"
+        } else {
+            "ok"
+        }
+    })));
+    let mut lists = ListBuilder::new(StringBuilder::new());
+    for row in 0..100 {
+        lists.append_value([Some(if row == 0 { "ZZZY" } else { "x" })]);
+    }
+    let lists: ArrayRef = Arc::new(lists.finish());
+    let batch = RecordBatch::try_from_iter([("s", texts), ("l", lists)])?;
+    let props = WriterProperties::builder()
+        .set_dictionary_enabled(false)
+        .build();
+    let mut bytes = Vec::new();
+    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(&batch)?;
+    writer.close()?;
+    let mut from = 0;
+    while let Some(at) = bytes
+        .get(from..)
+        .and_then(|rest| rest.windows(3).position(|w| w == b"ZZZ"))
+    {
+        bytes.splice(from + at..from + at + 2, *b"\xff\xfe");
+        from += at + 4;
+    }
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("m.parquet");
+    std::fs::write(&path, &bytes)?;
+    let skip = Processor::new(
+        ProcessorConfig::builder()
+            .with_on_error(ErrorMode::Skip)
+            .with_id_field(None)
+            .with_time_field(None)
+            .build()?,
+    );
+    for batch in [1024, 1] {
+        let options = ReaderOptions::builder().with_batch_records(batch).build()?;
+        let result = process_file(&skip, &path, "t", &options)?;
+        assert_eq!(result.num_rows("t"), Some(19), "batches of {batch}");
+        let refused: Vec<(u64, bool)> = result
+            .errors()
+            .iter()
+            .map(|e| {
+                let by_column = e.error.to_string().contains("column \"s\" holds text");
+                (e.error.position.ordinal, by_column)
+            })
+            .collect();
+        let want: Vec<(u64, bool)> = (0..=80).map(|row| (row, row > 0)).collect();
+        assert_eq!(refused, want, "batches of {batch}");
+    }
+    Ok(())
+}
