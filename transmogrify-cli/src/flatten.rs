@@ -197,14 +197,26 @@ pub fn run(args: &FlattenArgs) -> Result<u8, Fail> {
     // (An interrupted run's is written as it stops, by the handler.)
     let report_trouble = matches!(&run, Err(fail) if fail.message.starts_with("--report "));
     if let (Err(fail), Some(path), false) = (&run, &args.report, report_trouble) {
+        let warnings = TOLD.lock().map(|told| told.clone()).unwrap_or_default();
         let value = json!({
             "error": fail.message,
             "exit_code": fail.code,
+            "warnings": warnings,
             "wall_seconds": started.elapsed().as_secs_f64(),
         });
         let _ = write_run_report(path, &value);
     }
     run
+}
+
+/// The warnings a run told before it ends, for the report of a run that fails.
+static TOLD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Keeps `warnings`, told, for the report should the run fail.
+fn told(warnings: &[String]) {
+    if let Ok(mut told) = TOLD.lock() {
+        told.extend_from_slice(warnings);
+    }
 }
 
 /// Held by whatever writes the run's report: the run as it ends, or the Ctrl-C
@@ -428,6 +440,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
     for warning in &warned {
         say!("warning: {warning}");
     }
+    told(&warned);
     // Before the target makes its first unfinished file (a spill directory), so that
     // an interrupt at any point after leaves none behind.
     let made = dirs_to_make(&args.output);
@@ -459,6 +472,7 @@ fn flatten(args: &FlattenArgs, started: Instant) -> Result<u8, Fail> {
              thread, in input order, to tell which records pass it"
         );
         say!("warning: {warning}");
+        told(std::slice::from_ref(&warning));
         warned.push(warning);
         target.abort();
         progress

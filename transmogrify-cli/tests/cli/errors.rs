@@ -991,8 +991,8 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
             } else {
                 Vec::new()
             };
-            // The report of a run that ends well holds the warnings told, the run's
-            // flattening again too (a failed run's holds its error).
+            // The report holds the warnings told, the run's flattening again too
+            // (a failed run's with its error).
             let report: serde_json::Value =
                 serde_json::from_str(&std::fs::read_to_string(dir.path().join(&report))?)?;
             let told: Vec<String> = r
@@ -1010,8 +1010,9 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
                 .filter(|w| w.contains("flattening again"))
                 .map(str::to_string)
                 .collect();
-            if r.code == 0 {
-                assert_eq!(reported, told, "{mode} {executor:?}");
+            assert_eq!(reported, told, "{mode} {executor:?}");
+            if r.code != 0 {
+                assert_eq!(report["exit_code"], r.code, "{mode} {executor:?}");
             }
             match &first {
                 None => {
