@@ -238,7 +238,7 @@ impl From<transmogrify_parallel::Error> for Fail {
                      to find the records past the limit, or raise --max-columns",
                 );
             }
-            _ if panicked(&e) => Fail {
+            _ if e.is_panic() => Fail {
                 code: EXIT_BUG,
                 message: e.to_string(),
                 hint: None,
@@ -253,15 +253,6 @@ impl From<transmogrify_parallel::Error> for Fail {
             _ => Fail::data(e.to_string()),
         };
         fail.hinted_by(&e)
-    }
-}
-
-/// Whether `e` is (a chunk's failure from) a worker's panic.
-fn panicked(e: &transmogrify_parallel::Error) -> bool {
-    match e {
-        transmogrify_parallel::Error::Panicked(_) => true,
-        transmogrify_parallel::Error::Chunk { source, .. } => panicked(source),
-        _ => false,
     }
 }
 

@@ -38,19 +38,16 @@ fn main() -> ExitCode {
         if transmogrify_io::panic_is_guarded() {
             return;
         }
-        let msg = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown".into());
+        let msg =
+            transmogrify_io::panic_message(info.payload()).unwrap_or_else(|| "unknown".into());
         let at = info
             .location()
             .map(|l| format!(" at {l}"))
             .unwrap_or_default();
         let _ = writeln!(
             std::io::stderr(),
-            "error: internal error (this is a bug, please report it with the input): {msg}{at}"
+            "{}{msg}{at}",
+            transmogrify_parallel::PANIC_LINE
         );
     }));
     #[cfg(unix)]

@@ -26,13 +26,20 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let outer = GUARDED.with(|g| g.replace(true));
     let out = catch_unwind(AssertUnwindSafe(f));
     GUARDED.with(|g| g.set(outer));
-    out.map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "the decoder failed".into())
-    })
+    out.map_err(|payload| panic_message(payload.as_ref()).unwrap_or("the decoder failed".into()))
+}
+
+/// The message of a panic's payload (a `&str` or a `String`, as `panic!` makes it).
+///
+/// ```
+/// let payload = std::panic::catch_unwind(|| panic!("on fire {}", 1)).unwrap_err();
+/// assert_eq!(transmogrify_io::panic_message(payload.as_ref()).as_deref(), Some("on fire 1"));
+/// ```
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<String> {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub use crate::csv_split::{CsvRange, CsvRanges, CsvSplitter};
 pub use crate::csv_writer::{CsvWriter, CsvWriterFactory, cell_text};
 pub use crate::error::{Error, Result};
 pub use crate::files::{Chunks, ProcessorFiles};
-pub use crate::guard::panic_is_guarded;
+pub use crate::guard::{panic_is_guarded, panic_message};
 pub use crate::input::{Compression, Input, InputFormat};
 pub use crate::json_writer::{JsonFormat, JsonWriter, JsonWriterFactory};
 pub use crate::output::{

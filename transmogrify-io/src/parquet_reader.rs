@@ -62,10 +62,6 @@ pub(crate) struct ParquetReader {
     /// Each row group's first row and where it starts in the file (its first
     /// page): a row's byte offset is its group's.
     groups: Vec<(u64, u64)>,
-    /// The file's schema, while a batch read with its text columns as bytes is
-    /// converted (see [`read_text_as_bytes`]): a row with text that is not UTF-8 is
-    /// then a bad record.
-    text_read_as_bytes: Option<arrow_schema::SchemaRef>,
 }
 
 /// The first and last byte of the footer of the Parquet file `file`: from where its
@@ -438,7 +434,6 @@ impl ParquetReader {
             done: false,
             goes_on: false,
             groups,
-            text_read_as_bytes: None,
         })
     }
 
@@ -484,7 +479,14 @@ impl ParquetReader {
         }
     }
 
-    fn convert(&mut self, batch: &RecordBatch) -> Result<RawBatch> {
+    /// The records of `batch`; `bytes_for`, the file's schema when the batch was read
+    /// with its columns of text alone as bytes ([`read_text_as_bytes`]), makes a row
+    /// with text that is not UTF-8 a bad record.
+    fn convert(
+        &mut self,
+        batch: &RecordBatch,
+        bytes_for: Option<&arrow_schema::SchemaRef>,
+    ) -> Result<RawBatch> {
         // Every batch of the file has its schema: the types are checked and the
         // keys quoted at the first.
         let keys = match self.keys.take() {
@@ -502,7 +504,7 @@ impl ParquetReader {
             fill_present(&mut self.present, batch);
         }
         // Text read as bytes: each column's rows whose text is not UTF-8.
-        let bad_text: Vec<(usize, Vec<bool>)> = match &self.text_read_as_bytes {
+        let bad_text: Vec<(usize, Vec<bool>)> = match bytes_for {
             Some(original) => original
                 .fields()
                 .iter()
@@ -560,6 +562,23 @@ impl ParquetReader {
         Ok(self.queued.pop_front().unwrap_or_default())
     }
 
+    /// The records of `batch`, read with its columns of text alone as bytes
+    /// (`original` the file's schema), once the reader was `restarted` past them: a
+    /// reader that could not be restarted is an error after them.
+    fn hand_on_bytes(
+        &mut self,
+        batch: &RecordBatch,
+        original: &arrow_schema::SchemaRef,
+        restarted: parquet::errors::Result<()>,
+    ) -> Option<Result<RawBatch>> {
+        let converted = self.convert(batch, Some(original));
+        if let Err(e) = restarted {
+            self.queued.push_back(converted.unwrap_or_default());
+            return Some(Err(self.corrupt(e)));
+        }
+        Some(converted)
+    }
+
     /// The error for a failed read of the rows being read.
     fn corrupt(&self, e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
         Error::Parquet {
@@ -588,7 +607,7 @@ impl ParquetReader {
                     if let Some(failed) = &mut rows.one_by_one {
                         *failed = 0;
                     }
-                    return Some(self.convert(&batch));
+                    return Some(self.convert(&batch, None));
                 }
                 None if rows.alone_until.is_none() => return None,
                 // The group read alone is done: on with the next ones.
@@ -636,15 +655,8 @@ impl ParquetReader {
                             rows.alone_until = None;
                             // On with the next group (none after the last).
                             let restarted = rows.restart(group + 1, 0, false, self.batch_rows);
-                            self.text_read_as_bytes = Some(rows.metadata.schema().clone());
-                            let converted = self.convert(&batch);
-                            self.text_read_as_bytes = None;
-                            self.row = self.row.max(group_end);
-                            if let Err(e) = restarted {
-                                self.queued.push_back(converted.unwrap_or_default());
-                                return Some(Err(self.corrupt(e)));
-                            }
-                            return Some(converted);
+                            let original = rows.metadata.schema().clone();
+                            return self.hand_on_bytes(&batch, &original, restarted);
                         }
                     }
                     // Text that is not UTF-8 within lists, structs or maps: the
@@ -672,14 +684,8 @@ impl ParquetReader {
                         if let Ok(batch) = alone {
                             rows.one_by_one = Some(0);
                             let restarted = rows.restart(group, skip + 1, true, 1);
-                            self.text_read_as_bytes = Some(rows.metadata.schema().clone());
-                            let converted = self.convert(&batch);
-                            self.text_read_as_bytes = None;
-                            if let Err(e) = restarted {
-                                self.queued.push_back(converted.unwrap_or_default());
-                                return Some(Err(self.corrupt(e)));
-                            }
-                            return Some(converted);
+                            let original = rows.metadata.schema().clone();
+                            return self.hand_on_bytes(&batch, &original, restarted);
                         }
                         if failed < BAD_TEXT_ROWS_IN_A_ROW {
                             rows.one_by_one = Some(failed + 1);
@@ -738,7 +744,7 @@ impl ParquetReader {
                 let end = groups.group_end;
                 self.reading = Some((self.row, (self.row + self.batch_rows).min(end) - 1));
                 match reader.next() {
-                    Some(Ok(batch)) => return Some(self.convert(&batch)),
+                    Some(Ok(batch)) => return Some(self.convert(&batch, None)),
                     Some(Err(e)) => {
                         // The rest of the group is lost; on with the next one.
                         groups.rows = None;
@@ -1128,7 +1134,8 @@ fn read_text_as_bytes(
     use arrow_schema::{Field, Schema};
     use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
     use parquet::column::reader::ColumnReader;
-    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::reader::RowGroupReader;
+    use parquet::file::serialized_reader::SerializedRowGroupReader;
 
     let schema = metadata.schema();
     let parquet = metadata.parquet_schema();
@@ -1171,8 +1178,13 @@ fn read_text_as_bytes(
         Some(batch) => batch,
         None => RecordBatch::new_empty(Arc::new(Schema::empty())),
     };
-    let reader = SerializedFileReader::new(file.try_clone()?)?;
-    let group_reader = reader.get_row_group(group)?;
+    // The group's column chunks, found by the metadata already read.
+    let group_reader = SerializedRowGroupReader::new(
+        Arc::new(file.try_clone()?),
+        metadata.metadata().row_group(group),
+        metadata.metadata().page_index_for_row_group(group),
+        Arc::new(parquet::file::properties::ReaderProperties::builder().build()),
+    )?;
     let mut columns: Vec<(usize, Field, ArrayRef)> = Vec::new();
     for &(root, leaf) in &text {
         let ColumnReader::ByteArrayColumnReader(mut values) =

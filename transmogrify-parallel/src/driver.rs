@@ -1254,11 +1254,7 @@ pub(crate) fn handle(
 /// chunk (the panic hook has reported where it happened).
 fn catch_panic<T>(f: impl FnOnce() -> T) -> std::result::Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_string())
+        transmogrify_io::panic_message(payload.as_ref()).unwrap_or_else(|| "no message".into())
     })
 }
 
@@ -1536,15 +1532,6 @@ fn is_io(e: &Error) -> bool {
     }
 }
 
-/// Whether `e` is (a chunk's failure from) a worker's panic.
-fn panicked(e: &Error) -> bool {
-    match e {
-        Error::Panicked(_) => true,
-        Error::Chunk { source, .. } => panicked(source),
-        _ => false,
-    }
-}
-
 /// Turns the tally into a report, or into the first error in input order when the
 /// run must fail (strict mode).
 pub(crate) fn finish(
@@ -1562,7 +1549,7 @@ pub(crate) fn finish(
         if let Some(i) = failed.iter().position(|(_, e)| {
             matches!(e, Error::Sink(_) | Error::Input(_) | Error::Io { .. })
                 || is_io(e)
-                || panicked(e)
+                || e.is_panic()
         }) {
             return Err(failed.swap_remove(i).1);
         }

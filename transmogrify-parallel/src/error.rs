@@ -94,6 +94,16 @@ impl Error {
         }
     }
 
+    /// Whether this is (a chunk's failure from) a worker's panic: a bug, which
+    /// fails the run in any mode.
+    pub fn is_panic(&self) -> bool {
+        match self {
+            Error::Panicked(_) => true,
+            Error::Chunk { source, .. } => source.is_panic(),
+            _ => false,
+        }
+    }
+
     /// The record error at the root of this error, to change (its position
     /// renumbered, say).
     pub fn record_error_mut(&mut self) -> Option<&mut transmogrify_core::RecordError> {

@@ -61,7 +61,7 @@ pub use crate::plan::{Chunking, DEFAULT_CHUNK_BYTES, Input, InputFormat};
 pub use crate::processes::{ProcessExecutor, WORKER_ENV, stop_workers};
 pub use crate::report::{FailedChunk, RunReport};
 pub use crate::sink::{ResultSink, StreamingSink, ThreadedTables};
-pub use crate::worker::{ABORT_ENV, worker_main};
+pub use crate::worker::{ABORT_ENV, PANIC_LINE, worker_main};
 
 mod chunk;
 mod driver;

@@ -456,11 +456,10 @@ impl ProcessRunner {
         // chunk would meet again, reported as a thread's panic is.
         if status.and_then(|s| s.code()) == Some(101) {
             let said = String::from_utf8_lossy(&stderr);
-            let said = said.lines().rev().find_map(|l| {
-                l.strip_prefix(
-                    "error: internal error (this is a bug, please report it with the input): ",
-                )
-            });
+            let said = said
+                .lines()
+                .rev()
+                .find_map(|l| l.strip_prefix(crate::PANIC_LINE));
             return Error::Panicked(said.unwrap_or(what).to_string());
         }
         let how = match status {

@@ -18,6 +18,12 @@ use crate::wire::{
     position_from, read_frame, read_frame_into, split_header, write_frame,
 };
 
+/// How a worker program's panic hook begins the one line it writes to stderr, the
+/// panic's message and place after it: a worker process that exits 101 after such a
+/// line is reported as a panic with that message ([`Error::Panicked`]), not run again.
+pub const PANIC_LINE: &str =
+    "error: internal error (this is a bug, please report it with the input): ";
+
 /// Environment variable that makes a worker abort on a given chunk, for tests of crash
 /// handling: `<chunk index>` aborts every time, `<chunk index>:<marker file>` aborts
 /// only while the marker file does not exist (and creates it), so a retry succeeds.

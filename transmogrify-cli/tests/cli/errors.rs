@@ -930,6 +930,15 @@ fn sixty_keys_each(n: usize) -> String {
 /// A file written: its name and bytes.
 type Written = (String, Vec<u8>);
 
+/// The files in directory `out`, by name, with their bytes.
+fn written(out: &std::path::Path) -> Result<Vec<Written>, Box<dyn std::error::Error>> {
+    let mut files = Vec::new();
+    for name in names(out)? {
+        files.push((name.clone(), std::fs::read(out.join(&name))?));
+    }
+    Ok(files)
+}
+
 #[test]
 fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -> TestResult {
     // Three records of 60 keys each, at most 100 columns: the second and the third
@@ -938,16 +947,7 @@ fn a_column_limit_that_workers_pass_together_gives_the_sequential_runs_files() -
     // run is flattened again in input order, to the same files and the same error.
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("mc.jsonl"), sixty_keys_each(3))?;
-    let files = |out: &str| -> Result<Vec<Written>, Box<dyn std::error::Error>> {
-        let mut files = Vec::new();
-        for name in names(&dir.path().join(out))? {
-            files.push((
-                name.clone(),
-                std::fs::read(dir.path().join(out).join(&name))?,
-            ));
-        }
-        Ok(files)
-    };
+    let files = |out: &str| written(&dir.path().join(out));
     for mode in ["strict", "skip"] {
         let mut first: Option<(i32, String, Vec<Written>)> = None;
         for executor in [
@@ -1069,16 +1069,7 @@ fn a_column_limit_on_standard_input_is_kept_on_one_thread() -> TestResult {
         let keys: Vec<String> = (0..120).map(|k| format!("\"k{k}\":{k}")).collect();
         format!("{{\"a\":1}}\n{{{}}}\n{{\"a\":2}}\n", keys.join(","))
     };
-    let files = |out: &str| -> Result<Vec<Written>, Box<dyn std::error::Error>> {
-        let mut files = Vec::new();
-        for name in names(&dir.path().join(out))? {
-            files.push((
-                name.clone(),
-                std::fs::read(dir.path().join(out).join(&name))?,
-            ));
-        }
-        Ok(files)
-    };
+    let files = |out: &str| written(&dir.path().join(out));
     for (n, input) in [sixty_keys_each(3), alone].into_iter().enumerate() {
         std::fs::write(dir.path().join("s.jsonl"), &input)?;
         for mode in ["strict", "skip"] {

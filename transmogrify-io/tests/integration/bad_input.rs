@@ -230,7 +230,6 @@ fn a_damaged_page_is_reported_with_the_rows_of_its_batch() -> TestResult {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
-    use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
     use parquet::file::reader::{FileReader, SerializedFileReader};
 
@@ -243,10 +242,7 @@ fn a_damaged_page_is_reported_with_the_rows_of_its_batch() -> TestResult {
     let props = WriterProperties::builder()
         .set_max_row_group_row_count(Some(500))
         .build();
-    let mut bytes = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
-    writer.close()?;
+    let mut bytes = parquet_of(&batch, props)?;
     // Damage the text column of row group 3 (rows 1,500-1,999): batch 1,024-2,047.
     let meta = SerializedFileReader::new(bytes::Bytes::from(bytes.clone()))?
         .metadata()
@@ -762,13 +758,7 @@ fn parquet_text_that_is_not_utf8_is_a_bad_record_at_its_row() -> TestResult {
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("t.parquet");
     parquet_with_bad_text(&path)?;
-    let skip = Processor::new(
-        ProcessorConfig::builder()
-            .with_on_error(ErrorMode::Skip)
-            .with_id_field(None)
-            .with_time_field(None)
-            .build()?,
-    );
+    let skip = skip_without_ids(|b| b)?;
     for options in [
         ReaderOptions::default(),
         ReaderOptions::builder().with_batch_records(1).build()?,
@@ -872,14 +862,7 @@ fn parquet_text_that_is_not_utf8_loses_no_other_row_of_its_group() -> TestResult
         group.close()?;
     }
     writer.close()?;
-    let skip = Processor::new(
-        ProcessorConfig::builder()
-            .with_on_error(ErrorMode::Skip)
-            .with_id_field(None)
-            .with_time_field(None)
-            .with_skip_null(false)
-            .build()?,
-    );
+    let skip = skip_without_ids(|b| b.with_skip_null(false))?;
     for batch in [1024, 64, 1] {
         let options = ReaderOptions::builder().with_batch_records(batch).build()?;
         let result = process_file(&skip, &path, "t", &options)?;
@@ -921,7 +904,6 @@ fn parquet_text_of_every_text_type_that_is_not_utf8_is_a_bad_record_at_its_row()
         ArrayRef, DictionaryArray, Int64Array, LargeStringArray, RecordBatch, StringArray,
         StringViewArray, types::Int32Type,
     };
-    use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
     // Written with a marker the bytes that are not UTF-8 then take the place of (the
@@ -938,13 +920,7 @@ fn parquet_text_of_every_text_type_that_is_not_utf8_is_a_bad_record_at_its_row()
         ("plain", Arc::new(StringArray::from_iter_values(texts))),
     ];
     let dir = tempfile::tempdir()?;
-    let skip = Processor::new(
-        ProcessorConfig::builder()
-            .with_on_error(ErrorMode::Skip)
-            .with_id_field(None)
-            .with_time_field(None)
-            .build()?,
-    );
+    let skip = skip_without_ids(|b| b)?;
     for (name, column) in columns {
         for dictionary in [false, true] {
             let ids: ArrayRef = Arc::new(Int64Array::from_iter_values(0..3));
@@ -952,10 +928,7 @@ fn parquet_text_of_every_text_type_that_is_not_utf8_is_a_bad_record_at_its_row()
             let props = WriterProperties::builder()
                 .set_dictionary_enabled(dictionary)
                 .build();
-            let mut bytes = Vec::new();
-            let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
-            writer.write(&batch)?;
-            writer.close()?;
+            let mut bytes = parquet_of(&batch, props)?;
             let at = bytes
                 .windows(4)
                 .position(|w| w == b"ZZZZ")
@@ -995,7 +968,6 @@ fn parquet_text_not_utf8_in_a_list_loses_its_row_alone_whatever_the_batches() ->
 
     use arrow_array::builder::{ListBuilder, StringBuilder};
     use arrow_array::{ArrayRef, Int64Array, RecordBatch};
-    use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
     // Row groups of three rows; the lists of rows 1 and 5 hold the marker that
@@ -1016,10 +988,7 @@ fn parquet_text_not_utf8_in_a_list_loses_its_row_alone_whatever_the_batches() ->
         .set_dictionary_enabled(false)
         .set_max_row_group_row_count(Some(3))
         .build();
-    let mut bytes = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
-    writer.close()?;
+    let mut bytes = parquet_of(&batch, props)?;
     for marker in [b"ZZZZ", b"ZZZY"] {
         let at = bytes
             .windows(4)
@@ -1030,13 +999,7 @@ fn parquet_text_not_utf8_in_a_list_loses_its_row_alone_whatever_the_batches() ->
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("l.parquet");
     std::fs::write(&path, &bytes)?;
-    let skip = Processor::new(
-        ProcessorConfig::builder()
-            .with_on_error(ErrorMode::Skip)
-            .with_id_field(None)
-            .with_time_field(None)
-            .build()?,
-    );
+    let skip = skip_without_ids(|b| b)?;
     for batch in [1024, 2, 1] {
         let options = ReaderOptions::builder().with_batch_records(batch).build()?;
         let result = process_file(&skip, &path, "t", &options)?;
@@ -1074,7 +1037,6 @@ fn parquet_text_not_utf8_beside_a_list_is_refused_by_its_column() -> TestResult 
 
     use arrow_array::builder::{ListBuilder, StringBuilder};
     use arrow_array::{ArrayRef, RecordBatch, StringArray};
-    use parquet::arrow::ArrowWriter;
     use parquet::file::properties::WriterProperties;
 
     // Row 0's list and rows 1 to 80's text hold bytes that are not UTF-8: once the
@@ -1097,10 +1059,7 @@ fn parquet_text_not_utf8_beside_a_list_is_refused_by_its_column() -> TestResult 
     let props = WriterProperties::builder()
         .set_dictionary_enabled(false)
         .build();
-    let mut bytes = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
-    writer.write(&batch)?;
-    writer.close()?;
+    let mut bytes = parquet_of(&batch, props)?;
     let mut from = 0;
     while let Some(at) = bytes
         .get(from..)
@@ -1112,13 +1071,7 @@ fn parquet_text_not_utf8_beside_a_list_is_refused_by_its_column() -> TestResult 
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("m.parquet");
     std::fs::write(&path, &bytes)?;
-    let skip = Processor::new(
-        ProcessorConfig::builder()
-            .with_on_error(ErrorMode::Skip)
-            .with_id_field(None)
-            .with_time_field(None)
-            .build()?,
-    );
+    let skip = skip_without_ids(|b| b)?;
     for batch in [1024, 1] {
         let options = ReaderOptions::builder().with_batch_records(batch).build()?;
         let result = process_file(&skip, &path, "t", &options)?;
@@ -1135,4 +1088,29 @@ fn parquet_text_not_utf8_beside_a_list_is_refused_by_its_column() -> TestResult 
         assert_eq!(refused, want, "batches of {batch}");
     }
     Ok(())
+}
+
+/// A processor in skip mode without id and time columns, the rest as `more` sets.
+fn skip_without_ids(
+    more: impl FnOnce(
+        transmogrify_core::ProcessorConfigBuilder,
+    ) -> transmogrify_core::ProcessorConfigBuilder,
+) -> Result<Processor, Box<dyn std::error::Error>> {
+    let builder = ProcessorConfig::builder()
+        .with_on_error(ErrorMode::Skip)
+        .with_id_field(None)
+        .with_time_field(None);
+    Ok(Processor::new(more(builder).build()?))
+}
+
+/// `batch` as the bytes of a Parquet file written with `props`.
+fn parquet_of(
+    batch: &arrow_array::RecordBatch,
+    props: parquet::file::properties::WriterProperties,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props))?;
+    writer.write(batch)?;
+    writer.close()?;
+    Ok(bytes)
 }
