@@ -212,10 +212,15 @@ pub enum RecordErrorKind {
     },
     /// The record is larger than the configured maximum record size.
     TooLarge {
-        /// The record's size in bytes (or a lower bound).
+        /// The record's size in bytes, or with `whole` false the bytes of it read.
         size: u64,
         /// The limit in force.
         limit: u64,
+        /// Whether the record was read to its end, so that `size` is its size. In
+        /// strict mode a reader stops once a record passes the limit (the run ends
+        /// there, and a stream that never ends a record would never be done), so
+        /// `size` is then only how much of it was read.
+        whole: bool,
     },
     /// A table would get more columns than the configured maximum.
     TooManyColumns {
@@ -241,9 +246,22 @@ impl fmt::Display for RecordErrorKind {
                     "the record nests deeper than the limit of {limit} levels"
                 )
             }
-            RecordErrorKind::TooLarge { size, limit } => write!(
+            RecordErrorKind::TooLarge {
+                size,
+                limit,
+                whole: true,
+            } => write!(
                 f,
                 "the record is {size} bytes, larger than the limit of {limit} bytes"
+            ),
+            RecordErrorKind::TooLarge {
+                size,
+                limit,
+                whole: false,
+            } => write!(
+                f,
+                "the record runs past {size} bytes, larger than the limit of {limit} bytes \
+                 (read no further)"
             ),
             RecordErrorKind::TooManyColumns { table, limit } => write!(
                 f,
@@ -317,9 +335,16 @@ impl RecordErrorKind {
             },
             RecordErrorKind::NotAnObject { found } => json!({"not_an_object": found}),
             RecordErrorKind::TooDeep { limit } => json!({"too_deep": limit}),
-            RecordErrorKind::TooLarge { size, limit } => {
-                json!({"too_large": size, "limit": limit})
-            }
+            RecordErrorKind::TooLarge {
+                size,
+                limit,
+                whole: true,
+            } => json!({"too_large": size, "limit": limit}),
+            RecordErrorKind::TooLarge {
+                size,
+                limit,
+                whole: false,
+            } => json!({"too_large": size, "limit": limit, "whole": false}),
             RecordErrorKind::TooManyColumns { table, limit } => {
                 json!({"too_many_columns": table, "limit": limit})
             }
@@ -367,6 +392,10 @@ impl RecordErrorKind {
             return Some(RecordErrorKind::TooLarge {
                 size,
                 limit: number("limit")?,
+                whole: value
+                    .get("whole")
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(true),
             });
         }
         if let Some(table) = text("too_many_columns") {
@@ -554,6 +583,15 @@ mod tests {
                 Some(kind),
                 "{kind}"
             );
+        }
+        // A record read no further (strict mode) keeps that too.
+        for whole in [true, false] {
+            let kind = RecordErrorKind::TooLarge {
+                size: 2_000,
+                limit: 1_000,
+                whole,
+            };
+            assert_eq!(RecordErrorKind::from_json(&kind.to_json()), Some(kind));
         }
         Ok(())
     }

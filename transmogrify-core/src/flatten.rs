@@ -482,6 +482,7 @@ impl Flattener {
                 RecordErrorKind::TooLarge {
                     size,
                     limit: self.cfg.max_record_bytes,
+                    whole: true,
                 },
                 0,
             ),

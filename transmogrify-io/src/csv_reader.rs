@@ -617,6 +617,12 @@ struct Tee {
     left: Vec<u8>,
     /// A row read past, not yet claimed by the reader.
     overrun: Option<Overrun>,
+    /// Whether a row longer than the largest record ends the input where it
+    /// passes it, rather than being read past
+    /// ([`ReaderOptions::stop_at_long_record`]).
+    stop: bool,
+    /// Whether the input ended so, at a row cut short.
+    stopped: bool,
 }
 
 /// A row longer than the largest record, read past by a [`Tee`].
@@ -628,6 +634,9 @@ struct Overrun {
     end: u64,
     /// Whether the input ended inside the row's open quote.
     at_end: bool,
+    /// Whether the row was cut short where it passed the largest record, the
+    /// input read no further.
+    cut: bool,
 }
 
 /// What the parser reads before the input: a record of its own (see
@@ -700,6 +709,16 @@ impl Tee {
             QuoteState::Quoted => b"\"\n",
             _ => b"\n",
         };
+        if self.stop {
+            self.overrun = Some(Overrun {
+                shift: 0,
+                end: from,
+                at_end: false,
+                cut: true,
+            });
+            self.stopped = true;
+            return Ok(());
+        }
         loop {
             let n = match self.inner.read(buf) {
                 Ok(n) => n,
@@ -717,6 +736,7 @@ impl Tee {
                     shift: (t.offset - from).saturating_sub(self.made.len() as u64),
                     end: t.offset,
                     at_end,
+                    cut: false,
                 });
                 return Ok(());
             }
@@ -737,6 +757,7 @@ impl Tee {
                         shift: (t.offset - from).saturating_sub(self.made.len() as u64),
                         end: line_end,
                         at_end: false,
+                        cut: false,
                     });
                     // No character is cut at a line break.
                     t.utf8_carry = Default::default();
@@ -750,6 +771,9 @@ impl Tee {
 
 impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.stopped && self.made.is_empty() {
+            return Ok(0);
+        }
         if self.made.is_empty()
             && self.left.is_empty()
             && self.overrun.is_none()
@@ -797,9 +821,13 @@ enum Seen {
     Clean,
     /// Something a bad row has, and the row's bytes if they were kept.
     Suspect(Option<Vec<u8>>),
-    /// Longer than the largest record: its size (line break aside), and its first
-    /// bytes.
-    TooLarge { size: u64, head: Vec<u8> },
+    /// Longer than the largest record: its size (line break aside), or the bytes
+    /// of it read if it was cut short (`whole` false), and its first bytes.
+    TooLarge {
+        size: u64,
+        whole: bool,
+        head: Vec<u8>,
+    },
 }
 
 /// The longest row whose raw text is its bytes as written (a longer one's is made
@@ -932,11 +960,12 @@ impl CsvReader {
             };
             // Where the header ends (its line break aside), as the rows are measured.
             // (A quote in it that never closes is told below, once rows are read.)
-            let (mut header_end, mut open) = (None, false);
+            let (mut header_end, mut open, mut whole) = (None, false, true);
             if let Some(overrun) = reader.reader.get_mut().overrun.take() {
                 reader.skipped_bytes += overrun.shift;
                 header_end = Some(overrun.end);
                 open = overrun.at_end;
+                whole = !overrun.cut;
             }
             let end = reader.parser_offset();
             let header_end = header_end.unwrap_or_else(|| end - reader.break_before(end));
@@ -954,6 +983,7 @@ impl CsvReader {
                     kind: RecordErrorKind::TooLarge {
                         size: header_end - skipped_bytes,
                         limit,
+                        whole,
                     },
                     excerpt: transmogrify_core::excerpt(&head, 0),
                 };
@@ -1071,6 +1101,8 @@ impl CsvReader {
             made: PRIMER,
             left: Vec::new(),
             overrun: None,
+            stop: options.stop_at_long_record,
+            stopped: false,
             tracker: QuoteTracker {
                 state: QuoteState::StartField,
                 delimiter: csv_options.delimiter(),
@@ -1154,7 +1186,8 @@ impl CsvReader {
         if !got {
             if let Some((record, position, seen)) = self.pending.take() {
                 let tracker = &self.reader.get_ref().tracker;
-                if tracker.state == QuoteState::Quoted {
+                // (A row cut short where it passed the limit is that row alone.)
+                if tracker.state == QuoteState::Quoted && !self.reader.get_ref().stopped {
                     let (line, column, byte_offset) = tracker.opened;
                     // Lines after the quote's own that the field took (blank lines
                     // at the end of the input aside).
@@ -1255,13 +1288,13 @@ impl CsvReader {
             // The parser's offsets from here on leave out the bytes it did not see.
             self.skipped_bytes += overrun.shift;
             if !overrun.at_end {
-                row_end = Some(overrun.end);
+                row_end = Some((overrun.end, !overrun.cut));
             }
         }
         // Where the parser stands: past the row's line break.
         let end = self.parser_offset();
         let seen = match row_end {
-            Some(row_end) => self.too_large(position.byte_offset, row_end),
+            Some((row_end, whole)) => self.too_large(position.byte_offset, row_end, whole),
             None => self.look_at(&self.record, position.byte_offset, end),
         };
         self.reader.get_mut().window.let_go(end);
@@ -1314,9 +1347,10 @@ impl CsvReader {
     }
 
     /// What a row from offset `start` to `end` (its line break excluded), longer
-    /// than the largest record, is: a bad row of that size, whose raw text is its
-    /// first bytes as written (its first fields as read, should they be gone).
-    fn too_large(&self, start: u64, end: u64) -> Seen {
+    /// than the largest record, is: a bad row of that size (of the bytes read of
+    /// it, where it was cut short: `whole` false), whose raw text is its first
+    /// bytes as written (its first fields as read, should they be gone).
+    fn too_large(&self, start: u64, end: u64, whole: bool) -> Seen {
         let head = self
             .reader
             .get_ref()
@@ -1324,6 +1358,7 @@ impl CsvReader {
             .unwrap_or_else(|| self.raw_text(&self.record, false, HEAD));
         Seen::TooLarge {
             size: end.saturating_sub(start),
+            whole,
             head,
         }
     }
@@ -1338,7 +1373,7 @@ impl CsvReader {
             // Longer than the largest record, line break aside?
             let size = end - start - self.break_before(end);
             if size > tee.limit {
-                return self.too_large(start, start + size);
+                return self.too_large(start, start + size, true);
             }
         }
         let suspect = (self.has_header && record.len() != self.keys.len())
@@ -1441,10 +1476,10 @@ impl CsvReader {
         let raw = match seen {
             Seen::Clean => return self.push_record(record, position),
             Seen::Suspect(raw) => raw,
-            Seen::TooLarge { size, head } => {
+            Seen::TooLarge { size, whole, head } => {
                 let limit = self.reader.get_ref().limit;
                 let batch = &mut self.batcher.batch;
-                return batch.push_too_large(&self.source, position, size, limit, &head);
+                return batch.push_too_large(&self.source, position, (size, whole), limit, &head);
             }
         };
         if self.has_header && record.len() != self.keys.len() {

@@ -59,6 +59,9 @@ enum Scanned {
     Ended,
     /// To a closing bracket that does not match: not the one given.
     Mismatch(u8),
+    /// Past the largest record, where reading stops there
+    /// ([`ReaderOptions::stop_at_long_record`]).
+    Cut,
     /// Nowhere: no value starts with the byte there.
     NoValue,
 }
@@ -85,6 +88,9 @@ pub(crate) struct JsonReader {
     batcher: Batcher,
     pending_error: Option<Error>,
     max_record: u64,
+    /// Whether reading ends at a record past `max_record`
+    /// ([`ReaderOptions::stop_at_long_record`]).
+    stop_at_long: bool,
     /// The first bytes of a record that grew past `max_record` (then no longer kept).
     oversize: Option<Vec<u8>>,
     /// Where the record being scanned starts.
@@ -121,6 +127,7 @@ impl JsonReader {
             batcher: Batcher::new(options),
             pending_error: None,
             max_record: options.max_record_bytes.max(1),
+            stop_at_long: options.stop_at_long_record,
             oversize: None,
             record_at: None,
             raw_start: None,
@@ -257,7 +264,12 @@ impl JsonReader {
                     self.pos += n;
                     return Ok(Scanned::Whole);
                 }
-                Extent::More => self.pos = self.buf.len(),
+                Extent::More => {
+                    self.pos = self.buf.len();
+                    if self.stop_at_long && self.oversize.is_some() {
+                        return Ok(Scanned::Cut);
+                    }
+                }
                 Extent::Check => {
                     return Ok(match extent.mismatch() {
                         Some((k, closer)) => {
@@ -286,6 +298,9 @@ impl JsonReader {
             Scanned::NoValue => self.unexpected(found, "a JSON value"),
             Scanned::Mismatch(b'}') => self.unexpected(found, "'}'"),
             Scanned::Mismatch(_) => self.unexpected(found, "']'"),
+            Scanned::Cut => Err(Error::Internal(
+                "a value outside the records cut short as a record".into(),
+            )),
         }
     }
 
@@ -381,7 +396,8 @@ impl JsonReader {
         let scanned = scanned?;
         let start = self.keep.take().unwrap_or(0);
         let oversize = self.oversize.take();
-        if scanned != Scanned::Whole {
+        let whole = scanned != Scanned::Cut;
+        if scanned != Scanned::Whole && whole {
             // The raw text of the error that ends the input starts with the record.
             return match oversize {
                 None => {
@@ -401,10 +417,16 @@ impl JsonReader {
             self.batcher.batch.push_too_large(
                 &self.source,
                 position,
-                size,
+                (size, whole),
                 self.max_record,
                 &prefix,
             );
+            if !whole {
+                // Read no further: the run ends at it.
+                self.ordinal += 1;
+                self.state = State::Done;
+                return Ok(());
+            }
         } else {
             self.batcher
                 .batch

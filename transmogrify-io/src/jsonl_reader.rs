@@ -28,6 +28,9 @@ pub(crate) struct JsonlReader {
     batcher: Batcher,
     done: bool,
     max_record: u64,
+    /// Whether reading ends at a line over `max_record` once past it
+    /// ([`ReaderOptions::stop_at_long_record`]).
+    stop_at_long: bool,
 }
 
 impl JsonlReader {
@@ -43,13 +46,16 @@ impl JsonlReader {
             batcher: Batcher::new(options),
             done: false,
             max_record: options.max_record_bytes.max(1),
+            stop_at_long: options.stop_at_long_record,
         }
     }
 
     /// Reads one line into `line_buf`, keeping at most `max_record` bytes of it (or
     /// [`OVERSIZE_PREFIX`], if more, for the raw text of a longer one) and the line
     /// end; returns the length read and the length of its content (without `\n` or
-    /// `\r\n`).
+    /// `\r\n`). A line that passes `max_record` bytes of text (not blanks) is read
+    /// no further where reading stops at it: then its content's length is the
+    /// length read.
     fn read_line(&mut self) -> std::io::Result<(usize, usize)> {
         let cap = usize::try_from(self.max_record)
             .unwrap_or(usize::MAX)
@@ -82,6 +88,11 @@ impl JsonlReader {
             self.input.reader.consume(take);
             total += take;
             self.line_read = total;
+            // Past the limit whatever its line end (`\r\n`) and a byte order mark.
+            let past = total as u64 > self.max_record.saturating_add(5);
+            if !done && past && self.stop_at_long && !is_blank(&self.line_buf) {
+                return Ok((total, total));
+            }
             if done {
                 let end = if before_newline == b'\r' && total >= 2 {
                     2
@@ -136,26 +147,36 @@ impl JsonlReader {
             text = rest;
             bom = 3;
         }
-        if text.iter().all(|b| b" \t\r".contains(b)) {
+        if is_blank(text) {
             return Ok(true);
         }
         let position = Position::line_start(self.ordinal, line, start + bom);
         let size = (content - bom as usize) as u64;
+        // Cut short where reading stops at it (no line end, yet more to read).
+        let whole = n > content || self.input.reader.fill_buf().map_or(true, <[u8]>::is_empty);
         if size > self.max_record {
             let prefix = text.get(..OVERSIZE_PREFIX).unwrap_or(text);
             self.batcher.batch.push_too_large(
                 &self.source,
                 position,
-                size,
+                (size, whole),
                 self.max_record,
                 prefix,
             );
+            if !whole {
+                return Ok(false);
+            }
         } else {
             self.batcher.batch.push_record(text, position);
         }
         self.ordinal += 1;
         Ok(true)
     }
+}
+
+/// Whether `text` holds only blanks (a line of them is no record).
+fn is_blank(text: &[u8]) -> bool {
+    text.iter().all(|b| b" \t\r".contains(b))
 }
 
 impl Stepper for JsonlReader {
@@ -216,7 +237,8 @@ mod tests {
             error.kind,
             RecordErrorKind::TooLarge {
                 size: 70_008,
-                limit: 1000
+                limit: 1000,
+                whole: true
             }
         );
         // Its first 64 KiB are kept for its raw text, whatever the limit.

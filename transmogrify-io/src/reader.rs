@@ -100,19 +100,20 @@ impl RawBatch {
     }
 
     /// Appends a record over the size limit (`size` bytes, the limit `limit`) as a
-    /// bad record, keeping only `prefix` of its text.
+    /// bad record, keeping only `prefix` of its text; `whole`: whether it was read
+    /// to its end (else `size` is the bytes of it read).
     pub fn push_too_large(
         &mut self,
         source: &std::sync::Arc<str>,
         position: Position,
-        size: u64,
+        (size, whole): (u64, bool),
         limit: u64,
         prefix: &[u8],
     ) {
         let error = RecordError {
             source_name: source.clone(),
             position,
-            kind: transmogrify_core::RecordErrorKind::TooLarge { size, limit },
+            kind: transmogrify_core::RecordErrorKind::TooLarge { size, limit, whole },
             excerpt: transmogrify_core::excerpt(prefix, 0),
         };
         self.push_bad(error, prefix);
@@ -176,6 +177,7 @@ pub struct ReaderOptions {
     pub(crate) batch_bytes: usize,
     pub(crate) infer_types: bool,
     pub(crate) max_record_bytes: u64,
+    pub(crate) stop_at_long_record: bool,
     pub(crate) skip_null: bool,
 }
 
@@ -189,6 +191,7 @@ impl Default for ReaderOptions {
             batch_bytes: DEFAULT_READER_BATCH_BYTES,
             infer_types: true,
             max_record_bytes: transmogrify_core::DEFAULT_MAX_RECORD_BYTES,
+            stop_at_long_record: false,
             skip_null: false,
         }
     }
@@ -267,6 +270,19 @@ impl ReaderOptions {
         self.max_record_bytes = bytes;
         self
     }
+
+    /// Whether reading ends at a record over the size limit (see
+    /// [`ReaderOptionsBuilder::with_stop_at_long_record`]).
+    pub fn stop_at_long_record(&self) -> bool {
+        self.stop_at_long_record
+    }
+
+    /// These options with [`ReaderOptionsBuilder::with_stop_at_long_record`] set to
+    /// `yes`.
+    pub fn with_stop_at_long_record(mut self, yes: bool) -> Self {
+        self.stop_at_long_record = yes;
+        self
+    }
 }
 
 /// Builder of [`ReaderOptions`].
@@ -335,6 +351,20 @@ impl ReaderOptionsBuilder {
     /// engine's [`DEFAULT_MAX_RECORD_BYTES`](transmogrify_core::DEFAULT_MAX_RECORD_BYTES).
     pub fn with_max_record_bytes(mut self, bytes: u64) -> Self {
         self.options.max_record_bytes = bytes;
+        self
+    }
+
+    /// Whether the reader stops at a JSON, JSONL or CSV record larger than
+    /// [`with_max_record_bytes`](Self::with_max_record_bytes) once it has read past
+    /// the limit: the record is handed on as a bad record of the bytes read so far
+    /// ([`RecordErrorKind::TooLarge`](transmogrify_core::RecordErrorKind::TooLarge)
+    /// with `whole` false) and nothing after it is read. For strict mode, where the
+    /// first bad record ends the run: reading on to the record's end would only
+    /// measure it, and a stream that never ends it (`/dev/zero`, a pipe that keeps
+    /// writing) would never be done. Defaults to `false`: the record is read past,
+    /// measured, and reading goes on after it.
+    pub fn with_stop_at_long_record(mut self, yes: bool) -> Self {
+        self.options.stop_at_long_record = yes;
         self
     }
 

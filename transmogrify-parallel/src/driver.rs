@@ -581,7 +581,8 @@ impl<'a> Plan<'a> {
             }
             let largest = self.job.processor.config().max_record_bytes();
             let mut scanner = Scanner::new(reader, input.name(), stream_format, chunking)
-                .with_max_record(largest);
+                .with_max_record(largest)
+                .with_stop_at_long(self.strict());
             if let Some(len) = file_len {
                 // One read takes the whole of a small file, the next finds its end.
                 scanner = scanner.with_block(usize::try_from(len).map_or(usize::MAX, |l| l + 1));
@@ -589,6 +590,12 @@ impl<'a> Plan<'a> {
             self.scanner = Some(scanner);
         }
         Ok(())
+    }
+
+    /// Whether the first bad record ends the run: a record over the size limit
+    /// then ends its input where it passes the limit, rather than being read past.
+    fn strict(&self) -> bool {
+        self.job.processor.config().on_error() == ErrorMode::Strict
     }
 
     /// `source`, a stream, counted into the progress as it is read.
@@ -613,7 +620,9 @@ impl<'a> Plan<'a> {
         // reader either.
         let largest = self.job.processor.config().max_record_bytes();
         let largest = options.max_record_bytes().min(largest);
-        let options = options.with_max_record_bytes(largest);
+        let options = options
+            .with_max_record_bytes(largest)
+            .with_stop_at_long_record(self.strict());
         let records = match (self.job.chunking.records, self.job.limit) {
             (Some(n), Some(limit)) => Some(n.min(limit)),
             (n, limit) => n.or(limit),

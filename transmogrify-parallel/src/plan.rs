@@ -451,6 +451,9 @@ pub(crate) struct LongLine {
     /// Where it starts, for a value of a JSON input (a line's place is its line's
     /// start, known once the lines before it are counted).
     pub(crate) position: Option<Position>,
+    /// Whether it was read to its end, so that `size` is its size (else the input
+    /// stopped at it: see [`Scanner::with_stop_at_long`]).
+    pub(crate) whole: bool,
 }
 
 impl LongLine {
@@ -470,7 +473,8 @@ impl LongLine {
                 Some(at) => Position { ordinal, ..at },
                 None => Position::line_start(ordinal, line, start + self.skip),
             };
-            batch.push_too_large(&Arc::from(source), position, self.size, limit, &self.prefix);
+            let size = (self.size, self.whole);
+            batch.push_too_large(&Arc::from(source), position, size, limit, &self.prefix);
         }
         batch
     }
@@ -551,6 +555,7 @@ pub(crate) fn long_last_line(
             skip,
             blank,
             position: None,
+            whole: true,
         },
     )))
 }
@@ -631,6 +636,9 @@ pub(crate) struct Scanner<R> {
     history: Vec<u8>,
     /// The largest record: a longer line is read past, not held.
     max_record: u64,
+    /// Whether the input ends at a record longer than `max_record` instead (see
+    /// [`Scanner::with_stop_at_long`]).
+    stop_at_long: bool,
     /// The error that ended the input, held back while the records before it go out
     /// as a chunk of their own.
     deferred: Option<Error>,
@@ -672,6 +680,7 @@ impl<R: Read> Scanner<R> {
             block: READ_BLOCK,
             history: Vec::with_capacity(HISTORY),
             max_record: transmogrify_core::DEFAULT_MAX_RECORD_BYTES,
+            stop_at_long: false,
             deferred: None,
             extent: ValueExtent::new(),
         }
@@ -689,6 +698,15 @@ impl<R: Read> Scanner<R> {
     /// [`Scanned::long`]).
     pub(crate) fn with_max_record(mut self, bytes: u64) -> Self {
         self.max_record = bytes.max(1);
+        self
+    }
+
+    /// Whether a record longer than the largest ends the input where it passes it,
+    /// its bad record made of the bytes read (strict mode, whose run ends there: a
+    /// stream that never ends the record is then not read forever). Otherwise it
+    /// is read past, measured, and the input goes on after it.
+    pub(crate) fn with_stop_at_long(mut self, yes: bool) -> Self {
+        self.stop_at_long = yes;
         self
     }
 
@@ -858,6 +876,21 @@ impl<R: Read> Scanner<R> {
         let first_line = self.next.line;
         let prefix_len = self.buf.len().min(transmogrify_io::OVERSIZE_PREFIX);
         let prefix = self.buf[..prefix_len].to_vec();
+        let layout = Layout::Lines { line: first_line };
+        if self.stop_at_long && !self.buf.iter().all(|b| b" \t\r".contains(b)) {
+            // Read no further: the run ends at it.
+            let long = LongLine {
+                size: self.buf.len() as u64,
+                prefix,
+                skip: 0,
+                blank: false,
+                position: None,
+                whole: false,
+            };
+            self.consume(self.buf.len());
+            self.state = ScanState::Done;
+            return Ok(Scanned::long(layout, start, self.buf_offset, 1, long));
+        }
         let mut blank = true;
         let mut len: u64 = 0;
         let mut last = 0u8;
@@ -895,8 +928,8 @@ impl<R: Read> Scanner<R> {
             skip: 0,
             blank,
             position: None,
+            whole: true,
         };
-        let layout = Layout::Lines { line: first_line };
         Ok(Scanned::long(layout, start, self.buf_offset, 1, long))
     }
 
@@ -1125,6 +1158,25 @@ impl<R: Read> Scanner<R> {
         // The position of the buffer's first byte, as it is consumed.
         self.next = position.advanced(&self.buf[at..], self.buf.len() - at);
         self.consume(self.buf.len());
+        if self.stop_at_long {
+            // Read no further: the run ends at it.
+            self.records_seen += 1;
+            self.state = ScanState::Done;
+            let layout = if elements {
+                Layout::Elements { first: position }
+            } else {
+                Layout::Values { first: position }
+            };
+            let long = LongLine {
+                size,
+                prefix,
+                skip: 0,
+                blank: false,
+                position: Some(position),
+                whole: false,
+            };
+            return Ok(Scanned::long(layout, start, self.buf_offset, 0, long));
+        }
         loop {
             if !self.fill(self.block)? {
                 let kind = SyntaxError::UnexpectedEnd {
@@ -1192,6 +1244,7 @@ impl<R: Read> Scanner<R> {
             skip: 0,
             blank: false,
             position: Some(position),
+            whole: true,
         };
         Ok(Scanned::long(layout, start, self.buf_offset, 0, long))
     }
@@ -1302,6 +1355,83 @@ impl WithOrdinal for Position {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `head`, then `x` without end (a pipe that keeps writing), up to 64 MiB so
+    /// that a scanner that reads past a record fails the test rather than hanging.
+    fn endless(head: &[u8]) -> impl Read + use<> {
+        std::io::Read::chain(
+            std::io::Cursor::new(head.to_vec()),
+            std::io::Read::take(std::io::repeat(b'x'), 64 << 20),
+        )
+    }
+
+    #[test]
+    fn stopping_at_a_long_record_reads_no_further()
+    -> std::result::Result<(), Box<dyn std::error::Error>> {
+        // Told to stop at it (strict mode), a line or a value that passes the
+        // largest record ends the input a block past the limit, a bad record of
+        // the bytes read; otherwise it is read to its end (here the stream's).
+        for (format, head, first, at) in [
+            (
+                InputFormat::Jsonl,
+                &b"{\"a\":1}\n{\"a\":\""[..],
+                "{\"a\":1}\n",
+                (8, 2, 1),
+            ),
+            (
+                InputFormat::Json,
+                &b"[{\"a\":1},\n {\"a\":\""[..],
+                "{\"a\":1}",
+                (11, 2, 2),
+            ),
+        ] {
+            for stop in [true, false] {
+                let mut s = Scanner::new(endless(head), "t".into(), format, Chunking::bytes(40))
+                    .with_block(64 * 1024)
+                    .with_max_record(100_000)
+                    .with_stop_at_long(stop);
+                let chunk = s.next_chunk()?.ok_or("no first chunk")?;
+                assert_eq!(String::from_utf8_lossy(&chunk.data), first, "{format:?}");
+                let chunk = match s.next_chunk() {
+                    Ok(chunk) => chunk.ok_or("no second chunk")?,
+                    // A value read to the input's end never ends.
+                    Err(_) if !stop && format == InputFormat::Json => {
+                        assert_eq!(s.bytes_read(), head.len() as u64 + (64 << 20));
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(e.to_string().chars().take(200).collect::<String>().into());
+                    }
+                };
+                let long = chunk.long.ok_or("not a long record")?;
+                assert_eq!(long.whole, !stop, "{format:?}");
+                let batch = long.batch("t", 1, 2, chunk.start, 100_000);
+                let transmogrify_io::RawItem::Bad { error, .. } = &batch.items[0] else {
+                    return Err("not a bad record".into());
+                };
+                let (byte, line, column) = at;
+                let p = error.position;
+                assert_eq!(
+                    (p.byte_offset, p.line, p.column),
+                    (byte, line, column),
+                    "{format:?}"
+                );
+                if stop {
+                    assert!(long.size > 100_000 && long.size < 300_000, "{}", long.size);
+                    assert!(error.to_string().contains(&format!(
+                        "the record runs past {} bytes, larger than the limit of 100000 bytes \
+                         (read no further)",
+                        long.size
+                    )));
+                    assert!(s.bytes_read() < 400_000, "{}", s.bytes_read());
+                    assert!(s.next_chunk()?.is_none());
+                } else {
+                    assert_eq!(s.bytes_read(), head.len() as u64 + (64 << 20));
+                }
+            }
+        }
+        Ok(())
+    }
 
     fn scan(text: &str, format: InputFormat, chunking: Chunking) -> Vec<(String, u64, u64, u64)> {
         let mut s = Scanner::new(text.as_bytes(), "t".into(), format, chunking);

@@ -2064,3 +2064,74 @@ fn a_csv_header_of_more_columns_than_the_limit_fails_the_run_in_any_mode() -> Te
     }
     Ok(())
 }
+
+#[test]
+fn strict_mode_stops_at_a_record_on_standard_input_that_never_ends() -> TestResult {
+    // A pipe that keeps writing a record past the size limit: strict mode fails at
+    // the limit and does not wait for the record's end. The writer gives up after
+    // 256 MiB, so a run that reads on to the end fails the test rather than hangs.
+    let dir = tempfile::tempdir()?;
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "jsonl",
+            b"{\"a\":1}\n{\"a\":\"",
+            "line 2, column 1 (byte 8, record 1)",
+        ),
+        (
+            "json",
+            b"[{\"a\":1},\n {\"a\":\"",
+            "line 2, column 2 (byte 11, record 1)",
+        ),
+        ("csv", b"a\n1\n\"", "line 3, column 1 (byte 4, record 1)"),
+    ];
+    for (format, head, at) in cases {
+        for executor in [["sequential", "1"], ["threads", "2"], ["processes", "2"]] {
+            let out = format!("o-{format}-{}", executor[0]);
+            let mut child = std::process::Command::new(bin())
+                .args(["flatten", "-", "-o", &out, "--entity", "s", "-f", "csv"])
+                .args([
+                    "--input-format",
+                    format,
+                    "--max-record-size",
+                    "1MiB",
+                    "--quiet",
+                ])
+                .args(["--executor", executor[0], "-j", executor[1]])
+                .current_dir(dir.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()?;
+            let mut pipe = child.stdin.take().ok_or("no stdin")?;
+            let head = head.to_vec();
+            let writer = std::thread::spawn(move || {
+                use std::io::Write;
+                let block = vec![b'x'; 64 * 1024];
+                let mut written = head.len();
+                if pipe.write_all(&head).is_err() {
+                    return written;
+                }
+                while written < 256 << 20 && pipe.write_all(&block).is_ok() {
+                    written += block.len();
+                }
+                written
+            });
+            let output = child.wait_with_output()?;
+            let written = writer.join().map_err(|_| "the writer panicked")?;
+            let stderr = String::from_utf8(output.stderr)?;
+            let case = format!("{format} on {}", executor[0]);
+            assert_eq!(output.status.code(), Some(1), "{case}: {stderr}");
+            assert!(
+                stderr.starts_with(&format!("error: <stdin>: {at}: the record runs past ")),
+                "{case}: {stderr}"
+            );
+            assert!(
+                stderr.contains("larger than the limit of 1048576 bytes (read no further)"),
+                "{case}: {stderr}"
+            );
+            assert!(written < 64 << 20, "{case}: {written} bytes taken");
+            assert!(!dir.path().join(&out).exists(), "{case}");
+        }
+    }
+    Ok(())
+}

@@ -1114,3 +1114,120 @@ fn parquet_of(
     writer.close()?;
     Ok(bytes)
 }
+
+/// A stream that starts with `head` and then gives `x` without end (a pipe that
+/// keeps writing), counting the bytes it hands out; it stops at 64 MiB so that a
+/// reader that reads past its records fails the test rather than hanging it.
+struct Endless {
+    head: Vec<u8>,
+    given: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use std::sync::atomic::Ordering;
+        let given = self.given.load(Ordering::Relaxed);
+        if given >= 64 << 20 {
+            return Ok(0);
+        }
+        let n = buf.len().min(64 * 1024);
+        for (i, b) in buf[..n].iter_mut().enumerate() {
+            *b = self.head.get(given as usize + i).copied().unwrap_or(b'x');
+        }
+        self.given.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_reader_told_to_stop_at_a_record_over_the_limit_reads_no_further() -> TestResult {
+    // JSONL, a JSON array and CSV whose second record never ends: read no further
+    // than a little past the limit, the first record comes, then the endless one as
+    // a bad record of the bytes read, and the input ends.
+    let cases: [(&str, &[u8], &str); 3] = [
+        (
+            "s.jsonl",
+            b"{\"a\":1}\n{\"a\":\"",
+            "s.jsonl: line 2, column 1 (byte 8, record 1): the record runs past",
+        ),
+        (
+            "s.json",
+            b"[{\"a\":1},\n {\"a\":\"",
+            "s.json: line 2, column 2 (byte 11, record 1): the record runs past",
+        ),
+        (
+            "s.csv",
+            b"a\n1\n\"",
+            "s.csv: line 3, column 1 (byte 4, record 1): the record runs past",
+        ),
+    ];
+    for (name, head, message) in cases {
+        let given = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let stream = Endless {
+            head: head.to_vec(),
+            given: given.clone(),
+        };
+        let options = ReaderOptions::builder()
+            .with_max_record_bytes(100_000)
+            .with_stop_at_long_record(true)
+            .build()?;
+        let mut items = Vec::new();
+        for batch in reader_for(Input::from_reader(name, stream, None)?, &options)? {
+            let batch = batch?;
+            for item in &batch.items {
+                items.push(match item {
+                    RawItem::Record { range, .. } => {
+                        String::from_utf8_lossy(batch.bytes(range)).into_owned()
+                    }
+                    RawItem::Bad { error, range } => {
+                        let transmogrify_core::RecordErrorKind::TooLarge { size, limit, whole } =
+                            error.kind
+                        else {
+                            return Err(format!("{name}: {error}").into());
+                        };
+                        assert!(!whole && size > limit && limit == 100_000, "{name}: {error}");
+                        assert!(error.to_string().starts_with(message), "{name}: {error}");
+                        assert!(
+                            error.to_string().contains(&format!(
+                                "{size} bytes, larger than the limit of 100000 bytes (read no further)"
+                            )),
+                            "{name}: {error}"
+                        );
+                        format!("bad: {} raw bytes", range.len())
+                    }
+                });
+            }
+        }
+        assert_eq!(items.len(), 2, "{name}: {items:?}");
+        assert_eq!(items[0].replace(' ', ""), "{\"a\":1}", "{name}");
+        assert!(items[1].starts_with("bad: "), "{name}: {items:?}");
+        let read = given.load(std::sync::atomic::Ordering::Relaxed);
+        assert!(read < 4 << 20, "{name}: read {read} bytes");
+    }
+    // Without it (skip mode's way), the record is read past to its end, measured.
+    let given = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let stream = Endless {
+        head: b"{\"a\":1}\n{\"a\":\"".to_vec(),
+        given: given.clone(),
+    };
+    let options = ReaderOptions::builder()
+        .with_max_record_bytes(100_000)
+        .build()?;
+    let reader = reader_for(Input::from_reader("s.jsonl", stream, None)?, &options)?;
+    let bad = reader
+        .filter_map(std::result::Result::ok)
+        .flat_map(|b| b.items)
+        .find_map(|item| match item {
+            RawItem::Bad { error, .. } => Some(error.kind),
+            RawItem::Record { .. } => None,
+        });
+    assert_eq!(
+        bad,
+        Some(transmogrify_core::RecordErrorKind::TooLarge {
+            size: (64 << 20) - 8,
+            limit: 100_000,
+            whole: true
+        })
+    );
+    Ok(())
+}
