@@ -378,6 +378,8 @@ pub(crate) struct Plan<'a> {
     held: Option<(Planned, Grouping)>,
     /// Records in the chunks planned so far (inline chunks only).
     planned_records: u64,
+    /// Whether a chunk of the current input was planned.
+    input_planned: bool,
     /// The record limit is reached: nothing more is planned.
     limit_reached: bool,
     /// A JSONL line too long to be a record, planned after the range before it.
@@ -425,6 +427,7 @@ impl<'a> Plan<'a> {
             scanned_pieces: false,
             held: None,
             planned_records: 0,
+            input_planned: false,
             limit_reached: false,
             long_line: None,
             failed_after: None,
@@ -683,6 +686,7 @@ impl<'a> Plan<'a> {
         self.started = false;
         self.small = false;
         self.scanned_pieces = false;
+        self.input_planned = false;
     }
 
     /// The current input cannot be read further: report it and move on. In skip
@@ -722,7 +726,9 @@ impl<'a> Plan<'a> {
             },
             _ => (None, 1),
         };
-        let record = place.or_else(|| error.record_error().cloned());
+        let record = place
+            .or_else(|| error.record_error().cloned())
+            .or_else(|| self.unread_input_record(&error, start));
         // The bad record's text as written, where the reader kept it.
         let raw = match &error {
             Error::Input(input) => input.stopped_raw().map(<[u8]>::to_vec),
@@ -742,6 +748,39 @@ impl<'a> Plan<'a> {
         let planned = self.row_then(record, raw, (at, at), records, failed);
         self.next_input();
         planned
+    }
+
+    /// For an input that failed before any of it was planned and whose error has no
+    /// place of its own (a Parquet footer that cannot be read, a JSON path that is
+    /// not there), the errors table's row that stands for the whole input in skip
+    /// mode: at its first record, where its footer starts for a Parquet file (else
+    /// at `start`), the error as the message. `None` in strict mode, or once some
+    /// of the input was planned.
+    fn unread_input_record(
+        &self,
+        error: &Error,
+        start: u64,
+    ) -> Option<transmogrify_core::RecordError> {
+        let skip = self.job.processor.config().on_error() == ErrorMode::Skip;
+        if !skip || self.input_planned {
+            return None;
+        }
+        let name = self.job.inputs.get(self.input)?.name();
+        let text = error.to_string();
+        let message = text.strip_prefix(&format!("{name}: ")).unwrap_or(&text);
+        let at = match error {
+            Error::Input(transmogrify_io::Error::Parquet {
+                footer: Some((first, _)),
+                ..
+            }) => *first,
+            _ => start,
+        };
+        Some(transmogrify_core::RecordError {
+            source_name: Arc::from(name.as_str()),
+            position: Position::line_start(0, 1, at),
+            kind: transmogrify_core::RecordErrorKind::Input(message.to_string()),
+            excerpt: String::new(),
+        })
     }
 
     /// In skip mode, where `record` says where an input stopped being read, a chunk
@@ -796,6 +835,7 @@ impl<'a> Plan<'a> {
         let seq = self.seq;
         self.seq += 1;
         self.read_to = self.read_to.max(end);
+        self.input_planned = true;
         self.ledger.register(seq, self.input, counts);
         Planned::Chunk(Chunk {
             seq,

@@ -2135,3 +2135,61 @@ fn strict_mode_stops_at_a_record_on_standard_input_that_never_ends() -> TestResu
     }
     Ok(())
 }
+
+#[test]
+fn in_skip_mode_a_parquet_file_that_cannot_be_opened_is_a_row_of_the_errors_table() -> TestResult {
+    // A footer that cannot be read and a file too small to have one: each input is
+    // lost whole, and the errors table says so where its footer starts, between
+    // the records of the inputs around it, on every executor.
+    let dir = tempfile::tempdir()?;
+    let mut footer = b"PAR1".to_vec();
+    footer.extend_from_slice(&[0; 20]);
+    footer.extend_from_slice(&5u32.to_le_bytes());
+    footer.extend_from_slice(b"PAR1");
+    std::fs::write(dir.path().join("f1.parquet"), footer)?;
+    std::fs::write(dir.path().join("f2.parquet"), b"PAR1")?;
+    std::fs::write(dir.path().join("two.jsonl"), "{\"a\":1}\n{\"a\":2}\n")?;
+    let expected = "source,ordinal,line,column,byte_offset,message,excerpt,raw,raw_truncated\n\
+        f1.parquet,2,1,1,19,footer (bytes 19-31): corrupt or unreadable Parquet: Parquet error: \
+        Required field version is missing,,,false\n\
+        f2.parquet,3,1,1,0,corrupt or unreadable Parquet: EOF: Parquet file too small. Size is 4 \
+        but need 8,,,false\n";
+    for executor in [["sequential", "1"], ["threads", "2"], ["processes", "2"]] {
+        let out = format!("o-{}", executor[0]);
+        let args = [
+            "flatten",
+            "two.jsonl",
+            "f1.parquet",
+            "f2.parquet",
+            "two.jsonl",
+            "-o",
+            &out,
+            "-f",
+            "csv",
+            "--on-error",
+            "skip",
+            "--entity",
+            "m",
+            "--quiet",
+            "--executor",
+            executor[0],
+            "-j",
+            executor[1],
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 1, "{}: {}", executor[0], r.stderr);
+        assert!(
+            r.stderr
+                .contains("warning: 2 bad records skipped; see the m_errors table"),
+            "{}: {}",
+            executor[0],
+            r.stderr
+        );
+        let errors = std::fs::read_to_string(dir.path().join(&out).join("m_errors.csv"))?;
+        assert_eq!(errors, expected, "{}", executor[0]);
+        let main = std::fs::read_to_string(dir.path().join(&out).join("m.csv"))?;
+        let values: Vec<&str> = main.lines().skip(1).map(|l| &l[..1]).collect();
+        assert_eq!(values, ["1", "2", "1", "2"], "{}", executor[0]);
+    }
+    Ok(())
+}
