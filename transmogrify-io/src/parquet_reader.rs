@@ -323,7 +323,22 @@ impl ParquetReader {
                 let mut tmp = tempfile::tempfile().map_err(|e| Error::io("<temporary file>", e))?;
                 // A failed copy is taken as a failed read: writes to a temporary file
                 // rarely fail.
-                std::io::copy(&mut input.reader, &mut tmp).map_err(|e| input.read_error(e, 0))?;
+                // The error names the decompressed byte where the data ends.
+                let mut copied = 0u64;
+                loop {
+                    let n = match input.reader.fill_buf() {
+                        Ok([]) => break,
+                        Ok(bytes) => {
+                            tmp.write_all(bytes)
+                                .map_err(|e| Error::io("<temporary file>", e))?;
+                            bytes.len()
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(input.read_error(e, copied)),
+                    };
+                    input.reader.consume(n);
+                    copied += n as u64;
+                }
                 tmp.flush().map_err(|e| Error::io("<temporary file>", e))?;
                 tmp.rewind().map_err(|e| Error::io("<temporary file>", e))?;
                 // What was read of the input (compressed bytes, for compressed input).

@@ -1231,3 +1231,43 @@ fn a_reader_told_to_stop_at_a_record_over_the_limit_reads_no_further() -> TestRe
     );
     Ok(())
 }
+
+#[test]
+fn a_compressed_parquet_file_cut_short_names_where_the_data_ends() -> TestResult {
+    // Parquet read from compressed data is decompressed whole first: the error
+    // names the decompressed byte where the data ends, as for text inputs.
+    let text: Vec<String> = (0..200_000)
+        .map(|i| format!("value {i:>6} {}", i * 7919 % 10_007))
+        .collect();
+    let batch = arrow_array::RecordBatch::try_from_iter([(
+        "s",
+        std::sync::Arc::new(arrow_array::StringArray::from(text)) as arrow_array::ArrayRef,
+    )])?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::UNCOMPRESSED)
+        .set_dictionary_enabled(false)
+        .build();
+    let file = parquet_of(&batch, props)?;
+    for (name, packed, gzip) in [
+        ("t.parquet.gz", crate::support::gzip(&file), true),
+        ("t.parquet.zst", crate::support::zstd(&file), false),
+    ] {
+        let cut = &packed[..packed.len() / 2];
+        let prefix = decompressed_prefix(cut, gzip);
+        assert!(!prefix.is_empty() && prefix.len() < file.len(), "{name}");
+        let input = Input::from_bytes(name, cut.to_vec())?;
+        let error = match reader_for(input, &ReaderOptions::default()) {
+            Err(e) => e,
+            Ok(mut reader) => reader.find_map(|batch| batch.err()).ok_or("no error")?,
+        };
+        let kind = if gzip { "gzip" } else { "zstd" };
+        assert!(
+            error.to_string().starts_with(&format!(
+                "{name}: truncated {kind} data after byte {} of the decompressed stream",
+                prefix.len()
+            )),
+            "{name}: {error}"
+        );
+    }
+    Ok(())
+}
