@@ -1606,9 +1606,17 @@ fn header_names(header: &csv::ByteRecord) -> Vec<String> {
         .iter()
         .map(|field| String::from_utf8_lossy(field).into_owned())
         .collect();
+    distinct_names(&texts, true)
+}
+
+/// `texts` made distinct as [`header_names`] makes a header's (with `name_empty`,
+/// an empty one named `column_<n>`; otherwise kept, but for a repeat): for the
+/// columns of any table read as records (CSV, Parquet), so that no column is lost.
+pub(crate) fn distinct_names(texts: &[String], name_empty: bool) -> Vec<String> {
+    let named = |t: &String| !(name_empty && t.is_empty());
     let taken: std::collections::HashSet<&str> = texts
         .iter()
-        .filter(|t| !t.is_empty())
+        .filter(|t| named(t))
         .map(String::as_str)
         .collect();
     let mut made: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -1618,17 +1626,17 @@ fn header_names(header: &csv::ByteRecord) -> Vec<String> {
     let mut next: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
     let mut names = Vec::with_capacity(texts.len());
     for (i, text) in texts.iter().enumerate() {
-        if !text.is_empty() && first.insert(text) {
+        if named(text) && first.insert(text) {
             names.push(text.clone());
             continue;
         }
-        let base = if text.is_empty() {
-            format!("column_{}", i + 1)
-        } else {
+        let base = if named(text) {
             text.clone()
+        } else {
+            format!("column_{}", i + 1)
         };
         let free = |name: &String| !taken.contains(name.as_str()) && !made.contains(name);
-        let name = if text.is_empty() && free(&base) {
+        let name = if !named(text) && free(&base) {
             base
         } else {
             let from = next.get(&base).copied().unwrap_or(2);

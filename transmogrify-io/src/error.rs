@@ -100,6 +100,20 @@ pub enum Error {
         /// Its Arrow type.
         data_type: arrow_schema::DataType,
     },
+    /// A Parquet struct column with two fields of one name: a row's object would
+    /// keep only one of their values.
+    #[error(
+        "{source_name}: column {column:?} has two fields named {field:?}, and a record keeps \
+         one value of a key: rename one of them to read the file"
+    )]
+    RepeatedParquetField {
+        /// The source's name.
+        source_name: String,
+        /// The struct column (dotted path).
+        column: String,
+        /// The name its fields share.
+        field: String,
+    },
     /// A Parquet column nested deeper than
     /// [`PARQUET_MAX_DEPTH`](crate::PARQUET_MAX_DEPTH) levels.
     #[error(

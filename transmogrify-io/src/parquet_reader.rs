@@ -1029,12 +1029,18 @@ fn check_depth(schema: &arrow_schema::Schema, source: &str) -> Result<()> {
     Ok(())
 }
 
-/// The keys of `schema`'s columns, JSON-quoted, once their types are checked.
+/// The keys of `schema`'s columns, JSON-quoted, once their types are checked. Two
+/// columns are two keys: a name met again is `<name>_2`, `<name>_3`, … as a CSV
+/// header's is, so that no column's values are lost.
 fn keys_of(schema: &arrow_schema::Schema, source: &str) -> Result<Vec<Vec<u8>>> {
     for field in schema.fields() {
         check_type(field.data_type(), field.name(), source)?;
     }
-    Ok(schema.fields().iter().map(|f| json_key(f.name())).collect())
+    let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    Ok(crate::csv_reader::distinct_names(&names, false)
+        .iter()
+        .map(|name| json_key(name))
+        .collect())
 }
 
 /// Fills `present` with each row of `batch`'s columns with a value, in column
@@ -1042,25 +1048,8 @@ fn keys_of(schema: &arrow_schema::Schema, source: &str) -> Result<Vec<Vec<u8>>> 
 fn fill_present(present: &mut Vec<Vec<u32>>, batch: &RecordBatch) {
     present.resize_with(batch.num_rows(), Vec::new);
     present.iter_mut().for_each(Vec::clear);
-    // A name two columns share keeps its nulls: the last of them wins, as the last
-    // of a JSON object's repeated keys does, null or not.
-    let schema = batch.schema();
-    let mut seen = std::collections::HashMap::new();
-    for field in schema.fields() {
-        *seen.entry(field.name().as_str()).or_insert(0u32) += 1;
-    }
-    let shared = |c: usize| {
-        schema
-            .fields()
-            .get(c)
-            .is_some_and(|f| seen.get(f.name().as_str()).is_some_and(|&n| n > 1))
-    };
     for (c, column) in batch.columns().iter().enumerate() {
-        let values = if shared(c) {
-            Some(None)
-        } else {
-            rows_with_values(column.as_ref())
-        };
+        let values = rows_with_values(column.as_ref());
         let c = c as u32;
         match values {
             None => {}
@@ -1413,7 +1402,15 @@ fn check_type(dt: &DataType, column: &str, source: &str) -> Result<()> {
         | DataType::Time64(_)
         | DataType::Duration(_) => true,
         DataType::Struct(fields) => {
+            let mut names = std::collections::HashSet::new();
             for f in fields {
+                if !names.insert(f.name()) {
+                    return Err(Error::RepeatedParquetField {
+                        source_name: source.to_string(),
+                        column: column.to_string(),
+                        field: f.name().clone(),
+                    });
+                }
                 check_type(f.data_type(), &format!("{column}.{}", f.name()), source)?;
             }
             true
@@ -2497,23 +2494,66 @@ mod tests {
     }
 
     #[test]
-    fn a_name_two_columns_share_keeps_its_nulls() -> TestResult {
+    fn columns_that_share_a_name_keep_their_values_apart() -> TestResult {
         use arrow_array::Int32Array;
 
-        // `a` twice, the second null in the second row: left out, the first's 2
-        // would stand for the row's `a`, where the last of the two is null. The
-        // other nulls go as ever.
+        // `a` twice and `a_2` once: the second `a` is `a_3` (a name as written comes
+        // first, as in a CSV header), so no column's values are lost; nulls go as
+        // ever.
         let a: ArrayRef = Arc::new(Int32Array::from(vec![1, 2]));
         let b: ArrayRef = Arc::new(StringArray::from(vec![Some("x"), None]));
         let c: ArrayRef = Arc::new(StringArray::from(vec![None, Some("y")]));
-        let batch = RecordBatch::try_from_iter(vec![("a", a), ("a", b), ("c", c)])?;
+        let batch = RecordBatch::try_from_iter(vec![("a", a), ("a", b), ("a_2", c)])?;
         let bytes = parquet_of(&batch)?;
-        let options = ReaderOptions::builder().with_skip_null(true).build()?;
-        let reader = ParquetReader::new(Input::from_bytes("d.parquet", bytes)?, &options)?;
-        let records: Vec<String> = records_of(reader)?.into_iter().map(|(t, _)| t).collect();
+        for skip_null in [true, false] {
+            let options = ReaderOptions::builder().with_skip_null(skip_null).build()?;
+            let input = Input::from_bytes("d.parquet", bytes.clone())?;
+            let reader = ParquetReader::new(input, &options)?;
+            let records: Vec<String> = records_of(reader)?.into_iter().map(|(t, _)| t).collect();
+            let expected = if skip_null {
+                [r#"{"a":1,"a_3":"x"}"#, r#"{"a":2,"a_2":"y"}"#]
+            } else {
+                [
+                    r#"{"a":1,"a_3":"x","a_2":null}"#,
+                    r#"{"a":2,"a_3":null,"a_2":"y"}"#,
+                ]
+            };
+            assert_eq!(records, expected, "{skip_null}");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_struct_with_two_fields_of_one_name_is_refused_by_name() -> TestResult {
+        use arrow_array::{Int32Array, StructArray};
+        use arrow_schema::{Field, Fields};
+
+        // A row's object would keep one of the two: the file is refused, not read
+        // with one field's values lost.
+        let fields = Fields::from(vec![
+            Field::new("x", DataType::Int32, true),
+            Field::new("x", DataType::Int32, true),
+        ]);
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(Int32Array::from(vec![1, 2])),
+            Arc::new(Int32Array::from(vec![3, 4])),
+        ];
+        let s: ArrayRef = Arc::new(StructArray::try_new(fields, columns, None)?);
+        let outer = StructArray::try_from(vec![("s", s)])?;
+        let batch = RecordBatch::try_from_iter(vec![("o", Arc::new(outer) as ArrayRef)])?;
+        let bytes = parquet_of(&batch)?;
+        let input = Input::from_bytes("f.parquet", bytes)?;
+        let error = match ParquetReader::new(input, &ReaderOptions::default()) {
+            Err(e) => e.to_string(),
+            Ok(reader) => match records_of(reader) {
+                Err(e) => e.to_string(),
+                Ok(records) => format!("read {records:?}"),
+            },
+        };
         assert_eq!(
-            records,
-            [r#"{"a":1,"a":"x"}"#, r#"{"a":2,"a":null,"c":"y"}"#]
+            error,
+            "f.parquet: column \"o.s\" has two fields named \"x\", and a record keeps one value \
+             of a key: rename one of them to read the file"
         );
         Ok(())
     }
