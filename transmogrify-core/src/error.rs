@@ -451,7 +451,7 @@ impl fmt::Display for SyntaxError {
                 write!(f, "unexpected end of input, expected {expected}")
             }
             SyntaxError::UnexpectedChar { expected, found } => {
-                write!(f, "expected {expected}, found {found:?}")
+                write!(f, "expected {expected}, found {}", Found(*found))
             }
             SyntaxError::InvalidLiteral(found) => {
                 let expected = match found.as_bytes().first() {
@@ -471,6 +471,30 @@ impl fmt::Display for SyntaxError {
             SyntaxError::InvalidUtf8 => f.write_str("invalid UTF-8"),
             SyntaxError::TrailingCharacters => f.write_str("trailing characters after the value"),
         }
+    }
+}
+
+/// A character met where JSON has no place for it, as an error names it: quoted
+/// if it shows as itself, else by its code point and what it is (a NUL byte, a
+/// control character, a byte order mark, a space JSON does not take), so that a
+/// message never holds an invisible character or an escape of Rust's.
+struct Found(char);
+
+impl fmt::Display for Found {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = self.0;
+        let what = match c {
+            '\0' => "a NUL byte; is the input UTF-16?",
+            '\u{feff}' => "a byte order mark",
+            '\u{fffd}' => {
+                "bytes that are not UTF-8, read as the replacement character; is the input UTF-16 or Latin-1?"
+            }
+            c if c.is_control() => "a control character",
+            c if c.is_whitespace() => "a space that JSON does not take",
+            '\u{200b}'..='\u{200f}' | '\u{2060}'..='\u{2064}' => "an invisible character",
+            c => return write!(f, "'{c}'"),
+        };
+        write!(f, "U+{:04X} ({what})", u32::from(c))
     }
 }
 
@@ -530,6 +554,40 @@ pub fn excerpt(bytes: &[u8], offset: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_character_found_is_named_so_that_it_shows() {
+        let found = |c: char| {
+            SyntaxError::UnexpectedChar {
+                expected: "a JSON value",
+                found: c,
+            }
+            .to_string()
+        };
+        assert_eq!(found('x'), "expected a JSON value, found 'x'");
+        assert_eq!(found('é'), "expected a JSON value, found 'é'");
+        assert_eq!(
+            found('\u{1}'),
+            "expected a JSON value, found U+0001 (a control character)"
+        );
+        assert_eq!(
+            found('\0'),
+            "expected a JSON value, found U+0000 (a NUL byte; is the input UTF-16?)"
+        );
+        assert_eq!(
+            found('\u{feff}'),
+            "expected a JSON value, found U+FEFF (a byte order mark)"
+        );
+        assert_eq!(
+            found('\u{a0}'),
+            "expected a JSON value, found U+00A0 (a space that JSON does not take)"
+        );
+        assert_eq!(
+            found('\u{200b}'),
+            "expected a JSON value, found U+200B (an invisible character)"
+        );
+        assert!(found('\u{fffd}').starts_with("expected a JSON value, found U+FFFD (bytes that"));
+    }
 
     #[test]
     fn every_kind_a_bad_record_gets_goes_to_json_and_back()

@@ -506,6 +506,10 @@ impl JsonReader {
                     None => State::Trailer,
                 };
                 let b = self.skip_ws()?;
+                if first && b.is_none() {
+                    self.unexpected(None, "a JSON value or ']'")?;
+                    return Ok(true);
+                }
                 if !first {
                     match b {
                         Some(b',') => self.pos += 1,
@@ -1084,6 +1088,19 @@ mod tests {
                 &picked
             )?,
             ["{\"a\":1}"]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_array_that_ends_after_its_bracket_expects_a_value_or_its_end() -> Result<()> {
+        let got = items(b"[ ", &ReaderOptions::default())?;
+        assert_eq!(
+            got,
+            [
+                "error: t.json: line 1, column 3 (byte 2, record 0): invalid JSON: unexpected end of \
+              input, expected a JSON value or ']' near `[`"
+            ]
         );
         Ok(())
     }

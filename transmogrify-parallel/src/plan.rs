@@ -978,7 +978,13 @@ impl<R: Read> Scanner<R> {
                     continue;
                 }
                 if elements {
-                    fail!(self.syntax(at, "',' or ']'"));
+                    let first = matches!(self.state, ScanState::Elements { first: true });
+                    let expected = if first {
+                        "a JSON value or ']'"
+                    } else {
+                        "',' or ']'"
+                    };
+                    fail!(self.syntax(at, expected));
                 }
                 self.state = ScanState::Done;
                 break;
@@ -1363,6 +1369,22 @@ mod tests {
             std::io::Cursor::new(head.to_vec()),
             std::io::Read::take(std::io::repeat(b'x'), 64 << 20),
         )
+    }
+
+    #[test]
+    fn an_array_that_ends_after_its_bracket_expects_a_value_or_its_end() {
+        for (text, expected) in [
+            ("[", "expected a JSON value or ']'"),
+            ("[ \n", "expected a JSON value or ']'"),
+            ("[{\"a\":1}", "expected ',' or ']'"),
+        ] {
+            let (_, error) = scan_in_blocks(text.as_bytes(), InputFormat::Json, 1);
+            let error = error.unwrap_or_default();
+            assert!(
+                error.contains(&format!("unexpected end of input, {expected}")),
+                "{text:?}: {error}"
+            );
+        }
     }
 
     #[test]
