@@ -225,7 +225,12 @@ impl Target {
             CompressionArg::Gzip => ParquetCompression::Gzip(6),
             CompressionArg::None => ParquetCompression::None,
         };
-        if let Some(dir) = &args.spill_dir {
+        // The output directory itself, the default, is made if it is not there.
+        let apart = args
+            .spill_dir
+            .as_ref()
+            .filter(|dir| !same_path(dir, &args.output));
+        if let Some(dir) = apart {
             match std::fs::metadata(dir) {
                 Ok(meta) if meta.is_dir() => {}
                 Ok(_) => {
@@ -310,4 +315,13 @@ impl Target {
             files,
         })
     }
+}
+
+/// Whether `a` and `b` name the same path as written (`out`, `out/`, `./out`).
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    fn parts(p: &std::path::Path) -> impl Iterator<Item = std::path::Component<'_>> {
+        p.components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+    }
+    parts(a).eq(parts(b))
 }

@@ -1433,6 +1433,32 @@ fn a_spill_dir_that_is_not_a_directory_is_a_usage_error() -> TestResult {
 }
 
 #[test]
+fn a_spill_dir_that_is_the_output_directory_may_not_be_there_yet() -> TestResult {
+    // The default, named: made with the output directory.
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("a.jsonl"), "{\"x\":1,\"i\":[{\"n\":2}]}\n")?;
+    for (n, spill) in ["new0/out", "new1/out/", "./new2/out"]
+        .into_iter()
+        .enumerate()
+    {
+        let out = format!("new{n}/out");
+        let args = [
+            "flatten",
+            "a.jsonl",
+            "-o",
+            &out,
+            "--spill-dir",
+            spill,
+            "--quiet",
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "{spill}: {}", r.stderr);
+        assert_eq!(names(&dir.path().join(&out))?, ["a.parquet", "a_i.parquet"]);
+    }
+    Ok(())
+}
+
+#[test]
 fn a_run_never_writes_over_its_own_inputs() -> TestResult {
     let dir = tempfile::tempdir()?;
     let data = "{\"k\":\"v\",\"items\":[{\"n\":1}]}\n";
