@@ -707,7 +707,12 @@ const NAME_MAX: usize = 255;
 /// name is cut and a hash of it added, so that a table named up to the limit is
 /// written, and one beyond it fails where it is given its final name.
 fn pending_name(file_name: &str) -> String {
-    let end = format!(".tmp-{}", std::process::id());
+    hidden_name(file_name, &format!(".tmp-{}", std::process::id()))
+}
+
+/// `.<file_name><end>`, with `file_name` cut and a hash of it added where that
+/// would not fit the file system's limit (see [`pending_name`]).
+fn hidden_name(file_name: &str, end: &str) -> String {
     if file_name.len() + 1 + end.len() <= NAME_MAX {
         return format!(".{file_name}{end}");
     }
@@ -898,7 +903,11 @@ fn aside_name(dest: &Path) -> PathBuf {
     let name = dest
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    dest.with_file_name(format!(".{name}.replaced-{}", std::process::id()))
+    // A name up to the limit gets an aside name that fits too, as a pending one does.
+    dest.with_file_name(hidden_name(
+        &name,
+        &format!(".replaced-{}", std::process::id()),
+    ))
 }
 
 /// In debug builds, for the tests that stop a run while its files are renamed: a

@@ -1956,3 +1956,40 @@ fn content_hash_ids_count_null_cells_in_every_format() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn a_run_with_force_replaces_files_named_up_to_the_limit() -> TestResult {
+    // A table whose file name is cut to the limit: the earlier run's file is moved
+    // aside under a hidden name that fits the file system's too, and replaced.
+    let dir = tempfile::tempdir()?;
+    let key = "k".repeat(300);
+    std::fs::write(
+        dir.path().join("long.jsonl"),
+        format!("{{\"{key}\":[{{\"a\":1}}],\"x\":1}}\n"),
+    )?;
+    let mut seen = Vec::new();
+    for round in 0..2 {
+        let args = [
+            "flatten",
+            "long.jsonl",
+            "-o",
+            "out",
+            "-f",
+            "csv",
+            "--force",
+            "--quiet",
+        ];
+        let r = run(dir.path(), &args, None)?;
+        assert_eq!(r.code, 0, "round {round}: {}", r.stderr);
+        // Two tables, nothing hidden left beside them.
+        let names = names(&dir.path().join("out"))?;
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(
+            names.iter().any(|n| n.len() == 244 && n.ends_with(".csv")),
+            "{names:?}"
+        );
+        seen.push(names);
+    }
+    assert_eq!(seen[0], seen[1]);
+    Ok(())
+}
