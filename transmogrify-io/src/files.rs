@@ -6,7 +6,7 @@ use std::path::Path;
 use transmogrify_core::{ProcessingResult, Processor};
 
 use crate::error::{Error, Result};
-use crate::reader::{RawBatch, RawItem, Reader, ReaderOptions, open_reader};
+use crate::reader::{RawBatch, RawItem, Reader, ReaderOptions, Skipped, open_reader, skipped};
 
 /// Files flattened by a [`Processor`] in memory: whole, or a chunk of records at a
 /// time. For output in bounded memory whatever the input's size, and on several
@@ -124,8 +124,25 @@ impl ProcessorFiles for Processor {
         let mut reader = open_reader(path, &options)?;
         let mut session = self.session(entity_name);
         session.set_source(reader.source_name());
-        for batch in &mut *reader {
-            let mut batch = batch?;
+        while let Some(batch) = reader.next() {
+            let mut batch = match batch {
+                Ok(batch) => batch,
+                // In skip mode, as `process_file` does (see `drive`).
+                Err(error) => match skipped(error, &session, reader.goes_on_after_error())? {
+                    Skipped::GoesOn { mut record, after } => {
+                        record.position.ordinal += first_ordinal;
+                        session.reject(record, b"")?;
+                        let after = after + first_ordinal;
+                        session.set_next_ordinal(session.next_ordinal().max(after));
+                        continue;
+                    }
+                    Skipped::Ends { mut record, raw } => {
+                        record.position.ordinal += first_ordinal;
+                        session.reject(record, &raw)?;
+                        break;
+                    }
+                },
+            };
             for item in &mut batch.items {
                 let position = match item {
                     RawItem::Record { position, .. } => position,
@@ -203,10 +220,27 @@ impl Chunks {
         let mut items = 0;
         while items < self.chunk_size {
             if self.next_item >= self.batch.items.len() {
+                if self.done {
+                    break;
+                }
                 match self.reader.next() {
-                    Some(batch) => {
-                        self.batch = batch?;
+                    Some(Ok(batch)) => {
+                        self.batch = batch;
                         self.next_item = 0;
+                        continue;
+                    }
+                    // In skip mode, as `process_file` does (see `drive`): the
+                    // errors table's row counts as one of the chunk's items.
+                    Some(Err(error)) => {
+                        let goes_on = self.reader.goes_on_after_error();
+                        match skipped(error, &session, goes_on)? {
+                            Skipped::GoesOn { record, .. } => session.reject(record, b"")?,
+                            Skipped::Ends { record, raw } => {
+                                session.reject(record, &raw)?;
+                                self.done = true;
+                            }
+                        }
+                        items += 1;
                         continue;
                     }
                     None => {

@@ -547,7 +547,6 @@ pub fn push_batch(session: &mut Session, batch: &RawBatch) -> Result<()> {
 /// errors in any mode.
 pub fn drive<R: Reader + ?Sized>(reader: &mut R, session: &mut Session) -> Result<()> {
     session.set_source(reader.source_name());
-    let skip = session.config().on_error() == transmogrify_core::ErrorMode::Skip;
     while let Some(batch) = reader.next() {
         let error = match batch {
             Ok(batch) => {
@@ -556,24 +555,58 @@ pub fn drive<R: Reader + ?Sized>(reader: &mut R, session: &mut Session) -> Resul
             }
             Err(error) => error,
         };
-        if skip
-            && reader.goes_on_after_error()
-            && let (Some(record), Some((_, last))) = (error.lost_rows_record(), error.lost_rows())
-        {
-            // The rows after them keep their numbers.
-            session.reject(record, b"")?;
-            session.set_next_ordinal(session.next_ordinal().max(last + 1));
-            continue;
-        }
-        return match error.record_error() {
-            Some(record) if skip => {
-                let raw = error.stopped_raw().unwrap_or(record.excerpt.as_bytes());
-                Ok(session.reject(record.clone(), raw)?)
+        match skipped(error, session, reader.goes_on_after_error())? {
+            Skipped::GoesOn { record, after } => {
+                // The rows after them keep their numbers.
+                session.reject(record, b"")?;
+                session.set_next_ordinal(session.next_ordinal().max(after));
             }
-            _ => Err(error),
-        };
+            Skipped::Ends { record, raw } => {
+                session.reject(record, &raw)?;
+                return Ok(());
+            }
+        }
     }
     Ok(())
+}
+
+/// What skip mode makes of an error a reader ended a batch with (see [`drive`]).
+pub(crate) enum Skipped {
+    /// Rows the reader could not decode and goes on after: the errors table's row
+    /// where they start, and the ordinal after the last of them.
+    GoesOn { record: RecordError, after: u64 },
+    /// The bad record the input stops at, with its text as written.
+    Ends { record: RecordError, raw: Vec<u8> },
+}
+
+/// `error` as [`Skipped`] where `session` skips bad records and the error has a
+/// place (`goes_on`: whether the reader goes on after rows it lost); otherwise the
+/// error itself, which ends the reading in any mode.
+pub(crate) fn skipped(error: Error, session: &Session, goes_on: bool) -> Result<Skipped> {
+    if session.config().on_error() != transmogrify_core::ErrorMode::Skip {
+        return Err(error);
+    }
+    if goes_on
+        && let (Some(record), Some((_, last))) = (error.lost_rows_record(), error.lost_rows())
+    {
+        return Ok(Skipped::GoesOn {
+            record,
+            after: last + 1,
+        });
+    }
+    match error.record_error() {
+        Some(record) => {
+            let raw = error
+                .stopped_raw()
+                .unwrap_or(record.excerpt.as_bytes())
+                .to_vec();
+            Ok(Skipped::Ends {
+                record: record.clone(),
+                raw,
+            })
+        }
+        None => Err(error),
+    }
 }
 
 /// Flattens a whole reader in memory.

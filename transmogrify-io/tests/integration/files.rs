@@ -164,3 +164,56 @@ fn in_memory_json_gives_the_errors_the_file_reader_gives() -> TestResult {
     assert_eq!(memory_error, file_error);
     Ok(())
 }
+
+#[test]
+fn in_skip_mode_every_way_of_reading_a_file_keeps_the_records_before_a_break() -> TestResult {
+    // A JSON array whose structure breaks, a CSV quote that never closes and
+    // gzipped JSONL cut short: the records before the break, then its row in the
+    // errors table, through process_file, process_file_at, process_chunked and
+    // chunks alike.
+    let dir = tempfile::tempdir()?;
+    let lines: String = (0..10).map(|i| format!("{{\"n\":{i}}}\n")).collect();
+    let gz = crate::support::gzip(lines.as_bytes());
+    let cases: [(&str, Vec<u8>, usize); 3] = [
+        (
+            "broken.json",
+            b"[{\"a\":1},{\"a\":[1,}, {\"a\":4}]".to_vec(),
+            1,
+        ),
+        ("open.csv", b"a,b\n1,2\n\"3,4\n5,6\n".to_vec(), 1),
+        ("cut.jsonl.gz", gz[..gz.len() - 12].to_vec(), 9),
+    ];
+    let processor = skip_processor()?;
+    for (name, bytes, rows) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes)?;
+        let whole = processor.process_file(&path, "t")?;
+        assert_eq!(whole.num_rows("main"), Some(rows), "{name}");
+        assert_eq!(whole.errors().len(), 1, "{name}");
+        let csv = |r: &transmogrify_core::ProcessingResult| r.to_csv_bytes();
+        for chunk_size in [1, 2, 100] {
+            let chunked = processor.process_chunked(&path, "t", chunk_size)?;
+            assert_eq!(
+                csv(&chunked)?,
+                csv(&whole)?,
+                "{name}, chunks of {chunk_size}"
+            );
+            let parts = processor.chunks(&path, "t", chunk_size)?;
+            let mut all = processor.empty_result("t");
+            for part in parts {
+                all.merge(part?)?;
+            }
+            assert_eq!(csv(&all)?, csv(&whole)?, "{name}, chunks of {chunk_size}");
+        }
+        // From an ordinal of its own: the rows and the error numbered on from it.
+        let at = processor.process_file_at(&path, "t", 100)?;
+        assert_eq!(at.num_rows("main"), Some(rows), "{name}");
+        let ordinals: Vec<u64> = at
+            .errors()
+            .iter()
+            .map(|e| e.error.position.ordinal)
+            .collect();
+        assert_eq!(ordinals, [100 + rows as u64], "{name}");
+    }
+    Ok(())
+}
