@@ -18,7 +18,7 @@ Examples:
       Compare executors on your own data.
 
 Exit codes: 0 success, 1 data error (bad input in strict mode, failed chunks),
-2 usage or configuration error, 3 I/O error, 130 interrupted.";
+2 usage or configuration error, 3 I/O error, 130 interrupted, 101 a bug (a panic).";
 
 /// Flatten nested JSON, JSONL, CSV and Parquet into linked relational tables.
 #[derive(Debug, Parser)]

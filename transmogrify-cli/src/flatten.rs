@@ -150,22 +150,16 @@ fn total_bytes(paths: &[PathBuf]) -> Option<u64> {
     Some(total)
 }
 
-/// Whether the input file at `path` is compressed, told by its name or, for a name
-/// that is not a data file's, by its first bytes. `-` and pipes are not looked at:
-/// the run's report counts those it found compressed.
+/// Whether the input file at `path` is compressed, told by its name or by its first
+/// bytes (which the readers go by: gzip data in a file named `.jsonl` is read as
+/// gzip). `-` and pipes are not looked at: the run's report counts those it found
+/// compressed.
 fn stored_compressed(path: &Path) -> bool {
     if !path.is_file() {
         return false;
     }
     if output::is_compressed(path) {
         return true;
-    }
-    let name = path.to_string_lossy().to_ascii_lowercase();
-    let plain = DATA_EXTENSIONS
-        .iter()
-        .any(|ext| name.rsplit_once('.').is_some_and(|(_, e)| e == *ext));
-    if plain {
-        return false;
     }
     let mut head = [0u8; 4];
     let read = std::fs::File::open(path).and_then(|mut f| {

@@ -2,7 +2,7 @@
 //! linked relational tables.
 //!
 //! Exit codes: 0 success, 1 data error (bad input in strict mode, failed chunks),
-//! 2 usage or configuration error, 3 I/O error, 130 interrupted.
+//! 2 usage or configuration error, 3 I/O error, 130 interrupted, 101 a bug (a panic).
 
 /// Writes a line to stderr, as `eprintln!` does, but never panics: a stderr that
 /// cannot take it (closed, a pipe whose reader left, a full disk) is no reason to

@@ -2193,3 +2193,21 @@ fn in_skip_mode_a_parquet_file_that_cannot_be_opened_is_a_row_of_the_errors_tabl
     }
     Ok(())
 }
+
+#[test]
+fn the_help_lists_every_exit_code() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    for args in [&["--help"][..], &["flatten", "--help"]] {
+        let r = run(dir.path(), args, None)?;
+        assert_eq!(r.code, 0);
+        assert!(
+            r.stdout.contains(
+                "Exit codes: 0 success, 1 data error (bad input in strict mode, failed chunks),\n\
+                 2 usage or configuration error, 3 I/O error, 130 interrupted, 101 a bug (a panic)."
+            ),
+            "{args:?}: {}",
+            r.stdout
+        );
+    }
+    Ok(())
+}

@@ -116,8 +116,9 @@ fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult
     let gz = gz.finish()?;
     std::fs::write(dir.path().join("n.jsonl.gz"), &gz)?;
     std::fs::write(dir.path().join("n.jsonl"), "{\"a\":1}\n")?;
-    // Known by its first bytes too.
+    // Known by its first bytes too, whatever its name.
     std::fs::write(dir.path().join("n.data"), &gz)?;
+    std::fs::write(dir.path().join("z.jsonl"), &gz)?;
     let plain: &[u8] = b"{\"a\":1}\n";
     let (compressed, stored) = (
         " MB/s of compressed input; wrote ",
@@ -125,10 +126,11 @@ fn the_rate_of_a_compressed_input_says_it_is_of_compressed_bytes() -> TestResult
     );
     // Each run's inputs, standard input, and what its summary says of the rate.
     type Case<'a> = (&'a [&'a str], Option<&'a [u8]>, &'a str);
-    let cases: [Case<'_>; 7] = [
+    let cases: [Case<'_>; 8] = [
         (&["n.jsonl.gz"], None, compressed),
         (&["n.jsonl"], None, " MB/s; wrote "),
         (&["n.data"], None, compressed),
+        (&["z.jsonl"], None, compressed),
         // With plain inputs beside it, the bytes are the inputs' as stored.
         (&["n.jsonl", "n.jsonl.gz"], None, stored),
         // Standard input is known by its first bytes as it is read.
