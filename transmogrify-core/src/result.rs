@@ -567,22 +567,34 @@ impl ProcessingResult {
             )));
         }
         let (a, b) = (&self.config, &other.config);
-        if a.separator != b.separator
-            || a.cast_to_string != b.cast_to_string
-            || a.skip_null != b.skip_null
-            || a.include_empty != b.include_empty
-            || a.array_mode != b.array_mode
-            || a.max_depth != b.max_depth
-            || a.id_field != b.id_field
-            || a.parent_field != b.parent_field
-            || a.time_field != b.time_field
-            || a.array_index_field != b.array_index_field
-            || a.naming != b.naming
-        {
-            return Err(Error::Combine(
-                "results made with different naming or value options cannot be combined"
-                    .to_string(),
-            ));
+        // Each option that names columns or makes values, with its two settings.
+        let differ = [
+            ("separator", a.separator != b.separator),
+            ("cast_to_string", a.cast_to_string != b.cast_to_string),
+            ("skip_null", a.skip_null != b.skip_null),
+            ("include_empty", a.include_empty != b.include_empty),
+            ("array_mode", a.array_mode != b.array_mode),
+            ("max_depth", a.max_depth != b.max_depth),
+            ("id_field", a.id_field != b.id_field),
+            ("parent_field", a.parent_field != b.parent_field),
+            ("time_field", a.time_field != b.time_field),
+            (
+                "array_index_field",
+                a.array_index_field != b.array_index_field,
+            ),
+            ("naming (abbreviations)", a.naming != b.naming),
+        ];
+        let names: Vec<&str> = differ
+            .iter()
+            .filter(|(_, differs)| *differs)
+            .map(|(name, _)| *name)
+            .collect();
+        if !names.is_empty() {
+            return Err(Error::Combine(format!(
+                "results made with different naming or value options cannot be combined: \
+                 they differ in {}",
+                names.join(", ")
+            )));
         }
         let (ids, numbered) = match (&a.id_strategy, &b.id_strategy) {
             (IdStrategy::Random, IdStrategy::Random)

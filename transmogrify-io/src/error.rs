@@ -15,7 +15,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// An error of the flattening engine, including bad records in strict mode
     /// (see [`Error::record_error`]).
-    #[error("{0}")]
+    #[error(transparent)]
     Core(#[from] transmogrify_core::Error),
     /// A file or directory could not be opened, created, read or written.
     #[error("{}: {source}", path.display())]
@@ -166,7 +166,7 @@ pub enum Error {
         known: Vec<String>,
     },
     /// The output directory already holds files and overwriting was not allowed.
-    #[error("{}: output directory is not empty (allow overwriting to write into it)", path.display())]
+    #[error("{}: output directory is not empty (set `WriteOptionsBuilder::with_overwrite(true)` to write into it)", path.display())]
     OutputDirNotEmpty {
         /// The directory.
         path: PathBuf,

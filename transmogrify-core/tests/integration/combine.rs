@@ -153,7 +153,10 @@ fn results_of_other_entities_or_options_do_not_combine() -> TestResult {
         .map(|e| e.to_string());
     assert_eq!(
         err.as_deref(),
-        Some("results made with different naming or value options cannot be combined")
+        Some(
+            "results made with different naming or value options cannot be combined: they \
+             differ in cast_to_string"
+        )
     );
     assert!(ProcessingResult::combine_results(Vec::new()).is_err());
     // Every value option counts: nulls, empty strings, arrays, depth.
@@ -164,19 +167,29 @@ fn results_of_other_entities_or_options_do_not_combine() -> TestResult {
             .with_extract_time(Some(0))
     };
     let first = Processor::new(base().build()?).process_at(record, "t", 0)?;
-    for other in [
-        base().with_skip_null(false),
-        base().with_include_empty(true),
-        base().with_array_mode(transmogrify_core::ArrayMode::Separate),
-        base().with_max_depth(1),
+    for (other, option) in [
+        (base().with_skip_null(false), "skip_null"),
+        (base().with_include_empty(true), "include_empty"),
+        (
+            base().with_array_mode(transmogrify_core::ArrayMode::Separate),
+            "array_mode",
+        ),
+        (base().with_max_depth(1), "max_depth"),
+        (
+            base().with_separator(".").with_max_depth(1),
+            "separator, max_depth",
+        ),
     ] {
         let second = Processor::new(other.build()?).process_at(record, "t", 1)?;
         let err = ProcessingResult::combine_results([first.clone(), second])
             .err()
             .map(|e| e.to_string());
         assert_eq!(
-            err.as_deref(),
-            Some("results made with different naming or value options cannot be combined")
+            err,
+            Some(format!(
+                "results made with different naming or value options cannot be combined: \
+                 they differ in {option}"
+            ))
         );
     }
     let same = Processor::new(base().build()?).process_at(record, "t", 1)?;

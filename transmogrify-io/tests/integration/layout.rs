@@ -116,7 +116,10 @@ fn files_dictionary_and_refusal() -> TestResult {
         .err();
     let msg = err.map(|e| e.to_string()).unwrap_or_default();
     assert!(
-        msg.ends_with("out: output directory is not empty (allow overwriting to write into it)"),
+        msg.ends_with(
+            "out: output directory is not empty (set `WriteOptionsBuilder::with_overwrite(true)` \
+             to write into it)"
+        ),
         "{msg}"
     );
     let again = WriteOptions::builder().with_overwrite(true).build()?;
