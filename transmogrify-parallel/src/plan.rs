@@ -265,9 +265,9 @@ impl Default for Chunking {
 }
 
 impl Chunking {
-    /// Chunks of about `bytes` bytes. With several workers, the last chunks of a JSONL
-    /// file are smaller (down to an eighth of `bytes`), so that the workers finish
-    /// together.
+    /// Chunks of about `bytes` bytes (at least 1: 0 is taken as 1). With several
+    /// workers, the last chunks of a JSONL file are smaller (down to an eighth of
+    /// `bytes`), so that the workers finish together.
     pub fn bytes(bytes: u64) -> Self {
         Chunking {
             bytes: bytes.max(1),
@@ -275,7 +275,7 @@ impl Chunking {
         }
     }
 
-    /// Chunks of `records` records.
+    /// Chunks of `records` records (at least 1: 0 is taken as 1).
     pub fn records(records: u64) -> Self {
         Chunking {
             bytes: u64::MAX,
