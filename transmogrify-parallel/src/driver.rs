@@ -1410,12 +1410,18 @@ fn deliver(
             tally.columns_past(table);
         }
     }
-    let mut delivered = result.hand_to(first.seq, sink);
+    // The other chunks' gaps first: a sink that holds a worker back until the part
+    // next in line comes (to bound the parts waiting) could otherwise wait for a
+    // gap only this worker would leave, after its part.
+    let mut delivered = Ok(());
     for chunk in chunks.iter().skip(1) {
+        delivered = sink.gap(chunk.seq);
         if delivered.is_err() {
             break;
         }
-        delivered = sink.gap(chunk.seq);
+    }
+    if delivered.is_ok() {
+        delivered = result.hand_to(first.seq, sink);
     }
     if let Err(e) = delivered {
         // The output cannot take more (disk full, …): fatal in any mode.

@@ -283,6 +283,8 @@ impl StreamingSink {
     fn offer(&self, seq: u64, part: Option<PreparedPart>) -> Result<()> {
         let me = std::thread::current().id();
         self.drop_spent(me);
+        // A gap holds no memory: its worker never waits for its turn.
+        let gap = part.is_none();
         let mut state = self.state.lock();
         state.pending.insert(seq, part.map(|p| (p, me)));
         // Unless the part next in line is here and nobody is writing, back to work;
@@ -293,7 +295,7 @@ impl StreamingSink {
         let mut progress = (state.next, std::time::Instant::now());
         while state.draining || !state.pending.contains_key(&state.next) {
             let waiting = state.pending.values().filter(|p| p.is_some()).count();
-            if state.failed || waiting <= self.max_waiting() {
+            if state.failed || gap || waiting <= self.max_waiting() {
                 return Ok(());
             }
             if state.next != progress.0 {
@@ -496,6 +498,48 @@ mod tests {
             .map(|i| i.to_string())
             .collect();
         assert_eq!(fixture.written()?, want);
+        Ok(())
+    }
+
+    /// A gap never holds its worker back, even while more parts wait than the sink
+    /// lets wait: a worker that delivers a group of chunks leaves their gaps before
+    /// its part, and the part next in line may be one of those gaps (a worker
+    /// waiting with its gaps still in hand stalled runs of more workers than
+    /// cores for the sink's ten seconds, again and again).
+    #[test]
+    fn a_gap_is_left_without_waiting() -> Result<()> {
+        let fixture = Fixture::new()?;
+        // Two parts may wait; part 0 is not there yet.
+        let sink = fixture.sink(1)?;
+        sink.accept(1, fixture.part(1)?)?;
+        sink.accept(2, fixture.part(2)?)?;
+        let (left_tx, left_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| -> Result<()> {
+            let (sink, fixture) = (&sink, &fixture);
+            // A third part waits for the writing to catch up.
+            let waiting = s.spawn(move || sink.accept(3, fixture.part(3)?));
+            while sink.state.lock().pending.len() < 3 {
+                std::thread::yield_now();
+            }
+            let gap = s.spawn(move || {
+                let left = sink.gap(4);
+                let _ = left_tx.send(());
+                left
+            });
+            // The gap is left at once, before part 0 comes (a hang guard far
+            // shorter than the sink's own wait, not a measure of speed).
+            let left = left_rx.recv_timeout(std::time::Duration::from_secs(5));
+            sink.accept(0, fixture.part(0)?)?;
+            for handle in [waiting, gap] {
+                handle
+                    .join()
+                    .map_err(|_| Error::Config("a worker panicked".into()))??;
+            }
+            assert!(left.is_ok(), "the gap waited for its turn");
+            Ok(())
+        })?;
+        sink.finish()?;
+        assert_eq!(fixture.written()?, ["0", "1", "2", "3"]);
         Ok(())
     }
 

@@ -801,3 +801,62 @@ fn a_column_limit_passed_across_chunks_gives_the_sequential_result() -> TestResu
     }
     Ok(())
 }
+
+/// Records which thread handed over which chunk, part or gap, in order.
+#[derive(Default)]
+struct Calls(parking_lot::Mutex<Vec<(std::thread::ThreadId, bool, u64)>>);
+
+impl ResultSink for Calls {
+    fn accept(&self, seq: u64, _part: ProcessingResult) -> transmogrify_parallel::Result<()> {
+        self.0.lock().push((std::thread::current().id(), true, seq));
+        Ok(())
+    }
+
+    fn gap(&self, seq: u64) -> transmogrify_parallel::Result<()> {
+        self.0
+            .lock()
+            .push((std::thread::current().id(), false, seq));
+        Ok(())
+    }
+}
+
+#[test]
+fn a_group_of_chunks_leaves_its_gaps_before_its_part() -> TestResult {
+    // Chunks of 1 MiB read as pieces of 256 KiB, each group flattened as one part:
+    // the group's other chunks are gaps, left first, so that a sink holding the
+    // worker back until the part next in line comes is never waiting for a gap
+    // only this worker would leave.
+    let inputs = Inputs::new()?;
+    let records: Vec<String> = (0..40_000).map(record).collect();
+    let path = inputs.jsonl("big.jsonl", &records)?;
+    assert!(std::fs::metadata(&path)?.len() > 3 << 20);
+    let job = job(&processor(false)?, "t", &[&path])?.with_chunking(Chunking::bytes(1 << 20));
+    let calls = Calls::default();
+    transmogrify_parallel::ThreadExecutor::new(4).run(&job, &calls)?;
+    let calls = calls.0.into_inner();
+    let parts = calls.iter().filter(|c| c.1).count();
+    let gaps = calls.iter().filter(|c| !c.1).count();
+    assert!(parts >= 3 && gaps >= 3, "{parts} parts, {gaps} gaps");
+    // Each thread's own calls: a part is never followed by the gap of the chunk
+    // after it, and every gap comes before a part of an earlier chunk.
+    let threads: std::collections::HashSet<_> = calls.iter().map(|c| c.0).collect();
+    for thread in threads {
+        let mine: Vec<(bool, u64)> = calls
+            .iter()
+            .filter(|c| c.0 == thread)
+            .map(|c| (c.1, c.2))
+            .collect();
+        for pair in mine.windows(2) {
+            if let [(true, part), (false, gap)] = pair {
+                assert_ne!(*gap, part + 1, "{mine:?}");
+            }
+        }
+        for (i, (is_part, seq)) in mine.iter().enumerate() {
+            if !is_part {
+                let part = mine[i..].iter().find(|(p, _)| *p).map(|(_, s)| *s);
+                assert!(part.is_some_and(|p| p < *seq), "{mine:?}");
+            }
+        }
+    }
+    Ok(())
+}
