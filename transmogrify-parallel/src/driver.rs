@@ -1233,10 +1233,16 @@ pub(crate) fn handle(
             };
             let mut died = false;
             let mut delivered = 0;
+            let total = chunks.len();
+            let last = chunks.last().map(|c| c.seq);
             if !ctx.ledger.is_cancelled_for(first.seq) {
                 let mut done = |covered: &[Chunk], result: Outcome| {
                     delivered += covered.len();
-                    hand_over(covered.to_vec(), 1, result, ctx, sink, tally);
+                    // A part before the group's end: the worker holds the rest.
+                    let until = last.filter(|_| delivered < total);
+                    crate::sink::holding_until(until, || {
+                        hand_over(covered.to_vec(), 1, result, ctx, sink, tally);
+                    });
                 };
                 // A panic is met again, and reported, chunk by chunk below.
                 let run = catch_panic(|| runner.run_group(&chunks, ctx, &mut done));
@@ -1250,8 +1256,10 @@ pub(crate) fn handle(
             // Not as one part (or it failed): the chunks not yet delivered chunk by
             // chunk, each with its own retries, gaps and errors, as if never grouped.
             let failed = tally.failed.lock().len();
-            for chunk in chunks.into_iter().skip(delivered) {
-                handle(Planned::Chunk(chunk), runner, ctx, sink, tally);
+            for (i, chunk) in chunks.into_iter().enumerate().skip(delivered) {
+                crate::sink::holding_until(last.filter(|_| i + 1 < total), || {
+                    handle(Planned::Chunk(chunk), runner, ctx, sink, tally);
+                });
             }
             if died && tally.failed.lock().len() == failed {
                 // The chunk the worker died on succeeded when run again.

@@ -79,6 +79,27 @@ struct Ordered {
 /// stops waiting (the part before its own may never come: a worker that died).
 const MAX_STALL: std::time::Duration = std::time::Duration::from_secs(10);
 
+thread_local! {
+    /// The last chunk the worker handing a part over still holds after it (the rest
+    /// of a group it flattens in several parts), if any: it must not wait for its
+    /// turn once the part next in line is one of those.
+    static HOLDS_UNTIL: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with this thread marked as holding the chunks after the parts it hands
+/// over up to chunk `until` (or none).
+pub(crate) fn holding_until<T>(until: Option<u64>, f: impl FnOnce() -> T) -> T {
+    /// Puts the mark back as it was, on a panic too (a worker goes on after one).
+    struct Restore(Option<u64>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            HOLDS_UNTIL.with(|h| h.set(self.0));
+        }
+    }
+    let _restore = Restore(HOLDS_UNTIL.with(|h| h.replace(until)));
+    f()
+}
+
 /// Writes chunk results to files through a [`StreamingOutput`] as they arrive: parts
 /// are handed to the output in input order (a part that arrives early waits only for
 /// the ones before it), so memory stays bounded by the workers' chunks in flight, not
@@ -285,6 +306,7 @@ impl StreamingSink {
         self.drop_spent(me);
         // A gap holds no memory: its worker never waits for its turn.
         let gap = part.is_none();
+        let until = HOLDS_UNTIL.with(std::cell::Cell::get);
         let mut state = self.state.lock();
         state.pending.insert(seq, part.map(|p| (p, me)));
         // Unless the part next in line is here and nobody is writing, back to work;
@@ -295,7 +317,9 @@ impl StreamingSink {
         let mut progress = (state.next, std::time::Instant::now());
         while state.draining || !state.pending.contains_key(&state.next) {
             let waiting = state.pending.values().filter(|p| p.is_some()).count();
-            if state.failed || gap || waiting <= self.max_waiting() {
+            // Nor does a worker that holds the part next in line, unflattened.
+            let holds_next = until.is_some_and(|u| state.next > seq && state.next <= u);
+            if state.failed || gap || holds_next || waiting <= self.max_waiting() {
                 return Ok(());
             }
             if state.next != progress.0 {
@@ -502,10 +526,12 @@ mod tests {
     }
 
     /// A gap never holds its worker back, even while more parts wait than the sink
-    /// lets wait: a worker that delivers a group of chunks leaves their gaps before
-    /// its part, and the part next in line may be one of those gaps (a worker
-    /// waiting with its gaps still in hand stalled runs of more workers than
-    /// cores for the sink's ten seconds, again and again).
+    /// lets wait, nor does a part whose worker holds chunks after it: a worker that
+    /// delivers a group of chunks leaves their gaps before its part, and flattens
+    /// the rest of a group it hands over in several parts after them; the part
+    /// next in line may be one of those (a worker waiting with them in hand
+    /// stalled runs of more workers than cores for the sink's ten seconds, again
+    /// and again).
     #[test]
     fn a_gap_is_left_without_waiting() -> Result<()> {
         let fixture = Fixture::new()?;
@@ -540,6 +566,56 @@ mod tests {
         })?;
         sink.finish()?;
         assert_eq!(fixture.written()?, ["0", "1", "2", "3"]);
+        Ok(())
+    }
+
+    /// A worker that hands over part of a group and holds the group's next chunks
+    /// waits for its turn while the part next in line is another's, and stops
+    /// waiting once it is one of its own.
+    #[test]
+    fn a_worker_holding_the_next_chunk_does_not_wait_for_it() -> Result<()> {
+        let fixture = Fixture::new()?;
+        let sink = fixture.sink(1)?;
+        sink.accept(6, fixture.part(6)?)?;
+        sink.accept(7, fixture.part(7)?)?;
+        let (left_tx, left_rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| -> Result<()> {
+            let (sink, fixture) = (&sink, &fixture);
+            // More parts wait than the sink lets wait.
+            let waiting = s.spawn(move || sink.accept(8, fixture.part(8)?));
+            while sink.state.lock().pending.len() < 3 {
+                std::thread::yield_now();
+            }
+            // Chunks 3 to 5 are one worker's: it hands over part 3, holding 4 and 5.
+            let holder = s.spawn(move || -> Result<()> {
+                holding_until(Some(5), || sink.accept(3, fixture.part(3)?))?;
+                let _ = left_tx.send(());
+                holding_until(Some(5), || sink.accept(4, fixture.part(4)?))?;
+                sink.accept(5, fixture.part(5)?)
+            });
+            while sink.state.lock().pending.len() < 4 {
+                std::thread::yield_now();
+            }
+            // Part 3 waits for 0 to 2, another worker's.
+            let early = left_rx.try_recv();
+            for i in 0..3 {
+                sink.accept(i, fixture.part(i)?)?;
+            }
+            // Then part 4, next in line, is the holder's own: it goes on at once (a
+            // hang guard far shorter than the sink's own wait).
+            let left = left_rx.recv_timeout(std::time::Duration::from_secs(5));
+            for handle in [waiting, holder] {
+                handle
+                    .join()
+                    .map_err(|_| Error::Config("a worker panicked".into()))??;
+            }
+            assert!(early.is_err(), "part 3 did not wait for part 0");
+            assert!(left.is_ok(), "the holder waited for its own chunk");
+            Ok(())
+        })?;
+        sink.finish()?;
+        let all: Vec<String> = (0..9).map(|i| i.to_string()).collect();
+        assert_eq!(fixture.written()?, all);
         Ok(())
     }
 
