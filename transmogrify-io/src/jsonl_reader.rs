@@ -152,9 +152,9 @@ impl JsonlReader {
         }
         let position = Position::line_start(self.ordinal, line, start + bom);
         let size = (content - bom as usize) as u64;
-        // Cut short where reading stops at it (no line end, yet more to read).
-        let whole = n > content || self.input.reader.fill_buf().map_or(true, <[u8]>::is_empty);
         if size > self.max_record {
+            // Cut short where reading stops at it (no line end, yet more to read).
+            let whole = n > content || self.input.reader.fill_buf().map_or(true, <[u8]>::is_empty);
             let prefix = text.get(..OVERSIZE_PREFIX).unwrap_or(text);
             self.batcher.batch.push_too_large(
                 &self.source,

@@ -877,23 +877,10 @@ impl<R: Read> Scanner<R> {
         let prefix_len = self.buf.len().min(transmogrify_io::OVERSIZE_PREFIX);
         let prefix = self.buf[..prefix_len].to_vec();
         let layout = Layout::Lines { line: first_line };
-        if self.stop_at_long && !self.buf.iter().all(|b| b" \t\r".contains(b)) {
-            // Read no further: the run ends at it.
-            let long = LongLine {
-                size: self.buf.len() as u64,
-                prefix,
-                skip: 0,
-                blank: false,
-                position: None,
-                whole: false,
-            };
-            self.consume(self.buf.len());
-            self.state = ScanState::Done;
-            return Ok(Scanned::long(layout, start, self.buf_offset, 1, long));
-        }
         let mut blank = true;
         let mut len: u64 = 0;
         let mut last = 0u8;
+        let mut whole = true;
         let ended = loop {
             let (take, found) = match memchr::memchr(b'\n', &self.buf) {
                 Some(i) => (i, true),
@@ -912,12 +899,17 @@ impl<R: Read> Scanner<R> {
                 break true;
             }
             self.consume(take);
+            // Read no further (once past blanks) where the run ends at it.
+            if self.stop_at_long && !blank {
+                whole = false;
+                break false;
+            }
             if !self.fill(self.block)? {
                 break false;
             }
         };
         // A `\r` before the line end (or the input's end) is not the line's text.
-        let size = len - u64::from(last == b'\r');
+        let size = len - u64::from(whole && last == b'\r');
         self.next.line += 1;
         if !ended {
             self.state = ScanState::Done;
@@ -928,7 +920,7 @@ impl<R: Read> Scanner<R> {
             skip: 0,
             blank,
             position: None,
-            whole: true,
+            whole,
         };
         Ok(Scanned::long(layout, start, self.buf_offset, 1, long))
     }
@@ -1164,76 +1156,61 @@ impl<R: Read> Scanner<R> {
         // The position of the buffer's first byte, as it is consumed.
         self.next = position.advanced(&self.buf[at..], self.buf.len() - at);
         self.consume(self.buf.len());
-        if self.stop_at_long {
-            // Read no further: the run ends at it.
-            self.records_seen += 1;
-            self.state = ScanState::Done;
-            let layout = if elements {
-                Layout::Elements { first: position }
-            } else {
-                Layout::Values { first: position }
-            };
-            let long = LongLine {
-                size,
-                prefix,
-                skip: 0,
-                blank: false,
-                position: Some(position),
-                whole: false,
-            };
-            return Ok(Scanned::long(layout, start, self.buf_offset, 0, long));
-        }
-        loop {
-            if !self.fill(self.block)? {
-                let kind = SyntaxError::UnexpectedEnd {
-                    expected: "the rest of the value",
-                };
-                let error = self.record_error_at(0, kind);
-                return Err(stopped(error, prefix));
-            }
-            match self.extent.scan(&self.buf, self.eof) {
-                Extent::Found(len) => {
-                    take(&mut prefix, &self.buf[..len]);
-                    size += len as u64;
-                    self.next = self.next.advanced(&self.buf, len);
-                    self.consume(len);
-                    break;
-                }
-                Extent::More => {
-                    take(&mut prefix, &self.buf);
-                    let len = self.buf.len();
-                    size += len as u64;
-                    self.next = self.next.advanced(&self.buf, len);
-                    self.consume(len);
-                }
-                Extent::Check => {
-                    let (i, kind) = match self.extent.mismatch() {
-                        Some((i, closer)) => {
-                            let found = self.buf.get(i).map_or('?', |&b| char::from(b));
-                            let expected = if closer == b'}' {
-                                "',' or '}'"
-                            } else {
-                                "',' or ']'"
-                            };
-                            (i, SyntaxError::UnexpectedChar { expected, found })
-                        }
-                        None => (
-                            self.buf.len(),
-                            SyntaxError::UnexpectedEnd {
-                                expected: "the rest of the value",
-                            },
-                        ),
+        // Read no further where the run ends at it.
+        let whole = !self.stop_at_long;
+        if whole {
+            loop {
+                if !self.fill(self.block)? {
+                    let kind = SyntaxError::UnexpectedEnd {
+                        expected: "the rest of the value",
                     };
-                    let error = self.record_error_at(i, kind);
-                    // The raw text of what was not read: the value's start, read on
-                    // to the prefix's full length (or the input's end).
-                    take(&mut prefix, &self.buf);
-                    let mut read = self.buf.len();
-                    while prefix.len() < PREFIX && matches!(self.fill(self.block), Ok(true)) {
-                        take(&mut prefix, &self.buf[read..]);
-                        read = self.buf.len();
-                    }
+                    let error = self.record_error_at(0, kind);
                     return Err(stopped(error, prefix));
+                }
+                match self.extent.scan(&self.buf, self.eof) {
+                    Extent::Found(len) => {
+                        take(&mut prefix, &self.buf[..len]);
+                        size += len as u64;
+                        self.next = self.next.advanced(&self.buf, len);
+                        self.consume(len);
+                        break;
+                    }
+                    Extent::More => {
+                        take(&mut prefix, &self.buf);
+                        let len = self.buf.len();
+                        size += len as u64;
+                        self.next = self.next.advanced(&self.buf, len);
+                        self.consume(len);
+                    }
+                    Extent::Check => {
+                        let (i, kind) = match self.extent.mismatch() {
+                            Some((i, closer)) => {
+                                let found = self.buf.get(i).map_or('?', |&b| char::from(b));
+                                let expected = if closer == b'}' {
+                                    "',' or '}'"
+                                } else {
+                                    "',' or ']'"
+                                };
+                                (i, SyntaxError::UnexpectedChar { expected, found })
+                            }
+                            None => (
+                                self.buf.len(),
+                                SyntaxError::UnexpectedEnd {
+                                    expected: "the rest of the value",
+                                },
+                            ),
+                        };
+                        let error = self.record_error_at(i, kind);
+                        // The raw text of what was not read: the value's start, read on
+                        // to the prefix's full length (or the input's end).
+                        take(&mut prefix, &self.buf);
+                        let mut read = self.buf.len();
+                        while prefix.len() < PREFIX && matches!(self.fill(self.block), Ok(true)) {
+                            take(&mut prefix, &self.buf[read..]);
+                            read = self.buf.len();
+                        }
+                        return Err(stopped(error, prefix));
+                    }
                 }
             }
         }
@@ -1244,13 +1221,16 @@ impl<R: Read> Scanner<R> {
         } else {
             Layout::Values { first: position }
         };
+        if !whole {
+            self.state = ScanState::Done;
+        }
         let long = LongLine {
             size,
             prefix,
             skip: 0,
             blank: false,
             position: Some(position),
-            whole: true,
+            whole,
         };
         Ok(Scanned::long(layout, start, self.buf_offset, 0, long))
     }
